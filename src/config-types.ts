@@ -1,0 +1,100 @@
+/**
+ * The validated configuration, as the rest of gatehouse sees it: every path absolute, every
+ * default filled in. `parseConfig` (config.ts) is the only producer.
+ */
+import type { DigestAlgorithmName } from './auth/digest.js'
+
+export type Scheme = 'basic' | 'digest'
+
+export interface ListenConfig {
+  host: string
+  port: number
+  tls?: { cert: string; key: string }
+}
+
+export interface RequireConfig {
+  /** valid-user when neither users nor groups is given. */
+  users?: string[]
+  groups?: string[]
+}
+
+export interface AuthConfig {
+  scheme: Scheme[]
+  realm: string
+  /** Provider names in order: built-ins from `providers:` or daemon groups that have a provider. */
+  provider: string[]
+  require: RequireConfig
+  /** Digest algorithms offered, strongest first. MD5 last unless switched off. */
+  algorithms: DigestAlgorithmName[]
+  qop: Array<'auth' | 'auth-int'>
+  userhash: boolean
+  /** Proxy mode: Proxy-Authorization / Proxy-Authenticate / 407. */
+  proxy: boolean
+  /** Forward the Authorization header to the target (mod_wsgi WSGIPassAuthorization). */
+  passAuthorization: boolean
+  cache: { enabled: boolean; ttlMs: number }
+}
+
+export interface RouteConfig {
+  path: string
+  upstream?: string
+  group?: string
+  auth?: AuthConfig
+  /** Max request body in bytes (0 = no limit). */
+  bodyLimit?: number
+}
+
+export interface GroupConfig {
+  name: string
+  /** Absolute path of the app module: default export `(req, res) => void`. */
+  app: string
+  /** Absolute path of the provider module (issue: group providers), optional. */
+  provider?: string
+  processes: number
+  /** Concurrent requests per process. */
+  concurrency: number
+  cwd: string
+  env: Record<string, string>
+  node?: string
+  execArgv: string[]
+  user?: string
+  group?: string
+  maxRequests: number
+  requestTimeoutMs: number
+  gracefulTimeoutMs: number
+  inactivityTimeoutMs: number
+  queueTimeoutMs: number
+  /** Extra files whose mtime change reloads the group. */
+  reloadOn: string[]
+  /** Roots the app may answer with files from (file responses). */
+  fileRoots: string[]
+}
+
+export interface ProviderConfig {
+  name: string
+  type: string
+  /** Module specifier for type 'module', else the built-in's name. */
+  module: string
+  options: Record<string, unknown>
+  threads: number
+  callTimeoutMs: number
+}
+
+export interface IdentityHeadersConfig {
+  user: string
+  groups: string
+}
+
+export interface Config {
+  baseDir: string
+  listen: ListenConfig
+  providers: Record<string, ProviderConfig>
+  groups: Record<string, GroupConfig>
+  routes: RouteConfig[]
+  identityHeaders: IdentityHeadersConfig
+  /** Addresses whose X-Forwarded-* headers are trusted. */
+  trustedProxies: string[]
+  digest: { secret: string; nonceTtlMs: number }
+  cache: { maxEntries: number; ttlMs: number }
+  log: { level: string }
+}

@@ -1,0 +1,53 @@
+/**
+ * The provider contract (DESIGN.md). "Denied" is a value; only a technical failure throws.
+ *  - checkPassword: true valid, false wrong password, null no such user (next provider is asked),
+ *    a non-empty string: valid, and that string is the canonical user name from here on.
+ *  - getRealmHash: hex H(user:realm:password) for the algorithm, or null when unknown.
+ *  - groupsForUser: the user's groups.
+ *  - allowAccess: host-based access before credentials; true go on, false 403, null no opinion.
+ */
+export type DigestAlgorithm = 'MD5' | 'SHA-256' | 'SHA-512-256'
+
+export interface AuthContext {
+  method: string
+  path: string
+  host: string
+  remoteAddress: string
+  route: string
+  realm: string
+  /** Request headers, lower-cased names, without Authorization / Proxy-Authorization. */
+  headers: Record<string, string | string[] | undefined>
+}
+
+export interface Provider {
+  checkPassword?(ctx: AuthContext, user: string, password: string): Promise<boolean | string | null>
+  getRealmHash?(ctx: AuthContext, user: string, realm: string, algorithm: DigestAlgorithm): Promise<string | null>
+  groupsForUser?(ctx: AuthContext, user: string): Promise<string[]>
+  allowAccess?(ctx: AuthContext, host: string): Promise<boolean | null>
+  /** Releases files, databases and timers. Optional. */
+  close?(): Promise<void> | void
+}
+
+/** What a provider module's default export may be: the object, or an async factory given its options. */
+export type ProviderFactory<O = Record<string, unknown>> = (options: O, env: ProviderEnv) => Provider | Promise<Provider>
+export type ProviderModuleExport<O = Record<string, unknown>> = Provider | ProviderFactory<O>
+
+/** Handed to provider factories: where relative paths resolve from and where to log. */
+export interface ProviderEnv {
+  /** Directory relative paths in options resolve against (the config file's directory). */
+  baseDir: string
+  /** Name of the provider in the configuration. */
+  name: string
+  log: ProviderLog
+}
+
+export interface ProviderLog {
+  info(msg: string, fields?: Record<string, unknown>): void
+  warn(msg: string, fields?: Record<string, unknown>): void
+  error(msg: string, fields?: Record<string, unknown>): void
+}
+
+/** Type helper for provider authors: `export default defineProvider(async (opts) => ({ ... }))`. */
+export function defineProvider<O = Record<string, unknown>>(factory: ProviderFactory<O>): ProviderFactory<O> {
+  return factory
+}
