@@ -1,0 +1,40 @@
+/**
+ * Built-in provider `django`: users, passwords and groups of a real Django site's database.
+ *
+ *   providers:
+ *     djangosite: { type: django, database: /srv/site/db.sqlite3 }
+ *
+ * Basic only: Django stores one-way hashes, so there is no getRealmHash and Digest is impossible.
+ */
+import { isAbsolute, resolve } from 'node:path'
+import { errors } from '../../src/errors.js'
+import type { Provider, ProviderEnv } from '../../src/providers/contract.js'
+import { createDjangoProvider } from './provider.js'
+import { openSqliteUserSource } from './sqlite-user-source.js'
+
+export interface DjangoProviderOptions {
+  /** Path of the Django SQLite database (settings.DATABASES['default']['NAME']); relative to the config file. */
+  database: string
+  /** Django has no pepper: its hashes are salted only. Present in the type to be refused by name. */
+  pepper?: never
+}
+
+export default async function createDjango(options: DjangoProviderOptions, env: ProviderEnv): Promise<Provider> {
+  const database = validate(options, env.name)
+  const path = isAbsolute(database) ? database : resolve(env.baseDir, database)
+  const source = openSqliteUserSource(path)
+  env.log.info('django: reading users from a Django database', { database: path })
+  return createDjangoProvider({ source, log: env.log })
+}
+
+function validate(options: DjangoProviderOptions, name: string): string {
+  const raw = options as unknown as Record<string, unknown> | null | undefined
+  const database = raw?.database
+  if (typeof database !== 'string' || database === '') {
+    throw errors.GH_ERR_OPT_INVALID(`providers.${name}.database must be the path of the Django SQLite database, got ${database === '' ? 'an empty string' : typeof database}`)
+  }
+  if (raw !== null && raw !== undefined && 'pepper' in raw) {
+    throw errors.GH_ERR_OPT_INVALID(`providers.${name}.pepper is not supported: Django password hashes have no pepper`)
+  }
+  return database
+}

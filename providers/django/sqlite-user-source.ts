@@ -1,0 +1,71 @@
+/**
+ * DjangoUserSource over a Django SQLite database (django.db.backends.sqlite3), opened
+ * read-only: the provider never writes (Django would upgrade an old hash on a successful
+ * login; gatehouse leaves that to Django itself).
+ */
+import Database from 'better-sqlite3'
+import { errors } from '../../src/errors.js'
+import type { DjangoUser, DjangoUserSource } from './user-source.js'
+
+export interface SqliteUserSourceOptions {
+  /** How long to wait on a database locked by a Django write (better-sqlite3 `timeout`). Default 5000 ms. */
+  busyTimeoutMs?: number
+}
+
+interface UserRow {
+  id: number
+  username: string
+  password: string | null
+  is_active: number | bigint | null
+}
+
+const FIND_USER = 'SELECT id, username, password, is_active FROM auth_user WHERE username = ?'
+const GROUPS_FOR = `SELECT g.name AS name FROM auth_group g
+  JOIN auth_user_groups ug ON ug.group_id = g.id
+  WHERE ug.user_id = ? ORDER BY g.name`
+
+/** Opens the database; throws GH_ERR_USERSTORE when the file is missing or is not a Django auth database. */
+export function openSqliteUserSource(path: string, options: SqliteUserSourceOptions = {}): DjangoUserSource {
+  let db: Database.Database
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true, timeout: options.busyTimeoutMs ?? 5000 })
+  } catch (err) {
+    throw errors.GH_ERR_USERSTORE(path, `cannot open the Django database: ${(err as Error).message}`, { cause: err })
+  }
+  let findUser: Database.Statement<[string], UserRow>
+  let groupsFor: Database.Statement<[number], { name: string }>
+  try {
+    findUser = db.prepare<[string], UserRow>(FIND_USER)
+    groupsFor = db.prepare<[number], { name: string }>(GROUPS_FOR)
+  } catch (err) {
+    db.close()
+    throw errors.GH_ERR_USERSTORE(path, `not a Django auth database (auth_user, auth_group, auth_user_groups): ${(err as Error).message}`, { cause: err })
+  }
+
+  return {
+    async findUser(username: string): Promise<DjangoUser | undefined> {
+      const row = query(path, () => findUser.get(username))
+      if (row === undefined) return undefined
+      return {
+        id: row.id,
+        username: row.username,
+        password: row.password ?? '',
+        isActive: row.is_active === 1 || row.is_active === 1n,
+      }
+    },
+    async groupsFor(userId: number): Promise<string[]> {
+      return query(path, () => groupsFor.all(userId).map((row) => row.name))
+    },
+    close(): void {
+      if (db.open) db.close()
+    },
+  }
+}
+
+function query<T>(path: string, run: () => T): T {
+  try {
+    return run()
+  } catch (err) {
+    throw errors.GH_ERR_USERSTORE(path, `query failed: ${(err as Error).message}`, { cause: err })
+  }
+}
