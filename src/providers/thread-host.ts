@@ -1,0 +1,110 @@
+/**
+ * Entry point of a provider worker thread: loads the provider named in workerData, then answers
+ * calls from the ThreadProvider in the parent. Messages are typed (a `type` discriminant and an
+ * `id` for calls); errors carry a code and a message and never the call's arguments.
+ */
+import { isMainThread, parentPort, workerData } from 'node:worker_threads'
+import type { Provider, ProviderLog } from './contract.js'
+import { loadProvider, providerMethods } from './load-module.js'
+
+export type ProviderMethod = 'checkPassword' | 'getRealmHash' | 'groupsForUser' | 'allowAccess'
+
+export interface HostData {
+  specifier: string
+  options: Record<string, unknown>
+  env: { baseDir: string; name: string }
+}
+
+/** Parent → thread. */
+export type ToHost =
+  | { type: 'call'; id: number; method: ProviderMethod; args: unknown[] }
+  | { type: 'close' }
+
+export interface WireError {
+  code: string
+  message: string
+}
+
+/** Thread → parent. */
+export type FromHost =
+  | { type: 'ready'; methods: ProviderMethod[] }
+  | { type: 'load-error'; error: WireError }
+  | { type: 'result'; id: number; ok: true; value: unknown }
+  | { type: 'result'; id: number; ok: false; error: WireError }
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; msg: string; fields?: Record<string, unknown> }
+
+const MAX_MESSAGE = 300
+
+function toWire(err: unknown, fallbackCode: string): WireError {
+  const e = err as { code?: unknown; message?: unknown } | null
+  const code = typeof e?.code === 'string' && e.code.startsWith('GH_ERR_') ? e.code : fallbackCode
+  const message = typeof e?.message === 'string' ? e.message : String(err)
+  return { code, message: message.slice(0, MAX_MESSAGE) }
+}
+
+/** Posts to the parent; false when the message cannot be cloned (functions, sockets ...). */
+function send(msg: FromHost): boolean {
+  try {
+    parentPort?.postMessage(msg)
+    return true
+  } catch {
+    return false
+  }
+}
+
+function sendLog(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void {
+  if (send({ type: 'log', level, msg, fields })) return
+  let safe: Record<string, unknown>
+  try {
+    safe = JSON.parse(JSON.stringify(fields ?? {})) as Record<string, unknown>
+  } catch {
+    safe = {}
+  }
+  send({ type: 'log', level, msg, fields: safe })
+}
+
+const log: ProviderLog = {
+  info: (msg, fields) => sendLog('info', msg, fields),
+  warn: (msg, fields) => sendLog('warn', msg, fields),
+  error: (msg, fields) => sendLog('error', msg, fields),
+}
+
+async function answer(provider: Provider, msg: Extract<ToHost, { type: 'call' }>): Promise<void> {
+  const fn = provider[msg.method] as ((...args: unknown[]) => Promise<unknown>) | undefined
+  if (typeof fn !== 'function') {
+    send({ type: 'result', id: msg.id, ok: false, error: { code: 'GH_ERR_PROVIDER_FAILED', message: `no method ${msg.method}` } })
+    return
+  }
+  try {
+    const value = await fn.apply(provider, msg.args)
+    if (!send({ type: 'result', id: msg.id, ok: true, value })) {
+      const error = { code: 'GH_ERR_PROVIDER_BAD_RESULT', message: 'a value that cannot be cloned' }
+      send({ type: 'result', id: msg.id, ok: false, error })
+    }
+  } catch (err) {
+    send({ type: 'result', id: msg.id, ok: false, error: toWire(err, 'GH_ERR_PROVIDER_FAILED') })
+  }
+}
+
+async function main(data: HostData): Promise<void> {
+  let provider: Provider
+  try {
+    provider = await loadProvider(data.specifier, data.options, { ...data.env, log })
+  } catch (err) {
+    send({ type: 'load-error', error: toWire(err, 'GH_ERR_PROVIDER_LOAD') })
+    return
+  }
+  parentPort?.on('message', (msg: ToHost) => {
+    if (msg.type === 'call') {
+      void answer(provider, msg)
+    } else if (msg.type === 'close') {
+      void Promise.resolve()
+        .then(() => provider.close?.())
+        .catch((err: unknown) => log.warn('provider close failed', { error: toWire(err, 'GH_ERR_PROVIDER_FAILED').message }))
+        .finally(() => process.exit(0))
+    }
+  })
+  send({ type: 'ready', methods: providerMethods(provider) })
+}
+
+if (!isMainThread && parentPort !== null) void main(workerData as HostData)

@@ -1,0 +1,334 @@
+/**
+ * ThreadProvider: a provider module run in worker threads, so password hashing never stalls the
+ * front's event loop (piscina's model, kept small). Calls go to the least busy live thread,
+ * each with a timeout; a thread that dies fails its pending calls with GH_ERR_PROVIDER_UNAVAILABLE
+ * and is restarted with backoff. Answers are type-checked before anyone trusts them.
+ */
+import { availableParallelism } from 'node:os'
+import { extname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import { errors, GatehouseError } from '../errors.js'
+import type { AuthContext, DigestAlgorithm, Provider, ProviderLog } from './contract.js'
+import type { FromHost, HostData, ProviderMethod, ToHost, WireError } from './thread-host.js'
+
+export interface ThreadProviderOptions {
+  name: string
+  specifier: string
+  options: Record<string, unknown>
+  baseDir: string
+  /** Default min(2, available CPUs). */
+  threads?: number
+  /** Default 10000 ms. */
+  callTimeoutMs?: number
+  log: ProviderLog
+}
+
+type ThreadState = 'starting' | 'ready' | 'dead'
+type PoolState = 'new' | 'starting' | 'ready' | 'closing' | 'closed'
+
+interface Call {
+  method: ProviderMethod
+  args: unknown[]
+  resolve: (value: unknown) => void
+  reject: (err: Error) => void
+  timer: NodeJS.Timeout
+}
+
+interface Thread {
+  index: number
+  worker: Worker | undefined
+  state: ThreadState
+  pending: Map<number, Call>
+  /** Ids of calls that timed out but still run in the thread: they count as load. */
+  abandoned: Set<number>
+  failures: number
+  restartTimer: NodeJS.Timeout | undefined
+}
+
+/** A thread with this many timed-out calls still running is replaced. */
+const ABANDONED_LIMIT = 3
+const RESTART_BASE_MS = 100
+const RESTART_MAX_MS = 5000
+const CLOSE_TIMEOUT_MS = 2000
+const HEX_LENGTH: Record<DigestAlgorithm, number> = { MD5: 32, 'SHA-256': 64, 'SHA-512-256': 64 }
+
+/** What each method may answer (DESIGN.md's contract); anything else is GH_ERR_PROVIDER_BAD_RESULT. */
+const RESULTS: Record<ProviderMethod, { expected: string; valid: (v: unknown, args: unknown[]) => boolean }> = {
+  checkPassword: { expected: 'boolean, non-empty string or null', valid: (v) => v === null || typeof v === 'boolean' || (typeof v === 'string' && v !== '') },
+  getRealmHash: {
+    expected: 'hex digest of the algorithm or null',
+    valid: (v, args) => v === null || (typeof v === 'string' && /^[0-9a-fA-F]+$/.test(v) && v.length === HEX_LENGTH[args[3] as DigestAlgorithm]),
+  },
+  groupsForUser: { expected: 'array of strings', valid: (v) => Array.isArray(v) && v.every((g) => typeof g === 'string') },
+  allowAccess: { expected: 'boolean or null', valid: (v) => v === null || typeof v === 'boolean' },
+}
+
+/** Names the kind of a value without showing it (a provider may return secrets by mistake). */
+function describe(v: unknown): string {
+  if (v === null) return 'null'
+  if (Array.isArray(v)) return 'an array'
+  if (typeof v === 'string') return v === '' ? 'an empty string' : `a string of ${v.length} characters`
+  return typeof v
+}
+
+/**
+ * The worker's entry and execArgv. From dist: thread-host.js, with the parent's execArgv.
+ * From src under tsx: on Node 20 the inherited `--import tsx` registers tsx's hooks on the main
+ * thread only, so a thread could not import .ts. The thread then gets the parent's execArgv
+ * without tsx and a one-line entry that registers tsx (exactly once, on any Node version)
+ * before importing thread-host.ts.
+ */
+function workerEntry(): { entry: string | URL; eval: boolean; execArgv: string[] } {
+  const ext = extname(fileURLToPath(import.meta.url)) === '.ts' ? '.ts' : '.js'
+  const host = new URL(`./thread-host${ext}`, import.meta.url)
+  let tsx: string | undefined
+  if (ext === '.ts') {
+    try {
+      tsx = import.meta.resolve('tsx/esm/api')
+    } catch {
+      // Another TypeScript loader: it must work in threads by itself.
+    }
+  }
+  if (tsx === undefined) return { entry: host, eval: false, execArgv: process.execArgv }
+  const entry = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(host.href)}) })`
+  return { entry, eval: true, execArgv: withoutTsx(process.execArgv) }
+}
+
+const PRELOAD_FLAGS = new Set(['--import', '--loader', '--experimental-loader', '--require', '-r'])
+const TSX = /^tsx(?:\/|$)/
+
+function withoutTsx(argv: readonly string[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string
+    if (PRELOAD_FLAGS.has(arg) && TSX.test(argv[i + 1] ?? '')) {
+      i++
+      continue
+    }
+    const eq = arg.indexOf('=')
+    if (eq > 0 && PRELOAD_FLAGS.has(arg.slice(0, eq)) && TSX.test(arg.slice(eq + 1))) continue
+    out.push(arg)
+  }
+  return out
+}
+
+export class ThreadProvider implements Provider {
+  readonly name: string
+  declare checkPassword?: (ctx: AuthContext, user: string, password: string) => Promise<boolean | string | null>
+  declare getRealmHash?: (ctx: AuthContext, user: string, realm: string, algorithm: DigestAlgorithm) => Promise<string | null>
+  declare groupsForUser?: (ctx: AuthContext, user: string) => Promise<string[]>
+  declare allowAccess?: (ctx: AuthContext, host: string) => Promise<boolean | null>
+
+  readonly #opts: Required<Omit<ThreadProviderOptions, 'threads' | 'callTimeoutMs'>> & { threads: number; callTimeoutMs: number }
+  readonly #threads: Thread[] = []
+  #state: PoolState = 'new'
+  #methods = new Set<ProviderMethod>()
+  #nextId = 1
+  #started: Promise<void> | undefined
+  #closed: Promise<void> | undefined
+
+  constructor(opts: ThreadProviderOptions) {
+    const threads = opts.threads ?? Math.min(2, availableParallelism())
+    const callTimeoutMs = opts.callTimeoutMs ?? 10_000
+    if (!Number.isInteger(threads) || threads < 1) throw errors.GH_ERR_OPT_INVALID(`threads must be a positive integer, got ${String(threads)}`)
+    if (!Number.isFinite(callTimeoutMs) || callTimeoutMs <= 0) throw errors.GH_ERR_OPT_INVALID(`callTimeoutMs must be a positive number, got ${String(callTimeoutMs)}`)
+    this.name = opts.name
+    this.#opts = { ...opts, threads, callTimeoutMs }
+  }
+
+  /** The contract methods the loaded provider has; empty before start(). */
+  get methods(): Set<string> {
+    return new Set(this.#methods)
+  }
+
+  get state(): PoolState {
+    return this.#state
+  }
+
+  /** Starts every thread and waits until each has loaded the provider. Idempotent. */
+  start(): Promise<void> {
+    this.#started ??= this.#start()
+    return this.#started
+  }
+
+  async #start(): Promise<void> {
+    if (this.#state !== 'new') throw errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, 'closed')
+    this.#state = 'starting'
+    for (let i = 0; i < this.#opts.threads; i++) {
+      this.#threads.push({ index: i, worker: undefined, state: 'dead', pending: new Map(), abandoned: new Set(), failures: 0, restartTimer: undefined })
+    }
+    try {
+      const reports = await Promise.all(this.#threads.map((t) => this.#spawn(t)))
+      this.#methods = new Set(reports[0])
+    } catch (err) {
+      await this.close()
+      throw err
+    }
+    if (this.#state !== 'starting') throw errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, 'closed while starting')
+    this.#state = 'ready'
+    for (const m of this.#methods) this[m] = ((...args: unknown[]) => this.#call(m, args)) as never
+  }
+
+  /** Starts one thread; resolves with the provider's methods once it is ready. */
+  #spawn(thread: Thread): Promise<ProviderMethod[]> {
+    const { specifier, options, baseDir, name } = this.#opts
+    const data: HostData = { specifier, options, env: { baseDir, name } }
+    const { entry, eval: isEval, execArgv } = workerEntry()
+    const worker = new Worker(entry, { workerData: data, eval: isEval, execArgv })
+    thread.worker = worker
+    thread.state = 'starting'
+    return new Promise((resolve, reject) => {
+      let settled = false
+      const settle = (err: Error | undefined, methods?: ProviderMethod[]): void => {
+        if (settled) return
+        settled = true
+        if (err === undefined) resolve(methods ?? [])
+        else reject(err)
+      }
+      worker.on('message', (msg: FromHost) => {
+        if (msg.type === 'ready') {
+          thread.state = 'ready'
+          worker.unref()
+          settle(undefined, msg.methods)
+        } else if (msg.type === 'load-error') {
+          settle(errors.GH_ERR_PROVIDER_LOAD(specifier, msg.error.message))
+          void worker.terminate()
+        } else if (msg.type === 'log') {
+          this.#opts.log[msg.level](msg.msg, { ...msg.fields, thread: thread.index })
+        } else {
+          this.#settleCall(thread, msg)
+        }
+      })
+      worker.on('error', (err) => {
+        this.#opts.log.error('provider thread failed', { thread: thread.index, error: err.message })
+      })
+      worker.on('exit', (code) => {
+        if (thread.worker !== worker) return
+        thread.worker = undefined
+        thread.state = 'dead'
+        settle(errors.GH_ERR_PROVIDER_LOAD(specifier, `thread exited with code ${code} before it was ready`))
+        this.#failPending(thread, `thread exited with code ${code}`)
+        if (this.#state === 'ready') this.#scheduleRestart(thread, code)
+      })
+    })
+  }
+
+  #scheduleRestart(thread: Thread, code: number): void {
+    const delay = Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** thread.failures)
+    thread.failures++
+    this.#opts.log.warn('provider thread exited; restarting', { thread: thread.index, code, delayMs: delay })
+    thread.restartTimer = setTimeout(() => {
+      thread.restartTimer = undefined
+      if (this.#state !== 'ready') return
+      this.#spawn(thread).catch((err: Error) => {
+        this.#opts.log.error('provider thread restart failed', { thread: thread.index, error: err.message })
+      })
+    }, delay)
+    thread.restartTimer.unref()
+  }
+
+  #failPending(thread: Thread, why: string): void {
+    for (const [id, call] of thread.pending) {
+      clearTimeout(call.timer)
+      thread.pending.delete(id)
+      call.reject(errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, why))
+    }
+    thread.abandoned.clear()
+  }
+
+  /** The live thread with the fewest calls in flight (timed-out ones included). */
+  #pick(): Thread | undefined {
+    let best: Thread | undefined
+    for (const t of this.#threads) {
+      if (t.state !== 'ready') continue
+      if (best === undefined || t.pending.size + t.abandoned.size < best.pending.size + best.abandoned.size) best = t
+    }
+    return best
+  }
+
+  #call(method: ProviderMethod, args: unknown[]): Promise<unknown> {
+    if (this.#state !== 'ready') return Promise.reject(errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, `it is ${this.#state}`))
+    const thread = this.#pick()
+    if (thread?.worker === undefined) return Promise.reject(errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, 'no live thread'))
+    const worker = thread.worker
+    const id = this.#nextId++
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => this.#timeout(thread, id), this.#opts.callTimeoutMs)
+      thread.pending.set(id, { method, args, resolve, reject, timer })
+      try {
+        worker.postMessage({ type: 'call', id, method, args } satisfies ToHost)
+      } catch (err) {
+        clearTimeout(timer)
+        thread.pending.delete(id)
+        reject(errors.GH_ERR_PROVIDER_FAILED(this.name, `arguments cannot be sent to the thread: ${(err as Error).name}`))
+      }
+    })
+  }
+
+  #timeout(thread: Thread, id: number): void {
+    const call = thread.pending.get(id)
+    if (call === undefined) return
+    thread.pending.delete(id)
+    thread.abandoned.add(id)
+    call.reject(errors.GH_ERR_PROVIDER_TIMEOUT(this.name, this.#opts.callTimeoutMs))
+    if (thread.abandoned.size >= ABANDONED_LIMIT && thread.worker !== undefined) {
+      this.#opts.log.warn('provider thread has too many calls past their timeout; replacing it', { thread: thread.index })
+      void thread.worker.terminate()
+    }
+  }
+
+  #settleCall(thread: Thread, msg: Extract<FromHost, { type: 'result' }>): void {
+    const call = thread.pending.get(msg.id)
+    if (call === undefined) {
+      thread.abandoned.delete(msg.id) // a late answer to a call that timed out
+      return
+    }
+    thread.pending.delete(msg.id)
+    clearTimeout(call.timer)
+    if (!msg.ok) {
+      call.reject(this.#remoteError(call.method, msg.error))
+      return
+    }
+    const rule = RESULTS[call.method]
+    if (!rule.valid(msg.value, call.args)) {
+      call.reject(errors.GH_ERR_PROVIDER_BAD_RESULT(this.name, describe(msg.value), call.method, rule.expected))
+      return
+    }
+    thread.failures = 0
+    call.resolve(call.method === 'getRealmHash' && typeof msg.value === 'string' ? msg.value.toLowerCase() : msg.value)
+  }
+
+  #remoteError(method: ProviderMethod, error: WireError): GatehouseError {
+    if (error.code === 'GH_ERR_PROVIDER_BAD_RESULT') return errors.GH_ERR_PROVIDER_BAD_RESULT(this.name, error.message, method, RESULTS[method].expected)
+    return errors.GH_ERR_PROVIDER_FAILED(this.name, error.message, { cause: Object.assign(new Error(error.message), { code: error.code }) })
+  }
+
+  /** Fails calls in flight, lets each provider close, and ends every thread. Idempotent. */
+  close(): Promise<void> {
+    this.#closed ??= this.#close()
+    return this.#closed
+  }
+
+  async #close(): Promise<void> {
+    this.#state = 'closing'
+    await Promise.all(this.#threads.map((t) => this.#stop(t)))
+    this.#state = 'closed'
+  }
+
+  async #stop(thread: Thread): Promise<void> {
+    if (thread.restartTimer !== undefined) clearTimeout(thread.restartTimer)
+    this.#failPending(thread, 'closing')
+    const worker = thread.worker
+    if (worker === undefined) return
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
+    const timer = setTimeout(() => void worker.terminate(), CLOSE_TIMEOUT_MS)
+    try {
+      worker.postMessage({ type: 'close' } satisfies ToHost)
+    } catch {
+      void worker.terminate()
+    }
+    await exited
+    clearTimeout(timer)
+  }
+}

@@ -1,0 +1,192 @@
+import { describe, test, type TestContext } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import bcrypt from 'bcryptjs'
+import { UserStore } from '../../providers/sqlite/store.js'
+import { ThreadProvider, type ThreadProviderOptions } from '../../src/providers/thread-pool.js'
+import type { AuthContext } from '../../src/providers/contract.js'
+import { isGatehouseError, type ErrorCode } from '../../src/errors.js'
+
+const fixtures = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', 'fixtures', 'providers')
+const ctx: AuthContext = { method: 'GET', path: '/', host: 'localhost', remoteAddress: '127.0.0.1', route: '/', realm: 'R', headers: {} }
+type Line = { level: string; msg: string; fields?: Record<string, unknown> }
+
+async function pool(t: TestContext, specifier: string, opts: Partial<ThreadProviderOptions> = {}): Promise<{ p: ThreadProvider; lines: Line[] }> {
+  const lines: Line[] = []
+  const at = (level: string) => (msg: string, fields?: Record<string, unknown>) => void lines.push({ level, msg, fields })
+  const p = new ThreadProvider({ name: 'test', specifier, options: {}, baseDir: fixtures, threads: 1, log: { info: at('info'), warn: at('warn'), error: at('error') }, ...opts })
+  t.after(() => p.close())
+  await p.start()
+  return { p, lines }
+}
+
+const rejectsWith = (code: ErrorCode, pattern?: RegExp) => (err: unknown) => {
+  assert.ok(isGatehouseError(err, code), `expected ${code}, got ${String((err as Error)?.message)}`)
+  if (pattern !== undefined) assert.match(err.message, pattern)
+  return true
+}
+
+async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`gave up waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+describe('ThreadProvider', () => {
+  test('runs a provider in threads: methods, answers and logs come back', async (t) => {
+    const { p, lines } = await pool(t, './allow.ts', { threads: 2, options: { greeting: 'hi' } })
+    assert.deepEqual([...p.methods].sort(), ['allowAccess', 'checkPassword', 'getRealmHash', 'groupsForUser'])
+    assert.equal(await p.checkPassword?.(ctx, 'alice', 'pw'), true)
+    assert.equal(await p.getRealmHash?.(ctx, 'alice', 'R', 'SHA-512-256'), createHash('sha512-256').update('alice:R:secret').digest('hex'))
+    assert.deepEqual(await p.groupsForUser?.(ctx, 'alice'), ['staff', 'test'])
+    assert.equal(await p.allowAccess?.(ctx, '127.0.0.1'), true)
+    assert.equal(await p.allowAccess?.(ctx, '10.1.1.1'), null)
+    const loaded = lines.filter((l) => l.msg === 'allow provider loaded')
+    assert.deepEqual(loaded.map((l) => l.fields?.thread).sort(), [0, 1])
+    assert.equal(loaded[0]?.fields?.greeting, 'hi')
+  })
+
+  test('exposes only the methods the provider has, and none before start', async (t) => {
+    const unstarted = new ThreadProvider({ name: 'x', specifier: './deny.ts', options: {}, baseDir: fixtures, log: { info() {}, warn() {}, error() {} } })
+    assert.equal(unstarted.checkPassword, undefined)
+    const { p } = await pool(t, './deny.ts')
+    assert.deepEqual([...p.methods].sort(), ['allowAccess', 'checkPassword'])
+    assert.equal(typeof p.checkPassword, 'function')
+    assert.equal(p.getRealmHash, undefined)
+    assert.equal(p.groupsForUser, undefined)
+    assert.equal(await p.checkPassword?.(ctx, 'alice', 'pw'), null)
+    assert.equal(await p.allowAccess?.(ctx, '127.0.0.1'), false)
+  })
+
+  test('a provider that throws gives GH_ERR_PROVIDER_FAILED without the arguments in the message', async (t) => {
+    const { p } = await pool(t, './throws.ts')
+    await assert.rejects(p.checkPassword!(ctx, 'alice', 'hunter2-secret'), (err: unknown) => {
+      rejectsWith('GH_ERR_PROVIDER_FAILED', /^provider test failed: user database is down$/)(err)
+      assert.doesNotMatch(String((err as Error).message), /hunter2|alice/)
+      return true
+    })
+    await assert.rejects(p.groupsForUser!(ctx, 'alice'), rejectsWith('GH_ERR_PROVIDER_FAILED', /cannot read groups/))
+  })
+
+  test('a call that hangs times out with GH_ERR_PROVIDER_TIMEOUT; the thread keeps answering', async (t) => {
+    const { p } = await pool(t, './hangs.ts', { callTimeoutMs: 200 })
+    await assert.rejects(p.checkPassword!(ctx, 'alice', 'pw'), rejectsWith('GH_ERR_PROVIDER_TIMEOUT', /^provider test did not answer within 200 ms$/))
+    assert.deepEqual(await p.groupsForUser?.(ctx, 'alice'), ['responsive'])
+  })
+
+  test('a thread with three calls past their timeout is replaced', async (t) => {
+    const { p, lines } = await pool(t, './hangs.ts', { callTimeoutMs: 100 })
+    for (let i = 0; i < 3; i++) await assert.rejects(p.checkPassword!(ctx, 'alice', 'pw'), rejectsWith('GH_ERR_PROVIDER_TIMEOUT'))
+    assert.ok(lines.some((l) => l.level === 'warn' && /replacing it/.test(l.msg)))
+    await until(async () => (await p.groupsForUser!(ctx, 'a').catch(() => null)) !== null, 'the new thread')
+  })
+
+  test('answers of the wrong type are GH_ERR_PROVIDER_BAD_RESULT, naming the kind but never the value', async (t) => {
+    const { p } = await pool(t, './garbage.ts')
+    for (const user of ['number', 'empty', 'object', 'undef', 'fn']) {
+      await assert.rejects(p.checkPassword!(ctx, user, 'pw'), rejectsWith('GH_ERR_PROVIDER_BAD_RESULT', /from checkPassword, expected boolean, non-empty string or null$/), user)
+    }
+    await assert.rejects(p.getRealmHash!(ctx, 'short', 'R', 'MD5'), rejectsWith('GH_ERR_PROVIDER_BAD_RESULT', /returned a string of 6 characters from getRealmHash/))
+    await assert.rejects(p.getRealmHash!(ctx, 'long', 'R', 'MD5'), (err: unknown) => rejectsWith('GH_ERR_PROVIDER_BAD_RESULT')(err) && !/not hex/.test((err as Error).message))
+    await assert.rejects(p.groupsForUser!(ctx, 'x'), rejectsWith('GH_ERR_PROVIDER_BAD_RESULT', /expected array of strings/))
+    await assert.rejects(p.allowAccess!(ctx, '127.0.0.1'), rejectsWith('GH_ERR_PROVIDER_BAD_RESULT', /expected boolean or null/))
+  })
+
+  test('a thread that dies fails its calls with GH_ERR_PROVIDER_UNAVAILABLE, then is restarted', async (t) => {
+    const { p, lines } = await pool(t, './exits.ts')
+    await assert.rejects(p.checkPassword!(ctx, 'crash', 'pw'), rejectsWith('GH_ERR_PROVIDER_UNAVAILABLE', /thread exited with code 7/))
+    assert.ok(lines.some((l) => l.level === 'warn' && l.fields?.code === 7))
+    await until(async () => (await p.checkPassword!(ctx, 'alice', 'pw').catch(() => false)) === true, 'the restarted thread')
+  })
+
+  test('a module that fails to load makes start() reject with GH_ERR_PROVIDER_LOAD and leaves no thread', async () => {
+    const p = new ThreadProvider({ name: 'bad', specifier: './load-fails.ts', options: {}, baseDir: fixtures, threads: 2, log: { info() {}, warn() {}, error() {} } })
+    await assert.rejects(p.start(), rejectsWith('GH_ERR_PROVIDER_LOAD', /load-fails\.ts: factory failed: cannot open the accounts database/))
+    assert.equal(p.state, 'closed')
+    const missing = new ThreadProvider({ name: 'bad', specifier: './nope.ts', options: {}, baseDir: fixtures, log: { info() {}, warn() {}, error() {} } })
+    await assert.rejects(missing.start(), rejectsWith('GH_ERR_PROVIDER_LOAD', /nope\.ts/))
+  })
+
+  test('close() fails calls in flight and later calls with GH_ERR_PROVIDER_UNAVAILABLE; it is idempotent', async (t) => {
+    const { p } = await pool(t, './hangs.ts')
+    const inFlight = p.checkPassword!(ctx, 'alice', 'pw')
+    const closing = p.close()
+    await assert.rejects(inFlight, rejectsWith('GH_ERR_PROVIDER_UNAVAILABLE'))
+    await closing
+    await p.close()
+    assert.equal(p.state, 'closed')
+    await assert.rejects(p.groupsForUser!(ctx, 'alice'), rejectsWith('GH_ERR_PROVIDER_UNAVAILABLE'))
+  })
+
+  test('runs the built-in sqlite provider (a native addon) in threads', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'gh-threads-sqlite-'))
+    t.after(() => rm(dir, { recursive: true, force: true }))
+    const store = UserStore.open(join(dir, 'users.sqlite'), { create: true, bcryptCost: 4 })
+    store.addUser('alice', 'correct horse', { realms: ['R'] })
+    store.addToGroup('alice', 'staff')
+    store.close()
+    const { p } = await pool(t, 'sqlite', { threads: 2, baseDir: dir, options: { database: 'users.sqlite' } })
+    assert.deepEqual([...p.methods].sort(), ['checkPassword', 'getRealmHash', 'groupsForUser'])
+    assert.deepEqual(
+      await Promise.all([p.checkPassword!(ctx, 'alice', 'correct horse'), p.checkPassword!(ctx, 'alice', 'no'), p.checkPassword!(ctx, 'bob', 'no')]),
+      [true, false, null],
+    )
+    assert.equal(await p.getRealmHash!(ctx, 'alice', 'R', 'MD5'), createHash('md5').update('alice:R:correct horse').digest('hex'))
+    assert.deepEqual(await p.groupsForUser!(ctx, 'alice'), ['staff'])
+  })
+
+  test('the option checks name the option', () => {
+    const base = { name: 'x', specifier: './deny.ts', options: {}, baseDir: fixtures, log: { info() {}, warn() {}, error() {} } }
+    assert.throws(() => new ThreadProvider({ ...base, threads: 0 }), rejectsWith('GH_ERR_OPT_INVALID', /threads/))
+    assert.throws(() => new ThreadProvider({ ...base, callTimeoutMs: -1 }), rejectsWith('GH_ERR_OPT_INVALID', /callTimeoutMs/))
+  })
+})
+
+describe('ThreadProvider keeps hashing off the main event loop', () => {
+  /** Counts interval ticks that happen while at least one check is still pending. */
+  async function ticksDuring(checks: Array<() => Promise<unknown>>): Promise<{ results: unknown[]; ticks: number }> {
+    let pending = checks.length
+    let ticks = 0
+    const iv = setInterval(() => {
+      if (pending > 0) ticks++
+    }, 1)
+    try {
+      const results = await Promise.all(checks.map((c) => c().finally(() => pending--)))
+      return { results, ticks }
+    } finally {
+      clearInterval(iv)
+    }
+  }
+
+  test('five parallel synchronous bcrypt cost-12 checks leave the event loop ticking', async (t) => {
+    const hash = bcrypt.hashSync('correct horse', 12)
+    const { p } = await pool(t, './bcrypt-sync.ts', { threads: 2, options: { hash }, callTimeoutMs: 60_000 })
+    const passwords = ['correct horse', 'wrong', 'correct horse', 'nope', 'correct horse']
+    const { results, ticks } = await ticksDuring(passwords.map((pw) => () => p.checkPassword!(ctx, 'alice', pw)))
+    assert.deepEqual(results, [true, false, true, false, true])
+    assert.ok(ticks > 0, 'the main event loop ran while the checks were pending')
+  })
+
+  test('the built-in htpasswd provider checks cost-12 bcrypt in threads', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'gh-threads-'))
+    t.after(() => rm(dir, { recursive: true, force: true }))
+    const line = existsSync('/usr/bin/htpasswd')
+      ? execFileSync('/usr/bin/htpasswd', ['-nbB', '-C', '12', 'alice', 'correct horse'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()
+      : `alice:${bcrypt.hashSync('correct horse', 12)}`
+    await writeFile(join(dir, 'users.htpasswd'), line + '\n')
+    const { p } = await pool(t, 'htpasswd', { threads: 2, baseDir: dir, options: { file: 'users.htpasswd' }, callTimeoutMs: 60_000 })
+    const users = ['alice', 'alice', 'bob', 'alice', 'alice']
+    const pws = ['correct horse', 'wrong', 'correct horse', 'correct horse', 'x']
+    const { results, ticks } = await ticksDuring(users.map((u, i) => () => p.checkPassword!(ctx, u, pws[i] as string)))
+    assert.deepEqual(results, [true, false, null, true, false])
+    assert.ok(ticks > 0, 'the main event loop ran while the checks were pending')
+  })
+})
