@@ -94,7 +94,7 @@ export interface Config {
   identityHeaders: IdentityHeadersConfig
   /** Addresses whose X-Forwarded-* headers are trusted. */
   trustedProxies: string[]
-  digest: { secret: string; nonceTtlMs: number }
+  digest: { secret: string; secretFile?: string; nonceTtlMs: number }
   cache: { maxEntries: number; ttlMs: number }
   log: { level: string }
 }

@@ -1,0 +1,105 @@
+/**
+ * The front's credential cache (mod_authn_socache's job): successes only, keyed by an HMAC
+ * of the credentials under a per-boot secret so plaintext never sits in memory as a key,
+ * bounded in size (oldest first out) and in time (TTL). Identical concurrent checks collapse
+ * into one provider call. Entries are tagged with the provider that answered, so a provider's
+ * reload can empty exactly its entries.
+ */
+import { createHmac, randomBytes } from 'node:crypto'
+
+export interface CacheEntry<V> {
+  value: V
+  provider: string
+  expiresAt: number
+}
+
+export interface CredentialCacheOptions {
+  maxEntries: number
+  ttlMs: number
+  now?: () => number
+}
+
+export class CredentialCache<V> {
+  readonly #secret = randomBytes(32)
+  readonly #entries = new Map<string, CacheEntry<V>>()
+  readonly #inflight = new Map<string, Promise<{ value: V; provider: string } | undefined>>()
+  readonly #max: number
+  readonly #ttl: number
+  readonly #now: () => number
+  hits = 0
+  misses = 0
+
+  constructor(opts: CredentialCacheOptions) {
+    this.#max = opts.maxEntries
+    this.#ttl = opts.ttlMs
+    this.#now = opts.now ?? Date.now
+  }
+
+  /** A keyed hash of the parts; NUL-separated so ("a:b","c") and ("a","b:c") differ. */
+  key(...parts: string[]): string {
+    return createHmac('sha256', this.#secret).update(parts.join('\0')).digest('base64url')
+  }
+
+  get(key: string): V | undefined {
+    const e = this.#entries.get(key)
+    if (!e) return undefined
+    if (e.expiresAt <= this.#now()) {
+      this.#entries.delete(key)
+      return undefined
+    }
+    return e.value
+  }
+
+  set(key: string, value: V, provider: string, ttlMs = this.#ttl): void {
+    if (this.#max <= 0 || ttlMs <= 0) return
+    this.#entries.delete(key)
+    this.#entries.set(key, { value, provider, expiresAt: this.#now() + ttlMs })
+    while (this.#entries.size > this.#max) {
+      const oldest = this.#entries.keys().next().value
+      if (oldest === undefined) break
+      this.#entries.delete(oldest)
+    }
+  }
+
+  /**
+   * Cached value, or the result of `load` shared by every concurrent caller with the same key.
+   * `load` resolves undefined for a denial (not cached) and rejects for a failure (not cached).
+   */
+  async through(key: string, load: () => Promise<{ value: V; provider: string } | undefined>, ttlMs = this.#ttl): Promise<V | undefined> {
+    const cached = this.get(key)
+    if (cached !== undefined) {
+      this.hits++
+      return cached
+    }
+    this.misses++
+    let pending = this.#inflight.get(key)
+    if (!pending) {
+      pending = load().finally(() => this.#inflight.delete(key))
+      this.#inflight.set(key, pending)
+      const result = await pending
+      if (result) this.set(key, result.value, result.provider, ttlMs)
+      return result?.value
+    }
+    return (await pending)?.value
+  }
+
+  /** Empties the entries a provider answered; returns how many went. */
+  clearProvider(provider: string): number {
+    let n = 0
+    for (const [k, e] of this.#entries) {
+      if (e.provider === provider) {
+        this.#entries.delete(k)
+        n++
+      }
+    }
+    return n
+  }
+
+  clear(): void {
+    this.#entries.clear()
+  }
+
+  get size(): number {
+    return this.#entries.size
+  }
+}

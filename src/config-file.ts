@@ -1,0 +1,28 @@
+/**
+ * Reads a configuration file (YAML or JSON, by extension; YAML is a superset so anything else
+ * is read as YAML) and hands it to parseConfig with the file's directory as the base for
+ * relative paths.
+ */
+import { readFile } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import { parseConfig } from './config.js'
+import { errors } from './errors.js'
+import type { Config } from './config-types.js'
+
+export async function loadConfigFile(file: string): Promise<Config> {
+  const path = resolve(file)
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    throw errors.GH_ERR_CONFIG_READ(path, (err as NodeJS.ErrnoException).code ?? (err as Error).message)
+  }
+  let raw: unknown
+  try {
+    raw = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { prettyErrors: true })
+  } catch (err) {
+    throw errors.GH_ERR_CONFIG_READ(path, (err as Error).message.split('\n')[0])
+  }
+  return parseConfig(raw ?? {}, { baseDir: dirname(path) })
+}

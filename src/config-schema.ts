@@ -1,0 +1,121 @@
+/**
+ * JSON Schema of the configuration file. The one source of truth for what keys exist:
+ * parseConfig validates against it and docs/configuration.md is checked against it.
+ * Durations are seconds (number) or strings with a unit: "250ms", "30s", "5m", "1h".
+ */
+const duration = {
+  description: 'seconds, or a string with a unit: "250ms", "30s", "5m", "1h"',
+  anyOf: [{ type: 'number', minimum: 0 }, { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$' }],
+}
+const stringOrList = { anyOf: [{ type: 'string', minLength: 1 }, { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 }] }
+const headerName = { type: 'string', pattern: '^[A-Za-z0-9-]+$' }
+
+const auth = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['realm', 'provider'],
+  properties: {
+    scheme: { description: 'basic, digest, or a list of both (challenges are sent in the order given)', anyOf: [{ enum: ['basic', 'digest'] }, { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['basic', 'digest'] } }] },
+    realm: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^"\\\\\\x00-\\x1f\\x7f]+$' },
+    provider: { description: 'a provider name, or a chain of names asked in order', ...stringOrList },
+    require: {
+      description: '"valid-user", or { users: [...] } and/or { groups: [...] } (groups: authenticated AND in one of the groups)',
+      anyOf: [
+        { const: 'valid-user' },
+        { type: 'object', additionalProperties: false, properties: { users: { type: 'array', items: { type: 'string', minLength: 1 } }, groups: { type: 'array', items: { type: 'string', minLength: 1 } } } },
+      ],
+    },
+    algorithms: { description: 'Digest algorithms offered, in order (default SHA-256, MD5)', type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['SHA-256', 'SHA-256-sess', 'SHA-512-256', 'SHA-512-256-sess', 'MD5', 'MD5-sess'] } },
+    md5: { description: 'offer MD5 for Digest (Safari and Python requests only do MD5); default true', type: 'boolean' },
+    qop: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['auth', 'auth-int'] } },
+    userhash: { type: 'boolean' },
+    proxy: { description: 'proxy authentication: Proxy-Authorization, Proxy-Authenticate and 407', type: 'boolean' },
+    passAuthorization: { description: 'forward the Authorization header to the target (default false)', type: 'boolean' },
+    cache: { description: 'credential cache for this route: false, or { ttl }', anyOf: [{ type: 'boolean' }, { type: 'object', additionalProperties: false, properties: { ttl: duration } }] },
+  },
+}
+
+const route = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['path'],
+  properties: {
+    path: { type: 'string', pattern: '^/' },
+    upstream: { type: 'string', pattern: '^https?://' },
+    group: { type: 'string', minLength: 1 },
+    auth,
+    bodyLimit: { description: 'largest request body in bytes (0: no limit)', type: 'integer', minimum: 0 },
+  },
+}
+
+const provider = {
+  type: 'object',
+  required: ['type'],
+  properties: {
+    type: { description: 'htpasswd, htdigest, sqlite, django, or module', enum: ['htpasswd', 'htdigest', 'sqlite', 'django', 'module'] },
+    module: { description: 'with type: module, the provider module (path relative to the config file)', type: 'string', minLength: 1 },
+    file: { type: 'string', minLength: 1 },
+    database: { type: 'string', minLength: 1 },
+    threads: { description: 'worker threads running this provider (default 2)', type: 'integer', minimum: 1, maximum: 64 },
+    timeout: { ...duration, description: 'per-call timeout (default 10s)' },
+  },
+}
+
+const group = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['app'],
+  properties: {
+    app: { type: 'string', minLength: 1 },
+    provider: { type: 'string', minLength: 1 },
+    processes: { type: 'integer', minimum: 1, maximum: 256 },
+    concurrency: { description: 'concurrent requests per process (default 100)', type: 'integer', minimum: 1 },
+    cwd: { type: 'string', minLength: 1 },
+    env: { type: 'object', additionalProperties: { type: 'string' } },
+    node: { type: 'string', minLength: 1 },
+    execArgv: { type: 'array', items: { type: 'string' } },
+    user: { type: 'string', minLength: 1 },
+    group: { type: 'string', minLength: 1 },
+    maxRequests: { description: 'recycle a process after this many requests (0: never)', type: 'integer', minimum: 0 },
+    requestTimeout: duration,
+    gracefulTimeout: duration,
+    inactivityTimeout: duration,
+    queueTimeout: duration,
+    reloadOn: { type: 'array', items: { type: 'string', minLength: 1 } },
+    fileRoots: { type: 'array', items: { type: 'string', minLength: 1 } },
+  },
+}
+
+export const configSchema = {
+  $id: 'https://gatehouse.invalid/config.schema.json',
+  type: 'object',
+  additionalProperties: false,
+  required: ['routes'],
+  properties: {
+    listen: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        host: { type: 'string', minLength: 1 },
+        port: { type: 'integer', minimum: 0, maximum: 65535 },
+        tls: { type: 'object', additionalProperties: false, required: ['cert', 'key'], properties: { cert: { type: 'string' }, key: { type: 'string' } } },
+      },
+    },
+    providers: { type: 'object', additionalProperties: provider },
+    groups: { type: 'object', additionalProperties: group },
+    routes: { type: 'array', items: route },
+    identityHeaders: { type: 'object', additionalProperties: false, properties: { user: headerName, groups: headerName } },
+    trustedProxies: { description: 'addresses whose X-Forwarded-* headers are trusted', type: 'array', items: { type: 'string' } },
+    digest: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        secret: { description: 'HMAC secret for nonces; share it between instances', type: 'string', minLength: 16 },
+        secretFile: { type: 'string', minLength: 1 },
+        nonceTtl: duration,
+      },
+    },
+    cache: { type: 'object', additionalProperties: false, properties: { ttl: duration, maxEntries: { type: 'integer', minimum: 0 } } },
+    log: { type: 'object', additionalProperties: false, properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } } },
+  },
+} as const

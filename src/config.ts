@@ -1,0 +1,250 @@
+/**
+ * parseConfig(raw, { baseDir }) → Config. Pure: validates every key against the schema, fills
+ * defaults, resolves relative paths against the config file's directory, and cross-checks
+ * names (routes → providers and groups). Every error names the key path and what was expected.
+ */
+import { isAbsolute, resolve } from 'node:path'
+import { Ajv, type ErrorObject } from 'ajv'
+import { configSchema } from './config-schema.js'
+import { errors } from './errors.js'
+import type { DigestAlgorithmName } from './auth/digest.js'
+import type { AuthConfig, Config, GroupConfig, ProviderConfig, RouteConfig, Scheme } from './config-types.js'
+
+const ajv = new Ajv({ allErrors: true, strict: false })
+const validate = ajv.compile(configSchema)
+
+/** Built-in provider types and whether they can serve Digest (have getRealmHash). */
+export const builtinProviders: Record<string, { digest: boolean }> = {
+  htpasswd: { digest: false },
+  htdigest: { digest: true },
+  sqlite: { digest: true },
+  django: { digest: false },
+}
+
+export interface ParseOptions {
+  baseDir: string
+}
+
+export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
+  if (!validate(raw)) throw errors.GH_ERR_CONFIG_INVALID(formatSchemaErrors(validate.errors ?? []))
+  const doc = raw as RawConfig
+  const problems: string[] = []
+  const at = (p: string) => (v: string) => resolvePath(baseDir, p, v)
+
+  const providers: Record<string, ProviderConfig> = {}
+  for (const [name, p] of Object.entries(doc.providers ?? {})) {
+    providers[name] = parseProvider(name, p, baseDir, problems)
+  }
+  const groups: Record<string, GroupConfig> = {}
+  for (const [name, g] of Object.entries(doc.groups ?? {})) {
+    if (name in providers) problems.push(`groups.${name}: the name is also used under providers; names must be unique`)
+    groups[name] = parseGroup(name, g, baseDir)
+  }
+  const routes = (doc.routes ?? []).map((r, i) => parseRoute(r, `routes[${i}]`, providers, groups, problems))
+  const seen = new Set<string>()
+  routes.forEach((r, i) => {
+    if (seen.has(r.path)) problems.push(`routes[${i}].path: ${r.path} is already used by an earlier route`)
+    seen.add(r.path)
+  })
+  if (problems.length > 0) throw errors.GH_ERR_CONFIG_INVALID(problems.join('; '))
+
+  return {
+    baseDir,
+    listen: {
+      host: doc.listen?.host ?? '127.0.0.1',
+      port: doc.listen?.port ?? 8080,
+      ...(doc.listen?.tls ? { tls: { cert: at('listen.tls.cert')(doc.listen.tls.cert), key: at('listen.tls.key')(doc.listen.tls.key) } } : {}),
+    },
+    providers,
+    groups,
+    routes,
+    identityHeaders: { user: doc.identityHeaders?.user ?? 'X-Remote-User', groups: doc.identityHeaders?.groups ?? 'X-Remote-Groups' },
+    trustedProxies: doc.trustedProxies ?? [],
+    digest: {
+      secret: doc.digest?.secret ?? '',
+      ...(doc.digest?.secretFile ? { secretFile: resolve(baseDir, doc.digest.secretFile) } : {}),
+      nonceTtlMs: durationMs(doc.digest?.nonceTtl, 300_000),
+    },
+    cache: { maxEntries: doc.cache?.maxEntries ?? 10_000, ttlMs: durationMs(doc.cache?.ttl, 300_000) },
+    log: { level: doc.log?.level ?? 'info' },
+  }
+}
+
+function parseProvider(name: string, p: RawProvider, baseDir: string, problems: string[]): ProviderConfig {
+  const { type, module, threads, timeout, ...rest } = p
+  const options: Record<string, unknown> = { ...rest }
+  for (const key of ['file', 'database', 'groupFile']) {
+    if (typeof options[key] === 'string') options[key] = resolve(baseDir, options[key] as string)
+  }
+  if (type === 'module' && !module) problems.push(`providers.${name}.module: required when type is module (a path to the provider module)`)
+  if ((type === 'htpasswd' || type === 'htdigest') && typeof options.file !== 'string') problems.push(`providers.${name}.file: required for type ${type} (the path of the ${type} file)`)
+  if ((type === 'sqlite' || type === 'django') && typeof options.database !== 'string') problems.push(`providers.${name}.database: required for type ${type} (the path of the SQLite database)`)
+  return {
+    name,
+    type,
+    module: type === 'module' ? resolve(baseDir, module ?? '') : type,
+    options,
+    threads: threads ?? 2,
+    callTimeoutMs: durationMs(timeout, 10_000),
+  }
+}
+
+function parseGroup(name: string, g: RawGroup, baseDir: string): GroupConfig {
+  const cwd = resolve(baseDir, g.cwd ?? '.')
+  return {
+    name,
+    app: resolve(baseDir, g.app),
+    ...(g.provider ? { provider: resolve(baseDir, g.provider) } : {}),
+    processes: g.processes ?? 1,
+    concurrency: g.concurrency ?? 100,
+    cwd,
+    env: g.env ?? {},
+    ...(g.node ? { node: g.node } : {}),
+    execArgv: g.execArgv ?? [],
+    ...(g.user ? { user: g.user } : {}),
+    ...(g.group ? { group: g.group } : {}),
+    maxRequests: g.maxRequests ?? 0,
+    requestTimeoutMs: durationMs(g.requestTimeout, 60_000),
+    gracefulTimeoutMs: durationMs(g.gracefulTimeout, 15_000),
+    inactivityTimeoutMs: durationMs(g.inactivityTimeout, 0),
+    queueTimeoutMs: durationMs(g.queueTimeout, 10_000),
+    reloadOn: (g.reloadOn ?? []).map((f) => resolve(baseDir, f)),
+    fileRoots: (g.fileRoots ?? []).map((f) => resolve(baseDir, f)),
+  }
+}
+
+function parseRoute(r: RawRoute, key: string, providers: Record<string, ProviderConfig>, groups: Record<string, GroupConfig>, problems: string[]): RouteConfig {
+  if (r.upstream && r.group) problems.push(`${key}: give either upstream or group, not both`)
+  if (r.group && !(r.group in groups)) problems.push(`${key}.group: no group named ${r.group} under groups`)
+  if (r.upstream) {
+    try { new URL(r.upstream) } catch { problems.push(`${key}.upstream: expected an http(s) URL, got ${r.upstream}`) }
+  }
+  const path = r.path.length > 1 ? r.path.replace(/\/+$/, '') : r.path
+  const route: RouteConfig = { path, ...(r.upstream ? { upstream: r.upstream } : {}), ...(r.group ? { group: r.group } : {}) }
+  if (r.bodyLimit !== undefined) route.bodyLimit = r.bodyLimit
+  if (r.auth) route.auth = parseAuth(r.auth, `${key}.auth`, providers, groups, problems)
+  return route
+}
+
+function parseAuth(a: RawAuth, key: string, providers: Record<string, ProviderConfig>, groups: Record<string, GroupConfig>, problems: string[]): AuthConfig {
+  const scheme: Scheme[] = a.scheme === undefined ? ['basic'] : Array.isArray(a.scheme) ? a.scheme : [a.scheme]
+  const chain = Array.isArray(a.provider) ? a.provider : [a.provider]
+  for (const name of chain) {
+    const p = providers[name]
+    const g = groups[name]
+    if (!p && !g) problems.push(`${key}.provider: no provider or group named ${name}`)
+    else if (g && !g.provider) problems.push(`${key}.provider: group ${name} has no provider module (set groups.${name}.provider)`)
+    else if (p && scheme.includes('digest') && builtinProviders[p.type]?.digest === false) {
+      problems.push(`${key}.scheme: provider ${name} (type ${p.type}) has no getRealmHash, so it cannot serve Digest`)
+    }
+  }
+  let algorithms: DigestAlgorithmName[] = a.algorithms ?? ['SHA-256', 'MD5']
+  if (a.md5 === false) algorithms = algorithms.filter((x) => !x.startsWith('MD5'))
+  if (scheme.includes('digest') && algorithms.length === 0) problems.push(`${key}.algorithms: no Digest algorithm left once MD5 is off`)
+  const require = a.require === undefined || a.require === 'valid-user' ? {} : a.require
+  const cacheTtl = typeof a.cache === 'object' ? durationMs(a.cache.ttl, -1) : -1
+  return {
+    scheme,
+    realm: a.realm,
+    provider: chain,
+    require,
+    algorithms,
+    qop: a.qop ?? ['auth'],
+    userhash: a.userhash ?? false,
+    proxy: a.proxy ?? false,
+    passAuthorization: a.passAuthorization ?? false,
+    cache: { enabled: a.cache !== false, ttlMs: cacheTtl },
+  }
+}
+
+function resolvePath(baseDir: string, _key: string, value: string): string {
+  return isAbsolute(value) ? value : resolve(baseDir, value)
+}
+
+const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+
+/** Seconds as a number, or "250ms" / "30s" / "5m" / "1h"; the schema already checked the form. */
+export function durationMs(value: number | string | undefined, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value === 'number') return Math.round(value * 1000)
+  const m = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$/.exec(value)
+  return m ? Math.round(Number(m[1]) * (units[m[2]!] ?? 1)) : fallback
+}
+
+/** Turns ajv's errors into "key.path: expected ..." lines, one per offending key. */
+export function formatSchemaErrors(list: ErrorObject[]): string {
+  const out = new Map<string, string>()
+  for (const e of list) {
+    if (e.keyword === 'anyOf' || e.keyword === 'if') continue
+    const path = pointerToPath(e.instancePath)
+    let key = path
+    let msg: string
+    switch (e.keyword) {
+      case 'additionalProperties': {
+        const extra = (e.params as { additionalProperty: string }).additionalProperty
+        key = path ? `${path}.${extra}` : extra
+        msg = 'unknown key'
+        break
+      }
+      case 'required': {
+        const missing = (e.params as { missingProperty: string }).missingProperty
+        key = path ? `${path}.${missing}` : missing
+        msg = 'required key is missing'
+        break
+      }
+      case 'enum':
+        msg = `expected one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
+        break
+      case 'pattern':
+        msg = `expected ${describePattern(e.params as { pattern: string })}`
+        break
+      default:
+        msg = `expected a value that ${e.message ?? 'is valid'}`
+    }
+    if (!out.has(key)) out.set(key, `${key || '(top level)'}: ${msg}`)
+  }
+  return [...out.values()].join('; ')
+}
+
+function describePattern({ pattern }: { pattern: string }): string {
+  if (pattern === '^/') return 'a path starting with /'
+  if (pattern === '^https?://') return 'an http:// or https:// URL'
+  if (pattern.includes('ms|s|m|h')) return 'a duration such as 30, "250ms", "30s", "5m"'
+  if (pattern.startsWith('^[A-Za-z0-9-]')) return 'an HTTP header name'
+  if (pattern.startsWith('^[^"')) return 'text without quotes, backslashes or control characters'
+  return `text matching ${pattern}`
+}
+
+function pointerToPath(pointer: string): string {
+  if (!pointer) return ''
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((acc, seg) => (/^[0-9]+$/.test(seg) ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), '')
+}
+
+interface RawConfig {
+  listen?: { host?: string; port?: number; tls?: { cert: string; key: string } }
+  providers?: Record<string, RawProvider>
+  groups?: Record<string, RawGroup>
+  routes?: RawRoute[]
+  identityHeaders?: { user?: string; groups?: string }
+  trustedProxies?: string[]
+  digest?: { secret?: string; secretFile?: string; nonceTtl?: number | string }
+  cache?: { ttl?: number | string; maxEntries?: number }
+  log?: { level?: string }
+}
+type RawProvider = { type: string; module?: string; threads?: number; timeout?: number | string } & Record<string, unknown>
+interface RawGroup {
+  app: string; provider?: string; processes?: number; concurrency?: number; cwd?: string; env?: Record<string, string>
+  node?: string; execArgv?: string[]; user?: string; group?: string; maxRequests?: number
+  requestTimeout?: number | string; gracefulTimeout?: number | string; inactivityTimeout?: number | string; queueTimeout?: number | string
+  reloadOn?: string[]; fileRoots?: string[]
+}
+interface RawRoute { path: string; upstream?: string; group?: string; auth?: RawAuth; bodyLimit?: number }
+interface RawAuth {
+  scheme?: Scheme | Scheme[]; realm: string; provider: string | string[]; require?: 'valid-user' | { users?: string[]; groups?: string[] }
+  algorithms?: DigestAlgorithmName[]; md5?: boolean; qop?: Array<'auth' | 'auth-int'>; userhash?: boolean; proxy?: boolean
+  passAuthorization?: boolean; cache?: boolean | { ttl?: number | string }
+}

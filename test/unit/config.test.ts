@@ -1,0 +1,93 @@
+import { test, describe } from 'node:test'
+import assert from 'node:assert/strict'
+import { parse as parseYaml } from 'yaml'
+import { parseConfig, durationMs } from '../../src/config.js'
+
+const contract = `
+listen: { host: 127.0.0.1, port: 8080 }
+providers:
+  office: { type: htpasswd, file: ./users.htpasswd }
+  digestfile: { type: htdigest, file: ./users.htdigest }
+  local: { type: sqlite, database: ./gatehouse.sqlite }
+routes:
+  - path: /basic
+    upstream: http://127.0.0.1:9000
+    auth: { scheme: basic, realm: Office, provider: [office, local] }
+  - path: /digest
+    upstream: http://127.0.0.1:9000
+    auth: { scheme: [digest, basic], realm: Office, provider: digestfile, require: { users: [alice] } }
+  - path: /staff
+    upstream: http://127.0.0.1:9000
+    auth: { scheme: basic, realm: Office, provider: local, require: { groups: [staff] } }
+  - path: /public
+    upstream: http://127.0.0.1:9000
+`
+
+function errorOf(raw: unknown): string {
+  try {
+    parseConfig(raw, { baseDir: '/etc/gh' })
+  } catch (err) {
+    assert.equal((err as { code: string }).code, 'GH_ERR_CONFIG_INVALID')
+    return (err as Error).message
+  }
+  throw new Error('expected a configuration error')
+}
+
+describe('parseConfig', () => {
+  test('the configuration of the issue-2 contract parses with defaults filled in', () => {
+    const c = parseConfig(parseYaml(contract), { baseDir: '/etc/gh' })
+    assert.equal(c.listen.port, 8080)
+    assert.equal(c.providers.office!.options.file, '/etc/gh/users.htpasswd')
+    assert.deepEqual(c.routes[0]!.auth!.provider, ['office', 'local'])
+    assert.deepEqual(c.routes[1]!.auth!.scheme, ['digest', 'basic'])
+    assert.deepEqual(c.routes[1]!.auth!.algorithms, ['SHA-256', 'MD5'])
+    assert.deepEqual(c.routes[2]!.auth!.require, { groups: ['staff'] })
+    assert.equal(c.routes[3]!.auth, undefined)
+    assert.equal(c.identityHeaders.user, 'X-Remote-User')
+  })
+
+  test('a wrong scheme is named by its key path', () => {
+    assert.match(errorOf({ routes: [{ path: '/a', auth: { scheme: 'ntlm', realm: 'R', provider: 'p' } }] }), /routes\[0\]\.auth\.scheme: expected one of "basic", "digest"/)
+  })
+
+  test('an unknown key is named', () => {
+    assert.match(errorOf({ routes: [], listen: { hots: 'x' } }), /listen\.hots: unknown key/)
+  })
+
+  test('a port of the wrong type is named', () => {
+    assert.match(errorOf({ routes: [], listen: { port: 'eighty' } }), /listen\.port: expected a value that must be integer/)
+  })
+
+  test('a route naming a provider that does not exist is refused', () => {
+    assert.match(errorOf({ routes: [{ path: '/a', upstream: 'http://x', auth: { realm: 'R', provider: 'nope' } }] }), /routes\[0\]\.auth\.provider: no provider or group named nope/)
+  })
+
+  test('Digest with a provider that has no realm hashes is refused by name', () => {
+    const msg = errorOf({ providers: { office: { type: 'htpasswd', file: 'f' } }, routes: [{ path: '/a', upstream: 'http://x', auth: { scheme: 'digest', realm: 'R', provider: 'office' } }] })
+    assert.match(msg, /routes\[0\]\.auth\.scheme: provider office \(type htpasswd\) has no getRealmHash, so it cannot serve Digest/)
+  })
+
+  test('md5: false removes MD5 from the algorithms offered', () => {
+    const c = parseConfig({ providers: { d: { type: 'htdigest', file: 'f' } }, routes: [{ path: '/a', upstream: 'http://x', auth: { scheme: 'digest', realm: 'R', provider: 'd', md5: false } }] }, { baseDir: '/' })
+    assert.deepEqual(c.routes[0]!.auth!.algorithms, ['SHA-256'])
+  })
+
+  test('a missing required provider option names the key', () => {
+    assert.match(errorOf({ providers: { s: { type: 'sqlite' } }, routes: [] }), /providers\.s\.database: required for type sqlite/)
+  })
+
+  test('two routes with the same path are refused', () => {
+    assert.match(errorOf({ routes: [{ path: '/a', upstream: 'http://x' }, { path: '/a/', upstream: 'http://y' }] }), /routes\[1\]\.path: \/a is already used/)
+  })
+
+  test('a realm with a quote is refused', () => {
+    assert.match(errorOf({ providers: { d: { type: 'htdigest', file: 'f' } }, routes: [{ path: '/a', auth: { realm: 'a"b', provider: 'd' } }] }), /routes\[0\]\.auth\.realm: expected text without quotes/)
+  })
+
+  test('durations accept seconds and units', () => {
+    assert.equal(durationMs(2, 0), 2000)
+    assert.equal(durationMs('250ms', 0), 250)
+    assert.equal(durationMs('5m', 0), 300000)
+    assert.equal(durationMs(undefined, 7), 7)
+  })
+})

@@ -1,0 +1,62 @@
+import { test, describe } from 'node:test'
+import assert from 'node:assert/strict'
+import { CredentialCache } from '../../src/auth/credential-cache.js'
+
+describe('CredentialCache', () => {
+  test('keys are keyed hashes: the plaintext never appears and separators cannot be shifted', () => {
+    const c = new CredentialCache<string>({ maxEntries: 10, ttlMs: 1000 })
+    const k = c.key('realm', 'alice', 'pa:ss')
+    assert.ok(!k.includes('alice') && !k.includes('pa:ss'))
+    assert.notEqual(c.key('a:b', 'c'), c.key('a', 'b:c'))
+    assert.notEqual(new CredentialCache<string>({ maxEntries: 1, ttlMs: 1 }).key('x'), c.key('x'), 'per-instance secret')
+  })
+
+  test('entries expire after the TTL', () => {
+    let now = 0
+    const c = new CredentialCache<string>({ maxEntries: 10, ttlMs: 1000, now: () => now })
+    c.set('k', 'v', 'p')
+    now = 999
+    assert.equal(c.get('k'), 'v')
+    now = 1000
+    assert.equal(c.get('k'), undefined)
+  })
+
+  test('size is bounded: the oldest entry goes first', () => {
+    const c = new CredentialCache<number>({ maxEntries: 3, ttlMs: 1000 })
+    for (let i = 0; i < 5; i++) c.set(`k${i}`, i, 'p')
+    assert.equal(c.size, 3)
+    assert.equal(c.get('k0'), undefined)
+    assert.equal(c.get('k4'), 4)
+  })
+
+  test('identical concurrent checks collapse into one provider call', async () => {
+    const c = new CredentialCache<string>({ maxEntries: 10, ttlMs: 1000 })
+    let calls = 0
+    const load = async () => {
+      calls++
+      await new Promise((r) => setTimeout(r, 20))
+      return { value: 'alice', provider: 'p' }
+    }
+    const results = await Promise.all(Array.from({ length: 10 }, () => c.through('k', load)))
+    assert.equal(calls, 1)
+    assert.deepEqual(new Set(results), new Set(['alice']))
+    assert.equal(await c.through('k', load), 'alice')
+    assert.equal(calls, 1, 'served from the cache')
+  })
+
+  test('denials and failures are not cached', async () => {
+    const c = new CredentialCache<string>({ maxEntries: 10, ttlMs: 1000 })
+    assert.equal(await c.through('k', async () => undefined), undefined)
+    await assert.rejects(c.through('k', async () => { throw new Error('down') }))
+    assert.equal(c.size, 0)
+  })
+
+  test('clearProvider empties exactly that provider\'s entries', () => {
+    const c = new CredentialCache<string>({ maxEntries: 10, ttlMs: 1000 })
+    c.set('a', '1', 'accounts')
+    c.set('b', '2', 'office')
+    assert.equal(c.clearProvider('accounts'), 1)
+    assert.equal(c.get('a'), undefined)
+    assert.equal(c.get('b'), '2')
+  })
+})

@@ -1,0 +1,26 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { checkRequestTarget } from '../../src/proxy/request-target.js'
+
+test('plain paths and queries pass', () => {
+  for (const u of ['/', '/a/b', '/a/b?x=../y', '/a/...', '/a/.well-known/x', '/a%20b']) assert.equal(checkRequestTarget(u, []), undefined, u)
+})
+
+test('dot segments, raw or encoded, are refused', () => {
+  for (const u of ['/a/../b', '/a/./b', '/a/..', '/a/%2e%2e/b', '/a/%2E./b', '/..']) assert.match(checkRequestTarget(u, []) ?? '', /dot segments/, u)
+})
+
+test('encoded slashes, backslashes and NUL are refused', () => {
+  for (const u of ['/a%2fb', '/a%5Cb', '/a\\b', '/a%00']) assert.match(checkRequestTarget(u, []) ?? '', /encoded slashes/, u)
+})
+
+test('two Authorization headers are refused, one is fine', () => {
+  assert.equal(checkRequestTarget('/', ['Authorization', 'Basic x']), undefined)
+  assert.equal(checkRequestTarget('/', ['authorization', 'Basic x', 'AUTHORIZATION', 'Basic y']), 'more than one Authorization header')
+  assert.equal(checkRequestTarget('/', ['Proxy-Authorization', 'a', 'proxy-authorization', 'b']), 'more than one Proxy-Authorization header')
+})
+
+test('an absolute-form or asterisk target is refused', () => {
+  assert.equal(checkRequestTarget('http://evil/', []), 'request target must be a path')
+  assert.equal(checkRequestTarget('*', []), 'request target must be a path')
+})
