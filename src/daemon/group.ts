@@ -1,0 +1,374 @@
+/**
+ * One daemon process group: N processes of one app, least-outstanding balancing with a
+ * per-process concurrency limit, a bounded wait queue, crash respawn with backoff, recycling
+ * (maxRequests, inactivityTimeout), stuck-request kills, and rolling reload on touch.
+ */
+import { randomBytes } from 'node:crypto'
+import type { Readable } from 'node:stream'
+import type { Logger } from 'pino'
+import type { GroupConfig } from '../config-types.js'
+import { errors, type GatehouseError } from '../errors.js'
+import { isNotAccepted, type ResponseStart } from '../ipc/client.js'
+import { socketPath } from '../ipc/socket-path.js'
+import { Reloader, type ReloadTarget } from './reload.js'
+import { buildSpawnSpec, type SpawnSpec } from './spawn-spec.js'
+import { TouchWatcher } from './touch-watcher.js'
+import { WorkerProcess, type ExitInfo, type ProcessStatus } from './worker-process.js'
+
+export type { ResponseStart } from '../ipc/client.js'
+
+export interface RequestHeadInput {
+  method: string
+  url: string
+  headers: Record<string, string | string[]>
+  /** The client's address, seen by the app as req.socket.remoteAddress. */
+  remoteAddress?: string
+}
+
+export interface GroupHandle {
+  readonly name: string
+  request(head: RequestHeadInput, body: Readable | null, signal?: AbortSignal): Promise<ResponseStart>
+  call(method: string, args: unknown[], timeoutMs: number): Promise<unknown>
+}
+
+export type GroupState = 'starting' | 'running' | 'closing' | 'closed'
+
+export interface GroupStatus {
+  name: string
+  state: GroupState
+  generation: number
+  queued: number
+  restarts: number
+  reloads: number
+  processes: ProcessStatus[]
+}
+
+/** A 503 carries how many seconds the client should wait before retrying. */
+export type RetryableError = GatehouseError & { retryAfter: number }
+
+export interface GroupOptions {
+  index: number
+  runtimeDir: string
+  log: Logger
+  startTimeoutMs: number
+  reloadCheckIntervalMs: number
+  onReload(reason: string): void
+}
+
+const BACKOFF_FIRST_MS = 100
+const BACKOFF_MAX_MS = 5_000
+const MAX_DISPATCH_ATTEMPTS = 3
+
+interface Waiter {
+  resolve(p: WorkerProcess): void
+  reject(err: Error): void
+  timer: NodeJS.Timeout
+}
+
+export class Group implements GroupHandle, ReloadTarget {
+  readonly name: string
+  readonly config: GroupConfig
+  #state: GroupState = 'starting'
+  #procs: WorkerProcess[] = []
+  readonly #retiring = new Set<WorkerProcess>()
+  #queue: Waiter[] = []
+  #generation = 0
+  #seq = 0
+  #crashes = 0
+  #restarts = 0
+  #reloads = 0
+  #rr = 0
+  readonly #secret = randomBytes(32)
+  readonly #spec: SpawnSpec
+  readonly #opts: GroupOptions
+  readonly #log: Logger
+  readonly #watcher: TouchWatcher
+  readonly #reloader: Reloader
+
+  constructor(config: GroupConfig, opts: GroupOptions) {
+    this.name = config.name
+    this.config = config
+    this.#opts = opts
+    this.#log = opts.log.child({ group: config.name })
+    this.#spec = buildSpawnSpec(config)
+    const watched = [config.app, ...(config.provider ? [config.provider] : []), ...config.reloadOn]
+    this.#watcher = new TouchWatcher(watched, opts.reloadCheckIntervalMs)
+    this.#reloader = new Reloader(this, this.#log)
+  }
+
+  async start(): Promise<void> {
+    this.#procs = await this.spawnGeneration()
+    this.#state = 'running'
+    for (const p of this.#procs) this.#armIdle(p)
+  }
+
+  async request(head: RequestHeadInput, body: Readable | null, signal?: AbortSignal): Promise<ResponseStart> {
+    await this.#noticeTouch()
+    for (let attempt = 1; ; attempt++) {
+      const p = await this.#acquire(signal)
+      try {
+        return await p.connection.request(head, body, {
+          signal,
+          timeoutMs: this.config.requestTimeoutMs,
+          onTimeout: () => this.#stuck(p),
+          onDone: () => this.#release(p, 'request'),
+        })
+      } catch (err) {
+        if (isNotAccepted(err) && attempt < MAX_DISPATCH_ATTEMPTS) continue
+        throw err
+      }
+    }
+  }
+
+  async call(method: string, args: unknown[], timeoutMs: number): Promise<unknown> {
+    await this.#noticeTouch()
+    this.#assertOpen()
+    const p = this.#pick(false) ?? [...this.#retiring].find((r) => r.state === 'draining')
+    if (p === undefined) throw this.#unavailable()
+    p.calls++
+    try {
+      return await p.connection.call(method, args, timeoutMs)
+    } finally {
+      this.#release(p, 'call')
+    }
+  }
+
+  reload(reason: string): Promise<boolean> {
+    this.#assertOpen()
+    return this.#reloader.reload(reason)
+  }
+
+  status(): GroupStatus {
+    return {
+      name: this.name, state: this.#state, generation: this.#generation, queued: this.#queue.length,
+      restarts: this.#restarts, reloads: this.#reloads,
+      processes: [...this.#procs, ...this.#retiring].map((p) => p.status()),
+    }
+  }
+
+  /** Stops accepting, fails queued requests, lets in-flight ones finish (gracefulTimeout), stops processes. */
+  async close(): Promise<void> {
+    if (this.#state === 'closing' || this.#state === 'closed') return
+    this.#state = 'closing'
+    this.#watcher.close()
+    for (const w of this.#queue.splice(0)) {
+      clearTimeout(w.timer)
+      w.reject(this.#unavailable())
+    }
+    const all = [...this.#procs, ...this.#retiring]
+    await Promise.all(all.map(async (p) => {
+      p.state = 'draining'
+      await p.whenIdle(this.config.gracefulTimeoutMs)
+      await p.stop(0)
+    }))
+    this.#state = 'closed'
+  }
+
+  async destroy(): Promise<void> {
+    this.#state = 'closed'
+    this.#watcher.close()
+    for (const w of this.#queue.splice(0)) {
+      clearTimeout(w.timer)
+      w.reject(this.#unavailable())
+    }
+    const all = [...this.#procs, ...this.#retiring]
+    for (const p of all) p.kill()
+    await Promise.all(all.map((p) => p.exited()))
+  }
+
+  // ── ReloadTarget ─────────────────────────────────────────────────────────────────────────
+
+  captureFiles(): () => void {
+    return this.#watcher.capture()
+  }
+
+  async spawnGeneration(): Promise<WorkerProcess[]> {
+    const fresh = Array.from({ length: this.config.processes }, () => this.#newProcess())
+    const results = await Promise.allSettled(fresh.map((p) => p.start()))
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (failed !== undefined) {
+      await Promise.all(fresh.map((p) => { p.kill(); return p.exited() }))
+      throw failed.reason
+    }
+    return fresh
+  }
+
+  adopt(fresh: WorkerProcess[], reason: string): WorkerProcess[] {
+    const old = this.#procs
+    this.#procs = fresh
+    this.#generation++
+    this.#reloads++
+    for (const p of old) {
+      p.state = p.state === 'dead' ? 'dead' : 'draining'
+      this.#retiring.add(p)
+    }
+    for (const p of fresh) this.#armIdle(p)
+    this.#pump()
+    this.#opts.onReload(reason)
+    return old
+  }
+
+  async retire(old: WorkerProcess[]): Promise<void> {
+    await Promise.all(old.map(async (p) => {
+      await p.whenIdle(this.config.gracefulTimeoutMs)
+      await p.stop(0)
+      this.#retiring.delete(p)
+    }))
+  }
+
+  // ── internals ────────────────────────────────────────────────────────────────────────────
+
+  #newProcess(): WorkerProcess {
+    const seq = ++this.#seq
+    const path = socketPath(this.#opts.runtimeDir, this.#opts.index, seq)
+    const p = new WorkerProcess({
+      group: this.name, seq, spec: this.#spec, secret: this.#secret, log: this.#log,
+      startTimeoutMs: this.#opts.startTimeoutMs,
+      init: {
+        group: this.name, app: this.config.app, provider: this.config.provider, socketPath: path,
+        secret: this.#secret.toString('hex'), user: this.config.user, unixGroup: this.config.group,
+      },
+    })
+    p.onExit = (info) => this.#onExit(p, info)
+    return p
+  }
+
+  async #noticeTouch(): Promise<void> {
+    this.#assertOpen()
+    if (this.#reloader.running) return
+    const file = this.#watcher.changed()
+    if (file !== null) await this.#reloader.reload(`touched ${file}`)
+  }
+
+  #assertOpen(): void {
+    if (this.#state !== 'running') throw this.#unavailable()
+  }
+
+  /** Least outstanding among ready processes below the concurrency limit; ties rotate. */
+  #pick(limit = true): WorkerProcess | undefined {
+    let best: WorkerProcess | undefined
+    const n = this.#procs.length
+    for (let i = 0; i < n; i++) {
+      const p = this.#procs[(this.#rr + i) % n] as WorkerProcess
+      if (p.state !== 'ready' || (limit && p.inflight >= this.config.concurrency)) continue
+      if (best === undefined || p.outstanding < best.outstanding) best = p
+    }
+    this.#rr = (this.#rr + 1) % Math.max(n, 1)
+    return best
+  }
+
+  #acquire(signal?: AbortSignal): Promise<WorkerProcess> {
+    this.#assertOpen()
+    const p = this.#pick()
+    if (p !== undefined) return Promise.resolve(this.#assign(p))
+    if (!this.#procs.some((q) => q.state === 'starting' || q.state === 'ready')) return Promise.reject(this.#unavailable())
+    const { queueTimeoutMs } = this.config
+    if (queueTimeoutMs <= 0) return Promise.reject(this.#busy())
+    return new Promise((resolve, reject) => {
+      const w: Waiter = {
+        resolve: (q) => { signal?.removeEventListener('abort', onAbort); resolve(q) },
+        reject: (err) => { signal?.removeEventListener('abort', onAbort); reject(err) },
+        timer: setTimeout(() => this.#dequeue(w, this.#busy()), queueTimeoutMs),
+      }
+      const onAbort = (): void => this.#dequeue(w, Object.assign(new Error('request aborted'), { name: 'AbortError' }))
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.#queue.push(w)
+    })
+  }
+
+  #dequeue(w: Waiter, err: Error): void {
+    const i = this.#queue.indexOf(w)
+    if (i === -1) return
+    this.#queue.splice(i, 1)
+    clearTimeout(w.timer)
+    w.reject(err)
+  }
+
+  #assign(p: WorkerProcess): WorkerProcess {
+    p.inflight++
+    p.served++
+    clearTimeout(p.idleTimer)
+    const { maxRequests } = this.config
+    if (maxRequests > 0 && p.served >= maxRequests) this.#recycle(p, 'maxRequests')
+    return p
+  }
+
+  #pump(): void {
+    while (this.#queue.length > 0) {
+      const p = this.#pick()
+      if (p === undefined) return
+      const w = this.#queue.shift() as Waiter
+      clearTimeout(w.timer)
+      w.resolve(this.#assign(p))
+    }
+  }
+
+  #release(p: WorkerProcess, kind: 'request' | 'call'): void {
+    if (kind === 'request') p.inflight--
+    else p.calls--
+    p.settled()
+    if (p.outstanding === 0) this.#armIdle(p)
+    this.#pump()
+  }
+
+  #armIdle(p: WorkerProcess): void {
+    const ms = this.config.inactivityTimeoutMs
+    if (ms <= 0 || p.state !== 'ready') return
+    clearTimeout(p.idleTimer)
+    p.idleTimer = setTimeout(() => {
+      if (p.outstanding === 0) this.#recycle(p, 'inactivityTimeout')
+    }, ms)
+    p.idleTimer.unref()
+  }
+
+  /** Takes `p` out of rotation, starts its replacement, stops `p` once its requests are done. */
+  #recycle(p: WorkerProcess, why: string): void {
+    const i = this.#procs.indexOf(p)
+    if (i === -1 || this.#state !== 'running') return
+    this.#procs.splice(i, 1)
+    p.state = 'draining'
+    this.#retiring.add(p)
+    this.#log.info({ pid: p.pid, why }, 'recycling daemon process')
+    this.#spawnInto(this.#generation)
+    void this.retire([p])
+  }
+
+  #stuck(p: WorkerProcess): void {
+    this.#log.warn({ pid: p.pid, timeoutMs: this.config.requestTimeoutMs }, 'request timed out; killing the daemon process')
+    p.kill(false, true)
+  }
+
+  #onExit(p: WorkerProcess, info: ExitInfo): void {
+    const i = this.#procs.indexOf(p)
+    if (i !== -1) this.#procs.splice(i, 1)
+    this.#retiring.delete(p)
+    if (i === -1 || info.expected || this.#state !== 'running') return
+    this.#restarts++
+    const delay = info.stuck ? 0 : Math.min(BACKOFF_FIRST_MS * 2 ** this.#crashes++, BACKOFF_MAX_MS)
+    this.#log.warn({ pid: p.pid, code: info.code, signal: info.signal, respawnInMs: delay }, 'daemon process exited; respawning')
+    const generation = this.#generation
+    setTimeout(() => this.#spawnInto(generation), delay).unref()
+  }
+
+  #spawnInto(generation: number): void {
+    if (this.#state !== 'running' || generation !== this.#generation) return
+    const p = this.#newProcess()
+    this.#procs.push(p)
+    p.start().then(() => {
+      this.#crashes = 0
+      this.#armIdle(p)
+      this.#pump()
+    }, (err: unknown) => {
+      this.#log.error({ err: err instanceof Error ? err.message : String(err) }, 'daemon process failed to start')
+    })
+  }
+
+  #unavailable(): RetryableError {
+    const retryAfter = Math.max(1, Math.ceil(Math.min(BACKOFF_FIRST_MS * 2 ** this.#crashes, BACKOFF_MAX_MS) / 1000))
+    return Object.assign(errors.GH_ERR_GROUP_UNAVAILABLE(this.name), { retryAfter })
+  }
+
+  #busy(): RetryableError {
+    return Object.assign(errors.GH_ERR_GROUP_BUSY(this.name, this.config.queueTimeoutMs), { retryAfter: Math.max(1, Math.ceil(this.config.queueTimeoutMs / 1000)) })
+  }
+}

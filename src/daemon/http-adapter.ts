@@ -1,0 +1,186 @@
+/**
+ * Inside a worker: turns one framed stream into the `(req, res)` pair a Node request listener
+ * expects — a real http.IncomingMessage fed with DATA frames, and a real http.ServerResponse
+ * whose head and body are sent as frames instead of HTTP/1.1 bytes. Node's own header
+ * validation, writeHead/setHeader semantics, HEAD/204/304 rules and 'finish'/'close' events
+ * stay intact, so plain node:http, Fastify, Express and Koa handlers run unchanged.
+ */
+import { IncomingMessage, ServerResponse, type OutgoingHttpHeader, type OutgoingHttpHeaders } from 'node:http'
+import { Writable } from 'node:stream'
+import { CreditReceiver, CreditSender } from '../ipc/flow.js'
+import { MAX_DATA_BYTES, type RequestHead, type ResponseHead } from '../ipc/protocol.js'
+
+/** What the adapter needs from the connection it lives on. */
+export interface StreamSink {
+  head(head: ResponseHead): void
+  data(chunk: Buffer): void
+  end(): void
+  /** The response was destroyed before it ended (the app gave up on it). */
+  abort(reason: string): void
+  credit(bytes: number): void
+  sender: CreditSender
+}
+
+/**
+ * Stands in for the TCP socket: what the listener reads from `req.socket` (the client's address)
+ * and a sink for the HTTP/1.1 bytes ServerResponse renders, which are not needed.
+ */
+export class StreamSocket extends Writable {
+  readonly remoteAddress: string
+  readonly remoteFamily: string
+  readonly remotePort = 0
+  readonly encrypted = false
+
+  constructor(remoteAddress: string) {
+    // Huge high-water mark: writes here never push back; real flow control is the sink's credit.
+    super({ highWaterMark: 2 ** 30, decodeStrings: false })
+    this.remoteAddress = remoteAddress
+    this.remoteFamily = remoteAddress.includes(':') ? 'IPv6' : 'IPv4'
+  }
+
+  override _write(_chunk: unknown, _encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
+    cb()
+  }
+
+  setTimeout(): this { return this }
+  setNoDelay(): this { return this }
+  setKeepAlive(): this { return this }
+  ref(): this { return this }
+  unref(): this { return this }
+  address(): Record<string, never> { return {} }
+}
+
+export class FramedRequest extends IncomingMessage {
+  readonly #receiver: CreditReceiver
+
+  constructor(socket: StreamSocket, head: RequestHead, grant: (bytes: number) => void) {
+    super(socket as never)
+    this.#receiver = new CreditReceiver(grant)
+    this.httpVersion = '1.1'
+    this.httpVersionMajor = 1
+    this.httpVersionMinor = 1
+    this.method = head.method
+    this.url = head.url
+    const raw: string[] = []
+    for (const [name, value] of Object.entries(head.headers)) {
+      const key = name.toLowerCase()
+      if (Array.isArray(value)) {
+        for (const v of value) raw.push(name, v)
+        this.headers[key] = key === 'set-cookie' ? value : value.join(', ')
+      } else {
+        raw.push(name, value)
+        this.headers[key] = value
+      }
+    }
+    this.rawHeaders = raw
+    if (!head.body) this.finishBody()
+  }
+
+  deliver(chunk: Buffer): void {
+    if (this.destroyed) return
+    this.#receiver.received(chunk.length, this.push(chunk))
+  }
+
+  finishBody(): void {
+    this.complete = true
+    this.push(null)
+  }
+
+  override _read(): void {
+    this.#receiver.wantMore()
+  }
+}
+
+type Callback = (err?: Error | null) => void
+interface OutgoingInternals { _hasBody: boolean }
+
+export class FramedResponse extends ServerResponse {
+  readonly #sink: StreamSink
+  #headSent = false
+  #ended = false
+  #waitingDrain = false
+
+  constructor(req: FramedRequest, socket: StreamSocket, sink: StreamSink) {
+    super(req)
+    this.#sink = sink
+    // Makes writeHead(status, headers) merge into the header map getHeaders() reads.
+    this.setHeader('x-gatehouse-init', '1')
+    this.removeHeader('x-gatehouse-init')
+    this.assignSocket(socket as never)
+    socket.once('close', () => {
+      if (!this.#ended) sink.abort('response destroyed before it ended')
+    })
+  }
+
+  override writeHead(
+    statusCode: number,
+    reason?: string | OutgoingHttpHeaders | OutgoingHttpHeader[],
+    headers?: OutgoingHttpHeaders | OutgoingHttpHeader[],
+  ): this {
+    if (typeof reason === 'string') super.writeHead(statusCode, reason, headers)
+    else super.writeHead(statusCode, reason)
+    if (!this.#headSent) {
+      this.#headSent = true
+      this.#sink.head({ status: this.statusCode, headers: normalize(this.getHeaders()) })
+    }
+    return this
+  }
+
+  override write(chunk: unknown, encoding?: BufferEncoding | Callback, cb?: Callback): boolean {
+    if (this.writableEnded || this.destroyed) return super.write(chunk, encoding as BufferEncoding, cb)
+    const ok = super.write(chunk, encoding as BufferEncoding, cb)
+    if (!(this as unknown as OutgoingInternals)._hasBody) return ok
+    const buf = toBuffer(chunk, typeof encoding === 'string' ? encoding : undefined)
+    for (let off = 0; off < buf.length; off += MAX_DATA_BYTES) this.#sink.data(buf.subarray(off, off + MAX_DATA_BYTES))
+    this.#sink.sender.spend(buf.length)
+    if (this.#sink.sender.writable) return true
+    if (!this.#waitingDrain) {
+      this.#waitingDrain = true
+      this.#sink.sender.whenWritable(() => {
+        this.#waitingDrain = false
+        if (!this.destroyed) this.emit('drain')
+      })
+    }
+    return false
+  }
+
+  override end(chunk?: unknown, encoding?: BufferEncoding | Callback, cb?: Callback): this {
+    if (typeof chunk === 'function') return this.end(undefined, undefined, chunk as Callback)
+    if (typeof encoding === 'function') return this.end(chunk, undefined, encoding)
+    if (this.writableEnded || this.destroyed) {
+      super.end(cb)
+      return this
+    }
+    const hasBody = (this as unknown as OutgoingInternals)._hasBody
+    if (chunk !== undefined && chunk !== null) {
+      if (!this.headersSent && hasBody && !this.hasHeader('content-length') && !this.hasHeader('transfer-encoding')) {
+        this.setHeader('content-length', toBuffer(chunk, encoding).length)
+      }
+      this.write(chunk, encoding)
+    }
+    super.end(cb)
+    this.#ended = true
+    this.#sink.end()
+    return this
+  }
+
+  get ended(): boolean {
+    return this.#ended
+  }
+}
+
+function toBuffer(chunk: unknown, encoding?: BufferEncoding): Buffer {
+  if (Buffer.isBuffer(chunk)) return chunk
+  if (typeof chunk === 'string') return Buffer.from(chunk, encoding)
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+  return Buffer.alloc(0)
+}
+
+function normalize(headers: Record<string, number | string | string[] | undefined>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {}
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue
+    out[name] = typeof value === 'number' ? String(value) : value
+  }
+  return out
+}

@@ -1,0 +1,56 @@
+/**
+ * How a group's processes are started: which Node binary, which arguments, which environment.
+ * The environment is an allowlist plus the group's own `env`, never the front's whole
+ * environment (its secrets, NODE_OPTIONS, NODE_PATH); HOME is the group's cwd unless given, so
+ * `$HOME/.node_modules` of the front's user does not leak into module resolution.
+ */
+import { fileURLToPath } from 'node:url'
+import { dirname, extname, join } from 'node:path'
+import { errors } from '../errors.js'
+import type { GroupConfig } from '../config-types.js'
+
+/** Variables passed through from the front when the group does not set them. */
+export const ENV_ALLOWLIST = ['PATH', 'LANG', 'LANGUAGE', 'LC_ALL', 'LC_CTYPE', 'LC_MESSAGES', 'TZ', 'TMPDIR'] as const
+
+export interface SpawnSpec {
+  command: string
+  args: string[]
+  cwd: string
+  env: Record<string, string>
+}
+
+const TS_EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.tsx'])
+
+export function buildSpawnSpec(group: GroupConfig, frontEnv: NodeJS.ProcessEnv = process.env): SpawnSpec {
+  const self = fileURLToPath(import.meta.url)
+  const entry = join(dirname(self), `worker${extname(self)}`)
+  const needsTs = [entry, group.app, group.provider].some((f) => f !== undefined && TS_EXTENSIONS.has(extname(f)))
+  const args = [...group.execArgv]
+  if (needsTs) args.push('--import', tsxLoader(group.name))
+  args.push(entry)
+  return { command: group.node ?? process.execPath, args, cwd: group.cwd, env: buildEnv(group, frontEnv) }
+}
+
+export function buildEnv(group: GroupConfig, frontEnv: NodeJS.ProcessEnv): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const name of ENV_ALLOWLIST) {
+    const value = frontEnv[name]
+    if (value !== undefined) env[name] = value
+  }
+  Object.assign(env, group.env)
+  env.HOME = group.env.HOME ?? group.cwd
+  return env
+}
+
+let loader: string | undefined
+
+/** tsx's ESM loader from gatehouse's own node_modules, as an absolute file URL. */
+function tsxLoader(group: string): string {
+  if (loader !== undefined) return loader
+  try {
+    loader = import.meta.resolve('tsx')
+  } catch (err) {
+    throw errors.GH_ERR_OPT_INVALID(`group ${group}: a TypeScript app or provider needs tsx, which cannot be resolved from gatehouse`, { cause: err })
+  }
+  return loader
+}

@@ -1,0 +1,128 @@
+/**
+ * Owns every daemon group: starts them, hands out GroupHandles, reloads them (one, or all on
+ * SIGHUP), reports status, and stops them — close() drains, destroy() kills; both idempotent.
+ * Emits 'reload' (name, reason) after a group switched to new processes, so the front can
+ * empty the credential cache of that group's provider.
+ */
+import { EventEmitter } from 'node:events'
+import type { Logger } from 'pino'
+import type { GroupConfig } from '../config-types.js'
+import { errors } from '../errors.js'
+import { createRuntimeDir, removeRuntimeDir, type RuntimeDir } from '../ipc/socket-path.js'
+import { Group, type GroupHandle, type GroupStatus } from './group.js'
+
+export interface SupervisorOptions {
+  groups: GroupConfig[]
+  /** Private directory for the sockets; default a fresh mkdtemp under os.tmpdir(). */
+  runtimeDir?: string
+  log: Logger
+  /** How long a new process may take to report ready. Default 30 s. */
+  startTimeoutMs?: number
+  /** Minimum time between two stat() rounds of a group's watched files. Default 100 ms. */
+  reloadCheckIntervalMs?: number
+}
+
+export type SupervisorState = 'idle' | 'starting' | 'running' | 'closing' | 'closed'
+
+export interface SupervisorEvents {
+  reload: [name: string, reason: string]
+}
+
+export class Supervisor extends EventEmitter<SupervisorEvents> {
+  #state: SupervisorState = 'idle'
+  readonly #groups = new Map<string, Group>()
+  readonly #log: Logger
+  readonly #opts: SupervisorOptions
+  #runtime: RuntimeDir | null = null
+  #closing: Promise<void> | null = null
+
+  constructor(opts: SupervisorOptions) {
+    super()
+    validate(opts)
+    this.#opts = opts
+    this.#log = opts.log
+  }
+
+  get state(): SupervisorState {
+    return this.#state
+  }
+
+  /** Resolves when every group has all its processes ready; on failure stops what started. */
+  async start(): Promise<void> {
+    if (this.#state !== 'idle') throw errors.GH_ERR_OPT_INVALID('Supervisor.start() called twice')
+    this.#state = 'starting'
+    this.#runtime = createRuntimeDir(this.#opts.runtimeDir)
+    this.#opts.groups.forEach((config, index) => {
+      const group = new Group(config, {
+        index,
+        runtimeDir: (this.#runtime as RuntimeDir).path,
+        log: this.#log,
+        startTimeoutMs: this.#opts.startTimeoutMs ?? 30_000,
+        reloadCheckIntervalMs: this.#opts.reloadCheckIntervalMs ?? 100,
+        onReload: (reason) => this.emit('reload', config.name, reason),
+      })
+      this.#groups.set(config.name, group)
+    })
+    try {
+      await Promise.all([...this.#groups.values()].map((g) => g.start()))
+    } catch (err) {
+      await this.destroy()
+      throw err
+    }
+    if (this.#state === 'starting') this.#state = 'running'
+  }
+
+  group(name: string): GroupHandle {
+    const g = this.#groups.get(name)
+    if (g === undefined) throw errors.GH_ERR_OPT_INVALID(`no daemon group named ${JSON.stringify(name)}`)
+    return g
+  }
+
+  /** Rolling restart of one group; resolves once new processes serve (or the old ones were kept). */
+  async reload(name: string, reason: string): Promise<void> {
+    const g = this.#groups.get(name)
+    if (g === undefined) throw errors.GH_ERR_OPT_INVALID(`no daemon group named ${JSON.stringify(name)}`)
+    await g.reload(reason)
+  }
+
+  async reloadAll(reason: string): Promise<void> {
+    await Promise.all([...this.#groups.values()].map((g) => g.reload(reason)))
+  }
+
+  status(): GroupStatus[] {
+    return [...this.#groups.values()].map((g) => g.status())
+  }
+
+  /** Graceful: stop accepting, drain up to each group's gracefulTimeout, stop the processes. */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown((g) => g.close())
+    return this.#closing
+  }
+
+  /** Immediate: SIGKILL every process. */
+  destroy(): Promise<void> {
+    if (this.#state === 'closed') return this.#closing ?? Promise.resolve()
+    return this.#shutdown((g) => g.destroy())
+  }
+
+  async #shutdown(stop: (g: Group) => Promise<void>): Promise<void> {
+    this.#state = 'closing'
+    await Promise.all([...this.#groups.values()].map(stop))
+    if (this.#runtime !== null) removeRuntimeDir(this.#runtime)
+    this.#state = 'closed'
+  }
+}
+
+function validate(opts: SupervisorOptions): void {
+  const seen = new Set<string>()
+  for (const g of opts.groups) {
+    if (seen.has(g.name)) throw errors.GH_ERR_OPT_INVALID(`groups: duplicate group name ${JSON.stringify(g.name)}`)
+    seen.add(g.name)
+    for (const key of ['processes', 'concurrency'] as const) {
+      if (!Number.isInteger(g[key]) || g[key] < 1) throw errors.GH_ERR_OPT_INVALID(`groups.${g.name}.${key} must be a positive integer, got ${g[key]}`)
+    }
+    for (const key of ['maxRequests', 'requestTimeoutMs', 'gracefulTimeoutMs', 'inactivityTimeoutMs', 'queueTimeoutMs'] as const) {
+      if (!Number.isInteger(g[key]) || g[key] < 0) throw errors.GH_ERR_OPT_INVALID(`groups.${g.name}.${key} must be a non-negative integer, got ${g[key]}`)
+    }
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * The front's handle on one daemon process: spawns it, waits for `ready`, holds its data
+ * connection, counts outstanding work, and stops it (shutdown message, then SIGTERM, then
+ * SIGKILL, each after a named timeout).
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import type { Readable } from 'node:stream'
+import type { Logger } from 'pino'
+import { errors } from '../errors.js'
+import { WorkerConnection } from '../ipc/client.js'
+import { PROTOCOL_VERSION, type FromWorker, type WorkerInit } from '../ipc/protocol.js'
+import { removeSocket } from '../ipc/socket-path.js'
+import type { SpawnSpec } from './spawn-spec.js'
+
+export type ProcessState = 'starting' | 'ready' | 'draining' | 'stopping' | 'dead'
+
+/** After the shutdown message's grace, how long before SIGTERM, then before SIGKILL. */
+export const SIGTERM_AFTER_MS = 2_000
+export const SIGKILL_AFTER_MS = 2_000
+
+export interface ExitInfo {
+  code: number | null
+  signal: NodeJS.Signals | null
+  /** We asked for it (stop, recycle, reload), as opposed to a crash. */
+  expected: boolean
+  /** Killed because a request was stuck past its timeout. */
+  stuck: boolean
+}
+
+export interface WorkerProcessOptions {
+  group: string
+  seq: number
+  spec: SpawnSpec
+  init: Omit<WorkerInit, 'type' | 'v'>
+  secret: Buffer
+  log: Logger
+  startTimeoutMs: number
+}
+
+export interface ProcessStatus {
+  seq: number
+  pid: number | undefined
+  state: ProcessState
+  inflight: number
+  served: number
+  startedAt: number
+}
+
+export class WorkerProcess {
+  readonly seq: number
+  readonly startedAt = Date.now()
+  state: ProcessState = 'starting'
+  /** Requests outstanding (bounded by the group's concurrency). */
+  inflight = 0
+  /** Provider calls outstanding. */
+  calls = 0
+  /** Requests dispatched over its life (for maxRequests). */
+  served = 0
+  idleTimer: NodeJS.Timeout | undefined
+  onExit: (info: ExitInfo) => void = () => {}
+  readonly #opts: WorkerProcessOptions
+  #child: ChildProcess | null = null
+  #conn: WorkerConnection | null = null
+  #expected = false
+  #stuck = false
+  #exited: Promise<void>
+  #markExited!: () => void
+  #idleWaiters: Array<() => void> = []
+
+  constructor(opts: WorkerProcessOptions) {
+    this.seq = opts.seq
+    this.#opts = opts
+    this.#exited = new Promise((resolve) => { this.#markExited = resolve })
+  }
+
+  get pid(): number | undefined {
+    return this.#child?.pid
+  }
+
+  get connection(): WorkerConnection {
+    if (this.#conn === null) throw errors.GH_ERR_IPC_CLOSED(`group ${this.#opts.group} process ${this.seq} has no connection`)
+    return this.#conn
+  }
+
+  get outstanding(): number {
+    return this.inflight + this.calls
+  }
+
+  status(): ProcessStatus {
+    return { seq: this.seq, pid: this.pid, state: this.state, inflight: this.inflight, served: this.served, startedAt: this.startedAt }
+  }
+
+  /** Spawns, sends init, waits for `ready` and connects; rejects (and kills) on failure. */
+  async start(): Promise<void> {
+    const { spec, group, startTimeoutMs } = this.#opts
+    const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+    this.#child = child
+    this.#pipeOutput(child.stdout, 'stdout')
+    this.#pipeOutput(child.stderr, 'stderr')
+    child.once('exit', (code, signal) => this.#onChildExit(code, signal))
+    child.on('error', (err) => this.#opts.log.error({ group, err: err.message }, 'daemon process error'))
+    try {
+      await this.#waitReady(child, startTimeoutMs)
+      this.#conn = await WorkerConnection.connect(group, this.#opts.init.socketPath, this.#opts.secret, startTimeoutMs)
+    } catch (err) {
+      // Not "expected": a group respawns (with backoff) a replacement that failed to start.
+      this.kill(false)
+      throw err
+    }
+    this.#conn.onClose(() => {
+      // The data socket is the process's reason to live: if it breaks, the process is replaced.
+      if (this.state !== 'dead' && this.state !== 'stopping') this.kill(false)
+    })
+    if (this.state === 'starting') this.state = 'ready'
+  }
+
+  /** Resolves when no request or call is outstanding, or after timeoutMs. */
+  whenIdle(timeoutMs: number): Promise<void> {
+    if (this.outstanding === 0 || this.state === 'dead') return Promise.resolve()
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs)
+      const self = this
+      function done(): void {
+        clearTimeout(timer)
+        self.#idleWaiters = self.#idleWaiters.filter((w) => w !== done)
+        resolve()
+      }
+      this.#idleWaiters.push(done)
+    })
+  }
+
+  /** The group calls this after each completed request or call. */
+  settled(): void {
+    if (this.outstanding > 0) return
+    const waiters = this.#idleWaiters
+    this.#idleWaiters = []
+    for (const w of waiters) w()
+  }
+
+  /** Graceful stop: the worker finishes open streams (up to graceMs) and exits; then signals. */
+  async stop(graceMs: number): Promise<void> {
+    if (this.state === 'dead') return
+    this.#expected = true
+    this.state = 'stopping'
+    clearTimeout(this.idleTimer)
+    const child = this.#child
+    if (child === null) return
+    if (child.connected) child.send({ type: 'shutdown', graceMs }, () => {})
+    if (await this.#exitWithin(graceMs + SIGTERM_AFTER_MS)) return
+    child.kill('SIGTERM')
+    if (await this.#exitWithin(SIGKILL_AFTER_MS)) return
+    child.kill('SIGKILL')
+    await this.#exited
+  }
+
+  /** Immediate SIGKILL. `expected` false makes the group treat it as a crash (respawn). */
+  kill(expected = true, stuck = false): void {
+    if (expected) this.#expected = true
+    if (stuck) this.#stuck = true
+    this.#conn?.destroy()
+    if (this.#child !== null && this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGKILL')
+  }
+
+  exited(): Promise<void> {
+    return this.#exited
+  }
+
+  #waitReady(child: ChildProcess, timeoutMs: number): Promise<void> {
+    const { group } = this.#opts
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => finish(errors.GH_ERR_GROUP_FAILED(group, `process did not report ready within ${timeoutMs} ms`)), timeoutMs)
+      const onMessage = (msg: FromWorker): void => {
+        if (msg.type === 'ready') finish()
+        else if (msg.type === 'failed') finish(errors.GH_ERR_GROUP_FAILED(group, `process failed to start: ${msg.message}`))
+      }
+      const onExit = (code: number | null, signal: string | null): void => {
+        finish(errors.GH_ERR_GROUP_FAILED(group, `process exited before ready (code ${code}, signal ${signal})`))
+      }
+      const finish = (err?: Error): void => {
+        clearTimeout(timer)
+        child.off('message', onMessage)
+        child.off('exit', onExit)
+        if (err) reject(err)
+        else resolve()
+      }
+      child.on('message', onMessage)
+      child.once('exit', onExit)
+      child.send({ type: 'init', v: PROTOCOL_VERSION, ...this.#opts.init } satisfies WorkerInit)
+    })
+  }
+
+  #exitWithin(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms)
+      void this.#exited.then(() => {
+        clearTimeout(timer)
+        resolve(true)
+      })
+    })
+  }
+
+  #onChildExit(code: number | null, signal: NodeJS.Signals | null): void {
+    this.state = 'dead'
+    clearTimeout(this.idleTimer)
+    this.#conn?.destroy()
+    removeSocket(this.#opts.init.socketPath)
+    this.settled()
+    this.#markExited()
+    this.onExit({ code, signal, expected: this.#expected, stuck: this.#stuck })
+  }
+
+  #pipeOutput(stream: Readable | null, name: 'stdout' | 'stderr'): void {
+    if (stream === null) return
+    const log = this.#opts.log
+    const lines = createInterface({ input: stream, crlfDelay: Infinity })
+    lines.on('line', (line) => {
+      const fields = { group: this.#opts.group, pid: this.pid, stream: name }
+      if (line.startsWith('{"gatehouseWorker":true')) {
+        try {
+          const rec = JSON.parse(line) as { level: 'info' | 'warn' | 'error'; msg: string }
+          log[rec.level]({ ...fields, ...rec, gatehouseWorker: undefined }, rec.msg)
+          return
+        } catch { /* not ours after all */ }
+      }
+      if (name === 'stderr') log.warn(fields, line)
+      else log.info(fields, line)
+    })
+  }
+}

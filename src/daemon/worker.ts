@@ -1,0 +1,93 @@
+/**
+ * Entry point of a daemon process. The supervisor spawns it with an IPC channel and sends
+ * `init`; the worker binds its 0600 data socket, drops privileges if configured, loads the app
+ * (and provider), then reports `ready`. It exits on `shutdown` (after draining) and as soon as
+ * the supervisor goes away (the IPC channel disconnects), so no daemon outlives the front.
+ */
+import { rmSync } from 'node:fs'
+import type { RequestListener } from 'node:http'
+import { pathToFileURL } from 'node:url'
+import { PROTOCOL_VERSION, type FromWorker, type ToWorker, type WorkerInit } from '../ipc/protocol.js'
+import { dropPrivileges } from './privileges.js'
+import { ProviderHost } from './provider-host.js'
+import { WorkerServer } from './worker-server.js'
+
+const INIT_TIMEOUT_MS = 30_000
+
+function send(msg: FromWorker, then?: () => void): void {
+  process.send?.(msg, undefined, undefined, () => then?.())
+}
+
+function log(level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown> = {}): void {
+  process.stderr.write(JSON.stringify({ gatehouseWorker: true, level, msg, ...fields }) + '\n')
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err)
+}
+
+async function loadApp(file: string): Promise<RequestListener> {
+  const mod = (await import(pathToFileURL(file).href)) as { default?: unknown }
+  if (typeof mod.default !== 'function') {
+    throw new TypeError(`app module ${file}: default export must be a request listener (req, res), got ${typeof mod.default}`)
+  }
+  return mod.default as RequestListener
+}
+
+async function boot(init: WorkerInit): Promise<void> {
+  if (init.v !== PROTOCOL_VERSION) throw new Error(`protocol version ${init.v}, expected ${PROTOCOL_VERSION}`)
+  const secret = Buffer.from(init.secret, 'hex')
+  const listener: { app: RequestListener } = { app: () => {} }
+  let provider: ProviderHost | null = null
+  const server = new WorkerServer({
+    socketPath: init.socketPath,
+    secret,
+    app: (req, res) => listener.app(req, res),
+    get provider() { return provider },
+    onError: (msg, err) => log('error', msg, { error: describe(err) }),
+  })
+  await server.listen()
+  // Best effort: the supervisor removes sockets too, but it may be the one that died.
+  process.once('exit', () => { try { rmSync(init.socketPath, { force: true }) } catch { /* not ours to remove any more */ } })
+  dropPrivileges(init.user, init.unixGroup)
+  listener.app = await loadApp(init.app)
+  if (init.provider !== undefined) {
+    provider = await ProviderHost.load(init.provider, {
+      baseDir: process.cwd(),
+      name: init.group,
+      log: {
+        info: (msg, fields) => log('info', msg, fields),
+        warn: (msg, fields) => log('warn', msg, fields),
+        error: (msg, fields) => log('error', msg, fields),
+      },
+    })
+  }
+  process.on('message', (msg: ToWorker) => {
+    if (msg.type !== 'shutdown') return
+    void server.close(msg.graceMs)
+      .then(() => provider?.close())
+      .catch((err: unknown) => log('warn', 'provider close failed', { error: describe(err) }))
+      .finally(() => process.exit(0))
+  })
+  send({ type: 'ready', pid: process.pid })
+}
+
+function main(): void {
+  if (typeof process.send !== 'function') {
+    process.stderr.write('gatehouse worker: must be spawned by the supervisor (no IPC channel)\n')
+    process.exit(2)
+  }
+  process.on('disconnect', () => process.exit(0))
+  const timer = setTimeout(() => process.exit(2), INIT_TIMEOUT_MS)
+  process.once('message', (msg: ToWorker) => {
+    clearTimeout(timer)
+    if (msg.type !== 'init') return process.exit(2)
+    boot(msg).catch((err: unknown) => {
+      const code = err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : 'GH_ERR_GROUP_FAILED'
+      log('error', 'worker failed to start', { error: describe(err) })
+      send({ type: 'failed', code, message: describe(err) }, () => process.exit(1))
+    })
+  })
+}
+
+main()

@@ -1,0 +1,313 @@
+/**
+ * Front side of one worker's data socket: many requests and provider calls multiplexed over one
+ * persistent unix socket. Correlates frames to streams by id, streams bodies both ways under
+ * per-stream credit, applies the request timeout and the caller's abort signal.
+ */
+import { connect } from 'node:net'
+import type { Readable } from 'node:stream'
+import { errors, type GatehouseError } from '../errors.js'
+import { CreditSender, InboundBody } from './flow.js'
+import { FramedSocket } from './framed-socket.js'
+import {
+  Frame, MAX_DATA_BYTES, PROTOCOL_VERSION, creditPayload,
+  type CallResult, type FrameType, type HelloAck, type RequestHead, type ResponseHead, type StreamError,
+} from './protocol.js'
+
+export interface ResponseStart {
+  status: number
+  headers: Record<string, string | string[]>
+  body: Readable
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal
+  /** No response head and no body progress for this long: GH_ERR_GROUP_TIMEOUT. 0 = off. */
+  timeoutMs: number
+  onTimeout?: () => void
+  /** Called once when the stream is over, however it ended. */
+  onDone?: () => void
+}
+
+/** A request that never reached the worker: safe to send to another process. */
+export function isNotAccepted(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { accepted?: boolean }).accepted === false
+}
+
+interface Stream {
+  id: number
+  resolve(value: unknown): void
+  reject(err: Error): void
+  headDone: boolean
+  body?: InboundBody
+  sender?: CreditSender
+  stopBody?: () => void
+  timer?: NodeJS.Timeout
+  timeoutMs: number
+  onTimeout?: () => void
+  onDone?: () => void
+  done: boolean
+  detachSignal?: () => void
+}
+
+type Handler = (s: Stream, payload: Buffer) => void
+
+export class WorkerConnection {
+  readonly group: string
+  readonly #fs: FramedSocket
+  readonly #streams = new Map<number, Stream>()
+  #nextId = 1
+  #closeError: GatehouseError | null = null
+  #closeListeners: Array<() => void> = []
+  readonly #handlers: Record<FrameType, Handler | undefined>
+
+  private constructor(group: string, fs: FramedSocket) {
+    this.group = group
+    this.#fs = fs
+    this.#handlers = {
+      [Frame.HELLO]: undefined, [Frame.HELLO_OK]: undefined, [Frame.HEAD]: undefined, [Frame.CALL]: undefined,
+      [Frame.RESPONSE_HEAD]: (s, p) => this.#onResponseHead(s, p),
+      [Frame.DATA]: (s, p) => s.body?.deliver(p),
+      [Frame.END]: (s) => this.#onEnd(s),
+      [Frame.ERROR]: (s, p) => this.#onError(s, p),
+      [Frame.CREDIT]: (s, p) => this.#onCredit(s, p),
+      [Frame.RESULT]: (s, p) => this.#onResult(s, p),
+    }
+  }
+
+  /** Connects, proves the secret (HELLO) and waits for HELLO_OK. */
+  static connect(group: string, socketPath: string, secret: Buffer, timeoutMs: number): Promise<WorkerConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(socketPath)
+      let conn: WorkerConnection | null = null
+      const timer = setTimeout(() => fail(new Error(`no HELLO_OK within ${timeoutMs} ms`)), timeoutMs)
+      const fail = (err: Error): void => {
+        clearTimeout(timer)
+        socket.destroy()
+        reject(errors.GH_ERR_IPC_CLOSED(`connect to group ${group}: ${err.message}`, { cause: err }))
+      }
+      const fs = new FramedSocket(socket, (type, id, payload) => {
+        if (conn !== null) return conn.#onFrame(type, id, payload)
+        if (type !== Frame.HELLO_OK) return fail(new Error(`unexpected frame ${type} before HELLO_OK`))
+        const ack = JSON.parse(payload.toString()) as HelloAck
+        if (ack.v !== PROTOCOL_VERSION) return fail(new Error(`protocol version ${ack.v}, expected ${PROTOCOL_VERSION}`))
+        clearTimeout(timer)
+        conn = new WorkerConnection(group, fs)
+        resolve(conn)
+      }, (err) => {
+        if (conn !== null) conn.#onClose(err)
+        else fail(err ?? new Error('closed before HELLO_OK'))
+      })
+      socket.once('connect', () => fs.send(Frame.HELLO, 0, secret))
+    })
+  }
+
+  get closed(): boolean {
+    return this.#fs.closed
+  }
+
+  get streams(): number {
+    return this.#streams.size
+  }
+
+  onClose(fn: () => void): void {
+    if (this.closed) return fn()
+    this.#closeListeners.push(fn)
+  }
+
+  request(head: Omit<RequestHead, 'body'>, body: Readable | null, opts: RequestOptions): Promise<ResponseStart> {
+    return new Promise<ResponseStart>((resolve, reject) => {
+      if (this.closed || opts.signal?.aborted) {
+        opts.onDone?.()
+        return reject(this.closed ? notAccepted(this.group) : abortError(opts.signal as AbortSignal))
+      }
+      const s = this.#open(resolve as (v: unknown) => void, reject, opts.timeoutMs)
+      s.onTimeout = opts.onTimeout
+      s.onDone = opts.onDone
+      s.sender = new CreditSender(() => this.#fs.blocked, (fn) => this.#fs.onDrain(fn))
+      this.#fs.send(Frame.HEAD, s.id, JSON.stringify({ ...head, body: body !== null }))
+      if (body !== null) this.#pump(s, body)
+      if (opts.signal) this.#attachSignal(s, opts.signal)
+    })
+  }
+
+  call(method: string, args: unknown[], timeoutMs: number): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      if (this.closed) return reject(notAccepted(this.group))
+      const s = this.#open(resolve, reject, timeoutMs)
+      this.#fs.send(Frame.CALL, s.id, JSON.stringify({ method, args }))
+    })
+  }
+
+  /** Ends the socket once open streams are over (the worker is being stopped anyway). */
+  close(): void {
+    this.#fs.end()
+  }
+
+  destroy(): void {
+    this.#fs.destroy()
+  }
+
+  #open(resolve: (v: unknown) => void, reject: (err: Error) => void, timeoutMs: number): Stream {
+    let id = this.#nextId
+    while (this.#streams.has(id)) id = id >= 0xffffffff ? 1 : id + 1
+    this.#nextId = id >= 0xffffffff ? 1 : id + 1
+    const s: Stream = { id, resolve, reject, headDone: false, done: false, timeoutMs }
+    this.#streams.set(id, s)
+    this.#arm(s)
+    return s
+  }
+
+  #arm(s: Stream): void {
+    if (s.timeoutMs <= 0 || s.headDone || s.done) return
+    if (s.timer) s.timer.refresh()
+    else s.timer = setTimeout(() => this.#onTimeout(s), s.timeoutMs)
+  }
+
+  #onFrame(type: FrameType, id: number, payload: Buffer): void {
+    const s = this.#streams.get(id)
+    if (s === undefined) return
+    const handler = this.#handlers[type]
+    if (handler === undefined) return this.#fs.destroy(errors.GH_ERR_IPC_PROTOCOL(`unexpected frame type ${type} from worker`))
+    handler(s, payload)
+  }
+
+  #onResponseHead(s: Stream, payload: Buffer): void {
+    if (s.headDone) return
+    const head = JSON.parse(payload.toString()) as ResponseHead
+    s.headDone = true
+    clearTimeout(s.timer)
+    s.body = new InboundBody(
+      (bytes) => this.#fs.send(Frame.CREDIT, s.id, creditPayload(bytes)),
+      () => {
+        if (s.done) return
+        this.#cancel(s, 'response body destroyed')
+        this.#finish(s)
+      },
+    )
+    s.resolve({ status: head.status, headers: head.headers, body: s.body })
+  }
+
+  #onEnd(s: Stream): void {
+    if (!s.done) {
+      if (s.stopBody) this.#fs.send(Frame.ERROR, s.id, JSON.stringify({ code: 'CANCEL', message: 'response complete' }))
+      this.#finish(s)
+    }
+    s.body?.finish()
+  }
+
+  #onError(s: Stream, payload: Buffer): void {
+    const e = JSON.parse(payload.toString()) as StreamError
+    const err = errors.GH_ERR_GROUP_FAILED(this.group, `${e.code}: ${e.message}`)
+    this.#fail(s, err)
+  }
+
+  #onCredit(s: Stream, payload: Buffer): void {
+    if (payload.length !== 4) return
+    s.sender?.grant(payload.readUInt32BE(0))
+    this.#arm(s)
+  }
+
+  #onResult(s: Stream, payload: Buffer): void {
+    const result = JSON.parse(payload.toString()) as CallResult
+    this.#finish(s)
+    if (result.ok) s.resolve(result.value)
+    else s.reject(errors.GH_ERR_PROVIDER_FAILED(this.group, result.code === 'GH_ERR_PROVIDER_FAILED' ? result.message : `${result.code}: ${result.message}`))
+  }
+
+  #onTimeout(s: Stream): void {
+    if (s.done || s.headDone) return
+    this.#cancel(s, 'timeout')
+    this.#fail(s, errors.GH_ERR_GROUP_TIMEOUT(this.group, s.timeoutMs))
+    s.onTimeout?.()
+  }
+
+  #attachSignal(s: Stream, signal: AbortSignal): void {
+    const onAbort = (): void => {
+      this.#cancel(s, 'aborted')
+      this.#fail(s, abortError(signal))
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    s.detachSignal = () => signal.removeEventListener('abort', onAbort)
+  }
+
+  #pump(s: Stream, body: Readable): void {
+    const sender = s.sender as CreditSender
+    const onData = (chunk: Buffer | string): void => {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
+      for (let off = 0; off < buf.length; off += MAX_DATA_BYTES) {
+        this.#fs.sendRaw(Frame.DATA, s.id, buf.subarray(off, off + MAX_DATA_BYTES))
+      }
+      sender.spend(buf.length)
+      if (!sender.writable) {
+        body.pause()
+        sender.whenWritable(() => { if (!s.done && s.stopBody) body.resume() })
+      }
+    }
+    const onEnd = (): void => {
+      detach()
+      s.stopBody = undefined
+      if (!s.done) this.#fs.send(Frame.END, s.id)
+    }
+    const onError = (err: Error): void => {
+      detach()
+      s.stopBody = undefined
+      this.#cancel(s, 'request body failed')
+      this.#fail(s, err)
+    }
+    const detach = (): void => {
+      body.off('data', onData)
+      body.off('end', onEnd)
+      body.off('error', onError)
+    }
+    s.stopBody = () => {
+      detach()
+      s.stopBody = undefined
+      body.on('error', () => {})
+      body.resume()
+    }
+    body.on('data', onData)
+    body.once('end', onEnd)
+    body.once('error', onError)
+  }
+
+  /** Tells the worker the stream is abandoned (no-op when already over). */
+  #cancel(s: Stream, why: string): void {
+    if (s.done) return
+    this.#fs.send(Frame.ERROR, s.id, JSON.stringify({ code: 'CANCEL', message: why }))
+  }
+
+  #fail(s: Stream, err: Error): void {
+    if (s.done) return
+    this.#finish(s)
+    if (s.headDone) s.body?.destroy(err)
+    else s.reject(err)
+  }
+
+  #finish(s: Stream): void {
+    if (s.done) return
+    s.done = true
+    clearTimeout(s.timer)
+    s.detachSignal?.()
+    s.stopBody?.()
+    s.sender?.release()
+    this.#streams.delete(s.id)
+    s.onDone?.()
+  }
+
+  #onClose(err?: Error): void {
+    this.#closeError = errors.GH_ERR_GROUP_FAILED(this.group, `worker connection closed${err ? `: ${err.message}` : ''}`)
+    for (const s of [...this.#streams.values()]) this.#fail(s, this.#closeError)
+    const listeners = this.#closeListeners
+    this.#closeListeners = []
+    for (const fn of listeners) fn()
+  }
+}
+
+function notAccepted(group: string): GatehouseError {
+  return Object.assign(errors.GH_ERR_IPC_CLOSED(`group ${group}: connection already closed`), { accepted: false })
+}
+
+function abortError(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason
+  return reason instanceof Error ? reason : Object.assign(new Error('request aborted'), { name: 'AbortError' })
+}
