@@ -14,9 +14,11 @@ const ajv = new Ajv({ allErrors: true, strict: false })
 const validate = ajv.compile(configSchema)
 
 /** Built-in provider types and whether they can serve Digest (have getRealmHash). */
-export const builtinProviders: Record<string, { digest: boolean }> = {
+export const builtinProviders: Record<string, { digest: boolean; algorithms?: readonly DigestAlgorithmName[] }> = {
   htpasswd: { digest: false },
-  htdigest: { digest: true },
+  // An htdigest file holds MD5 HA1s only: offering SHA-256 first would send curl and Chromium
+  // down an algorithm this provider can never answer.
+  htdigest: { digest: true, algorithms: ['MD5', 'MD5-sess'] },
   sqlite: { digest: true },
   django: { digest: false },
 }
@@ -140,7 +142,16 @@ function parseAuth(a: RawAuth, key: string, providers: Record<string, ProviderCo
   }
   let algorithms: DigestAlgorithmName[] = a.algorithms ?? ['SHA-256', 'MD5']
   if (a.md5 === false) algorithms = algorithms.filter((x) => !x.startsWith('MD5'))
-  if (scheme.includes('digest') && algorithms.length === 0) problems.push(`${key}.algorithms: no Digest algorithm left once MD5 is off`)
+  if (scheme.includes('digest')) {
+    for (const name of chain) {
+      const served = builtinProviders[providers[name]?.type ?? '']?.algorithms
+      if (!served) continue
+      const unserved = algorithms.filter((x) => !served.includes(x))
+      if (a.algorithms && unserved.length > 0) problems.push(`${key}.algorithms: provider ${name} (type ${providers[name]!.type}) serves only ${served.join(', ')}, not ${unserved.join(', ')}`)
+      algorithms = algorithms.filter((x) => served.includes(x))
+    }
+    if (algorithms.length === 0) problems.push(`${key}.algorithms: no Digest algorithm left that the providers can serve${a.md5 === false ? ' once MD5 is off' : ''}`)
+  }
   const require = a.require === undefined || a.require === 'valid-user' ? {} : a.require
   const cacheTtl = typeof a.cache === 'object' ? durationMs(a.cache.ttl, -1) : -1
   return {

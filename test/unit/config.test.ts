@@ -40,7 +40,7 @@ describe('parseConfig', () => {
     assert.equal(c.providers.office!.options.file, '/etc/gh/users.htpasswd')
     assert.deepEqual(c.routes[0]!.auth!.provider, ['office', 'local'])
     assert.deepEqual(c.routes[1]!.auth!.scheme, ['digest', 'basic'])
-    assert.deepEqual(c.routes[1]!.auth!.algorithms, ['SHA-256', 'MD5'])
+    assert.deepEqual(c.routes[1]!.auth!.algorithms, ['MD5'], 'an htdigest file holds MD5 only')
     assert.deepEqual(c.routes[2]!.auth!.require, { groups: ['staff'] })
     assert.equal(c.routes[3]!.auth, undefined)
     assert.equal(c.identityHeaders.user, 'X-Remote-User')
@@ -68,8 +68,14 @@ describe('parseConfig', () => {
   })
 
   test('md5: false removes MD5 from the algorithms offered', () => {
-    const c = parseConfig({ providers: { d: { type: 'htdigest', file: 'f' } }, routes: [{ path: '/a', upstream: 'http://x', auth: { scheme: 'digest', realm: 'R', provider: 'd', md5: false } }] }, { baseDir: '/' })
+    const c = parseConfig({ providers: { d: { type: 'sqlite', database: 'f' } }, routes: [{ path: '/a', upstream: 'http://x', auth: { scheme: 'digest', realm: 'R', provider: 'd', md5: false } }] }, { baseDir: '/' })
     assert.deepEqual(c.routes[0]!.auth!.algorithms, ['SHA-256'])
+  })
+
+  test('Digest algorithms a provider cannot serve are refused when asked for by name', () => {
+    const msg = errorOf({ providers: { d: { type: 'htdigest', file: 'f' } }, routes: [{ path: '/a', auth: { scheme: 'digest', realm: 'R', provider: 'd', algorithms: ['SHA-256', 'MD5'] } }] })
+    assert.match(msg, /routes\[0\]\.auth\.algorithms: provider d \(type htdigest\) serves only MD5, MD5-sess, not SHA-256/)
+    assert.match(errorOf({ providers: { d: { type: 'htdigest', file: 'f' } }, routes: [{ path: '/a', auth: { scheme: 'digest', realm: 'R', provider: 'd', md5: false } }] }), /no Digest algorithm left/)
   })
 
   test('a missing required provider option names the key', () => {

@@ -1,0 +1,134 @@
+/**
+ * The scheme dispatcher on a Fastify request: builds the context the providers see, runs the
+ * verifier, and answers refusals itself — 400, 401/407 with one challenge per offered scheme
+ * and algorithm, 403, or 5xx for provider failures (with Retry-After when a provider is down).
+ * Returns the identity when the request may go on, undefined when a response was sent.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { basicChallenge } from './basic.js'
+import { digestChallenges } from './challenge.js'
+import { hashHex } from './digest.js'
+import type { NonceManager } from './nonce.js'
+import type { AuthPolicy } from './policy.js'
+import { verify, type AuthOutcome, type Identity, type VerifierDeps } from './verifier.js'
+import { allowAccessChain } from './provider-chain.js'
+import type { AuthContext, DigestAlgorithm } from '../providers/contract.js'
+import { isGatehouseError } from '../errors.js'
+
+export interface AuthResult {
+  identity?: Identity
+  outcome: AuthOutcome['kind'] | 'denied-host'
+  reason?: string
+}
+
+export async function authenticateRequest(request: FastifyRequest, reply: FastifyReply, policy: AuthPolicy, deps: VerifierDeps, route: string): Promise<AuthResult> {
+  const raw = request.raw
+  const ctx = contextOf(request, policy, route)
+  if (policy.chain.some((p) => p.provider.allowAccess)) {
+    let allowed: boolean
+    try {
+      allowed = await allowAccessChain(policy.chain, ctx)
+    } catch (err) {
+      sendError(reply, err)
+      return { outcome: 'error', reason: isGatehouseError(err) ? err.code : 'error' }
+    }
+    if (!allowed) {
+      reply.code(403).type('text/plain; charset=utf-8').send('Forbidden\n')
+      return { outcome: 'denied-host' }
+    }
+  }
+  const value = raw.headers[policy.requestHeader]
+  let bodyBuffer: Buffer | undefined
+  const outcome = await verify(policy, {
+    method: raw.method ?? 'GET',
+    url: raw.url ?? '/',
+    credentials: value,
+    ctx,
+    bodyHash: async (alg: DigestAlgorithm) => {
+      bodyBuffer ??= await readBody(request)
+      return hashHex(alg, bodyBuffer)
+    },
+  }, deps)
+  if (bodyBuffer) (request as FastifyRequest & { bufferedBody?: Buffer }).bufferedBody = bodyBuffer
+
+  switch (outcome.kind) {
+    case 'ok':
+      if (outcome.authInfo) reply.header(policy.infoHeader, outcome.authInfo)
+      return { identity: outcome.identity, outcome: 'ok' }
+    case 'challenge':
+      sendChallenge(reply, policy, deps.nonces, outcome.stale)
+      return { outcome: 'challenge', reason: outcome.reason }
+    case 'forbidden':
+      reply.code(403).type('text/plain; charset=utf-8').send('Forbidden\n')
+      return { identity: outcome.identity, outcome: 'forbidden' }
+    case 'bad-request':
+      reply.code(400).type('text/plain; charset=utf-8').send(`Bad Request: ${outcome.reason}\n`)
+      return { outcome: 'bad-request', reason: outcome.reason }
+    case 'error':
+      sendError(reply, outcome.error)
+      return { outcome: 'error', reason: outcome.error.code }
+  }
+}
+
+export function challengeHeaders(policy: AuthPolicy, nonces: NonceManager, stale: boolean): string[] {
+  const cfg = policy.config
+  const out: string[] = []
+  for (const scheme of cfg.scheme) {
+    if (scheme === 'digest') {
+      out.push(...digestChallenges({ realm: cfg.realm, algorithms: cfg.algorithms, nonce: nonces.issue(cfg.realm), opaque: nonces.opaque(cfg.realm), qop: cfg.qop, stale, userhash: cfg.userhash, charset: true }))
+    } else {
+      out.push(basicChallenge(cfg.realm, { charset: true }))
+    }
+  }
+  return out
+}
+
+function sendChallenge(reply: FastifyReply, policy: AuthPolicy, nonces: NonceManager, stale: boolean): void {
+  reply
+    .code(policy.challengeStatus)
+    .header(policy.challengeHeader, challengeHeaders(policy, nonces, stale))
+    .header('cache-control', 'no-store')
+    .type('text/plain; charset=utf-8')
+    .send(policy.challengeStatus === 401 ? 'Unauthorized\n' : 'Proxy Authentication Required\n')
+}
+
+export function sendError(reply: FastifyReply, err: unknown): void {
+  const status = isGatehouseError(err) && err.statusCode >= 500 && err.statusCode < 600 ? err.statusCode : 500
+  reply.request.log.error({ code: isGatehouseError(err) ? err.code : 'GH_ERR_INTERNAL', msg: (err as Error)?.message }, 'authentication failed closed')
+  if (status === 503) reply.header('retry-after', String((err as { retryAfter?: number }).retryAfter ?? 5))
+  reply.code(status).type('text/plain; charset=utf-8').send(status === 503 ? 'Service Unavailable\n' : 'Internal Server Error\n')
+}
+
+function contextOf(request: FastifyRequest, policy: AuthPolicy, route: string): AuthContext {
+  const raw = request.raw
+  const headers: AuthContext['headers'] = {}
+  for (const [k, v] of Object.entries(raw.headers)) {
+    if (k === 'authorization' || k === 'proxy-authorization') continue
+    headers[k] = v
+  }
+  const url = raw.url ?? '/'
+  const q = url.indexOf('?')
+  return {
+    method: raw.method ?? 'GET',
+    path: q === -1 ? url : url.slice(0, q),
+    host: raw.headers.host ?? '',
+    remoteAddress: raw.socket.remoteAddress ?? '',
+    route,
+    realm: policy.config.realm,
+    headers,
+  }
+}
+
+const MAX_AUTH_INT_BODY = 1024 * 1024
+
+/** auth-int hashes the whole body before the request can go on, so it is read (bounded) here. */
+async function readBody(request: FastifyRequest): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of request.raw) {
+    size += (chunk as Buffer).length
+    if (size > MAX_AUTH_INT_BODY) throw Object.assign(new Error('auth-int body too large'), { statusCode: 413 })
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks)
+}

@@ -1,0 +1,153 @@
+/**
+ * Decides one request against one route policy: which scheme the client used, whether the
+ * credentials hold, who the user is and whether `require` admits them. Fastify-free; the
+ * plugin turns the outcome into a response. Denials are values; provider failures come back
+ * as { kind: 'error' } and become 5xx, never 401.
+ */
+import { isGatehouseError, errors, type GatehouseError } from '../errors.js'
+import type { AuthContext, DigestAlgorithm } from '../providers/contract.js'
+import { parseBasic } from './basic.js'
+import { splitAuthorization } from './auth-header.js'
+import { parseDigest, computeResponse, authenticationInfo, digestUriMatches, baseAlgorithm } from './digest.js'
+import { safeEqual } from './compare.js'
+import type { NonceManager } from './nonce.js'
+import type { CredentialCache } from './credential-cache.js'
+import { checkPasswordChain, realmHashChain, groupsOf, type NamedProvider } from './provider-chain.js'
+import { isAuthorized, type AuthPolicy } from './policy.js'
+
+export interface Identity {
+  user: string
+  groups: string[]
+  provider: string
+}
+
+/** Why a request was refused: logged and counted, never shown to the client beyond the status. */
+export type DenyReason = 'missing' | 'bad-password' | 'unknown-user' | 'realm' | 'algorithm' | 'stale' | 'invalid-nonce' | 'replay' | 'scheme'
+
+export type AuthOutcome =
+  | { kind: 'ok'; identity: Identity; authInfo?: string }
+  | { kind: 'challenge'; reason: DenyReason; stale: boolean; user?: string }
+  | { kind: 'forbidden'; identity: Identity }
+  | { kind: 'bad-request'; reason: string }
+  | { kind: 'error'; error: GatehouseError }
+
+export interface AuthRequest {
+  method: string
+  /** The request-target exactly as received (path and query). */
+  url: string
+  /** The credentials header value (Authorization or Proxy-Authorization), undefined when absent. */
+  credentials: string | undefined
+  ctx: AuthContext
+  /** H(entity-body) for qop=auth-int, computed on demand by the caller (it owns the body). */
+  bodyHash?: (algorithm: DigestAlgorithm) => Promise<string>
+}
+
+export interface VerifierDeps {
+  nonces: NonceManager
+  identities: CredentialCache<Identity>
+  realmHashes: CredentialCache<string>
+}
+
+export async function verify(policy: AuthPolicy, req: AuthRequest, deps: VerifierDeps): Promise<AuthOutcome> {
+  try {
+    if (req.credentials === undefined) return challenge('missing')
+    const parts = splitAuthorization(req.credentials)
+    if (!parts) return { kind: 'bad-request', reason: 'malformed credentials header' }
+    const offered = policy.config.scheme
+    if (parts.scheme === 'basic' && offered.includes('basic')) return await verifyBasic(policy, req, parts.rest, deps)
+    if (parts.scheme === 'digest' && offered.includes('digest')) return await verifyDigest(policy, req, parts.rest, deps)
+    return challenge('scheme')
+  } catch (err) {
+    return { kind: 'error', error: isGatehouseError(err) ? err : errors.GH_ERR_PROVIDER_FAILED('chain', (err as Error)?.name ?? 'error', { cause: err }) }
+  }
+}
+
+function challenge(reason: DenyReason, stale = false, user?: string): AuthOutcome {
+  return user === undefined ? { kind: 'challenge', reason, stale } : { kind: 'challenge', reason, stale, user }
+}
+
+async function verifyBasic(policy: AuthPolicy, req: AuthRequest, rest: string, deps: VerifierDeps): Promise<AuthOutcome> {
+  const creds = parseBasic(rest)
+  if (!creds) return { kind: 'bad-request', reason: 'malformed Basic credentials' }
+  const { identities } = deps
+  let denial: DenyReason = 'bad-password'
+  const load = async () => {
+    const outcome = await checkPasswordChain(policy.chain, req.ctx, creds.user, creds.password)
+    if (outcome.kind !== 'ok') {
+      denial = outcome.kind
+      return undefined
+    }
+    const groups = await groupsOf(outcome.provider, req.ctx, outcome.user)
+    return { value: { user: outcome.user, groups, provider: outcome.provider.name }, provider: outcome.provider.name }
+  }
+  const key = identities.key(policy.cacheId, 'basic', creds.user, creds.password)
+  const identity = policy.config.cache.enabled
+    ? await identities.through(key, load, ttl(policy))
+    : (await load())?.value
+  if (!identity) return challenge(denial, false, creds.user)
+  return authorize(policy, identity)
+}
+
+async function verifyDigest(policy: AuthPolicy, req: AuthRequest, rest: string, deps: VerifierDeps): Promise<AuthOutcome> {
+  const creds = parseDigest(rest)
+  if (!creds) return { kind: 'bad-request', reason: 'malformed Digest credentials' }
+  const cfg = policy.config
+  if (creds.realm !== cfg.realm) return challenge('realm')
+  if (!cfg.algorithms.includes(creds.algorithm)) return challenge('algorithm')
+  if (creds.qop === undefined || !cfg.qop.includes(creds.qop)) return challenge('algorithm')
+  if (!digestUriMatches(creds.uri, req.url)) return { kind: 'bad-request', reason: 'Digest uri does not match the request target' }
+  if (creds.opaque !== undefined && !safeEqual(creds.opaque, deps.nonces.opaque(cfg.realm))) return challenge('invalid-nonce')
+  const nonceState = deps.nonces.check(creds.nonce, cfg.realm)
+  if (nonceState === 'invalid') return challenge('invalid-nonce')
+  if (creds.usernameIsHashed && !cfg.userhash) return challenge('bad-password')
+
+  const base = baseAlgorithm(creds.algorithm)
+  const user = creds.username
+  const found = await realmHash(policy, req.ctx, user, base, deps)
+  // Unknown users cost the same as wrong passwords: compute against a throwaway HA1.
+  const ha1 = found?.ha1 ?? '0'.repeat(base === 'MD5' ? 32 : 64)
+  const bodyHash = creds.qop === 'auth-int' && req.bodyHash ? await req.bodyHash(base) : undefined
+  const expected = computeResponse({ algorithm: creds.algorithm, ha1, method: req.method, uri: creds.uri, nonce: creds.nonce, cnonce: creds.cnonce, nc: creds.nc, qop: creds.qop, bodyHash })
+  const match = safeEqual(expected, creds.response.toLowerCase())
+  if (!found) return challenge('unknown-user', false, user)
+  if (!match) return challenge('bad-password', false, user)
+  // The password was right; only the nonce is old or used: stale=true makes the client retry silently.
+  if (nonceState === 'stale') return challenge('stale', true, user)
+  if (!deps.nonces.useCount(creds.nonce, creds.nc)) return challenge('replay', true, user)
+
+  const identity = await digestIdentity(policy, req.ctx, user, found.provider, deps)
+  const outcome = authorize(policy, identity)
+  if (outcome.kind !== 'ok') return outcome
+  return { ...outcome, authInfo: authenticationInfo({ algorithm: creds.algorithm, ha1, uri: creds.uri, nonce: creds.nonce, cnonce: creds.cnonce, nc: creds.nc, qop: creds.qop, bodyHash }) }
+}
+
+async function realmHash(policy: AuthPolicy, ctx: AuthContext, user: string, algorithm: DigestAlgorithm, deps: VerifierDeps): Promise<{ ha1: string; provider: NamedProvider } | undefined> {
+  if (!policy.config.cache.enabled) return realmHashChain(policy.chain, ctx, user, policy.config.realm, algorithm)
+  let provider: NamedProvider | undefined
+  const key = deps.realmHashes.key(policy.cacheId, 'ha1', algorithm, user)
+  const ha1 = await deps.realmHashes.through(key, async () => {
+    const r = await realmHashChain(policy.chain, ctx, user, policy.config.realm, algorithm)
+    if (!r) return undefined
+    provider = r.provider
+    return { value: `${r.provider.name}\0${r.ha1}`, provider: r.provider.name }
+  }, ttl(policy))
+  if (ha1 === undefined) return undefined
+  const [name, hash] = ha1.split('\0') as [string, string]
+  provider ??= policy.chain.find((p) => p.name === name)
+  return provider ? { ha1: hash, provider } : undefined
+}
+
+async function digestIdentity(policy: AuthPolicy, ctx: AuthContext, user: string, np: NamedProvider, deps: VerifierDeps): Promise<Identity> {
+  const load = async () => ({ value: { user, groups: await groupsOf(np, ctx, user), provider: np.name }, provider: np.name })
+  if (!policy.config.cache.enabled) return (await load()).value
+  const key = deps.identities.key(policy.cacheId, 'groups', np.name, user)
+  return (await deps.identities.through(key, load, ttl(policy)))!
+}
+
+function authorize(policy: AuthPolicy, identity: Identity): AuthOutcome {
+  return isAuthorized(policy.config, identity.user, identity.groups) ? { kind: 'ok', identity } : { kind: 'forbidden', identity }
+}
+
+function ttl(policy: AuthPolicy): number | undefined {
+  return policy.config.cache.ttlMs >= 0 ? policy.config.cache.ttlMs : undefined
+}

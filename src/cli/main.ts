@@ -1,0 +1,46 @@
+/**
+ * argv → command. Exit codes: 0 ok, 1 failure, 2 usage. No business logic here.
+ */
+import { startCommand } from './commands/start.js'
+import { checkConfigCommand } from './commands/check-config.js'
+import { usersCommand } from './commands/users.js'
+import { demoCommand } from './commands/demo.js'
+import { parseFlags, type CliIO } from './flags.js'
+import { packageVersion } from '../package-root.js'
+
+type Command = (args: string[], io: CliIO) => Promise<number>
+
+const commands: Record<string, { run: Command; help: string }> = {
+  start: { run: startCommand, help: 'start --config FILE            run the gateway (SIGTERM/SIGINT: graceful stop, SIGHUP: reload groups)' },
+  'check-config': { run: checkConfigCommand, help: 'check-config --config FILE     validate a configuration; every error names its key (exit 1)' },
+  users: { run: (args, io) => usersCommand(args, io), help: 'users SUBCOMMAND --database FILE   manage the sqlite user store (gatehouse users --help)' },
+  demo: { run: demoCommand, help: 'demo [--port N]                run the demo on 127.0.0.1:8080 with a SQLite user store' },
+}
+
+export function usage(): string {
+  return ['Usage: gatehouse COMMAND [options]', '', 'Commands:', ...Object.values(commands).map((c) => `  ${c.help}`), '', 'gatehouse COMMAND --help shows the options of a command.', ''].join('\n')
+}
+
+export async function main(argv: string[], io: CliIO = defaultIO()): Promise<number> {
+  const [name, ...rest] = argv
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout(usage())
+    return name ? 0 : 2
+  }
+  if (name === '--version' || name === '-v') {
+    io.stdout(`${packageVersion()}\n`)
+    return 0
+  }
+  const cmd = commands[name]
+  if (!cmd) {
+    io.stderr(`gatehouse: unknown command ${name}\n\n${usage()}`)
+    return 2
+  }
+  return cmd.run(rest, io)
+}
+
+function defaultIO(): CliIO {
+  return { stdin: process.stdin, stdout: (s) => void process.stdout.write(s), stderr: (s) => void process.stderr.write(s) }
+}
+
+export { parseFlags }

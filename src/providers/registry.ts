@@ -1,0 +1,95 @@
+/**
+ * Every provider the configuration names, by name: built-ins and provider modules run in
+ * worker threads (ThreadProvider), daemon-group providers are registered by the supervisor.
+ * Checks at start what the configuration cannot know before the modules load: a provider a
+ * Digest route uses must have getRealmHash.
+ */
+import { EventEmitter } from 'node:events'
+import type { Logger } from 'pino'
+import type { Config } from '../config-types.js'
+import { errors } from '../errors.js'
+import type { NamedProvider } from '../auth/provider-chain.js'
+import type { Provider, ProviderLog } from './contract.js'
+import { ThreadProvider } from './thread-pool.js'
+
+export interface ManagedProvider extends Provider {
+  start?(): Promise<void>
+  close?(): Promise<void> | void
+}
+
+export class ProviderRegistry {
+  readonly #entries = new Map<string, NamedProvider & { provider: ManagedProvider }>()
+  readonly #events = new EventEmitter()
+  readonly #config: Config
+  readonly #log: Logger
+
+  constructor(config: Config, log: Logger) {
+    this.#config = config
+    this.#log = log
+    for (const p of Object.values(config.providers)) {
+      const plog = log.child({ provider: p.name })
+      const provider = new ThreadProvider({
+        name: p.name,
+        specifier: p.module,
+        options: p.options,
+        baseDir: config.baseDir,
+        threads: p.threads,
+        callTimeoutMs: p.callTimeoutMs,
+        log: providerLog(plog),
+      })
+      this.#entries.set(p.name, { name: p.name, provider })
+    }
+  }
+
+  /** Adds a provider that lives elsewhere (a daemon group's provider module). */
+  register(name: string, provider: ManagedProvider): void {
+    this.#entries.set(name, { name, provider })
+  }
+
+  has(name: string): boolean {
+    return this.#entries.has(name)
+  }
+
+  chain(names: readonly string[]): NamedProvider[] {
+    return names.map((n) => {
+      const e = this.#entries.get(n)
+      if (!e) throw errors.GH_ERR_CONFIG_INVALID(`provider ${n} is not defined`)
+      return e
+    })
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([...this.#entries.values()].map((e) => e.provider.start?.()))
+    for (const [i, route] of this.#config.routes.entries()) {
+      if (!route.auth?.scheme.includes('digest')) continue
+      for (const name of route.auth.provider) {
+        const e = this.#entries.get(name)
+        if (e && typeof e.provider.getRealmHash !== 'function') {
+          throw errors.GH_ERR_CONFIG_INVALID(`routes[${i}].auth.scheme: ${errors.GH_ERR_PROVIDER_NO_DIGEST(name).message}`)
+        }
+      }
+    }
+    this.#log.debug({ providers: [...this.#entries.keys()] }, 'providers ready')
+  }
+
+  /** A provider's answers may have changed (its group reloaded): listeners empty caches. */
+  notifyReload(name: string): void {
+    this.#events.emit('reload', name)
+  }
+
+  onReload(listener: (name: string) => void): void {
+    this.#events.on('reload', listener)
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#entries.values()].map((e) => e.provider.close?.()))
+  }
+}
+
+export function providerLog(log: Logger): ProviderLog {
+  return {
+    info: (msg, fields) => log.info(fields ?? {}, msg),
+    warn: (msg, fields) => log.warn(fields ?? {}, msg),
+    error: (msg, fields) => log.error(fields ?? {}, msg),
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * Builds the front server: one Fastify instance, a route per configured path prefix, each with
+ * its auth policy and its target (an upstream URL or a daemon group). Request bodies are left
+ * raw so they stream to the target untouched.
+ */
+import { readFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import type { Logger } from 'pino'
+import type { Config } from './config-types.js'
+import { errors } from './errors.js'
+import { CredentialCache } from './auth/credential-cache.js'
+import { NonceManager } from './auth/nonce.js'
+import { makePolicy, type AuthPolicy } from './auth/policy.js'
+import { authenticateRequest, sendError } from './auth/fastify-auth.js'
+import type { Identity, VerifierDeps } from './auth/verifier.js'
+import { buildForwardHeaders, canonicalHeaderName, type ForwardHeaderOptions } from './proxy/forward-headers.js'
+import { checkRequestTarget } from './proxy/request-target.js'
+import { UpstreamTarget } from './proxy/upstream-target.js'
+import type { Target } from './proxy/target.js'
+import { ProviderRegistry } from './providers/registry.js'
+import { createLogger, loggerOptions } from './log.js'
+import { Readable } from 'node:stream'
+import type { Supervisor } from './daemon/supervisor.js'
+import { GroupProvider } from './providers/group-provider.js'
+
+export interface Gatehouse {
+  readonly app: FastifyInstance
+  readonly config: Config
+  readonly providers: ProviderRegistry
+  readonly deps: VerifierDeps
+  /** Starts providers and groups, then listens. Resolves with the bound address. */
+  listen(): Promise<string>
+  close(): Promise<void>
+}
+
+export interface GatehouseOptions {
+  logger?: Logger
+  /** Extra targets by group name (daemon groups), provided by the supervisor. */
+  groupTargets?: Map<string, Target>
+  /** The daemon groups, when configured: their provider modules join the registry by group name. */
+  supervisor?: Supervisor
+}
+
+export async function createGatehouse(config: Config, opts: GatehouseOptions = {}): Promise<Gatehouse> {
+  const log = opts.logger ?? createLogger(config.log.level)
+  const app = Fastify({
+    loggerInstance: log,
+    disableRequestLogging: true,
+    trustProxy: false,
+    requestIdHeader: false,
+    ...(config.listen.tls ? { https: { cert: readFileSync(config.listen.tls.cert), key: readFileSync(config.listen.tls.key) } } : {}),
+  } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance
+
+  // Bodies stay raw streams: the target reads them, nothing here buffers or parses them.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', (_req, _payload, done) => done(null))
+
+  const secret = digestSecret(config, log)
+  const deps: VerifierDeps = {
+    nonces: new NonceManager({ secret, ttlMs: config.digest.nonceTtlMs }),
+    identities: new CredentialCache<Identity>({ maxEntries: config.cache.maxEntries, ttlMs: config.cache.ttlMs }),
+    realmHashes: new CredentialCache<string>({ maxEntries: config.cache.maxEntries, ttlMs: config.cache.ttlMs }),
+  }
+  const providers = new ProviderRegistry(config, log)
+  for (const g of Object.values(config.groups)) {
+    if (g.provider && opts.supervisor) providers.register(g.name, new GroupProvider(g.name, opts.supervisor.group(g.name), { callTimeoutMs: 10_000 }))
+  }
+  opts.supervisor?.on('reload', (name) => providers.notifyReload(name))
+  const targets: Target[] = []
+  const reserved = new Set([canonicalHeaderName(config.identityHeaders.user), canonicalHeaderName(config.identityHeaders.groups)])
+  const trusted = new Set(config.trustedProxies)
+
+  app.addHook('onResponse', (request, reply, done) => {
+    const user = (request as FastifyRequest & { user?: Identity }).user?.user
+    request.log.info({ method: request.raw.method, url: safeUrl(request.raw.url), status: reply.statusCode, user: user ?? '-', remote: request.raw.socket.remoteAddress, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'access')
+    done()
+  })
+
+  for (const route of config.routes) {
+    const target = route.upstream
+      ? new UpstreamTarget({ name: route.path, url: route.upstream, log })
+      : route.group ? opts.groupTargets?.get(route.group) : undefined
+    if (target && route.upstream) targets.push(target)
+    let policy: AuthPolicy | undefined
+    const fwd: ForwardHeaderOptions = { reserved, userHeader: config.identityHeaders.user.toLowerCase(), groupsHeader: config.identityHeaders.groups.toLowerCase(), passAuthorization: route.auth ? route.auth.passAuthorization : true, trustForwarded: false }
+    const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+      const raw = request.raw
+      const problem = checkRequestTarget(raw.url ?? '/', raw.rawHeaders)
+      if (problem) return reply.code(400).type('text/plain; charset=utf-8').send(`Bad Request: ${problem}\n`)
+      let identity: Identity | undefined
+      if (route.auth) {
+        policy ??= makePolicy(route.auth, providers.chain(route.auth.provider))
+        const result = await authenticateRequest(request, reply, policy, deps, route.path)
+        if (result.outcome !== 'ok') {
+          if (result.identity) (request as FastifyRequest & { user?: Identity }).user = result.identity
+          return reply
+        }
+        identity = result.identity
+        ;(request as FastifyRequest & { user?: Identity }).user = identity
+      }
+      if (!target) return reply.code(404).type('text/plain; charset=utf-8').send('Not Found\n')
+      const remoteAddress = raw.socket.remoteAddress ?? ''
+      const headers = buildForwardHeaders(raw.headers, { ...fwd, trustForwarded: trusted.has(remoteAddress) }, { remoteAddress, encrypted: Boolean((raw.socket as { encrypted?: boolean }).encrypted) }, identity)
+      const buffered = (request as FastifyRequest & { bufferedBody?: Buffer }).bufferedBody
+      const hasBody = raw.headers['content-length'] !== undefined ? raw.headers['content-length'] !== '0' : raw.headers['transfer-encoding'] !== undefined
+      const body = buffered ? Readable.from([buffered]) : hasBody ? raw : null
+      if (buffered) {
+        delete headers['transfer-encoding']
+        headers['content-length'] = String(buffered.length)
+      }
+      try {
+        await target.forward({ method: raw.method ?? 'GET', url: raw.url ?? '/', headers, body, remoteAddress }, reply)
+      } catch (err) {
+        if (!reply.sent) sendError(reply, err)
+      }
+      return reply
+    }
+    const routeOpts = route.bodyLimit ? { bodyLimit: route.bodyLimit } : {}
+    const paths = route.path === '/' ? ['/', '/*'] : [route.path, `${route.path}/`, `${route.path}/*`]
+    for (const url of paths) app.route({ method: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'], url, handler, ...routeOpts })
+  }
+
+  let closed: Promise<void> | undefined
+  return {
+    app,
+    config,
+    providers,
+    deps,
+    async listen() {
+      await providers.start()
+      providers.onReload((name) => {
+        deps.identities.clearProvider(name)
+        deps.realmHashes.clearProvider(name)
+      })
+      return app.listen({ host: config.listen.host, port: config.listen.port })
+    },
+    close() {
+      closed ??= (async () => {
+        await app.close()
+        await Promise.allSettled(targets.map((t) => t.close()))
+        await providers.close()
+      })()
+      return closed
+    },
+  }
+}
+
+function digestSecret(config: Config, log: Logger): string | Buffer {
+  if (config.digest.secretFile) {
+    try {
+      const s = readFileSync(config.digest.secretFile, 'utf8').trim()
+      if (s.length >= 16) return s
+      throw new Error('shorter than 16 characters')
+    } catch (err) {
+      throw errors.GH_ERR_CONFIG_INVALID(`digest.secretFile: cannot use ${config.digest.secretFile}: ${(err as Error).message}`)
+    }
+  }
+  if (config.digest.secret) return config.digest.secret
+  if (config.routes.some((r) => r.auth?.scheme.includes('digest'))) {
+    log.warn('digest.secret is not set: nonces are signed with a per-boot key, so they do not survive a restart nor work across instances')
+  }
+  return randomBytes(32)
+}
+
+/** The path only: a query string may carry tokens that do not belong in logs. */
+function safeUrl(url: string | undefined): string {
+  if (!url) return '/'
+  const q = url.indexOf('?')
+  return q === -1 ? url : `${url.slice(0, q)}?…`
+}
+
+export { loggerOptions }

@@ -1,0 +1,229 @@
+/**
+ * The front server end to end on loopback: real gateway, real upstream, real providers in
+ * worker threads. The configuration is the one issue 2 publishes as a contract.
+ */
+import { test, before, after, describe } from 'node:test'
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import bcrypt from 'bcryptjs'
+import { request } from 'undici'
+import http from 'node:http'
+import { startEchoUpstream, type EchoUpstream } from '../helpers/echo-upstream.js'
+import { startGateway, tempDir, writeFile, type TestGateway } from '../helpers/gateway.js'
+import { UserStore } from '../../providers/sqlite/store.js'
+import { computeHA1, computeResponse } from '../../src/auth/digest.js'
+
+const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`, 'utf8').toString('base64')}`
+const md5 = (s: string) => createHash('md5').update(s).digest('hex')
+
+let upstream: EchoUpstream
+let gw: TestGateway
+let cleanup: () => void
+
+before(async () => {
+  upstream = await startEchoUpstream()
+  const t = tempDir()
+  cleanup = t.cleanup
+  writeFile(t.dir, 'users.htpasswd', `alice:${bcrypt.hashSync('wonder:land', 4)}\nbob:{SHA}${createHash('sha1').update('builder').digest('base64')}\n`)
+  writeFile(t.dir, 'users.htdigest', `alice:Office:${md5('alice:Office:digest-pw')}\ncarol:Office:${md5('carol:Office:carol-pw')}\n`)
+  const store = UserStore.open(`${t.dir}/gatehouse.sqlite`, { create: true })
+  store.addUser('dave', 'dave-pw', { realms: ['Office'] })
+  store.addToGroup('dave', 'staff')
+  store.addUser('erin', 'erin-pw')
+  store.close()
+  const up = upstream.url
+  gw = await startGateway({
+    providers: {
+      office: { type: 'htpasswd', file: './users.htpasswd' },
+      digestfile: { type: 'htdigest', file: './users.htdigest' },
+      local: { type: 'sqlite', database: './gatehouse.sqlite' },
+    },
+    digest: { secret: 'a-test-secret-of-enough-length' },
+    routes: [
+      { path: '/basic', upstream: up, auth: { scheme: 'basic', realm: 'Office', provider: ['office', 'local'] } },
+      { path: '/digest', upstream: up, auth: { scheme: ['digest', 'basic'], realm: 'Office', provider: 'digestfile', require: { users: ['alice'] } } },
+      { path: '/staff', upstream: up, auth: { scheme: 'basic', realm: 'Office', provider: 'local', require: { groups: ['staff'] } } },
+      { path: '/public', upstream: up },
+      { path: '/staff-digest', upstream: up, auth: { scheme: ['digest'], realm: 'Office', provider: 'local', require: { groups: ['staff'] } } },
+    ],
+  }, t.dir)
+})
+
+after(async () => {
+  await gw?.close()
+  await upstream?.close()
+  cleanup?.()
+})
+
+async function get(path: string, headers: Record<string, string | string[]> = {}) {
+  const res = await request(`${gw.url}${path}`, { headers })
+  const text = await res.body.text()
+  return { status: res.statusCode, headers: res.headers, text }
+}
+
+describe('Basic', () => {
+  test('a request without credentials gets 401 with the Basic challenge and charset', async () => {
+    const r = await get('/basic/x')
+    assert.equal(r.status, 401)
+    assert.equal(r.headers['www-authenticate'], 'Basic realm="Office", charset="UTF-8"')
+    assert.equal(upstream.seen.length, 0)
+  })
+
+  test('valid bcrypt credentials with a colon in the password reach the upstream with the identity', async () => {
+    const r = await get('/basic/hello?q=1', { authorization: basic('alice', 'wonder:land') })
+    assert.equal(r.status, 200)
+    const seen = JSON.parse(r.text)
+    assert.equal(seen.url, '/basic/hello?q=1')
+    assert.equal(seen.headers['x-remote-user'], 'alice')
+    assert.equal(seen.headers['x-remote-groups'], '')
+    assert.equal(seen.headers.authorization, undefined, 'Authorization is not passed on by default')
+  })
+
+  test('the chain asks the next provider when the first does not know the user', async () => {
+    const r = await get('/basic/', { authorization: basic('dave', 'dave-pw') })
+    assert.equal(r.status, 200)
+    assert.equal(JSON.parse(r.text).headers['x-remote-groups'], 'staff')
+  })
+
+  test('a wrong password and an unknown user get the same 401', async () => {
+    const wrong = await get('/basic/', { authorization: basic('alice', 'nope') })
+    const unknown = await get('/basic/', { authorization: basic('mallory', 'nope') })
+    assert.equal(wrong.status, 401)
+    assert.equal(unknown.status, 401)
+    assert.equal(wrong.headers['www-authenticate'], unknown.headers['www-authenticate'])
+    assert.equal(wrong.text, unknown.text)
+  })
+
+  test('malformed Basic credentials get 400, not a crash', async () => {
+    for (const value of ['Basic', 'Basic !!!', 'Basic ' + Buffer.from('nocolon').toString('base64'), 'Basic ' + Buffer.from([0xff, 0x3a, 0x61]).toString('base64')]) {
+      const r = await get('/basic/', { authorization: value })
+      assert.ok(r.status === 400 || r.status === 401, `${value} → ${r.status}`)
+    }
+    assert.equal((await get('/basic/', { authorization: 'Basic !!!' })).status, 400)
+  })
+
+  test('client-forged identity headers and look-alikes never reach the upstream', async () => {
+    const r = await get('/basic/', { authorization: basic('bob', 'builder'), 'x-remote-user': 'root', x_remote_user: 'root', 'X-Remote-Groups': 'admin' })
+    assert.equal(r.status, 200)
+    const seen = JSON.parse(r.text)
+    assert.equal(seen.headers['x-remote-user'], 'bob')
+    assert.equal(seen.headers.x_remote_user, undefined)
+    assert.equal(seen.headers['x-remote-groups'], '')
+    assert.ok(!seen.rawHeaders.some((h: string) => /remote.user/i.test(h) && h !== 'x-remote-user'))
+  })
+
+  test('two Authorization headers are ambiguous and get 400', async () => {
+    const r = await get('/basic/', { authorization: [basic('bob', 'builder'), basic('alice', 'x')] })
+    assert.equal(r.status, 400)
+  })
+})
+
+describe('authorization', () => {
+  test('require groups: a user in staff passes, a valid user outside it gets 403', async () => {
+    assert.equal((await get('/staff/', { authorization: basic('dave', 'dave-pw') })).status, 200)
+    const r = await get('/staff/', { authorization: basic('erin', 'erin-pw') })
+    assert.equal(r.status, 403)
+    assert.equal(r.headers['www-authenticate'], undefined)
+  })
+
+  test('require users: a listed user passes, another valid user gets 403', async () => {
+    assert.equal((await get('/digest/', { authorization: basic('alice', 'digest-pw') })).status, 200)
+    assert.equal((await get('/digest/', { authorization: basic('carol', 'carol-pw') })).status, 403)
+  })
+})
+
+describe('Digest', () => {
+  test('an htdigest route offers MD5 only (its file holds nothing else), then Basic', async () => {
+    const r = await get('/digest/')
+    assert.equal(r.status, 401)
+    const challenges = r.headers['www-authenticate'] as string[]
+    assert.equal(challenges.length, 2)
+    assert.match(challenges[0]!, /^Digest realm="Office", qop="auth", algorithm=MD5, nonce="[A-Za-z0-9_-]+", opaque="[A-Za-z0-9_-]+", charset=UTF-8$/)
+    assert.equal(challenges[1], 'Basic realm="Office", charset="UTF-8"')
+  })
+
+  test('a sqlite route offers SHA-256 first and MD5 last, and SHA-256 passes', async () => {
+    const r = await get('/staff-digest/')
+    const challenges = r.headers['www-authenticate'] as string[]
+    assert.deepEqual(challenges.map((c) => /algorithm=([A-Z0-9-]+)/.exec(c)?.[1]), ['SHA-256', 'MD5'])
+    const nonce = /nonce="([^"]+)"/.exec(challenges[0]!)![1]!
+    const ha1 = computeHA1('SHA-256', 'dave', 'Office', 'dave-pw')
+    const response = computeResponse({ algorithm: 'SHA-256', ha1, method: 'GET', uri: '/staff-digest/', nonce, cnonce: 'c1', nc: '00000001', qop: 'auth' })
+    const ok = await get('/staff-digest/', { authorization: `Digest username="dave", realm="Office", nonce="${nonce}", uri="/staff-digest/", algorithm=SHA-256, qop=auth, nc=00000001, cnonce="c1", response="${response}"` })
+    assert.equal(ok.status, 200)
+    assert.match(String(ok.headers['authentication-info']), /rspauth="[0-9a-f]{64}"/)
+  })
+
+  async function digestAuth(path: string, user: string, password: string, nc = '00000001') {
+    const ch = (await get(path)).headers['www-authenticate'] as string[]
+    const md5ch = ch.find((c) => c.includes('algorithm=MD5'))!
+    const nonce = /nonce="([^"]+)"/.exec(md5ch)![1]!
+    const opaque = /opaque="([^"]+)"/.exec(md5ch)![1]!
+    const cnonce = 'abcdef0123456789'
+    const ha1 = computeHA1('MD5', user, 'Office', password)
+    const response = computeResponse({ algorithm: 'MD5', ha1, method: 'GET', uri: path, nonce, cnonce, nc, qop: 'auth' })
+    const header = `Digest username="${user}", realm="Office", nonce="${nonce}", uri="${path}", algorithm=MD5, qop=auth, nc=${nc}, cnonce="${cnonce}", response="${response}", opaque="${opaque}"`
+    return { header, nonce }
+  }
+
+  test('a correct MD5 response passes with Authentication-Info; replaying it is refused as stale', async () => {
+    const { header } = await digestAuth('/digest/page', 'alice', 'digest-pw')
+    const ok = await get('/digest/page', { authorization: header })
+    assert.equal(ok.status, 200)
+    assert.match(String(ok.headers['authentication-info']), /rspauth="[0-9a-f]{32}"/)
+    assert.equal(JSON.parse(ok.text).headers['x-remote-user'], 'alice')
+    const replay = await get('/digest/page', { authorization: header })
+    assert.equal(replay.status, 401)
+    assert.ok((replay.headers['www-authenticate'] as string[]).some((c) => c.includes('stale=true')))
+  })
+
+  test('a Digest response for another uri is refused with 400', async () => {
+    const { header } = await digestAuth('/digest/other', 'alice', 'digest-pw')
+    const r = await get('/digest/page', { authorization: header })
+    assert.equal(r.status, 400)
+  })
+
+  test('a wrong Digest password gets 401 without stale', async () => {
+    const { header } = await digestAuth('/digest/page', 'alice', 'wrong')
+    const r = await get('/digest/page', { authorization: header })
+    assert.equal(r.status, 401)
+    assert.ok(!(r.headers['www-authenticate'] as string[]).some((c) => c.includes('stale=true')))
+  })
+})
+
+describe('routing and hygiene', () => {
+  test('a public route forwards without credentials and without identity', async () => {
+    const r = await get('/public/file.txt', { 'x-remote-user': 'root' })
+    assert.equal(r.status, 200)
+    const seen = JSON.parse(r.text)
+    assert.equal(seen.headers['x-remote-user'], undefined)
+    assert.equal(seen.headers['x-forwarded-for'], '127.0.0.1')
+    assert.equal(seen.headers['x-forwarded-proto'], 'http')
+  })
+
+  test('dot segments that would route around auth get 400', async () => {
+    for (const p of ['/public/../staff/', '/public/%2e%2e/staff/', '/public/..%2fstaff/']) {
+      // node:http sends the path as given; WHATWG URL clients would normalize it away.
+      const status = await new Promise<number>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port: gw.port, path: p, agent: false }, (res) => { res.resume(); resolve(res.statusCode ?? 0) }).on('error', reject)
+      })
+      assert.equal(status, 400, p)
+    }
+  })
+
+  test('a path outside every route gets 404', async () => {
+    assert.equal((await get('/nowhere')).status, 404)
+    assert.equal((await get('/basicx')).status, 404)
+  })
+
+  test('no log line carries a password or an Authorization header', async () => {
+    await get('/basic/', { authorization: basic('alice', 'S3cret-Pa55') })
+    await get('/basic/', { authorization: basic('alice', 'wonder:land') })
+    const all = gw.logs.join('')
+    assert.ok(all.includes('"msg":"access"'), 'access lines are written')
+    assert.ok(!all.includes('S3cret-Pa55'))
+    assert.ok(!all.includes('wonder:land'))
+    assert.ok(!all.includes(Buffer.from('alice:wonder:land').toString('base64')))
+    assert.ok(!/authorization/i.test(all))
+  })
+})
