@@ -59,6 +59,14 @@ export default async function createHtdigestProvider(options: Record<string, unk
     async groupsForUser(_ctx: AuthContext, user: string): Promise<string[]> {
       return [...(groups?.current.get(user) ?? [])]
     },
+    async findUserByHash(_ctx: AuthContext, userhash: string, realm: string, algorithm: DigestAlgorithm): Promise<string | null> {
+      if (algorithm !== 'MD5') return null
+      for (const key of entries.current.keys()) {
+        const user = key.slice(0, key.indexOf(':'))
+        if (key === entryKey(user, realm) && safeEqual(md5Hex(`${user}:${realm}`), userhash.toLowerCase())) return user
+      }
+      return null
+    },
     close(): void {
       entries.close()
       groups?.close()

@@ -69,6 +69,18 @@ export async function groupsOf(np: NamedProvider, ctx: AuthContext, user: string
   throw errors.GH_ERR_PROVIDER_BAD_RESULT(np.name, describe(v), 'groupsForUser', 'an array of strings')
 }
 
+/** RFC 7616 userhash: the first provider that can map H(user:realm) back to a user name. */
+export async function findUserByHashChain(chain: readonly NamedProvider[], ctx: AuthContext, userhash: string, realm: string, algorithm: DigestAlgorithm): Promise<string | undefined> {
+  for (const np of chain) {
+    if (!np.provider.findUserByHash) continue
+    const v = await call(np, 'findUserByHash', () => np.provider.findUserByHash!(ctx, userhash, realm, algorithm))
+    if (v === null) continue
+    if (typeof v === 'string' && v.length > 0) return v
+    throw errors.GH_ERR_PROVIDER_BAD_RESULT(np.name, describe(v), 'findUserByHash', 'null or a user name')
+  }
+  return undefined
+}
+
 /** Host-based access (WSGIAccessScript): the first provider with an opinion decides. */
 export async function allowAccessChain(chain: readonly NamedProvider[], ctx: AuthContext): Promise<boolean> {
   for (const np of chain) {

@@ -12,7 +12,7 @@ import { parseDigest, computeResponse, authenticationInfo, digestUriMatches, bas
 import { safeEqual } from './compare.js'
 import type { NonceManager } from './nonce.js'
 import type { CredentialCache } from './credential-cache.js'
-import { checkPasswordChain, realmHashChain, groupsOf, type NamedProvider } from './provider-chain.js'
+import { checkPasswordChain, realmHashChain, groupsOf, findUserByHashChain, type NamedProvider } from './provider-chain.js'
 import { isAuthorized, type AuthPolicy } from './policy.js'
 
 export interface Identity {
@@ -102,7 +102,8 @@ async function verifyDigest(policy: AuthPolicy, req: AuthRequest, rest: string, 
   if (creds.usernameIsHashed && !cfg.userhash) return challenge('bad-password')
 
   const base = baseAlgorithm(creds.algorithm)
-  const user = creds.username
+  const user = creds.usernameIsHashed ? await findUserByHashChain(policy.chain, req.ctx, creds.username, cfg.realm, base) : creds.username
+  if (user === undefined) return challenge('unknown-user')
   const found = await realmHash(policy, req.ctx, user, base, deps)
   // Unknown users cost the same as wrong passwords: compute against a throwaway HA1.
   const ha1 = found?.ha1 ?? '0'.repeat(base === 'MD5' ? 32 : 64)

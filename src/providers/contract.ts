@@ -24,6 +24,11 @@ export interface Provider {
   getRealmHash?(ctx: AuthContext, user: string, realm: string, algorithm: DigestAlgorithm): Promise<string | null>
   groupsForUser?(ctx: AuthContext, user: string): Promise<string[]>
   allowAccess?(ctx: AuthContext, host: string): Promise<boolean | null>
+  /**
+   * RFC 7616 userhash: the user whose H(user:realm) (hex, in the algorithm) is `userhash`, or
+   * null. Optional: without it, hashed user names are unknown users.
+   */
+  findUserByHash?(ctx: AuthContext, userhash: string, realm: string, algorithm: DigestAlgorithm): Promise<string | null>
   /** Releases files, databases and timers. Optional. */
   close?(): Promise<void> | void
 }

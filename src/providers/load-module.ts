@@ -14,7 +14,7 @@ import type { Provider, ProviderEnv } from './contract.js'
 export const BUILTIN_PROVIDERS = ['htpasswd', 'htdigest', 'sqlite', 'django'] as const
 export type BuiltinProvider = (typeof BUILTIN_PROVIDERS)[number]
 
-const PROVIDER_METHODS = ['checkPassword', 'getRealmHash', 'groupsForUser', 'allowAccess'] as const
+const PROVIDER_METHODS = ['checkPassword', 'getRealmHash', 'groupsForUser', 'allowAccess', 'findUserByHash'] as const
 
 /** providers/<name>/index.ts beside src/ (tsx), or index.js beside dist/src/ (compiled). */
 function builtinUrl(name: BuiltinProvider): string {

@@ -7,7 +7,7 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads'
 import type { Provider, ProviderLog } from './contract.js'
 import { loadProvider, providerMethods } from './load-module.js'
 
-export type ProviderMethod = 'checkPassword' | 'getRealmHash' | 'groupsForUser' | 'allowAccess'
+export type ProviderMethod = 'checkPassword' | 'getRealmHash' | 'groupsForUser' | 'allowAccess' | 'findUserByHash'
 
 export interface HostData {
   specifier: string

@@ -62,6 +62,7 @@ const RESULTS: Record<ProviderMethod, { expected: string; valid: (v: unknown, ar
   },
   groupsForUser: { expected: 'array of strings', valid: (v) => Array.isArray(v) && v.every((g) => typeof g === 'string') },
   allowAccess: { expected: 'boolean or null', valid: (v) => v === null || typeof v === 'boolean' },
+  findUserByHash: { expected: 'non-empty string or null', valid: (v) => v === null || (typeof v === 'string' && v !== '') },
 }
 
 /** Names the kind of a value without showing it (a provider may return secrets by mistake). */
@@ -119,6 +120,7 @@ export class ThreadProvider implements Provider {
   declare getRealmHash?: (ctx: AuthContext, user: string, realm: string, algorithm: DigestAlgorithm) => Promise<string | null>
   declare groupsForUser?: (ctx: AuthContext, user: string) => Promise<string[]>
   declare allowAccess?: (ctx: AuthContext, host: string) => Promise<boolean | null>
+  declare findUserByHash?: (ctx: AuthContext, userhash: string, realm: string, algorithm: DigestAlgorithm) => Promise<string | null>
 
   readonly #opts: Required<Omit<ThreadProviderOptions, 'threads' | 'callTimeoutMs'>> & { threads: number; callTimeoutMs: number }
   readonly #threads: Thread[] = []

@@ -44,6 +44,9 @@ before(async () => {
       { path: '/digest', upstream: up, auth: { scheme: ['digest', 'basic'], realm: 'Office', provider: 'digestfile', require: { users: ['alice'] } } },
       { path: '/staff', upstream: up, auth: { scheme: 'basic', realm: 'Office', provider: 'local', require: { groups: ['staff'] } } },
       { path: '/public', upstream: up },
+      { path: '/proxied', upstream: up, auth: { scheme: 'basic', realm: 'Office', provider: 'local', proxy: true } },
+      { path: '/integrity', upstream: up, auth: { scheme: 'digest', realm: 'Office', provider: 'local', qop: ['auth-int'], algorithms: ['SHA-256'] } },
+      { path: '/hashed', upstream: up, auth: { scheme: 'digest', realm: 'Office', provider: 'local', userhash: true } },
       { path: '/staff-digest', upstream: up, auth: { scheme: ['digest'], realm: 'Office', provider: 'local', require: { groups: ['staff'] } } },
     ],
   }, t.dir)
@@ -188,6 +191,61 @@ describe('Digest', () => {
     const r = await get('/digest/page', { authorization: header })
     assert.equal(r.status, 401)
     assert.ok(!(r.headers['www-authenticate'] as string[]).some((c) => c.includes('stale=true')))
+  })
+})
+
+describe('Digest userhash (RFC 7616 §3.4.4)', () => {
+  test('the challenge says userhash=true and a hashed user name authenticates as the real user', async () => {
+    const ch = (await get('/hashed/')).headers['www-authenticate'] as string[]
+    assert.ok(ch.every((c) => c.includes('userhash=true')))
+    const nonce = /nonce="([^"]+)"/.exec(ch[0]!)![1]!
+    const hashedUser = createHash('sha256').update('dave:Office').digest('hex')
+    const ha1 = computeHA1('SHA-256', 'dave', 'Office', 'dave-pw')
+    const response = computeResponse({ algorithm: 'SHA-256', ha1, method: 'GET', uri: '/hashed/', nonce, cnonce: 'c2', nc: '00000001', qop: 'auth' })
+    const r = await get('/hashed/', { authorization: `Digest username="${hashedUser}", userhash=true, realm="Office", nonce="${nonce}", uri="/hashed/", algorithm=SHA-256, qop=auth, nc=00000001, cnonce="c2", response="${response}"` })
+    assert.equal(r.status, 200)
+    assert.equal(JSON.parse(r.text).headers['x-remote-user'], 'dave')
+  })
+
+  test('a hashed user name that matches nobody gets 401', async () => {
+    const ch = (await get('/hashed/')).headers['www-authenticate'] as string[]
+    const nonce = /nonce="([^"]+)"/.exec(ch[0]!)![1]!
+    const hashedUser = createHash('sha256').update('nobody:Office').digest('hex')
+    const r = await get('/hashed/', { authorization: `Digest username="${hashedUser}", userhash=true, realm="Office", nonce="${nonce}", uri="/hashed/", algorithm=SHA-256, qop=auth, nc=00000001, cnonce="c2", response="${'0'.repeat(64)}"` })
+    assert.equal(r.status, 401)
+  })
+})
+
+describe('proxy mode and auth-int', () => {
+  test('a proxy-mode route answers 407 with Proxy-Authenticate and accepts Proxy-Authorization', async () => {
+    const r = await get('/proxied/')
+    assert.equal(r.status, 407)
+    assert.equal(r.headers['proxy-authenticate'], 'Basic realm="Office", charset="UTF-8"')
+    assert.equal(r.headers['www-authenticate'], undefined)
+    assert.equal((await get('/proxied/', { authorization: basic('dave', 'dave-pw') })).status, 407)
+    const ok = await get('/proxied/', { 'proxy-authorization': basic('dave', 'dave-pw') })
+    assert.equal(ok.status, 200)
+    assert.equal(JSON.parse(ok.text).headers['proxy-authorization'], undefined)
+  })
+
+  test('qop=auth-int binds the body: the right body passes and reaches the upstream, another body is refused', async () => {
+    const body = 'ticket=42&state=closed'
+    const sign = async (payload: string) => {
+      const ch = (await get('/integrity/')).headers['www-authenticate'] as string
+      assert.match(ch, /qop="auth-int"/)
+      const nonce = /nonce="([^"]+)"/.exec(ch)![1]!
+      const ha1 = computeHA1('SHA-256', 'dave', 'Office', 'dave-pw')
+      const bodyHash = createHash('sha256').update(payload).digest('hex')
+      const response = computeResponse({ algorithm: 'SHA-256', ha1, method: 'POST', uri: '/integrity/t', nonce, cnonce: 'c3', nc: '00000001', qop: 'auth-int', bodyHash })
+      return `Digest username="dave", realm="Office", nonce="${nonce}", uri="/integrity/t", algorithm=SHA-256, qop=auth-int, nc=00000001, cnonce="c3", response="${response}"`
+    }
+    const ok = await request(`${gw.url}/integrity/t`, { method: 'POST', body, headers: { authorization: await sign(body), 'content-type': 'text/plain' } })
+    assert.equal(ok.statusCode, 200)
+    const seen = JSON.parse(await ok.body.text())
+    assert.equal(seen.bodySha256, createHash('sha256').update(body).digest('hex'))
+    const tampered = await request(`${gw.url}/integrity/t`, { method: 'POST', body: body + '&admin=1', headers: { authorization: await sign(body), 'content-type': 'text/plain' } })
+    assert.equal(tampered.statusCode, 401)
+    await tampered.body.text()
   })
 })
 
