@@ -13,7 +13,7 @@ type Command = (args: string[], io: CliIO) => Promise<number>
 const commands: Record<string, { run: Command; help: string }> = {
   start: { run: startCommand, help: 'start --config FILE            run the gateway (SIGTERM/SIGINT: graceful stop, SIGHUP: reload groups)' },
   'check-config': { run: checkConfigCommand, help: 'check-config --config FILE     validate a configuration; every error names its key (exit 1)' },
-  users: { run: (args, io) => usersCommand(args, io), help: 'users SUBCOMMAND --database FILE   manage the sqlite user store (gatehouse users --help)' },
+  users: { run: (args, io) => usersCommand(args, { ...io, databaseFromConfig: sqliteDatabaseOf }), help: 'users SUBCOMMAND --database FILE   manage the sqlite user store (gatehouse users --help)' },
   demo: { run: demoCommand, help: 'demo [--port N]                run the demo on 127.0.0.1:8080 with a SQLite user store' },
 }
 
@@ -37,6 +37,15 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
     return 2
   }
   return cmd.run(rest, io)
+}
+
+/** The database of the sqlite provider NAME (or the only one) in a configuration file. */
+async function sqliteDatabaseOf(providerName?: string, configPath?: string): Promise<string> {
+  const { loadConfigFile } = await import('../config-file.js')
+  const config = await loadConfigFile(configPath ?? 'gatehouse.yaml')
+  const sqlite = Object.values(config.providers).filter((p) => p.type === 'sqlite' && (providerName === undefined || p.name === providerName))
+  if (sqlite.length !== 1) throw new Error(providerName ? `no sqlite provider named ${providerName} in ${configPath}` : `${configPath} has ${sqlite.length} sqlite providers: name one with --provider`)
+  return String(sqlite[0]!.options.database)
 }
 
 function defaultIO(): CliIO {
