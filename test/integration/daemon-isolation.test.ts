@@ -28,7 +28,8 @@ function rawExchange(path: string, frames: Buffer[]): Promise<Buffer> {
     const got: Buffer[] = []
     socket.on('connect', () => { for (const f of frames) socket.write(f) })
     socket.on('data', (c) => got.push(c))
-    socket.on('error', reject)
+    // The daemon may drop the connection before our writes finish: EPIPE/ECONNRESET is the refusal itself.
+    socket.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err)))
     socket.on('close', () => resolve(Buffer.concat(got)))
   })
 }

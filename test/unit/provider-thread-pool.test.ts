@@ -134,7 +134,7 @@ describe('ThreadProvider', () => {
     store.addToGroup('alice', 'staff')
     store.close()
     const { p } = await pool(t, 'sqlite', { threads: 2, baseDir: dir, options: { database: 'users.sqlite' } })
-    assert.deepEqual([...p.methods].sort(), ['checkPassword', 'getRealmHash', 'groupsForUser'])
+    assert.deepEqual([...p.methods].sort(), ['checkPassword', 'findUserByHash', 'getRealmHash', 'groupsForUser'])
     assert.deepEqual(
       await Promise.all([p.checkPassword!(ctx, 'alice', 'correct horse'), p.checkPassword!(ctx, 'alice', 'no'), p.checkPassword!(ctx, 'bob', 'no')]),
       [true, false, null],
