@@ -13,7 +13,7 @@ import type { AuthPolicy } from './policy.js'
 import { verify, type AuthOutcome, type Identity, type VerifierDeps } from './verifier.js'
 import { allowAccessChain } from './provider-chain.js'
 import type { AuthContext, DigestAlgorithm } from '../providers/contract.js'
-import { isGatehouseError } from '../errors.js'
+import { errors, isGatehouseError } from '../errors.js'
 
 export interface AuthResult {
   identity?: Identity
@@ -93,7 +93,11 @@ function sendChallenge(reply: FastifyReply, policy: AuthPolicy, nonces: NonceMan
 }
 
 export function sendError(reply: FastifyReply, err: unknown): void {
-  const status = isGatehouseError(err) && err.statusCode >= 500 && err.statusCode < 600 ? err.statusCode : 500
+  const status = isGatehouseError(err) && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
+  if (status < 500) {
+    reply.code(status).type('text/plain; charset=utf-8').send(`${(err as Error).message}\n`)
+    return
+  }
   reply.request.log.error({ code: isGatehouseError(err) ? err.code : 'GH_ERR_INTERNAL', msg: (err as Error)?.message }, 'authentication failed closed')
   if (status === 503) reply.header('retry-after', String((err as { retryAfter?: number }).retryAfter ?? 5))
   reply.code(status).type('text/plain; charset=utf-8').send(status === 503 ? 'Service Unavailable\n' : 'Internal Server Error\n')
@@ -127,7 +131,7 @@ async function readBody(request: FastifyRequest): Promise<Buffer> {
   let size = 0
   for await (const chunk of request.raw) {
     size += (chunk as Buffer).length
-    if (size > MAX_AUTH_INT_BODY) throw Object.assign(new Error('auth-int body too large'), { statusCode: 413 })
+    if (size > MAX_AUTH_INT_BODY) throw errors.GH_ERR_AUTH_BODY_TOO_LARGE(MAX_AUTH_INT_BODY)
     chunks.push(chunk as Buffer)
   }
   return Buffer.concat(chunks)
