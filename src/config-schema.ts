@@ -68,6 +68,10 @@ const group = {
   properties: {
     app: { type: 'string', minLength: 1 },
     provider: { type: 'string', minLength: 1 },
+    providerOptions: { description: 'options handed to the provider module\'s factory', type: 'object' },
+    providerTimeout: { ...duration, description: 'per provider call (default 10s); past it the request is answered 503' },
+    providerConcurrency: { description: 'provider calls in flight to the group at once (default 64)', type: 'integer', minimum: 1 },
+    providerQueueTimeout: { ...duration, description: 'how long a call over providerConcurrency may wait before 503 (default 1s)' },
     processes: { type: 'integer', minimum: 1, maximum: 256 },
     concurrency: { description: 'concurrent requests per process (default 100)', type: 'integer', minimum: 1 },
     cwd: { type: 'string', minLength: 1 },
@@ -83,6 +87,25 @@ const group = {
     queueTimeout: duration,
     reloadOn: { type: 'array', items: { type: 'string', minLength: 1 } },
     fileRoots: { type: 'array', items: { type: 'string', minLength: 1 } },
+  },
+}
+
+const headerNames = { anyOf: [headerName, { type: 'array', minItems: 1, items: headerName }] }
+
+const sidecar = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['path'],
+  properties: {
+    path: { description: 'the forward-auth endpoint (nginx auth_request, Traefik ForwardAuth, Caddy forward_auth, Envoy ext_authz path_prefix)', type: 'string', pattern: '^/.' },
+    headers: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        user: { description: 'response header(s) carrying the user on 200', ...headerNames },
+        groups: { description: 'response header(s) carrying the groups (comma-separated) on 200', ...headerNames },
+      },
+    },
   },
 }
 
@@ -105,6 +128,7 @@ export const configSchema = {
     groups: { type: 'object', additionalProperties: group },
     routes: { type: 'array', items: route },
     identityHeaders: { type: 'object', additionalProperties: false, properties: { user: headerName, groups: headerName } },
+    sidecar,
     trustedProxies: { description: 'addresses whose X-Forwarded-* headers are trusted', type: 'array', items: { type: 'string' } },
     digest: {
       type: 'object',

@@ -50,6 +50,13 @@ export interface GroupConfig {
   app: string
   /** Absolute path of the provider module (issue: group providers), optional. */
   provider?: string
+  /** Handed to the provider module's factory as its options. */
+  providerOptions: Record<string, unknown>
+  /** Per provider call, from the front's side (> 0). */
+  providerTimeoutMs: number
+  /** Provider calls in flight to the group at once; more wait up to providerQueueTimeoutMs, then 503. */
+  providerConcurrency: number
+  providerQueueTimeoutMs: number
   processes: number
   /** Concurrent requests per process. */
   concurrency: number
@@ -85,6 +92,16 @@ export interface IdentityHeadersConfig {
   groups: string
 }
 
+/** The forward-auth endpoint (docs/sidecar.md). */
+export interface SidecarConfig {
+  /** Without a trailing slash; `${path}/<original path>` is Envoy's path-prefix mode. */
+  path: string
+  /** Response headers set to the user on 200 (each one). */
+  userHeaders: string[]
+  /** Response headers set to the comma-separated groups on 200. */
+  groupsHeaders: string[]
+}
+
 export interface Config {
   baseDir: string
   listen: ListenConfig
@@ -94,6 +111,8 @@ export interface Config {
   identityHeaders: IdentityHeadersConfig
   /** Addresses whose X-Forwarded-* headers are trusted. */
   trustedProxies: string[]
+  /** Present when the configuration has `sidecar:`. */
+  sidecar?: SidecarConfig
   digest: { secret: string; secretFile?: string; nonceTtlMs: number }
   cache: { maxEntries: number; ttlMs: number }
   log: { level: string }

@@ -8,7 +8,7 @@ import { Ajv, type ErrorObject } from 'ajv'
 import { configSchema } from './config-schema.js'
 import { errors } from './errors.js'
 import type { DigestAlgorithmName } from './auth/digest.js'
-import type { AuthConfig, Config, GroupConfig, ProviderConfig, RouteConfig, Scheme } from './config-types.js'
+import type { AuthConfig, Config, GroupConfig, ProviderConfig, RouteConfig, Scheme, SidecarConfig } from './config-types.js'
 
 const ajv = new Ajv({ allErrors: true, strict: false })
 const validate = ajv.compile(configSchema)
@@ -41,6 +41,10 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
   for (const [name, g] of Object.entries(doc.groups ?? {})) {
     if (name in providers) problems.push(`groups.${name}: the name is also used under providers; names must be unique`)
     groups[name] = parseGroup(name, g, baseDir)
+    if (!g.provider && (g.providerOptions || g.providerTimeout !== undefined || g.providerConcurrency !== undefined || g.providerQueueTimeout !== undefined)) {
+      problems.push(`groups.${name}.provider: required when the group has provider options (providerOptions, providerTimeout, providerConcurrency, providerQueueTimeout)`)
+    }
+    if (groups[name]!.providerTimeoutMs <= 0) problems.push(`groups.${name}.providerTimeout: expected more than 0 (a call must not wait forever)`)
   }
   const routes = (doc.routes ?? []).map((r, i) => parseRoute(r, `routes[${i}]`, providers, groups, problems))
   const seen = new Set<string>()
@@ -48,6 +52,8 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
     if (seen.has(r.path)) problems.push(`routes[${i}].path: ${r.path} is already used by an earlier route`)
     seen.add(r.path)
   })
+  const identityHeaders = { user: doc.identityHeaders?.user ?? 'X-Remote-User', groups: doc.identityHeaders?.groups ?? 'X-Remote-Groups' }
+  const sidecar = doc.sidecar ? parseSidecar(doc.sidecar, routes, identityHeaders, problems) : undefined
   if (problems.length > 0) throw errors.GH_ERR_CONFIG_INVALID(problems.join('; '))
 
   return {
@@ -60,8 +66,9 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
     providers,
     groups,
     routes,
-    identityHeaders: { user: doc.identityHeaders?.user ?? 'X-Remote-User', groups: doc.identityHeaders?.groups ?? 'X-Remote-Groups' },
+    identityHeaders,
     trustedProxies: doc.trustedProxies ?? [],
+    ...(sidecar ? { sidecar } : {}),
     digest: {
       secret: doc.digest?.secret ?? '',
       ...(doc.digest?.secretFile ? { secretFile: resolve(baseDir, doc.digest.secretFile) } : {}),
@@ -97,6 +104,10 @@ function parseGroup(name: string, g: RawGroup, baseDir: string): GroupConfig {
     name,
     app: resolve(baseDir, g.app),
     ...(g.provider ? { provider: resolve(baseDir, g.provider) } : {}),
+    providerOptions: g.providerOptions ?? {},
+    providerTimeoutMs: durationMs(g.providerTimeout, 10_000),
+    providerConcurrency: g.providerConcurrency ?? 64,
+    providerQueueTimeoutMs: durationMs(g.providerQueueTimeout, 1_000),
     processes: g.processes ?? 1,
     concurrency: g.concurrency ?? 100,
     cwd,
@@ -168,6 +179,27 @@ function parseAuth(a: RawAuth, key: string, providers: Record<string, ProviderCo
   }
 }
 
+/**
+ * The sidecar answers for every route, so its path must not be a route's own, and it never sees
+ * a request body, so a route that offers Digest with auth-int alone could never be satisfied.
+ */
+function parseSidecar(raw: RawSidecar, routes: RouteConfig[], identity: { user: string; groups: string }, problems: string[]): SidecarConfig {
+  const path = raw.path.replace(/\/+$/, '')
+  if (path === '') problems.push('sidecar.path: expected a path other than /')
+  routes.forEach((r, i) => {
+    if (r.path === path) problems.push(`sidecar.path: ${path} is also the path of routes[${i}]`)
+    if (r.auth?.scheme.includes('digest') && !r.auth.qop.includes('auth')) {
+      problems.push(`routes[${i}].auth.qop: with a sidecar, Digest needs qop auth (the sidecar never sees the body auth-int hashes)`)
+    }
+  })
+  const list = (v: string | string[] | undefined, fallback: string[]) => (v === undefined ? fallback : Array.isArray(v) ? v : [v])
+  return {
+    path,
+    userHeaders: list(raw.headers?.user, [identity.user, 'Remote-User']),
+    groupsHeaders: list(raw.headers?.groups, [identity.groups, 'Remote-Groups']),
+  }
+}
+
 function resolvePath(baseDir: string, _key: string, value: string): string {
   return isAbsolute(value) ? value : resolve(baseDir, value)
 }
@@ -219,6 +251,7 @@ export function formatSchemaErrors(list: ErrorObject[]): string {
 
 function describePattern({ pattern }: { pattern: string }): string {
   if (pattern === '^/') return 'a path starting with /'
+  if (pattern === '^/.') return 'a path starting with /, other than /'
   if (pattern === '^https?://') return 'an http:// or https:// URL'
   if (pattern.includes('ms|s|m|h')) return 'a duration such as 30, "250ms", "30s", "5m"'
   if (pattern.startsWith('^[A-Za-z0-9-]')) return 'an HTTP header name'
@@ -242,17 +275,20 @@ interface RawConfig {
   routes?: RawRoute[]
   identityHeaders?: { user?: string; groups?: string }
   trustedProxies?: string[]
+  sidecar?: RawSidecar
   digest?: { secret?: string; secretFile?: string; nonceTtl?: number | string }
   cache?: { ttl?: number | string; maxEntries?: number }
   log?: { level?: string }
 }
 type RawProvider = { type: string; module?: string; threads?: number; timeout?: number | string } & Record<string, unknown>
 interface RawGroup {
-  app: string; provider?: string; processes?: number; concurrency?: number; cwd?: string; env?: Record<string, string>
+  app: string; provider?: string; providerOptions?: Record<string, unknown>; providerTimeout?: number | string
+  providerConcurrency?: number; providerQueueTimeout?: number | string; processes?: number; concurrency?: number; cwd?: string; env?: Record<string, string>
   node?: string; execArgv?: string[]; user?: string; group?: string; maxRequests?: number
   requestTimeout?: number | string; gracefulTimeout?: number | string; inactivityTimeout?: number | string; queueTimeout?: number | string
   reloadOn?: string[]; fileRoots?: string[]
 }
+interface RawSidecar { path: string; headers?: { user?: string | string[]; groups?: string | string[] } }
 interface RawRoute { path: string; upstream?: string; group?: string; auth?: RawAuth; bodyLimit?: number }
 interface RawAuth {
   scheme?: Scheme | Scheme[]; realm: string; provider: string | string[]; require?: 'valid-user' | { users?: string[]; groups?: string[] }

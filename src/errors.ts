@@ -64,7 +64,7 @@ export const errors = {
   GH_ERR_IPC_CLOSED: define('GH_ERR_IPC_CLOSED', 502, 'IPC channel closed: %s'),
   GH_ERR_FILE_RANGE: define('GH_ERR_FILE_RANGE', 500, 'file response %s: window offset %s length %s does not fit a file of %d bytes'),
   GH_ERR_FILE_READ: define('GH_ERR_FILE_READ', 500, 'file response %s cannot be read: %s'),
-  GH_ERR_USERSTORE: define('GH_ERR_USERSTORE', 500, 'user store %s: %s'),
+  GH_ERR_USERSTORE_FAILED: define('GH_ERR_USERSTORE_FAILED', 500, 'user store %s: %s'),
   GH_ERR_CLI_USAGE: define('GH_ERR_CLI_USAGE', 2, '%s'),
 } as const satisfies Record<string, ErrorFactory>
 

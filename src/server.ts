@@ -23,6 +23,7 @@ import { createLogger, loggerOptions } from './log.js'
 import { Readable } from 'node:stream'
 import type { Supervisor } from './daemon/supervisor.js'
 import { GroupProvider } from './providers/group-provider.js'
+import { registerSidecar } from './sidecar/forward-auth.js'
 
 export interface Gatehouse {
   readonly app: FastifyInstance
@@ -64,7 +65,10 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
   }
   const providers = new ProviderRegistry(config, log)
   for (const g of Object.values(config.groups)) {
-    if (g.provider && opts.supervisor) providers.register(g.name, new GroupProvider(g.name, opts.supervisor.group(g.name), { callTimeoutMs: 10_000 }))
+    if (g.provider && opts.supervisor) {
+      const limits = { callTimeoutMs: g.providerTimeoutMs, concurrency: g.providerConcurrency, queueTimeoutMs: g.providerQueueTimeoutMs }
+      providers.register(g.name, new GroupProvider(g.name, opts.supervisor.group(g.name), limits))
+    }
   }
   opts.supervisor?.on('reload', (name) => providers.notifyReload(name))
   const targets: Target[] = []
@@ -91,6 +95,7 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
       let identity: Identity | undefined
       if (route.auth) {
         policy ??= makePolicy(route.auth, providers.chain(route.auth.provider))
+        await providers.refresh(policy.chain)
         const result = await authenticateRequest(request, reply, policy, deps, route.path)
         if (result.outcome !== 'ok') {
           if (result.identity) (request as FastifyRequest & { user?: Identity }).user = result.identity
@@ -120,6 +125,8 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     const paths = route.path === '/' ? ['/', '/*'] : [route.path, `${route.path}/`, `${route.path}/*`]
     for (const url of paths) app.route({ method: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'], url, handler, ...routeOpts })
   }
+
+  registerSidecar(app, { config, providers, deps })
 
   let closed: Promise<void> | undefined
   return {

@@ -24,13 +24,13 @@ const GROUPS_FOR = `SELECT g.name AS name FROM auth_group g
   JOIN auth_user_groups ug ON ug.group_id = g.id
   WHERE ug.user_id = ? ORDER BY g.name`
 
-/** Opens the database; throws GH_ERR_USERSTORE when the file is missing or is not a Django auth database. */
+/** Opens the database; throws GH_ERR_USERSTORE_FAILED when the file is missing or is not a Django auth database. */
 export function openSqliteUserSource(path: string, options: SqliteUserSourceOptions = {}): DjangoUserSource {
   let db: Database.Database
   try {
     db = new Database(path, { readonly: true, fileMustExist: true, timeout: options.busyTimeoutMs ?? 5000 })
   } catch (err) {
-    throw errors.GH_ERR_USERSTORE(path, `cannot open the Django database: ${(err as Error).message}`, { cause: err })
+    throw errors.GH_ERR_USERSTORE_FAILED(path, `cannot open the Django database: ${(err as Error).message}`, { cause: err })
   }
   let findUser: Database.Statement<[string], UserRow>
   let groupsFor: Database.Statement<[number], { name: string }>
@@ -39,7 +39,7 @@ export function openSqliteUserSource(path: string, options: SqliteUserSourceOpti
     groupsFor = db.prepare<[number], { name: string }>(GROUPS_FOR)
   } catch (err) {
     db.close()
-    throw errors.GH_ERR_USERSTORE(path, `not a Django auth database (auth_user, auth_group, auth_user_groups): ${(err as Error).message}`, { cause: err })
+    throw errors.GH_ERR_USERSTORE_FAILED(path, `not a Django auth database (auth_user, auth_group, auth_user_groups): ${(err as Error).message}`, { cause: err })
   }
 
   return {
@@ -66,6 +66,6 @@ function query<T>(path: string, run: () => T): T {
   try {
     return run()
   } catch (err) {
-    throw errors.GH_ERR_USERSTORE(path, `query failed: ${(err as Error).message}`, { cause: err })
+    throw errors.GH_ERR_USERSTORE_FAILED(path, `query failed: ${(err as Error).message}`, { cause: err })
   }
 }

@@ -51,7 +51,7 @@ export class UserStore {
   }
 
   static open(path: string, opts: UserStoreOptions = {}): UserStore {
-    const fail = (what: string, cause?: unknown): Error => errors.GH_ERR_USERSTORE(path, what, cause === undefined ? undefined : { cause })
+    const fail = (what: string, cause?: unknown): Error => errors.GH_ERR_USERSTORE_FAILED(path, what, cause === undefined ? undefined : { cause })
     if (!existsSync(path)) {
       if (opts.create !== true) throw fail('database does not exist')
       try {
@@ -67,7 +67,7 @@ export class UserStore {
       db.pragma('foreign_keys = ON')
       migrate(db, fail)
     } catch (err) {
-      if ((err as { code?: string }).code === 'GH_ERR_USERSTORE') throw err
+      if ((err as { code?: string }).code === 'GH_ERR_USERSTORE_FAILED') throw err
       throw fail(`cannot open: ${(err as Error).message}`, err)
     }
     return new UserStore(db, path, opts.bcryptCost ?? DEFAULT_BCRYPT_COST)
@@ -81,7 +81,7 @@ export class UserStore {
     checkName(name, this.#path)
     const hash = hashBcryptSync(password, this.#cost)
     this.#db.transaction(() => {
-      if (this.#exists(name)) throw errors.GH_ERR_USERSTORE(this.#path, `user ${name} already exists`)
+      if (this.#exists(name)) throw errors.GH_ERR_USERSTORE_FAILED(this.#path, `user ${name} already exists`)
       this.#db.prepare('INSERT INTO users (name, password_hash) VALUES (?, ?)').run(name, hash)
       this.#writeHa1(name, password, opts.realms ?? [])
     })()
@@ -112,7 +112,7 @@ export class UserStore {
   }
 
   addToGroup(user: string, group: string): void {
-    if (!GROUP_NAME.test(group)) throw errors.GH_ERR_USERSTORE(this.#path, 'group names are one word without colons or control characters')
+    if (!GROUP_NAME.test(group)) throw errors.GH_ERR_USERSTORE_FAILED(this.#path, 'group names are one word without colons or control characters')
     this.#db.transaction(() => {
       this.#mustExist(user)
       this.#db.prepare('INSERT OR IGNORE INTO groups (name) VALUES (?)').run(group)
@@ -131,7 +131,7 @@ export class UserStore {
 
   setActive(name: string, active: boolean): void {
     if (this.#db.prepare('UPDATE users SET active = ? WHERE name = ?').run(active ? 1 : 0, name).changes === 0) {
-      throw errors.GH_ERR_USERSTORE(this.#path, `no such user ${name}`)
+      throw errors.GH_ERR_USERSTORE_FAILED(this.#path, `no such user ${name}`)
     }
   }
 
@@ -174,7 +174,7 @@ export class UserStore {
   }
 
   #mustExist(name: string): void {
-    if (!this.#exists(name)) throw errors.GH_ERR_USERSTORE(this.#path, `no such user ${name}`)
+    if (!this.#exists(name)) throw errors.GH_ERR_USERSTORE_FAILED(this.#path, `no such user ${name}`)
   }
 
   #writeHa1(name: string, password: string, realms: readonly string[]): void {
@@ -187,7 +187,7 @@ export class UserStore {
 
 function checkName(name: string, path: string): void {
   if (typeof name !== 'string' || !USER_NAME.test(name)) {
-    throw errors.GH_ERR_USERSTORE(path, 'user names are 1..255 characters without colons or control characters')
+    throw errors.GH_ERR_USERSTORE_FAILED(path, 'user names are 1..255 characters without colons or control characters')
   }
 }
 

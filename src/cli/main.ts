@@ -14,7 +14,7 @@ const commands: Record<string, { run: Command; help: string }> = {
   start: { run: startCommand, help: 'start --config FILE            run the gateway (SIGTERM/SIGINT: graceful stop, SIGHUP: reload groups)' },
   'check-config': { run: checkConfigCommand, help: 'check-config --config FILE     validate a configuration; every error names its key (exit 1)' },
   users: { run: (args, io) => usersCommand(args, { ...io, databaseFromConfig: sqliteDatabaseOf }), help: 'users SUBCOMMAND --database FILE   manage the sqlite user store (gatehouse users --help)' },
-  demo: { run: demoCommand, help: 'demo [--port N]                run the demo on 127.0.0.1:8080 with a SQLite user store' },
+  demo: { run: demoCommand, help: 'demo [--port N] [--data DIR]   run the tracker-with-Django-users demo on 127.0.0.1:8080' },
 }
 
 export function usage(): string {

@@ -9,6 +9,7 @@ import type { Logger } from 'pino'
 import type { GroupConfig } from '../config-types.js'
 import { errors, type GatehouseError } from '../errors.js'
 import { isNotAccepted, type ResponseStart } from '../ipc/client.js'
+import type { ProviderMethodName } from '../ipc/protocol.js'
 import { socketPath } from '../ipc/socket-path.js'
 import { Reloader, type ReloadTarget } from './reload.js'
 import { buildSpawnSpec, type SpawnSpec } from './spawn-spec.js'
@@ -29,6 +30,10 @@ export interface GroupHandle {
   readonly name: string
   request(head: RequestHeadInput, body: Readable | null, signal?: AbortSignal): Promise<ResponseStart>
   call(method: string, args: unknown[], timeoutMs: number): Promise<unknown>
+  /** The methods of the group's provider module as its newest ready process reported them (kept while none is up). */
+  providerMethods(): readonly ProviderMethodName[] | undefined
+  /** Reloads now if a watched file changed (what a request or call would notice); never rejects. */
+  noticeChanges(): Promise<void>
 }
 
 export type GroupState = 'starting' | 'running' | 'closing' | 'closed'
@@ -78,6 +83,7 @@ export class Group implements GroupHandle, ReloadTarget {
   #restarts = 0
   #reloads = 0
   #rr = 0
+  #providerMethods: readonly ProviderMethodName[] | undefined
   readonly #secret = randomBytes(32)
   readonly #spec: SpawnSpec
   readonly #opts: GroupOptions
@@ -131,6 +137,16 @@ export class Group implements GroupHandle, ReloadTarget {
     } finally {
       this.#release(p, 'call')
     }
+  }
+
+  providerMethods(): readonly ProviderMethodName[] | undefined {
+    const live = this.#procs.find((p) => p.state === 'ready' && p.providerMethods !== undefined)
+    if (live !== undefined) this.#providerMethods = live.providerMethods
+    return this.#providerMethods
+  }
+
+  async noticeChanges(): Promise<void> {
+    if (this.#state === 'running') await this.#noticeTouch()
   }
 
   reload(reason: string): Promise<boolean> {
@@ -225,7 +241,7 @@ export class Group implements GroupHandle, ReloadTarget {
       group: this.name, seq, spec: this.#spec, secret: this.#secret, log: this.#log,
       startTimeoutMs: this.#opts.startTimeoutMs,
       init: {
-        group: this.name, app: this.config.app, provider: this.config.provider, socketPath: path,
+        group: this.name, app: this.config.app, provider: this.config.provider, providerOptions: this.config.providerOptions, socketPath: path,
         secret: this.#secret.toString('hex'), user: this.config.user, unixGroup: this.config.group,
       },
     })

@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream'
 import type { Logger } from 'pino'
 import { errors } from '../errors.js'
 import { WorkerConnection } from '../ipc/client.js'
-import { PROTOCOL_VERSION, type FromWorker, type WorkerInit } from '../ipc/protocol.js'
+import { PROTOCOL_VERSION, type FromWorker, type ProviderMethodName, type WorkerInit } from '../ipc/protocol.js'
 import { removeSocket } from '../ipc/socket-path.js'
 import type { SpawnSpec } from './spawn-spec.js'
 
@@ -57,6 +57,8 @@ export class WorkerProcess {
   calls = 0
   /** Requests dispatched over its life (for maxRequests). */
   served = 0
+  /** The contract methods of the group's provider module, as the process reported them when ready. */
+  providerMethods: ProviderMethodName[] | undefined
   idleTimer: NodeJS.Timeout | undefined
   onExit: (info: ExitInfo) => void = () => {}
   readonly #opts: WorkerProcessOptions
@@ -171,7 +173,10 @@ export class WorkerProcess {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => finish(errors.GH_ERR_GROUP_FAILED(group, `process did not report ready within ${timeoutMs} ms`)), timeoutMs)
       const onMessage = (msg: FromWorker): void => {
-        if (msg.type === 'ready') finish()
+        if (msg.type === 'ready') {
+          this.providerMethods = msg.providerMethods
+          finish()
+        }
         else if (msg.type === 'failed') finish(errors.GH_ERR_GROUP_FAILED(group, `process failed to start: ${msg.message}`))
       }
       const onExit = (code: number | null, signal: string | null): void => {

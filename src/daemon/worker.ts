@@ -60,7 +60,7 @@ async function boot(init: WorkerInit): Promise<void> {
         warn: (msg, fields) => log('warn', msg, fields),
         error: (msg, fields) => log('error', msg, fields),
       },
-    })
+    }, init.providerOptions ?? {})
   }
   process.on('message', (msg: ToWorker) => {
     if (msg.type !== 'shutdown') return
@@ -69,7 +69,7 @@ async function boot(init: WorkerInit): Promise<void> {
       .catch((err: unknown) => log('warn', 'provider close failed', { error: describe(err) }))
       .finally(() => process.exit(0))
   })
-  send({ type: 'ready', pid: process.pid })
+  send(provider === null ? { type: 'ready', pid: process.pid } : { type: 'ready', pid: process.pid, providerMethods: provider.methods })
 }
 
 function main(): void {

@@ -211,7 +211,8 @@ export class WorkerConnection {
     const result = JSON.parse(payload.toString()) as CallResult
     this.#finish(s)
     if (result.ok) s.resolve(result.value)
-    else s.reject(errors.GH_ERR_PROVIDER_FAILED(this.group, result.code === 'GH_ERR_PROVIDER_FAILED' ? result.message : `${result.code}: ${result.message}`))
+    // remoteCode/remoteMessage: the worker's own code, for the provider adapter to map (group-provider.ts).
+    else s.reject(Object.assign(errors.GH_ERR_PROVIDER_FAILED(this.group, result.code === 'GH_ERR_PROVIDER_FAILED' ? result.message : `${result.code}: ${result.message}`), { remoteCode: result.code, remoteMessage: result.message }))
   }
 
   #onTimeout(s: Stream): void {

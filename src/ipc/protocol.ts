@@ -75,6 +75,10 @@ export interface CallRequest {
 
 export type CallResult = { ok: true; value: unknown } | { ok: false; code: string; message: string }
 
+/** The provider methods a CALL may name (the Provider contract); a worker reports which it has. */
+export const PROVIDER_METHODS = ['checkPassword', 'getRealmHash', 'groupsForUser', 'allowAccess', 'findUserByHash'] as const
+export type ProviderMethodName = (typeof PROVIDER_METHODS)[number]
+
 /** Encodes a frame header for a payload of `payloadBytes`. */
 export function frameHeader(type: FrameType, id: number, payloadBytes: number): Buffer {
   const h = Buffer.allocUnsafe(FRAME_HEADER_BYTES)
@@ -111,6 +115,8 @@ export interface WorkerInit {
   group: string
   app: string
   provider?: string
+  /** Handed to the provider module's factory (groups.NAME.providerOptions). */
+  providerOptions?: Record<string, unknown>
   socketPath: string
   /** hex; also required as the HELLO payload on every data connection. */
   secret: string
@@ -130,6 +136,8 @@ export type ToWorker = WorkerInit | WorkerShutdown
 export interface WorkerReady {
   type: 'ready'
   pid: number
+  /** The methods the group's provider module implements; absent when the group has none. */
+  providerMethods?: ProviderMethodName[]
 }
 
 export interface WorkerFailed {

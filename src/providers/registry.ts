@@ -15,6 +15,8 @@ import { ThreadProvider } from './thread-pool.js'
 export interface ManagedProvider extends Provider {
   start?(): Promise<void>
   close?(): Promise<void> | void
+  /** Called before a route consults the credential cache: a daemon group notices touched files (and reloads). */
+  refresh?(): Promise<void>
 }
 
 export class ProviderRegistry {
@@ -70,6 +72,14 @@ export class ProviderRegistry {
       }
     }
     this.#log.debug({ providers: [...this.#entries.keys()] }, 'providers ready')
+  }
+
+  /** Lets the chain's providers that can go stale reload first (their reload empties their cache entries). */
+  async refresh(chain: readonly NamedProvider[]): Promise<void> {
+    for (const np of chain) {
+      const p = np.provider as ManagedProvider
+      if (p.refresh) await p.refresh()
+    }
   }
 
   /** A provider's answers may have changed (its group reloaded): listeners empty caches. */

@@ -209,7 +209,7 @@ describe('providers/django options and failures', () => {
   test('a database file that does not exist fails at start, not on the first login', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-django-'))
     try {
-      await assert.rejects(createDjango({ database: 'absent.sqlite3' }, { ...env, baseDir: dir }), (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE'))
+      await assert.rejects(createDjango({ database: 'absent.sqlite3' }, { ...env, baseDir: dir }), (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED'))
       assert.throws(() => readFileSync(join(dir, 'absent.sqlite3')), { code: 'ENOENT' })
     } finally {
       rmSync(dir, { recursive: true, force: true })
@@ -224,7 +224,7 @@ describe('providers/django options and failures', () => {
       db.exec('CREATE TABLE t (x)')
       db.close()
       await assert.rejects(createDjango({ database: path }, env), (err: unknown) =>
-        isGatehouseError(err, 'GH_ERR_USERSTORE') && /not a Django auth database/.test(err.message))
+        isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED') && /not a Django auth database/.test(err.message))
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
@@ -235,7 +235,7 @@ describe('providers/django options and failures', () => {
     try {
       const path = join(dir, 'junk.sqlite3')
       writeFileSync(path, 'not a database, just text '.repeat(100))
-      await assert.rejects(createDjango({ database: path }, env), (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE'))
+      await assert.rejects(createDjango({ database: path }, env), (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED'))
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

@@ -25,7 +25,7 @@ describe('UserStore', () => {
   })
 
   test('open without create refuses a missing database', () => {
-    assert.throws(() => UserStore.open(join(dir, 'missing.sqlite')), (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE') && /does not exist/.test(err.message))
+    assert.throws(() => UserStore.open(join(dir, 'missing.sqlite')), (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED') && /does not exist/.test(err.message))
   })
 
   test('creates a 0600 database in WAL mode at the current schema version', () => {
@@ -46,7 +46,7 @@ describe('UserStore', () => {
     const db = new Database(path)
     db.pragma('user_version = 99')
     db.close()
-    assert.throws(() => UserStore.open(path), (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE') && /schema version 99/.test(err.message))
+    assert.throws(() => UserStore.open(path), (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED') && /schema version 99/.test(err.message))
   })
 
   test('adds users with bcrypt hashes, groups, and HA1 for MD5, SHA-256 and SHA-512-256 per realm', () => {
@@ -65,9 +65,9 @@ describe('UserStore', () => {
     assert.equal(store.realmHash('alice', 'Wiki', 'SHA-256'), h('sha256', 'alice:Wiki:correct horse'))
     assert.equal(store.realmHash('alice', 'Office', 'SHA-512-256'), h('sha512-256', 'alice:Office:correct horse'))
     assert.equal(store.realmHash('bob', 'Wiki', 'MD5'), undefined)
-    assert.throws(() => store.addUser('alice', 'x'), (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE') && /already exists/.test(err.message))
-    assert.throws(() => store.addUser('a:b', 'x'), (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE'))
-    assert.throws(() => store.addToGroup('nobody', 'staff'), (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE') && /no such user/.test(err.message))
+    assert.throws(() => store.addUser('alice', 'x'), (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED') && /already exists/.test(err.message))
+    assert.throws(() => store.addUser('a:b', 'x'), (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED'))
+    assert.throws(() => store.addToGroup('nobody', 'staff'), (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED') && /no such user/.test(err.message))
     store.close()
   })
 
@@ -79,7 +79,7 @@ describe('UserStore', () => {
     store.setPassword('alice', 'newer horse', { realms: ['Wiki'] })
     assert.equal(store.realmHash('alice', 'Office', 'MD5'), undefined)
     assert.equal(store.realmHash('alice', 'Wiki', 'SHA-512-256'), h('sha512-256', 'alice:Wiki:newer horse'))
-    assert.throws(() => store.setPassword('nobody', 'x'), (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE'))
+    assert.throws(() => store.setPassword('nobody', 'x'), (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED'))
     store.close()
   })
 
@@ -90,7 +90,7 @@ describe('UserStore', () => {
     assert.deepEqual(store.groupsFor('alice'), ['staff'])
     store.setActive('bob', false)
     assert.equal(store.getUser('bob')?.active, false)
-    assert.throws(() => store.setActive('nobody', true), (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE'))
+    assert.throws(() => store.setActive('nobody', true), (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED'))
     assert.equal(store.removeUser('alice'), true)
     assert.equal(store.removeUser('alice'), false)
     assert.equal(store.getUser('alice'), undefined)

@@ -1,60 +1,148 @@
 /**
- * `gatehouse demo` (npm start): a working gateway on 127.0.0.1:8080 in one command. Creates a
- * SQLite user store under .demo/ with a demo user (its password printed once, at start),
- * starts the example upstream app, and protects it with Basic and Digest.
+ * `gatehouse demo` (npm start): the tracker-with-Django-users demo of
+ * examples/tracker-with-django-users in one command. Two daemon groups (tracker, accounts)
+ * behind the front; the accounts app's provider checks every tracker login. Creates the data
+ * dir (default .demo/ at the package root), the Digest nonce secret once, seeds an admin in
+ * group staff and a normal user (new random passwords printed at each start), and runs the
+ * gateway from the example's gatehouse.yaml. SIGINT/SIGTERM stop everything.
  */
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { mkdirSync, readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { randomBytes } from 'node:crypto'
+import type { Logger } from 'pino'
+import { parse as parseYaml } from 'yaml'
 import { parseConfig } from '../../config.js'
-import { runGateway } from '../../gateway.js'
+import type { Config } from '../../config-types.js'
+import { isGatehouseError } from '../../errors.js'
+import { runGateway, type RunningGateway } from '../../gateway.js'
 import { packageRoot } from '../../package-root.js'
-import { UserStore } from '../../../providers/sqlite/store.js'
-import { startExampleApp } from '../../../examples/hello-upstream/app.js'
+import { AccountsDb, realmsFromEnv } from '../../../examples/tracker-with-django-users/accounts/db.js'
+import { TrackerDb } from '../../../examples/tracker-with-django-users/tracker/db.js'
+import { ensureSecretFile } from '../../../examples/tracker-with-django-users/lib/data-dir.js'
 import { parseFlags, type CliIO } from '../flags.js'
 
+export interface DemoOptions {
+  /** Where the databases and secrets live. Default: .demo/ at the package root. */
+  dataDir?: string
+  host?: string
+  /** 0 picks a free port. Default 8080. */
+  port?: number
+  logger?: Logger
+  /** Install the gateway's signal handlers (the CLI does). Default true. */
+  signals?: boolean
+}
+
+export interface DemoUser {
+  name: string
+  password: string
+  groups: string[]
+}
+
+export interface RunningDemo {
+  gateway: RunningGateway
+  /** http://host:port of the front server. */
+  url: string
+  dataDir: string
+  users: DemoUser[]
+}
+
+/** The example directory the demo runs (its gatehouse.yaml, apps and provider). */
+export function demoExampleDir(): string {
+  return join(packageRoot(), 'examples', 'tracker-with-django-users')
+}
+
+/** The example's gatehouse.yaml with DATA_DIR, digest.secretFile and listen pointed where asked. */
+export function loadDemoConfig(dataDir: string, listen: { host: string; port: number }): Config {
+  const dir = demoExampleDir()
+  const raw = parseYaml(readFileSync(join(dir, 'gatehouse.yaml'), 'utf8')) as {
+    listen?: unknown
+    digest?: Record<string, unknown>
+    groups?: Record<string, { env?: Record<string, string> }>
+  }
+  raw.listen = listen
+  raw.digest = { ...raw.digest, secretFile: join(dataDir, 'digest.secret') }
+  for (const group of Object.values(raw.groups ?? {})) group.env = { ...group.env, DATA_DIR: dataDir }
+  return parseConfig(raw, { baseDir: dir })
+}
+
+/** Creates the data dir and secrets; (re)sets the demo users with fresh random passwords. */
+export async function seedDemo(dataDir: string, realms: string[]): Promise<DemoUser[]> {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  ensureSecretFile(join(dataDir, 'digest.secret'))
+  ensureSecretFile(join(dataDir, 'csrf.secret'))
+  const users: DemoUser[] = [
+    { name: 'admin', password: randomBytes(12).toString('base64url'), groups: ['staff'] },
+    { name: 'alice', password: randomBytes(12).toString('base64url'), groups: [] },
+  ]
+  const accounts = AccountsDb.open(join(dataDir, 'accounts.sqlite'), { realms })
+  try {
+    for (const u of users) {
+      if (accounts.get(u.name) === undefined) {
+        await accounts.createUser(u.name, u.password, { groups: u.groups })
+      } else {
+        await accounts.setPassword(u.name, u.password)
+        accounts.setActive(u.name, true)
+        for (const g of u.groups) accounts.addToGroup(u.name, g)
+      }
+    }
+  } finally {
+    accounts.close()
+  }
+  const tracker = TrackerDb.open(join(dataDir, 'tracker.sqlite'))
+  try {
+    if (tracker.page('WikiStart') === undefined) {
+      tracker.savePage('WikiStart', 'Welcome to the tracker.\n\nEvery page and ticket records who wrote it: the user gatehouse authenticated against the accounts app ([[Accounts]] are managed at /accounts/ by group staff).\n\nSee ticket #1.', 'admin')
+      tracker.createTicket('Try the demo', 'Comment on this ticket, then close it. Log in as another user and see who did what.', 'admin')
+    }
+  } finally {
+    tracker.close()
+  }
+  return users
+}
+
+export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
+  const dataDir = resolve(opts.dataDir ?? join(packageRoot(), '.demo'))
+  const host = opts.host ?? '127.0.0.1'
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  ensureSecretFile(join(dataDir, 'digest.secret'))
+  const config = loadDemoConfig(dataDir, { host, port: opts.port ?? 8080 })
+  const users = await seedDemo(dataDir, realmsFromEnv(config.groups.accounts?.env ?? {}))
+  const gateway = await runGateway(config, { ...(opts.logger ? { logger: opts.logger } : {}), signals: opts.signals ?? true })
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${new URL(gateway.address).port}`
+  return { gateway, url, dataDir, users }
+}
+
 export async function demoCommand(args: string[], io: CliIO): Promise<number> {
-  const { values } = parseFlags(args, { port: { type: 'string' }, host: { type: 'string' }, help: { type: 'boolean', short: 'h' } })
+  const { values } = parseFlags(args, { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, help: { type: 'boolean', short: 'h' } })
   if (values.help) {
-    io.stdout('Usage: gatehouse demo [--port 8080] [--host 127.0.0.1]\n\nRuns the demo gateway with a SQLite user store in .demo/.\n')
+    io.stdout('Usage: gatehouse demo [--port 8080] [--host 127.0.0.1] [--data DIR]\n\nRuns examples/tracker-with-django-users: a tracker protected by the users of an accounts app.\nData (SQLite files, secrets) in DIR, default .demo/ at the package root.\n')
     return 0
   }
-  const dir = join(packageRoot(), '.demo')
-  mkdirSync(dir, { recursive: true, mode: 0o700 })
-  const database = join(dir, 'users.sqlite')
-  const password = randomBytes(9).toString('base64url')
-  const store = UserStore.open(database, { create: true })
-  try {
-    if (store.getUser('demo')) store.setPassword('demo', password, { realms: ['Demo'] })
-    else store.addUser('demo', password, { realms: ['Demo'] })
-    store.addToGroup('demo', 'staff')
-  } finally {
-    store.close()
+  const port = Number(values.port ?? 8080)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    io.stderr(`gatehouse demo: --port must be 0..65535, got ${values.port}\n`)
+    return 2
   }
-  const upstream = await startExampleApp(0)
-  const config = parseConfig({
-    listen: { host: values.host ?? '127.0.0.1', port: Number(values.port ?? 8080) },
-    digest: { secret: randomBytes(24).toString('base64url') },
-    providers: { local: { type: 'sqlite', database } },
-    routes: [
-      { path: '/basic', upstream: upstream.url, auth: { scheme: 'basic', realm: 'Demo', provider: 'local' } },
-      { path: '/digest', upstream: upstream.url, auth: { scheme: ['digest', 'basic'], realm: 'Demo', provider: 'local' } },
-      { path: '/staff', upstream: upstream.url, auth: { scheme: ['digest', 'basic'], realm: 'Demo', provider: 'local', require: { groups: ['staff'] } } },
-      { path: '/', upstream: upstream.url },
-    ],
-  }, { baseDir: dir })
-  const gw = await runGateway(config)
-  const base = gw.address.replace('[::1]', 'localhost')
+  let demo: RunningDemo
+  try {
+    demo = await startDemo({ port, ...(values.host ? { host: values.host } : {}), ...(values.data ? { dataDir: values.data } : {}) })
+  } catch (err) {
+    if (!isGatehouseError(err) && (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err
+    io.stderr(`gatehouse demo: ${(err as Error).message}\n`)
+    return 1
+  }
+  const { url, users } = demo
+  const [admin, alice] = users as [DemoUser, DemoUser]
   io.stdout([
     '',
-    `gatehouse demo on ${base}`,
-    `  demo user: demo   password: ${password}   (stored in ${database}; a new password each start)`,
-    `  curl -u demo:${password} ${base}/basic/hello`,
-    `  curl --digest -u demo:${password} ${base}/digest/hello`,
-    `  open ${base}/ in a browser; Ctrl-C stops.`,
+    `gatehouse demo on ${url}   (data in ${demo.dataDir}; new passwords at each start)`,
+    `  demo user: ${admin.name} password: ${admin.password}   (group staff: tracker admin, accounts admin)`,
+    `  demo user: ${alice.name} password: ${alice.password}   (no group)`,
+    `  open ${url}/ in a browser, or:`,
+    `  curl --digest -u ${alice.name}:${alice.password} ${url}/tracker/`,
+    `  curl -u ${admin.name}:${admin.password} ${url}/tracker/admin`,
+    '  Ctrl-C stops the front and both daemon groups.',
     '',
   ].join('\n'))
-  const code = await gw.untilStopped()
-  await upstream.close()
-  return code
+  return demo.gateway.untilStopped()
 }
