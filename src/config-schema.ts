@@ -32,6 +32,7 @@ const auth = {
     proxy: { description: 'proxy authentication: Proxy-Authorization, Proxy-Authenticate and 407', type: 'boolean' },
     passAuthorization: { description: 'forward the Authorization header to the target (default false)', type: 'boolean' },
     cache: { description: 'credential cache for this route: false, or { ttl }', anyOf: [{ type: 'boolean' }, { type: 'object', additionalProperties: false, properties: { ttl: duration } }] },
+    throttle: { description: 'false exempts the route from brute-force throttling (default true)', type: 'boolean' },
   },
 }
 
@@ -72,7 +73,14 @@ const group = {
     providerTimeout: { ...duration, description: 'per provider call (default 10s); past it the request is answered 503' },
     providerConcurrency: { description: 'provider calls in flight to the group at once (default 64)', type: 'integer', minimum: 1 },
     providerQueueTimeout: { ...duration, description: 'how long a call over providerConcurrency may wait before 503 (default 1s)' },
-    processes: { type: 'integer', minimum: 1, maximum: 256 },
+    processes: {
+      description: 'a fixed pool of N processes, or { min, max }: start min, add processes while all are busy, retire idle ones above min',
+      anyOf: [
+        { type: 'integer', minimum: 1, maximum: 256 },
+        { type: 'object', additionalProperties: false, required: ['min', 'max'], properties: { min: { type: 'integer', minimum: 1, maximum: 256 }, max: { type: 'integer', minimum: 1, maximum: 256 } } },
+      ],
+    },
+    idleTime: { ...duration, description: 'with processes: { min, max }, a process above min idle this long is retired (default 30s)' },
     concurrency: { description: 'concurrent requests per process (default 100)', type: 'integer', minimum: 1 },
     cwd: { type: 'string', minLength: 1 },
     env: { type: 'object', additionalProperties: { type: 'string' } },
@@ -87,6 +95,53 @@ const group = {
     queueTimeout: duration,
     reloadOn: { type: 'array', items: { type: 'string', minLength: 1 } },
     fileRoots: { type: 'array', items: { type: 'string', minLength: 1 } },
+  },
+}
+
+const throttleRule = {
+  description: 'false: off; or a limit on failed logins',
+  anyOf: [
+    { const: false },
+    {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        maxFailures: { description: 'failed logins within window that start a lockout', type: 'integer', minimum: 1 },
+        window: { ...duration, description: 'the sliding window failures are counted in' },
+        lockout: { ...duration, description: 'first lockout; each repeated lockout doubles it, up to throttle.maxLockout' },
+      },
+    },
+  ],
+}
+
+/** Brute-force throttling of failed logins (src/auth/throttle.ts, docs/security.md). */
+const throttle = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    enabled: { type: 'boolean' },
+    window: duration,
+    lockout: duration,
+    maxLockout: duration,
+    delay: { ...duration, description: 'delay of the 401 after the 4th failure in the window, doubling per failure (0: none)' },
+    maxDelay: duration,
+    maxEntries: { description: 'addresses and users tracked at most (least recently seen dropped first)', type: 'integer', minimum: 1 },
+    perAddress: throttleRule,
+    perUser: throttleRule,
+  },
+}
+
+/** Limits of the front's HTTP server (src/limits.ts). */
+const limits = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    maxHeaderSize: { description: 'largest request head in bytes; larger gets 431', type: 'integer', minimum: 1024, maximum: 1048576 },
+    headersTimeout: { ...duration, description: 'time to receive a request head (slowloris); past it 408' },
+    requestTimeout: { ...duration, description: 'time to receive a whole request; past it 408 (0: none)' },
+    keepAliveTimeout: { ...duration, description: 'idle time of a kept-alive connection' },
+    maxConnections: { description: 'open connections (0: no limit); the requests of further ones get 503', type: 'integer', minimum: 0 },
+    bodyLimit: { description: 'largest request body in bytes for routes without their own bodyLimit (0: no limit)', type: 'integer', minimum: 0 },
   },
 }
 
@@ -106,6 +161,19 @@ const sidecar = {
         groups: { description: 'response header(s) carrying the groups (comma-separated) on 200', ...headerNames },
       },
     },
+  },
+}
+
+/** The admin listener: metrics, health, status page, commands (src/admin, docs/operations.md). */
+const admin = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    host: { description: 'loopback address of the admin listener (another address needs token or tokenFile)', type: 'string', minLength: 1 },
+    port: { type: 'integer', minimum: 0, maximum: 65535 },
+    socket: { description: 'a unix socket instead of host/port (made 0600, in a directory of mode 0700)', type: 'string', minLength: 1 },
+    token: { description: 'bearer token required on every admin request but /healthz and /readyz', type: 'string', minLength: 16 },
+    tokenFile: { type: 'string', minLength: 1 },
   },
 }
 
@@ -140,6 +208,9 @@ export const configSchema = {
       },
     },
     cache: { type: 'object', additionalProperties: false, properties: { ttl: duration, maxEntries: { type: 'integer', minimum: 0 } } },
+    throttle,
+    limits,
+    admin,
     log: { type: 'object', additionalProperties: false, properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } } },
   },
 } as const

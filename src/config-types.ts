@@ -33,6 +33,8 @@ export interface AuthConfig {
   /** Forward the Authorization header to the target (mod_wsgi WSGIPassAuthorization). */
   passAuthorization: boolean
   cache: { enabled: boolean; ttlMs: number }
+  /** Brute-force throttling applies to this route (the top-level `throttle` settings). */
+  throttle: boolean
 }
 
 export interface RouteConfig {
@@ -57,7 +59,12 @@ export interface GroupConfig {
   /** Provider calls in flight to the group at once; more wait up to providerQueueTimeoutMs, then 503. */
   providerConcurrency: number
   providerQueueTimeoutMs: number
+  /** Processes started with the group: `processes: N`, or processes.min. */
   processes: number
+  /** processes.max: more are started when all are busy (src/daemon/autoscale.ts). Absent: equal to processes. */
+  maxProcesses?: number
+  /** Above min, a process without work for this long is retired. Absent: 30 s. */
+  idleTimeMs?: number
   /** Concurrent requests per process. */
   concurrency: number
   cwd: string
@@ -102,6 +109,44 @@ export interface SidecarConfig {
   groupsHeaders: string[]
 }
 
+/** One limit on failed logins, per client address or per user (src/auth/throttle.ts). */
+export interface ThrottleRuleConfig {
+  maxFailures: number
+  windowMs: number
+  lockoutMs: number
+}
+
+export interface ThrottleConfig {
+  enabled: boolean
+  /** Absent: no per-address limit. */
+  perAddress?: ThrottleRuleConfig
+  /** Absent: no per-user limit. Counts failures from addresses that never succeeded for the user. */
+  perUser?: ThrottleRuleConfig
+  maxLockoutMs: number
+  /** Base of the growing delay of failed answers (0: none). */
+  delayMs: number
+  maxDelayMs: number
+  maxEntries: number
+}
+
+/** The front HTTP server's limits (src/limits.ts); 0 means none where noted. */
+export interface LimitsConfig {
+  maxHeaderSize: number
+  headersTimeoutMs: number
+  /** 0: none. */
+  requestTimeoutMs: number
+  keepAliveTimeoutMs: number
+  /** 0: none. */
+  maxConnections: number
+  /** Default for routes without their own bodyLimit; 0: none. */
+  bodyLimit: number
+}
+
+/** The admin listener (src/admin): TCP on a loopback address, or a unix socket. */
+export type AdminConfig =
+  | { kind: 'tcp'; host: string; port: number; token?: string; tokenFile?: string }
+  | { kind: 'socket'; socket: string; token?: string; tokenFile?: string }
+
 export interface Config {
   baseDir: string
   listen: ListenConfig
@@ -115,5 +160,9 @@ export interface Config {
   sidecar?: SidecarConfig
   digest: { secret: string; secretFile?: string; nonceTtlMs: number }
   cache: { maxEntries: number; ttlMs: number }
+  throttle: ThrottleConfig
+  limits: LimitsConfig
   log: { level: string }
+  /** Present when the configuration has `admin:`. */
+  admin?: AdminConfig
 }

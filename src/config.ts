@@ -8,7 +8,9 @@ import { Ajv, type ErrorObject } from 'ajv'
 import { configSchema } from './config-schema.js'
 import { errors } from './errors.js'
 import type { DigestAlgorithmName } from './auth/digest.js'
+import { parseAdmin, type RawAdmin } from './config-admin.js'
 import type { AuthConfig, Config, GroupConfig, ProviderConfig, RouteConfig, Scheme, SidecarConfig } from './config-types.js'
+import { parseLimits, parseThrottle, type RawLimits, type RawThrottle } from './config-hardening.js'
 
 const ajv = new Ajv({ allErrors: true, strict: false })
 const validate = ajv.compile(configSchema)
@@ -41,6 +43,9 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
   for (const [name, g] of Object.entries(doc.groups ?? {})) {
     if (name in providers) problems.push(`groups.${name}: the name is also used under providers; names must be unique`)
     groups[name] = parseGroup(name, g, baseDir)
+    if (typeof g.processes === 'object' && g.processes.max < g.processes.min) problems.push(`groups.${name}.processes.max: expected at least processes.min (${g.processes.min}), got ${g.processes.max}`)
+    if (g.idleTime !== undefined && typeof g.processes !== 'object') problems.push(`groups.${name}.idleTime: only with processes: { min, max }`)
+    if (groups[name]!.idleTimeMs !== undefined && groups[name]!.idleTimeMs! <= 0) problems.push(`groups.${name}.idleTime: expected more than 0`)
     if (!g.provider && (g.providerOptions || g.providerTimeout !== undefined || g.providerConcurrency !== undefined || g.providerQueueTimeout !== undefined)) {
       problems.push(`groups.${name}.provider: required when the group has provider options (providerOptions, providerTimeout, providerConcurrency, providerQueueTimeout)`)
     }
@@ -54,6 +59,7 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
   })
   const identityHeaders = { user: doc.identityHeaders?.user ?? 'X-Remote-User', groups: doc.identityHeaders?.groups ?? 'X-Remote-Groups' }
   const sidecar = doc.sidecar ? parseSidecar(doc.sidecar, routes, identityHeaders, problems) : undefined
+  const admin = doc.admin ? parseAdmin(doc.admin, baseDir, problems) : undefined
   if (problems.length > 0) throw errors.GH_ERR_CONFIG_INVALID(problems.join('; '))
 
   return {
@@ -75,7 +81,10 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
       nonceTtlMs: durationMs(doc.digest?.nonceTtl, 300_000),
     },
     cache: { maxEntries: doc.cache?.maxEntries ?? 10_000, ttlMs: durationMs(doc.cache?.ttl, 300_000) },
+    throttle: parseThrottle(doc.throttle),
+    limits: parseLimits(doc.limits),
     log: { level: doc.log?.level ?? 'info' },
+    ...(admin ? { admin } : {}),
   }
 }
 
@@ -108,7 +117,8 @@ function parseGroup(name: string, g: RawGroup, baseDir: string): GroupConfig {
     providerTimeoutMs: durationMs(g.providerTimeout, 10_000),
     providerConcurrency: g.providerConcurrency ?? 64,
     providerQueueTimeoutMs: durationMs(g.providerQueueTimeout, 1_000),
-    processes: g.processes ?? 1,
+    processes: typeof g.processes === 'object' ? g.processes.min : g.processes ?? 1,
+    ...(typeof g.processes === 'object' ? { maxProcesses: g.processes.max, idleTimeMs: durationMs(g.idleTime, 30_000) } : {}),
     concurrency: g.concurrency ?? 100,
     cwd,
     env: g.env ?? {},
@@ -176,6 +186,7 @@ function parseAuth(a: RawAuth, key: string, providers: Record<string, ProviderCo
     proxy: a.proxy ?? false,
     passAuthorization: a.passAuthorization ?? false,
     cache: { enabled: a.cache !== false, ttlMs: cacheTtl },
+    throttle: a.throttle !== false,
   }
 }
 
@@ -278,12 +289,15 @@ interface RawConfig {
   sidecar?: RawSidecar
   digest?: { secret?: string; secretFile?: string; nonceTtl?: number | string }
   cache?: { ttl?: number | string; maxEntries?: number }
+  throttle?: RawThrottle
+  limits?: RawLimits
   log?: { level?: string }
+  admin?: RawAdmin
 }
 type RawProvider = { type: string; module?: string; threads?: number; timeout?: number | string } & Record<string, unknown>
 interface RawGroup {
   app: string; provider?: string; providerOptions?: Record<string, unknown>; providerTimeout?: number | string
-  providerConcurrency?: number; providerQueueTimeout?: number | string; processes?: number; concurrency?: number; cwd?: string; env?: Record<string, string>
+  providerConcurrency?: number; providerQueueTimeout?: number | string; processes?: number | { min: number; max: number }; idleTime?: number | string; concurrency?: number; cwd?: string; env?: Record<string, string>
   node?: string; execArgv?: string[]; user?: string; group?: string; maxRequests?: number
   requestTimeout?: number | string; gracefulTimeout?: number | string; inactivityTimeout?: number | string; queueTimeout?: number | string
   reloadOn?: string[]; fileRoots?: string[]
@@ -293,5 +307,5 @@ interface RawRoute { path: string; upstream?: string; group?: string; auth?: Raw
 interface RawAuth {
   scheme?: Scheme | Scheme[]; realm: string; provider: string | string[]; require?: 'valid-user' | { users?: string[]; groups?: string[] }
   algorithms?: DigestAlgorithmName[]; md5?: boolean; qop?: Array<'auth' | 'auth-int'>; userhash?: boolean; proxy?: boolean
-  passAuthorization?: boolean; cache?: boolean | { ttl?: number | string }
+  passAuthorization?: boolean; cache?: boolean | { ttl?: number | string }; throttle?: boolean
 }

@@ -51,6 +51,7 @@ export const errors = {
   GH_ERR_PROVIDER_LOAD: define('GH_ERR_PROVIDER_LOAD', 500, 'cannot load provider %s: %s'),
   GH_ERR_PROVIDER_NO_DIGEST: define('GH_ERR_PROVIDER_NO_DIGEST', 500, 'provider %s has no getRealmHash, so it cannot serve Digest'),
   GH_ERR_AUTH_BAD_REQUEST: define('GH_ERR_AUTH_BAD_REQUEST', 400, '%s'),
+  GH_ERR_BODY_TOO_LARGE: define('GH_ERR_BODY_TOO_LARGE', 413, 'request body larger than %d bytes'),
   GH_ERR_AUTH_BODY_TOO_LARGE: define('GH_ERR_AUTH_BODY_TOO_LARGE', 413, 'a qop=auth-int body is hashed in memory and may be at most %d bytes'),
   GH_ERR_AUTH_DENIED: define('GH_ERR_AUTH_DENIED', 401, 'invalid credentials'),
   GH_ERR_AUTH_FORBIDDEN: define('GH_ERR_AUTH_FORBIDDEN', 403, 'not allowed'),
@@ -66,6 +67,10 @@ export const errors = {
   GH_ERR_FILE_READ: define('GH_ERR_FILE_READ', 500, 'file response %s cannot be read: %s'),
   GH_ERR_USERSTORE_FAILED: define('GH_ERR_USERSTORE_FAILED', 500, 'user store %s: %s'),
   GH_ERR_CLI_USAGE: define('GH_ERR_CLI_USAGE', 2, '%s'),
+  GH_ERR_ADMIN_LISTEN: define('GH_ERR_ADMIN_LISTEN', 500, 'admin listener %s: %s'),
+  GH_ERR_ADMIN_UNREACHABLE: define('GH_ERR_ADMIN_UNREACHABLE', 503, 'admin interface %s: %s'),
+  GH_ERR_ADMIN_REFUSED: define('GH_ERR_ADMIN_REFUSED', 500, 'admin interface %s answered %d: %s'),
+  GH_ERR_CONFIG_RELOAD: define('GH_ERR_CONFIG_RELOAD', 500, 'configuration reload failed: %s'),
 } as const satisfies Record<string, ErrorFactory>
 
 export type ErrorCode = keyof typeof errors

@@ -1,6 +1,8 @@
 /**
  * The whole gateway process: daemon groups (when configured), providers, the front server,
- * and the process signals. `gatehouse start` and the demo both run through here.
+ * metrics, the admin listener, and the process signals. `gatehouse start` and the demo both
+ * run through here. A configuration reload (SIGHUP, `gatehouse reload`) swaps in a new front
+ * behind the same listening socket (src/admin/config-reload.ts).
  */
 import type { Logger } from 'pino'
 import type { Config } from './config-types.js'
@@ -9,11 +11,25 @@ import { createLogger } from './log.js'
 import { Supervisor } from './daemon/supervisor.js'
 import { GroupTarget } from './proxy/group-target.js'
 import type { Target } from './proxy/target.js'
+import type { NonceManager } from './auth/nonce.js'
+import { GatewayMetrics } from './metrics/gateway-metrics.js'
+import { FrontSwitch } from './admin/front-switch.js'
+import { applyConfig, type LiveFront } from './admin/config-reload.js'
+import { startAdmin, type AdminServer, type ReloadResult } from './admin/admin-server.js'
+import { buildStatus, groupsReady, type ConfigReloadReport, type StatusReport } from './admin/status-report.js'
+import { packageVersion } from './package-root.js'
 
 export interface RunningGateway {
+  /** The front serving new requests (a configuration reload replaces it). */
   readonly gatehouse: Gatehouse
   readonly supervisor: Supervisor | undefined
   readonly address: string
+  readonly metrics: GatewayMetrics
+  /** http://host:port or unix:PATH of the admin listener, when `admin:` is configured. */
+  readonly adminAddress: string | undefined
+  status(): StatusReport
+  /** Re-reads the configuration file (or applies `config`) without dropping connections. */
+  reload(reason: string, config?: Config): Promise<ReloadResult>
   /** Graceful stop: stop accepting, drain, stop children. Idempotent. */
   stop(): Promise<void>
   /** Resolves with the exit code once a signal or stop() ended the gateway. */
@@ -24,39 +40,117 @@ export interface RunOptions {
   logger?: Logger
   /** Install SIGTERM/SIGINT/SIGHUP handlers (the CLI does; tests and embedders may not). */
   signals?: boolean
+  /** The file the configuration came from: reload re-reads it. */
+  configFile?: string
 }
+
+/** How long a front replaced by a reload may finish its requests before its providers close. */
+const DRAIN_TIMEOUT_MS = 30_000
 
 export async function runGateway(config: Config, opts: RunOptions = {}): Promise<RunningGateway> {
   const log = opts.logger ?? createLogger(config.log.level)
+  const startedAt = Date.now()
   const groups = Object.values(config.groups)
   const supervisor = groups.length > 0 ? new Supervisor({ groups, log: log.child({ component: 'supervisor' }) }) : undefined
-  const groupTargets = new Map<string, Target>()
+  const metrics = new GatewayMetrics()
+  const build = async (cfg: Config, nonces?: NonceManager): Promise<Gatehouse> => {
+    const groupTargets = new Map<string, Target>()
+    for (const g of Object.values(cfg.groups)) groupTargets.set(g.name, new GroupTarget(supervisor!.group(g.name), { fileRoots: g.fileRoots, log }))
+    return createGatehouse(cfg, { logger: log, groupTargets, supervisor, metrics, ...(nonces ? { nonces } : {}) })
+  }
   let gatehouse: Gatehouse | undefined
   let address: string
   try {
     await supervisor?.start()
-    for (const g of groups) groupTargets.set(g.name, new GroupTarget(supervisor!.group(g.name), { fileRoots: g.fileRoots, log }))
-    gatehouse = await createGatehouse(config, { logger: log, groupTargets, supervisor })
+    gatehouse = await build(config)
     address = await gatehouse.listen()
   } catch (err) {
     await gatehouse?.close().catch(() => {})
     await supervisor?.close().catch(() => {})
     throw err
   }
-  const gh = gatehouse
+  const shell = gatehouse
+  const front = new FrontSwitch(shell.app.server, shell)
+  let live: LiveFront = { config, gatehouse: shell }
+  let lastConfigReload: ConfigReloadReport | null = null
+  metrics.setSources({
+    cache: () => {
+      const { identities, realmHashes } = live.gatehouse.deps
+      return { identities: { hits: identities.hits, misses: identities.misses, size: identities.size }, realmHashes: { hits: realmHashes.hits, misses: realmHashes.misses, size: realmHashes.size } }
+    },
+    groups: () => supervisor?.status() ?? [],
+  })
+
+  let reloading: Promise<ReloadResult> = Promise.resolve({ ok: true, summary: '', changes: [], restartNeeded: [] })
+  const reload = (reason: string, given?: Config): Promise<ReloadResult> => {
+    reloading = reloading.then(() => reloadNow(reason, given))
+    return reloading
+  }
+  const reloadNow = async (reason: string, given?: Config): Promise<ReloadResult> => {
+    let result: ReloadResult
+    try {
+      const next = given ?? (opts.configFile ? await (await import('./config-file.js')).loadConfigFile(opts.configFile) : undefined)
+      if (next === undefined) {
+        result = { ok: false, summary: 'the gateway was not started from a configuration file', changes: [], restartNeeded: [] }
+      } else {
+        const applied = await applyConfig(live, next, { log, supervisor, front, shell, build: async (c, n) => { const g = await build(c, n); try { await g.ready() } catch (e) { await g.close().catch(() => {}); throw e } return g }, drainTimeoutMs: DRAIN_TIMEOUT_MS })
+        live = applied.live
+        result = applied.result
+      }
+    } catch (err) {
+      result = { ok: false, summary: (err as Error).message, changes: [], restartNeeded: [] }
+    }
+    lastConfigReload = { at: new Date().toISOString(), ok: result.ok, summary: result.summary }
+    metrics.configReload(result.ok ? 'ok' : 'failed')
+    log[result.ok ? 'info' : 'error']({ reason, changes: result.changes, restartNeeded: result.restartNeeded }, `configuration reload: ${result.summary}`)
+    return result
+  }
+
+  const status = (): StatusReport => buildStatus({
+    version: packageVersion(), startedAt, listen: address, configFile: opts.configFile, ready: readiness().ready, lastConfigReload, groups: supervisor?.status() ?? [],
+  })
+  const readiness = () => (stopping ? { ready: false, problems: ['stopping'] } : groupsReady(supervisor?.status() ?? []))
+
   let resolveStopped!: (code: number) => void
   const stopped = new Promise<number>((r) => (resolveStopped = r))
   let stopping: Promise<void> | undefined
+  let admin: AdminServer | undefined
   const stop = (code = 0) => {
     stopping ??= (async () => {
       log.info('stopping: draining connections')
-      await gh.close()
+      const current = live.gatehouse
+      // The shell owns the socket: its close waits for every connection; a newer front only stops taking requests.
+      await Promise.all([shell.app.close(), current !== shell ? current.app.close() : undefined])
+      await Promise.all([shell.release(), current.release()])
       await supervisor?.close()
+      // Last, so `gatehouse stop` (which waits for the admin interface to go) returns once all is down.
+      await admin?.close().catch(() => {})
       log.info('stopped')
       resolveStopped(code)
     })()
     return stopping
   }
+
+  try {
+    if (config.admin) {
+      admin = await startAdmin(config.admin, {
+        metrics,
+        status,
+        readiness,
+        async restartGroup(name) {
+          if (!supervisor?.status().some((g) => g.name === name)) return undefined
+          return supervisor.reload(name, 'restart command')
+        },
+        reload,
+        stop: () => void stop(0),
+      }, log)
+      log.info({ address: admin.address }, 'admin listener ready')
+    }
+  } catch (err) {
+    await stop(1)
+    throw err
+  }
+
   if (opts.signals !== false) {
     const onSignal = (sig: NodeJS.Signals) => {
       if (stopping) {
@@ -68,9 +162,24 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
     process.on('SIGTERM', onSignal)
     process.on('SIGINT', onSignal)
     process.on('SIGHUP', () => {
+      if (opts.configFile) {
+        log.info('SIGHUP: re-reading the configuration')
+        void reload('SIGHUP')
+        return
+      }
       log.info('SIGHUP: rolling reload of every daemon group')
       supervisor?.reloadAll('SIGHUP').catch((err: Error) => log.error({ err: err.message }, 'reload failed'))
     })
   }
-  return { gatehouse: gh, supervisor, address, stop: () => stop(0), untilStopped: () => stopped }
+  return {
+    get gatehouse() { return live.gatehouse },
+    supervisor,
+    address,
+    metrics,
+    get adminAddress() { return admin?.address },
+    status,
+    reload,
+    stop: () => stop(0),
+    untilStopped: () => stopped,
+  }
 }

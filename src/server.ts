@@ -24,6 +24,10 @@ import { Readable } from 'node:stream'
 import type { Supervisor } from './daemon/supervisor.js'
 import { GroupProvider } from './providers/group-provider.js'
 import { registerSidecar } from './sidecar/forward-auth.js'
+import { LoginThrottle } from './auth/throttle.js'
+import { applyServerLimits, declaredTooLarge, fastifyLimitOptions, limitBody, sendPayloadTooLarge, tlsServerLimitOptions } from './limits.js'
+import type { GatewayMetrics } from './metrics/gateway-metrics.js'
+import { instrumentProvider } from './metrics/instrument-provider.js'
 
 export interface Gatehouse {
   readonly app: FastifyInstance
@@ -32,6 +36,10 @@ export interface Gatehouse {
   readonly deps: VerifierDeps
   /** Starts providers and groups, then listens. Resolves with the bound address. */
   listen(): Promise<string>
+  /** Starts providers and readies the app without listening (a configuration reload swaps it in). Idempotent. */
+  ready(): Promise<void>
+  /** Closes targets and providers but not the listener (the instance a reload replaced, when it owns the socket). Idempotent. */
+  release(): Promise<void>
   close(): Promise<void>
 }
 
@@ -41,6 +49,10 @@ export interface GatehouseOptions {
   groupTargets?: Map<string, Target>
   /** The daemon groups, when configured: their provider modules join the registry by group name. */
   supervisor?: Supervisor
+  /** Counts requests, auth outcomes and provider call latency (src/metrics). */
+  metrics?: GatewayMetrics
+  /** The nonce manager of the instance a configuration reload replaces (same digest settings): outstanding nonces stay valid. */
+  nonces?: NonceManager
 }
 
 export async function createGatehouse(config: Config, opts: GatehouseOptions = {}): Promise<Gatehouse> {
@@ -50,8 +62,10 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     disableRequestLogging: true,
     trustProxy: false,
     requestIdHeader: false,
-    ...(config.listen.tls ? { https: { cert: readFileSync(config.listen.tls.cert), key: readFileSync(config.listen.tls.key) } } : {}),
+    ...fastifyLimitOptions(config.limits),
+    ...(config.listen.tls ? { https: { cert: readFileSync(config.listen.tls.cert), key: readFileSync(config.listen.tls.key), ...tlsServerLimitOptions(config.limits) } } : {}),
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance
+  applyServerLimits(app, config.limits)
 
   // Bodies stay raw streams: the target reads them, nothing here buffers or parses them.
   app.removeAllContentTypeParsers()
@@ -59,9 +73,10 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
 
   const secret = digestSecret(config, log)
   const deps: VerifierDeps = {
-    nonces: new NonceManager({ secret, ttlMs: config.digest.nonceTtlMs }),
+    nonces: opts.nonces ?? new NonceManager({ secret, ttlMs: config.digest.nonceTtlMs }),
     identities: new CredentialCache<Identity>({ maxEntries: config.cache.maxEntries, ttlMs: config.cache.ttlMs }),
     realmHashes: new CredentialCache<string>({ maxEntries: config.cache.maxEntries, ttlMs: config.cache.ttlMs }),
+    ...(config.throttle.enabled ? { throttle: { throttle: createThrottle(config, log), trustedProxies: new Set(config.trustedProxies) } } : {}),
   }
   const providers = new ProviderRegistry(config, log)
   for (const g of Object.values(config.groups)) {
@@ -70,13 +85,17 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
       providers.register(g.name, new GroupProvider(g.name, opts.supervisor.group(g.name), limits))
     }
   }
-  opts.supervisor?.on('reload', (name) => providers.notifyReload(name))
+  const metrics = opts.metrics
+  if (metrics) providers.instrument((name, p) => instrumentProvider(name, p, (...args) => metrics.providerCall(...args)))
+  const onGroupReload = (name: string): void => providers.notifyReload(name)
+  opts.supervisor?.on('reload', onGroupReload)
   const targets: Target[] = []
   const reserved = new Set([canonicalHeaderName(config.identityHeaders.user), canonicalHeaderName(config.identityHeaders.groups)])
   const trusted = new Set(config.trustedProxies)
 
   app.addHook('onResponse', (request, reply, done) => {
     const user = (request as FastifyRequest & { user?: Identity }).user?.user
+    metrics?.request((request.routeOptions.config as { gatehouseRoute?: string } | undefined)?.gatehouseRoute ?? request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000)
     request.log.info({ method: request.raw.method, url: safeUrl(request.raw.url), status: reply.statusCode, user: user ?? '-', remote: request.raw.socket.remoteAddress, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'access')
     done()
   })
@@ -88,15 +107,21 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     if (target && route.upstream) targets.push(target)
     let policy: AuthPolicy | undefined
     const fwd: ForwardHeaderOptions = { reserved, userHeader: config.identityHeaders.user.toLowerCase(), groupsHeader: config.identityHeaders.groups.toLowerCase(), passAuthorization: route.auth ? route.auth.passAuthorization : true, trustForwarded: false }
+    const bodyLimit = route.bodyLimit ?? config.limits.bodyLimit
     const handler = async (request: FastifyRequest, reply: FastifyReply) => {
       const raw = request.raw
       const problem = checkRequestTarget(raw.url ?? '/', raw.rawHeaders)
       if (problem) return reply.code(400).type('text/plain; charset=utf-8').send(`Bad Request: ${problem}\n`)
+      if (declaredTooLarge(raw.headers, bodyLimit)) {
+        sendPayloadTooLarge(reply)
+        return reply
+      }
       let identity: Identity | undefined
       if (route.auth) {
         policy ??= makePolicy(route.auth, providers.chain(route.auth.provider))
         await providers.refresh(policy.chain)
         const result = await authenticateRequest(request, reply, policy, deps, route.path)
+        metrics?.auth(result.identity?.provider ?? route.auth.provider.join(','), result.outcome, result.reason)
         if (result.outcome !== 'ok') {
           if (result.identity) (request as FastifyRequest & { user?: Identity }).user = result.identity
           return reply
@@ -109,7 +134,7 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
       const headers = buildForwardHeaders(raw.headers, { ...fwd, trustForwarded: trusted.has(remoteAddress) }, { remoteAddress, encrypted: Boolean((raw.socket as { encrypted?: boolean }).encrypted) }, identity)
       const buffered = (request as FastifyRequest & { bufferedBody?: Buffer }).bufferedBody
       const hasBody = raw.headers['content-length'] !== undefined ? raw.headers['content-length'] !== '0' : raw.headers['transfer-encoding'] !== undefined
-      const body = buffered ? Readable.from([buffered]) : hasBody ? raw : null
+      const body = buffered ? Readable.from([buffered]) : !hasBody ? null : bodyLimit > 0 ? limitBody(raw, bodyLimit, () => tooLarge(reply)) : raw
       if (buffered) {
         delete headers['transfer-encoding']
         headers['content-length'] = String(buffered.length)
@@ -123,34 +148,68 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     }
     const routeOpts = route.bodyLimit ? { bodyLimit: route.bodyLimit } : {}
     const paths = route.path === '/' ? ['/', '/*'] : [route.path, `${route.path}/`, `${route.path}/*`]
-    for (const url of paths) app.route({ method: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'], url, handler, ...routeOpts })
+    for (const url of paths) app.route({ method: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'], url, handler, config: { gatehouseRoute: route.path } as object, ...routeOpts })
   }
 
   registerSidecar(app, { config, providers, deps })
 
   let closed: Promise<void> | undefined
-  return {
-    app,
-    config,
-    providers,
-    deps,
-    async listen() {
+  let released: Promise<void> | undefined
+  let readied: Promise<void> | undefined
+  const ready = (): Promise<void> => {
+    readied ??= (async () => {
       await providers.start()
       providers.onReload((name) => {
         deps.identities.clearProvider(name)
         deps.realmHashes.clearProvider(name)
       })
+      await app.ready()
+    })()
+    return readied
+  }
+  const release = (): Promise<void> => {
+    released ??= (async () => {
+      opts.supervisor?.off('reload', onGroupReload)
+      await Promise.allSettled(targets.map((t) => t.close()))
+      await providers.close()
+    })()
+    return released
+  }
+  return {
+    app,
+    config,
+    providers,
+    deps,
+    ready,
+    release,
+    async listen() {
+      await ready()
       return app.listen({ host: config.listen.host, port: config.listen.port })
     },
     close() {
       closed ??= (async () => {
         await app.close()
-        await Promise.allSettled(targets.map((t) => t.close()))
-        await providers.close()
+        await release()
       })()
       return closed
     },
   }
+}
+
+/** A streamed body crossed the limit: 413 if nothing was answered yet, else the connection is cut. */
+function tooLarge(reply: FastifyReply): void {
+  reply.log.warn({ url: safeUrl(reply.request.raw.url) }, 'request body over the route\'s bodyLimit')
+  if (!reply.sent) sendPayloadTooLarge(reply)
+  else reply.raw.destroy()
+}
+
+function createThrottle(config: Config, log: Logger): LoginThrottle {
+  const t = config.throttle
+  const throttle = new LoginThrottle({ perAddress: t.perAddress, perUser: t.perUser, maxLockoutMs: t.maxLockoutMs, delayMs: t.delayMs, maxDelayMs: t.maxDelayMs, maxEntries: t.maxEntries })
+  throttle.on('lockout', (e) => {
+    log.warn({ scope: e.scope, address: e.address, ...(e.user !== undefined ? { user: e.user.slice(e.user.indexOf('\0') + 1) } : {}), lockoutMs: e.lockoutMs }, 'login throttled: too many failed logins, lockout started')
+  })
+  return throttle
 }
 
 function digestSecret(config: Config, log: Logger): string | Buffer {

@@ -11,10 +11,14 @@ import { errors } from '../../src/errors.js'
 import type { Provider, ProviderEnv } from '../../src/providers/contract.js'
 import { createDjangoProvider } from './provider.js'
 import { openSqliteUserSource } from './sqlite-user-source.js'
+import type { DjangoUserSource } from './user-source.js'
+import { busyToUnavailable } from '../../src/providers/sqlite-busy.js'
 
 export interface DjangoProviderOptions {
   /** Path of the Django SQLite database (settings.DATABASES['default']['NAME']); relative to the config file. */
   database: string
+  /** How long a call waits on a database Django holds locked before the login fails with 503. Default 5000 ms. */
+  busyTimeout?: number
   /** Django has no pepper: its hashes are salted only. Present in the type to be refused by name. */
   pepper?: never
 }
@@ -22,9 +26,27 @@ export interface DjangoProviderOptions {
 export default async function createDjango(options: DjangoProviderOptions, env: ProviderEnv): Promise<Provider> {
   const database = validate(options, env.name)
   const path = isAbsolute(database) ? database : resolve(env.baseDir, database)
-  const source = openSqliteUserSource(path)
+  const raw = options as unknown as { busyTimeout?: unknown }
+  const busyTimeoutMs = typeof raw.busyTimeout === 'number' && raw.busyTimeout >= 0 ? raw.busyTimeout : 5000
+  const source = withBusyMapping(openSqliteUserSource(path, { busyTimeoutMs }), env, path, busyTimeoutMs)
   env.log.info('django: reading users from a Django database', { database: path })
   return createDjangoProvider({ source, log: env.log })
+}
+
+/** A database Django holds locked past the busy timeout fails the login with 503 (sqlite-busy.ts), not 500. */
+function withBusyMapping(source: DjangoUserSource, env: ProviderEnv, path: string, busyTimeoutMs: number): DjangoUserSource {
+  const guard = async <T>(run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run()
+    } catch (err) {
+      throw busyToUnavailable(err, env.name, path, busyTimeoutMs, env.log)
+    }
+  }
+  return {
+    findUser: (username) => guard(() => source.findUser(username)),
+    groupsFor: (userId) => guard(() => source.groupsFor(userId)),
+    close: () => source.close(),
+  }
 }
 
 function validate(options: DjangoProviderOptions, name: string): string {

@@ -10,9 +10,12 @@ import { errors } from '../../src/errors.js'
 import type { AuthContext, DigestAlgorithm, Provider, ProviderEnv } from '../../src/providers/contract.js'
 import { dummyVerify, primeDummy, verifyPassword } from '../../src/passwords/index.js'
 import { UserStore } from './store.js'
+import { busyToUnavailable } from '../../src/providers/sqlite-busy.js'
 
 export interface SqliteOptions {
   database: string
+  /** How long a call waits on a database locked by another connection before it fails with 503. Default 5000 ms. */
+  busyTimeout?: number
 }
 
 /** node:crypto names of the Digest algorithms' hashes (RFC 7616 §3.2). */
@@ -24,27 +27,35 @@ export default async function createSqliteProvider(options: Record<string, unkno
     throw errors.GH_ERR_PROVIDER_LOAD(env.name, 'option "database" must be a non-empty string')
   }
   const path = resolve(env.baseDir, database)
+  const busyTimeoutMs = typeof options.busyTimeout === 'number' && options.busyTimeout >= 0 ? options.busyTimeout : 5000
+  const guard = async <T>(run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run()
+    } catch (err) {
+      throw busyToUnavailable(err, env.name, path, busyTimeoutMs, env.log)
+    }
+  }
   let store: UserStore
   try {
-    store = UserStore.open(path)
+    store = UserStore.open(path, { busyTimeoutMs })
   } catch (err) {
     throw errors.GH_ERR_PROVIDER_LOAD(env.name, (err as Error).message, { cause: err })
   }
   await primeDummy({ like: store.sampleHash() })
 
   return {
-    async checkPassword(_ctx: AuthContext, user: string, password: string): Promise<boolean | null> {
+    checkPassword: (_ctx: AuthContext, user: string, password: string): Promise<boolean | null> => guard(async () => {
       const found = store.getUser(user)
       if (found === undefined || !found.active) {
         await dummyVerify(password, { like: found?.hash ?? store.sampleHash() })
         return null
       }
       return await verifyPassword(found.hash, password)
-    },
-    async getRealmHash(_ctx: AuthContext, user: string, realm: string, algorithm: DigestAlgorithm): Promise<string | null> {
+    }),
+    getRealmHash: (_ctx: AuthContext, user: string, realm: string, algorithm: DigestAlgorithm): Promise<string | null> => guard(async () => {
       if (store.getUser(user)?.active !== true) return null
       return store.realmHash(user, realm, algorithm) ?? null
-    },
+    }),
     async findUserByHash(_ctx: AuthContext, userhash: string, realm: string, algorithm: DigestAlgorithm): Promise<string | null> {
       const want = userhash.toLowerCase()
       for (const u of store.listUsers()) {
@@ -52,10 +63,10 @@ export default async function createSqliteProvider(options: Record<string, unkno
       }
       return null
     },
-    async groupsForUser(_ctx: AuthContext, user: string): Promise<string[]> {
+    groupsForUser: (_ctx: AuthContext, user: string): Promise<string[]> => guard(async () => {
       if (store.getUser(user)?.active !== true) return []
       return store.groupsFor(user)
-    },
+    }),
     close(): void {
       store.close()
     },

@@ -10,14 +10,15 @@ import { digestChallenges } from './challenge.js'
 import { hashHex } from './digest.js'
 import type { NonceManager } from './nonce.js'
 import type { AuthPolicy } from './policy.js'
-import { verify, type AuthOutcome, type Identity, type VerifierDeps } from './verifier.js'
+import type { AuthOutcome, Identity, VerifierDeps } from './verifier.js'
+import { verifyThrottled } from './throttle-gate.js'
 import { allowAccessChain } from './provider-chain.js'
 import type { AuthContext, DigestAlgorithm } from '../providers/contract.js'
 import { errors, isGatehouseError } from '../errors.js'
 
 export interface AuthResult {
   identity?: Identity
-  outcome: AuthOutcome['kind'] | 'denied-host'
+  outcome: AuthOutcome['kind'] | 'denied-host' | 'throttled'
   reason?: string
 }
 
@@ -39,7 +40,7 @@ export async function authenticateRequest(request: FastifyRequest, reply: Fastif
   }
   const value = raw.headers[policy.requestHeader]
   let bodyBuffer: Buffer | undefined
-  const outcome = await verify(policy, {
+  const outcome = await verifyThrottled(policy, {
     method: raw.method ?? 'GET',
     url: raw.url ?? '/',
     credentials: value,
@@ -67,7 +68,15 @@ export async function authenticateRequest(request: FastifyRequest, reply: Fastif
     case 'error':
       sendError(reply, outcome.error)
       return { outcome: 'error', reason: outcome.error.code }
+    case 'throttled':
+      sendThrottled(reply, outcome.retryAfterS)
+      return { outcome: 'throttled', reason: outcome.scope }
   }
+}
+
+/** 429 for a locked-out address or user: no challenge (retrying now cannot succeed), Retry-After in seconds. */
+export function sendThrottled(reply: FastifyReply, retryAfterS: number): void {
+  reply.code(429).header('retry-after', String(retryAfterS)).header('cache-control', 'no-store').type('text/plain; charset=utf-8').send('Too Many Requests\n')
 }
 
 export function challengeHeaders(policy: AuthPolicy, nonces: NonceManager, stale: boolean): string[] {

@@ -14,6 +14,7 @@ import type { NonceManager } from './nonce.js'
 import type { CredentialCache } from './credential-cache.js'
 import { checkPasswordChain, realmHashChain, groupsOf, findUserByHashChain, type NamedProvider } from './provider-chain.js'
 import { isAuthorized, type AuthPolicy } from './policy.js'
+import type { ThrottleGate } from './throttle-gate.js'
 
 export interface Identity {
   user: string
@@ -46,6 +47,8 @@ export interface VerifierDeps {
   nonces: NonceManager
   identities: CredentialCache<Identity>
   realmHashes: CredentialCache<string>
+  /** Brute-force throttling (throttle-gate.ts wraps verify with it); absent: off. */
+  throttle?: ThrottleGate
 }
 
 export async function verify(policy: AuthPolicy, req: AuthRequest, deps: VerifierDeps): Promise<AuthOutcome> {

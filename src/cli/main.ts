@@ -5,13 +5,21 @@ import { startCommand } from './commands/start.js'
 import { checkConfigCommand } from './commands/check-config.js'
 import { usersCommand } from './commands/users.js'
 import { demoCommand } from './commands/demo.js'
+import { statusCommand } from './commands/status.js'
+import { restartCommand } from './commands/restart.js'
+import { reloadCommand } from './commands/reload.js'
+import { stopCommand } from './commands/stop.js'
 import { parseFlags, type CliIO } from './flags.js'
 import { packageVersion } from '../package-root.js'
 
 type Command = (args: string[], io: CliIO) => Promise<number>
 
 const commands: Record<string, { run: Command; help: string }> = {
-  start: { run: startCommand, help: 'start --config FILE            run the gateway (SIGTERM/SIGINT: graceful stop, SIGHUP: reload groups)' },
+  start: { run: startCommand, help: 'start --config FILE            run the gateway (SIGTERM/SIGINT: graceful stop, SIGHUP: reload the configuration)' },
+  status: { run: statusCommand, help: 'status [--config FILE | --admin URL|SOCKET] [--json]   groups, processes, memory, reloads of a running gateway' },
+  restart: { run: restartCommand, help: 'restart GROUP [--config FILE | --admin ...]   rolling restart of one daemon group' },
+  reload: { run: reloadCommand, help: 'reload [--config FILE | --admin ...]   re-read the configuration and apply it without dropping connections' },
+  stop: { run: stopCommand, help: 'stop [--config FILE | --admin ...]     graceful stop of a running gateway' },
   'check-config': { run: checkConfigCommand, help: 'check-config --config FILE     validate a configuration; every error names its key (exit 1)' },
   users: { run: (args, io) => usersCommand(args, { ...io, databaseFromConfig: sqliteDatabaseOf }), help: 'users SUBCOMMAND --database FILE   manage the sqlite user store (gatehouse users --help)' },
   demo: { run: demoCommand, help: 'demo [--port N] [--data DIR]   run the tracker-with-Django-users demo on 127.0.0.1:8080' },

@@ -8,10 +8,12 @@ import type { Readable } from 'node:stream'
 import type { Logger } from 'pino'
 import type { GroupConfig } from '../config-types.js'
 import { errors, type GatehouseError } from '../errors.js'
+import type { AbortLike } from '../ipc/abort.js'
 import { isNotAccepted, type ResponseStart } from '../ipc/client.js'
 import type { ProviderMethodName } from '../ipc/protocol.js'
 import { socketPath } from '../ipc/socket-path.js'
 import { Reloader, type ReloadTarget } from './reload.js'
+import { Autoscaler, scaleLimits } from './autoscale.js'
 import { buildSpawnSpec, type SpawnSpec } from './spawn-spec.js'
 import { TouchWatcher } from './touch-watcher.js'
 import { WorkerProcess, type ExitInfo, type ProcessStatus } from './worker-process.js'
@@ -28,7 +30,7 @@ export interface RequestHeadInput {
 
 export interface GroupHandle {
   readonly name: string
-  request(head: RequestHeadInput, body: Readable | null, signal?: AbortSignal): Promise<ResponseStart>
+  request(head: RequestHeadInput, body: Readable | null, signal?: AbortLike): Promise<ResponseStart>
   call(method: string, args: unknown[], timeoutMs: number): Promise<unknown>
   /** The methods of the group's provider module as its newest ready process reported them (kept while none is up). */
   providerMethods(): readonly ProviderMethodName[] | undefined
@@ -46,6 +48,20 @@ export interface GroupStatus {
   restarts: number
   reloads: number
   processes: ProcessStatus[]
+  /** processes.min and processes.max (equal for a fixed pool). */
+  min?: number
+  max?: number
+  /** Processes replaced after maxRequests or inactivityTimeout. */
+  recycled?: number
+  /** Processes started above min under load, and retired after idleTime. */
+  spawned?: number
+  retired?: number
+  /** Requests that waited for a free process, their total wait, and those answered 503 after queueTimeout. */
+  queueWaits?: number
+  queueWaitMs?: number
+  busyRejections?: number
+  /** The last rolling reload: when (epoch ms) and why (touched FILE, restart command, configuration). */
+  lastReload?: { at: number; reason: string } | null
 }
 
 /** A 503 carries how many seconds the client should wait before retrying. */
@@ -72,7 +88,8 @@ interface Waiter {
 
 export class Group implements GroupHandle, ReloadTarget {
   readonly name: string
-  readonly config: GroupConfig
+  /** Replaced by reconfigure() (a configuration reload); read it, do not keep it. */
+  config: GroupConfig
   #state: GroupState = 'starting'
   #procs: WorkerProcess[] = []
   readonly #retiring = new Set<WorkerProcess>()
@@ -83,12 +100,18 @@ export class Group implements GroupHandle, ReloadTarget {
   #restarts = 0
   #reloads = 0
   #rr = 0
+  #recycled = 0
+  #queueWaits = 0
+  #queueWaitMs = 0
+  #busyRejections = 0
+  #lastReload: { at: number; reason: string } | null = null
+  readonly #scaler: Autoscaler
   #providerMethods: readonly ProviderMethodName[] | undefined
   readonly #secret = randomBytes(32)
-  readonly #spec: SpawnSpec
+  #spec: SpawnSpec
   readonly #opts: GroupOptions
   readonly #log: Logger
-  readonly #watcher: TouchWatcher
+  #watcher: TouchWatcher
   readonly #reloader: Reloader
 
   constructor(config: GroupConfig, opts: GroupOptions) {
@@ -97,9 +120,17 @@ export class Group implements GroupHandle, ReloadTarget {
     this.#opts = opts
     this.#log = opts.log.child({ group: config.name })
     this.#spec = buildSpawnSpec(config)
-    const watched = [config.app, ...(config.provider ? [config.provider] : []), ...config.reloadOn]
-    this.#watcher = new TouchWatcher(watched, opts.reloadCheckIntervalMs)
+    this.#watcher = new TouchWatcher(watchedFiles(config), opts.reloadCheckIntervalMs)
     this.#reloader = new Reloader(this, this.#log)
+    this.#scaler = new Autoscaler(scaleLimits(config), {
+      liveCount: () => this.#procs.filter((p) => p.state === 'starting' || p.state === 'ready').length,
+      startingCount: () => this.#procs.filter((p) => p.state === 'starting').length,
+      grow: () => {
+        this.#log.info({ processes: this.#procs.length + 1 }, 'all processes busy: starting one more')
+        this.#spawnInto(this.#generation)
+      },
+      shrink: (p) => this.#recycle(p, 'idleTime', false),
+    })
   }
 
   async start(): Promise<void> {
@@ -108,7 +139,33 @@ export class Group implements GroupHandle, ReloadTarget {
     for (const p of this.#procs) this.#armIdle(p)
   }
 
-  async request(head: RequestHeadInput, body: Readable | null, signal?: AbortSignal): Promise<ResponseStart> {
+  /**
+   * Applies a changed configuration of this group (a configuration reload): a rolling reload
+   * onto processes spawned from the new settings. If they fail to start, the old settings and
+   * processes stay. Handles (targets, providers) keep pointing at this same group.
+   */
+  async reconfigure(config: GroupConfig, reason: string): Promise<boolean> {
+    this.#assertOpen()
+    const before = { config: this.config, spec: this.#spec, watcher: this.#watcher }
+    const spec = buildSpawnSpec(config)
+    this.config = config
+    this.#spec = spec
+    this.#watcher = new TouchWatcher(watchedFiles(config), this.#opts.reloadCheckIntervalMs)
+    this.#scaler.setLimits(scaleLimits(config))
+    const ok = await this.#reloader.reload(reason)
+    if (ok) {
+      before.watcher.close()
+      return true
+    }
+    this.#watcher.close()
+    this.config = before.config
+    this.#spec = before.spec
+    this.#watcher = before.watcher
+    this.#scaler.setLimits(scaleLimits(before.config))
+    return false
+  }
+
+  async request(head: RequestHeadInput, body: Readable | null, signal?: AbortLike): Promise<ResponseStart> {
     await this.#noticeTouch()
     for (let attempt = 1; ; attempt++) {
       const p = await this.#acquire(signal)
@@ -159,6 +216,10 @@ export class Group implements GroupHandle, ReloadTarget {
       name: this.name, state: this.#state, generation: this.#generation, queued: this.#queue.length,
       restarts: this.#restarts, reloads: this.#reloads,
       processes: [...this.#procs, ...this.#retiring].map((p) => p.status()),
+      min: this.#scaler.limits.min, max: this.#scaler.limits.max, recycled: this.#recycled,
+      spawned: this.#scaler.spawned, retired: this.#scaler.retired,
+      queueWaits: this.#queueWaits, queueWaitMs: this.#queueWaitMs, busyRejections: this.#busyRejections,
+      lastReload: this.#lastReload,
     }
   }
 
@@ -167,6 +228,7 @@ export class Group implements GroupHandle, ReloadTarget {
     if (this.#state === 'closing' || this.#state === 'closed') return
     this.#state = 'closing'
     this.#watcher.close()
+    this.#scaler.close()
     for (const w of this.#queue.splice(0)) {
       clearTimeout(w.timer)
       w.reject(this.#unavailable())
@@ -183,6 +245,7 @@ export class Group implements GroupHandle, ReloadTarget {
   async destroy(): Promise<void> {
     this.#state = 'closed'
     this.#watcher.close()
+    this.#scaler.close()
     for (const w of this.#queue.splice(0)) {
       clearTimeout(w.timer)
       w.reject(this.#unavailable())
@@ -214,7 +277,9 @@ export class Group implements GroupHandle, ReloadTarget {
     this.#procs = fresh
     this.#generation++
     this.#reloads++
+    this.#lastReload = { at: Date.now(), reason }
     for (const p of old) {
+      this.#scaler.forget(p)
       p.state = p.state === 'dead' ? 'dead' : 'draining'
       this.#retiring.add(p)
     }
@@ -273,18 +338,25 @@ export class Group implements GroupHandle, ReloadTarget {
     return best
   }
 
-  #acquire(signal?: AbortSignal): Promise<WorkerProcess> {
+  #acquire(signal?: AbortLike): Promise<WorkerProcess> {
     this.#assertOpen()
     const p = this.#pick()
+    this.#scaler.demand(p === undefined || p.outstanding > 0)
     if (p !== undefined) return Promise.resolve(this.#assign(p))
     if (!this.#procs.some((q) => q.state === 'starting' || q.state === 'ready')) return Promise.reject(this.#unavailable())
     const { queueTimeoutMs } = this.config
-    if (queueTimeoutMs <= 0) return Promise.reject(this.#busy())
+    if (queueTimeoutMs <= 0) {
+      this.#busyRejections++
+      return Promise.reject(this.#busy())
+    }
+    const queuedAt = Date.now()
+    this.#queueWaits++
     return new Promise((resolve, reject) => {
+      const waited = (): void => { this.#queueWaitMs += Date.now() - queuedAt }
       const w: Waiter = {
-        resolve: (q) => { signal?.removeEventListener('abort', onAbort); resolve(q) },
-        reject: (err) => { signal?.removeEventListener('abort', onAbort); reject(err) },
-        timer: setTimeout(() => this.#dequeue(w, this.#busy()), queueTimeoutMs),
+        resolve: (q) => { waited(); signal?.removeEventListener('abort', onAbort); resolve(q) },
+        reject: (err) => { waited(); signal?.removeEventListener('abort', onAbort); reject(err) },
+        timer: setTimeout(() => { this.#busyRejections++; this.#dequeue(w, this.#busy()) }, queueTimeoutMs),
       }
       const onAbort = (): void => this.#dequeue(w, Object.assign(new Error('request aborted'), { name: 'AbortError' }))
       signal?.addEventListener('abort', onAbort, { once: true })
@@ -304,6 +376,7 @@ export class Group implements GroupHandle, ReloadTarget {
     p.inflight++
     p.served++
     clearTimeout(p.idleTimer)
+    this.#scaler.busy(p)
     const { maxRequests } = this.config
     if (maxRequests > 0 && p.served >= maxRequests) this.#recycle(p, 'maxRequests')
     return p
@@ -323,7 +396,10 @@ export class Group implements GroupHandle, ReloadTarget {
     if (kind === 'request') p.inflight--
     else p.calls--
     p.settled()
-    if (p.outstanding === 0) this.#armIdle(p)
+    if (p.outstanding === 0) {
+      this.#armIdle(p)
+      this.#scaler.idle(p)
+    }
     this.#pump()
   }
 
@@ -337,15 +413,19 @@ export class Group implements GroupHandle, ReloadTarget {
     p.idleTimer.unref()
   }
 
-  /** Takes `p` out of rotation, starts its replacement, stops `p` once its requests are done. */
-  #recycle(p: WorkerProcess, why: string): void {
+  /** Takes `p` out of rotation, starts its replacement (unless retiring it), stops `p` once its requests are done. */
+  #recycle(p: WorkerProcess, why: string, replace = true): void {
     const i = this.#procs.indexOf(p)
     if (i === -1 || this.#state !== 'running') return
     this.#procs.splice(i, 1)
+    this.#scaler.forget(p)
     p.state = 'draining'
     this.#retiring.add(p)
-    this.#log.info({ pid: p.pid, why }, 'recycling daemon process')
-    this.#spawnInto(this.#generation)
+    this.#log.info({ pid: p.pid, why }, replace ? 'recycling daemon process' : 'retiring idle daemon process')
+    if (replace) {
+      this.#recycled++
+      this.#spawnInto(this.#generation)
+    }
     void this.retire([p])
   }
 
@@ -358,6 +438,7 @@ export class Group implements GroupHandle, ReloadTarget {
     const i = this.#procs.indexOf(p)
     if (i !== -1) this.#procs.splice(i, 1)
     this.#retiring.delete(p)
+    this.#scaler.forget(p)
     if (i === -1 || info.expected || this.#state !== 'running') return
     this.#restarts++
     const delay = info.stuck ? 0 : Math.min(BACKOFF_FIRST_MS * 2 ** this.#crashes++, BACKOFF_MAX_MS)
@@ -374,6 +455,7 @@ export class Group implements GroupHandle, ReloadTarget {
       this.#crashes = 0
       this.#armIdle(p)
       this.#pump()
+      if (p.outstanding === 0) this.#scaler.idle(p)
     }, (err: unknown) => {
       this.#log.error({ err: err instanceof Error ? err.message : String(err) }, 'daemon process failed to start')
     })
@@ -387,4 +469,8 @@ export class Group implements GroupHandle, ReloadTarget {
   #busy(): RetryableError {
     return Object.assign(errors.GH_ERR_GROUP_BUSY(this.name, this.config.queueTimeoutMs), { retryAfter: Math.max(1, Math.ceil(this.config.queueTimeoutMs / 1000)) })
   }
+}
+
+function watchedFiles(config: GroupConfig): string[] {
+  return [config.app, ...(config.provider ? [config.provider] : []), ...config.reloadOn]
 }

@@ -35,6 +35,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #opts: SupervisorOptions
   #runtime: RuntimeDir | null = null
   #closing: Promise<void> | null = null
+  #nextIndex = 0
 
   constructor(opts: SupervisorOptions) {
     super()
@@ -52,17 +53,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     if (this.#state !== 'idle') throw errors.GH_ERR_OPT_INVALID('Supervisor.start() called twice')
     this.#state = 'starting'
     this.#runtime = createRuntimeDir(this.#opts.runtimeDir)
-    this.#opts.groups.forEach((config, index) => {
-      const group = new Group(config, {
-        index,
-        runtimeDir: (this.#runtime as RuntimeDir).path,
-        log: this.#log,
-        startTimeoutMs: this.#opts.startTimeoutMs ?? 30_000,
-        reloadCheckIntervalMs: this.#opts.reloadCheckIntervalMs ?? 100,
-        onReload: (reason) => this.emit('reload', config.name, reason),
-      })
-      this.#groups.set(config.name, group)
-    })
+    for (const config of this.#opts.groups) this.#groups.set(config.name, this.#newGroup(config))
     try {
       await Promise.all([...this.#groups.values()].map((g) => g.start()))
     } catch (err) {
@@ -79,14 +70,45 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   /** Rolling restart of one group; resolves once new processes serve (or the old ones were kept). */
-  async reload(name: string, reason: string): Promise<void> {
+  async reload(name: string, reason: string): Promise<boolean> {
     const g = this.#groups.get(name)
     if (g === undefined) throw errors.GH_ERR_OPT_INVALID(`no daemon group named ${JSON.stringify(name)}`)
-    await g.reload(reason)
+    return g.reload(reason)
   }
 
   async reloadAll(reason: string): Promise<void> {
     await Promise.all([...this.#groups.values()].map((g) => g.reload(reason)))
+  }
+
+  /** A configuration reload added a group: starts it (all processes ready) or rejects and leaves nothing behind. */
+  async add(config: GroupConfig): Promise<void> {
+    if (this.#state !== 'running') throw errors.GH_ERR_OPT_INVALID(`cannot add group ${JSON.stringify(config.name)}: the supervisor is ${this.#state}`)
+    if (this.#groups.has(config.name)) throw errors.GH_ERR_OPT_INVALID(`groups: duplicate group name ${JSON.stringify(config.name)}`)
+    validate({ ...this.#opts, groups: [config] })
+    const group = this.#newGroup(config)
+    try {
+      await group.start()
+    } catch (err) {
+      await group.destroy()
+      throw err
+    }
+    this.#groups.set(config.name, group)
+  }
+
+  /** A configuration reload changed a group's settings: rolling reload onto them (false: they failed; the old ones stay). */
+  async reconfigure(config: GroupConfig, reason: string): Promise<boolean> {
+    const g = this.#groups.get(config.name)
+    if (g === undefined) throw errors.GH_ERR_OPT_INVALID(`no daemon group named ${JSON.stringify(config.name)}`)
+    validate({ ...this.#opts, groups: [config] })
+    return g.reconfigure(config, reason)
+  }
+
+  /** A configuration reload removed a group: drains it (gracefulTimeout) and stops its processes. */
+  async remove(name: string): Promise<void> {
+    const g = this.#groups.get(name)
+    if (g === undefined) return
+    this.#groups.delete(name)
+    await g.close()
   }
 
   status(): GroupStatus[] {
@@ -105,6 +127,17 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return this.#shutdown((g) => g.destroy())
   }
 
+  #newGroup(config: GroupConfig): Group {
+    return new Group(config, {
+      index: this.#nextIndex++,
+      runtimeDir: (this.#runtime as RuntimeDir).path,
+      log: this.#log,
+      startTimeoutMs: this.#opts.startTimeoutMs ?? 30_000,
+      reloadCheckIntervalMs: this.#opts.reloadCheckIntervalMs ?? 100,
+      onReload: (reason) => this.emit('reload', config.name, reason),
+    })
+  }
+
   async #shutdown(stop: (g: Group) => Promise<void>): Promise<void> {
     this.#state = 'closing'
     await Promise.all([...this.#groups.values()].map(stop))
@@ -120,6 +153,12 @@ function validate(opts: SupervisorOptions): void {
     seen.add(g.name)
     for (const key of ['processes', 'concurrency'] as const) {
       if (!Number.isInteger(g[key]) || g[key] < 1) throw errors.GH_ERR_OPT_INVALID(`groups.${g.name}.${key} must be a positive integer, got ${g[key]}`)
+    }
+    if (g.maxProcesses !== undefined && (!Number.isInteger(g.maxProcesses) || g.maxProcesses < g.processes)) {
+      throw errors.GH_ERR_OPT_INVALID(`groups.${g.name}.processes.max must be an integer no less than processes.min (${g.processes}), got ${g.maxProcesses}`)
+    }
+    if (g.idleTimeMs !== undefined && (!Number.isInteger(g.idleTimeMs) || g.idleTimeMs < 1)) {
+      throw errors.GH_ERR_OPT_INVALID(`groups.${g.name}.idleTime must be more than 0 ms, got ${g.idleTimeMs}`)
     }
     for (const key of ['maxRequests', 'requestTimeoutMs', 'gracefulTimeoutMs', 'inactivityTimeoutMs', 'queueTimeoutMs'] as const) {
       if (!Number.isInteger(g[key]) || g[key] < 0) throw errors.GH_ERR_OPT_INVALID(`groups.${g.name}.${key} must be a non-negative integer, got ${g[key]}`)

@@ -5,6 +5,7 @@
  */
 import { connect } from 'node:net'
 import type { Readable } from 'node:stream'
+import type { AbortLike } from './abort.js'
 import { errors, type GatehouseError } from '../errors.js'
 import { CreditSender, InboundBody } from './flow.js'
 import { FramedSocket } from './framed-socket.js'
@@ -20,7 +21,7 @@ export interface ResponseStart {
 }
 
 export interface RequestOptions {
-  signal?: AbortSignal
+  signal?: AbortLike
   /** No response head and no body progress for this long: GH_ERR_GROUP_TIMEOUT. 0 = off. */
   timeoutMs: number
   onTimeout?: () => void
@@ -118,7 +119,7 @@ export class WorkerConnection {
     return new Promise<ResponseStart>((resolve, reject) => {
       if (this.closed || opts.signal?.aborted) {
         opts.onDone?.()
-        return reject(this.closed ? notAccepted(this.group) : abortError(opts.signal as AbortSignal))
+        return reject(this.closed ? notAccepted(this.group) : abortError(opts.signal as AbortLike))
       }
       const s = this.#open(resolve as (v: unknown) => void, reject, opts.timeoutMs)
       s.onTimeout = opts.onTimeout
@@ -177,7 +178,8 @@ export class WorkerConnection {
     s.headDone = true
     clearTimeout(s.timer)
     s.body = new InboundBody(
-      (bytes) => this.#fs.send(Frame.CREDIT, s.id, creditPayload(bytes)),
+      // Credit for a body that already ended would only wake the worker for nothing.
+      (bytes) => { if (!s.done) this.#fs.send(Frame.CREDIT, s.id, creditPayload(bytes)) },
       () => {
         if (s.done) return
         this.#cancel(s, 'response body destroyed')
@@ -222,7 +224,7 @@ export class WorkerConnection {
     s.onTimeout?.()
   }
 
-  #attachSignal(s: Stream, signal: AbortSignal): void {
+  #attachSignal(s: Stream, signal: AbortLike): void {
     const onAbort = (): void => {
       this.#cancel(s, 'aborted')
       this.#fail(s, abortError(signal))
@@ -308,7 +310,7 @@ function notAccepted(group: string): GatehouseError {
   return Object.assign(errors.GH_ERR_IPC_CLOSED(`group ${group}: connection already closed`), { accepted: false })
 }
 
-function abortError(signal: AbortSignal): Error {
+function abortError(signal: AbortLike): Error {
   const reason: unknown = signal.reason
   return reason instanceof Error ? reason : Object.assign(new Error('request aborted'), { name: 'AbortError' })
 }

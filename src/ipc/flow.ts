@@ -80,6 +80,7 @@ export class CreditReceiver {
 /** A body arriving as DATA frames, with credit returned as it is read. */
 export class InboundBody extends Readable {
   readonly #receiver: CreditReceiver
+  #complete = false
   readonly #onDestroy: (err: Error | null) => void
 
   constructor(grant: (bytes: number) => void, onDestroy: (err: Error | null) => void) {
@@ -94,7 +95,22 @@ export class InboundBody extends Readable {
   }
 
   finish(): void {
-    if (!this.destroyed) this.push(null)
+    if (this.destroyed) return
+    this.#complete = true
+    this.push(null)
+  }
+
+  /**
+   * The whole body, when it has all arrived and nothing has read from the stream yet (a small
+   * response: head, data and end came in one read), so the caller can send a buffer instead of
+   * piping a stream. Consumes the stream; undefined (stream untouched) otherwise.
+   */
+  takeComplete(): Buffer | undefined {
+    if (!this.#complete || this.destroyed || this.readableFlowing !== null || this.readableDidRead) return undefined
+    const buffered = this.readableLength === 0 ? Buffer.alloc(0) : (this.read() as Buffer | null)
+    if (buffered === null) return undefined
+    this.resume()
+    return buffered
   }
 
   override _read(): void {

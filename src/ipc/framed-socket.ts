@@ -1,6 +1,9 @@
 /**
- * A unix socket speaking the framed protocol: writes are corked for the current tick (many
- * frames, one syscall), reads are decoded into frames. Both peers use it.
+ * A unix socket speaking the framed protocol: writes are corked until the event loop's check
+ * phase, so every frame produced while handling one poll phase's worth of I/O (many client
+ * requests, many responses) leaves in one writev; reads are decoded into frames. Both peers
+ * use it. (Uncorking on the next tick instead cost one syscall, and one wake-up of the peer,
+ * per frame under load: the largest item of the front's CPU profile.)
  */
 import type { Socket } from 'node:net'
 import { FrameDecoder, type FrameHandler } from './frame-decoder.js'
@@ -83,10 +86,12 @@ export class FramedSocket {
     if (this.#corked) return
     this.#corked = true
     this.socket.cork()
-    process.nextTick(() => {
-      this.#corked = false
-      this.socket.uncork()
-    })
+    setImmediate(this.#uncork)
+  }
+
+  readonly #uncork = (): void => {
+    this.#corked = false
+    this.socket.uncork()
   }
 
   #flushWaiters(): void {

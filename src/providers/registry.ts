@@ -24,6 +24,8 @@ export class ProviderRegistry {
   readonly #events = new EventEmitter()
   readonly #config: Config
   readonly #log: Logger
+  #wrap: ((name: string, provider: ManagedProvider) => ManagedProvider) | undefined
+  readonly #wrapped = new WeakMap<ManagedProvider, NamedProvider>()
 
   constructor(config: Config, log: Logger) {
     this.#config = config
@@ -56,8 +58,23 @@ export class ProviderRegistry {
     return names.map((n) => {
       const e = this.#entries.get(n)
       if (!e) throw errors.GH_ERR_CONFIG_INVALID(`provider ${n} is not defined`)
-      return e
+      return this.#instrumented(e)
     })
+  }
+
+  /** Wraps the providers chain() hands out from now on (the metrics time their calls). */
+  instrument(wrap: (name: string, provider: ManagedProvider) => ManagedProvider): void {
+    this.#wrap = wrap
+  }
+
+  #instrumented(e: NamedProvider & { provider: ManagedProvider }): NamedProvider {
+    if (this.#wrap === undefined) return e
+    let np = this.#wrapped.get(e.provider)
+    if (np === undefined) {
+      np = { name: e.name, provider: this.#wrap(e.name, e.provider) }
+      this.#wrapped.set(e.provider, np)
+    }
+    return np
   }
 
   async start(): Promise<void> {

@@ -82,8 +82,23 @@ async function answer(provider: Provider, msg: Extract<ToHost, { type: 'call' }>
       send({ type: 'result', id: msg.id, ok: false, error })
     }
   } catch (err) {
-    send({ type: 'result', id: msg.id, ok: false, error: toWire(err, 'GH_ERR_PROVIDER_FAILED') })
+    const raw = err instanceof Error ? err.message : String(err)
+    const password = msg.method === 'checkPassword' && typeof msg.args[2] === 'string' && msg.args[2] !== '' ? msg.args[2] : undefined
+    log.error(`provider ${msg.method} failed`, { error: (password ? raw.split(password).join('[redacted]') : raw).slice(0, MAX_MESSAGE) })
+    send({ type: 'result', id: msg.id, ok: false, error: callErrorToWire(err, msg.method) })
   }
+}
+
+/**
+ * A call's failure as the front will see (and log) it. Our own coded errors keep their message;
+ * anything else keeps only its class name, because a provider's message may quote the
+ * password it was given. The full message is logged here, in the provider's thread, redacted.
+ */
+function callErrorToWire(err: unknown, method: string): WireError {
+  const e = err as { code?: unknown; name?: unknown } | null
+  if (typeof e?.code === 'string' && e.code.startsWith('GH_ERR_')) return toWire(err, 'GH_ERR_PROVIDER_FAILED')
+  const name = typeof e?.name === 'string' ? e.name : typeof err
+  return { code: 'GH_ERR_PROVIDER_FAILED', message: `${method} threw ${name}` }
 }
 
 async function main(data: HostData): Promise<void> {

@@ -303,6 +303,8 @@ export class ThreadProvider implements Provider {
 
   #remoteError(method: ProviderMethod, error: WireError): GatehouseError {
     if (error.code === 'GH_ERR_PROVIDER_BAD_RESULT') return errors.GH_ERR_PROVIDER_BAD_RESULT(this.name, error.message, method, RESULTS[method].expected)
+    // "Cannot decide now" (a locked database, a backend down) stays a 503 with Retry-After.
+    if (error.code === 'GH_ERR_PROVIDER_UNAVAILABLE') return errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, error.message.replace(/^provider \S+ is unavailable: /, ''))
     return errors.GH_ERR_PROVIDER_FAILED(this.name, error.message, { cause: Object.assign(new Error(error.message), { code: error.code }) })
   }
 

@@ -4,7 +4,7 @@
  * `/public/../staff` is matched here as /public (no auth) but normalized by many upstreams to
  * /staff; encoded slashes and backslashes play the same trick after decoding. Two Authorization
  * headers are ambiguous (Node keeps the first, other servers the last), so nginx answers 400
- * and so do we. Returns a short reason, or undefined when the request is fine.
+ * and so do we. Repeated slashes are refused for the same reason as dot segments. Returns a short reason, or undefined when the request is fine.
  */
 
 // A dot segment, raw or percent-encoded ("%2e" is "."), between slashes or at the end.
@@ -18,6 +18,8 @@ export function checkRequestTarget(url: string, rawHeaders: readonly string[]): 
   if (path[0] !== '/') return 'request target must be a path'
   if (DOT_SEGMENT.test(path)) return 'dot segments are not allowed in the path'
   if (AMBIGUOUS.test(path)) return 'encoded slashes, backslashes and NUL are not allowed in the path'
+  // "//staff" would be routed by the catch-all route but merged into "/staff" by many upstreams.
+  if (path.includes('//')) return 'empty path segments (//) are not allowed'
   let auth = 0
   let proxyAuth = 0
   for (let i = 0; i < rawHeaders.length; i += 2) {

@@ -14,6 +14,11 @@ test('encoded slashes, backslashes and NUL are refused', () => {
   for (const u of ['/a%2fb', '/a%5Cb', '/a\\b', '/a%00']) assert.match(checkRequestTarget(u, []) ?? '', /encoded slashes/, u)
 })
 
+test('repeated slashes are refused: an upstream that merges them would serve //staff as /staff', () => {
+  for (const u of ['//staff', '/public//staff', '/a/b//']) assert.equal(checkRequestTarget(u, []), 'empty path segments (//) are not allowed', u)
+  assert.equal(checkRequestTarget('/a?next=//b', []), undefined, 'the query is not the path')
+})
+
 test('two Authorization headers are refused, one is fine', () => {
   assert.equal(checkRequestTarget('/', ['Authorization', 'Basic x']), undefined)
   assert.equal(checkRequestTarget('/', ['authorization', 'Basic x', 'AUTHORIZATION', 'Basic y']), 'more than one Authorization header')

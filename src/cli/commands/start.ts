@@ -11,13 +11,14 @@ import { isGatehouseError } from '../../errors.js'
 export async function startCommand(args: string[], io: CliIO): Promise<number> {
   const { values } = parseFlags(args, { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } })
   if (values.help || !values.config) {
-    io.stdout('Usage: gatehouse start --config FILE\n\nRuns the gateway. Signals: SIGTERM/SIGINT graceful stop; SIGHUP rolling reload of every daemon group.\n')
+    io.stdout('Usage: gatehouse start --config FILE\n\nRuns the gateway. Signals: SIGTERM/SIGINT graceful stop; SIGHUP re-reads the configuration and applies it (as `gatehouse reload`).\nWith an admin: section, `gatehouse status|restart|reload|stop --config FILE` steer it (docs/operations.md).\n')
     return values.help ? 0 : 2
   }
   try {
     const config = await loadConfigFile(values.config)
-    const gw = await runGateway(config)
+    const gw = await runGateway(config, { configFile: values.config })
     io.stderr(`gatehouse listening on ${gw.address}\n`)
+    if (gw.adminAddress) io.stderr(`gatehouse admin on ${gw.adminAddress}\n`)
     return await gw.untilStopped()
   } catch (err) {
     if (!isGatehouseError(err)) throw err

@@ -1,0 +1,197 @@
+/**
+ * `npm run bench`: hello-world requests/s through gatehouse as ratios to a bare Fastify hello
+ * world measured in the same run, the CPU time each request costs the front and the daemons,
+ * and the memory of the front and of each daemon process. Every server runs in its own process
+ * and the load generator in another (wrk -t1 -cN, else autocannon); all on 127.0.0.1; every
+ * process started here is stopped by PID at the end.
+ *
+ *   npm run bench -- [--seconds 5] [--warmup 1] [--connections 32] [--rounds 1] [--processes 1]
+ *                    [--only a,b] [--log-level info] [--profile] [--out bench/results/latest.json]
+ *                    [--no-build] [--source]
+ *
+ * gatehouse runs compiled (it first runs `tsc`, as `npm run build` does; --no-build skips that)
+ * unless --source runs it from src/ through tsx.
+ * Each round measures bare Fastify, then every chosen scenario; one more bare run closes the
+ * last round. A scenario's ratio in a round is to the mean of the bare runs around it, and the
+ * table gives medians over rounds (other load on the machine moves requests/s a lot; CPU µs
+ * per request much less). --profile runs the chosen scenarios (default group-basic) under
+ * `node --cpu-prof` (front and daemons) and prints where the CPU time goes.
+ */
+import { spawnSync } from 'node:child_process'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { totalCpuUs } from './lib/cpu.js'
+import { loadTool } from './lib/load.js'
+import { TSX_ARGS, rssOf, startProcess, stopAll } from './lib/processes.js'
+import { formatTable, median, type Measurement, type Row } from './lib/report.js'
+import { formatSummary, summarize, type Window } from './profile-summary.js'
+import { scenarios, type Scenario, type Servers } from './scenarios.js'
+import type { FrontSpec } from './servers/front.js'
+
+const HERE = dirname(fileURLToPath(import.meta.url))
+
+const { values: flags } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '1' },
+    connections: { type: 'string', default: '32' },
+    rounds: { type: 'string', default: '1' },
+    processes: { type: 'string', default: '1' },
+    only: { type: 'string' },
+    'log-level': { type: 'string', default: 'info' },
+    profile: { type: 'boolean', default: false },
+    'no-build': { type: 'boolean', default: false },
+    source: { type: 'boolean', default: false },
+    out: { type: 'string', default: join(HERE, 'results', 'latest.json') },
+  },
+})
+
+/** wrk takes whole seconds; every numeric flag is checked before anything starts. */
+function wholeNumber(name: 'seconds' | 'warmup' | 'connections' | 'rounds' | 'processes', min: number): number {
+  const v = Number(flags[name])
+  if (!Number.isInteger(v) || v < min) throw new Error(`--${name} must be a whole number ≥ ${min}, got ${flags[name]}`)
+  return v
+}
+
+const seconds = wholeNumber('seconds', 1)
+const warmup = wholeNumber('warmup', 0)
+const connections = wholeNumber('connections', 1)
+const rounds = wholeNumber('rounds', 1)
+const processes = wholeNumber('processes', 1)
+const work = mkdtempSync(join(tmpdir(), 'gh-bench-'))
+const profileDir = join(work, 'profiles')
+
+interface Daemon { group: string; pid: number }
+
+async function startServers(): Promise<{ servers: Servers; daemons: Daemon[] }> {
+  const bare = await startProcess<{ url: string }>(TSX_ARGS, join(HERE, 'servers', 'bare.ts'), [], { readyStream: 'stdout' })
+  const upstream = await startProcess<{ url: string }>(TSX_ARGS, join(HERE, 'servers', 'upstream.ts'), [], { readyStream: 'stdout' })
+  const prof = flags.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []
+  if (flags.profile) mkdirSync(profileDir)
+  const spec: FrontSpec = { upstream: upstream.ready.url, processes, logLevel: flags['log-level'] as string, daemonExecArgv: prof, source: flags.source === true }
+  // The front logs like a deployed one: access lines at info, to a file.
+  const logFd = openSync(join(work, 'front.log'), 'w')
+  const front = await startProcess<{ url: string; daemons: Daemon[] }>(
+    [...TSX_ARGS, ...prof], join(HERE, 'servers', 'front.ts'), [JSON.stringify(spec)],
+    { readyStream: 'stderr', prefix: 'BENCH-READY ', stdout: logFd },
+  )
+  closeSync(logFd)
+  const pids = { bare: bare.pid, upstream: upstream.pid, front: front.pid, daemons: front.ready.daemons.map((d) => d.pid) }
+  return { servers: { bare: bare.ready.url, upstream: upstream.ready.url, front: front.ready.url, pids }, daemons: front.ready.daemons }
+}
+
+/** Monotonic-clock windows of the measured runs (what --profile summarizes). */
+const windows: Window[] = []
+const nowUs = (): number => Number(process.hrtime.bigint() / 1000n)
+
+async function measure(s: Scenario, servers: Servers): Promise<Measurement> {
+  const ctx = { servers, connections }
+  if (warmup > 0) await s.run({ ...ctx, seconds: warmup })
+  const serverPid = servers.pids[s.server]
+  const daemons = s.server === 'front' ? servers.pids.daemons : []
+  const cpu0 = { server: totalCpuUs([serverPid]), daemons: totalCpuUs(daemons) }
+  const fromUs = nowUs()
+  const result = await s.run({ ...ctx, seconds })
+  if (s.name !== 'bare') windows.push({ fromUs, toUs: nowUs() })
+  const requests = Math.max(result.requests, 1)
+  if (result.non2xx > 0 || result.errors > 0) process.stderr.write(`warning: ${s.name}: ${result.non2xx} non-2xx, ${result.errors} socket errors\n`)
+  return {
+    result,
+    serverUsPerReq: (totalCpuUs([serverPid]) - cpu0.server) / requests,
+    ...(s.server === 'front' ? { daemonUsPerReq: (totalCpuUs(daemons) - cpu0.daemons) / requests } : {}),
+  }
+}
+
+function summarizeRuns(s: Scenario, runs: Measurement[], bareByRound: number[], also?: Measurement[]): Row {
+  const ratios = runs.map((m, i) => m.result.rps / (bareByRound[i] as number))
+  const opt = (xs: Array<number | undefined>): number | undefined => xs.every((x) => x !== undefined) ? median(xs as number[]) : undefined
+  return {
+    name: s.name,
+    label: s.label,
+    rps: median(runs.map((m) => m.result.rps)),
+    ratio: median(ratios),
+    serverUsPerReq: median(runs.map((m) => m.serverUsPerReq)),
+    daemonUsPerReq: opt(runs.map((m) => m.daemonUsPerReq)),
+    p50ms: opt(runs.map((m) => m.result.p50ms)),
+    p99ms: opt(runs.map((m) => m.result.p99ms)),
+    errors: runs.reduce((a, m) => a + m.result.non2xx + m.result.errors, 0),
+    rounds: runs.map((m, i) => ({ rps: m.result.rps, ratio: ratios[i] as number })),
+    ...(also ? { also: { name: s.alsoAgainst as string, ratio: median(runs.map((m, i) => m.result.rps / (also[i] as Measurement).result.rps)) } } : {}),
+  }
+}
+
+/** Compiles gatehouse to dist/ (type errors elsewhere in the tree do not stop the emit). */
+function build(): void {
+  const root = join(HERE, '..')
+  const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { encoding: 'utf8' })
+  if (tsc.status !== 0) process.stderr.write(`warning: tsc exited with ${tsc.status}; benchmarking what it emitted\n${tsc.stdout.split('\n').slice(0, 5).join('\n')}\n`)
+  if (!existsSync(join(root, 'dist', 'src', 'gateway.js'))) throw new Error('dist/src/gateway.js is missing after the build')
+}
+
+async function main(): Promise<void> {
+  if (!flags.source && !flags['no-build']) {
+    process.stderr.write('building dist/ (tsc)…\n')
+    build()
+  }
+  const chosen = flags.only ? flags.only.split(',') : flags.profile ? ['group-basic'] : scenarios.map((s) => s.name).filter((n) => n !== 'bare')
+  const unknown = chosen.filter((n) => !scenarios.some((s) => s.name === n))
+  if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(', ')}; known: ${scenarios.map((s) => s.name).join(', ')}`)
+  const picked = scenarios.filter((s) => s.name !== 'bare' && chosen.includes(s.name))
+  const bareScenario = scenarios.find((s) => s.name === 'bare') as Scenario
+  const { servers, daemons } = await startServers()
+  const bare: Measurement[] = []
+  const runs = new Map<string, Measurement[]>(picked.map((s) => [s.name, []]))
+  for (let round = 1; round <= rounds; round++) {
+    for (const s of [bareScenario, ...picked]) {
+      process.stderr.write(`round ${round}/${rounds}: ${s.name} (${seconds}s)…\n`)
+      const m = await measure(s, servers)
+      if (s === bareScenario) bare.push(m)
+      else runs.get(s.name)?.push(m)
+    }
+  }
+  process.stderr.write(`closing bare run (${seconds}s)…\n`)
+  bare.push(await measure(bareScenario, servers))
+  const bareByRound = Array.from({ length: rounds }, (_, i) => ((bare[i] as Measurement).result.rps + (bare[i + 1] as Measurement).result.rps) / 2)
+  const bareRow = summarizeRuns(bareScenario, bare, bare.map((m) => m.result.rps))
+  bareRow.rounds = bare.map((m) => ({ rps: m.result.rps, ratio: m.result.rps / median(bare.map((b) => b.result.rps)) }))
+  const rows = [bareRow, ...picked.map((s) => summarizeRuns(s, runs.get(s.name) as Measurement[], bareByRound, s.alsoAgainst ? runs.get(s.alsoAgainst) : undefined))]
+
+  const memory = [{ name: 'front', rss: rssOf(servers.pids.front) }, ...daemons.map((d) => ({ name: `daemon ${d.group} (pid ${d.pid})`, rss: rssOf(d.pid) }))]
+  const machine = { source: flags.source ? 'src' : 'dist', nproc: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, loadTool: loadTool(), seconds, warmup, connections, rounds, processes, logLevel: flags['log-level'] }
+  process.stdout.write(`\n${machine.cpu}, ${machine.nproc} CPUs, node ${machine.node}, gatehouse from ${flags.source ? 'src (tsx)' : 'dist'}; ${machine.loadTool} 1 thread, ${connections} connections, ` +
+    `${seconds} s per run (+${warmup} s warm-up), ${rounds} round(s); ratios are to bare Fastify in the same round\n\n`)
+  process.stdout.write(formatTable(rows, memory) + '\n')
+
+  await stopAll()
+  if (flags.profile) for (const p of summarizeProfiles(servers.pids.front, daemons)) process.stdout.write(`\n${p}\n`)
+  mkdirSync(dirname(flags.out as string), { recursive: true })
+  writeFileSync(flags.out as string, JSON.stringify({ date: new Date().toISOString(), machine, rows, memory }, null, 2) + '\n')
+  process.stdout.write(`\nwritten: ${flags.out}\n`)
+}
+
+/** Profiles are written when the processes exit; keeps a copy next to the results. */
+function summarizeProfiles(frontPid: number, daemons: Daemon[]): string[] {
+  const files = readdirSync(profileDir)
+  const window = windows.length > 0 ? { fromUs: Math.min(...windows.map((w) => w.fromUs)), toUs: Math.max(...windows.map((w) => w.toUs)) } : undefined
+  const out: string[] = []
+  for (const [title, pid] of [['front', frontPid] as const, ...daemons.map((d) => [`daemon ${d.group}`, d.pid] as const)]) {
+    const file = files.find((f) => f.includes(`.${pid}.`))
+    if (file === undefined) { out.push(`${title}: no profile written`); continue }
+    const keep = join(HERE, 'results', `${title.replace(/\s+/g, '-')}.cpuprofile`)
+    mkdirSync(dirname(keep), { recursive: true })
+    const text = readFileSync(join(profileDir, file), 'utf8')
+    writeFileSync(keep, text)
+    out.push(formatSummary(`${title} (${keep}), measured runs only`, summarize(JSON.parse(text), 20, window)))
+  }
+  return out
+}
+
+try {
+  await main()
+} finally {
+  await stopAll()
+  rmSync(work, { recursive: true, force: true })
+}

@@ -1,0 +1,67 @@
+/**
+ * What the benchmark measures, one entry per row. Each scenario runs one load against one of
+ * the servers; its ratio is to the bare Fastify figure,
+ * and `alsoAgainst` names another row it is compared with too.
+ * Issue 7's full benchmark adds rows here (cache miss, provider round trip, slow logins).
+ */
+import { spawn } from 'node:child_process'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { runLoad, type LoadResult } from './lib/load.js'
+import { TSX_ARGS } from './lib/processes.js'
+
+export interface Servers {
+  bare: string
+  upstream: string
+  front: string
+  pids: { bare: number; upstream: number; front: number; daemons: number[] }
+}
+
+export interface RunContext {
+  servers: Servers
+  seconds: number
+  connections: number
+}
+
+export interface Scenario {
+  name: string
+  label: string
+  /** The process that answers, whose CPU time per request is reported. */
+  server: 'bare' | 'upstream' | 'front'
+  /** Another row this one is also compared with (printed after the errors column). */
+  alsoAgainst?: string
+  run(ctx: RunContext): Promise<LoadResult>
+}
+
+const BASIC = { authorization: `Basic ${Buffer.from('bench:bench').toString('base64')}` }
+const HERE = dirname(fileURLToPath(import.meta.url))
+
+const front = (ctx: RunContext, path: string): string => new URL(path, ctx.servers.front).href
+
+export const scenarios: Scenario[] = [
+  { name: 'bare', server: 'bare', label: 'bare Fastify hello', run: (c) => runLoad({ ...c, url: c.servers.bare }) },
+  { name: 'upstream-direct', server: 'upstream', label: 'node:http upstream hello, direct', run: (c) => runLoad({ ...c, url: c.servers.upstream }) },
+  {
+    name: 'upstream-basic', server: 'front', label: 'gatehouse → upstream, Basic (cache hit)', alsoAgainst: 'upstream-direct',
+    run: (c) => runLoad({ ...c, url: front(c, '/up'), headers: BASIC }),
+  },
+  { name: 'group', server: 'front', label: 'gatehouse → daemon group, no auth', run: (c) => runLoad({ ...c, url: front(c, '/group') }) },
+  { name: 'group-basic', server: 'front', label: 'gatehouse → daemon group, Basic (cache hit)', run: (c) => runLoad({ ...c, url: front(c, '/group-basic'), headers: BASIC }) },
+  { name: 'group-digest', server: 'front', label: 'gatehouse → daemon group, Digest SHA-256 (node client)', run: (c) => digestLoad(front(c, '/group-digest'), c) },
+]
+
+/** Digest needs a client computing each request: bench/lib/digest-client.ts, in its own process. */
+function digestLoad(url: string, ctx: RunContext): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...TSX_ARGS, join(HERE, 'lib', 'digest-client.ts'), url, String(ctx.seconds), String(ctx.connections), 'bench', 'bench'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+    const timer = setTimeout(() => process.kill(child.pid as number, 'SIGKILL'), (ctx.seconds + 30) * 1000)
+    child.once('error', reject)
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      if (code !== 0) return reject(new Error(`digest client exited with ${code}`))
+      resolve({ tool: 'digest-client', ...(JSON.parse(out) as Omit<LoadResult, 'tool'>) })
+    })
+  })
+}

@@ -1,0 +1,56 @@
+/**
+ * The gatehouse front under test, run as its own process through runGateway (the code path of
+ * `gatehouse start`). argv[2] is a JSON FrontSpec. Logs (access lines at info) go to stdout,
+ * which the bench points at a file; the ready line goes to stderr as `BENCH-READY {json}`.
+ * gatehouse itself is loaded from dist/ (what `npm run build` compiles and the package ships):
+ * through a TypeScript loader every closure gets a keep-names wrapper call, a cost a deployed
+ * gateway does not pay. Set `spec.source` to run from src/ instead.
+ */
+import { fileURLToPath } from 'node:url'
+
+export interface FrontSpec {
+  upstream: string
+  processes: number
+  logLevel: string
+  /** Extra node arguments for every daemon process (e.g. --cpu-prof). */
+  daemonExecArgv: string[]
+  /** Run gatehouse from src/ through tsx instead of the compiled dist/. */
+  source?: boolean
+}
+
+export const REALM = 'Bench'
+export const DIGEST_SECRET = 'bench-digest-secret-0123456789'
+
+export function benchConfig(spec: FrontSpec): unknown {
+  const basic = { scheme: 'basic', realm: REALM, provider: 'accounts' }
+  return {
+    listen: { host: '127.0.0.1', port: 0 },
+    groups: {
+      hello: { app: 'apps/hello.mjs', processes: spec.processes, execArgv: spec.daemonExecArgv },
+      accounts: { app: 'apps/hello.mjs', provider: 'apps/provider.mjs', processes: 1, execArgv: spec.daemonExecArgv },
+    },
+    routes: [
+      { path: '/up', upstream: spec.upstream, auth: basic },
+      { path: '/group', group: 'hello' },
+      { path: '/group-basic', group: 'hello', auth: basic },
+      { path: '/group-digest', group: 'hello', auth: { scheme: 'digest', realm: REALM, provider: 'accounts', algorithms: ['SHA-256'] } },
+    ],
+    digest: { secret: DIGEST_SECRET },
+    log: { level: spec.logLevel },
+  }
+}
+
+async function main(): Promise<void> {
+  const spec = JSON.parse(process.argv[2] ?? '{}') as FrontSpec
+  const baseDir = fileURLToPath(new URL('..', import.meta.url))
+  const root = spec.source ? '../../src/' : '../../dist/src/'
+  const { parseConfig } = (await import(new URL(`${root}config.js`, import.meta.url).href)) as typeof import('../../src/config.js')
+  const { runGateway } = (await import(new URL(`${root}gateway.js`, import.meta.url).href)) as typeof import('../../src/gateway.js')
+  const config = parseConfig(benchConfig(spec), { baseDir })
+  const gw = await runGateway(config)
+  const daemons = (gw.supervisor?.status() ?? []).flatMap((g) => g.processes.map((p) => ({ group: g.name, pid: p.pid })))
+  process.stderr.write(`BENCH-READY ${JSON.stringify({ url: gw.address, daemons })}\n`)
+  process.exit(await gw.untilStopped())
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main()

@@ -1,0 +1,169 @@
+/**
+ * The admin listener (`admin:`): /healthz, /readyz, /metrics, /status, /status.json and the
+ * commands POST /groups/NAME/restart, POST /reload, POST /stop. Its own Fastify instance on a
+ * loopback address or a unix socket, never on the front's port.
+ *
+ * Protection, fail closed:
+ *  - unix socket: mode 0600 in a directory that must be 0700 and ours (file permissions are the key);
+ *  - token (admin.token / tokenFile): `Authorization: Bearer TOKEN` on everything but /healthz
+ *    and /readyz, compared as HMACs with timingSafeEqual;
+ *  - without a token, a TCP listener answers only requests whose Host is its own loopback
+ *    address (a web page re-bound to 127.0.0.1 by DNS cannot read it);
+ *  - commands refuse any request with an Origin header (a browser's cross-site form post).
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import type { Logger } from 'pino'
+import type { AdminConfig } from '../config-types.js'
+import { isLoopback } from '../config-admin.js'
+import { errors } from '../errors.js'
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js'
+import { prepareSocketPath, removeAdminSocket, restrictSocket } from './admin-socket.js'
+import type { StatusReport } from './status-report.js'
+import { statusHtml } from './status-text.js'
+
+export interface ReloadResult {
+  ok: boolean
+  summary: string
+  /** Keys or groups that changed and what was done, one line each. */
+  changes: string[]
+  /** Changes that need a restart of the gateway (listen, admin, limits) and were not applied. */
+  restartNeeded: string[]
+}
+
+/** What the admin interface can see and do; the running gateway implements it. */
+export interface AdminControl {
+  readonly metrics: GatewayMetrics
+  status(): StatusReport
+  readiness(): { ready: boolean; problems: string[] }
+  /** Undefined for an unknown group; false when the new processes failed (the old ones keep serving). */
+  restartGroup(name: string): Promise<boolean | undefined>
+  reload(reason: string): Promise<ReloadResult>
+  stop(): void
+}
+
+export interface AdminServer {
+  /** http://host:port, or unix:PATH. */
+  readonly address: string
+  close(): Promise<void>
+}
+
+export async function startAdmin(config: AdminConfig, control: AdminControl, log: Logger): Promise<AdminServer> {
+  const token = readToken(config)
+  const app = Fastify({ loggerInstance: log.child({ component: 'admin' }), disableRequestLogging: true, requestIdHeader: false, trustProxy: false }) as unknown as FastifyInstance
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', (_req, _payload, done) => done(null))
+  const where = config.kind === 'socket' ? `unix:${config.socket}` : `${config.host}:${config.port}`
+  let allowedHosts: Set<string> | undefined
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('cache-control', 'no-store').header('x-content-type-options', 'nosniff')
+    if (allowedHosts !== undefined && !allowedHosts.has((request.headers.host ?? '').toLowerCase())) {
+      return reply.code(421).type('text/plain; charset=utf-8').send('Misdirected Request: not this host\n')
+    }
+    const open = request.method === 'GET' && (request.url === '/healthz' || request.url === '/readyz')
+    if (!open && token !== undefined && !bearerMatches(request.headers.authorization, token)) {
+      return reply.code(401).header('www-authenticate', 'Bearer realm="gatehouse admin"').type('text/plain; charset=utf-8').send('Unauthorized\n')
+    }
+    if (request.method === 'POST' && request.headers.origin !== undefined) {
+      return reply.code(403).type('text/plain; charset=utf-8').send('Forbidden: admin commands are not taken from web pages\n')
+    }
+    return undefined
+  })
+
+  app.get('/healthz', async (_req, reply) => text(reply, 200, 'ok\n'))
+  app.get('/readyz', async (_req, reply) => {
+    const r = control.readiness()
+    return r.ready ? text(reply, 200, 'ready\n') : text(reply, 503, `not ready: ${r.problems.join('; ')}\n`)
+  })
+  app.get('/metrics', async (_req, reply) => reply.type(control.metrics.contentType).send(await control.metrics.text()))
+  app.get('/status', async (_req, reply) => reply
+    .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+    .type('text/html; charset=utf-8').send(statusHtml(control.status())))
+  app.get('/status.json', async (_req, reply) => reply.type('application/json; charset=utf-8').send(JSON.stringify(control.status())))
+  app.post('/groups/:name/restart', async (request: FastifyRequest<{ Params: { name: string } }>, reply) => {
+    const ok = await control.restartGroup(request.params.name)
+    if (ok === undefined) return json(reply, 404, { error: `no daemon group named ${request.params.name}` })
+    return json(reply, ok ? 200 : 500, { group: request.params.name, restarted: ok, ...(ok ? {} : { error: 'the new processes did not start; the running ones keep serving (see the log)' }) })
+  })
+  app.post('/reload', async (_req, reply) => {
+    const result = await control.reload('admin reload')
+    return json(reply, result.ok ? 200 : 500, result)
+  })
+  app.post('/stop', async (_req, reply) => {
+    reply.raw.once('finish', () => control.stop())
+    return json(reply, 202, { stopping: true })
+  })
+
+  try {
+    if (config.kind === 'socket') {
+      await prepareSocketPath(config.socket)
+      await app.listen({ path: config.socket })
+      restrictSocket(config.socket)
+    } else {
+      await app.listen({ host: config.host, port: config.port })
+    }
+  } catch (err) {
+    await app.close().catch(() => {})
+    throw errors.GH_ERR_ADMIN_LISTEN(where, (err as Error).message, { cause: err })
+  }
+  let address: string
+  if (config.kind === 'socket') {
+    address = `unix:${config.socket}`
+  } else {
+    const port = (app.server.address() as { port: number }).port
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host
+    address = `http://${host}:${port}`
+    if (token === undefined) allowedHosts = loopbackHosts(config.host, port)
+    if (token === undefined) app.log.warn({ address }, 'admin listener without a token: any local user can use it (set admin.token, or use admin.socket)')
+  }
+  let closing: Promise<void> | undefined
+  return {
+    address,
+    close() {
+      closing ??= (async () => {
+        await app.close()
+        if (config.kind === 'socket') removeAdminSocket(config.socket)
+      })()
+      return closing
+    },
+  }
+}
+
+function readToken(config: AdminConfig): Buffer | undefined {
+  if (config.token !== undefined) return Buffer.from(config.token)
+  if (config.tokenFile === undefined) return undefined
+  let value: string
+  try {
+    value = readFileSync(config.tokenFile, 'utf8').trim()
+  } catch (err) {
+    throw errors.GH_ERR_CONFIG_INVALID(`admin.tokenFile: cannot read ${config.tokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
+  if (value.length < 16) throw errors.GH_ERR_CONFIG_INVALID(`admin.tokenFile: the token in ${config.tokenFile} is shorter than 16 characters`)
+  return Buffer.from(value)
+}
+
+const HMAC_KEY = randomBytes(32)
+
+/** Constant time whatever the lengths: both sides are HMACed to equal-length digests first. */
+function bearerMatches(header: string | undefined, token: Buffer): boolean {
+  const m = header === undefined ? null : /^Bearer +([\x21-\x7e]+) *$/i.exec(header)
+  const given = createHmac('sha256', HMAC_KEY).update(m ? m[1]! : '').digest()
+  const expected = createHmac('sha256', HMAC_KEY).update(token).digest()
+  return timingSafeEqual(given, expected) && m !== null
+}
+
+function loopbackHosts(host: string, port: number): Set<string> {
+  const names = new Set([`${host}:${port}`, host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`])
+  if (isLoopback(host)) for (const h of ['127.0.0.1', 'localhost', '[::1]']) names.add(`${h}:${port}`)
+  return names
+}
+
+function text(reply: FastifyReply, status: number, body: string): FastifyReply {
+  return reply.code(status).type('text/plain; charset=utf-8').send(body)
+}
+
+function json(reply: FastifyReply, status: number, body: unknown): FastifyReply {
+  return reply.code(status).type('application/json; charset=utf-8').send(JSON.stringify(body))
+}

@@ -1,0 +1,149 @@
+/**
+ * Applies a re-read configuration to a running gateway (SIGHUP, `gatehouse reload`), without
+ * closing the listening socket or dropping a request:
+ *
+ *  1. groups added are started; groups whose settings changed get a rolling reload onto the
+ *     new settings (a failure keeps the old processes and settings); unchanged groups are
+ *     not touched;
+ *  2. a new front (routes, providers, credential caches, sidecar) is built and started beside
+ *     the old one; if it fails, the old front keeps serving and the groups added are stopped;
+ *  3. new requests go to the new front; the old one finishes its requests, then its providers
+ *     close; groups removed are drained and stopped after that.
+ *
+ * Not applied (reported as needing a restart): listen, admin and limits, and adding the first
+ * daemon groups to a gateway started without any. Digest nonces stay valid when the digest
+ * settings did not change.
+ */
+import type { Logger } from 'pino'
+import type { Config, GroupConfig } from '../config-types.js'
+import type { Supervisor } from '../daemon/supervisor.js'
+import type { Gatehouse } from '../server.js'
+import type { NonceManager } from '../auth/nonce.js'
+import type { FrontSwitch } from './front-switch.js'
+import type { ReloadResult } from './admin-server.js'
+
+export interface LiveFront {
+  config: Config
+  gatehouse: Gatehouse
+}
+
+export interface ReloadDeps {
+  log: Logger
+  supervisor: Supervisor | undefined
+  front: FrontSwitch
+  /** The front that owns the listening socket: replaced, it is released, never closed. */
+  shell: Gatehouse
+  /** Builds and readies (providers started, not listening) a front for `config`. */
+  build(config: Config, nonces: NonceManager | undefined): Promise<Gatehouse>
+  /** How long a replaced front may take to finish its requests before its providers close anyway. */
+  drainTimeoutMs: number
+}
+
+const RESTART_KEYS = ['listen', 'admin', 'limits'] as const
+
+export async function applyConfig(current: LiveFront, next: Config, deps: ReloadDeps): Promise<{ live: LiveFront; result: ReloadResult }> {
+  const { log, supervisor } = deps
+  const prev = current.config
+  const restartNeeded = RESTART_KEYS.filter((k) => !same((prev as unknown as Record<string, unknown>)[k], (next as unknown as Record<string, unknown>)[k])).map((k) => `${k} changed: restart the gateway to apply it`)
+  const changes: string[] = []
+  if (prev.log.level !== next.log.level) {
+    log.level = next.log.level
+    changes.push(`log.level: ${next.log.level}`)
+  }
+
+  const plan = planGroups(prev.groups, next.groups)
+  if (supervisor === undefined && plan.added.length > 0) {
+    restartNeeded.push('groups added to a gateway started without daemon groups: restart the gateway to start them')
+    return { live: current, result: failed('nothing applied', changes, restartNeeded) }
+  }
+  const started: string[] = []
+  try {
+    for (const g of plan.added) {
+      await supervisor!.add(g)
+      started.push(g.name)
+      changes.push(`group ${g.name}: added and started`)
+    }
+  } catch (err) {
+    await Promise.all(started.map((name) => supervisor!.remove(name)))
+    return { live: current, result: failed(`group ${plan.added[started.length]!.name} did not start: ${message(err)}; nothing applied`, changes, restartNeeded) }
+  }
+  const groupFailures: string[] = []
+  for (const g of plan.changed) {
+    const ok = await supervisor!.reconfigure(g, 'configuration reload')
+    if (ok) changes.push(`group ${g.name}: settings changed, rolling reload done`)
+    else groupFailures.push(`group ${g.name}: new processes did not start; it keeps its old settings and processes`)
+  }
+
+  const frontChanged = plan.added.length + plan.changed.length + plan.removed.length > 0 || !same(frontPart(prev), frontPart(next))
+  if (!frontChanged) {
+    const ok = groupFailures.length === 0
+    return { live: { config: next, gatehouse: current.gatehouse }, result: { ok, summary: summarize(ok, changes, groupFailures), changes: [...changes, ...groupFailures], restartNeeded } }
+  }
+
+  let fresh: Gatehouse
+  try {
+    fresh = await deps.build(next, same(prev.digest, next.digest) ? current.gatehouse.deps.nonces : undefined)
+  } catch (err) {
+    await Promise.all(started.map((name) => supervisor!.remove(name)))
+    return { live: current, result: failed(`the new routes and providers did not start: ${message(err)}; the running ones keep serving`, [...changes, ...groupFailures], restartNeeded) }
+  }
+  deps.front.use(fresh, fresh.app.server)
+  changes.push('routes and providers rebuilt (credential cache emptied)')
+  for (const name of plan.removed) changes.push(`group ${name}: removed (draining)`)
+  void retire(current.gatehouse, plan.removed, deps)
+  const ok = groupFailures.length === 0
+  return { live: { config: next, gatehouse: fresh }, result: { ok, summary: summarize(ok, changes, groupFailures), changes: [...changes, ...groupFailures], restartNeeded } }
+}
+
+async function retire(old: Gatehouse, removedGroups: string[], deps: ReloadDeps): Promise<void> {
+  const drained = await deps.front.drained(old, deps.drainTimeoutMs)
+  if (!drained) deps.log.warn({ timeoutMs: deps.drainTimeoutMs }, 'replaced front still had requests in flight; closing its providers anyway')
+  try {
+    if (old === deps.shell) await old.release()
+    else await old.close()
+    await Promise.all(removedGroups.map((name) => deps.supervisor?.remove(name)))
+  } catch (err) {
+    deps.log.error({ err: message(err) }, 'closing the replaced front failed')
+  }
+}
+
+interface GroupPlan {
+  added: GroupConfig[]
+  changed: GroupConfig[]
+  removed: string[]
+}
+
+export function planGroups(prev: Record<string, GroupConfig>, next: Record<string, GroupConfig>): GroupPlan {
+  const plan: GroupPlan = { added: [], changed: [], removed: [] }
+  for (const [name, g] of Object.entries(next)) {
+    const old = prev[name]
+    if (old === undefined) plan.added.push(g)
+    else if (!same(old, g)) plan.changed.push(g)
+  }
+  plan.removed = Object.keys(prev).filter((name) => !(name in next))
+  return plan
+}
+
+/** Everything the front is built from, besides the groups and what needs a restart. */
+function frontPart(c: Config): unknown {
+  const { groups: _g, listen: _l, admin: _a, log: _log, baseDir: _b, ...rest } = c as Config & { limits?: unknown }
+  delete (rest as { limits?: unknown }).limits
+  return rest
+}
+
+function same(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b)
+}
+
+function failed(summary: string, changes: string[], restartNeeded: string[]): ReloadResult {
+  return { ok: false, summary, changes, restartNeeded }
+}
+
+function summarize(ok: boolean, changes: string[], failures: string[]): string {
+  if (!ok) return `partly applied: ${failures.join('; ')}`
+  return changes.length === 0 ? 'no changes' : `applied: ${changes.length} change${changes.length === 1 ? '' : 's'}`
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}

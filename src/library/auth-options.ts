@@ -1,0 +1,94 @@
+/**
+ * The options the Fastify plugin and the @fastify/basic-auth adapter share, validated at
+ * construction (every error names the option) and turned into what the verifier needs:
+ * a route-like AuthConfig, a nonce manager and the credential caches.
+ */
+import { randomBytes } from 'node:crypto'
+import type { AuthConfig, Scheme } from '../config-types.js'
+import type { DigestAlgorithmName } from '../auth/digest.js'
+import { CredentialCache } from '../auth/credential-cache.js'
+import { NonceManager } from '../auth/nonce.js'
+import type { Identity, VerifierDeps } from '../auth/verifier.js'
+import { errors } from '../errors.js'
+
+export type RequireOption = 'valid-user' | { users?: string[]; groups?: string[] }
+
+export interface CacheOptions {
+  /** Default 300000 (5 minutes). */
+  ttlMs?: number
+  /** Default 10000. */
+  maxEntries?: number
+}
+
+export interface CommonAuthOptions {
+  /** The realm (protection space); also ctx.realm for providers. */
+  realm: string
+  /** `valid-user` (default), `{ users }` and/or `{ groups }` (groups: authenticated AND in one of them). */
+  require?: RequireOption
+  /** false turns the credential cache off. */
+  cache?: false | CacheOptions
+  /** Relative provider paths (files, databases, modules) resolve against it. Default process.cwd(). */
+  baseDir?: string
+}
+
+const ALGORITHMS: readonly DigestAlgorithmName[] = ['MD5', 'MD5-sess', 'SHA-256', 'SHA-256-sess', 'SHA-512-256', 'SHA-512-256-sess']
+const REALM_RE = /^[^"\\\x00-\x1f\x7f]{1,200}$/
+
+export function checkRealm(realm: unknown): string {
+  if (typeof realm !== 'string' || !REALM_RE.test(realm)) throw errors.GH_ERR_OPT_INVALID(`realm must be 1 to 200 characters without quotes, backslashes or control characters, got ${typeof realm === 'string' ? JSON.stringify(realm) : typeof realm}`)
+  return realm
+}
+
+export function checkSchemes(scheme: unknown): Scheme[] {
+  const list = scheme === undefined ? ['basic'] : Array.isArray(scheme) ? scheme : [scheme]
+  if (list.length === 0 || list.some((s) => s !== 'basic' && s !== 'digest') || new Set(list).size !== list.length) {
+    throw errors.GH_ERR_OPT_INVALID(`scheme must be "basic", "digest" or a list of both, got ${JSON.stringify(scheme)}`)
+  }
+  return list as Scheme[]
+}
+
+export function checkRequire(r: unknown): AuthConfig['require'] {
+  if (r === undefined || r === 'valid-user') return {}
+  const o = r as { users?: unknown; groups?: unknown }
+  const names = (v: unknown) => v === undefined || (Array.isArray(v) && v.every((x) => typeof x === 'string' && x !== ''))
+  if (r === null || typeof r !== 'object' || !names(o.users) || !names(o.groups) || Object.keys(r).some((k) => k !== 'users' && k !== 'groups')) {
+    throw errors.GH_ERR_OPT_INVALID('require must be "valid-user" or { users?: string[], groups?: string[] }')
+  }
+  return { ...(o.users ? { users: [...(o.users as string[])] } : {}), ...(o.groups ? { groups: [...(o.groups as string[])] } : {}) }
+}
+
+export function checkAlgorithms(a: unknown): DigestAlgorithmName[] {
+  if (a === undefined) return ['SHA-256', 'MD5']
+  if (!Array.isArray(a) || a.length === 0 || a.some((x) => !ALGORITHMS.includes(x)) || new Set(a).size !== a.length) {
+    throw errors.GH_ERR_OPT_INVALID(`algorithms must list distinct values among ${ALGORITHMS.join(', ')}`)
+  }
+  return [...a]
+}
+
+function positive(name: string, v: unknown, fallback: number, allowZero = false): number {
+  if (v === undefined) return fallback
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < (allowZero ? 0 : 1)) throw errors.GH_ERR_OPT_INVALID(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${String(v)}`)
+  return v
+}
+
+export function makeCaches(cache: unknown): { enabled: boolean; identities: CredentialCache<Identity>; realmHashes: CredentialCache<string> } {
+  if (cache !== undefined && cache !== false && (cache === null || typeof cache !== 'object')) throw errors.GH_ERR_OPT_INVALID('cache must be false or { ttlMs?, maxEntries? }')
+  const c = (cache || {}) as CacheOptions
+  const ttlMs = positive('cache.ttlMs', c.ttlMs, 300_000)
+  const maxEntries = positive('cache.maxEntries', c.maxEntries, 10_000, true)
+  return {
+    enabled: cache !== false,
+    identities: new CredentialCache<Identity>({ maxEntries, ttlMs }),
+    realmHashes: new CredentialCache<string>({ maxEntries, ttlMs }),
+  }
+}
+
+/** The nonce secret: given (16+ bytes; share it between instances), or random per process. */
+export function makeNonces(secret: unknown, nonceTtlMs: unknown): NonceManager {
+  if (secret !== undefined && typeof secret !== 'string' && !Buffer.isBuffer(secret)) throw errors.GH_ERR_OPT_INVALID('digestSecret must be a string or Buffer of at least 16 bytes')
+  return new NonceManager({ secret: (secret as string | Buffer | undefined) ?? randomBytes(32), ttlMs: positive('nonceTtlMs', nonceTtlMs, 300_000) })
+}
+
+export function makeDeps(nonces: NonceManager, caches: ReturnType<typeof makeCaches>): VerifierDeps {
+  return { nonces, identities: caches.identities, realmHashes: caches.realmHashes }
+}

@@ -1,0 +1,103 @@
+/**
+ * Limits of the front's HTTP server (issue 7 §2), each answered with its own status:
+ *  - a request head over `maxHeaderSize` → 431 (Node's parser; Fastify's clientError answer);
+ *  - a head not complete within `headersTimeout`, or a request within `requestTimeout` → 408
+ *    (slowloris); idle kept-alive connections close after `keepAliveTimeout`;
+ *  - connections over `maxConnections` → their requests get 503 with Retry-After and the
+ *    connection is closed; past a hard cap a little higher Node drops new connections unanswered;
+ *  - a request body over the route's limit → 413, before anything is forwarded when
+ *    Content-Length says so, or as soon as a streamed (chunked) body crosses it.
+ * Fastify's own bodyLimit does not apply here: the front passes bodies through as raw streams.
+ */
+import type { Server } from 'node:http'
+import type { Socket } from 'node:net'
+import { Transform, type Readable } from 'node:stream'
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { LimitsConfig } from './config-types.js'
+import { errors } from './errors.js'
+
+/** Node checks head and request timeouts on an interval (30 s by default): short timeouts need a short interval. */
+export function checkingIntervalMs(limits: LimitsConfig): number {
+  const shortest = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs > 0 ? limits.requestTimeoutMs : Infinity)
+  return Math.max(50, Math.min(30_000, Math.floor(shortest / 4)))
+}
+
+/** The part of Fastify's server options that carries the limits; spread into Fastify({...}). */
+export function fastifyLimitOptions(limits: LimitsConfig): { keepAliveTimeout: number; requestTimeout: number; http: { maxHeaderSize: number; connectionsCheckingInterval: number } } {
+  return {
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    http: { maxHeaderSize: limits.maxHeaderSize, connectionsCheckingInterval: checkingIntervalMs(limits) },
+  }
+}
+
+/** Node options for https.createServer (Fastify passes its `https` object there, not `http`). */
+export function tlsServerLimitOptions(limits: LimitsConfig): { maxHeaderSize: number; connectionsCheckingInterval: number } {
+  return { maxHeaderSize: limits.maxHeaderSize, connectionsCheckingInterval: checkingIntervalMs(limits) }
+}
+
+/** Connections over maxConnections are served a 503; this many more are accepted at all. */
+export function hardConnectionCap(maxConnections: number): number {
+  return maxConnections + Math.max(16, Math.ceil(maxConnections / 10))
+}
+
+/**
+ * Applies what can only be set on the created server (headersTimeout) and the connection limit.
+ * Call before listen().
+ */
+export function applyServerLimits(app: FastifyInstance, limits: LimitsConfig): void {
+  const server = app.server as Server
+  server.headersTimeout = limits.headersTimeoutMs
+  if (limits.maxConnections <= 0) return
+  server.maxConnections = hardConnectionCap(limits.maxConnections)
+  const over = new WeakSet<Socket>()
+  let open = 0
+  const tls = 'setSecureContext' in server
+  server.on('connection', (socket: Socket) => {
+    open++
+    socket.once('close', () => { open-- })
+    if (!tls && open > limits.maxConnections) over.add(socket)
+  })
+  if (tls) server.on('secureConnection', (socket: Socket) => { if (open > limits.maxConnections) over.add(socket) })
+  app.addHook('onRequest', (request, reply, done) => {
+    if (!over.has(request.raw.socket)) return done()
+    request.log.warn({ open, maxConnections: limits.maxConnections }, 'connection over limits.maxConnections: answered 503')
+    reply.code(503).header('retry-after', '1').header('connection', 'close').type('text/plain; charset=utf-8').send('Service Unavailable\n')
+  })
+}
+
+/** True when a Content-Length announces more than `limit` bytes (0: no limit). */
+export function declaredTooLarge(headers: { 'content-length'?: string | undefined }, limit: number): boolean {
+  if (limit <= 0) return false
+  const v = headers['content-length']
+  return v !== undefined && /^\d+$/.test(v) && Number(v) > limit
+}
+
+export function sendPayloadTooLarge(reply: FastifyReply): void {
+  // The rest of the body is not read: the connection cannot be reused for another request.
+  reply.code(413).header('connection', 'close').type('text/plain; charset=utf-8').send('Payload Too Large\n')
+}
+
+/**
+ * The body as a stream that fails with GH_ERR_BODY_TOO_LARGE once more than `limit` bytes went
+ * through; `onExceeded` runs first (it answers 413, or cuts the connection when a response has
+ * started). A client that aborts its upload fails this stream too.
+ */
+export function limitBody(body: Readable, limit: number, onExceeded: () => void): Readable {
+  let seen = 0
+  const out = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      seen += chunk.length
+      if (seen <= limit) return cb(null, chunk)
+      body.unpipe(out)
+      onExceeded()
+      cb(errors.GH_ERR_BODY_TOO_LARGE(limit))
+    },
+  })
+  const fail = (err?: Error): void => { out.destroy(err ?? new Error('client aborted the request body')) }
+  body.once('error', fail)
+  body.once('aborted', () => fail())
+  out.once('close', () => { body.off('error', fail) })
+  body.pipe(out)
+  return out
+}

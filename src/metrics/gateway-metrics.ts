@@ -1,0 +1,135 @@
+/**
+ * The Prometheus metrics of one gateway: a registry of its own (never prom-client's global
+ * default, so several gateways can live in one process), names prefixed `gatehouse_`.
+ * The request path reports through three narrow callbacks (request, auth, provider call);
+ * everything else (cache, groups) is read from its owner when /metrics is scraped.
+ * Labels are bounded and never carry a user name, a password or a header value: route labels
+ * are configured route paths, provider labels configured provider names.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { GroupStatus } from '../daemon/group.js'
+import { authResultLabel, type AuthResultLabel } from './auth-result.js'
+
+export type { AuthResultLabel }
+
+/** What the metrics read at scrape time; swapped on a configuration reload. */
+export interface MetricsSources {
+  cache(): { identities: { hits: number; misses: number; size: number }; realmHashes: { hits: number; misses: number; size: number } } | undefined
+  groups(): GroupStatus[]
+}
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+export class GatewayMetrics {
+  readonly registry = new Registry()
+  #sources: MetricsSources = { cache: () => undefined, groups: () => [] }
+  readonly #requests: Counter<'route' | 'status'>
+  readonly #duration: Histogram<'route'>
+  readonly #unavailable: Counter<'route'>
+  readonly #auth: Counter<'provider' | 'result'>
+  readonly #providerCalls: Histogram<'provider' | 'method' | 'outcome'>
+  readonly #reloads: Counter<'result'>
+
+  constructor() {
+    const registers = [this.registry]
+    this.#requests = new Counter({ name: 'gatehouse_http_requests_total', help: 'Requests answered by the front, by route and status', labelNames: ['route', 'status'], registers })
+    this.#duration = new Histogram({ name: 'gatehouse_http_request_duration_seconds', help: 'Time from request to response end, by route', labelNames: ['route'], buckets: LATENCY_BUCKETS, registers })
+    this.#unavailable = new Counter({ name: 'gatehouse_http_unavailable_total', help: 'Requests answered 503 (group down or busy, provider unavailable or throttled), by route', labelNames: ['route'], registers })
+    this.#auth = new Counter({ name: 'gatehouse_auth_total', help: 'Authentication outcomes by provider and result', labelNames: ['provider', 'result'], registers })
+    this.#providerCalls = new Histogram({ name: 'gatehouse_provider_call_duration_seconds', help: 'Provider call latency by provider, method and outcome (ok, error)', labelNames: ['provider', 'method', 'outcome'], buckets: LATENCY_BUCKETS, registers })
+    this.#reloads = new Counter({ name: 'gatehouse_config_reloads_total', help: 'Configuration reloads (SIGHUP, gatehouse reload) by result', labelNames: ['result'], registers })
+    this.#cacheMetrics(registers)
+    this.#groupMetrics(registers)
+  }
+
+  /** Where cache and group numbers come from (the running gateway sets it, again after each reload). */
+  setSources(sources: MetricsSources): void {
+    this.#sources = sources
+  }
+
+  /** `route` is the configured route path (or the framework's route pattern), never the raw URL. */
+  request(route: string, status: number, seconds: number): void {
+    this.#requests.inc({ route, status: String(status) })
+    this.#duration.observe({ route }, seconds)
+    if (status === 503) this.#unavailable.inc({ route })
+  }
+
+  /** One authentication decision; see authResultLabel for the result names. */
+  auth(provider: string, outcome: string, reason?: string): void {
+    const result = authResultLabel(outcome, reason)
+    if (result !== undefined) this.#auth.inc({ provider, result })
+  }
+
+  providerCall(provider: string, method: string, outcome: 'ok' | 'error', seconds: number): void {
+    this.#providerCalls.observe({ provider, method, outcome }, seconds)
+  }
+
+  configReload(result: 'ok' | 'failed'): void {
+    this.#reloads.inc({ result })
+  }
+
+  /** The Prometheus text exposition. */
+  text(): Promise<string> {
+    return this.registry.metrics()
+  }
+
+  get contentType(): string {
+    return this.registry.contentType
+  }
+
+  #cacheMetrics(registers: Registry[]): void {
+    const sources = () => this.#sources
+    const each = (pick: (c: { hits: number; misses: number; size: number }) => number) => function (this: Counter<'cache'> | Gauge<'cache'>) {
+      const c = sources().cache()
+      this.reset()
+      if (c === undefined) return
+      ;(this as Gauge<'cache'>).inc({ cache: 'identities' }, pick(c.identities))
+      ;(this as Gauge<'cache'>).inc({ cache: 'realm_hashes' }, pick(c.realmHashes))
+    }
+    new Counter({ name: 'gatehouse_credential_cache_hits_total', help: 'Credential cache hits (identities: Basic and groups; realm_hashes: Digest HA1)', labelNames: ['cache'], registers, collect: each((c) => c.hits) })
+    new Counter({ name: 'gatehouse_credential_cache_misses_total', help: 'Credential cache misses (each one asked a provider)', labelNames: ['cache'], registers, collect: each((c) => c.misses) })
+    new Gauge({ name: 'gatehouse_credential_cache_entries', help: 'Entries in the credential cache', labelNames: ['cache'], registers, collect: each((c) => c.size) })
+  }
+
+  #groupMetrics(registers: Registry[]): void {
+    const sources = () => this.#sources
+    const perGroup = (pick: (g: GroupStatus) => number) => function (this: Gauge<'group'>) {
+      this.reset()
+      for (const g of sources().groups()) this.set({ group: g.name }, pick(g))
+    }
+    new Gauge({
+      name: 'gatehouse_group_processes', help: 'Daemon processes by group and state (starting, ready, draining, stopping)', labelNames: ['group', 'state'], registers,
+      collect(this: Gauge<'group' | 'state'>) {
+        this.reset()
+        for (const g of sources().groups()) {
+          for (const state of ['starting', 'ready', 'draining', 'stopping'] as const) {
+            this.set({ group: g.name, state }, g.processes.filter((p) => p.state === state).length)
+          }
+        }
+      },
+    })
+    const gauge = (name: string, help: string, pick: (g: GroupStatus) => number) => new Gauge({ name, help, labelNames: ['group'], registers, collect: perGroup(pick) })
+    // Totals kept by the group; exposed as counters (they only grow while the group lives).
+    const counter = (name: string, help: string, pick: (g: GroupStatus) => number) => new Counter({
+      name, help, labelNames: ['group'], registers,
+      collect(this: Counter<'group'>) {
+        this.reset()
+        for (const g of sources().groups()) this.inc({ group: g.name }, pick(g))
+      },
+    })
+    gauge('gatehouse_group_processes_up', 'Ready daemon processes per group', (g) => g.processes.filter((p) => p.state === 'ready').length)
+    gauge('gatehouse_group_processes_busy', 'Ready daemon processes with at least one request in flight', (g) => g.processes.filter((p) => p.state === 'ready' && p.inflight > 0).length)
+    gauge('gatehouse_group_processes_min', 'Configured minimum processes (processes.min, or processes)', (g) => g.min ?? g.processes.length)
+    gauge('gatehouse_group_processes_max', 'Configured maximum processes (processes.max, or processes)', (g) => g.max ?? g.processes.length)
+    gauge('gatehouse_group_requests_in_flight', 'Requests in flight to the group', (g) => g.processes.reduce((n, p) => n + p.inflight, 0))
+    gauge('gatehouse_group_queued_requests', 'Requests waiting for a free process', (g) => g.queued)
+    counter('gatehouse_group_restarts_total', 'Daemon processes respawned after an unexpected exit', (g) => g.restarts)
+    counter('gatehouse_group_reloads_total', 'Rolling reloads of the group (touch, restart command, configuration change)', (g) => g.reloads)
+    counter('gatehouse_group_recycled_total', 'Processes replaced after maxRequests or inactivityTimeout', (g) => g.recycled ?? 0)
+    counter('gatehouse_group_spawned_total', 'Processes started above the minimum because every process was busy', (g) => g.spawned ?? 0)
+    counter('gatehouse_group_retired_total', 'Processes above the minimum stopped after idleTime without work', (g) => g.retired ?? 0)
+    counter('gatehouse_group_queue_waits_total', 'Requests that had to wait for a free process', (g) => g.queueWaits ?? 0)
+    counter('gatehouse_group_queue_wait_seconds_total', 'Total time requests spent waiting for a free process', (g) => (g.queueWaitMs ?? 0) / 1000)
+    counter('gatehouse_group_busy_total', 'Requests answered 503 because they waited longer than queueTimeout', (g) => g.busyRejections ?? 0)
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * The forward-auth endpoint (`sidecar: { path }`): answers the sub-requests of nginx
+ * `auth_request`, Traefik ForwardAuth, Caddy `forward_auth` and Envoy ext_authz (HTTP service).
+ * It recovers the original request (original-request.ts), picks the route whose path matches
+ * the original URI (route-match.ts), and applies that route's policy:
+ *  - 200 with the identity in the configured headers (a public route: 200 with them empty);
+ *  - 401 (407 for a proxy-mode route) with every challenge, Digest checked against the original URI;
+ *  - 403 for a user outside `require`, a host refused by allowAccess, an original URI that
+ *    matches no route, or a sub-request whose original URI is missing, untrusted or ambiguous;
+ *  - 400 for malformed credentials or a request-target the front would refuse too;
+ *  - 429 with Retry-After for a locked-out client or user (login throttling);
+ *  - 5xx when a provider fails (Retry-After on 503): never a pass.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { AuthConfig, Config, RouteConfig } from '../config-types.js'
+import { challengeHeaders, sendError, sendThrottled } from '../auth/fastify-auth.js'
+import { makePolicy, type AuthPolicy } from '../auth/policy.js'
+import { allowAccessChain } from '../auth/provider-chain.js'
+import type { Identity, VerifierDeps } from '../auth/verifier.js'
+import { verifyThrottled } from '../auth/throttle-gate.js'
+import type { AuthContext } from '../providers/contract.js'
+import type { ProviderRegistry } from '../providers/registry.js'
+import { checkRequestTarget } from '../proxy/request-target.js'
+import { encodeHeaderValue } from '../proxy/forward-headers.js'
+import { recoverOriginalRequest, type OriginalRequest } from './original-request.js'
+import { matchRoute, routingPath } from './route-match.js'
+
+export interface SidecarDeps {
+  config: Config
+  providers: ProviderRegistry
+  deps: VerifierDeps
+}
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']
+
+/** Adds the endpoint's routes (`path` and Envoy's `path/*`) when the configuration has a sidecar. */
+export function registerSidecar(app: FastifyInstance, { config, providers, deps }: SidecarDeps): void {
+  const sidecar = config.sidecar
+  if (!sidecar) return
+  const trusted = new Set(config.trustedProxies)
+  const policies = new Map<RouteConfig, AuthPolicy>()
+  const policyOf = (route: RouteConfig, auth: AuthConfig): AuthPolicy => {
+    let p = policies.get(route)
+    if (!p) {
+      // The sidecar never sees the body, so auth-int is not offered here (parseConfig made sure auth remains).
+      p = makePolicy({ ...auth, qop: auth.qop.filter((q) => q !== 'auth-int') }, providers.chain(auth.provider))
+      policies.set(route, p)
+    }
+    return p
+  }
+
+  const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    reply.header('cache-control', 'no-store')
+    const raw = request.raw
+    const recovered = recoverOriginalRequest(
+      { method: raw.method ?? 'GET', url: raw.url ?? '/', headers: raw.headers, rawHeaders: raw.rawHeaders, remoteAddress: raw.socket.remoteAddress ?? '' },
+      { path: sidecar.path, trustedProxies: trusted },
+    )
+    if (!recovered.ok) {
+      request.log.warn({ reason: recovered.reason, detail: recovered.detail }, 'sidecar: refused, no trustworthy original request')
+      return forbidden(reply)
+    }
+    const original = recovered.request
+    const problem = checkRequestTarget(original.uri, raw.rawHeaders)
+    if (problem) return text(reply, 400, `Bad Request: ${problem}\n`)
+    const path = routingPath(original.uri)
+    if (path === undefined) return text(reply, 400, 'Bad Request: the original path cannot be decoded\n')
+    const route = matchRoute(config.routes, path)
+    if (!route) {
+      request.log.info({ path }, 'sidecar: the original URI matches no route')
+      return forbidden(reply)
+    }
+    if (!route.auth) {
+      // Empty identity headers: proxies that copy them (Envoy, nginx) then override or drop the client's copies.
+      for (const name of [...sidecar.userHeaders, ...sidecar.groupsHeaders]) reply.header(name, '')
+      return reply.code(200).send()
+    }
+    const policy = policyOf(route, route.auth)
+    await providers.refresh(policy.chain)
+    return decide(request, reply, original, route, policy, deps, sidecar)
+  }
+
+  for (const url of [sidecar.path, `${sidecar.path}/*`]) app.route({ method: METHODS, url, handler })
+}
+
+async function decide(request: FastifyRequest, reply: FastifyReply, original: OriginalRequest, route: RouteConfig, policy: AuthPolicy, deps: VerifierDeps, sidecar: NonNullable<Config['sidecar']>): Promise<FastifyReply> {
+  const ctx = contextOf(request, original, route, policy)
+  if (policy.chain.some((p) => p.provider.allowAccess)) {
+    try {
+      if (!(await allowAccessChain(policy.chain, ctx))) return forbidden(reply)
+    } catch (err) {
+      sendError(reply, err)
+      return reply
+    }
+  }
+  const credentials = request.raw.headers[policy.requestHeader]
+  const outcome = await verifyThrottled(policy, { method: original.method, url: original.uri, credentials, ctx }, deps)
+  switch (outcome.kind) {
+    case 'ok':
+      setUser(request, outcome.identity)
+      if (outcome.authInfo) reply.header(policy.infoHeader, outcome.authInfo)
+      for (const name of sidecar.userHeaders) reply.header(name, encodeHeaderValue(outcome.identity.user))
+      for (const name of sidecar.groupsHeaders) reply.header(name, outcome.identity.groups.map(encodeHeaderValue).join(','))
+      return reply.code(200).send()
+    case 'challenge':
+      reply.header(policy.challengeHeader, challengeHeaders(policy, deps.nonces, outcome.stale))
+      return text(reply, policy.challengeStatus, policy.challengeStatus === 401 ? 'Unauthorized\n' : 'Proxy Authentication Required\n')
+    case 'forbidden':
+      setUser(request, outcome.identity)
+      return forbidden(reply)
+    case 'bad-request':
+      return text(reply, 400, `Bad Request: ${outcome.reason}\n`)
+    case 'error':
+      sendError(reply, outcome.error)
+      return reply
+    case 'throttled':
+      sendThrottled(reply, outcome.retryAfterS)
+      return reply
+  }
+}
+
+function contextOf(request: FastifyRequest, original: OriginalRequest, route: RouteConfig, policy: AuthPolicy): AuthContext {
+  const headers: AuthContext['headers'] = {}
+  for (const [k, v] of Object.entries(request.raw.headers)) {
+    if (k !== 'authorization' && k !== 'proxy-authorization') headers[k] = v
+  }
+  const q = original.uri.indexOf('?')
+  return {
+    method: original.method,
+    path: q === -1 ? original.uri : original.uri.slice(0, q),
+    host: original.host,
+    remoteAddress: original.remoteAddress,
+    route: route.path,
+    realm: policy.config.realm,
+    headers,
+  }
+}
+
+/** For the access log line (server.ts reads request.user). */
+function setUser(request: FastifyRequest, identity: Identity): void {
+  ;(request as FastifyRequest & { user?: Identity }).user = identity
+}
+
+function forbidden(reply: FastifyReply): FastifyReply {
+  return text(reply, 403, 'Forbidden\n')
+}
+
+function text(reply: FastifyReply, status: number, body: string): FastifyReply {
+  return reply.code(status).type('text/plain; charset=utf-8').send(body)
+}
