@@ -7,6 +7,8 @@
 import { errors } from '../errors.js'
 import { computeHA1 } from './digest.js'
 import { safeEqual } from './compare.js'
+import { RESULT_RULES, describeValue } from '../providers/result-rules.js'
+import type { ProviderMethodName } from '../ipc/protocol.js'
 import type { AuthContext, DigestAlgorithm, Provider } from '../providers/contract.js'
 
 export interface NamedProvider {
@@ -32,9 +34,7 @@ export async function checkPasswordChain(chain: readonly NamedProvider[], ctx: A
 async function askPassword(np: NamedProvider, ctx: AuthContext, user: string, password: string): Promise<boolean | string | null> {
   const p = np.provider
   if (p.checkPassword) {
-    const v = await call(np, 'checkPassword', () => p.checkPassword!(ctx, user, password))
-    if (v === null || typeof v === 'boolean' || (typeof v === 'string' && v.length > 0)) return v
-    throw errors.GH_ERR_PROVIDER_BAD_RESULT(np.name, describe(v), 'checkPassword', 'true, false, null or a non-empty user name')
+    return checked(np, 'checkPassword', [ctx, user, password], await call(np, 'checkPassword', () => p.checkPassword!(ctx, user, password)))
   }
   // A provider with realm hashes only (htdigest-like) still serves Basic: compare H(user:realm:password).
   if (p.getRealmHash) {
@@ -55,28 +55,21 @@ export async function realmHashChain(chain: readonly NamedProvider[], ctx: AuthC
 
 async function realmHashOf(np: NamedProvider, ctx: AuthContext, user: string, realm: string, algorithm: DigestAlgorithm): Promise<string | null> {
   if (!np.provider.getRealmHash) return null
-  const v = await call(np, 'getRealmHash', () => np.provider.getRealmHash!(ctx, user, realm, algorithm))
-  if (v === null) return null
-  const len = algorithm === 'MD5' ? 32 : 64
-  if (typeof v === 'string' && v.length === len && /^[0-9a-fA-F]+$/.test(v)) return v
-  throw errors.GH_ERR_PROVIDER_BAD_RESULT(np.name, describe(v), 'getRealmHash', `null or ${len} hex digits`)
+  const args = [ctx, user, realm, algorithm] as const
+  return checked(np, 'getRealmHash', args, await call(np, 'getRealmHash', () => np.provider.getRealmHash!(...args)))
 }
 
 export async function groupsOf(np: NamedProvider, ctx: AuthContext, user: string): Promise<string[]> {
   if (!np.provider.groupsForUser) return []
-  const v = await call(np, 'groupsForUser', () => np.provider.groupsForUser!(ctx, user))
-  if (Array.isArray(v) && v.every((g) => typeof g === 'string')) return v
-  throw errors.GH_ERR_PROVIDER_BAD_RESULT(np.name, describe(v), 'groupsForUser', 'an array of strings')
+  return checked(np, 'groupsForUser', [ctx, user], await call(np, 'groupsForUser', () => np.provider.groupsForUser!(ctx, user)))
 }
 
 /** RFC 7616 userhash: the first provider that can map H(user:realm) back to a user name. */
 export async function findUserByHashChain(chain: readonly NamedProvider[], ctx: AuthContext, userhash: string, realm: string, algorithm: DigestAlgorithm): Promise<string | undefined> {
   for (const np of chain) {
     if (!np.provider.findUserByHash) continue
-    const v = await call(np, 'findUserByHash', () => np.provider.findUserByHash!(ctx, userhash, realm, algorithm))
-    if (v === null) continue
-    if (typeof v === 'string' && v.length > 0) return v
-    throw errors.GH_ERR_PROVIDER_BAD_RESULT(np.name, describe(v), 'findUserByHash', 'null or a user name')
+    const v = checked(np, 'findUserByHash', [ctx, userhash, realm, algorithm], await call(np, 'findUserByHash', () => np.provider.findUserByHash!(ctx, userhash, realm, algorithm)))
+    if (v !== null) return v
   }
   return undefined
 }
@@ -85,10 +78,8 @@ export async function findUserByHashChain(chain: readonly NamedProvider[], ctx: 
 export async function allowAccessChain(chain: readonly NamedProvider[], ctx: AuthContext): Promise<boolean> {
   for (const np of chain) {
     if (!np.provider.allowAccess) continue
-    const v = await call(np, 'allowAccess', () => np.provider.allowAccess!(ctx, ctx.host))
-    if (v === null) continue
-    if (typeof v === 'boolean') return v
-    throw errors.GH_ERR_PROVIDER_BAD_RESULT(np.name, describe(v), 'allowAccess', 'true, false or null')
+    const v = checked(np, 'allowAccess', [ctx, ctx.host], await call(np, 'allowAccess', () => np.provider.allowAccess!(ctx, ctx.host)))
+    if (v !== null) return v
   }
   return true
 }
@@ -103,8 +94,9 @@ async function call<T>(np: NamedProvider, method: string, fn: () => Promise<T>):
   }
 }
 
-function describe(v: unknown): string {
-  if (v === null) return 'null'
-  if (Array.isArray(v)) return 'an array with other values'
-  return typeof v === 'string' ? (v.length === 0 ? 'an empty string' : 'a string') : typeof v
+/** The contract's return types, checked here too: in-process providers have no host checking them. */
+function checked<T>(np: NamedProvider, method: ProviderMethodName, args: readonly unknown[], value: T): T {
+  const rule = RESULT_RULES[method]
+  if (rule.valid(value, args)) return value
+  throw errors.GH_ERR_PROVIDER_BAD_RESULT(np.name, describeValue(value), method, rule.expected)
 }

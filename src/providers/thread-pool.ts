@@ -11,6 +11,7 @@ import { Worker } from 'node:worker_threads'
 import { errors, GatehouseError } from '../errors.js'
 import type { AuthContext, DigestAlgorithm, Provider, ProviderLog } from './contract.js'
 import type { FromHost, HostData, ProviderMethod, ToHost, WireError } from './thread-host.js'
+import { RESULT_RULES, describeValue } from './result-rules.js'
 
 export interface ThreadProviderOptions {
   name: string
@@ -51,28 +52,6 @@ const ABANDONED_LIMIT = 3
 const RESTART_BASE_MS = 100
 const RESTART_MAX_MS = 5000
 const CLOSE_TIMEOUT_MS = 2000
-const HEX_LENGTH: Record<DigestAlgorithm, number> = { MD5: 32, 'SHA-256': 64, 'SHA-512-256': 64 }
-
-/** What each method may answer (DESIGN.md's contract); anything else is GH_ERR_PROVIDER_BAD_RESULT. */
-const RESULTS: Record<ProviderMethod, { expected: string; valid: (v: unknown, args: unknown[]) => boolean }> = {
-  checkPassword: { expected: 'boolean, non-empty string or null', valid: (v) => v === null || typeof v === 'boolean' || (typeof v === 'string' && v !== '') },
-  getRealmHash: {
-    expected: 'hex digest of the algorithm or null',
-    valid: (v, args) => v === null || (typeof v === 'string' && /^[0-9a-fA-F]+$/.test(v) && v.length === HEX_LENGTH[args[3] as DigestAlgorithm]),
-  },
-  groupsForUser: { expected: 'array of strings', valid: (v) => Array.isArray(v) && v.every((g) => typeof g === 'string') },
-  allowAccess: { expected: 'boolean or null', valid: (v) => v === null || typeof v === 'boolean' },
-  findUserByHash: { expected: 'non-empty string or null', valid: (v) => v === null || (typeof v === 'string' && v !== '') },
-}
-
-/** Names the kind of a value without showing it (a provider may return secrets by mistake). */
-function describe(v: unknown): string {
-  if (v === null) return 'null'
-  if (Array.isArray(v)) return 'an array'
-  if (typeof v === 'string') return v === '' ? 'an empty string' : `a string of ${v.length} characters`
-  return typeof v
-}
-
 /**
  * The worker's entry and execArgv. From dist: thread-host.js, with the parent's execArgv.
  * From src under tsx: on Node 20 the inherited `--import tsx` registers tsx's hooks on the main
@@ -292,9 +271,9 @@ export class ThreadProvider implements Provider {
       call.reject(this.#remoteError(call.method, msg.error))
       return
     }
-    const rule = RESULTS[call.method]
+    const rule = RESULT_RULES[call.method]
     if (!rule.valid(msg.value, call.args)) {
-      call.reject(errors.GH_ERR_PROVIDER_BAD_RESULT(this.name, describe(msg.value), call.method, rule.expected))
+      call.reject(errors.GH_ERR_PROVIDER_BAD_RESULT(this.name, describeValue(msg.value), call.method, rule.expected))
       return
     }
     thread.failures = 0
@@ -302,7 +281,7 @@ export class ThreadProvider implements Provider {
   }
 
   #remoteError(method: ProviderMethod, error: WireError): GatehouseError {
-    if (error.code === 'GH_ERR_PROVIDER_BAD_RESULT') return errors.GH_ERR_PROVIDER_BAD_RESULT(this.name, error.message, method, RESULTS[method].expected)
+    if (error.code === 'GH_ERR_PROVIDER_BAD_RESULT') return errors.GH_ERR_PROVIDER_BAD_RESULT(this.name, error.message, method, RESULT_RULES[method].expected)
     // "Cannot decide now" (a locked database, a backend down) stays a 503 with Retry-After.
     if (error.code === 'GH_ERR_PROVIDER_UNAVAILABLE') return errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, error.message.replace(/^provider \S+ is unavailable: /, ''))
     return errors.GH_ERR_PROVIDER_FAILED(this.name, error.message, { cause: Object.assign(new Error(error.message), { code: error.code }) })

@@ -92,12 +92,12 @@ describe('ThreadProvider', () => {
   test('answers of the wrong type are GH_ERR_PROVIDER_BAD_RESULT, naming the kind but never the value', async (t) => {
     const { p } = await pool(t, './garbage.ts')
     for (const user of ['number', 'empty', 'object', 'undef', 'fn']) {
-      await assert.rejects(p.checkPassword!(ctx, user, 'pw'), rejectsWith('GH_ERR_PROVIDER_BAD_RESULT', /from checkPassword, expected boolean, non-empty string or null$/), user)
+      await assert.rejects(p.checkPassword!(ctx, user, 'pw'), rejectsWith('GH_ERR_PROVIDER_BAD_RESULT', /from checkPassword, expected true, false, null or a non-empty user name$/), user)
     }
     await assert.rejects(p.getRealmHash!(ctx, 'short', 'R', 'MD5'), rejectsWith('GH_ERR_PROVIDER_BAD_RESULT', /returned a string of 6 characters from getRealmHash/))
     await assert.rejects(p.getRealmHash!(ctx, 'long', 'R', 'MD5'), (err: unknown) => rejectsWith('GH_ERR_PROVIDER_BAD_RESULT')(err) && !/not hex/.test((err as Error).message))
-    await assert.rejects(p.groupsForUser!(ctx, 'x'), rejectsWith('GH_ERR_PROVIDER_BAD_RESULT', /expected array of strings/))
-    await assert.rejects(p.allowAccess!(ctx, '127.0.0.1'), rejectsWith('GH_ERR_PROVIDER_BAD_RESULT', /expected boolean or null/))
+    await assert.rejects(p.groupsForUser!(ctx, 'x'), rejectsWith('GH_ERR_PROVIDER_BAD_RESULT', /expected an array of strings/))
+    await assert.rejects(p.allowAccess!(ctx, '127.0.0.1'), rejectsWith('GH_ERR_PROVIDER_BAD_RESULT', /expected true, false or null/))
   })
 
   test('a thread that dies fails its calls with GH_ERR_PROVIDER_UNAVAILABLE, then is restarted', async (t) => {
