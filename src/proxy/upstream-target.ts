@@ -3,12 +3,18 @@
  * request body streamed up and the response streamed back, hop-by-hop fields removed both ways.
  * Unreachable → 502, no response head in time → 504 (short text bodies; details only in logs).
  * A client that goes away aborts the upstream request.
+ *
+ * The response is written by an undici dispatch handler straight to the Node response (the
+ * reply is hijacked once the upstream head is in): no Readable, no pipe, no promise per chunk.
+ * A small response with a Content-Length is collected and sent with one write.
  */
 import { PassThrough } from 'node:stream'
 import type { Readable } from 'node:stream'
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http'
 import type { FastifyReply } from 'fastify'
 import type { Logger } from 'pino'
 import { Pool } from 'undici'
+import type { Dispatcher } from 'undici'
 import { errors } from '../errors.js'
 import { stripHopByHop } from './hop-by-hop.js'
 import type { ForwardRequest, Target } from './target.js'
@@ -31,7 +37,8 @@ export interface UpstreamTargetOptions {
 /** Request fields undici owns or refuses (Expect is answered by Node's server already). */
 const NOT_FORWARDED = new Set(['host', 'expect'])
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT'])
-const NO_BODY_STATUS = new Set([204, 304])
+/** Responses with a declared length up to this are collected and written once. */
+const COLLECT_LIMIT = 64 * 1024
 
 export class UpstreamTarget implements Target {
   readonly kind = 'upstream' as const
@@ -62,38 +69,28 @@ export class UpstreamTarget implements Target {
     })
   }
 
-  async forward(req: ForwardRequest, reply: FastifyReply): Promise<void> {
-    const abort = new AbortController()
-    const onClose = (): void => { if (!reply.raw.writableFinished) abort.abort() }
-    reply.raw.once('close', onClose)
-    let res: Awaited<ReturnType<Pool['request']>>
-    try {
-      res = await this.#pool.request({
-        method: req.method,
+  /** Resolves once the reply is handed over: the upstream head is in, or a 502/504 was sent, or the client left. */
+  forward(req: ForwardRequest, reply: FastifyReply): Promise<void> {
+    return new Promise((resolve) => {
+      const exchange = new Exchange(req, reply, resolve, this.#report)
+      this.#pool.dispatch({
+        method: req.method as Dispatcher.HttpMethod,
         path: this.#path(req.url),
         headers: this.#requestHeaders(req),
-        body: req.body === null ? null : shield(req.body, abort),
-        signal: abort.signal,
+        body: req.body === null ? null : shield(req.body, exchange),
         headersTimeout: this.#headersTimeout,
         bodyTimeout: this.#bodyTimeout,
-      })
-    } catch (err) {
-      reply.raw.off('close', onClose)
-      if (abort.signal.aborted || reply.raw.destroyed) return
-      // Let Node read the rest of the upload so the connection stays usable for the answer.
-      if (req.body !== null && !req.body.readableEnded) req.body.resume()
-      return this.#fail(reply, err)
-    }
-    const headers = stripHopByHop(res.headers)
-    reply.code(res.statusCode).headers(headers)
-    if (req.method === 'HEAD' || NO_BODY_STATUS.has(res.statusCode)) {
-      res.body.on('error', () => {}).resume()
-      reply.send()
-      return
-    }
-    // From here Fastify owns both streams: a client close destroys the body (and so the
-    // upstream request); an upstream error after the head destroys the client response.
-    reply.send(res.body)
+      }, exchange)
+    })
+  }
+
+  /** Shared by every exchange of this target (no closures per request). */
+  readonly #report: FailureReport = {
+    beforeHead: (reply, err) => this.#fail(reply, err),
+    afterHead: (reply, err) => {
+      const error = errors.GH_ERR_UPSTREAM_FAILED(this.name, describe(err), { cause: err })
+      ;(this.#log ?? reply.log).warn({ err: error, upstream: this.name }, 'upstream response cut short')
+    },
   }
 
   #fail(reply: FastifyReply, err: unknown): void {
@@ -116,15 +113,168 @@ export class UpstreamTarget implements Target {
     return this.#prefix === '' ? target : this.#prefix + target
   }
 
-  #requestHeaders(req: ForwardRequest): Record<string, string | string[]> {
+  /** A flat [name, value, …] list, which undici takes as is (no per-request object edits). */
+  #requestHeaders(req: ForwardRequest): string[] {
     const headers = stripHopByHop(req.headers, { passProxyAuth: true })
-    for (const name of Object.keys(headers)) {
-      if (NOT_FORWARDED.has(name.toLowerCase())) delete headers[name]
+    const flat: string[] = []
+    for (const name in headers) {
+      if (NOT_FORWARDED.has(name.toLowerCase())) continue
+      const value = headers[name] as string | string[]
+      if (typeof value === 'string') flat.push(name, value)
+      else for (const v of value) flat.push(name, v)
     }
     const clientHost = req.headers.host
-    headers.host = this.#preserveHost && typeof clientHost === 'string' ? clientHost : this.#host
-    return headers
+    flat.push('host', this.#preserveHost && typeof clientHost === 'string' ? clientHost : this.#host)
+    return flat
   }
+}
+
+interface FailureReport {
+  /** Nothing sent yet: log, then answer 502/504. */
+  beforeHead(reply: FastifyReply, err: unknown): void
+  /** The head is out: only the log can say what happened. */
+  afterHead(reply: FastifyReply, err: unknown): void
+}
+
+/**
+ * One request's undici handler: maps the upstream response onto the Node response.
+ * Before the head: a failure is a 502/504 through Fastify. After it: the client connection is
+ * destroyed (the status is gone). A client that goes away aborts the upstream request.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  readonly #req: ForwardRequest
+  readonly #reply: FastifyReply
+  readonly #res: ServerResponse
+  readonly #handedOver: () => void
+  readonly #report: FailureReport
+  #controller: Dispatcher.DispatchController | undefined
+  /** Why the exchange was cut short from our side (client gone), applied once undici connects. */
+  #abortReason: Error | undefined
+  #started = false
+  #collected: Buffer[] | undefined
+  #status = 0
+  #headers: Record<string, string | string[] | number> | undefined
+  #onDrain: (() => void) | undefined
+
+  constructor(req: ForwardRequest, reply: FastifyReply, handedOver: () => void, report: FailureReport) {
+    this.#req = req
+    this.#reply = reply
+    this.#res = reply.raw
+    this.#handedOver = handedOver
+    this.#report = report
+    this.#res.once('close', this.#onClientClose)
+  }
+
+  readonly #onClientClose = (): void => {
+    if (!this.#res.writableFinished) this.abort(new Error('client closed the connection'))
+  }
+
+  /** Aborts the upstream request (now, or as soon as undici hands out its controller). */
+  abort(reason: Error): void {
+    if (this.#abortReason !== undefined) return
+    this.#abortReason = reason
+    this.#controller?.abort(reason)
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller
+    if (this.#abortReason !== undefined) controller.abort(this.#abortReason)
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (statusCode < 200) return // 1xx: Node's server speaks for itself (100-continue); others are dropped
+    this.#status = statusCode
+    this.#headers = responseHeaders(this.#reply, headers)
+    const length = Number(headers['content-length'])
+    if (this.#req.method !== 'HEAD' && length > 0 && length <= COLLECT_LIMIT) {
+      this.#collected = []
+      return
+    }
+    if (this.#writeHead(controller)) this.#handedOver()
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#collected !== undefined) {
+      this.#collected.push(chunk)
+      return
+    }
+    if (!this.#started || this.#res.write(chunk)) return
+    controller.pause()
+    this.#onDrain ??= () => controller.resume()
+    this.#res.once('drain', this.#onDrain)
+  }
+
+  onResponseEnd(controller: Dispatcher.DispatchController): void {
+    const collected = this.#collected
+    if (collected === undefined) {
+      if (this.#started) this.#res.end()
+      return
+    }
+    this.#collected = undefined
+    if (!this.#writeHead(controller)) return
+    this.#res.end(collected.length === 1 ? collected[0] : Buffer.concat(collected))
+    this.#handedOver()
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
+    this.#collected = undefined
+    if (this.#started) {
+      // Mid-body: the client cannot be told; cut its connection so it sees a truncated response.
+      if (this.#abortReason === undefined) this.#report.afterHead(this.#reply, err)
+      this.#res.destroy(err)
+      return
+    }
+    if (this.#abortReason === undefined && !this.#res.destroyed) this.#failBeforeHead(err)
+    else this.#handedOver()
+  }
+
+  /** Nothing sent yet: a 502/504 through Fastify. */
+  #failBeforeHead(err: unknown): void {
+    this.#res.off('close', this.#onClientClose)
+    // Let Node read the rest of the upload so the connection stays usable for the answer.
+    const body = this.#req.body
+    if (body !== null && !body.readableEnded) body.resume()
+    this.#report.beforeHead(this.#reply, err)
+    this.#handedOver()
+  }
+
+  /** Hands the Node response over from Fastify and writes the head; false if it could not. */
+  #writeHead(controller: Dispatcher.DispatchController): boolean {
+    if (this.#abortReason !== undefined) return false
+    try {
+      this.#res.writeHead(this.#status, this.#headers)
+    } catch (err) {
+      // An upstream field value Node refuses to send: nothing is sent yet, so a 502.
+      this.#abortReason = err as Error
+      controller.abort(err as Error)
+      this.#failBeforeHead(err)
+      return false
+    }
+    this.#reply.hijack()
+    this.#started = true
+    return true
+  }
+}
+
+/**
+ * The upstream's end-to-end fields over the ones already set on the reply (e.g.
+ * Authentication-Info), as Fastify's reply.headers() would merge them.
+ */
+function responseHeaders(reply: FastifyReply, upstream: IncomingHttpHeaders): Record<string, string | string[] | number> {
+  const out = stripHopByHop(upstream) as Record<string, string | string[] | number>
+  const own = reply.getHeaders()
+  for (const name in own) {
+    const value = own[name]
+    if (value === undefined) continue
+    const theirs = out[name]
+    if (theirs === undefined) out[name] = value
+    else if (name === 'set-cookie') out[name] = [...toList(value), ...toList(theirs)]
+  }
+  return out
+}
+
+function toList(v: string | string[] | number): string[] {
+  return Array.isArray(v) ? v : [String(v)]
 }
 
 function parseUpstreamUrl(name: string, value: unknown): URL {
@@ -156,11 +306,12 @@ function positiveInt(name: string, key: string, value: number | undefined, fallb
  * request, so an upstream failure leaves the client connection able to carry the 502/504.
  * A client that aborts its upload aborts the upstream request.
  */
-function shield(body: Readable, abort: AbortController): Readable {
+function shield(body: Readable, exchange: Exchange): Readable {
   const pass = new PassThrough()
   const onAbort = (): void => {
-    abort.abort()
-    pass.destroy(new Error('client aborted the request body'))
+    const err = new Error('client aborted the request body')
+    exchange.abort(err)
+    pass.destroy(err)
   }
   body.once('aborted', onAbort)
   body.once('error', onAbort)

@@ -60,6 +60,14 @@ before(async () => {
       return void res.end('hop')
     }
     if (path === '/not-modified') return void res.writeHead(304, { etag: '"v1"' }).end()
+    if (path === '/cookie') return void res.writeHead(200, { 'set-cookie': 'up=1', 'x-both': 'upstream', 'content-length': '2' }).end('ok')
+    if (path === '/cut-small' || path === '/cut-big') {
+      // Declares more than it sends, then drops the connection.
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(path === '/cut-small' ? 100 : 4 * MiB) })
+      res.write(Buffer.alloc(path === '/cut-small' ? 10 : MiB, 'a'))
+      setImmediate(() => res.destroy())
+      return
+    }
     if (path === '/slow') { held.push(res); signals.emit('slow'); return }
     if (path === '/hang') {
       held.push(res)
@@ -83,18 +91,21 @@ after(async () => {
 })
 
 /** A front like the lead's: raw body stream, catch-all route calling target.forward(). */
-async function front(t: TestContext, opts: Partial<UpstreamTargetOptions> = {}) {
+async function front(t: TestContext, opts: Partial<UpstreamTargetOptions> = {}, setReplyHeaders: Record<string, string> = {}) {
   const lines: string[] = []
+  const completed: number[] = []
   const log = pino({ level: 'warn' }, { write: (l: string) => { lines.push(l) } })
   const target = new UpstreamTarget({ name: 'test', url: upstreamUrl, log, ...opts })
   const app = Fastify()
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_req, _payload, done) => done(null))
+  app.addHook('onResponse', (_req, reply, done) => { completed.push(reply.statusCode); done() })
   app.route({
     method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
     url: '/*',
     handler: async (req, reply) => {
       const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0
+      reply.headers(setReplyHeaders)
       await target.forward({
         method: req.method,
         url: req.url,
@@ -107,7 +118,7 @@ async function front(t: TestContext, opts: Partial<UpstreamTargetOptions> = {}) 
   })
   await app.listen({ host: '127.0.0.1', port: 0 })
   t.after(async () => { await app.close(); await target.close() })
-  return { port: (app.server.address() as AddressInfo).port, lines, target }
+  return { port: (app.server.address() as AddressInfo).port, lines, completed, target }
 }
 
 interface Res { status: number; headers: IncomingHttpHeaders; body: Buffer }
@@ -297,6 +308,54 @@ describe('UpstreamTarget', () => {
     req.on('error', () => {})
     req.end()
     await aborted
+  })
+
+  test('keeps the fields the front set on the reply; the upstream wins a clash and Set-Cookie adds up', async (t) => {
+    const { port } = await front(t, {}, { 'authentication-info': 'rspauth="abc"', 'x-both': 'front', 'set-cookie': 'front=1' })
+    const r = await call(port, 'GET', '/cookie')
+    assert.equal(r.status, 200)
+    assert.equal(r.body.toString(), 'ok')
+    assert.equal(r.headers['authentication-info'], 'rspauth="abc"')
+    assert.equal(r.headers['x-both'], 'upstream')
+    assert.deepEqual(r.headers['set-cookie'], ['front=1', 'up=1'])
+  })
+
+  test("the front's onResponse hooks see every proxied response, streamed or collected", async (t) => {
+    const { port, completed } = await front(t)
+    await call(port, 'GET', '/echo')
+    await call(port, 'HEAD', '/echo')
+    await call(port, 'GET', '/not-modified')
+    await new Promise<void>((resolve, reject) => {
+      request({ host: '127.0.0.1', port, path: '/download', agent: false }, (res) => {
+        res.once('data', () => signals.emit('download-started'))
+        res.on('end', resolve).resume()
+      }).on('error', reject).end()
+    })
+    assert.deepEqual(completed, [200, 200, 304, 200])
+  })
+
+  test('an upstream that drops a small response before its Content-Length is 502, not a truncated 200', async (t) => {
+    const { port, lines } = await front(t)
+    const r = await call(port, 'GET', '/cut-small')
+    assert.equal(r.status, 502)
+    assert.equal(r.body.toString(), 'Bad Gateway\n')
+    assert.ok(lines.some((l) => l.includes('"code":"GH_ERR_UPSTREAM_FAILED"')))
+  })
+
+  test('an upstream that drops a streamed response cuts the client connection and is logged', async (t) => {
+    const { port, lines } = await front(t)
+    const outcome = await new Promise<{ status: number; bytes: number; error: string }>((resolve) => {
+      request({ host: '127.0.0.1', port, path: '/cut-big', agent: false }, (res) => {
+        let bytes = 0
+        res.on('data', (c: Buffer) => { bytes += c.length })
+        res.on('error', (err) => resolve({ status: res.statusCode ?? 0, bytes, error: (err as { code?: string }).code ?? err.message }))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, error: 'none' }))
+      }).on('error', (err) => resolve({ status: 0, bytes: 0, error: err.message })).end()
+    })
+    assert.equal(outcome.status, 200)
+    assert.equal(outcome.error, 'ECONNRESET')
+    assert.ok(outcome.bytes < 4 * MiB)
+    assert.ok(lines.some((l) => l.includes('"code":"GH_ERR_UPSTREAM_FAILED"') && l.includes('upstream response cut short')))
   })
 
   test('rejects bad options by name at construction', () => {
