@@ -7,6 +7,11 @@
  *     route whose provider is the group (one provider call per request), next to the same
  *     route with the cache on and with no auth at all (autocannon, 32 connections).
  *   node --import tsx bench/provider-call.ts [calls=20000] [callers=32] [seconds=5]
+ *
+ * `npm run bench` runs it as a child process with `--json [--dist]`: only the round trip, one
+ * daemon process running bench/apps/provider.mjs, measured with one caller (the round trip of
+ * a lone call, what the §6 target is about) and with CALLERS callers (latency under load,
+ * queueing included); one JSON line on stdout. `--dist` loads gatehouse from dist/.
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -14,24 +19,35 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
 import { pino } from 'pino'
-import { parseConfig } from '../src/config.js'
-import { Supervisor } from '../src/daemon/supervisor.js'
-import { runGateway } from '../src/gateway.js'
-import { GroupProvider } from '../src/providers/group-provider.js'
 import type { AuthContext } from '../src/providers/contract.js'
+import type { GroupProvider } from '../src/providers/group-provider.js'
+import type { Supervisor } from '../src/daemon/supervisor.js'
+import { gatehouseModule } from './lib/build.js'
+import type { ProviderCall, RoundTrips } from './lib/targets.js'
 
-const CALLS = Number(process.argv[2] ?? 20_000)
-const CALLERS = Number(process.argv[3] ?? 32)
-const SECONDS = Number(process.argv[4] ?? 5)
-const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'test', 'fixtures', 'group-providers')
-const PROVIDER = join(FIXTURES, 'trivial.ts')
-const APP = join(FIXTURES, 'hello.ts')
+const { values: flags, positionals } = parseArgs({ allowPositionals: true, options: { json: { type: 'boolean', default: false }, dist: { type: 'boolean', default: false } } })
+const CALLS = Number(positionals[0] ?? 20_000)
+const CALLERS = Number(positionals[1] ?? 32)
+const SECONDS = Number(positionals[2] ?? 5)
+const HERE = dirname(fileURLToPath(import.meta.url))
+const FIXTURES = join(HERE, '..', 'test', 'fixtures', 'group-providers')
+/** The --json run uses the bench's plain-JavaScript app and provider (no TypeScript loader in the daemon). */
+const TARGET = flags.json
+  ? { dir: join(HERE, 'apps'), app: join(HERE, 'apps', 'hello.mjs'), provider: join(HERE, 'apps', 'provider.mjs'), user: 'bench', password: 'bench' }
+  : { dir: FIXTURES, app: join(FIXTURES, 'hello.ts'), provider: join(FIXTURES, 'trivial.ts'), user: 'bench', password: 'bench-pw' }
 const AUTOCANNON = join(dirname(createRequire(import.meta.url).resolve('autocannon/package.json')), 'autocannon.js')
 const CTX: AuthContext = { method: 'GET', path: '/p', host: '127.0.0.1', remoteAddress: '127.0.0.1', route: '/p', realm: 'Bench', headers: { 'user-agent': 'bench', accept: '*/*' } }
 
-/** CALLERS loops share `total` calls; each call's round trip in ms. */
-async function roundTrips(provider: GroupProvider, total: number): Promise<{ ms: number[]; wallMs: number }> {
+const load = async <T>(name: string): Promise<T> => (await import(gatehouseModule(name, !flags.dist))) as T
+const { parseConfig } = await load<typeof import('../src/config.js')>('config.js')
+const { Supervisor: SupervisorClass } = await load<typeof import('../src/daemon/supervisor.js')>('daemon/supervisor.js')
+const { runGateway } = await load<typeof import('../src/gateway.js')>('gateway.js')
+const { GroupProvider: GroupProviderClass } = await load<typeof import('../src/providers/group-provider.js')>('providers/group-provider.js')
+
+/** `callers` loops share `total` calls; each call's round trip in ms. */
+async function roundTrips(provider: GroupProvider, total: number, callers: number): Promise<{ ms: number[]; wallMs: number }> {
   const ms: number[] = []
   let left = total
   const check = provider.checkPassword!
@@ -39,40 +55,43 @@ async function roundTrips(provider: GroupProvider, total: number): Promise<{ ms:
     while (left > 0) {
       left--
       const t0 = performance.now()
-      const ok = await check(CTX, 'bench', 'bench-pw')
+      const ok = await check(CTX, TARGET.user, TARGET.password)
       ms.push(performance.now() - t0)
       if (ok !== true) throw new Error(`checkPassword answered ${String(ok)}`)
     }
   }
   const start = performance.now()
-  await Promise.all(Array.from({ length: CALLERS }, caller))
+  await Promise.all(Array.from({ length: callers }, caller))
   return { ms, wallMs: performance.now() - start }
 }
 
 const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN
 
-async function direct(processes: number): Promise<string> {
-  const sup = new Supervisor({
-    log: pino({ level: 'warn' }),
-    groups: [{
-      name: 'bench', app: APP, provider: PROVIDER, providerOptions: {}, providerTimeoutMs: 10_000, providerConcurrency: 64, providerQueueTimeoutMs: 1_000,
-      processes, concurrency: 64, cwd: FIXTURES, env: {}, execArgv: [], maxRequests: 0, requestTimeoutMs: 30_000,
-      gracefulTimeoutMs: 1_000, inactivityTimeoutMs: 0, queueTimeoutMs: 5_000, reloadOn: [], fileRoots: [],
-    }],
-  })
+async function measure(provider: GroupProvider, calls: number, callers: number): Promise<RoundTrips> {
+  await roundTrips(provider, Math.min(2_000, calls), callers) // warm-up: JIT, socket buffers
+  const { ms, wallMs } = await roundTrips(provider, calls, callers)
+  ms.sort((a, b) => a - b)
+  return { callers, calls, p50Us: quantile(ms, 0.5) * 1000, p99Us: quantile(ms, 0.99) * 1000, maxUs: (ms[ms.length - 1] ?? NaN) * 1000, callsPerSec: calls / (wallMs / 1000) }
+}
+
+/** A supervisor with one group running the provider, and a started GroupProvider on it. */
+async function withProvider<T>(processes: number, fn: (p: GroupProvider) => Promise<T>): Promise<T> {
+  const config = parseConfig({ groups: { bench: { app: TARGET.app, provider: TARGET.provider, cwd: TARGET.dir, processes, concurrency: 64, providerConcurrency: 64 } }, routes: [] }, { baseDir: TARGET.dir })
+  const sup: Supervisor = new SupervisorClass({ log: pino({ level: 'warn' }), groups: Object.values(config.groups) })
   await sup.start()
   try {
-    const provider = new GroupProvider('bench', sup.group('bench'), { callTimeoutMs: 10_000, concurrency: 64, queueTimeoutMs: 1_000 })
+    const provider = new GroupProviderClass('bench', sup.group('bench'), { callTimeoutMs: 10_000, concurrency: 64, queueTimeoutMs: 1_000 })
     await provider.start()
-    await roundTrips(provider, Math.min(2_000, CALLS)) // warm-up: JIT, socket buffers
-    const { ms, wallMs } = await roundTrips(provider, CALLS)
-    ms.sort((a, b) => a - b)
-    const f = (n: number) => `${(n * 1000).toFixed(0).padStart(5)} µs`
-    return `GroupProvider.checkPassword, ${processes} process${processes > 1 ? 'es' : ''}, ${CALLERS} callers, ${CALLS} calls: ` +
-      `median ${f(quantile(ms, 0.5))}  p99 ${f(quantile(ms, 0.99))}  max ${f(ms[ms.length - 1]!)}  ${(CALLS / (wallMs / 1000)).toFixed(0)} calls/s`
+    return await fn(provider)
   } finally {
     await sup.close()
   }
+}
+
+function describe(processes: number, r: RoundTrips): string {
+  const f = (n: number) => `${n.toFixed(0).padStart(5)} µs`
+  return `GroupProvider.checkPassword, ${processes} process${processes > 1 ? 'es' : ''}, ${r.callers} callers, ${r.calls} calls: ` +
+    `median ${f(r.p50Us)}  p99 ${f(r.p99Us)}  max ${f(r.maxUs)}  ${r.callsPerSec.toFixed(0)} calls/s`
 }
 
 async function cannon(url: string, duration: number, headers: string[]): Promise<{ non2xx: number; errors: number; requests: { average: number }; latency: { p50: number; p99: number } }> {
@@ -89,15 +108,15 @@ async function viaFront(): Promise<string[]> {
   const config = parseConfig({
     listen: { host: '127.0.0.1', port: 0 },
     log: { level: 'warn' },
-    groups: { bench: { app: APP, provider: PROVIDER, cwd: FIXTURES, processes: 1 } },
+    groups: { bench: { app: TARGET.app, provider: TARGET.provider, cwd: TARGET.dir, processes: 1 } },
     routes: [
       { path: '/nocache', group: 'bench', auth: auth(false) },
       { path: '/cached', group: 'bench', auth: auth(true) },
       { path: '/open', group: 'bench' },
     ],
-  }, { baseDir: FIXTURES })
+  }, { baseDir: TARGET.dir })
   const gw = await runGateway(config, { signals: false })
-  const header = `authorization=Basic ${Buffer.from('bench:bench-pw').toString('base64')}`
+  const header = `authorization=Basic ${Buffer.from(`${TARGET.user}:${TARGET.password}`).toString('base64')}`
   const lines: string[] = []
   try {
     for (const [path, label] of [['/nocache/', 'Basic, cache off (a provider call per request)'], ['/cached/', 'Basic, cache on'], ['/open/', 'no auth']] as const) {
@@ -112,6 +131,11 @@ async function viaFront(): Promise<string[]> {
   return lines
 }
 
-console.log(await direct(1))
-console.log(await direct(2))
-for (const line of await viaFront()) console.log(line)
+if (flags.json) {
+  const result: ProviderCall = await withProvider(1, async (p) => ({ single: await measure(p, CALLS, 1), concurrent: await measure(p, CALLS, CALLERS) }))
+  process.stdout.write(JSON.stringify(result) + '\n')
+} else {
+  console.log(describe(1, await withProvider(1, (p) => measure(p, CALLS, CALLERS))))
+  console.log(describe(2, await withProvider(2, (p) => measure(p, CALLS, CALLERS))))
+  for (const line of await viaFront()) console.log(line)
+}

@@ -7,7 +7,7 @@
  *
  *   npm run bench -- [--seconds 5] [--warmup 1] [--connections 32] [--rounds 1] [--processes 1]
  *                    [--only a,b] [--log-level info] [--profile] [--out bench/results/latest.json]
- *                    [--no-build] [--source]
+ *                    [--no-build] [--source] [--no-provider-call] [--help]
  *
  * gatehouse runs compiled (it first runs `tsc`, as `npm run build` does; --no-build skips that)
  * unless --source runs it from src/ through tsx.
@@ -16,17 +16,22 @@
  * table gives medians over rounds (other load on the machine moves requests/s a lot; CPU µs
  * per request much less). --profile runs the chosen scenarios (default group-basic) under
  * `node --cpu-prof` (front and daemons) and prints where the CPU time goes.
+ * After the rounds (unless --only or --profile leaves it out, or --no-provider-call): the
+ * provider-call round trip (bench/provider-call.ts --json), then issue 7 §6's targets next to
+ * the figures, marked met / not met (never a failure).
  */
-import { spawnSync } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { buildDist } from './lib/build.js'
 import { totalCpuUs } from './lib/cpu.js'
 import { loadTool } from './lib/load.js'
 import { TSX_ARGS, rssOf, startProcess, stopAll } from './lib/processes.js'
 import { formatTable, median, type Measurement, type Row } from './lib/report.js'
+import { formatNotes, formatProviderCall, formatTargets, targetsOf, type ProviderCall } from './lib/targets.js'
 import { formatSummary, summarize, type Window } from './profile-summary.js'
 import { scenarios, type Scenario, type Servers } from './scenarios.js'
 import type { FrontSpec } from './servers/front.js'
@@ -45,9 +50,19 @@ const { values: flags } = parseArgs({
     profile: { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
     source: { type: 'boolean', default: false },
+    'no-provider-call': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
     out: { type: 'string', default: join(HERE, 'results', 'latest.json') },
   },
 })
+
+if (flags.help) {
+  process.stdout.write(`npm run bench -- [--seconds 5] [--warmup 1] [--connections 32] [--rounds 1] [--processes 1]
+                    [--only a,b] [--log-level info] [--profile] [--out bench/results/latest.json]
+                    [--no-build] [--source] [--no-provider-call]
+scenarios: ${scenarios.map((s) => s.name).join(', ')} (see docs/performance.md)\n`)
+  process.exit(0)
+}
 
 /** wrk takes whole seconds; every numeric flag is checked before anything starts. */
 function wholeNumber(name: 'seconds' | 'warmup' | 'connections' | 'rounds' | 'processes', min: number): number {
@@ -71,7 +86,7 @@ async function startServers(): Promise<{ servers: Servers; daemons: Daemon[] }> 
   const upstream = await startProcess<{ url: string }>(TSX_ARGS, join(HERE, 'servers', 'upstream.ts'), [], { readyStream: 'stdout' })
   const prof = flags.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []
   if (flags.profile) mkdirSync(profileDir)
-  const spec: FrontSpec = { upstream: upstream.ready.url, processes, logLevel: flags['log-level'] as string, daemonExecArgv: prof, source: flags.source === true }
+  const spec: FrontSpec = { upstream: upstream.ready.url, processes, logLevel: flags['log-level'] as string, daemonExecArgv: prof, source: flags.source === true, workDir: work }
   // The front logs like a deployed one: access lines at info, to a file.
   const logFd = openSync(join(work, 'front.log'), 'w')
   const front = await startProcess<{ url: string; daemons: Daemon[] }>(
@@ -89,7 +104,7 @@ const nowUs = (): number => Number(process.hrtime.bigint() / 1000n)
 
 async function measure(s: Scenario, servers: Servers): Promise<Measurement> {
   const ctx = { servers, connections }
-  if (warmup > 0) await s.run({ ...ctx, seconds: warmup })
+  if (warmup > 0 && s.warmup !== false) await s.run({ ...ctx, seconds: warmup })
   const serverPid = servers.pids[s.server]
   const daemons = s.server === 'front' ? servers.pids.daemons : []
   const cpu0 = { server: totalCpuUs([serverPid]), daemons: totalCpuUs(daemons) }
@@ -119,24 +134,36 @@ function summarizeRuns(s: Scenario, runs: Measurement[], bareByRound: number[], 
     p99ms: opt(runs.map((m) => m.result.p99ms)),
     errors: runs.reduce((a, m) => a + m.result.non2xx + m.result.errors, 0),
     rounds: runs.map((m, i) => ({ rps: m.result.rps, ratio: ratios[i] as number })),
+    notes: runs.flatMap((m) => (m.result.note ? [m.result.note] : [])),
     ...(also ? { also: { name: s.alsoAgainst as string, ratio: median(runs.map((m, i) => m.result.rps / (also[i] as Measurement).result.rps)) } } : {}),
   }
 }
 
-/** Compiles gatehouse to dist/ (type errors elsewhere in the tree do not stop the emit). */
-function build(): void {
-  const root = join(HERE, '..')
-  const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { encoding: 'utf8' })
-  if (tsc.status !== 0) process.stderr.write(`warning: tsc exited with ${tsc.status}; benchmarking what it emitted\n${tsc.stdout.split('\n').slice(0, 5).join('\n')}\n`)
-  if (!existsSync(join(root, 'dist', 'src', 'gateway.js'))) throw new Error('dist/src/gateway.js is missing after the build')
+/** The provider round trip, in a process of its own, against a daemon it starts itself. */
+function providerCall(): Promise<ProviderCall> {
+  return new Promise((resolve, reject) => {
+    const args = [...TSX_ARGS, join(HERE, 'provider-call.ts'), '--json', ...(flags.source ? [] : ['--dist']), '20000', '32']
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+    const timer = setTimeout(() => process.kill(child.pid as number, 'SIGKILL'), 120_000)
+    child.once('error', reject)
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      if (code !== 0) return reject(new Error(`provider-call exited with ${code}`))
+      resolve(JSON.parse(out) as ProviderCall)
+    })
+  })
 }
 
 async function main(): Promise<void> {
   if (!flags.source && !flags['no-build']) {
     process.stderr.write('building dist/ (tsc)…\n')
-    build()
+    buildDist()
   }
   const chosen = flags.only ? flags.only.split(',') : flags.profile ? ['group-basic'] : scenarios.map((s) => s.name).filter((n) => n !== 'bare')
+  // The slow-logins row is compared with the cache-hit row: it needs that one in the same round.
+  if (chosen.includes('group-basic-slow') && !chosen.includes('group-basic')) chosen.unshift('group-basic')
   const unknown = chosen.filter((n) => !scenarios.some((s) => s.name === n))
   if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(', ')}; known: ${scenarios.map((s) => s.name).join(', ')}`)
   const picked = scenarios.filter((s) => s.name !== 'bare' && chosen.includes(s.name))
@@ -160,15 +187,26 @@ async function main(): Promise<void> {
   const rows = [bareRow, ...picked.map((s) => summarizeRuns(s, runs.get(s.name) as Measurement[], bareByRound, s.alsoAgainst ? runs.get(s.alsoAgainst) : undefined))]
 
   const memory = [{ name: 'front', rss: rssOf(servers.pids.front) }, ...daemons.map((d) => ({ name: `daemon ${d.group} (pid ${d.pid})`, rss: rssOf(d.pid) }))]
+  const bareRss = rssOf(servers.pids.bare)
+  let rtt: ProviderCall | undefined
+  if (!flags['no-provider-call'] && !flags.profile && !flags.only) {
+    process.stderr.write('provider call round trip…\n')
+    rtt = await providerCall()
+  }
+  const targets = targetsOf(rows, rtt)
   const machine = { source: flags.source ? 'src' : 'dist', nproc: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, loadTool: loadTool(), seconds, warmup, connections, rounds, processes, logLevel: flags['log-level'] }
   process.stdout.write(`\n${machine.cpu}, ${machine.nproc} CPUs, node ${machine.node}, gatehouse from ${flags.source ? 'src (tsx)' : 'dist'}; ${machine.loadTool} 1 thread, ${connections} connections, ` +
     `${seconds} s per run (+${warmup} s warm-up), ${rounds} round(s); ratios are to bare Fastify in the same round\n\n`)
-  process.stdout.write(formatTable(rows, memory) + '\n')
+  process.stdout.write(formatTable(rows, memory, bareRss) + '\n')
+  const notes = formatNotes(rows)
+  if (notes) process.stdout.write(`\n${notes}\n`)
+  if (rtt) process.stdout.write(`\n${formatProviderCall(rtt, bareRow.rps)}\n`)
+  process.stdout.write(`\n${formatTargets(targets)}\n`)
 
   await stopAll()
   if (flags.profile) for (const p of summarizeProfiles(servers.pids.front, daemons)) process.stdout.write(`\n${p}\n`)
   mkdirSync(dirname(flags.out as string), { recursive: true })
-  writeFileSync(flags.out as string, JSON.stringify({ date: new Date().toISOString(), machine, rows, memory }, null, 2) + '\n')
+  writeFileSync(flags.out as string, JSON.stringify({ date: new Date().toISOString(), machine, rows, memory: [...memory, { name: 'bare Fastify', rss: bareRss }], providerCall: rtt, targets }, null, 2) + '\n')
   process.stdout.write(`\nwritten: ${flags.out}\n`)
 }
 

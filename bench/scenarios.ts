@@ -2,13 +2,15 @@
  * What the benchmark measures, one entry per row. Each scenario runs one load against one of
  * the servers; its ratio is to the bare Fastify figure,
  * and `alsoAgainst` names another row it is compared with too.
- * Issue 7's full benchmark adds rows here (cache miss, provider round trip, slow logins).
+ * Issue 7's full benchmark added the cache-miss row and the slow-logins row (bench/lib/slow-load.ts);
+ * the provider round trip is a section of its own (bench/provider-call.ts).
  */
 import { spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { runLoad, type LoadResult } from './lib/load.js'
 import { TSX_ARGS } from './lib/processes.js'
+import { withSlowLogins } from './lib/slow-load.js'
 
 export interface Servers {
   bare: string
@@ -30,6 +32,8 @@ export interface Scenario {
   server: 'bare' | 'upstream' | 'front'
   /** Another row this one is also compared with (printed after the errors column). */
   alsoAgainst?: string
+  /** false: no warm-up run before the measured one (a run that is costly to set up and tear down). */
+  warmup?: boolean
   run(ctx: RunContext): Promise<LoadResult>
 }
 
@@ -47,7 +51,17 @@ export const scenarios: Scenario[] = [
   },
   { name: 'group', server: 'front', label: 'gatehouse → daemon group, no auth', run: (c) => runLoad({ ...c, url: front(c, '/group') }) },
   { name: 'group-basic', server: 'front', label: 'gatehouse → daemon group, Basic (cache hit)', run: (c) => runLoad({ ...c, url: front(c, '/group-basic'), headers: BASIC }) },
+  {
+    name: 'group-basic-miss', server: 'front', label: 'gatehouse → daemon group, Basic (cache miss, cheap provider)', alsoAgainst: 'group-basic',
+    run: (c) => runLoad({ ...c, url: front(c, '/group-basic-miss'), headers: BASIC }),
+  },
   { name: 'group-digest', server: 'front', label: 'gatehouse → daemon group, Digest SHA-256 (node client)', run: (c) => digestLoad(front(c, '/group-digest'), c) },
+  // Last: the logins still queued when it ends keep the front's provider threads busy until
+  // they drain (withSlowLogins waits for that, so the next run starts on a quiet front).
+  {
+    name: 'group-basic-slow', server: 'front', label: 'gatehouse → daemon group, Basic (cache hit), 100 slow logins', alsoAgainst: 'group-basic', warmup: false,
+    run: (c) => withSlowLogins({ url: front(c, '/slow'), frontPid: c.servers.pids.front }, () => runLoad({ ...c, url: front(c, '/group-basic'), headers: BASIC })),
+  },
 ]
 
 /** Digest needs a client computing each request: bench/lib/digest-client.ts, in its own process. */

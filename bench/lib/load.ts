@@ -23,6 +23,8 @@ export interface LoadResult {
   errors: number
   p50ms?: number
   p99ms?: number
+  /** What else happened during the run, printed under the table (e.g. the slow logins answered). */
+  note?: string
 }
 
 const WRK = '/usr/bin/wrk'

@@ -6,7 +6,10 @@
  * through a TypeScript loader every closure gets a keep-names wrapper call, a cost a deployed
  * gateway does not pay. Set `spec.source` to run from src/ instead.
  */
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import bcrypt from 'bcryptjs'
 
 export interface FrontSpec {
   upstream: string
@@ -16,15 +19,39 @@ export interface FrontSpec {
   daemonExecArgv: string[]
   /** Run gatehouse from src/ through tsx instead of the compiled dist/. */
   source?: boolean
+  /** A private directory for the slow-login htpasswd file (the /slow route); without it, no /slow. */
+  workDir?: string
+  /** A whole configuration instead of the benchmark's (bench/load.ts), relative to `baseDir`. */
+  config?: unknown
+  baseDir?: string
 }
 
 export const REALM = 'Bench'
 export const DIGEST_SECRET = 'bench-digest-secret-0123456789'
+/** The /slow route's users: slow1 … slowN, all with this password, bcrypt cost 12. */
+export const SLOW_USERS = 100
+export const SLOW_PASSWORD = 'slow-login-pw'
+const SLOW_COST = 12
+
+/** An htpasswd file of SLOW_USERS users sharing one bcrypt cost-12 hash (hashing it 100 times would take a minute). */
+function writeSlowHtpasswd(dir: string): string {
+  const file = join(dir, 'slow.htpasswd')
+  const hash = bcrypt.hashSync(SLOW_PASSWORD, SLOW_COST)
+  writeFileSync(file, Array.from({ length: SLOW_USERS }, (_, i) => `slow${i + 1}:${hash}\n`).join(''), { mode: 0o600 })
+  return file
+}
 
 export function benchConfig(spec: FrontSpec): unknown {
   const basic = { scheme: 'basic', realm: REALM, provider: 'accounts' }
+  // Slow logins: htpasswd (bcrypt cost 12) in the front's provider threads (default 2), cache
+  // off so every request hashes; a long call timeout so the 100 queued logins wait, not fail.
+  const slow = spec.workDir === undefined ? undefined : {
+    providers: { slow: { type: 'htpasswd', file: writeSlowHtpasswd(spec.workDir), timeout: '120s' } },
+    route: { path: '/slow', group: 'hello', auth: { scheme: 'basic', realm: REALM, provider: 'slow', cache: false } },
+  }
   return {
     listen: { host: '127.0.0.1', port: 0 },
+    ...(slow ? { providers: slow.providers } : {}),
     groups: {
       hello: { app: 'apps/hello.mjs', processes: spec.processes, execArgv: spec.daemonExecArgv },
       accounts: { app: 'apps/hello.mjs', provider: 'apps/provider.mjs', processes: 1, execArgv: spec.daemonExecArgv },
@@ -33,6 +60,8 @@ export function benchConfig(spec: FrontSpec): unknown {
       { path: '/up', upstream: spec.upstream, auth: basic },
       { path: '/group', group: 'hello' },
       { path: '/group-basic', group: 'hello', auth: basic },
+      { path: '/group-basic-miss', group: 'hello', auth: { ...basic, cache: false } },
+      ...(slow ? [slow.route] : []),
       { path: '/group-digest', group: 'hello', auth: { scheme: 'digest', realm: REALM, provider: 'accounts', algorithms: ['SHA-256'] } },
     ],
     digest: { secret: DIGEST_SECRET },
@@ -46,7 +75,7 @@ async function main(): Promise<void> {
   const root = spec.source ? '../../src/' : '../../dist/src/'
   const { parseConfig } = (await import(new URL(`${root}config.js`, import.meta.url).href)) as typeof import('../../src/config.js')
   const { runGateway } = (await import(new URL(`${root}gateway.js`, import.meta.url).href)) as typeof import('../../src/gateway.js')
-  const config = parseConfig(benchConfig(spec), { baseDir })
+  const config = parseConfig(spec.config ?? benchConfig(spec), { baseDir: spec.baseDir ?? baseDir })
   const gw = await runGateway(config)
   const daemons = (gw.supervisor?.status() ?? []).flatMap((g) => g.processes.map((p) => ({ group: g.name, pid: p.pid })))
   process.stderr.write(`BENCH-READY ${JSON.stringify({ url: gw.address, daemons })}\n`)

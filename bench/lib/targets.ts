@@ -1,0 +1,67 @@
+/**
+ * The parts of the benchmark's report after the table: the provider-call round trip (as
+ * measured by bench/provider-call.ts --json), the notes of runs, and issue 7 §6's targets next
+ * to the figures of this run, each marked met / not met. Reported, never enforced: the
+ * benchmark does not fail on them.
+ */
+import type { Row } from './report.js'
+
+export interface RoundTrips { callers: number; calls: number; p50Us: number; p99Us: number; maxUs: number; callsPerSec: number }
+export interface ProviderCall { single: RoundTrips; concurrent: RoundTrips }
+
+export interface Target {
+  what: string
+  goal: string
+  /** The figure of this run, formatted; undefined when the run did not measure it. */
+  figure?: string
+  met?: boolean
+}
+
+/** Apache 2.4 + mod_wsgi in daemon mode served a hello world at about 1/5 of bare Node (issue 7). */
+export const APACHE_DAEMON_RATIO = 0.2
+
+const byName = (rows: Row[], name: string): Row | undefined => rows.find((r) => r.name === name)
+
+export function targetsOf(rows: Row[], rtt: ProviderCall | undefined): Target[] {
+  const hit = byName(rows, 'group-basic')
+  const slow = byName(rows, 'group-basic-slow')
+  const group = byName(rows, 'group')
+  const node = byName(rows, 'upstream-direct')
+  const apache = group && node ? group.rps / node.rps : undefined
+  const us = (v: number): string => `${v.toFixed(0)} µs`
+  return [
+    { what: 'Basic (cache hit) through a daemon group, ratio to bare Fastify', goal: '≥ 0.60', ...(hit ? { figure: hit.ratio.toFixed(2), met: hit.ratio >= 0.6 } : {}) },
+    { what: 'provider round trip p50 (one caller)', goal: '< 100 µs', ...(rtt ? { figure: us(rtt.single.p50Us), met: rtt.single.p50Us < 100 } : {}) },
+    { what: 'provider round trip p99 (one caller)', goal: '< 1 ms', ...(rtt ? { figure: us(rtt.single.p99Us), met: rtt.single.p99Us < 1000 } : {}) },
+    { what: 'cached Basic req/s with 100 slow logins running, ratio to without', goal: '≥ 0.80', ...(slow?.also ? { figure: slow.also.ratio.toFixed(2), met: slow.also.ratio >= 0.8 } : {}) },
+    {
+      what: `daemon group hello (no auth) vs bare node:http, ≥ 3× Apache daemon mode (${APACHE_DAEMON_RATIO})`, goal: `≥ ${(3 * APACHE_DAEMON_RATIO).toFixed(2)}`,
+      ...(apache !== undefined ? { figure: `${apache.toFixed(2)} (${(apache / APACHE_DAEMON_RATIO).toFixed(1)}× Apache)`, met: apache >= 3 * APACHE_DAEMON_RATIO } : {}),
+    },
+  ]
+}
+
+export function formatTargets(targets: Target[]): string {
+  const lines = ['targets of issue 7 §6 (reported, never enforced):']
+  for (const t of targets) {
+    const verdict = t.met === undefined ? 'not measured' : t.met ? 'met' : 'NOT met'
+    lines.push(`  ${t.what.padEnd(78)} ${t.goal.padStart(8)}  ${(t.figure ?? '-').padStart(17)}  ${verdict}`)
+  }
+  return lines.join('\n')
+}
+
+/** The round trip section; calls/s are also given as a ratio to bare Fastify's requests/s. */
+export function formatProviderCall(rtt: ProviderCall, bareRps: number): string {
+  const line = (label: string, r: RoundTrips): string =>
+    `  ${label.padEnd(46)} p50 ${r.p50Us.toFixed(0).padStart(5)} µs  p99 ${r.p99Us.toFixed(0).padStart(5)} µs  max ${r.maxUs.toFixed(0).padStart(6)} µs  ` +
+    `${r.callsPerSec.toFixed(0).padStart(7)} calls/s (${(r.callsPerSec / bareRps).toFixed(2)} of bare Fastify req/s)`
+  return [
+    'provider call round trip (GroupProvider.checkPassword → unix socket → daemon → back; trivial provider, 1 process):',
+    line(`1 caller, ${rtt.single.calls} calls`, rtt.single),
+    line(`${rtt.concurrent.callers} callers, ${rtt.concurrent.calls} calls (queueing included)`, rtt.concurrent),
+  ].join('\n')
+}
+
+export function formatNotes(rows: Row[]): string {
+  return rows.filter((r) => r.notes && r.notes.length > 0).map((r) => `${r.name}: ${(r.notes as string[]).join('\n  ')}`).join('\n')
+}

@@ -1,0 +1,76 @@
+/**
+ * Issue 7 §5, bounded: load through a real front (HTTP on 127.0.0.1, Basic, credential cache)
+ * to a daemon group whose app and provider share the group, first steady, then while the app
+ * file is touched every 500 ms, so the group reloads over and over and each reload empties the
+ * provider's cache entries. autocannon (8 connections, its own process) counts every non-2xx
+ * answer, socket error and timeout: all must be zero. daemon-reload.test.ts proves the same at
+ * the supervisor (no HTTP, no auth); this one goes through the front. Counts, not timings.
+ */
+import { describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { copyFileSync, utimesSync } from 'node:fs'
+import { once } from 'node:events'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { startGateway, tempDir, type TestGateway } from '../helpers/gateway.js'
+
+const BENCH_APPS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'apps')
+const AUTOCANNON = join(dirname(createRequire(import.meta.url).resolve('autocannon/package.json')), 'autocannon.js')
+const CONNECTIONS = 8
+const TOUCH_EVERY_MS = 500
+const BASIC = `authorization=Basic ${Buffer.from('bench:bench').toString('base64')}`
+
+interface Counts { total: number; non2xx: number; errors: number; timeouts: number; statuses: Record<string, number> }
+
+/** autocannon's CLI for `seconds`, in a process of its own; its counts. */
+async function cannon(url: string, seconds: number): Promise<Counts> {
+  const child = spawn(process.execPath, [AUTOCANNON, '-c', String(CONNECTIONS), '-d', String(seconds), '-j', '-H', BASIC, url], { stdio: ['ignore', 'pipe', 'ignore'] })
+  let out = ''
+  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+  const [code] = await once(child, 'exit')
+  assert.equal(code, 0, 'autocannon exited cleanly')
+  const r = JSON.parse(out) as { requests: { total: number }; non2xx: number; errors: number; timeouts: number; statusCodeStats?: Record<string, { count: number }> }
+  const statuses = Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([s, v]) => [s, v.count]))
+  return { total: r.requests.total, non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts, statuses }
+}
+
+const reloadsOf = (gw: TestGateway): number => gw.gw.supervisor?.status().find((g) => g.name === 'web')?.reloads ?? -1
+
+describe('load across rolling reloads, through the front', { skip: process.platform === 'win32' }, () => {
+  test('Basic requests under steady load and while the app is touched every 500 ms: not one fails', { timeout: 60_000 }, async (t) => {
+    const { dir, cleanup } = tempDir('gh-load-reload-')
+    t.after(cleanup)
+    const app = join(dir, 'app.mjs')
+    copyFileSync(join(BENCH_APPS, 'hello.mjs'), app)
+    copyFileSync(join(BENCH_APPS, 'provider.mjs'), join(dir, 'provider.mjs'))
+    const gw = await startGateway({
+      groups: { web: { app: 'app.mjs', provider: 'provider.mjs', cwd: '.', processes: 2 } },
+      routes: [{ path: '/web', group: 'web', auth: { scheme: 'basic', realm: 'Load', provider: 'web' } }],
+    }, dir)
+    t.after(() => gw.close())
+    const url = `${gw.url}/web/`
+    assert.equal((await fetch(url, { headers: { authorization: BASIC.slice('authorization='.length) } })).status, 200)
+
+    const steady = await cannon(url, 2)
+    assert.ok(steady.total > 0, 'requests were sent')
+    assert.deepEqual({ non2xx: steady.non2xx, errors: steady.errors, timeouts: steady.timeouts }, { non2xx: 0, errors: 0, timeouts: 0 })
+    assert.deepEqual(Object.keys(steady.statuses), ['200'])
+
+    const reloadsBefore = reloadsOf(gw)
+    let touches = 0
+    const toucher = setInterval(() => {
+      const now = new Date()
+      utimesSync(app, now, now)
+      touches++
+    }, TOUCH_EVERY_MS)
+    const reloading = await cannon(url, 3).finally(() => clearInterval(toucher))
+    const reloads = reloadsOf(gw) - reloadsBefore
+    assert.ok(touches >= 4, `the app was touched (${touches} times)`)
+    assert.ok(reloads >= 2, `the group reloaded during the run (${reloads} times)`)
+    assert.ok(reloading.total > 0, 'requests were sent')
+    assert.deepEqual({ non2xx: reloading.non2xx, errors: reloading.errors, timeouts: reloading.timeouts }, { non2xx: 0, errors: 0, timeouts: 0 })
+    assert.deepEqual(Object.keys(reloading.statuses), ['200'])
+  })
+})
