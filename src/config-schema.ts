@@ -59,6 +59,8 @@ const provider = {
     database: { type: 'string', minLength: 1 },
     threads: { description: 'worker threads running this provider (default 2)', type: 'integer', minimum: 1, maximum: 64 },
     timeout: { ...duration, description: 'per-call timeout (default 10s)' },
+    concurrency: { description: 'calls one thread runs at once (default 1: hashes are CPU work, first come first served)', type: 'integer', minimum: 1, maximum: 1024 },
+    queueTimeout: { ...duration, description: 'how long a call may wait for a free thread before 503 (default: the timeout)' },
   },
 }
 

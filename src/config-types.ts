@@ -92,6 +92,10 @@ export interface ProviderConfig {
   options: Record<string, unknown>
   threads: number
   callTimeoutMs: number
+  /** Calls one thread runs at once. */
+  concurrency: number
+  /** How long a call may wait for a free thread. */
+  queueTimeoutMs: number
 }
 
 export interface IdentityHeadersConfig {

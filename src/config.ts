@@ -89,7 +89,7 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
 }
 
 function parseProvider(name: string, p: RawProvider, baseDir: string, problems: string[]): ProviderConfig {
-  const { type, module, threads, timeout, ...rest } = p
+  const { type, module, threads, timeout, concurrency, queueTimeout, ...rest } = p
   const options: Record<string, unknown> = { ...rest }
   for (const key of ['file', 'database', 'groupFile']) {
     if (typeof options[key] === 'string') options[key] = resolve(baseDir, options[key] as string)
@@ -104,6 +104,8 @@ function parseProvider(name: string, p: RawProvider, baseDir: string, problems: 
     options,
     threads: threads ?? 2,
     callTimeoutMs: durationMs(timeout, 10_000),
+    concurrency: concurrency ?? 1,
+    queueTimeoutMs: durationMs(queueTimeout, durationMs(timeout, 10_000)),
   }
 }
 
@@ -294,7 +296,7 @@ interface RawConfig {
   log?: { level?: string }
   admin?: RawAdmin
 }
-type RawProvider = { type: string; module?: string; threads?: number; timeout?: number | string } & Record<string, unknown>
+type RawProvider = { type: string; module?: string; threads?: number; timeout?: number | string; concurrency?: number; queueTimeout?: number | string } & Record<string, unknown>
 interface RawGroup {
   app: string; provider?: string; providerOptions?: Record<string, unknown>; providerTimeout?: number | string
   providerConcurrency?: number; providerQueueTimeout?: number | string; processes?: number | { min: number; max: number }; idleTime?: number | string; concurrency?: number; cwd?: string; env?: Record<string, string>

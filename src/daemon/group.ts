@@ -331,7 +331,7 @@ export class Group implements GroupHandle, ReloadTarget {
     const n = this.#procs.length
     for (let i = 0; i < n; i++) {
       const p = this.#procs[(this.#rr + i) % n] as WorkerProcess
-      if (p.state !== 'ready' || (limit && p.inflight >= this.config.concurrency)) continue
+      if (p.state !== 'ready' || p.connectionClosed || (limit && p.inflight >= this.config.concurrency)) continue
       if (best === undefined || p.outstanding < best.outstanding) best = p
     }
     this.#rr = (this.#rr + 1) % Math.max(n, 1)

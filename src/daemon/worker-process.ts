@@ -117,6 +117,14 @@ export class WorkerProcess {
     if (this.state === 'starting') this.state = 'ready'
   }
 
+  /**
+   * True once the data socket is gone. The child's exit (and so state 'dead') can come a little
+   * later; until then the process must not be picked for new requests.
+   */
+  get connectionClosed(): boolean {
+    return this.#conn?.closed ?? false
+  }
+
   /** Resolves when no request or call is outstanding, or after timeoutMs. */
   whenIdle(timeoutMs: number): Promise<void> {
     if (this.outstanding === 0 || this.state === 'dead') return Promise.resolve()

@@ -39,6 +39,8 @@ export class ProviderRegistry {
         baseDir: config.baseDir,
         threads: p.threads,
         callTimeoutMs: p.callTimeoutMs,
+        concurrency: p.concurrency,
+        queueTimeoutMs: p.queueTimeoutMs,
         log: providerLog(plog),
       })
       this.#entries.set(p.name, { name: p.name, provider })

@@ -20,9 +20,26 @@ export interface ThreadProviderOptions {
   baseDir: string
   /** Default min(2, available CPUs). */
   threads?: number
-  /** Default 10000 ms. */
+  /** Default 10000 ms; counted from when a thread takes the call, not from when it was queued. */
   callTimeoutMs?: number
+  /**
+   * Calls one thread runs at once (default 1). Password hashes are CPU work: interleaving them
+   * in one thread only makes every login finish late (100 bcrypt checks would all finish after
+   * the whole batch). A provider that waits on the network may want more.
+   */
+  concurrency?: number
+  /** How long a call may wait in the queue for a thread before 503 (default callTimeoutMs). */
+  queueTimeoutMs?: number
   log: ProviderLog
+}
+
+interface Queued {
+  method: ProviderMethod
+  args: unknown[]
+  resolve: (value: unknown) => void
+  reject: (err: Error) => void
+  queuedAt: number
+  timer: NodeJS.Timeout | undefined
 }
 
 type ThreadState = 'starting' | 'ready' | 'dead'
@@ -101,7 +118,8 @@ export class ThreadProvider implements Provider {
   declare allowAccess?: (ctx: AuthContext, host: string) => Promise<boolean | null>
   declare findUserByHash?: (ctx: AuthContext, userhash: string, realm: string, algorithm: DigestAlgorithm) => Promise<string | null>
 
-  readonly #opts: Required<Omit<ThreadProviderOptions, 'threads' | 'callTimeoutMs'>> & { threads: number; callTimeoutMs: number }
+  readonly #opts: Required<ThreadProviderOptions>
+  readonly #queue: Queued[] = []
   readonly #threads: Thread[] = []
   #state: PoolState = 'new'
   #methods = new Set<ProviderMethod>()
@@ -114,8 +132,12 @@ export class ThreadProvider implements Provider {
     const callTimeoutMs = opts.callTimeoutMs ?? 10_000
     if (!Number.isInteger(threads) || threads < 1) throw errors.GH_ERR_OPT_INVALID(`threads must be a positive integer, got ${String(threads)}`)
     if (!Number.isFinite(callTimeoutMs) || callTimeoutMs <= 0) throw errors.GH_ERR_OPT_INVALID(`callTimeoutMs must be a positive number, got ${String(callTimeoutMs)}`)
+    const concurrency = opts.concurrency ?? 1
+    const queueTimeoutMs = opts.queueTimeoutMs ?? callTimeoutMs
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw errors.GH_ERR_OPT_INVALID(`concurrency must be a positive integer, got ${String(concurrency)}`)
+    if (!Number.isFinite(queueTimeoutMs) || queueTimeoutMs <= 0) throw errors.GH_ERR_OPT_INVALID(`queueTimeoutMs must be a positive number, got ${String(queueTimeoutMs)}`)
     this.name = opts.name
-    this.#opts = { ...opts, threads, callTimeoutMs }
+    this.#opts = { ...opts, threads, callTimeoutMs, concurrency, queueTimeoutMs }
   }
 
   /** The contract methods the loaded provider has; empty before start(). */
@@ -172,6 +194,7 @@ export class ThreadProvider implements Provider {
           thread.state = 'ready'
           worker.unref()
           settle(undefined, msg.methods)
+          if (this.#state === 'ready') this.#drain()
         } else if (msg.type === 'load-error') {
           settle(errors.GH_ERR_PROVIDER_LOAD(specifier, msg.error.message))
           void worker.terminate()
@@ -179,6 +202,7 @@ export class ThreadProvider implements Provider {
           this.#opts.log[msg.level](msg.msg, { ...msg.fields, thread: thread.index })
         } else {
           this.#settleCall(thread, msg)
+          this.#drain()
         }
       })
       worker.on('error', (err) => {
@@ -228,23 +252,54 @@ export class ThreadProvider implements Provider {
     return best
   }
 
+  /** Calls wait in one FIFO queue and go to a thread with a free slot: first come, first served. */
   #call(method: ProviderMethod, args: unknown[]): Promise<unknown> {
     if (this.#state !== 'ready') return Promise.reject(errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, `it is ${this.#state}`))
-    const thread = this.#pick()
-    if (thread?.worker === undefined) return Promise.reject(errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, 'no live thread'))
-    const worker = thread.worker
-    const id = this.#nextId++
+    if (!this.#threads.some((t) => t.state !== 'dead')) return Promise.reject(errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, 'no live thread'))
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => this.#timeout(thread, id), this.#opts.callTimeoutMs)
-      thread.pending.set(id, { method, args, resolve, reject, timer })
-      try {
-        worker.postMessage({ type: 'call', id, method, args } satisfies ToHost)
-      } catch (err) {
-        clearTimeout(timer)
-        thread.pending.delete(id)
-        reject(errors.GH_ERR_PROVIDER_FAILED(this.name, `arguments cannot be sent to the thread: ${(err as Error).name}`))
+      const q: Queued = { method, args, resolve, reject, queuedAt: Date.now(), timer: undefined }
+      this.#queue.push(q)
+      this.#drain()
+      if (this.#queue.includes(q)) {
+        q.timer = setTimeout(() => {
+          const i = this.#queue.indexOf(q)
+          if (i !== -1) this.#queue.splice(i, 1)
+          q.reject(errors.GH_ERR_PROVIDER_BUSY(this.name, this.#inflight(), Date.now() - q.queuedAt))
+        }, this.#opts.queueTimeoutMs)
       }
     })
+  }
+
+  #inflight(): number {
+    return this.#threads.reduce((n, t) => n + t.pending.size, 0)
+  }
+
+  /** Hands queued calls to threads with a free slot, oldest first. */
+  #drain(): void {
+    while (this.#queue.length > 0) {
+      const thread = this.#pick()
+      // Calls past their timeout do not hold a slot (they may never end); ABANDONED_LIMIT of them replace the thread.
+      if (thread?.worker === undefined || thread.pending.size >= this.#opts.concurrency) return
+      const q = this.#queue.shift() as Queued
+      clearTimeout(q.timer)
+      this.#send(thread, thread.worker, q)
+    }
+  }
+
+  #send(thread: Thread, worker: Worker, q: Queued): void {
+    const id = this.#nextId++
+    const timer = setTimeout(() => {
+      this.#timeout(thread, id)
+      this.#drain()
+    }, this.#opts.callTimeoutMs)
+    thread.pending.set(id, { method: q.method, args: q.args, resolve: q.resolve, reject: q.reject, timer })
+    try {
+      worker.postMessage({ type: 'call', id, method: q.method, args: q.args } satisfies ToHost)
+    } catch (err) {
+      clearTimeout(timer)
+      thread.pending.delete(id)
+      q.reject(errors.GH_ERR_PROVIDER_FAILED(this.name, `arguments cannot be sent to the thread: ${(err as Error).name}`))
+    }
   }
 
   #timeout(thread: Thread, id: number): void {
@@ -295,6 +350,10 @@ export class ThreadProvider implements Provider {
 
   async #close(): Promise<void> {
     this.#state = 'closing'
+    for (const q of this.#queue.splice(0)) {
+      clearTimeout(q.timer)
+      q.reject(errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, 'it is closing'))
+    }
     await Promise.all(this.#threads.map((t) => this.#stop(t)))
     this.#state = 'closed'
   }

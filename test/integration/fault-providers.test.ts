@@ -25,7 +25,8 @@ before(async () => {
   gw = await startGateway({
     throttle: { enabled: false },
     providers: {
-      hangs: { type: 'module', module: fixture('hangs'), timeout: '300ms', threads: 1 },
+      // The four hanging logins run one after another (concurrency 1): three abandoned calls replace the thread.
+      hangs: { type: 'module', module: fixture('hangs'), timeout: '300ms', queueTimeout: '5s', threads: 1 },
       throws: { type: 'module', module: fixture('throws'), threads: 1 },
       garbage: { type: 'module', module: fixture('garbage'), threads: 1 },
       exits: { type: 'module', module: fixture('exits'), threads: 1 },

@@ -76,6 +76,26 @@ describe('ThreadProvider', () => {
     await assert.rejects(p.groupsForUser!(ctx, 'alice'), rejectsWith('GH_ERR_PROVIDER_FAILED', /^provider test failed: groupsForUser threw TypeError$/))
   })
 
+  test('a thread runs one call at a time by default: calls queue first come, first served', async (t) => {
+    const { p } = await pool(t, './overlap.ts')
+    const answers = await Promise.all(Array.from({ length: 6 }, () => p.checkPassword!(ctx, 'u', 'pw')))
+    assert.deepEqual(new Set(answers), new Set(['most-at-once:1']))
+  })
+
+  test('with concurrency 3 a thread interleaves up to three calls, never more', async (t) => {
+    const { p } = await pool(t, './overlap.ts', { concurrency: 3 })
+    const answers = await Promise.all(Array.from({ length: 6 }, () => p.checkPassword!(ctx, 'u', 'pw')))
+    assert.ok(answers.includes('most-at-once:3'), answers.join(' '))
+    assert.ok(answers.every((a) => a !== 'most-at-once:4'))
+  })
+
+  test('a call that waits in the queue longer than queueTimeoutMs gets 503 GH_ERR_PROVIDER_BUSY', async (t) => {
+    const { p } = await pool(t, './hangs.ts', { callTimeoutMs: 2000, queueTimeoutMs: 100 })
+    const first = p.checkPassword!(ctx, 'a', 'pw').catch((e: unknown) => e)
+    await assert.rejects(p.checkPassword!(ctx, 'b', 'pw'), rejectsWith('GH_ERR_PROVIDER_BUSY', /^provider test is busy: 1 calls in flight, waited \d+ ms for a slot$/))
+    assert.ok(isGatehouseError(await first, 'GH_ERR_PROVIDER_TIMEOUT'))
+  })
+
   test('a call that hangs times out with GH_ERR_PROVIDER_TIMEOUT; the thread keeps answering', async (t) => {
     const { p } = await pool(t, './hangs.ts', { callTimeoutMs: 200 })
     await assert.rejects(p.checkPassword!(ctx, 'alice', 'pw'), rejectsWith('GH_ERR_PROVIDER_TIMEOUT', /^provider test did not answer within 200 ms$/))
