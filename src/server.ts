@@ -19,7 +19,7 @@ import { checkRequestTarget } from './proxy/request-target.js'
 import { UpstreamTarget } from './proxy/upstream-target.js'
 import type { Target } from './proxy/target.js'
 import { ProviderRegistry } from './providers/registry.js'
-import { createLogger, loggerOptions } from './log.js'
+import { accessLogger, createLogger, lazyChildLogger, loggerOptions } from './log.js'
 import { Readable } from 'node:stream'
 import type { Supervisor } from './daemon/supervisor.js'
 import { GroupProvider } from './providers/group-provider.js'
@@ -62,6 +62,8 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     disableRequestLogging: true,
     trustProxy: false,
     requestIdHeader: false,
+    // request.log is made on first use (most requests never log through it).
+    childLoggerFactory: lazyChildLogger,
     ...fastifyLimitOptions(config.limits),
     ...(config.listen.tls ? { https: { cert: readFileSync(config.listen.tls.cert), key: readFileSync(config.listen.tls.key), ...tlsServerLimitOptions(config.limits) } } : {}),
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance
@@ -93,10 +95,16 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
   const reserved = new Set([canonicalHeaderName(config.identityHeaders.user), canonicalHeaderName(config.identityHeaders.groups)])
   const trusted = new Set(config.trustedProxies)
 
+  // The route label, set by the gatehouse route handlers; other requests (404, sidecar) fall back to the route pattern.
+  app.decorateRequest('gatehouseRoute', '')
+  const access = accessLogger(log)
   app.addHook('onResponse', (request, reply, done) => {
-    const user = (request as FastifyRequest & { user?: Identity }).user?.user
-    metrics?.request((request.routeOptions.config as { gatehouseRoute?: string } | undefined)?.gatehouseRoute ?? request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000)
-    request.log.info({ method: request.raw.method, url: safeUrl(request.raw.url), status: reply.statusCode, user: user ?? '-', remote: request.raw.socket.remoteAddress, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'access')
+    const r = request as GatehouseRequest
+    const ms = reply.elapsedTime
+    const status = reply.statusCode
+    const raw = request.raw
+    metrics?.request(r.gatehouseRoute || routeLabel(request), status, ms / 1000)
+    access.info({ reqId: request.id, method: raw.method, url: safeUrl(raw.url), status, user: r.user?.user ?? '-', remote: raw.socket.remoteAddress, ms: Math.round(ms * 10) / 10 }, 'access')
     done()
   })
 
@@ -107,9 +115,11 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     if (target && route.upstream) targets.push(target)
     let policy: AuthPolicy | undefined
     const fwd: ForwardHeaderOptions = { reserved, userHeader: config.identityHeaders.user.toLowerCase(), groupsHeader: config.identityHeaders.groups.toLowerCase(), passAuthorization: route.auth ? route.auth.passAuthorization : true, trustForwarded: false }
+    const fwdTrusted: ForwardHeaderOptions = { ...fwd, trustForwarded: true }
     const bodyLimit = route.bodyLimit ?? config.limits.bodyLimit
     const handler = async (request: FastifyRequest, reply: FastifyReply) => {
       const raw = request.raw
+      ;(request as GatehouseRequest).gatehouseRoute = route.path
       const problem = checkRequestTarget(raw.url ?? '/', raw.rawHeaders)
       if (problem) return reply.code(400).type('text/plain; charset=utf-8').send(`Bad Request: ${problem}\n`)
       if (declaredTooLarge(raw.headers, bodyLimit)) {
@@ -123,16 +133,16 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
         const result = await authenticateRequest(request, reply, policy, deps, route.path)
         metrics?.auth(result.identity?.provider ?? route.auth.provider.join(','), result.outcome, result.reason)
         if (result.outcome !== 'ok') {
-          if (result.identity) (request as FastifyRequest & { user?: Identity }).user = result.identity
+          if (result.identity) (request as GatehouseRequest).user = result.identity
           return reply
         }
         identity = result.identity
-        ;(request as FastifyRequest & { user?: Identity }).user = identity
+        ;(request as GatehouseRequest).user = identity
       }
       if (!target) return reply.code(404).type('text/plain; charset=utf-8').send('Not Found\n')
       const remoteAddress = raw.socket.remoteAddress ?? ''
-      const headers = buildForwardHeaders(raw.headers, { ...fwd, trustForwarded: trusted.has(remoteAddress) }, { remoteAddress, encrypted: Boolean((raw.socket as { encrypted?: boolean }).encrypted) }, identity)
-      const buffered = (request as FastifyRequest & { bufferedBody?: Buffer }).bufferedBody
+      const headers = buildForwardHeaders(raw.headers, trusted.has(remoteAddress) ? fwdTrusted : fwd, { remoteAddress, encrypted: Boolean((raw.socket as { encrypted?: boolean }).encrypted) }, identity)
+      const buffered = (request as GatehouseRequest).bufferedBody
       const hasBody = raw.headers['content-length'] !== undefined ? raw.headers['content-length'] !== '0' : raw.headers['transfer-encoding'] !== undefined
       const body = buffered ? Readable.from([buffered]) : !hasBody ? null : bodyLimit > 0 ? limitBody(raw, bodyLimit, () => tooLarge(reply)) : raw
       if (buffered) {
@@ -194,6 +204,15 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
       return closed
     },
   }
+}
+
+/** What the front adds to a Fastify request. */
+type GatehouseRequest = FastifyRequest & { user?: Identity; gatehouseRoute: string; bufferedBody?: Buffer }
+
+/** The metrics label of a request no gatehouse route handled: its route's label or pattern. */
+function routeLabel(request: FastifyRequest): string {
+  const opts = request.routeOptions
+  return (opts.config as { gatehouseRoute?: string } | undefined)?.gatehouseRoute ?? opts.url ?? 'unmatched'
 }
 
 /** A streamed body crossed the limit: 413 if nothing was answered yet, else the connection is cut. */

@@ -10,7 +10,7 @@ import { digestChallenges } from './challenge.js'
 import { hashHex } from './digest.js'
 import type { NonceManager } from './nonce.js'
 import type { AuthPolicy } from './policy.js'
-import type { AuthOutcome, Identity, VerifierDeps } from './verifier.js'
+import type { AuthOutcome, AuthRequest, Identity, VerifierDeps } from './verifier.js'
 import { verifyThrottled } from './throttle-gate.js'
 import { allowAccessChain } from './provider-chain.js'
 import type { AuthContext, DigestAlgorithm } from '../providers/contract.js'
@@ -23,12 +23,11 @@ export interface AuthResult {
 }
 
 export async function authenticateRequest(request: FastifyRequest, reply: FastifyReply, policy: AuthPolicy, deps: VerifierDeps, route: string): Promise<AuthResult> {
-  const raw = request.raw
-  const ctx = contextOf(request, policy, route)
-  if (policy.chain.some((p) => p.provider.allowAccess)) {
+  const req = new RequestAuth(request, policy, route)
+  if (hasAllowAccess(policy)) {
     let allowed: boolean
     try {
-      allowed = await allowAccessChain(policy.chain, ctx)
+      allowed = await allowAccessChain(policy.chain, req.ctx)
     } catch (err) {
       sendError(reply, err)
       return { outcome: 'error', reason: isGatehouseError(err) ? err.code : 'error' }
@@ -38,19 +37,8 @@ export async function authenticateRequest(request: FastifyRequest, reply: Fastif
       return { outcome: 'denied-host' }
     }
   }
-  const value = raw.headers[policy.requestHeader]
-  let bodyBuffer: Buffer | undefined
-  const outcome = await verifyThrottled(policy, {
-    method: raw.method ?? 'GET',
-    url: raw.url ?? '/',
-    credentials: value,
-    ctx,
-    bodyHash: async (alg: DigestAlgorithm) => {
-      bodyBuffer ??= await readBody(request)
-      return hashHex(alg, bodyBuffer)
-    },
-  }, deps)
-  if (bodyBuffer) (request as FastifyRequest & { bufferedBody?: Buffer }).bufferedBody = bodyBuffer
+  const outcome = await verifyThrottled(policy, req, deps)
+  if (req.body) (request as FastifyRequest & { bufferedBody?: Buffer }).bufferedBody = req.body
 
   switch (outcome.kind) {
     case 'ok':
@@ -110,6 +98,48 @@ export function sendError(reply: FastifyReply, err: unknown): void {
   reply.request.log.error({ code: isGatehouseError(err) ? err.code : 'GH_ERR_INTERNAL', msg: (err as Error)?.message }, 'authentication failed closed')
   if (status === 503) reply.header('retry-after', String((err as { retryAfter?: number }).retryAfter ?? 5))
   reply.code(status).type('text/plain; charset=utf-8').send(status === 503 ? 'Service Unavailable\n' : 'Internal Server Error\n')
+}
+
+function hasAllowAccess(policy: AuthPolicy): boolean {
+  for (const p of policy.chain) if (p.provider.allowAccess) return true
+  return false
+}
+
+/**
+ * One request as the verifier sees it. The provider context (a copy of the headers without
+ * credentials) is built on first use: a cache hit never asks a provider, so never pays for it.
+ */
+class RequestAuth implements AuthRequest {
+  readonly method: string
+  readonly url: string
+  readonly credentials: string | undefined
+  readonly remoteAddress: string
+  /** The body, when auth-int had to read it (the target then gets this copy). */
+  body: Buffer | undefined
+  readonly #request: FastifyRequest
+  readonly #policy: AuthPolicy
+  readonly #route: string
+  #ctx: AuthContext | undefined
+
+  constructor(request: FastifyRequest, policy: AuthPolicy, route: string) {
+    const raw = request.raw
+    this.method = raw.method ?? 'GET'
+    this.url = raw.url ?? '/'
+    this.credentials = raw.headers[policy.requestHeader]
+    this.remoteAddress = raw.socket.remoteAddress ?? ''
+    this.#request = request
+    this.#policy = policy
+    this.#route = route
+  }
+
+  get ctx(): AuthContext {
+    return (this.#ctx ??= contextOf(this.#request, this.#policy, this.#route))
+  }
+
+  async bodyHash(alg: DigestAlgorithm): Promise<string> {
+    this.body ??= await readBody(this.#request)
+    return hashHex(alg, this.body)
+  }
 }
 
 function contextOf(request: FastifyRequest, policy: AuthPolicy, route: string): AuthContext {

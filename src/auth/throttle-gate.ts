@@ -5,12 +5,9 @@
  * Only a provider's "no" counts as a failure (wrong password, unknown user): a missing, malformed
  * or stale credential guesses nothing.
  */
-import { parseBasic } from './basic.js'
-import { splitAuthorization } from './auth-header.js'
-import { parseDigest } from './digest.js'
 import type { AuthPolicy } from './policy.js'
 import type { LoginThrottle, ThrottleScope } from './throttle.js'
-import { verify, type AuthOutcome, type AuthRequest, type VerifierDeps } from './verifier.js'
+import { authorize, cachedBasic, parseCredentials, verify, type AuthOutcome, type AuthRequest, type ParsedCredentials, type VerifierDeps } from './verifier.js'
 import type { AuthContext } from '../providers/contract.js'
 
 export interface ThrottleGate {
@@ -30,15 +27,19 @@ const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => set
 export async function verifyThrottled(policy: AuthPolicy, req: AuthRequest, deps: VerifierDeps & { throttle?: ThrottleGate }): Promise<GatedOutcome> {
   const gate = deps.throttle
   if (gate === undefined || policy.config.throttle === false || req.credentials === undefined) return verify(policy, req, deps)
-  const address = clientAddress(req.ctx, gate.trustedProxies)
-  const claimed = claimedUser(req.credentials)
+  // One look at the header: a cache hit needs no parsing (the entry knows the user it claimed),
+  // a miss is parsed here once and the verifier reuses the parse.
+  const hit = cachedBasic(policy, req.credentials, deps)
+  const parsed = hit === undefined ? parseCredentials(req.credentials) : undefined
+  const claimed = hit !== undefined ? hit.user : claimedUserOf(parsed)
+  const address = requestAddress(req, gate.trustedProxies)
   const user = claimed === undefined ? undefined : `${policy.config.provider.join(',')}\0${claimed}`
   const decision = gate.throttle.check(user, address)
   if (decision.locked) {
     gate.throttle.emit('throttled', { scope: decision.scope, route: req.ctx.route, retryAfterS: decision.retryAfterS })
     return { kind: 'throttled', scope: decision.scope, retryAfterS: decision.retryAfterS }
   }
-  const outcome = await verify(policy, req, deps)
+  const outcome = hit !== undefined ? authorize(policy, hit.identity) : await verify(policy, req, deps, parsed)
   if (outcome.kind === 'ok' || outcome.kind === 'forbidden') {
     if (user !== undefined) gate.throttle.recordSuccess(user, address)
   } else if (outcome.kind === 'challenge' && (outcome.reason === 'bad-password' || outcome.reason === 'unknown-user')) {
@@ -50,11 +51,19 @@ export async function verifyThrottled(policy: AuthPolicy, req: AuthRequest, deps
 
 /** The user name a credentials header claims (Digest: as sent, a userhash stays hashed); undefined when malformed. */
 export function claimedUser(credentials: string): string | undefined {
-  const parts = splitAuthorization(credentials)
-  if (!parts) return undefined
-  if (parts.scheme === 'basic') return parseBasic(parts.rest)?.user
-  if (parts.scheme === 'digest') return parseDigest(parts.rest)?.username
+  return claimedUserOf(parseCredentials(credentials))
+}
+
+function claimedUserOf(parsed: ParsedCredentials | undefined): string | undefined {
+  if (parsed?.scheme === 'basic') return parsed.creds?.user
+  if (parsed?.scheme === 'digest') return parsed.creds?.username
   return undefined
+}
+
+/** clientAddress without building the request's context when the peer is not a trusted proxy. */
+function requestAddress(req: AuthRequest, trusted: ReadonlySet<string>): string {
+  const peer = req.remoteAddress
+  return peer !== undefined && !trusted.has(peer) ? peer : clientAddress(req.ctx, trusted)
 }
 
 /**

@@ -8,7 +8,7 @@ import { isGatehouseError, errors, type GatehouseError } from '../errors.js'
 import type { AuthContext, DigestAlgorithm } from '../providers/contract.js'
 import { parseBasic } from './basic.js'
 import { splitAuthorization } from './auth-header.js'
-import { parseDigest, computeResponse, authenticationInfo, digestUriMatches, baseAlgorithm } from './digest.js'
+import { parseDigest, computeResponse, type DigestCredentials, authenticationInfo, digestUriMatches, baseAlgorithm } from './digest.js'
 import { safeEqual } from './compare.js'
 import type { NonceManager } from './nonce.js'
 import type { CredentialCache } from './credential-cache.js'
@@ -38,7 +38,10 @@ export interface AuthRequest {
   url: string
   /** The credentials header value (Authorization or Proxy-Authorization), undefined when absent. */
   credentials: string | undefined
+  /** Built on first use by callers that can (fastify-auth.ts): a cache hit never needs it. */
   ctx: AuthContext
+  /** The peer address (ctx.remoteAddress), when the caller has it without building ctx. */
+  remoteAddress?: string
   /** H(entity-body) for qop=auth-int, computed on demand by the caller (it owns the body). */
   bodyHash?: (algorithm: DigestAlgorithm) => Promise<string>
 }
@@ -51,14 +54,56 @@ export interface VerifierDeps {
   throttle?: ThrottleGate
 }
 
-export async function verify(policy: AuthPolicy, req: AuthRequest, deps: VerifierDeps): Promise<AuthOutcome> {
+/**
+ * The credentials header read once per request: the throttle gate takes the claimed user from
+ * it and the verifier the rest. `creds` is undefined when the scheme's part is malformed;
+ * the whole value is undefined when the header itself is.
+ */
+export type ParsedCredentials =
+  | { scheme: 'basic'; creds: { user: string; password: string } | undefined }
+  | { scheme: 'digest'; creds: DigestCredentials | undefined }
+  | { scheme: 'other' }
+
+export function parseCredentials(value: string): ParsedCredentials | undefined {
+  const parts = splitAuthorization(value)
+  if (!parts) return undefined
+  if (parts.scheme === 'basic') return { scheme: 'basic', creds: parseBasic(parts.rest) }
+  if (parts.scheme === 'digest') return { scheme: 'digest', creds: parseDigest(parts.rest) }
+  return { scheme: 'other' }
+}
+
+/** A Basic header this route already accepted (cache hit): the identity and the user name it claimed. */
+export interface CachedBasic {
+  identity: Identity
+  user: string
+}
+
+/**
+ * Looks the credentials header up in the identity cache before any parsing: Basic successes
+ * are cached under a keyed hash of the whole header value, so a hit costs one hash.
+ */
+export function cachedBasic(policy: AuthPolicy, credentials: string, deps: VerifierDeps): CachedBasic | undefined {
+  if (!policy.config.cache.enabled || !policy.config.scheme.includes('basic')) return undefined
+  const e = deps.identities.peek(basicKey(policy, credentials, deps))
+  return e === undefined ? undefined : { identity: e.value, user: e.subject ?? e.value.user }
+}
+
+/**
+ * `parsed`: the header already parsed by the caller, which then also looked the cache up
+ * (cachedBasic) and found nothing; when omitted, verify does both itself.
+ */
+export async function verify(policy: AuthPolicy, req: AuthRequest, deps: VerifierDeps, parsed?: ParsedCredentials): Promise<AuthOutcome> {
   try {
     if (req.credentials === undefined) return challenge('missing')
-    const parts = splitAuthorization(req.credentials)
-    if (!parts) return { kind: 'bad-request', reason: 'malformed credentials header' }
+    if (parsed === undefined) {
+      const hit = cachedBasic(policy, req.credentials, deps)
+      if (hit !== undefined) return authorize(policy, hit.identity)
+    }
+    const creds = parsed ?? parseCredentials(req.credentials)
+    if (!creds) return { kind: 'bad-request', reason: 'malformed credentials header' }
     const offered = policy.config.scheme
-    if (parts.scheme === 'basic' && offered.includes('basic')) return await verifyBasic(policy, req, parts.rest, deps)
-    if (parts.scheme === 'digest' && offered.includes('digest')) return await verifyDigest(policy, req, parts.rest, deps)
+    if (creds.scheme === 'basic' && offered.includes('basic')) return await verifyBasic(policy, req, creds.creds, deps)
+    if (creds.scheme === 'digest' && offered.includes('digest')) return await verifyDigest(policy, req, creds.creds, deps)
     return challenge('scheme')
   } catch (err) {
     return { kind: 'error', error: isGatehouseError(err) ? err : errors.GH_ERR_PROVIDER_FAILED('chain', (err as Error)?.name ?? 'error', { cause: err }) }
@@ -69,8 +114,12 @@ function challenge(reason: DenyReason, stale = false, user?: string): AuthOutcom
   return user === undefined ? { kind: 'challenge', reason, stale } : { kind: 'challenge', reason, stale, user }
 }
 
-async function verifyBasic(policy: AuthPolicy, req: AuthRequest, rest: string, deps: VerifierDeps): Promise<AuthOutcome> {
-  const creds = parseBasic(rest)
+/** The cache key of a Basic header: the raw value (never parsed, never stored) under the cache's keyed hash. */
+function basicKey(policy: AuthPolicy, credentials: string, deps: VerifierDeps): string {
+  return deps.identities.key(policy.cacheId, 'basic-header', credentials)
+}
+
+async function verifyBasic(policy: AuthPolicy, req: AuthRequest, creds: { user: string; password: string } | undefined, deps: VerifierDeps): Promise<AuthOutcome> {
   if (!creds) return { kind: 'bad-request', reason: 'malformed Basic credentials' }
   const { identities } = deps
   let denial: DenyReason = 'bad-password'
@@ -81,18 +130,16 @@ async function verifyBasic(policy: AuthPolicy, req: AuthRequest, rest: string, d
       return undefined
     }
     const groups = await groupsOf(outcome.provider, req.ctx, outcome.user)
-    return { value: { user: outcome.user, groups, provider: outcome.provider.name }, provider: outcome.provider.name }
+    return { value: { user: outcome.user, groups, provider: outcome.provider.name }, provider: outcome.provider.name, subject: creds.user }
   }
-  const key = identities.key(policy.cacheId, 'basic', creds.user, creds.password)
   const identity = policy.config.cache.enabled
-    ? await identities.through(key, load, ttl(policy))
+    ? await identities.through(basicKey(policy, req.credentials as string, deps), load, ttl(policy))
     : (await load())?.value
   if (!identity) return challenge(denial, false, creds.user)
   return authorize(policy, identity)
 }
 
-async function verifyDigest(policy: AuthPolicy, req: AuthRequest, rest: string, deps: VerifierDeps): Promise<AuthOutcome> {
-  const creds = parseDigest(rest)
+async function verifyDigest(policy: AuthPolicy, req: AuthRequest, creds: DigestCredentials | undefined, deps: VerifierDeps): Promise<AuthOutcome> {
   if (!creds) return { kind: 'bad-request', reason: 'malformed Digest credentials' }
   const cfg = policy.config
   if (creds.realm !== cfg.realm) return challenge('realm')
@@ -148,7 +195,8 @@ async function digestIdentity(policy: AuthPolicy, ctx: AuthContext, user: string
   return (await deps.identities.through(key, load, ttl(policy)))!
 }
 
-function authorize(policy: AuthPolicy, identity: Identity): AuthOutcome {
+/** `require` applied to an identity: ok, or forbidden. */
+export function authorize(policy: AuthPolicy, identity: Identity): AuthOutcome {
   return isAuthorized(policy.config, identity.user, identity.groups) ? { kind: 'ok', identity } : { kind: 'forbidden', identity }
 }
 

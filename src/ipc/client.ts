@@ -17,7 +17,13 @@ import {
 export interface ResponseStart {
   status: number
   headers: Record<string, string | string[]>
-  body: Readable
+  /** The body as a stream (the client makes it on first access). */
+  readonly body: Readable
+  /**
+   * The whole body, when it has all arrived and nothing has read the stream: the caller can send
+   * a buffer and no stream is made at all. Undefined (body untouched) otherwise.
+   */
+  takeComplete?(): Buffer | undefined
 }
 
 export interface RequestOptions {
@@ -40,6 +46,12 @@ interface Stream {
   reject(err: Error): void
   headDone: boolean
   body?: InboundBody
+  /** DATA that arrived after the head while no body stream was asked for yet. */
+  early?: Buffer[]
+  /** END arrived. */
+  ended: boolean
+  /** Failed after the head while no body stream was asked for yet: the stream, once made, fails with it. */
+  failure?: Error
   sender?: CreditSender
   stopBody?: () => void
   timer?: NodeJS.Timeout
@@ -67,7 +79,7 @@ export class WorkerConnection {
     this.#handlers = {
       [Frame.HELLO]: undefined, [Frame.HELLO_OK]: undefined, [Frame.HEAD]: undefined, [Frame.CALL]: undefined,
       [Frame.RESPONSE_HEAD]: (s, p) => this.#onResponseHead(s, p),
-      [Frame.DATA]: (s, p) => s.body?.deliver(p),
+      [Frame.DATA]: (s, p) => this.#onData(s, p),
       [Frame.END]: (s) => this.#onEnd(s),
       [Frame.ERROR]: (s, p) => this.#onError(s, p),
       [Frame.CREDIT]: (s, p) => this.#onCredit(s, p),
@@ -124,9 +136,12 @@ export class WorkerConnection {
       const s = this.#open(resolve as (v: unknown) => void, reject, opts.timeoutMs)
       s.onTimeout = opts.onTimeout
       s.onDone = opts.onDone
-      s.sender = new CreditSender(() => this.#fs.blocked, (fn) => this.#fs.onDrain(fn))
-      this.#fs.send(Frame.HEAD, s.id, JSON.stringify({ ...head, body: body !== null }))
-      if (body !== null) this.#pump(s, body)
+      const wire: RequestHead = { method: head.method, url: head.url, headers: head.headers, remoteAddress: head.remoteAddress, body: body !== null }
+      this.#fs.send(Frame.HEAD, s.id, JSON.stringify(wire))
+      if (body !== null) {
+        s.sender = new CreditSender(() => this.#fs.blocked, (fn) => this.#fs.onDrain(fn))
+        this.#pump(s, body)
+      }
       if (opts.signal) this.#attachSignal(s, opts.signal)
     })
   }
@@ -152,7 +167,7 @@ export class WorkerConnection {
     let id = this.#nextId
     while (this.#streams.has(id)) id = id >= 0xffffffff ? 1 : id + 1
     this.#nextId = id >= 0xffffffff ? 1 : id + 1
-    const s: Stream = { id, resolve, reject, headDone: false, done: false, timeoutMs }
+    const s: Stream = { id, resolve, reject, headDone: false, ended: false, done: false, timeoutMs }
     this.#streams.set(id, s)
     this.#arm(s)
     return s
@@ -177,7 +192,21 @@ export class WorkerConnection {
     const head = JSON.parse(payload.toString()) as ResponseHead
     s.headDone = true
     clearTimeout(s.timer)
-    s.body = new InboundBody(
+    s.resolve(new Response(head, s, this.#bodyOf))
+  }
+
+  #onData(s: Stream, payload: Buffer): void {
+    if (s.body !== undefined) s.body.deliver(payload)
+    else if (s.headDone && !s.ended && s.failure === undefined) (s.early ??= []).push(payload)
+  }
+
+  /**
+   * The response body stream of `s`, made on first use: a small answer that arrives whole
+   * (head, data and end in one read) is taken as a buffer and never needs a Readable.
+   */
+  readonly #bodyOf = (s: Stream): InboundBody => {
+    if (s.body !== undefined) return s.body
+    const body = new InboundBody(
       // Credit for a body that already ended would only wake the worker for nothing.
       (bytes) => { if (!s.done) this.#fs.send(Frame.CREDIT, s.id, creditPayload(bytes)) },
       () => {
@@ -186,7 +215,13 @@ export class WorkerConnection {
         this.#finish(s)
       },
     )
-    s.resolve({ status: head.status, headers: head.headers, body: s.body })
+    s.body = body
+    const early = s.early
+    s.early = undefined
+    if (early !== undefined) for (const chunk of early) body.deliver(chunk)
+    if (s.failure !== undefined) body.destroy(s.failure)
+    else if (s.ended) body.finish()
+    return body
   }
 
   #onEnd(s: Stream): void {
@@ -194,6 +229,7 @@ export class WorkerConnection {
       if (s.stopBody) this.#fs.send(Frame.ERROR, s.id, JSON.stringify({ code: 'CANCEL', message: 'response complete' }))
       this.#finish(s)
     }
+    s.ended = true
     s.body?.finish()
   }
 
@@ -282,8 +318,12 @@ export class WorkerConnection {
   #fail(s: Stream, err: Error): void {
     if (s.done) return
     this.#finish(s)
-    if (s.headDone) s.body?.destroy(err)
-    else s.reject(err)
+    if (!s.headDone) s.reject(err)
+    else if (s.body !== undefined) s.body.destroy(err)
+    else {
+      s.failure = err
+      s.early = undefined
+    }
   }
 
   #finish(s: Stream): void {
@@ -303,6 +343,37 @@ export class WorkerConnection {
     const listeners = this.#closeListeners
     this.#closeListeners = []
     for (const fn of listeners) fn()
+  }
+}
+
+/** A response head with its body stream made on demand (see WorkerConnection's #bodyOf). */
+class Response implements ResponseStart {
+  readonly status: number
+  readonly headers: Record<string, string | string[]>
+  readonly #s: Stream
+  readonly #bodyOf: (s: Stream) => InboundBody
+  #taken = false
+
+  constructor(head: ResponseHead, s: Stream, bodyOf: (s: Stream) => InboundBody) {
+    this.status = head.status
+    this.headers = head.headers
+    this.#s = s
+    this.#bodyOf = bodyOf
+  }
+
+  get body(): Readable {
+    return this.#bodyOf(this.#s)
+  }
+
+  takeComplete(): Buffer | undefined {
+    const s = this.#s
+    if (s.body !== undefined) return s.body.takeComplete()
+    if (!s.ended || s.failure !== undefined || this.#taken) return undefined
+    this.#taken = true
+    const early = s.early
+    s.early = undefined
+    if (early === undefined) return Buffer.alloc(0)
+    return early.length === 1 ? early[0] : Buffer.concat(early)
   }
 }
 

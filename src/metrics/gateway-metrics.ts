@@ -18,6 +18,11 @@ export interface MetricsSources {
   groups(): GroupStatus[]
 }
 
+interface RouteLabels {
+  readonly route: { route: string }
+  status(status: number): { route: string; status: string }
+}
+
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
 export class GatewayMetrics {
@@ -29,6 +34,7 @@ export class GatewayMetrics {
   readonly #auth: Counter<'provider' | 'result'>
   readonly #providerCalls: Histogram<'provider' | 'method' | 'outcome'>
   readonly #reloads: Counter<'result'>
+  readonly #labelsByRoute = new Map<string, RouteLabels>()
 
   constructor() {
     const registers = [this.registry]
@@ -49,9 +55,28 @@ export class GatewayMetrics {
 
   /** `route` is the configured route path (or the framework's route pattern), never the raw URL. */
   request(route: string, status: number, seconds: number): void {
-    this.#requests.inc({ route, status: String(status) })
-    this.#duration.observe({ route }, seconds)
-    if (status === 503) this.#unavailable.inc({ route })
+    const labels = this.#routeLabels(route)
+    this.#requests.inc(labels.status(status))
+    this.#duration.observe(labels.route, seconds)
+    if (status === 503) this.#unavailable.inc(labels.route)
+  }
+
+  /** Label objects made once per route and status (both sets are bounded), not per request. */
+  #routeLabels(route: string): RouteLabels {
+    let labels = this.#labelsByRoute.get(route)
+    if (labels === undefined) {
+      const byStatus = new Map<number, { route: string; status: string }>()
+      labels = {
+        route: { route },
+        status(status: number) {
+          let l = byStatus.get(status)
+          if (l === undefined) byStatus.set(status, (l = { route, status: String(status) }))
+          return l
+        },
+      }
+      this.#labelsByRoute.set(route, labels)
+    }
+    return labels
   }
 
   /** One authentication decision; see authResultLabel for the result names. */

@@ -5,7 +5,7 @@
  * the authenticated identity in.
  */
 import type { IncomingHttpHeaders } from 'node:http'
-import { stripHopByHop } from './hop-by-hop.js'
+import { connectionOptions } from './hop-by-hop.js'
 
 export interface ForwardHeaderOptions {
   /** Lower-cased, '-'-normalized names the front owns (identity headers). */
@@ -24,23 +24,32 @@ export function canonicalHeaderName(name: string): string {
 
 const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'x-real-ip', 'forwarded'])
 
+/** Hop-by-hop fields (hop-by-hop.ts, RFC 9110 §7.6.1) and credentials meant for this proxy. */
+const NEVER_FORWARDED = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'http2-settings', 'proxy-authorization', 'proxy-authenticate'])
+
+/**
+ * One pass over the request's fields (this runs for every proxied request): what stripHopByHop
+ * removes, then the identity look-alikes, credentials and untrusted X-Forwarded-*.
+ */
 export function buildForwardHeaders(
   incoming: IncomingHttpHeaders,
   opts: ForwardHeaderOptions,
   conn: { remoteAddress: string; encrypted: boolean },
   identity: { user: string; groups: readonly string[] } | undefined,
 ): Record<string, string | string[]> {
-  const stripped = stripHopByHop(incoming) as Record<string, string | string[] | undefined>
+  const listed = incoming.connection === undefined ? undefined : connectionOptions(incoming.connection)
   const out: Record<string, string | string[]> = {}
-  for (const name in stripped) {
-    const value = stripped[name]
+  for (const name in incoming) {
+    const value = incoming[name] as string | string[] | number | undefined
     if (value === undefined) continue
-    const canon = name.includes('_') ? canonicalHeaderName(name) : name
+    const lower = name.toLowerCase()
+    if (NEVER_FORWARDED.has(lower) || listed?.has(lower)) continue
+    const canon = lower.includes('_') ? canonicalHeaderName(lower) : lower
     if (opts.reserved.has(canon)) continue
     if (canon === 'authorization' && !opts.passAuthorization) continue
     if (!opts.trustForwarded && FORWARDED.has(canon)) continue
-    if (canon !== name) continue // any other underscore look-alike of a real header is dropped too
-    out[name] = value
+    if (canon !== lower) continue // any other underscore look-alike of a real header is dropped too
+    out[name] = typeof value === 'number' ? String(value) : value
   }
   const prior = opts.trustForwarded ? out['x-forwarded-for'] : undefined
   out['x-forwarded-for'] = prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${conn.remoteAddress}` : conn.remoteAddress

@@ -12,7 +12,6 @@ import { FILE_HEADER, FILE_LENGTH_HEADER, FILE_OFFSET_HEADER } from '../app-help
 import type { GroupHandle } from '../daemon/group.js'
 import { errors, GatehouseError } from '../errors.js'
 import { Cancellation } from '../ipc/abort.js'
-import { InboundBody } from '../ipc/flow.js'
 import { stripHopByHop } from './hop-by-hop.js'
 import { sendFile } from './send-file.js'
 import type { ForwardRequest, Target } from './target.js'
@@ -42,7 +41,8 @@ export class GroupTarget implements Target {
   async forward(req: ForwardRequest, reply: FastifyReply): Promise<void> {
     const abort = new Cancellation()
     const onClose = (): void => { if (!reply.raw.writableFinished) abort.abort() }
-    reply.raw.once('close', onClose)
+    // 'close' comes once: a plain listener spares once()'s wrapper per request.
+    reply.raw.on('close', onClose)
     let res: Awaited<ReturnType<GroupHandle['request']>>
     try {
       res = await this.#handle.request(
@@ -75,14 +75,14 @@ export class GroupTarget implements Target {
     }
     reply.code(res.status).headers(headers)
     if (req.method === 'HEAD' || NO_BODY_STATUS.has(res.status)) {
-      res.body.on('error', () => {}).resume()
+      if (res.takeComplete?.() === undefined) res.body.on('error', () => {}).resume()
       reply.send()
       return
     }
     // A small answer that arrived whole goes out as one buffer (Content-Length, one write),
-    // sparing a stream pipe per request. Only with a Content-Type: Fastify would add one to a
-    // buffer, which the app did not send.
-    const whole = headers['content-type'] !== undefined && res.body instanceof InboundBody ? res.body.takeComplete() : undefined
+    // sparing a stream (and a pipe) per request. Only with a Content-Type: Fastify would add one
+    // to a buffer, which the app did not send.
+    const whole = headers['content-type'] !== undefined ? res.takeComplete?.() : undefined
     reply.send(whole ?? res.body)
   }
 

@@ -334,6 +334,11 @@ describe('sendFile: real sockets', () => {
     const openUnderRoot = (): number => readdirSync('/proc/self/fd').filter((fd) => {
       try { return readlinkSync(`/proc/self/fd/${fd}`).startsWith(realRoot) } catch { return false }
     }).length
+    const settled = async () => {
+      // A stream closes its descriptor just after the last byte leaves, on libuv's thread pool, which other suites may keep busy: let those closes land (bounded, 15 s).
+      for (let i = 0; i < 750 && openUnderRoot() > 0; i++) await new Promise((r) => setTimeout(r, 20))
+    }
+    await settled() // the previous test's 16 MiB stream may still be closing
     assert.equal(openUnderRoot(), 0)
     for (let i = 0; i < 5; i++) {
       await fetchRaw({}, {}, 'HEAD')
@@ -344,8 +349,7 @@ describe('sendFile: real sockets', () => {
       await fetchRaw({})
       await fetchRaw({}, { range: 'bytes=1-2' })
     }
-    // A stream closes its descriptor just after the last byte leaves, on libuv's thread pool, which other suites may keep busy: let those closes land (bounded, 15 s).
-    for (let i = 0; i < 750 && openUnderRoot() > 0; i++) await new Promise((r) => setTimeout(r, 20))
+    await settled()
     assert.equal(openUnderRoot(), 0)
   })
 })
