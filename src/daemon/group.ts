@@ -87,6 +87,7 @@ interface Waiter {
 }
 
 export class Group implements GroupHandle, ReloadTarget {
+  #closing: Promise<void> | undefined
   readonly name: string
   /** Replaced by reconfigure() (a configuration reload); read it, do not keep it. */
   config: GroupConfig
@@ -223,18 +224,17 @@ export class Group implements GroupHandle, ReloadTarget {
     }
   }
 
-  /** Stops accepting, fails queued requests, lets in-flight ones finish (gracefulTimeout), stops processes. */
-  async close(): Promise<void> {
-    if (this.#state === 'closing' || this.#state === 'closed') return
+  /** Stops accepting, fails queued requests, lets in-flight ones finish (gracefulTimeout), stops processes. Callers share one completion. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
+    if (this.#state === 'closed') return
     this.#state = 'closing'
-    this.#watcher.close()
-    this.#scaler.close()
-    for (const w of this.#queue.splice(0)) {
-      clearTimeout(w.timer)
-      w.reject(this.#unavailable())
-    }
-    const all = [...this.#procs, ...this.#retiring]
-    await Promise.all(all.map(async (p) => {
+    this.#stopAccepting()
+    await Promise.all([...this.#procs, ...this.#retiring].map(async (p) => {
       p.state = 'draining'
       await p.whenIdle(this.config.gracefulTimeoutMs)
       await p.stop(0)
@@ -242,17 +242,22 @@ export class Group implements GroupHandle, ReloadTarget {
     this.#state = 'closed'
   }
 
+  /** Immediate stop: queued requests fail, processes are killed. */
   async destroy(): Promise<void> {
     this.#state = 'closed'
+    this.#stopAccepting()
+    const all = [...this.#procs, ...this.#retiring]
+    for (const p of all) p.kill()
+    await Promise.all(all.map((p) => p.exited()))
+  }
+
+  #stopAccepting(): void {
     this.#watcher.close()
     this.#scaler.close()
     for (const w of this.#queue.splice(0)) {
       clearTimeout(w.timer)
       w.reject(this.#unavailable())
     }
-    const all = [...this.#procs, ...this.#retiring]
-    for (const p of all) p.kill()
-    await Promise.all(all.map((p) => p.exited()))
   }
 
   // ── ReloadTarget ─────────────────────────────────────────────────────────────────────────
