@@ -54,6 +54,7 @@ export const errors = {
   GH_ERR_BODY_TOO_LARGE: define('GH_ERR_BODY_TOO_LARGE', 413, 'request body larger than %d bytes'),
   GH_ERR_AUTH_BODY_TOO_LARGE: define('GH_ERR_AUTH_BODY_TOO_LARGE', 413, 'a qop=auth-int body is hashed in memory and may be at most %d bytes'),
   GH_ERR_AUTH_DENIED: define('GH_ERR_AUTH_DENIED', 401, 'invalid credentials'),
+  GH_ERR_AUTH_THROTTLED: define('GH_ERR_AUTH_THROTTLED', 429, 'too many failed logins: retry in %d s'),
   GH_ERR_AUTH_FORBIDDEN: define('GH_ERR_AUTH_FORBIDDEN', 403, 'not allowed'),
   GH_ERR_UPSTREAM_FAILED: define('GH_ERR_UPSTREAM_FAILED', 502, 'upstream %s failed: %s'),
   GH_ERR_UPSTREAM_TIMEOUT: define('GH_ERR_UPSTREAM_TIMEOUT', 504, 'upstream %s timed out'),

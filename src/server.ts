@@ -24,7 +24,7 @@ import { Readable } from 'node:stream'
 import type { Supervisor } from './daemon/supervisor.js'
 import { GroupProvider } from './providers/group-provider.js'
 import { registerSidecar } from './sidecar/forward-auth.js'
-import { LoginThrottle } from './auth/throttle.js'
+import { loginThrottleFrom, type LoginThrottle } from './auth/throttle.js'
 import { applyServerLimits, declaredTooLarge, fastifyLimitOptions, limitBody, sendPayloadTooLarge, tlsServerLimitOptions } from './limits.js'
 import type { GatewayMetrics } from './metrics/gateway-metrics.js'
 import { instrumentProvider } from './metrics/instrument-provider.js'
@@ -224,7 +224,7 @@ function tooLarge(reply: FastifyReply): void {
 
 function createThrottle(config: Config, log: Logger): LoginThrottle {
   const t = config.throttle
-  const throttle = new LoginThrottle({ perAddress: t.perAddress, perUser: t.perUser, maxLockoutMs: t.maxLockoutMs, delayMs: t.delayMs, maxDelayMs: t.maxDelayMs, maxEntries: t.maxEntries })
+  const throttle = loginThrottleFrom(t)
   throttle.on('lockout', (e) => {
     log.warn({ scope: e.scope, address: e.address, ...(e.user !== undefined ? { user: e.user.slice(e.user.indexOf('\0') + 1) } : {}), lockoutMs: e.lockoutMs }, 'login throttled: too many failed logins, lockout started')
   })

@@ -14,6 +14,7 @@
  * Memory is bounded: every map is an LRU of at most `maxEntries` keys, each holding at most
  * `maxFailures` timestamps (and at most KNOWN_ADDRESSES known-good addresses per user).
  */
+import type { ThrottleConfig } from '../config-types.js'
 import { EventEmitter } from 'node:events'
 import { isIP } from 'node:net'
 
@@ -235,4 +236,9 @@ export function addressKey(address: string): string {
   const right = tail === '' ? [] : tail.split(':')
   const groups = address.includes('::') ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left
   return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`
+}
+
+/** A LoginThrottle with the settings of a parsed `throttle:` section. */
+export function loginThrottleFrom(t: ThrottleConfig): LoginThrottle {
+  return new LoginThrottle({ perAddress: t.perAddress, perUser: t.perUser, maxLockoutMs: t.maxLockoutMs, delayMs: t.delayMs, maxDelayMs: t.maxDelayMs, maxEntries: t.maxEntries })
 }

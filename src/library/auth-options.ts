@@ -3,6 +3,9 @@
  * construction (every error names the option) and turned into what the verifier needs:
  * a route-like AuthConfig, a nonce manager and the credential caches.
  */
+import { parseThrottle, type RawThrottle } from '../config-hardening.js'
+import { loginThrottleFrom } from '../auth/throttle.js'
+import type { ThrottleGate } from '../auth/throttle-gate.js'
 import { randomBytes } from 'node:crypto'
 import type { AuthConfig, Scheme } from '../config-types.js'
 import type { DigestAlgorithmName } from '../auth/digest.js'
@@ -29,6 +32,13 @@ export interface CommonAuthOptions {
   cache?: false | CacheOptions
   /** Relative provider paths (files, databases, modules) resolve against it. Default process.cwd(). */
   baseDir?: string
+  /**
+   * Brute-force throttling of failed logins, as the gateway's `throttle:` section (same keys and
+   * defaults: on). false turns it off.
+   */
+  throttle?: false | RawThrottle
+  /** Addresses whose X-Forwarded-For names the client, for the throttle. Default none. */
+  trustedProxies?: string[]
 }
 
 const ALGORITHMS: readonly DigestAlgorithmName[] = ['MD5', 'MD5-sess', 'SHA-256', 'SHA-256-sess', 'SHA-512-256', 'SHA-512-256-sess']
@@ -89,6 +99,14 @@ export function makeNonces(secret: unknown, nonceTtlMs: unknown): NonceManager {
   return new NonceManager({ secret: (secret as string | Buffer | undefined) ?? randomBytes(32), ttlMs: positive('nonceTtlMs', nonceTtlMs, 300_000) })
 }
 
-export function makeDeps(nonces: NonceManager, caches: ReturnType<typeof makeCaches>): VerifierDeps {
-  return { nonces, identities: caches.identities, realmHashes: caches.realmHashes }
+export function makeDeps(nonces: NonceManager, caches: ReturnType<typeof makeCaches>, throttle?: ThrottleGate): VerifierDeps & { throttle?: ThrottleGate } {
+  return { nonces, identities: caches.identities, realmHashes: caches.realmHashes, ...(throttle ? { throttle } : {}) }
+}
+
+/** The login throttle of the library entry points; undefined when turned off. */
+export function makeThrottle(opts: Pick<CommonAuthOptions, 'throttle' | 'trustedProxies'>): ThrottleGate | undefined {
+  if (opts.throttle === false) return undefined
+  const t = parseThrottle(opts.throttle)
+  if (!t.enabled) return undefined
+  return { throttle: loginThrottleFrom(t), trustedProxies: new Set(opts.trustedProxies ?? []) }
 }

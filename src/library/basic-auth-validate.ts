@@ -8,11 +8,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { formatBasic } from '../auth/basic.js'
 import { makePolicy } from '../auth/policy.js'
-import { verify } from '../auth/verifier.js'
+import { verifyThrottled } from '../auth/throttle-gate.js'
 import type { AuthConfig } from '../config-types.js'
 import { errors } from '../errors.js'
 import type { AuthContext, ProviderLog } from '../providers/contract.js'
-import { checkRealm, checkRequire, makeCaches, makeDeps, makeNonces, type CommonAuthOptions } from './auth-options.js'
+import { checkRealm, checkRequire, makeCaches, makeDeps, makeNonces, makeThrottle, type CommonAuthOptions } from './auth-options.js'
 import { rememberIdentity } from './identity.js'
 import { resolveProviders, type ProviderSpec } from './provider-spec.js'
 
@@ -43,13 +43,12 @@ export function createBasicAuthValidate(provider: ProviderSpec | ProviderSpec[],
     proxy: false,
     passAuthorization: true,
     cache: { enabled: caches.enabled, ttlMs: -1 },
-    // The gateway's LoginThrottle (issue 7) is configured with the gateway; not wired in the library yet.
-    throttle: false,
+    throttle: opts.throttle !== false,
   }
   const policy = makePolicy(config, providers.chain)
-  const deps = makeDeps(makeNonces(undefined, undefined), caches)
+  const deps = makeDeps(makeNonces(undefined, undefined), caches, makeThrottle(opts))
 
-  const validate = async (username: string, password: string, req: FastifyRequest): Promise<void> => {
+  const validate = async (username: string, password: string, req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     let credentials: string
     try {
       credentials = formatBasic(username, password)
@@ -57,7 +56,7 @@ export function createBasicAuthValidate(provider: ProviderSpec | ProviderSpec[],
       throw errors.GH_ERR_AUTH_DENIED()
     }
     await providers.start()
-    const outcome = await verify(policy, { method: req.raw.method ?? 'GET', url: req.raw.url ?? '/', credentials, ctx: contextOf(req, realm, req.routeOptions.url ?? '') }, deps)
+    const outcome = await verifyThrottled(policy, { method: req.raw.method ?? 'GET', url: req.raw.url ?? '/', credentials, remoteAddress: req.raw.socket.remoteAddress ?? '', ctx: contextOf(req, realm, req.routeOptions.url ?? '') }, deps)
     switch (outcome.kind) {
       case 'ok':
         rememberIdentity(req, outcome.identity)
@@ -66,6 +65,9 @@ export function createBasicAuthValidate(provider: ProviderSpec | ProviderSpec[],
         throw errors.GH_ERR_AUTH_FORBIDDEN()
       case 'error':
         throw outcome.error
+      case 'throttled':
+        reply.header('retry-after', String(outcome.retryAfterS))
+        throw errors.GH_ERR_AUTH_THROTTLED(outcome.retryAfterS)
       default:
         throw errors.GH_ERR_AUTH_DENIED()
     }

@@ -16,7 +16,7 @@ import type { Identity } from '../auth/verifier.js'
 import type { AuthConfig, Scheme } from '../config-types.js'
 import { errors } from '../errors.js'
 import { providerLog } from '../providers/registry.js'
-import { checkAlgorithms, checkRealm, checkRequire, checkSchemes, makeCaches, makeDeps, makeNonces, type CommonAuthOptions } from './auth-options.js'
+import { checkAlgorithms, checkRealm, checkRequire, checkSchemes, makeCaches, makeDeps, makeNonces, makeThrottle, type CommonAuthOptions } from './auth-options.js'
 import { rememberIdentity } from './identity.js'
 import { resolveProviders, type ProviderSpec } from './provider-spec.js'
 
@@ -62,11 +62,10 @@ const plugin: FastifyPluginAsync<GatehouseAuthOptions> = async (fastify: Fastify
     proxy: opts.proxy === true,
     passAuthorization: true,
     cache: { enabled: caches.enabled, ttlMs: -1 },
-    // The gateway's LoginThrottle (issue 7) is configured with the gateway; not wired in the library yet.
-    throttle: false,
+    throttle: opts.throttle !== false,
   }
   if (digest && opts.digestSecret === undefined) fastify.log.warn('gatehouseAuth: digestSecret is not set: nonces are signed with a per-process key')
-  const deps = makeDeps(makeNonces(opts.digestSecret, opts.nonceTtlMs), caches)
+  const deps = makeDeps(makeNonces(opts.digestSecret, opts.nonceTtlMs), caches, makeThrottle(opts))
   const policy = makePolicy(config, providers.chain)
 
   fastify.addHook('onClose', async () => providers.close())

@@ -221,6 +221,44 @@ describe('createBasicAuthValidate for @fastify/basic-auth', () => {
   })
 })
 
+describe('brute-force throttling in the library (same rules as the gateway)', () => {
+  const throttle = { perAddress: { maxFailures: 3, window: '1m', lockout: '1m' }, delay: 0 }
+
+  test('gatehouseAuth locks an address out after its failures: 429 with Retry-After, before the provider is asked', async () => {
+    const { provider, calls } = memoryProvider({ alice: { password: 'right', groups: [] } })
+    const app = await appWith({ realm: 'Lib', provider, cache: false, throttle })
+    after(() => app.close())
+    for (let i = 0; i < 3; i++) assert.equal((await app.inject({ url: '/hello', headers: { authorization: basic('alice', `wrong${i}`) } })).statusCode, 401)
+    const asked = calls.checkPassword
+    const locked = await app.inject({ url: '/hello', headers: { authorization: basic('alice', 'right') } })
+    assert.equal(locked.statusCode, 429)
+    assert.match(String(locked.headers['retry-after']), /^[1-9][0-9]*$/)
+    assert.equal(calls.checkPassword, asked, 'a locked-out attempt costs no provider call')
+  })
+
+  test('throttle: false turns it off', async () => {
+    const { provider } = memoryProvider({ alice: { password: 'right', groups: [] } })
+    const app = await appWith({ realm: 'Lib', provider, cache: false, throttle: false })
+    after(() => app.close())
+    for (let i = 0; i < 5; i++) await app.inject({ url: '/hello', headers: { authorization: basic('alice', `wrong${i}`) } })
+    assert.equal((await app.inject({ url: '/hello', headers: { authorization: basic('alice', 'right') } })).statusCode, 200)
+  })
+
+  test('createBasicAuthValidate answers 429 with Retry-After through @fastify/basic-auth once the address is locked out', async () => {
+    const { provider } = memoryProvider({ alice: { password: 'right', groups: [] } })
+    const validate = createBasicAuthValidate(provider, { realm: 'Office', cache: false, throttle })
+    const app = Fastify()
+    await app.register(basicAuth, { validate, authenticate: { realm: 'Office' } })
+    app.after(() => app.addHook('onRequest', app.basicAuth))
+    app.get('/x', async () => 'ok')
+    after(async () => { await app.close(); await validate.close() })
+    for (let i = 0; i < 3; i++) assert.equal((await app.inject({ url: '/x', headers: { authorization: basic('alice', `bad${i}`) } })).statusCode, 401)
+    const locked = await app.inject({ url: '/x', headers: { authorization: basic('alice', 'right') } })
+    assert.equal(locked.statusCode, 429)
+    assert.match(String(locked.headers['retry-after']), /^[1-9][0-9]*$/)
+  })
+})
+
 describe('the package surface', () => {
   test('declaration files and the gatehouse/app entry come through "exports"', async () => {
     const dts = readFileSync(new URL('dist/src/index.d.ts', root), 'utf8')
