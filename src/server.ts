@@ -161,7 +161,7 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     for (const url of paths) app.route({ method: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'], url, handler, config: { gatehouseRoute: route.path } as object, ...routeOpts })
   }
 
-  registerSidecar(app, { config, providers, deps })
+  registerSidecar(app, { config, providers, deps, ...(metrics ? { onAuth: (provider: string, outcome: string, reason?: string) => metrics.auth(provider, outcome, reason) } : {}) })
 
   let closed: Promise<void> | undefined
   let released: Promise<void> | undefined

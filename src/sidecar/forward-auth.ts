@@ -29,12 +29,14 @@ export interface SidecarDeps {
   config: Config
   providers: ProviderRegistry
   deps: VerifierDeps
+  /** Counts the sidecar's auth decisions in gatehouse_auth_total, like the front's. */
+  onAuth?: (provider: string, outcome: string, reason?: string) => void
 }
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']
 
 /** Adds the endpoint's routes (`path` and Envoy's `path/*`) when the configuration has a sidecar. */
-export function registerSidecar(app: FastifyInstance, { config, providers, deps }: SidecarDeps): void {
+export function registerSidecar(app: FastifyInstance, { config, providers, deps, onAuth }: SidecarDeps): void {
   const sidecar = config.sidecar
   if (!sidecar) return
   const trusted = new Set(config.trustedProxies)
@@ -77,13 +79,13 @@ export function registerSidecar(app: FastifyInstance, { config, providers, deps 
     }
     const policy = policyOf(route, route.auth)
     await providers.refresh(policy.chain)
-    return decide(request, reply, original, route, policy, deps, sidecar)
+    return decide(request, reply, original, route, policy, deps, sidecar, onAuth)
   }
 
   for (const url of [sidecar.path, `${sidecar.path}/*`]) app.route({ method: METHODS, url, handler })
 }
 
-async function decide(request: FastifyRequest, reply: FastifyReply, original: OriginalRequest, route: RouteConfig, policy: AuthPolicy, deps: VerifierDeps, sidecar: NonNullable<Config['sidecar']>): Promise<FastifyReply> {
+async function decide(request: FastifyRequest, reply: FastifyReply, original: OriginalRequest, route: RouteConfig, policy: AuthPolicy, deps: VerifierDeps, sidecar: NonNullable<Config['sidecar']>, onAuth?: SidecarDeps['onAuth']): Promise<FastifyReply> {
   const ctx = contextOf(request, original, route, policy)
   if (policy.chain.some((p) => p.provider.allowAccess)) {
     try {
@@ -95,6 +97,8 @@ async function decide(request: FastifyRequest, reply: FastifyReply, original: Or
   }
   const credentials = request.raw.headers[policy.requestHeader]
   const outcome = await verifyThrottled(policy, { method: original.method, url: original.uri, credentials, ctx }, deps)
+  const provider = outcome.kind === 'ok' || outcome.kind === 'forbidden' ? outcome.identity.provider : policy.config.provider.join(',')
+  onAuth?.(provider, outcome.kind, outcome.kind === 'challenge' ? outcome.reason : outcome.kind === 'error' ? outcome.error.code : outcome.kind === 'bad-request' ? outcome.reason : undefined)
   switch (outcome.kind) {
     case 'ok':
       setUser(request, outcome.identity)

@@ -48,6 +48,8 @@ describe('admin listener with a token', () => {
         { path: '/slow', group: 'busy' },
       ],
       admin: { host: '127.0.0.1', port: 0, token: TOKEN },
+      sidecar: { path: '/auth' },
+      trustedProxies: ['127.0.0.1'],
     }, t.dir)
   })
   after(async () => {
@@ -82,6 +84,18 @@ describe('admin listener with a token', () => {
     assert.equal(v('gatehouse_group_processes_max{group="app"}'), 1)
     assert.equal(v('gatehouse_group_restarts_total{group="app"}'), 0)
     for (const secret of ['bob', 'builder', 'nobody', 'wrong-secret', 'whatever', Buffer.from('bob:builder').toString('base64')]) assert.ok(!m.text.includes(secret), `metrics mention ${secret}`)
+  })
+
+  test('the sidecar\'s decisions are counted in gatehouse_auth_total too', async () => {
+    const scrape = async () => (await admin(gw, '/metrics')).text
+    const before = await scrape()
+    const ask = async (authorization?: string) => (await request(`${gw.url}/auth`, { headers: { 'x-original-uri': '/identity/x', 'x-original-method': 'GET', ...(authorization ? { authorization } : {}) } })).body.text()
+    await ask(auth('bob', 'builder'))
+    await ask(auth('bob', 'nope'))
+    const after = await scrape()
+    const delta = (series: string) => (metricValue(after, series) ?? 0) - (metricValue(before, series) ?? 0)
+    assert.equal(delta('gatehouse_auth_total{provider="office",result="ok"}'), 1)
+    assert.equal(delta('gatehouse_auth_total{provider="office",result="bad_password"}'), 1)
   })
 
   test('a request refused for a busy group counts as a 503 and a busy rejection', async () => {
