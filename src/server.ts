@@ -129,7 +129,8 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
       let identity: Identity | undefined
       if (route.auth) {
         policy ??= makePolicy(route.auth, providers.chain(route.auth.provider))
-        await providers.refresh(policy.chain)
+        const refreshing = providers.refresh(policy.chain)
+        if (refreshing) await refreshing
         const result = await authenticateRequest(request, reply, policy, deps, route.path)
         metrics?.auth(result.identity?.provider ?? route.auth.provider.join(','), result.outcome, result.reason)
         if (result.outcome !== 'ok') {

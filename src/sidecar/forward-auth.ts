@@ -78,7 +78,8 @@ export function registerSidecar(app: FastifyInstance, { config, providers, deps,
       return reply.code(200).send()
     }
     const policy = policyOf(route, route.auth)
-    await providers.refresh(policy.chain)
+    const refreshing = providers.refresh(policy.chain)
+    if (refreshing) await refreshing
     return decide(request, reply, original, route, policy, deps, sidecar, onAuth)
   }
 
