@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os'
 import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
+import { pinNativeAddons } from './native-addons.js'
 import { errors, GatehouseError } from '../errors.js'
 import type { AuthContext, DigestAlgorithm, Provider, ProviderLog } from './contract.js'
 import type { FromHost, HostData, ProviderMethod, ToHost, WireError } from './thread-host.js'
@@ -158,6 +159,7 @@ export class ThreadProvider implements Provider {
   async #start(): Promise<void> {
     if (this.#state !== 'new') throw errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, 'closed')
     this.#state = 'starting'
+    pinNativeAddons()
     for (let i = 0; i < this.#opts.threads; i++) {
       this.#threads.push({ index: i, worker: undefined, state: 'dead', pending: new Map(), abandoned: new Set(), failures: 0, restartTimer: undefined })
     }

@@ -122,9 +122,9 @@ describe('gatehouse users + start', () => {
       assert.equal(erin.statusCode, 403)
       await erin.body.text()
     } finally {
-      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)))
+      const exited = new Promise<string>((r) => child.on('exit', (code, signal) => r(`code ${code} signal ${signal}`)))
       child.kill('SIGTERM')
-      assert.equal(await exited, 0)
+      assert.equal(await exited, 'code 0 signal null', `the gateway's output:\n${out.slice(-4000)}`)
     }
     assert.ok(!out.includes('pa:ss word'), 'the password is never logged')
     assert.match(out, /"msg":"access"/)

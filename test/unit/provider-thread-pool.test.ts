@@ -210,3 +210,23 @@ describe('ThreadProvider keeps hashing off the main event loop', () => {
     assert.ok(ticks > 0, 'the main event loop ran while the checks were pending')
   })
 })
+
+describe('native addons of provider threads', () => {
+  test('starting a pool maps better-sqlite3 in the main thread, so a thread ending never unmaps it', () => {
+    // A fresh process: this test file itself has loaded better-sqlite3 already.
+    const script = `
+      import { readFileSync } from 'node:fs'
+      import { ThreadProvider } from ${JSON.stringify(fileURLToPath(new URL('../../src/providers/thread-pool.ts', import.meta.url)))}
+      const mapped = () => readFileSync('/proc/self/maps', 'utf8').includes('better_sqlite3.node')
+      const before = mapped()
+      const log = { info() {}, warn() {}, error() {} }
+      const p = new ThreadProvider({ name: 't', specifier: ${JSON.stringify(join(fixtures, 'allow.ts'))}, options: {}, baseDir: ${JSON.stringify(fixtures)}, threads: 1, log })
+      await p.start()
+      const after = mapped()
+      await p.close()
+      console.log(JSON.stringify({ before, after, stillAfterClose: mapped() }))
+    `
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' })
+    assert.deepEqual(JSON.parse(out.trim().split('\n').pop()!), { before: false, after: true, stillAfterClose: true })
+  })
+})
