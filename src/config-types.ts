@@ -96,6 +96,8 @@ export interface ProviderConfig {
   concurrency: number
   /** How long a call may wait for a free thread. */
   queueTimeoutMs: number
+  /** CPU priority of the provider's threads (nice 0–19). */
+  nice: number
 }
 
 export interface IdentityHeadersConfig {

@@ -11,6 +11,7 @@ import type { DigestAlgorithmName } from './auth/digest.js'
 import { parseAdmin, type RawAdmin } from './config-admin.js'
 import type { AuthConfig, Config, GroupConfig, ProviderConfig, RouteConfig, Scheme, SidecarConfig } from './config-types.js'
 import { parseLimits, parseThrottle, type RawLimits, type RawThrottle } from './config-hardening.js'
+import { DEFAULT_NICE } from './providers/thread-pool.js'
 
 const ajv = new Ajv({ allErrors: true, strict: false })
 const validate = ajv.compile(configSchema)
@@ -89,7 +90,7 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
 }
 
 function parseProvider(name: string, p: RawProvider, baseDir: string, problems: string[]): ProviderConfig {
-  const { type, module, threads, timeout, concurrency, queueTimeout, ...rest } = p
+  const { type, module, threads, timeout, concurrency, queueTimeout, nice, ...rest } = p
   const options: Record<string, unknown> = { ...rest }
   for (const key of ['file', 'database', 'groupFile']) {
     if (typeof options[key] === 'string') options[key] = resolve(baseDir, options[key] as string)
@@ -106,6 +107,7 @@ function parseProvider(name: string, p: RawProvider, baseDir: string, problems: 
     callTimeoutMs: durationMs(timeout, 10_000),
     concurrency: concurrency ?? 1,
     queueTimeoutMs: durationMs(queueTimeout, durationMs(timeout, 10_000)),
+    nice: nice ?? DEFAULT_NICE,
   }
 }
 
@@ -296,7 +298,7 @@ interface RawConfig {
   log?: { level?: string }
   admin?: RawAdmin
 }
-type RawProvider = { type: string; module?: string; threads?: number; timeout?: number | string; concurrency?: number; queueTimeout?: number | string } & Record<string, unknown>
+type RawProvider = { type: string; module?: string; threads?: number; timeout?: number | string; concurrency?: number; queueTimeout?: number | string; nice?: number } & Record<string, unknown>
 interface RawGroup {
   app: string; provider?: string; providerOptions?: Record<string, unknown>; providerTimeout?: number | string
   providerConcurrency?: number; providerQueueTimeout?: number | string; processes?: number | { min: number; max: number }; idleTime?: number | string; concurrency?: number; cwd?: string; env?: Record<string, string>

@@ -25,6 +25,8 @@ export interface BuiltinProviderSpec {
   threads?: number
   /** Per-call timeout in ms (default 10000): past it the request is answered 503. */
   timeoutMs?: number
+  /** CPU priority of the threads, nice 0–19 (default 10: below your event loop's). */
+  nice?: number
   [option: string]: unknown
 }
 
@@ -37,6 +39,7 @@ export interface ModuleProviderSpec {
   name?: string
   threads?: number
   timeoutMs?: number
+  nice?: number
 }
 
 export type ProviderSpec = Provider | BuiltinProviderSpec | ModuleProviderSpec
@@ -49,7 +52,7 @@ export interface ResolvedProviders {
   close(): Promise<void>
 }
 
-const SPEC_KEYS = new Set(['type', 'module', 'options', 'name', 'threads', 'timeoutMs'])
+const SPEC_KEYS = new Set(['type', 'module', 'options', 'name', 'threads', 'timeoutMs', 'nice'])
 const PATH_KEYS = ['file', 'database', 'groupFile']
 
 export function resolveProviders(spec: ProviderSpec | readonly ProviderSpec[] | undefined, opts: { baseDir: string; log: ProviderLog; digest: boolean; option?: string }): ResolvedProviders {
@@ -124,6 +127,7 @@ function threadedProvider(o: Record<string, unknown>, key: string, opts: { baseD
     baseDir: opts.baseDir,
     ...(o.threads !== undefined ? { threads: o.threads as number } : {}),
     ...(o.timeoutMs !== undefined ? { callTimeoutMs: o.timeoutMs as number } : {}),
+    ...(o.nice !== undefined ? { nice: o.nice as number } : {}),
     log: opts.log,
   })
 }

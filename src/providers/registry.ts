@@ -41,6 +41,7 @@ export class ProviderRegistry {
         callTimeoutMs: p.callTimeoutMs,
         concurrency: p.concurrency,
         queueTimeoutMs: p.queueTimeoutMs,
+        nice: p.nice,
         log: providerLog(plog),
       })
       this.#entries.set(p.name, { name: p.name, provider })

@@ -3,6 +3,7 @@
  * calls from the ThreadProvider in the parent. Messages are typed (a `type` discriminant and an
  * `id` for calls); errors carry a code and a message and never the call's arguments.
  */
+import { setPriority } from 'node:os'
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
 import type { Provider, ProviderLog } from './contract.js'
 import { loadProvider, providerMethods } from './load-module.js'
@@ -13,6 +14,8 @@ export interface HostData {
   specifier: string
   options: Record<string, unknown>
   env: { baseDir: string; name: string }
+  /** This thread's nice value (Linux: per thread), set before the provider loads. */
+  nice: number
 }
 
 /** Parent → thread. */
@@ -101,7 +104,22 @@ function callErrorToWire(err: unknown, method: string): WireError {
   return { code: 'GH_ERR_PROVIDER_FAILED', message: `${method} threw ${name}` }
 }
 
+/**
+ * Lowers this thread's CPU priority. On Linux setpriority(2) with pid 0 names the calling
+ * thread, not the process, so the front's main thread keeps its own priority. Other systems
+ * would lower the whole process: there the threads keep the default.
+ */
+function lowerPriority(nice: number): void {
+  if (nice === 0 || process.platform !== 'linux') return
+  try {
+    setPriority(nice)
+  } catch (err) {
+    log.warn('cannot lower the provider thread\'s CPU priority', { nice, error: (err as Error).message })
+  }
+}
+
 async function main(data: HostData): Promise<void> {
+  lowerPriority(data.nice)
   let provider: Provider
   try {
     provider = await loadProvider(data.specifier, data.options, { ...data.env, log })

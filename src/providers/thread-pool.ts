@@ -31,6 +31,13 @@ export interface ThreadProviderOptions {
   concurrency?: number
   /** How long a call may wait in the queue for a thread before 503 (default callTimeoutMs). */
   queueTimeoutMs?: number
+  /**
+   * The threads' CPU priority as nice(1) counts it: 0 is the front's own, 19 the lowest
+   * (default 10). Password hashing then yields the CPUs to requests that are already
+   * authenticated, and gets them back whenever those leave any idle. Linux only (there a nice
+   * value is per thread); elsewhere it is ignored.
+   */
+  nice?: number
   log: ProviderLog
 }
 
@@ -70,6 +77,8 @@ const ABANDONED_LIMIT = 3
 const RESTART_BASE_MS = 100
 const RESTART_MAX_MS = 5000
 const CLOSE_TIMEOUT_MS = 2000
+/** Provider threads run below the front's priority unless told otherwise (see ThreadProviderOptions.nice). */
+export const DEFAULT_NICE = 10
 /**
  * The worker's entry and execArgv. From dist: thread-host.js, with the parent's execArgv.
  * From src under tsx: on Node 20 the inherited `--import tsx` registers tsx's hooks on the main
@@ -138,7 +147,9 @@ export class ThreadProvider implements Provider {
     if (!Number.isInteger(concurrency) || concurrency < 1) throw errors.GH_ERR_OPT_INVALID(`concurrency must be a positive integer, got ${String(concurrency)}`)
     if (!Number.isFinite(queueTimeoutMs) || queueTimeoutMs <= 0) throw errors.GH_ERR_OPT_INVALID(`queueTimeoutMs must be a positive number, got ${String(queueTimeoutMs)}`)
     this.name = opts.name
-    this.#opts = { ...opts, threads, callTimeoutMs, concurrency, queueTimeoutMs }
+    const nice = opts.nice ?? DEFAULT_NICE
+    if (!Number.isInteger(nice) || nice < 0 || nice > 19) throw errors.GH_ERR_OPT_INVALID(`nice must be an integer from 0 to 19, got ${String(nice)}`)
+    this.#opts = { ...opts, threads, callTimeoutMs, concurrency, queueTimeoutMs, nice }
   }
 
   /** The contract methods the loaded provider has; empty before start(). */
@@ -177,8 +188,8 @@ export class ThreadProvider implements Provider {
 
   /** Starts one thread; resolves with the provider's methods once it is ready. */
   #spawn(thread: Thread): Promise<ProviderMethod[]> {
-    const { specifier, options, baseDir, name } = this.#opts
-    const data: HostData = { specifier, options, env: { baseDir, name } }
+    const { specifier, options, baseDir, name, nice } = this.#opts
+    const data: HostData = { specifier, options, env: { baseDir, name }, nice }
     const { entry, eval: isEval, execArgv } = workerEntry()
     const worker = new Worker(entry, { workerData: data, eval: isEval, execArgv })
     thread.worker = worker

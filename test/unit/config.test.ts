@@ -46,6 +46,17 @@ describe('parseConfig', () => {
     assert.equal(c.identityHeaders.user, 'X-Remote-User')
   })
 
+  test('provider threads default to nice 10; a nice outside 0–19 is named by its key path', () => {
+    const c = parseConfig(parseYaml(contract), { baseDir: '/etc/gh' })
+    assert.equal(c.providers.office!.nice, 10)
+    assert.equal(c.providers.office!.options.nice, undefined, 'nice is not a provider option')
+    const raw = parseYaml(contract) as { providers: Record<string, Record<string, unknown>> }
+    raw.providers.local!.nice = 0
+    assert.equal(parseConfig(raw, { baseDir: '/etc/gh' }).providers.local!.nice, 0)
+    raw.providers.local!.nice = 20
+    assert.match(errorOf(raw), /providers\.local\.nice: expected a value that must be <= 19/)
+  })
+
   test('a wrong scheme is named by its key path', () => {
     assert.match(errorOf({ routes: [{ path: '/a', auth: { scheme: 'ntlm', realm: 'R', provider: 'p' } }] }), /routes\[0\]\.auth\.scheme: expected one of "basic", "digest"/)
   })

@@ -167,6 +167,7 @@ describe('ThreadProvider', () => {
     const base = { name: 'x', specifier: './deny.ts', options: {}, baseDir: fixtures, log: { info() {}, warn() {}, error() {} } }
     assert.throws(() => new ThreadProvider({ ...base, threads: 0 }), rejectsWith('GH_ERR_OPT_INVALID', /threads/))
     assert.throws(() => new ThreadProvider({ ...base, callTimeoutMs: -1 }), rejectsWith('GH_ERR_OPT_INVALID', /callTimeoutMs/))
+    assert.throws(() => new ThreadProvider({ ...base, nice: 20 }), rejectsWith('GH_ERR_OPT_INVALID', /nice must be an integer from 0 to 19, got 20/))
   })
 })
 
@@ -228,5 +229,35 @@ describe('native addons of provider threads', () => {
     `
     const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' })
     assert.deepEqual(JSON.parse(out.trim().split('\n').pop()!), { before: false, after: true, stillAfterClose: true })
+  })
+})
+
+describe('provider threads run below the front\'s CPU priority', () => {
+  /** The nice value of each thread of this process, from /proc (field 19 of stat). */
+  async function threadNices(): Promise<number[]> {
+    const { readdir, readFile } = await import('node:fs/promises')
+    const out: number[] = []
+    for (const tid of await readdir('/proc/self/task')) {
+      const stat = await readFile(`/proc/self/task/${tid}/stat`, 'utf8').catch(() => '')
+      if (stat === '') continue
+      out.push(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]))
+    }
+    return out
+  }
+
+  test('each thread takes the configured nice value; the main thread keeps its own', { skip: process.platform !== 'linux' }, async (t) => {
+    const count = (nices: number[], n: number) => nices.filter((x) => x === n).length
+    const before = await threadNices()
+    await pool(t, './allow.ts', { threads: 2, nice: 7 })
+    const after = await threadNices()
+    assert.equal(count(after, 7) - count(before, 7), 2, `nice values now: ${after.join(' ')}`)
+    assert.equal((await import('node:os')).getPriority(), 0, 'the main thread is untouched')
+  })
+
+  test('nice 0 leaves the threads at the front\'s priority', { skip: process.platform !== 'linux' }, async (t) => {
+    const before = await threadNices()
+    await pool(t, './allow.ts', { threads: 2, nice: 0 })
+    const after = await threadNices()
+    assert.equal(after.filter((x) => x !== 0).length, before.filter((x) => x !== 0).length, `nice values now: ${after.join(' ')}`)
   })
 })
