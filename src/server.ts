@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from './config-types.js'
 import { errors } from './errors.js'
@@ -59,7 +59,7 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
   const log = opts.logger ?? createLogger(config.log.level)
   const app = Fastify({
     loggerInstance: log,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: false,
     requestIdHeader: false,
     // request.log is made on first use (most requests never log through it).

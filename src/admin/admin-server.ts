@@ -13,7 +13,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import type { AdminConfig } from '../config-types.js'
 import { isLoopback } from '../config-admin.js'
@@ -51,7 +51,7 @@ export interface AdminServer {
 
 export async function startAdmin(config: AdminConfig, control: AdminControl, log: Logger): Promise<AdminServer> {
   const token = readToken(config)
-  const app = Fastify({ loggerInstance: log.child({ component: 'admin' }), disableRequestLogging: true, requestIdHeader: false, trustProxy: false }) as unknown as FastifyInstance
+  const app = Fastify({ loggerInstance: log.child({ component: 'admin' }), logController: new LogController({ disableRequestLogging: true }), requestIdHeader: false, trustProxy: false }) as unknown as FastifyInstance
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_req, _payload, done) => done(null))
   const where = config.kind === 'socket' ? `unix:${config.socket}` : `${config.host}:${config.port}`
