@@ -31,7 +31,7 @@ import { totalCpuUs } from './lib/cpu.js'
 import { loadTool } from './lib/load.js'
 import { TSX_ARGS, rssOf, startProcess, stopAll } from './lib/processes.js'
 import { formatTable, median, type Measurement, type Row } from './lib/report.js'
-import { formatNotes, formatProviderCall, formatTargets, targetsOf, type ProviderCall } from './lib/targets.js'
+import { formatBudget, formatNotes, formatProviderCall, formatTargets, targetsOf, type ProviderCall } from './lib/targets.js'
 import { formatSummary, summarize, type Window } from './profile-summary.js'
 import { scenarios, type Scenario, type Servers } from './scenarios.js'
 import type { FrontSpec } from './servers/front.js'
@@ -94,8 +94,9 @@ async function startServers(): Promise<{ servers: Servers; daemons: Daemon[] }> 
     { readyStream: 'stderr', prefix: 'BENCH-READY ', stdout: logFd },
   )
   closeSync(logFd)
-  const pids = { bare: bare.pid, upstream: upstream.pid, front: front.pid, daemons: front.ready.daemons.map((d) => d.pid) }
-  return { servers: { bare: bare.ready.url, upstream: upstream.ready.url, front: front.ready.url, pids }, daemons: front.ready.daemons }
+  const floor = await startProcess<{ url: string; daemonPid: number }>(TSX_ARGS, join(HERE, 'servers', 'floor.ts'), [], { readyStream: 'stdout' })
+  const pids = { bare: bare.pid, upstream: upstream.pid, front: front.pid, daemons: front.ready.daemons.map((d) => d.pid), floor: floor.pid, floorDaemon: floor.ready.daemonPid }
+  return { servers: { bare: bare.ready.url, upstream: upstream.ready.url, front: front.ready.url, floor: floor.ready.url, pids }, daemons: front.ready.daemons }
 }
 
 /** Monotonic-clock windows of the measured runs (what --profile summarizes). */
@@ -106,7 +107,7 @@ async function measure(s: Scenario, servers: Servers): Promise<Measurement> {
   const ctx = { servers, connections }
   if (warmup > 0 && s.warmup !== false) await s.run({ ...ctx, seconds: warmup })
   const serverPid = servers.pids[s.server]
-  const daemons = s.server === 'front' ? servers.pids.daemons : []
+  const daemons = s.server === 'front' ? servers.pids.daemons : s.server === 'floor' ? [servers.pids.floorDaemon] : []
   const cpu0 = { server: totalCpuUs([serverPid]), daemons: totalCpuUs(daemons) }
   const fromUs = nowUs()
   const result = await s.run({ ...ctx, seconds })
@@ -116,7 +117,7 @@ async function measure(s: Scenario, servers: Servers): Promise<Measurement> {
   return {
     result,
     serverUsPerReq: (totalCpuUs([serverPid]) - cpu0.server) / requests,
-    ...(s.server === 'front' ? { daemonUsPerReq: (totalCpuUs(daemons) - cpu0.daemons) / requests } : {}),
+    ...(daemons.length > 0 ? { daemonUsPerReq: (totalCpuUs(daemons) - cpu0.daemons) / requests } : {}),
   }
 }
 
@@ -202,6 +203,8 @@ async function main(): Promise<void> {
   if (notes) process.stdout.write(`\n${notes}\n`)
   if (rtt) process.stdout.write(`\n${formatProviderCall(rtt, bareRow.rps)}\n`)
   process.stdout.write(`\n${formatTargets(targets)}\n`)
+  const budget = formatBudget(rows)
+  if (budget) process.stdout.write(`\n${budget}\n`)
 
   await stopAll()
   if (flags.profile) for (const p of summarizeProfiles(servers.pids.front, daemons)) process.stdout.write(`\n${p}\n`)

@@ -16,7 +16,8 @@ export interface Servers {
   bare: string
   upstream: string
   front: string
-  pids: { bare: number; upstream: number; front: number; daemons: number[] }
+  floor: string
+  pids: { bare: number; upstream: number; front: number; daemons: number[]; floor: number; floorDaemon: number }
 }
 
 export interface RunContext {
@@ -29,7 +30,7 @@ export interface Scenario {
   name: string
   label: string
   /** The process that answers, whose CPU time per request is reported. */
-  server: 'bare' | 'upstream' | 'front'
+  server: 'bare' | 'upstream' | 'front' | 'floor'
   /** Another row this one is also compared with (printed after the errors column). */
   alsoAgainst?: string
   /** false: no warm-up run before the measured one (a run that is costly to set up and tear down). */
@@ -49,6 +50,8 @@ export const scenarios: Scenario[] = [
     name: 'upstream-basic', server: 'front', label: 'gatehouse → upstream, Basic (cache hit)', alsoAgainst: 'upstream-direct',
     run: (c) => runLoad({ ...c, url: front(c, '/up'), headers: BASIC }),
   },
+  // What any front + daemon design costs here (bench/servers/floor.ts): the ceiling of the group rows.
+  { name: 'floor', server: 'floor', label: 'two-process floor (node:http ↔ unix socket ↔ daemon, no work)', run: (c) => runLoad({ ...c, url: c.servers.floor }) },
   { name: 'group', server: 'front', label: 'gatehouse → daemon group, no auth', run: (c) => runLoad({ ...c, url: front(c, '/group') }) },
   { name: 'group-basic', server: 'front', label: 'gatehouse → daemon group, Basic (cache hit)', run: (c) => runLoad({ ...c, url: front(c, '/group-basic'), headers: BASIC }) },
   {

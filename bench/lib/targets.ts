@@ -62,6 +62,27 @@ export function formatProviderCall(rtt: ProviderCall, bareRps: number): string {
   ].join('\n')
 }
 
+/**
+ * Where the throughput targets stand against the two-process floor of the same run (any
+ * front + daemon design pays that much here) and the CPU each request costs.
+ */
+export function formatBudget(rows: Row[]): string {
+  const floor = byName(rows, 'floor')
+  const bare = byName(rows, 'bare')
+  if (floor === undefined || bare === undefined) return ''
+  const cpu = (r: Row): string => `${r.serverUsPerReq.toFixed(1)} + ${(r.daemonUsPerReq ?? 0).toFixed(1)} µs`
+  const lines = [
+    'against the two-process floor of this run (CPU per request: front/server + daemon):',
+    `  ${'bare Fastify'.padEnd(44)} ratio ${bare.ratio.toFixed(2)}  CPU ${cpu(bare)}`,
+    `  ${'two-process floor (no work in either process)'.padEnd(44)} ratio ${floor.ratio.toFixed(2)}  CPU ${cpu(floor)}`,
+  ]
+  for (const name of ['group', 'group-basic']) {
+    const r = byName(rows, name)
+    if (r !== undefined) lines.push(`  ${r.label.replace('gatehouse → daemon group, ', 'gatehouse group, ').padEnd(44)} ratio ${r.ratio.toFixed(2)}  CPU ${cpu(r)}  (${(r.ratio / floor.ratio).toFixed(2)} of the floor)`)
+  }
+  return lines.join('\n')
+}
+
 export function formatNotes(rows: Row[]): string {
   return rows.filter((r) => r.notes && r.notes.length > 0).map((r) => `${r.name}: ${(r.notes as string[]).join('\n  ')}`).join('\n')
 }
