@@ -61,7 +61,7 @@ const provider = {
     timeout: { ...duration, description: 'per-call timeout (default 10s)' },
     concurrency: { description: 'calls one thread runs at once (default 1: hashes are CPU work, first come first served)', type: 'integer', minimum: 1, maximum: 1024 },
     queueTimeout: { ...duration, description: 'how long a call may wait for a free thread before 503 (default: the timeout)' },
-    nice: { description: 'CPU priority of the provider threads, as nice(1) counts it: 0 = the front\'s own, 19 = lowest (default 10)', type: 'integer', minimum: 0, maximum: 19 },
+    nice: { description: 'CPU priority of the provider threads, as nice(1) counts it: 0 = the front\'s own, 19 = lowest (default 15)', type: 'integer', minimum: 0, maximum: 19 },
   },
 }
 

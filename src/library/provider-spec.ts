@@ -25,7 +25,7 @@ export interface BuiltinProviderSpec {
   threads?: number
   /** Per-call timeout in ms (default 10000): past it the request is answered 503. */
   timeoutMs?: number
-  /** CPU priority of the threads, nice 0–19 (default 10: below your event loop's). */
+  /** CPU priority of the threads, nice 0–19 (default 15: below your event loop's). */
   nice?: number
   [option: string]: unknown
 }

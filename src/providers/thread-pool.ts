@@ -33,7 +33,7 @@ export interface ThreadProviderOptions {
   queueTimeoutMs?: number
   /**
    * The threads' CPU priority as nice(1) counts it: 0 is the front's own, 19 the lowest
-   * (default 10). Password hashing then yields the CPUs to requests that are already
+   * (default 15). Password hashing then yields the CPUs to requests that are already
    * authenticated, and gets them back whenever those leave any idle. Linux only (there a nice
    * value is per thread); elsewhere it is ignored.
    */
@@ -78,7 +78,7 @@ const RESTART_BASE_MS = 100
 const RESTART_MAX_MS = 5000
 const CLOSE_TIMEOUT_MS = 2000
 /** Provider threads run below the front's priority unless told otherwise (see ThreadProviderOptions.nice). */
-export const DEFAULT_NICE = 10
+export const DEFAULT_NICE = 15
 /**
  * The worker's entry and execArgv. From dist: thread-host.js, with the parent's execArgv.
  * From src under tsx: on Node 20 the inherited `--import tsx` registers tsx's hooks on the main

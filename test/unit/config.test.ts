@@ -46,9 +46,9 @@ describe('parseConfig', () => {
     assert.equal(c.identityHeaders.user, 'X-Remote-User')
   })
 
-  test('provider threads default to nice 10; a nice outside 0–19 is named by its key path', () => {
+  test('provider threads default to nice 15; a nice outside 0–19 is named by its key path', () => {
     const c = parseConfig(parseYaml(contract), { baseDir: '/etc/gh' })
-    assert.equal(c.providers.office!.nice, 10)
+    assert.equal(c.providers.office!.nice, 15)
     assert.equal(c.providers.office!.options.nice, undefined, 'nice is not a provider option')
     const raw = parseYaml(contract) as { providers: Record<string, Record<string, unknown>> }
     raw.providers.local!.nice = 0
