@@ -9,6 +9,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { GroupStatus } from '../daemon/group.js'
 import { authResultLabel, type AuthResultLabel } from './auth-result.js'
+import { LabelTally, RequestTally, tallyHistogram } from './request-tally.js'
 
 export type { AuthResultLabel }
 
@@ -18,30 +19,36 @@ export interface MetricsSources {
   groups(): GroupStatus[]
 }
 
-interface RouteLabels {
-  readonly route: { route: string }
-  status(status: number): { route: string; status: string }
-}
-
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
 export class GatewayMetrics {
   readonly registry = new Registry()
   #sources: MetricsSources = { cache: () => undefined, groups: () => [] }
-  readonly #requests: Counter<'route' | 'status'>
-  readonly #duration: Histogram<'route'>
-  readonly #unavailable: Counter<'route'>
-  readonly #auth: Counter<'provider' | 'result'>
+  /** Requests, their durations and 503s by route, and auth outcomes: plain numbers until a scrape (request-tally.ts). */
+  readonly #tally = new RequestTally(LATENCY_BUCKETS)
+  readonly #authTally = new LabelTally(['provider', 'result'] as const)
   readonly #providerCalls: Histogram<'provider' | 'method' | 'outcome'>
   readonly #reloads: Counter<'result'>
-  readonly #labelsByRoute = new Map<string, RouteLabels>()
 
   constructor() {
     const registers = [this.registry]
-    this.#requests = new Counter({ name: 'gatehouse_http_requests_total', help: 'Requests answered by the front, by route and status', labelNames: ['route', 'status'], registers })
-    this.#duration = new Histogram({ name: 'gatehouse_http_request_duration_seconds', help: 'Time from request to response end, by route', labelNames: ['route'], buckets: LATENCY_BUCKETS, registers })
-    this.#unavailable = new Counter({ name: 'gatehouse_http_unavailable_total', help: 'Requests answered 503 (group down or busy, provider unavailable or throttled), by route', labelNames: ['route'], registers })
-    this.#auth = new Counter({ name: 'gatehouse_auth_total', help: 'Authentication outcomes by provider and result', labelNames: ['provider', 'result'], registers })
+    const tally = this.#tally
+    new Counter({
+      name: 'gatehouse_http_requests_total', help: 'Requests answered by the front, by route and status', labelNames: ['route', 'status'], registers,
+      collect(this: Counter<'route' | 'status'>) {
+        this.reset()
+        for (const [route, t] of tally.routes()) for (const [status, n] of t.statuses) this.inc({ route, status: String(status) }, n)
+      },
+    })
+    this.registry.registerMetric(tallyHistogram('gatehouse_http_request_duration_seconds', 'Time from request to response end, by route', tally))
+    new Counter({
+      name: 'gatehouse_http_unavailable_total', help: 'Requests answered 503 (group down or busy, provider unavailable or throttled), by route', labelNames: ['route'], registers,
+      collect(this: Counter<'route'>) {
+        this.reset()
+        for (const [route, t] of tally.routes()) if (t.unavailable > 0) this.inc({ route }, t.unavailable)
+      },
+    })
+    new Counter({ name: 'gatehouse_auth_total', help: 'Authentication outcomes by provider and result', labelNames: ['provider', 'result'], registers, collect: this.#authTally.collector() })
     this.#providerCalls = new Histogram({ name: 'gatehouse_provider_call_duration_seconds', help: 'Provider call latency by provider, method and outcome (ok, error)', labelNames: ['provider', 'method', 'outcome'], buckets: LATENCY_BUCKETS, registers })
     this.#reloads = new Counter({ name: 'gatehouse_config_reloads_total', help: 'Configuration reloads (SIGHUP, gatehouse reload) by result', labelNames: ['result'], registers })
     this.#cacheMetrics(registers)
@@ -55,34 +62,13 @@ export class GatewayMetrics {
 
   /** `route` is the configured route path (or the framework's route pattern), never the raw URL. */
   request(route: string, status: number, seconds: number): void {
-    const labels = this.#routeLabels(route)
-    this.#requests.inc(labels.status(status))
-    this.#duration.observe(labels.route, seconds)
-    if (status === 503) this.#unavailable.inc(labels.route)
-  }
-
-  /** Label objects made once per route and status (both sets are bounded), not per request. */
-  #routeLabels(route: string): RouteLabels {
-    let labels = this.#labelsByRoute.get(route)
-    if (labels === undefined) {
-      const byStatus = new Map<number, { route: string; status: string }>()
-      labels = {
-        route: { route },
-        status(status: number) {
-          let l = byStatus.get(status)
-          if (l === undefined) byStatus.set(status, (l = { route, status: String(status) }))
-          return l
-        },
-      }
-      this.#labelsByRoute.set(route, labels)
-    }
-    return labels
+    this.#tally.record(route, status, seconds)
   }
 
   /** One authentication decision; see authResultLabel for the result names. */
   auth(provider: string, outcome: string, reason?: string): void {
     const result = authResultLabel(outcome, reason)
-    if (result !== undefined) this.#auth.inc({ provider, result })
+    if (result !== undefined) this.#authTally.inc(provider, result)
   }
 
   providerCall(provider: string, method: string, outcome: 'ok' | 'error', seconds: number): void {
