@@ -1,12 +1,11 @@
 /**
- * The front's credential cache (mod_authn_socache's job): successes only, keyed by a salted
- * SHA-256 of the credentials (a per-boot random salt, one hash pass: for a key nobody outside
- * the process sees, as good as an HMAC at half the cost) so plaintext never sits in memory as a key,
+ * The front's credential cache (mod_authn_socache's job): successes only, keyed by an
+ * HMAC-SHA256 of the credentials under a per-boot random key, so plaintext never sits in memory as a key,
  * bounded in size (oldest first out) and in time (TTL). Identical concurrent checks collapse
  * into one provider call. Entries are tagged with the provider that answered, so a provider's
  * reload can empty exactly its entries.
  */
-import { hash, randomBytes } from 'node:crypto'
+import { createHmac, createSecretKey, randomBytes, type KeyObject } from 'node:crypto'
 
 export interface CacheEntry<V> {
   value: V
@@ -30,8 +29,8 @@ export interface CredentialCacheOptions {
 }
 
 export class CredentialCache<V> {
-  /** The salt, as the text the one-shot hash takes (64 hex digits: 256 random bits). */
-  readonly #secret = randomBytes(32).toString('hex')
+  /** The per-boot HMAC key (256 random bits); never leaves the process. */
+  readonly #secret: KeyObject = createSecretKey(randomBytes(32))
   readonly #entries = new Map<string, CacheEntry<V>>()
   readonly #inflight = new Map<string, Promise<CacheLoad<V> | undefined>>()
   readonly #max: number
@@ -46,10 +45,9 @@ export class CredentialCache<V> {
     this.#now = opts.now ?? Date.now
   }
 
-  /** A keyed hash of the parts; NUL-separated so ("a:b","c") and ("a","b:c") differ. */
+  /** HMAC of the parts; NUL-separated so ("a:b","c") and ("a","b:c") differ. */
   key(...parts: string[]): string {
-    // crypto.hash: one call, no Hash object per request (half the cost of createHash here).
-    return hash('sha256', `${this.#secret}\0${parts.join('\0')}`, 'base64url')
+    return createHmac('sha256', this.#secret).update(parts.join('\0')).digest('base64url')
   }
 
   get(key: string): V | undefined {
@@ -96,6 +94,26 @@ export class CredentialCache<V> {
       return result?.value
     }
     return (await pending)?.value
+  }
+
+  /**
+   * Like through(), but stores nothing: the caller calls set() once the value has proved right.
+   * (A Digest HA1 is kept only after a response computed from it matched: successes only.)
+   */
+  async shared(key: string, load: () => Promise<CacheLoad<V> | undefined>): Promise<(CacheLoad<V> & { cached: boolean }) | undefined> {
+    const e = this.#live(key)
+    if (e !== undefined) {
+      this.hits++
+      return { value: e.value, provider: e.provider, cached: true }
+    }
+    this.misses++
+    let pending = this.#inflight.get(key)
+    if (!pending) {
+      pending = load().finally(() => this.#inflight.delete(key))
+      this.#inflight.set(key, pending)
+    }
+    const result = await pending
+    return result && { ...result, cached: false }
   }
 
   #live(key: string): CacheEntry<V> | undefined {

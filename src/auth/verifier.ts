@@ -146,7 +146,8 @@ async function verifyDigest(policy: AuthPolicy, req: AuthRequest, creds: DigestC
   if (!cfg.algorithms.includes(creds.algorithm)) return challenge('algorithm')
   if (creds.qop === undefined || !cfg.qop.includes(creds.qop)) return challenge('algorithm')
   if (!digestUriMatches(creds.uri, req.url)) return { kind: 'bad-request', reason: 'Digest uri does not match the request target' }
-  if (creds.opaque !== undefined && !safeEqual(creds.opaque, deps.nonces.opaque(cfg.realm))) return challenge('invalid-nonce')
+  // Every challenge carries opaque, which RFC 7616 §3.3 says the client MUST return unchanged.
+  if (creds.opaque === undefined || !safeEqual(creds.opaque, deps.nonces.opaque(cfg.realm))) return challenge('invalid-nonce')
   const nonceState = deps.nonces.check(creds.nonce, cfg.realm)
   if (nonceState === 'invalid') return challenge('invalid-nonce')
   if (creds.usernameIsHashed && !cfg.userhash) return challenge('bad-password')
@@ -162,6 +163,7 @@ async function verifyDigest(policy: AuthPolicy, req: AuthRequest, creds: DigestC
   const match = safeEqual(expected, creds.response.toLowerCase())
   if (!found) return challenge('unknown-user', false, user)
   if (!match) return challenge('bad-password', false, user)
+  found.remember?.()
   // The password was right; only the nonce is old or used: stale=true makes the client retry silently.
   if (nonceState === 'stale') return challenge('stale', true, user)
   if (!deps.nonces.useCount(creds.nonce, creds.nc)) return challenge('replay', true, user)
@@ -172,20 +174,27 @@ async function verifyDigest(policy: AuthPolicy, req: AuthRequest, creds: DigestC
   return { ...outcome, authInfo: authenticationInfo({ algorithm: creds.algorithm, ha1, uri: creds.uri, nonce: creds.nonce, cnonce: creds.cnonce, nc: creds.nc, qop: creds.qop, bodyHash }) }
 }
 
-async function realmHash(policy: AuthPolicy, ctx: AuthContext, user: string, algorithm: DigestAlgorithm, deps: VerifierDeps): Promise<{ ha1: string; provider: NamedProvider } | undefined> {
+/**
+ * The user's HA1 from the chain, through the cache. A looked-up HA1 is cached only when
+ * `remember()` is called, after a response computed from it matched: the cache holds
+ * successes only, so guessing at a user name fills nothing.
+ */
+async function realmHash(policy: AuthPolicy, ctx: AuthContext, user: string, algorithm: DigestAlgorithm, deps: VerifierDeps): Promise<{ ha1: string; provider: NamedProvider; remember?: () => void } | undefined> {
   if (!policy.config.cache.enabled) return realmHashChain(policy.chain, ctx, user, policy.config.realm, algorithm)
   let provider: NamedProvider | undefined
   const key = deps.realmHashes.key(policy.cacheId, 'ha1', algorithm, user)
-  const ha1 = await deps.realmHashes.through(key, async () => {
+  const got = await deps.realmHashes.shared(key, async () => {
     const r = await realmHashChain(policy.chain, ctx, user, policy.config.realm, algorithm)
     if (!r) return undefined
     provider = r.provider
     return { value: `${r.provider.name}\0${r.ha1}`, provider: r.provider.name }
-  }, ttl(policy))
-  if (ha1 === undefined) return undefined
-  const [name, hash] = ha1.split('\0') as [string, string]
+  })
+  if (got === undefined) return undefined
+  const [name, hash] = got.value.split('\0') as [string, string]
   provider ??= policy.chain.find((p) => p.name === name)
-  return provider ? { ha1: hash, provider } : undefined
+  if (provider === undefined) return undefined
+  const remember = got.cached ? undefined : () => deps.realmHashes.set(key, got.value, got.provider, ttl(policy))
+  return { ha1: hash, provider, ...(remember ? { remember } : {}) }
 }
 
 async function digestIdentity(policy: AuthPolicy, ctx: AuthContext, user: string, np: NamedProvider, deps: VerifierDeps): Promise<Identity> {

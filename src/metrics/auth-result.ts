@@ -7,7 +7,7 @@
  *   bad_password  a provider knew the user and the password (or Digest response) was wrong
  *   unknown_user  no provider in the chain knew the user
  *   error         a provider failed (5xx, fail closed)
- *   throttled     a provider or its group was over its concurrency or queue limit (503)
+ *   throttled     a login lockout (429), or a provider or its group over its concurrency or queue limit (503)
  *   stale         Digest: right password, old or replayed nonce (the client retries silently)
  *   invalid       malformed or unusable credentials (400, wrong realm/algorithm/nonce/scheme)
  *
@@ -23,6 +23,7 @@ export function authResultLabel(outcome: string, reason?: string): AuthResultLab
     case 'forbidden':
     case 'denied-host': return 'forbidden'
     case 'bad-request': return 'invalid'
+    case 'throttled': return 'throttled'
     case 'error': return reason !== undefined && THROTTLED_CODES.has(reason) ? 'throttled' : 'error'
     case 'challenge':
       switch (reason) {

@@ -150,9 +150,14 @@ describe('Digest', () => {
     const challenges = r.headers['www-authenticate'] as string[]
     assert.deepEqual(challenges.map((c) => /algorithm=([A-Z0-9-]+)/.exec(c)?.[1]), ['SHA-256', 'MD5'])
     const nonce = /nonce="([^"]+)"/.exec(challenges[0]!)![1]!
+    const opaque = /opaque="([^"]+)"/.exec(challenges[0]!)![1]!
     const ha1 = computeHA1('SHA-256', 'dave', 'Office', 'dave-pw')
     const response = computeResponse({ algorithm: 'SHA-256', ha1, method: 'GET', uri: '/staff-digest/', nonce, cnonce: 'c1', nc: '00000001', qop: 'auth' })
-    const ok = await get('/staff-digest/', { authorization: `Digest username="dave", realm="Office", nonce="${nonce}", uri="/staff-digest/", algorithm=SHA-256, qop=auth, nc=00000001, cnonce="c1", response="${response}"` })
+    const header = `Digest username="dave", realm="Office", nonce="${nonce}", uri="/staff-digest/", algorithm=SHA-256, qop=auth, nc=00000001, cnonce="c1", response="${response}"`
+    const withoutOpaque = await get('/staff-digest/', { authorization: header })
+    assert.equal(withoutOpaque.status, 401, 'opaque must come back (RFC 7616 §3.3)')
+    assert.match(String(withoutOpaque.headers['www-authenticate']), /^Digest realm="Office"/)
+    const ok = await get('/staff-digest/', { authorization: `${header}, opaque="${opaque}"` })
     assert.equal(ok.status, 200)
     assert.match(String(ok.headers['authentication-info']), /rspauth="[0-9a-f]{64}"/)
   })
@@ -199,10 +204,11 @@ describe('Digest userhash (RFC 7616 §3.4.4)', () => {
     const ch = (await get('/hashed/')).headers['www-authenticate'] as string[]
     assert.ok(ch.every((c) => c.includes('userhash=true')))
     const nonce = /nonce="([^"]+)"/.exec(ch[0]!)![1]!
+    const opaque = /opaque="([^"]+)"/.exec(ch[0]!)![1]!
     const hashedUser = createHash('sha256').update('dave:Office').digest('hex')
     const ha1 = computeHA1('SHA-256', 'dave', 'Office', 'dave-pw')
     const response = computeResponse({ algorithm: 'SHA-256', ha1, method: 'GET', uri: '/hashed/', nonce, cnonce: 'c2', nc: '00000001', qop: 'auth' })
-    const r = await get('/hashed/', { authorization: `Digest username="${hashedUser}", userhash=true, realm="Office", nonce="${nonce}", uri="/hashed/", algorithm=SHA-256, qop=auth, nc=00000001, cnonce="c2", response="${response}"` })
+    const r = await get('/hashed/', { authorization: `Digest username="${hashedUser}", userhash=true, realm="Office", nonce="${nonce}", uri="/hashed/", algorithm=SHA-256, qop=auth, nc=00000001, cnonce="c2", response="${response}", opaque="${opaque}"` })
     assert.equal(r.status, 200)
     assert.equal(JSON.parse(r.text).headers['x-remote-user'], 'dave')
   })
@@ -210,8 +216,9 @@ describe('Digest userhash (RFC 7616 §3.4.4)', () => {
   test('a hashed user name that matches nobody gets 401', async () => {
     const ch = (await get('/hashed/')).headers['www-authenticate'] as string[]
     const nonce = /nonce="([^"]+)"/.exec(ch[0]!)![1]!
+    const opaque = /opaque="([^"]+)"/.exec(ch[0]!)![1]!
     const hashedUser = createHash('sha256').update('nobody:Office').digest('hex')
-    const r = await get('/hashed/', { authorization: `Digest username="${hashedUser}", userhash=true, realm="Office", nonce="${nonce}", uri="/hashed/", algorithm=SHA-256, qop=auth, nc=00000001, cnonce="c2", response="${'0'.repeat(64)}"` })
+    const r = await get('/hashed/', { authorization: `Digest username="${hashedUser}", userhash=true, realm="Office", nonce="${nonce}", uri="/hashed/", algorithm=SHA-256, qop=auth, nc=00000001, cnonce="c2", response="${'0'.repeat(64)}", opaque="${opaque}"` })
     assert.equal(r.status, 401)
   })
 })
@@ -234,10 +241,11 @@ describe('proxy mode and auth-int', () => {
       const ch = (await get('/integrity/')).headers['www-authenticate'] as string
       assert.match(ch, /qop="auth-int"/)
       const nonce = /nonce="([^"]+)"/.exec(ch)![1]!
+      const opaque = /opaque="([^"]+)"/.exec(ch)![1]!
       const ha1 = computeHA1('SHA-256', 'dave', 'Office', 'dave-pw')
       const bodyHash = createHash('sha256').update(payload).digest('hex')
       const response = computeResponse({ algorithm: 'SHA-256', ha1, method: 'POST', uri: '/integrity/t', nonce, cnonce: 'c3', nc: '00000001', qop: 'auth-int', bodyHash })
-      return `Digest username="dave", realm="Office", nonce="${nonce}", uri="/integrity/t", algorithm=SHA-256, qop=auth-int, nc=00000001, cnonce="c3", response="${response}"`
+      return `Digest username="dave", realm="Office", nonce="${nonce}", uri="/integrity/t", algorithm=SHA-256, qop=auth-int, nc=00000001, cnonce="c3", response="${response}", opaque="${opaque}"`
     }
     const ok = await request(`${gw.url}/integrity/t`, { method: 'POST', body, headers: { authorization: await sign(body), 'content-type': 'text/plain' } })
     assert.equal(ok.statusCode, 200)

@@ -1,5 +1,6 @@
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { CredentialCache } from '../../src/auth/credential-cache.js'
 
 describe('CredentialCache', () => {
@@ -58,5 +59,18 @@ describe('CredentialCache', () => {
     assert.equal(c.clearProvider('accounts'), 1)
     assert.equal(c.get('a'), undefined)
     assert.equal(c.get('b'), '2')
+  })
+})
+
+describe('the cache key', () => {
+  test('is an HMAC-SHA256 under the per-boot key: same parts, same key; the key never appears', () => {
+    const c = new CredentialCache<string>({ maxEntries: 1, ttlMs: 1000 })
+    const k = c.key('R', 'basic-header', 'Basic YWxpY2U6cmlnaHQ=')
+    assert.equal(k, c.key('R', 'basic-header', 'Basic YWxpY2U6cmlnaHQ='))
+    assert.notEqual(k, c.key('R', 'basic-header', 'Basic YWxpY2U6cmlnaHU='))
+    assert.notEqual(c.key('a:b', 'c'), c.key('a', 'b:c'))
+    // Not a bare hash of the parts: without the process's key nobody can recompute it.
+    assert.notEqual(k, createHash('sha256').update('R\0basic-header\0Basic YWxpY2U6cmlnaHQ=').digest('base64url'))
+    assert.equal(Buffer.from(k, 'base64url').length, 32)
   })
 })

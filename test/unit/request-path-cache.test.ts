@@ -7,6 +7,7 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
 import { CredentialCache } from '../../src/auth/credential-cache.js'
+import { computeResponse, hashHex } from '../../src/auth/digest.js'
 import { NonceManager } from '../../src/auth/nonce.js'
 import { makePolicy } from '../../src/auth/policy.js'
 import { LoginThrottle } from '../../src/auth/throttle.js'
@@ -134,6 +135,46 @@ describe('Basic credential cache keyed by the header', () => {
     assert.deepEqual(await verify(policy, request('Basic !!!'), deps()), { kind: 'bad-request', reason: 'malformed Basic credentials' })
     const throttle = new LoginThrottle({ perAddress: { maxFailures: 5, windowMs: 60_000, lockoutMs: 1000 }, perUser: undefined, maxLockoutMs: 60_000, delayMs: 0, maxDelayMs: 0, maxEntries: 100 })
     assert.deepEqual(await verifyThrottled(policy, request('Basic !!!'), deps(throttle)), { kind: 'bad-request', reason: 'malformed Basic credentials' })
+  })
+})
+
+describe('Digest realm hashes in the cache', () => {
+  /** A provider that knows alice's HA1 (password "right") and counts its lookups. */
+  function ha1Provider(): { provider: Provider; lookups: () => number } {
+    let lookups = 0
+    return {
+      provider: {
+        async getRealmHash(_ctx: AuthContext, user: string, realm: string) {
+          lookups++
+          return user === 'alice' ? hashHex('SHA-256', `alice:${realm}:right`) : null
+        },
+        async groupsForUser() { return [] },
+      },
+      lookups: () => lookups,
+    }
+  }
+
+  function digestHeader(d: VerifierDeps, password: string, nc: number): string {
+    const nonce = d.nonces.issue('R')
+    const ha1 = hashHex('SHA-256', `alice:R:${password}`)
+    const p = { algorithm: 'SHA-256' as const, ha1, method: 'GET', uri: '/', nonce, cnonce: 'c0ffee', nc: nc.toString(16).padStart(8, '0'), qop: 'auth' as const }
+    return `Digest username="alice", realm="R", nonce="${nonce}", uri="/", algorithm=SHA-256, response="${computeResponse(p)}", qop=auth, nc=${p.nc}, cnonce="c0ffee", opaque="${d.nonces.opaque('R')}"`
+  }
+
+  test('a wrong response leaves no HA1 in the cache; a right one caches it and the next request is a hit', async () => {
+    const { provider, lookups } = ha1Provider()
+    const policy = makePolicy(authConfig({ scheme: ['digest'] }), [{ name: 'users', provider }])
+    const d = deps()
+    for (let i = 1; i <= 2; i++) {
+      const outcome = await verify(policy, request(digestHeader(d, 'guess', i)), d)
+      assert.equal(outcome.kind, 'challenge')
+    }
+    assert.equal(d.realmHashes.size, 0, 'guessing at alice cached nothing')
+    assert.equal(lookups(), 2)
+    assert.equal((await verify(policy, request(digestHeader(d, 'right', 3)), d)).kind, 'ok')
+    assert.equal(d.realmHashes.size, 1)
+    assert.equal((await verify(policy, request(digestHeader(d, 'right', 4)), d)).kind, 'ok')
+    assert.equal(lookups(), 3, 'the last request was answered from the cache')
   })
 })
 
