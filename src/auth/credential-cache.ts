@@ -79,21 +79,9 @@ export class CredentialCache<V> {
    * `load` resolves undefined for a denial (not cached) and rejects for a failure (not cached).
    */
   async through(key: string, load: () => Promise<CacheLoad<V> | undefined>, ttlMs = this.#ttl): Promise<V | undefined> {
-    const cached = this.get(key)
-    if (cached !== undefined) {
-      this.hits++
-      return cached
-    }
-    this.misses++
-    let pending = this.#inflight.get(key)
-    if (!pending) {
-      pending = load().finally(() => this.#inflight.delete(key))
-      this.#inflight.set(key, pending)
-      const result = await pending
-      if (result) this.set(key, result.value, result.provider, ttlMs, result.subject)
-      return result?.value
-    }
-    return (await pending)?.value
+    const got = await this.shared(key, load)
+    if (got !== undefined && !got.cached) this.set(key, got.value, got.provider, ttlMs, got.subject)
+    return got?.value
   }
 
   /**
@@ -104,7 +92,7 @@ export class CredentialCache<V> {
     const e = this.#live(key)
     if (e !== undefined) {
       this.hits++
-      return { value: e.value, provider: e.provider, cached: true }
+      return { value: e.value, provider: e.provider, ...(e.subject !== undefined ? { subject: e.subject } : {}), cached: true }
     }
     this.misses++
     let pending = this.#inflight.get(key)
