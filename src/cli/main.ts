@@ -26,7 +26,7 @@ const commands: Record<string, { run: Command; help: string }> = {
 }
 
 export function usage(): string {
-  return ['Usage: gatehouse COMMAND [options]', '', 'Commands:', ...Object.values(commands).map((c) => `  ${c.help}`), '', 'gatehouse COMMAND --help shows the options of a command.', ''].join('\n')
+  return ['Usage: gatehouse COMMAND [options]', '', 'Commands:', ...Object.values(commands).map((c) => `  ${c.help}`), '', 'gatehouse COMMAND --help shows the options of a command; gatehouse --version prints the version.', ''].join('\n')
 }
 
 export async function main(argv: string[], io: CliIO = defaultIO()): Promise<number> {

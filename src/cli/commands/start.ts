@@ -1,7 +1,7 @@
 /**
  * `gatehouse start --config FILE`: loads the configuration, starts daemon groups and
  * providers, listens. SIGTERM/SIGINT stop gracefully (a second one stops at once); SIGHUP
- * reloads every daemon group as a rolling restart.
+ * re-reads the configuration file and applies it (as `gatehouse reload`).
  */
 import { loadConfigFile } from '../../config-file.js'
 import { runGateway } from '../../gateway.js'
