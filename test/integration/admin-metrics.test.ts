@@ -107,6 +107,10 @@ describe('admin listener with a token', () => {
       assert.ok(i < 250, 'the slow request never reached the process')
       await new Promise((r) => setTimeout(r, 20))
     }
+    const during = (await admin(gw, '/metrics')).text
+    assert.equal(metricValue(during, 'gatehouse_group_processes_busy{group="busy"}'), 1)
+    assert.equal(metricValue(during, 'gatehouse_group_requests_in_flight{group="busy"}'), 1)
+    assert.equal(metricValue(during, 'gatehouse_group_processes_busy{group="app"}'), 0)
     const refused = await request(`${gw.url}/slow?ms=1`)
     await refused.body.text()
     assert.equal(refused.statusCode, 503)
@@ -130,6 +134,13 @@ describe('admin listener with a token', () => {
     }
   })
 
+  test('a configuration reload is counted by its result (this gateway has no file to re-read: failed)', async () => {
+    const before = metricValue((await admin(gw, '/metrics')).text, 'gatehouse_config_reloads_total{result="failed"}') ?? 0
+    const r = await admin(gw, '/reload', { method: 'POST' })
+    assert.equal(r.status, 500, r.text)
+    assert.equal(metricValue((await admin(gw, '/metrics')).text, 'gatehouse_config_reloads_total{result="failed"}'), before + 1)
+  })
+
   test('a command with an Origin header (a web page posting) is refused 403 and not run', async () => {
     const r = await admin(gw, '/stop', { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, origin: 'http://evil.example' } })
     assert.equal(r.status, 403)
@@ -148,8 +159,10 @@ describe('admin listener with a token', () => {
     assert.ok(p!.rssBytes > 1024 * 1024, `rss ${p!.rssBytes}`)
     assert.ok(p!.uptimeSeconds >= 0)
 
+    const reloadsBefore = metricValue((await admin(gw, '/metrics')).text, 'gatehouse_group_reloads_total{group="app"}')
     const r = await admin(gw, '/groups/app/restart', { method: 'POST' })
     assert.equal(r.status, 200)
+    assert.equal(metricValue((await admin(gw, '/metrics')).text, 'gatehouse_group_reloads_total{group="app"}'), (reloadsBefore ?? 0) + 1)
     assert.deepEqual(JSON.parse(r.text), { group: 'app', restarted: true })
     const after = JSON.parse((await admin(gw, '/status.json')).text) as S
     const app2 = after.groups.find((g) => g.name === 'app')!
