@@ -20,6 +20,7 @@ const auth = {
     provider: { description: 'a provider name, or a chain of names asked in order', ...stringOrList },
     require: {
       description: '"valid-user", or { users: [...] } and/or { groups: [...] } (groups: authenticated AND in one of the groups)',
+      'x-expected': '"valid-user", { users: [...] } or { groups: [...] } (or both lists)',
       anyOf: [
         { const: 'valid-user' },
         { type: 'object', additionalProperties: false, properties: { users: { type: 'array', items: { type: 'string', minLength: 1 } }, groups: { type: 'array', items: { type: 'string', minLength: 1 } } } },
@@ -49,20 +50,67 @@ const route = {
   },
 }
 
+/** Keys every provider entry takes, whatever its type (parseProvider in config.ts). */
+const providerCommon = {
+  type: { description: 'htpasswd, htdigest, sqlite, django, or module', enum: ['htpasswd', 'htdigest', 'sqlite', 'django', 'module'] },
+  threads: { description: 'worker threads running this provider (default 2)', type: 'integer', minimum: 1, maximum: 64 },
+  timeout: { ...duration, description: 'per-call timeout (default 10s)' },
+  concurrency: { description: 'calls one thread runs at once (default 1: hashes are CPU work, first come first served)', type: 'integer', minimum: 1, maximum: 1024 },
+  queueTimeout: { ...duration, description: 'how long a call may wait for a free thread before 503 (default: the timeout)' },
+  nice: { description: 'CPU priority of the provider threads, as nice(1) counts it: 0 = the front\'s own, 19 = lowest (default 15)', type: 'integer', minimum: 0, maximum: 19 },
+}
+
+/** The options each built-in provider reads (providers/<type>/index.ts and htpasswd/options.ts), checked as they do. */
+const providerOption = {
+  file: { description: 'htpasswd / htdigest: the file', type: 'string', minLength: 1 },
+  database: { description: 'sqlite / django: the SQLite database', type: 'string', minLength: 1 },
+  groupFile: { description: 'htpasswd / htdigest: an Apache AuthGroupFile', type: 'string', minLength: 1 },
+  plaintext: { description: 'htpasswd: accept lines of no known hash format as plaintext passwords (default false)', type: 'boolean' },
+  watchIntervalMs: { description: 'htpasswd / htdigest: how often the files are checked for changes, in ms (default 1000)', type: 'integer', minimum: 10 },
+  busyTimeout: { description: 'sqlite / django: ms a call waits on a locked database before 503 (default 5000)', type: 'number', minimum: 0 },
+}
+
+export const builtinProviderOptions: Record<'htpasswd' | 'htdigest' | 'sqlite' | 'django', ReadonlyArray<keyof typeof providerOption>> = {
+  htpasswd: ['file', 'groupFile', 'plaintext', 'watchIntervalMs'],
+  htdigest: ['file', 'groupFile', 'watchIntervalMs'],
+  sqlite: ['database', 'busyTimeout'],
+  django: ['database', 'busyTimeout'],
+}
+
+/**
+ * A built-in type takes the common keys and its own options, nothing else: a typo such as
+ * `plaintxt` would otherwise pass silently. `type: module` stays open (its keys are the module's).
+ */
+const builtinProviderRules = Object.entries(builtinProviderOptions).map(([type, keys]) => ({
+  if: { required: ['type'], properties: { type: { const: type } } },
+  then: {
+    additionalProperties: false,
+    properties: { ...Object.fromEntries(keys.map((k) => [k, providerOption[k]])), ...providerCommon },
+    // Read by formatSchemaErrors to name the type and the keys it takes.
+    'x-builtin-type': type,
+  },
+}))
+
 const provider = {
   type: 'object',
   required: ['type'],
   properties: {
-    type: { description: 'htpasswd, htdigest, sqlite, django, or module', enum: ['htpasswd', 'htdigest', 'sqlite', 'django', 'module'] },
+    type: providerCommon.type,
     module: { description: 'with type: module, the provider module (path relative to the config file)', type: 'string', minLength: 1 },
     file: { type: 'string', minLength: 1 },
     database: { type: 'string', minLength: 1 },
-    threads: { description: 'worker threads running this provider (default 2)', type: 'integer', minimum: 1, maximum: 64 },
-    timeout: { ...duration, description: 'per-call timeout (default 10s)' },
-    concurrency: { description: 'calls one thread runs at once (default 1: hashes are CPU work, first come first served)', type: 'integer', minimum: 1, maximum: 1024 },
-    queueTimeout: { ...duration, description: 'how long a call may wait for a free thread before 503 (default: the timeout)' },
-    nice: { description: 'CPU priority of the provider threads, as nice(1) counts it: 0 = the front\'s own, 19 = lowest (default 15)', type: 'integer', minimum: 0, maximum: 19 },
+    // Documented here; their types are checked for the built-in types only (a module reads its keys its own way).
+    groupFile: { description: providerOption.groupFile.description },
+    plaintext: { description: providerOption.plaintext.description },
+    watchIntervalMs: { description: providerOption.watchIntervalMs.description },
+    busyTimeout: { description: providerOption.busyTimeout.description },
+    threads: providerCommon.threads,
+    timeout: providerCommon.timeout,
+    concurrency: providerCommon.concurrency,
+    queueTimeout: providerCommon.queueTimeout,
+    nice: providerCommon.nice,
   },
+  allOf: builtinProviderRules,
 }
 
 const group = {

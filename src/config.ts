@@ -13,7 +13,8 @@ import type { AuthConfig, Config, GroupConfig, ProviderConfig, RouteConfig, Sche
 import { parseLimits, parseThrottle, type RawLimits, type RawThrottle } from './config-hardening.js'
 import { DEFAULT_NICE } from './providers/thread-pool.js'
 
-const ajv = new Ajv({ allErrors: true, strict: false })
+// verbose: errors carry their schema, whose annotations (x-expected, x-builtin-type) word the messages.
+const ajv = new Ajv({ allErrors: true, strict: false, verbose: true })
 const validate = ajv.compile(configSchema)
 
 /** Built-in provider types and whether they can serve Digest (have getRealmHash). */
@@ -232,8 +233,20 @@ export function durationMs(value: number | string | undefined, fallback: number)
 /** Turns ajv's errors into "key.path: expected ..." lines, one per offending key. */
 export function formatSchemaErrors(list: ErrorObject[]): string {
   const out = new Map<string, string>()
+  // A value matching none of the forms of an anyOf that names them (x-expected): ajv's message of the
+  // first form alone ("must be equal to constant") would hide the others.
+  const forms = new Map<string, string>()
+  for (const e of list) {
+    const expected = e.keyword === 'anyOf' ? (e.parentSchema as { 'x-expected'?: string } | undefined)?.['x-expected'] : undefined
+    if (expected !== undefined) forms.set(e.instancePath, expected)
+  }
+  for (const [pointer, expected] of forms) {
+    const key = pointerToPath(pointer)
+    out.set(key, `${key || '(top level)'}: expected ${expected}`)
+  }
   for (const e of list) {
     if (e.keyword === 'anyOf' || e.keyword === 'if') continue
+    if (forms.has(e.instancePath) && e.keyword !== 'additionalProperties') continue
     const path = pointerToPath(e.instancePath)
     let key = path
     let msg: string
@@ -241,7 +254,9 @@ export function formatSchemaErrors(list: ErrorObject[]): string {
       case 'additionalProperties': {
         const extra = (e.params as { additionalProperty: string }).additionalProperty
         key = path ? `${path}.${extra}` : extra
-        msg = 'unknown key'
+        const type = (e.parentSchema as { 'x-builtin-type'?: string } | undefined)?.['x-builtin-type']
+        const known = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {})
+        msg = type !== undefined ? `unknown key for type ${type} (expected one of: ${known.join(', ')})` : 'unknown key'
         break
       }
       case 'required': {

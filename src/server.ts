@@ -108,6 +108,11 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     done()
   })
 
+  // Apache and nginx proxy any method; without these, WebDAV/CalDAV clients got 404 from Fastify's router.
+  for (const method of EXTENSION_METHODS) {
+    if (!app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: true })
+  }
+
   for (const route of config.routes) {
     const target = route.upstream
       ? new UpstreamTarget({ name: route.path, url: route.upstream, log })
@@ -159,7 +164,7 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     }
     const routeOpts = route.bodyLimit ? { bodyLimit: route.bodyLimit } : {}
     const paths = route.path === '/' ? ['/', '/*'] : [route.path, `${route.path}/`, `${route.path}/*`]
-    for (const url of paths) app.route({ method: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'], url, handler, config: { gatehouseRoute: route.path } as object, ...routeOpts })
+    for (const url of paths) app.route({ method: routedMethods(app), url, handler, config: { gatehouseRoute: route.path } as object, ...routeOpts })
   }
 
   registerSidecar(app, { config, providers, deps, ...(metrics ? { onAuth: (provider: string, outcome: string, reason?: string) => metrics.auth(provider, outcome, reason) } : {}) })
@@ -205,6 +210,25 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
       return closed
     },
   }
+}
+
+/**
+ * Methods beyond Fastify's defaults that the front routes like any other: WebDAV (RFC 4918),
+ * DeltaV (RFC 3253), ACL (RFC 3744), SEARCH (RFC 5323), bindings (RFC 5842), CalDAV (RFC 4791).
+ * All may carry a body, which streams to the target untouched. CONNECT is absent: Node hands it
+ * to the 'connect' event, never to the router.
+ */
+export const EXTENSION_METHODS = [
+  'PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK',
+  'REPORT', 'CHECKOUT', 'MERGE', 'MKACTIVITY', 'ACL', 'SEARCH', 'BIND', 'UNBIND', 'REBIND', 'MKCALENDAR',
+] as const
+
+/**
+ * Every method the router knows but TRACE: a TRACE echoes the request, credentials and cookies
+ * included, back to the page that sent it (cross-site tracing); nginx refuses it too.
+ */
+function routedMethods(app: FastifyInstance): string[] {
+  return app.supportedMethods.filter((m) => m !== 'TRACE')
 }
 
 /** What the front adds to a Fastify request. */

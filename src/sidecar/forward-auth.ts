@@ -33,8 +33,6 @@ export interface SidecarDeps {
   onAuth?: (provider: string, outcome: string, reason?: string) => void
 }
 
-const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']
-
 /** Adds the endpoint's routes (`path` and Envoy's `path/*`) when the configuration has a sidecar. */
 export function registerSidecar(app: FastifyInstance, { config, providers, deps, onAuth }: SidecarDeps): void {
   const sidecar = config.sidecar
@@ -83,7 +81,8 @@ export function registerSidecar(app: FastifyInstance, { config, providers, deps,
     return decide(request, reply, original, route, policy, deps, sidecar, onAuth)
   }
 
-  for (const url of [sidecar.path, `${sidecar.path}/*`]) app.route({ method: METHODS, url, handler })
+  // Envoy's check request keeps the original method (PROPFIND included): every method the app routes.
+  for (const url of [sidecar.path, `${sidecar.path}/*`]) app.route({ method: app.supportedMethods, url, handler })
 }
 
 async function decide(request: FastifyRequest, reply: FastifyReply, original: OriginalRequest, route: RouteConfig, policy: AuthPolicy, deps: VerifierDeps, sidecar: NonNullable<Config['sidecar']>, onAuth?: SidecarDeps['onAuth']): Promise<FastifyReply> {

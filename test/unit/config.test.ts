@@ -101,6 +101,54 @@ describe('parseConfig', () => {
     assert.match(errorOf({ providers: { d: { type: 'htdigest', file: 'f' } }, routes: [{ path: '/a', auth: { realm: 'a"b', provider: 'd' } }] }), /routes\[0\]\.auth\.realm: expected text without quotes/)
   })
 
+  test('a misspelt key of a built-in provider is an error naming the key, the type and the keys it takes', () => {
+    const msg = errorOf({ providers: { office: { type: 'htpasswd', file: './users', plaintxt: true } }, routes: [] })
+    assert.equal(msg, 'invalid configuration: providers.office.plaintxt: unknown key for type htpasswd (expected one of: file, groupFile, plaintext, watchIntervalMs, type, threads, timeout, concurrency, queueTimeout, nice)')
+  })
+
+  test('an option of another built-in type is unknown to this one', () => {
+    assert.match(errorOf({ providers: { s: { type: 'sqlite', file: './users.sqlite' } }, routes: [] }), /providers\.s\.file: unknown key for type sqlite \(expected one of: database, busyTimeout, type,/)
+    assert.match(errorOf({ providers: { d: { type: 'htdigest', file: 'f', plaintext: true } }, routes: [] }), /providers\.d\.plaintext: unknown key for type htdigest \(expected one of: file, groupFile, watchIntervalMs,/)
+    assert.match(errorOf({ providers: { d: { type: 'django', database: 'db', module: './x.js' } }, routes: [] }), /providers\.d\.module: unknown key for type django/)
+  })
+
+  test('every option each built-in provider reads is accepted and passed on', () => {
+    const c = parseConfig({
+      providers: {
+        a: { type: 'htpasswd', file: 'p', groupFile: 'g', plaintext: true, watchIntervalMs: 100, threads: 1, timeout: '5s', concurrency: 2, queueTimeout: 1, nice: 10 },
+        b: { type: 'htdigest', file: 'd', groupFile: 'g', watchIntervalMs: 50 },
+        c: { type: 'sqlite', database: 's', busyTimeout: 200 },
+        d: { type: 'django', database: 'db', busyTimeout: 0 },
+      },
+      routes: [],
+    }, { baseDir: '/etc/gh' })
+    assert.deepEqual(c.providers.a!.options, { file: '/etc/gh/p', groupFile: '/etc/gh/g', plaintext: true, watchIntervalMs: 100 })
+    assert.deepEqual(c.providers.b!.options, { file: '/etc/gh/d', groupFile: '/etc/gh/g', watchIntervalMs: 50 })
+    assert.deepEqual(c.providers.c!.options, { database: '/etc/gh/s', busyTimeout: 200 })
+    assert.deepEqual(c.providers.d!.options, { database: '/etc/gh/db', busyTimeout: 0 })
+  })
+
+  test('built-in provider options of the wrong type are named by their key path', () => {
+    const msg = errorOf({ providers: { office: { type: 'htpasswd', file: 'f', plaintext: 'yes', watchIntervalMs: 5 } }, routes: [] })
+    assert.match(msg, /providers\.office\.plaintext: expected a value that must be boolean/)
+    assert.match(msg, /providers\.office\.watchIntervalMs: expected a value that must be >= 10/)
+  })
+
+  test('a module provider keeps any other key as its own option', () => {
+    const c = parseConfig({ providers: { m: { type: 'module', module: './m.js', plaintxt: true, url: 'ldap://x', plaintext: 'anything' } }, routes: [] }, { baseDir: '/etc/gh' })
+    assert.deepEqual(c.providers.m!.options, { plaintxt: true, url: 'ldap://x', plaintext: 'anything' })
+  })
+
+  test('a misspelt require names the forms it may take', () => {
+    const raw = (require: unknown) => ({ providers: { d: { type: 'htdigest', file: 'f' } }, routes: [{ path: '/a', auth: { realm: 'R', provider: 'd', require } }] })
+    assert.equal(errorOf(raw('valid-usr')), 'invalid configuration: routes[0].auth.require: expected "valid-user", { users: [...] } or { groups: [...] } (or both lists)')
+    const nested = errorOf(raw({ userz: ['alice'] }))
+    assert.match(nested, /routes\[0\]\.auth\.require: expected "valid-user", \{ users: \[\.\.\.\] \} or \{ groups: \[\.\.\.\] \}/)
+    assert.match(nested, /routes\[0\]\.auth\.require\.userz: unknown key/)
+    assert.doesNotMatch(nested, /constant/)
+    assert.deepEqual(parseConfig(raw({ users: ['alice'], groups: ['staff'] }), { baseDir: '/' }).routes[0]!.auth!.require, { users: ['alice'], groups: ['staff'] })
+  })
+
   test('durations accept seconds and units', () => {
     assert.equal(durationMs(2, 0), 2000)
     assert.equal(durationMs('250ms', 0), 250)
