@@ -30,16 +30,18 @@ export default async function createHtdigestProvider(options: Record<string, unk
   const file = fileOption(options, 'file', env, true) as string
   const groupPath = fileOption(options, 'groupFile', env, false)
   const intervalMs = intervalOption(options, env)
+  // Both files feed cached answers (a success, an HA1, a user's groups): a re-read of either empties them.
+  const onChange = (): void => env.changed?.()
   let entries: WatchedFile<Map<string, string>>
   try {
-    entries = await WatchedFile.open({ path: file, label: 'htdigest file', log: env.log, intervalMs, parse: parseHtdigest })
+    entries = await WatchedFile.open({ path: file, label: 'htdigest file', log: env.log, intervalMs, onChange, parse: parseHtdigest })
   } catch (err) {
     throw loadError(env, 'htdigest file', file, err)
   }
   let groups: WatchedFile<Map<string, string[]>> | undefined
   if (groupPath !== undefined) {
     try {
-      groups = await WatchedFile.open({ path: groupPath, label: 'group file', log: env.log, intervalMs, parse: parseGroupFile })
+      groups = await WatchedFile.open({ path: groupPath, label: 'group file', log: env.log, intervalMs, onChange, parse: parseGroupFile })
     } catch (err) {
       entries.close()
       throw loadError(env, 'group file', groupPath, err)

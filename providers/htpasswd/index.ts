@@ -42,16 +42,18 @@ export default async function createHtpasswdProvider(options: Record<string, unk
     }
     return { users, sample }
   }
+  // Both files feed cached answers (a success, a user's groups): a re-read of either empties them.
+  const onChange = (): void => env.changed?.()
   let users: WatchedFile<Loaded>
   try {
-    users = await WatchedFile.open({ path: file, label: 'htpasswd file', log: env.log, intervalMs, parse: (t) => analyse(parseHtpasswd(t)) })
+    users = await WatchedFile.open({ path: file, label: 'htpasswd file', log: env.log, intervalMs, onChange, parse: (t) => analyse(parseHtpasswd(t)) })
   } catch (err) {
     throw loadError(env, 'htpasswd file', file, err)
   }
   let groups: WatchedFile<Map<string, string[]>> | undefined
   if (groupPath !== undefined) {
     try {
-      groups = await WatchedFile.open({ path: groupPath, label: 'group file', log: env.log, intervalMs, parse: parseGroupFile })
+      groups = await WatchedFile.open({ path: groupPath, label: 'group file', log: env.log, intervalMs, onChange, parse: parseGroupFile })
     } catch (err) {
       users.close()
       throw loadError(env, 'group file', groupPath, err)

@@ -26,6 +26,11 @@ export interface WatchedFileOptions<T> {
   intervalMs?: number
   /** Called after each successful (re)load with the new value. */
   onLoad?: (value: T) => void
+  /**
+   * Called once a re-read has put new contents in force (not after the first read): the
+   * providers pass env.changed, so the front drops cached answers the old contents gave.
+   */
+  onChange?: () => void
 }
 
 export class WatchedFile<T> {
@@ -82,6 +87,13 @@ export class WatchedFile<T> {
       if (generation !== this.#generation || this.#closed) return
       const reason = err instanceof FileFormatError ? err.message : ((err as NodeJS.ErrnoException).code ?? 'read error')
       log.warn(`${label} could not be reloaded; keeping the previous contents`, { file: path, reason })
+      return
+    }
+    // Outside the try: a failing listener must not be reported as a failed reload (the new contents are in force).
+    try {
+      this.#opts.onChange?.()
+    } catch (err) {
+      log.error(`${label} change listener failed`, { file: path, error: (err as Error)?.message ?? String(err) })
     }
   }
 }

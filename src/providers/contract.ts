@@ -44,6 +44,15 @@ export interface ProviderEnv {
   /** Name of the provider in the configuration. */
   name: string
   log: ProviderLog
+  /**
+   * Tells the front that this provider's answers may have changed (a file it serves from was
+   * re-read): the credential cache drops the entries this provider answered, so a removed user
+   * or a changed password is refused at once instead of when the cached entry expires. Cheap and
+   * idempotent; call it after the new data is in force, never before. Optional in the type
+   * because a host may have nothing to empty (call it as `env.changed?.()`); the loader always
+   * hands factories a function.
+   */
+  changed?(): void
 }
 
 export interface ProviderLog {

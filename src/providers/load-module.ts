@@ -24,6 +24,8 @@ function builtinUrl(name: BuiltinProvider): string {
   return pathToFileURL(file).href
 }
 
+function noChange(): void {}
+
 /** Turns a specifier into an importable URL; throws GH_ERR_PROVIDER_LOAD when it cannot be found. */
 export function resolveProviderSpecifier(specifier: string, baseDir: string): string {
   if (typeof specifier !== 'string' || specifier === '') throw errors.GH_ERR_PROVIDER_LOAD(String(specifier), 'empty specifier')
@@ -50,9 +52,11 @@ export async function loadProvider(specifier: string, options: Record<string, un
     throw errors.GH_ERR_PROVIDER_LOAD(specifier, `import failed: ${(err as Error)?.message ?? String(err)}`, { cause: err })
   }
   const exported = mod.default
+  // Modules written in plain JS may call env.changed() unguarded: give every host's env one.
+  const full: ProviderEnv = { ...env, changed: env.changed ?? noChange }
   let provider: unknown
   try {
-    provider = typeof exported === 'function' ? await (exported as (o: unknown, e: ProviderEnv) => unknown)(options, env) : exported
+    provider = typeof exported === 'function' ? await (exported as (o: unknown, e: ProviderEnv) => unknown)(options, full) : exported
   } catch (err) {
     if (isGatehouseError(err, 'GH_ERR_PROVIDER_LOAD')) throw err
     throw errors.GH_ERR_PROVIDER_LOAD(specifier, `factory failed: ${(err as Error)?.message ?? String(err)}`, { cause: err })

@@ -44,6 +44,11 @@ export class ProviderRegistry {
         nice: p.nice,
         log: providerLog(plog),
       })
+      // A built-in re-read its file (or a module said so): cached successes may now be wrong.
+      provider.onChanged(({ thread }) => {
+        plog.info({ thread }, 'provider data changed: cache entries dropped')
+        this.notifyReload(p.name)
+      })
       this.#entries.set(p.name, { name: p.name, provider })
     }
   }
@@ -108,7 +113,7 @@ export class ProviderRegistry {
     })()
   }
 
-  /** A provider's answers may have changed (its group reloaded): listeners empty caches. */
+  /** A provider's answers may have changed (its group reloaded, its data changed): listeners empty caches. */
   notifyReload(name: string): void {
     this.#events.emit('reload', name)
   }

@@ -35,6 +35,8 @@ export type FromHost =
   | { type: 'result'; id: number; ok: true; value: unknown }
   | { type: 'result'; id: number; ok: false; error: WireError }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; msg: string; fields?: Record<string, unknown> }
+  /** The provider called env.changed(): its answers may differ now (the front empties its cache entries). */
+  | { type: 'changed' }
 
 const MAX_MESSAGE = 300
 
@@ -122,7 +124,7 @@ async function main(data: HostData): Promise<void> {
   lowerPriority(data.nice)
   let provider: Provider
   try {
-    provider = await loadProvider(data.specifier, data.options, { ...data.env, log })
+    provider = await loadProvider(data.specifier, data.options, { ...data.env, log, changed: () => void send({ type: 'changed' }) })
   } catch (err) {
     send({ type: 'load-error', error: toWire(err, 'GH_ERR_PROVIDER_LOAD') })
     return

@@ -136,6 +136,7 @@ export class ThreadProvider implements Provider {
   #nextId = 1
   #started: Promise<void> | undefined
   #closed: Promise<void> | undefined
+  readonly #changedListeners = new Set<(info: { thread: number }) => void>()
 
   constructor(opts: ThreadProviderOptions) {
     const threads = opts.threads ?? Math.min(2, availableParallelism())
@@ -159,6 +160,27 @@ export class ThreadProvider implements Provider {
 
   get state(): PoolState {
     return this.#state
+  }
+
+  /**
+   * Calls `listener` each time a thread's provider reports env.changed(). Every thread keeps its
+   * own copy of the data and reports its own reload, so one change on disk is usually reported
+   * once per thread: the last report comes after every thread serves the new data.
+   */
+  onChanged(listener: (info: { thread: number }) => void): () => void {
+    this.#changedListeners.add(listener)
+    return () => this.#changedListeners.delete(listener)
+  }
+
+  #changed(thread: Thread): void {
+    if (this.#state === 'closing' || this.#state === 'closed') return
+    for (const listener of this.#changedListeners) {
+      try {
+        listener({ thread: thread.index })
+      } catch (err) {
+        this.#opts.log.error('provider change listener failed', { thread: thread.index, error: (err as Error)?.message ?? String(err) })
+      }
+    }
   }
 
   /** Starts every thread and waits until each has loaded the provider. Idempotent. */
@@ -213,6 +235,8 @@ export class ThreadProvider implements Provider {
           void worker.terminate()
         } else if (msg.type === 'log') {
           this.#opts.log[msg.level](msg.msg, { ...msg.fields, thread: thread.index })
+        } else if (msg.type === 'changed') {
+          this.#changed(thread)
         } else {
           this.#settleCall(thread, msg)
           this.#drain()
