@@ -3,9 +3,11 @@
  * `init`; the worker binds its 0600 data socket, drops privileges if configured, loads the app
  * (and provider), then reports `ready`. It exits on `shutdown` (after draining) and as soon as
  * the supervisor goes away (the IPC channel disconnects), so no daemon outlives the front.
+ * A first SIGTERM/SIGINT is ignored while the front is there (see handleSignals).
  */
 import { rmSync } from 'node:fs'
 import type { RequestListener } from 'node:http'
+import { constants as osConstants } from 'node:os'
 import { pathToFileURL } from 'node:url'
 import { PROTOCOL_VERSION, type FromWorker, type ToWorker, type WorkerInit } from '../ipc/protocol.js'
 import { dropPrivileges } from './privileges.js'
@@ -13,6 +15,9 @@ import { ProviderHost } from './provider-host.js'
 import { WorkerServer } from './worker-server.js'
 
 const INIT_TIMEOUT_MS = 30_000
+
+/** Set once the shutdown handler that drains is installed and `ready` is sent. */
+let ready = false
 
 function send(msg: FromWorker, then?: () => void): void {
   process.send?.(msg, undefined, undefined, () => then?.())
@@ -69,7 +74,42 @@ async function boot(init: WorkerInit): Promise<void> {
       .catch((err: unknown) => log('warn', 'provider close failed', { error: describe(err) }))
       .finally(() => process.exit(0))
   })
+  ready = true
   send(provider === null ? { type: 'ready', pid: process.pid } : { type: 'ready', pid: process.pid, providerMethods: provider.methods })
+}
+
+/**
+ * Daemons share the front's process group, so Ctrl-C in a terminal or systemd's SIGTERM to the
+ * control group reaches them together with the front, which then drains them and sends
+ * `shutdown`: dying at once would fail the requests in flight. So while connected and not told
+ * to shut down, the first SIGTERM/SIGINT is only logged; a second one, or any after `shutdown`
+ * (the supervisor escalates with SIGTERM after the grace), exits at once. A `shutdown` before
+ * `ready` exits at once too: nothing can be in flight, and the draining handler is not set yet.
+ */
+function handleSignals(isReady: () => boolean): void {
+  let shutdownAsked = false
+  let ignoredOne = false
+  process.on('message', (msg: ToWorker) => {
+    if (msg.type !== 'shutdown') return
+    shutdownAsked = true
+    if (!isReady()) process.exit(0)
+  })
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (ignoredOne || shutdownAsked || !process.connected) {
+      log('warn', `${signal}: exiting now`, { signal })
+      process.exit(128 + (osConstants.signals[signal] ?? 0))
+    }
+    ignoredOne = true
+    log('info', `${signal} ignored: the front stops this process (a second signal exits at once)`, { signal })
+  }
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+  // A closing terminal hangs up the whole process group: the front treats SIGHUP as "reload",
+  // and reloads are its to run. While the front is there, a daemon outlives a hang-up.
+  process.on('SIGHUP', () => {
+    if (!process.connected) process.exit(128 + (osConstants.signals.SIGHUP ?? 1))
+    log('info', 'SIGHUP ignored: the front decides about reloads', { signal: 'SIGHUP' })
+  })
 }
 
 function main(): void {
@@ -78,6 +118,7 @@ function main(): void {
     process.exit(2)
   }
   process.on('disconnect', () => process.exit(0))
+  handleSignals(() => ready)
   const timer = setTimeout(() => process.exit(2), INIT_TIMEOUT_MS)
   process.once('message', (msg: ToWorker) => {
     clearTimeout(timer)

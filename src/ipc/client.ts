@@ -45,6 +45,12 @@ interface Stream {
   resolve(value: unknown): void
   reject(err: Error): void
   headDone: boolean
+  /**
+   * A bodiless request whose HEAD frame the kernel has not taken yet: if the connection closes
+   * now, the worker never saw it and another process may serve it. Never set for requests with
+   * a body (the caller's stream may be partly consumed) nor for provider calls.
+   */
+  unsent: boolean
   body?: InboundBody
   /** DATA that arrived after the head while no body stream was asked for yet. */
   early?: Buffer[]
@@ -137,8 +143,11 @@ export class WorkerConnection {
       s.onTimeout = opts.onTimeout
       s.onDone = opts.onDone
       const wire: RequestHead = { method: head.method, url: head.url, headers: head.headers, remoteAddress: head.remoteAddress, body: body !== null }
-      this.#fs.send(Frame.HEAD, s.id, JSON.stringify(wire))
-      if (body !== null) {
+      if (body === null) {
+        s.unsent = true
+        this.#fs.send(Frame.HEAD, s.id, JSON.stringify(wire), (err) => { if (!err) s.unsent = false })
+      } else {
+        this.#fs.send(Frame.HEAD, s.id, JSON.stringify(wire))
         s.sender = new CreditSender(() => this.#fs.blocked, (fn) => this.#fs.onDrain(fn))
         this.#pump(s, body)
       }
@@ -167,7 +176,7 @@ export class WorkerConnection {
     let id = this.#nextId
     while (this.#streams.has(id)) id = id >= 0xffffffff ? 1 : id + 1
     this.#nextId = id >= 0xffffffff ? 1 : id + 1
-    const s: Stream = { id, resolve, reject, headDone: false, ended: false, done: false, timeoutMs }
+    const s: Stream = { id, resolve, reject, headDone: false, unsent: false, ended: false, done: false, timeoutMs }
     this.#streams.set(id, s)
     this.#arm(s)
     return s
@@ -338,8 +347,11 @@ export class WorkerConnection {
   }
 
   #onClose(err?: Error): void {
-    this.#closeError = errors.GH_ERR_GROUP_FAILED(this.group, `worker connection closed${err ? `: ${err.message}` : ''}`)
-    for (const s of [...this.#streams.values()]) this.#fail(s, this.#closeError)
+    const why = `worker connection closed${err ? `: ${err.message}` : ''}`
+    this.#closeError = errors.GH_ERR_GROUP_FAILED(this.group, why)
+    // Frames leave corked at the check phase: requests dispatched just before the worker died
+    // (SIGKILL) meet a closed socket (EPIPE) or are dropped unwritten. Those the group may retry.
+    for (const s of [...this.#streams.values()]) this.#fail(s, s.unsent && !s.headDone ? notAccepted(this.group, why) : this.#closeError)
     const listeners = this.#closeListeners
     this.#closeListeners = []
     for (const fn of listeners) fn()
@@ -377,8 +389,8 @@ class Response implements ResponseStart {
   }
 }
 
-function notAccepted(group: string): GatehouseError {
-  return Object.assign(errors.GH_ERR_IPC_CLOSED(`group ${group}: connection already closed`), { accepted: false })
+function notAccepted(group: string, why = 'connection already closed'): GatehouseError {
+  return Object.assign(errors.GH_ERR_IPC_CLOSED(`group ${group}: ${why}`), { accepted: false })
 }
 
 function abortError(signal: AbortLike): Error {

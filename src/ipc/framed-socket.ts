@@ -58,10 +58,14 @@ export class FramedSocket {
     this.#drainWaiters.push(fn)
   }
 
-  send(type: FrameType, id: number, payload?: Buffer | string): boolean {
+  /**
+   * `written`, if given, is called once the frame was handed to the kernel (no error) or failed
+   * (with the error); it may never be called when the socket is destroyed first.
+   */
+  send(type: FrameType, id: number, payload?: Buffer | string, written?: (err?: Error | null) => void): boolean {
     if (this.closed) return false
     this.#cork()
-    this.socket.write(encodeFrame(type, id, payload))
+    this.socket.write(encodeFrame(type, id, payload), written)
     return true
   }
 
