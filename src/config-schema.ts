@@ -248,7 +248,7 @@ export const configSchema = {
     routes: { type: 'array', items: route },
     identityHeaders: { type: 'object', additionalProperties: false, properties: { user: headerName, groups: headerName } },
     sidecar,
-    trustedProxies: { description: 'addresses whose X-Forwarded-* headers are trusted', type: 'array', items: { type: 'string' } },
+    trustedProxies: { description: 'addresses or CIDR ranges whose X-Forwarded-* headers are trusted', type: 'array', items: { type: 'string' } },
     digest: {
       type: 'object',
       additionalProperties: false,

@@ -12,6 +12,7 @@ import { parseAdmin, type RawAdmin } from './config-admin.js'
 import type { AuthConfig, Config, GroupConfig, ProviderConfig, RouteConfig, Scheme, SidecarConfig } from './config-types.js'
 import { parseLimits, parseThrottle, type RawLimits, type RawThrottle } from './config-hardening.js'
 import { DEFAULT_NICE } from './providers/thread-pool.js'
+import { trustedProxyProblem } from './proxy/trusted-proxies.js'
 
 // verbose: errors carry their schema, whose annotations (x-expected, x-builtin-type) word the messages.
 const ajv = new Ajv({ allErrors: true, strict: false, verbose: true })
@@ -41,6 +42,10 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
   for (const [name, p] of Object.entries(doc.providers ?? {})) {
     providers[name] = parseProvider(name, p, baseDir, problems)
   }
+  ;(doc.trustedProxies ?? []).forEach((entry, i) => {
+    const problem = trustedProxyProblem(entry)
+    if (problem !== undefined) problems.push(`trustedProxies[${i}]: ${problem}`)
+  })
   const groups: Record<string, GroupConfig> = {}
   for (const [name, g] of Object.entries(doc.groups ?? {})) {
     if (name in providers) problems.push(`groups.${name}: the name is also used under providers; names must be unique`)

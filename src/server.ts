@@ -17,6 +17,7 @@ import type { Identity, VerifierDeps } from './auth/verifier.js'
 import { buildForwardHeaders, canonicalHeaderName, type ForwardHeaderOptions } from './proxy/forward-headers.js'
 import { checkRequestTarget } from './proxy/request-target.js'
 import { UpstreamTarget } from './proxy/upstream-target.js'
+import { TrustedProxies } from './proxy/trusted-proxies.js'
 import type { Target } from './proxy/target.js'
 import { ProviderRegistry } from './providers/registry.js'
 import { accessLogger, createLogger, lazyChildLogger, loggerOptions } from './log.js'
@@ -78,7 +79,7 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     nonces: opts.nonces ?? new NonceManager({ secret, ttlMs: config.digest.nonceTtlMs }),
     identities: new CredentialCache<Identity>({ maxEntries: config.cache.maxEntries, ttlMs: config.cache.ttlMs }),
     realmHashes: new CredentialCache<string>({ maxEntries: config.cache.maxEntries, ttlMs: config.cache.ttlMs }),
-    ...(config.throttle.enabled ? { throttle: { throttle: createThrottle(config, log), trustedProxies: new Set(config.trustedProxies) } } : {}),
+    ...(config.throttle.enabled ? { throttle: { throttle: createThrottle(config, log), trustedProxies: new TrustedProxies(config.trustedProxies) } } : {}),
   }
   const providers = new ProviderRegistry(config, log)
   for (const g of Object.values(config.groups)) {
@@ -93,7 +94,7 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
   opts.supervisor?.on('reload', onGroupReload)
   const targets: Target[] = []
   const reserved = new Set([canonicalHeaderName(config.identityHeaders.user), canonicalHeaderName(config.identityHeaders.groups)])
-  const trusted = new Set(config.trustedProxies)
+  const trusted = new TrustedProxies(config.trustedProxies)
 
   // The route label, set by the gatehouse route handlers; other requests (404, sidecar) fall back to the route pattern.
   app.decorateRequest('gatehouseRoute', '')

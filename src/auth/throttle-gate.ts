@@ -5,6 +5,7 @@
  * Only a provider's "no" counts as a failure (wrong password, unknown user): a missing, malformed
  * or stale credential guesses nothing.
  */
+import type { AddressMatcher } from '../proxy/trusted-proxies.js'
 import type { AuthPolicy } from './policy.js'
 import type { LoginThrottle, ThrottleScope } from './throttle.js'
 import { authorize, cachedBasic, parseCredentials, verify, type AuthOutcome, type AuthRequest, type ParsedCredentials, type VerifierDeps } from './verifier.js'
@@ -13,7 +14,7 @@ import type { AuthContext } from '../providers/contract.js'
 export interface ThrottleGate {
   throttle: LoginThrottle
   /** Addresses whose X-Forwarded-For names the client (config.trustedProxies). */
-  trustedProxies: ReadonlySet<string>
+  trustedProxies: AddressMatcher
   /** How the growing delay waits; tests may replace it. */
   sleep?: (ms: number) => Promise<void>
 }
@@ -61,7 +62,7 @@ function claimedUserOf(parsed: ParsedCredentials | undefined): string | undefine
 }
 
 /** clientAddress without building the request's context when the peer is not a trusted proxy. */
-function requestAddress(req: AuthRequest, trusted: ReadonlySet<string>): string {
+function requestAddress(req: AuthRequest, trusted: AddressMatcher): string {
   const peer = req.remoteAddress
   return peer !== undefined && !trusted.has(peer) ? peer : clientAddress(req.ctx, trusted)
 }
@@ -70,7 +71,7 @@ function requestAddress(req: AuthRequest, trusted: ReadonlySet<string>): string 
  * The client behind the connection: the peer, or when the peer is a trusted proxy, the
  * right-most X-Forwarded-For entry that is not one (entries left of it are client-forgeable).
  */
-export function clientAddress(ctx: AuthContext, trusted: ReadonlySet<string>): string {
+export function clientAddress(ctx: AuthContext, trusted: AddressMatcher): string {
   let address = ctx.remoteAddress
   if (!trusted.has(address)) return address
   const xff = ctx.headers['x-forwarded-for']

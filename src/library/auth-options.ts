@@ -3,6 +3,7 @@
  * construction (every error names the option) and turned into what the verifier needs:
  * a route-like AuthConfig, a nonce manager and the credential caches.
  */
+import { TrustedProxies } from '../proxy/trusted-proxies.js'
 import { parseThrottle, type RawThrottle } from '../config-hardening.js'
 import { loginThrottleFrom } from '../auth/throttle.js'
 import type { ThrottleGate } from '../auth/throttle-gate.js'
@@ -108,5 +109,14 @@ export function makeThrottle(opts: Pick<CommonAuthOptions, 'throttle' | 'trusted
   if (opts.throttle === false) return undefined
   const t = parseThrottle(opts.throttle)
   if (!t.enabled) return undefined
-  return { throttle: loginThrottleFrom(t), trustedProxies: new Set(opts.trustedProxies ?? []) }
+  return { throttle: loginThrottleFrom(t), trustedProxies: trustedProxiesOption(opts.trustedProxies) }
+}
+
+/** The library's `trustedProxies` option: addresses and CIDR ranges; a bad entry is GH_ERR_OPT_INVALID naming it. */
+function trustedProxiesOption(entries: string[] | undefined): TrustedProxies {
+  try {
+    return new TrustedProxies(entries ?? [])
+  } catch (err) {
+    throw errors.GH_ERR_OPT_INVALID((err as Error).message)
+  }
 }

@@ -11,6 +11,7 @@
  *  - 429 with Retry-After for a locked-out client or user (login throttling);
  *  - 5xx when a provider fails (Retry-After on 503): never a pass.
  */
+import { TrustedProxies } from '../proxy/trusted-proxies.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { AuthConfig, Config, RouteConfig } from '../config-types.js'
 import { challengeHeaders, sendError, sendThrottled } from '../auth/fastify-auth.js'
@@ -37,7 +38,7 @@ export interface SidecarDeps {
 export function registerSidecar(app: FastifyInstance, { config, providers, deps, onAuth }: SidecarDeps): void {
   const sidecar = config.sidecar
   if (!sidecar) return
-  const trusted = new Set(config.trustedProxies)
+  const trusted = new TrustedProxies(config.trustedProxies)
   const policies = new Map<RouteConfig, AuthPolicy>()
   const policyOf = (route: RouteConfig, auth: AuthConfig): AuthPolicy => {
     let p = policies.get(route)

@@ -12,6 +12,7 @@
  * that is present must name the same URI (and the same method): a client-forged header that a
  * proxy passed along next to its own is a conflict, and a conflict is refused (fail closed).
  */
+import type { AddressMatcher } from '../proxy/trusted-proxies.js'
 import type { IncomingHttpHeaders } from 'node:http'
 
 export interface SidecarRequest {
@@ -41,7 +42,7 @@ export type RecoverResult = { ok: true; request: OriginalRequest } | { ok: false
 export interface RecoverOptions {
   /** The sidecar path, without a trailing slash. */
   path: string
-  trustedProxies: ReadonlySet<string>
+  trustedProxies: AddressMatcher
 }
 
 /** Headers whose repetition makes the sub-request ambiguous. */
@@ -160,7 +161,7 @@ function countHeader(raw: readonly string[], lower: string): number {
  * peer they saw; anything to its left may be the client's invention). X-Real-IP is not read:
  * a proxy that does not set it passes the client's own copy along.
  */
-function clientAddress(headers: IncomingHttpHeaders, trusted: ReadonlySet<string>): string | undefined {
+function clientAddress(headers: IncomingHttpHeaders, trusted: AddressMatcher): string | undefined {
   const xff = headers['x-forwarded-for']
   const list = (Array.isArray(xff) ? xff.join(',') : xff ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '')
   for (let i = list.length - 1; i >= 0; i--) if (!trusted.has(list[i]!)) return list[i]

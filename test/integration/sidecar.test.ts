@@ -17,9 +17,11 @@ const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`, 'utf8'
 let gw: TestGateway
 let strict: TestGateway
 let cleanup: () => void
+let dir: string
 
 before(async () => {
   const t = tempDir('gh-sidecar-')
+  dir = t.dir
   cleanup = t.cleanup
   writeFile(t.dir, 'users.htpasswd', `alice:${bcrypt.hashSync('wonder', 4)}\nbob:${bcrypt.hashSync('builder', 4)}\n`)
   writeFile(t.dir, 'groups', 'staff: alice\n')
@@ -218,6 +220,21 @@ describe('trust and unmatched URIs', () => {
     const r = await askFrom('127.0.0.2', strict.url, '/check', { 'x-original-uri': '/app', authorization: basic('alice', 'wonder') })
     assert.equal(r.status, 403)
     assert.equal(r.headers['remote-user'], undefined)
+  })
+
+  test('a trusted range (CIDR) covers every peer in it', async (t) => {
+    const ranged = await startGateway({
+      providers: { office: { type: 'htpasswd', file: './users.htpasswd', groupFile: './groups' } },
+      trustedProxies: ['127.0.0.0/30'],
+      sidecar: { path: '/check' },
+      routes: [{ path: '/app', auth: { scheme: 'basic', realm: 'Office', provider: 'office' } }],
+    }, dir)
+    t.after(() => ranged.close())
+    const inside = await askFrom('127.0.0.2', ranged.url, '/check', { 'x-original-uri': '/app', authorization: basic('alice', 'wonder') })
+    assert.equal(inside.status, 200)
+    assert.equal(inside.headers['x-remote-user'], 'alice')
+    const outside = await askFrom('127.0.0.5', ranged.url, '/check', { 'x-original-uri': '/app', authorization: basic('alice', 'wonder') })
+    assert.equal(outside.status, 403)
   })
 
   test('an untrusted peer can still ask about its own request-target (path prefix form)', async () => {

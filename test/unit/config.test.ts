@@ -57,6 +57,13 @@ describe('parseConfig', () => {
     assert.match(errorOf(raw), /providers\.local\.nice: expected a value that must be <= 19/)
   })
 
+  test('trustedProxies takes addresses and CIDR ranges; anything else is named by its index', () => {
+    const ok = parseConfig({ routes: [], trustedProxies: ['127.0.0.1', '10.0.0.0/8', 'fd00::/8'] }, { baseDir: '/etc/gh' })
+    assert.deepEqual(ok.trustedProxies, ['127.0.0.1', '10.0.0.0/8', 'fd00::/8'])
+    assert.match(errorOf({ routes: [], trustedProxies: ['127.0.0.1', 'proxy.internal'] }), /trustedProxies\[1\]: expected an IP address or a CIDR range/)
+    assert.match(errorOf({ routes: [], trustedProxies: ['10.0.0.0/40'] }), /trustedProxies\[0\]: the prefix length of "10.0.0.0\/40" must be 0 to 32/)
+  })
+
   test('a wrong scheme is named by its key path', () => {
     assert.match(errorOf({ routes: [{ path: '/a', auth: { scheme: 'ntlm', realm: 'R', provider: 'p' } }] }), /routes\[0\]\.auth\.scheme: expected one of "basic", "digest"/)
   })

@@ -1,0 +1,50 @@
+/**
+ * `trustedProxies`: the peers whose forwarding headers (X-Forwarded-For, X-Original-URI ...)
+ * are believed. Entries are addresses or CIDR ranges, IPv4 or IPv6, as nginx's
+ * `set_real_ip_from` takes them; an IPv4 entry also matches its IPv4-mapped IPv6 form
+ * (`::ffff:127.0.0.1`), which is how a peer appears when the front listens on `::`.
+ */
+import { BlockList, isIP } from 'node:net'
+
+/** What the request path asks of it: the `has` of a Set, so tests may still pass a Set. */
+export interface AddressMatcher {
+  has(address: string): boolean
+}
+
+/** Why `entry` is not an address or a CIDR range, or undefined when it is one. */
+export function trustedProxyProblem(entry: string): string | undefined {
+  const slash = entry.indexOf('/')
+  const address = slash === -1 ? entry : entry.slice(0, slash)
+  const family = isIP(address)
+  if (family === 0) return `expected an IP address or a CIDR range (10.0.0.0/8, fd00::/8), got ${JSON.stringify(entry)}`
+  if (slash === -1) return undefined
+  const bits = entry.slice(slash + 1)
+  const max = family === 4 ? 32 : 128
+  if (!/^\d{1,3}$/.test(bits) || Number(bits) > max) return `the prefix length of ${JSON.stringify(entry)} must be 0 to ${max}`
+  return undefined
+}
+
+export class TrustedProxies implements AddressMatcher {
+  readonly #list = new BlockList()
+  readonly #empty: boolean
+
+  /** Throws a TypeError naming the entry when one is neither an address nor a CIDR range. */
+  constructor(entries: readonly string[]) {
+    this.#empty = entries.length === 0
+    for (const entry of entries) {
+      const problem = trustedProxyProblem(entry)
+      if (problem !== undefined) throw new TypeError(`trustedProxies: ${problem}`)
+      const [address, bits] = entry.split('/') as [string, string | undefined]
+      const type = isIP(address) === 4 ? 'ipv4' : 'ipv6'
+      if (bits === undefined) this.#list.addAddress(address, type)
+      else this.#list.addSubnet(address, Number(bits), type)
+    }
+  }
+
+  has(address: string): boolean {
+    if (this.#empty) return false
+    const family = isIP(address)
+    if (family === 0) return false
+    return this.#list.check(address, family === 4 ? 'ipv4' : 'ipv6')
+  }
+}
