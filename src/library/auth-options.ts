@@ -100,6 +100,14 @@ export function makeNonces(secret: unknown, nonceTtlMs: unknown): NonceManager {
   return new NonceManager({ secret: (secret as string | Buffer | undefined) ?? randomBytes(32), ttlMs: positive('nonceTtlMs', nonceTtlMs, 300_000) })
 }
 
+/** A provider that re-read its file drops its cached successes: a removed user is out at once. */
+export function dropCachedOnChange(providers: { onChanged(listener: (name: string) => void): void }, caches: ReturnType<typeof makeCaches>): void {
+  providers.onChanged((name) => {
+    caches.identities.clearProvider(name)
+    caches.realmHashes.clearProvider(name)
+  })
+}
+
 export function makeDeps(nonces: NonceManager, caches: ReturnType<typeof makeCaches>, throttle?: ThrottleGate): VerifierDeps & { throttle?: ThrottleGate } {
   return { nonces, identities: caches.identities, realmHashes: caches.realmHashes, ...(throttle ? { throttle } : {}) }
 }

@@ -12,7 +12,7 @@ import { verifyThrottled } from '../auth/throttle-gate.js'
 import type { AuthConfig } from '../config-types.js'
 import { errors } from '../errors.js'
 import type { AuthContext, ProviderLog } from '../providers/contract.js'
-import { checkRealm, checkRequire, makeCaches, makeDeps, makeNonces, makeThrottle, type CommonAuthOptions } from './auth-options.js'
+import { checkRealm, checkRequire, dropCachedOnChange, makeCaches, makeDeps, makeNonces, makeThrottle, type CommonAuthOptions } from './auth-options.js'
 import { rememberIdentity } from './identity.js'
 import { resolveProviders, type ProviderSpec } from './provider-spec.js'
 
@@ -31,6 +31,7 @@ const silent: ProviderLog = { info() {}, warn() {}, error() {} }
 export function createBasicAuthValidate(provider: ProviderSpec | ProviderSpec[], opts: BasicAuthValidateOptions = {}): BasicAuthValidate {
   const providers = resolveProviders(provider, { baseDir: opts.baseDir ?? process.cwd(), log: opts.log ?? silent, digest: false })
   const caches = makeCaches(opts.cache)
+  dropCachedOnChange(providers, caches)
   const realm = checkRealm(opts.realm ?? 'gatehouse')
   const config: AuthConfig = {
     scheme: ['basic'],

@@ -16,7 +16,7 @@ import type { Identity } from '../auth/verifier.js'
 import type { AuthConfig, Scheme } from '../config-types.js'
 import { errors } from '../errors.js'
 import { providerLog } from '../providers/registry.js'
-import { checkAlgorithms, checkRealm, checkRequire, checkSchemes, makeCaches, makeDeps, makeNonces, makeThrottle, type CommonAuthOptions } from './auth-options.js'
+import { checkAlgorithms, checkRealm, checkRequire, checkSchemes, dropCachedOnChange, makeCaches, makeDeps, makeNonces, makeThrottle, type CommonAuthOptions } from './auth-options.js'
 import { rememberIdentity } from './identity.js'
 import { resolveProviders, type ProviderSpec } from './provider-spec.js'
 
@@ -50,6 +50,7 @@ const plugin: FastifyPluginAsync<GatehouseAuthOptions> = async (fastify: Fastify
   const digest = scheme.includes('digest')
   const providers = resolveProviders(opts.provider, { baseDir: opts.baseDir ?? process.cwd(), log: providerLog(fastify.log as never), digest })
   const caches = makeCaches(opts.cache)
+  dropCachedOnChange(providers, caches)
   const config: AuthConfig = {
     scheme,
     realm: checkRealm(opts.realm),

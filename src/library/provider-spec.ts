@@ -50,6 +50,8 @@ export interface ResolvedProviders {
   start(): Promise<void>
   /** Stops the threaded ones (in-process objects belong to the caller). Idempotent. */
   close(): Promise<void>
+  /** Calls `listener` with the chain name of a threaded provider whose data changed (a file re-read). */
+  onChanged(listener: (name: string) => void): void
 }
 
 const SPEC_KEYS = new Set(['type', 'module', 'options', 'name', 'threads', 'timeoutMs', 'nice'])
@@ -60,6 +62,7 @@ export function resolveProviders(spec: ProviderSpec | readonly ProviderSpec[] | 
   const list = Array.isArray(spec) ? spec : [spec]
   if (list.length === 0) throw errors.GH_ERR_OPT_INVALID(`${option} must name at least one provider`)
   const threaded: ThreadProvider[] = []
+  const names = new Map<ThreadProvider, string>()
   const used = new Set<string>()
   const unique = (name: string): string => {
     let n = name
@@ -80,7 +83,9 @@ export function resolveProviders(spec: ProviderSpec | readonly ProviderSpec[] | 
     }
     const p = threadedProvider(o, key, opts)
     threaded.push(p)
-    return { name: unique(p.name), provider: p }
+    const name = unique(p.name)
+    names.set(p, name)
+    return { name, provider: p }
   })
 
   let started: Promise<void> | undefined
@@ -99,6 +104,9 @@ export function resolveProviders(spec: ProviderSpec | readonly ProviderSpec[] | 
     close() {
       closed ??= Promise.allSettled(threaded.map((p) => p.close())).then(() => undefined)
       return closed
+    },
+    onChanged(listener) {
+      for (const p of threaded) p.onChanged(() => listener(names.get(p) as string))
     },
   }
 }

@@ -97,6 +97,35 @@ describe('gatehouseAuth with a built-in provider in worker threads (htpasswd)', 
   })
 })
 
+describe('the library\'s cache follows the provider\'s file', () => {
+  test('a user removed from the htpasswd file is refused at once, though the cache had them (gatehouseAuth and createBasicAuthValidate)', async (tt) => {
+    const d = tempDir('gh-library-change-')
+    tt.after(() => d.cleanup())
+    writeFile(d.dir, 'users.htpasswd', `carol:${bcrypt.hashSync('c-pw', 4)}\ndan:${bcrypt.hashSync('d-pw', 4)}\n`)
+    const spec = { type: 'htpasswd' as const, file: 'users.htpasswd', watchIntervalMs: 20, threads: 1 }
+    const app = await appWith({ realm: 'Office', provider: spec, baseDir: d.dir })
+    tt.after(() => app.close())
+    const validate = createBasicAuthValidate(spec, { baseDir: d.dir })
+    tt.after(() => validate.close())
+    const asCarol = { authorization: basic('carol', 'c-pw') }
+    for (let i = 0; i < 2; i++) assert.equal((await app.inject({ url: '/hello', headers: asCarol })).statusCode, 200)
+    // What @fastify/basic-auth hands validate: the request and the reply.
+    const req = { raw: { method: 'GET', url: '/', headers: {}, socket: { remoteAddress: '127.0.0.1' } }, headers: {}, routeOptions: { url: '/' } } as never
+    const reply = { header() { return this } } as never
+    await validate('carol', 'c-pw', req, reply)
+    writeFile(d.dir, 'users.htpasswd', `dan:${bcrypt.hashSync('d-pw', 4)}\n`)
+    const deadline = Date.now() + 5000
+    let status = 200
+    while (status === 200 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 25))
+      status = (await app.inject({ url: '/hello', headers: asCarol })).statusCode
+    }
+    assert.equal(status, 401)
+    await assert.rejects(validate('carol', 'c-pw', req, reply), (err: unknown) => isGatehouseError(err, 'GH_ERR_AUTH_DENIED'))
+    assert.equal((await app.inject({ url: '/hello', headers: { authorization: basic('dan', 'd-pw') } })).statusCode, 200)
+  })
+})
+
 describe('gatehouseAuth with an in-process provider object', () => {
   const { provider, calls } = memoryProvider({ dave: { password: 'dave:pw', groups: ['staff'] }, erin: { password: 'erin-pw', groups: [] } })
   let app: FastifyInstance
