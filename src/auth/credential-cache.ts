@@ -36,6 +36,8 @@ export class CredentialCache<V> {
   readonly #max: number
   readonly #ttl: number
   readonly #now: () => number
+  /** Bumped by every clear: a load that began before it must not store its (maybe revoked) answer. */
+  #epoch = 0
   hits = 0
   misses = 0
 
@@ -61,8 +63,10 @@ export class CredentialCache<V> {
     return e
   }
 
-  set(key: string, value: V, provider: string, ttlMs = this.#ttl, subject?: string): void {
+  /** `epoch`: the `epoch` a shared() load reported; the value is dropped if a clear came since. */
+  set(key: string, value: V, provider: string, ttlMs = this.#ttl, subject?: string, epoch?: number): void {
     if (this.#max <= 0 || ttlMs <= 0) return
+    if (epoch !== undefined && epoch !== this.#epoch) return
     this.#entries.delete(key)
     const entry: CacheEntry<V> = { value, provider, expiresAt: this.#now() + ttlMs }
     if (subject !== undefined) entry.subject = subject
@@ -80,7 +84,7 @@ export class CredentialCache<V> {
    */
   async through(key: string, load: () => Promise<CacheLoad<V> | undefined>, ttlMs = this.#ttl): Promise<V | undefined> {
     const got = await this.shared(key, load)
-    if (got !== undefined && !got.cached) this.set(key, got.value, got.provider, ttlMs, got.subject)
+    if (got !== undefined && !got.cached) this.set(key, got.value, got.provider, ttlMs, got.subject, got.epoch)
     return got?.value
   }
 
@@ -88,20 +92,22 @@ export class CredentialCache<V> {
    * Like through(), but stores nothing: the caller calls set() once the value has proved right.
    * (A Digest HA1 is kept only after a response computed from it matched: successes only.)
    */
-  async shared(key: string, load: () => Promise<CacheLoad<V> | undefined>): Promise<(CacheLoad<V> & { cached: boolean }) | undefined> {
+  async shared(key: string, load: () => Promise<CacheLoad<V> | undefined>): Promise<(CacheLoad<V> & { cached: boolean; epoch: number }) | undefined> {
+    const epoch = this.#epoch
     const e = this.#live(key)
     if (e !== undefined) {
       this.hits++
-      return { value: e.value, provider: e.provider, ...(e.subject !== undefined ? { subject: e.subject } : {}), cached: true }
+      return { value: e.value, provider: e.provider, ...(e.subject !== undefined ? { subject: e.subject } : {}), cached: true, epoch }
     }
     this.misses++
     let pending = this.#inflight.get(key)
     if (!pending) {
-      pending = load().finally(() => this.#inflight.delete(key))
+      const loading: Promise<CacheLoad<V> | undefined> = load().finally(() => { if (this.#inflight.get(key) === loading) this.#inflight.delete(key) })
+      pending = loading
       this.#inflight.set(key, pending)
     }
     const result = await pending
-    return result && { ...result, cached: false }
+    return result && { ...result, cached: false, epoch }
   }
 
   #live(key: string): CacheEntry<V> | undefined {
@@ -116,6 +122,9 @@ export class CredentialCache<V> {
 
   /** Empties the entries a provider answered; returns how many went. */
   clearProvider(provider: string): number {
+    this.#epoch++
+    // Loads in flight began before the change: later callers must not join them.
+    this.#inflight.clear()
     let n = 0
     for (const [k, e] of this.#entries) {
       if (e.provider === provider) {
@@ -127,6 +136,8 @@ export class CredentialCache<V> {
   }
 
   clear(): void {
+    this.#epoch++
+    this.#inflight.clear()
     this.#entries.clear()
   }
 

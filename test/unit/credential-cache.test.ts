@@ -74,3 +74,20 @@ describe('the cache key', () => {
     assert.equal(Buffer.from(k, 'base64url').length, 32)
   })
 })
+
+describe('clearing while a check is in flight', () => {
+  test('an answer loaded before a clear is not stored after it, and later callers do not join the old load', async () => {
+    const c = new CredentialCache<string>({ maxEntries: 10, ttlMs: 60_000 })
+    let release!: (v: { value: string; provider: string }) => void
+    let loads = 0
+    const slow = () => { loads++; return new Promise<{ value: string; provider: string } | undefined>((r) => { release = r }) }
+    const first = c.through('k', slow)
+    c.clearProvider('files') // the provider's data changed while the check ran
+    const second = c.through('k', async () => { loads++; return { value: 'new', provider: 'files' } })
+    release({ value: 'old', provider: 'files' })
+    assert.equal(await first, 'old', 'the caller still gets its answer')
+    assert.equal(await second, 'new', 'a caller after the clear ran its own check')
+    assert.equal(loads, 2)
+    assert.equal(c.get('k'), 'new', 'only the answer loaded after the clear is cached')
+  })
+})
