@@ -1,7 +1,7 @@
 /** Debian's /usr/bin/python3 (the python3 on PATH may lack the Debian packages) and its modules. */
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { isExecutable, noProxyEnv, run } from './run.js'
+import { isExecutable, noProxyEnv, run, skipOrFail } from './run.js'
 
 export const PYTHON = '/usr/bin/python3'
 
@@ -10,9 +10,9 @@ export const pythonScript = (name: string): string => fileURLToPath(new URL(`../
 
 /** A skip reason when /usr/bin/python3 or one of `modules` is missing, else false. */
 export function skipUnlessPython(modules: readonly string[], debianPackages: string): string | false {
-  if (!isExecutable(PYTHON)) return `${PYTHON} not found (Debian package python3); interop test skipped`
+  if (!isExecutable(PYTHON)) return skipOrFail(`${PYTHON} not found (Debian package python3)`)
   const probe = spawnSync(PYTHON, ['-c', modules.map((m) => `import ${m}`).join('; ')], { timeout: 10_000, env: noProxyEnv() })
-  return probe.status === 0 ? false : `${PYTHON} cannot import ${modules.join(', ')} (Debian packages ${debianPackages}); interop test skipped`
+  return probe.status === 0 ? false : skipOrFail(`${PYTHON} cannot import ${modules.join(', ')} (Debian packages ${debianPackages})`)
 }
 
 /** Runs a script with one JSON argument and parses the JSON it prints; a non-zero exit throws with stderr. */

@@ -74,5 +74,14 @@ export function which(name: string): string | undefined {
 /** A skip reason for node:test when a client binary is missing, else false. */
 export function skipUnless(path: string | undefined, what: string, debianPackage: string): string | false {
   if (path !== undefined && isExecutable(path)) return false
-  return `${what} not found${path === undefined ? '' : ` at ${path}`} (Debian package ${debianPackage}); interop test skipped`
+  return skipOrFail(`${what} not found${path === undefined ? '' : ` at ${path}`} (Debian package ${debianPackage})`)
+}
+
+/**
+ * A missing client skips the interop test on a developer's machine; under .ci/run, which
+ * installs every client, it is a failure: a green CI must mean the clients really ran.
+ */
+export function skipOrFail(reason: string): string {
+  if (process.env.GATEHOUSE_INTEROP_REQUIRED === '1') throw new Error(`${reason}: required by .ci/run (GATEHOUSE_INTEROP_REQUIRED=1)`)
+  return `${reason}; interop test skipped`
 }
