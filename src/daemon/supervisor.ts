@@ -54,6 +54,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.#state = 'starting'
     this.#runtime = createRuntimeDir(this.#opts.runtimeDir)
     for (const config of this.#opts.groups) this.#groups.set(config.name, this.#newGroup(config))
+    warnRootGroups(this.#opts.groups, this.#log)
     try {
       await Promise.all([...this.#groups.values()].map((g) => g.start()))
     } catch (err) {
@@ -163,5 +164,16 @@ function validate(opts: SupervisorOptions): void {
     for (const key of ['maxRequests', 'requestTimeoutMs', 'gracefulTimeoutMs', 'inactivityTimeoutMs', 'queueTimeoutMs'] as const) {
       if (!Number.isInteger(g[key]) || g[key] < 0) throw errors.GH_ERR_OPT_INVALID(`groups.${g.name}.${key} must be a non-negative integer, got ${g[key]}`)
     }
+  }
+}
+
+/**
+ * A front started as root drops a group's processes to `user`; a group without one would run
+ * its app as root. That is allowed (containers often run everything as root) but never quietly.
+ */
+function warnRootGroups(groups: readonly GroupConfig[], log: Logger): void {
+  if (process.getuid?.() !== 0) return
+  for (const g of groups) {
+    if (g.user === undefined) log.warn({ group: g.name }, `groups.${g.name}.user is not set: the group's processes run as root; set user (and group) to drop privileges`)
   }
 }

@@ -7,6 +7,8 @@ import assert from 'node:assert/strict'
 import { chmodSync, writeFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import { pino } from 'pino'
 import { groupConfig, startSupervisor, tempDir, get } from '../fixtures/apps/harness.js'
 
 const isRoot = process.getuid?.() === 0
@@ -53,5 +55,17 @@ describe('privilege drop', { skip: !isRoot || !nobody ? 'needs to run as root wi
     const app = join(dir, 'app.mjs')
     writeFileSync(app, APP, { mode: 0o644 })
     await assert.rejects(startSupervisor(t, [groupConfig('ghost', { app, cwd: dir, user: 'no-such-user-gh' })]), /no-such-user-gh|unknown user|GH_ERR_GROUP/)
+  })
+
+  test('started as root, a group without user is warned about by name; a group with one is not', async (t) => {
+    const dir = tempDir(t, 'gh-priv-')
+    chmodSync(dir, 0o755)
+    const app = join(dir, 'app.mjs')
+    writeFileSync(app, APP, { mode: 0o644 })
+    const lines: string[] = []
+    const log = pino({ level: 'info' }, new Writable({ write(chunk: Buffer, _enc, done) { lines.push(chunk.toString()); done() } }))
+    await startSupervisor(t, [groupConfig('asroot', { app, cwd: dir }), groupConfig('dropped', { app, cwd: dir, user: 'nobody' })], { log })
+    const warnings = lines.map((l) => JSON.parse(l) as { level: number; group?: string; msg: string }).filter((l) => l.level === 40 && /run as root/.test(l.msg))
+    assert.deepEqual(warnings.map((w) => [w.group, w.msg]), [['asroot', "groups.asroot.user is not set: the group's processes run as root; set user (and group) to drop privileges"]])
   })
 })
