@@ -212,6 +212,7 @@ const sidecar = {
         groups: { description: 'response header(s) carrying the groups (comma-separated) on 200', ...headerNames },
       },
     },
+    throttledStatus: { description: 'status for a client or user locked out by login throttling: 429 (default), or 403 for nginx auth_request, which turns anything but 401/403 into 500', enum: [429, 403] },
   },
 }
 

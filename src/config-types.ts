@@ -113,6 +113,8 @@ export interface SidecarConfig {
   userHeaders: string[]
   /** Response headers set to the comma-separated groups on 200. */
   groupsHeaders: string[]
+  /** The answer to a throttled login: 429, or 403 for proxies that pass only 401/403 (nginx). */
+  throttledStatus: 429 | 403
 }
 
 /** One limit on failed logins, per client address or per user (src/auth/throttle.ts). */

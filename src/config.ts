@@ -218,6 +218,7 @@ function parseSidecar(raw: RawSidecar, routes: RouteConfig[], identity: { user: 
     path,
     userHeaders: list(raw.headers?.user, [identity.user, 'Remote-User']),
     groupsHeaders: list(raw.headers?.groups, [identity.groups, 'Remote-Groups']),
+    throttledStatus: raw.throttledStatus ?? 429,
   }
 }
 
@@ -326,7 +327,7 @@ interface RawGroup {
   requestTimeout?: number | string; gracefulTimeout?: number | string; inactivityTimeout?: number | string; queueTimeout?: number | string
   reloadOn?: string[]; fileRoots?: string[]
 }
-interface RawSidecar { path: string; headers?: { user?: string | string[]; groups?: string | string[] } }
+interface RawSidecar { path: string; headers?: { user?: string | string[]; groups?: string | string[] }; throttledStatus?: 429 | 403 }
 interface RawRoute { path: string; upstream?: string; group?: string; auth?: RawAuth; bodyLimit?: number }
 interface RawAuth {
   scheme?: Scheme | Scheme[]; realm: string; provider: string | string[]; require?: 'valid-user' | { users?: string[]; groups?: string[] }

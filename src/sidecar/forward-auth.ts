@@ -119,6 +119,11 @@ async function decide(request: FastifyRequest, reply: FastifyReply, original: Or
       sendError(reply, outcome.error)
       return reply
     case 'throttled':
+      if (sidecar.throttledStatus === 403) {
+        // nginx's auth_request passes only 401 and 403 on; a 429 would reach the client as 500.
+        reply.header('retry-after', String(outcome.retryAfterS)).header('cache-control', 'no-store')
+        return text(reply, 403, 'Forbidden: too many failed logins\n')
+      }
       sendThrottled(reply, outcome.retryAfterS)
       return reply
   }

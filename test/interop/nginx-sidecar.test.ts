@@ -58,7 +58,10 @@ describe('nginx auth_request with gatehouse as the sidecar', { skip }, () => {
       return {
         providers: standardProviders,
         trustedProxies: ['127.0.0.1'],
-        sidecar: { path: '/auth' },
+        // nginx passes only 401/403 on: a lockout must be a 403 to reach the client as one.
+        sidecar: { path: '/auth', throttledStatus: 403 },
+        // Only the per-user rule, tight, for the lockout test's own user; no delay for the rest.
+        throttle: { perAddress: false, perUser: { maxFailures: 3 }, delay: 0 },
         routes: [
           { path: '/basic', auth: { scheme: 'basic', realm: REALM, provider: ['office', 'local'] } },
           { path: '/staff', auth: { scheme: 'basic', realm: REALM, provider: 'local', require: { groups: ['staff'] } } },
@@ -152,6 +155,16 @@ describe('nginx auth_request with gatehouse as the sidecar', { skip }, () => {
     const r = await curl(`${base}/digest/doc`, ['--digest', '-u', `${users.dave.name}:nope`])
     assert.equal(r.status, 401)
     assert.match(r.headers['www-authenticate']?.[0] ?? '', /^Digest realm="Office", qop="auth", algorithm=SHA-256, nonce="/)
+  })
+
+  test('a user locked out by login throttling gets 403 through nginx, not 500 (sidecar.throttledStatus: 403)', async () => {
+    for (let i = 0; i < 3; i++) assert.equal((await curl(`${base}/basic/x`, ['-u', 'mallory:guess'])).status, 401)
+    const locked = await curl(`${base}/basic/x`, ['-u', 'mallory:guess'])
+    assert.equal(locked.status, 403)
+    const direct = await curl(`http://127.0.0.1:${stack.gw.port}/auth`, ['-u', 'mallory:guess', '-H', 'X-Original-URI: /basic/x', '-H', 'X-Original-Method: GET'])
+    assert.equal(direct.status, 403)
+    assert.match(String(direct.headers['retry-after']), /^\d+$/)
+    assert.equal((await curl(`${base}/staff/page`, ['-u', `${users.dave.name}:${users.dave.password}`])).status, 200, 'other users are not affected')
   })
 
   test('several challenges: nginx 1.22 passes the first only, 1.23 and later all of them', async () => {

@@ -64,6 +64,14 @@ describe('parseConfig', () => {
     assert.match(errorOf({ routes: [], trustedProxies: ['10.0.0.0/40'] }), /trustedProxies\[0\]: the prefix length of "10.0.0.0\/40" must be 0 to 32/)
   })
 
+  test('sidecar.throttledStatus is 429 by default, 403 on request, and nothing else', () => {
+    const routes = [{ path: '/app', auth: { scheme: 'basic', realm: 'R', provider: 'p' } }]
+    const providers = { p: { type: 'htpasswd', file: './u' } }
+    assert.equal(parseConfig({ providers, routes, sidecar: { path: '/auth' } }, { baseDir: '/etc/gh' }).sidecar?.throttledStatus, 429)
+    assert.equal(parseConfig({ providers, routes, sidecar: { path: '/auth', throttledStatus: 403 } }, { baseDir: '/etc/gh' }).sidecar?.throttledStatus, 403)
+    assert.match(errorOf({ providers, routes, sidecar: { path: '/auth', throttledStatus: 500 } }), /sidecar\.throttledStatus: expected one of 429, 403/)
+  })
+
   test('a wrong scheme is named by its key path', () => {
     assert.match(errorOf({ routes: [{ path: '/a', auth: { scheme: 'ntlm', realm: 'R', provider: 'p' } }] }), /routes\[0\]\.auth\.scheme: expected one of "basic", "digest"/)
   })
