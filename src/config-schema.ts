@@ -5,6 +5,7 @@
  */
 const duration = {
   description: 'seconds, or a string with a unit: "250ms", "30s", "5m", "1h"',
+  'x-expected': 'seconds (a number) or a number with a unit: "250ms", "30s", "5m", "1h"',
   anyOf: [{ type: 'number', minimum: 0 }, { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$' }],
 }
 const stringOrList = { anyOf: [{ type: 'string', minLength: 1 }, { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 }] }

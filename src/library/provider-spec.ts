@@ -5,6 +5,7 @@
  * worker threads (ThreadProvider) so hashing never stalls the app's event loop. Validated
  * synchronously, naming the option; started and closed with the plugin.
  */
+import { builtinProviderOptions } from '../config-schema.js'
 import { resolve } from 'node:path'
 import { errors } from '../errors.js'
 import type { NamedProvider } from '../auth/provider-chain.js'
@@ -124,7 +125,13 @@ function threadedProvider(o: Record<string, unknown>, key: string, opts: { baseD
     options = { ...((o.options as Record<string, unknown> | undefined) ?? {}) }
   } else {
     options = {}
-    for (const [k, v] of Object.entries(o)) if (!SPEC_KEYS.has(k)) options[k] = v
+    const known = builtinProviderOptions[type as keyof typeof builtinProviderOptions]
+    for (const [k, v] of Object.entries(o)) {
+      if (SPEC_KEYS.has(k)) continue
+      // A typo (plaintxt) must not pass silently: the same keys as the configuration file's.
+      if (!known.includes(k as never)) throw errors.GH_ERR_OPT_INVALID(`${key}.${k} is not an option of type ${type} (expected one of: ${[...known, ...SPEC_KEYS].join(', ')})`)
+      options[k] = v
+    }
     for (const k of PATH_KEYS) if (typeof options[k] === 'string') options[k] = resolve(opts.baseDir, options[k] as string)
   }
   const name = typeof o.name === 'string' && o.name !== '' ? o.name : type === 'module' ? (o.module as string) : type

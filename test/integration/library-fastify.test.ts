@@ -178,12 +178,13 @@ describe('gatehouseAuth with an in-process provider object', () => {
 })
 
 describe('options are checked at registration, naming the option', () => {
-  test('Digest with htpasswd, a missing realm, an unknown type', async () => {
+  test('Digest with htpasswd, a missing realm, an unknown type, a misspelt provider option', async () => {
     const cases: Array<[Record<string, unknown>, RegExp]> = [
       [{ realm: 'R', scheme: 'digest', provider: { type: 'htpasswd', file: 'x' } }, /provider: provider htpasswd has no getRealmHash/],
       [{ provider: { type: 'htpasswd', file: 'x' } }, /^realm must be/],
       [{ realm: 'R', provider: { type: 'ldap' } }, /provider\.type must be one of/],
       [{ realm: 'R', provider: {} }, /provider has neither checkPassword nor getRealmHash/],
+      [{ realm: 'R', provider: { type: 'htpasswd', file: 'x', plaintxt: true } }, /^provider\.plaintxt is not an option of type htpasswd \(expected one of: file, groupFile, plaintext, watchIntervalMs, /],
     ]
     for (const [opts, re] of cases) {
       const app = Fastify()

@@ -72,6 +72,11 @@ describe('parseConfig', () => {
     assert.match(errorOf({ providers, routes, sidecar: { path: '/auth', throttledStatus: 500 } }), /sidecar\.throttledStatus: expected one of 429, 403/)
   })
 
+  test('a malformed duration names its key and the forms it may take', () => {
+    const raw = { providers: { p: { type: 'htpasswd', file: './u', timeout: '5 min' } }, routes: [] }
+    assert.match(errorOf(raw), /providers\.p\.timeout: expected seconds \(a number\) or a number with a unit: "250ms", "30s", "5m", "1h"/)
+  })
+
   test('a wrong scheme is named by its key path', () => {
     assert.match(errorOf({ routes: [{ path: '/a', auth: { scheme: 'ntlm', realm: 'R', provider: 'p' } }] }), /routes\[0\]\.auth\.scheme: expected one of "basic", "digest"/)
   })
