@@ -20,4 +20,14 @@ describe('trustedProxies', () => {
     assert.equal(trustedProxyProblem('192.168.0.0/16'), undefined)
     assert.throws(() => new TrustedProxies(['10.0.0.0/x']), /trustedProxies: the prefix length/)
   })
+
+  test('answers stay right when asked again and past the memo\'s size', () => {
+    const t = new TrustedProxies(['10.0.0.0/16'])
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 5000; i++) {
+        const a = `10.${i % 2}.${(i >> 8) & 255}.${i & 255}`
+        assert.equal(t.has(a), i % 2 === 0, a)
+      }
+    }
+  })
 })
