@@ -91,7 +91,12 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
   const metrics = opts.metrics
   if (metrics) providers.instrument((name, p) => instrumentProvider(name, p, (...args) => metrics.providerCall(...args)))
   const onGroupReload = (name: string): void => providers.notifyReload(name)
+  const onGroupChanged = (name: string): void => {
+    log.info({ provider: name }, 'provider data changed: cache entries dropped')
+    providers.notifyReload(name)
+  }
   opts.supervisor?.on('reload', onGroupReload)
+  opts.supervisor?.on('changed', onGroupChanged)
   const targets: Target[] = []
   const reserved = new Set([canonicalHeaderName(config.identityHeaders.user), canonicalHeaderName(config.identityHeaders.groups)])
   const trusted = new TrustedProxies(config.trustedProxies)
@@ -187,6 +192,7 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
   const release = (): Promise<void> => {
     released ??= (async () => {
       opts.supervisor?.off('reload', onGroupReload)
+      opts.supervisor?.off('changed', onGroupChanged)
       await Promise.allSettled(targets.map((t) => t.close()))
       await providers.close()
     })()

@@ -74,6 +74,8 @@ export interface GroupOptions {
   startTimeoutMs: number
   reloadCheckIntervalMs: number
   onReload(reason: string): void
+  /** A process's provider module called env.changed(). */
+  onChanged(): void
 }
 
 const BACKOFF_FIRST_MS = 100
@@ -316,6 +318,7 @@ export class Group implements GroupHandle, ReloadTarget {
       },
     })
     p.onExit = (info) => this.#onExit(p, info)
+    p.onChanged = () => this.#opts.onChanged()
     return p
   }
 

@@ -26,6 +26,8 @@ export type SupervisorState = 'idle' | 'starting' | 'running' | 'closing' | 'clo
 
 export interface SupervisorEvents {
   reload: [name: string, reason: string]
+  /** A group's provider module said its data changed (env.changed()). */
+  changed: [name: string]
 }
 
 export class Supervisor extends EventEmitter<SupervisorEvents> {
@@ -136,6 +138,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       startTimeoutMs: this.#opts.startTimeoutMs ?? 30_000,
       reloadCheckIntervalMs: this.#opts.reloadCheckIntervalMs ?? 100,
       onReload: (reason) => this.emit('reload', config.name, reason),
+      onChanged: () => this.emit('changed', config.name),
     })
   }
 

@@ -61,6 +61,8 @@ export class WorkerProcess {
   providerMethods: ProviderMethodName[] | undefined
   idleTimer: NodeJS.Timeout | undefined
   onExit: (info: ExitInfo) => void = () => {}
+  /** The process's provider said its data changed (env.changed()). */
+  onChanged: () => void = () => {}
   readonly #opts: WorkerProcessOptions
   #child: ChildProcess | null = null
   #conn: WorkerConnection | null = null
@@ -110,6 +112,9 @@ export class WorkerProcess {
       this.kill(false)
       throw err
     }
+    child.on('message', (msg: FromWorker) => {
+      if (msg.type === 'changed') this.onChanged()
+    })
     this.#conn.onClose(() => {
       // The data socket is the process's reason to live: if it breaks, the process is replaced.
       if (this.state !== 'dead' && this.state !== 'stopping') this.kill(false)

@@ -60,6 +60,8 @@ async function boot(init: WorkerInit): Promise<void> {
     provider = await ProviderHost.load(init.provider, {
       baseDir: process.cwd(),
       name: init.group,
+      // The provider's data changed (a password set through the app): the front empties its cache entries.
+      changed: () => send({ type: 'changed' }),
       log: {
         info: (msg, fields) => log('info', msg, fields),
         warn: (msg, fields) => log('warn', msg, fields),

@@ -146,4 +146,9 @@ export interface WorkerFailed {
   message: string
 }
 
-export type FromWorker = WorkerReady | WorkerFailed
+/** The group's provider module called env.changed(): the front drops that provider's cached successes. */
+export interface WorkerChanged {
+  type: 'changed'
+}
+
+export type FromWorker = WorkerReady | WorkerFailed | WorkerChanged

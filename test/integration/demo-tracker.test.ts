@@ -190,6 +190,25 @@ describe('logging into the tracker with the accounts app users', { skip: process
   })
 })
 
+describe('changes made through the accounts app', { skip: process.platform === 'win32' }, () => {
+  test('a cached login stops working as soon as the admin deactivates the user, well before the 10 s cache TTL', async () => {
+    assert.equal((await adminAddUser('dora', 'dora-password')).status, 303)
+    const dora = { authorization: basic('dora', 'dora-password') }
+    loggedInAs(await get('/tracker/', dora), 'dora')
+    loggedInAs(await get('/tracker/', dora), 'dora') // now a cache hit
+    const deactivatedAt = Date.now()
+    assert.equal((await adminSetActive('dora', false)).status, 303)
+    // The provider's env.changed() reaches the front over the group's control channel, beside the
+    // HTTP answer: allow it a moment, far less than the TTL.
+    let status = 200
+    while (status === 200 && Date.now() - deactivatedAt < 5_000) {
+      status = (await get('/tracker/', dora)).status
+      if (status === 200) await new Promise((r) => setTimeout(r, 50))
+    }
+    assert.equal(status, 401)
+  })
+})
+
 describe('group staff', { skip: process.platform === 'win32' }, () => {
   test('a user outside staff gets 403 on /tracker/admin and /accounts/', async () => {
     assert.equal((await get('/tracker/admin', { authorization: basic(alice.name, alice.password) })).status, 403)

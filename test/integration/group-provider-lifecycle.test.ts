@@ -89,6 +89,22 @@ describe('group provider lifecycle', { skip: process.platform === 'win32' }, () 
     assert.ok(gw.logs.some((l) => l.includes('group reloaded') && l.includes('provider.ts')))
   })
 
+  test('a group provider that calls env.changed() empties its cache entries without a reload: the old password is refused, the new one works', async (t) => {
+    const { gw, dir } = await gateway(t, {}, { providerOptions: { usersFile: 'users.json', watch: true } })
+    const first = await login(gw, 'alice', 'old-password')
+    assert.equal(first.status, 200)
+    const cached = await login(gw, 'alice', 'old-password')
+    assert.equal(cached.body!.provider.calls, first.body!.provider.calls, 'the second login was answered from the cache')
+
+    users(dir, { alice: 'new-password' })
+    await eventually('the old password refused', async () => (await login(gw, 'alice', 'old-password')).status === 401 || undefined, 5_000)
+    const fresh = await login(gw, 'alice', 'new-password')
+    assert.equal(fresh.status, 200)
+    assert.equal(fresh.body!.pid, first.body!.pid, 'the same process: no reload')
+    assert.equal(gw.gw.supervisor!.status().find((g) => g.name === 'accounts')!.reloads, 0)
+    assert.ok(gw.logs.some((l) => l.includes('provider data changed: cache entries dropped') && l.includes('"provider":"accounts"')))
+  })
+
   test('with the group\'s processes killed, logins fail closed with 503 and Retry-After, and recover once they are respawned', async (t) => {
     const { gw } = await gateway(t, { cache: false }, { processes: 2 })
     assert.equal((await login(gw, 'alice', 'old-password')).status, 200)

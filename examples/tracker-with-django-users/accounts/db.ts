@@ -5,6 +5,7 @@
  * password hash can never answer Digest. The accounts app writes it; its provider reads it.
  */
 import { createHash } from 'node:crypto'
+import { EventEmitter } from 'node:events'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
@@ -62,6 +63,12 @@ export function realmHa1(user: string, realm: string, password: string, algorith
   return createHash(NODE_HASH[algorithm]).update(`${user}:${realm}:${password}`, 'utf8').digest('hex')
 }
 
+/**
+ * 'change' (user name) after every change to a user: the provider of the same process listens
+ * and calls env.changed(), so the front drops what it cached about this app's users at once.
+ */
+export const accountChanges = new EventEmitter<{ change: [name: string] }>()
+
 export class AccountsDb {
   readonly #db: Database.Database
   readonly #realms: string[]
@@ -108,20 +115,24 @@ export class AccountsDb {
       this.#db.prepare('DELETE FROM realm_hashes WHERE user = ?').run(name)
       this.#writeHa1s(name, password)
     })()
+    accountChanges.emit('change', name)
   }
 
   setActive(name: string, active: boolean): void {
     if (this.#db.prepare('UPDATE users SET active = ? WHERE name = ?').run(active ? 1 : 0, name).changes === 0) throw new AccountError(`no such user ${name}`)
+    accountChanges.emit('change', name)
   }
 
   addToGroup(name: string, group: string): void {
     checkGroupName(group)
     this.#mustExist(name)
     this.#db.prepare('INSERT OR IGNORE INTO memberships (user, group_name) VALUES (?, ?)').run(name, group)
+    accountChanges.emit('change', name)
   }
 
   removeFromGroup(name: string, group: string): void {
     this.#db.prepare('DELETE FROM memberships WHERE user = ? AND group_name = ?').run(name, group)
+    accountChanges.emit('change', name)
   }
 
   get(name: string): Account | undefined {

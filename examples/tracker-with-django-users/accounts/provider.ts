@@ -8,18 +8,23 @@
  *    answer time does not tell the three apart.
  *  - getRealmHash: the stored HA1 for (user, realm, algorithm), null when unknown or inactive.
  *  - groupsForUser: the user's groups ([] when inactive).
+ *  - env.changed() whenever this app changes a user, so the front's cache forgets them at once.
  * Nothing here throws for a denial; a broken database throws, and gatehouse answers 5xx.
  */
 import { randomBytes } from 'node:crypto'
 import { defineProvider, type Provider } from '../../../src/providers/contract.js'
 import { dataFile } from '../lib/data-dir.js'
-import { AccountsDb, realmsFromEnv } from './db.js'
+import { AccountsDb, accountChanges, realmsFromEnv } from './db.js'
 import { hashPassword, verifyPassword } from './passwords.js'
 
 export default defineProvider(async (_options, env) => {
   const db = AccountsDb.open(dataFile('accounts.sqlite'), { realms: realmsFromEnv() })
   const dummyHash = await hashPassword(randomBytes(18).toString('base64url'))
   env.log.info('accounts provider ready', { realms: db.realms })
+  // A password set, a user deactivated, a group changed through this app: the front forgets
+  // what it cached at once, instead of when the entries expire.
+  const onChange = (): void => env.changed?.()
+  accountChanges.on('change', onChange)
   return {
     async checkPassword(_ctx, user, password) {
       const account = db.get(user)
@@ -37,6 +42,7 @@ export default defineProvider(async (_options, env) => {
       return account !== undefined && account.active ? account.groups : []
     },
     close() {
+      accountChanges.off('change', onChange)
       db.close()
     },
   } satisfies Provider
