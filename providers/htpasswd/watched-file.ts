@@ -39,6 +39,7 @@ export class WatchedFile<T> {
   #generation = 0
   #closed = false
   #listener: (curr: Stats, prev: Stats) => void
+  #settle: NodeJS.Timeout | undefined
 
   private constructor(value: T, opts: WatchedFileOptions<T>) {
     this.#value = value
@@ -61,14 +62,22 @@ export class WatchedFile<T> {
   close(): void {
     if (this.#closed) return
     this.#closed = true
+    clearTimeout(this.#settle)
     unwatchFile(this.#opts.path, this.#listener)
   }
 
-  /** A deleted file shows as zeroed stats: the reload then fails with ENOENT and warns. */
+  /**
+   * A deleted file shows as zeroed stats: the reload then fails with ENOENT and warns. The file
+   * is read once it has stopped changing for one interval: an editor writing in place truncates
+   * first, and a file caught empty half-way would parse (no users) and be put in force.
+   */
   #changed(curr: Stats, prev: Stats): void {
     if (this.#closed) return
     if (curr.mtimeMs === prev.mtimeMs && curr.size === prev.size && curr.ino === prev.ino) return
-    void this.#reload()
+    ++this.#generation
+    clearTimeout(this.#settle)
+    this.#settle = setTimeout(() => void this.#reload(), this.#opts.intervalMs ?? 1000)
+    this.#settle.unref()
   }
 
   async #reload(): Promise<void> {
@@ -77,6 +86,9 @@ export class WatchedFile<T> {
     try {
       const before = await stat(path)
       const text = await readFile(path, 'utf8')
+      const after = await stat(path)
+      // Written to while we read: the poll will see the change and settle again.
+      if (after.mtimeMs !== before.mtimeMs || after.size !== before.size || after.ino !== before.ino) return
       const value = this.#opts.parse(text)
       // A newer change started a newer reload: let that one win.
       if (generation !== this.#generation || this.#closed) return
