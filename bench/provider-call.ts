@@ -20,7 +20,7 @@ import { dirname, join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { pino } from 'pino'
+import { destination, pino } from 'pino'
 import type { AuthContext } from '../src/providers/contract.js'
 import type { GroupProvider } from '../src/providers/group-provider.js'
 import type { Supervisor } from '../src/daemon/supervisor.js'
@@ -77,7 +77,7 @@ async function measure(provider: GroupProvider, calls: number, callers: number):
 /** A supervisor with one group running the provider, and a started GroupProvider on it. */
 async function withProvider<T>(processes: number, fn: (p: GroupProvider) => Promise<T>): Promise<T> {
   const config = parseConfig({ groups: { bench: { app: TARGET.app, provider: TARGET.provider, cwd: TARGET.dir, processes, concurrency: 64, providerConcurrency: 64 } }, routes: [] }, { baseDir: TARGET.dir })
-  const sup: Supervisor = new SupervisorClass({ log: pino({ level: 'warn' }, pino.destination(2)), groups: Object.values(config.groups) })
+  const sup: Supervisor = new SupervisorClass({ log: pino({ level: 'warn' }, destination(2)), groups: Object.values(config.groups) })
   await sup.start()
   try {
     const provider = new GroupProviderClass('bench', sup.group('bench'), { callTimeoutMs: 10_000, concurrency: 64, queueTimeoutMs: 1_000 })

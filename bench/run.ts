@@ -29,7 +29,7 @@ import { parseArgs } from 'node:util'
 import { buildDist } from './lib/build.js'
 import { totalCpuUs } from './lib/cpu.js'
 import { loadTool } from './lib/load.js'
-import { TSX_ARGS, rssOf, startProcess, stopAll } from './lib/processes.js'
+import { TSX_ARGS, resolveJson, rssOf, startProcess, stopAll } from './lib/processes.js'
 import { formatTable, median, type Measurement, type Row } from './lib/report.js'
 import { formatBudget, formatNotes, formatProviderCall, formatTargets, targetsOf, type ProviderCall } from './lib/targets.js'
 import { formatSummary, summarize, type Window } from './profile-summary.js'
@@ -152,7 +152,7 @@ function providerCall(): Promise<ProviderCall> {
     child.once('exit', (code) => {
       clearTimeout(timer)
       if (code !== 0) return reject(new Error(`provider-call exited with ${code}`))
-      resolve(JSON.parse(out) as ProviderCall)
+      resolveJson(out, 'provider-call', resolve, reject)
     })
   })
 }

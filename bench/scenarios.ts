@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { runLoad, type LoadResult } from './lib/load.js'
-import { TSX_ARGS } from './lib/processes.js'
+import { TSX_ARGS, resolveJson } from './lib/processes.js'
 import { withSlowLogins } from './lib/slow-load.js'
 
 export interface Servers {
@@ -78,7 +78,7 @@ function digestLoad(url: string, ctx: RunContext): Promise<LoadResult> {
     child.once('exit', (code) => {
       clearTimeout(timer)
       if (code !== 0) return reject(new Error(`digest client exited with ${code}`))
-      resolve({ tool: 'digest-client', ...(JSON.parse(out) as Omit<LoadResult, 'tool'>) })
+      resolveJson<Omit<LoadResult, 'tool'>>(out, 'digest client', (r) => resolve({ tool: 'digest-client', ...r }), reject)
     })
   })
 }

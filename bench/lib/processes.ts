@@ -78,3 +78,15 @@ export function rssOf(pid: number): number {
     return 0
   }
 }
+
+/**
+ * Settles a promise with a child's JSON output. For 'exit' handlers: a parse error thrown there
+ * would escape the promise and skip the caller's cleanup, leaving the servers running.
+ */
+export function resolveJson<T>(out: string, what: string, resolve: (value: T) => void, reject: (err: Error) => void): void {
+  try {
+    resolve(JSON.parse(out) as T)
+  } catch (err) {
+    reject(new Error(`${what} printed something other than its JSON: ${(err as Error).message}`))
+  }
+}
