@@ -75,11 +75,13 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
   app.addContentTypeParser('*', (_req, _payload, done) => done(null))
 
   const secret = digestSecret(config, log)
+  // One matcher (and its memo) for the forwarding headers, the throttle and the sidecar.
+  const trusted = new TrustedProxies(config.trustedProxies)
   const deps: VerifierDeps = {
     nonces: opts.nonces ?? new NonceManager({ secret, ttlMs: config.digest.nonceTtlMs }),
     identities: new CredentialCache<Identity>({ maxEntries: config.cache.maxEntries, ttlMs: config.cache.ttlMs }),
     realmHashes: new CredentialCache<string>({ maxEntries: config.cache.maxEntries, ttlMs: config.cache.ttlMs }),
-    ...(config.throttle.enabled ? { throttle: { throttle: createThrottle(config, log), trustedProxies: new TrustedProxies(config.trustedProxies) } } : {}),
+    ...(config.throttle.enabled ? { throttle: { throttle: createThrottle(config, log), trustedProxies: trusted } } : {}),
   }
   const providers = new ProviderRegistry(config, log)
   for (const g of Object.values(config.groups)) {
@@ -91,15 +93,11 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
   const metrics = opts.metrics
   if (metrics) providers.instrument((name, p) => instrumentProvider(name, p, (...args) => metrics.providerCall(...args)))
   const onGroupReload = (name: string): void => providers.notifyReload(name)
-  const onGroupChanged = (name: string): void => {
-    log.info({ provider: name }, 'provider data changed: cache entries dropped')
-    providers.notifyReload(name)
-  }
+  const onGroupChanged = (name: string): void => providers.dataChanged(name)
   opts.supervisor?.on('reload', onGroupReload)
   opts.supervisor?.on('changed', onGroupChanged)
   const targets: Target[] = []
   const reserved = new Set([canonicalHeaderName(config.identityHeaders.user), canonicalHeaderName(config.identityHeaders.groups)])
-  const trusted = new TrustedProxies(config.trustedProxies)
 
   // The route label, set by the gatehouse route handlers; other requests (404, sidecar) fall back to the route pattern.
   app.decorateRequest('gatehouseRoute', '')
@@ -173,7 +171,7 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     for (const url of paths) app.route({ method: routedMethods(app), url, handler, config: { gatehouseRoute: route.path } as object, ...routeOpts })
   }
 
-  registerSidecar(app, { config, providers, deps, ...(metrics ? { onAuth: (provider: string, outcome: string, reason?: string) => metrics.auth(provider, outcome, reason) } : {}) })
+  registerSidecar(app, { config, providers, deps, trusted, ...(metrics ? { onAuth: (provider: string, outcome: string, reason?: string) => metrics.auth(provider, outcome, reason) } : {}) })
 
   let closed: Promise<void> | undefined
   let released: Promise<void> | undefined

@@ -45,10 +45,7 @@ export class ProviderRegistry {
         log: providerLog(plog),
       })
       // A built-in re-read its file (or a module said so): cached successes may now be wrong.
-      provider.onChanged(({ thread }) => {
-        plog.info({ thread }, 'provider data changed: cache entries dropped')
-        this.notifyReload(p.name)
-      })
+      provider.onChanged(({ thread }) => this.dataChanged(p.name, { thread }))
       this.#entries.set(p.name, { name: p.name, provider })
     }
   }
@@ -116,6 +113,12 @@ export class ProviderRegistry {
   /** A provider's answers may have changed (its group reloaded, its data changed): listeners empty caches. */
   notifyReload(name: string): void {
     this.#events.emit('reload', name)
+  }
+
+  /** A provider said its data changed (env.changed(), from a thread or a daemon group): logged, then notifyReload. */
+  dataChanged(name: string, fields: Record<string, unknown> = {}): void {
+    this.#log.info({ provider: name, ...fields }, 'provider data changed: cache entries dropped')
+    this.notifyReload(name)
   }
 
   onReload(listener: (name: string) => void): void {

@@ -11,7 +11,7 @@
  *  - 429 with Retry-After for a locked-out client or user (login throttling);
  *  - 5xx when a provider fails (Retry-After on 503): never a pass.
  */
-import { TrustedProxies } from '../proxy/trusted-proxies.js'
+import type { AddressMatcher } from '../proxy/trusted-proxies.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { AuthConfig, Config, RouteConfig } from '../config-types.js'
 import { challengeHeaders, sendError, sendThrottled } from '../auth/fastify-auth.js'
@@ -30,15 +30,16 @@ export interface SidecarDeps {
   config: Config
   providers: ProviderRegistry
   deps: VerifierDeps
+  /** config.trustedProxies, shared with the front (one memo of answers per gateway). */
+  trusted: AddressMatcher
   /** Counts the sidecar's auth decisions in gatehouse_auth_total, like the front's. */
   onAuth?: (provider: string, outcome: string, reason?: string) => void
 }
 
 /** Adds the endpoint's routes (`path` and Envoy's `path/*`) when the configuration has a sidecar. */
-export function registerSidecar(app: FastifyInstance, { config, providers, deps, onAuth }: SidecarDeps): void {
+export function registerSidecar(app: FastifyInstance, { config, providers, deps, trusted, onAuth }: SidecarDeps): void {
   const sidecar = config.sidecar
   if (!sidecar) return
-  const trusted = new TrustedProxies(config.trustedProxies)
   const policies = new Map<RouteConfig, AuthPolicy>()
   const policyOf = (route: RouteConfig, auth: AuthConfig): AuthPolicy => {
     let p = policies.get(route)
