@@ -93,7 +93,7 @@ export class FramedRequest extends IncomingMessage {
 }
 
 type Callback = (err?: Error | null) => void
-interface OutgoingInternals { _hasBody: boolean }
+interface OutgoingInternals { _hasBody: boolean; _implicitHeader(): void }
 
 export class FramedResponse extends ServerResponse {
   readonly #sink: StreamSink
@@ -127,11 +127,25 @@ export class FramedResponse extends ServerResponse {
     return this
   }
 
+  /**
+   * Body bytes go straight to frames. ServerResponse's own write() would render them as HTTP/1.1
+   * (the head as a string, chunked framing) only for _writeRaw to drop it all: about a sixth of
+   * the daemon's CPU time per hello-world request. So it runs only where its checks decide the
+   * outcome: after end or destroy (it reports the error), for a chunk that is not a string or
+   * bytes (it throws), and when the app asked for strictContentLength (it counts the bytes).
+   */
   override write(chunk: unknown, encoding?: BufferEncoding | Callback, cb?: Callback): boolean {
-    if (this.writableEnded || this.destroyed) return super.write(chunk, encoding as BufferEncoding, cb)
-    const ok = super.write(chunk, encoding as BufferEncoding, cb)
-    if (!(this as unknown as OutgoingInternals)._hasBody) return ok
-    const buf = toBuffer(chunk, typeof encoding === 'string' ? encoding : undefined)
+    const done = typeof encoding === 'function' ? encoding : cb
+    const enc = typeof encoding === 'string' ? encoding : undefined
+    if (this.writableEnded || this.destroyed || this.strictContentLength || (typeof chunk !== 'string' && !(chunk instanceof Uint8Array))) {
+      return super.write(chunk, enc as BufferEncoding, done)
+    }
+    if (!this.headersSent) (this as unknown as OutgoingInternals)._implicitHeader()
+    if (done !== undefined) process.nextTick(done)
+    // HEAD, 204, 304: Node ignores the body of these, and so does the frame stream.
+    if (!(this as unknown as OutgoingInternals)._hasBody) return true
+    const buf = toBuffer(chunk, enc)
+    if (buf.length === 0) return true
     for (let off = 0; off < buf.length; off += MAX_DATA_BYTES) this.#sink.data(buf.subarray(off, off + MAX_DATA_BYTES))
     this.#sink.sender.spend(buf.length)
     if (this.#sink.sender.writable) return true
@@ -152,12 +166,14 @@ export class FramedResponse extends ServerResponse {
       super.end(cb)
       return this
     }
-    const hasBody = (this as unknown as OutgoingInternals)._hasBody
     if (chunk !== undefined && chunk !== null) {
-      if (!this.headersSent && hasBody && !this.hasHeader('content-length') && !this.hasHeader('transfer-encoding')) {
-        this.setHeader('content-length', toBuffer(chunk, encoding).length)
+      // One conversion: the length for the head, then the bytes for the frame. Anything else
+      // than a string or bytes goes on to write(), which throws as Node's does.
+      const body = typeof chunk === 'string' || chunk instanceof Uint8Array ? toBuffer(chunk, encoding) : chunk
+      if (Buffer.isBuffer(body) && !this.headersSent && (this as unknown as OutgoingInternals)._hasBody && !this.hasHeader('content-length') && !this.hasHeader('transfer-encoding')) {
+        this.setHeader('content-length', body.length)
       }
-      this.write(chunk, encoding)
+      this.write(body)
     }
     super.end(cb)
     this.#ended = true

@@ -70,6 +70,9 @@ interface Stream {
 
 type Handler = (s: Stream, payload: Buffer) => void
 
+/** Frames the front sends a worker in one write at most (framed-socket.ts says why). */
+const FRONT_MAX_BATCH = 8
+
 export class WorkerConnection {
   readonly group: string
   readonly #fs: FramedSocket
@@ -115,7 +118,7 @@ export class WorkerConnection {
       }, (err) => {
         if (conn !== null) conn.#onClose(err)
         else fail(err ?? new Error('closed before HELLO_OK'))
-      })
+      }, FRONT_MAX_BATCH)
       socket.once('connect', () => fs.send(Frame.HELLO, 0, secret))
     })
   }
