@@ -96,6 +96,8 @@ export class Group implements GroupHandle, ReloadTarget {
   #state: GroupState = 'starting'
   #procs: WorkerProcess[] = []
   readonly #retiring = new Set<WorkerProcess>()
+  /** A reload's new generation while it starts: not serving yet, and not in #procs. */
+  readonly #starting = new Set<WorkerProcess>()
   #queue: Waiter[] = []
   #generation = 0
   #seq = 0
@@ -236,6 +238,10 @@ export class Group implements GroupHandle, ReloadTarget {
     if (this.#state === 'closed') return
     this.#state = 'closing'
     this.#stopAccepting()
+    // A reload under way: its new generation never served, so it is killed, not drained, and
+    // the reload (seeing the group closing) adopts nothing.
+    for (const p of this.#starting) p.kill()
+    await this.#reloader.settled()
     await Promise.all([...this.#procs, ...this.#retiring].map(async (p) => {
       p.state = 'draining'
       await p.whenIdle(this.config.gracefulTimeoutMs)
@@ -248,7 +254,7 @@ export class Group implements GroupHandle, ReloadTarget {
   async destroy(): Promise<void> {
     this.#state = 'closed'
     this.#stopAccepting()
-    const all = [...this.#procs, ...this.#retiring]
+    const all = [...this.#procs, ...this.#retiring, ...this.#starting]
     for (const p of all) p.kill()
     await Promise.all(all.map((p) => p.exited()))
   }
@@ -264,13 +270,19 @@ export class Group implements GroupHandle, ReloadTarget {
 
   // ── ReloadTarget ─────────────────────────────────────────────────────────────────────────
 
+  get open(): boolean {
+    return this.#state === 'running'
+  }
+
   captureFiles(): () => void {
     return this.#watcher.capture()
   }
 
   async spawnGeneration(): Promise<WorkerProcess[]> {
     const fresh = Array.from({ length: this.config.processes }, () => this.#newProcess())
+    for (const p of fresh) this.#starting.add(p)
     const results = await Promise.allSettled(fresh.map((p) => p.start()))
+    for (const p of fresh) this.#starting.delete(p)
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
     if (failed !== undefined) {
       await Promise.all(fresh.map((p) => { p.kill(); return p.exited() }))

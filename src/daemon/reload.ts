@@ -10,6 +10,8 @@ import type { WorkerProcess } from './worker-process.js'
 
 export interface ReloadTarget {
   readonly name: string
+  /** False once the group is closing: a new generation must not be started, nor adopted. */
+  readonly open: boolean
   /** Snapshot of the watched files taken before spawning; the returned function records it. */
   captureFiles(): () => void
   /** Starts a full new generation; all ready, or rejects after stopping the partial one. */
@@ -35,6 +37,11 @@ export class Reloader {
     return this.#running !== null
   }
 
+  /** Resolves once no reload is running or queued (the group's close waits for it). */
+  async settled(): Promise<void> {
+    while (this.#running !== null || this.#next !== null) await (this.#next ?? this.#running)
+  }
+
   /** Resolves true when new processes serve, false when they failed and the old ones stay. */
   reload(reason: string): Promise<boolean> {
     if (this.#running === null) {
@@ -52,6 +59,7 @@ export class Reloader {
 
   async #run(reason: string): Promise<boolean> {
     const target = this.#target
+    if (!target.open) return false
     const commit = target.captureFiles()
     let fresh: WorkerProcess[]
     try {
@@ -63,6 +71,13 @@ export class Reloader {
       return false
     }
     commit()
+    if (!target.open) {
+      // The group began closing while these started: they never served, and nothing else
+      // would stop them (its close stops only the processes it knows).
+      this.#log.info({ group: target.name, reason, pids: fresh.map((p) => p.pid) }, 'reload abandoned: the group is closing')
+      await Promise.all(fresh.map((p) => p.stop(0)))
+      return false
+    }
     const old = target.adopt(fresh, reason)
     this.#log.info({ group: target.name, reason, pids: fresh.map((p) => p.pid) }, 'group reloaded')
     void target.retire(old)

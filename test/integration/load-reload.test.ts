@@ -41,7 +41,6 @@ const reloadsOf = (gw: TestGateway): number => gw.gw.supervisor?.status().find((
 describe('load across rolling reloads, through the front', { skip: process.platform === 'win32' }, () => {
   test('Basic requests under steady load and while the app is touched every 500 ms: not one fails', { timeout: 60_000 }, async (t) => {
     const { dir, cleanup } = tempDir('gh-load-reload-')
-    t.after(cleanup)
     const app = join(dir, 'app.mjs')
     copyFileSync(join(BENCH_APPS, 'hello.mjs'), app)
     copyFileSync(join(BENCH_APPS, 'provider.mjs'), join(dir, 'provider.mjs'))
@@ -49,7 +48,12 @@ describe('load across rolling reloads, through the front', { skip: process.platf
       groups: { web: { app: 'app.mjs', provider: 'provider.mjs', cwd: '.', processes: 2 } },
       routes: [{ path: '/web', group: 'web', auth: { scheme: 'basic', realm: 'Load', provider: 'web' } }],
     }, dir)
-    t.after(() => gw.close())
+    // One hook, in this order: the directory goes only once the gateway (and a reload it may
+    // still be starting from the app file there) has stopped.
+    t.after(async () => {
+      await gw.close()
+      cleanup()
+    })
     const url = `${gw.url}/web/`
     assert.equal((await fetch(url, { headers: { authorization: BASIC.slice('authorization='.length) } })).status, 200)
 
