@@ -178,7 +178,7 @@ export class Group implements GroupHandle, ReloadTarget {
         return await p.connection.request(head, body, {
           signal,
           timeoutMs: this.config.requestTimeoutMs,
-          onTimeout: () => this.#stuck(p),
+          onTimeout: (phase) => this.#stuck(p, phase),
           onDone: () => this.#release(p, 'request'),
         })
       } catch (err) {
@@ -449,8 +449,9 @@ export class Group implements GroupHandle, ReloadTarget {
     void this.retire([p])
   }
 
-  #stuck(p: WorkerProcess): void {
-    this.#log.warn({ pid: p.pid, timeoutMs: this.config.requestTimeoutMs }, 'request timed out; killing the daemon process')
+  #stuck(p: WorkerProcess, phase: 'head' | 'body'): void {
+    const what = phase === 'head' ? 'request timed out (no response head)' : 'response body stalled'
+    this.#log.warn({ pid: p.pid, timeoutMs: this.config.requestTimeoutMs }, `${what}; killing the daemon process`)
     p.kill(false, true)
   }
 

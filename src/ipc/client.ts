@@ -28,9 +28,15 @@ export interface ResponseStart {
 
 export interface RequestOptions {
   signal?: AbortLike
-  /** No response head and no body progress for this long: GH_ERR_GROUP_TIMEOUT. 0 = off. */
+  /**
+   * GH_ERR_GROUP_TIMEOUT after this long without progress (0 = off): before the response head,
+   * without the head nor request-body progress (the answer is then 504); after it, while the
+   * front waits for response body bytes that do not come (the response is cut). Time the
+   * worker spends waiting for the client to read never counts.
+   */
   timeoutMs: number
-  onTimeout?: () => void
+  /** The stream timed out (`phase`: before or after the response head). */
+  onTimeout?: (phase: 'head' | 'body') => void
   /** Called once when the stream is over, however it ended. */
   onDone?: () => void
 }
@@ -61,8 +67,10 @@ interface Stream {
   sender?: CreditSender
   stopBody?: () => void
   timer?: NodeJS.Timeout
+  /** After the head: runs while the response body's reader waits for the worker (#bodyWait). */
+  stall?: NodeJS.Timeout
   timeoutMs: number
-  onTimeout?: () => void
+  onTimeout?: (phase: 'head' | 'body') => void
   onDone?: () => void
   done: boolean
   detachSignal?: () => void
@@ -226,6 +234,7 @@ export class WorkerConnection {
         this.#cancel(s, 'response body destroyed')
         this.#finish(s)
       },
+      (waiting) => this.#bodyWait(s, waiting),
     )
     s.body = body
     const early = s.early
@@ -269,7 +278,25 @@ export class WorkerConnection {
     if (s.done || s.headDone) return
     this.#cancel(s, 'timeout')
     this.#fail(s, errors.GH_ERR_GROUP_TIMEOUT(this.group, s.timeoutMs))
-    s.onTimeout?.()
+    s.onTimeout?.('head')
+  }
+
+  /** The response body's reader waits for the worker (true) or does not (false): the stall timer runs only meanwhile. */
+  #bodyWait(s: Stream, waiting: boolean): void {
+    if (!waiting || s.done || s.timeoutMs <= 0) {
+      clearTimeout(s.stall)
+      s.stall = undefined
+      return
+    }
+    if (s.stall) s.stall.refresh()
+    else s.stall = setTimeout(() => this.#onBodyStall(s), s.timeoutMs)
+  }
+
+  #onBodyStall(s: Stream): void {
+    if (s.done) return
+    this.#cancel(s, 'timeout')
+    this.#fail(s, errors.GH_ERR_GROUP_TIMEOUT(this.group, s.timeoutMs))
+    s.onTimeout?.('body')
   }
 
   #attachSignal(s: Stream, signal: AbortLike): void {
@@ -342,6 +369,7 @@ export class WorkerConnection {
     if (s.done) return
     s.done = true
     clearTimeout(s.timer)
+    clearTimeout(s.stall)
     s.detachSignal?.()
     s.stopBody?.()
     s.sender?.release()

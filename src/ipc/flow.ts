@@ -77,26 +77,35 @@ export class CreditReceiver {
   }
 }
 
-/** A body arriving as DATA frames, with credit returned as it is read. */
+/**
+ * A body arriving as DATA frames, with credit returned as it is read. `waiting(true)` says its
+ * reader asked for more and nothing is buffered for it (so the sender is the one to wait for);
+ * `waiting(false)`, that data came, the body ended, or it was destroyed. A reader that stops
+ * reading (a slow client) never makes it wait.
+ */
 export class InboundBody extends Readable {
   readonly #receiver: CreditReceiver
   #complete = false
   readonly #onDestroy: (err: Error | null) => void
+  readonly #waiting: ((waiting: boolean) => void) | undefined
 
-  constructor(grant: (bytes: number) => void, onDestroy: (err: Error | null) => void) {
+  constructor(grant: (bytes: number) => void, onDestroy: (err: Error | null) => void, waiting?: (waiting: boolean) => void) {
     super({ highWaterMark: 256 * 1024 })
     this.#receiver = new CreditReceiver(grant)
     this.#onDestroy = onDestroy
+    this.#waiting = waiting
   }
 
   deliver(chunk: Buffer): void {
     if (this.destroyed) return
+    this.#waiting?.(false)
     this.#receiver.received(chunk.length, this.push(chunk))
   }
 
   finish(): void {
     if (this.destroyed) return
     this.#complete = true
+    this.#waiting?.(false)
     this.push(null)
   }
 
@@ -114,10 +123,12 @@ export class InboundBody extends Readable {
   }
 
   override _read(): void {
+    if (!this.#complete) this.#waiting?.(true)
     this.#receiver.wantMore()
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.#waiting?.(false)
     this.#onDestroy(err)
     cb(err)
   }

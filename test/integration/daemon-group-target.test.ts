@@ -74,6 +74,34 @@ describe('GroupTarget', { skip: process.platform === 'win32' }, () => {
     assert.equal(await res.body.text(), 'Gateway Timeout\n')
   })
 
+  test('a response body that stalls past requestTimeout is cut, and its process replaced', { timeout: 20_000 }, async (t) => {
+    const { base, sup } = await frontWith(t, groupConfig('stall', { requestTimeoutMs: 300 }))
+    const [before] = sup.status()[0]?.processes.map((p) => p.pid) ?? []
+    const res = await request(`${base}/stall`)
+    assert.equal(res.statusCode, 200, 'the head had gone out')
+    await assert.rejects(res.body.text(), 'the body ends in an error, not a clean end')
+    await eventually('the stalled process was replaced', () => {
+      const ready = sup.status()[0]?.processes.filter((p) => p.state === 'ready') ?? []
+      return ready.length === 1 && ready[0]?.pid !== before
+    })
+    const after = await request(`${base}/`)
+    assert.equal(await after.body.text(), 'hello')
+  })
+
+  test('a client that stops reading for longer than requestTimeout is not taken for a stalled app', async (t) => {
+    const { base, sup } = await frontWith(t, groupConfig('reader', { requestTimeoutMs: 300 }))
+    const [before] = sup.status()[0]?.processes.map((p) => p.pid) ?? []
+    const bytes = 8 * 1024 * 1024
+    const res = await request(`${base}/download?bytes=${bytes}`)
+    assert.equal(res.statusCode, 200)
+    // The worker runs out of credit and the socket buffers fill while nobody reads.
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    let got = 0
+    for await (const chunk of res.body) got += (chunk as Buffer).length
+    assert.equal(got, bytes)
+    assert.deepEqual(sup.status()[0]?.processes.map((p) => p.pid), [before], 'the same process still serves')
+  })
+
   test('a file response is sent from disk with Range support and without the internal header', async (t) => {
     const root = tempDir(t)
     const file = join(root, 'data.txt')
