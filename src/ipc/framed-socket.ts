@@ -8,7 +8,7 @@
  * machine was 65% busy and served 22k req/s). Flushing each request on its own kept both
  * processes busy but cost the daemon a wake-up and a read per request; a cap of 8 heads per
  * write measured best of 1, 4, 8 and 16 (bench/, group rows: 0.43 and 0.34 of bare Fastify
- * against 0.40 and 0.29 per request, and 0.30 and 0.26 uncapped).
+ * against 0.40 and 0.29 flushing per request, and 0.30 and 0.26 uncapped).
  */
 import type { Socket } from 'node:net'
 import { FrameDecoder, type FrameHandler } from './frame-decoder.js'
