@@ -27,7 +27,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { buildDist } from './lib/build.js'
-import { totalCpuUs } from './lib/cpu.js'
+import { cpuTimeUs, machineTicks, totalCpuUs } from './lib/cpu.js'
 import { loadTool } from './lib/load.js'
 import { TSX_ARGS, resolveJson, rssOf, startProcess, stopAll } from './lib/processes.js'
 import { formatTable, median, type Measurement, type Row } from './lib/report.js'
@@ -108,15 +108,18 @@ async function measure(s: Scenario, servers: Servers): Promise<Measurement> {
   if (warmup > 0 && s.warmup !== false) await s.run({ ...ctx, seconds: warmup })
   const serverPid = servers.pids[s.server]
   const daemons = s.server === 'front' ? servers.pids.daemons : s.server === 'floor' ? [servers.pids.floorDaemon] : []
-  const cpu0 = { server: totalCpuUs([serverPid]), daemons: totalCpuUs(daemons) }
+  const cpu0 = { server: totalCpuUs([serverPid]), main: cpuTimeUs(serverPid, true), daemons: totalCpuUs(daemons), machine: machineTicks() }
   const fromUs = nowUs()
   const result = await s.run({ ...ctx, seconds })
+  const machine = machineTicks()
   if (s.name !== 'bare') windows.push({ fromUs, toUs: nowUs() })
   const requests = Math.max(result.requests, 1)
   if (result.non2xx > 0 || result.errors > 0) process.stderr.write(`warning: ${s.name}: ${result.non2xx} non-2xx, ${result.errors} socket errors\n`)
   return {
     result,
     serverUsPerReq: (totalCpuUs([serverPid]) - cpu0.server) / requests,
+    mainUsPerReq: (cpuTimeUs(serverPid, true) - cpu0.main) / requests,
+    busy: (machine.busy - cpu0.machine.busy) / Math.max(machine.total - cpu0.machine.total, 1),
     ...(daemons.length > 0 ? { daemonUsPerReq: (totalCpuUs(daemons) - cpu0.daemons) / requests } : {}),
   }
 }
@@ -130,6 +133,8 @@ function summarizeRuns(s: Scenario, runs: Measurement[], bareByRound: number[], 
     rps: median(runs.map((m) => m.result.rps)),
     ratio: median(ratios),
     serverUsPerReq: median(runs.map((m) => m.serverUsPerReq)),
+    mainUsPerReq: median(runs.map((m) => m.mainUsPerReq)),
+    busy: median(runs.map((m) => m.busy)),
     daemonUsPerReq: opt(runs.map((m) => m.daemonUsPerReq)),
     p50ms: opt(runs.map((m) => m.result.p50ms)),
     p99ms: opt(runs.map((m) => m.result.p99ms)),

@@ -7,6 +7,10 @@ export interface Measurement {
   serverUsPerReq: number
   /** CPU µs per request of the daemon processes (front scenarios only). */
   daemonUsPerReq?: number
+  /** CPU µs per request of the answering process's main thread (its event loop). */
+  mainUsPerReq: number
+  /** Share of the machine's CPU time that was busy during the run (0..1). */
+  busy: number
 }
 
 export interface Row {
@@ -17,6 +21,8 @@ export interface Row {
   ratio: number
   serverUsPerReq: number
   daemonUsPerReq?: number
+  mainUsPerReq: number
+  busy: number
   p50ms?: number
   p99ms?: number
   errors: number
@@ -37,11 +43,11 @@ export function median(values: number[]): number {
 export function formatTable(rows: Row[], memory: Array<{ name: string; rss: number }>, bareRss?: number): string {
   const num = (v: number | undefined, digits = 0, width = 7): string => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits)).padStart(width)
   const lines = [
-    `${'scenario'.padEnd(62)} ${'req/s'.padStart(7)} ${'ratio'.padStart(5)}  ${'CPU µs/req'.padStart(10)} ${'daemons'.padStart(7)}  ${'p50 ms'.padStart(6)} ${'p99 ms'.padStart(6)}  err`,
+    `${'scenario'.padEnd(62)} ${'req/s'.padStart(7)} ${'ratio'.padStart(5)}  ${'CPU µs/req'.padStart(10)} ${'main'.padStart(5)} ${'daemons'.padStart(7)} ${'busy'.padStart(4)}  ${'p50 ms'.padStart(6)} ${'p99 ms'.padStart(6)}  err`,
   ]
   for (const r of rows) {
     const spread = r.rounds.length > 1 ? `  [${r.rounds.map((x) => x.ratio.toFixed(2)).join(' ')}]` : ''
-    lines.push(`${r.label.padEnd(62)} ${num(r.rps)} ${num(r.ratio, 2, 5)}  ${num(r.serverUsPerReq, 1, 10)} ${num(r.daemonUsPerReq, 1)}  ${num(r.p50ms, 2, 6)} ${num(r.p99ms, 2, 6)}  ${String(r.errors).padStart(3)}` +
+    lines.push(`${r.label.padEnd(62)} ${num(r.rps)} ${num(r.ratio, 2, 5)}  ${num(r.serverUsPerReq, 1, 10)} ${num(r.mainUsPerReq, 1, 5)} ${num(r.daemonUsPerReq, 1)} ${`${num(r.busy * 100, 0, 3)}%`}  ${num(r.p50ms, 2, 6)} ${num(r.p99ms, 2, 6)}  ${String(r.errors).padStart(3)}` +
       `${r.also ? `  (${r.also.ratio.toFixed(2)} of ${r.also.name})` : ''}${spread}`)
   }
   lines.push('', 'memory (RSS after the runs):')
