@@ -342,7 +342,7 @@ export class Group implements GroupHandle, ReloadTarget {
   }
 
   #assertOpen(): void {
-    if (this.#state !== 'running') throw this.#unavailable()
+    if (!this.open) throw this.#unavailable()
   }
 
   /** Least outstanding among ready processes below the concurrency limit; ties rotate. */

@@ -196,7 +196,7 @@ export class WorkerConnection {
   #arm(s: Stream): void {
     if (s.timeoutMs <= 0 || s.headDone || s.done) return
     if (s.timer) s.timer.refresh()
-    else s.timer = setTimeout(() => this.#onTimeout(s), s.timeoutMs)
+    else s.timer = setTimeout(() => this.#timedOut(s, 'head'), s.timeoutMs)
   }
 
   #onFrame(type: FrameType, id: number, payload: Buffer): void {
@@ -274,11 +274,12 @@ export class WorkerConnection {
     else s.reject(Object.assign(errors.GH_ERR_PROVIDER_FAILED(this.group, result.code === 'GH_ERR_PROVIDER_FAILED' ? result.message : `${result.code}: ${result.message}`), { remoteCode: result.code, remoteMessage: result.message }))
   }
 
-  #onTimeout(s: Stream): void {
-    if (s.done || s.headDone) return
+  /** No progress for timeoutMs: before the head (#arm), or while the body's reader waited (#bodyWait). */
+  #timedOut(s: Stream, phase: 'head' | 'body'): void {
+    if (s.done || (phase === 'head' && s.headDone)) return
     this.#cancel(s, 'timeout')
     this.#fail(s, errors.GH_ERR_GROUP_TIMEOUT(this.group, s.timeoutMs))
-    s.onTimeout?.('head')
+    s.onTimeout?.(phase)
   }
 
   /** The response body's reader waits for the worker (true) or does not (false): the stall timer runs only meanwhile. */
@@ -289,14 +290,7 @@ export class WorkerConnection {
       return
     }
     if (s.stall) s.stall.refresh()
-    else s.stall = setTimeout(() => this.#onBodyStall(s), s.timeoutMs)
-  }
-
-  #onBodyStall(s: Stream): void {
-    if (s.done) return
-    this.#cancel(s, 'timeout')
-    this.#fail(s, errors.GH_ERR_GROUP_TIMEOUT(this.group, s.timeoutMs))
-    s.onTimeout?.('body')
+    else s.stall = setTimeout(() => this.#timedOut(s, 'body'), s.timeoutMs)
   }
 
   #attachSignal(s: Stream, signal: AbortLike): void {

@@ -4,25 +4,20 @@
  * version leaves the old processes serving, and a load run with repeated touches loses nothing.
  */
 import assert from 'node:assert/strict'
-import { readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
+import { readFileSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { alive, eventually, get, groupConfig, pids, startSupervisor, tempDir } from '../fixtures/apps/harness.js'
+import { alive, childrenOf, eventually, get, groupConfig, pids, startSupervisor, tempDir } from '../fixtures/apps/harness.js'
 
-/** PIDs of this process's children running the daemon worker (from /proc: what is really running). */
+/** This process's children that run the daemon worker (from /proc: what is really running). */
 function daemonChildren(): number[] {
-  const out: number[] = []
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
+  return childrenOf(process.pid).filter((pid) => {
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-      if (ppid === process.pid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('worker')) out.push(Number(entry))
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('worker')
     } catch {
-      // gone meanwhile
+      return false // gone meanwhile
     }
-  }
-  return out
+  })
 }
 
 function writeApp(file: string, version: string): void {

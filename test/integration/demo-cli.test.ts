@@ -14,14 +14,10 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import { packageRoot } from '../../src/package-root.js'
 import { tempDir } from '../helpers/gateway.js'
+import { childrenOf } from '../fixtures/apps/harness.js'
 
 const root = packageRoot()
 const built = existsSync(join(root, 'dist', 'src', 'cli', 'main.js'))
-
-function childrenOf(pid: number): number[] {
-  const dir = `/proc/${pid}/task`
-  return readdirSync(dir).flatMap((tid) => readFileSync(join(dir, tid, 'children'), 'utf8').trim().split(/\s+/).filter(Boolean).map(Number))
-}
 
 /** Every process below pid: the daemons and what they started (tsx's esbuild service, on a cold cache). */
 function descendantsOf(pid: number): number[] {
