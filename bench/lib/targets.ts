@@ -80,7 +80,26 @@ export function formatBudget(rows: Row[]): string {
     const r = byName(rows, name)
     if (r !== undefined) lines.push(`  ${r.label.replace('gatehouse → daemon group, ', 'gatehouse group, ').padEnd(44)} ratio ${r.ratio.toFixed(2)}  CPU ${cpu(r)}  (${(r.ratio / floor.ratio).toFixed(2)} of the floor)`)
   }
+  lines.push('', ...formatEventLoopBudget(rows, bare, floor))
   return lines.join('\n')
+}
+
+/**
+ * What a 0.6 target leaves the front's event loop: one CPU's worth of microseconds divided by
+ * the requests it must answer. The floor's front (node:http and the hop, no other work) shows
+ * how much of that any front + daemon design spends before doing anything; what is left is
+ * the budget for Fastify, auth, the access log, header hygiene and the IPC heads.
+ */
+function formatEventLoopBudget(rows: Row[], bare: Row, floor: Row): string[] {
+  const target = 0.6
+  const budget = 1e6 / (target * bare.rps)
+  const hit = byName(rows, 'group-basic')
+  return [
+    `event-loop budget at ${target.toFixed(2)} of bare Fastify (${(target * bare.rps).toFixed(0)} req/s): at most ${budget.toFixed(1)} µs of the front's main thread per request`,
+    `  ${'bare Fastify (its main thread)'.padEnd(44)} ${bare.mainUsPerReq.toFixed(1).padStart(5)} µs`,
+    `  ${'floor front (node:http + hop, no other work)'.padEnd(44)} ${floor.mainUsPerReq.toFixed(1).padStart(5)} µs  leaves ${(budget - floor.mainUsPerReq).toFixed(1)} µs for all of gatehouse's work`,
+    ...(hit ? [`  ${'gatehouse group, Basic (cache hit)'.padEnd(44)} ${hit.mainUsPerReq.toFixed(1).padStart(5)} µs  (${(hit.mainUsPerReq - floor.mainUsPerReq).toFixed(1)} µs over the floor)`] : []),
+  ]
 }
 
 export function formatNotes(rows: Row[]): string {
