@@ -59,6 +59,7 @@ const providerCommon = {
   concurrency: { description: 'calls one thread runs at once (default 1: hashes are CPU work, first come first served)', type: 'integer', minimum: 1, maximum: 1024 },
   queueTimeout: { ...duration, description: 'how long a call may wait for a free thread before 503 (default: the timeout)' },
   nice: { description: 'CPU priority of the provider threads, as nice(1) counts it: 0 = the front\'s own, 19 = lowest (default 15)', type: 'integer', minimum: 0, maximum: 19 },
+  shareWhenBusy: { description: 'while the front\'s event loop is 80% busy or more, the share of its time each provider thread may work (default 0.25; 1: never rest)', type: 'number', exclusiveMinimum: 0, maximum: 1 },
 }
 
 /** The options each built-in provider reads (providers/<type>/index.ts and htpasswd/options.ts), checked as they do. */
@@ -110,6 +111,7 @@ const provider = {
     concurrency: providerCommon.concurrency,
     queueTimeout: providerCommon.queueTimeout,
     nice: providerCommon.nice,
+    shareWhenBusy: providerCommon.shareWhenBusy,
   },
   allOf: builtinProviderRules,
 }

@@ -98,6 +98,8 @@ export interface ProviderConfig {
   queueTimeoutMs: number
   /** CPU priority of the provider's threads (nice 0–19). */
   nice: number
+  /** The share of its time a thread may work while the front's event loop is busy (0 < n ≤ 1). */
+  shareWhenBusy: number
 }
 
 export interface IdentityHeadersConfig {

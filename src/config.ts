@@ -11,7 +11,7 @@ import type { DigestAlgorithmName } from './auth/digest.js'
 import { parseAdmin, type RawAdmin } from './config-admin.js'
 import type { AuthConfig, Config, GroupConfig, ProviderConfig, RouteConfig, Scheme, SidecarConfig } from './config-types.js'
 import { parseLimits, parseThrottle, type RawLimits, type RawThrottle } from './config-hardening.js'
-import { DEFAULT_NICE } from './providers/thread-pool.js'
+import { DEFAULT_NICE, DEFAULT_SHARE_WHEN_BUSY } from './providers/thread-pool.js'
 import { trustedProxyProblem } from './proxy/trusted-proxies.js'
 
 // verbose: errors carry their schema, whose annotations (x-expected, x-builtin-type) word the messages.
@@ -96,7 +96,7 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
 }
 
 function parseProvider(name: string, p: RawProvider, baseDir: string, problems: string[]): ProviderConfig {
-  const { type, module, threads, timeout, concurrency, queueTimeout, nice, ...rest } = p
+  const { type, module, threads, timeout, concurrency, queueTimeout, nice, shareWhenBusy, ...rest } = p
   const options: Record<string, unknown> = { ...rest }
   for (const key of ['file', 'database', 'groupFile']) {
     if (typeof options[key] === 'string') options[key] = resolve(baseDir, options[key] as string)
@@ -114,6 +114,7 @@ function parseProvider(name: string, p: RawProvider, baseDir: string, problems: 
     concurrency: concurrency ?? 1,
     queueTimeoutMs: durationMs(queueTimeout, durationMs(timeout, 10_000)),
     nice: nice ?? DEFAULT_NICE,
+    shareWhenBusy: shareWhenBusy ?? DEFAULT_SHARE_WHEN_BUSY,
   }
 }
 
@@ -319,7 +320,7 @@ interface RawConfig {
   log?: { level?: string }
   admin?: RawAdmin
 }
-type RawProvider = { type: string; module?: string; threads?: number; timeout?: number | string; concurrency?: number; queueTimeout?: number | string; nice?: number } & Record<string, unknown>
+type RawProvider = { type: string; module?: string; threads?: number; timeout?: number | string; concurrency?: number; queueTimeout?: number | string; nice?: number; shareWhenBusy?: number } & Record<string, unknown>
 interface RawGroup {
   app: string; provider?: string; providerOptions?: Record<string, unknown>; providerTimeout?: number | string
   providerConcurrency?: number; providerQueueTimeout?: number | string; processes?: number | { min: number; max: number }; idleTime?: number | string; concurrency?: number; cwd?: string; env?: Record<string, string>

@@ -21,6 +21,8 @@ export interface FrontSpec {
   source?: boolean
   /** A private directory for the slow-login htpasswd file (the /slow route); without it, no /slow. */
   workDir?: string
+  /** providers.slow.shareWhenBusy (absent: the default). */
+  shareWhenBusy?: number
   /** A whole configuration instead of the benchmark's (bench/load.ts), relative to `baseDir`. */
   config?: unknown
   baseDir?: string
@@ -46,7 +48,7 @@ export function benchConfig(spec: FrontSpec): unknown {
   // Slow logins: htpasswd (bcrypt cost 12) in the front's provider threads (default 2), cache
   // off so every request hashes; a long call timeout so the 100 queued logins wait, not fail.
   const slow = spec.workDir === undefined ? undefined : {
-    providers: { slow: { type: 'htpasswd', file: writeSlowHtpasswd(spec.workDir), timeout: '120s' } },
+    providers: { slow: { type: 'htpasswd', file: writeSlowHtpasswd(spec.workDir), timeout: '120s', ...(spec.shareWhenBusy !== undefined ? { shareWhenBusy: spec.shareWhenBusy } : {}) } },
     route: { path: '/slow', group: 'hello', auth: { scheme: 'basic', realm: REALM, provider: 'slow', cache: false } },
   }
   return {

@@ -28,6 +28,8 @@ export interface BuiltinProviderSpec {
   timeoutMs?: number
   /** CPU priority of the threads, nice 0–19 (default 15: below your event loop's). */
   nice?: number
+  /** While your event loop is 80% busy or more, the share of its time each thread may hash (default 0.25; 1: never rest). */
+  shareWhenBusy?: number
   [option: string]: unknown
 }
 
@@ -41,6 +43,7 @@ export interface ModuleProviderSpec {
   threads?: number
   timeoutMs?: number
   nice?: number
+  shareWhenBusy?: number
 }
 
 export type ProviderSpec = Provider | BuiltinProviderSpec | ModuleProviderSpec
@@ -55,7 +58,7 @@ export interface ResolvedProviders {
   onChanged(listener: (name: string) => void): void
 }
 
-const SPEC_KEYS = new Set(['type', 'module', 'options', 'name', 'threads', 'timeoutMs', 'nice'])
+const SPEC_KEYS = new Set(['type', 'module', 'options', 'name', 'threads', 'timeoutMs', 'nice', 'shareWhenBusy'])
 const PATH_KEYS = ['file', 'database', 'groupFile']
 
 export function resolveProviders(spec: ProviderSpec | readonly ProviderSpec[] | undefined, opts: { baseDir: string; log: ProviderLog; digest: boolean; option?: string }): ResolvedProviders {
@@ -143,6 +146,7 @@ function threadedProvider(o: Record<string, unknown>, key: string, opts: { baseD
     ...(o.threads !== undefined ? { threads: o.threads as number } : {}),
     ...(o.timeoutMs !== undefined ? { callTimeoutMs: o.timeoutMs as number } : {}),
     ...(o.nice !== undefined ? { nice: o.nice as number } : {}),
+    ...(o.shareWhenBusy !== undefined ? { shareWhenBusy: o.shareWhenBusy as number } : {}),
     log: opts.log,
   })
 }

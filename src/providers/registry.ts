@@ -42,6 +42,7 @@ export class ProviderRegistry {
         concurrency: p.concurrency,
         queueTimeoutMs: p.queueTimeoutMs,
         nice: p.nice,
+        shareWhenBusy: p.shareWhenBusy,
         log: providerLog(plog),
       })
       // A built-in re-read its file (or a module said so): cached successes may now be wrong.

@@ -6,6 +6,7 @@
  */
 import { availableParallelism } from 'node:os'
 import { extname } from 'node:path'
+import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { pinNativeAddons } from './native-addons.js'
@@ -13,6 +14,7 @@ import { errors, GatehouseError } from '../errors.js'
 import type { AuthContext, DigestAlgorithm, Provider, ProviderLog } from './contract.js'
 import type { FromHost, HostData, ProviderMethod, ToHost, WireError } from './thread-host.js'
 import { RESULT_RULES, describeValue } from './result-rules.js'
+import { LoopLoad } from './loop-load.js'
 
 export interface ThreadProviderOptions {
   name: string
@@ -38,6 +40,15 @@ export interface ThreadProviderOptions {
    * value is per thread); elsewhere it is ignored.
    */
   nice?: number
+  /**
+   * While the front's event loop is busy (80% utilized or more, loop-load.ts), the share of its
+   * time each thread may work: after calls that used t ms of CPU, the thread rests
+   * t × (1 / share − 1) ms (at most 1 s at a time) before it takes the next call. A burst of
+   * logins then cannot take the CPUs that authenticated requests need; while the front is not
+   * busy, threads never rest. 0 < share ≤ 1; 1 turns resting off. Default 0.25. Linux only
+   * (the CPU time comes from /proc); elsewhere threads never rest.
+   */
+  shareWhenBusy?: number
   log: ProviderLog
 }
 
@@ -70,6 +81,8 @@ interface Thread {
   abandoned: Set<number>
   failures: number
   restartTimer: NodeJS.Timeout | undefined
+  /** performance.now() until which the thread takes no call (shareWhenBusy); 0: not resting. */
+  restUntil: number
 }
 
 /** A thread with this many timed-out calls still running is replaced. */
@@ -77,6 +90,12 @@ const ABANDONED_LIMIT = 3
 const RESTART_BASE_MS = 100
 const RESTART_MAX_MS = 5000
 const CLOSE_TIMEOUT_MS = 2000
+/** The longest a thread rests at a time: a login queued behind it waits no longer than that for the rest. */
+const MAX_REST_MS = 1000
+/** See ThreadProviderOptions.shareWhenBusy. */
+export const DEFAULT_SHARE_WHEN_BUSY = 0.25
+/** The event loop the pools run on (the front's), measured once for all of them. */
+let frontLoop: LoopLoad | undefined
 /** Provider threads run below the front's priority unless told otherwise (see ThreadProviderOptions.nice). */
 export const DEFAULT_NICE = 15
 /**
@@ -134,6 +153,9 @@ export class ThreadProvider implements Provider {
   #state: PoolState = 'new'
   #methods = new Set<ProviderMethod>()
   #nextId = 1
+  #restedMs = 0
+  /** Wakes #drain when a resting thread may take calls again. */
+  #restTimer: NodeJS.Timeout | undefined
   #started: Promise<void> | undefined
   #closed: Promise<void> | undefined
   readonly #changedListeners = new Set<(info: { thread: number }) => void>()
@@ -150,7 +172,15 @@ export class ThreadProvider implements Provider {
     this.name = opts.name
     const nice = opts.nice ?? DEFAULT_NICE
     if (!Number.isInteger(nice) || nice < 0 || nice > 19) throw errors.GH_ERR_OPT_INVALID(`nice must be an integer from 0 to 19, got ${String(nice)}`)
-    this.#opts = { ...opts, threads, callTimeoutMs, concurrency, queueTimeoutMs, nice }
+    const shareWhenBusy = opts.shareWhenBusy ?? DEFAULT_SHARE_WHEN_BUSY
+    if (typeof shareWhenBusy !== 'number' || !(shareWhenBusy > 0 && shareWhenBusy <= 1)) throw errors.GH_ERR_OPT_INVALID(`shareWhenBusy must be a number above 0 and at most 1, got ${String(shareWhenBusy)}`)
+    this.#opts = { ...opts, threads, callTimeoutMs, concurrency, queueTimeoutMs, nice, shareWhenBusy }
+    if (shareWhenBusy < 1) frontLoop ??= new LoopLoad()
+  }
+
+  /** Milliseconds of rest the threads were given so far (shareWhenBusy), all threads together. */
+  get restedMs(): number {
+    return this.#restedMs
   }
 
   /** The contract methods the loaded provider has; empty before start(). */
@@ -194,7 +224,7 @@ export class ThreadProvider implements Provider {
     this.#state = 'starting'
     pinNativeAddons()
     for (let i = 0; i < this.#opts.threads; i++) {
-      this.#threads.push({ index: i, worker: undefined, state: 'dead', pending: new Map(), abandoned: new Set(), failures: 0, restartTimer: undefined })
+      this.#threads.push({ index: i, worker: undefined, state: 'dead', pending: new Map(), abandoned: new Set(), failures: 0, restartTimer: undefined, restUntil: 0 })
     }
     try {
       const reports = await Promise.all(this.#threads.map((t) => this.#spawn(t)))
@@ -210,12 +240,13 @@ export class ThreadProvider implements Provider {
 
   /** Starts one thread; resolves with the provider's methods once it is ready. */
   #spawn(thread: Thread): Promise<ProviderMethod[]> {
-    const { specifier, options, baseDir, name, nice } = this.#opts
-    const data: HostData = { specifier, options, env: { baseDir, name }, nice }
+    const { specifier, options, baseDir, name, nice, shareWhenBusy } = this.#opts
+    const data: HostData = { specifier, options, env: { baseDir, name }, nice, measureCpu: shareWhenBusy < 1 }
     const { entry, eval: isEval, execArgv } = workerEntry()
     const worker = new Worker(entry, { workerData: data, eval: isEval, execArgv })
     thread.worker = worker
     thread.state = 'starting'
+    thread.restUntil = 0
     return new Promise((resolve, reject) => {
       let settled = false
       const settle = (err: Error | undefined, methods?: ProviderMethod[]): void => {
@@ -239,6 +270,7 @@ export class ThreadProvider implements Provider {
           this.#changed(thread)
         } else {
           this.#settleCall(thread, msg)
+          this.#restAfter(thread, msg.cpuMs)
           this.#drain()
         }
       })
@@ -279,11 +311,12 @@ export class ThreadProvider implements Provider {
     thread.abandoned.clear()
   }
 
-  /** The live thread with the fewest calls in flight (timed-out ones included). */
+  /** The live thread with the fewest calls in flight (timed-out ones included), resting ones aside. */
   #pick(): Thread | undefined {
     let best: Thread | undefined
+    const now = performance.now()
     for (const t of this.#threads) {
-      if (t.state !== 'ready') continue
+      if (t.state !== 'ready' || t.restUntil > now) continue
       if (best === undefined || t.pending.size + t.abandoned.size < best.pending.size + best.abandoned.size) best = t
     }
     return best
@@ -316,14 +349,54 @@ export class ThreadProvider implements Provider {
     while (this.#queue.length > 0) {
       const thread = this.#pick()
       // Calls past their timeout do not hold a slot (they may never end); ABANDONED_LIMIT of them replace the thread.
-      if (thread?.worker === undefined || thread.pending.size >= this.#opts.concurrency) return
+      if (thread?.worker === undefined || thread.pending.size >= this.#opts.concurrency) {
+        if (thread === undefined) this.#afterRest()
+        return
+      }
       const q = this.#queue.shift() as Queued
       clearTimeout(q.timer)
       this.#send(thread, thread.worker, q)
     }
   }
 
+  /**
+   * After work that used CPU while the front is busy, the thread rests in proportion
+   * (shareWhenBusy), so the hashing of logins gets that share of the thread's time at most.
+   */
+  #restAfter(thread: Thread, cpuMs: number | undefined): void {
+    const share = this.#opts.shareWhenBusy
+    if (share >= 1 || cpuMs === undefined || !(cpuMs > 0) || frontLoop?.busy() !== true) return
+    const now = performance.now()
+    const until = Math.min(now + MAX_REST_MS, Math.max(thread.restUntil, now) + cpuMs * (1 / share - 1))
+    this.#restedMs += until - Math.max(thread.restUntil, now)
+    thread.restUntil = until
+  }
+
+  /**
+   * Queued calls and no thread to take them while some rest: a front no longer busy ends the
+   * rests at once; otherwise #drain runs again when the first rest ends.
+   */
+  #afterRest(): void {
+    const now = performance.now()
+    const resting = this.#threads.filter((t) => t.state === 'ready' && t.restUntil > now)
+    if (resting.length === 0 || this.#restTimer !== undefined) return
+    if (frontLoop?.busy() !== true) {
+      for (const t of resting) t.restUntil = 0
+      this.#drain()
+      return
+    }
+    const first = Math.min(...resting.map((t) => t.restUntil))
+    this.#restTimer = setTimeout(() => {
+      this.#restTimer = undefined
+      if (this.#state === 'ready') this.#drain()
+    }, Math.max(1, Math.ceil(first - now)))
+    this.#restTimer.unref()
+  }
+
   #send(thread: Thread, worker: Worker, q: Queued): void {
+    // Starts a fresh window of the loop's load if the last is old (after an idle spell), so the
+    // figure #restAfter reads covers the time this call competed with the front.
+    if (this.#opts.shareWhenBusy < 1) frontLoop?.utilization()
     const id = this.#nextId++
     const timer = setTimeout(() => {
       this.#timeout(thread, id)
@@ -387,6 +460,7 @@ export class ThreadProvider implements Provider {
 
   async #close(): Promise<void> {
     this.#state = 'closing'
+    clearTimeout(this.#restTimer)
     for (const q of this.#queue.splice(0)) {
       clearTimeout(q.timer)
       q.reject(errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, 'it is closing'))

@@ -191,6 +191,7 @@ describe('options are checked at registration, naming the option', () => {
       [{ realm: 'R', provider: { type: 'ldap' } }, /provider\.type must be one of/],
       [{ realm: 'R', provider: {} }, /provider has neither checkPassword nor getRealmHash/],
       [{ realm: 'R', provider: { type: 'htpasswd', file: 'x', plaintxt: true } }, /^provider\.plaintxt is not an option of type htpasswd \(expected one of: file, groupFile, plaintext, watchIntervalMs, /],
+      [{ realm: 'R', provider: { type: 'htpasswd', file: 'x', shareWhenBusy: 2 } }, /^shareWhenBusy must be a number above 0 and at most 1, got 2$/],
     ]
     for (const [opts, re] of cases) {
       const app = Fastify()

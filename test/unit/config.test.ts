@@ -57,6 +57,19 @@ describe('parseConfig', () => {
     assert.match(errorOf(raw), /providers\.local\.nice: expected a value that must be <= 19/)
   })
 
+  test('provider threads rest while the front is busy with a share of 0.25 by default; a share outside (0, 1] is named by its key path', () => {
+    const c = parseConfig(parseYaml(contract), { baseDir: '/etc/gh' })
+    assert.equal(c.providers.office!.shareWhenBusy, 0.25)
+    assert.equal(c.providers.office!.options.shareWhenBusy, undefined, 'shareWhenBusy is not a provider option')
+    const raw = parseYaml(contract) as { providers: Record<string, Record<string, unknown>> }
+    raw.providers.local!.shareWhenBusy = 1
+    assert.equal(parseConfig(raw, { baseDir: '/etc/gh' }).providers.local!.shareWhenBusy, 1)
+    raw.providers.local!.shareWhenBusy = 0
+    assert.match(errorOf(raw), /providers\.local\.shareWhenBusy: expected a value that must be > 0/)
+    raw.providers.local!.shareWhenBusy = 1.5
+    assert.match(errorOf(raw), /providers\.local\.shareWhenBusy: expected a value that must be <= 1/)
+  })
+
   test('trustedProxies takes addresses and CIDR ranges; anything else is named by its index', () => {
     const ok = parseConfig({ routes: [], trustedProxies: ['127.0.0.1', '10.0.0.0/8', 'fd00::/8'] }, { baseDir: '/etc/gh' })
     assert.deepEqual(ok.trustedProxies, ['127.0.0.1', '10.0.0.0/8', 'fd00::/8'])
@@ -123,7 +136,7 @@ describe('parseConfig', () => {
 
   test('a misspelt key of a built-in provider is an error naming the key, the type and the keys it takes', () => {
     const msg = errorOf({ providers: { office: { type: 'htpasswd', file: './users', plaintxt: true } }, routes: [] })
-    assert.equal(msg, 'invalid configuration: providers.office.plaintxt: unknown key for type htpasswd (expected one of: file, groupFile, plaintext, watchIntervalMs, type, threads, timeout, concurrency, queueTimeout, nice)')
+    assert.equal(msg, 'invalid configuration: providers.office.plaintxt: unknown key for type htpasswd (expected one of: file, groupFile, plaintext, watchIntervalMs, type, threads, timeout, concurrency, queueTimeout, nice, shareWhenBusy)')
   })
 
   test('an option of another built-in type is unknown to this one', () => {

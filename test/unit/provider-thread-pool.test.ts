@@ -168,6 +168,9 @@ describe('ThreadProvider', () => {
     assert.throws(() => new ThreadProvider({ ...base, threads: 0 }), rejectsWith('GH_ERR_OPT_INVALID', /threads/))
     assert.throws(() => new ThreadProvider({ ...base, callTimeoutMs: -1 }), rejectsWith('GH_ERR_OPT_INVALID', /callTimeoutMs/))
     assert.throws(() => new ThreadProvider({ ...base, nice: 20 }), rejectsWith('GH_ERR_OPT_INVALID', /nice must be an integer from 0 to 19, got 20/))
+    for (const share of [0, -0.5, 1.5, Number.NaN]) {
+      assert.throws(() => new ThreadProvider({ ...base, shareWhenBusy: share }), rejectsWith('GH_ERR_OPT_INVALID', /shareWhenBusy must be a number above 0 and at most 1/))
+    }
   })
 })
 
@@ -259,5 +262,62 @@ describe('provider threads run below the front\'s CPU priority', () => {
     await pool(t, './allow.ts', { threads: 2, nice: 0 })
     const after = await threadNices()
     assert.equal(after.filter((x) => x !== 0).length, before.filter((x) => x !== 0).length, `nice values now: ${after.join(' ')}`)
+  })
+})
+
+describe('provider threads rest while the front\'s event loop is busy (shareWhenBusy)', { skip: process.platform !== 'linux' }, () => {
+  /** Keeps this thread's event loop about 90% busy (9 ms of work every 10 ms) until the returned stop is called. */
+  function busyLoop(): () => void {
+    const iv = setInterval(() => {
+      const end = performance.now() + 9
+      while (performance.now() < end) {
+        // the work of requests that are already authenticated
+      }
+    }, 10)
+    return () => clearInterval(iv)
+  }
+
+  const idle = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+  // First: the loop-load figure is shared by the process's pools, and must not remember the busy tests.
+  test('while the event loop is idle, a thread never rests, however much CPU its calls use', async (t) => {
+    const { p } = await pool(t, './cpu-work.ts', { options: { ms: 100 }, shareWhenBusy: 0.25 })
+    await idle(200)
+    assert.deepEqual(await Promise.all([p.checkPassword!(ctx, 'a', 'pw'), p.checkPassword!(ctx, 'b', 'pw')]), [true, true])
+    assert.equal(p.restedMs, 0)
+  })
+
+  test('while it is busy, a thread rests three times the CPU a call used (share 0.25) before it takes the next call', async (t) => {
+    const { p } = await pool(t, './cpu-work.ts', { options: { ms: 100 }, shareWhenBusy: 0.25 })
+    const stop = busyLoop()
+    t.after(stop)
+    await idle(150)
+    const done: number[] = []
+    const calls = ['a', 'b'].map((user) => p.checkPassword!(ctx, user, 'pw').then((v) => { done.push(performance.now()); return v }))
+    await calls[0]
+    const rest = p.restedMs
+    // 100 ms of CPU, counted in 10 ms ticks: between 90 and 110 ms, so 270 to 330 ms of rest.
+    assert.ok(rest >= 270 && rest <= 330, `rested ${rest} ms after a call of 100 ms of CPU`)
+    assert.deepEqual(await Promise.all(calls), [true, true])
+    // The second call waited in the queue for the rest, then did its own 100 ms of work.
+    assert.ok(done[1]! - done[0]! >= rest + 90, `the second call ended ${done[1]! - done[0]!} ms after the first, with ${rest} ms of rest between`)
+  })
+
+  test('a rest lasts at most 1 s, however long the call was', async (t) => {
+    const { p } = await pool(t, './cpu-work.ts', { options: { ms: 500 }, shareWhenBusy: 0.25, callTimeoutMs: 30_000 })
+    const stop = busyLoop()
+    t.after(stop)
+    await idle(150)
+    assert.equal(await p.checkPassword!(ctx, 'a', 'pw'), true)
+    assert.equal(p.restedMs, 1000)
+  })
+
+  test('shareWhenBusy 1 never rests', async (t) => {
+    const { p } = await pool(t, './cpu-work.ts', { options: { ms: 100 }, shareWhenBusy: 1 })
+    const stop = busyLoop()
+    t.after(stop)
+    await idle(150)
+    assert.deepEqual(await Promise.all([p.checkPassword!(ctx, 'a', 'pw'), p.checkPassword!(ctx, 'b', 'pw')]), [true, true])
+    assert.equal(p.restedMs, 0)
   })
 })
