@@ -367,9 +367,11 @@ export class ThreadProvider implements Provider {
     const share = this.#opts.shareWhenBusy
     if (share >= 1 || cpuMs === undefined || !(cpuMs > 0) || frontLoop?.busy() !== true) return
     const now = performance.now()
-    const until = Math.min(now + MAX_REST_MS, Math.max(thread.restUntil, now) + cpuMs * (1 / share - 1))
-    this.#restedMs += until - Math.max(thread.restUntil, now)
-    thread.restUntil = until
+    // A rest still running is extended, but never to more than MAX_REST_MS from now.
+    const ahead = Math.max(thread.restUntil - now, 0)
+    const rest = Math.min(MAX_REST_MS - ahead, cpuMs * (1 / share - 1))
+    this.#restedMs += rest
+    thread.restUntil = now + ahead + rest
   }
 
   /**
