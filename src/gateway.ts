@@ -79,6 +79,7 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
       return { identities: { hits: identities.hits, misses: identities.misses, size: identities.size }, realmHashes: { hits: realmHashes.hits, misses: realmHashes.misses, size: realmHashes.size } }
     },
     groups: () => supervisor?.status() ?? [],
+    providerRests: () => live.gatehouse.providers.rests(),
   })
 
   let reloading: Promise<ReloadResult> = Promise.resolve({ ok: true, summary: '', changes: [], restartNeeded: [] })

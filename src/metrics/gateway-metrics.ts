@@ -17,6 +17,8 @@ export type { AuthResultLabel }
 export interface MetricsSources {
   cache(): { identities: { hits: number; misses: number; size: number }; realmHashes: { hits: number; misses: number; size: number } } | undefined
   groups(): GroupStatus[]
+  /** Rest given to each threaded provider's threads so far (thread-pool.ts, shareWhenBusy). */
+  providerRests?(): Array<{ provider: string; restedMs: number }>
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -50,6 +52,14 @@ export class GatewayMetrics {
     })
     new Counter({ name: 'gatehouse_auth_total', help: 'Authentication outcomes by provider and result', labelNames: ['provider', 'result'], registers, collect: this.#authTally.collector() })
     this.#providerCalls = new Histogram({ name: 'gatehouse_provider_call_duration_seconds', help: 'Provider call latency by provider, method and outcome (ok, error)', labelNames: ['provider', 'method', 'outcome'], buckets: LATENCY_BUCKETS, registers })
+    const sources = () => this.#sources
+    new Counter({
+      name: 'gatehouse_provider_rest_seconds_total', help: 'Time provider threads rested because the front\'s event loop was busy (shareWhenBusy), by provider', labelNames: ['provider'], registers,
+      collect(this: Counter<'provider'>) {
+        this.reset()
+        for (const r of sources().providerRests?.() ?? []) this.inc({ provider: r.provider }, r.restedMs / 1000)
+      },
+    })
     this.#reloads = new Counter({ name: 'gatehouse_config_reloads_total', help: 'Configuration reloads (SIGHUP, gatehouse reload) by result', labelNames: ['result'], registers })
     this.#cacheMetrics(registers)
     this.#groupMetrics(registers)

@@ -122,6 +122,13 @@ export class ProviderRegistry {
     this.notifyReload(name)
   }
 
+  /** Milliseconds of rest each threaded provider's threads were given so far (shareWhenBusy). */
+  rests(): Array<{ provider: string; restedMs: number }> {
+    const out: Array<{ provider: string; restedMs: number }> = []
+    for (const e of this.#entries.values()) if (e.provider instanceof ThreadProvider) out.push({ provider: e.name, restedMs: e.provider.restedMs })
+    return out
+  }
+
   onReload(listener: (name: string) => void): void {
     this.#events.on('reload', listener)
   }

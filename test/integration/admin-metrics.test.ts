@@ -11,6 +11,7 @@ import { chmodSync, mkdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { request as httpRequest } from 'node:http'
 import { request } from 'undici'
+import bcrypt from 'bcryptjs'
 import { MULTI_APP, APPS } from '../fixtures/apps/harness.js'
 import { startGateway, tempDir, writeFile, type TestGateway } from '../helpers/gateway.js'
 import { isGatehouseError } from '../../src/errors.js'
@@ -171,6 +172,49 @@ describe('admin listener with a token', () => {
     assert.ok(app2.processes.some((q) => q.state === 'ready' && q.pid !== p!.pid))
     const unknown = await admin(gw, '/groups/nope/restart', { method: 'POST' })
     assert.equal(unknown.status, 404)
+  })
+})
+
+describe('provider threads resting while the front is busy', () => {
+  test('gatehouse_provider_rest_seconds_total stays 0 for logins hashed while the front idles, and moves for logins hashed while its event loop is busy', async () => {
+    const t = tempDir('gh-rest-')
+    const hash = bcrypt.hashSync('pw', 10)
+    writeFile(t.dir, 'users.htpasswd', ['u1', 'u2', 'u3'].map((u) => `${u}:${hash}\n`).join(''))
+    const gw = await startGateway({
+      providers: { slow: { type: 'htpasswd', file: './users.htpasswd', threads: 1 } },
+      groups: { app: { app: MULTI_APP, cwd: APPS, processes: 1 } },
+      routes: [{ path: '/identity', group: 'app', auth: { scheme: 'basic', realm: 'R', provider: 'slow' } }],
+      admin: { host: '127.0.0.1', port: 0, token: TOKEN },
+    }, t.dir)
+    try {
+      const login = async (user: string) => {
+        const res = await request(`${gw.url}/identity`, { headers: { authorization: auth(user, 'pw') } })
+        await res.body.text()
+        return res.statusCode
+      }
+      const rested = async () => metricValue((await admin(gw, '/metrics')).text, 'gatehouse_provider_rest_seconds_total{provider="slow"}')
+      await new Promise((r) => setTimeout(r, 200))
+      assert.equal(await login('u1'), 200)
+      assert.equal(await rested(), 0)
+      // The front runs in this process: 9 ms of work every 10 ms keeps its event loop 90% busy.
+      const busy = setInterval(() => {
+        const end = performance.now() + 9
+        while (performance.now() < end) {
+          // the work of requests that are already authenticated
+        }
+      }, 10)
+      try {
+        await new Promise((r) => setTimeout(r, 150))
+        assert.deepEqual(await Promise.all([login('u2'), login('u3')]), [200, 200])
+      } finally {
+        clearInterval(busy)
+      }
+      // Each cost-10 bcrypt check uses tens of ms of CPU; the thread rests three times that after the first.
+      assert.ok((await rested() ?? 0) > 0.05, `rested ${await rested()} s`)
+    } finally {
+      await gw.close()
+      t.cleanup()
+    }
   })
 })
 
