@@ -36,8 +36,9 @@ export interface ThreadProviderOptions {
   /**
    * The threads' CPU priority as nice(1) counts it: 0 is the front's own, 19 the lowest
    * (default 15). Password hashing then yields the CPUs to requests that are already
-   * authenticated, and gets them back whenever those leave any idle. Linux only (there a nice
-   * value is per thread); elsewhere it is ignored.
+   * authenticated when both want one, but still fills the short gaps they leave, which costs
+   * them a wake-up delay each time (shareWhenBusy is what keeps it out of those). Linux only
+   * (there a nice value is per thread); elsewhere it is ignored.
    */
   nice?: number
   /**
