@@ -1,43 +1,29 @@
 /**
- * How busy the front's event loop is: its utilization (the share of time spent outside the
- * poll phase's wait, performance.eventLoopUtilization) over the last window. The provider
- * threads rest while it is high (thread-pool.ts, shareWhenBusy), so password hashing gives the
- * CPUs back to requests that are already authenticated.
+ * Whether the event loop the provider pools run on (the front's) was busy over a stretch of
+ * time: its utilization (the share of time spent outside the poll phase's wait,
+ * performance.eventLoopUtilization) since a mark. The provider threads rest while it is high
+ * (thread-pool.ts, shareWhenBusy), so password hashing gives the CPUs back to requests that
+ * are already authenticated. Measured per call, from its dispatch to its answer: the question
+ * is whether the front was busy while the call ran, not at some earlier moment.
  */
 import { performance, type EventLoopUtilization } from 'node:perf_hooks'
 
-/** At or above this utilization the front counts as busy. */
+/** At or above this utilization the loop counts as busy. */
 export const BUSY_UTILIZATION = 0.8
 
-export class LoopLoad {
-  readonly #windowMs: number
-  #last: EventLoopUtilization
-  #lastAt: number
-  #utilization = 0
+export type LoopMark = EventLoopUtilization
 
-  /** `windowMs`: a new figure is taken when the last one is at least this old. */
-  constructor(windowMs = 100) {
-    this.#windowMs = windowMs
-    this.#last = performance.eventLoopUtilization()
-    this.#lastAt = performance.now()
-  }
+export function loopMark(): LoopMark {
+  return performance.eventLoopUtilization()
+}
 
-  /**
-   * The utilization since the previous figure was taken (0..1). Asked more often than
-   * `windowMs`, it returns the figure it has: a short window would swing with every callback.
-   */
-  utilization(): number {
-    const now = performance.now()
-    if (now - this.#lastAt >= this.#windowMs) {
-      const current = performance.eventLoopUtilization()
-      this.#utilization = performance.eventLoopUtilization(current, this.#last).utilization
-      this.#last = current
-      this.#lastAt = now
-    }
-    return this.#utilization
-  }
-
-  busy(): boolean {
-    return this.utilization() >= BUSY_UTILIZATION
-  }
+/**
+ * True when the loop was at least BUSY_UTILIZATION utilized since `mark`. A stretch shorter
+ * than `minMs` (or than a clock step) cannot tell, and reads as busy: resting stays the choice
+ * until there is evidence the front has CPU to spare.
+ */
+export function busySince(mark: LoopMark, minMs = 0): boolean {
+  const d = performance.eventLoopUtilization(mark)
+  const ms = d.idle + d.active
+  return ms <= 0 || ms < minMs || d.active / ms >= BUSY_UTILIZATION
 }

@@ -14,7 +14,7 @@ import { errors, GatehouseError } from '../errors.js'
 import type { AuthContext, DigestAlgorithm, Provider, ProviderLog } from './contract.js'
 import type { FromHost, HostData, ProviderMethod, ToHost, WireError } from './thread-host.js'
 import { RESULT_RULES, describeValue } from './result-rules.js'
-import { LoopLoad } from './loop-load.js'
+import { busySince, loopMark, type LoopMark } from './loop-load.js'
 
 export interface ThreadProviderOptions {
   name: string
@@ -71,6 +71,8 @@ interface Call {
   resolve: (value: unknown) => void
   reject: (err: Error) => void
   timer: NodeJS.Timeout
+  /** The event loop's load when the call was sent (shareWhenBusy < 1): was the front busy while it ran? */
+  mark?: LoopMark
 }
 
 interface Thread {
@@ -84,6 +86,8 @@ interface Thread {
   restartTimer: NodeJS.Timeout | undefined
   /** performance.now() until which the thread takes no call (shareWhenBusy); 0: not resting. */
   restUntil: number
+  /** The event loop's load when the rest began: a front no longer busy ends it early. */
+  restMark?: LoopMark
 }
 
 /** A thread with this many timed-out calls still running is replaced. */
@@ -93,10 +97,10 @@ const RESTART_MAX_MS = 5000
 const CLOSE_TIMEOUT_MS = 2000
 /** The longest a thread rests at a time: a login queued behind it waits no longer than that for the rest. */
 const MAX_REST_MS = 1000
+/** How long into a rest the front must have been below busy for the rest to end early. */
+const MIN_IDLE_EVIDENCE_MS = 50
 /** See ThreadProviderOptions.shareWhenBusy. */
 export const DEFAULT_SHARE_WHEN_BUSY = 0.25
-/** The event loop the pools run on (the front's), measured once for all of them. */
-let frontLoop: LoopLoad | undefined
 /** Provider threads run below the front's priority unless told otherwise (see ThreadProviderOptions.nice). */
 export const DEFAULT_NICE = 15
 /**
@@ -176,7 +180,6 @@ export class ThreadProvider implements Provider {
     const shareWhenBusy = opts.shareWhenBusy ?? DEFAULT_SHARE_WHEN_BUSY
     if (typeof shareWhenBusy !== 'number' || !(shareWhenBusy > 0 && shareWhenBusy <= 1)) throw errors.GH_ERR_OPT_INVALID(`shareWhenBusy must be a number above 0 and at most 1, got ${String(shareWhenBusy)}`)
     this.#opts = { ...opts, threads, callTimeoutMs, concurrency, queueTimeoutMs, nice, shareWhenBusy }
-    if (shareWhenBusy < 1) frontLoop ??= new LoopLoad()
   }
 
   /** Milliseconds of rest the threads were given so far (shareWhenBusy), all threads together. */
@@ -270,8 +273,9 @@ export class ThreadProvider implements Provider {
         } else if (msg.type === 'changed') {
           this.#changed(thread)
         } else {
+          const mark = thread.pending.get(msg.id)?.mark
           this.#settleCall(thread, msg)
-          this.#restAfter(thread, msg.cpuMs)
+          if (mark !== undefined) this.#restAfter(thread, msg.cpuMs, mark)
           this.#drain()
         }
       })
@@ -364,15 +368,16 @@ export class ThreadProvider implements Provider {
    * After work that used CPU while the front is busy, the thread rests in proportion
    * (shareWhenBusy), so the hashing of logins gets that share of the thread's time at most.
    */
-  #restAfter(thread: Thread, cpuMs: number | undefined): void {
+  #restAfter(thread: Thread, cpuMs: number | undefined, sentAt: LoopMark): void {
     const share = this.#opts.shareWhenBusy
-    if (share >= 1 || cpuMs === undefined || !(cpuMs > 0) || frontLoop?.busy() !== true) return
+    if (share >= 1 || cpuMs === undefined || !(cpuMs > 0) || !busySince(sentAt)) return
     const now = performance.now()
     // A rest still running is extended, but never to more than MAX_REST_MS from now.
     const ahead = Math.max(thread.restUntil - now, 0)
     const rest = Math.min(MAX_REST_MS - ahead, cpuMs * (1 / share - 1))
     this.#restedMs += rest
     thread.restUntil = now + ahead + rest
+    thread.restMark = loopMark()
   }
 
   /**
@@ -382,12 +387,14 @@ export class ThreadProvider implements Provider {
   #afterRest(): void {
     const now = performance.now()
     const resting = this.#threads.filter((t) => t.state === 'ready' && t.restUntil > now)
-    if (resting.length === 0 || this.#restTimer !== undefined) return
-    if (frontLoop?.busy() !== true) {
-      for (const t of resting) t.restUntil = 0
+    if (resting.length === 0) return
+    const over = resting.filter((t) => t.restMark !== undefined && !busySince(t.restMark, MIN_IDLE_EVIDENCE_MS))
+    if (over.length > 0) {
+      for (const t of over) t.restUntil = 0
       this.#drain()
       return
     }
+    if (this.#restTimer !== undefined) return
     const first = Math.min(...resting.map((t) => t.restUntil))
     this.#restTimer = setTimeout(() => {
       this.#restTimer = undefined
@@ -397,15 +404,12 @@ export class ThreadProvider implements Provider {
   }
 
   #send(thread: Thread, worker: Worker, q: Queued): void {
-    // Starts a fresh window of the loop's load if the last is old (after an idle spell), so the
-    // figure #restAfter reads covers the time this call competed with the front.
-    if (this.#opts.shareWhenBusy < 1) frontLoop?.utilization()
     const id = this.#nextId++
     const timer = setTimeout(() => {
       this.#timeout(thread, id)
       this.#drain()
     }, this.#opts.callTimeoutMs)
-    thread.pending.set(id, { method: q.method, args: q.args, resolve: q.resolve, reject: q.reject, timer })
+    thread.pending.set(id, { method: q.method, args: q.args, resolve: q.resolve, reject: q.reject, timer, ...(this.#opts.shareWhenBusy < 1 ? { mark: loopMark() } : {}) })
     try {
       worker.postMessage({ type: 'call', id, method: q.method, args: q.args } satisfies ToHost)
     } catch (err) {

@@ -279,7 +279,6 @@ describe('provider threads rest while the front\'s event loop is busy (shareWhen
 
   const idle = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-  // First: the loop-load figure is shared by the process's pools, and must not remember the busy tests.
   test('while the event loop is idle, a thread never rests, however much CPU its calls use', async (t) => {
     const { p } = await pool(t, './cpu-work.ts', { options: { ms: 100 }, shareWhenBusy: 0.25 })
     await idle(200)
@@ -310,6 +309,22 @@ describe('provider threads rest while the front\'s event loop is busy (shareWhen
     await idle(150)
     assert.equal(await p.checkPassword!(ctx, 'a', 'pw'), true)
     assert.equal(p.restedMs, 1000)
+  })
+
+  test('a rest ends early once the front is no longer busy: a call queued then starts at once', async (t) => {
+    const { p } = await pool(t, './cpu-work.ts', { options: { ms: 300, stamp: true }, shareWhenBusy: 0.25 })
+    const stop = busyLoop()
+    t.after(stop)
+    await idle(150)
+    await p.checkPassword!(ctx, 'a', 'pw')
+    const firstDone = Date.now()
+    stop()
+    const rest = p.restedMs
+    // 300 ms of CPU: 900 ms of rest (the 1 s cap aside), far longer than what follows.
+    assert.ok(rest >= 800, `rested ${rest} ms`)
+    await idle(100)
+    const began = Number(await p.checkPassword!(ctx, 'b', 'pw'))
+    assert.ok(began - firstDone < rest - 300, `the second call began ${began - firstDone} ms after the first ended, within a rest of ${rest} ms`)
   })
 
   test('shareWhenBusy 1 never rests', async (t) => {
