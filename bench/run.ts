@@ -7,7 +7,7 @@
  *
  *   npm run bench -- [--seconds 5] [--warmup 1] [--connections 32] [--rounds 1] [--processes 1]
  *                    [--only a,b] [--log-level info] [--profile] [--out bench/results/latest.json]
- *                    [--no-build] [--source] [--no-provider-call] [--share-when-busy 0.25] [--help]
+ *                    [--no-build] [--source] [--no-provider-call] [--share-when-busy 0.25] [--slow-group-concurrency N] [--help]
  *
  * gatehouse runs compiled (it first runs `tsc`, as `npm run build` does; --no-build skips that)
  * unless --source runs it from src/ through tsx.
@@ -52,6 +52,7 @@ const { values: flags } = parseArgs({
     source: { type: 'boolean', default: false },
     'no-provider-call': { type: 'boolean', default: false },
     'share-when-busy': { type: 'string' },
+    'slow-group-concurrency': { type: 'string' },
     help: { type: 'boolean', default: false },
     out: { type: 'string', default: join(HERE, 'results', 'latest.json') },
   },
@@ -60,7 +61,7 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   process.stdout.write(`npm run bench -- [--seconds 5] [--warmup 1] [--connections 32] [--rounds 1] [--processes 1]
                     [--only a,b] [--log-level info] [--profile] [--out bench/results/latest.json]
-                    [--no-build] [--source] [--no-provider-call] [--share-when-busy 0.25]
+                    [--no-build] [--source] [--no-provider-call] [--share-when-busy 0.25] [--slow-group-concurrency N]
 scenarios: ${scenarios.map((s) => s.name).join(', ')} (see docs/performance.md)\n`)
   process.exit(0)
 }
@@ -80,6 +81,9 @@ const processes = wholeNumber('processes', 1)
 /** The slow-login provider's shareWhenBusy (default: the shipped default), to compare with 1 (never rest). */
 const shareWhenBusy = flags['share-when-busy'] === undefined ? undefined : Number(flags['share-when-busy'])
 if (shareWhenBusy !== undefined && !(shareWhenBusy > 0 && shareWhenBusy <= 1)) throw new Error(`--share-when-busy must be a number above 0 and at most 1, got ${flags['share-when-busy']}`)
+/** The slow-login group's providerConcurrency (default: the shipped default). */
+const slowGroupConcurrency = flags['slow-group-concurrency'] === undefined ? undefined : Number(flags['slow-group-concurrency'])
+if (slowGroupConcurrency !== undefined && !(Number.isInteger(slowGroupConcurrency) && slowGroupConcurrency >= 1)) throw new Error(`--slow-group-concurrency must be a whole number ≥ 1, got ${flags['slow-group-concurrency']}`)
 const work = mkdtempSync(join(tmpdir(), 'gh-bench-'))
 const profileDir = join(work, 'profiles')
 
@@ -90,7 +94,7 @@ async function startServers(): Promise<{ servers: Servers; daemons: Daemon[] }> 
   const upstream = await startProcess<{ url: string }>(TSX_ARGS, join(HERE, 'servers', 'upstream.ts'), [], { readyStream: 'stdout' })
   const prof = flags.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []
   if (flags.profile) mkdirSync(profileDir)
-  const spec: FrontSpec = { upstream: upstream.ready.url, processes, logLevel: flags['log-level'] as string, daemonExecArgv: prof, source: flags.source === true, workDir: work, ...(shareWhenBusy !== undefined ? { shareWhenBusy } : {}) }
+  const spec: FrontSpec = { upstream: upstream.ready.url, processes, logLevel: flags['log-level'] as string, daemonExecArgv: prof, source: flags.source === true, workDir: work, ...(shareWhenBusy !== undefined ? { shareWhenBusy } : {}), ...(slowGroupConcurrency !== undefined ? { slowGroupConcurrency } : {}) }
   // The front logs like a deployed one: access lines at info, to a file.
   const logFd = openSync(join(work, 'front.log'), 'w')
   const front = await startProcess<{ url: string; daemons: Daemon[] }>(
@@ -173,7 +177,7 @@ async function main(): Promise<void> {
   }
   const chosen = flags.only ? flags.only.split(',') : flags.profile ? ['group-basic'] : scenarios.map((s) => s.name).filter((n) => n !== 'bare')
   // The slow-logins row is compared with the cache-hit row: it needs that one in the same round.
-  if (chosen.includes('group-basic-slow') && !chosen.includes('group-basic')) chosen.unshift('group-basic')
+  if (chosen.some((n) => n.startsWith('group-basic-slow')) && !chosen.includes('group-basic')) chosen.unshift('group-basic')
   const unknown = chosen.filter((n) => !scenarios.some((s) => s.name === n))
   if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(', ')}; known: ${scenarios.map((s) => s.name).join(', ')}`)
   const picked = scenarios.filter((s) => s.name !== 'bare' && chosen.includes(s.name))
@@ -204,7 +208,7 @@ async function main(): Promise<void> {
     rtt = await providerCall()
   }
   const targets = targetsOf(rows, rtt)
-  const machine = { source: flags.source ? 'src' : 'dist', nproc: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, loadTool: loadTool(), seconds, warmup, connections, rounds, processes, logLevel: flags['log-level'], ...(shareWhenBusy !== undefined ? { shareWhenBusy } : {}) }
+  const machine = { source: flags.source ? 'src' : 'dist', nproc: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, loadTool: loadTool(), seconds, warmup, connections, rounds, processes, logLevel: flags['log-level'], ...(shareWhenBusy !== undefined ? { shareWhenBusy } : {}), ...(slowGroupConcurrency !== undefined ? { slowGroupConcurrency } : {}) }
   process.stdout.write(`\n${machine.cpu}, ${machine.nproc} CPUs, node ${machine.node}, gatehouse from ${flags.source ? 'src (tsx)' : 'dist'}; ${machine.loadTool} 1 thread, ${connections} connections, ` +
     `${seconds} s per run (+${warmup} s warm-up), ${rounds} round(s); ratios are to bare Fastify in the same round\n\n`)
   process.stdout.write(formatTable(rows, memory, bareRss) + '\n')

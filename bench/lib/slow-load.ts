@@ -27,7 +27,8 @@ const QUIET_CPU_US = 25_000
 
 interface SlowSummary { answered: number; statuses: Record<string, number>; errors: number; inFlight: number }
 
-export async function withSlowLogins(opts: { url: string; frontPid: number }, load: () => Promise<LoadResult>): Promise<LoadResult> {
+/** `quietPids`: the processes whose CPU shows the queued logins drained (the front's provider threads, or a group's daemons). */
+export async function withSlowLogins(opts: { url: string; quietPids: number[] }, load: () => Promise<LoadResult>): Promise<LoadResult> {
   const child = spawn(process.execPath, [...TSX_ARGS, join(HERE, 'slow-logins.ts'), opts.url, String(SLOW_USERS), 'slow', SLOW_PASSWORD], { stdio: ['ignore', 'pipe', 'pipe'] })
   const exited = once(child, 'exit')
   let out = ''
@@ -40,8 +41,8 @@ export async function withSlowLogins(opts: { url: string; frontPid: number }, lo
     await exited
     const slow = JSON.parse(out) as SlowSummary
     const statuses = Object.entries(slow.statuses).map(([s, n]) => `${n}×${s}`).join(' ') || 'none yet'
-    const drainedMs = await waitQuiet(opts.frontPid)
-    return { ...result, note: `slow logins: ${SLOW_USERS} in flight (${slow.inFlight} still at the end), answered during the run: ${statuses}, socket errors ${slow.errors}; the front drained the queued ones in ${(drainedMs / 1000).toFixed(1)} s` }
+    const drainedMs = await waitQuiet(opts.quietPids)
+    return { ...result, note: `slow logins: ${SLOW_USERS} in flight (${slow.inFlight} still at the end), answered during the run: ${statuses}, socket errors ${slow.errors}; the queued ones drained in ${(drainedMs / 1000).toFixed(1)} s` }
   } finally {
     if (child.exitCode === null && child.signalCode === null) {
       process.kill(child.pid as number, 'SIGKILL')
@@ -66,16 +67,17 @@ function ready(stderr: NodeJS.ReadableStream | null): Promise<void> {
   })
 }
 
-/** Waits until the front's CPU time stops growing (its provider threads idle); returns how long it took. */
-async function waitQuiet(pid: number): Promise<number> {
+/** Waits until the CPU time of `pids` stops growing (the hashing is over); returns how long it took. */
+async function waitQuiet(pids: number[]): Promise<number> {
   const start = Date.now()
-  let before = cpuTimeUs(pid)
+  const total = (): number => pids.reduce((sum, pid) => sum + cpuTimeUs(pid), 0)
+  let before = total()
   while (Date.now() - start < DRAIN_TIMEOUT_MS) {
     await sleep(QUIET_SAMPLE_MS)
-    const now = cpuTimeUs(pid)
+    const now = total()
     if (now - before < QUIET_CPU_US) return Date.now() - start
     before = now
   }
-  process.stderr.write(`warning: the front was still busy ${DRAIN_TIMEOUT_MS / 1000} s after the slow logins stopped\n`)
+  process.stderr.write(`warning: still busy ${DRAIN_TIMEOUT_MS / 1000} s after the slow logins stopped\n`)
   return Date.now() - start
 }

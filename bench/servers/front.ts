@@ -23,6 +23,8 @@ export interface FrontSpec {
   workDir?: string
   /** providers.slow.shareWhenBusy (absent: the default). */
   shareWhenBusy?: number
+  /** groups.slowaccounts.providerConcurrency (absent: the default). */
+  slowGroupConcurrency?: number
   /** A whole configuration instead of the benchmark's (bench/load.ts), relative to `baseDir`. */
   config?: unknown
   baseDir?: string
@@ -57,6 +59,11 @@ export function benchConfig(spec: FrontSpec): unknown {
     groups: {
       hello: { app: 'apps/hello.mjs', processes: spec.processes, execArgv: spec.daemonExecArgv },
       accounts: { app: 'apps/hello.mjs', provider: 'apps/provider.mjs', processes: 1, execArgv: spec.daemonExecArgv },
+      // Slow logins answered by a daemon group's provider (scrypt, like the demo's accounts app).
+      slowaccounts: {
+        app: 'apps/hello.mjs', provider: 'apps/slow-provider.mjs', providerOptions: { password: SLOW_PASSWORD }, processes: 1, execArgv: spec.daemonExecArgv,
+        providerTimeout: '120s', providerQueueTimeout: '120s', ...(spec.slowGroupConcurrency !== undefined ? { providerConcurrency: spec.slowGroupConcurrency } : {}),
+      },
     },
     routes: [
       { path: '/up', upstream: spec.upstream, auth: basic },
@@ -64,6 +71,7 @@ export function benchConfig(spec: FrontSpec): unknown {
       { path: '/group-basic', group: 'hello', auth: basic },
       { path: '/group-basic-miss', group: 'hello', auth: { ...basic, cache: false } },
       ...(slow ? [slow.route] : []),
+      { path: '/slow-group', group: 'hello', auth: { scheme: 'basic', realm: REALM, provider: 'slowaccounts', cache: false } },
       { path: '/group-digest', group: 'hello', auth: { scheme: 'digest', realm: REALM, provider: 'accounts', algorithms: ['SHA-256'] } },
     ],
     digest: { secret: DIGEST_SECRET },
