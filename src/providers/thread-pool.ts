@@ -153,6 +153,8 @@ export class ThreadProvider implements Provider {
   declare findUserByHash?: (ctx: AuthContext, userhash: string, realm: string, algorithm: DigestAlgorithm) => Promise<string | null>
 
   readonly #opts: Required<ThreadProviderOptions>
+  /** shareWhenBusy below 1: threads report their CPU, calls carry a load mark, threads may rest. */
+  readonly #paced: boolean
   readonly #queue: Queued[] = []
   readonly #threads: Thread[] = []
   #state: PoolState = 'new'
@@ -180,6 +182,7 @@ export class ThreadProvider implements Provider {
     const shareWhenBusy = opts.shareWhenBusy ?? DEFAULT_SHARE_WHEN_BUSY
     if (typeof shareWhenBusy !== 'number' || !(shareWhenBusy > 0 && shareWhenBusy <= 1)) throw errors.GH_ERR_OPT_INVALID(`shareWhenBusy must be a number above 0 and at most 1, got ${String(shareWhenBusy)}`)
     this.#opts = { ...opts, threads, callTimeoutMs, concurrency, queueTimeoutMs, nice, shareWhenBusy }
+    this.#paced = shareWhenBusy < 1
   }
 
   /** Milliseconds of rest the threads were given so far (shareWhenBusy), all threads together. */
@@ -244,8 +247,8 @@ export class ThreadProvider implements Provider {
 
   /** Starts one thread; resolves with the provider's methods once it is ready. */
   #spawn(thread: Thread): Promise<ProviderMethod[]> {
-    const { specifier, options, baseDir, name, nice, shareWhenBusy } = this.#opts
-    const data: HostData = { specifier, options, env: { baseDir, name }, nice, measureCpu: shareWhenBusy < 1 }
+    const { specifier, options, baseDir, name, nice } = this.#opts
+    const data: HostData = { specifier, options, env: { baseDir, name }, nice, measureCpu: this.#paced }
     const { entry, eval: isEval, execArgv } = workerEntry()
     const worker = new Worker(entry, { workerData: data, eval: isEval, execArgv })
     thread.worker = worker
@@ -369,8 +372,8 @@ export class ThreadProvider implements Provider {
    * (shareWhenBusy), so the hashing of logins gets that share of the thread's time at most.
    */
   #restAfter(thread: Thread, cpuMs: number | undefined, sentAt: LoopMark): void {
+    if (cpuMs === undefined || !(cpuMs > 0) || !busySince(sentAt)) return
     const share = this.#opts.shareWhenBusy
-    if (share >= 1 || cpuMs === undefined || !(cpuMs > 0) || !busySince(sentAt)) return
     const now = performance.now()
     // A rest still running is extended, but never to more than MAX_REST_MS from now.
     const ahead = Math.max(thread.restUntil - now, 0)
@@ -409,7 +412,7 @@ export class ThreadProvider implements Provider {
       this.#timeout(thread, id)
       this.#drain()
     }, this.#opts.callTimeoutMs)
-    thread.pending.set(id, { method: q.method, args: q.args, resolve: q.resolve, reject: q.reject, timer, ...(this.#opts.shareWhenBusy < 1 ? { mark: loopMark() } : {}) })
+    thread.pending.set(id, { method: q.method, args: q.args, resolve: q.resolve, reject: q.reject, timer, ...(this.#paced ? { mark: loopMark() } : {}) })
     try {
       worker.postMessage({ type: 'call', id, method: q.method, args: q.args } satisfies ToHost)
     } catch (err) {
