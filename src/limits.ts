@@ -1,6 +1,7 @@
 /**
  * Limits of the front's HTTP server (issue 7 §2), each answered with its own status:
  *  - a request head over `maxHeaderSize` → 431 (Node's parser; Fastify's clientError answer);
+ *  - a request head with more than `maxHeaderFields` fields → 431 (Apache's LimitRequestFields);
  *  - a head not complete within `headersTimeout`, or a request within `requestTimeout` → 408
  *    (slowloris); idle kept-alive connections close after `keepAliveTimeout`;
  *  - connections over `maxConnections` → their requests get 503 with Retry-After and the
@@ -42,12 +43,13 @@ export function hardConnectionCap(maxConnections: number): number {
 }
 
 /**
- * Applies what can only be set on the created server (headersTimeout) and the connection limit.
- * Call before listen().
+ * Applies what can only be set on the created server (headersTimeout, the field count) and the
+ * connection limit. Call before listen().
  */
 export function applyServerLimits(app: FastifyInstance, limits: LimitsConfig): void {
   const server = app.server as Server
   server.headersTimeout = limits.headersTimeoutMs
+  refuseExtraHeaderFields(app, limits.maxHeaderFields)
   if (limits.maxConnections <= 0) return
   server.maxConnections = hardConnectionCap(limits.maxConnections)
   const over = new WeakSet<Socket>()
@@ -63,6 +65,21 @@ export function applyServerLimits(app: FastifyInstance, limits: LimitsConfig): v
     if (!over.has(request.raw.socket)) return done()
     request.log.warn({ open, maxConnections: limits.maxConnections }, 'connection over limits.maxConnections: answered 503')
     reply.code(503).header('retry-after', '1').header('connection', 'close').type('text/plain; charset=utf-8').send('Service Unavailable\n')
+  })
+}
+
+/**
+ * 431 for a head with more than `max` fields, before routing, auth or any target. Node keeps
+ * only the first maxHeadersCount fields and drops the rest unseen, so it is set to one more than
+ * the limit: a longer head still shows max + 1 fields here, whatever Node's own default.
+ */
+function refuseExtraHeaderFields(app: FastifyInstance, max: number): void {
+  ;(app.server as Server).maxHeadersCount = max + 1
+  app.addHook('onRequest', (request, reply, done) => {
+    const fields = request.raw.rawHeaders.length / 2
+    if (fields <= max) return done()
+    request.log.warn({ maxHeaderFields: max }, 'request over limits.maxHeaderFields: answered 431')
+    reply.code(431).header('connection', 'close').type('text/plain; charset=utf-8').send('Request Header Fields Too Large\n')
   })
 }
 
