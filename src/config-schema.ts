@@ -192,7 +192,10 @@ const limits = {
   properties: {
     maxHeaderSize: { description: 'largest request head in bytes; larger gets 431', type: 'integer', minimum: 1024, maximum: 1048576 },
     // At most 1000: Node apps keep their first 2000 fields (maxHeadersCount), so everything the front passes on arrives.
-    maxHeaderFields: { description: 'most header fields in a request head (Apache LimitRequestFields); more get 431', type: 'integer', minimum: 1, maximum: 1000 },
+    maxHeaderFields: {
+      description: 'most header fields in a request head (Apache LimitRequestFields); more get 431',
+      type: 'integer', minimum: 1, maximum: 1000,
+    },
     headersTimeout: { ...duration, description: 'time to receive a request head (slowloris); past it 408' },
     requestTimeout: { ...duration, description: 'time to receive a whole request; past it 408 (0: none)' },
     keepAliveTimeout: { ...duration, description: 'idle time of a kept-alive connection' },
@@ -258,7 +261,10 @@ export const configSchema = {
       properties: {
         user: headerName,
         groups: headerName,
-        strip: { description: 'further request headers never passed from clients to targets, on top of the built-in list (docs/security.md)', type: 'array', items: headerName },
+        strip: {
+          description: 'further request headers never passed from clients to targets, on top of the built-in list (docs/security.md)',
+          type: 'array', items: headerName,
+        },
       },
     },
     sidecar,
