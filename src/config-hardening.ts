@@ -17,7 +17,7 @@ export interface RawThrottle {
 }
 
 export interface RawLimits {
-  maxHeaderSize?: number; headersTimeout?: Duration; requestTimeout?: Duration; keepAliveTimeout?: Duration
+  maxHeaderSize?: number; maxHeaderFields?: number; headersTimeout?: Duration; requestTimeout?: Duration; keepAliveTimeout?: Duration
   maxConnections?: number; bodyLimit?: number
 }
 
@@ -34,6 +34,7 @@ export const THROTTLE_DEFAULTS = {
 
 export const LIMITS_DEFAULTS: LimitsConfig = {
   maxHeaderSize: 16 * 1024,
+  maxHeaderFields: 100,
   headersTimeoutMs: 20_000,
   requestTimeoutMs: 300_000,
   keepAliveTimeoutMs: 72_000,
@@ -64,6 +65,7 @@ export function parseLimits(raw: RawLimits | undefined): LimitsConfig {
   const l = raw ?? {}
   const out: LimitsConfig = {
     maxHeaderSize: l.maxHeaderSize ?? LIMITS_DEFAULTS.maxHeaderSize,
+    maxHeaderFields: l.maxHeaderFields ?? LIMITS_DEFAULTS.maxHeaderFields,
     headersTimeoutMs: durationMs(l.headersTimeout, LIMITS_DEFAULTS.headersTimeoutMs),
     requestTimeoutMs: durationMs(l.requestTimeout, LIMITS_DEFAULTS.requestTimeoutMs),
     keepAliveTimeoutMs: durationMs(l.keepAliveTimeout, LIMITS_DEFAULTS.keepAliveTimeoutMs),

@@ -191,6 +191,11 @@ const limits = {
   additionalProperties: false,
   properties: {
     maxHeaderSize: { description: 'largest request head in bytes; larger gets 431', type: 'integer', minimum: 1024, maximum: 1048576 },
+    // At most 1000: Node apps keep their first 2000 fields (maxHeadersCount), so everything the front passes on arrives.
+    maxHeaderFields: {
+      description: 'most header fields in a request head (Apache LimitRequestFields); more get 431',
+      type: 'integer', minimum: 1, maximum: 1000,
+    },
     headersTimeout: { ...duration, description: 'time to receive a request head (slowloris); past it 408' },
     requestTimeout: { ...duration, description: 'time to receive a whole request; past it 408 (0: none)' },
     keepAliveTimeout: { ...duration, description: 'idle time of a kept-alive connection' },
@@ -250,7 +255,18 @@ export const configSchema = {
     providers: { type: 'object', additionalProperties: provider },
     groups: { type: 'object', additionalProperties: group },
     routes: { type: 'array', items: route },
-    identityHeaders: { type: 'object', additionalProperties: false, properties: { user: headerName, groups: headerName } },
+    identityHeaders: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        user: headerName,
+        groups: headerName,
+        strip: {
+          description: 'further request headers never passed from clients to targets, on top of the built-in list (docs/security.md)',
+          type: 'array', items: headerName,
+        },
+      },
+    },
     sidecar,
     trustedProxies: { description: 'addresses or CIDR ranges whose X-Forwarded-* headers are trusted', type: 'array', items: { type: 'string' } },
     digest: {

@@ -105,6 +105,8 @@ export interface ProviderConfig {
 export interface IdentityHeadersConfig {
   user: string
   groups: string
+  /** Further request headers removed from every client request (on top of STRIPPED_REQUEST_HEADERS). */
+  strip: string[]
 }
 
 /** The forward-auth endpoint (docs/sidecar.md). */
@@ -142,6 +144,8 @@ export interface ThrottleConfig {
 /** The front HTTP server's limits (src/limits.ts); 0 means none where noted. */
 export interface LimitsConfig {
   maxHeaderSize: number
+  /** Most header fields in a request head (Apache's LimitRequestFields); more get 431. */
+  maxHeaderFields: number
   headersTimeoutMs: number
   /** 0: none. */
   requestTimeoutMs: number

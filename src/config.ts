@@ -64,7 +64,11 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
     if (seen.has(r.path)) problems.push(`routes[${i}].path: ${r.path} is already used by an earlier route`)
     seen.add(r.path)
   })
-  const identityHeaders = { user: doc.identityHeaders?.user ?? 'X-Remote-User', groups: doc.identityHeaders?.groups ?? 'X-Remote-Groups' }
+  const identityHeaders = {
+    user: doc.identityHeaders?.user ?? 'X-Remote-User',
+    groups: doc.identityHeaders?.groups ?? 'X-Remote-Groups',
+    strip: doc.identityHeaders?.strip ?? [],
+  }
   const sidecar = doc.sidecar ? parseSidecar(doc.sidecar, routes, identityHeaders, problems) : undefined
   const admin = doc.admin ? parseAdmin(doc.admin, baseDir, problems) : undefined
   if (problems.length > 0) throw errors.GH_ERR_CONFIG_INVALID(problems.join('; '))
@@ -310,7 +314,7 @@ interface RawConfig {
   providers?: Record<string, RawProvider>
   groups?: Record<string, RawGroup>
   routes?: RawRoute[]
-  identityHeaders?: { user?: string; groups?: string }
+  identityHeaders?: { user?: string; groups?: string; strip?: string[] }
   trustedProxies?: string[]
   sidecar?: RawSidecar
   digest?: { secret?: string; secretFile?: string; nonceTtl?: number | string }

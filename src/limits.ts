@@ -1,6 +1,7 @@
 /**
  * Limits of the front's HTTP server (issue 7 §2), each answered with its own status:
  *  - a request head over `maxHeaderSize` → 431 (Node's parser; Fastify's clientError answer);
+ *  - a request head with more than `maxHeaderFields` fields → 431 (Apache's LimitRequestFields);
  *  - a head not complete within `headersTimeout`, or a request within `requestTimeout` → 408
  *    (slowloris); idle kept-alive connections close after `keepAliveTimeout`;
  *  - connections over `maxConnections` → their requests get 503 with Retry-After and the
@@ -42,28 +43,43 @@ export function hardConnectionCap(maxConnections: number): number {
 }
 
 /**
- * Applies what can only be set on the created server (headersTimeout) and the connection limit.
- * Call before listen().
+ * Applies what can only be set on the created server (headersTimeout, maxHeadersCount) and the
+ * per-request checks of the field count and the connection limit (one hook: it runs for every
+ * request). Call before listen().
  */
 export function applyServerLimits(app: FastifyInstance, limits: LimitsConfig): void {
   const server = app.server as Server
   server.headersTimeout = limits.headersTimeoutMs
-  if (limits.maxConnections <= 0) return
-  server.maxConnections = hardConnectionCap(limits.maxConnections)
+  // Node keeps only the first maxHeadersCount fields and drops the rest unseen: one more than the
+  // limit makes a longer head show max + 1 fields here, whatever its length and Node's default.
+  server.maxHeadersCount = limits.maxHeaderFields + 1
+  const maxRawHeaders = 2 * limits.maxHeaderFields
+  const connections = limits.maxConnections > 0 ? watchConnections(server, limits.maxConnections) : undefined
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.raw.rawHeaders.length > maxRawHeaders) {
+      request.log.warn({ maxHeaderFields: limits.maxHeaderFields }, 'request over limits.maxHeaderFields: answered 431')
+      reply.code(431).header('connection', 'close').type('text/plain; charset=utf-8').send('Request Header Fields Too Large\n')
+      return
+    }
+    if (connections === undefined || !connections.over.has(request.raw.socket)) return done()
+    request.log.warn({ open: connections.open(), maxConnections: limits.maxConnections }, 'connection over limits.maxConnections: answered 503')
+    reply.code(503).header('retry-after', '1').header('connection', 'close').type('text/plain; charset=utf-8').send('Service Unavailable\n')
+  })
+}
+
+/** Counts open connections; those opened past `max` are marked (their requests get 503). */
+function watchConnections(server: Server, max: number): { over: WeakSet<Socket>; open: () => number } {
+  server.maxConnections = hardConnectionCap(max)
   const over = new WeakSet<Socket>()
   let open = 0
   const tls = 'setSecureContext' in server
   server.on('connection', (socket: Socket) => {
     open++
     socket.once('close', () => { open-- })
-    if (!tls && open > limits.maxConnections) over.add(socket)
+    if (!tls && open > max) over.add(socket)
   })
-  if (tls) server.on('secureConnection', (socket: Socket) => { if (open > limits.maxConnections) over.add(socket) })
-  app.addHook('onRequest', (request, reply, done) => {
-    if (!over.has(request.raw.socket)) return done()
-    request.log.warn({ open, maxConnections: limits.maxConnections }, 'connection over limits.maxConnections: answered 503')
-    reply.code(503).header('retry-after', '1').header('connection', 'close').type('text/plain; charset=utf-8').send('Service Unavailable\n')
-  })
+  if (tls) server.on('secureConnection', (socket: Socket) => { if (open > max) over.add(socket) })
+  return { over, open: () => open }
 }
 
 /** True when a Content-Length announces more than `limit` bytes (0: no limit). */

@@ -14,7 +14,7 @@ import { NonceManager } from './auth/nonce.js'
 import { makePolicy, type AuthPolicy } from './auth/policy.js'
 import { authenticateRequest, sendError } from './auth/fastify-auth.js'
 import type { Identity, VerifierDeps } from './auth/verifier.js'
-import { buildForwardHeaders, canonicalHeaderName, type ForwardHeaderOptions } from './proxy/forward-headers.js'
+import { buildForwardHeaders, strippedHeaderNames, type ForwardHeaderOptions } from './proxy/forward-headers.js'
 import { checkRequestTarget } from './proxy/request-target.js'
 import { UpstreamTarget } from './proxy/upstream-target.js'
 import { TrustedProxies } from './proxy/trusted-proxies.js'
@@ -97,7 +97,9 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
   opts.supervisor?.on('reload', onGroupReload)
   opts.supervisor?.on('changed', onGroupChanged)
   const targets: Target[] = []
-  const reserved = new Set([canonicalHeaderName(config.identityHeaders.user), canonicalHeaderName(config.identityHeaders.groups)])
+  // Every name an identity may travel in here, the sidecar's included: a client's copy never reaches a target.
+  const { user, groups, strip } = config.identityHeaders
+  const reserved = strippedHeaderNames([user, groups, ...strip, ...(config.sidecar ? [...config.sidecar.userHeaders, ...config.sidecar.groupsHeaders] : [])])
 
   // The route label, set by the gatehouse route handlers; other requests (404, sidecar) fall back to the route pattern.
   app.decorateRequest('gatehouseRoute', '')

@@ -235,16 +235,38 @@ export function authenticationInfo(p: Omit<DigestResponseParams, 'method'> & { n
 /**
  * RFC 7616 §3.4.6: the server MUST check that `uri` names the same resource as the
  * request-target. We accept the exact request-target, or an absolute-form URI whose path and
- * query are exactly the request-target (the authority is not compared; the realm and nonce bind
- * the host). Anything else (other path, other query, missing query) is false.
+ * query are exactly the request-target and whose authority is `host`: the Host the request was
+ * sent to (in the sidecar, the original host the proxy reports). Without a `host` an
+ * absolute-form URI is refused, as is any other path, query or authority, and userinfo.
  */
-export function digestUriMatches(uri: string, requestTarget: string): boolean {
+export function digestUriMatches(uri: string, requestTarget: string, host?: string): boolean {
   if (typeof uri !== 'string' || typeof requestTarget !== 'string' || uri === '') return false
   if (uri === requestTarget) return true
-  if (!requestTarget.startsWith('/')) return false
-  const m = /^https?:\/\/[^/?#\s]+(\/[^#\s]*|\?[^#\s]*)?$/i.exec(uri)
+  if (!requestTarget.startsWith('/') || typeof host !== 'string') return false
+  const m = /^(https?):\/\/([^/?#\s]+)(\/[^#\s]*|\?[^#\s]*)?$/i.exec(uri)
   if (m === null) return false
-  let pathAndQuery = m[1] ?? '/'
+  let pathAndQuery = m[3] ?? '/'
   if (pathAndQuery.startsWith('?')) pathAndQuery = `/${pathAndQuery}`
-  return pathAndQuery === requestTarget
+  return pathAndQuery === requestTarget && sameAuthority(m[1] as string, m[2] as string, host)
+}
+
+/**
+ * authority = host [ ":" port ] (RFC 3986 §3.2; http(s) URIs carry no userinfo, RFC 9110 §4.2.4);
+ * host = IP-literal / IPv4address / reg-name, compared case-insensitively; an absent or empty
+ * port is the scheme's default (RFC 9110 §4.2.3), on both sides.
+ * @see https://www.rfc-editor.org/rfc/rfc3986#section-3.2
+ */
+const authorityRE = /^(\[[0-9A-Fa-f:.]+\]|[^\s:@[\]/?#]+)(?::([0-9]*))?$/
+
+function sameAuthority(scheme: string, uriAuthority: string, host: string): boolean {
+  const defaultPort = scheme.toLowerCase() === 'https' ? 443 : 80
+  const a = normalizeAuthority(uriAuthority, defaultPort)
+  return a !== undefined && a === normalizeAuthority(host, defaultPort)
+}
+
+function normalizeAuthority(authority: string, defaultPort: number): string | undefined {
+  const m = authorityRE.exec(authority)
+  if (m === null) return undefined
+  const port = m[2] === undefined || m[2] === '' ? defaultPort : Number(m[2])
+  return `${(m[1] as string).toLowerCase()}:${port}`
 }

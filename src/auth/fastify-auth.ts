@@ -112,6 +112,7 @@ function hasAllowAccess(policy: AuthPolicy): boolean {
 class RequestAuth implements AuthRequest {
   readonly method: string
   readonly url: string
+  readonly host: string | undefined
   readonly credentials: string | undefined
   readonly remoteAddress: string
   /** The body, when auth-int had to read it (the target then gets this copy). */
@@ -125,6 +126,7 @@ class RequestAuth implements AuthRequest {
     const raw = request.raw
     this.method = raw.method ?? 'GET'
     this.url = raw.url ?? '/'
+    this.host = raw.headers.host
     this.credentials = raw.headers[policy.requestHeader]
     this.remoteAddress = raw.socket.remoteAddress ?? ''
     this.#request = request

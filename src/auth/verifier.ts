@@ -36,6 +36,11 @@ export interface AuthRequest {
   method: string
   /** The request-target exactly as received (path and query). */
   url: string
+  /**
+   * The authority the request was sent to: its Host, or in the sidecar the original host the
+   * proxy reports. A Digest `uri` in absolute form must name it; absent, such a `uri` is refused.
+   */
+  host?: string
   /** The credentials header value (Authorization or Proxy-Authorization), undefined when absent. */
   credentials: string | undefined
   /** Built on first use by callers that can (fastify-auth.ts): a cache hit never needs it. */
@@ -145,7 +150,7 @@ async function verifyDigest(policy: AuthPolicy, req: AuthRequest, creds: DigestC
   if (creds.realm !== cfg.realm) return challenge('realm')
   if (!cfg.algorithms.includes(creds.algorithm)) return challenge('algorithm')
   if (creds.qop === undefined || !cfg.qop.includes(creds.qop)) return challenge('algorithm')
-  if (!digestUriMatches(creds.uri, req.url)) return { kind: 'bad-request', reason: 'Digest uri does not match the request target' }
+  if (!digestUriMatches(creds.uri, req.url, req.host)) return { kind: 'bad-request', reason: 'Digest uri does not match the request target' }
   // Every challenge carries opaque, which RFC 7616 §3.3 says the client MUST return unchanged.
   if (creds.opaque === undefined || !safeEqual(creds.opaque, deps.nonces.opaque(cfg.realm))) return challenge('invalid-nonce')
   const nonceState = deps.nonces.check(creds.nonce, cfg.realm)

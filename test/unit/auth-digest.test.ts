@@ -313,11 +313,11 @@ describe('digestUriMatches(uri, requestTarget)', () => {
     assert.equal(digestUriMatches('*', '*'), true)
   })
 
-  test('accepts the absolute form whose path and query are the request-target', () => {
-    assert.equal(digestUriMatches('http://api.example.org/doe.json', '/doe.json'), true)
-    assert.equal(digestUriMatches('https://h:8443/a?b=c', '/a?b=c'), true)
-    assert.equal(digestUriMatches('http://h', '/'), true)
-    assert.equal(digestUriMatches('http://h?x', '/?x'), true)
+  test('accepts the absolute form naming the Host whose path and query are the request-target', () => {
+    assert.equal(digestUriMatches('http://api.example.org/doe.json', '/doe.json', 'api.example.org'), true)
+    assert.equal(digestUriMatches('https://h:8443/a?b=c', '/a?b=c', 'h:8443'), true)
+    assert.equal(digestUriMatches('http://h', '/', 'h'), true)
+    assert.equal(digestUriMatches('http://h?x', '/?x', 'h'), true)
   })
 
   test('refuses another path, another or missing query, a fragment, or a case change', () => {
