@@ -102,16 +102,36 @@ async function refusedWithin(path: string, authorization: () => Promise<string> 
   }
 }
 
+/**
+ * Both provider threads watch the database and report the change on their own: waits (bounded)
+ * until both have, so a later report cannot empty the cache in the middle of the next test.
+ */
+async function bothThreadsReported(mark: number): Promise<void> {
+  const deadline = Date.now() + REFUSED_BY_MS
+  for (;;) {
+    const threads = new Set<number>()
+    for (const line of gw.logs.slice(mark)) {
+      const rec = JSON.parse(line) as { msg?: string; provider?: string; thread?: number }
+      if (rec.msg === 'provider data changed: cache entries dropped' && rec.provider === 'store' && typeof rec.thread === 'number') threads.add(rec.thread)
+    }
+    if (threads.size === 2) return
+    assert.ok(Date.now() < deadline, `only threads ${[...threads].join(', ')} reported the change`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
 describe('a sqlite store changed by `gatehouse users` while a login is cached', () => {
   test('passwd: the old password gets 401 with the Basic challenge within 2 s, the new one 200', async () => {
     const identities = gw.gw.gatehouse.deps.identities
     await loginCached('/basic/x', () => basic('alice', 'alice-old'), identities)
 
+    const mark = gw.logs.length
     await users(['passwd', 'alice', '--password-stdin'], 'alice-new')
     const r = await refusedWithin('/basic/x', () => basic('alice', 'alice-old'), 401)
     assert.equal(r.status, 401, `the old password was still accepted ${REFUSED_BY_MS} ms after passwd`)
     assert.equal(r.challenge, BASIC_CHALLENGE)
     assert.equal(r.leaked, 0, 'the upstream never saw the refused request')
+    await bothThreadsReported(mark)
     assert.equal((await get('/basic/x', basic('alice', 'alice-new'))).status, 200)
   })
 
@@ -119,33 +139,41 @@ describe('a sqlite store changed by `gatehouse users` while a login is cached', 
     const realmHashes = gw.gw.gatehouse.deps.realmHashes
     await loginCached('/digest/x', () => digest('/digest/x', 'bob', 'bob-pw'), realmHashes)
 
+    const mark = gw.logs.length
     await users(['passwd', 'bob', '--password-stdin'], 'bob-new')
     const r = await refusedWithin('/digest/x', () => digest('/digest/x', 'bob', 'bob-pw'), 401)
     assert.equal(r.status, 401, `the old password was still accepted ${REFUSED_BY_MS} ms after passwd`)
     assert.match(r.challenge ?? '', /^Digest realm="Store", qop="auth", algorithm=MD5, nonce="[^"]+", opaque="[^"]+", charset=UTF-8$/)
     assert.equal(r.leaked, 0)
+    await bothThreadsReported(mark)
     assert.equal((await get('/digest/x', await digest('/digest/x', 'bob', 'bob-new'))).status, 200)
   })
 
   test('deactivate: the user gets 401 with the Basic challenge within 2 s, and again after activate 200', async () => {
     await loginCached('/basic/x', () => basic('carol', 'carol-pw'), gw.gw.gatehouse.deps.identities)
 
+    const mark = gw.logs.length
     await users(['deactivate', 'carol'])
     const r = await refusedWithin('/basic/x', () => basic('carol', 'carol-pw'), 401)
     assert.equal(r.status, 401, `the deactivated user was still let in ${REFUSED_BY_MS} ms later`)
     assert.equal(r.challenge, BASIC_CHALLENGE)
     assert.equal(r.leaked, 0)
+    await bothThreadsReported(mark)
+    const activated = gw.logs.length
     await users(['activate', 'carol'])
     assert.equal((await refusedWithin('/basic/x', () => basic('carol', 'carol-pw'), 200)).status, 200)
+    await bothThreadsReported(activated)
   })
 
   test('remove-group: a user taken out of the required group gets 403 within 2 s', async () => {
     await loginCached('/staff/x', () => basic('dave', 'dave-pw'), gw.gw.gatehouse.deps.identities)
 
+    const mark = gw.logs.length
     await users(['remove-group', 'dave', 'staff'])
     const r = await refusedWithin('/staff/x', () => basic('dave', 'dave-pw'), 403)
     assert.equal(r.status, 403, `the group was still granted ${REFUSED_BY_MS} ms after remove-group`)
     assert.equal(r.leaked, 0)
+    await bothThreadsReported(mark)
   })
 
   test('each change is logged once per provider thread as a data change, without the password', () => {
