@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { SqliteChangeWatch, type SqliteChangeWatchOptions } from '../../src/providers/sqlite-change-watch.js'
 import { djangoAuthFingerprint } from '../../providers/django/sqlite-user-source.js'
+import { parseConfig } from '../../src/config.js'
 import { tempDir } from '../helpers/gateway.js'
 
 interface Recorded {
@@ -175,5 +176,15 @@ describe('SqliteChangeWatch', () => {
     writer.exec("UPDATE auth_user SET is_active = 0")
     w.check()
     assert.equal(seen.changes, 0)
+  })
+
+  test('watchIntervalMs of a sqlite or django provider is validated by name in the configuration', () => {
+    for (const type of ['sqlite', 'django']) {
+      const ok = parseConfig({ providers: { p: { type, database: 'db', watchIntervalMs: 250 } }, routes: [] }, { baseDir: '/etc/gh' })
+      assert.equal(ok.providers.p?.options.watchIntervalMs, 250)
+      for (const bad of [5, 1.5, '1s']) {
+        assert.throws(() => parseConfig({ providers: { p: { type, database: 'db', watchIntervalMs: bad } }, routes: [] }, { baseDir: '/etc/gh' }), /providers\.p\.watchIntervalMs/)
+      }
+    }
   })
 })
