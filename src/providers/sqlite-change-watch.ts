@@ -83,7 +83,7 @@ export class SqliteChangeWatch {
       const version = cur.db.pragma('data_version', { simple: true })
       if (version === cur.version) return
       const fp = fingerprint?.(cur.db)
-      // Read together with the version: a commit between the two is seen again on the next poll.
+      // A commit landing between the two reads is in fp already; the next poll sees its version and the same fp.
       cur.version = version
       if (fp !== undefined && fp === cur.fingerprint) return
       cur.fingerprint = fp
