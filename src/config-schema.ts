@@ -68,15 +68,15 @@ const providerOption = {
   database: { description: 'sqlite / django: the SQLite database', type: 'string', minLength: 1 },
   groupFile: { description: 'htpasswd / htdigest: an Apache AuthGroupFile', type: 'string', minLength: 1 },
   plaintext: { description: 'htpasswd: accept lines of no known hash format as plaintext passwords (default false)', type: 'boolean' },
-  watchIntervalMs: { description: 'htpasswd / htdigest: how often the files are checked for changes, in ms (default 1000)', type: 'integer', minimum: 10 },
+  watchIntervalMs: { description: 'htpasswd / htdigest: how often the files are checked for changes, in ms (default 1000); sqlite / django: how often the database is checked for commits by other connections, in ms (default 500)', type: 'integer', minimum: 10 },
   busyTimeout: { description: 'sqlite / django: ms a call waits on a locked database before 503 (default 5000)', type: 'number', minimum: 0 },
 }
 
 export const builtinProviderOptions: Record<'htpasswd' | 'htdigest' | 'sqlite' | 'django', ReadonlyArray<keyof typeof providerOption>> = {
   htpasswd: ['file', 'groupFile', 'plaintext', 'watchIntervalMs'],
   htdigest: ['file', 'groupFile', 'watchIntervalMs'],
-  sqlite: ['database', 'busyTimeout'],
-  django: ['database', 'busyTimeout'],
+  sqlite: ['database', 'busyTimeout', 'watchIntervalMs'],
+  django: ['database', 'busyTimeout', 'watchIntervalMs'],
 }
 
 /**

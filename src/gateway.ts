@@ -18,6 +18,7 @@ import { applyConfig, type LiveFront } from './admin/config-reload.js'
 import { startAdmin, type AdminServer, type ReloadResult } from './admin/admin-server.js'
 import { buildStatus, groupsReady, type ConfigReloadReport, type StatusReport } from './admin/status-report.js'
 import { packageVersion } from './package-root.js'
+import { flushCredentialCaches } from './auth/cache-flush.js'
 
 export interface RunningGateway {
   /** The front serving new requests (a configuration reload replaces it). */
@@ -143,6 +144,11 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
           return supervisor.reload(name, 'restart command')
         },
         reload,
+        flushCache(user) {
+          const result = flushCredentialCaches(live.gatehouse.deps, user)
+          log.info({ ...(user !== undefined ? { user } : {}), flushed: result.flushed }, 'credential cache flushed (admin command)')
+          return result
+        },
         stop: () => void stop(0),
       }, log)
       log.info({ address: admin.address }, 'admin listener ready')

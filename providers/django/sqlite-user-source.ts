@@ -3,6 +3,7 @@
  * read-only: the provider never writes (Django would upgrade an old hash on a successful
  * login; gatehouse leaves that to Django itself).
  */
+import { createHash } from 'node:crypto'
 import Database from 'better-sqlite3'
 import { errors } from '../../src/errors.js'
 import type { DjangoUser, DjangoUserSource } from './user-source.js'
@@ -23,6 +24,27 @@ const FIND_USER = 'SELECT id, username, password, is_active FROM auth_user WHERE
 const GROUPS_FOR = `SELECT g.name AS name FROM auth_group g
   JOIN auth_user_groups ug ON ug.group_id = g.id
   WHERE ug.user_id = ? ORDER BY g.name`
+
+/**
+ * Everything a login answer depends on, hashed in one read: each user's name, password, active
+ * flag and groups. Columns Django writes on its own logins (last_login) and every other table
+ * (sessions) are left out, so the site's ordinary traffic does not empty gatehouse's cache.
+ * One query with the rows joined by SQLite: about 60 ms for 100,000 users.
+ */
+const FINGERPRINT = `SELECT
+  (SELECT group_concat(id || char(31) || username || char(31) || ifnull(password, '') || char(31) || ifnull(is_active, ''), char(30))
+     FROM (SELECT id, username, password, is_active FROM auth_user ORDER BY id)),
+  (SELECT group_concat(user_id || char(31) || group_id, char(30))
+     FROM (SELECT user_id, group_id FROM auth_user_groups ORDER BY user_id, group_id)),
+  (SELECT group_concat(id || char(31) || name, char(30))
+     FROM (SELECT id, name FROM auth_group ORDER BY id))`
+
+export function djangoAuthFingerprint(db: Database.Database): string {
+  const row = db.prepare(FINGERPRINT).raw().get() as Array<string | null>
+  const hash = createHash('sha256')
+  for (const part of row) hash.update(part ?? '').update('\0')
+  return hash.digest('base64url')
+}
 
 /** Opens the database; throws GH_ERR_USERSTORE_FAILED when the file is missing or is not a Django auth database. */
 export function openSqliteUserSource(path: string, options: SqliteUserSourceOptions = {}): DjangoUserSource {

@@ -1,8 +1,10 @@
 /**
  * Built-in provider `sqlite`: gatehouse's own user store (see store.ts; managed with
- * `gatehouse users`). Options: { database }, relative to env.baseDir. Every call reads the
- * database, so CLI changes apply at once. Inactive users look exactly like unknown ones:
- * null, after the same amount of hashing.
+ * `gatehouse users`). Options: { database, busyTimeout?, watchIntervalMs? }, relative to
+ * env.baseDir. Every call reads the database, so CLI changes apply to the next uncached check;
+ * a commit by any other connection (every `gatehouse users` command) is noticed within
+ * watchIntervalMs and reported with env.changed(), so the front drops the answers it cached.
+ * Inactive users look exactly like unknown ones: null, after the same amount of hashing.
  */
 import { createHash } from 'node:crypto'
 import { resolve } from 'node:path'
@@ -11,11 +13,14 @@ import type { AuthContext, DigestAlgorithm, Provider, ProviderEnv } from '../../
 import { dummyVerify, primeDummy, verifyPassword } from '../../src/passwords/index.js'
 import { UserStore } from './store.js'
 import { busyToUnavailable } from '../../src/providers/sqlite-busy.js'
+import { SqliteChangeWatch, watchIntervalOption } from '../../src/providers/sqlite-change-watch.js'
 
 export interface SqliteOptions {
   database: string
   /** How long a call waits on a database locked by another connection before it fails with 503. Default 5000 ms. */
   busyTimeout?: number
+  /** How often the database is checked for commits by other connections. Default 500 ms. */
+  watchIntervalMs?: number
 }
 
 /** node:crypto names of the Digest algorithms' hashes (RFC 7616 §3.2). */
@@ -28,6 +33,7 @@ export default async function createSqliteProvider(options: Record<string, unkno
   }
   const path = resolve(env.baseDir, database)
   const busyTimeoutMs = typeof options.busyTimeout === 'number' && options.busyTimeout >= 0 ? options.busyTimeout : 5000
+  const intervalMs = watchIntervalOption(options, env)
   const guard = async <T>(run: () => Promise<T>): Promise<T> => {
     try {
       return await run()
@@ -40,6 +46,22 @@ export default async function createSqliteProvider(options: Record<string, unkno
     store = UserStore.open(path, { busyTimeoutMs })
   } catch (err) {
     throw errors.GH_ERR_PROVIDER_LOAD(env.name, (err as Error).message, { cause: err })
+  }
+  let watch: SqliteChangeWatch
+  try {
+    watch = SqliteChangeWatch.open({
+      path, intervalMs, log: env.log,
+      // Every write to the store changes logins (passwords, active, groups, HA1s): any commit counts.
+      onReplaced: () => {
+        const old = store
+        store = UserStore.open(path, { busyTimeoutMs })
+        old.close()
+      },
+      onChange: () => env.changed?.(),
+    })
+  } catch (err) {
+    store.close()
+    throw errors.GH_ERR_PROVIDER_LOAD(env.name, `cannot watch ${path} for changes: ${(err as Error).message}`, { cause: err })
   }
   await primeDummy({ like: store.sampleHash() })
 
@@ -68,6 +90,7 @@ export default async function createSqliteProvider(options: Record<string, unkno
       return store.groupsFor(user)
     }),
     close(): void {
+      watch.close()
       store.close()
     },
   } satisfies Provider

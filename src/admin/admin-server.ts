@@ -1,6 +1,6 @@
 /**
  * The admin listener (`admin:`): /healthz, /readyz, /metrics, /status, /status.json and the
- * commands POST /groups/NAME/restart, POST /reload, POST /stop. Its own Fastify instance on a
+ * commands POST /groups/NAME/restart, POST /reload, POST /cache/flush[?user=NAME], POST /stop. Its own Fastify instance on a
  * loopback address or a unix socket, never on the front's port.
  *
  * Protection, fail closed:
@@ -19,6 +19,7 @@ import type { AdminConfig } from '../config-types.js'
 import { isLoopback } from '../config-admin.js'
 import { errors } from '../errors.js'
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js'
+import type { CacheFlushResult } from '../auth/cache-flush.js'
 import { prepareSocketPath, removeAdminSocket, restrictSocket } from './admin-socket.js'
 import type { StatusReport } from './status-report.js'
 import { statusHtml } from './status-text.js'
@@ -40,6 +41,8 @@ export interface AdminControl {
   /** Undefined for an unknown group; false when the new processes failed (the old ones keep serving). */
   restartGroup(name: string): Promise<boolean | undefined>
   reload(reason: string): Promise<ReloadResult>
+  /** Empties the credential caches: one user's entries, or all of them. */
+  flushCache(user?: string): CacheFlushResult
   stop(): void
 }
 
@@ -90,6 +93,15 @@ export async function startAdmin(config: AdminConfig, control: AdminControl, log
   app.post('/reload', async (_req, reply) => {
     const result = await control.reload('admin reload')
     return json(reply, result.ok ? 200 : 500, result)
+  })
+  app.post('/cache/flush', async (request: FastifyRequest<{ Querystring: Record<string, unknown> }>, reply) => {
+    const query = request.query ?? {}
+    const unknown = Object.keys(query).filter((k) => k !== 'user')
+    if (unknown.length > 0) return json(reply, 400, { error: `unknown parameter ${unknown[0]}: the only one is user` })
+    const user = query.user
+    if (user !== undefined && (typeof user !== 'string' || user === '')) return json(reply, 400, { error: 'user must be given once, as a non-empty user name' })
+    const result = control.flushCache(user)
+    return json(reply, 200, { ...(user !== undefined ? { user } : {}), ...result })
   })
   app.post('/stop', async (_req, reply) => {
     reply.raw.once('finish', () => control.stop())

@@ -135,10 +135,31 @@ export class CredentialCache<V> {
     return n
   }
 
-  clear(): void {
+  /**
+   * Empties the entries of one user, whichever provider answered: those whose credentials
+   * claimed `user` (the subject) or whose value names them (`userOf`). Returns how many went.
+   */
+  clearUser(user: string, userOf?: (value: V) => string | undefined): number {
+    // A load in flight for this user may carry an answer from before the change: as clearProvider.
+    this.#epoch++
+    this.#inflight.clear()
+    let n = 0
+    for (const [k, e] of this.#entries) {
+      if (e.subject === user || (userOf !== undefined && userOf(e.value) === user)) {
+        this.#entries.delete(k)
+        n++
+      }
+    }
+    return n
+  }
+
+  /** Empties every entry; returns how many went. */
+  clear(): number {
+    const n = this.#entries.size
     this.#epoch++
     this.#inflight.clear()
     this.#entries.clear()
+    return n
   }
 
   get size(): number {

@@ -198,7 +198,7 @@ async function realmHash(policy: AuthPolicy, ctx: AuthContext, user: string, alg
   const [name, hash] = got.value.split('\0') as [string, string]
   provider ??= policy.chain.find((p) => p.name === name)
   if (provider === undefined) return undefined
-  const remember = got.cached ? undefined : () => deps.realmHashes.set(key, got.value, got.provider, ttl(policy), undefined, got.epoch)
+  const remember = got.cached ? undefined : () => deps.realmHashes.set(key, got.value, got.provider, ttl(policy), user, got.epoch)
   return { ha1: hash, provider, ...(remember ? { remember } : {}) }
 }
 

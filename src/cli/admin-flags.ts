@@ -1,6 +1,6 @@
 /**
  * Flags and error handling shared by the commands that talk to a running gateway's admin
- * interface (status, restart, reload, stop). Exit codes: 0 done, 1 failed or unreachable, 2 usage.
+ * interface (status, restart, reload, cache flush, stop). Exit codes: 0 done, 1 failed or unreachable, 2 usage.
  */
 import { isGatehouseError } from '../errors.js'
 import { adminTarget, type AdminTarget } from '../admin/admin-client.js'
@@ -25,12 +25,15 @@ export async function runAdminCommand(
   args: string[],
   io: CliIO,
   usage: string,
-  extra: { json?: boolean; positionals: number },
-  run: (target: AdminTarget, positionals: string[], json: boolean) => Promise<number>,
+  extra: { json?: boolean; positionals: number; strings?: readonly string[] },
+  run: (target: AdminTarget, positionals: string[], json: boolean, strings: Record<string, string | undefined>) => Promise<number>,
 ): Promise<number> {
   let parsed
+  const options: NonNullable<Parameters<typeof parseFlags>[1]> = { ...adminOptions }
+  if (extra.json) options.json = { type: 'boolean' }
+  for (const name of extra.strings ?? []) options[name] = { type: 'string' }
   try {
-    parsed = parseFlags(args, extra.json ? { ...adminOptions, json: { type: 'boolean' } } : adminOptions)
+    parsed = parseFlags(args, options)
   } catch (err) {
     io.stderr(`gatehouse: ${(err as Error).message}\n\n${usage}`)
     return 2
@@ -46,7 +49,8 @@ export async function runAdminCommand(
   }
   try {
     const target = await adminTarget(values as { admin?: string; config?: string; 'token-file'?: string })
-    return await run(target, positionals, Boolean((values as { json?: boolean }).json))
+    const strings = Object.fromEntries((extra.strings ?? []).map((name) => [name, values[name] as string | undefined]))
+    return await run(target, positionals, Boolean((values as { json?: boolean }).json), strings)
   } catch (err) {
     if (!isGatehouseError(err)) throw err
     io.stderr(`gatehouse: ${err.message}\n`)

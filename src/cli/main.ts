@@ -9,6 +9,7 @@ import { statusCommand } from './commands/status.js'
 import { restartCommand } from './commands/restart.js'
 import { reloadCommand } from './commands/reload.js'
 import { stopCommand } from './commands/stop.js'
+import { cacheCommand } from './commands/cache.js'
 import { parseFlags, type CliIO } from './flags.js'
 import { packageVersion } from '../package-root.js'
 
@@ -19,6 +20,7 @@ const commands: Record<string, { run: Command; help: string }> = {
   status: { run: statusCommand, help: 'status [--config FILE | --admin URL|SOCKET] [--json]   groups, processes, memory, reloads of a running gateway' },
   restart: { run: restartCommand, help: 'restart GROUP [--config FILE | --admin ...]   rolling restart of one daemon group' },
   reload: { run: reloadCommand, help: 'reload [--config FILE | --admin ...]   re-read the configuration and apply it without dropping connections' },
+  cache: { run: cacheCommand, help: 'cache flush [--user NAME] [--config FILE | --admin ...]   empty the credential cache of a running gateway (one user\'s entries, or all)' },
   stop: { run: stopCommand, help: 'stop [--config FILE | --admin ...]     graceful stop of a running gateway' },
   'check-config': { run: checkConfigCommand, help: 'check-config --config FILE     validate a configuration; every error names its key (exit 1)' },
   users: { run: (args, io) => usersCommand(args, { ...io, databaseFromConfig: sqliteDatabaseOf }), help: 'users SUBCOMMAND --database FILE   manage the sqlite user store (gatehouse users --help)' },

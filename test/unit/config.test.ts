@@ -140,7 +140,7 @@ describe('parseConfig', () => {
   })
 
   test('an option of another built-in type is unknown to this one', () => {
-    assert.match(errorOf({ providers: { s: { type: 'sqlite', file: './users.sqlite' } }, routes: [] }), /providers\.s\.file: unknown key for type sqlite \(expected one of: database, busyTimeout, type,/)
+    assert.match(errorOf({ providers: { s: { type: 'sqlite', file: './users.sqlite' } }, routes: [] }), /providers\.s\.file: unknown key for type sqlite \(expected one of: database, busyTimeout, watchIntervalMs, type,/)
     assert.match(errorOf({ providers: { d: { type: 'htdigest', file: 'f', plaintext: true } }, routes: [] }), /providers\.d\.plaintext: unknown key for type htdigest \(expected one of: file, groupFile, watchIntervalMs,/)
     assert.match(errorOf({ providers: { d: { type: 'django', database: 'db', module: './x.js' } }, routes: [] }), /providers\.d\.module: unknown key for type django/)
   })
