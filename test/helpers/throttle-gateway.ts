@@ -23,9 +23,9 @@ export interface ThrottledGateway {
 
 /**
  * Routes: /app (Basic, credential cache on), /fresh (the same realm and provider, no cache: every
- * request asks the provider). 127.0.0.1 is a trusted proxy.
+ * request asks the provider). 127.0.0.1 is a trusted proxy. `extra`: more top-level configuration (a sidecar).
  */
-export async function startThrottled(t: { after: (fn: () => Promise<void> | void) => void }, throttle: Record<string, unknown>): Promise<ThrottledGateway> {
+export async function startThrottled(t: { after: (fn: () => Promise<void> | void) => void }, throttle: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<ThrottledGateway> {
   const { dir, cleanup } = tempDir()
   const countFile = join(dir, 'calls')
   writeFileSync(countFile, '')
@@ -38,6 +38,7 @@ export async function startThrottled(t: { after: (fn: () => Promise<void> | void
       { path: '/app', upstream: echo.url, auth: { realm: 'App', provider: 'users' } },
       { path: '/fresh', upstream: echo.url, auth: { realm: 'App', provider: 'users', cache: false } },
     ],
+    ...extra,
   }, dir)
   t.after(async () => {
     await gw.close()
@@ -54,11 +55,13 @@ export interface GetOptions {
   xff?: string
   user?: string
   password?: string
+  /** More request headers (a sidecar's X-Original-URI). */
+  headers?: Record<string, string>
 }
 
 /** One GET on its own connection; rejects if no answer comes within 30 s. */
 export function get(gw: TestGateway, path: string, opts: GetOptions = {}): Promise<Res> {
-  const headers: Record<string, string> = {}
+  const headers: Record<string, string> = { ...opts.headers }
   if (opts.user !== undefined) headers.authorization = `Basic ${Buffer.from(`${opts.user}:${opts.password ?? ''}`).toString('base64')}`
   if (opts.xff !== undefined) headers['x-forwarded-for'] = opts.xff
   return new Promise((resolve, reject) => {
