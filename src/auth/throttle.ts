@@ -164,7 +164,7 @@ export class LoginThrottle extends EventEmitter<LoginThrottleEvents> {
   settle(attempt: Attempt, result: AttemptResult): FailureEffect {
     const now = this.#opts.now()
     const counts = this.#store.settle(attempt.keys, result === 'failure', now)
-    if (result === 'success' && attempt.user !== undefined) this.#store.addKnownGood(attempt.user, attempt.address)
+    if (result === 'success' && attempt.user !== undefined) this.recordSuccess(attempt.user, attempt.address)
     if (result !== 'failure') return { delayMs: 0 }
     return this.#effect(attempt.user, attempt.address, attempt.keys, counts)
   }
