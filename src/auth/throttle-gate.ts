@@ -1,14 +1,17 @@
 /**
  * Puts the LoginThrottle around the verifier: a locked-out address or user is refused before any
- * provider is asked (so a refused guess costs no hash), failed logins are counted and answered
- * with a growing delay, and successes make the address known-good for the user.
- * Only a provider's "no" counts as a failure (wrong password, unknown user): a missing, malformed
- * or stale credential guesses nothing.
+ * provider is asked (so a refused guess costs no hash), every attempt that will ask a provider
+ * holds a slot of the limits while it is in flight (so parallel guesses cannot outrun the count),
+ * failed logins are counted and answered with a growing delay, and successes make the address
+ * known-good for the user. Only a provider's "no" counts as a failure (wrong password, unknown
+ * user): a missing, malformed or stale credential guesses nothing. A credential-cache hit asks
+ * no provider and is let through an address lockout (LoginThrottle.checkCached says when).
  */
 import type { AddressMatcher } from '../proxy/trusted-proxies.js'
 import type { AuthPolicy } from './policy.js'
-import type { LoginThrottle, ThrottleScope } from './throttle.js'
-import { authorize, cachedBasic, parseCredentials, verify, type AuthOutcome, type AuthRequest, type ParsedCredentials, type VerifierDeps } from './verifier.js'
+import type { AttemptResult, LoginThrottle, ThrottleScope } from './throttle.js'
+import type { CredentialCache } from './credential-cache.js'
+import { authorize, cachedBasic, cachedBasicKey, parseCredentials, verify, type AuthOutcome, type AuthRequest, type Identity, type ParsedCredentials, type VerifierDeps } from './verifier.js'
 import type { AuthContext } from '../providers/contract.js'
 
 export interface ThrottleGate {
@@ -25,29 +28,82 @@ export type GatedOutcome = AuthOutcome | ThrottledOutcome
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
+/**
+ * Basic headers being checked right now, per identity cache, by cache key: an identical header
+ * arriving meanwhile waits for that answer instead of taking a slot of its own (a browser's
+ * parallel requests after a restart are one login, and one provider call, not many).
+ */
+const checking = new WeakMap<CredentialCache<Identity>, Map<string, Promise<AuthOutcome>>>()
+
 export async function verifyThrottled(policy: AuthPolicy, req: AuthRequest, deps: VerifierDeps & { throttle?: ThrottleGate }): Promise<GatedOutcome> {
   const gate = deps.throttle
-  if (gate === undefined || policy.config.throttle === false || req.credentials === undefined) return verify(policy, req, deps)
-  // One look at the header: a cache hit needs no parsing (the entry knows the user it claimed),
-  // a miss is parsed here once and the verifier reuses the parse.
-  const hit = cachedBasic(policy, req.credentials, deps)
-  const parsed = hit === undefined ? parseCredentials(req.credentials) : undefined
-  const claimed = hit !== undefined ? hit.user : claimedUserOf(parsed)
+  const credentials = req.credentials
+  if (gate === undefined || policy.config.throttle === false || credentials === undefined) return verify(policy, req, deps)
   const address = requestAddress(req, gate.trustedProxies)
-  const user = claimed === undefined ? undefined : `${policy.config.provider.join(',')}\0${claimed}`
-  const decision = gate.throttle.check(user, address)
-  if (decision.locked) {
-    gate.throttle.emit('throttled', { scope: decision.scope, route: req.ctx.route, retryAfterS: decision.retryAfterS })
-    return { kind: 'throttled', scope: decision.scope, retryAfterS: decision.retryAfterS }
-  }
-  const outcome = hit !== undefined ? authorize(policy, hit.identity) : await verify(policy, req, deps, parsed)
-  if (outcome.kind === 'ok' || outcome.kind === 'forbidden') {
-    if (user !== undefined) gate.throttle.recordSuccess(user, address)
-  } else if (outcome.kind === 'challenge' && (outcome.reason === 'bad-password' || outcome.reason === 'unknown-user')) {
-    const { delayMs } = gate.throttle.recordFailure(user, address)
+  const scope = policy.config.provider.join(',')
+  for (;;) {
+    // One look at the header: a cache hit needs no parsing (the entry knows the user it claimed),
+    // a miss is parsed here once and the verifier reuses the parse.
+    const hit = cachedBasic(policy, credentials, deps)
+    if (hit !== undefined) {
+      const user = `${scope}\0${hit.user}`
+      const decision = gate.throttle.checkCached(user, address)
+      if (decision.locked) return throttled(gate, req, decision.scope, decision.retryAfterS)
+      gate.throttle.recordSuccess(user, address)
+      return authorize(policy, hit.identity)
+    }
+    const parsed = parseCredentials(credentials)
+    const claimed = claimedUserOf(parsed)
+    const user = claimed === undefined ? undefined : `${scope}\0${claimed}`
+    const key = parsed?.scheme === 'basic' ? cachedBasicKey(policy, credentials, deps) : undefined
+    const pending = key === undefined ? undefined : pendingOf(deps.identities)
+    const same = key === undefined ? undefined : pending?.get(key)
+    if (same !== undefined) {
+      // The same wrong password again is the same guess: its answer, no second count. Anything
+      // else (a success now cached, an error) is looked at afresh.
+      const first = await same
+      if (isFailure(first)) return first
+      continue
+    }
+    const begun = gate.throttle.begin(user, address, key)
+    if (begun.locked) return throttled(gate, req, begun.scope, begun.retryAfterS)
+    let settled!: (outcome: AuthOutcome) => void
+    if (key !== undefined) pending?.set(key, new Promise<AuthOutcome>((resolve) => { settled = resolve }))
+    let outcome: AuthOutcome = { kind: 'challenge', reason: 'missing', stale: false }
+    let result: AttemptResult = 'neutral'
+    let delayMs = 0
+    try {
+      outcome = await verify(policy, req, deps, parsed)
+      result = outcome.kind === 'ok' || outcome.kind === 'forbidden' ? 'success' : isFailure(outcome) ? 'failure' : 'neutral'
+    } finally {
+      // Settled before the waiters wake, so they see the count this attempt left.
+      delayMs = gate.throttle.settle(begun.attempt, result).delayMs
+      if (key !== undefined) {
+        pending?.delete(key)
+        settled(outcome)
+      }
+    }
     if (delayMs > 0) await (gate.sleep ?? defaultSleep)(delayMs)
+    return outcome
   }
-  return outcome
+}
+
+function throttled(gate: ThrottleGate, req: AuthRequest, scope: ThrottleScope, retryAfterS: number): ThrottledOutcome {
+  gate.throttle.emit('throttled', { scope, route: req.ctx.route, retryAfterS })
+  return { kind: 'throttled', scope, retryAfterS }
+}
+
+function isFailure(outcome: AuthOutcome): boolean {
+  return outcome.kind === 'challenge' && (outcome.reason === 'bad-password' || outcome.reason === 'unknown-user')
+}
+
+function pendingOf(cache: CredentialCache<Identity>): Map<string, Promise<AuthOutcome>> {
+  let m = checking.get(cache)
+  if (m === undefined) {
+    m = new Map()
+    checking.set(cache, m)
+  }
+  return m
 }
 
 /** The user name a credentials header claims (Digest: as sent, a userhash stays hashed); undefined when malformed. */

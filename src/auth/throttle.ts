@@ -1,28 +1,31 @@
 /**
- * Brute-force throttling of failed logins (issue 7 §1), Fastify-free and with an injectable clock.
+ * Brute-force throttling of failed logins, Fastify-free and with an injectable clock; the state
+ * lives behind a ThrottleStore (throttle-store.ts).
  *
  * Failures are counted in a sliding window per client address and per claimed user name. Past
  * `maxFailures` the key is locked out (429 with Retry-After); each lockout of the same key while
  * it keeps failing doubles the previous one, up to `maxLockoutMs`. Before the lockout, failed
  * answers are delayed more and more (`delayMs`, doubling, up to `maxDelayMs`).
  *
+ * Attempts in flight count against the limits: begin() reserves a slot on each key before the
+ * provider is asked and settle() turns it into a failure or gives it back, so however many guesses
+ * arrive at once, no more than `maxFailures` of them reach a provider before the lockout.
+ *
  * So that a stranger cannot lock a real user out: the per-user count only takes failures from
  * addresses that never logged in as that user, and a per-user lockout does not apply to those
- * known-good addresses (a correct password from the user's usual address still passes). The
- * trade-off is written down in docs/security.md.
- *
- * Memory is bounded: every map is an LRU of at most `maxEntries` keys, each holding at most
- * `maxFailures` timestamps (and at most KNOWN_ADDRESSES known-good addresses per user).
+ * known-good addresses (a correct password from the user's usual address still passes). A
+ * credential-cache hit guesses nothing, so an address lockout lets it through (checkCached) as long
+ * as its user is not locked out; every refused attempt at a user then counts against that user,
+ * because next to cache hits that pass, a refusal tells the client "not the cached password".
+ * The trade-offs are written down in docs/security.md.
  */
 import type { ThrottleConfig } from '../config-types.js'
 import { EventEmitter } from 'node:events'
 import { isIP } from 'node:net'
+import { KNOWN_ADDRESSES, MemoryThrottleStore, type CountedKey, type FailureCount, type ThrottleRule, type ThrottleScope, type ThrottleStore } from './throttle-store.js'
 
-export interface ThrottleRule {
-  maxFailures: number
-  windowMs: number
-  lockoutMs: number
-}
+export { KNOWN_ADDRESSES }
+export type { ThrottleRule, ThrottleScope, ThrottleStore }
 
 export interface LoginThrottleOptions {
   perAddress?: ThrottleRule
@@ -32,16 +35,31 @@ export interface LoginThrottleOptions {
   /** Base of the growing delay of failed answers; 0: none. */
   delayMs: number
   maxDelayMs: number
-  /** Most addresses, users and known-good lists kept (each an LRU). */
+  /** Most addresses, users and known-good lists kept (each an LRU) by the default store. */
   maxEntries: number
+  /** Where the counts live; default an in-process MemoryThrottleStore. */
+  store?: ThrottleStore
   now?: () => number
 }
-
-export type ThrottleScope = 'address' | 'user'
 
 export type ThrottleDecision =
   | { locked: false }
   | { locked: true; scope: ThrottleScope; retryAfterS: number }
+
+/** One login attempt that holds in-flight slots until it is settled. */
+export interface Attempt {
+  readonly user: string | undefined
+  /** The address key (addressKey) of the client. */
+  readonly address: string
+  readonly keys: readonly CountedKey[]
+}
+
+export type BeginDecision =
+  | { locked: false; attempt: Attempt }
+  | { locked: true; scope: ThrottleScope; retryAfterS: number }
+
+/** How an attempt ended, as the throttle counts it: only a provider's "no" is a failure. */
+export type AttemptResult = 'success' | 'failure' | 'neutral'
 
 /** What a failure changed: how long to hold the 401, and whether it started a lockout. */
 export interface FailureEffect {
@@ -71,54 +89,15 @@ export interface LoginThrottleEvents {
 
 /** Failures before the growing delay starts: a user who mistypes twice waits for nothing. */
 export const FREE_FAILURES = 3
-/** Known-good addresses remembered per user. */
-export const KNOWN_ADDRESSES = 16
-
-interface Counter {
-  /** Failure times within the window, oldest first; never longer than maxFailures. */
-  failures: number[]
-  lockedUntil: number
-  /** Lockouts in a row; reset once the key stays quiet for maxLockoutMs after its last lockout. */
-  lockouts: number
-  lastFailure: number
-}
-
-/** A Map used as an LRU: get() refreshes, set() evicts the least recently used past max. */
-class Lru<V> {
-  readonly #map = new Map<string, V>()
-  readonly #max: number
-  constructor(max: number) {
-    this.#max = max
-  }
-  get(key: string): V | undefined {
-    const v = this.#map.get(key)
-    if (v !== undefined) {
-      this.#map.delete(key)
-      this.#map.set(key, v)
-    }
-    return v
-  }
-  peek(key: string): V | undefined {
-    return this.#map.get(key)
-  }
-  set(key: string, v: V): void {
-    this.#map.delete(key)
-    this.#map.set(key, v)
-    while (this.#map.size > this.#max) {
-      const oldest = this.#map.keys().next().value as string
-      this.#map.delete(oldest)
-    }
-  }
-  get size(): number {
-    return this.#map.size
-  }
-}
+/**
+ * Retry-After of an attempt refused because the key's budget is held by attempts in flight
+ * (no lockout yet): they settle within a provider call.
+ */
+export const IN_FLIGHT_RETRY_S = 1
 
 export class LoginThrottle extends EventEmitter<LoginThrottleEvents> {
-  readonly #opts: Required<Omit<LoginThrottleOptions, 'perAddress' | 'perUser'>> & Pick<LoginThrottleOptions, 'perAddress' | 'perUser'>
-  readonly #addresses: Lru<Counter>
-  readonly #users: Lru<Counter>
-  readonly #knownGood: Lru<string[]>
+  readonly #opts: Omit<LoginThrottleOptions, 'store' | 'now'> & { now: () => number }
+  readonly #store: ThrottleStore
 
   constructor(opts: LoginThrottleOptions) {
     super()
@@ -128,89 +107,108 @@ export class LoginThrottle extends EventEmitter<LoginThrottleEvents> {
       }
     }
     if (!Number.isInteger(opts.maxEntries) || opts.maxEntries < 1) throw new TypeError('throttle.maxEntries must be a positive integer')
-    this.#opts = { ...opts, now: opts.now ?? Date.now }
-    this.#addresses = new Lru(opts.maxEntries)
-    this.#users = new Lru(opts.maxEntries)
-    this.#knownGood = new Lru(opts.maxEntries)
+    const { store, now, ...rest } = opts
+    this.#opts = { ...rest, now: now ?? Date.now }
+    this.#store = store ?? new MemoryThrottleStore({ maxEntries: opts.maxEntries, maxLockoutMs: opts.maxLockoutMs })
   }
 
-  /** Is a login attempt for `user` from `address` refused outright? Cheap: no hashing, no provider. */
+  /** Is a login attempt for `user` from `address` refused by a lockout? Cheap: no hashing, no provider. */
   check(user: string | undefined, address: string): ThrottleDecision {
     const now = this.#opts.now()
     const addr = addressKey(address)
-    const a = this.#addresses.peek(addr)
-    if (a && a.lockedUntil > now) return locked('address', a.lockedUntil - now)
+    const a = this.#store.lockedFor('address', addr, now)
+    if (a > 0) return locked('address', a)
     if (user !== undefined && this.#opts.perUser) {
-      const u = this.#users.peek(user)
-      if (u && u.lockedUntil > now && !this.isKnownGood(user, address)) return locked('user', u.lockedUntil - now)
+      const u = this.#store.lockedFor('user', user, now)
+      if (u > 0 && !this.#store.isKnownGood(user, addr)) return locked('user', u)
     }
     return { locked: false }
   }
 
-  /** Counts a failed login (a provider said wrong password or no such user). */
+  /**
+   * A request answered from the credential cache: it asks no provider and guesses nothing, so an
+   * address lockout spares it unless its user is locked out too (then a refused guess at that
+   * user could no longer be told from a hit). Without a per-user rule nothing bounds those
+   * refusals, and an address lockout refuses cache hits as well.
+   */
+  checkCached(user: string, address: string): ThrottleDecision {
+    const now = this.#opts.now()
+    const addr = addressKey(address)
+    const a = this.#store.lockedFor('address', addr, now)
+    const u = this.#opts.perUser ? this.#store.lockedFor('user', user, now) : 0
+    if (a > 0 && (u > 0 || !this.#opts.perUser)) return locked('address', a)
+    if (u > 0 && !this.#store.isKnownGood(user, addr)) return locked('user', u)
+    return { locked: false }
+  }
+
+  /**
+   * A login that will ask a provider: refused (locked out, or the limit is held by attempts in
+   * flight), or admitted with one slot on each key that counts it, to be settled exactly once.
+   * `credential`: an opaque id of the credentials when this route answers cache hits; a refusal
+   * then counts against the claimed user (once per distinct credentials).
+   */
+  begin(user: string | undefined, address: string, credential?: string): BeginDecision {
+    const now = this.#opts.now()
+    const addr = addressKey(address)
+    const keys = this.#keys(user, addr)
+    const r = this.#store.reserve(keys, now)
+    if (r.ok) return { locked: false, attempt: { user, address: addr, keys } }
+    if (credential !== undefined && user !== undefined && this.#opts.perUser) {
+      const counted = this.#store.fail({ scope: 'user', id: user, rule: this.#opts.perUser }, now, credential)
+      if (counted !== undefined && counted.lockoutMs > 0) this.emit('lockout', { scope: 'user', address: addr, user, lockoutMs: counted.lockoutMs })
+    }
+    return r.lockedMs > 0 ? locked(r.scope, r.lockedMs) : { locked: true, scope: r.scope, retryAfterS: IN_FLIGHT_RETRY_S }
+  }
+
+  /** Ends an attempt begin() admitted: a success makes the address known-good, a failure is counted. */
+  settle(attempt: Attempt, result: AttemptResult): FailureEffect {
+    const now = this.#opts.now()
+    const counts = this.#store.settle(attempt.keys, result === 'failure', now)
+    if (result === 'success' && attempt.user !== undefined) this.recordSuccess(attempt.user, attempt.address)
+    if (result !== 'failure') return { delayMs: 0 }
+    return this.#effect(attempt.user, attempt.address, attempt.keys, counts)
+  }
+
+  /** Counts a failed login that held no slot (a provider said wrong password or no such user). */
   recordFailure(user: string | undefined, address: string): FailureEffect {
     const now = this.#opts.now()
     const addr = addressKey(address)
-    let delayMs = 0
-    let lockout: FailureEffect['lockout']
-    if (this.#opts.perAddress) {
-      const { failures, lockedMs } = this.#count(this.#addresses, addr, this.#opts.perAddress, now)
-      delayMs = this.#delay(failures)
-      if (lockedMs > 0) lockout = { scope: 'address', lockoutMs: lockedMs }
-    }
-    if (user !== undefined && this.#opts.perUser && !this.isKnownGood(user, address)) {
-      const { lockedMs } = this.#count(this.#users, user, this.#opts.perUser, now)
-      if (lockedMs > 0) lockout ??= { scope: 'user', lockoutMs: lockedMs }
-    }
-    if (lockout) this.emit('lockout', { scope: lockout.scope, address: addr, ...(lockout.scope === 'user' ? { user } : {}), lockoutMs: lockout.lockoutMs })
-    return lockout ? { delayMs: 0, lockout } : { delayMs }
+    const keys = this.#keys(user, addr)
+    return this.#effect(user, addr, keys, keys.map((k) => this.#store.fail(k, now) as FailureCount))
   }
 
   /** A login succeeded: the address becomes known-good for the user. Address counts are kept (no reset by a valid account). */
   recordSuccess(user: string, address: string): void {
-    const addr = addressKey(address)
-    const list = this.#knownGood.get(user)
-    if (list === undefined) {
-      this.#knownGood.set(user, [addr])
-      return
-    }
-    if (list.includes(addr)) return
-    list.push(addr)
-    if (list.length > KNOWN_ADDRESSES) list.shift()
+    this.#store.addKnownGood(user, addressKey(address))
   }
 
   isKnownGood(user: string, address: string): boolean {
-    return this.#knownGood.peek(user)?.includes(addressKey(address)) === true
+    return this.#store.isKnownGood(user, addressKey(address))
   }
 
   /** Keys tracked, for tests and status: { addresses, users, knownGood }. */
   get size(): { addresses: number; users: number; knownGood: number } {
-    return { addresses: this.#addresses.size, users: this.#users.size, knownGood: this.#knownGood.size }
+    return this.#store.size
   }
 
-  /**
-   * Adds one failure to a key's window. Returns the failures now in the window and, when this
-   * failure started a lockout, its length. Failures of requests that passed check() just before
-   * a concurrent one locked the key do not extend the lockout.
-   */
-  #count(map: Lru<Counter>, key: string, rule: ThrottleRule, now: number): { failures: number; lockedMs: number } {
-    let c = map.get(key)
-    if (c === undefined) {
-      c = { failures: [], lockedUntil: 0, lockouts: 0, lastFailure: 0 }
-      map.set(key, c)
-    }
-    if (c.lockedUntil > now) return { failures: rule.maxFailures, lockedMs: 0 }
-    if (c.lockouts > 0 && now - Math.max(c.lastFailure, c.lockedUntil) > this.#opts.maxLockoutMs) c.lockouts = 0
-    c.lastFailure = now
-    const since = now - rule.windowMs
-    while (c.failures.length > 0 && (c.failures[0] as number) <= since) c.failures.shift()
-    c.failures.push(now)
-    if (c.failures.length < rule.maxFailures) return { failures: c.failures.length, lockedMs: 0 }
-    const ms = Math.min(this.#opts.maxLockoutMs, rule.lockoutMs * 2 ** c.lockouts)
-    c.lockouts++
-    c.lockedUntil = now + ms
-    c.failures.length = 0
-    return { failures: rule.maxFailures, lockedMs: ms }
+  /** The keys an attempt counts on: the address, and the user unless the address is known-good for it. */
+  #keys(user: string | undefined, addr: string): CountedKey[] {
+    const keys: CountedKey[] = []
+    if (this.#opts.perAddress) keys.push({ scope: 'address', id: addr, rule: this.#opts.perAddress })
+    if (user !== undefined && this.#opts.perUser && !this.#store.isKnownGood(user, addr)) keys.push({ scope: 'user', id: user, rule: this.#opts.perUser })
+    return keys
+  }
+
+  #effect(user: string | undefined, addr: string, keys: readonly CountedKey[], counts: readonly FailureCount[]): FailureEffect {
+    let delayMs = 0
+    let lockout: FailureEffect['lockout']
+    keys.forEach((k, i) => {
+      const c = counts[i] as FailureCount
+      if (k.scope === 'address') delayMs = this.#delay(c.failures)
+      if (c.lockoutMs > 0) lockout ??= { scope: k.scope, lockoutMs: c.lockoutMs }
+    })
+    if (lockout) this.emit('lockout', { scope: lockout.scope, address: addr, ...(lockout.scope === 'user' ? { user } : {}), lockoutMs: lockout.lockoutMs })
+    return lockout ? { delayMs: 0, lockout } : { delayMs }
   }
 
   #delay(failures: number): number {
@@ -219,7 +217,7 @@ export class LoginThrottle extends EventEmitter<LoginThrottleEvents> {
   }
 }
 
-function locked(scope: ThrottleScope, ms: number): ThrottleDecision {
+function locked(scope: ThrottleScope, ms: number): { locked: true; scope: ThrottleScope; retryAfterS: number } {
   return { locked: true, scope, retryAfterS: Math.max(1, Math.ceil(ms / 1000)) }
 }
 

@@ -88,9 +88,15 @@ export interface CachedBasic {
  * are cached under a keyed hash of the whole header value, so a hit costs one hash.
  */
 export function cachedBasic(policy: AuthPolicy, credentials: string, deps: VerifierDeps): CachedBasic | undefined {
-  if (!policy.config.cache.enabled || !policy.config.scheme.includes('basic')) return undefined
-  const e = deps.identities.peek(basicKey(policy, credentials, deps))
+  const key = cachedBasicKey(policy, credentials, deps)
+  const e = key === undefined ? undefined : deps.identities.peek(key)
   return e === undefined ? undefined : { identity: e.value, user: e.subject ?? e.value.user }
+}
+
+/** The identity-cache key of a Basic header on a route that caches Basic successes; undefined on one that does not. */
+export function cachedBasicKey(policy: AuthPolicy, credentials: string, deps: VerifierDeps): string | undefined {
+  if (!policy.config.cache.enabled || !policy.config.scheme.includes('basic')) return undefined
+  return basicKey(policy, credentials, deps)
 }
 
 /**
