@@ -156,7 +156,7 @@ function parseGroup(name: string, g: RawGroup, baseDir: string): GroupConfig {
  * Route paths are matched against decoded, case-folded and `;`-stripped readings of request paths
  * (proxy/path-rule.ts): only unreserved characters keep every reading of a route's own paths on it.
  */
-const PLAIN_ROUTE_PATH = /^(\/(?!\.+(\/|$))[A-Za-z0-9._~-]+)*\/?$/
+const PLAIN_ROUTE_PATH = /^(\/[A-Za-z0-9._~-]*[A-Za-z0-9_~-])*\/?$/
 
 function parseRoute(r: RawRoute, key: string, providers: Record<string, ProviderConfig>, groups: Record<string, GroupConfig>, problems: string[]): RouteConfig {
   if (r.upstream && r.group) problems.push(`${key}: give either upstream or group, not both`)
@@ -164,7 +164,7 @@ function parseRoute(r: RawRoute, key: string, providers: Record<string, Provider
   if (r.upstream) {
     try { new URL(r.upstream) } catch { problems.push(`${key}.upstream: expected an http(s) URL, got ${r.upstream}`) }
   }
-  if (!PLAIN_ROUTE_PATH.test(r.path)) problems.push(`${key}.path: expected a plain path (segments of letters, digits and - . _ ~; no %-escapes, ;, :, *, dot segments or //), got ${r.path}`)
+  if (!PLAIN_ROUTE_PATH.test(r.path)) problems.push(`${key}.path: expected a plain path (segments of letters, digits and - . _ ~, not ending in a dot; no %-escapes, ;, :, * or //), got ${r.path}`)
   const path = r.path.length > 1 ? r.path.replace(/\/+$/, '') : r.path
   const route: RouteConfig = { path, ...(r.upstream ? { upstream: r.upstream } : {}), ...(r.group ? { group: r.group } : {}) }
   if (r.caseSensitive !== undefined) route.caseSensitive = r.caseSensitive

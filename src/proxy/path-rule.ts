@@ -9,16 +9,19 @@
  *  - it is not origin-form visible ASCII, or holds a `#` anywhere: a request-target never has a
  *    fragment (RFC 9112 §3.2), and parsers that stop the path at `#` (WHATWG URL, url.parse,
  *    find-my-way) read `/staff#x` as `/staff` where a literal matcher reads `/`;
- *  - its path has a bad %-escape, is not UTF-8 once decoded, or holds, raw or encoded, a `/`
+ *  - its path has a bad %-escape, is not UTF-8 once decoded, still holds a %-escape once
+ *    decoded (`%2573`: an app that decodes twice reads `s`), or holds, raw or encoded, a `/`
  *    that is not a separator (%2F), `\`, NUL, `#`, `?` or another control character;
  *  - it has an empty segment (`//`) or a dot segment: a segment that, once decoded and with its
  *    `;` parameters removed, is made of dots and spaces only (`..`, `%2e.`, `..;x`, `...`);
+ *  - the path as sent (apps that route before decoding: Express) and the decoded path name
+ *    different routes: `/%61pi` is /api decoded but / to such an app;
  *  - a lenient reading names another route: the decoded path with `;` parameters removed,
  *    trailing dots and spaces trimmed from each segment and repeated slashes merged (Tomcat,
  *    Spring, Windows servers), and unless the literally matched route says `caseSensitive`,
  *    the decoded and the lenient path case-folded (Express and Koa routers, IIS).
- * Route paths are plain (config.ts: unreserved characters, no dot segments), so every reading
- * of a route's own paths stays on that route and ordinary paths are never refused.
+ * Route paths are plain (config.ts: unreserved characters, no segment ending in a dot), so
+ * every reading of a route's own paths stays on that route and ordinary paths are never refused.
  */
 
 export interface RoutePath {
@@ -28,7 +31,8 @@ export interface RoutePath {
 }
 
 export type PathDecision<R> = { ok: true; route: R | undefined; path: string } | { ok: false; reason: string }
-export type TargetPath = { ok: true; path: string } | { ok: false; reason: string }
+/** `raw`: the path as sent (before `?`); `path`: percent-decoded. */
+export type TargetPath = { ok: true; raw: string; path: string } | { ok: false; reason: string }
 
 /** origin-form = absolute-path [ "?" query ] (RFC 9112 §3.2.1), visible ASCII only. */
 const ORIGIN_FORM = /^\/[\x21-\x7e]*$/
@@ -36,6 +40,8 @@ const ORIGIN_FORM = /^\/[\x21-\x7e]*$/
 const BAD_ESCAPE = /%(?![0-9A-Fa-f]{2})/
 const SEPARATOR_LIKE = /%2f|%5c|%00|\\/i
 const NOT_IN_A_SEGMENT = /[#?\x00-\x1f\x7f]/
+/** A %-escape left after decoding: an app that decodes twice reads another path. */
+const DOUBLE_ENCODED = /%[0-9A-Fa-f]{2}/
 const DOTS_AND_SPACES = /^[. ]*\.[. ]*$/
 
 /** The decoded path of a request-target, or why its syntax is refused (the first half of the rule). */
@@ -53,13 +59,14 @@ export function readTargetPath(target: string): TargetPath {
     return refuse('the path is not UTF-8 once decoded')
   }
   if (NOT_IN_A_SEGMENT.test(path)) return refuse('encoded #, ? and control characters are not allowed in the path')
+  if (DOUBLE_ENCODED.test(path)) return refuse('double-encoded %-escapes are not allowed in the path')
   const segments = path.split('/')
   for (let i = 1; i < segments.length; i++) {
     const s = segments[i]!
     if (s === '' && i < segments.length - 1) return refuse('empty path segments (//) are not allowed')
     if (DOTS_AND_SPACES.test(withoutParams(s))) return refuse('dot segments are not allowed in the path')
   }
-  return { ok: true, path }
+  return { ok: true, raw, path }
 }
 
 /** The longest route path that is a prefix of `path` at a `/` boundary (exact comparison). */
@@ -82,9 +89,10 @@ export class RouteTable<R extends RoutePath> {
   decide(target: string): PathDecision<R> {
     const read = readTargetPath(target)
     if (!read.ok) return read
-    const { path } = read
+    const { raw, path } = read
     const at = longest(this.#paths, path)
     const route = this.#routes[at]
+    if (raw !== path && longest(this.#paths, raw) !== at) return refuse('the path names another route before percent-decoding')
     const lenient = lenientPath(path)
     if (lenient !== path && longest(this.#paths, lenient) !== at) return refuse('the path names another route once ; parameters, trailing dots or repeated slashes are dropped')
     if (route?.caseSensitive !== true) {

@@ -1,0 +1,276 @@
+/**
+ * The path rule (src/proxy/path-rule.ts) that the front and the sidecar both apply, against the
+ * readings an app behind gatehouse makes of the same request-target. The app-side readings are
+ * real parsers (WHATWG URL, Node's url.parse, find-my-way) or written here from their
+ * documentation (a case-insensitive router that drops `;` parameters, as Tomcat and Spring do),
+ * never the rule's own code. The property: whenever gatehouse accepts a target, the policy it
+ * applies is at least as strict as that of the route every reading dispatches to.
+ */
+import { describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { parse as legacyParse } from 'node:url'
+import fc from 'fast-check'
+import FindMyWay from 'find-my-way'
+import { RouteTable } from '../../src/proxy/path-rule.js'
+import { recoverOriginalRequest } from '../../src/sidecar/original-request.js'
+import type { AddressMatcher } from '../../src/proxy/trusted-proxies.js'
+
+/** Routes with policies of increasing strictness: 0 public, 1 any user, 2 staff, 3 admins. */
+interface TestRoute { path: string; level: number; caseSensitive?: boolean }
+const ROUTES: TestRoute[] = [
+  { path: '/', level: 1 },
+  { path: '/public', level: 0 },
+  { path: '/staff', level: 2 },
+  { path: '/staff/public', level: 0 },
+  { path: '/Admin', level: 3 },
+  { path: '/api', level: 0 },
+  { path: '/api/v1', level: 2 },
+  { path: '/files.d', level: 3 },
+]
+
+/** The front: find-my-way with Fastify's defaults and the routes registered as server.ts does; the handler then asks the rule. */
+function frontDecider(routes: readonly TestRoute[]): (target: string) => TestRoute | undefined {
+  const table = new RouteTable(routes)
+  const router = FindMyWay<FindMyWay.HTTPVersion.V1>({ caseSensitive: true, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, useSemicolonDelimiter: false, maxParamLength: 100 })
+  for (const r of routes) {
+    for (const url of r.path === '/' ? ['/', '/*'] : [r.path, `${r.path}/`, `${r.path}/*`]) router.on('GET', url, () => {}, { route: r })
+  }
+  return (target) => {
+    const found = router.find('GET', target)
+    if (!found) return undefined
+    const d = table.decide(target)
+    const route = (found.store as { route: TestRoute }).route
+    return d.ok && d.route === route ? route : undefined
+  }
+}
+
+/** The sidecar: the original URI recovered from nginx's X-Original-URI, then the rule. */
+function sidecarDecider(routes: readonly TestRoute[]): (target: string) => TestRoute | undefined {
+  const table = new RouteTable(routes)
+  const trustedProxies: AddressMatcher = { has: () => true }
+  return (target) => {
+    const recovered = recoverOriginalRequest({ method: 'GET', url: '/auth', headers: { 'x-original-uri': target }, rawHeaders: ['X-Original-URI', target], remoteAddress: '127.0.0.1' }, { path: '/auth', trustedProxies })
+    if (!recovered.ok) return undefined
+    const d = table.decide(recovered.request.uri)
+    return d.ok ? d.route : undefined
+  }
+}
+
+// ---- app-side readings, independent of src/ ----
+
+function decodeOr(s: string): string {
+  try {
+    return decodeURIComponent(s)
+  } catch {
+    return s
+  }
+}
+
+/** RFC 3986 §5.2.4, segment by segment; repeated slashes merged (nginx, Tomcat). */
+function resolveDots(path: string): string {
+  const out: string[] = []
+  for (const s of path.split('/')) {
+    if (s === '' || s === '.') continue
+    if (s === '..') out.pop()
+    else out.push(s)
+  }
+  return `/${out.join('/')}${/\/\.{0,2}$/.test(path) && out.length > 0 ? '/' : ''}`
+}
+
+/** Exact longest-prefix dispatch at a `/` boundary, optionally case-insensitive. */
+function dispatch(routes: readonly TestRoute[], path: string, ignoreCase: boolean): TestRoute | undefined {
+  const p = ignoreCase ? path.toLowerCase() : path
+  let best: TestRoute | undefined
+  for (const r of routes) {
+    const rp = ignoreCase ? r.path.toLowerCase() : r.path
+    if ((rp === '/' || p === rp || p.startsWith(`${rp}/`)) && (!best || r.path.length > best.path.length)) best = r
+  }
+  return best
+}
+
+function withoutParams(path: string): string {
+  return path.split('/').map((s) => s.split(';')[0]).join('/')
+}
+
+type Reading = { name: string; route: TestRoute | undefined }
+
+/** Two real routers with the routes registered as an app would: find-my-way's defaults, and case-insensitive with `;` as a delimiter. */
+function appRouters(routes: readonly TestRoute[]): { exact: FindMyWay.Instance<FindMyWay.HTTPVersion.V1>; lenient: FindMyWay.Instance<FindMyWay.HTTPVersion.V1> } {
+  const exact = FindMyWay<FindMyWay.HTTPVersion.V1>()
+  const lenient = FindMyWay<FindMyWay.HTTPVersion.V1>({ caseSensitive: false, useSemicolonDelimiter: true })
+  for (const r of routes) {
+    for (const url of r.path === '/' ? ['/', '/*'] : [r.path, `${r.path}/`, `${r.path}/*`]) {
+      exact.on('GET', url, () => {}, { route: r })
+      lenient.on('GET', url.toLowerCase(), () => {}, { route: r })
+    }
+  }
+  return { exact, lenient }
+}
+
+function appReadings(routes: readonly TestRoute[], routers: ReturnType<typeof appRouters>, target: string, caseInsensitive: boolean): Reading[] {
+  const out: Reading[] = []
+  const add = (name: string, path: string | undefined | null, ignoreCase: boolean) => {
+    if (path === undefined || path === null) return
+    for (const p of new Set([path, decodeOr(path)])) out.push({ name: `${name} ${JSON.stringify(p)}`, route: dispatch(routes, p, ignoreCase) })
+  }
+  let whatwg: string | undefined
+  try {
+    whatwg = new URL(target, 'http://app.test').pathname
+  } catch { /* not a URL to this parser: it serves nothing */ }
+  add('WHATWG URL', whatwg, false)
+  add('url.parse', legacyParse(target).pathname, false)
+  const found = routers.exact.find('GET', target)
+  if (found) out.push({ name: 'find-my-way', route: (found.store as { route: TestRoute }).route })
+  if (caseInsensitive) {
+    const ci = routers.lenient.find('GET', target)
+    if (ci) out.push({ name: 'find-my-way (caseSensitive false, ; delimiter)', route: (ci.store as { route: TestRoute }).route })
+  }
+  // Tomcat/Spring: ; parameters dropped before or after decoding, then dot segments resolved; Express/Koa: case-insensitive.
+  const raw = target.split(/[?#]/)[0]!.replaceAll('\\', '/')
+  for (const p of [withoutParams(decodeOr(raw)), decodeOr(withoutParams(raw)), ...(whatwg ? [withoutParams(decodeOr(whatwg))] : [])]) {
+    add(caseInsensitive ? 'case-insensitive, ;-stripping' : ';-stripping', resolveDots(p), caseInsensitive)
+  }
+  return out
+}
+
+/** The property, for one decider: accepted targets get a policy at least as strict as every reading's. */
+function assertNoWeakerPolicy(routes: readonly TestRoute[], routers: ReturnType<typeof appRouters>, decide: (t: string) => TestRoute | undefined, target: string, caseInsensitive: boolean): void {
+  const route = decide(target)
+  if (route === undefined) return
+  for (const r of appReadings(routes, routers, target, caseInsensitive)) {
+    assert.ok((r.route?.level ?? 0) <= route.level, `${JSON.stringify(target)} gets ${route.path} (level ${route.level}) but ${r.name} dispatches to ${r.route?.path} (level ${r.route?.level})`)
+  }
+}
+
+// ---- generated request-targets ----
+
+/** Segments that name the routes, plain; and segments meant to confuse a reader. */
+const PLAIN = ['staff', 'public', 'Admin', 'api', 'v1', 'files.d', 'files', 'x', 'index.html', 'a.b', 'report-2024_v2~', '%C3%A9t%C3%A9', 'a;jsessionid=1']
+const TRICKY = [
+  'STAFF', 'Staff', 'sTaFf', 'PUBLIC', 'Public', 'admin', 'ADMIN', 'API', 'V1', 'FILES.D',
+  '.', '..', '...', '%2e', '%2E', '.%2e', '%2e%2E', '..%20', '.%20', '%2e%2e;',
+  '', ';', ';x', 'staff;x', 'staff;jsessionid=1', '..;', '..;x', '.;', 'public;a=b', 'admin;', 'Admin;x',
+  'st%61ff', '%53taff', '%73taff', 'ST%41FF', '%41dmin', '%61dmin', 'admin%3bx', 'staff%3B', 'files%2ed',
+  '%2f', '%2F', '%5c', '\\', '%00', '%09', '%23', '%3f', '%3F', '%25', '%2573taff', '%20', 'staff%20', 'staff.', 'staff..', 'staff%2e', 'files.d.',
+  '%C5%BFtaff', '%E2%84%AAx', '%ff', '%e2%82', '%', '%g1', 'staff#', '#', '#x', '?', ':', '@', '*',
+]
+const segment = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom(...PLAIN) },
+  { weight: 3, arbitrary: fc.constantFrom(...TRICKY) },
+  { weight: 1, arbitrary: fc.stringMatching(/^[A-Za-z0-9._~%;#?:@!$&'()*+,=\\-]{0,8}$/) },
+)
+const separator = fc.oneof({ weight: 12, arbitrary: fc.constant('/') }, { weight: 1, arbitrary: fc.constantFrom('//', '\\', '/./', '/../', '%2f', '/;/') })
+const tail = fc.oneof({ weight: 4, arbitrary: fc.constantFrom('', '?x=1', '?next=/staff/../x') }, fc.constantFrom('?', '#', '?x=1', '#frag', '?a#b', '?../staff', '#/../staff'), fc.stringMatching(/^[?#][A-Za-z0-9/.;#?%=&]{0,8}$/))
+/** Percent-encodes the characters at some positions, with either case of hex digits. */
+const encodeSome = (s: string, picks: number[], upper: boolean) => {
+  const at = new Set(picks.map((p) => p % Math.max(s.length, 1)))
+  return [...s].map((c, i) => (at.has(i) && i > 0 ? `%${c.charCodeAt(0).toString(16).padStart(2, '0')}` : c)).map((c) => (upper ? c.toUpperCase() : c)).join('')
+}
+const caseChange = (s: string, mode: number, picks: number[]) => {
+  if (mode === 1) return s.toUpperCase()
+  if (mode === 2) return s.toLowerCase()
+  if (mode === 3) { const at = new Set(picks); return [...s].map((c, i) => (at.has(i) ? (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase()) : c)).join('') }
+  return s
+}
+export const requestTarget = fc.tuple(
+  fc.array(fc.tuple(separator, segment), { minLength: 1, maxLength: 5 }),
+  tail,
+  fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, fc.nat({ max: 4 })),
+  fc.array(fc.nat({ max: 40 }), { maxLength: 3 }),
+  fc.boolean(),
+).map(([parts, end, mode, picks, upperHex]) => {
+  let t = parts.map(([sep, seg]) => sep + seg).join('') + end
+  if (!t.startsWith('/')) t = `/${t}`
+  if (mode === 4) t = encodeSome(t, picks, upperHex)
+  else t = caseChange(t, mode, picks)
+  return t
+})
+
+const NUM_RUNS = 100_000
+
+describe('the path rule: each way of reaching a weaker route is refused', () => {
+  const table = new RouteTable([{ path: '/' }, { path: '/staff' }, { path: '/public' }, { path: '/admin' }])
+  const refused = (t: string) => assert.equal(table.decide(t).ok, false, t)
+
+  test('a raw # anywhere in the target is refused: a request-target never has a fragment', () => {
+    for (const t of ['/staff#x', '/admin#x', '/staff#', '/#/staff', '/public?a#b', '/public#']) refused(t)
+    assert.match((table.decide('/staff#x') as { reason: string }).reason, /never contains #/)
+  })
+
+  test('a dot segment ended by #, ; or spaces is refused, as are segments made only of dots', () => {
+    for (const t of ['/public/..#', '/public/.#', '/public/..;/staff/x', '/public/%2e%2e;x/staff', '/public/..%20/staff', '/public/.../staff', '/public/..?x']) refused(t)
+  })
+
+  test('a path that names another route once case-folded is refused', () => {
+    for (const t of ['/STAFF/x', '/Staff', '/%53taff/x', '/ST%41FF', '/%C5%BFtaff', '/ADMIN']) refused(t)
+    assert.match((table.decide('/STAFF/x') as { reason: string }).reason, /case-folded/)
+  })
+
+  test('a path whose route changes with percent-decoding is refused (apps that route before decoding)', () => {
+    for (const t of ['/st%61ff/x', '/%70ublic', '/publi%63/x']) refused(t)
+    assert.match((table.decide('/%70ublic') as { reason: string }).reason, /before percent-decoding/)
+  })
+
+  test('a path that names another route once ; parameters are dropped is refused', () => {
+    for (const t of ['/staff;x', '/staff;jsessionid=1/x', '/staff%3Bx', '/;x/staff', '/staff./x', '/staff%20/x']) refused(t)
+    assert.match((table.decide('/staff;x') as { reason: string }).reason, /; parameters/)
+  })
+
+  test('ordinary paths keep their route, with / and /staff both present', () => {
+    const ok = (t: string, path: string) => {
+      const d = table.decide(t)
+      assert.ok(d.ok && d.route?.path === path, `${t}: ${JSON.stringify(d)}`)
+    }
+    ok('/', '/')
+    ok('/index.html', '/')
+    ok('/staffing', '/')
+    ok('/Other/Page', '/')
+    ok('/staff', '/staff')
+    ok('/staff/', '/staff')
+    ok('/staff/Report.PDF?x=../y', '/staff')
+    ok('/public/a;jsessionid=1', '/public')
+    ok('/public/a.b/c', '/public')
+    ok('/public/%C3%A9t%C3%A9', '/public')
+  })
+
+  test('caseSensitive on the route a path literally matches skips the case-folded readings only', () => {
+    const cs = new RouteTable([{ path: '/', caseSensitive: true }, { path: '/staff', caseSensitive: true }])
+    const d = cs.decide('/STAFF/x')
+    assert.ok(d.ok && d.route?.path === '/')
+    assert.equal(cs.decide('/staff;x').ok, false, '; parameters are still checked')
+    assert.equal(cs.decide('/staff#x').ok, false)
+    assert.equal(new RouteTable([{ path: '/' }, { path: '/staff', caseSensitive: true }]).decide('/STAFF/x').ok, false, 'the route that would receive /STAFF/x is not case-sensitive')
+  })
+})
+
+describe(`property: no accepted target gets a weaker policy than an app-side reading (${NUM_RUNS} runs each)`, () => {
+  test('the front (find-my-way, then the rule) against WHATWG URL, url.parse, find-my-way and a case-insensitive ;-stripping reading', () => {
+    const decide = frontDecider(ROUTES)
+    const routers = appRouters(ROUTES)
+    fc.assert(fc.property(requestTarget, (t) => assertNoWeakerPolicy(ROUTES, routers, decide, t, true)), { seed: 0x9112, numRuns: NUM_RUNS })
+  })
+
+  test('the sidecar (X-Original-URI recovered, then the rule) against the same readings', () => {
+    const decide = sidecarDecider(ROUTES)
+    const routers = appRouters(ROUTES)
+    fc.assert(fc.property(requestTarget, (t) => assertNoWeakerPolicy(ROUTES, routers, decide, t, true)), { seed: 0x3986, numRuns: NUM_RUNS })
+  })
+
+  test('routes marked caseSensitive, against the case-sensitive readings (front and sidecar)', () => {
+    const routes = ROUTES.map((r) => ({ ...r, caseSensitive: true }))
+    const front = frontDecider(routes)
+    const sidecar = sidecarDecider(routes)
+    const routers = appRouters(routes)
+    fc.assert(fc.property(requestTarget, (t) => {
+      assertNoWeakerPolicy(routes, routers, front, t, false)
+      assertNoWeakerPolicy(routes, routers, sidecar, t, false)
+    }), { seed: 0x7230, numRuns: NUM_RUNS / 10 })
+  })
+
+  test('the generator reaches both outcomes: most ordinary targets are accepted, confusable ones refused', () => {
+    const decide = sidecarDecider(ROUTES)
+    const sample = fc.sample(requestTarget, { seed: 1, numRuns: 2000 })
+    const accepted = sample.filter((t) => decide(t) !== undefined).length
+    assert.ok(accepted > 200 && accepted < 1800, `${accepted} of 2000 accepted`)
+  })
+})
