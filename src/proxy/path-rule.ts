@@ -40,9 +40,12 @@ const ORIGIN_FORM = /^\/[\x21-\x7e]*$/
 const BAD_ESCAPE = /%(?![0-9A-Fa-f]{2})/
 const SEPARATOR_LIKE = /%2f|%5c|%00|\\/i
 const NOT_IN_A_SEGMENT = /[#?\x00-\x1f\x7f]/
+/** Characters that case folding may change: ASCII capitals and anything beyond ASCII. */
+const FOLDS = /[A-Z\u0080-\uffff]/
 /** A %-escape left after decoding: an app that decodes twice reads another path. */
 const DOUBLE_ENCODED = /%[0-9A-Fa-f]{2}/
-const DOTS_AND_SPACES = /^[. ]*\.[. ]*$/
+/** A segment made only of dots and spaces (at least one dot), before its `;` parameters if any. */
+const DOT_SEGMENT = /\/(?=[ .]*\.)[ .]+(;[^/]*)?(\/|$)/
 
 /** The decoded path of a request-target, or why its syntax is refused (the first half of the rule). */
 export function readTargetPath(target: string): TargetPath {
@@ -52,20 +55,18 @@ export function readTargetPath(target: string): TargetPath {
   const raw = q === -1 ? target : target.slice(0, q)
   if (BAD_ESCAPE.test(raw)) return refuse('malformed percent-escape in the path')
   if (SEPARATOR_LIKE.test(raw)) return refuse('encoded slashes, backslashes and NUL are not allowed in the path')
-  let path: string
-  try {
-    path = decodeURIComponent(raw)
-  } catch {
-    return refuse('the path is not UTF-8 once decoded')
+  let path = raw
+  if (raw.includes('%')) {
+    try {
+      path = decodeURIComponent(raw)
+    } catch {
+      return refuse('the path is not UTF-8 once decoded')
+    }
+    if (NOT_IN_A_SEGMENT.test(path)) return refuse('encoded #, ? and control characters are not allowed in the path')
+    if (DOUBLE_ENCODED.test(path)) return refuse('double-encoded %-escapes are not allowed in the path')
   }
-  if (NOT_IN_A_SEGMENT.test(path)) return refuse('encoded #, ? and control characters are not allowed in the path')
-  if (DOUBLE_ENCODED.test(path)) return refuse('double-encoded %-escapes are not allowed in the path')
-  const segments = path.split('/')
-  for (let i = 1; i < segments.length; i++) {
-    const s = segments[i]!
-    if (s === '' && i < segments.length - 1) return refuse('empty path segments (//) are not allowed')
-    if (DOTS_AND_SPACES.test(withoutParams(s))) return refuse('dot segments are not allowed in the path')
-  }
+  if (path.includes('//')) return refuse('empty path segments (//) are not allowed')
+  if (DOT_SEGMENT.test(path)) return refuse('dot segments are not allowed in the path')
   return { ok: true, raw, path }
 }
 
@@ -79,11 +80,14 @@ export class RouteTable<R extends RoutePath> {
   readonly #routes: readonly R[]
   readonly #paths: string[]
   readonly #folded: string[]
+  /** Some route path changes when folded: folded readings must be matched even for a path that does not. */
+  readonly #foldedDiffer: boolean
 
   constructor(routes: readonly R[]) {
     this.#routes = routes
     this.#paths = routes.map((r) => r.path)
     this.#folded = this.#paths.map(fold)
+    this.#foldedDiffer = this.#folded.some((f, i) => f !== this.#paths[i])
   }
 
   decide(target: string): PathDecision<R> {
@@ -95,7 +99,7 @@ export class RouteTable<R extends RoutePath> {
     if (raw !== path && longest(this.#paths, raw) !== at) return refuse('the path names another route before percent-decoding')
     const lenient = lenientPath(path)
     if (lenient !== path && longest(this.#paths, lenient) !== at) return refuse('the path names another route once ; parameters, trailing dots or repeated slashes are dropped')
-    if (route?.caseSensitive !== true) {
+    if (route?.caseSensitive !== true && (this.#foldedDiffer || FOLDS.test(path))) {
       const f = fold(path)
       if (longest(this.#folded, f) !== at) return refuse('the path names another route once case-folded')
       const fl = fold(lenient)

@@ -12,6 +12,7 @@ import fc from 'fast-check'
 import FindMyWay from 'find-my-way'
 import { appReadings, appRouters, requestTarget, type LeveledRoute as TestRoute } from '../helpers/path-readings.js'
 import { RouteTable } from '../../src/proxy/path-rule.js'
+import { parseConfig } from '../../src/config.js'
 import { recoverOriginalRequest } from '../../src/sidecar/original-request.js'
 import type { AddressMatcher } from '../../src/proxy/trusted-proxies.js'
 
@@ -150,5 +151,29 @@ describe(`property: no accepted target gets a weaker policy than an app-side rea
     const sample = fc.sample(requestTarget, { seed: 1, numRuns: 2000 })
     const accepted = sample.filter((t) => decide(t) !== undefined).length
     assert.ok(accepted > 200 && accepted < 1800, `${accepted} of 2000 accepted`)
+  })
+})
+
+describe('route paths and caseSensitive in the configuration', () => {
+  const parse = (routes: unknown[]) => parseConfig({ routes }, { baseDir: '/etc/gh' })
+  const refusedAs = (routes: unknown[], message: RegExp) => assert.throws(() => parse(routes), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'GH_ERR_CONFIG_INVALID')
+    assert.match(err.message, message)
+    return true
+  })
+
+  test('a route path must be plain: unreserved characters, no segment ending in a dot', () => {
+    for (const path of ['/st%61ff', '/staff;x', '/a/../b', '/a/.', '/a:b', '/a*', '/a b', '//a', '/files.', '/Ä']) refusedAs([{ path }], /routes\[0\]\.path: expected a plain path/)
+    assert.deepEqual(parse([{ path: '/' }, { path: '/a.b/c-d_e~f/' }, { path: '/.well-known' }]).routes.map((r) => r.path), ['/', '/a.b/c-d_e~f', '/.well-known'])
+  })
+
+  test('paths that differ only in case need caseSensitive: true on both', () => {
+    refusedAs([{ path: '/staff' }, { path: '/STAFF' }], /routes\[1\]\.path: \/STAFF differs from routes\[0\]\.path only in case/)
+    refusedAs([{ path: '/staff', caseSensitive: true }, { path: '/STAFF' }], /only in case/)
+    assert.equal(parse([{ path: '/staff', caseSensitive: true }, { path: '/STAFF', caseSensitive: true }]).routes[1]!.caseSensitive, true)
+  })
+
+  test('caseSensitive must be a boolean', () => {
+    refusedAs([{ path: '/', caseSensitive: 'yes' }], /routes\[0\]\.caseSensitive/)
   })
 })
