@@ -51,7 +51,7 @@ export type Reading = { name: string; route: LeveledRoute | undefined }
 /** Two real routers with the routes registered as an app would: find-my-way's defaults, and case-insensitive with `;` as a delimiter. */
 export function appRouters(routes: readonly LeveledRoute[]): { exact: FindMyWay.Instance<FindMyWay.HTTPVersion.V1>; lenient: FindMyWay.Instance<FindMyWay.HTTPVersion.V1> } {
   const exact = FindMyWay<FindMyWay.HTTPVersion.V1>()
-  const lenient = FindMyWay<FindMyWay.HTTPVersion.V1>({ caseSensitive: false, useSemicolonDelimiter: true })
+  const lenient = FindMyWay<FindMyWay.HTTPVersion.V1>({ caseSensitive: false, useSemicolonDelimiter: true } as FindMyWay.Config<FindMyWay.HTTPVersion.V1>)
   for (const r of routes) {
     for (const url of r.path === '/' ? ['/', '/*'] : [r.path, `${r.path}/`, `${r.path}/*`]) {
       exact.on('GET', url, () => {}, { route: r })

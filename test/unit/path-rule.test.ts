@@ -31,7 +31,7 @@ const ROUTES: TestRoute[] = [
 /** The front: find-my-way with Fastify's defaults and the routes registered as server.ts does; the handler then asks the rule. */
 function frontDecider(routes: readonly TestRoute[]): (target: string) => TestRoute | undefined {
   const table = new RouteTable(routes)
-  const router = FindMyWay<FindMyWay.HTTPVersion.V1>({ caseSensitive: true, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, useSemicolonDelimiter: false, maxParamLength: 100 })
+  const router = FindMyWay<FindMyWay.HTTPVersion.V1>({ caseSensitive: true, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, useSemicolonDelimiter: false, maxParamLength: 100 } as FindMyWay.Config<FindMyWay.HTTPVersion.V1>)
   for (const r of routes) {
     for (const url of r.path === '/' ? ['/', '/*'] : [r.path, `${r.path}/`, `${r.path}/*`]) router.on('GET', url, () => {}, { route: r })
   }
