@@ -59,15 +59,11 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
     if (groups[name]!.providerTimeoutMs <= 0) problems.push(`groups.${name}.providerTimeout: expected more than 0 (a call must not wait forever)`)
   }
   const routes = (doc.routes ?? []).map((r, i) => parseRoute(r, `routes[${i}]`, providers, groups, problems))
-  const seen = new Map<string, number>()
+  checkCaseDistinct(routes, problems)
+  const seen = new Set<string>()
   routes.forEach((r, i) => {
-    const folded = r.path.toLowerCase()
-    const earlier = seen.get(folded)
-    if (earlier !== undefined && routes[earlier]!.path === r.path) problems.push(`routes[${i}].path: ${r.path} is already used by an earlier route`)
-    else if (earlier !== undefined && !(r.caseSensitive && routes[earlier]!.caseSensitive)) {
-      problems.push(`routes[${i}].path: ${r.path} differs from routes[${earlier}].path only in case; give both caseSensitive: true if the app tells them apart`)
-    }
-    seen.set(folded, i)
+    if (seen.has(r.path)) problems.push(`routes[${i}].path: ${r.path} is already used by an earlier route`)
+    seen.add(r.path)
   })
   const identityHeaders = { user: doc.identityHeaders?.user ?? 'X-Remote-User', groups: doc.identityHeaders?.groups ?? 'X-Remote-Groups' }
   const sidecar = doc.sidecar ? parseSidecar(doc.sidecar, routes, identityHeaders, problems) : undefined
@@ -150,6 +146,19 @@ function parseGroup(name: string, g: RawGroup, baseDir: string): GroupConfig {
     reloadOn: (g.reloadOn ?? []).map((f) => resolve(baseDir, f)),
     fileRoots: (g.fileRoots ?? []).map((f) => resolve(baseDir, f)),
   }
+}
+
+/** Paths equal once case-folded are one route to a case-insensitive app (proxy/path-rule.ts). */
+function checkCaseDistinct(routes: readonly RouteConfig[], problems: string[]): void {
+  const seen = new Map<string, number>()
+  routes.forEach((r, i) => {
+    const folded = r.path.toLowerCase()
+    const earlier = seen.get(folded)
+    if (earlier !== undefined && routes[earlier]!.path !== r.path && !(r.caseSensitive && routes[earlier]!.caseSensitive)) {
+      problems.push(`routes[${i}].path: ${r.path} differs from routes[${earlier}].path only in case; give both caseSensitive: true if the app tells them apart`)
+    }
+    if (earlier === undefined) seen.set(folded, i)
+  })
 }
 
 /**

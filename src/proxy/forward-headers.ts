@@ -24,12 +24,8 @@ export function canonicalHeaderName(name: string): string {
 
 const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'x-real-ip', 'forwarded'])
 
-/**
- * Hop-by-hop fields (hop-by-hop.ts, RFC 9110 §7.6.1), credentials meant for this proxy, and the
- * path overrides some frameworks honour (Symfony, Laminas, IIS URL Rewrite): the route was chosen
- * from the request line, so a client's X-Original-URL must not name another path to the app.
- */
-const NEVER_FORWARDED = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'http2-settings', 'proxy-authorization', 'proxy-authenticate', 'x-original-url', 'x-rewrite-url'])
+/** Hop-by-hop fields (hop-by-hop.ts, RFC 9110 §7.6.1) and credentials meant for this proxy. */
+const NEVER_FORWARDED = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'http2-settings', 'proxy-authorization', 'proxy-authenticate'])
 
 /**
  * One pass over the request's fields (this runs for every proxied request): what stripHopByHop
