@@ -70,11 +70,6 @@ export function readTargetPath(target: string): TargetPath {
   return { ok: true, raw, path }
 }
 
-/** The longest route path that is a prefix of `path` at a `/` boundary (exact comparison). */
-export function matchRoute<R extends RoutePath>(routes: readonly R[], path: string): R | undefined {
-  return routes[longest(routes.map((r) => r.path), path)]
-}
-
 /** The routes, prepared once, and the rule applied to each request-target. */
 export class RouteTable<R extends RoutePath> {
   readonly #routes: readonly R[]
@@ -142,8 +137,15 @@ function withoutParams(segment: string): string {
 /** `;` parameters dropped from each segment, trailing dots and spaces trimmed, empty segments merged. */
 function lenientPath(path: string): string {
   if (!/[;. ](\/|$)|;/.test(path)) return path
-  const out = path.split('/').map((s) => withoutParams(s).replace(/[. ]+$/, '')).filter((s, i, all) => s !== '' || i === all.length - 1)
+  const out = path.split('/').map((s) => trimDotsAndSpaces(withoutParams(s))).filter((s, i, all) => s !== '' || i === all.length - 1)
   return `/${out.join('/')}`
+}
+
+/** Trailing dots and spaces off, in one backward scan (a regex anchored at $ would rescan a long run from each dot). */
+function trimDotsAndSpaces(segment: string): string {
+  let end = segment.length
+  while (end > 0 && (segment.charCodeAt(end - 1) === 0x2e || segment.charCodeAt(end - 1) === 0x20)) end--
+  return end === segment.length ? segment : segment.slice(0, end)
 }
 
 function refuse(reason: string): { ok: false; reason: string } {
