@@ -48,6 +48,7 @@ const route = {
     group: { type: 'string', minLength: 1 },
     auth,
     bodyLimit: { description: 'largest request body in bytes (0: no limit)', type: 'integer', minimum: 0 },
+    caseSensitive: { description: 'the app serving this route matches paths case-sensitively: a path that names another route only once case-folded is not refused (default false)', type: 'boolean' },
   },
 }
 

@@ -44,6 +44,8 @@ export interface RouteConfig {
   auth?: AuthConfig
   /** Max request body in bytes (0 = no limit). */
   bodyLimit?: number
+  /** The app serving this route matches paths case-sensitively (proxy/path-rule.ts skips the case-folded readings). */
+  caseSensitive?: boolean
 }
 
 export interface GroupConfig {

@@ -59,6 +59,7 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
     if (groups[name]!.providerTimeoutMs <= 0) problems.push(`groups.${name}.providerTimeout: expected more than 0 (a call must not wait forever)`)
   }
   const routes = (doc.routes ?? []).map((r, i) => parseRoute(r, `routes[${i}]`, providers, groups, problems))
+  checkCaseDistinct(routes, problems)
   const seen = new Set<string>()
   routes.forEach((r, i) => {
     if (seen.has(r.path)) problems.push(`routes[${i}].path: ${r.path} is already used by an earlier route`)
@@ -151,14 +152,35 @@ function parseGroup(name: string, g: RawGroup, baseDir: string): GroupConfig {
   }
 }
 
+/** Paths equal once case-folded are one route to a case-insensitive app (proxy/path-rule.ts). */
+function checkCaseDistinct(routes: readonly RouteConfig[], problems: string[]): void {
+  const seen = new Map<string, number>()
+  routes.forEach((r, i) => {
+    const folded = r.path.toLowerCase()
+    const earlier = seen.get(folded)
+    if (earlier !== undefined && routes[earlier]!.path !== r.path && !(r.caseSensitive && routes[earlier]!.caseSensitive)) {
+      problems.push(`routes[${i}].path: ${r.path} differs from routes[${earlier}].path only in case; give both caseSensitive: true if the app tells them apart`)
+    }
+    if (earlier === undefined) seen.set(folded, i)
+  })
+}
+
+/**
+ * Route paths are matched against decoded, case-folded and `;`-stripped readings of request paths
+ * (proxy/path-rule.ts): only unreserved characters keep every reading of a route's own paths on it.
+ */
+const PLAIN_ROUTE_PATH = /^(\/[A-Za-z0-9._~-]*[A-Za-z0-9_~-])*\/?$/
+
 function parseRoute(r: RawRoute, key: string, providers: Record<string, ProviderConfig>, groups: Record<string, GroupConfig>, problems: string[]): RouteConfig {
   if (r.upstream && r.group) problems.push(`${key}: give either upstream or group, not both`)
   if (r.group && !(r.group in groups)) problems.push(`${key}.group: no group named ${r.group} under groups`)
   if (r.upstream) {
     try { new URL(r.upstream) } catch { problems.push(`${key}.upstream: expected an http(s) URL, got ${r.upstream}`) }
   }
+  if (!PLAIN_ROUTE_PATH.test(r.path)) problems.push(`${key}.path: expected a plain path (segments of letters, digits and - . _ ~, not ending in a dot; no %-escapes, ;, :, * or //), got ${r.path}`)
   const path = r.path.length > 1 ? r.path.replace(/\/+$/, '') : r.path
   const route: RouteConfig = { path, ...(r.upstream ? { upstream: r.upstream } : {}), ...(r.group ? { group: r.group } : {}) }
+  if (r.caseSensitive !== undefined) route.caseSensitive = r.caseSensitive
   if (r.bodyLimit !== undefined) route.bodyLimit = r.bodyLimit
   if (r.auth) route.auth = parseAuth(r.auth, `${key}.auth`, providers, groups, problems)
   return route
@@ -333,7 +355,7 @@ interface RawGroup {
   reloadOn?: string[]; fileRoots?: string[]
 }
 interface RawSidecar { path: string; headers?: { user?: string | string[]; groups?: string | string[] }; throttledStatus?: 429 | 403 }
-interface RawRoute { path: string; upstream?: string; group?: string; auth?: RawAuth; bodyLimit?: number }
+interface RawRoute { path: string; upstream?: string; group?: string; auth?: RawAuth; bodyLimit?: number; caseSensitive?: boolean }
 interface RawAuth {
   scheme?: Scheme | Scheme[]; realm: string; provider: string | string[]; require?: 'valid-user' | { users?: string[]; groups?: string[] }
   algorithms?: DigestAlgorithmName[]; md5?: boolean; qop?: Array<'auth' | 'auth-int'>; userhash?: boolean; proxy?: boolean

@@ -1,13 +1,13 @@
 /**
  * The forward-auth endpoint (`sidecar: { path }`): answers the sub-requests of nginx
  * `auth_request`, Traefik ForwardAuth, Caddy `forward_auth` and Envoy ext_authz (HTTP service).
- * It recovers the original request (original-request.ts), picks the route whose path matches
- * the original URI (route-match.ts), and applies that route's policy:
+ * It recovers the original request (original-request.ts), picks the route of the original URI
+ * with the front's own path rule (proxy/path-rule.ts), and applies that route's policy:
  *  - 200 with the identity in the configured headers (a public route: 200 with them empty);
  *  - 401 (407 for a proxy-mode route) with every challenge, Digest checked against the original URI;
  *  - 403 for a user outside `require`, a host refused by allowAccess, an original URI that
  *    matches no route, or a sub-request whose original URI is missing, untrusted or ambiguous;
- *  - 400 for malformed credentials or a request-target the front would refuse too;
+ *  - 400 for malformed credentials or an original URI the front would refuse too (path-rule.ts);
  *  - 429 with Retry-After for a locked-out client or user (login throttling);
  *  - 5xx when a provider fails (Retry-After on 503): never a pass.
  */
@@ -21,10 +21,10 @@ import type { Identity, VerifierDeps } from '../auth/verifier.js'
 import { verifyThrottled } from '../auth/throttle-gate.js'
 import type { AuthContext } from '../providers/contract.js'
 import type { ProviderRegistry } from '../providers/registry.js'
-import { checkRequestTarget } from '../proxy/request-target.js'
+import { checkAuthorizationHeaders } from '../proxy/request-target.js'
+import { RouteTable } from '../proxy/path-rule.js'
 import { encodeHeaderValue } from '../proxy/forward-headers.js'
 import { recoverOriginalRequest, type OriginalRequest } from './original-request.js'
-import { matchRoute, routingPath } from './route-match.js'
 
 export interface SidecarDeps {
   config: Config
@@ -40,6 +40,7 @@ export interface SidecarDeps {
 export function registerSidecar(app: FastifyInstance, { config, providers, deps, trusted, onAuth }: SidecarDeps): void {
   const sidecar = config.sidecar
   if (!sidecar) return
+  const table = new RouteTable(config.routes)
   const policies = new Map<RouteConfig, AuthPolicy>()
   const policyOf = (route: RouteConfig, auth: AuthConfig): AuthPolicy => {
     let p = policies.get(route)
@@ -63,13 +64,13 @@ export function registerSidecar(app: FastifyInstance, { config, providers, deps,
       return forbidden(reply)
     }
     const original = recovered.request
-    const problem = checkRequestTarget(original.uri, raw.rawHeaders)
+    const decision = table.decide(original.uri)
+    if (!decision.ok) return text(reply, 400, `Bad Request: ${decision.reason}\n`)
+    const problem = checkAuthorizationHeaders(raw.rawHeaders)
     if (problem) return text(reply, 400, `Bad Request: ${problem}\n`)
-    const path = routingPath(original.uri)
-    if (path === undefined) return text(reply, 400, 'Bad Request: the original path cannot be decoded\n')
-    const route = matchRoute(config.routes, path)
+    const route = decision.route
     if (!route) {
-      request.log.info({ path }, 'sidecar: the original URI matches no route')
+      request.log.info({ path: decision.path }, 'sidecar: the original URI matches no route')
       return forbidden(reply)
     }
     if (!route.auth) {

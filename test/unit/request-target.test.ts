@@ -3,11 +3,11 @@ import assert from 'node:assert/strict'
 import { checkRequestTarget } from '../../src/proxy/request-target.js'
 
 test('plain paths and queries pass', () => {
-  for (const u of ['/', '/a/b', '/a/b?x=../y', '/a/...', '/a/.well-known/x', '/a%20b']) assert.equal(checkRequestTarget(u, []), undefined, u)
+  for (const u of ['/', '/a/b', '/a/b?x=../y', '/a/.well-known/x', '/a%20b', '/a/b.c', '/a/b;c']) assert.equal(checkRequestTarget(u, []), undefined, u)
 })
 
 test('dot segments, raw or encoded, are refused', () => {
-  for (const u of ['/a/../b', '/a/./b', '/a/..', '/a/%2e%2e/b', '/a/%2E./b', '/..']) assert.match(checkRequestTarget(u, []) ?? '', /dot segments/, u)
+  for (const u of ['/a/../b', '/a/./b', '/a/..', '/a/%2e%2e/b', '/a/%2E./b', '/..', '/a/...', '/a/..;x/b', '/a/.%20']) assert.match(checkRequestTarget(u, []) ?? '', /dot segments/, u)
 })
 
 test('encoded slashes, backslashes and NUL are refused', () => {
