@@ -1,5 +1,5 @@
 /**
- * Helpers for applications running in a daemon group (import them from 'gatehouse/app' or this
+ * Helpers for applications running in a daemon group (import them from 'gatehouse-auth/app' or this
  * file). The front sets the authenticated identity in request headers it controls (client
  * copies are removed), and consumes the file-response header itself.
  */

@@ -1,6 +1,6 @@
 /**
  * The public API of the `gatehouse` package. Exports only: see docs/library.md.
- * Helpers for apps inside daemon groups are the separate entry `gatehouse/app`.
+ * Helpers for apps inside daemon groups are the separate entry `gatehouse-auth/app`.
  */
 
 // The gateway: configuration, front server, daemon groups.

@@ -1,8 +1,8 @@
 /**
- * Opt-in request types for gatehouseAuth: `import type {} from 'gatehouse/fastify-request'`
+ * Opt-in request types for gatehouseAuth: `import type {} from 'gatehouse-auth/fastify-request'`
  * once in your app types `request.user` and `request.groups`. Opt-in, because other plugins
  * (@fastify/jwt, passport) claim `request.user` with their own type; identityOf(request) from
- * 'gatehouse' is the typed accessor that needs no augmentation. Hand-written, because gatehouse's
+ * 'gatehouse-auth' is the typed accessor that needs no augmentation. Hand-written, because gatehouse's
  * own sources cannot include a global augmentation of FastifyRequest.user.
  */
 import 'fastify'

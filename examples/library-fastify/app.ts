@@ -1,14 +1,14 @@
 /**
  * Your own Fastify app, protected by gatehouse as a library.
  *   htpasswd -cB users.htpasswd alice        # (apache2-utils) or: gatehouse users ...
- *   node --import tsx examples/library-fastify/app.ts
+ *   node --import tsx examples/library-fastify/app.ts        # PORT=3005 ... to listen elsewhere
  *   curl -u alice:PASSWORD http://127.0.0.1:3000/hello
  */
 import { fileURLToPath } from 'node:url'
 import Fastify from 'fastify'
-import { gatehouseAuth, identityOf, type Provider } from 'gatehouse'
+import { gatehouseAuth, identityOf, type Provider } from 'gatehouse-auth'
 // Opt-in types for request.user / request.groups (see docs/library.md).
-import type {} from 'gatehouse/fastify-request'
+import type {} from 'gatehouse-auth/fastify-request'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 const app = Fastify({ logger: true })
@@ -49,4 +49,4 @@ await app.register(async (docs) => {
   docs.get('/docs', async (request) => ({ identity: identityOf(request) }))
 })
 
-await app.listen({ host: '127.0.0.1', port: 3000 })
+await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 3000) })

@@ -6,7 +6,7 @@
 import { fileURLToPath } from 'node:url'
 import Fastify from 'fastify'
 import basicAuth from '@fastify/basic-auth'
-import { createBasicAuthValidate, identityOf } from 'gatehouse'
+import { createBasicAuthValidate, identityOf } from 'gatehouse-auth'
 
 const validate = createBasicAuthValidate(
   { type: 'htpasswd', file: 'users.htpasswd', groupFile: 'groups' },
@@ -19,4 +19,4 @@ app.addHook('onRequest', app.basicAuth)
 app.addHook('onClose', async () => validate.close())
 app.get('/', async (request) => `hello, ${identityOf(request)?.user}\n`)
 
-await app.listen({ host: '127.0.0.1', port: 3001 })
+await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 3001) })

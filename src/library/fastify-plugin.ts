@@ -4,7 +4,7 @@
  * Digest against any provider, the way gatehouse's front does: 401 with one challenge per
  * scheme and algorithm, 403 outside `require`, 5xx (never a pass) when a provider fails.
  * A route opts out with `config: { auth: false }`. Authenticated requests carry
- * `request.user` and `request.groups` (types: `import type {} from 'gatehouse/fastify-request'`,
+ * `request.user` and `request.groups` (types: `import type {} from 'gatehouse-auth/fastify-request'`,
  * or identityOf(request)).
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
@@ -75,7 +75,7 @@ const plugin: FastifyPluginAsync<GatehouseAuthOptions> = async (fastify: Fastify
     throw err
   })
 
-  // `as never`: with the opt-in types (gatehouse/fastify-request) in the program, null is not their type.
+  // `as never`: with the opt-in types (gatehouse-auth/fastify-request) in the program, null is not their type.
   if (!fastify.hasRequestDecorator('user')) fastify.decorateRequest('user', null as never)
   if (!fastify.hasRequestDecorator('groups')) fastify.decorateRequest('groups', null as never)
 

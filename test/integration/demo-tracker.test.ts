@@ -2,11 +2,14 @@
  * The tracker-with-Django-users demo, run for real: the front from the example's
  * gatehouse.yaml, the tracker and accounts daemon groups (2 processes each), SQLite files in a
  * temp data dir. Users are created over HTTP through the accounts app and log into the tracker
- * at once, with Basic and with Digest, through the accounts app's provider.
+ * at once, with Basic and with Digest, through the accounts app's provider. The example's apps
+ * import 'gatehouse-auth/app' as a user's would (the built dist/, through the package's own
+ * "exports"): `npm test` builds first, and this file builds when dist is missing.
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { statSync, readFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { existsSync, statSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -15,6 +18,9 @@ import { startDemo, type RunningDemo } from '../../src/cli/commands/demo.js'
 import { createLogger } from '../../src/log.js'
 import { computeHA1, computeResponse } from '../../src/auth/digest.js'
 import { tempDir } from '../helpers/gateway.js'
+
+const root = new URL('../../', import.meta.url)
+if (!existsSync(new URL('dist/src/app-helpers.js', root))) execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' })
 
 type Algorithm = 'SHA-256' | 'MD5'
 interface Reply { status: number; headers: Record<string, string | string[] | undefined>; body: string }

@@ -1,5 +1,5 @@
 /**
- * gatehouse as a library, imported by its package name as a user would ('gatehouse' resolves
+ * gatehouse as a library, imported by its package name as a user would ('gatehouse-auth' resolves
  * through package.json "exports" to dist/: `npm test` builds first, and this file builds when
  * dist is missing). A real Fastify app protected by gatehouseAuth, exercised with
  * fastify.inject and with real curl on loopback; and the @fastify/basic-auth adapter.
@@ -17,7 +17,7 @@ import { curl } from '../interop/helpers/curl.js'
 
 const root = new URL('../../', import.meta.url)
 if (!existsSync(new URL('dist/src/index.js', root))) execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' })
-const gh = await import('gatehouse')
+const gh = await import('gatehouse-auth')
 const { gatehouseAuth, createBasicAuthValidate, identityOf, formatBasic, isGatehouseError } = gh
 
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`, 'utf8').toString('base64')}`
@@ -297,10 +297,10 @@ describe('brute-force throttling in the library (same rules as the gateway)', ()
 })
 
 describe('the package surface', () => {
-  test('declaration files and the gatehouse/app entry come through "exports"', async () => {
+  test('declaration files and the gatehouse-auth/app entry come through "exports"', async () => {
     const dts = readFileSync(new URL('dist/src/index.d.ts', root), 'utf8')
     for (const name of ['gatehouseAuth', 'createBasicAuthValidate', 'parseBasic', 'parseDigest', 'basicChallenge', 'digestChallenges', 'computeResponse', 'NonceManager']) assert.match(dts, new RegExp(`\\b${name}\\b`), name)
-    const app = await import('gatehouse/app')
+    const app = await import('gatehouse-auth/app')
     assert.equal(app.getUser({ headers: { 'x-remote-user': 'alice' } }), 'alice')
     assert.equal(typeof gh.parseDigest, 'function')
     assert.equal(gh.basicChallenge('R'), 'Basic realm="R", charset="UTF-8"')

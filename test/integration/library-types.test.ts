@@ -1,6 +1,6 @@
 /**
  * The package's declarations as a consumer meets them: the examples in examples/library-fastify
- * type-check against `import ... from 'gatehouse'` (the built dist/*.d.ts, found through the
+ * type-check against `import ... from 'gatehouse-auth'` (the built dist/*.d.ts, found through the
  * package's `exports`), and a misuse is a type error, so the types are real, not `any`.
  */
 import { test } from 'node:test'
@@ -30,7 +30,7 @@ test('the library examples type-check against the published declarations', () =>
 
 test('a misuse of gatehouseAuth\'s options (realm: 42) is a type error against GatehouseAuthOptions', () => {
   writeFileSync(`${dir}/misuse.ts`, `import Fastify from 'fastify'
-import { gatehouseAuth } from 'gatehouse'
+import { gatehouseAuth } from 'gatehouse-auth'
 const app = Fastify()
 await app.register(gatehouseAuth, { realm: 42, provider: { type: 'htpasswd', file: 'x' } })
 `)

@@ -12,7 +12,7 @@
  * Nothing here throws for a denial; a broken database throws, and gatehouse answers 5xx.
  */
 import { randomBytes } from 'node:crypto'
-import { defineProvider, type Provider } from '../../../src/providers/contract.js'
+import { defineProvider, type Provider } from 'gatehouse-auth'
 import { dataFile } from '../lib/data-dir.js'
 import { AccountsDb, accountChanges, realmsFromEnv } from './db.js'
 import { hashPassword, verifyPassword } from './passwords.js'

@@ -2,7 +2,7 @@
  * The HTML both demo apps share: escaping, one page layout with a header that says who is
  * logged in (the identity gatehouse sent), and a small stylesheet inlined in every page.
  */
-import type { Identity } from '../../../src/app-helpers.js'
+import type { Identity } from 'gatehouse-auth/app'
 
 /** Escapes text for HTML element content and double-quoted attribute values. */
 export function esc(value: unknown): string {

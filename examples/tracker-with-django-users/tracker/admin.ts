@@ -3,7 +3,7 @@
  * route with `require: { groups: [staff] }`); the app checks the groups it was sent as well.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { getGroups } from '../../../src/app-helpers.js'
+import { getGroups } from 'gatehouse-auth/app'
 import { formOf } from '../lib/forms.js'
 import { csrfField, esc } from '../lib/html.js'
 import { notFound, render, seeOther, ticketId, userOf, type TrackerContext } from './context.js'

@@ -6,7 +6,7 @@
  */
 import Fastify from 'fastify'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { getIdentity, getUser } from '../../../src/app-helpers.js'
+import { getIdentity, getUser } from 'gatehouse-auth/app'
 import { dataFile, ensureSecretFile } from '../lib/data-dir.js'
 import { Csrf, registerFormParser } from '../lib/forms.js'
 import { esc, page } from '../lib/html.js'

@@ -1,6 +1,6 @@
 /** What the tracker's route modules share: the database, CSRF tokens, and page rendering. */
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { getIdentity, getUser } from '../../../src/app-helpers.js'
+import { getIdentity, getUser } from 'gatehouse-auth/app'
 import type { Csrf } from '../lib/forms.js'
 import { esc, page } from '../lib/html.js'
 import type { TrackerDb } from './db.js'
