@@ -1,5 +1,5 @@
 /**
- * `npm run load`: bounded load runs with error counts (issue 7 §5), on 127.0.0.1 only, each at
+ * `npm run load`: bounded load runs with error counts, on 127.0.0.1 only, each at
  * most 15 s, against a gatehouse front (compiled, in its own process) whose route /web is Basic
  * (cache hit after the first request) to the daemon group `web` (2 processes, app and provider
  * in the group, as in the tracker demo). wrk (else autocannon) counts non-2xx answers and
@@ -13,8 +13,8 @@
  *       so kills × connections is a hard bound; the in-flight counts that status showed just
  *       before each kill are printed too.
  * Prints a table and the front's warnings by message; exits 1 if (a) or (b) had an error (or
- * (b) saw no reload), else 0. (c) passing its bound is printed, not an exit code (issue 7 §5
- * asks the exit code of (a) and (b) only). Every process it starts is stopped by PID at the end.
+ * (b) saw no reload), else 0. (c) passing its bound is printed, not an exit code (the
+ * exit code speaks for (a) and (b) only). Every process it starts is stopped by PID at the end.
  *
  *   npm run load -- [--seconds 10] [--connections 16] [--no-build] [--source]
  */

@@ -7,7 +7,8 @@
  *
  *   npm run bench -- [--seconds 5] [--warmup 1] [--connections 32] [--rounds 1] [--processes 1]
  *                    [--only a,b] [--log-level info] [--profile] [--out bench/results/latest.json]
- *                    [--no-build] [--source] [--no-provider-call] [--share-when-busy 0.25] [--slow-group-concurrency N] [--help]
+ *                    [--no-build] [--source] [--no-provider-call] [--share-when-busy 0.25] [--slow-group-concurrency N]
+ *                    [--no-peers] [--help]
  *
  * gatehouse runs compiled (it first runs `tsc`, as `npm run build` does; --no-build skips that)
  * unless --source runs it from src/ through tsx.
@@ -17,8 +18,10 @@
  * per request much less). --profile runs the chosen scenarios (default group-basic) under
  * `node --cpu-prof` (front and daemons) and prints where the CPU time goes.
  * After the rounds (unless --only or --profile leaves it out, or --no-provider-call): the
- * provider-call round trip (bench/provider-call.ts --json), then issue 7 §6's targets next to
+ * provider-call round trip (bench/provider-call.ts --json), then the throughput targets next to
  * the figures, marked met / not met (never a failure).
+ * Peer rows (Caddy, Apache + mod_wsgi; bench/peers/) run when their Debian packages are
+ * installed, and are held against gatehouse's rows under the table; --no-peers leaves them out.
  */
 import { spawn } from 'node:child_process'
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -33,7 +36,8 @@ import { TSX_ARGS, resolveJson, rssOf, startProcess, stopAll } from './lib/proce
 import { formatTable, median, type Measurement, type Row } from './lib/report.js'
 import { formatBudget, formatNotes, formatProviderCall, formatTargets, targetsOf, type ProviderCall } from './lib/targets.js'
 import { formatSummary, summarize, type Window } from './profile-summary.js'
-import { scenarios, type Scenario, type Servers } from './scenarios.js'
+import { peerPairs, scenarios, type Scenario, type Servers } from './scenarios.js'
+import { processTree, startPeers, stopPeers, type PeerName, type Peers } from './lib/peers.js'
 import type { FrontSpec } from './servers/front.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
@@ -53,6 +57,7 @@ const { values: flags } = parseArgs({
     'no-provider-call': { type: 'boolean', default: false },
     'share-when-busy': { type: 'string' },
     'slow-group-concurrency': { type: 'string' },
+    'no-peers': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
     out: { type: 'string', default: join(HERE, 'results', 'latest.json') },
   },
@@ -61,7 +66,7 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   process.stdout.write(`npm run bench -- [--seconds 5] [--warmup 1] [--connections 32] [--rounds 1] [--processes 1]
                     [--only a,b] [--log-level info] [--profile] [--out bench/results/latest.json]
-                    [--no-build] [--source] [--no-provider-call] [--share-when-busy 0.25] [--slow-group-concurrency N]
+                    [--no-build] [--source] [--no-provider-call] [--share-when-busy 0.25] [--slow-group-concurrency N] [--no-peers]
 scenarios: ${scenarios.map((s) => s.name).join(', ')} (see docs/performance.md)\n`)
   process.exit(0)
 }
@@ -89,7 +94,9 @@ const profileDir = join(work, 'profiles')
 
 interface Daemon { group: string; pid: number }
 
-async function startServers(): Promise<{ servers: Servers; daemons: Daemon[] }> {
+let peers: Peers = { running: {}, missing: [] }
+
+async function startServers(wantedPeers: PeerName[]): Promise<{ servers: Servers; daemons: Daemon[] }> {
   const bare = await startProcess<{ url: string }>(TSX_ARGS, join(HERE, 'servers', 'bare.ts'), [], { readyStream: 'stdout' })
   const upstream = await startProcess<{ url: string }>(TSX_ARGS, join(HERE, 'servers', 'upstream.ts'), [], { readyStream: 'stdout' })
   const prof = flags.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []
@@ -104,7 +111,8 @@ async function startServers(): Promise<{ servers: Servers; daemons: Daemon[] }> 
   closeSync(logFd)
   const floor = await startProcess<{ url: string; daemonPid: number }>(TSX_ARGS, join(HERE, 'servers', 'floor.ts'), [], { readyStream: 'stdout' })
   const pids = { bare: bare.pid, upstream: upstream.pid, front: front.pid, daemons: front.ready.daemons.map((d) => d.pid), floor: floor.pid, floorDaemon: floor.ready.daemonPid }
-  return { servers: { bare: bare.ready.url, upstream: upstream.ready.url, front: front.ready.url, floor: floor.ready.url, pids }, daemons: front.ready.daemons }
+  peers = await startPeers(upstream.ready.url, work, wantedPeers)
+  return { servers: { bare: bare.ready.url, upstream: upstream.ready.url, front: front.ready.url, floor: floor.ready.url, pids, peers: peers.running }, daemons: front.ready.daemons }
 }
 
 /** Monotonic-clock windows of the measured runs (what --profile summarizes). */
@@ -114,9 +122,11 @@ const nowUs = (): number => Number(process.hrtime.bigint() / 1000n)
 async function measure(s: Scenario, servers: Servers): Promise<Measurement> {
   const ctx = { servers, connections }
   if (warmup > 0 && s.warmup !== false) await s.run({ ...ctx, seconds: warmup })
-  const serverPid = servers.pids[s.server]
+  // A peer's CPU is its whole process tree (Apache's children and mod_wsgi daemons); its main thread means nothing.
+  const serverPids = s.server === 'peer' ? processTree((servers.peers[s.peer as PeerName] as { pid: number }).pid) : [servers.pids[s.server]]
+  const serverPid = serverPids[0] as number
   const daemons = s.server === 'front' ? servers.pids.daemons : s.server === 'floor' ? [servers.pids.floorDaemon] : []
-  const cpu0 = { server: totalCpuUs([serverPid]), main: cpuTimeUs(serverPid, true), daemons: totalCpuUs(daemons), machine: machineTicks() }
+  const cpu0 = { server: totalCpuUs(serverPids), main: cpuTimeUs(serverPid, true), daemons: totalCpuUs(daemons), machine: machineTicks() }
   const fromUs = nowUs()
   const result = await s.run({ ...ctx, seconds })
   const machine = machineTicks()
@@ -125,8 +135,8 @@ async function measure(s: Scenario, servers: Servers): Promise<Measurement> {
   if (result.non2xx > 0 || result.errors > 0) process.stderr.write(`warning: ${s.name}: ${result.non2xx} non-2xx, ${result.errors} socket errors\n`)
   return {
     result,
-    serverUsPerReq: (totalCpuUs([serverPid]) - cpu0.server) / requests,
-    mainUsPerReq: (cpuTimeUs(serverPid, true) - cpu0.main) / requests,
+    serverUsPerReq: (totalCpuUs(serverPids) - cpu0.server) / requests,
+    mainUsPerReq: s.server === 'peer' ? Number.NaN : (cpuTimeUs(serverPid, true) - cpu0.main) / requests,
     busy: (machine.busy - cpu0.machine.busy) / Math.max(machine.total - cpu0.machine.total, 1),
     ...(daemons.length > 0 ? { daemonUsPerReq: (totalCpuUs(daemons) - cpu0.daemons) / requests } : {}),
   }
@@ -180,9 +190,11 @@ async function main(): Promise<void> {
   if (chosen.some((n) => n.startsWith('group-basic-slow')) && !chosen.includes('group-basic')) chosen.unshift('group-basic')
   const unknown = chosen.filter((n) => !scenarios.some((s) => s.name === n))
   if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(', ')}; known: ${scenarios.map((s) => s.name).join(', ')}`)
-  const picked = scenarios.filter((s) => s.name !== 'bare' && chosen.includes(s.name))
+  const wantedPeers = flags['no-peers'] ? [] : [...new Set(scenarios.filter((s) => s.peer !== undefined && chosen.includes(s.name)).map((s) => s.peer as PeerName))]
   const bareScenario = scenarios.find((s) => s.name === 'bare') as Scenario
-  const { servers, daemons } = await startServers()
+  const { servers, daemons } = await startServers(wantedPeers)
+  for (const why of peers.missing) process.stderr.write(`peer left out: ${why}\n`)
+  const picked = scenarios.filter((s) => s.name !== 'bare' && chosen.includes(s.name) && (s.peer === undefined || servers.peers[s.peer] !== undefined))
   const bare: Measurement[] = []
   const runs = new Map<string, Measurement[]>(picked.map((s) => [s.name, []]))
   for (let round = 1; round <= rounds; round++) {
@@ -212,6 +224,8 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${machine.cpu}, ${machine.nproc} CPUs, node ${machine.node}, gatehouse from ${flags.source ? 'src (tsx)' : 'dist'}; ${machine.loadTool} 1 thread, ${connections} connections, ` +
     `${seconds} s per run (+${warmup} s warm-up), ${rounds} round(s); ratios are to bare Fastify in the same round\n\n`)
   process.stdout.write(formatTable(rows, memory, bareRss) + '\n')
+  const against = formatPeerPairs(rows)
+  if (against) process.stdout.write(`\n${against}\n`)
   const notes = formatNotes(rows)
   if (notes) process.stdout.write(`\n${notes}\n`)
   if (rtt) process.stdout.write(`\n${formatProviderCall(rtt, bareRow.rps)}\n`)
@@ -219,11 +233,26 @@ async function main(): Promise<void> {
   const budget = formatBudget(rows)
   if (budget) process.stdout.write(`\n${budget}\n`)
 
+  stopPeers(peers)
   await stopAll()
   if (flags.profile) for (const p of summarizeProfiles(servers.pids.front, daemons)) process.stdout.write(`\n${p}\n`)
   mkdirSync(dirname(flags.out as string), { recursive: true })
-  writeFileSync(flags.out as string, JSON.stringify({ date: new Date().toISOString(), machine, rows, memory: [...memory, { name: 'bare Fastify', rss: bareRss }], providerCall: rtt, targets }, null, 2) + '\n')
+  writeFileSync(flags.out as string, JSON.stringify({ date: new Date().toISOString(), machine, rows, peersMissing: peers.missing, memory: [...memory, { name: 'bare Fastify', rss: bareRss }], providerCall: rtt, targets }, null, 2) + '\n')
   process.stdout.write(`\nwritten: ${flags.out}\n`)
+}
+
+/** gatehouse ÷ peer, for each pair whose two rows ran (medians of their requests/s). */
+function formatPeerPairs(rows: Row[]): string {
+  const byName = new Map(rows.map((r) => [r.name, r]))
+  const lines: string[] = []
+  for (const p of peerPairs) {
+    const ours = byName.get(p.ours)
+    const theirs = byName.get(p.theirs)
+    if (ours === undefined || theirs === undefined) continue
+    lines.push(`  ${p.what.padEnd(78)} ${(ours.rps / theirs.rps).toFixed(2).padStart(5)}×  (${ours.name} ÷ ${theirs.name})`)
+  }
+  if (peers.missing.length > 0) lines.push(...peers.missing.map((m) => `  left out: ${m}`))
+  return lines.length > 0 ? `against peers (gatehouse ÷ peer, requests/s, same run):\n${lines.join('\n')}` : ''
 }
 
 /** Profiles are written when the processes exit; keeps a copy next to the results. */
@@ -246,6 +275,7 @@ function summarizeProfiles(frontPid: number, daemons: Daemon[]): string[] {
 try {
   await main()
 } finally {
+  stopPeers(peers)
   await stopAll()
   rmSync(work, { recursive: true, force: true })
 }

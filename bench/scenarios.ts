@@ -1,9 +1,10 @@
 /**
  * What the benchmark measures, one entry per row. Each scenario runs one load against one of
  * the servers; its ratio is to the bare Fastify figure,
- * and `alsoAgainst` names another row it is compared with too.
- * Issue 7's full benchmark added the cache-miss row and the slow-logins row (bench/lib/slow-load.ts);
- * the provider round trip is a section of its own (bench/provider-call.ts).
+ * and `alsoAgainst` names another row it is compared with too. The slow-logins rows are in
+ * bench/lib/slow-load.ts; the provider round trip is a section of its own (bench/provider-call.ts).
+ * Peer rows (bench/lib/peers.ts) measure Caddy and Apache + mod_wsgi in the same run; `peerPairs`
+ * says which gatehouse row each is held against.
  */
 import { spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { runLoad, type LoadResult } from './lib/load.js'
 import { TSX_ARGS, resolveJson } from './lib/processes.js'
 import { withSlowLogins } from './lib/slow-load.js'
+import { PEER_BASIC, type Peer, type PeerName } from './lib/peers.js'
 
 export interface Servers {
   bare: string
@@ -18,6 +20,8 @@ export interface Servers {
   front: string
   floor: string
   pids: { bare: number; upstream: number; front: number; daemons: number[]; floor: number; floorDaemon: number }
+  /** The peers that started in this run. */
+  peers: Partial<Record<PeerName, Peer>>
 }
 
 export interface RunContext {
@@ -30,7 +34,9 @@ export interface Scenario {
   name: string
   label: string
   /** The process that answers, whose CPU time per request is reported. */
-  server: 'bare' | 'upstream' | 'front' | 'floor'
+  server: 'bare' | 'upstream' | 'front' | 'floor' | 'peer'
+  /** For `server: 'peer'`: which one (the row is left out when it is not installed). */
+  peer?: PeerName
   /** Another row this one is also compared with (printed after the errors column). */
   alsoAgainst?: string
   /** false: no warm-up run before the measured one (a run that is costly to set up and tear down). */
@@ -42,6 +48,7 @@ const BASIC = { authorization: `Basic ${Buffer.from('bench:bench').toString('bas
 const HERE = dirname(fileURLToPath(import.meta.url))
 
 const front = (ctx: RunContext, path: string): string => new URL(path, ctx.servers.front).href
+const peer = (ctx: RunContext, name: PeerName, path: string): string => new URL(path, (ctx.servers.peers[name] as Peer).url).href
 
 export const scenarios: Scenario[] = [
   { name: 'bare', server: 'bare', label: 'bare Fastify hello', run: (c) => runLoad({ ...c, url: c.servers.bare }) },
@@ -71,6 +78,21 @@ export const scenarios: Scenario[] = [
     name: 'group-basic-slow-group', server: 'front', label: 'gatehouse → daemon group, Basic (cache hit), 100 slow group logins', alsoAgainst: 'group-basic', warmup: false,
     run: (c) => withSlowLogins({ url: front(c, '/slow-group'), quietPids: [c.servers.pids.front, ...c.servers.pids.daemons] }, () => runLoad({ ...c, url: front(c, '/group-basic'), headers: BASIC })),
   },
+  { name: 'peer-caddy-basic', server: 'peer', peer: 'caddy', label: 'peer: Caddy basicauth → upstream (bcrypt, cached)', run: (c) => runLoad({ ...c, url: peer(c, 'caddy', '/'), headers: PEER_BASIC }) },
+  { name: 'peer-apache-hello', server: 'peer', peer: 'apache', label: 'peer: Apache + mod_wsgi daemon, WSGI hello, no auth', run: (c) => runLoad({ ...c, url: peer(c, 'apache', '/hello/') }) },
+  { name: 'peer-apache-basic', server: 'peer', peer: 'apache', label: 'peer: Apache + mod_wsgi daemon, Basic via auth script', run: (c) => runLoad({ ...c, url: peer(c, 'apache', '/basic/'), headers: PEER_BASIC }) },
+]
+
+/**
+ * gatehouse row ÷ peer row, printed under the table. Until gatehouse runs Python groups, the
+ * Apache rows are held against gatehouse's Node daemon-group rows: the same shape (a front and
+ * supervised daemon processes, an auth check per request or a cached one), another language.
+ */
+export const peerPairs: Array<{ ours: string; theirs: string; what: string }> = [
+  { ours: 'upstream-basic', theirs: 'peer-caddy-basic', what: 'Basic in front of an HTTP upstream, cached check' },
+  { ours: 'group', theirs: 'peer-apache-hello', what: 'daemon-mode hello, no auth' },
+  { ours: 'group-basic', theirs: 'peer-apache-basic', what: 'daemon-mode hello, Basic (gatehouse: cache hit; Apache: the script each time)' },
+  { ours: 'group-basic-miss', theirs: 'peer-apache-basic', what: 'daemon-mode hello, Basic, a provider call each request' },
 ]
 
 /** Digest needs a client computing each request: bench/lib/digest-client.ts, in its own process. */

@@ -1,6 +1,6 @@
 /**
  * The parts of the benchmark's report after the table: the provider-call round trip (as
- * measured by bench/provider-call.ts --json), the notes of runs, and issue 7 §6's targets next
+ * measured by bench/provider-call.ts --json), the notes of runs, and the throughput targets next
  * to the figures of this run, each marked met / not met. Reported, never enforced: the
  * benchmark does not fail on them.
  */
@@ -17,7 +17,7 @@ export interface Target {
   met?: boolean
 }
 
-/** Apache 2.4 + mod_wsgi in daemon mode served a hello world at about 1/5 of bare Node (issue 7). */
+/** Apache 2.4 + mod_wsgi in daemon mode served a hello world at about 1/5 of bare Node on the 2-vCPU machine (docs/performance.md). */
 export const APACHE_DAEMON_RATIO = 0.2
 
 const byName = (rows: Row[], name: string): Row | undefined => rows.find((r) => r.name === name)
@@ -42,7 +42,7 @@ export function targetsOf(rows: Row[], rtt: ProviderCall | undefined): Target[] 
 }
 
 export function formatTargets(targets: Target[]): string {
-  const lines = ['targets of issue 7 §6 (reported, never enforced):']
+  const lines = ['targets (reported, never enforced):']
   for (const t of targets) {
     const verdict = t.met === undefined ? 'not measured' : t.met ? 'met' : 'NOT met'
     lines.push(`  ${t.what.padEnd(78)} ${t.goal.padStart(8)}  ${(t.figure ?? '-').padStart(17)}  ${verdict}`)
