@@ -1,5 +1,5 @@
 /**
- * Limits of the front's HTTP server (issue 7 §2), each answered with its own status:
+ * Limits of the front's HTTP server, each answered with its own status:
  *  - a request head over `maxHeaderSize` → 431 (Node's parser; Fastify's clientError answer);
  *  - a request head with more than `maxHeaderFields` fields → 431 (Apache's LimitRequestFields);
  *  - a head not complete within `headersTimeout`, or a request within `requestTimeout` → 408

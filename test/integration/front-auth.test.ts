@@ -1,6 +1,6 @@
 /**
  * The front server end to end on loopback: real gateway, real upstream, real providers in
- * worker threads. The configuration is the one issue 2 publishes as a contract.
+ * worker threads. The configuration is the one the README publishes as a contract.
  */
 import { test, before, after, describe } from 'node:test'
 import assert from 'node:assert/strict'

@@ -1,5 +1,5 @@
 /**
- * The front's limits (issue 7 §2) on a real gateway, with raw sockets where a client must
+ * The front's limits on a real gateway, with raw sockets where a client must
  * misbehave: oversized heads (431) and Authorization values (400), slow heads (408), idle
  * keep-alive connections, too many connections (503), and bodies over a route's limit (413),
  * including chunked bodies streamed to an upstream or a daemon group.

@@ -1,5 +1,5 @@
 /**
- * Files written by Apache's own tools (Debian apache2-utils, issue 2): `htpasswd -b` in every
+ * Files written by Apache's own tools (Debian apache2-utils): `htpasswd -b` in every
  * format it writes (bcrypt -B, MD5 -m, SHA-1 -s, crypt -d, SHA-256 -2, SHA-512 -5) and
  * `htdigest` (driven on a pseudo-terminal: it reads the password from the terminal) serve a
  * running gateway; real curl authenticates each user. Editing a file with the same tools while

@@ -1,5 +1,5 @@
 /**
- * Interoperability with headless Chromium through playwright-core (issue 2): a context with
+ * Interoperability with headless Chromium through playwright-core: a context with
  * `httpCredentials` answers the gateway's Basic and Digest challenges. The echo upstream's JSON
  * is the page, so the page shows the identity the upstream received. Screenshots go to
  * test-output/ (gitignored). Digest routes pass Authorization on, so the algorithm Chromium

@@ -1,5 +1,5 @@
 /**
- * Interoperability with the real `curl` binary (issue 2): Basic (`--basic -u`), Digest
+ * Interoperability with the real `curl` binary: Basic (`--basic -u`), Digest
  * (`--digest -u`, SHA-256 and MD5), UTF-8 names, passwords with ':', 401 challenges for wrong
  * credentials and 403 for a valid user outside the required group. Loopback only.
  */

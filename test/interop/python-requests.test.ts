@@ -1,5 +1,5 @@
 /**
- * Interoperability with Python requests (Debian's /usr/bin/python3, issue 2): HTTPBasicAuth and
+ * Interoperability with Python requests (Debian's /usr/bin/python3): HTTPBasicAuth and
  * HTTPDigestAuth. requests merges all WWW-Authenticate headers into one and its parser keeps the
  * last value of each parameter, so on a route offering SHA-256 first and MD5 last it answers the
  * MD5 challenge: that ordering is what lets it in. A Session reuses the nonce with nc 1, 2, 3...

@@ -1,5 +1,5 @@
 /**
- * The cheap request path (issue 3): a Basic success is cached under a keyed hash of the whole
+ * The cheap request path: a Basic success is cached under a keyed hash of the whole
  * header, so a hit needs no parsing, while the throttle, `require` and the scheme list still
  * apply; the per-request logger is made on first use; access lines keep their shape.
  */
