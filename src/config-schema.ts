@@ -222,6 +222,7 @@ const sidecar = {
       },
     },
     throttledStatus: { description: 'status for a client or user locked out by login throttling: 429 (default), or 403 for nginx auth_request, which turns anything but 401/403 into 500', enum: [429, 403] },
+    refusedStatus: { description: 'status for a sub-request refused as malformed (an original URI the path rule refuses, ambiguous Authorization headers, malformed credentials): 400 (default), or 403 for nginx auth_request, which turns anything but 401/403 into 500', enum: [400, 403] },
   },
 }
 

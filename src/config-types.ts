@@ -121,6 +121,8 @@ export interface SidecarConfig {
   groupsHeaders: string[]
   /** The answer to a throttled login: 429, or 403 for proxies that pass only 401/403 (nginx). */
   throttledStatus: 429 | 403
+  /** The answer to a malformed sub-request: 400, or 403 for proxies that pass only 401/403 (nginx). */
+  refusedStatus: 400 | 403
 }
 
 /** One limit on failed logins, per client address or per user (src/auth/throttle.ts). */

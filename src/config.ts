@@ -246,6 +246,7 @@ function parseSidecar(raw: RawSidecar, routes: RouteConfig[], identity: { user: 
     userHeaders: list(raw.headers?.user, [identity.user, 'Remote-User']),
     groupsHeaders: list(raw.headers?.groups, [identity.groups, 'Remote-Groups']),
     throttledStatus: raw.throttledStatus ?? 429,
+    refusedStatus: raw.refusedStatus ?? 400,
   }
 }
 
@@ -354,7 +355,7 @@ interface RawGroup {
   requestTimeout?: number | string; gracefulTimeout?: number | string; inactivityTimeout?: number | string; queueTimeout?: number | string
   reloadOn?: string[]; fileRoots?: string[]
 }
-interface RawSidecar { path: string; headers?: { user?: string | string[]; groups?: string | string[] }; throttledStatus?: 429 | 403 }
+interface RawSidecar { path: string; headers?: { user?: string | string[]; groups?: string | string[] }; throttledStatus?: 429 | 403; refusedStatus?: 400 | 403 }
 interface RawRoute { path: string; upstream?: string; group?: string; auth?: RawAuth; bodyLimit?: number; caseSensitive?: boolean }
 interface RawAuth {
   scheme?: Scheme | Scheme[]; realm: string; provider: string | string[]; require?: 'valid-user' | { users?: string[]; groups?: string[] }

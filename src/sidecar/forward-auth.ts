@@ -7,7 +7,8 @@
  *  - 401 (407 for a proxy-mode route) with every challenge, Digest checked against the original URI;
  *  - 403 for a user outside `require`, a host refused by allowAccess, an original URI that
  *    matches no route, or a sub-request whose original URI is missing, untrusted or ambiguous;
- *  - 400 for malformed credentials or an original URI the front would refuse too (path-rule.ts);
+ *  - 400 (403 with `refusedStatus: 403`) for malformed credentials, ambiguous Authorization
+ *    headers or an original URI the front would refuse too (path-rule.ts);
  *  - 429 with Retry-After for a locked-out client or user (login throttling);
  *  - 5xx when a provider fails (Retry-After on 503): never a pass.
  */
@@ -65,9 +66,9 @@ export function registerSidecar(app: FastifyInstance, { config, providers, deps,
     }
     const original = recovered.request
     const decision = table.decide(original.uri)
-    if (!decision.ok) return text(reply, 400, `Bad Request: ${decision.reason}\n`)
+    if (!decision.ok) return refuse(reply, sidecar, decision.reason)
     const problem = checkAuthorizationHeaders(raw.rawHeaders)
-    if (problem) return text(reply, 400, `Bad Request: ${problem}\n`)
+    if (problem) return refuse(reply, sidecar, problem)
     const route = decision.route
     if (!route) {
       request.log.info({ path: decision.path }, 'sidecar: the original URI matches no route')
@@ -116,7 +117,7 @@ async function decide(request: FastifyRequest, reply: FastifyReply, original: Or
       setUser(request, outcome.identity)
       return forbidden(reply)
     case 'bad-request':
-      return text(reply, 400, `Bad Request: ${outcome.reason}\n`)
+      return refuse(reply, sidecar, outcome.reason)
     case 'error':
       sendError(reply, outcome.error)
       return reply
@@ -129,6 +130,11 @@ async function decide(request: FastifyRequest, reply: FastifyReply, original: Or
       sendThrottled(reply, outcome.retryAfterS)
       return reply
   }
+}
+
+/** A malformed sub-request: 400, or 403 (`refusedStatus`) for nginx, whose auth_request makes a 400 a 500. */
+function refuse(reply: FastifyReply, sidecar: NonNullable<Config['sidecar']>, reason: string): FastifyReply {
+  return sidecar.refusedStatus === 403 ? text(reply, 403, `Forbidden: ${reason}\n`) : text(reply, 400, `Bad Request: ${reason}\n`)
 }
 
 function contextOf(request: FastifyRequest, original: OriginalRequest, route: RouteConfig, policy: AuthPolicy): AuthContext {

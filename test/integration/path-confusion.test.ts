@@ -219,3 +219,42 @@ describe('generated targets: what passes, every app-side reading would allow', (
     }), { seed: 0x4002, numRuns: 400 })
   })
 })
+
+describe('sidecar.refusedStatus: 403 (for nginx, whose auth_request turns a 400 into 500)', () => {
+  let refusing: TestGateway
+  before(async () => {
+    refusing = await startGateway({
+      providers: { office: { type: 'htpasswd', file: './users.htpasswd', groupFile: './groups' } },
+      trustedProxies: ['127.0.0.1'],
+      sidecar: { path: '/auth', refusedStatus: 403 },
+      throttle: { enabled: false },
+      routes: [{ path: '/', auth: { scheme: 'basic', realm: 'Office', provider: 'office' } }, { path: '/public' }],
+    }, gw.dir)
+  })
+  after(async () => { await refusing?.close() })
+
+  const ask = (uri: string, extra: Array<[string, string]> = []) => send(refusing.port, '/auth', [['X-Original-URI', uri], ...extra])
+
+  test('a refused original URI, two Authorization headers and malformed credentials get 403 with no identity', async () => {
+    for (const [uri, extra] of [
+      ['/public/..#', []],
+      ['/x#y', [['Authorization', ALICE]]],
+      ['/x', [['Authorization', ALICE], ['Authorization', BOB]]],
+      ['/x', [['Authorization', 'Basic %%%not-base64']]],
+    ] as Array<[string, Array<[string, string]>]>) {
+      const r = await ask(uri, extra)
+      assert.equal(r.status, 403, `${uri} ${JSON.stringify(extra)}: status ${r.status}`)
+      assert.equal(r.headers['x-remote-user'], undefined)
+      assert.equal(r.headers['www-authenticate'], undefined)
+    }
+  })
+
+  test('the same sidecar still answers 200 to a valid user and 401 without credentials', async () => {
+    const okay = await ask('/x', [['Authorization', ALICE]])
+    assert.equal(okay.status, 200)
+    assert.equal(okay.headers['x-remote-user'], 'alice')
+    const challenged = await ask('/x')
+    assert.equal(challenged.status, 401)
+    assert.equal(challenged.headers['www-authenticate'], 'Basic realm="Office", charset="UTF-8"')
+  })
+})

@@ -85,6 +85,14 @@ describe('parseConfig', () => {
     assert.match(errorOf({ providers, routes, sidecar: { path: '/auth', throttledStatus: 500 } }), /sidecar\.throttledStatus: expected one of 429, 403/)
   })
 
+  test('sidecar.refusedStatus is 400 by default, 403 on request, and nothing else', () => {
+    const routes = [{ path: '/app', auth: { scheme: 'basic', realm: 'R', provider: 'p' } }]
+    const providers = { p: { type: 'htpasswd', file: './u' } }
+    assert.equal(parseConfig({ providers, routes, sidecar: { path: '/auth' } }, { baseDir: '/etc/gh' }).sidecar?.refusedStatus, 400)
+    assert.equal(parseConfig({ providers, routes, sidecar: { path: '/auth', refusedStatus: 403 } }, { baseDir: '/etc/gh' }).sidecar?.refusedStatus, 403)
+    assert.match(errorOf({ providers, routes, sidecar: { path: '/auth', refusedStatus: 500 } }), /sidecar\.refusedStatus: expected one of 400, 403/)
+  })
+
   test('a malformed duration names its key and the forms it may take', () => {
     const raw = { providers: { p: { type: 'htpasswd', file: './u', timeout: '5 min' } }, routes: [] }
     assert.match(errorOf(raw), /providers\.p\.timeout: expected seconds \(a number\) or a number with a unit: "250ms", "30s", "5m", "1h"/)
