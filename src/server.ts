@@ -15,6 +15,7 @@ import { makePolicy, type AuthPolicy } from './auth/policy.js'
 import { authenticateRequest, sendError } from './auth/fastify-auth.js'
 import type { Identity, VerifierDeps } from './auth/verifier.js'
 import { buildForwardHeaders, canonicalHeaderName, type ForwardHeaderOptions } from './proxy/forward-headers.js'
+import { gatewayInfo } from './proxy/gateway-info.js'
 import { checkRequestTarget } from './proxy/request-target.js'
 import { UpstreamTarget } from './proxy/upstream-target.js'
 import { TrustedProxies } from './proxy/trusted-proxies.js'
@@ -160,7 +161,8 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
         headers['content-length'] = String(buffered.length)
       }
       try {
-        await target.forward({ method: raw.method ?? 'GET', url: raw.url ?? '/', headers, body, remoteAddress }, reply)
+        const gateway = target.kind === 'group' ? gatewayInfo(route.path, raw, headers, identity) : undefined
+        await target.forward({ method: raw.method ?? 'GET', url: raw.url ?? '/', headers, body, remoteAddress, gateway }, reply)
       } catch (err) {
         if (!reply.sent) sendError(reply, err)
       }
