@@ -59,7 +59,7 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
       for (const key of ['node', 'execArgv'] as const) {
         if (g[key] !== undefined) problems.push(`groups.${name}.${key}: only with app (a Node app), not with wsgi`)
       }
-      if (g.provider !== undefined) problems.push(`groups.${name}.provider: a provider runs in Node groups (app) only`)
+      if (g.providerOptions !== undefined) problems.push(`groups.${name}.providerOptions: only with app (a mod_wsgi auth script takes no options)`)
       if (g.concurrency !== undefined) problems.push(`groups.${name}.concurrency: with wsgi, set threads (each thread serves one request at a time)`)
     }
     if (typeof g.processes === 'object' && g.processes.max < g.processes.min) problems.push(`groups.${name}.processes.max: expected at least processes.min (${g.processes.min}), got ${g.processes.max}`)

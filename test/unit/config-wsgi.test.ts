@@ -37,4 +37,5 @@ test('each misuse of the wsgi keys is refused with the key path named', () => {
   assert.match(errorOf({ site: { wsgi: 'a.py', threads: 0 } }), /groups\.site\.threads: expected/)
   assert.match(errorOf({ site: { wsgi: '' } }), /groups\.site\.wsgi: expected/)
   assert.match(errorOf({ site: { wsgi: 'a.py', pythonPath: 'x' } }), /groups\.site\.pythonPath: expected/)
+  assert.match(errorOf({ site: { wsgi: 'a.py', provider: 'auth.wsgi', providerOptions: { a: 1 } } }), /groups\.site\.providerOptions: only with app/)
 })

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import importlib.machinery
 import importlib.util
+import inspect
 import json
 import os
 import pwd
@@ -437,6 +438,159 @@ def run_request(app, base, stream):
         stream.conn.forget(stream.id)
 
 
+# ── mod_wsgi auth scripts as the group's provider ─────────────────────────────────────────
+
+# The Provider contract's methods (docs/providers.md) and mod_wsgi's names for them.
+AUTH_FUNCTIONS = [
+    ('checkPassword', 'check_password'),
+    ('getRealmHash', 'get_realm_hash'),
+    ('groupsForUser', 'groups_for_user'),
+    ('allowAccess', 'allow_access'),
+]
+ALGORITHMS = ('MD5', 'SHA-256', 'SHA-512-256')
+HEX_RE = re.compile(r'^[0-9a-fA-F]+$')
+
+
+class BadResult(Exception):
+    """The script answered a value of the wrong type; the message names its kind only."""
+
+
+def describe_value(value):
+    if value is None:
+        return 'None'
+    if isinstance(value, (str, bytes)):
+        return 'a %s of %d characters' % (type(value).__name__, len(value))
+    return 'a value of type %s' % type(value).__name__
+
+
+def accepts_algorithm(fn):
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == 'algorithm' or p.kind == inspect.Parameter.VAR_KEYWORD for p in params)
+
+
+def auth_environ(ctx, base):
+    """The environ an auth script sees: the request's, without its body (mod_wsgi's is the same)."""
+    path = ctx.get('path') or '/'
+    environ = build_environ({'method': ctx.get('method') or 'GET', 'url': path, 'headers': ctx.get('headers') or {},
+                             'remoteAddress': ctx.get('remoteAddress') or ''}, base)
+    if ctx.get('host'):
+        environ['HTTP_HOST'] = environ.get('HTTP_HOST', ctx['host'])
+    environ['gatehouse.route'] = ctx.get('route') or ''
+    environ['gatehouse.realm'] = ctx.get('realm') or ''
+    return environ
+
+
+class AuthScript:
+    """A mod_wsgi auth script (WSGIAuthUserScript, WSGIAuthGroupScript, WSGIAccessScript),
+    unchanged, answering the front's provider calls with mod_wsgi's return conventions."""
+
+    def __init__(self, module, base):
+        self.base = base
+        self.functions = {}
+        for method, name in AUTH_FUNCTIONS:
+            fn = getattr(module, name, None)
+            if callable(fn):
+                self.functions[method] = fn
+        if not self.functions:
+            raise TypeError('%s defines none of %s' % (module.__file__, ', '.join(n for _, n in AUTH_FUNCTIONS)))
+        realm_hash = self.functions.get('getRealmHash')
+        self.realm_hash_algorithms = realm_hash is not None and accepts_algorithm(realm_hash)
+
+    @property
+    def methods(self):
+        return [m for m, _ in AUTH_FUNCTIONS if m in self.functions]
+
+    def call(self, method, args):
+        fn = self.functions.get(method)
+        if fn is None or not isinstance(args, list) or not args or not isinstance(args[0], dict):
+            return {'ok': False, 'code': 'GH_ERR_PROVIDER_FAILED', 'message': 'no such provider method or malformed call'}
+        environ = auth_environ(args[0], self.base)
+        name = dict(AUTH_FUNCTIONS)[method]
+        try:
+            if method == 'checkPassword':
+                value = self.check_password(fn, environ, args[1], args[2])
+            elif method == 'getRealmHash':
+                value = self.get_realm_hash(fn, environ, args[1], args[2], args[3])
+            elif method == 'groupsForUser':
+                value = self.groups_for_user(fn, environ, args[1])
+            else:
+                value = self.allow_access(fn, environ, args[1])
+        except BadResult as err:
+            log('error', '%s returned %s' % (name, err))
+            return {'ok': False, 'code': 'GH_ERR_PROVIDER_BAD_RESULT', 'message': str(err)}
+        except Exception as err:
+            text = traceback.format_exc()
+            password = args[2] if method == 'checkPassword' and len(args) > 2 and isinstance(args[2], str) else ''
+            if password:
+                # The script's own message may quote the password it was given.
+                text = text.replace(password, '[redacted]')
+            log('error', '%s raised %s' % (name, type(err).__name__), traceback=text)
+            return {'ok': False, 'code': 'GH_ERR_PROVIDER_FAILED', 'message': '%s raised %s' % (name, type(err).__name__)}
+        return {'ok': True, 'value': value}
+
+    @staticmethod
+    def check_password(fn, environ, user, password):
+        # mod_wsgi: True, False, None (no such user), or a string: the user name to use instead.
+        value = fn(environ, user, password)
+        if value is None or isinstance(value, bool):
+            return value
+        if isinstance(value, bytes):
+            value = decode_name(value)
+        if isinstance(value, str) and value:
+            return value
+        raise BadResult(describe_value(value) + ', expected True, False, None or a user name')
+
+    def get_realm_hash(self, fn, environ, user, realm, algorithm):
+        if algorithm not in ALGORITHMS:
+            raise BadResult('unknown algorithm')
+        if self.realm_hash_algorithms:
+            value = fn(environ, user, realm, algorithm=algorithm)
+        elif algorithm == 'MD5':
+            value = fn(environ, user, realm)
+        else:
+            # mod_wsgi's get_realm_hash is MD5 only: a script without `algorithm` knows no user in another.
+            return None
+        if value is None:
+            return None
+        if isinstance(value, bytes):
+            value = decode_name(value)
+        if isinstance(value, str) and HEX_RE.match(value) and len(value) == (32 if algorithm == 'MD5' else 64):
+            return value.lower()
+        raise BadResult(describe_value(value) + ', expected None or the %s hex digest' % algorithm)
+
+    @staticmethod
+    def groups_for_user(fn, environ, user):
+        # Django's groups_for_user answers bytes (mod_wsgi accepts both).
+        value = fn(environ, user)
+        if not isinstance(value, (list, tuple)):
+            raise BadResult(describe_value(value) + ', expected a list of group names')
+        out = []
+        for g in value:
+            if isinstance(g, bytes):
+                g = decode_name(g)
+            if not isinstance(g, str):
+                raise BadResult('a list holding %s, expected group names' % describe_value(g))
+            out.append(g)
+        return out
+
+    @staticmethod
+    def allow_access(fn, environ, host):
+        value = fn(environ, host)
+        if value is None or isinstance(value, bool):
+            return value
+        raise BadResult(describe_value(value) + ', expected True, False or None')
+
+
+def decode_name(raw):
+    try:
+        return raw.decode('utf-8')
+    except UnicodeDecodeError:
+        raise BadResult('bytes that are not UTF-8')
+
+
 # ── data connections ────────────────────────────────────────────────────────────────────────
 
 class Connection:
@@ -537,7 +691,15 @@ class Connection:
             self.worker.jobs.put((self.worker.run_request, stream))
             return
         if ftype == CALL:
-            self.send(RESULT, sid, json.dumps({'ok': False, 'code': 'GH_ERR_PROVIDER_UNAVAILABLE', 'message': 'group has no provider'}).encode())
+            auth = self.worker.auth
+            if auth is None:
+                self.send(RESULT, sid, json.dumps({'ok': False, 'code': 'GH_ERR_PROVIDER_UNAVAILABLE', 'message': 'group has no provider'}).encode())
+                return
+            call = json.loads(bytes(payload).decode('utf-8'))
+            if not isinstance(call, dict) or not isinstance(call.get('method'), str) or not isinstance(call.get('args'), list):
+                raise ProtocolError('malformed call')
+            # On the request threads: a script that blocks (a database, LDAP) must not stall this reader.
+            self.worker.jobs.put((self.worker.run_call, (self, sid, call)))
             return
         if ftype not in (DATA, END, ERROR, CREDIT):
             raise ProtocolError('unexpected frame type %d' % ftype)
@@ -563,6 +725,7 @@ class Worker:
         self.connections = set()
         self.jobs = queue.Queue()
         self.app = None
+        self.auth = None
         self.base = None
         self.listener = None
 
@@ -606,23 +769,40 @@ class Worker:
     def run_request(self, stream):
         run_request(self.app, self.base, stream)
 
+    def run_call(self, job):
+        conn, sid, call = job
+        try:
+            result = self.auth.call(call['method'], call['args'])
+        except Exception as err:
+            log('error', 'provider call failed', traceback=traceback.format_exc())
+            result = {'ok': False, 'code': 'GH_ERR_PROVIDER_FAILED', 'message': type(err).__name__}
+        try:
+            data = json.dumps(result).encode('utf-8')
+        except (TypeError, ValueError):
+            data = json.dumps({'ok': False, 'code': 'GH_ERR_PROVIDER_BAD_RESULT', 'message': 'not representable'}).encode('utf-8')
+        conn.send(RESULT, sid, data)
+
     @property
     def active(self):
         return sum(c.active for c in list(self.connections))
 
 
-def load_application(path):
-    """Executes the WSGI file as a module of its own (as mod_wsgi does) and returns `application`."""
-    name = '_gatehouse_wsgi_' + hashlib.md5(path.encode('utf-8')).hexdigest()
+def load_module(path, prefix):
+    """Executes a script file as a module of its own, named after its path (as mod_wsgi does)."""
+    name = prefix + hashlib.md5(path.encode('utf-8')).hexdigest()
     loader = importlib.machinery.SourceFileLoader(name, path)
     spec = importlib.util.spec_from_loader(name, loader, origin=path)
     module = importlib.util.module_from_spec(spec)
     module.__file__ = path
     sys.modules[name] = module
     loader.exec_module(module)
+    return module
+
+
+def load_application(module):
     app = getattr(module, 'application', None)
     if not callable(app):
-        raise TypeError('%s: defines no callable `application`' % path)
+        raise TypeError('%s: defines no callable `application`' % module.__file__)
     return app
 
 
@@ -652,8 +832,6 @@ def drop_privileges(user, group):
 def boot(init):
     if init.get('v') != PROTOCOL_VERSION:
         raise RuntimeError('protocol version %r, expected %d' % (init.get('v'), PROTOCOL_VERSION))
-    if init.get('provider'):
-        raise RuntimeError('this worker runs no provider')
     worker = Worker(init)
     worker.listen()
     drop_privileges(init.get('user'), init.get('unixGroup'))
@@ -670,7 +848,13 @@ def boot(init):
         'GATEWAY_INTERFACE': 'CGI/1.1',
         'gatehouse.group': init['group'],
     }
-    worker.app = load_application(init['app'])
+    app_module = load_module(init['app'], '_gatehouse_wsgi_')
+    worker.app = load_application(app_module)
+    provider = init.get('provider')
+    if provider:
+        # Django's documentation points WSGIAuthUserScript at the site's wsgi.py itself: one module, loaded once.
+        auth_module = app_module if os.path.realpath(provider) == os.path.realpath(init['app']) else load_module(provider, '_gatehouse_auth_')
+        worker.auth = AuthScript(auth_module, worker.base)
     worker.start_threads(threads)
     threading.Thread(target=worker.accept_loop, name='gatehouse-accept', daemon=True).start()
     return worker
@@ -748,7 +932,10 @@ def main():
         log('error', 'worker failed to start: %s: %s' % (type(err).__name__, err), traceback=traceback.format_exc())
         control.send({'type': 'failed', 'code': 'GH_ERR_GROUP_FAILED', 'message': '%s: %s' % (type(err).__name__, err)})
         exit_now(1)
-    control.send({'type': 'ready', 'pid': os.getpid()})
+    ready = {'type': 'ready', 'pid': os.getpid()}
+    if worker.auth is not None:
+        ready['providerMethods'] = worker.auth.methods
+    control.send(ready)
     while True:
         try:
             msg = control.read()
