@@ -329,7 +329,7 @@ export class Group implements GroupHandle, ReloadTarget {
       init: {
         group: this.name, app: this.config.app, provider: this.config.provider, providerOptions: this.config.providerOptions, socketPath: path,
         secret: this.#secret.toString('hex'), user: this.config.user, unixGroup: this.config.group,
-        ...(this.config.kind === 'python' ? { threads: this.config.threads, pythonPath: this.config.pythonPath, multiprocess: (this.config.maxProcesses ?? this.config.processes) > 1 } : {}),
+        ...(this.config.kind === 'python' ? { threads: this.config.threads, pythonPath: this.config.pythonPath, multiprocess: (this.config.maxProcesses ?? this.config.processes) > 1, fileRoots: this.config.fileRoots } : {}),
       },
     })
     p.onExit = (info) => this.#onExit(p, info)

@@ -157,6 +157,8 @@ export interface WorkerInit {
   pythonPath?: string[]
   /** Python: whether the group may run more than one process (wsgi.multiprocess). */
   multiprocess?: boolean
+  /** Python: the group's fileRoots; wsgi.file_wrapper of a file under one becomes a file response. */
+  fileRoots?: string[]
 }
 
 export interface WorkerShutdown {

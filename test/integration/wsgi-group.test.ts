@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { copyFileSync, existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -63,7 +63,10 @@ describe('a WSGI application in a Python group', { skip: skipWithoutPython() }, 
     cleanup = t.cleanup
     copyFileSync(FIXTURE_APP, join(dir, 'app.py'))
     writeFile(dir, 'users.htpasswd', `alice:${bcrypt.hashSync('wonderland', 4)}\n`)
-    const site = { wsgi: 'app.py', python: PYTHON, threads: 4, env: { GATEHOUSE_TEST_VAR: 'from the group env' } }
+    mkdirSync(join(dir, 'files'))
+    writeFile(join(dir, 'files'), 'served.txt', '0123456789abcdef')
+    writeFile(dir, 'outside.txt', 'outside the roots')
+    const site = { wsgi: 'app.py', python: PYTHON, threads: 4, env: { GATEHOUSE_TEST_VAR: 'from the group env' }, fileRoots: ['files'] }
     gw = await startGateway({
       providers: { office: { type: 'htpasswd', file: './users.htpasswd' } },
       groups: { site, recycled: { ...site, maxRequests: 2 } },
@@ -166,6 +169,20 @@ describe('a WSGI application in a Python group', { skip: skipWithoutPython() }, 
     assert.deepEqual([write.status, write.text], [201, 'written by write() then returned'])
     const cookies = await get('/app/cookies')
     assert.deepEqual(cookies.headers['set-cookie'], ['a=1', 'b=2'])
+  })
+
+  test('wsgi.file_wrapper of a file under fileRoots is sent by the front from disk (Range, ETag); elsewhere it is iterated', async () => {
+    const inside = join(dir, 'files', 'served.txt')
+    const ranged = await get(`/app/file?${inside}`, { range: 'bytes=2-5' })
+    // The app knows nothing of Range: a 206 is the front's file response.
+    assert.deepEqual([ranged.status, ranged.text, ranged.headers['content-range']], [206, '2345', 'bytes 2-5/16'])
+    assert.equal(ranged.headers['x-from'], 'app')
+    assert.equal(ranged.headers['x-gatehouse-file'], undefined)
+    assert.match(String(ranged.headers.etag), /^W\/"/)
+    const seeked = await get(`/app/file?${inside}`, { 'x-seek': '10' })
+    assert.deepEqual([seeked.status, seeked.text], [200, 'abcdef'])
+    const outside = await get(`/app/file?${join(dir, 'outside.txt')}`, { range: 'bytes=2-5' })
+    assert.deepEqual([outside.status, outside.text, outside.headers['content-range'], outside.headers.etag], [200, 'outside the roots', undefined, undefined])
   })
 
   test('an exception answers exactly 500 with no traceback; the traceback is in the log', async () => {

@@ -21,12 +21,13 @@ import queue
 import re
 import signal
 import socket
+import stat
 import struct
 import sys
 import threading
 import traceback
 from collections import deque
-from urllib.parse import unquote_to_bytes
+from urllib.parse import quote, unquote_to_bytes
 
 PROTOCOL_VERSION = 1
 CONTROL_FD = 3
@@ -330,6 +331,53 @@ class ErrorStream:
             self._buf = ''
 
 
+# ── wsgi.file_wrapper ───────────────────────────────────────────────────────────────────────
+
+class FileWrapper:
+    """wsgi.file_wrapper (PEP 3333 "Optional Platform-Specific File Handling"). When the file is a
+    regular file under the group's fileRoots, the front sends it from disk (Range, ETag,
+    conditionals) and its bytes never cross the socket; otherwise it is iterated in blocks."""
+
+    def __init__(self, filelike, blksize=8192):
+        self.filelike = filelike
+        self.blksize = blksize
+        close = getattr(filelike, 'close', None)
+        if close is not None:
+            self.close = close
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        data = self.filelike.read(self.blksize)
+        if data:
+            return data
+        raise StopIteration
+
+
+def file_on_disk(wrapper, roots):
+    """(path, offset) of a wrapped regular file under one of `roots`, else None."""
+    f = wrapper.filelike
+    name = getattr(f, 'name', None)
+    if not roots or not isinstance(name, str) or not hasattr(f, 'fileno') or not hasattr(f, 'tell'):
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return None
+        path = os.path.realpath(name)
+        # The path must still be the open file (not renamed or replaced since it was opened).
+        if not os.path.samestat(os.stat(path), os.fstat(f.fileno())):
+            return None
+        offset = f.tell()
+    except (OSError, ValueError):
+        return None
+    for root in roots:
+        real_root = os.path.realpath(root)
+        if path.startswith(real_root.rstrip('/') + '/'):
+            return path, offset
+    return None
+
+
 # ── running one request ─────────────────────────────────────────────────────────────────────
 
 def check_headers(status, headers):
@@ -394,15 +442,30 @@ class Exchange:
             self.stream.send_data(data)
 
 
-def run_request(app, base, stream):
+def run_request(app, base, stream, file_roots=()):
     head = stream.head
     environ = build_environ(head, base)
     environ['wsgi.input'] = Input(stream)
     environ['wsgi.errors'] = ErrorStream()
+    environ['wsgi.file_wrapper'] = FileWrapper
     ex = Exchange(stream)
     result = None
     try:
         result = app(environ, ex.start_response)
+        on_disk = file_on_disk(result, file_roots) if isinstance(result, FileWrapper) and ex.pending is not None and not ex.sent else None
+        if on_disk is not None:
+            status, headers = ex.pending
+            path, offset = on_disk
+            headers = {k: v for k, v in headers.items() if k != 'content-length'}
+            headers['x-gatehouse-file'] = quote(path, safe='')
+            headers['x-gatehouse-file-offset'] = str(offset)
+            length = dict(ex.pending[1]).get('content-length')
+            if isinstance(length, str) and length.isdigit():
+                headers['x-gatehouse-file-length'] = length
+            ex.pending = (status, headers)
+            ex.send_head()
+            stream.conn.send(END, stream.id)
+            return
         # One item: its length is known, so the front need not chunk it.
         if isinstance(result, (list, tuple)) and len(result) == 1 and isinstance(result[0], (bytes, bytearray)):
             ex.send_head(len(result[0]))
@@ -726,6 +789,7 @@ class Worker:
         self.jobs = queue.Queue()
         self.app = None
         self.auth = None
+        self.file_roots = [r for r in (init.get('fileRoots') or []) if isinstance(r, str)]
         self.base = None
         self.listener = None
 
@@ -767,7 +831,7 @@ class Worker:
                 log('error', 'request thread failed', traceback=traceback.format_exc())
 
     def run_request(self, stream):
-        run_request(self.app, self.base, stream)
+        run_request(self.app, self.base, stream, self.file_roots)
 
     def run_call(self, job):
         conn, sid, call = job
