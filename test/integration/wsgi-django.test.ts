@@ -55,7 +55,7 @@ describe('a Django site\'s users protect another WSGI application', { skip: hasD
     cleanup = t.cleanup
     const db = join(t.dir, 'db.sqlite3')
     execFileSync(PYTHON, [CREATE_DB, db], { stdio: 'ignore' })
-    const django = { python: PYTHON, pythonPath: [SITE], threads: 4, env: { DJANGO_SETTINGS_MODULE: 'mysite.settings', GATEHOUSE_DJANGO_DB: db } }
+    const django = { python: PYTHON, pythonPath: [SITE], threads: 4, env: { DJANGO_SETTINGS_MODULE: 'mysite.settings', GATEHOUSE_DJANGO_DB: db, PYTHONDONTWRITEBYTECODE: '1' } }
     const plain = { wsgi: join(FIXTURES, 'app.py'), python: PYTHON, threads: 4 }
     const route = (path: string, provider: string, staff = false) =>
       ({ path, group: 'wiki', auth: { scheme: 'basic', realm: 'Wiki', provider, cache: false, ...(staff ? { require: { groups: ['staff'] } } : {}) } })

@@ -16,7 +16,7 @@ import { PYTHON, requirePython, skipWithoutPython } from '../helpers/python.js'
 function python(code: string, input: unknown): unknown {
   requirePython()
   const script = `import json, sys\nsys.path.insert(0, ${JSON.stringify(dirname(pythonWorkerPath()))})\nimport gatehouse_worker as w\ndata = json.loads(sys.stdin.read())\n${code}`
-  return JSON.parse(execFileSync(PYTHON, ['-c', script], { input: JSON.stringify(input), encoding: 'utf8' }))
+  return JSON.parse(execFileSync(PYTHON, ['-B', '-c', script], { input: JSON.stringify(input), encoding: 'utf8' }))
 }
 
 const environOf = (head: Record<string, unknown>) =>

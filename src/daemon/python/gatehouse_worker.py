@@ -8,15 +8,13 @@ flow control. Standard library only, Python 3.9 or later.
 Threads: the main thread reads the control channel, one thread per data connection reads
 frames, and a fixed pool of `threads` threads runs the application, one request each at a time.
 """
+import grp
 import hashlib
 import hmac
-import importlib.machinery
-import importlib.util
 import inspect
 import json
 import os
 import pwd
-import grp
 import queue
 import re
 import signal
@@ -26,6 +24,7 @@ import struct
 import sys
 import threading
 import traceback
+import types
 from collections import deque
 from urllib.parse import quote, unquote_to_bytes
 
@@ -852,14 +851,15 @@ class Worker:
 
 
 def load_module(path, prefix):
-    """Executes a script file as a module of its own, named after its path (as mod_wsgi does)."""
+    """Executes a script file as a module of its own, named after its path, compiled from source
+    each time and never cached as bytecode beside it (as mod_wsgi does with its script files)."""
     name = prefix + hashlib.md5(path.encode('utf-8')).hexdigest()
-    loader = importlib.machinery.SourceFileLoader(name, path)
-    spec = importlib.util.spec_from_loader(name, loader, origin=path)
-    module = importlib.util.module_from_spec(spec)
+    module = types.ModuleType(name)
     module.__file__ = path
+    with open(path, 'rb') as f:
+        code = compile(f.read(), path, 'exec', dont_inherit=True)
     sys.modules[name] = module
-    loader.exec_module(module)
+    exec(code, module.__dict__)
     return module
 
 
