@@ -128,6 +128,18 @@ describe('mod_wsgi auth scripts as a Python group\'s provider', { skip: skipWith
     assert.equal(wrong.stdout, '401')
   })
 
+  test('Digest with get_realm_hash: Python requests logs in, a wrong password is 401', async () => {
+    const script = [
+      'import sys, requests',
+      'from requests.auth import HTTPDigestAuth',
+      'ok = requests.get(sys.argv[1], auth=HTTPDigestAuth("alice", "wonderland"))',
+      'bad = requests.get(sys.argv[1], auth=HTTPDigestAuth("alice", "nope"))',
+      'print(ok.status_code, ok.json()["REMOTE_USER"], bad.status_code)',
+    ].join('\n')
+    const { stdout } = await run(PYTHON, ['-c', script, `${gw.url}/wiki-digest/environ`])
+    assert.equal(stdout.trim(), '200 alice 401')
+  })
+
   test('get_realm_hash with an algorithm keyword answers SHA-256 and SHA-512-256 too', async () => {
     for (const algorithm of ['SHA-256', 'SHA-512-256', 'MD5'] as const) {
       const challenge = await get('/modern/environ')
