@@ -158,6 +158,20 @@ describe('mod_wsgi auth scripts as a Python group\'s provider', { skip: skipWith
     assert.equal(r.status, 403)
   })
 
+  test('a script blocked in one call does not hold up the process: another login completes meanwhile', async () => {
+    const order: string[] = []
+    const calls = () => readFileSync(join(dir, 'auth.log'), 'utf8').split('\n').length
+    const before = calls()
+    const slow = get('/wiki/environ', { authorization: basic('sleeper', 'x') }).then((r) => { order.push(`sleeper ${r.status}`) })
+    // Once the sleeper's check_password is running (it left its mark), alice logs in on the same process.
+    for (let i = 0; i < 400 && calls() === before; i++) await new Promise((r) => setTimeout(r, 10))
+    assert.ok(calls() > before, 'the blocking call reached the script')
+    const fast = await get('/wiki/environ', { authorization: basic('alice', 'wonderland') })
+    order.push(`alice ${fast.status}`)
+    await slow
+    assert.deepEqual(order, ['alice 200', 'sleeper 503'])
+  })
+
   test('faults fail closed: a raise is 500 with the password kept out of the log, a wrong type 500, a hang 503', async () => {
     rmSync(join(dir, 'refused.marker'), { force: true })
     const raised = await get('/wiki/environ', { authorization: basic('raiser', 'hunter2-secret') })
