@@ -161,3 +161,18 @@ test('a wrong secret is dropped unanswered; a malformed frame closes that connec
   const [code] = await once(w.child, 'exit')
   assert.equal(code, 0)
 })
+
+test('while the front is there, a first SIGTERM is only logged; a second exits at once', { skip: skipWithoutPython() }, async (t) => {
+  const w = await startWorker(t)
+  w.child.kill('SIGTERM')
+  for (let i = 0; i < 400 && !w.lines.some((l) => l.type === 'log' && String(l.msg).startsWith('SIGTERM ignored')); i++) await new Promise((r) => setTimeout(r, 10))
+  assert.ok(w.lines.some((l) => l.type === 'log' && l.level === 'info' && String(l.msg).startsWith('SIGTERM ignored')), 'the ignored signal is logged on the control channel')
+  const sock = await open(w)
+  sock.write(Buffer.concat([frame(1, 0, w.secret), frame(3, 1, JSON.stringify({ method: 'GET', url: '/still', headers: {}, body: false }))]))
+  const r = await frames(sock, (f) => f.some((x) => x.type === 5 && x.id === 1))
+  assert.equal(Buffer.concat(r.frames.filter((f) => f.type === 4).map((f) => f.payload)).toString(), 'got  at /still')
+  sock.destroy()
+  w.child.kill('SIGTERM')
+  const [code, signal] = await once(w.child, 'exit')
+  assert.deepEqual([code, signal], [128 + 15, null])
+})
