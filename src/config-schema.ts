@@ -120,9 +120,12 @@ const provider = {
 const group = {
   type: 'object',
   additionalProperties: false,
-  required: ['app'],
   properties: {
-    app: { type: 'string', minLength: 1 },
+    app: { description: 'the Node app module (default export (req, res) => void); give app or wsgi', type: 'string', minLength: 1 },
+    wsgi: { description: 'a Python file defining the WSGI callable `application` (mod_wsgi\'s WSGIScriptAlias); give app or wsgi', type: 'string', minLength: 1 },
+    python: { description: 'with wsgi: the Python interpreter, e.g. a virtualenv\'s bin/python (default python3)', type: 'string', minLength: 1 },
+    pythonPath: { description: 'with wsgi: directories put first on sys.path (mod_wsgi\'s python-path)', type: 'array', items: { type: 'string', minLength: 1 } },
+    threads: { description: 'with wsgi: request threads per process (default 15, mod_wsgi\'s threads)', type: 'integer', minimum: 1, maximum: 1024 },
     provider: { type: 'string', minLength: 1 },
     providerOptions: { description: 'options handed to the provider module\'s factory', type: 'object' },
     providerTimeout: { ...duration, description: 'per provider call (default 10s); past it the request is answered 503' },

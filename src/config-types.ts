@@ -50,8 +50,16 @@ export interface RouteConfig {
 
 export interface GroupConfig {
   name: string
-  /** Absolute path of the app module: default export `(req, res) => void`. */
+  /** What runs in the processes: a Node app (`app:`) or a Python WSGI app (`wsgi:`). */
+  kind: 'node' | 'python'
+  /** Absolute path of the app module (default export `(req, res) => void`), or of the WSGI file defining `application`. */
   app: string
+  /** kind python: the interpreter (default python3, looked up on PATH). */
+  python?: string
+  /** kind python: absolute directories put first on sys.path. */
+  pythonPath: string[]
+  /** kind python: request threads per process (also the process's concurrency). */
+  threads: number
   /** Absolute path of the provider module (issue: group providers), optional. */
   provider?: string
   /** Handed to the provider module's factory as its options. */

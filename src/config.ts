@@ -50,6 +50,18 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
   for (const [name, g] of Object.entries(doc.groups ?? {})) {
     if (name in providers) problems.push(`groups.${name}: the name is also used under providers; names must be unique`)
     groups[name] = parseGroup(name, g, baseDir)
+    if ((g.app === undefined) === (g.wsgi === undefined)) problems.push(`groups.${name}: give exactly one of app (a Node app) or wsgi (a Python WSGI file)`)
+    if (g.wsgi === undefined) {
+      for (const key of ['python', 'pythonPath', 'threads'] as const) {
+        if (g[key] !== undefined) problems.push(`groups.${name}.${key}: only with wsgi`)
+      }
+    } else {
+      for (const key of ['node', 'execArgv'] as const) {
+        if (g[key] !== undefined) problems.push(`groups.${name}.${key}: only with app (a Node app), not with wsgi`)
+      }
+      if (g.providerOptions !== undefined) problems.push(`groups.${name}.providerOptions: only with app (a mod_wsgi auth script takes no options)`)
+      if (g.concurrency !== undefined) problems.push(`groups.${name}.concurrency: with wsgi, set threads (each thread serves one request at a time)`)
+    }
     if (typeof g.processes === 'object' && g.processes.max < g.processes.min) problems.push(`groups.${name}.processes.max: expected at least processes.min (${g.processes.min}), got ${g.processes.max}`)
     if (g.idleTime !== undefined && typeof g.processes !== 'object') problems.push(`groups.${name}.idleTime: only with processes: { min, max }`)
     if (groups[name]!.idleTimeMs !== undefined && groups[name]!.idleTimeMs! <= 0) problems.push(`groups.${name}.idleTime: expected more than 0`)
@@ -125,9 +137,15 @@ function parseProvider(name: string, p: RawProvider, baseDir: string, problems: 
 
 function parseGroup(name: string, g: RawGroup, baseDir: string): GroupConfig {
   const cwd = resolve(baseDir, g.cwd ?? '.')
+  const threads = g.threads ?? 15
   return {
     name,
-    app: resolve(baseDir, g.app),
+    kind: g.wsgi !== undefined ? 'python' : 'node',
+    app: resolve(baseDir, g.wsgi ?? g.app ?? '.'),
+    // A path (./venv/bin/python) is the config file's; a bare name is looked up on PATH.
+    ...(g.python ? { python: g.python.includes('/') ? resolve(baseDir, g.python) : g.python } : {}),
+    pythonPath: (g.pythonPath ?? []).map((d) => resolve(baseDir, d)),
+    threads,
     ...(g.provider ? { provider: resolve(baseDir, g.provider) } : {}),
     providerOptions: g.providerOptions ?? {},
     providerTimeoutMs: durationMs(g.providerTimeout, 10_000),
@@ -135,7 +153,7 @@ function parseGroup(name: string, g: RawGroup, baseDir: string): GroupConfig {
     providerQueueTimeoutMs: durationMs(g.providerQueueTimeout, 1_000),
     processes: typeof g.processes === 'object' ? g.processes.min : g.processes ?? 1,
     ...(typeof g.processes === 'object' ? { maxProcesses: g.processes.max, idleTimeMs: durationMs(g.idleTime, 30_000) } : {}),
-    concurrency: g.concurrency ?? 100,
+    concurrency: g.wsgi !== undefined ? threads : g.concurrency ?? 100,
     cwd,
     env: g.env ?? {},
     ...(g.node ? { node: g.node } : {}),
@@ -349,7 +367,7 @@ interface RawConfig {
 }
 type RawProvider = { type: string; module?: string; threads?: number; timeout?: number | string; concurrency?: number; queueTimeout?: number | string; nice?: number; shareWhenBusy?: number } & Record<string, unknown>
 interface RawGroup {
-  app: string; provider?: string; providerOptions?: Record<string, unknown>; providerTimeout?: number | string
+  app?: string; wsgi?: string; python?: string; pythonPath?: string[]; threads?: number; provider?: string; providerOptions?: Record<string, unknown>; providerTimeout?: number | string
   providerConcurrency?: number; providerQueueTimeout?: number | string; processes?: number | { min: number; max: number }; idleTime?: number | string; concurrency?: number; cwd?: string; env?: Record<string, string>
   node?: string; execArgv?: string[]; user?: string; group?: string; maxRequests?: number
   requestTimeout?: number | string; gracefulTimeout?: number | string; inactivityTimeout?: number | string; queueTimeout?: number | string

@@ -56,7 +56,7 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
   const metrics = new GatewayMetrics()
   const build = async (cfg: Config, nonces?: NonceManager): Promise<Gatehouse> => {
     const groupTargets = new Map<string, Target>()
-    for (const g of Object.values(cfg.groups)) groupTargets.set(g.name, new GroupTarget(supervisor!.group(g.name), { fileRoots: g.fileRoots, log }))
+    for (const g of Object.values(cfg.groups)) groupTargets.set(g.name, new GroupTarget(supervisor!.group(g.name), { fileRoots: g.fileRoots, log, gateway: g.kind === 'python' }))
     return createGatehouse(cfg, { logger: log, groupTargets, supervisor, metrics, ...(nonces ? { nonces } : {}) })
   }
   let gatehouse: Gatehouse | undefined

@@ -17,6 +17,7 @@ import type { Identity, VerifierDeps } from './auth/verifier.js'
 import { buildForwardHeaders, strippedHeaderNames, type ForwardHeaderOptions } from './proxy/forward-headers.js'
 import { checkAuthorizationHeaders } from './proxy/request-target.js'
 import { RouteTable } from './proxy/path-rule.js'
+import { gatewayInfo } from './proxy/gateway-info.js'
 import { UpstreamTarget } from './proxy/upstream-target.js'
 import { TrustedProxies } from './proxy/trusted-proxies.js'
 import type { Target } from './proxy/target.js'
@@ -175,7 +176,8 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
         headers['content-length'] = String(buffered.length)
       }
       try {
-        await target.forward({ method: raw.method ?? 'GET', url: raw.url ?? '/', headers, body, remoteAddress }, reply)
+        const gateway = target.kind === 'group' ? gatewayInfo(route.path, raw, headers, identity) : undefined
+        await target.forward({ method: raw.method ?? 'GET', url: raw.url ?? '/', headers, body, remoteAddress, gateway }, reply)
       } catch (err) {
         if (!reply.sent) sendError(reply, err)
       }

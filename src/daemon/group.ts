@@ -10,7 +10,7 @@ import type { GroupConfig } from '../config-types.js'
 import { errors, type GatehouseError } from '../errors.js'
 import type { AbortLike } from '../ipc/abort.js'
 import { isNotAccepted, type ResponseStart } from '../ipc/client.js'
-import type { ProviderMethodName } from '../ipc/protocol.js'
+import type { GatewayInfo, ProviderMethodName } from '../ipc/protocol.js'
 import { socketPath } from '../ipc/socket-path.js'
 import { Reloader, type ReloadTarget } from './reload.js'
 import { Autoscaler, scaleLimits } from './autoscale.js'
@@ -26,6 +26,8 @@ export interface RequestHeadInput {
   headers: Record<string, string | string[]>
   /** The client's address, seen by the app as req.socket.remoteAddress. */
   remoteAddress?: string
+  /** For WSGI groups: SCRIPT_NAME, REMOTE_USER and the rest of the environ the head lacks. */
+  gateway?: GatewayInfo
 }
 
 export interface GroupHandle {
@@ -327,6 +329,7 @@ export class Group implements GroupHandle, ReloadTarget {
       init: {
         group: this.name, app: this.config.app, provider: this.config.provider, providerOptions: this.config.providerOptions, socketPath: path,
         secret: this.#secret.toString('hex'), user: this.config.user, unixGroup: this.config.group,
+        ...(this.config.kind === 'python' ? { threads: this.config.threads, pythonPath: this.config.pythonPath, multiprocess: (this.config.maxProcesses ?? this.config.processes) > 1, fileRoots: this.config.fileRoots } : {}),
       },
     })
     p.onExit = (info) => this.#onExit(p, info)

@@ -1,5 +1,6 @@
 /**
- * How a group's processes are started: which Node binary, which arguments, which environment.
+ * How a group's processes are started: which kind of worker (Node, or Python for a WSGI app),
+ * which binary, which arguments, which environment.
  * The environment is an allowlist plus the group's own `env`, never the front's whole
  * environment (its secrets, NODE_OPTIONS, NODE_PATH); HOME is the group's cwd unless given, so
  * `$HOME/.node_modules` of the front's user does not leak into module resolution.
@@ -8,11 +9,14 @@ import { fileURLToPath } from 'node:url'
 import { dirname, extname, join } from 'node:path'
 import { errors } from '../errors.js'
 import type { GroupConfig } from '../config-types.js'
+import type { WorkerKind } from '../ipc/protocol.js'
+import { packageRoot } from '../package-root.js'
 
 /** Variables passed through from the front when the group does not set them. */
 export const ENV_ALLOWLIST = ['PATH', 'LANG', 'LANGUAGE', 'LC_ALL', 'LC_CTYPE', 'LC_MESSAGES', 'TZ', 'TMPDIR'] as const
 
 export interface SpawnSpec {
+  kind: WorkerKind
   command: string
   args: string[]
   cwd: string
@@ -21,14 +25,25 @@ export interface SpawnSpec {
 
 const TS_EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.tsx'])
 
+/** The Python worker, shipped as source in the package (standard library only). */
+export function pythonWorkerPath(): string {
+  return join(packageRoot(), 'src', 'daemon', 'python', 'gatehouse_worker.py')
+}
+
 export function buildSpawnSpec(group: GroupConfig, frontEnv: NodeJS.ProcessEnv = process.env): SpawnSpec {
+  if (group.kind === 'python') {
+    const env = buildEnv(group, frontEnv)
+    // The app's print() and tracebacks reach the front's log line by line, not at exit.
+    env.PYTHONUNBUFFERED ??= '1'
+    return { kind: 'python', command: group.python ?? 'python3', args: [pythonWorkerPath()], cwd: group.cwd, env }
+  }
   const self = fileURLToPath(import.meta.url)
   const entry = join(dirname(self), `worker${extname(self)}`)
   const needsTs = [entry, group.app, group.provider].some((f) => f !== undefined && TS_EXTENSIONS.has(extname(f)))
   const args = [...group.execArgv]
   if (needsTs) args.push('--import', tsxLoader(group.name))
   args.push(entry)
-  return { command: group.node ?? process.execPath, args, cwd: group.cwd, env: buildEnv(group, frontEnv) }
+  return { kind: 'node', command: group.node ?? process.execPath, args, cwd: group.cwd, env: buildEnv(group, frontEnv) }
 }
 
 export function buildEnv(group: GroupConfig, frontEnv: NodeJS.ProcessEnv): Record<string, string> {

@@ -1,15 +1,17 @@
 /**
- * The front's handle on one daemon process: spawns it, waits for `ready`, holds its data
- * connection, counts outstanding work, and stops it (shutdown message, then SIGTERM, then
- * SIGKILL, each after a named timeout).
+ * The front's handle on one daemon process: spawns it with its control channel on fd 3, waits
+ * for `ready`, holds its data connection, counts outstanding work, and stops it (shutdown
+ * message, then SIGTERM, then SIGKILL, each after a named timeout). A control line that does
+ * not validate ends that process (it is replaced like a crashed one), never the front.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
-import type { Readable } from 'node:stream'
+import type { Duplex, Readable } from 'node:stream'
 import type { Logger } from 'pino'
 import { errors } from '../errors.js'
 import { WorkerConnection } from '../ipc/client.js'
-import { PROTOCOL_VERSION, type FromWorker, type ProviderMethodName, type WorkerInit } from '../ipc/protocol.js'
+import { ControlChannel } from '../ipc/control-channel.js'
+import { PROTOCOL_VERSION, readFromWorker, type FromWorker, type ProviderMethodName, type ToWorker, type WorkerInit } from '../ipc/protocol.js'
 import { removeSocket } from '../ipc/socket-path.js'
 import type { SpawnSpec } from './spawn-spec.js'
 
@@ -32,7 +34,7 @@ export interface WorkerProcessOptions {
   group: string
   seq: number
   spec: SpawnSpec
-  init: Omit<WorkerInit, 'type' | 'v'>
+  init: Omit<WorkerInit, 'type' | 'v' | 'kind'>
   secret: Buffer
   log: Logger
   startTimeoutMs: number
@@ -65,6 +67,9 @@ export class WorkerProcess {
   onChanged: () => void = () => {}
   readonly #opts: WorkerProcessOptions
   #child: ChildProcess | null = null
+  #control: ControlChannel<FromWorker, ToWorker> | null = null
+  /** Where control messages go: #waitReady's handler until ready, then #onMessage. */
+  #route: (msg: FromWorker) => void = () => {}
   #conn: WorkerConnection | null = null
   #expected = false
   #stuck = false
@@ -98,8 +103,9 @@ export class WorkerProcess {
   /** Spawns, sends init, waits for `ready` and connects; rejects (and kills) on failure. */
   async start(): Promise<void> {
     const { spec, group, startTimeoutMs } = this.#opts
-    const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+    const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] })
     this.#child = child
+    this.#control = this.#openControl(child)
     this.#pipeOutput(child.stdout, 'stdout')
     this.#pipeOutput(child.stderr, 'stderr')
     child.once('exit', (code, signal) => this.#onChildExit(code, signal))
@@ -112,9 +118,9 @@ export class WorkerProcess {
       this.kill(false)
       throw err
     }
-    child.on('message', (msg: FromWorker) => {
+    this.#route = (msg) => {
       if (msg.type === 'changed') this.onChanged()
-    })
+    }
     this.#conn.onClose(() => {
       // The data socket is the process's reason to live: if it breaks, the process is replaced.
       if (this.state !== 'dead' && this.state !== 'stopping') this.kill(false)
@@ -161,7 +167,7 @@ export class WorkerProcess {
     clearTimeout(this.idleTimer)
     const child = this.#child
     if (child === null) return
-    if (child.connected) child.send({ type: 'shutdown', graceMs }, () => {})
+    this.#control?.send({ type: 'shutdown', graceMs })
     if (await this.#exitWithin(graceMs + SIGTERM_AFTER_MS)) return
     child.kill('SIGTERM')
     if (await this.#exitWithin(SIGKILL_AFTER_MS)) return
@@ -185,7 +191,7 @@ export class WorkerProcess {
     const { group } = this.#opts
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => finish(errors.GH_ERR_GROUP_FAILED(group, `process did not report ready within ${timeoutMs} ms`)), timeoutMs)
-      const onMessage = (msg: FromWorker): void => {
+      this.#route = (msg) => {
         if (msg.type === 'ready') {
           this.providerMethods = msg.providerMethods
           finish()
@@ -197,14 +203,13 @@ export class WorkerProcess {
       }
       const finish = (err?: Error): void => {
         clearTimeout(timer)
-        child.off('message', onMessage)
+        this.#route = () => {}
         child.off('exit', onExit)
         if (err) reject(err)
         else resolve()
       }
-      child.on('message', onMessage)
       child.once('exit', onExit)
-      child.send({ type: 'init', v: PROTOCOL_VERSION, ...this.#opts.init } satisfies WorkerInit)
+      this.#control?.send({ type: 'init', v: PROTOCOL_VERSION, kind: this.#opts.spec.kind, ...this.#opts.init } satisfies WorkerInit)
     })
   }
 
@@ -222,10 +227,30 @@ export class WorkerProcess {
     this.state = 'dead'
     clearTimeout(this.idleTimer)
     this.#conn?.destroy()
+    this.#control?.destroy()
     removeSocket(this.#opts.init.socketPath)
     this.settled()
     this.#markExited()
     this.onExit({ code, signal, expected: this.#expected, stuck: this.#stuck })
+  }
+
+  #openControl(child: ChildProcess): ControlChannel<FromWorker, ToWorker> | null {
+    const stream = child.stdio[3] as Duplex | null | undefined
+    if (stream === null || stream === undefined) return null
+    const { group, log } = this.#opts
+    return new ControlChannel<FromWorker, ToWorker>(stream, {
+      read: readFromWorker,
+      onMessage: (msg) => {
+        // The worker's fields first: it must not overwrite which group and pid the record is of.
+        if (msg.type === 'log') log[msg.level]({ ...msg.fields, group, pid: this.pid, worker: true }, msg.msg)
+        else this.#route(msg)
+      },
+      onInvalid: (why) => {
+        log.error({ group, pid: this.pid, code: 'GH_ERR_IPC_PROTOCOL' }, `control channel: ${why}; ending the process`)
+        this.kill(false)
+      },
+      onClose: () => {},
+    })
   }
 
   #pipeOutput(stream: Readable | null, name: 'stdout' | 'stderr'): void {
@@ -234,13 +259,6 @@ export class WorkerProcess {
     const lines = createInterface({ input: stream, crlfDelay: Infinity })
     lines.on('line', (line) => {
       const fields = { group: this.#opts.group, pid: this.pid, stream: name }
-      if (line.startsWith('{"gatehouseWorker":true')) {
-        try {
-          const rec = JSON.parse(line) as { level: 'info' | 'warn' | 'error'; msg: string }
-          log[rec.level]({ ...fields, ...rec, gatehouseWorker: undefined }, rec.msg)
-          return
-        } catch { /* not ours after all */ }
-      }
       if (name === 'stderr') log.warn(fields, line)
       else log.info(fields, line)
     })

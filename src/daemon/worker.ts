@@ -1,15 +1,18 @@
 /**
- * Entry point of a daemon process. The supervisor spawns it with an IPC channel and sends
- * `init`; the worker binds its 0600 data socket, drops privileges if configured, loads the app
- * (and provider), then reports `ready`. It exits on `shutdown` (after draining) and as soon as
- * the supervisor goes away (the IPC channel disconnects), so no daemon outlives the front.
- * A first SIGTERM/SIGINT is ignored while the front is there (see handleSignals).
+ * Entry point of a Node daemon process. The supervisor spawns it with the control channel on
+ * fd 3 (ipc/control-channel.ts) and sends `init`; the worker binds its 0600 data socket, drops
+ * privileges if configured, loads the app (and provider), then reports `ready`. It exits on
+ * `shutdown` (after draining) and as soon as the supervisor goes away (the control channel
+ * closes), so no daemon outlives the front. A first SIGTERM/SIGINT is ignored while the front
+ * is there (see handleSignals).
  */
-import { rmSync } from 'node:fs'
+import { fstatSync, rmSync } from 'node:fs'
 import type { RequestListener } from 'node:http'
+import { Socket } from 'node:net'
 import { constants as osConstants } from 'node:os'
 import { pathToFileURL } from 'node:url'
-import { PROTOCOL_VERSION, type FromWorker, type ToWorker, type WorkerInit } from '../ipc/protocol.js'
+import { ControlChannel } from '../ipc/control-channel.js'
+import { CONTROL_FD, PROTOCOL_VERSION, readToWorker, type FromWorker, type ToWorker, type WorkerInit } from '../ipc/protocol.js'
 import { dropPrivileges } from './privileges.js'
 import { ProviderHost } from './provider-host.js'
 import { WorkerServer } from './worker-server.js'
@@ -18,13 +21,17 @@ const INIT_TIMEOUT_MS = 30_000
 
 /** Set once the shutdown handler that drains is installed and `ready` is sent. */
 let ready = false
+let control: ControlChannel<ToWorker, FromWorker> | null = null
+/** Control messages after init go to these (the shutdown handlers). */
+const listeners: Array<(msg: ToWorker) => void> = []
 
 function send(msg: FromWorker, then?: () => void): void {
-  process.send?.(msg, undefined, undefined, () => then?.())
+  if (control === null) then?.()
+  else control.send(msg, then)
 }
 
 function log(level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown> = {}): void {
-  process.stderr.write(JSON.stringify({ gatehouseWorker: true, level, msg, ...fields }) + '\n')
+  send({ type: 'log', level, msg, fields })
 }
 
 function describe(err: unknown): string {
@@ -69,7 +76,7 @@ async function boot(init: WorkerInit): Promise<void> {
       },
     }, init.providerOptions ?? {})
   }
-  process.on('message', (msg: ToWorker) => {
+  listeners.push((msg) => {
     if (msg.type !== 'shutdown') return
     void server.close(msg.graceMs)
       .then(() => provider?.close())
@@ -91,13 +98,13 @@ async function boot(init: WorkerInit): Promise<void> {
 function handleSignals(isReady: () => boolean): void {
   let shutdownAsked = false
   let ignoredOne = false
-  process.on('message', (msg: ToWorker) => {
+  listeners.push((msg) => {
     if (msg.type !== 'shutdown') return
     shutdownAsked = true
     if (!isReady()) process.exit(0)
   })
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (ignoredOne || shutdownAsked || !process.connected) {
+    if (ignoredOne || shutdownAsked || !connected()) {
       log('warn', `${signal}: exiting now`, { signal })
       process.exit(128 + (osConstants.signals[signal] ?? 0))
     }
@@ -109,27 +116,51 @@ function handleSignals(isReady: () => boolean): void {
   // A closing terminal hangs up the whole process group: the front treats SIGHUP as "reload",
   // and reloads are its to run. While the front is there, a daemon outlives a hang-up.
   process.on('SIGHUP', () => {
-    if (!process.connected) process.exit(128 + (osConstants.signals.SIGHUP ?? 1))
+    if (!connected()) process.exit(128 + (osConstants.signals.SIGHUP ?? 1))
     log('info', 'SIGHUP ignored: the front decides about reloads', { signal: 'SIGHUP' })
   })
 }
 
+function connected(): boolean {
+  return control?.open ?? false
+}
+
 function main(): void {
-  if (typeof process.send !== 'function') {
-    process.stderr.write('gatehouse worker: must be spawned by the supervisor (no IPC channel)\n')
+  try {
+    if (!fstatSync(CONTROL_FD).isSocket()) throw new Error('not a socket')
+  } catch {
+    process.stderr.write(`gatehouse worker: must be spawned by the supervisor (no control channel on fd ${CONTROL_FD})\n`)
     process.exit(2)
   }
-  process.on('disconnect', () => process.exit(0))
-  handleSignals(() => ready)
   const timer = setTimeout(() => process.exit(2), INIT_TIMEOUT_MS)
-  process.once('message', (msg: ToWorker) => {
-    clearTimeout(timer)
-    if (msg.type !== 'init') return process.exit(2)
-    boot(msg).catch((err: unknown) => {
-      const code = err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : 'GH_ERR_GROUP_FAILED'
-      log('error', 'worker failed to start', { error: describe(err) })
-      send({ type: 'failed', code, message: describe(err) }, () => process.exit(1))
-    })
+  let initialized = false
+  control = new ControlChannel<ToWorker, FromWorker>(new Socket({ fd: CONTROL_FD, readable: true, writable: true }), {
+    read: readToWorker,
+    onMessage: (msg) => {
+      if (initialized) {
+        for (const fn of [...listeners]) fn(msg)
+        return
+      }
+      initialized = true
+      clearTimeout(timer)
+      if (msg.type !== 'init') return process.exit(2)
+      start(msg)
+    },
+    onInvalid: (why) => {
+      process.stderr.write(`gatehouse worker: control channel: ${why}\n`)
+      process.exit(2)
+    },
+    // The front went away: no daemon outlives it.
+    onClose: () => process.exit(0),
+  })
+  handleSignals(() => ready)
+}
+
+function start(msg: WorkerInit): void {
+  boot(msg).catch((err: unknown) => {
+    const code = err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : 'GH_ERR_GROUP_FAILED'
+    log('error', 'worker failed to start', { error: describe(err) })
+    send({ type: 'failed', code, message: describe(err) }, () => process.exit(1))
   })
 }
 

@@ -153,7 +153,7 @@ export class WorkerConnection {
       const s = this.#open(resolve as (v: unknown) => void, reject, opts.timeoutMs)
       s.onTimeout = opts.onTimeout
       s.onDone = opts.onDone
-      const wire: RequestHead = { method: head.method, url: head.url, headers: head.headers, remoteAddress: head.remoteAddress, body: body !== null }
+      const wire: RequestHead = { method: head.method, url: head.url, headers: head.headers, remoteAddress: head.remoteAddress, body: body !== null, gateway: head.gateway }
       if (body === null) {
         s.unsent = true
         this.#fs.send(Frame.HEAD, s.id, JSON.stringify(wire), (err) => { if (!err) s.unsent = false })

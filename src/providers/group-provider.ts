@@ -1,6 +1,6 @@
 /**
  * A daemon group's provider module, seen from the front: each method is a call over the
- * group's IPC channel, answered inside one of the group's processes (as the group's user, with
+ * group's data socket (a CALL frame, docs/protocol.md), answered inside one of the group's processes (as the group's user, with
  * the group's modules). It has exactly the methods the group's processes reported when they
  * became ready, so "a Digest route needs getRealmHash" and "allowAccess only when present"
  * hold for group providers as for the others.

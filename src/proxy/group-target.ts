@@ -20,6 +20,8 @@ export interface GroupTargetOptions {
   /** Roots the app may answer with files from (GroupConfig.fileRoots). */
   fileRoots?: string[]
   log?: Logger
+  /** Send the request's GatewayInfo along (a WSGI group builds its environ from it). */
+  gateway?: boolean
 }
 
 const NO_BODY_STATUS = new Set([204, 304])
@@ -30,12 +32,14 @@ export class GroupTarget implements Target {
   readonly #handle: GroupHandle
   readonly #roots: string[]
   readonly #log: Logger | undefined
+  readonly #gateway: boolean
 
   constructor(handle: GroupHandle, opts: GroupTargetOptions = {}) {
     this.name = handle.name
     this.#handle = handle
     this.#roots = opts.fileRoots ?? []
     this.#log = opts.log
+    this.#gateway = opts.gateway ?? false
   }
 
   async forward(req: ForwardRequest, reply: FastifyReply): Promise<void> {
@@ -46,7 +50,9 @@ export class GroupTarget implements Target {
     let res: Awaited<ReturnType<GroupHandle['request']>>
     try {
       res = await this.#handle.request(
-        { method: req.method, url: req.url, headers: req.headers, remoteAddress: req.remoteAddress },
+        this.#gateway
+          ? { method: req.method, url: req.url, headers: req.headers, remoteAddress: req.remoteAddress, gateway: req.gateway }
+          : { method: req.method, url: req.url, headers: req.headers, remoteAddress: req.remoteAddress },
         req.body,
         abort,
       )

@@ -5,6 +5,7 @@
  */
 import type { Readable } from 'node:stream'
 import type { FastifyReply } from 'fastify'
+import type { GatewayInfo } from '../ipc/protocol.js'
 
 export interface ForwardRequest {
   method: string
@@ -15,6 +16,8 @@ export interface ForwardRequest {
   /** The raw request body stream, or null when the request has none. */
   body: Readable | null
   remoteAddress: string
+  /** Route, scheme, port and identity as a WSGI environ needs them (GroupTarget passes them on to Python groups). */
+  gateway?: GatewayInfo
 }
 
 export interface Target {

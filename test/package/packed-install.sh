@@ -70,11 +70,11 @@ files=$(wc -l <"$work/files.txt")
 echo "# $(basename "$tarball"): $(stat -c %s "$tarball") bytes, $files files"
 for f in package.json README.md bin/gatehouse.js dist/src/cli/main.js dist/src/index.js dist/src/index.d.ts \
   dist/src/app-helpers.js dist/providers/sqlite/index.js dist/providers/htpasswd/index.js \
-  types/fastify-request.d.ts examples/tracker-with-django-users/gatehouse.yaml; do
+  types/fastify-request.d.ts examples/tracker-with-django-users/gatehouse.yaml src/daemon/python/gatehouse_worker.py; do
   grep -qxF "$f" "$work/files.txt" || fail "the tarball holds $f"
 done
-ok 'the tarball holds the CLI, the compiled library and providers, the types and the demo'
-unwanted=$(grep -E '^(test|bench|src|providers|dist/test|dist/bench)/|\.map$|\.test\.' "$work/files.txt" || true)
+ok 'the tarball holds the CLI, the compiled library and providers, the Python worker, the types and the demo'
+unwanted=$(grep -vxF 'src/daemon/python/gatehouse_worker.py' "$work/files.txt" | grep -E '^(test|bench|src|providers|dist/test|dist/bench)/|\.map$|\.test\.' || true)
 [ -z "$unwanted" ] || fail "the tarball holds no tests, bench, src/ or providers/ sources, or source maps; it has: $(echo "$unwanted" | head -n 5 | tr '\n' ' ')"
 ok 'the tarball holds no tests, bench, src/ or providers/ sources, or source maps'
 
@@ -121,12 +121,20 @@ JS
 : >"$work/upstream-seen.jsonl"
 start_bg "$work/upstream.log" node upstream.mjs "$work/upstream-seen.jsonl"
 upstream_port=$(wait_for "$work/upstream.log" 'upstream on [0-9]+' 15 | grep -Eo '[0-9]+$') || fail 'the upstream starts' "$work/upstream.log"
+cat >hello.wsgi <<'PY'
+# A WSGI app in a Python daemon group, run by the worker shipped in the package.
+def application(environ, start_response):
+    body = ("wsgi app: %s via %s\n" % (environ.get("REMOTE_USER"), environ.get("AUTH_TYPE"))).encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+PY
 cat >gatehouse.yaml <<YAML
 listen: { host: 127.0.0.1, port: 0 }
 providers:
   local: { type: sqlite, database: ./users.sqlite }
 groups:
   hello: { app: ./hello-app.mjs, processes: 1 }
+  py: { wsgi: ./hello.wsgi, python: /usr/bin/python3, processes: 1, threads: 2 }
 routes:
   - path: /app
     upstream: http://127.0.0.1:$upstream_port
@@ -134,9 +142,12 @@ routes:
   - path: /hello
     group: hello
     auth: { scheme: basic, realm: Office, provider: local, require: { groups: [staff] } }
+  - path: /py
+    group: py
+    auth: { scheme: basic, realm: Office, provider: local }
 YAML
 out=$(timeout 60 npx --no -- gatehouse check-config --config gatehouse.yaml) || fail "gatehouse check-config exits 0 (printed: $out)"
-expect_eq 'gatehouse check-config prints ok for the sample configuration' "$out" 'ok: 2 routes, 1 providers, 1 groups'
+expect_eq 'gatehouse check-config prints ok for the sample configuration' "$out" 'ok: 3 routes, 1 providers, 2 groups'
 
 start_bg "$work/start.log" npx --no -- gatehouse start --config gatehouse.yaml
 gateway_pid=$bg_pid
@@ -156,6 +167,9 @@ expect_eq 'the upstream saw X-Remote-User: alice on both, and nothing else' "$(c
 expect_eq 'the daemon group refuses a request without credentials: 401' "$(status_of "$work/body" "$url/hello/")" 401 "$work/body"
 expect_eq 'the daemon group app answers alice: 200' "$(status_of "$work/body" -u alice:s3cret-pw "$url/hello/")" 200 "$work/body" "$work/start.log"
 expect_eq "the group app read the identity through gatehouse-auth/app" "$(cat "$work/body")" 'group app: alice [staff]'
+expect_eq 'the Python group refuses a request without credentials: 401' "$(status_of "$work/body" "$url/py/")" 401 "$work/body"
+expect_eq 'the Python group answers alice: 200' "$(status_of "$work/body" -u alice:s3cret-pw "$url/py/")" 200 "$work/body" "$work/start.log"
+expect_eq 'the WSGI app read REMOTE_USER and AUTH_TYPE' "$(cat "$work/body")" 'wsgi app: alice via Basic'
 
 # One SIGTERM to the process group (npm exec, its shell, gatehouse): gatehouse drains and stops.
 stop_group "$gateway_pid" || fail 'SIGTERM stops every process of gatehouse start' "$work/start.log"
