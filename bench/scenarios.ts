@@ -78,21 +78,30 @@ export const scenarios: Scenario[] = [
     name: 'group-basic-slow-group', server: 'front', label: 'gatehouse → daemon group, Basic (cache hit), 100 slow group logins', alsoAgainst: 'group-basic', warmup: false,
     run: (c) => withSlowLogins({ url: front(c, '/slow-group'), quietPids: [c.servers.pids.front, ...c.servers.pids.daemons] }, () => runLoad({ ...c, url: front(c, '/group-basic'), headers: BASIC })),
   },
+  // A Python WSGI group running the Apache peer's hello.wsgi, with its auth.wsgi as the provider.
+  { name: 'py-hello', server: 'front', label: 'gatehouse → Python WSGI group, no auth', run: (c) => runLoad({ ...c, url: front(c, '/py/') }) },
+  { name: 'py-basic', server: 'front', label: 'gatehouse → Python WSGI group, Basic (cache hit)', run: (c) => runLoad({ ...c, url: front(c, '/py-basic/'), headers: PEER_BASIC }) },
+  {
+    name: 'py-basic-miss', server: 'front', label: 'gatehouse → Python WSGI group, Basic (cache off, auth script)', alsoAgainst: 'py-basic',
+    run: (c) => runLoad({ ...c, url: front(c, '/py-basic-miss/'), headers: PEER_BASIC }),
+  },
   { name: 'peer-caddy-basic', server: 'peer', peer: 'caddy', label: 'peer: Caddy basicauth → upstream (bcrypt, cached)', run: (c) => runLoad({ ...c, url: peer(c, 'caddy', '/'), headers: PEER_BASIC }) },
   { name: 'peer-apache-hello', server: 'peer', peer: 'apache', label: 'peer: Apache + mod_wsgi daemon, WSGI hello, no auth', run: (c) => runLoad({ ...c, url: peer(c, 'apache', '/hello/') }) },
   { name: 'peer-apache-basic', server: 'peer', peer: 'apache', label: 'peer: Apache + mod_wsgi daemon, Basic via auth script', run: (c) => runLoad({ ...c, url: peer(c, 'apache', '/basic/'), headers: PEER_BASIC }) },
 ]
 
 /**
- * gatehouse row ÷ peer row, printed under the table. Until gatehouse runs Python groups, the
- * Apache rows are held against gatehouse's Node daemon-group rows: the same shape (a front and
- * supervised daemon processes, an auth check per request or a cached one), another language.
+ * gatehouse row ÷ peer row, printed under the table. The Python rows run the Apache peer's own
+ * hello.wsgi and auth.wsgi (like for like); the Node group rows are held against Apache too, as
+ * the same shape (a front and supervised daemon processes) in another language.
  */
 export const peerPairs: Array<{ ours: string; theirs: string; what: string }> = [
   { ours: 'upstream-basic', theirs: 'peer-caddy-basic', what: 'Basic in front of an HTTP upstream, cached check' },
-  { ours: 'group', theirs: 'peer-apache-hello', what: 'daemon-mode hello, no auth' },
-  { ours: 'group-basic', theirs: 'peer-apache-basic', what: 'daemon-mode hello, Basic (gatehouse: cache hit; Apache: the script each time)' },
-  { ours: 'group-basic-miss', theirs: 'peer-apache-basic', what: 'daemon-mode hello, Basic, a provider call each request' },
+  { ours: 'py-hello', theirs: 'peer-apache-hello', what: 'WSGI hello, no auth' },
+  { ours: 'py-basic', theirs: 'peer-apache-basic', what: 'WSGI hello, Basic (gatehouse: cache hit; Apache: the script each time; target ≥ 2)' },
+  { ours: 'py-basic-miss', theirs: 'peer-apache-basic', what: 'WSGI hello, Basic, the auth script each request (target ≥ 1.2)' },
+  { ours: 'group', theirs: 'peer-apache-hello', what: 'Node group hello vs WSGI hello under Apache, no auth' },
+  { ours: 'group-basic', theirs: 'peer-apache-basic', what: 'Node group hello, Basic cache hit vs Apache with the script' },
 ]
 
 /** Digest needs a client computing each request: bench/lib/digest-client.ts, in its own process. */

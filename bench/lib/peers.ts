@@ -6,7 +6,8 @@
  * A peer whose Debian packages are missing is left out with a note, never faked.
  */
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -32,19 +33,21 @@ export interface Peers {
 /** Both peers' credentials (bench/peers/*): alice / "correct horse". */
 export const PEER_BASIC = { authorization: `Basic ${Buffer.from('alice:correct horse').toString('base64')}` }
 
-export async function startPeers(upstreamUrl: string, workDir: string, wanted: readonly PeerName[]): Promise<Peers> {
+export async function startPeers(upstreamUrl: string, wanted: readonly PeerName[]): Promise<Peers> {
   const peers: Peers = { running: {}, missing: [] }
   for (const name of wanted) {
     const why = unavailable(name)
     if (why !== undefined) { peers.missing.push(`${name}: ${why}`); continue }
     const port = await freePort()
-    const runDir = join(workDir, `peer-${name}`)
-    mkdirSync(runDir, { recursive: true })
+    // A directory of its own under the system's tmpdir: Apache's children run as www-data when
+    // started as root and must reach their mod_wsgi sockets there (the bench's work dir is 0700).
+    const runDir = mkdtempSync(join(tmpdir(), `gh-peer-${name}-`))
     const args = name === 'caddy' ? [String(port), new URL(upstreamUrl).port, runDir] : [String(port), runDir]
     try {
       execFileSync(join(PEERS, name === 'caddy' ? 'caddy' : 'apache-modwsgi', 'run.sh'), args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000 })
     } catch (err) {
       peers.missing.push(`${name}: did not start (${(err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message})`)
+      rmSync(runDir, { recursive: true, force: true })
       continue
     }
     const pidFile = join(runDir, name === 'caddy' ? 'caddy.pid' : 'httpd.pid')
@@ -62,6 +65,7 @@ export function stopPeers(peers: Peers): void {
     try {
       execFileSync(join(PEERS, p.name === 'caddy' ? 'caddy' : 'apache-modwsgi', 'stop.sh'), [p.runDir], { stdio: 'ignore', timeout: 20_000 })
     } catch { /* already gone */ }
+    rmSync(p.runDir, { recursive: true, force: true })
   }
   peers.running = {}
 }

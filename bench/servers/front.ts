@@ -6,7 +6,7 @@
  * through a TypeScript loader every closure gets a keep-names wrapper call, a cost a deployed
  * gateway does not pay. Set `spec.source` to run from src/ instead.
  */
-import { writeFileSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import bcrypt from 'bcryptjs'
@@ -45,8 +45,15 @@ function writeSlowHtpasswd(dir: string): string {
   return file
 }
 
+/** The Python group runs the Apache peer's own hello world and auth script, for like-for-like rows. */
+export const PYTHON = '/usr/bin/python3'
+
 export function benchConfig(spec: FrontSpec): unknown {
   const basic = { scheme: 'basic', realm: REALM, provider: 'accounts' }
+  // As the Apache peer runs them: hello.wsgi in a daemon group of 2 processes × 15 threads, its
+  // auth.wsgi (realm "peer") as the group's provider.
+  const py = existsSync(PYTHON)
+  const pyBasic = { scheme: 'basic', realm: 'peer', provider: 'py' }
   // Slow logins: htpasswd (bcrypt cost 12) in the front's provider threads (default 2), cache
   // off so every request hashes; a long call timeout so the 100 queued logins wait, not fail.
   const slow = spec.workDir === undefined ? undefined : {
@@ -64,6 +71,7 @@ export function benchConfig(spec: FrontSpec): unknown {
         app: 'apps/hello.mjs', provider: 'apps/slow-provider.mjs', providerOptions: { password: SLOW_PASSWORD }, processes: 1, execArgv: spec.daemonExecArgv,
         providerTimeout: '120s', providerQueueTimeout: '120s', ...(spec.slowGroupConcurrency !== undefined ? { providerConcurrency: spec.slowGroupConcurrency } : {}),
       },
+      ...(py ? { py: { wsgi: 'peers/apache-modwsgi/hello.wsgi', provider: 'peers/apache-modwsgi/auth.wsgi', python: PYTHON, processes: 2, threads: 15 } } : {}),
     },
     routes: [
       { path: '/up', upstream: spec.upstream, auth: basic },
@@ -73,6 +81,11 @@ export function benchConfig(spec: FrontSpec): unknown {
       ...(slow ? [slow.route] : []),
       { path: '/slow-group', group: 'hello', auth: { scheme: 'basic', realm: REALM, provider: 'slowaccounts', cache: false } },
       { path: '/group-digest', group: 'hello', auth: { scheme: 'digest', realm: REALM, provider: 'accounts', algorithms: ['SHA-256'] } },
+      ...(py ? [
+        { path: '/py', group: 'py' },
+        { path: '/py-basic', group: 'py', auth: pyBasic },
+        { path: '/py-basic-miss', group: 'py', auth: { ...pyBasic, cache: false } },
+      ] : []),
     ],
     digest: { secret: DIGEST_SECRET },
     log: { level: spec.logLevel },
