@@ -10,7 +10,7 @@ import bcrypt from 'bcryptjs'
 import { request } from 'undici'
 import { startGateway, tempDir, writeFile, type TestGateway } from '../helpers/gateway.js'
 import { UserStore } from '../../providers/sqlite/store.js'
-import { computeHA1, computeResponse } from '../../src/auth/digest.js'
+import { clientResponse } from '../helpers/digest-client.js'
 
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`, 'utf8').toString('base64')}`
 
@@ -156,8 +156,7 @@ describe('Digest through the sidecar', () => {
     assert.ok(challenges.every((c) => !c.includes('auth-int')), 'auth-int is not offered: the sidecar never sees the body')
     const nonce = /nonce="([^"]+)"/.exec(challenges[0]!)![1]!
     const opaque = /opaque="([^"]+)"/.exec(challenges[0]!)![1]!
-    const ha1 = computeHA1('SHA-256', 'dave', 'Office', 'dave-pw')
-    const response = computeResponse({ algorithm: 'SHA-256', ha1, method, uri: digestUri, nonce, cnonce: 'abc', nc: '00000001', qop: 'auth' })
+    const response = clientResponse({ algorithm: 'SHA-256', username: 'dave', realm: 'Office', password: 'dave-pw', method, uri: digestUri, nonce, cnonce: 'abc', nc: '00000001', qop: 'auth' })
     const authorization = `Digest username="dave", realm="Office", uri="${digestUri}", algorithm=SHA-256, nonce="${nonce}", nc=00000001, cnonce="abc", qop=auth, response="${response}", opaque="${opaque}"`
     return ask(gw.url, '/auth', { 'x-original-uri': uri, 'x-original-method': method, authorization })
   }
