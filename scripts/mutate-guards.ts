@@ -8,7 +8,7 @@
  *   options: --timeout 90 (seconds per test file), --line 120 (only mutants on that line),
  *            --negate (also negate each guard: nearly always killed, so off by default)
  *
- * A guard is an `if` whose branch returns, throws or refuses, a boolean `return`, or a regex
+ * A guard is an `if` whose branch returns, throws, waits, refuses or counts, a boolean `return`, or a regex
  * `.test()`. Mutations: the condition becomes false (the guard is gone) or, with --negate, is negated; each
  * operand of a || (→ false) or && (→ true) chain is dropped; < <= > >= move their boundary; a
  * `return`/`throw` inside a guard's block is removed; a regex test becomes true; a boolean
@@ -40,8 +40,8 @@ const MODULES: Record<string, string[]> = {
   'src/auth/nonce.ts': ['test/unit/auth-nonce.test.ts', 'test/unit/auth-challenge.test.ts', 'test/unit/request-path-cache.test.ts'],
   'src/auth/policy.ts': ['test/unit/request-path-cache.test.ts', 'test/integration/front-auth.test.ts'],
   'src/auth/provider-chain.ts': ['test/unit/request-path-cache.test.ts', 'test/integration/front-auth.test.ts'],
-  'src/auth/throttle-gate.ts': ['test/unit/throttle.test.ts', 'test/unit/request-path-cache.test.ts', 'test/integration/throttle.test.ts'],
-  'src/auth/throttle.ts': ['test/unit/throttle.test.ts', 'test/unit/request-path-cache.test.ts', 'test/integration/throttle.test.ts'],
+  'src/auth/throttle-gate.ts': ['test/unit/throttle-gate.test.ts', 'test/unit/throttle.test.ts', 'test/unit/request-path-cache.test.ts', 'test/integration/throttle.test.ts'],
+  'src/auth/throttle.ts': ['test/unit/throttle.test.ts', 'test/unit/throttle-gate.test.ts', 'test/unit/request-path-cache.test.ts', 'test/integration/throttle.test.ts'],
   'src/auth/verifier.ts': ['test/unit/request-path-cache.test.ts', 'test/integration/front-auth.test.ts'],
   'src/sidecar/forward-auth.ts': ['test/integration/sidecar.test.ts'],
   'src/sidecar/original-request.ts': ['test/integration/sidecar.test.ts'],
@@ -67,7 +67,9 @@ export interface Mutant {
   kind: string
 }
 
-const REFUSAL_CALL = /^(reject|refuse|deny|fail|destroy|abort|challenge|forbid|notFound|badRequest|protocolError)/i
+const REFUSAL_CALL = /^(reject|refuse|deny|fail|destroy|abort|challenge|forbid|notFound|badRequest|protocolError|record|sleep|delay|lock|count|emit)/i
+/** Dropping an operand of || makes it false; of &&, true. */
+const LOGICAL: Partial<Record<ts.SyntaxKind, string>> = { [ts.SyntaxKind.BarBarToken]: 'false', [ts.SyntaxKind.AmpersandAmpersandToken]: 'true' }
 const RELATIONAL: Partial<Record<ts.SyntaxKind, string>> = {
   [ts.SyntaxKind.LessThanToken]: '<=', [ts.SyntaxKind.LessThanEqualsToken]: '<',
   [ts.SyntaxKind.GreaterThanToken]: '>=', [ts.SyntaxKind.GreaterThanEqualsToken]: '>',
@@ -78,12 +80,12 @@ const BOOLEAN_OPERATORS = new Set([
   ts.SyntaxKind.GreaterThanToken, ts.SyntaxKind.GreaterThanEqualsToken, ts.SyntaxKind.InstanceOfKeyword, ts.SyntaxKind.InKeyword,
 ])
 
-/** Does `stmt` (not counting nested functions) return, throw, or call something that refuses? */
+/** Does `stmt` (not counting nested functions) return, throw, wait, or call something that refuses or counts? */
 function refuses(stmt: ts.Node): boolean {
   let found = false
   const visit = (n: ts.Node): void => {
     if (found || ts.isFunctionLike(n)) return
-    if (ts.isReturnStatement(n) || ts.isThrowStatement(n) || ts.isContinueStatement(n) || ts.isBreakStatement(n)) found = true
+    if (ts.isReturnStatement(n) || ts.isThrowStatement(n) || ts.isContinueStatement(n) || ts.isBreakStatement(n) || ts.isAwaitExpression(n)) found = true
     else if (ts.isCallExpression(n)) {
       const callee = n.expression
       const name = ts.isPropertyAccessExpression(callee) ? callee.name.text : ts.isIdentifier(callee) ? callee.text : ''
@@ -101,6 +103,13 @@ function isBooleanExpression(e: ts.Expression): boolean {
   if (ts.isPrefixUnaryExpression(x) && x.operator === ts.SyntaxKind.ExclamationToken) return true
   if (ts.isBinaryExpression(x)) return BOOLEAN_OPERATORS.has(x.operatorToken.kind)
   return isRegexTest(x)
+}
+
+/** The nearest ancestor that is not a pair of parentheses. */
+function skipParensUp(n: ts.Node): ts.Node {
+  let p = n.parent
+  while (ts.isParenthesizedExpression(p)) p = p.parent
+  return p
 }
 
 function skipParens(e: ts.Expression): ts.Expression {
@@ -128,12 +137,16 @@ export function findMutants(fileName: string, text: string, negate = false): Mut
   }
   /** Mutations inside a guarding condition: its operands and its comparisons. */
   const condition = (cond: ts.Expression): void => {
-    for (const [op, value] of [[ts.SyntaxKind.BarBarToken, 'false'], [ts.SyntaxKind.AmpersandAmpersandToken, 'true']] as const) {
-      const operands = chain(cond, op)
-      if (operands.length > 1) for (const o of operands) add(o, value, `drop ${op === ts.SyntaxKind.BarBarToken ? '||' : '&&'} operand`)
-    }
     const visit = (n: ts.Node): void => {
       if (ts.isFunctionLike(n)) return
+      // Each operand of every ||/&& chain, nested ones too: (a || b) && c drops a, b, (a || b) and c in turn.
+      if (ts.isBinaryExpression(n) && LOGICAL[n.operatorToken.kind] !== undefined) {
+        const op = n.operatorToken.kind
+        const parent = skipParensUp(n)
+        if (!(ts.isBinaryExpression(parent) && parent.operatorToken.kind === op)) {
+          for (const o of chain(n, op)) add(o, LOGICAL[op] as string, `drop ${op === ts.SyntaxKind.BarBarToken ? '||' : '&&'} operand`)
+        }
+      }
       if (ts.isBinaryExpression(n) && RELATIONAL[n.operatorToken.kind] !== undefined) {
         add(n.operatorToken, RELATIONAL[n.operatorToken.kind] as string, 'boundary')
       }
