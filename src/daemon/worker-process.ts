@@ -9,8 +9,7 @@ import type { Readable } from 'node:stream'
 import type { Logger } from 'pino'
 import { errors } from '../errors.js'
 import { WorkerConnection } from '../ipc/client.js'
-import { isObject } from '../ipc/payload.js'
-import { PROTOCOL_VERSION, PROVIDER_METHODS, type ProviderMethodName, type WorkerInit } from '../ipc/protocol.js'
+import { PROTOCOL_VERSION, type FromWorker, type ProviderMethodName, type WorkerInit } from '../ipc/protocol.js'
 import { removeSocket } from '../ipc/socket-path.js'
 import type { SpawnSpec } from './spawn-spec.js'
 
@@ -113,9 +112,8 @@ export class WorkerProcess {
       this.kill(false)
       throw err
     }
-    child.on('message', (msg: unknown) => {
-      // The child runs app code: what it sends is checked, never trusted to be a FromWorker.
-      if (isObject(msg) && msg.type === 'changed') this.onChanged()
+    child.on('message', (msg: FromWorker) => {
+      if (msg.type === 'changed') this.onChanged()
     })
     this.#conn.onClose(() => {
       // The data socket is the process's reason to live: if it breaks, the process is replaced.
@@ -187,13 +185,12 @@ export class WorkerProcess {
     const { group } = this.#opts
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => finish(errors.GH_ERR_GROUP_FAILED(group, `process did not report ready within ${timeoutMs} ms`)), timeoutMs)
-      const onMessage = (msg: unknown): void => {
-        if (!isObject(msg)) return
+      const onMessage = (msg: FromWorker): void => {
         if (msg.type === 'ready') {
-          this.providerMethods = readProviderMethods(msg.providerMethods)
+          this.providerMethods = msg.providerMethods
           finish()
         }
-        else if (msg.type === 'failed') finish(errors.GH_ERR_GROUP_FAILED(group, `process failed to start: ${String(msg.message)}`))
+        else if (msg.type === 'failed') finish(errors.GH_ERR_GROUP_FAILED(group, `process failed to start: ${msg.message}`))
       }
       const onExit = (code: number | null, signal: string | null): void => {
         finish(errors.GH_ERR_GROUP_FAILED(group, `process exited before ready (code ${code}, signal ${signal})`))
@@ -248,10 +245,4 @@ export class WorkerProcess {
       else log.info(fields, line)
     })
   }
-}
-
-/** The `providerMethods` of a ready message, keeping only names of the Provider contract. */
-function readProviderMethods(value: unknown): ProviderMethodName[] | undefined {
-  if (!Array.isArray(value)) return undefined
-  return value.filter((m): m is ProviderMethodName => (PROVIDER_METHODS as readonly unknown[]).includes(m))
 }
