@@ -295,7 +295,7 @@ async function runModule(module: string, opts: Options): Promise<Row> {
     }
     if (by === undefined) survivors.push(m)
     else killed++
-    process.stderr.write(`${module} ${i + 1}/${mutants.length} line ${m.line} ${by === undefined ? 'SURVIVED' : `killed by ${by}`}\n`)
+    process.stderr.write(`${module} ${i + 1}/${mutants.length} line ${m.line} ${by === undefined ? `SURVIVED ${m.kind}: ${oneLine(m.original)} → ${m.replacement}` : `killed by ${by}`}\n`)
   }
   return { module, mutants: mutants.length, killed, survivors }
 }
