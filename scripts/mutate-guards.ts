@@ -220,15 +220,29 @@ function parseArgs(argv: string[]): Options {
 /** Where the original of a file being mutated is kept, so a killed run can be undone. */
 const BACKUP = join(tmpdir(), `gatehouse-mutation-${createHash('sha256').update(ROOT).digest('hex').slice(0, 12)}.json`)
 
+/**
+ * A run killed outright left a mutated file: put the original back. A run still going in this
+ * checkout (its pid alive) is refused instead: its files are mutated at this very moment.
+ */
 function restoreLeftover(): void {
   if (!existsSync(BACKUP)) return
-  const { file, text } = JSON.parse(readFileSync(BACKUP, 'utf8')) as { file: string; text: string }
+  const { file, text, pid } = JSON.parse(readFileSync(BACKUP, 'utf8')) as { file: string; text: string; pid: number }
+  if (pid !== process.pid && alive(pid)) throw new Error(`another mutation run (pid ${pid}) is changing ${relative(ROOT, file)} in this checkout; wait for it or stop it`)
   writeFileSync(file, text)
   rmSync(BACKUP)
   console.error(`restored ${relative(ROOT, file)} from an interrupted run`)
 }
 
-let current: { file: string; text: string } | null = null
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+let current: { file: string; text: string; pid: number } | null = null
 
 function restoreCurrent(): void {
   if (current === null) return
@@ -284,7 +298,7 @@ async function runModule(module: string, opts: Options): Promise<Row> {
   const survivors: Mutant[] = []
   let killed = 0
   for (const [i, m] of mutants.entries()) {
-    current = { file, text }
+    current = { file, text, pid: process.pid }
     writeFileSync(BACKUP, JSON.stringify(current))
     writeFileSync(file, applyMutant(text, m))
     let by: string | undefined
