@@ -5,7 +5,7 @@
  *   npm run mutation                                  every module below
  *   npm run mutation -- --module src/auth/nonce.ts    one module (repeatable)
  *   npm run mutation -- --list                        the mutants, without running anything
- *   options: --timeout 90 (seconds per test file), --line 120 (only mutants on that line),
+ *   options: --timeout 90 (seconds per test file), --line 120 (only mutants on that line; repeatable),
  *            --negate (also negate each guard: nearly always killed, so off by default)
  *
  * A guard is an `if` whose branch returns, throws, waits, refuses or counts, a boolean `return`, or a regex
@@ -194,10 +194,10 @@ export function applyMutant(text: string, m: Mutant): string {
 
 // ── running ─────────────────────────────────────────────────────────────────────────────────
 
-interface Options { modules: string[]; list: boolean; negate: boolean; timeoutMs: number; line?: number }
+interface Options { modules: string[]; list: boolean; negate: boolean; timeoutMs: number; lines: number[] }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { modules: [], list: false, negate: false, timeoutMs: 90_000 }
+  const opts: Options = { modules: [], list: false, negate: false, timeoutMs: 90_000, lines: [] }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const value = (): string => {
@@ -209,7 +209,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--list') opts.list = true
     else if (a === '--negate') opts.negate = true
     else if (a === '--timeout') opts.timeoutMs = Number(value()) * 1000
-    else if (a === '--line') opts.line = Number(value())
+    else if (a === '--line') opts.lines.push(Number(value()))
     else throw new Error(`unknown argument ${a} (see the comment at the top of scripts/mutate-guards.ts)`)
   }
   for (const m of opts.modules) if (!(m in MODULES)) throw new Error(`${m} is not in the module table of scripts/mutate-guards.ts`)
@@ -287,7 +287,7 @@ async function runModule(module: string, opts: Options): Promise<Row> {
   const file = join(ROOT, module)
   const tests = MODULES[module] as string[]
   const text = readFileSync(file, 'utf8')
-  const mutants = findMutants(file, text, opts.negate).filter((m) => opts.line === undefined || m.line === opts.line)
+  const mutants = findMutants(file, text, opts.negate).filter((m) => opts.lines.length === 0 || opts.lines.includes(m.line))
   if (opts.list) {
     for (const m of mutants) console.log(`${module}:${m.line}  ${m.kind}: ${oneLine(m.original)} → ${m.replacement}`)
     return { module, mutants: mutants.length, killed: 0, survivors: [] }
