@@ -70,6 +70,9 @@ describe('the front reading malformed frames from a worker', { skip }, () => {
     ['a RESPONSE_HEAD that is JSON null', Frame.RESPONSE_HEAD, 'null'],
     ['a RESPONSE_HEAD with a status that is not a number', Frame.RESPONSE_HEAD, '{"status":"200","headers":{}}'],
     ['a RESPONSE_HEAD with a header value that is an object', Frame.RESPONSE_HEAD, '{"status":200,"headers":{"x":{"y":1}}}'],
+    ['a RESPONSE_HEAD whose headers are an array', Frame.RESPONSE_HEAD, '{"status":200,"headers":["x"]}'],
+    ['a RESPONSE_HEAD whose headers are a string', Frame.RESPONSE_HEAD, '{"status":200,"headers":"xy"}'],
+    ['a RESPONSE_HEAD with status 99', Frame.RESPONSE_HEAD, '{"status":99,"headers":{}}'],
     ['an ERROR that is not JSON', Frame.ERROR, 'oops'],
     ['a RESULT on a request stream', Frame.RESULT, '{"ok":true,"value":1}'],
   ]
