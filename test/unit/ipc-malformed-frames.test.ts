@@ -73,6 +73,7 @@ describe('the front reading malformed frames from a worker', { skip }, () => {
     ['a RESPONSE_HEAD whose headers are an array', Frame.RESPONSE_HEAD, '{"status":200,"headers":["x"]}'],
     ['a RESPONSE_HEAD whose headers are a string', Frame.RESPONSE_HEAD, '{"status":200,"headers":"xy"}'],
     ['a RESPONSE_HEAD with status 99', Frame.RESPONSE_HEAD, '{"status":99,"headers":{}}'],
+    ['a RESPONSE_HEAD with status 1000', Frame.RESPONSE_HEAD, '{"status":1000,"headers":{}}'],
     ['an ERROR that is not JSON', Frame.ERROR, 'oops'],
     ['a RESULT on a request stream', Frame.RESULT, '{"ok":true,"value":1}'],
   ]
@@ -159,6 +160,7 @@ describe('a worker reading malformed frames from the front', { skip }, () => {
   for (const [what, frame] of [
     ['a HEAD that is not JSON', encodeFrame(Frame.HEAD, 1, '{"method":"GET"')],
     ['a HEAD without a url', encodeFrame(Frame.HEAD, 1, JSON.stringify({ method: 'GET', headers: {}, body: false }))],
+    ['a HEAD that is JSON null', encodeFrame(Frame.HEAD, 1, 'null')],
     ['a CALL that is not JSON', encodeFrame(Frame.CALL, 1, '[')],
   ] as const) {
     test(`${what} closes that connection; the worker still serves the next one`, async (t) => {
