@@ -44,7 +44,7 @@ const MODULES: Record<string, string[]> = {
   'src/auth/throttle.ts': ['test/unit/throttle.test.ts', 'test/unit/throttle-gate.test.ts', 'test/unit/request-path-cache.test.ts', 'test/integration/throttle.test.ts'],
   'src/auth/verifier.ts': ['test/unit/request-path-cache.test.ts', 'test/unit/throttle-gate.test.ts', 'test/integration/digest-refusals.test.ts', 'test/integration/front-auth.test.ts'],
   'src/sidecar/forward-auth.ts': ['test/integration/sidecar-access.test.ts', 'test/integration/sidecar.test.ts'],
-  'src/sidecar/original-request.ts': ['test/integration/sidecar.test.ts'],
+  'src/sidecar/original-request.ts': ['test/integration/sidecar-access.test.ts', 'test/integration/sidecar.test.ts'],
   'src/sidecar/route-match.ts': ['test/integration/sidecar.test.ts'],
   'src/proxy/request-target.ts': ['test/unit/request-target.test.ts', 'test/unit/fuzz-request-path.test.ts'],
   'src/proxy/send-file.ts': ['test/unit/send-file.test.ts'],

@@ -1,7 +1,9 @@
 /**
- * Host-based access (a provider's allowAccess) holds in sidecar mode too: a provider that says
- * no ends the sub-request with 403 before any credentials are checked, even when a later
- * provider of the chain would accept them.
+ * Who is asking, in sidecar mode. Host-based access (a provider's allowAccess) holds: a
+ * provider that says no ends the sub-request with 403 before any credentials are checked, even
+ * when a later provider of the chain would accept them. And the client a trusted proxy names
+ * (the right-most X-Forwarded-For entry that is not a proxy) is the one throttled: a client's
+ * forged entries to its left neither spread its failures nor lock out another client.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
@@ -47,3 +49,32 @@ describe('sidecar host-based access', () => {
     assert.deepEqual(await ask('/closed/x'), { status: 403, user: undefined })
   })
 })
+
+describe('sidecar throttling by the client behind the proxy', () => {
+  let throttled: TestGateway
+  before(async () => {
+    throttled = await startGateway({
+      providers: { allow: { type: 'module', module: fixture('allow'), threads: 1 } },
+      trustedProxies: ['127.0.0.1'],
+      sidecar: { path: '/auth' },
+      throttle: { delay: 0, perAddress: { maxFailures: 2, lockout: '5m' }, perUser: false },
+      routes: [{ path: '/app', auth: { scheme: 'basic', realm: 'R', provider: ['allow'], cache: false } }],
+    }, tempDir('gh-sidecar-xff-').dir)
+  })
+  after(() => throttled?.close())
+
+  /** allow accepts any non-empty user: an empty user name is its wrong login. */
+  async function attempt(xff: string, user: string): Promise<number> {
+    const res = await request(`${throttled.url}/auth`, { headers: { 'x-original-uri': '/app/x', 'x-forwarded-for': xff, authorization: basic(user, 'pw') } })
+    await res.body.dump()
+    return res.statusCode
+  }
+
+  test('failures with rotating forged entries count against the real client, and another client is not locked out', async () => {
+    assert.equal(await attempt('10.0.0.1, 198.51.100.7', ''), 401)
+    assert.equal(await attempt('10.0.0.2, 198.51.100.7', ''), 401)
+    assert.equal(await attempt('10.0.0.3, 198.51.100.7', 'carol'), 429)
+    assert.equal(await attempt('198.51.100.8', 'dave'), 200)
+  })
+})
+
