@@ -39,7 +39,7 @@ const MODULES: Record<string, string[]> = {
   'src/auth/fastify-auth.ts': ['test/integration/front-auth.test.ts'],
   'src/auth/nonce.ts': ['test/unit/auth-nonce.test.ts', 'test/unit/auth-challenge.test.ts', 'test/unit/request-path-cache.test.ts', 'test/integration/digest-refusals.test.ts'],
   'src/auth/policy.ts': ['test/unit/request-path-cache.test.ts', 'test/integration/front-auth.test.ts'],
-  'src/auth/provider-chain.ts': ['test/unit/request-path-cache.test.ts', 'test/integration/sidecar-access.test.ts', 'test/integration/front-auth.test.ts'],
+  'src/auth/provider-chain.ts': ['test/unit/provider-chain-errors.test.ts', 'test/unit/request-path-cache.test.ts', 'test/integration/sidecar-access.test.ts', 'test/integration/front-auth.test.ts'],
   'src/auth/throttle-gate.ts': ['test/unit/throttle-gate.test.ts', 'test/unit/throttle.test.ts', 'test/unit/request-path-cache.test.ts', 'test/integration/throttle.test.ts'],
   'src/auth/throttle.ts': ['test/unit/throttle.test.ts', 'test/unit/throttle-gate.test.ts', 'test/unit/request-path-cache.test.ts', 'test/integration/throttle.test.ts'],
   'src/auth/verifier.ts': ['test/unit/request-path-cache.test.ts', 'test/unit/throttle-gate.test.ts', 'test/integration/digest-refusals.test.ts', 'test/integration/front-auth.test.ts'],
