@@ -5,16 +5,17 @@
  *   npm run mutation                                  every module below
  *   npm run mutation -- --module src/auth/nonce.ts    one module (repeatable)
  *   npm run mutation -- --list                        the mutants, without running anything
- *   options: --timeout 90 (seconds per test file), --line 120 (only mutants on that line; repeatable),
- *            --negate (also negate each guard: nearly always killed, so off by default)
+ *   options: --timeout 90 (seconds per test file), --line 120 (only mutants on that line;
+ *            repeatable), --negate (also negate each guard: nearly always killed, so off)
  *
- * A guard is an `if` whose branch returns, throws, waits, refuses or counts, a boolean `return`, or a regex
- * `.test()`. Mutations: the condition becomes false (the guard is gone) or, with --negate, is negated; each
- * operand of a || (→ false) or && (→ true) chain is dropped; < <= > >= move their boundary; a
- * `return`/`throw` inside a guard's block is removed; a regex test becomes true; a boolean
- * `return` returns true and false; `return c ? a : b` returns b. A mutant is killed when a test file fails or runs past the
- * timeout. The file is always restored: after each mutant, on Ctrl-C or SIGTERM, and at the next
- * start if a run was killed outright (the original is kept in the OS temp dir meanwhile).
+ * A guard is an `if` whose branch returns, throws, waits, refuses or counts, a boolean `return`,
+ * or a regex `.test()`. Mutations: the condition becomes false (the guard is gone) or, with
+ * --negate, is negated; each operand of a || (→ false) or && (→ true) chain is dropped; < <= > >=
+ * move their boundary; a `return`/`throw` inside a guard's block is removed; a regex test becomes
+ * true; a boolean `return` returns true and false; `return c ? a : b` returns b. A mutant is
+ * killed when a test file fails or runs past the timeout. The file is always restored: after
+ * each mutant, on Ctrl-C or SIGTERM, and at the next start if a run was killed outright (the
+ * original is kept in the OS temp dir meanwhile); a second run in the same checkout is refused.
  * Not part of CI (minutes per module): a habit before merging a change to a security check.
  */
 import { spawn } from 'node:child_process'
