@@ -37,7 +37,7 @@ const MODULES: Record<string, string[]> = {
   'src/auth/compare.ts': ['test/unit/auth-header.test.ts', 'test/integration/front-auth.test.ts'],
   'src/auth/credential-cache.ts': ['test/unit/credential-cache.test.ts', 'test/unit/request-path-cache.test.ts'],
   'src/auth/digest.ts': ['test/unit/auth-digest.test.ts', 'test/unit/digest-parse-edges.test.ts', 'test/unit/request-path-cache.test.ts', 'test/integration/digest-refusals.test.ts', 'test/integration/front-auth.test.ts', 'test/unit/fuzz-request-path.test.ts'],
-  'src/auth/fastify-auth.ts': ['test/integration/front-auth.test.ts'],
+  'src/auth/fastify-auth.ts': ['test/integration/provider-context.test.ts', 'test/integration/group-provider.test.ts', 'test/integration/front-auth.test.ts'],
   'src/auth/nonce.ts': ['test/unit/auth-nonce.test.ts', 'test/unit/auth-challenge.test.ts', 'test/unit/request-path-cache.test.ts', 'test/integration/digest-refusals.test.ts'],
   'src/auth/policy.ts': ['test/unit/request-path-cache.test.ts', 'test/integration/front-auth.test.ts'],
   'src/auth/provider-chain.ts': ['test/unit/provider-chain-errors.test.ts', 'test/unit/request-path-cache.test.ts', 'test/integration/sidecar-access.test.ts', 'test/integration/front-auth.test.ts'],
