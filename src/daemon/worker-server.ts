@@ -10,8 +10,9 @@ import { CreditSender } from '../ipc/flow.js'
 import { FramedSocket } from '../ipc/framed-socket.js'
 import {
   Frame, PROTOCOL_VERSION, creditPayload,
-  type CallRequest, type FrameType, type RequestHead, type StreamError,
+  type FrameType, type StreamError,
 } from '../ipc/protocol.js'
+import { readCallRequest, readRequestHead } from '../ipc/payload.js'
 import { FramedRequest, FramedResponse, StreamSocket, type StreamSink } from './http-adapter.js'
 import type { ProviderHost } from './provider-host.js'
 
@@ -131,7 +132,9 @@ class ServerConnection {
 
   #onHead(id: number, payload: Buffer): void {
     if (this.#exchanges.has(id)) return this.#fs.destroy()
-    const head = JSON.parse(payload.toString()) as RequestHead
+    const head = readRequestHead(payload)
+    // A malformed head is a protocol error: the connection goes (the front fails its streams).
+    if (head === undefined) return this.#fs.destroy()
     const fs = this.#fs
     const socket = new StreamSocket(head.remoteAddress ?? '127.0.0.1')
     const req = new FramedRequest(socket, head, (bytes) => fs.send(Frame.CREDIT, id, creditPayload(bytes)))
@@ -184,8 +187,9 @@ class ServerConnection {
       this.#fs.send(Frame.RESULT, id, JSON.stringify({ ok: false, code: 'GH_ERR_PROVIDER_UNAVAILABLE', message: 'group has no provider' }))
       return
     }
-    const call = JSON.parse(payload.toString()) as CallRequest
-    provider.call(call.method, Array.isArray(call.args) ? call.args : []).then(
+    const call = readCallRequest(payload)
+    if (call === undefined) return this.#fs.destroy()
+    provider.call(call.method, call.args).then(
       (result) => this.#fs.send(Frame.RESULT, id, JSON.stringify(result)),
       (err: unknown) => this.#server.options.onError('provider host failed', err),
     )

@@ -11,8 +11,9 @@ import { CreditSender, InboundBody } from './flow.js'
 import { FramedSocket } from './framed-socket.js'
 import {
   Frame, MAX_DATA_BYTES, PROTOCOL_VERSION, creditPayload,
-  type CallResult, type FrameType, type HelloAck, type RequestHead, type ResponseHead, type StreamError,
+  type FrameType, type RequestHead, type ResponseHead,
 } from './protocol.js'
+import { readCallResult, readHelloAck, readResponseHead, readStreamError } from './payload.js'
 
 export interface ResponseStart {
   status: number
@@ -48,6 +49,8 @@ export function isNotAccepted(err: unknown): boolean {
 
 interface Stream {
   id: number
+  /** A provider call (answered by RESULT) rather than a request (answered by RESPONSE_HEAD, DATA, END). */
+  call: boolean
   resolve(value: unknown): void
   reject(err: Error): void
   headDone: boolean
@@ -77,6 +80,10 @@ interface Stream {
 }
 
 type Handler = (s: Stream, payload: Buffer) => void
+
+/** The frames a worker may send on a request stream and on a call stream. */
+const REQUEST_FRAMES: ReadonlySet<FrameType> = new Set([Frame.RESPONSE_HEAD, Frame.DATA, Frame.END, Frame.ERROR, Frame.CREDIT])
+const CALL_FRAMES: ReadonlySet<FrameType> = new Set([Frame.RESULT, Frame.ERROR])
 
 /** Frames the front sends a worker in one write at most (framed-socket.ts says why). */
 const FRONT_MAX_BATCH = 8
@@ -118,7 +125,8 @@ export class WorkerConnection {
       const fs = new FramedSocket(socket, (type, id, payload) => {
         if (conn !== null) return conn.#onFrame(type, id, payload)
         if (type !== Frame.HELLO_OK) return fail(new Error(`unexpected frame ${type} before HELLO_OK`))
-        const ack = JSON.parse(payload.toString()) as HelloAck
+        const ack = readHelloAck(payload)
+        if (ack === undefined) return fail(new Error('malformed HELLO_OK'))
         if (ack.v !== PROTOCOL_VERSION) return fail(new Error(`protocol version ${ack.v}, expected ${PROTOCOL_VERSION}`))
         clearTimeout(timer)
         conn = new WorkerConnection(group, fs)
@@ -150,7 +158,7 @@ export class WorkerConnection {
         opts.onDone?.()
         return reject(this.closed ? notAccepted(this.group) : abortError(opts.signal as AbortLike))
       }
-      const s = this.#open(resolve as (v: unknown) => void, reject, opts.timeoutMs)
+      const s = this.#open(false, resolve as (v: unknown) => void, reject, opts.timeoutMs)
       s.onTimeout = opts.onTimeout
       s.onDone = opts.onDone
       const wire: RequestHead = { method: head.method, url: head.url, headers: head.headers, remoteAddress: head.remoteAddress, body: body !== null, gateway: head.gateway }
@@ -169,7 +177,7 @@ export class WorkerConnection {
   call(method: string, args: unknown[], timeoutMs: number): Promise<unknown> {
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(notAccepted(this.group))
-      const s = this.#open(resolve, reject, timeoutMs)
+      const s = this.#open(true, resolve, reject, timeoutMs)
       this.#fs.send(Frame.CALL, s.id, JSON.stringify({ method, args }))
     })
   }
@@ -183,11 +191,11 @@ export class WorkerConnection {
     this.#fs.destroy()
   }
 
-  #open(resolve: (v: unknown) => void, reject: (err: Error) => void, timeoutMs: number): Stream {
+  #open(call: boolean, resolve: (v: unknown) => void, reject: (err: Error) => void, timeoutMs: number): Stream {
     let id = this.#nextId
     while (this.#streams.has(id)) id = id >= 0xffffffff ? 1 : id + 1
     this.#nextId = id >= 0xffffffff ? 1 : id + 1
-    const s: Stream = { id, resolve, reject, headDone: false, unsent: false, ended: false, done: false, timeoutMs }
+    const s: Stream = { id, call, resolve, reject, headDone: false, unsent: false, ended: false, done: false, timeoutMs }
     this.#streams.set(id, s)
     this.#arm(s)
     return s
@@ -203,13 +211,29 @@ export class WorkerConnection {
     const s = this.#streams.get(id)
     if (s === undefined) return
     const handler = this.#handlers[type]
-    if (handler === undefined) return this.#fs.destroy(errors.GH_ERR_IPC_PROTOCOL(`unexpected frame type ${type} from worker`))
-    handler(s, payload)
+    if (handler === undefined || !(s.call ? CALL_FRAMES : REQUEST_FRAMES).has(type)) {
+      return this.#protocolError(`unexpected frame type ${type} from worker on ${s.call ? 'call' : 'request'} stream ${id}`)
+    }
+    try {
+      handler(s, payload)
+    } catch (err) {
+      // Whatever a worker's frame makes fail here fails its connection, never the front.
+      this.#protocolError(`frame type ${type} on stream ${id}: ${err instanceof Error ? err.message : String(err)}`)
+    }
+  }
+
+  /**
+   * The worker broke the protocol: this connection alone is closed. Its streams fail (502, as
+   * for a worker that died) and the process is replaced (worker-process.ts, onClose).
+   */
+  #protocolError(what: string): void {
+    this.#fs.destroy(errors.GH_ERR_IPC_PROTOCOL(what))
   }
 
   #onResponseHead(s: Stream, payload: Buffer): void {
     if (s.headDone) return
-    const head = JSON.parse(payload.toString()) as ResponseHead
+    const head = readResponseHead(payload)
+    if (head === undefined) return this.#protocolError(`malformed RESPONSE_HEAD on stream ${s.id}`)
     s.headDone = true
     clearTimeout(s.timer)
     s.resolve(new Response(head, s, this.#bodyOf))
@@ -255,7 +279,8 @@ export class WorkerConnection {
   }
 
   #onError(s: Stream, payload: Buffer): void {
-    const e = JSON.parse(payload.toString()) as StreamError
+    const e = readStreamError(payload)
+    if (e === undefined) return this.#protocolError(`malformed ERROR on stream ${s.id}`)
     const err = errors.GH_ERR_GROUP_FAILED(this.group, `${e.code}: ${e.message}`)
     this.#fail(s, err)
   }
@@ -267,7 +292,8 @@ export class WorkerConnection {
   }
 
   #onResult(s: Stream, payload: Buffer): void {
-    const result = JSON.parse(payload.toString()) as CallResult
+    const result = readCallResult(payload)
+    if (result === undefined) return this.#protocolError(`malformed RESULT on stream ${s.id}`)
     this.#finish(s)
     if (result.ok) s.resolve(result.value)
     // remoteCode/remoteMessage: the worker's own code, for the provider adapter to map (group-provider.ts).

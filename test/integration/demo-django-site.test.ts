@@ -17,6 +17,7 @@ import { runGateway, type RunningGateway } from '../../src/gateway.js'
 import { createLogger } from '../../src/log.js'
 import { packageRoot } from '../../src/package-root.js'
 import { tempDir } from '../helpers/gateway.js'
+import { needs } from '../helpers/required-tool.js'
 
 const PYTHON = '/usr/bin/python3'
 const example = join(packageRoot(), 'examples', 'django-site')
@@ -33,7 +34,7 @@ async function get(path: string, user?: string, password?: string) {
   return { status: r.statusCode, headers: r.headers, body: await r.body.text() }
 }
 
-describe('examples/django-site', { skip: hasDjango ? false : 'Django is not installed (apt install python3-django)' }, () => {
+describe('examples/django-site', { skip: needs(hasDjango, 'Django is not installed (apt install python3-django)') }, () => {
   before(async () => {
     const t = tempDir('gh-django-site-')
     cleanup = t.cleanup

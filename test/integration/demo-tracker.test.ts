@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import { startDemo, type RunningDemo } from '../../src/cli/commands/demo.js'
 import { createLogger } from '../../src/log.js'
-import { computeHA1, computeResponse } from '../../src/auth/digest.js'
+import { clientResponse } from '../helpers/digest-client.js'
 import { tempDir } from '../helpers/gateway.js'
 
 const root = new URL('../../', import.meta.url)
@@ -57,8 +57,7 @@ async function digestHeader(path: string, user: string, password: string, algori
   const nonce = /nonce="([^"]+)"/.exec(ch)![1]!
   const opaque = /opaque="([^"]+)"/.exec(ch)![1]!
   const cnonce = 'a1b2c3d4e5f60718'
-  const ha1 = computeHA1(algorithm, user, 'Tracker', password)
-  const response = computeResponse({ algorithm, ha1, method: 'GET', uri: path, nonce, cnonce, nc: '00000001', qop: 'auth' })
+  const response = clientResponse({ algorithm, username: user, realm: 'Tracker', password, method: 'GET', uri: path, nonce, cnonce, nc: '00000001', qop: 'auth' })
   return `Digest username="${user}", realm="Tracker", nonce="${nonce}", uri="${path}", algorithm=${algorithm}, qop=auth, nc=00000001, cnonce="${cnonce}", response="${response}", opaque="${opaque}"`
 }
 

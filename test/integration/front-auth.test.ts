@@ -11,7 +11,7 @@ import http from 'node:http'
 import { startEchoUpstream, type EchoUpstream } from '../helpers/echo-upstream.js'
 import { startGateway, tempDir, writeFile, type TestGateway } from '../helpers/gateway.js'
 import { UserStore } from '../../providers/sqlite/store.js'
-import { computeHA1, computeResponse } from '../../src/auth/digest.js'
+import { clientResponse } from '../helpers/digest-client.js'
 
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`, 'utf8').toString('base64')}`
 const md5 = (s: string) => createHash('md5').update(s).digest('hex')
@@ -151,8 +151,7 @@ describe('Digest', () => {
     assert.deepEqual(challenges.map((c) => /algorithm=([A-Z0-9-]+)/.exec(c)?.[1]), ['SHA-256', 'MD5'])
     const nonce = /nonce="([^"]+)"/.exec(challenges[0]!)![1]!
     const opaque = /opaque="([^"]+)"/.exec(challenges[0]!)![1]!
-    const ha1 = computeHA1('SHA-256', 'dave', 'Office', 'dave-pw')
-    const response = computeResponse({ algorithm: 'SHA-256', ha1, method: 'GET', uri: '/staff-digest/', nonce, cnonce: 'c1', nc: '00000001', qop: 'auth' })
+    const response = clientResponse({ algorithm: 'SHA-256', username: 'dave', realm: 'Office', password: 'dave-pw', method: 'GET', uri: '/staff-digest/', nonce, cnonce: 'c1', nc: '00000001', qop: 'auth' })
     const header = `Digest username="dave", realm="Office", nonce="${nonce}", uri="/staff-digest/", algorithm=SHA-256, qop=auth, nc=00000001, cnonce="c1", response="${response}"`
     const withoutOpaque = await get('/staff-digest/', { authorization: header })
     assert.equal(withoutOpaque.status, 401, 'opaque must come back (RFC 7616 §3.3)')
@@ -168,8 +167,7 @@ describe('Digest', () => {
     const nonce = /nonce="([^"]+)"/.exec(md5ch)![1]!
     const opaque = /opaque="([^"]+)"/.exec(md5ch)![1]!
     const cnonce = 'abcdef0123456789'
-    const ha1 = computeHA1('MD5', user, 'Office', password)
-    const response = computeResponse({ algorithm: 'MD5', ha1, method: 'GET', uri: path, nonce, cnonce, nc, qop: 'auth' })
+    const response = clientResponse({ algorithm: 'MD5', username: user, realm: 'Office', password, method: 'GET', uri: path, nonce, cnonce, nc, qop: 'auth' })
     const header = `Digest username="${user}", realm="Office", nonce="${nonce}", uri="${path}", algorithm=MD5, qop=auth, nc=${nc}, cnonce="${cnonce}", response="${response}", opaque="${opaque}"`
     return { header, nonce }
   }
@@ -206,8 +204,7 @@ describe('Digest userhash (RFC 7616 §3.4.4)', () => {
     const nonce = /nonce="([^"]+)"/.exec(ch[0]!)![1]!
     const opaque = /opaque="([^"]+)"/.exec(ch[0]!)![1]!
     const hashedUser = createHash('sha256').update('dave:Office').digest('hex')
-    const ha1 = computeHA1('SHA-256', 'dave', 'Office', 'dave-pw')
-    const response = computeResponse({ algorithm: 'SHA-256', ha1, method: 'GET', uri: '/hashed/', nonce, cnonce: 'c2', nc: '00000001', qop: 'auth' })
+    const response = clientResponse({ algorithm: 'SHA-256', username: 'dave', realm: 'Office', password: 'dave-pw', method: 'GET', uri: '/hashed/', nonce, cnonce: 'c2', nc: '00000001', qop: 'auth' })
     const r = await get('/hashed/', { authorization: `Digest username="${hashedUser}", userhash=true, realm="Office", nonce="${nonce}", uri="/hashed/", algorithm=SHA-256, qop=auth, nc=00000001, cnonce="c2", response="${response}", opaque="${opaque}"` })
     assert.equal(r.status, 200)
     assert.equal(JSON.parse(r.text).headers['x-remote-user'], 'dave')
@@ -242,9 +239,7 @@ describe('proxy mode and auth-int', () => {
       assert.match(ch, /qop="auth-int"/)
       const nonce = /nonce="([^"]+)"/.exec(ch)![1]!
       const opaque = /opaque="([^"]+)"/.exec(ch)![1]!
-      const ha1 = computeHA1('SHA-256', 'dave', 'Office', 'dave-pw')
-      const bodyHash = createHash('sha256').update(payload).digest('hex')
-      const response = computeResponse({ algorithm: 'SHA-256', ha1, method: 'POST', uri: '/integrity/t', nonce, cnonce: 'c3', nc: '00000001', qop: 'auth-int', bodyHash })
+      const response = clientResponse({ algorithm: 'SHA-256', username: 'dave', realm: 'Office', password: 'dave-pw', method: 'POST', uri: '/integrity/t', nonce, cnonce: 'c3', nc: '00000001', qop: 'auth-int', body: payload })
       return `Digest username="dave", realm="Office", nonce="${nonce}", uri="/integrity/t", algorithm=SHA-256, qop=auth-int, nc=00000001, cnonce="c3", response="${response}", opaque="${opaque}"`
     }
     const ok = await request(`${gw.url}/integrity/t`, { method: 'POST', body, headers: { authorization: await sign(body), 'content-type': 'text/plain' } })

@@ -7,6 +7,7 @@ import { Agent, request } from 'undici'
 import { startEchoUpstream, type EchoUpstream } from '../helpers/echo-upstream.js'
 import { startGateway, tempDir, writeFile, type TestGateway } from '../helpers/gateway.js'
 import { UserStore } from '../../providers/sqlite/store.js'
+import { needs } from '../helpers/required-tool.js'
 
 let upstream: EchoUpstream
 let gw: TestGateway | undefined
@@ -40,7 +41,7 @@ after(async () => {
   cleanup?.()
 })
 
-test('the front serves HTTPS and tells the upstream X-Forwarded-Proto: https', { skip: haveOpenssl ? false : 'openssl is not installed' }, async () => {
+test('the front serves HTTPS and tells the upstream X-Forwarded-Proto: https', { skip: needs(haveOpenssl, 'openssl is not installed (apt install openssl)') }, async () => {
   const url = gw!.url.replace('http:', 'https:')
   const dispatcher = new Agent({ connect: { ca: cert } })
   const denied = await request(`${url}/s/`, { dispatcher })

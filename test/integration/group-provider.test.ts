@@ -9,7 +9,7 @@ import { request as httpRequest } from 'node:http'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import bcrypt from 'bcryptjs'
-import { computeHA1, computeResponse } from '../../src/auth/digest.js'
+import { clientResponse } from '../helpers/digest-client.js'
 import { startGateway, tempDir, writeFile, type TestGateway } from '../helpers/gateway.js'
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'group-providers')
@@ -117,8 +117,7 @@ describe('answers of a group provider', () => {
     const sha = offered.find((c) => c.includes('algorithm=SHA-256'))!
     const nonce = /nonce="([^"]+)"/.exec(sha)![1]!
     const opaque = /opaque="([^"]+)"/.exec(sha)![1]!
-    const ha1 = computeHA1('SHA-256', 'bob', 'Accounts', 'builder')
-    const response = computeResponse({ algorithm: 'SHA-256', ha1, method: 'GET', uri: '/digest/page', nonce, cnonce: 'c0ffee', nc: '00000001', qop: 'auth' })
+    const response = clientResponse({ algorithm: 'SHA-256', username: 'bob', realm: 'Accounts', password: 'builder', method: 'GET', uri: '/digest/page', nonce, cnonce: 'c0ffee', nc: '00000001', qop: 'auth' })
     const header = `Digest username="bob", realm="Accounts", nonce="${nonce}", uri="/digest/page", algorithm=SHA-256, qop=auth, nc=00000001, cnonce="c0ffee", response="${response}", opaque="${opaque}"`
     const r = await get('/digest/page', { authorization: header })
     assert.equal(r.status, 200)

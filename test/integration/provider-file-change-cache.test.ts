@@ -14,7 +14,7 @@ import bcrypt from 'bcryptjs'
 import { eventually } from '../fixtures/apps/harness.js'
 import { startEchoUpstream, type EchoUpstream } from '../helpers/echo-upstream.js'
 import { startGateway, tempDir, type TestGateway } from '../helpers/gateway.js'
-import { computeHA1, computeResponse } from '../../src/auth/digest.js'
+import { clientResponse } from '../helpers/digest-client.js'
 
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`, 'utf8').toString('base64')}`
 const htpasswdLine = (user: string, password: string) => `${user}:${bcrypt.hashSync(password, 4)}\n`
@@ -81,8 +81,7 @@ async function digestHeader(path: string, user: string, password: string): Promi
   const nonce = /nonce="([^"]+)"/.exec(ch)![1]!
   const opaque = /opaque="([^"]+)"/.exec(ch)![1]!
   const cnonce = 'abcdef0123456789'
-  const ha1 = computeHA1('MD5', user, 'Office', password)
-  const response = computeResponse({ algorithm: 'MD5', ha1, method: 'GET', uri: path, nonce, cnonce, nc: '00000001', qop: 'auth' })
+  const response = clientResponse({ algorithm: 'MD5', username: user, realm: 'Office', password, method: 'GET', uri: path, nonce, cnonce, nc: '00000001', qop: 'auth' })
   return `Digest username="${user}", realm="Office", nonce="${nonce}", uri="${path}", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}", response="${response}", opaque="${opaque}"`
 }
 

@@ -18,6 +18,22 @@ describe('NonceManager construction', () => {
       assert.throws(() => new NonceManager(opts), (err: unknown) => isGatehouseError(err, 'GH_ERR_OPT_INVALID'), JSON.stringify(opts))
     }
   })
+
+  test('accepts the edges: a 16-byte secret, windowSize 4096; refuses a now that is not a function', () => {
+    assert.doesNotThrow(() => new NonceManager({ secret: Buffer.alloc(16, 1) }))
+    assert.doesNotThrow(() => new NonceManager({ secret: 'x'.repeat(16) }))
+    assert.doesNotThrow(() => new NonceManager({ secret: SECRET, windowSize: 4096 }))
+    assert.throws(() => new NonceManager({ secret: SECRET, now: 5 as unknown as () => number }), (err: unknown) => isGatehouseError(err, 'GH_ERR_OPT_INVALID'))
+  })
+
+  test('a clock that returns a negative, non-finite or non-number time throws TypeError instead of issuing or accepting', () => {
+    for (const t of [-1, Number.NaN, Number.POSITIVE_INFINITY, '1700000000000' as unknown as number]) {
+      const m = new NonceManager({ secret: SECRET, now: () => t })
+      assert.throws(() => m.issue('r'), TypeError, String(t))
+    }
+    const good = new NonceManager({ secret: SECRET }).issue('r')
+    assert.throws(() => new NonceManager({ secret: SECRET, now: () => Number.NaN }).check(good, 'r'), TypeError)
+  })
 })
 
 describe('NonceManager.issue / check', () => {

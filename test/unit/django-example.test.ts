@@ -12,11 +12,12 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import createDjango from '../../providers/django/index.js'
 import type { AuthContext, Provider } from '../../src/providers/contract.js'
+import { needs } from '../helpers/required-tool.js'
 
 const PYTHON = '/usr/bin/python3'
 const CREATE_DB = join(dirname(fileURLToPath(import.meta.url)), '../../examples/django-site/create-db.py')
 const hasDjango = spawnSync(PYTHON, ['-c', 'import django'], { stdio: 'ignore' }).status === 0
-const skip = hasDjango ? false : `${PYTHON} cannot import django (apt install python3-django)`
+const skip = needs(hasDjango, `${PYTHON} cannot import django (apt install python3-django)`)
 const ctx: AuthContext = { method: 'GET', path: '/', host: '127.0.0.1', remoteAddress: '127.0.0.1', route: '/', realm: 'Site', headers: {} }
 const log = { info() {}, warn() {}, error() {} }
 

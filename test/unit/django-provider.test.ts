@@ -20,11 +20,12 @@ import { createDjangoProvider, type DjangoProvider } from '../../providers/djang
 import { openSqliteUserSource } from '../../providers/django/sqlite-user-source.js'
 import { isGatehouseError } from '../../src/errors.js'
 import type { AuthContext, ProviderLog } from '../../src/providers/contract.js'
+import { needs } from '../helpers/required-tool.js'
 
 const PYTHON = '/usr/bin/python3'
 const MAKE_DB = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/django/make-db.py')
 const hasDjango = spawnSync(PYTHON, ['-c', 'import django, argon2, bcrypt'], { stdio: 'ignore' }).status === 0
-const skip = hasDjango ? false : `${PYTHON} cannot import django, argon2 and bcrypt (apt install python3-django python3-argon2 python3-bcrypt)`
+const skip = needs(hasDjango, `${PYTHON} cannot import django, argon2 and bcrypt (apt install python3-django python3-argon2 python3-bcrypt)`)
 
 interface MadeUser { username: string; hasher: string; algorithm: string; active: boolean; groups: string[] }
 interface Probe { username: string; password: string; check: boolean | null; groups: string[] }

@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { parseShaCrypt, shaCrypt } from '../../src/passwords/sha-crypt.js'
 import { verifyPassword } from '../../src/passwords/verify.js'
+import { needs } from '../helpers/required-tool.js'
 
 // Test vectors from the specification, https://www.akkadia.org/drepper/SHA-crypt.txt
 const SPEC_VECTORS: Array<[string, string, 'sha256' | 'sha512', string, number | undefined, string]> = [
@@ -37,7 +38,7 @@ describe('shaCrypt (Drepper SHA-crypt)', () => {
     assert.equal(parseShaCrypt('$5$a-salt-longer-than-16$abc'), undefined)
   })
 
-  test('verifies hashes written by `openssl passwd -5` and `-6`, including a UTF-8 password', { skip: !existsSync('/usr/bin/openssl') && 'openssl not installed' }, async () => {
+  test('verifies hashes written by `openssl passwd -5` and `-6`, including a UTF-8 password', { skip: needs(existsSync('/usr/bin/openssl'), 'openssl not installed (apt install openssl)') }, async () => {
     for (const flag of ['-5', '-6']) {
       for (const password of ['correct horse', 'pässwörd ☃']) {
         const hash = execFileSync('/usr/bin/openssl', ['passwd', flag, '-stdin'], { input: password + '\n' }).toString().trim()

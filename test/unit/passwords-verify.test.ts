@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { detectFormat, dummyVerify, hashBcryptSync, hashPassword, primeDummy, verifyPassword } from '../../src/passwords/index.js'
+import { needs } from '../helpers/required-tool.js'
 
 const HTPASSWD = '/usr/bin/htpasswd'
 const hasHtpasswd = existsSync(HTPASSWD)
@@ -41,7 +42,7 @@ describe('verifyPassword with fixed vectors', () => {
   })
 })
 
-describe('verifyPassword with hashes htpasswd writes now', { skip: !hasHtpasswd && 'apache2-utils (htpasswd) not installed' }, () => {
+describe('verifyPassword with hashes htpasswd writes now', { skip: needs(hasHtpasswd, 'apache2-utils (htpasswd) not installed') }, () => {
   const flags: Array<[string, string[]]> = [
     ['bcrypt -B', ['-B', '-C', '5']],
     ['apr1 -m', ['-m']],

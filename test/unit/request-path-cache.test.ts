@@ -7,7 +7,7 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
 import { CredentialCache } from '../../src/auth/credential-cache.js'
-import { computeResponse, hashHex } from '../../src/auth/digest.js'
+import { clientResponse, digestHash } from '../helpers/digest-client.js'
 import { NonceManager } from '../../src/auth/nonce.js'
 import { makePolicy } from '../../src/auth/policy.js'
 import { LoginThrottle } from '../../src/auth/throttle.js'
@@ -146,7 +146,7 @@ describe('Digest realm hashes in the cache', () => {
       provider: {
         async getRealmHash(_ctx: AuthContext, user: string, realm: string) {
           lookups++
-          return user === 'alice' ? hashHex('SHA-256', `alice:${realm}:right`) : null
+          return user === 'alice' ? digestHash('SHA-256', `alice:${realm}:right`) : null
         },
         async groupsForUser() { return [] },
       },
@@ -156,9 +156,8 @@ describe('Digest realm hashes in the cache', () => {
 
   function digestHeader(d: VerifierDeps, password: string, nc: number): string {
     const nonce = d.nonces.issue('R')
-    const ha1 = hashHex('SHA-256', `alice:R:${password}`)
-    const p = { algorithm: 'SHA-256' as const, ha1, method: 'GET', uri: '/', nonce, cnonce: 'c0ffee', nc: nc.toString(16).padStart(8, '0'), qop: 'auth' as const }
-    return `Digest username="alice", realm="R", nonce="${nonce}", uri="/", algorithm=SHA-256, response="${computeResponse(p)}", qop=auth, nc=${p.nc}, cnonce="c0ffee", opaque="${d.nonces.opaque('R')}"`
+    const p = { algorithm: 'SHA-256' as const, username: 'alice', realm: 'R', password, method: 'GET', uri: '/', nonce, cnonce: 'c0ffee', nc: nc.toString(16).padStart(8, '0'), qop: 'auth' as const }
+    return `Digest username="alice", realm="R", nonce="${nonce}", uri="/", algorithm=SHA-256, response="${clientResponse(p)}", qop=auth, nc=${p.nc}, cnonce="c0ffee", opaque="${d.nonces.opaque('R')}"`
   }
 
   test('a wrong response leaves no HA1 in the cache; a right one caches it and the next request is a hit', async () => {

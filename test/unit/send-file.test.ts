@@ -32,6 +32,10 @@ before(async () => {
   await writeFile(path.join(root, 'blob.unknownext'), 'x')
   await writeFile(path.join(root, 'empty.txt'), '')
   await writeFile(path.join(base, 'outside', 'secret.txt'), 'secret')
+  // A sibling whose name starts with the root's: inside by a string prefix, outside by path.
+  await mkdir(path.join(base, 'root-evil'))
+  await writeFile(path.join(base, 'root-evil', 'secret.txt'), 'secret')
+  await symlink(path.join(base, 'root-evil', 'secret.txt'), path.join(root, 'link-evil.txt'))
   await symlink(path.join(base, 'outside', 'secret.txt'), path.join(root, 'link-out.txt'))
   await symlink(path.join(base, 'outside'), path.join(root, 'dir-out'))
   await symlink('a.txt', path.join(root, 'link-in.txt'))
@@ -133,6 +137,14 @@ describe('sendFile: confinement to the roots', () => {
   test('a symlink escaping the root is 403, to a file or through a directory', async () => {
     assert.equal((await get({ path: 'link-out.txt' })).statusCode, 403)
     assert.equal((await get({ path: 'dir-out/secret.txt' })).statusCode, 403)
+  })
+
+  test('a sibling directory whose name extends the root\'s (root-evil) is outside: 403, by path, absolute path or symlink', async () => {
+    for (const p of ['../root-evil/secret.txt', path.join(base, 'root-evil', 'secret.txt'), 'link-evil.txt']) {
+      const res = await get({ path: p })
+      assert.equal(res.statusCode, 403, p)
+      assert.notEqual(res.body, 'secret', p)
+    }
   })
 
   test('a symlink staying inside the root is served', async () => {

@@ -83,5 +83,5 @@ export function skipUnless(path: string | undefined, what: string, debianPackage
  */
 export function skipOrFail(reason: string): string {
   if (process.env.GATEHOUSE_INTEROP_REQUIRED === '1') throw new Error(`${reason}: required by .ci/run (GATEHOUSE_INTEROP_REQUIRED=1)`)
-  return `${reason}; interop test skipped`
+  return `${reason}; test skipped`
 }
