@@ -177,3 +177,31 @@ describe('route paths and caseSensitive in the configuration', () => {
     refusedAs([{ path: '/', caseSensitive: 'yes' }], /routes\[0\]\.caseSensitive/)
   })
 })
+
+describe('each refusal of the rule, on its own', () => {
+  const table = new RouteTable([{ path: '/' }, { path: '/staff' }, { path: '/public' }])
+  const reason = (target: string): string | undefined => {
+    const d = table.decide(target)
+    return d.ok ? undefined : d.reason
+  }
+
+  test('a target that is not origin-form visible ASCII is refused, whatever else it holds', () => {
+    for (const t of ['staff', '*', '/a b', '/caf\u00e9', '/staff\t', 'http://evil.example/staff']) assert.equal(reason(t), 'request target must be a path', JSON.stringify(t))
+  })
+
+  test('a % not followed by two hex digits is named as a malformed escape', () => {
+    for (const t of ['/staff%', '/st%4', '/%zzstaff', '/public/%g0']) assert.equal(reason(t), 'malformed percent-escape in the path', t)
+  })
+
+  test('an encoded #, ? or control character is refused once decoded (an app that decodes reads another path)', () => {
+    for (const t of ['/staff%23x', '/public%3F/x', '/public/%0a', '/staff%7f', '/%09staff']) assert.equal(reason(t), 'encoded #, ? and control characters are not allowed in the path', t)
+  })
+
+  test('with capitals, a ; parameter that keeps the route is accepted (the folded and ;-stripped reading agrees)', () => {
+    for (const t of ['/public/A;jsessionid=1', '/Public;x/A', '/staff/Report;v=2']) {
+      const d = table.decide(t)
+      if (t.startsWith('/Public')) assert.equal(d.ok, false, t)
+      else assert.deepEqual([d.ok, d.ok ? d.route?.path : undefined], [true, t.startsWith('/staff') ? '/staff' : '/public'], t)
+    }
+  })
+})
