@@ -148,4 +148,12 @@ describe('a Django site on PostgreSQL checks the passwords of another WSGI appli
     await admitted('/wiki-staff/page', 'dora', 'dora-new')
     assert.equal(cacheHits(), hits, 'every login was answered by Django, none by the cache')
   })
+
+  test('no log line carries a password or a Basic credential', () => {
+    assert.ok(gw!.logs.length > 0, 'the gateway logged')
+    const logs = gw!.logs.join('')
+    for (const secret of ['ann-pass', 'ann-wrong', 'ben-pass', 'ben-wrong', 'carl-pass', 'dora-old', 'dora-new', 'Basic YW5u']) {
+      assert.equal(logs.includes(secret), false, `a log line contains ${secret}`)
+    }
+  })
 })
