@@ -40,3 +40,15 @@ test('hop-by-hop headers and those named in Connection are removed', () => {
   const h = buildForwardHeaders({ connection: 'keep-alive, x-secret', 'x-secret': '1', 'keep-alive': 'timeout=5', te: 'trailers', accept: 'a' }, opts, conn, undefined)
   assert.deepEqual(Object.keys(h).sort(), ['accept', 'x-forwarded-for', 'x-forwarded-proto'])
 })
+
+test('an identity value is sent as is when it is visible ASCII without % or comma, and percent-encoded otherwise', () => {
+  const h = buildForwardHeaders({}, opts, conn, { user: 'bob@example.com', groups: ['dev-ops', 'x%2Cadmin', 'a b'] })
+  assert.equal(h['x-remote-user'], 'bob@example.com')
+  // A raw % would let a group named "x%2Cadmin" read as two groups, "x" and "admin", once decoded.
+  assert.equal(h['x-remote-groups'], 'dev-ops,x%252Cadmin,a%20b')
+})
+
+test('an underscore look-alike of any header is dropped, not only of the identity headers', () => {
+  const h = buildForwardHeaders({ content_type: 'text/evil', 'x-custom': 'kept', x_custom: 'dropped', 'accept_language': 'xx' }, opts, conn, undefined)
+  assert.deepEqual([h.content_type, h.x_custom, h.accept_language, h['x-custom']], [undefined, undefined, undefined, 'kept'])
+})
