@@ -68,11 +68,12 @@ describe('hgweb protected by a Django site\'s users: committers push, others onl
     assert.equal(setup.status, 0, `setup.py: ${setup.stderr}`)
 
     // The example's own configuration; only the port, the data directory and the recorder differ.
-    const raw = parseYaml(readFileSync(join(EXAMPLE, 'gatehouse.yaml'), 'utf8')) as Record<string, any>
+    const raw = parseYaml(readFileSync(join(EXAMPLE, 'gatehouse.yaml'), 'utf8')) as { listen?: unknown; groups: Record<string, { wsgi: string; env?: Record<string, string> }> }
     delete raw.listen
-    for (const g of Object.values(raw.groups) as Array<Record<string, any>>) g.env = { ...g.env, HGSITE_DATA: data, PYTHONDONTWRITEBYTECODE: '1' }
-    raw.groups.hg.env = { ...raw.groups.hg.env, HGWEB_WSGI: join(EXAMPLE, raw.groups.hg.wsgi), HG_SEEN: seen }
-    raw.groups.hg.wsgi = RECORDER
+    for (const g of Object.values(raw.groups)) g.env = { ...g.env, HGSITE_DATA: data, PYTHONDONTWRITEBYTECODE: '1' }
+    const hgGroup = raw.groups.hg!
+    hgGroup.env = { ...hgGroup.env, HGWEB_WSGI: join(EXAMPLE, hgGroup.wsgi), HG_SEEN: seen }
+    hgGroup.wsgi = RECORDER
     gw = await startGateway(raw, EXAMPLE)
   })
 
