@@ -11,6 +11,15 @@ const duration = {
 const stringOrList = { anyOf: [{ type: 'string', minLength: 1 }, { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 }] }
 const headerName = { type: 'string', pattern: '^[A-Za-z0-9-]+$' }
 
+const requireRule = {
+  description: '"valid-user", or { users: [...] } and/or { groups: [...] } (groups: authenticated AND in one of the groups)',
+  'x-expected': '"valid-user", { users: [...] } or { groups: [...] } (or both lists)',
+  anyOf: [
+    { const: 'valid-user' },
+    { type: 'object', additionalProperties: false, properties: { users: { type: 'array', items: { type: 'string', minLength: 1 } }, groups: { type: 'array', items: { type: 'string', minLength: 1 } } } },
+  ],
+}
+
 const auth = {
   type: 'object',
   additionalProperties: false,
@@ -19,13 +28,21 @@ const auth = {
     scheme: { description: 'basic, digest, or a list of both (challenges are sent in the order given)', anyOf: [{ enum: ['basic', 'digest'] }, { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['basic', 'digest'] } }] },
     realm: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^"\\\\\\x00-\\x1f\\x7f]+$' },
     provider: { description: 'a provider name, or a chain of names asked in order', ...stringOrList },
-    require: {
-      description: '"valid-user", or { users: [...] } and/or { groups: [...] } (groups: authenticated AND in one of the groups)',
-      'x-expected': '"valid-user", { users: [...] } or { groups: [...] } (or both lists)',
-      anyOf: [
-        { const: 'valid-user' },
-        { type: 'object', additionalProperties: false, properties: { users: { type: 'array', items: { type: 'string', minLength: 1 } }, groups: { type: 'array', items: { type: 'string', minLength: 1 } } } },
-      ],
+    require: requireRule,
+    limitExcept: {
+      description: 'Apache\'s <LimitExcept>: a request whose method is not in `methods` must also satisfy `require` (e.g. writes only for a group)',
+      type: 'object',
+      additionalProperties: false,
+      required: ['methods', 'require'],
+      properties: {
+        methods: {
+          description: 'the methods exempt from this require, upper case (GET also exempts HEAD)',
+          type: 'array', minItems: 1, uniqueItems: true,
+          // Methods are case-sensitive (RFC 9110 §9.1): a lower-case `get` would never match, silently.
+          items: { type: 'string', pattern: '^[A-Z][A-Z0-9_-]*$' },
+        },
+        require: requireRule,
+      },
     },
     algorithms: { description: 'Digest algorithms offered, in order (default SHA-256, MD5)', type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['SHA-256', 'SHA-256-sess', 'SHA-512-256', 'SHA-512-256-sess', 'MD5', 'MD5-sess'] } },
     md5: { description: 'offer MD5 for Digest (Safari and Python requests only do MD5); default true', type: 'boolean' },

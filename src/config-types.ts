@@ -24,6 +24,11 @@ export interface AuthConfig {
   /** Provider names in order: built-ins from `providers:` or daemon groups that have a provider. */
   provider: string[]
   require: RequireConfig
+  /**
+   * Apache's `<LimitExcept GET>`: a request whose method is not listed must also satisfy this
+   * `require` (both apply). `methods` is upper case; GET brings HEAD with it, as in Apache.
+   */
+  limitExcept?: { methods: string[]; require: RequireConfig }
   /** Digest algorithms offered, strongest first. MD5 last unless switched off. */
   algorithms: DigestAlgorithmName[]
   qop: Array<'auth' | 'auth-int'>

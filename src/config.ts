@@ -9,7 +9,7 @@ import { configSchema } from './config-schema.js'
 import { errors } from './errors.js'
 import type { DigestAlgorithmName } from './auth/digest.js'
 import { parseAdmin, type RawAdmin } from './config-admin.js'
-import type { AuthConfig, Config, GroupConfig, ProviderConfig, RouteConfig, Scheme, SidecarConfig } from './config-types.js'
+import type { AuthConfig, Config, GroupConfig, ProviderConfig, RequireConfig, RouteConfig, Scheme, SidecarConfig } from './config-types.js'
 import { parseLimits, parseThrottle, type RawLimits, type RawThrottle } from './config-hardening.js'
 import { DEFAULT_NICE, DEFAULT_SHARE_WHEN_BUSY } from './providers/thread-pool.js'
 import { trustedProxyProblem } from './proxy/trusted-proxies.js'
@@ -228,13 +228,15 @@ function parseAuth(a: RawAuth, key: string, providers: Record<string, ProviderCo
     }
     if (algorithms.length === 0) problems.push(`${key}.algorithms: no Digest algorithm left that the providers can serve${a.md5 === false ? ' once MD5 is off' : ''}`)
   }
-  const require = a.require === undefined || a.require === 'valid-user' ? {} : a.require
+  const require = requireOf(a.require)
+  const limitExcept = a.limitExcept && { methods: limitMethods(a.limitExcept.methods), require: requireOf(a.limitExcept.require) }
   const cacheTtl = typeof a.cache === 'object' ? durationMs(a.cache.ttl, -1) : -1
   return {
     scheme,
     realm: a.realm,
     provider: chain,
     require,
+    ...(limitExcept ? { limitExcept } : {}),
     algorithms,
     qop: a.qop ?? ['auth'],
     userhash: a.userhash ?? false,
@@ -243,6 +245,15 @@ function parseAuth(a: RawAuth, key: string, providers: Record<string, ProviderCo
     cache: { enabled: a.cache !== false, ttlMs: cacheTtl },
     throttle: a.throttle !== false,
   }
+}
+
+function requireOf(raw: RawRequire | undefined): RequireConfig {
+  return raw === undefined || raw === 'valid-user' ? {} : raw
+}
+
+/** Apache's `<Limit GET>` covers HEAD too: a HEAD is a GET without the body, so it reads what GET reads. */
+function limitMethods(methods: string[]): string[] {
+  return methods.includes('GET') && !methods.includes('HEAD') ? [...methods, 'HEAD'] : methods
 }
 
 /**
@@ -375,8 +386,9 @@ interface RawGroup {
 }
 interface RawSidecar { path: string; headers?: { user?: string | string[]; groups?: string | string[] }; throttledStatus?: 429 | 403; refusedStatus?: 400 | 403 }
 interface RawRoute { path: string; upstream?: string; group?: string; auth?: RawAuth; bodyLimit?: number; caseSensitive?: boolean }
+type RawRequire = 'valid-user' | { users?: string[]; groups?: string[] }
 interface RawAuth {
-  scheme?: Scheme | Scheme[]; realm: string; provider: string | string[]; require?: 'valid-user' | { users?: string[]; groups?: string[] }
+  scheme?: Scheme | Scheme[]; realm: string; provider: string | string[]; require?: RawRequire; limitExcept?: { methods: string[]; require: RawRequire }
   algorithms?: DigestAlgorithmName[]; md5?: boolean; qop?: Array<'auth' | 'auth-int'>; userhash?: boolean; proxy?: boolean
   passAuthorization?: boolean; cache?: boolean | { ttl?: number | string }; throttle?: boolean
 }

@@ -2,7 +2,7 @@
  * A route's authentication policy, ready for the request path: the provider chain resolved
  * to instances, the header names of its mode (origin or proxy), a stable id for cache keys.
  */
-import type { AuthConfig } from '../config-types.js'
+import type { AuthConfig, RequireConfig } from '../config-types.js'
 import type { NamedProvider } from './provider-chain.js'
 
 export interface AuthPolicy {
@@ -28,9 +28,20 @@ export function makePolicy(config: AuthConfig, chain: readonly NamedProvider[]):
   }
 }
 
-/** `require`: users listed → the user must be one; groups listed → in at least one. Both → either suffices. */
-export function isAuthorized(config: AuthConfig, user: string, groups: readonly string[]): boolean {
-  const { users, groups: wanted } = config.require
+/**
+ * `require`: users listed → the user must be one; groups listed → in at least one. Both → either suffices.
+ * With `limitExcept`, a method it does not list must satisfy its `require` as well; an unknown
+ * method (undefined) counts as unlisted, so a caller that cannot tell the method gets the stricter rule.
+ */
+export function isAuthorized(config: AuthConfig, user: string, groups: readonly string[], method?: string): boolean {
+  if (!meets(config.require, user, groups)) return false
+  const limit = config.limitExcept
+  if (limit === undefined || (method !== undefined && limit.methods.includes(method))) return true
+  return meets(limit.require, user, groups)
+}
+
+function meets(rule: RequireConfig, user: string, groups: readonly string[]): boolean {
+  const { users, groups: wanted } = rule
   if (!users?.length && !wanted?.length) return true
   if (users?.includes(user)) return true
   if (wanted?.some((g) => groups.includes(g))) return true

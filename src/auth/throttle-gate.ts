@@ -11,7 +11,7 @@ import type { AddressMatcher } from '../proxy/trusted-proxies.js'
 import type { AuthPolicy } from './policy.js'
 import type { AttemptResult, LoginThrottle, ThrottleScope } from './throttle.js'
 import type { CredentialCache } from './credential-cache.js'
-import { authorize, cachedBasic, cachedBasicKey, parseCredentials, verify, type AuthOutcome, type AuthRequest, type Identity, type ParsedCredentials, type VerifierDeps } from './verifier.js'
+import { authorize, methodOf, cachedBasic, cachedBasicKey, parseCredentials, verify, type AuthOutcome, type AuthRequest, type Identity, type ParsedCredentials, type VerifierDeps } from './verifier.js'
 import type { AuthContext } from '../providers/contract.js'
 
 export interface ThrottleGate {
@@ -50,7 +50,7 @@ export async function verifyThrottled(policy: AuthPolicy, req: AuthRequest, deps
       const decision = gate.throttle.checkCached(user, address)
       if (decision.locked) return throttled(gate, req, decision.scope, decision.retryAfterS)
       gate.throttle.recordSuccess(user, address)
-      return authorize(policy, hit.identity)
+      return authorize(policy, hit.identity, methodOf(req))
     }
     const parsed = parseCredentials(credentials)
     const claimed = claimedUserOf(parsed)

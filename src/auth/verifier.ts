@@ -34,6 +34,8 @@ export type AuthOutcome =
 
 export interface AuthRequest {
   method: string
+  /** The sidecar could not learn the original method: `limitExcept` then applies (fail closed). */
+  methodUnknown?: boolean
   /** The request-target exactly as received (path and query). */
   url: string
   /**
@@ -108,7 +110,7 @@ export async function verify(policy: AuthPolicy, req: AuthRequest, deps: Verifie
     if (req.credentials === undefined) return challenge('missing')
     if (parsed === undefined) {
       const hit = cachedBasic(policy, req.credentials, deps)
-      if (hit !== undefined) return authorize(policy, hit.identity)
+      if (hit !== undefined) return authorize(policy, hit.identity, methodOf(req))
     }
     const creds = parsed ?? parseCredentials(req.credentials)
     if (!creds) return { kind: 'bad-request', reason: 'malformed credentials header' }
@@ -147,7 +149,7 @@ async function verifyBasic(policy: AuthPolicy, req: AuthRequest, creds: { user: 
     ? await identities.through(basicKey(policy, req.credentials as string, deps), load, ttl(policy))
     : (await load())?.value
   if (!identity) return challenge(denial, false, creds.user)
-  return authorize(policy, identity)
+  return authorize(policy, identity, methodOf(req))
 }
 
 async function verifyDigest(policy: AuthPolicy, req: AuthRequest, creds: DigestCredentials | undefined, deps: VerifierDeps): Promise<AuthOutcome> {
@@ -180,7 +182,7 @@ async function verifyDigest(policy: AuthPolicy, req: AuthRequest, creds: DigestC
   if (!deps.nonces.useCount(creds.nonce, creds.nc)) return challenge('replay', true, user)
 
   const identity = await digestIdentity(policy, req.ctx, user, found.provider, deps)
-  const outcome = authorize(policy, identity)
+  const outcome = authorize(policy, identity, methodOf(req))
   if (outcome.kind !== 'ok') return outcome
   return { ...outcome, authInfo: authenticationInfo({ algorithm: creds.algorithm, ha1, uri: creds.uri, nonce: creds.nonce, cnonce: creds.cnonce, nc: creds.nc, qop: creds.qop, bodyHash }) }
 }
@@ -215,9 +217,14 @@ async function digestIdentity(policy: AuthPolicy, ctx: AuthContext, user: string
   return (await deps.identities.through(key, load, ttl(policy)))!
 }
 
-/** `require` applied to an identity: ok, or forbidden. */
-export function authorize(policy: AuthPolicy, identity: Identity): AuthOutcome {
-  return isAuthorized(policy.config, identity.user, identity.groups) ? { kind: 'ok', identity } : { kind: 'forbidden', identity }
+/** `require` (and `limitExcept` for the request's method) applied to an identity: ok, or forbidden. */
+export function authorize(policy: AuthPolicy, identity: Identity, method: string | undefined): AuthOutcome {
+  return isAuthorized(policy.config, identity.user, identity.groups, method) ? { kind: 'ok', identity } : { kind: 'forbidden', identity }
+}
+
+/** The method `limitExcept` judges: undefined (the stricter rule) when the caller could not learn it. */
+export function methodOf(req: AuthRequest): string | undefined {
+  return req.methodUnknown === true ? undefined : req.method
 }
 
 function ttl(policy: AuthPolicy): number | undefined {

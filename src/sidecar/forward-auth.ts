@@ -100,7 +100,7 @@ async function decide(request: FastifyRequest, reply: FastifyReply, original: Or
     }
   }
   const credentials = request.raw.headers[policy.requestHeader]
-  const outcome = await verifyThrottled(policy, { method: original.method, url: original.uri, host: original.host, credentials, ctx }, deps)
+  const outcome = await verifyThrottled(policy, { method: original.method, methodUnknown: !original.methodKnown, url: original.uri, host: original.host, credentials, ctx }, deps)
   const provider = outcome.kind === 'ok' || outcome.kind === 'forbidden' ? outcome.identity.provider : policy.config.provider.join(',')
   onAuth?.(provider, outcome.kind, outcome.kind === 'challenge' ? outcome.reason : outcome.kind === 'error' ? outcome.error.code : outcome.kind === 'bad-request' ? outcome.reason : undefined)
   switch (outcome.kind) {

@@ -26,6 +26,11 @@ export interface SidecarRequest {
 
 export interface OriginalRequest {
   method: string
+  /**
+   * Whether a proxy said the method (a method header, or Envoy's check request, which keeps it).
+   * nginx's auth_request without X-Original-Method sends a GET whatever the client sent.
+   */
+  methodKnown: boolean
   /** Origin-form request-target (path and query) of the original request, as the client sent it. */
   uri: string
   host: string
@@ -121,7 +126,7 @@ export function recoverOriginalRequest(req: SidecarRequest, opts: RecoverOptions
   const ownHost = typeof req.headers.host === 'string' ? req.headers.host : ''
   return {
     ok: true,
-    request: { method, uri, host: host ?? ownHost, proto, remoteAddress: trusted ? clientAddress(req.headers, opts.trustedProxies) ?? req.remoteAddress : req.remoteAddress, sources },
+    request: { method, methodKnown: methods.length > 0, uri, host: host ?? ownHost, proto, remoteAddress: trusted ? clientAddress(req.headers, opts.trustedProxies) ?? req.remoteAddress : req.remoteAddress, sources },
   }
 }
 
