@@ -119,7 +119,7 @@ describe('nginx auth_request (X-Original-URI)', () => {
 
   test('the policy follows the path the proxy routes on: percent-encoding and doubled slashes do not reach the public route', async () => {
     assert.equal((await ask(gw.url, '/auth', { 'x-original-uri': '/st%61ff/x' })).status, 400, 'the route changes with decoding (path-rule.ts)')
-    // Doubled slashes are refused outright, as at the front (checkRequestTarget).
+    // Doubled slashes are refused outright, as at the front (the path rule).
     assert.equal((await ask(gw.url, '/auth', { 'x-original-uri': '//staff/x' })).status, 400)
     assert.equal((await ask(gw.url, '/auth', { 'x-original-uri': '/public/../staff/x' })).status, 400)
   })
