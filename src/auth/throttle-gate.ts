@@ -11,7 +11,7 @@ import type { AddressMatcher } from '../proxy/trusted-proxies.js'
 import type { AuthPolicy } from './policy.js'
 import type { AttemptResult, LoginThrottle, ThrottleScope } from './throttle.js'
 import type { CredentialCache } from './credential-cache.js'
-import { authorize, methodOf, cachedBasic, cachedBasicKey, parseCredentials, verify, type AuthOutcome, type AuthRequest, type Identity, type ParsedCredentials, type VerifierDeps } from './verifier.js'
+import { authorize, basicKey, methodOf, cachedBasic, cachedBasicKey, parseCredentials, verify, type AuthOutcome, type AuthRequest, type Identity, type ParsedCredentials, type VerifierDeps } from './verifier.js'
 import type { AuthContext } from '../providers/contract.js'
 
 export interface ThrottleGate {
@@ -56,19 +56,30 @@ export async function verifyThrottled(policy: AuthPolicy, req: AuthRequest, deps
     const claimed = claimedUserOf(parsed)
     const user = claimed === undefined ? undefined : `${scope}\0${claimed}`
     const key = parsed?.scheme === 'basic' ? cachedBasicKey(policy, credentials, deps) : undefined
-    const pending = key === undefined ? undefined : pendingOf(deps.identities)
-    const same = key === undefined ? undefined : pending?.get(key)
+    // Identical headers in flight share one check on a route without the cache too: otherwise a
+    // client's parallel requests (32 connections, one password) would fill the in-flight limit
+    // and get 429 with nothing guessed. `key` alone (caching routes) also counts a repeated
+    // refused password once against its user.
+    const joined = key ?? (parsed?.scheme === 'basic' ? basicKey(policy, credentials, deps) : undefined)
+    const pending = joined === undefined ? undefined : pendingOf(deps.identities)
+    const same = joined === undefined ? undefined : pending?.get(joined)
     if (same !== undefined) {
       // The same wrong password again is the same guess: its answer, no second count. Anything
       // else (a success now cached, an error) is looked at afresh.
       const first = await same
       if (isFailure(first)) return first
+      // Without the cache, a success just checked in flight is shared too, but authorized for
+      // this request's own method (limitExcept), never copied.
+      if (key === undefined && user !== undefined && (first.kind === 'ok' || first.kind === 'forbidden')) {
+        gate.throttle.recordSuccess(user, address)
+        return authorize(policy, first.identity, methodOf(req))
+      }
       continue
     }
     const begun = gate.throttle.begin(user, address, key)
     if (begun.locked) return throttled(gate, req, begun.scope, begun.retryAfterS)
     let settled!: (outcome: AuthOutcome) => void
-    if (key !== undefined) pending?.set(key, new Promise<AuthOutcome>((resolve) => { settled = resolve }))
+    if (joined !== undefined) pending?.set(joined, new Promise<AuthOutcome>((resolve) => { settled = resolve }))
     let outcome: AuthOutcome = { kind: 'challenge', reason: 'missing', stale: false }
     let result: AttemptResult = 'neutral'
     let delayMs = 0
@@ -78,8 +89,8 @@ export async function verifyThrottled(policy: AuthPolicy, req: AuthRequest, deps
     } finally {
       // Settled before the waiters wake, so they see the count this attempt left.
       delayMs = gate.throttle.settle(begun.attempt, result).delayMs
-      if (key !== undefined) {
-        pending?.delete(key)
+      if (joined !== undefined) {
+        pending?.delete(joined)
         settled(outcome)
       }
     }

@@ -128,7 +128,8 @@ function challenge(reason: DenyReason, stale = false, user?: string): AuthOutcom
 }
 
 /** The cache key of a Basic header: the raw value (never parsed, never stored) under the cache's keyed hash. */
-function basicKey(policy: AuthPolicy, credentials: string, deps: VerifierDeps): string {
+/** The keyed hash of a Basic header, whatever the route's cache setting (the throttle joins identical checks in flight on it). */
+export function basicKey(policy: AuthPolicy, credentials: string, deps: VerifierDeps): string {
   return deps.identities.key(policy.cacheId, 'basic-header', credentials)
 }
 
