@@ -63,6 +63,8 @@ before(async () => {
   dead = await deadPort()
   gw = await startGateway({
     throttle: { delay: 0, perAddress: { maxFailures: 2, lockout: '2m' }, perUser: false },
+    sidecar: { path: '/auth' },
+    trustedProxies: ['127.0.0.1'],
     providers: { ledger: { type: 'htpasswd', file: './users.htpasswd' }, vault: { type: 'module', module: fixture('throws'), threads: 1 }, stalls: { type: 'module', module: fixture('hangs'), timeout: '300ms', threads: 1 } },
     routes: [
       { path: '/private', upstream: echo.url, auth: { scheme: 'basic', realm: 'Office', provider: 'ledger' } },
@@ -212,6 +214,35 @@ describe('refusals as a page for browsers and as plain text for API clients', ()
 })
 
 // rawRequest reads bytes as latin1: the UTF-8 § of the reason arrives as two characters.
+describe('the forward-auth endpoint words its refusals the same way (Traefik and Caddy pass the body on)', () => {
+  const ask = (uri: string, opts: { accept?: string; authorization?: string }) => new Promise<Res>((resolve, reject) => {
+    const headers: Record<string, string> = { 'x-original-uri': uri }
+    if (opts.accept !== undefined) headers.accept = opts.accept
+    if (opts.authorization !== undefined) headers.authorization = opts.authorization
+    const req = request({ host: '127.0.0.1', port: gw.port, path: '/auth', headers, agent: false }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => { body += c })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+
+  test('401 and 403 from the sidecar: the page for a browser with the same challenge, the plain text otherwise, no identity given out', async () => {
+    const page = await ask('/private/x', { accept: BROWSER_ACCEPT })
+    assertPage(page, 401, 'Sign-in required')
+    assert.equal(page.headers['www-authenticate'], CHALLENGE)
+    const plain = await ask('/private/x', {})
+    assertPlain(plain, 401, 'Unauthorized\n')
+    assert.equal(plain.headers['www-authenticate'], CHALLENGE)
+    const denied = await ask('/staff', { accept: BROWSER_ACCEPT, authorization: basic('bob', 'builder') })
+    assertPage(denied, 403, 'Access denied')
+    assert.equal(denied.headers['x-remote-user'], undefined)
+    assertPlain(await ask('/staff', { accept: '*/*', authorization: basic('bob', 'builder') }), 403, 'Forbidden\n')
+  })
+})
+
 const PLAIN_400 = Buffer.from('Bad Request: a request target never contains # (RFC 9112 §3.2)\n', 'utf8').toString('latin1')
 
 test('Accept asks for HTML only when text/html or XHTML is named with a quality above zero', () => {
