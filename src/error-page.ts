@@ -32,10 +32,12 @@ export function sendRefusal(reply: FastifyReply, status: number, text: string): 
   return reply
     .type('text/html; charset=utf-8')
     // The page needs nothing but its own inline style: no script, image, frame or form may run from it.
-    .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+    .header('content-security-policy', CSP)
     .header('x-content-type-options', 'nosniff')
     .send(errorPage(status, retryAfterSeconds(reply.getHeader('retry-after'))))
 }
+
+const CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
 interface Words {
   title: string
@@ -44,22 +46,69 @@ interface Words {
 }
 
 const WORDS: Record<number, Words> = {
-  400: { title: 'Bad request', what: 'The address or the request could not be understood.', todo: 'Check the address. If you followed a link, it may be broken: go back and try another way.' },
-  401: { title: 'Sign-in required', what: 'This page needs you to sign in, and no valid user name and password were given.', todo: 'Reload the page to be asked again, and check your user name and password. If you have forgotten them, ask the site\'s administrator.' },
-  403: { title: 'Access denied', what: 'You may not open this page.', todo: 'If you think you should have access, ask the site\'s administrator. Signing in as another user may need the browser to be closed first.' },
-  404: { title: 'Page not found', what: 'There is nothing at this address.', todo: 'Check the address for typing mistakes, or start again from the site\'s home page.' },
-  407: { title: 'Proxy sign-in required', what: 'The proxy needs you to sign in, and no valid user name and password were given.', todo: 'Reload the page to be asked again, and check your user name and password.' },
-  413: { title: 'Request too large', what: 'What was sent (an upload, a form) is larger than this site accepts.', todo: 'Try again with a smaller file or less data.' },
-  429: { title: 'Too many attempts', what: 'There were too many failed sign-in attempts, so sign-in is paused for a while.', todo: 'Wait, then try again with the right user name and password.' },
-  431: { title: 'Request too large', what: 'Your browser sent more headers or cookies than this site accepts.', todo: 'Clear this site\'s cookies, then try again.' },
+  400: {
+    title: 'Bad request',
+    what: 'The address or the request could not be understood.',
+    todo: 'Check the address. If you followed a link, it may be broken: go back and try another way.',
+  },
+  401: {
+    title: 'Sign-in required',
+    what: 'This page needs you to sign in, and no valid user name and password were given.',
+    todo: 'Reload the page to be asked again, and check your user name and password. If you have forgotten them, ask the site\'s administrator.',
+  },
+  403: {
+    title: 'Access denied',
+    what: 'You may not open this page.',
+    todo: 'If you think you should have access, ask the site\'s administrator. Signing in as another user may need the browser to be closed first.',
+  },
+  404: {
+    title: 'Page not found',
+    what: 'There is nothing at this address.',
+    todo: 'Check the address for typing mistakes, or start again from the site\'s home page.',
+  },
+  407: {
+    title: 'Proxy sign-in required',
+    what: 'The proxy needs you to sign in, and no valid user name and password were given.',
+    todo: 'Reload the page to be asked again, and check your user name and password.',
+  },
+  413: {
+    title: 'Request too large',
+    what: 'What was sent (an upload, a form) is larger than this site accepts.',
+    todo: 'Try again with a smaller file or less data.',
+  },
+  429: {
+    title: 'Too many attempts',
+    what: 'There were too many failed sign-in attempts, so sign-in is paused for a while.',
+    todo: 'Wait, then try again with the right user name and password.',
+  },
+  431: {
+    title: 'Request too large',
+    what: 'Your browser sent more headers or cookies than this site accepts.',
+    todo: 'Clear this site\'s cookies, then try again.',
+  },
 }
 
-const SERVER_ERROR: Words = { title: 'Something went wrong', what: 'The site could not answer this request.', todo: 'Try again later. If it keeps happening, tell the site\'s administrator when it happened.' }
-const UNAVAILABLE: Words = { title: 'Temporarily unavailable', what: 'The site is busy or briefly unavailable.', todo: 'Wait a moment, then reload the page.' }
-const OTHER_CLIENT_ERROR: Words = { title: 'Request refused', what: 'This request cannot be answered.', todo: 'Check the address, or go back and try another way.' }
+const SERVER_ERROR: Words = {
+  title: 'Something went wrong',
+  what: 'The site could not answer this request.',
+  todo: 'Try again later. If it keeps happening, tell the site\'s administrator when it happened.',
+}
+const UNAVAILABLE: Words = {
+  title: 'Temporarily unavailable',
+  what: 'The site is busy or briefly unavailable.',
+  todo: 'Wait a moment, then reload the page.',
+}
+const OTHER_CLIENT_ERROR: Words = {
+  title: 'Request refused',
+  what: 'This request cannot be answered.',
+  todo: 'Check the address, or go back and try another way.',
+}
 
 function wordsFor(status: number): Words {
-  return WORDS[status] ?? (status === 502 || status === 503 || status === 504 ? UNAVAILABLE : status >= 500 ? SERVER_ERROR : OTHER_CLIENT_ERROR)
+  const known = WORDS[status]
+  if (known !== undefined) return known
+  if (status === 502 || status === 503 || status === 504) return UNAVAILABLE
+  return status >= 500 ? SERVER_ERROR : OTHER_CLIENT_ERROR
 }
 
 /** A Retry-After in whole seconds, if the reply carries one (an HTTP date is not repeated on the page). */
@@ -85,7 +134,11 @@ export function errorPage(status: number, retryAfterS?: number): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
 <title>${esc(w.title)}</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em;color:#222}h1{font-size:1.5em;margin-bottom:.2em}.status{color:#666;margin-top:0}</style>
+<style>
+body{font:16px/1.5 system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em;color:#222}
+h1{font-size:1.5em;margin-bottom:.2em}
+.status{color:#666;margin-top:0}
+</style>
 </head>
 <body>
 <h1>${esc(w.title)}</h1>

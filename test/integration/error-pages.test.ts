@@ -65,7 +65,11 @@ before(async () => {
     throttle: { delay: 0, perAddress: { maxFailures: 2, lockout: '2m' }, perUser: false },
     sidecar: { path: '/auth' },
     trustedProxies: ['127.0.0.1'],
-    providers: { ledger: { type: 'htpasswd', file: './users.htpasswd' }, vault: { type: 'module', module: fixture('throws'), threads: 1 }, stalls: { type: 'module', module: fixture('hangs'), timeout: '300ms', threads: 1 } },
+    providers: {
+      ledger: { type: 'htpasswd', file: './users.htpasswd' },
+      vault: { type: 'module', module: fixture('throws'), threads: 1 },
+      stalls: { type: 'module', module: fixture('hangs'), timeout: '300ms', threads: 1 },
+    },
     routes: [
       { path: '/private', upstream: echo.url, auth: { scheme: 'basic', realm: 'Office', provider: 'ledger' } },
       { path: '/staff', upstream: echo.url, auth: { scheme: 'basic', realm: 'Office', provider: 'ledger', require: { users: ['alice'] } } },
@@ -84,7 +88,8 @@ after(async () => {
 
 /** Words that would tell a visitor about the inside: users, providers, upstreams, reasons, code. */
 function assertNoInternals(body: string): void {
-  for (const word of ['alice', 'bob', 'ledger', 'vault', 'stalls', 'timeout', 'htpasswd', 'database', 'down', 'Office', 'upstream', String(dead), 'GH_ERR', 'Error:', '    at ', 'gatehouse', 'fragment', 'unknown', 'password was wrong', '<script']) {
+  const words = ['alice', 'bob', 'ledger', 'vault', 'stalls', 'timeout', 'htpasswd', 'database', 'down', 'Office', 'upstream', String(dead)]
+  for (const word of [...words, 'GH_ERR', 'Error:', '    at ', 'gatehouse', 'RFC', 'unknown', 'password was wrong', '<script']) {
     assert.ok(!body.includes(word), `the page says ${JSON.stringify(word)}:\n${body}`)
   }
 }
