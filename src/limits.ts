@@ -16,6 +16,7 @@ import { Transform, type Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { LimitsConfig } from './config-types.js'
 import { errors } from './errors.js'
+import { sendRefusal } from './error-page.js'
 
 /** Node checks head and request timeouts on an interval (30 s by default): short timeouts need a short interval. */
 export function checkingIntervalMs(limits: LimitsConfig): number {
@@ -58,12 +59,12 @@ export function applyServerLimits(app: FastifyInstance, limits: LimitsConfig): v
   app.addHook('onRequest', (request, reply, done) => {
     if (request.raw.rawHeaders.length > maxRawHeaders) {
       request.log.warn({ maxHeaderFields: limits.maxHeaderFields }, 'request over limits.maxHeaderFields: answered 431')
-      reply.code(431).header('connection', 'close').type('text/plain; charset=utf-8').send('Request Header Fields Too Large\n')
+      sendRefusal(reply.header('connection', 'close'), 431, 'Request Header Fields Too Large\n')
       return
     }
     if (connections === undefined || !connections.over.has(request.raw.socket)) return done()
     request.log.warn({ open: connections.open(), maxConnections: limits.maxConnections }, 'connection over limits.maxConnections: answered 503')
-    reply.code(503).header('retry-after', '1').header('connection', 'close').type('text/plain; charset=utf-8').send('Service Unavailable\n')
+    sendRefusal(reply.header('retry-after', '1').header('connection', 'close'), 503, 'Service Unavailable\n')
   })
 }
 
@@ -91,7 +92,7 @@ export function declaredTooLarge(headers: { 'content-length'?: string | undefine
 
 export function sendPayloadTooLarge(reply: FastifyReply): void {
   // The rest of the body is not read: the connection cannot be reused for another request.
-  reply.code(413).header('connection', 'close').type('text/plain; charset=utf-8').send('Payload Too Large\n')
+  sendRefusal(reply.header('connection', 'close'), 413, 'Payload Too Large\n')
 }
 
 /**

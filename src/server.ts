@@ -28,6 +28,7 @@ import type { Supervisor } from './daemon/supervisor.js'
 import { GroupProvider } from './providers/group-provider.js'
 import { registerSidecar } from './sidecar/forward-auth.js'
 import { loginThrottleFrom, type LoginThrottle } from './auth/throttle.js'
+import { sendRefusal } from './error-page.js'
 import { applyServerLimits, declaredTooLarge, fastifyLimitOptions, limitBody, sendPayloadTooLarge, tlsServerLimitOptions } from './limits.js'
 import type { GatewayMetrics } from './metrics/gateway-metrics.js'
 import { instrumentProvider } from './metrics/instrument-provider.js'
@@ -126,7 +127,7 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
   app.setNotFoundHandler((request, reply) => {
     const decision = table.decide(request.raw.url ?? '/')
     if (!decision.ok) return badRequest(reply, decision.reason)
-    return reply.code(404).type('text/plain; charset=utf-8').send('Not Found\n')
+    return sendRefusal(reply, 404, 'Not Found\n')
   })
 
   for (const route of config.routes) {
@@ -165,7 +166,7 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
         identity = result.identity
         ;(request as GatehouseRequest).user = identity
       }
-      if (!target) return reply.code(404).type('text/plain; charset=utf-8').send('Not Found\n')
+      if (!target) return sendRefusal(reply, 404, 'Not Found\n')
       const remoteAddress = raw.socket.remoteAddress ?? ''
       const headers = buildForwardHeaders(raw.headers, trusted.has(remoteAddress) ? fwdTrusted : fwd, { remoteAddress, encrypted: Boolean((raw.socket as { encrypted?: boolean }).encrypted) }, identity)
       const buffered = (request as GatehouseRequest).bufferedBody
@@ -263,7 +264,7 @@ function routeLabel(request: FastifyRequest): string {
 }
 
 function badRequest(reply: FastifyReply, reason: string): FastifyReply {
-  return reply.code(400).type('text/plain; charset=utf-8').send(`Bad Request: ${reason}\n`)
+  return sendRefusal(reply, 400, `Bad Request: ${reason}\n`)
 }
 
 /** A streamed body crossed the limit: 413 if nothing was answered yet, else the connection is cut. */

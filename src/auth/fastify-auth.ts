@@ -15,6 +15,7 @@ import { verifyThrottled } from './throttle-gate.js'
 import { allowAccessChain } from './provider-chain.js'
 import type { AuthContext, DigestAlgorithm } from '../providers/contract.js'
 import { errors, isGatehouseError } from '../errors.js'
+import { sendRefusal } from '../error-page.js'
 
 export interface AuthResult {
   identity?: Identity
@@ -33,7 +34,7 @@ export async function authenticateRequest(request: FastifyRequest, reply: Fastif
       return { outcome: 'error', reason: isGatehouseError(err) ? err.code : 'error' }
     }
     if (!allowed) {
-      reply.code(403).type('text/plain; charset=utf-8').send('Forbidden\n')
+      sendRefusal(reply, 403, 'Forbidden\n')
       return { outcome: 'denied-host' }
     }
   }
@@ -48,10 +49,10 @@ export async function authenticateRequest(request: FastifyRequest, reply: Fastif
       sendChallenge(reply, policy, deps.nonces, outcome.stale)
       return { outcome: 'challenge', reason: outcome.reason }
     case 'forbidden':
-      reply.code(403).type('text/plain; charset=utf-8').send('Forbidden\n')
+      sendRefusal(reply, 403, 'Forbidden\n')
       return { identity: outcome.identity, outcome: 'forbidden' }
     case 'bad-request':
-      reply.code(400).type('text/plain; charset=utf-8').send(`Bad Request: ${outcome.reason}\n`)
+      sendRefusal(reply, 400, `Bad Request: ${outcome.reason}\n`)
       return { outcome: 'bad-request', reason: outcome.reason }
     case 'error':
       sendError(reply, outcome.error)
@@ -64,7 +65,8 @@ export async function authenticateRequest(request: FastifyRequest, reply: Fastif
 
 /** 429 for a locked-out address or user: no challenge (retrying now cannot succeed), Retry-After in seconds. */
 export function sendThrottled(reply: FastifyReply, retryAfterS: number): void {
-  reply.code(429).header('retry-after', String(retryAfterS)).header('cache-control', 'no-store').type('text/plain; charset=utf-8').send('Too Many Requests\n')
+  reply.header('retry-after', String(retryAfterS)).header('cache-control', 'no-store')
+  sendRefusal(reply, 429, 'Too Many Requests\n')
 }
 
 export function challengeHeaders(policy: AuthPolicy, nonces: NonceManager, stale: boolean): string[] {
@@ -81,23 +83,19 @@ export function challengeHeaders(policy: AuthPolicy, nonces: NonceManager, stale
 }
 
 function sendChallenge(reply: FastifyReply, policy: AuthPolicy, nonces: NonceManager, stale: boolean): void {
-  reply
-    .code(policy.challengeStatus)
-    .header(policy.challengeHeader, challengeHeaders(policy, nonces, stale))
-    .header('cache-control', 'no-store')
-    .type('text/plain; charset=utf-8')
-    .send(policy.challengeStatus === 401 ? 'Unauthorized\n' : 'Proxy Authentication Required\n')
+  reply.header(policy.challengeHeader, challengeHeaders(policy, nonces, stale)).header('cache-control', 'no-store')
+  sendRefusal(reply, policy.challengeStatus, policy.challengeStatus === 401 ? 'Unauthorized\n' : 'Proxy Authentication Required\n')
 }
 
 export function sendError(reply: FastifyReply, err: unknown): void {
   const status = isGatehouseError(err) && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
   if (status < 500) {
-    reply.code(status).type('text/plain; charset=utf-8').send(`${(err as Error).message}\n`)
+    sendRefusal(reply, status, `${(err as Error).message}\n`)
     return
   }
   reply.request.log.error({ code: isGatehouseError(err) ? err.code : 'GH_ERR_INTERNAL', msg: (err as Error)?.message }, 'authentication failed closed')
   if (status === 503) reply.header('retry-after', String((err as { retryAfter?: number }).retryAfter ?? 5))
-  reply.code(status).type('text/plain; charset=utf-8').send(status === 503 ? 'Service Unavailable\n' : 'Internal Server Error\n')
+  sendRefusal(reply, status, status === 503 ? 'Service Unavailable\n' : 'Internal Server Error\n')
 }
 
 function hasAllowAccess(policy: AuthPolicy): boolean {

@@ -1,12 +1,17 @@
 /**
  * The Prometheus metrics of one gateway: a registry of its own (never prom-client's global
  * default, so several gateways can live in one process), names prefixed `gatehouse_`.
+ * Beside them, prom-client's default process and Node.js metrics under their usual unprefixed
+ * names (process_cpu_seconds_total, process_resident_memory_bytes, nodejs_eventloop_lag_seconds…),
+ * because that is what dashboards and alerts written for any Node.js service look for, and
+ * gatehouse_build_info{version} = 1 to tell which release answers.
  * The request path reports through three narrow callbacks (request, auth, provider call);
  * everything else (cache, groups) is read from its owner when /metrics is scraped.
  * Labels are bounded and never carry a user name, a password or a header value: route labels
  * are configured route paths, provider labels configured provider names.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { packageVersion } from '../package-root.js'
 import type { GroupStatus } from '../daemon/group.js'
 import { authResultLabel, type AuthResultLabel } from './auth-result.js'
 import { LabelTally, RequestTally, tallyHistogram } from './request-tally.js'
@@ -63,6 +68,8 @@ export class GatewayMetrics {
     this.#reloads = new Counter({ name: 'gatehouse_config_reloads_total', help: 'Configuration reloads (SIGHUP, gatehouse reload) by result', labelNames: ['result'], registers })
     this.#cacheMetrics(registers)
     this.#groupMetrics(registers)
+    new Gauge({ name: 'gatehouse_build_info', help: 'Always 1; the version label names the running release', labelNames: ['version'], registers }).set({ version: packageVersion() }, 1)
+    collectDefaultMetrics({ register: this.registry })
   }
 
   /** Where cache and group numbers come from (the running gateway sets it, again after each reload). */

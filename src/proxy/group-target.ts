@@ -11,6 +11,7 @@ import type { Logger } from 'pino'
 import { FILE_HEADER, FILE_LENGTH_HEADER, FILE_OFFSET_HEADER } from '../app-helpers.js'
 import type { GroupHandle } from '../daemon/group.js'
 import { errors, GatehouseError } from '../errors.js'
+import { sendRefusal } from '../error-page.js'
 import { Cancellation } from '../ipc/abort.js'
 import { stripHopByHop } from './hop-by-hop.js'
 import { sendFile } from './send-file.js'
@@ -143,5 +144,5 @@ function failure(reply: FastifyReply, error: GatehouseError): void {
   const status = error.statusCode >= 500 && error.statusCode <= 599 ? error.statusCode : 502
   const retryAfter = (error as { retryAfter?: unknown }).retryAfter
   if (status === 503) reply.header('retry-after', String(typeof retryAfter === 'number' ? retryAfter : 1))
-  reply.code(status).header('content-type', 'text/plain; charset=utf-8').send(`${STATUS_CODES[status] ?? 'Error'}\n`)
+  sendRefusal(reply, status, `${STATUS_CODES[status] ?? 'Error'}\n`)
 }

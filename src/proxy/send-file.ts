@@ -11,6 +11,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import path from 'node:path'
 import type { FastifyReply } from 'fastify'
 import { errors } from '../errors.js'
+import { sendRefusal } from '../error-page.js'
 
 export interface FileResponse {
   /** Absolute, or relative to the first root. */
@@ -266,7 +267,7 @@ const TEXT: Record<number, string> = {
 function plain(reply: FastifyReply, status: number, contentRange?: string): void {
   for (const name of ['etag', 'last-modified', 'content-range', 'content-length']) reply.removeHeader(name)
   if (contentRange !== undefined) reply.header('content-range', contentRange)
-  reply.code(status).header('content-type', 'text/plain; charset=utf-8').send(`${TEXT[status] ?? 'Error'}\n`)
+  sendRefusal(reply, status, `${TEXT[status] ?? 'Error'}\n`)
 }
 
 function statusForFsError(err: unknown, reply: FastifyReply, file: string): number {

@@ -16,6 +16,7 @@ import type { Logger } from 'pino'
 import { Pool } from 'undici'
 import type { Dispatcher } from 'undici'
 import { errors } from '../errors.js'
+import { sendRefusal } from '../error-page.js'
 import { stripHopByHop } from './hop-by-hop.js'
 import type { ForwardRequest, Target } from './target.js'
 
@@ -100,7 +101,7 @@ export class UpstreamTarget implements Target {
       : errors.GH_ERR_UPSTREAM_FAILED(this.name, describe(err), { cause: err })
     ;(this.#log ?? reply.log).warn({ err: error, upstream: this.name }, 'upstream request failed')
     const text = error.statusCode === 504 ? 'Gateway Timeout' : 'Bad Gateway'
-    reply.code(error.statusCode).header('content-type', 'text/plain; charset=utf-8').send(`${text}\n`)
+    sendRefusal(reply, error.statusCode, `${text}\n`)
   }
 
   close(): Promise<void> {

@@ -20,6 +20,7 @@ import { makePolicy, type AuthPolicy } from '../auth/policy.js'
 import { allowAccessChain } from '../auth/provider-chain.js'
 import type { Identity, VerifierDeps } from '../auth/verifier.js'
 import { verifyThrottled } from '../auth/throttle-gate.js'
+import { sendRefusal } from '../error-page.js'
 import type { AuthContext } from '../providers/contract.js'
 import type { ProviderRegistry } from '../providers/registry.js'
 import { checkAuthorizationHeaders } from '../proxy/request-target.js'
@@ -164,5 +165,5 @@ function forbidden(reply: FastifyReply): FastifyReply {
 }
 
 function text(reply: FastifyReply, status: number, body: string): FastifyReply {
-  return reply.code(status).type('text/plain; charset=utf-8').send(body)
+  return sendRefusal(reply, status, body)
 }
