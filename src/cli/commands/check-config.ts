@@ -4,7 +4,7 @@ import { parseFlags, type CliIO } from '../flags.js'
 import { isGatehouseError } from '../../errors.js'
 
 export async function checkConfigCommand(args: string[], io: CliIO): Promise<number> {
-  const { values } = parseFlags(args, { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } })
+  const { values } = parseFlags(args, { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } }, 'check-config')
   if (values.help || !values.config) {
     io.stdout('Usage: gatehouse check-config --config FILE\n\nValidates FILE (YAML or JSON) and opens everything it names as `start` would: htpasswd/htdigest\nand group files, SQLite and Django databases (read-only), digest.secretFile, the TLS certificate\nand key, each group\'s app and interpreter. Prints "ok" and exits 0, or prints every problem with\nits key path and a fix and exits 1.\n')
     return values.help ? 0 : 2
