@@ -178,6 +178,9 @@ function checkGroup(g: GroupConfig): ConfigProblem[] {
       out.push({ key: at('python'), problem: `no executable ${python}${python.includes('/') ? '' : ' on PATH'}`, fix: `install Python 3 or set ${at('python')} to the interpreter's path` })
     }
   }
+  if (g.node !== undefined && findExecutable(g.node) === undefined) {
+    out.push({ key: at('node'), problem: `no executable ${g.node}${g.node.includes('/') ? '' : ' on PATH'}`, fix: `set ${at('node')} to a Node.js binary's path, or remove it to use the one running gatehouse` })
+  }
   try {
     if (!statSync(g.cwd).isDirectory()) throw new Error('not a directory')
   } catch (err) {
