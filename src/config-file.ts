@@ -22,7 +22,8 @@ export async function loadConfigFile(file: string): Promise<Config> {
   try {
     raw = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { prettyErrors: true })
   } catch (err) {
-    throw errors.GH_ERR_CONFIG_READ(path, (err as Error).message.split('\n')[0])
+    // The yaml library's message carries the line, column and a snippet with a caret: keep all of it.
+    throw errors.GH_ERR_CONFIG_READ(path, (err as Error).message.trimEnd())
   }
   return parseConfig(raw ?? {}, { baseDir: dirname(path) })
 }

@@ -51,9 +51,10 @@ export class UserStore {
   }
 
   static open(path: string, opts: UserStoreOptions = {}): UserStore {
-    const fail = (what: string, cause?: unknown): Error => errors.GH_ERR_USERSTORE_FAILED(path, what, cause === undefined ? undefined : { cause })
+    // No options argument without a cause: the error table would print a stray argument as "undefined".
+    const fail = (what: string, cause?: unknown): Error => cause === undefined ? errors.GH_ERR_USERSTORE_FAILED(path, what) : errors.GH_ERR_USERSTORE_FAILED(path, what, { cause })
     if (!existsSync(path)) {
-      if (opts.create !== true) throw fail('database does not exist')
+      if (opts.create !== true) throw fail('database does not exist (`gatehouse users add USER --database PATH` creates it; check --database or the provider\'s database key)')
       try {
         closeSync(openSync(path, 'wx', 0o600))
       } catch (err) {

@@ -33,9 +33,9 @@ export async function runAdminCommand(
   if (extra.json) options.json = { type: 'boolean' }
   for (const name of extra.strings ?? []) options[name] = { type: 'string' }
   try {
-    parsed = parseFlags(args, options)
+    parsed = parseFlags(args, options, /gatehouse ([\w-]+)/.exec(usage)?.[1])
   } catch (err) {
-    io.stderr(`gatehouse: ${(err as Error).message}\n\n${usage}`)
+    io.stderr(`gatehouse: ${(err as Error).message}\n`)
     return 2
   }
   const { values, positionals } = parsed

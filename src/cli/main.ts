@@ -12,6 +12,7 @@ import { stopCommand } from './commands/stop.js'
 import { cacheCommand } from './commands/cache.js'
 import { parseFlags, type CliIO } from './flags.js'
 import { packageVersion } from '../package-root.js'
+import { isGatehouseError } from '../errors.js'
 
 type Command = (args: string[], io: CliIO) => Promise<number>
 
@@ -46,7 +47,13 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
     io.stderr(`gatehouse: unknown command ${name}\n\n${usage()}`)
     return 2
   }
-  return cmd.run(rest, io)
+  try {
+    return await cmd.run(rest, io)
+  } catch (err) {
+    if (!isGatehouseError(err, 'GH_ERR_CLI_USAGE')) throw err
+    io.stderr(`gatehouse: ${err.message}\n`)
+    return 2
+  }
 }
 
 /** The database of the sqlite provider NAME (or the only one) in a configuration file. */

@@ -64,7 +64,9 @@ routes:
 
 describe('gatehouse check-config', () => {
   test('a valid configuration prints ok and exits 0', () => {
-    const file = writeFile(dir, 'ok.yaml', contractConfig(8080))
+    // check-config opens the sqlite provider's database, so it must exist.
+    assert.equal(gh(['users', 'add', '--database', `${dir}/check.sqlite`, '--password-stdin', 'carol'], 'pw\n').status, 0)
+    const file = writeFile(dir, 'ok.yaml', contractConfig(8080).replace('./gatehouse.sqlite', './check.sqlite'))
     const r = gh(['check-config', '--config', file])
     assert.equal(r.status, 0, r.stderr)
     assert.match(r.stdout, /^ok: 4 routes, 3 providers, 0 groups/)

@@ -113,7 +113,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
 }
 
 export async function demoCommand(args: string[], io: CliIO): Promise<number> {
-  const { values } = parseFlags(args, { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, help: { type: 'boolean', short: 'h' } })
+  const { values } = parseFlags(args, { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, 'demo')
   if (values.help) {
     io.stdout('Usage: gatehouse demo [--port 8080] [--host 127.0.0.1] [--data DIR]\n\nRuns examples/tracker-with-django-users: a tracker protected by the users of an accounts app.\nData (SQLite files, secrets) in DIR, default .demo/ at the package root.\n')
     return 0

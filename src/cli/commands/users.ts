@@ -78,9 +78,10 @@ export async function usersCommand(args: string[], io: UsersIO): Promise<number>
   const usage = (msg: string): number => (io.stderr(`gatehouse users: ${msg}\n\n${USAGE}`), 2)
   let parsed: ReturnType<typeof parseFlags<typeof FLAGS>>
   try {
-    parsed = parseFlags(args, FLAGS)
+    parsed = parseFlags(args, FLAGS, 'users')
   } catch (err) {
-    return usage((err as Error).message)
+    // The flag's own line last, where the eye lands, not above the whole usage text.
+    return io.stderr(`gatehouse: ${(err as Error).message}\n`), 2
   }
   const { values, positionals } = parsed
   if (values.help === true) return io.stdout(USAGE), 0
