@@ -1,8 +1,10 @@
 /**
  * Turns a daemon process's stdout or stderr into log records. A stack trace, a Node warning or
  * a Python traceback arrives as several lines, often in one write, sometimes in a few writes
- * in quick succession: lines that arrive together, with no pause of `quietMs` between them, are
- * one record. A process that writes without pause still gets a record every `maxBytes`.
+ * in quick succession. What one read brings is one record; what the next read brings joins it
+ * when it arrives within `quietMs` and reads as the rest of it (indented frames, the exception
+ * line closing a Python traceback, Node's version footer). A process that writes without
+ * pause still gets a record every `maxBytes`.
  */
 import { StringDecoder } from 'node:string_decoder'
 
@@ -24,7 +26,9 @@ export class OutputRecords {
   }
 
   push(chunk: Buffer): void {
-    this.#text += this.#decoder.write(chunk)
+    const text = this.#decoder.write(chunk)
+    if (this.#text.endsWith('\n') && !continues(this.#text, text)) this.flush()
+    this.#text += text
     while (this.#text.length > this.#maxBytes) {
       // Cut at the last line end inside the limit, so a record never splits a line it could hold.
       const nl = this.#text.lastIndexOf('\n', this.#maxBytes)
@@ -53,4 +57,17 @@ export class OutputRecords {
     const record = text.replace(/\r\n/g, '\n').replace(/^\s*\n/, '').trimEnd()
     if (record.length > 0) this.#emit(record)
   }
+}
+
+/** Whether `next`, the start of a read, continues the record `pending` (whole lines so far). */
+export function continues(pending: string, next: string): boolean {
+  if (next.length === 0) return true
+  // Indented: a stack frame, a traceback's source line, a wrapped message.
+  if (/^[ \t]/.test(next) || next.startsWith('\n')) return true
+  // After a blank line (Node's uncaught exception: source line, caret, blank, the error).
+  if (pending.endsWith('\n\n')) return true
+  if (/^Node\.js v\d/.test(next) || next.startsWith('(Use `node ')) return true
+  // The exception line after a Python traceback's indented frames.
+  const lastLine = pending.slice(pending.lastIndexOf('\n', pending.length - 2) + 1)
+  return /^[ \t]/.test(lastLine) && /(^|\n)Traceback \(most recent call last\):\n/.test(pending)
 }
