@@ -13,6 +13,7 @@ import { CredentialCache } from './auth/credential-cache.js'
 import { NonceManager } from './auth/nonce.js'
 import { makePolicy, type AuthPolicy } from './auth/policy.js'
 import { authenticateRequest, sendError } from './auth/fastify-auth.js'
+import { refusalOf, type Refusal } from './auth/refusal.js'
 import type { Identity, VerifierDeps } from './auth/verifier.js'
 import { buildForwardHeaders, strippedHeaderNames, type ForwardHeaderOptions } from './proxy/forward-headers.js'
 import { checkAuthorizationHeaders } from './proxy/request-target.js'
@@ -106,6 +107,7 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
 
   // The route label, set by the gatehouse route handlers; other requests (404, sidecar) fall back to the route pattern.
   app.decorateRequest('gatehouseRoute', '')
+  app.decorateRequest('gatehouseRefusal', null)
   const access = accessLogger(log)
   app.addHook('onResponse', (request, reply, done) => {
     const r = request as GatehouseRequest
@@ -113,7 +115,9 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     const status = reply.statusCode
     const raw = request.raw
     metrics?.request(r.gatehouseRoute || routeLabel(request), status, ms / 1000)
-    access.info({ reqId: request.id, method: raw.method, url: safeUrl(raw.url), status, user: r.user?.user ?? '-', remote: raw.socket.remoteAddress, ms: Math.round(ms * 10) / 10 }, 'access')
+    const refused = r.gatehouseRefusal
+    const refusal = refused === null ? {} : refused.user === undefined ? { refused: refused.reason } : { refused: refused.reason, attemptedUser: refused.user }
+    access.info({ reqId: request.id, method: raw.method, url: safeUrl(raw.url), status, user: r.user?.user ?? '-', ...refusal, remote: raw.socket.remoteAddress, ms: Math.round(ms * 10) / 10 }, 'access')
     done()
   })
 
@@ -160,6 +164,7 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
         const result = await authenticateRequest(request, reply, policy, deps, route.path)
         metrics?.auth(result.identity?.provider ?? route.auth.provider.join(','), result.outcome, result.reason)
         if (result.outcome !== 'ok') {
+          ;(request as GatehouseRequest).gatehouseRefusal = refusalOf(result, raw.headers[policy.requestHeader]) ?? null
           if (result.identity) (request as GatehouseRequest).user = result.identity
           return reply
         }
@@ -255,7 +260,7 @@ function routedMethods(app: FastifyInstance): string[] {
 }
 
 /** What the front adds to a Fastify request. */
-type GatehouseRequest = FastifyRequest & { user?: Identity; gatehouseRoute: string; bufferedBody?: Buffer }
+type GatehouseRequest = FastifyRequest & { user?: Identity; gatehouseRoute: string; gatehouseRefusal: Refusal | null; bufferedBody?: Buffer }
 
 /** The metrics label of a request no gatehouse route handled: its route's label or pattern. */
 function routeLabel(request: FastifyRequest): string {

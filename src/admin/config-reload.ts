@@ -68,16 +68,21 @@ export async function applyConfig(current: LiveFront, next: Config, deps: Reload
     return { live: current, result: failed(`group ${plan.added[started.length]!.name} did not start: ${message(err)}; nothing applied`, changes, restartNeeded) }
   }
   const groupFailures: string[] = []
+  const keptGroups: string[] = []
   for (const g of plan.changed) {
     const ok = await supervisor!.reconfigure(g, 'configuration reload')
     if (ok) changes.push(`group ${g.name}: settings changed, rolling reload done`)
-    else groupFailures.push(`group ${g.name}: new processes did not start; it keeps its old settings and processes`)
+    else {
+      groupFailures.push(`group ${g.name}: new processes did not start; it keeps its old settings and processes`)
+      keptGroups.push(g.name)
+    }
   }
+  const running = runningConfig(prev, next, keptGroups)
 
   const frontChanged = plan.added.length + plan.changed.length + plan.removed.length > 0 || !same(frontPart(prev), frontPart(next))
   if (!frontChanged) {
     const ok = groupFailures.length === 0
-    return { live: { config: next, gatehouse: current.gatehouse }, result: { ok, summary: summarize(ok, changes, groupFailures), changes: [...changes, ...groupFailures], restartNeeded } }
+    return { live: { config: running, gatehouse: current.gatehouse }, result: { ok, summary: summarize(ok, changes, groupFailures), changes: [...changes, ...groupFailures], restartNeeded } }
   }
 
   let fresh: Gatehouse
@@ -92,7 +97,29 @@ export async function applyConfig(current: LiveFront, next: Config, deps: Reload
   for (const name of plan.removed) changes.push(`group ${name}: removed (draining)`)
   void retire(current.gatehouse, plan.removed, deps)
   const ok = groupFailures.length === 0
-  return { live: { config: next, gatehouse: fresh }, result: { ok, summary: summarize(ok, changes, groupFailures), changes: [...changes, ...groupFailures], restartNeeded } }
+  return { live: { config: running, gatehouse: fresh }, result: { ok, summary: summarize(ok, changes, groupFailures), changes: [...changes, ...groupFailures], restartNeeded } }
+}
+
+/**
+ * The configuration the gateway runs after a reload, which the next reload is judged against:
+ * the file's, except what needs a restart (still the values the gateway started with) and the
+ * groups whose new processes did not start (still on their old settings). Judged against the
+ * file instead, a second reload would no longer report a changed listen address as needing a
+ * restart, and would not retry a group that kept its old settings.
+ */
+function runningConfig(prev: Config, next: Config, keptGroups: string[]): Config {
+  const running: Record<string, unknown> = { ...next }
+  for (const k of RESTART_KEYS) {
+    const old = (prev as unknown as Record<string, unknown>)[k]
+    if (old === undefined) delete running[k]
+    else running[k] = old
+  }
+  if (keptGroups.length > 0) {
+    const groups = { ...next.groups }
+    for (const name of keptGroups) groups[name] = prev.groups[name]!
+    running.groups = groups
+  }
+  return running as unknown as Config
 }
 
 async function retire(old: Gatehouse, removedGroups: string[], deps: ReloadDeps): Promise<void> {

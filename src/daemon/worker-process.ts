@@ -5,7 +5,6 @@
  * not validate ends that process (it is replaced like a crashed one), never the front.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createInterface } from 'node:readline'
 import type { Duplex, Readable } from 'node:stream'
 import type { Logger } from 'pino'
 import { errors } from '../errors.js'
@@ -13,6 +12,8 @@ import { WorkerConnection } from '../ipc/client.js'
 import { ControlChannel } from '../ipc/control-channel.js'
 import { PROTOCOL_VERSION, readFromWorker, type FromWorker, type ProviderMethodName, type ToWorker, type WorkerInit } from '../ipc/protocol.js'
 import { removeSocket } from '../ipc/socket-path.js'
+import { childWith, foreignFields } from '../log.js'
+import { OutputRecords } from './output-records.js'
 import type { SpawnSpec } from './spawn-spec.js'
 
 export type ProcessState = 'starting' | 'ready' | 'draining' | 'stopping' | 'dead'
@@ -76,10 +77,14 @@ export class WorkerProcess {
   #exited: Promise<void>
   #markExited!: () => void
   #idleWaiters: Array<() => void> = []
+  #outputs: OutputRecords[] = []
+  /** The group's logger, bound to the group once (its parent may be already). */
+  readonly #log: Logger
 
   constructor(opts: WorkerProcessOptions) {
     this.seq = opts.seq
     this.#opts = opts
+    this.#log = childWith(opts.log, { group: opts.group })
     this.#exited = new Promise((resolve) => { this.#markExited = resolve })
   }
 
@@ -109,7 +114,7 @@ export class WorkerProcess {
     this.#pipeOutput(child.stdout, 'stdout')
     this.#pipeOutput(child.stderr, 'stderr')
     child.once('exit', (code, signal) => this.#onChildExit(code, signal))
-    child.on('error', (err) => this.#opts.log.error({ group, err: err.message }, 'daemon process error'))
+    child.on('error', (err) => this.#log.error({ pid: this.pid, seq: this.seq, err: err.message }, 'daemon process error'))
     try {
       await this.#waitReady(child, startTimeoutMs)
       this.#conn = await WorkerConnection.connect(group, this.#opts.init.socketPath, this.#opts.secret, startTimeoutMs)
@@ -229,6 +234,8 @@ export class WorkerProcess {
     this.#conn?.destroy()
     this.#control?.destroy()
     removeSocket(this.#opts.init.socketPath)
+    // A crash's trace is the process's last output: logged before the group logs the exit.
+    for (const out of this.#outputs) out.flush()
     this.settled()
     this.#markExited()
     this.onExit({ code, signal, expected: this.#expected, stuck: this.#stuck })
@@ -237,16 +244,17 @@ export class WorkerProcess {
   #openControl(child: ChildProcess): ControlChannel<FromWorker, ToWorker> | null {
     const stream = child.stdio[3] as Duplex | null | undefined
     if (stream === null || stream === undefined) return null
-    const { group, log } = this.#opts
+    const log = this.#log
     return new ControlChannel<FromWorker, ToWorker>(stream, {
       read: readFromWorker,
       onMessage: (msg) => {
-        // The worker's fields first: it must not overwrite which group and pid the record is of.
-        if (msg.type === 'log') log[msg.level]({ ...msg.fields, group, pid: this.pid, worker: true }, msg.msg)
+        // The worker's fields first: it must not overwrite which process the record is of. Its
+        // fields that repeat the logger's own keys (group, level, msg) are renamed (src/log.ts).
+        if (msg.type === 'log') log[msg.level]({ ...foreignFields(log, msg.fields ?? {}), pid: this.pid, seq: this.seq, worker: true }, msg.msg)
         else this.#route(msg)
       },
       onInvalid: (why) => {
-        log.error({ group, pid: this.pid, code: 'GH_ERR_IPC_PROTOCOL' }, `control channel: ${why}; ending the process`)
+        log.error({ pid: this.pid, seq: this.seq, code: 'GH_ERR_IPC_PROTOCOL' }, `control channel: ${why}; ending the process`)
         this.kill(false)
       },
       onClose: () => {},
@@ -255,12 +263,14 @@ export class WorkerProcess {
 
   #pipeOutput(stream: Readable | null, name: 'stdout' | 'stderr'): void {
     if (stream === null) return
-    const log = this.#opts.log
-    const lines = createInterface({ input: stream, crlfDelay: Infinity })
-    lines.on('line', (line) => {
-      const fields = { group: this.#opts.group, pid: this.pid, stream: name }
-      if (name === 'stderr') log.warn(fields, line)
-      else log.info(fields, line)
+    const log = this.#log
+    const out = new OutputRecords((text) => {
+      const fields = { pid: this.pid, seq: this.seq, stream: name }
+      if (name === 'stderr') log.warn(fields, text)
+      else log.info(fields, text)
     })
+    this.#outputs.push(out)
+    stream.on('data', (chunk: Buffer) => out.push(chunk))
+    stream.once('end', () => out.flush())
   }
 }

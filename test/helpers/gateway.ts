@@ -6,6 +6,7 @@ import { Writable } from 'node:stream'
 import { parseConfig } from '../../src/config.js'
 import { runGateway, type RunningGateway } from '../../src/gateway.js'
 import { createLogger } from '../../src/log.js'
+import { logRecords } from './json-keys.js'
 
 export interface TestGateway {
   url: string
@@ -33,5 +34,10 @@ export async function startGateway(raw: Record<string, unknown>, baseDir: string
   const config = parseConfig({ listen: { host: '127.0.0.1', port: 0 }, ...raw }, { baseDir })
   const gw = await runGateway(config, { logger: createLogger('info', sink), signals: false })
   const port = Number(new URL(gw.address).port)
-  return { url: `http://127.0.0.1:${port}`, port, gw, logs, dir: baseDir, close: () => gw.stop() }
+  // Every gateway a test starts proves its log machine-readable: one JSON object a line, each key once.
+  const close = async (): Promise<void> => {
+    await gw.stop()
+    logRecords(logs.join(''))
+  }
+  return { url: `http://127.0.0.1:${port}`, port, gw, logs, dir: baseDir, close }
 }

@@ -308,16 +308,18 @@ class Input:
 
 
 class ErrorStream:
-    """wsgi.errors: what the application writes goes to the front's log, a line per record."""
+    """wsgi.errors: what the application writes goes to the front's log, one record per flush
+    (and at the end of the request), so that a traceback printed line by line is one record."""
+
+    MAX_RECORD = 32 * 1024
 
     def __init__(self):
         self._buf = ''
 
     def write(self, text):
         self._buf += text
-        while '\n' in self._buf:
-            line, self._buf = self._buf.split('\n', 1)
-            log('warn', line, stream='wsgi.errors')
+        if len(self._buf) > self.MAX_RECORD:
+            self.flush()
         return len(text)
 
     def writelines(self, lines):
@@ -325,9 +327,10 @@ class ErrorStream:
             self.write(line)
 
     def flush(self):
-        if self._buf:
-            log('warn', self._buf, stream='wsgi.errors')
-            self._buf = ''
+        text = self._buf.rstrip()
+        self._buf = ''
+        if text:
+            log('warn', text, stream='wsgi.errors')
 
 
 # ── wsgi.file_wrapper ───────────────────────────────────────────────────────────────────────
@@ -445,7 +448,8 @@ def run_request(app, base, stream, file_roots=()):
     head = stream.head
     environ = build_environ(head, base)
     environ['wsgi.input'] = Input(stream)
-    environ['wsgi.errors'] = ErrorStream()
+    error_stream = ErrorStream()
+    environ['wsgi.errors'] = error_stream
     environ['wsgi.file_wrapper'] = FileWrapper
     ex = Exchange(stream)
     result = None
@@ -491,6 +495,7 @@ def run_request(app, base, stream, file_roots=()):
         else:
             stream.conn.send(ERROR, stream.id, json.dumps({'code': 'APP_ABORTED', 'message': 'the application failed after the response head'}).encode('utf-8'))
     finally:
+        error_stream.flush()
         close = getattr(result, 'close', None)
         if close is not None:
             try:
