@@ -1,6 +1,12 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { checkRequestTarget } from '../../src/proxy/request-target.js'
+import { checkAuthorizationHeaders } from '../../src/proxy/request-target.js'
+import { readTargetPath } from '../../src/proxy/path-rule.js'
+
+function checkRequestTarget(url: string, rawHeaders: readonly string[]): string | undefined {
+  const read = readTargetPath(url)
+  return read.ok ? checkAuthorizationHeaders(rawHeaders) : read.reason
+}
 
 test('plain paths and queries pass', () => {
   for (const u of ['/', '/a/b', '/a/b?x=../y', '/a/.well-known/x', '/a%20b', '/a/b.c', '/a/b;c']) assert.equal(checkRequestTarget(u, []), undefined, u)
