@@ -10,33 +10,18 @@
  */
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { copyFileSync, utimesSync } from 'node:fs'
 import { once } from 'node:events'
-import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startGateway, tempDir, type TestGateway } from '../helpers/gateway.js'
+import { loadCounts } from '../helpers/load-counts.js'
 
 const BENCH_APPS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'apps')
-const AUTOCANNON = join(dirname(createRequire(import.meta.url).resolve('autocannon/package.json')), 'autocannon.js')
 const CONNECTIONS = 8
 const TOUCH_EVERY_MS = 500
-const BASIC = `authorization=Basic ${Buffer.from('bench:bench').toString('base64')}`
-
-interface Counts { total: number; non2xx: number; errors: number; timeouts: number; statuses: Record<string, number> }
-
-/** autocannon's CLI for `seconds`, in a process of its own; its counts. */
-async function cannon(url: string, seconds: number): Promise<Counts> {
-  const child = spawn(process.execPath, [AUTOCANNON, '-c', String(CONNECTIONS), '-d', String(seconds), '-j', '-H', BASIC, url], { stdio: ['ignore', 'pipe', 'ignore'] })
-  let out = ''
-  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
-  const [code] = await once(child, 'exit')
-  assert.equal(code, 0, 'autocannon exited cleanly')
-  const r = JSON.parse(out) as { requests: { total: number }; non2xx: number; errors: number; timeouts: number; statusCodeStats?: Record<string, { count: number }> }
-  const statuses = Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([s, v]) => [s, v.count]))
-  return { total: r.requests.total, non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts, statuses }
-}
+const BASIC = `Basic ${Buffer.from('bench:bench').toString('base64')}`
+const cannon = (url: string, seconds: number) => loadCounts(url, { connections: CONNECTIONS, seconds, headers: { authorization: BASIC } })
 
 const reloadsOf = (gw: TestGateway): number => gw.gw.supervisor?.status().find((g) => g.name === 'web')?.reloads ?? -1
 
@@ -57,7 +42,7 @@ describe('load across rolling reloads, through the front', { skip: process.platf
       cleanup()
     })
     const url = `${gw.url}/web/`
-    assert.equal((await fetch(url, { headers: { authorization: BASIC.slice('authorization='.length) } })).status, 200)
+    assert.equal((await fetch(url, { headers: { authorization: BASIC } })).status, 200)
 
     const steady = await cannon(url, 2)
     assert.ok(steady.total > 0, 'requests were sent')
