@@ -324,7 +324,8 @@ describe('provider threads rest while the front\'s event loop is busy (shareWhen
     assert.ok(rest >= 800, `rested ${rest} ms`)
     await idle(100)
     const began = Number(await p.checkPassword!(ctx, 'b', 'pw'))
-    assert.ok(began - firstDone < rest - 300, `the second call began ${began - firstDone} ms after the first ended, within a rest of ${rest} ms`)
+    // Without the early end the second call would wait out the whole rest; any start before it proves the end.
+    assert.ok(began - firstDone < rest, `the second call began ${began - firstDone} ms after the first ended, within a rest of ${rest} ms`)
   })
 
   test('shareWhenBusy 1 never rests', async (t) => {
