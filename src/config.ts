@@ -32,6 +32,9 @@ export interface ParseOptions {
   baseDir: string
 }
 
+/** Headers the message cannot be read or routed without: never client identity, never strippable. */
+const MESSAGE_FRAMING = new Set(['host', 'content-length', 'transfer-encoding', 'content-type', 'connection', 'te', 'upgrade', 'expect'])
+
 export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
   if (!validate(raw)) throw errors.GH_ERR_CONFIG_INVALID(formatSchemaErrors(validate.errors ?? []))
   const doc = raw as RawConfig
@@ -82,6 +85,10 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
     groups: doc.identityHeaders?.groups ?? 'X-Remote-Groups',
     strip: doc.identityHeaders?.strip ?? [],
   }
+  identityHeaders.strip.forEach((name, i) => {
+    if (MESSAGE_FRAMING.has(name.toLowerCase())) problems.push(`identityHeaders.strip[${i}]: ${name} frames or routes the message itself; stripping it would break every request`)
+    if (name.toLowerCase() === 'authorization') problems.push(`identityHeaders.strip[${i}]: use a route's auth.passAuthorization: false to keep Authorization from the target`)
+  })
   const sidecar = doc.sidecar ? parseSidecar(doc.sidecar, routes, identityHeaders, problems) : undefined
   const admin = doc.admin ? parseAdmin(doc.admin, baseDir, problems) : undefined
   if (problems.length > 0) throw errors.GH_ERR_CONFIG_INVALID(problems.join('; '))

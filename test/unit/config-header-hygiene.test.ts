@@ -36,6 +36,19 @@ describe('identityHeaders.strip', () => {
   })
 })
 
+describe('identityHeaders.strip refuses headers the request cannot do without', () => {
+  test('Host, Content-Length, Transfer-Encoding and the other framing headers are refused, naming the entry', () => {
+    for (const [i, name] of ['Host', 'content-length', 'Transfer-Encoding', 'Content-Type', 'Connection', 'TE', 'Upgrade', 'Expect'].entries()) {
+      const strip = ['X-Tenant-Id', name]
+      assert.throws(() => parse({ identityHeaders: { strip } }), (err: Error & { code?: string }) => err.code === 'GH_ERR_CONFIG_INVALID' && err.message.includes(`identityHeaders.strip[1]: ${name} frames or routes the message`), `${i}: ${name}`)
+    }
+  })
+
+  test('Authorization is refused with a pointer to auth.passAuthorization', () => {
+    assert.throws(() => parse({ identityHeaders: { strip: ['Authorization'] } }), /identityHeaders\.strip\[0\]: use a route's auth\.passAuthorization: false/)
+  })
+})
+
 describe('the built-in list of stripped request headers', () => {
   test('is documented in docs/security.md, name by name', () => {
     const doc = readFileSync(new URL('../../docs/security.md', import.meta.url), 'utf8')
