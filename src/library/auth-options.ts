@@ -68,6 +68,27 @@ export function checkRequire(r: unknown): AuthConfig['require'] {
   return { ...(o.users ? { users: [...(o.users as string[])] } : {}), ...(o.groups ? { groups: [...(o.groups as string[])] } : {}) }
 }
 
+const METHOD_RE = /^[A-Z][A-Z-]{0,31}$/
+
+/** Apache's `<LimitExcept>`: `{ methods, require }`; GET brings HEAD with it, as in the gateway's routes. */
+export function checkLimitExcept(l: unknown): AuthConfig['limitExcept'] {
+  if (l === undefined) return undefined
+  const o = l as { methods?: unknown; require?: unknown }
+  if (l === null || typeof l !== 'object' || !Array.isArray(o.methods) || o.methods.length === 0 || o.methods.some((m) => typeof m !== 'string' || !METHOD_RE.test(m)) || o.require === undefined) {
+    throw errors.GH_ERR_OPT_INVALID('limitExcept must be { methods: string[] (upper case, e.g. ["GET", "OPTIONS"]), require: "valid-user" | { users?, groups? } }')
+  }
+  const methods = o.methods as string[]
+  return { methods: methods.includes('GET') && !methods.includes('HEAD') ? [...methods, 'HEAD'] : [...methods], require: checkRequire(o.require) }
+}
+
+/** Apache's LimitRequestFields, as the gateway's `limits.maxHeaderFields`: 1 to 1000, default 100; false turns it off. */
+export function checkMaxHeaderFields(v: unknown): number | undefined {
+  if (v === false) return undefined
+  if (v === undefined) return 100
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 1000) throw errors.GH_ERR_OPT_INVALID(`maxHeaderFields must be an integer from 1 to 1000 or false, got ${String(v)}`)
+  return v
+}
+
 export function checkAlgorithms(a: unknown): DigestAlgorithmName[] {
   if (a === undefined) return ['SHA-256', 'MD5']
   if (!Array.isArray(a) || a.length === 0 || a.some((x) => !ALGORITHMS.includes(x)) || new Set(a).size !== a.length) {

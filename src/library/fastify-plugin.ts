@@ -14,9 +14,10 @@ import { authenticateRequest } from '../auth/fastify-auth.js'
 import { makePolicy } from '../auth/policy.js'
 import type { Identity } from '../auth/verifier.js'
 import type { AuthConfig, Scheme } from '../config-types.js'
+import { sendRefusal } from '../error-page.js'
 import { errors } from '../errors.js'
 import { providerLog } from '../providers/registry.js'
-import { checkAlgorithms, checkRealm, checkRequire, checkSchemes, dropCachedOnChange, makeCaches, makeDeps, makeNonces, makeThrottle, type CommonAuthOptions } from './auth-options.js'
+import { checkAlgorithms, checkLimitExcept, checkMaxHeaderFields, checkRealm, checkRequire, checkSchemes, dropCachedOnChange, makeCaches, makeDeps, makeNonces, makeThrottle, type CommonAuthOptions, type RequireOption } from './auth-options.js'
 import { rememberIdentity } from './identity.js'
 import { resolveProviders, type ProviderSpec } from './provider-spec.js'
 
@@ -42,6 +43,13 @@ export interface GatehouseAuthOptions extends CommonAuthOptions {
   proxy?: boolean
   /** Digest nonce lifetime in ms (default 300000). */
   nonceTtlMs?: number
+  /**
+   * Apache's `<LimitExcept>`: a method not in `methods` must satisfy this `require` as well as the
+   * plugin's own (403 otherwise). GET brings HEAD with it.
+   */
+  limitExcept?: { methods: string[]; require: RequireOption }
+  /** Most header fields in a request (Apache's LimitRequestFields); more get 431 before any check. Default 100; false: no limit. */
+  maxHeaderFields?: number | false
 }
 
 const plugin: FastifyPluginAsync<GatehouseAuthOptions> = async (fastify: FastifyInstance, opts: GatehouseAuthOptions) => {
@@ -49,6 +57,8 @@ const plugin: FastifyPluginAsync<GatehouseAuthOptions> = async (fastify: Fastify
   const scheme = checkSchemes(opts.scheme)
   const digest = scheme.includes('digest')
   const providers = resolveProviders(opts.provider, { baseDir: opts.baseDir ?? process.cwd(), log: providerLog(fastify.log as never), digest })
+  const limitExcept = checkLimitExcept(opts.limitExcept)
+  const maxRawHeaders = (checkMaxHeaderFields(opts.maxHeaderFields) ?? Infinity) * 2
   const caches = makeCaches(opts.cache)
   dropCachedOnChange(providers, caches)
   const config: AuthConfig = {
@@ -56,6 +66,7 @@ const plugin: FastifyPluginAsync<GatehouseAuthOptions> = async (fastify: Fastify
     realm: checkRealm(opts.realm),
     provider: providers.chain.map((p) => p.name),
     require: checkRequire(opts.require),
+    ...(limitExcept ? { limitExcept } : {}),
     algorithms: checkAlgorithms(opts.algorithms),
     // auth-int would need the body before the route's own parser reads it: not offered here.
     qop: ['auth'],
@@ -80,6 +91,8 @@ const plugin: FastifyPluginAsync<GatehouseAuthOptions> = async (fastify: Fastify
   if (!fastify.hasRequestDecorator('groups')) fastify.decorateRequest('groups', null as never)
 
   fastify.addHook('onRequest', async (request, reply) => {
+    // Before any check: Node keeps only its first maxHeadersCount fields, so a longer head is refused, not trimmed.
+    if (request.raw.rawHeaders.length > maxRawHeaders) return sendRefusal(reply.header('connection', 'close'), 431, 'Request Header Fields Too Large\n')
     const fields = request as FastifyRequest & { user: string | null; groups: string[] | null }
     if (request.routeOptions.config?.auth === false) {
       fields.user = null
