@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { computeHA1, computeResponse } from '../../src/auth/digest.js'
+import { CachedLoginProbe } from '../helpers/cached-login.js'
 import { startEchoUpstream, type EchoUpstream } from '../helpers/echo-upstream.js'
 import { startGateway, tempDir, type TestGateway } from '../helpers/gateway.js'
 
@@ -26,6 +26,9 @@ let gw: TestGateway
 let cleanup: () => void
 let dir: string
 let socket: string
+let probe: CachedLoginProbe
+const get = (path: string, authorization?: string) => probe.get(path, authorization)
+const digest = (path: string, user: string, password: string) => probe.digestMd5(path, 'Site', user, password)
 
 before(async () => {
   upstream = await startEchoUpstream()
@@ -44,6 +47,7 @@ before(async () => {
       { path: '/digest', upstream: upstream.url, auth: { scheme: 'digest', realm: 'Site', provider: 'site', algorithms: ['MD5'] } },
     ],
   }, dir)
+  probe = new CachedLoginProbe(gw, upstream, 0)
 })
 
 after(async () => {
@@ -64,30 +68,6 @@ function cache(args: string[], env: NodeJS.ProcessEnv = { GATEHOUSE_ADMIN_TOKEN:
     })
   })
 }
-
-async function get(path: string, authorization?: string): Promise<{ status: number; challenge: string | null }> {
-  const res = await fetch(`${gw.url}${path}`, { headers: authorization === undefined ? {} : { authorization } })
-  await res.arrayBuffer()
-  return { status: res.status, challenge: res.headers.get('www-authenticate') }
-}
-
-async function digest(path: string, user: string, password: string): Promise<string> {
-  const ch = (await get(path)).challenge as string
-  const nonce = /nonce="([^"]+)"/.exec(ch)![1]!
-  const opaque = /opaque="([^"]+)"/.exec(ch)![1]!
-  const cnonce = '0011223344556677'
-  const response = computeResponse({ algorithm: 'MD5', ha1: computeHA1('MD5', user, 'Site', password), method: 'GET', uri: path, nonce, cnonce, nc: '00000001', qop: 'auth' })
-  return `Digest username="${user}", realm="Site", nonce="${nonce}", uri="${path}", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}", response="${response}", opaque="${opaque}"`
-}
-
-/** Logs in twice; the second answer must be a cache hit. */
-async function loginCached(path: string, authorization: () => Promise<string> | string, counter: { hits: number }): Promise<void> {
-  assert.equal((await get(path, await authorization())).status, 200)
-  const hits = counter.hits
-  assert.equal((await get(path, await authorization())).status, 200)
-  assert.equal(counter.hits, hits + 1, 'the second login was answered from the cache')
-}
-
 /** One request to the admin socket, by hand. */
 function admin(method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   return new Promise((resolve, reject) => {
@@ -104,9 +84,9 @@ function admin(method: string, path: string, headers: Record<string, string> = {
 describe('gatehouse cache flush against a running gateway', () => {
   test('--user drops only that user\'s entries (Basic and Digest): the old password gets 401, the other user stays cached', async () => {
     const { identities, realmHashes } = gw.gw.gatehouse.deps
-    await loginCached('/basic/x', () => basic('alice', 'alice-pw'), identities)
-    await loginCached('/basic/x', () => basic('carol', 'carol-old'), identities)
-    await loginCached('/digest/x', () => digest('/digest/x', 'carol', 'carol-old'), realmHashes)
+    await probe.loginCached('/basic/x', () => basic('alice', 'alice-pw'), identities)
+    await probe.loginCached('/basic/x', () => basic('carol', 'carol-old'), identities)
+    await probe.loginCached('/digest/x', () => digest('/digest/x', 'carol', 'carol-old'), realmHashes)
 
     writeUsers({ alice: 'alice-pw', carol: 'carol-new' })
     // The store is not watched: the cached login goes on working (what the flush is for).
@@ -136,7 +116,7 @@ describe('gatehouse cache flush against a running gateway', () => {
 
   test('without --user every entry goes: the next login of each user is asked of the provider', async () => {
     const { identities } = gw.gw.gatehouse.deps
-    await loginCached('/basic/x', () => basic('alice', 'alice-pw'), identities)
+    await probe.loginCached('/basic/x', () => basic('alice', 'alice-pw'), identities)
     const size = identities.size + gw.gw.gatehouse.deps.realmHashes.size
     assert.ok(size >= 2)
 
@@ -171,7 +151,7 @@ describe('gatehouse cache flush against a running gateway', () => {
 
   test('the endpoint is protected like the other admin commands: token, no web pages, one non-empty user', async () => {
     const { identities } = gw.gw.gatehouse.deps
-    await loginCached('/basic/x', () => basic('alice', 'alice-pw'), identities)
+    await probe.loginCached('/basic/x', () => basic('alice', 'alice-pw'), identities)
     const size = identities.size
     const auth = { authorization: `Bearer ${TOKEN}` }
 

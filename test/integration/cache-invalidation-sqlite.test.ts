@@ -11,7 +11,7 @@ import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { computeHA1, computeResponse } from '../../src/auth/digest.js'
+import { CachedLoginProbe } from '../helpers/cached-login.js'
 import { startEchoUpstream, type EchoUpstream } from '../helpers/echo-upstream.js'
 import { startGateway, tempDir, type TestGateway } from '../helpers/gateway.js'
 
@@ -25,6 +25,9 @@ let upstream: EchoUpstream
 let gw: TestGateway
 let cleanup: () => void
 let database: string
+let probe: CachedLoginProbe
+const get = (path: string, authorization?: string) => probe.get(path, authorization)
+const digest = (path: string, user: string, password: string) => probe.digestMd5(path, 'Store', user, password)
 
 /** `gatehouse users ...` as a child process; the password, when any, on stdin. */
 function users(args: string[], password?: string): Promise<void> {
@@ -55,125 +58,71 @@ before(async () => {
       { path: '/staff', upstream: upstream.url, auth: { scheme: 'basic', realm: 'Store', provider: 'store', require: { groups: ['staff'] } } },
     ],
   }, t.dir)
+  probe = new CachedLoginProbe(gw, upstream, REFUSED_BY_MS)
 })
 
 after(async () => {
   await gw?.close()
   await upstream?.close()
   cleanup?.()
-})
-
-async function get(path: string, authorization?: string): Promise<{ status: number; challenge: string | null }> {
-  const res = await fetch(`${gw.url}${path}`, { headers: authorization === undefined ? {} : { authorization } })
-  await res.arrayBuffer()
-  return { status: res.status, challenge: res.headers.get('www-authenticate') }
-}
-
-/** A Digest MD5 answer to a fresh challenge, computed here with node:crypto (digest.ts's formulas are RFC 7616's). */
-async function digest(path: string, user: string, password: string): Promise<string> {
-  const ch = (await get(path)).challenge as string
-  const nonce = /nonce="([^"]+)"/.exec(ch)![1]!
-  const opaque = /opaque="([^"]+)"/.exec(ch)![1]!
-  const cnonce = 'fedcba9876543210'
-  const response = computeResponse({ algorithm: 'MD5', ha1: computeHA1('MD5', user, 'Store', password), method: 'GET', uri: path, nonce, cnonce, nc: '00000001', qop: 'auth' })
-  return `Digest username="${user}", realm="Store", nonce="${nonce}", uri="${path}", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}", response="${response}", opaque="${opaque}"`
-}
-
-/** Logs in twice; the second answer must come from the cache (its hit counter moves), or the test would prove nothing. */
-async function loginCached(path: string, authorization: () => Promise<string> | string, cache: { hits: number }): Promise<void> {
-  assert.equal((await get(path, await authorization())).status, 200)
-  const hits = cache.hits
-  assert.equal((await get(path, await authorization())).status, 200)
-  assert.equal(cache.hits, hits + 1, 'the second login was answered from the cache')
-}
-
-/**
+})/**
  * Repeats the old login until it gets `status`, for at most REFUSED_BY_MS after the change
  * returned. Returns the last answer and how many requests the upstream saw meanwhile beyond
  * the ones that were let in.
- */
-async function refusedWithin(path: string, authorization: () => Promise<string> | string, status: number): Promise<{ status: number; challenge: string | null; leaked: number }> {
-  const deadline = Date.now() + REFUSED_BY_MS
-  for (;;) {
-    const seen = upstream.seen.length
-    const r = await get(path, await authorization())
-    if (r.status === status || Date.now() >= deadline) return { ...r, leaked: r.status === status ? upstream.seen.length - seen : 0 }
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
-
-/**
- * Both provider threads watch the database and report the change on their own: waits (bounded)
- * until both have, so a later report cannot empty the cache in the middle of the next test.
- */
-async function bothThreadsReported(mark: number): Promise<void> {
-  const deadline = Date.now() + REFUSED_BY_MS
-  for (;;) {
-    const threads = new Set<number>()
-    for (const line of gw.logs.slice(mark)) {
-      const rec = JSON.parse(line) as { msg?: string; provider?: string; thread?: number }
-      if (rec.msg === 'provider data changed: cache entries dropped' && rec.provider === 'store' && typeof rec.thread === 'number') threads.add(rec.thread)
-    }
-    if (threads.size === 2) return
-    assert.ok(Date.now() < deadline, `only threads ${[...threads].join(', ')} reported the change`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
-
-describe('a sqlite store changed by `gatehouse users` while a login is cached', () => {
+ */describe('a sqlite store changed by `gatehouse users` while a login is cached', () => {
   test('passwd: the old password gets 401 with the Basic challenge within 2 s, the new one 200', async () => {
     const identities = gw.gw.gatehouse.deps.identities
-    await loginCached('/basic/x', () => basic('alice', 'alice-old'), identities)
+    await probe.loginCached('/basic/x', () => basic('alice', 'alice-old'), identities)
 
     const mark = gw.logs.length
     await users(['passwd', 'alice', '--password-stdin'], 'alice-new')
-    const r = await refusedWithin('/basic/x', () => basic('alice', 'alice-old'), 401)
+    const r = await probe.refusedWithin('/basic/x', () => basic('alice', 'alice-old'), 401)
     assert.equal(r.status, 401, `the old password was still accepted ${REFUSED_BY_MS} ms after passwd`)
     assert.equal(r.challenge, BASIC_CHALLENGE)
     assert.equal(r.leaked, 0, 'the upstream never saw the refused request')
-    await bothThreadsReported(mark)
+    await probe.threadsReported('store', 2, mark)
     assert.equal((await get('/basic/x', basic('alice', 'alice-new'))).status, 200)
   })
 
   test('passwd: an old password over Digest (its HA1 cached) gets 401 with a Digest challenge within 2 s', async () => {
     const realmHashes = gw.gw.gatehouse.deps.realmHashes
-    await loginCached('/digest/x', () => digest('/digest/x', 'bob', 'bob-pw'), realmHashes)
+    await probe.loginCached('/digest/x', () => digest('/digest/x', 'bob', 'bob-pw'), realmHashes)
 
     const mark = gw.logs.length
     await users(['passwd', 'bob', '--password-stdin'], 'bob-new')
-    const r = await refusedWithin('/digest/x', () => digest('/digest/x', 'bob', 'bob-pw'), 401)
+    const r = await probe.refusedWithin('/digest/x', () => digest('/digest/x', 'bob', 'bob-pw'), 401)
     assert.equal(r.status, 401, `the old password was still accepted ${REFUSED_BY_MS} ms after passwd`)
     assert.match(r.challenge ?? '', /^Digest realm="Store", qop="auth", algorithm=MD5, nonce="[^"]+", opaque="[^"]+", charset=UTF-8$/)
     assert.equal(r.leaked, 0)
-    await bothThreadsReported(mark)
+    await probe.threadsReported('store', 2, mark)
     assert.equal((await get('/digest/x', await digest('/digest/x', 'bob', 'bob-new'))).status, 200)
   })
 
   test('deactivate: the user gets 401 with the Basic challenge within 2 s, and again after activate 200', async () => {
-    await loginCached('/basic/x', () => basic('carol', 'carol-pw'), gw.gw.gatehouse.deps.identities)
+    await probe.loginCached('/basic/x', () => basic('carol', 'carol-pw'), gw.gw.gatehouse.deps.identities)
 
     const mark = gw.logs.length
     await users(['deactivate', 'carol'])
-    const r = await refusedWithin('/basic/x', () => basic('carol', 'carol-pw'), 401)
+    const r = await probe.refusedWithin('/basic/x', () => basic('carol', 'carol-pw'), 401)
     assert.equal(r.status, 401, `the deactivated user was still let in ${REFUSED_BY_MS} ms later`)
     assert.equal(r.challenge, BASIC_CHALLENGE)
     assert.equal(r.leaked, 0)
-    await bothThreadsReported(mark)
+    await probe.threadsReported('store', 2, mark)
     const activated = gw.logs.length
     await users(['activate', 'carol'])
-    assert.equal((await refusedWithin('/basic/x', () => basic('carol', 'carol-pw'), 200)).status, 200)
-    await bothThreadsReported(activated)
+    assert.equal((await probe.refusedWithin('/basic/x', () => basic('carol', 'carol-pw'), 200)).status, 200)
+    await probe.threadsReported('store', 2, activated)
   })
 
   test('remove-group: a user taken out of the required group gets 403 within 2 s', async () => {
-    await loginCached('/staff/x', () => basic('dave', 'dave-pw'), gw.gw.gatehouse.deps.identities)
+    await probe.loginCached('/staff/x', () => basic('dave', 'dave-pw'), gw.gw.gatehouse.deps.identities)
 
     const mark = gw.logs.length
     await users(['remove-group', 'dave', 'staff'])
-    const r = await refusedWithin('/staff/x', () => basic('dave', 'dave-pw'), 403)
+    const r = await probe.refusedWithin('/staff/x', () => basic('dave', 'dave-pw'), 403)
     assert.equal(r.status, 403, `the group was still granted ${REFUSED_BY_MS} ms after remove-group`)
     assert.equal(r.leaked, 0)
-    await bothThreadsReported(mark)
+    await probe.threadsReported('store', 2, mark)
   })
 
   test('each change is logged once per provider thread as a data change, without the password', () => {

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict'
 import { copyFileSync, renameSync } from 'node:fs'
 import { join } from 'node:path'
 import { runPythonJson, skipUnlessPython } from './helpers/python.js'
+import { CachedLoginProbe } from '../helpers/cached-login.js'
 import { startEchoUpstream, type EchoUpstream } from '../helpers/echo-upstream.js'
 import { startGateway, tempDir, type TestGateway } from '../helpers/gateway.js'
 
@@ -35,6 +36,8 @@ describe('a Django database changed by Django while gatehouse has logins cached'
   let cleanup: () => void
   let dir: string
   let db: string
+  let probe: CachedLoginProbe
+  const get = (path: string, authorization: string) => probe.get(path, authorization)
 
   before(async () => {
     const t = tempDir('gh-django-cache-')
@@ -58,103 +61,62 @@ describe('a Django database changed by Django while gatehouse has logins cached'
         { path: '/staff', upstream: upstream.url, auth: { scheme: 'basic', realm: 'Site', provider: 'site', require: { groups: ['staff'] } } },
       ],
     }, dir)
+    probe = new CachedLoginProbe(gw, upstream, REFUSED_BY_MS)
   })
 
   after(async () => {
     await gw?.close()
     await upstream?.close()
     cleanup?.()
-  })
-
-  async function get(path: string, authorization: string): Promise<{ status: number; challenge: string | null }> {
-    const res = await fetch(`${gw.url}${path}`, { headers: { authorization } })
-    await res.arrayBuffer()
-    return { status: res.status, challenge: res.headers.get('www-authenticate') }
-  }
-
-  /** Logs in twice; the second answer must be a cache hit, or the test would prove nothing. */
-  async function loginCached(path: string, authorization: string): Promise<void> {
-    const cache = gw.gw.gatehouse.deps.identities
-    assert.equal((await get(path, authorization)).status, 200)
-    const hits = cache.hits
-    assert.equal((await get(path, authorization)).status, 200)
-    assert.equal(cache.hits, hits + 1, 'the second login was answered from the cache')
-  }
-
-  /** Repeats the old login until it gets `status`, for at most REFUSED_BY_MS after the change; counts what reached the upstream when refused. */
-  async function refusedWithin(path: string, authorization: string, status: number): Promise<{ status: number; challenge: string | null; leaked: number }> {
-    const deadline = Date.now() + REFUSED_BY_MS
-    for (;;) {
-      const seen = upstream.seen.length
-      const r = await get(path, authorization)
-      if (r.status === status || Date.now() >= deadline) return { ...r, leaked: r.status === status ? upstream.seen.length - seen : 0 }
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
-  }
-
-  /**
+  })  /**
    * Both provider threads watch the database and report the change on their own: waits (bounded)
    * until both have, so a later report cannot empty the cache in the middle of the next test.
    */
-  async function bothThreadsReported(mark: number): Promise<void> {
-    const deadline = Date.now() + REFUSED_BY_MS
-    for (;;) {
-      const threads = new Set<number>()
-      for (const line of gw.logs.slice(mark)) {
-        const rec = JSON.parse(line) as { msg?: string; provider?: string; thread?: number }
-        if (rec.msg === 'provider data changed: cache entries dropped' && rec.provider === 'site' && typeof rec.thread === 'number') threads.add(rec.thread)
-      }
-      if (threads.size === 2) return
-      assert.ok(Date.now() < deadline, `only threads ${[...threads].join(', ')} reported the change`)
-      await new Promise((resolve) => setTimeout(resolve, 25))
-    }
-  }
-
   test('set_password + save: the old password gets 401 with the Basic challenge within 2 s, the new one 200', async () => {
-    await loginCached('/app/x', basic('alice', 'alice-old'))
+    await probe.loginCached('/app/x', basic('alice', 'alice-old'), gw.gw.gatehouse.deps.identities)
     const mark = gw.logs.length
     await django({ db, op: 'set_password', username: 'alice', password: 'alice-new' })
-    const r = await refusedWithin('/app/x', basic('alice', 'alice-old'), 401)
+    const r = await probe.refusedWithin('/app/x', basic('alice', 'alice-old'), 401)
     assert.equal(r.status, 401, `the old password was still accepted ${REFUSED_BY_MS} ms after Django saved the new one`)
     assert.equal(r.challenge, CHALLENGE)
     assert.equal(r.leaked, 0, 'the upstream never saw the refused request')
-    await bothThreadsReported(mark)
+    await probe.threadsReported('site', 2, mark)
     assert.equal((await get('/app/x', basic('alice', 'alice-new'))).status, 200)
   })
 
   test('is_active = False: the user gets 401 with the Basic challenge within 2 s', async () => {
-    await loginCached('/app/x', basic('bob', 'bob-pw'))
+    await probe.loginCached('/app/x', basic('bob', 'bob-pw'), gw.gw.gatehouse.deps.identities)
     const mark = gw.logs.length
     await django({ db, op: 'deactivate', username: 'bob' })
-    const r = await refusedWithin('/app/x', basic('bob', 'bob-pw'), 401)
+    const r = await probe.refusedWithin('/app/x', basic('bob', 'bob-pw'), 401)
     assert.equal(r.status, 401, `the inactive user was still let in ${REFUSED_BY_MS} ms later`)
     assert.equal(r.challenge, CHALLENGE)
     assert.equal(r.leaked, 0)
-    await bothThreadsReported(mark)
+    await probe.threadsReported('site', 2, mark)
   })
 
   test('a group removed: the user gets 403 on a route requiring it within 2 s', async () => {
-    await loginCached('/staff/x', basic('carol', 'carol-pw'))
+    await probe.loginCached('/staff/x', basic('carol', 'carol-pw'), gw.gw.gatehouse.deps.identities)
     const mark = gw.logs.length
     await django({ db, op: 'remove_group', username: 'carol', group: 'staff' })
-    const r = await refusedWithin('/staff/x', basic('carol', 'carol-pw'), 403)
+    const r = await probe.refusedWithin('/staff/x', basic('carol', 'carol-pw'), 403)
     assert.equal(r.status, 403, `the group was still granted ${REFUSED_BY_MS} ms after Django removed it`)
     assert.equal(r.leaked, 0)
-    await bothThreadsReported(mark)
+    await probe.threadsReported('site', 2, mark)
   })
 
   test('the database replaced by a rename (a copy changed by Django): the provider reopens it and the old password gets 401 within 2 s', async () => {
-    await loginCached('/app/x', basic('dave', 'dave-old'))
+    await probe.loginCached('/app/x', basic('dave', 'dave-old'), gw.gw.gatehouse.deps.identities)
     const copy = join(dir, 'db-restored.sqlite3')
     copyFileSync(db, copy)
     await django({ db: copy, op: 'set_password', username: 'dave', password: 'dave-new' })
     const mark = gw.logs.length
     renameSync(copy, db)
-    const r = await refusedWithin('/app/x', basic('dave', 'dave-old'), 401)
+    const r = await probe.refusedWithin('/app/x', basic('dave', 'dave-old'), 401)
     assert.equal(r.status, 401, `the old file's password was still accepted ${REFUSED_BY_MS} ms after the rename`)
     assert.equal(r.challenge, CHALLENGE)
     assert.equal(r.leaked, 0)
-    await bothThreadsReported(mark)
+    await probe.threadsReported('site', 2, mark)
     assert.equal((await get('/app/x', basic('dave', 'dave-new'))).status, 200)
     assert.ok(gw.logs.some((l) => l.includes('database file replaced: reopened')))
     assert.ok(!gw.logs.some((l) => /(alice|dave)-(old|new)|bob-pw|carol-pw/.test(l)), 'no password in the logs')
