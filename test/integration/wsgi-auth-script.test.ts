@@ -9,10 +9,10 @@ import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs'
-import { request as httpRequest } from 'node:http'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { httpGet, type TextResponse } from '../helpers/http-get.js'
 import { startGateway, tempDir, type TestGateway } from '../helpers/gateway.js'
 import { PYTHON, requirePython, skipWithoutPython } from '../helpers/python.js'
 
@@ -20,24 +20,13 @@ const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures',
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`, 'utf8').toString('base64')}`
 const run = promisify(execFile)
 
-interface Res { status: number; headers: Record<string, string | string[] | undefined>; text: string }
+type Res = TextResponse
 
 let gw: TestGateway
 let dir: string
 let cleanup: () => void
 
-function get(path: string, headers: Record<string, string> = {}): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port: gw.port, path, headers, agent: false }, (res) => {
-      let text = ''
-      res.setEncoding('utf8')
-      res.on('data', (c: string) => { text += c })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }))
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
+const get = (path: string, headers: Record<string, string> = {}): Promise<Res> => httpGet(gw.port, path, headers)
 
 /** RFC 7616 response for the challenge of `algorithm` in `challenges`, computed here. */
 function digestAuthorization(challenges: string | string[] | undefined, algorithm: 'MD5' | 'SHA-256' | 'SHA-512-256', user: string, password: string, uri: string): string {

@@ -8,9 +8,9 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { request as httpRequest } from 'node:http'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { httpGet, type TextResponse } from '../helpers/http-get.js'
 import { startGateway, tempDir, type TestGateway } from '../helpers/gateway.js'
 import { PYTHON, requirePython } from '../helpers/python.js'
 
@@ -23,23 +23,12 @@ const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`, 'utf8'
 const hasDjango = spawnSync(PYTHON, ['-c', 'import django'], { stdio: 'ignore' }).status === 0
 const required = process.env.GATEHOUSE_INTEROP_REQUIRED === '1'
 
-interface Res { status: number; headers: Record<string, string | string[] | undefined>; text: string }
+type Res = TextResponse
 
 let gw: TestGateway
 let cleanup: () => void
 
-function get(path: string, headers: Record<string, string> = {}): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port: gw.port, path, headers, agent: false }, (res) => {
-      let text = ''
-      res.setEncoding('utf8')
-      res.on('data', (c: string) => { text += c })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }))
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
+const get = (path: string, headers: Record<string, string> = {}): Promise<Res> => httpGet(gw.port, path, headers)
 
 // Users made by create-db.py: admin and ann in group staff, ben in none, carl inactive, dora unusable.
 const LOGINS: Array<[string, string]> = [
