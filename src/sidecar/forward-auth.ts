@@ -15,7 +15,8 @@
 import type { AddressMatcher } from '../proxy/trusted-proxies.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { AuthConfig, Config, RouteConfig } from '../config-types.js'
-import { challengeHeaders, sendError, sendThrottled } from '../auth/fastify-auth.js'
+import { challengeHeaders, sendError, sendThrottled, type AuthResult } from '../auth/fastify-auth.js'
+import { refusalOf, type Refusal } from '../auth/refusal.js'
 import { makePolicy, type AuthPolicy } from '../auth/policy.js'
 import { allowAccessChain } from '../auth/provider-chain.js'
 import type { Identity, VerifierDeps } from '../auth/verifier.js'
@@ -94,16 +95,22 @@ async function decide(request: FastifyRequest, reply: FastifyReply, original: Or
   const ctx = contextOf(request, original, route, policy)
   if (policy.chain.some((p) => p.provider.allowAccess)) {
     try {
-      if (!(await allowAccessChain(policy.chain, ctx))) return forbidden(reply)
+      if (!(await allowAccessChain(policy.chain, ctx))) {
+        noteRefusal(request, { outcome: 'denied-host' }, undefined)
+        return forbidden(reply)
+      }
     } catch (err) {
+      noteRefusal(request, { outcome: 'error', reason: 'allow-access' }, undefined)
       sendError(reply, err)
       return reply
     }
   }
   const credentials = request.raw.headers[policy.requestHeader]
   const outcome = await verifyThrottled(policy, { method: original.method, methodUnknown: !original.methodKnown, url: original.uri, host: original.host, credentials, ctx }, deps)
-  const provider = outcome.kind === 'ok' || outcome.kind === 'forbidden' ? outcome.identity.provider : policy.config.provider.join(',')
-  onAuth?.(provider, outcome.kind, outcome.kind === 'challenge' ? outcome.reason : outcome.kind === 'error' ? outcome.error.code : outcome.kind === 'bad-request' ? outcome.reason : undefined)
+  const identity = outcome.kind === 'ok' || outcome.kind === 'forbidden' ? outcome.identity : undefined
+  const reason = outcome.kind === 'challenge' ? outcome.reason : outcome.kind === 'error' ? outcome.error.code : outcome.kind === 'bad-request' ? outcome.reason : undefined
+  onAuth?.(identity?.provider ?? policy.config.provider.join(','), outcome.kind, reason)
+  noteRefusal(request, { outcome: outcome.kind, ...(identity ? { identity } : {}), ...(reason !== undefined ? { reason } : {}) }, credentials)
   switch (outcome.kind) {
     case 'ok':
       setUser(request, outcome.identity)
@@ -156,6 +163,12 @@ function contextOf(request: FastifyRequest, original: OriginalRequest, route: Ro
 }
 
 /** For the access log line (server.ts reads request.user). */
+/** The access line of a refused check names the attempted user and why, as the front's does (never the password). */
+function noteRefusal(request: FastifyRequest, result: AuthResult, credentials: string | undefined): void {
+  const refusal = refusalOf(result, credentials)
+  if (refusal) (request as FastifyRequest & { gatehouseRefusal: Refusal | null }).gatehouseRefusal = refusal
+}
+
 function setUser(request: FastifyRequest, identity: Identity): void {
   ;(request as FastifyRequest & { user?: Identity }).user = identity
 }
