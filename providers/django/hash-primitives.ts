@@ -7,8 +7,8 @@
 import { createHash, pbkdf2, scrypt } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { promisify } from 'node:util'
-import { argon2d, argon2i, argon2id } from 'hash-wasm'
 import bcrypt from 'bcryptjs'
+import { hashWasm } from '../../src/passwords/formats.js'
 
 export type Argon2Variant = 'argon2id' | 'argon2i' | 'argon2d'
 
@@ -41,7 +41,6 @@ export interface HashPrimitives {
 
 const pbkdf2Async = promisify(pbkdf2)
 const scryptAsync = promisify(scrypt) as (password: Buffer, salt: Buffer, keylen: number, options: object) => Promise<Buffer>
-const argon2Functions = { argon2id, argon2i, argon2d } as const
 const require = createRequire(import.meta.url)
 const apacheCrypt = require('apache-crypt') as (password: string, salt: string) => string
 
@@ -53,7 +52,7 @@ export const nodeHashPrimitives: HashPrimitives = {
     scryptAsync(password, salt, keyLength, { N, r, p, maxmem: 128 * N * r * p + 1024 * 1024 }),
 
   argon2: async (variant, password, salt, cost) => {
-    const out = await argon2Functions[variant]({ password, salt, ...cost, outputType: 'binary' })
+    const out = await (await hashWasm())[variant]({ password, salt, ...cost, outputType: 'binary' })
     return Buffer.from(out)
   },
 

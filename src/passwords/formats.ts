@@ -6,7 +6,6 @@
 import { createHash } from 'node:crypto'
 import { createRequire } from 'node:module'
 import bcrypt from 'bcryptjs'
-import { argon2Verify } from 'hash-wasm'
 import { safeEqual } from './constant-time.js'
 import { parseShaCrypt, shaCryptWithSettings } from './sha-crypt.js'
 
@@ -14,6 +13,14 @@ const require = createRequire(import.meta.url)
 /** apache-md5 and apache-crypt are untyped CommonJS: (password, salt) => crypt string. */
 const apacheMd5 = require('apache-md5') as (password: string, salt?: string) => string
 const apacheCrypt = require('apache-crypt') as (password: string, salt?: string) => string
+
+/**
+ * hash-wasm carries every algorithm's WebAssembly inline (about 10 MB of memory once loaded), and
+ * only argon2 needs it: loaded on first use, so a process or provider thread that never sees an
+ * argon2 hash never pays for it.
+ */
+export const hashWasm = (): Promise<typeof import('hash-wasm')> => (hashWasmModule ??= import('hash-wasm'))
+let hashWasmModule: Promise<typeof import('hash-wasm')> | undefined
 
 export type PasswordFormat =
   | 'bcrypt'
@@ -100,6 +107,7 @@ function verifyDesCrypt(hash: string, password: string): boolean {
 async function verifyArgon2(hash: string, password: string): Promise<boolean> {
   try {
     // argon2Verify recomputes with the encoded parameters and compares the digests itself.
+    const { argon2Verify } = await hashWasm()
     return await argon2Verify({ password, hash })
   } catch {
     return false

@@ -4,8 +4,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import bcrypt from 'bcryptjs'
-import { argon2id } from 'hash-wasm'
-import { detectFormat, type PasswordFormat } from './formats.js'
+import { detectFormat, hashWasm, type PasswordFormat } from './formats.js'
 import { parseShaCrypt, shaCrypt } from './sha-crypt.js'
 import { verifyPassword } from './verify.js'
 
@@ -43,7 +42,7 @@ export async function hashPassword(password: string, format: HashFormat = 'bcryp
     case 'sha512-crypt':
       return shaCrypt(password, format === 'sha256-crypt' ? 'sha256' : 'sha512', cryptSalt(16), opts.rounds)
     case 'argon2id':
-      return await argon2id({
+      return await (await hashWasm()).argon2id({
         password,
         salt: randomBytes(16),
         iterations: opts.iterations ?? 2,
@@ -94,7 +93,7 @@ async function makeDummy(key: string): Promise<string> {
     case 'argon2i': {
       const m = /m=(\d+),t=(\d+),p=(\d+)/.exec(param)
       const [memorySize, iterations, parallelism] = m === null ? [19456, 2, 1] : [Number(m[1]), Number(m[2]), Number(m[3])]
-      return await argon2id({ password: secret, salt: randomBytes(16), memorySize, iterations, parallelism, hashLength: 32, outputType: 'encoded' })
+      return await (await hashWasm()).argon2id({ password: secret, salt: randomBytes(16), memorySize, iterations, parallelism, hashLength: 32, outputType: 'encoded' })
     }
     case 'sha1':
       return '{SHA}' + randomBytes(20).toString('base64')
