@@ -10,7 +10,7 @@
  *
  * `npm run bench` runs it as a child process with `--json [--dist]`: only the round trip, one
  * daemon process running bench/apps/provider.mjs, measured with one caller (the round trip of
- * a lone call, what the §6 target is about) and with CALLERS callers (latency under load,
+ * a lone call, what the round-trip target is about) and with CALLERS callers (latency under load,
  * queueing included); one JSON line on stdout. `--dist` loads gatehouse from dist/.
  */
 import { spawn } from 'node:child_process'

@@ -17,7 +17,7 @@ import { startGateway, tempDir, type TestGateway } from '../helpers/gateway.js'
 
 const BIN = fileURLToPath(new URL('../../bin/gatehouse.js', import.meta.url))
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`, 'utf8').toString('base64')}`
-/** The brief's bound (2 s) plus slack for a loaded machine: the old login must be refused by then. */
+/** The documented bound (2 s, docs/faq.md) plus slack for a loaded machine: the old login must be refused by then. */
 const REFUSED_BY_MS = 2500
 const BASIC_CHALLENGE = 'Basic realm="Store", charset="UTF-8"'
 

@@ -1,6 +1,6 @@
 /**
  * The CLI as users run it: `node bin/gatehouse.js ...` in a child process, against the
- * configuration of the issue-2 contract written to a file.
+ * reference configuration (three provider types, four route shapes) written to a file.
  */
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'

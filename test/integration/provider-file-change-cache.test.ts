@@ -19,7 +19,7 @@ import { clientResponse } from '../helpers/digest-client.js'
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`, 'utf8').toString('base64')}`
 const htpasswdLine = (user: string, password: string) => `${user}:${bcrypt.hashSync(password, 4)}\n`
 const htdigestLine = (user: string, password: string) => `${user}:Office:${createHash('md5').update(`${user}:Office:${password}`).digest('hex')}\n`
-/** The brief's bound: a change must be enforced within this long (the files are polled every 20 ms). */
+/** A change must be enforced within this long (the files are polled every 20 ms; the rest is slack for a loaded machine). */
 const WITHIN_MS = 5000
 
 /** What an editor does: write a temporary file beside it, then rename it over the old one. */

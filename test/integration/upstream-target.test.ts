@@ -90,7 +90,7 @@ after(async () => {
   await once(upstream, 'close')
 })
 
-/** A front like the lead's: raw body stream, catch-all route calling target.forward(). */
+/** A front like the gateway's (src/server.ts): raw body stream, catch-all route calling target.forward(). */
 async function front(t: TestContext, opts: Partial<UpstreamTargetOptions> = {}, setReplyHeaders: Record<string, string> = {}) {
   const lines: string[] = []
   const completed: number[] = []

@@ -34,7 +34,7 @@ function errorOf(raw: unknown): string {
 }
 
 describe('parseConfig', () => {
-  test('the configuration of the issue-2 contract parses with defaults filled in', () => {
+  test('the reference configuration (three provider types, four route shapes) parses with defaults filled in', () => {
     const c = parseConfig(parseYaml(contract), { baseDir: '/etc/gh' })
     assert.equal(c.listen.port, 8080)
     assert.equal(c.providers.office!.options.file, '/etc/gh/users.htpasswd')
