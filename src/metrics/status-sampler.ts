@@ -177,9 +177,10 @@ export class StatusSampler {
   #takeCache(): void {
     const c = this.#cache()
     if (c === undefined) return
-    // A reload builds new caches whose counters start again from 0.
-    const hits = c.hits >= this.#lastCache.hits ? c.hits - this.#lastCache.hits : c.hits
-    const misses = c.misses >= this.#lastCache.misses ? c.misses - this.#lastCache.misses : c.misses
+    // A reload builds new caches whose counters start again from 0: a count that went down did.
+    const fresh = c.hits < this.#lastCache.hits || c.misses < this.#lastCache.misses
+    const hits = fresh ? c.hits : c.hits - this.#lastCache.hits
+    const misses = fresh ? c.misses : c.misses - this.#lastCache.misses
     this.#cacheHits[this.#slot]! += hits
     this.#cacheMisses[this.#slot]! += misses
     this.#lastCache = { hits: c.hits, misses: c.misses }
