@@ -26,8 +26,10 @@ th, td { border: 1px solid #c9d1d9; padding: .25rem .6rem; text-align: right; ve
 dl { display: grid; grid-template-columns: max-content auto; gap: .1rem 1rem; margin: 0; } dt { font-weight: 600; } dd { margin: 0; }
 th { background: #f0f3f6; } td.l, th.l { text-align: left; } td.empty { color: #57606a; }
 .ready { color: #1a7f37; } .bad { color: #cf222e; }
-.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(14rem, 1fr)); gap: .8rem; }
-.card { border: 1px solid #d0d7de; border-radius: 6px; padding: .5rem .7rem; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(11.5rem, 1fr)); gap: .8rem; }
+.card { border: 1px solid #d0d7de; border-radius: 6px; padding: .5rem .7rem; display: flex; flex-direction: column; }
+.card svg.spark { margin-top: auto; padding-top: .4rem; }
+.axis { display: flex; justify-content: space-between; font-size: .75rem; color: #57606a; margin: 0; }
 .card h3 { font-size: .85rem; font-weight: 600; color: #57606a; margin: 0; }
 .card .fig { font-size: 1.6rem; font-weight: 600; margin: .1rem 0; font-variant-numeric: tabular-nums; }
 .card .note { font-size: .8rem; color: #57606a; margin: 0; }
@@ -116,6 +118,7 @@ function activityHtml(a: Activity): string {
 <p class="fig" data-k="${k === 'requests' ? 'rps' : k}">${fig}</p>
 <p class="note">${note}</p>
 ${spark(series[k], `${title}, per ${a.slotSeconds} s over the last ${minutes} minutes`, k === 'cache' ? 1 : 0, k)}
+<p class="axis" aria-hidden="true"><span>${minutes} min ago</span><span>now</span></p>
 </div>`
   return `<section id="traffic" aria-labelledby="h-traffic">
 <h2 id="h-traffic">Traffic, last ${minutes} minutes</h2>
