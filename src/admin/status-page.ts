@@ -113,6 +113,8 @@ function activityHtml(a: Activity): string {
   const series = chartSeries(a.series)
   const minutes = (a.series.requests.length * a.slotSeconds) / 60
   const last = `last ${a.summarySeconds / 60} minutes`
+  const refused = x.forbidden + x.bad_password + x.unknown_user + x.invalid
+  const cacheCounts = `${a.summary.cacheHits} hits, ${a.summary.cacheMisses} misses`
   const card = (k: keyof typeof series, title: string, fig: string, note: string) => `<div class="card ${k}">
 <h3 id="t-${k}">${title}</h3>
 <p class="fig" data-k="${k === 'requests' ? 'rps' : k}">${fig}</p>
@@ -125,19 +127,18 @@ ${spark(series[k], `${title}, per ${a.slotSeconds} s over the last ${minutes} mi
 <div class="cards">
 ${card('requests', 'Requests per second', a.summary.requestsPerSecond.toFixed(2), `average of the ${last}`)}
 ${card('ok', 'Logins passed', String(x.ok), last)}
-${card('refused', 'Logins refused', String(x.forbidden + x.bad_password + x.unknown_user + x.invalid), `wrong password, unknown user, not allowed, malformed; ${last}`)}
+${card('refused', 'Logins refused', String(refused), `wrong password, unknown user, not allowed, malformed; ${last}`)}
 ${card('throttled', 'Throttled', String(x.throttled), `locked out or over a provider's limit; ${last}`)}
 ${card('errors', 'Provider errors', String(x.error), `failed closed (5xx); ${last}`)}
-${card('cache', 'Credential cache hit ratio', pct(a.summary.cacheHitRatio), `<span data-k="cacheCounts">${a.summary.cacheHits} hits, ${a.summary.cacheMisses} misses</span>; ${last}`)}
+${card('cache', 'Credential cache hit ratio', pct(a.summary.cacheHitRatio), `<span data-k="cacheCounts">${cacheCounts}</span>; ${last}`)}
 </div>
 </section>
 <section id="providers" aria-labelledby="h-providers">
 <h2 id="h-providers">Providers</h2>
-<table><caption>Provider calls over the ${last}: latency (p50, p99) and failures (threw or timed out)</caption>
-<thead><tr><th class="l" scope="col">provider</th><th scope="col">calls</th><th scope="col">failures</th><th scope="col">p50</th><th scope="col">p99</th><th class="l" scope="col">calls, last ${minutes} minutes</th></tr></thead>
-<tbody>
-${rows(a.providers.map((p) => `<tr><td class="l">${esc(p.name)}</td><td>${p.calls}</td><td>${p.failures}</td><td>${ms(p.p50Ms)}</td><td>${ms(p.p99Ms)}</td><td>${spark(p.series.calls, `calls to ${p.name} per ${a.slotSeconds} s`, 0)}</td></tr>`), 'No provider was called yet.')}
-</tbody></table>
+${table(`Provider calls over the ${last}: latency (p50, p99) and failures (threw or timed out)`,
+    ['<provider', 'calls', 'failures', 'p50', 'p99', `<calls, last ${minutes} minutes`],
+    a.providers.map((p) => [L(esc(p.name)), p.calls, p.failures, ms(p.p50Ms), ms(p.p99Ms), spark(p.series.calls, `calls to ${p.name} per ${a.slotSeconds} s`, 0)]),
+    'No provider was called yet.')}
 </section>`
 }
 
@@ -145,11 +146,10 @@ function lockoutsHtml(lockouts: Lockout[] | null | undefined): string {
   if (lockouts === undefined) return ''
   const body = lockouts === null
     ? '<p>Login throttling is off (<code>throttle.enabled: false</code>).</p>'
-    : `<table><caption>Addresses and users refused with 429 until their lockout ends</caption>
-<thead><tr><th class="l" scope="col">locked</th><th class="l" scope="col">address</th><th class="l" scope="col">user</th><th class="l" scope="col">providers</th><th scope="col">time left</th><th class="l" scope="col">until</th></tr></thead>
-<tbody>
-${rows(lockouts.map((l) => `<tr><td class="l">${l.scope}</td><td class="l">${esc(l.address)}</td><td class="l">${esc(l.user ?? '-')}</td><td class="l">${esc(l.providers ?? '-')}</td><td>${duration(l.secondsLeft)}</td><td class="l">${esc(l.until)}</td></tr>`), 'No address or user is locked out.')}
-</tbody></table>`
+    : table('Addresses and users refused with 429 until their lockout ends',
+      ['<locked', '<address', '<user', '<providers', 'time left', '<until'],
+      lockouts.map((l) => [L(l.scope), L(esc(l.address)), L(esc(l.user ?? '-')), L(esc(l.providers ?? '-')), duration(l.secondsLeft), L(esc(l.until))]),
+      'No address or user is locked out.')
   return `<section id="lockouts" aria-labelledby="h-lockouts">
 <h2 id="h-lockouts">Locked out now</h2>
 ${body}
@@ -157,27 +157,42 @@ ${body}
 }
 
 function groupHtml(g: GroupReport): string {
-  const procs = g.processes.map((p) => `<tr><td>${p.pid ?? '-'}</td><td class="l${p.state === 'ready' ? ' ready' : ''}">${esc(p.state)}</td><td>${p.inflight}</td><td>${p.served}</td><td>${mib(p.rssBytes)}</td><td>${duration(p.uptimeSeconds)}</td></tr>`)
+  const procs = g.processes.map((p) => [p.pid ?? '-', { html: esc(p.state), cls: p.state === 'ready' ? 'l ready' : 'l' }, p.inflight, p.served, mib(p.rssBytes), duration(p.uptimeSeconds)])
   const reload = g.lastReload ? `${esc(g.lastReload.at)}: ${esc(g.lastReload.reason)}` : 'never'
-  return `<section class="group" data-group="${esc(g.name)}" aria-labelledby="h-group-${esc(g.name)}">
-<h2 id="h-group-${esc(g.name)}">group ${esc(g.name)} <small class="group-state">(${esc(g.state)}, processes ${g.min === g.max ? g.min : `${g.min}..${g.max}`})</small></h2>
-<p><span class="counts">queued ${g.queued} · restarts ${g.restarts} · reloads ${g.reloads} · recycled ${g.recycled} · spawned ${g.spawned} · retired ${g.retired}</span> · last reload: <span class="last-reload">${reload}</span></p>
-<table><caption>Processes of group ${esc(g.name)}</caption>
-<thead><tr><th scope="col">pid</th><th class="l" scope="col">state</th><th scope="col">in flight</th><th scope="col">requests served</th><th scope="col">memory</th><th scope="col">uptime</th></tr></thead>
-<tbody>
-${rows(procs, 'No process.')}
-</tbody></table>
+  const name = esc(g.name)
+  const counts = `queued ${g.queued} · restarts ${g.restarts} · reloads ${g.reloads} · recycled ${g.recycled} · spawned ${g.spawned} · retired ${g.retired}`
+  return `<section class="group" data-group="${name}" aria-labelledby="h-group-${name}">
+<h2 id="h-group-${name}">group ${name} <small class="group-state">(${esc(g.state)}, processes ${g.min === g.max ? g.min : `${g.min}..${g.max}`})</small></h2>
+<p><span class="counts">${counts}</span> · last reload: <span class="last-reload">${reload}</span></p>
+${table(`Processes of group ${name}`, ['pid', '<state', 'in flight', 'requests served', 'memory', 'uptime'], procs, 'No process.')}
 </section>`
+}
+
+/** A cell: a number, HTML (already escaped), or HTML with its class; numbers and plain cells align right. */
+type Cell = number | string | { html: string; cls: string }
+
+/** A left-aligned cell. */
+function L(html: string): Cell {
+  return { html, cls: 'l' }
+}
+
+/** A table with its caption; a header starting with `<` is a left-aligned column. */
+function table(caption: string, headers: string[], body: Cell[][], empty: string): string {
+  const head = headers.map((h) => (h.startsWith('<') ? `<th class="l" scope="col">${h.slice(1)}</th>` : `<th scope="col">${h}</th>`)).join('')
+  const cell = (c: Cell) => (typeof c === 'object' ? `<td class="${c.cls}">${c.html}</td>` : `<td>${c}</td>`)
+  const rows = body.length > 0 ? body.map((r) => `<tr>${r.map(cell).join('')}</tr>`).join('\n') : `<tr><td class="l empty" colspan="${headers.length}">${esc(empty)}</td></tr>`
+  return `<table><caption>${caption}</caption>
+<thead><tr>${head}</tr></thead>
+<tbody>
+${rows}
+</tbody></table>`
 }
 
 function spark(values: ReadonlyArray<number | null>, label: string, top: number, series?: string): string {
   const peak = Math.max(0, ...values.map((v) => v ?? 0))
   const title = `${label}; peak ${top === 1 ? pct(peak) : Number(peak.toFixed(2))}`
-  return `<svg class="spark"${series ? ` data-series="${series}"` : ''} viewBox="0 0 ${W} ${H}" preserveAspectRatio="none" role="img" aria-label="${esc(title)}"><path d="${sparkPath(values, top)}"/></svg>`
-}
-
-function rows(list: string[], empty: string): string {
-  return list.length > 0 ? list.join('\n') : `<tr><td class="l empty" colspan="6">${esc(empty)}</td></tr>`
+  const data = series ? ` data-series="${series}"` : ''
+  return `<svg class="spark"${data} viewBox="0 0 ${W} ${H}" preserveAspectRatio="none" role="img" aria-label="${esc(title)}"><path d="${sparkPath(values, top)}"/></svg>`
 }
 
 function pct(r: number | null): string {
