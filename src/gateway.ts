@@ -13,6 +13,7 @@ import { GroupTarget } from './proxy/group-target.js'
 import type { Target } from './proxy/target.js'
 import type { NonceManager } from './auth/nonce.js'
 import { GatewayMetrics } from './metrics/gateway-metrics.js'
+import { LockoutBoard } from './metrics/lockout-board.js'
 import { FrontSwitch } from './admin/front-switch.js'
 import { applyConfig, type LiveFront } from './admin/config-reload.js'
 import { startAdmin, type AdminServer, type ReloadResult } from './admin/admin-server.js'
@@ -54,10 +55,13 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
   const groups = Object.values(config.groups)
   const supervisor = groups.length > 0 ? new Supervisor({ groups, log: log.child({ component: 'supervisor' }) }) : undefined
   const metrics = new GatewayMetrics()
+  const lockouts = new LockoutBoard()
   const build = async (cfg: Config, nonces?: NonceManager): Promise<Gatehouse> => {
     const groupTargets = new Map<string, Target>()
     for (const g of Object.values(cfg.groups)) groupTargets.set(g.name, new GroupTarget(supervisor!.group(g.name), { fileRoots: g.fileRoots, log, gateway: g.kind === 'python' }))
-    return createGatehouse(cfg, { logger: log, groupTargets, supervisor, metrics, ...(nonces ? { nonces } : {}) })
+    const built = await createGatehouse(cfg, { logger: log, groupTargets, supervisor, metrics, ...(nonces ? { nonces } : {}) })
+    lockouts.watch(built.deps.throttle?.throttle)
+    return built
   }
   let gatehouse: Gatehouse | undefined
   let address: string
@@ -110,6 +114,8 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
 
   const status = (): StatusReport => buildStatus({
     version: packageVersion(), startedAt, listen: address, configFile: opts.configFile, ready: readiness().ready, lastConfigReload, groups: supervisor?.status() ?? [],
+    activity: metrics.sampler.report(),
+    lockouts: live.gatehouse.deps.throttle ? lockouts.current(live.gatehouse.deps.throttle.throttle) : null,
   })
   const readiness = () => (stopping ? { ready: false, problems: ['stopping'] } : groupsReady(supervisor?.status() ?? []))
 

@@ -6,12 +6,12 @@
  * Protection, fail closed:
  *  - unix socket: mode 0600 in a directory that must be 0700 and ours (file permissions are the key);
  *  - token (admin.token / tokenFile): `Authorization: Bearer TOKEN` on everything but /healthz
- *    and /readyz, compared as HMACs with timingSafeEqual;
+ *    and /readyz, or for a browser on read-only requests Basic with the token as password
+ *    (admin-auth.ts);
  *  - without a token, a TCP listener answers only requests whose Host is its own loopback
  *    address (a web page re-bound to 127.0.0.1 by DNS cannot read it);
  *  - commands refuse any request with an Origin header (a browser's cross-site form post).
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
@@ -22,7 +22,8 @@ import type { GatewayMetrics } from '../metrics/gateway-metrics.js'
 import type { CacheFlushResult } from '../auth/cache-flush.js'
 import { prepareSocketPath, removeAdminSocket, restrictSocket } from './admin-socket.js'
 import type { StatusReport } from './status-report.js'
-import { statusHtml } from './status-text.js'
+import { STATUS_PAGE_CSP, statusPage } from './status-page.js'
+import { adminChallenge, adminCredential, readOnly } from './admin-auth.js'
 
 export interface ReloadResult {
   ok: boolean
@@ -66,8 +67,12 @@ export async function startAdmin(config: AdminConfig, control: AdminControl, log
       return reply.code(421).type('text/plain; charset=utf-8').send('Misdirected Request: not this host\n')
     }
     const open = request.method === 'GET' && (request.url === '/healthz' || request.url === '/readyz')
-    if (!open && token !== undefined && !bearerMatches(request.headers.authorization, token)) {
-      return reply.code(401).header('www-authenticate', 'Bearer realm="gatehouse admin"').type('text/plain; charset=utf-8').send('Unauthorized\n')
+    if (!open && token !== undefined) {
+      const via = adminCredential(request.headers.authorization, token)
+      if (via === undefined || (via === 'basic' && !readOnly(request.method))) {
+        const why = via === 'basic' ? 'Unauthorized: commands need Authorization: Bearer TOKEN\n' : 'Unauthorized\n'
+        return reply.code(401).header('www-authenticate', adminChallenge(request.headers.accept, request.method)).type('text/plain; charset=utf-8').send(why)
+      }
     }
     if (request.method === 'POST' && request.headers.origin !== undefined) {
       return reply.code(403).type('text/plain; charset=utf-8').send('Forbidden: admin commands are not taken from web pages\n')
@@ -82,8 +87,9 @@ export async function startAdmin(config: AdminConfig, control: AdminControl, log
   })
   app.get('/metrics', async (_req, reply) => reply.type(control.metrics.contentType).send(await control.metrics.text()))
   app.get('/status', async (_req, reply) => reply
-    .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
-    .type('text/html; charset=utf-8').send(statusHtml(control.status())))
+    .header('content-security-policy', STATUS_PAGE_CSP)
+    .header('referrer-policy', 'no-referrer')
+    .type('text/html; charset=utf-8').send(statusPage(control.status())))
   app.get('/status.json', async (_req, reply) => reply.type('application/json; charset=utf-8').send(JSON.stringify(control.status())))
   app.post('/groups/:name/restart', async (request: FastifyRequest<{ Params: { name: string } }>, reply) => {
     const ok = await control.restartGroup(request.params.name)
@@ -154,16 +160,6 @@ function readToken(config: AdminConfig): Buffer | undefined {
   }
   if (value.length < 16) throw errors.GH_ERR_CONFIG_INVALID(`admin.tokenFile: the token in ${config.tokenFile} is shorter than 16 characters`)
   return Buffer.from(value)
-}
-
-const HMAC_KEY = randomBytes(32)
-
-/** Constant time whatever the lengths: both sides are HMACed to equal-length digests first. */
-function bearerMatches(header: string | undefined, token: Buffer): boolean {
-  const m = header === undefined ? null : /^Bearer +([\x21-\x7e]+) *$/i.exec(header)
-  const given = createHmac('sha256', HMAC_KEY).update(m ? m[1]! : '').digest()
-  const expected = createHmac('sha256', HMAC_KEY).update(token).digest()
-  return timingSafeEqual(given, expected) && m !== null
 }
 
 function loopbackHosts(host: string, port: number): Set<string> {

@@ -2,10 +2,16 @@
  * What `gatehouse status`, /status and /status.json show (mod_status, passenger-status): the
  * gateway, then each daemon group with its processes: pid, state, requests served, memory
  * (resident set size, read from /proc/PID/status on Linux), uptime, and the last reload with
- * its reason. Only operational numbers: no user names, no credentials.
+ * its reason. Beside them, for the status page, the last minutes of traffic (status-sampler.ts)
+ * and the login lockouts in force (lockout-board.ts): the only user names shown are those of
+ * users locked out now. Never a credential.
  */
 import { readFileSync } from 'node:fs'
 import type { GroupStatus } from '../daemon/group.js'
+import type { Activity } from '../metrics/status-sampler.js'
+import type { Lockout } from '../metrics/lockout-board.js'
+
+export type { Activity, Lockout }
 
 export interface ProcessReport {
   seq: number
@@ -52,6 +58,10 @@ export interface StatusReport {
   ready: boolean
   lastConfigReload: ConfigReloadReport | null
   groups: GroupReport[]
+  /** Traffic, authentication outcomes, cache and providers over the last minutes; absent without metrics. */
+  activity?: Activity
+  /** Lockouts in force now; null when login throttling is off. */
+  lockouts?: Lockout[] | null
 }
 
 export interface StatusInputs {
@@ -62,6 +72,8 @@ export interface StatusInputs {
   ready: boolean
   lastConfigReload: ConfigReloadReport | null
   groups: GroupStatus[]
+  activity?: Activity
+  lockouts?: Lockout[] | null
   now?: number
 }
 
@@ -78,6 +90,8 @@ export function buildStatus(input: StatusInputs): StatusReport {
     ready: input.ready,
     lastConfigReload: input.lastConfigReload,
     groups: input.groups.map((g) => groupReport(g, now)),
+    ...(input.activity !== undefined ? { activity: input.activity } : {}),
+    ...(input.lockouts !== undefined ? { lockouts: input.lockouts } : {}),
   }
 }
 

@@ -1,59 +1,19 @@
 /**
- * The status report as an HTML page (/status, like Apache's mod_status) and as plain text
- * (`gatehouse status`, like passenger-status). Every value is escaped: group names and reload
- * reasons come from configuration and file names.
+ * The status report as plain text (`gatehouse status`, like passenger-status), and the
+ * formatting it shares with the HTML page (status-page.ts), whose values are escaped with esc().
  */
-import type { GroupReport, StatusReport } from './status-report.js'
-
-export function statusHtml(s: StatusReport): string {
-  const groups = s.groups.map(groupHtml).join('\n')
-  const reload = s.lastConfigReload
-    ? `${esc(s.lastConfigReload.at)}: ${s.lastConfigReload.ok ? 'applied' : 'failed'}: ${esc(s.lastConfigReload.summary)}`
-    : 'none'
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>gatehouse status</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #1b1f24; }
-h1 { font-size: 1.4rem; margin: 0 0 .5rem; } h2 { font-size: 1.1rem; margin: 1.5rem 0 .3rem; }
-table { border-collapse: collapse; margin: .3rem 0; } th, td { border: 1px solid #c9d1d9; padding: .25rem .6rem; text-align: right; }
-th { background: #f0f3f6; } td.l, th.l { text-align: left; } .ready { color: #1a7f37; } .bad { color: #cf222e; }
-dl { display: grid; grid-template-columns: max-content auto; gap: .1rem 1rem; margin: 0; } dt { font-weight: 600; }
-</style></head>
-<body>
-<h1>gatehouse ${esc(s.version)}</h1>
-<dl id="gateway">
-<dt>pid</dt><dd>${s.pid}</dd>
-<dt>listening</dt><dd>${esc(s.listen)}</dd>
-<dt>started</dt><dd>${esc(s.startedAt)} (up ${duration(s.uptimeSeconds)})</dd>
-<dt>memory</dt><dd>${mib(s.rssBytes)}</dd>
-<dt>ready</dt><dd class="${s.ready ? 'ready' : 'bad'}">${s.ready ? 'yes' : 'no'}</dd>
-<dt>configuration</dt><dd>${esc(s.configFile ?? '(not from a file)')}</dd>
-<dt>last configuration reload</dt><dd>${reload}</dd>
-</dl>
-${groups || '<p>No daemon groups.</p>'}
-</body></html>
-`
-}
-
-function groupHtml(g: GroupReport): string {
-  const rows = g.processes.map((p) => `<tr><td>${p.pid ?? '-'}</td><td class="l ${p.state === 'ready' ? 'ready' : ''}">${esc(p.state)}</td><td>${p.inflight}</td><td>${p.served}</td><td>${mib(p.rssBytes)}</td><td>${duration(p.uptimeSeconds)}</td></tr>`).join('\n')
-  const reload = g.lastReload ? `${esc(g.lastReload.at)}: ${esc(g.lastReload.reason)}` : 'never'
-  return `<section class="group" data-group="${esc(g.name)}">
-<h2>group ${esc(g.name)} <small>(${esc(g.state)}, processes ${g.min === g.max ? g.min : `${g.min}..${g.max}`})</small></h2>
-<p>queued ${g.queued} · restarts ${g.restarts} · reloads ${g.reloads} · recycled ${g.recycled} · spawned ${g.spawned} · retired ${g.retired} · last reload: <span class="last-reload">${reload}</span></p>
-<table><thead><tr><th>pid</th><th class="l">state</th><th>in flight</th><th>requests served</th><th>memory</th><th>uptime</th></tr></thead>
-<tbody>
-${rows}
-</tbody></table>
-</section>`
-}
+import type { Activity, StatusReport } from './status-report.js'
 
 export function statusText(s: StatusReport): string {
   const out = [
     `gatehouse ${s.version}  pid ${s.pid}  ${s.listen}  up ${duration(s.uptimeSeconds)}  memory ${mib(s.rssBytes)}  ready ${s.ready ? 'yes' : 'no'}`,
   ]
   if (s.lastConfigReload) out.push(`last configuration reload: ${s.lastConfigReload.at} ${s.lastConfigReload.ok ? 'applied' : 'failed'}: ${s.lastConfigReload.summary}`)
+  if (s.activity) out.push(...activityText(s.activity))
+  if (s.lockouts) {
+    out.push(`locked out now: ${s.lockouts.length}`)
+    for (const l of s.lockouts) out.push(`  ${l.scope.padEnd(7)}  ${l.address}${l.user !== undefined ? `  user ${l.user} (${l.providers})` : ''}  ${duration(l.secondsLeft)} left`)
+  }
   for (const g of s.groups) {
     out.push('', `group ${g.name}  ${g.state}  processes ${g.min === g.max ? g.min : `${g.min}..${g.max}`}  queued ${g.queued}  restarts ${g.restarts}  reloads ${g.reloads}  recycled ${g.recycled}  spawned ${g.spawned}  retired ${g.retired}`)
     out.push(`  last reload: ${g.lastReload ? `${g.lastReload.at} ${g.lastReload.reason}` : 'never'}`)
@@ -65,11 +25,23 @@ export function statusText(s: StatusReport): string {
   return `${out.join('\n')}\n`
 }
 
-function mib(bytes: number | null): string {
+function activityText(a: Activity): string[] {
+  const x = a.summary.auth
+  const ratio = a.summary.cacheHitRatio === null ? '-' : `${(a.summary.cacheHitRatio * 100).toFixed(1)}%`
+  const out = [
+    `last ${a.summarySeconds / 60} minutes: ${a.summary.requestsPerSecond.toFixed(2)} requests/s  logins passed ${x.ok}  refused ${x.forbidden + x.bad_password + x.unknown_user + x.invalid}  throttled ${x.throttled}  provider errors ${x.error}  cache hit ratio ${ratio}`,
+  ]
+  for (const p of a.providers) {
+    out.push(`  provider ${p.name}  calls ${p.calls}  failures ${p.failures}  p50 ${p.p50Ms ?? '-'} ms  p99 ${p.p99Ms ?? '-'} ms`)
+  }
+  return out
+}
+
+export function mib(bytes: number | null): string {
   return bytes === null ? '-' : `${(bytes / 1048576).toFixed(1)} MiB`
 }
 
-function duration(total: number): string {
+export function duration(total: number): string {
   const h = Math.floor(total / 3600)
   const m = Math.floor((total % 3600) / 60)
   const sec = total % 60

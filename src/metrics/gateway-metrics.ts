@@ -15,6 +15,7 @@ import { packageVersion } from '../package-root.js'
 import type { GroupStatus } from '../daemon/group.js'
 import { authResultLabel, type AuthResultLabel } from './auth-result.js'
 import { LabelTally, RequestTally, tallyHistogram } from './request-tally.js'
+import { StatusSampler } from './status-sampler.js'
 
 export type { AuthResultLabel }
 
@@ -36,6 +37,8 @@ export class GatewayMetrics {
   readonly #authTally = new LabelTally(['provider', 'result'] as const)
   readonly #providerCalls: Histogram<'provider' | 'method' | 'outcome'>
   readonly #reloads: Counter<'result'>
+  /** The last minutes slot by slot, for the status page (status-sampler.ts). */
+  readonly sampler: StatusSampler
 
   constructor() {
     const registers = [this.registry]
@@ -70,6 +73,12 @@ export class GatewayMetrics {
     this.#groupMetrics(registers)
     new Gauge({ name: 'gatehouse_build_info', help: 'Always 1; the version label names the running release', labelNames: ['version'], registers }).set({ version: packageVersion() }, 1)
     collectDefaultMetrics({ register: this.registry })
+    this.sampler = new StatusSampler({
+      cache: () => {
+        const c = this.#sources.cache()
+        return c === undefined ? undefined : { hits: c.identities.hits + c.realmHashes.hits, misses: c.identities.misses + c.realmHashes.misses }
+      },
+    })
   }
 
   /** Where cache and group numbers come from (the running gateway sets it, again after each reload). */
@@ -80,16 +89,20 @@ export class GatewayMetrics {
   /** `route` is the configured route path (or the framework's route pattern), never the raw URL. */
   request(route: string, status: number, seconds: number): void {
     this.#tally.record(route, status, seconds)
+    this.sampler.request()
   }
 
   /** One authentication decision; see authResultLabel for the result names. */
   auth(provider: string, outcome: string, reason?: string): void {
     const result = authResultLabel(outcome, reason)
-    if (result !== undefined) this.#authTally.inc(provider, result)
+    if (result === undefined) return
+    this.#authTally.inc(provider, result)
+    this.sampler.auth(result)
   }
 
   providerCall(provider: string, method: string, outcome: 'ok' | 'error', seconds: number): void {
     this.#providerCalls.observe({ provider, method, outcome }, seconds)
+    this.sampler.providerCall(provider, outcome, seconds)
   }
 
   configReload(result: 'ok' | 'failed'): void {
