@@ -5,29 +5,13 @@
  */
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import bcrypt from 'bcryptjs'
 import { startGateway, tempDir, writeFile, type TestGateway } from '../helpers/gateway.js'
 import { UserStore } from '../../providers/sqlite/store.js'
 import { form, hiddenField, HTML, Jar, login, send } from '../helpers/form-client.js'
-
-interface AppSeen { url: string; headers: IncomingHttpHeaders }
-
-/** An app that asks to be cached for an hour: the gateway must still answer no-store. */
-async function startApp(): Promise<{ url: string; seen: AppSeen[]; close(): Promise<void> }> {
-  const seen: AppSeen[] = []
-  const server: Server = createServer((req, res) => {
-    seen.push({ url: req.url ?? '', headers: req.headers })
-    const body = `<!doctype html><title>private</title><p id="secret">private page of ${String(req.headers['x-remote-user'])}</p><a href="/app/next">next</a>`
-    res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'public, max-age=3600', expires: 'Thu, 01 Jan 2099 00:00:00 GMT' })
-    res.end(body)
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()) }) }
-}
+import { startPrivateApp as startApp } from '../helpers/private-app.js'
 
 const run = promisify(execFile)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
