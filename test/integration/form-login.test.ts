@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import bcrypt from 'bcryptjs'
+import { Agent, request } from 'undici'
 import { startGateway, tempDir, writeFile, type TestGateway } from '../helpers/gateway.js'
 import { UserStore } from '../../providers/sqlite/store.js'
 import { form, hiddenField, HTML, Jar, login, send } from '../helpers/form-client.js'
@@ -362,5 +363,39 @@ describe('session expiry', () => {
     const before = app.seen.length
     assert.equal((await send(gw.url, '/app/', { headers: HTML, jar: old })).status, 303)
     assert.equal(app.seen.length, before)
+  })
+})
+
+describe('gatehouse cache flush --user', () => {
+  test('ends that user\'s sessions (the admin command answers how many) and leaves others signed in', async (t) => {
+    const { dir, cleanup } = tempDir('gh-form-flush-')
+    const app = await startApp()
+    writeFile(dir, 'users.htpasswd', `alice:${bcrypt.hashSync('alice-pw', 4)}\nbob:${bcrypt.hashSync('bob-pw', 4)}\n`)
+    const token = 'a-form-flush-test-token-0123456789'
+    const gw = await startGateway({
+      admin: { socket: './admin.sock', token },
+      providers: { office: { type: 'htpasswd', file: './users.htpasswd' } },
+      routes: [{ path: '/app', upstream: app.url, auth: { realm: 'Office', provider: 'office', scheme: 'form' } }],
+    }, dir)
+    t.after(async () => {
+      await gw.close()
+      await app.close()
+      cleanup()
+    })
+    const alice1 = new Jar()
+    const alice2 = new Jar()
+    const bob = new Jar()
+    for (const [jar, user] of [[alice1, 'alice'], [alice2, 'alice'], [bob, 'bob']] as const) assert.equal((await login(gw.url, jar, user, `${user}-pw`)).status, 303)
+    const dispatcher = new Agent({ connect: { socketPath: `${dir}/admin.sock` } })
+    t.after(() => dispatcher.close())
+    const res = await request('http://localhost/cache/flush?user=alice', { method: 'POST', dispatcher, headers: { authorization: `Bearer ${token}` } })
+    const body = JSON.parse(await res.body.text()) as { sessions?: number }
+    assert.equal(res.statusCode, 200)
+    assert.equal(body.sessions, 2)
+    const before = app.seen.length
+    assert.equal((await send(gw.url, '/app/', { headers: HTML, jar: alice1 })).status, 303)
+    assert.equal((await send(gw.url, '/app/', { headers: HTML, jar: alice2 })).status, 303)
+    assert.equal(app.seen.length, before)
+    assert.equal((await send(gw.url, '/app/', { headers: HTML, jar: bob })).status, 200)
   })
 })
