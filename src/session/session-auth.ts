@@ -12,6 +12,7 @@ import { authorize, verify, type Identity, type VerifierDeps } from '../auth/ver
 import type { AuthPolicy } from '../auth/policy.js'
 import { sendError } from '../auth/fastify-auth.js'
 import { sendRefusal, wantsHtml } from '../error-page.js'
+import type { Refusal } from '../auth/refusal.js'
 import { errors, isGatehouseError } from '../errors.js'
 import { forceNoStore } from './no-store.js'
 import { withoutCookies } from './cookies.js'
@@ -22,8 +23,8 @@ import type { LiveSession, Sessions } from './sessions.js'
 export type SessionStep =
   | { kind: 'ok'; identity: Identity }
   | { kind: 'pass' }
-  /** A response was sent (redirect, 401, 403, 5xx); `refused` says why for the access line. */
-  | { kind: 'sent'; refused?: 'forbidden' | 'no-credentials' | 'provider-error'; identity?: Identity }
+  /** A response was sent (redirect, 401, 403, 5xx); the request's access line says why. */
+  | { kind: 'sent' }
 
 /** Confirmations in flight, by record key: a page's parallel requests after a change share one. */
 const confirming = new Map<string, Promise<'ok' | 'ended'>>()
@@ -31,39 +32,46 @@ const confirming = new Map<string, Promise<'ok' | 'ended'>>()
 export async function authenticateSession(request: FastifyRequest, reply: FastifyReply, policy: AuthPolicy, sessions: Sessions, deps: VerifierDeps, route: string): Promise<SessionStep> {
   const raw = request.raw
   forceNoStore(reply.raw)
+  // The session cookies are gatehouse's credentials, as Authorization is: the app never sees them.
+  const cookies = { cookie: raw.headers.cookie }
+  const rest = withoutCookies(cookies.cookie, sessions.cookieNames)
+  if (rest === undefined) delete raw.headers.cookie
+  else raw.headers.cookie = rest
   let live: LiveSession | undefined
   try {
-    live = await sessions.lookup(raw.headers)
+    live = await sessions.lookup(cookies)
     if (live !== undefined && live.record.scope !== policy.cacheId) live = undefined
     else if (live !== undefined && sessions.needsCheck(live.record) && (await confirm(live, request, policy, sessions, deps, route)) === 'ended') live = undefined
   } catch (err) {
     sendError(reply, isGatehouseError(err) ? err : errors.GH_ERR_PROVIDER_FAILED('session', (err as Error)?.name ?? 'error', { cause: err }))
-    return { kind: 'sent', refused: 'provider-error' }
+    return refused(request, 'provider-error')
   }
   if (live !== undefined) {
     const { user, groups, provider } = live.record
     const outcome = authorize(policy, { user, groups, provider }, raw.method ?? 'GET')
-    if (outcome.kind === 'ok') {
-      // The session cookie is gatehouse's credential, as Authorization is: the app never sees it.
-      const rest = withoutCookies(raw.headers.cookie, sessions.cookieNames)
-      if (rest === undefined) delete raw.headers.cookie
-      else raw.headers.cookie = rest
-      return { kind: 'ok', identity: outcome.identity }
-    }
+    if (outcome.kind === 'ok') return { kind: 'ok', identity: outcome.identity }
     sendRefusal(reply, 403, 'Forbidden\n')
-    return { kind: 'sent', refused: 'forbidden', identity: outcome.kind === 'forbidden' ? outcome.identity : undefined }
+    return refused(request, 'forbidden', { user, groups, provider })
   }
   const offersHeaders = policy.config.scheme.some((s) => s !== 'form')
   const browser = raw.headers[policy.requestHeader] === undefined && wantsHtml(raw.headers.accept)
   if (offersHeaders && !browser) return { kind: 'pass' }
   // A cookie that named no live session is dropped, so the browser stops sending it.
-  if (sessions.idOf(raw.headers) !== undefined) reply.header('set-cookie', sessions.clearSessionCookie(raw))
+  if (sessions.idOf(cookies) !== undefined) reply.header('set-cookie', sessions.clearSessionCookie(raw))
   if (browser) {
     reply.code(303).header('location', `${sessions.config.loginPath}?return=${encodeURIComponent(raw.url ?? '/')}`).type('text/plain; charset=utf-8').send('See Other: sign in first\n')
   } else {
     sendRefusal(reply, 401, 'Unauthorized\n')
   }
-  return { kind: 'sent', refused: 'no-credentials' }
+  return refused(request, 'no-credentials')
+}
+
+/** Tells the access line why (server.ts's onResponse hook reads these request fields). */
+function refused(request: FastifyRequest, reason: 'forbidden' | 'no-credentials' | 'provider-error', identity?: Identity): SessionStep {
+  const r = request as FastifyRequest & { user?: Identity; gatehouseRefusal: Refusal | null }
+  r.gatehouseRefusal = identity === undefined ? { reason } : { reason, user: identity.user }
+  if (identity !== undefined) r.user = identity
+  return { kind: 'sent' }
 }
 
 /**

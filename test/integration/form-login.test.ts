@@ -211,6 +211,9 @@ describe('form login', () => {
     const ok = (await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-u', 'alice:alice-pw', `${base()}/both/x`], { encoding: 'utf8' })).stdout
     assert.equal(ok, '200')
     assert.equal(app.seen.length, before + 1)
+    const viaBasic = await send(base(), '/both/y', { headers: { authorization: `Basic ${Buffer.from('alice:alice-pw').toString('base64')}`, cookie: `gatehouse_session=${'A'.repeat(43)}; theirs=1` } })
+    assert.equal(viaBasic.status, 200)
+    assert.equal(app.seen.at(-1)!.headers.cookie, 'theirs=1', 'a session cookie never reaches the app, even on the Basic path')
   })
 
   test('a session on a route whose require it does not satisfy gets 403, and the app never sees the request', async () => {
