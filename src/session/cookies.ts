@@ -43,6 +43,9 @@ export function setCookie(name: string, value: string, a: CookieAttributes): str
 export function withoutCookies(header: string | string[] | undefined, names: ReadonlySet<string>): string | undefined {
   if (header === undefined) return undefined
   const all = Array.isArray(header) ? header.join('; ') : header
+  let named = false
+  for (const n of names) if (all.includes(n)) named = true
+  if (!named) return all
   const kept = all.split(';').map((p) => p.trim()).filter((p) => p !== '' && !names.has(p.slice(0, p.indexOf('=') === -1 ? p.length : p.indexOf('=')).trim()))
   return kept.length === 0 ? undefined : kept.join('; ')
 }
