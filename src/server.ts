@@ -319,6 +319,8 @@ function digestSecret(config: Config, log: Logger): string | Buffer {
   if (config.digest.secret) return config.digest.secret
   if (config.routes.some((r) => r.auth?.scheme.includes('digest'))) {
     log.warn('digest.secret is not set: nonces are signed with a per-boot key, so they do not survive a restart nor work across instances')
+  } else if (config.routes.some((r) => r.auth?.scheme.includes('form'))) {
+    log.warn('digest.secret is not set: login and logout form tokens are signed with a per-boot key, so an open login page fails after a restart and on another instance')
   }
   return randomBytes(32)
 }

@@ -402,3 +402,35 @@ describe('gatehouse cache flush --user', () => {
     assert.equal((await send(gw.url, '/app/', { headers: HTML, jar: bob })).status, 200)
   })
 })
+
+describe('configuration reload', () => {
+  test('sessions survive a reload, and are checked again against the providers the new configuration names', async (t) => {
+    const { dir, cleanup } = tempDir('gh-form-reload-')
+    const app = await startApp()
+    writeFile(dir, 'users.htpasswd', `alice:${bcrypt.hashSync('alice-pw', 4)}\nbob:${bcrypt.hashSync('bob-pw', 4)}\n`)
+    writeFile(dir, 'other.htpasswd', `alice:${bcrypt.hashSync('another-pw', 4)}\nbob:${bcrypt.hashSync('bob-pw', 4)}\n`)
+    const raw = (file: string) => ({
+      listen: { host: '127.0.0.1', port: 0 },
+      providers: { office: { type: 'htpasswd', file } },
+      routes: [{ path: '/app', upstream: app.url, auth: { realm: 'Office', provider: 'office', scheme: 'form' } }],
+    })
+    const gw = await startGateway(raw('./users.htpasswd'), dir)
+    t.after(async () => {
+      await gw.close()
+      await app.close()
+      cleanup()
+    })
+    const alice = new Jar()
+    const bob = new Jar()
+    assert.equal((await login(gw.url, alice, 'alice', 'alice-pw')).status, 303)
+    assert.equal((await login(gw.url, bob, 'bob', 'bob-pw')).status, 303)
+    const { parseConfig } = await import('../../src/config.js')
+    assert.equal((await gw.gw.reload('test', parseConfig(raw('./users.htpasswd'), { baseDir: dir }))).ok, true)
+    assert.equal((await send(gw.url, '/app/', { headers: HTML, jar: alice })).status, 200, 'same providers: the session goes on')
+    assert.equal((await gw.gw.reload('test', parseConfig(raw('./other.htpasswd'), { baseDir: dir }))).ok, true)
+    const before = app.seen.length
+    assert.equal((await send(gw.url, '/app/', { headers: HTML, jar: alice })).status, 303, 'alice\'s password differs in the new file: her session ends')
+    assert.equal(app.seen.length, before)
+    assert.equal((await send(gw.url, '/app/', { headers: HTML, jar: bob })).status, 200)
+  })
+})
