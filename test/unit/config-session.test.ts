@@ -60,3 +60,15 @@ test('a login template must hold the form\'s placeholders; the error names sessi
   const html = new LoginPage(good).render({ action: '/login', csrf: 'tok', returnTo: '/app', realm: 'R', error: 'Wrong.', logoutAction: '/logout' })
   assert.equal(html, '<h1>Acme</h1><form method=post action="/login"><input type=hidden name=csrf value="tok"><input type=hidden name=return value="/app"><p class="error" role="alert">Wrong.</p></form>')
 })
+
+test('check-config reports a login template without the form\'s placeholders under session.template', async (t) => {
+  const { checkConfigFiles } = await import('../../src/config-check.js')
+  const dir = mkdtempSync(join(tmpdir(), 'gh-tpl-check-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  writeFileSync(join(dir, 'u'), '')
+  writeFileSync(join(dir, 'login.html'), '<p>no form</p>')
+  const config = parseConfig({ providers, session: { template: 'login.html' }, routes: [formRoute] }, { baseDir: dir })
+  const problems = checkConfigFiles(config).filter((p) => p.key === 'session.template')
+  assert.equal(problems.length, 1)
+  assert.match(problems[0]!.problem, /lacks \{\{action\}\}, \{\{csrf\}\}, \{\{return\}\}/)
+})
