@@ -434,3 +434,30 @@ describe('configuration reload', () => {
     assert.equal((await send(gw.url, '/app/', { headers: HTML, jar: bob })).status, 200)
   })
 })
+
+describe('a form route at /', () => {
+  test('the login and logout paths are served by gatehouse, not forwarded to the route at /', async (t) => {
+    const { dir, cleanup } = tempDir('gh-form-root-')
+    const app = await startApp()
+    writeFile(dir, 'users.htpasswd', `alice:${bcrypt.hashSync('alice-pw', 4)}\n`)
+    const gw = await startGateway({
+      providers: { office: { type: 'htpasswd', file: './users.htpasswd' } },
+      routes: [{ path: '/', upstream: app.url, auth: { realm: 'Office', provider: 'office', scheme: 'form' } }],
+    }, dir)
+    t.after(async () => {
+      await gw.close()
+      await app.close()
+      cleanup()
+    })
+    const first = await send(gw.url, '/', { headers: HTML })
+    assert.equal(first.status, 303)
+    assert.equal(first.headers.location, '/.gatehouse/login?return=%2F')
+    const jar = new Jar()
+    const r = await login(gw.url, jar, 'alice', 'alice-pw', '/deep/page')
+    assert.equal(r.status, 303)
+    assert.equal(r.headers.location, '/deep/page')
+    assert.equal((await send(gw.url, '/deep/page', { headers: HTML, jar })).status, 200)
+    assert.equal((await send(gw.url, '/.gatehouse/logout', { headers: HTML, jar })).status, 200)
+    assert.ok(app.seen.every((s) => !s.url.startsWith('/.gatehouse/')), 'the app never saw the login or logout')
+  })
+})
