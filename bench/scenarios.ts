@@ -13,6 +13,7 @@ import { runLoad, type LoadResult } from './lib/load.js'
 import { TSX_ARGS, resolveJson } from './lib/processes.js'
 import { withSlowLogins } from './lib/slow-load.js'
 import { PEER_BASIC, type Peer, type PeerName } from './lib/peers.js'
+import { formSessionCookie } from './lib/form-session.js'
 
 export interface Servers {
   bare: string
@@ -64,6 +65,10 @@ export const scenarios: Scenario[] = [
   {
     name: 'group-basic-miss', server: 'front', label: 'gatehouse → daemon group, Basic (cache miss, cheap provider)', alsoAgainst: 'group-basic',
     run: (c) => runLoad({ ...c, url: front(c, '/group-basic-miss'), headers: BASIC }),
+  },
+  {
+    name: 'group-form', server: 'front', label: 'gatehouse → daemon group, form login (session cookie)', alsoAgainst: 'group-basic',
+    run: async (c) => runLoad({ ...c, url: front(c, '/group-form/'), headers: { cookie: await formSessionCookie(c.servers.front, '/group-form/', 'bench', 'bench') } }),
   },
   { name: 'group-digest', server: 'front', label: 'gatehouse → daemon group, Digest SHA-256 (node client)', run: (c) => digestLoad(front(c, '/group-digest'), c) },
   // Last: the logins still queued when it ends keep the front's provider threads busy until

@@ -16,6 +16,7 @@ import { parseHtdigest } from '../providers/htdigest/parse.js'
 import { parseGroupFile } from '../providers/htpasswd/group-file.js'
 import { openSqliteUserSource } from '../providers/django/sqlite-user-source.js'
 import { SCHEMA_VERSION } from '../providers/sqlite/schema.js'
+import { LoginPage } from './session/login-page.js'
 
 export interface ConfigProblem {
   /** Key path in the configuration file, e.g. `providers.users.file`. */
@@ -32,6 +33,7 @@ export function checkConfigFiles(config: Config): ConfigProblem[] {
   for (const p of Object.values(config.providers)) problems.push(...checkProvider(p, config.baseDir))
   problems.push(...checkDigestSecret(config))
   problems.push(...checkTls(config))
+  problems.push(...checkLoginTemplate(config))
   for (const g of Object.values(config.groups)) problems.push(...checkGroup(g))
   return problems
 }
@@ -131,6 +133,18 @@ function checkDigestSecret(config: Config): ConfigProblem[] {
     return [{ key: 'digest.secretFile', problem: `cannot read ${path}: ${reason(err)}`, fix }]
   }
   return []
+}
+
+/** The login page template is read and its placeholders checked as `start` does (LoginPage). */
+function checkLoginTemplate(config: Config): ConfigProblem[] {
+  const path = config.session.template
+  if (path === undefined || !config.routes.some((r) => r.auth?.scheme.includes('form'))) return []
+  try {
+    new LoginPage(path)
+    return []
+  } catch (err) {
+    return [{ key: 'session.template', problem: (err as Error).message.replace(/^invalid configuration: session\.template: /, ''), fix: 'point session.template at an HTML file holding {{action}}, {{csrf}} and {{return}} (docs/form-login.md), or remove it for the built-in page' }]
+  }
 }
 
 function checkTls(config: Config): ConfigProblem[] {

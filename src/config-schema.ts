@@ -25,7 +25,7 @@ const auth = {
   additionalProperties: false,
   required: ['realm', 'provider'],
   properties: {
-    scheme: { description: 'basic, digest, or a list of both (challenges are sent in the order given)', anyOf: [{ enum: ['basic', 'digest'] }, { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['basic', 'digest'] } }] },
+    scheme: { description: 'basic, digest, form, or a list of them (challenges are sent in the order given; form: browsers get the login page, docs/form-login.md)', anyOf: [{ enum: ['basic', 'digest', 'form'] }, { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['basic', 'digest', 'form'] } }] },
     realm: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^"\\\\\\x00-\\x1f\\x7f]+$' },
     provider: { description: 'a provider name, or a chain of names asked in order', ...stringOrList },
     require: requireRule,
@@ -259,6 +259,27 @@ const admin = {
   },
 }
 
+/** Form login and its sessions (src/session, docs/form-login.md). */
+const session = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    loginPath: { description: 'where the login page is served (default /.gatehouse/login)', type: 'string', pattern: '^(/[A-Za-z0-9._~-]+)+$' },
+    logoutPath: { description: 'where logout is served (default /.gatehouse/logout)', type: 'string', pattern: '^(/[A-Za-z0-9._~-]+)+$' },
+    cookie: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        name: { description: 'the session cookie\'s name (default gatehouse_session); the login form\'s pre-session cookie is NAME_login', type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
+        domain: { description: 'Domain attribute, for a sidecar covering several hosts (default: none, the cookie is host-only)', type: 'string', pattern: '^[A-Za-z0-9.-]{1,253}$' },
+      },
+    },
+    idleTimeout: { ...duration, description: 'a session unused this long ends (default 30m)' },
+    lifetime: { ...duration, description: 'a session ends this long after its login, used or not (default 12h)' },
+    template: { description: 'an HTML file replacing the login page (placeholders in docs/form-login.md)', type: 'string', minLength: 1 },
+  },
+}
+
 export const configSchema = {
   $id: 'https://gatehouse.invalid/config.schema.json',
   type: 'object',
@@ -290,6 +311,7 @@ export const configSchema = {
       },
     },
     sidecar,
+    session,
     trustedProxies: { description: 'addresses or CIDR ranges whose X-Forwarded-* headers are trusted', type: 'array', items: { type: 'string' } },
     digest: {
       type: 'object',

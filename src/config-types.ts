@@ -4,7 +4,7 @@
  */
 import type { DigestAlgorithmName } from './auth/digest.js'
 
-export type Scheme = 'basic' | 'digest'
+export type Scheme = 'basic' | 'digest' | 'form'
 
 export interface ListenConfig {
   host: string
@@ -138,6 +138,19 @@ export interface SidecarConfig {
   refusedStatus: 400 | 403
 }
 
+/** Form login and sessions (src/session, docs/form-login.md). */
+export interface SessionConfig {
+  loginPath: string
+  logoutPath: string
+  cookieName: string
+  /** Absent: host-only cookie. */
+  cookieDomain?: string
+  idleTimeoutMs: number
+  lifetimeMs: number
+  /** Absolute path of an HTML file replacing the built-in login page. */
+  template?: string
+}
+
 /** One limit on failed logins, per client address or per user (src/auth/throttle.ts). */
 export interface ThrottleRuleConfig {
   maxFailures: number
@@ -190,6 +203,8 @@ export interface Config {
   /** Present when the configuration has `sidecar:`. */
   sidecar?: SidecarConfig
   digest: { secret: string; secretFile?: string; nonceTtlMs: number }
+  /** Always filled in; used by routes whose scheme lists form. */
+  session: SessionConfig
   cache: { maxEntries: number; ttlMs: number }
   throttle: ThrottleConfig
   limits: LimitsConfig

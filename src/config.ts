@@ -9,6 +9,7 @@ import { configSchema } from './config-schema.js'
 import { errors } from './errors.js'
 import type { DigestAlgorithmName } from './auth/digest.js'
 import { parseAdmin, type RawAdmin } from './config-admin.js'
+import { parseSession, type RawSession } from './config-session.js'
 import type { AuthConfig, Config, GroupConfig, ProviderConfig, RequireConfig, RouteConfig, Scheme, SidecarConfig } from './config-types.js'
 import { parseLimits, parseThrottle, type RawLimits, type RawThrottle } from './config-hardening.js'
 import { DEFAULT_NICE, DEFAULT_SHARE_WHEN_BUSY } from './providers/thread-pool.js'
@@ -91,6 +92,7 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
   })
   const sidecar = doc.sidecar ? parseSidecar(doc.sidecar, routes, identityHeaders, problems) : undefined
   const admin = doc.admin ? parseAdmin(doc.admin, baseDir, problems) : undefined
+  const session = parseSession(doc.session, routes, sidecar?.path, baseDir, durationMs, problems)
   if (problems.length > 0) throw errors.GH_ERR_CONFIG_INVALID(problems.join('; '))
 
   return {
@@ -111,6 +113,7 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
       ...(doc.digest?.secretFile ? { secretFile: resolve(baseDir, doc.digest.secretFile) } : {}),
       nonceTtlMs: durationMs(doc.digest?.nonceTtl, 300_000),
     },
+    session,
     cache: { maxEntries: doc.cache?.maxEntries ?? 10_000, ttlMs: durationMs(doc.cache?.ttl, 300_000) },
     throttle: parseThrottle(doc.throttle),
     limits: parseLimits(doc.limits),
@@ -376,6 +379,7 @@ interface RawConfig {
   identityHeaders?: { user?: string; groups?: string; strip?: string[] }
   trustedProxies?: string[]
   sidecar?: RawSidecar
+  session?: RawSession
   digest?: { secret?: string; secretFile?: string; nonceTtl?: number | string }
   cache?: { ttl?: number | string; maxEntries?: number }
   throttle?: RawThrottle

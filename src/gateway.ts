@@ -19,7 +19,8 @@ import { applyConfig, type LiveFront } from './admin/config-reload.js'
 import { startAdmin, type AdminServer, type ReloadResult } from './admin/admin-server.js'
 import { buildStatus, groupsReady, type ConfigReloadReport, type StatusReport } from './admin/status-report.js'
 import { packageVersion } from './package-root.js'
-import { flushCredentialCaches } from './auth/cache-flush.js'
+import { flushCredentialCaches, type CacheFlushResult } from './auth/cache-flush.js'
+import { MemorySessionStore } from './session/index.js'
 
 export interface RunningGateway {
   /** The front serving new requests (a configuration reload replaces it). */
@@ -56,10 +57,12 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
   const supervisor = groups.length > 0 ? new Supervisor({ groups, log: log.child({ component: 'supervisor' }) }) : undefined
   const metrics = new GatewayMetrics()
   const lockouts = new LockoutBoard()
+  // One store for the gateway's life: sessions survive a configuration reload.
+  const sessionStore = new MemorySessionStore()
   const build = async (cfg: Config, nonces?: NonceManager): Promise<Gatehouse> => {
     const groupTargets = new Map<string, Target>()
     for (const g of Object.values(cfg.groups)) groupTargets.set(g.name, new GroupTarget(supervisor!.group(g.name), { fileRoots: g.fileRoots, log, gateway: g.kind === 'python' }))
-    const built = await createGatehouse(cfg, { logger: log, groupTargets, supervisor, metrics, ...(nonces ? { nonces } : {}) })
+    const built = await createGatehouse(cfg, { logger: log, groupTargets, supervisor, metrics, sessionStore, ...(nonces ? { nonces } : {}) })
     lockouts.watch(built.deps.throttle?.throttle)
     return built
   }
@@ -150,9 +153,12 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
           return supervisor.reload(name, 'restart command')
         },
         reload,
-        flushCache(user) {
-          const result = flushCredentialCaches(live.gatehouse.deps, user)
-          log.info({ ...(user !== undefined ? { user } : {}), flushed: result.flushed }, 'credential cache flushed (admin command)')
+        async flushCache(user) {
+          const result: CacheFlushResult = flushCredentialCaches(live.gatehouse.deps, user)
+          // A user's sessions end with their cached answers (a flush of everything leaves sessions be).
+          const store = live.gatehouse.sessionStore
+          if (store !== undefined && user !== undefined) result.sessions = await store.deleteByUser(user)
+          log.info({ ...(user !== undefined ? { user } : {}), flushed: result.flushed, ...(result.sessions !== undefined ? { sessionsEnded: result.sessions } : {}) }, 'credential cache flushed (admin command)')
           return result
         },
         stop: () => void stop(0),

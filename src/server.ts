@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
-import type { Config } from './config-types.js'
+import type { AuthConfig, Config, RouteConfig } from './config-types.js'
 import { errors } from './errors.js'
 import { CredentialCache } from './auth/credential-cache.js'
 import { NonceManager } from './auth/nonce.js'
@@ -33,12 +33,15 @@ import { sendRefusal } from './error-page.js'
 import { applyServerLimits, declaredTooLarge, fastifyLimitOptions, limitBody, sendPayloadTooLarge, tlsServerLimitOptions } from './limits.js'
 import type { GatewayMetrics } from './metrics/gateway-metrics.js'
 import { instrumentProvider } from './metrics/instrument-provider.js'
+import { createSessions, type SessionStore } from './session/index.js'
 
 export interface Gatehouse {
   readonly app: FastifyInstance
   readonly config: Config
   readonly providers: ProviderRegistry
   readonly deps: VerifierDeps
+  /** Present when a route offers form login: `gatehouse cache flush --user` ends the user's sessions through it. */
+  readonly sessionStore: SessionStore | undefined
   /** Starts providers and groups, then listens. Resolves with the bound address. */
   listen(): Promise<string>
   /** Starts providers and readies the app without listening (a configuration reload swaps it in). Idempotent. */
@@ -58,6 +61,8 @@ export interface GatehouseOptions {
   metrics?: GatewayMetrics
   /** The nonce manager of the instance a configuration reload replaces (same digest settings): outstanding nonces stay valid. */
   nonces?: NonceManager
+  /** Where sessions live; a configuration reload hands the running one over so sessions survive it. */
+  sessionStore?: SessionStore
 }
 
 export async function createGatehouse(config: Config, opts: GatehouseOptions = {}): Promise<Gatehouse> {
@@ -128,6 +133,13 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
 
   // The router finds a handler; the shared path rule decides whether the request may have it.
   const table = new RouteTable(config.routes)
+  const policies = new Map<RouteConfig, AuthPolicy>()
+  const policyOf = (route: RouteConfig & { auth: AuthConfig }): AuthPolicy => {
+    let p = policies.get(route)
+    if (p === undefined) policies.set(route, (p = makePolicy(route.auth, providers.chain(route.auth.provider))))
+    return p
+  }
+  const sessions = createSessions(app, { config, secret, trusted, table, deps, policyOf, store: opts.sessionStore, refresh: (p) => providers.refresh(p.chain), ...(metrics ? { onAuth: (provider: string, outcome: string, reason?: string) => metrics.auth(provider, outcome, reason) } : {}) })
   app.setNotFoundHandler((request, reply) => {
     const decision = table.decide(request.raw.url ?? '/')
     if (!decision.ok) return badRequest(reply, decision.reason)
@@ -139,7 +151,6 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
       ? new UpstreamTarget({ name: route.path, url: route.upstream, log })
       : route.group ? opts.groupTargets?.get(route.group) : undefined
     if (target && route.upstream) targets.push(target)
-    let policy: AuthPolicy | undefined
     const fwd: ForwardHeaderOptions = { reserved, userHeader: config.identityHeaders.user.toLowerCase(), groupsHeader: config.identityHeaders.groups.toLowerCase(), passAuthorization: route.auth ? route.auth.passAuthorization : true, trustForwarded: false }
     const fwdTrusted: ForwardHeaderOptions = { ...fwd, trustForwarded: true }
     const bodyLimit = route.bodyLimit ?? config.limits.bodyLimit
@@ -158,17 +169,22 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
       }
       let identity: Identity | undefined
       if (route.auth) {
-        policy ??= makePolicy(route.auth, providers.chain(route.auth.provider))
+        const policy = policyOf(route as RouteConfig & { auth: AuthConfig })
         const refreshing = providers.refresh(policy.chain)
         if (refreshing) await refreshing
-        const result = await authenticateRequest(request, reply, policy, deps, route.path)
-        metrics?.auth(result.identity?.provider ?? route.auth.provider.join(','), result.outcome, result.reason)
-        if (result.outcome !== 'ok') {
-          ;(request as GatehouseRequest).gatehouseRefusal = refusalOf(result, raw.headers[policy.requestHeader]) ?? null
-          if (result.identity) (request as GatehouseRequest).user = result.identity
-          return reply
+        const session = sessions?.forRoute(route) ? await sessions.authenticate(request, reply, policy, route.path) : undefined
+        if (session?.kind === 'sent') return reply
+        if (session?.kind === 'ok') identity = session.identity
+        else {
+          const result = await authenticateRequest(request, reply, policy, deps, route.path)
+          metrics?.auth(result.identity?.provider ?? route.auth.provider.join(','), result.outcome, result.reason)
+          if (result.outcome !== 'ok') {
+            ;(request as GatehouseRequest).gatehouseRefusal = refusalOf(result, raw.headers[policy.requestHeader]) ?? null
+            if (result.identity) (request as GatehouseRequest).user = result.identity
+            return reply
+          }
+          identity = result.identity
         }
-        identity = result.identity
         ;(request as GatehouseRequest).user = identity
       }
       if (!target) return sendRefusal(reply, 404, 'Not Found\n')
@@ -205,6 +221,7 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
       providers.onReload((name) => {
         deps.identities.clearProvider(name)
         deps.realmHashes.clearProvider(name)
+        sessions?.providerChanged(name)
       })
       await app.ready()
     })()
@@ -224,6 +241,7 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     config,
     providers,
     deps,
+    sessionStore: sessions?.store,
     ready,
     release,
     async listen() {
@@ -301,6 +319,8 @@ function digestSecret(config: Config, log: Logger): string | Buffer {
   if (config.digest.secret) return config.digest.secret
   if (config.routes.some((r) => r.auth?.scheme.includes('digest'))) {
     log.warn('digest.secret is not set: nonces are signed with a per-boot key, so they do not survive a restart nor work across instances')
+  } else if (config.routes.some((r) => r.auth?.scheme.includes('form'))) {
+    log.warn('digest.secret is not set: login and logout form tokens are signed with a per-boot key, so an open login page fails after a restart and on another instance')
   }
   return randomBytes(32)
 }

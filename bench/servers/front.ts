@@ -78,6 +78,8 @@ export function benchConfig(spec: FrontSpec): unknown {
       { path: '/group', group: 'hello' },
       { path: '/group-basic', group: 'hello', auth: basic },
       { path: '/group-basic-miss', group: 'hello', auth: { ...basic, cache: false } },
+      // Same realm and provider as /group-basic: a form session against a cached Basic check.
+      { path: '/group-form', group: 'hello', auth: { ...basic, scheme: 'form' } },
       ...(slow ? [slow.route] : []),
       { path: '/slow-group', group: 'hello', auth: { scheme: 'basic', realm: REALM, provider: 'slowaccounts', cache: false } },
       { path: '/group-digest', group: 'hello', auth: { scheme: 'digest', realm: REALM, provider: 'accounts', algorithms: ['SHA-256'] } },

@@ -43,7 +43,7 @@ export interface AdminControl {
   restartGroup(name: string): Promise<boolean | undefined>
   reload(reason: string): Promise<ReloadResult>
   /** Empties the credential caches: one user's entries, or all of them. */
-  flushCache(user?: string): CacheFlushResult
+  flushCache(user?: string): CacheFlushResult | Promise<CacheFlushResult>
   stop(): void
 }
 
@@ -106,7 +106,7 @@ export async function startAdmin(config: AdminConfig, control: AdminControl, log
     if (unknown.length > 0) return json(reply, 400, { error: `unknown parameter ${unknown[0]}: the only one is user` })
     const user = query.user
     if (user !== undefined && (typeof user !== 'string' || user === '')) return json(reply, 400, { error: 'user must be given once, as a non-empty user name' })
-    const result = control.flushCache(user)
+    const result = await control.flushCache(user)
     return json(reply, 200, { ...(user !== undefined ? { user } : {}), ...result })
   })
   app.post('/stop', async (_req, reply) => {

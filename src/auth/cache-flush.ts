@@ -10,6 +10,8 @@ export interface CacheFlushResult {
   flushed: number
   identities: number
   realmHashes: number
+  /** Sessions ended (a flush for one user, when a route offers form login). */
+  sessions?: number
 }
 
 export function flushCredentialCaches(deps: Pick<VerifierDeps, 'identities' | 'realmHashes'>, user?: string): CacheFlushResult {

@@ -75,9 +75,10 @@ export function challengeHeaders(policy: AuthPolicy, nonces: NonceManager, stale
   for (const scheme of cfg.scheme) {
     if (scheme === 'digest') {
       out.push(...digestChallenges({ realm: cfg.realm, algorithms: cfg.algorithms, nonce: nonces.issue(cfg.realm), opaque: nonces.opaque(cfg.realm), qop: cfg.qop, stale, userhash: cfg.userhash, charset: true }))
-    } else {
+    } else if (scheme === 'basic') {
       out.push(basicChallenge(cfg.realm, { charset: true }))
     }
+    // form has no challenge: browsers are sent to the login page (src/session) before this.
   }
   return out
 }

@@ -33,7 +33,7 @@ export function cacheCommand(args: string[], io: CliIO): Promise<number> {
       return 1
     }
     if (json) io.stdout(`${JSON.stringify(body, null, 2)}\n`)
-    else io.stdout(`flushed ${body.flushed} cached ${body.flushed === 1 ? 'entry' : 'entries'}${user === undefined ? '' : ` for user ${user}`}\n`)
+    else io.stdout(`flushed ${body.flushed} cached ${body.flushed === 1 ? 'entry' : 'entries'}${user === undefined ? '' : ` for user ${user}`}${body.sessions === undefined ? '' : `, ended ${body.sessions} ${body.sessions === 1 ? 'session' : 'sessions'}`}\n`)
     return 0
   })
 }

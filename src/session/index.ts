@@ -1,0 +1,66 @@
+/**
+ * Form login and sessions for the front: what server.ts needs, in one place. createSessions
+ * registers the login and logout endpoints when some route offers form login, and gives the
+ * route handler its one session step (authenticate) and the hook for provider data changes.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Config, RouteConfig } from '../config-types.js'
+import type { AuthPolicy } from '../auth/policy.js'
+import type { VerifierDeps } from '../auth/verifier.js'
+import type { AddressMatcher } from '../proxy/trusted-proxies.js'
+import type { RouteTable } from '../proxy/path-rule.js'
+import { registerLoginRoutes } from './login-routes.js'
+import { LoginPage } from './login-page.js'
+import { authenticateSession, type SessionStep } from './session-auth.js'
+import { MemorySessionStore, type SessionStore } from './session-store.js'
+import { Sessions } from './sessions.js'
+
+export type { SessionStore, SessionRecord } from './session-store.js'
+export { MemorySessionStore } from './session-store.js'
+export type { SessionStep } from './session-auth.js'
+
+export interface CreateSessionsOptions {
+  config: Config
+  secret: string | Buffer
+  trusted: AddressMatcher
+  table: RouteTable<RouteConfig>
+  deps: VerifierDeps
+  policyOf: (route: RouteConfig & { auth: NonNullable<RouteConfig['auth']> }) => AuthPolicy
+  refresh: (policy: AuthPolicy) => Promise<void> | undefined
+  /** The running store (a configuration reload); absent: a fresh in-process one. */
+  store: SessionStore | undefined
+  onAuth?: (provider: string, outcome: string, reason?: string) => void
+}
+
+export interface FormSessions {
+  readonly store: SessionStore
+  forRoute(route: RouteConfig): boolean
+  authenticate(request: FastifyRequest, reply: FastifyReply, policy: AuthPolicy, route: string): Promise<SessionStep>
+  providerChanged(name: string): void
+}
+
+/** Undefined when no route offers form login (nothing is registered then). */
+export function createSessions(app: FastifyInstance, o: CreateSessionsOptions): FormSessions | undefined {
+  const formRoutes = o.config.routes.filter((r) => r.auth?.scheme.includes('form'))
+  if (formRoutes.length === 0) return undefined
+  const page = new LoginPage(o.config.session.template)
+  const store = o.store ?? new MemorySessionStore()
+  const sessions = new Sessions({ config: o.config.session, store, secret: o.secret, trusted: o.trusted, inherited: o.store !== undefined })
+  registerLoginRoutes(app, {
+    sessions,
+    table: o.table,
+    formRoutes,
+    policyOf: (route) => o.policyOf(route as RouteConfig & { auth: NonNullable<RouteConfig['auth']> }),
+    refresh: o.refresh,
+    deps: o.deps,
+    page,
+    ...(o.onAuth ? { onAuth: o.onAuth } : {}),
+  })
+  const forms = new Set(formRoutes)
+  return {
+    store,
+    forRoute: (route) => forms.has(route),
+    authenticate: (request, reply, policy, route) => authenticateSession(request, reply, policy, sessions, o.deps, route),
+    providerChanged: (name) => sessions.providerChanged(name),
+  }
+}
