@@ -18,7 +18,7 @@ import { applyConfig, type LiveFront } from './admin/config-reload.js'
 import { startAdmin, type AdminServer, type ReloadResult } from './admin/admin-server.js'
 import { buildStatus, groupsReady, type ConfigReloadReport, type StatusReport } from './admin/status-report.js'
 import { packageVersion } from './package-root.js'
-import { flushCredentialCaches } from './auth/cache-flush.js'
+import { SharedState } from './state/shared-state.js'
 
 export interface RunningGateway {
   /** The front serving new requests (a configuration reload replaces it). */
@@ -54,20 +54,24 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
   const groups = Object.values(config.groups)
   const supervisor = groups.length > 0 ? new Supervisor({ groups, log: log.child({ component: 'supervisor' }) }) : undefined
   const metrics = new GatewayMetrics()
+  // One connection to the shared state for the gateway's life: a reload keeps it (state: needs a restart).
+  const state = config.state ? new SharedState(config.state, log.child({ component: 'state' })) : undefined
   const build = async (cfg: Config, nonces?: NonceManager): Promise<Gatehouse> => {
     const groupTargets = new Map<string, Target>()
     for (const g of Object.values(cfg.groups)) groupTargets.set(g.name, new GroupTarget(supervisor!.group(g.name), { fileRoots: g.fileRoots, log, gateway: g.kind === 'python' }))
-    return createGatehouse(cfg, { logger: log, groupTargets, supervisor, metrics, ...(nonces ? { nonces } : {}) })
+    return createGatehouse(cfg, { logger: log, groupTargets, supervisor, metrics, ...(nonces ? { nonces } : {}), ...(state ? { state } : {}) })
   }
   let gatehouse: Gatehouse | undefined
   let address: string
   try {
+    await state?.start()
     await supervisor?.start()
     gatehouse = await build(config)
     address = await gatehouse.listen()
   } catch (err) {
     await gatehouse?.close().catch(() => {})
     await supervisor?.close().catch(() => {})
+    await state?.close()
     throw err
   }
   const shell = gatehouse
@@ -81,6 +85,7 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
     },
     groups: () => supervisor?.status() ?? [],
     providerRests: () => live.gatehouse.providers.rests(),
+    ...(state ? { state: () => ({ up: state.up, ...state.counters }) } : {}),
   })
 
   let reloading: Promise<ReloadResult> = Promise.resolve({ ok: true, summary: '', changes: [], restartNeeded: [] })
@@ -125,6 +130,7 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
       await Promise.all([shell.app.close(), current !== shell ? current.app.close() : undefined])
       await Promise.all([shell.release(), current.release()])
       await supervisor?.close()
+      await state?.close()
       // Last, so `gatehouse stop` (which waits for the admin interface to go) returns once all is down.
       await admin?.close().catch(() => {})
       log.info('stopped')
@@ -145,7 +151,7 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
         },
         reload,
         flushCache(user) {
-          const result = flushCredentialCaches(live.gatehouse.deps, user)
+          const result = live.gatehouse.flushCache(user)
           log.info({ ...(user !== undefined ? { user } : {}), flushed: result.flushed }, 'credential cache flushed (admin command)')
           return result
         },
