@@ -116,6 +116,14 @@ export class RedisThrottleStore implements ThrottleStore {
     return this.#local.size
   }
 
+  get maxEntries(): number {
+    return this.#o.maxEntries
+  }
+
+  get maxLockoutMs(): number {
+    return this.#o.maxLockoutMs
+  }
+
   /** A lockout another instance announced, or this one was told of by Redis. */
   learnLockout(scope: ThrottleScope, id: string, until: number): void {
     const name = `${scope}:${id}`

@@ -73,8 +73,10 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
     return this.connection.up
   }
 
+  /** The throttle store; a reload with other throttle limits gets a store of its own (the counts stay in Redis). */
   throttleStore(t: ThrottleConfig): RedisThrottleStore {
-    this.#throttle ??= new RedisThrottleStore({
+    if (this.#throttle?.maxEntries === t.maxEntries && this.#throttle.maxLockoutMs === t.maxLockoutMs) return this.#throttle
+    this.#throttle = new RedisThrottleStore({
       connection: this.connection,
       prefix: this.#config.prefix,
       maxEntries: t.maxEntries,
