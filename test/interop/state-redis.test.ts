@@ -50,21 +50,28 @@ describe('two instances sharing state through redis-server', { skip }, () => {
     store = UserStore.open(database, { create: true, bcryptCost: 4 })
     store.addUser('alice', 'alice-old', { realms: [REALM] })
     store.addUser('bob', 'bob-pw', { realms: [REALM] })
+    store.addUser('carol', 'carol-old', { realms: [REALM] })
     writeFileSync(join(t.dir, 'digest.secret'), 'a-shared-digest-secret-of-enough-length\n')
-    const config = (watchIntervalMs: number) => ({
+    const config = (watchIntervalMs: number, admin?: object) => ({
+      ...(admin ? { admin } : {}),
       state: { redis: redis.url, prefix: 'gatehouse:test:' },
       digest: { secretFile: './digest.secret' },
       trustedProxies: ['127.0.0.1'],
       throttle: { delay: 0, perAddress: { maxFailures: MAX_FAILURES, window: '10m', lockout: '1m' }, perUser: false },
-      providers: { store: { type: 'sqlite', database: './users.sqlite', threads: 1, watchIntervalMs } },
+      providers: {
+        store: { type: 'sqlite', database: './users.sqlite', threads: 1, watchIntervalMs },
+        // The same database, watched by neither instance in time: only a flush can end its cached logins.
+        quiet: { type: 'sqlite', database: './users.sqlite', threads: 1, watchIntervalMs: 600_000 },
+      },
       routes: [
         { path: '/basic', upstream: upstream.url, auth: { scheme: 'basic', realm: REALM, provider: 'store' } },
+        { path: '/quiet', upstream: upstream.url, auth: { scheme: 'basic', realm: REALM, provider: 'quiet' } },
         { path: '/digest', upstream: upstream.url, auth: { scheme: 'digest', realm: REALM, provider: 'store', algorithms: ['SHA-256'] } },
       ],
     })
     // A notices a change of the database within 50 ms; B would take 10 minutes on its own, so
     // only A's announcement through Redis can end B's cached logins in time.
-    a = await startGateway(config(50), t.dir)
+    a = await startGateway(config(50, { host: '127.0.0.1', port: 0 }), t.dir)
     b = await startGateway(config(600_000), t.dir)
   })
 
@@ -168,6 +175,22 @@ describe('two instances sharing state through redis-server', { skip }, () => {
     await until('B refuses the old password', async () => (await get(b, '/basic', client, old)).status === 401, INVALIDATION_BOUND_MS)
     assert.ok(b.logs.slice(mark).some((l) => l.includes('another instance saw a change')), 'B dropped its entries on A\'s word')
     assert.equal((await get(b, '/basic', client, basic('alice', 'alice-new'))).status, 200)
+  })
+
+  test('`cache flush --user` on A\'s admin interface ends that user\'s cached login on B', async () => {
+    const client = '192.0.2.8'
+    const old = basic('carol', 'carol-old')
+    assert.equal((await get(b, '/quiet', client, old)).status, 200)
+    const hits = b.gw.gatehouse.deps.identities.hits
+    assert.equal((await get(b, '/quiet', client, old)).status, 200)
+    assert.equal(b.gw.gatehouse.deps.identities.hits, hits + 1, 'the second login on B was a cache hit')
+    store.setPassword('carol', 'carol-new', { realms: [REALM] })
+    // Neither instance watches this provider in time: B still answers from its cache.
+    assert.equal((await get(b, '/quiet', client, old)).status, 200)
+    const res = await fetch(`${a.gw.adminAddress}/cache/flush?user=carol`, { method: 'POST', signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS) })
+    assert.equal(res.status, 200, await res.text())
+    await until('B refuses the old password', async () => (await get(b, '/quiet', client, old)).status === 401, INVALIDATION_BOUND_MS)
+    assert.equal((await get(b, '/quiet', client, basic('carol', 'carol-new'))).status, 200)
   })
 
   test('Redis killed and restarted: no request hangs, throttling counts per instance, Digest fails closed with 503, the metrics and logs say so; after the restart sharing resumes and the caches were emptied', async () => {
