@@ -75,6 +75,8 @@ async function startRedis(dir: string): Promise<{ child: ChildProcess; client: R
   const socket = join(dir, 'redis.sock')
   const child = spawn('/usr/bin/redis-server', ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' })
   const client = new Redis({ path: socket, retryStrategy: (n) => (n > 100 ? null : 50) })
+  // Until redis-server has made its socket, connecting fails and is retried.
+  client.on('error', () => {})
   await client.ping()
   return { child, client, url: `unix://${socket}` }
 }

@@ -73,8 +73,17 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> {
     const warn = (what: string) => (err: Error) => {
       if (!this.#closed) log.warn({ store: this.address, err: err.message }, `shared state store: ${what}`)
     }
-    this.client.on('error', warn('connection error'))
-    this.subscriber.on('error', warn('subscriber connection error'))
+    // One line per outage and connection, not one per reconnection attempt.
+    const quiet = { client: false, subscriber: false }
+    const once = (which: keyof typeof quiet, what: string) => (err: Error) => {
+      if (quiet[which]) return
+      quiet[which] = true
+      warn(what)(err)
+    }
+    this.client.on('error', once('client', 'connection error'))
+    this.subscriber.on('error', once('subscriber', 'subscriber connection error'))
+    this.client.on('ready', () => { quiet.client = false })
+    this.subscriber.on('ready', () => { quiet.subscriber = false })
     this.client.on('ready', () => {
       if (this.#wasLost) {
         log.info({ store: this.address }, 'shared state store reachable again: shared counting resumes')
