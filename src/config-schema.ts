@@ -280,6 +280,18 @@ const session = {
   },
 }
 
+/** The state shared between instances (src/state, docs/scaling.md). */
+const state = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['redis'],
+  properties: {
+    redis: { description: 'the Redis holding the shared state: redis://host:port/db or unix:///path/redis.sock', type: 'string', minLength: 1 },
+    prefix: { description: 'prefix of every key and channel, one per deployment (default "gatehouse:")', type: 'string', minLength: 1, maxLength: 100 },
+    timeout: { ...duration, description: 'longest wait for one Redis command before the fallback applies (default 250ms)' },
+  },
+}
+
 export const configSchema = {
   $id: 'https://gatehouse.invalid/config.schema.json',
   type: 'object',
@@ -326,6 +338,7 @@ export const configSchema = {
     throttle,
     limits,
     admin,
+    state,
     log: { type: 'object', additionalProperties: false, properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } } },
   },
 } as const

@@ -211,4 +211,16 @@ export interface Config {
   log: { level: string }
   /** Present when the configuration has `admin:`. */
   admin?: AdminConfig
+  /** Present when the configuration has `state:`: the state shared with other instances lives there. */
+  state?: StateConfig
+}
+
+/** Where the state shared between gatehouse instances lives (src/state, docs/scaling.md). */
+export interface StateConfig {
+  /** redis://[user:password@]host[:port][/db], rediss://…, or unix:///path/redis.sock */
+  redis: string
+  /** Prefix of every key and channel: one per deployment sharing the Redis. */
+  prefix: string
+  /** Longest wait for one command (and for connecting) before the fallback applies. */
+  timeoutMs: number
 }

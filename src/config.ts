@@ -10,6 +10,7 @@ import { errors } from './errors.js'
 import type { DigestAlgorithmName } from './auth/digest.js'
 import { parseAdmin, type RawAdmin } from './config-admin.js'
 import { parseSession, type RawSession } from './config-session.js'
+import { DEFAULT_STATE_TIMEOUT_MS, parseState, type RawState } from './config-state.js'
 import type { AuthConfig, Config, GroupConfig, ProviderConfig, RequireConfig, RouteConfig, Scheme, SidecarConfig } from './config-types.js'
 import { parseLimits, parseThrottle, type RawLimits, type RawThrottle } from './config-hardening.js'
 import { DEFAULT_NICE, DEFAULT_SHARE_WHEN_BUSY } from './providers/thread-pool.js'
@@ -93,6 +94,7 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
   const sidecar = doc.sidecar ? parseSidecar(doc.sidecar, routes, identityHeaders, problems) : undefined
   const admin = doc.admin ? parseAdmin(doc.admin, baseDir, problems) : undefined
   const session = parseSession(doc.session, routes, sidecar?.path, baseDir, durationMs, problems)
+  const state = doc.state ? parseState(doc.state, durationMs(doc.state.timeout, DEFAULT_STATE_TIMEOUT_MS), problems) : undefined
   if (problems.length > 0) throw errors.GH_ERR_CONFIG_INVALID(problems.join('; '))
 
   return {
@@ -119,6 +121,7 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
     limits: parseLimits(doc.limits),
     log: { level: doc.log?.level ?? 'info' },
     ...(admin ? { admin } : {}),
+    ...(state ? { state } : {}),
   }
 }
 
@@ -386,6 +389,7 @@ interface RawConfig {
   limits?: RawLimits
   log?: { level?: string }
   admin?: RawAdmin
+  state?: RawState
 }
 type RawProvider = { type: string; module?: string; threads?: number; timeout?: number | string; concurrency?: number; queueTimeout?: number | string; nice?: number; shareWhenBusy?: number } & Record<string, unknown>
 interface RawGroup {

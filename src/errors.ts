@@ -71,6 +71,7 @@ export const errors = {
   GH_ERR_ADMIN_LISTEN: define('GH_ERR_ADMIN_LISTEN', 500, 'admin listener %s: %s'),
   GH_ERR_ADMIN_UNREACHABLE: define('GH_ERR_ADMIN_UNREACHABLE', 503, 'admin interface %s: %s'),
   GH_ERR_ADMIN_REFUSED: define('GH_ERR_ADMIN_REFUSED', 500, 'admin interface %s answered %d: %s'),
+  GH_ERR_STATE_UNAVAILABLE: define('GH_ERR_STATE_UNAVAILABLE', 503, 'shared state store %s is unavailable: %s'),
   GH_ERR_CONFIG_RELOAD: define('GH_ERR_CONFIG_RELOAD', 500, 'configuration reload failed: %s'),
 } as const satisfies Record<string, ErrorFactory>
 

@@ -19,8 +19,9 @@ import { applyConfig, type LiveFront } from './admin/config-reload.js'
 import { startAdmin, type AdminServer, type ReloadResult } from './admin/admin-server.js'
 import { buildStatus, groupsReady, type ConfigReloadReport, type StatusReport } from './admin/status-report.js'
 import { packageVersion } from './package-root.js'
-import { flushCredentialCaches, type CacheFlushResult } from './auth/cache-flush.js'
+import type { CacheFlushResult } from './auth/cache-flush.js'
 import { MemorySessionStore } from './session/index.js'
+import { SharedState } from './state/shared-state.js'
 
 export interface RunningGateway {
   /** The front serving new requests (a configuration reload replaces it). */
@@ -59,22 +60,26 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
   const lockouts = new LockoutBoard()
   // One store for the gateway's life: sessions survive a configuration reload.
   const sessionStore = new MemorySessionStore()
+  // One connection to the shared state for the gateway's life: a reload keeps it (state: needs a restart).
+  const state = config.state ? new SharedState(config.state, log.child({ component: 'state' })) : undefined
   const build = async (cfg: Config, nonces?: NonceManager): Promise<Gatehouse> => {
     const groupTargets = new Map<string, Target>()
     for (const g of Object.values(cfg.groups)) groupTargets.set(g.name, new GroupTarget(supervisor!.group(g.name), { fileRoots: g.fileRoots, log, gateway: g.kind === 'python' }))
-    const built = await createGatehouse(cfg, { logger: log, groupTargets, supervisor, metrics, sessionStore, ...(nonces ? { nonces } : {}) })
+    const built = await createGatehouse(cfg, { logger: log, groupTargets, supervisor, metrics, sessionStore, ...(nonces ? { nonces } : {}), ...(state ? { state } : {}) })
     lockouts.watch(built.deps.throttle?.throttle)
     return built
   }
   let gatehouse: Gatehouse | undefined
   let address: string
   try {
+    await state?.start()
     await supervisor?.start()
     gatehouse = await build(config)
     address = await gatehouse.listen()
   } catch (err) {
     await gatehouse?.close().catch(() => {})
     await supervisor?.close().catch(() => {})
+    await state?.close()
     throw err
   }
   const shell = gatehouse
@@ -88,6 +93,7 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
     },
     groups: () => supervisor?.status() ?? [],
     providerRests: () => live.gatehouse.providers.rests(),
+    ...(state ? { state: () => ({ up: state.up, ...state.counters }) } : {}),
   })
 
   let reloading: Promise<ReloadResult> = Promise.resolve({ ok: true, summary: '', changes: [], restartNeeded: [] })
@@ -134,6 +140,7 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
       await Promise.all([shell.app.close(), current !== shell ? current.app.close() : undefined])
       await Promise.all([shell.release(), current.release()])
       await supervisor?.close()
+      await state?.close()
       // Last, so `gatehouse stop` (which waits for the admin interface to go) returns once all is down.
       await admin?.close().catch(() => {})
       log.info('stopped')
@@ -154,7 +161,7 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
         },
         reload,
         async flushCache(user) {
-          const result: CacheFlushResult = flushCredentialCaches(live.gatehouse.deps, user)
+          const result: CacheFlushResult = live.gatehouse.flushCache(user)
           // A user's sessions end with their cached answers (a flush of everything leaves sessions be).
           const store = live.gatehouse.sessionStore
           if (store !== undefined && user !== undefined) result.sessions = await store.deleteByUser(user)

@@ -32,8 +32,10 @@ import { loginThrottleFrom, type LoginThrottle } from './auth/throttle.js'
 import { sendRefusal } from './error-page.js'
 import { applyServerLimits, declaredTooLarge, fastifyLimitOptions, limitBody, sendPayloadTooLarge, tlsServerLimitOptions } from './limits.js'
 import type { GatewayMetrics } from './metrics/gateway-metrics.js'
+import { SharedState } from './state/shared-state.js'
+import { flushCredentialCaches, type CacheFlushResult } from './auth/cache-flush.js'
 import { instrumentProvider } from './metrics/instrument-provider.js'
-import { createSessions, type SessionStore } from './session/index.js'
+import { createSessions, type FormSessions, type SessionStore } from './session/index.js'
 
 export interface Gatehouse {
   readonly app: FastifyInstance
@@ -42,6 +44,10 @@ export interface Gatehouse {
   readonly deps: VerifierDeps
   /** Present when a route offers form login: `gatehouse cache flush --user` ends the user's sessions through it. */
   readonly sessionStore: SessionStore | undefined
+  /** The state shared with other instances (`state.redis`); undefined: all state is in process. */
+  readonly state: SharedState | undefined
+  /** Empties the credential caches (one user's entries, or all) here and, with `state`, on every other instance. */
+  flushCache(user?: string): CacheFlushResult
   /** Starts providers and groups, then listens. Resolves with the bound address. */
   listen(): Promise<string>
   /** Starts providers and readies the app without listening (a configuration reload swaps it in). Idempotent. */
@@ -63,6 +69,11 @@ export interface GatehouseOptions {
   nonces?: NonceManager
   /** Where sessions live; a configuration reload hands the running one over so sessions survive it. */
   sessionStore?: SessionStore
+  /**
+   * The shared state, started, when `state:` is configured (the gateway keeps one across
+   * reloads). Without it and with `state:`, the instance opens its own and closes it on release.
+   */
+  state?: SharedState
 }
 
 export async function createGatehouse(config: Config, opts: GatehouseOptions = {}): Promise<Gatehouse> {
@@ -86,11 +97,15 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
   const secret = digestSecret(config, log)
   // One matcher (and its memo) for the forwarding headers, the throttle and the sidecar.
   const trusted = new TrustedProxies(config.trustedProxies)
+  const ownState = opts.state === undefined && config.state !== undefined
+  const state = opts.state ?? (config.state ? new SharedState(config.state, log) : undefined)
+  if (ownState) await state!.start()
   const deps: VerifierDeps = {
     nonces: opts.nonces ?? new NonceManager({ secret, ttlMs: config.digest.nonceTtlMs }),
+    ...(state ? { nonceCounts: state.nonceCounts(config.digest.nonceTtlMs) } : {}),
     identities: new CredentialCache<Identity>({ maxEntries: config.cache.maxEntries, ttlMs: config.cache.ttlMs }),
     realmHashes: new CredentialCache<string>({ maxEntries: config.cache.maxEntries, ttlMs: config.cache.ttlMs }),
-    ...(config.throttle.enabled ? { throttle: { throttle: createThrottle(config, log), trustedProxies: trusted } } : {}),
+    ...(config.throttle.enabled ? { throttle: { throttle: createThrottle(config, log, state), trustedProxies: trusted } } : {}),
   }
   const providers = new ProviderRegistry(config, log)
   for (const g of Object.values(config.groups)) {
@@ -140,6 +155,7 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     return p
   }
   const sessions = createSessions(app, { config, secret, trusted, table, deps, policyOf, store: opts.sessionStore, refresh: (p) => providers.refresh(p.chain), ...(metrics ? { onAuth: (provider: string, outcome: string, reason?: string) => metrics.auth(provider, outcome, reason) } : {}) })
+  const stateListeners = state ? followSharedState(state, deps, log, sessions) : undefined
   app.setNotFoundHandler((request, reply) => {
     const decision = table.decide(request.raw.url ?? '/')
     if (!decision.ok) return badRequest(reply, decision.reason)
@@ -222,6 +238,7 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
         deps.identities.clearProvider(name)
         deps.realmHashes.clearProvider(name)
         sessions?.providerChanged(name)
+        state?.publish({ kind: 'flush', provider: name })
       })
       await app.ready()
     })()
@@ -231,8 +248,10 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     released ??= (async () => {
       opts.supervisor?.off('reload', onGroupReload)
       opts.supervisor?.off('changed', onGroupChanged)
+      stateListeners?.()
       await Promise.allSettled(targets.map((t) => t.close()))
       await providers.close()
+      if (ownState) await state!.close()
     })()
     return released
   }
@@ -242,6 +261,12 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     providers,
     deps,
     sessionStore: sessions?.store,
+    state,
+    flushCache(user) {
+      const result = flushCredentialCaches(deps, user)
+      state?.publish({ kind: 'flush', ...(user !== undefined ? { user } : {}) })
+      return result
+    },
     ready,
     release,
     async listen() {
@@ -297,9 +322,35 @@ function tooLarge(reply: FastifyReply): void {
   else reply.raw.destroy()
 }
 
-function createThrottle(config: Config, log: Logger): LoginThrottle {
+/**
+ * Empties the local caches when another instance says a provider's data changed or an operator
+ * flushed, and entirely after a disconnect (what was said meanwhile is lost). Returns the undo.
+ */
+function followSharedState(state: SharedState, deps: VerifierDeps, log: Logger, sessions: FormSessions | undefined): () => void {
+  const onFlush = (e: { provider?: string; user?: string }): void => {
+    const flushed = e.provider !== undefined
+      ? deps.identities.clearProvider(e.provider) + deps.realmHashes.clearProvider(e.provider)
+      : flushCredentialCaches(deps, e.user).flushed
+    // Sessions follow the same signal as the cache: a changed provider's are confirmed again, a flushed user's end.
+    if (e.provider !== undefined) sessions?.providerChanged(e.provider)
+    else if (e.user !== undefined) sessions?.store.deleteByUser(e.user).catch((err: unknown) => log.error({ err }, 'ending the sessions of a flushed user failed'))
+    log.info({ ...(e.provider !== undefined ? { provider: e.provider } : {}), ...(e.user !== undefined ? { user: e.user } : {}), flushed }, 'credential cache entries dropped: another instance saw a change')
+  }
+  const onResync = (): void => {
+    flushCredentialCaches(deps)
+    sessions?.allChanged()
+  }
+  state.on('flush', onFlush)
+  state.on('resync', onResync)
+  return () => {
+    state.off('flush', onFlush)
+    state.off('resync', onResync)
+  }
+}
+
+function createThrottle(config: Config, log: Logger, state: SharedState | undefined): LoginThrottle {
   const t = config.throttle
-  const throttle = loginThrottleFrom(t)
+  const throttle = loginThrottleFrom(t, state?.throttleStore(t))
   throttle.on('lockout', (e) => {
     log.warn({ scope: e.scope, address: e.address, ...(e.user !== undefined ? { user: e.user.slice(e.user.indexOf('\0') + 1) } : {}), lockoutMs: e.lockoutMs }, 'login throttled: too many failed logins, lockout started')
   })

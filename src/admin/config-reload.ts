@@ -10,7 +10,7 @@
  *  3. new requests go to the new front; the old one finishes its requests, then its providers
  *     close; groups removed are drained and stopped after that.
  *
- * Not applied (reported as needing a restart): listen, admin and limits, and adding the first
+ * Not applied (reported as needing a restart): listen, admin, limits and state, and adding the first
  * daemon groups to a gateway started without any. Digest nonces stay valid when the digest
  * settings did not change.
  */
@@ -39,7 +39,7 @@ export interface ReloadDeps {
   drainTimeoutMs: number
 }
 
-const RESTART_KEYS = ['listen', 'admin', 'limits'] as const
+const RESTART_KEYS = ['listen', 'admin', 'limits', 'state'] as const
 
 export async function applyConfig(current: LiveFront, next: Config, deps: ReloadDeps): Promise<{ live: LiveFront; result: ReloadResult }> {
   const { log, supervisor } = deps
@@ -155,6 +155,7 @@ export function planGroups(prev: Record<string, GroupConfig>, next: Record<strin
 function frontPart(c: Config): unknown {
   const { groups: _g, listen: _l, admin: _a, log: _log, baseDir: _b, ...rest } = c as Config & { limits?: unknown }
   delete (rest as { limits?: unknown }).limits
+  delete (rest as { state?: unknown }).state
   return rest
 }
 

@@ -9,7 +9,7 @@
  */
 import type { AddressMatcher } from '../proxy/trusted-proxies.js'
 import type { AuthPolicy } from './policy.js'
-import type { AttemptResult, LoginThrottle, ThrottleScope } from './throttle.js'
+import type { AttemptResult, BeginDecision, LoginThrottle, ThrottleScope } from './throttle.js'
 import type { CredentialCache } from './credential-cache.js'
 import { authorize, basicKey, methodOf, cachedBasic, cachedBasicKey, parseCredentials, verify, type AuthOutcome, type AuthRequest, type Identity, type ParsedCredentials, type VerifierDeps } from './verifier.js'
 import type { AuthContext } from '../providers/contract.js'
@@ -76,11 +76,26 @@ export async function verifyThrottled(policy: AuthPolicy, req: AuthRequest, deps
       }
       continue
     }
-    const begun = gate.throttle.begin(user, address, key)
-    if (begun.locked) return throttled(gate, req, begun.scope, begun.retryAfterS)
-    let settled!: (outcome: AuthOutcome) => void
+    // Joined before begin, which may wait on a shared store: an identical header arriving
+    // meanwhile waits for this check instead of taking a slot of its own.
+    let settled: (outcome: AuthOutcome) => void = () => {}
     if (joined !== undefined) pending?.set(joined, new Promise<AuthOutcome>((resolve) => { settled = resolve }))
     let outcome: AuthOutcome = { kind: 'challenge', reason: 'missing', stale: false }
+    let begun: BeginDecision
+    try {
+      const beginning = gate.throttle.begin(user, address, key)
+      begun = beginning instanceof Promise ? await beginning : beginning
+    } catch (err) {
+      if (joined !== undefined) pending?.delete(joined)
+      settled(outcome)
+      throw err
+    }
+    if (begun.locked) {
+      // The waiters look again (not a failure): they meet the same refusal in begin.
+      if (joined !== undefined) pending?.delete(joined)
+      settled(outcome)
+      return throttled(gate, req, begun.scope, begun.retryAfterS)
+    }
     let result: AttemptResult = 'neutral'
     let delayMs = 0
     try {
@@ -88,7 +103,8 @@ export async function verifyThrottled(policy: AuthPolicy, req: AuthRequest, deps
       result = outcome.kind === 'ok' || outcome.kind === 'forbidden' ? 'success' : isFailure(outcome) ? 'failure' : 'neutral'
     } finally {
       // Settled before the waiters wake, so they see the count this attempt left.
-      delayMs = gate.throttle.settle(begun.attempt, result).delayMs
+      const settling = gate.throttle.settle(begun.attempt, result)
+      delayMs = (settling instanceof Promise ? await settling : settling).delayMs
       if (joined !== undefined) {
         pending?.delete(joined)
         settled(outcome)

@@ -33,20 +33,23 @@ export interface FailureCount {
   lockoutMs: number
 }
 
+/** A value now, or later from a shared store. */
+export type Awaitable<T> = T | Promise<T>
+
 export interface ThrottleStore {
   /**
    * All or nothing: refuses when a key is locked out, or when its failures in the window plus
    * its attempts in flight have reached maxFailures; otherwise takes one in-flight slot on every key.
    */
-  reserve(keys: readonly CountedKey[], now: number): ReserveResult
+  reserve(keys: readonly CountedKey[], now: number): Awaitable<ReserveResult>
   /** Gives back the slots reserve took on `keys`; `failed` turns each into a failure (which may lock the key). */
-  settle(keys: readonly CountedKey[], failed: boolean, now: number): FailureCount[]
+  settle(keys: readonly CountedKey[], failed: boolean, now: number): Awaitable<FailureCount[]>
   /**
    * Counts a failure that held no slot. With `credential` (an opaque id of the credentials, never
    * the credentials) it is counted only when that id is not among the key's recent ones: the same
    * credentials refused again test nothing new. Undefined when not counted for that reason.
    */
-  fail(key: CountedKey, now: number, credential?: string): FailureCount | undefined
+  fail(key: CountedKey, now: number, credential?: string): Awaitable<FailureCount | undefined>
   /** Milliseconds left of a key's lockout; 0 when it is not locked out. */
   lockedFor(scope: ThrottleScope, id: string, now: number): number
   addKnownGood(user: string, address: string): void

@@ -22,10 +22,10 @@
 import type { ThrottleConfig } from '../config-types.js'
 import { EventEmitter } from 'node:events'
 import { isIP } from 'node:net'
-import { KNOWN_ADDRESSES, MemoryThrottleStore, type CountedKey, type FailureCount, type ThrottleRule, type ThrottleScope, type ThrottleStore } from './throttle-store.js'
+import { KNOWN_ADDRESSES, MemoryThrottleStore, type Awaitable, type CountedKey, type FailureCount, type ThrottleRule, type ThrottleScope, type ThrottleStore } from './throttle-store.js'
 
 export { KNOWN_ADDRESSES }
-export type { ThrottleRule, ThrottleScope, ThrottleStore }
+export type { Awaitable, ThrottleRule, ThrottleScope, ThrottleStore }
 
 export interface LoginThrottleOptions {
   perAddress?: ThrottleRule
@@ -147,34 +147,37 @@ export class LoginThrottle extends EventEmitter<LoginThrottleEvents> {
    * `credential`: an opaque id of the credentials when this route answers cache hits; a refusal
    * then counts against the claimed user (once per distinct credentials).
    */
-  begin(user: string | undefined, address: string, credential?: string): BeginDecision {
+  begin(user: string | undefined, address: string, credential?: string): Awaitable<BeginDecision> {
     const now = this.#opts.now()
     const addr = addressKey(address)
     const keys = this.#keys(user, addr)
-    const r = this.#store.reserve(keys, now)
-    if (r.ok) return { locked: false, attempt: { user, address: addr, keys } }
-    if (credential !== undefined && user !== undefined && this.#opts.perUser) {
-      const counted = this.#store.fail({ scope: 'user', id: user, rule: this.#opts.perUser }, now, credential)
-      if (counted !== undefined && counted.lockoutMs > 0) this.emit('lockout', { scope: 'user', address: addr, user, lockoutMs: counted.lockoutMs })
-    }
-    return r.lockedMs > 0 ? locked(r.scope, r.lockedMs) : { locked: true, scope: r.scope, retryAfterS: IN_FLIGHT_RETRY_S }
+    return after(this.#store.reserve(keys, now), (r): Awaitable<BeginDecision> => {
+      if (r.ok) return { locked: false, attempt: { user, address: addr, keys } }
+      const refusal: BeginDecision = r.lockedMs > 0 ? locked(r.scope, r.lockedMs) : { locked: true, scope: r.scope, retryAfterS: IN_FLIGHT_RETRY_S }
+      if (credential === undefined || user === undefined || !this.#opts.perUser) return refusal
+      return after(this.#store.fail({ scope: 'user', id: user, rule: this.#opts.perUser }, now, credential), (counted) => {
+        if (counted !== undefined && counted.lockoutMs > 0) this.emit('lockout', { scope: 'user', address: addr, user, lockoutMs: counted.lockoutMs })
+        return refusal
+      })
+    })
   }
 
   /** Ends an attempt begin() admitted: a success makes the address known-good, a failure is counted. */
-  settle(attempt: Attempt, result: AttemptResult): FailureEffect {
+  settle(attempt: Attempt, result: AttemptResult): Awaitable<FailureEffect> {
     const now = this.#opts.now()
-    const counts = this.#store.settle(attempt.keys, result === 'failure', now)
-    if (result === 'success' && attempt.user !== undefined) this.recordSuccess(attempt.user, attempt.address)
-    if (result !== 'failure') return { delayMs: 0 }
-    return this.#effect(attempt.user, attempt.address, attempt.keys, counts)
+    return after(this.#store.settle(attempt.keys, result === 'failure', now), (counts) => {
+      if (result === 'success' && attempt.user !== undefined) this.recordSuccess(attempt.user, attempt.address)
+      if (result !== 'failure') return { delayMs: 0 }
+      return this.#effect(attempt.user, attempt.address, attempt.keys, counts)
+    })
   }
 
   /** Counts a failed login that held no slot (a provider said wrong password or no such user). */
-  recordFailure(user: string | undefined, address: string): FailureEffect {
+  recordFailure(user: string | undefined, address: string): Awaitable<FailureEffect> {
     const now = this.#opts.now()
     const addr = addressKey(address)
     const keys = this.#keys(user, addr)
-    return this.#effect(user, addr, keys, keys.map((k) => this.#store.fail(k, now) as FailureCount))
+    return after(all(keys.map((k) => this.#store.fail(k, now))), (counts) => this.#effect(user, addr, keys, counts as FailureCount[]))
   }
 
   /** A login succeeded: the address becomes known-good for the user. Address counts are kept (no reset by a valid account). */
@@ -217,6 +220,18 @@ export class LoginThrottle extends EventEmitter<LoginThrottleEvents> {
   }
 }
 
+/**
+ * `f` applied to a value of the store: at once when the store answered at once (the in-process
+ * store: no promise, no extra turn of the event loop), else when it answers.
+ */
+function after<T, R>(v: Awaitable<T>, f: (value: T) => Awaitable<R>): Awaitable<R> {
+  return v instanceof Promise ? v.then(f) : f(v)
+}
+
+function all<T>(vs: Awaitable<T>[]): Awaitable<T[]> {
+  return vs.some((v) => v instanceof Promise) ? Promise.all(vs) : (vs as T[])
+}
+
 function locked(scope: ThrottleScope, ms: number): { locked: true; scope: ThrottleScope; retryAfterS: number } {
   return { locked: true, scope, retryAfterS: Math.max(1, Math.ceil(ms / 1000)) }
 }
@@ -236,7 +251,7 @@ export function addressKey(address: string): string {
   return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`
 }
 
-/** A LoginThrottle with the settings of a parsed `throttle:` section. */
-export function loginThrottleFrom(t: ThrottleConfig): LoginThrottle {
-  return new LoginThrottle({ perAddress: t.perAddress, perUser: t.perUser, maxLockoutMs: t.maxLockoutMs, delayMs: t.delayMs, maxDelayMs: t.maxDelayMs, maxEntries: t.maxEntries })
+/** A LoginThrottle with the settings of a parsed `throttle:` section; `store`: where the counts live (default in process). */
+export function loginThrottleFrom(t: ThrottleConfig, store?: ThrottleStore): LoginThrottle {
+  return new LoginThrottle({ perAddress: t.perAddress, perUser: t.perUser, maxLockoutMs: t.maxLockoutMs, delayMs: t.delayMs, maxDelayMs: t.maxDelayMs, maxEntries: t.maxEntries, ...(store ? { store } : {}) })
 }

@@ -11,6 +11,7 @@ import { splitAuthorization } from './auth-header.js'
 import { parseDigest, computeResponse, type DigestCredentials, authenticationInfo, digestUriMatches, baseAlgorithm } from './digest.js'
 import { safeEqual } from './compare.js'
 import type { NonceManager } from './nonce.js'
+import type { NonceCounts } from './nonce-counts.js'
 import type { CredentialCache } from './credential-cache.js'
 import { checkPasswordChain, realmHashChain, groupsOf, findUserByHashChain, type NamedProvider } from './provider-chain.js'
 import { isAuthorized, type AuthPolicy } from './policy.js'
@@ -55,6 +56,8 @@ export interface AuthRequest {
 
 export interface VerifierDeps {
   nonces: NonceManager
+  /** Where Digest nonce counts are kept when not in `nonces` (state.redis: shared by every instance). */
+  nonceCounts?: NonceCounts
   identities: CredentialCache<Identity>
   realmHashes: CredentialCache<string>
   /** Brute-force throttling (throttle-gate.ts wraps verify with it); absent: off. */
@@ -180,7 +183,8 @@ async function verifyDigest(policy: AuthPolicy, req: AuthRequest, creds: DigestC
   found.remember?.()
   // The password was right; only the nonce is old or used: stale=true makes the client retry silently.
   if (nonceState === 'stale') return challenge('stale', true, user)
-  if (!deps.nonces.useCount(creds.nonce, creds.nc)) return challenge('replay', true, user)
+  const fresh = deps.nonceCounts ? await deps.nonceCounts.use(creds.nonce, creds.nc) : deps.nonces.useCount(creds.nonce, creds.nc)
+  if (!fresh) return challenge('replay', true, user)
 
   const identity = await digestIdentity(policy, req.ctx, user, found.provider, deps)
   const outcome = authorize(policy, identity, methodOf(req))

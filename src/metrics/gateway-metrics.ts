@@ -25,6 +25,8 @@ export interface MetricsSources {
   groups(): GroupStatus[]
   /** Rest given to each threaded provider's threads so far (thread-pool.ts, shareWhenBusy). */
   providerRests?(): Array<{ provider: string; restedMs: number }>
+  /** The shared state store (state.redis), when configured: reachable now, and its fallbacks so far. */
+  state?(): { up: boolean; throttleFallbacks: number; nonceUnavailable: number; resyncs: number }
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -71,6 +73,7 @@ export class GatewayMetrics {
     this.#reloads = new Counter({ name: 'gatehouse_config_reloads_total', help: 'Configuration reloads (SIGHUP, gatehouse reload) by result', labelNames: ['result'], registers })
     this.#cacheMetrics(registers)
     this.#groupMetrics(registers)
+    this.#stateMetrics(registers)
     new Gauge({ name: 'gatehouse_build_info', help: 'Always 1; the version label names the running release', labelNames: ['version'], registers }).set({ version: packageVersion() }, 1)
     collectDefaultMetrics({ register: this.registry })
     this.sampler = new StatusSampler({
@@ -130,6 +133,37 @@ export class GatewayMetrics {
     new Counter({ name: 'gatehouse_credential_cache_hits_total', help: 'Credential cache hits (identities: Basic and groups; realm_hashes: Digest HA1)', labelNames: ['cache'], registers, collect: each((c) => c.hits) })
     new Counter({ name: 'gatehouse_credential_cache_misses_total', help: 'Credential cache misses (each one asked a provider)', labelNames: ['cache'], registers, collect: each((c) => c.misses) })
     new Gauge({ name: 'gatehouse_credential_cache_entries', help: 'Entries in the credential cache', labelNames: ['cache'], registers, collect: each((c) => c.size) })
+  }
+
+  /** Only with state.redis: a gateway keeping its state in process has no store to report on. */
+  #stateMetrics(registers: Registry[]): void {
+    const sources = () => this.#sources
+    new Gauge({
+      name: 'gatehouse_state_store_up', help: 'Whether the shared state store answers, by store (redis): 1 reachable, 0 not (fallbacks apply)', labelNames: ['store'], registers,
+      collect(this: Gauge<'store'>) {
+        this.reset()
+        const s = sources().state?.()
+        if (s !== undefined) this.set({ store: 'redis' }, s.up ? 1 : 0)
+      },
+    })
+    new Counter({
+      name: 'gatehouse_state_store_fallbacks_total', help: 'Operations the shared state store could not answer, by state: throttle (counted in this instance instead), nonce_counts (Digest answered 503)', labelNames: ['store', 'state'], registers,
+      collect(this: Counter<'store' | 'state'>) {
+        this.reset()
+        const s = sources().state?.()
+        if (s === undefined) return
+        this.inc({ store: 'redis', state: 'throttle' }, s.throttleFallbacks)
+        this.inc({ store: 'redis', state: 'nonce_counts' }, s.nonceUnavailable)
+      },
+    })
+    new Counter({
+      name: 'gatehouse_state_store_resyncs_total', help: 'Times the credential caches were emptied after a disconnect from the shared state store (invalidations may have been missed), by store', labelNames: ['store'], registers,
+      collect(this: Counter<'store'>) {
+        this.reset()
+        const s = sources().state?.()
+        if (s !== undefined) this.inc({ store: 'redis' }, s.resyncs)
+      },
+    })
   }
 
   #groupMetrics(registers: Registry[]): void {

@@ -37,6 +37,8 @@ export interface FormSessions {
   forRoute(route: RouteConfig): boolean
   authenticate(request: FastifyRequest, reply: FastifyReply, policy: AuthPolicy, route: string): Promise<SessionStep>
   providerChanged(name: string): void
+  /** Changes may have been missed: every session is confirmed with its provider before its next use. */
+  allChanged(): void
 }
 
 /** Undefined when no route offers form login (nothing is registered then). */
@@ -62,5 +64,6 @@ export function createSessions(app: FastifyInstance, o: CreateSessionsOptions): 
     forRoute: (route) => forms.has(route),
     authenticate: (request, reply, policy, route) => authenticateSession(request, reply, policy, sessions, o.deps, route),
     providerChanged: (name) => sessions.providerChanged(name),
+    allChanged: () => sessions.allChanged(),
   }
 }

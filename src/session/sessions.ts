@@ -41,7 +41,7 @@ export class Sessions {
   readonly now: () => number
   readonly #trusted: AddressMatcher
   readonly #changedAt = new Map<string, number>()
-  readonly #allChangedAt: number
+  #allChangedAt: number
 
   constructor(opts: SessionsOptions) {
     this.config = opts.config
@@ -101,6 +101,11 @@ export class Sessions {
   /** A provider's answers may have changed: its sessions are confirmed again before their next use. */
   providerChanged(name: string): void {
     this.#changedAt.set(name, this.now())
+  }
+
+  /** Changes may have been missed (the shared state was unreachable): every session is confirmed again. */
+  allChanged(): void {
+    this.#allChangedAt = this.now()
   }
 
   needsCheck(record: SessionRecord): boolean {

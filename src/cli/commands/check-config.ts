@@ -1,17 +1,18 @@
 import { loadConfigFile } from '../../config-file.js'
 import { checkConfigFiles } from '../../config-check.js'
+import { checkStateStore } from '../../state/check-store.js'
 import { parseFlags, type CliIO } from '../flags.js'
 import { isGatehouseError } from '../../errors.js'
 
 export async function checkConfigCommand(args: string[], io: CliIO): Promise<number> {
   const { values } = parseFlags(args, { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } }, 'check-config')
   if (values.help || !values.config) {
-    io.stdout('Usage: gatehouse check-config --config FILE\n\nValidates FILE (YAML or JSON) and opens everything it names as `start` would: htpasswd/htdigest\nand group files, SQLite and Django databases (read-only), digest.secretFile, the TLS certificate\nand key, each group\'s app and interpreter. Prints "ok" and exits 0, or prints every problem with\nits key path and a fix and exits 1.\n')
+    io.stdout('Usage: gatehouse check-config --config FILE\n\nValidates FILE (YAML or JSON) and opens everything it names as `start` would: htpasswd/htdigest\nand group files, SQLite and Django databases (read-only), digest.secretFile, the TLS certificate\nand key, each group\'s app and interpreter, and PINGs state.redis. Prints "ok" and exits 0, or prints every problem with\nits key path and a fix and exits 1.\n')
     return values.help ? 0 : 2
   }
   try {
     const config = await loadConfigFile(values.config)
-    const problems = checkConfigFiles(config)
+    const problems = [...checkConfigFiles(config), ...(await checkStateStore(config))]
     if (problems.length > 0) {
       for (const p of problems) io.stderr(`${values.config}: ${p.key}: ${p.problem}\n  fix: ${p.fix}\n`)
       io.stderr(`gatehouse: ${problems.length} problem${problems.length === 1 ? '' : 's'} in ${values.config}; start would fail\n`)
