@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino'
 import type { Config } from './config-types.js'
-import { createGatehouse, type Gatehouse } from './server.js'
+import { createGatehouse, openSharedState, type Gatehouse } from './server.js'
 import { createLogger } from './log.js'
 import { Supervisor } from './daemon/supervisor.js'
 import { GroupTarget } from './proxy/group-target.js'
@@ -21,7 +21,6 @@ import { buildStatus, groupsReady, type ConfigReloadReport, type StatusReport } 
 import { packageVersion } from './package-root.js'
 import type { CacheFlushResult } from './auth/cache-flush.js'
 import { MemorySessionStore } from './session/index.js'
-import { SharedState } from './state/shared-state.js'
 
 export interface RunningGateway {
   /** The front serving new requests (a configuration reload replaces it). */
@@ -61,7 +60,7 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
   // One store for the gateway's life: sessions survive a configuration reload.
   const sessionStore = new MemorySessionStore()
   // One connection to the shared state for the gateway's life: a reload keeps it (state: needs a restart).
-  const state = config.state ? new SharedState(config.state, log.child({ component: 'state' })) : undefined
+  const state = config.state ? await openSharedState(config.state, log.child({ component: 'state' })) : undefined
   const build = async (cfg: Config, nonces?: NonceManager): Promise<Gatehouse> => {
     const groupTargets = new Map<string, Target>()
     for (const g of Object.values(cfg.groups)) groupTargets.set(g.name, new GroupTarget(supervisor!.group(g.name), { fileRoots: g.fileRoots, log, gateway: g.kind === 'python' }))

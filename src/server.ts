@@ -32,7 +32,7 @@ import { loginThrottleFrom, type LoginThrottle } from './auth/throttle.js'
 import { sendRefusal } from './error-page.js'
 import { applyServerLimits, declaredTooLarge, fastifyLimitOptions, limitBody, sendPayloadTooLarge, tlsServerLimitOptions } from './limits.js'
 import type { GatewayMetrics } from './metrics/gateway-metrics.js'
-import { SharedState } from './state/shared-state.js'
+import type { SharedState } from './state/shared-state.js'
 import { flushCredentialCaches, type CacheFlushResult } from './auth/cache-flush.js'
 import { instrumentProvider } from './metrics/instrument-provider.js'
 import { createSessions, type FormSessions, type SessionStore } from './session/index.js'
@@ -98,7 +98,7 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
   // One matcher (and its memo) for the forwarding headers, the throttle and the sidecar.
   const trusted = new TrustedProxies(config.trustedProxies)
   const ownState = opts.state === undefined && config.state !== undefined
-  const state = opts.state ?? (config.state ? new SharedState(config.state, log) : undefined)
+  const state = opts.state ?? (config.state ? await openSharedState(config.state, log) : undefined)
   if (ownState) await state!.start()
   const deps: VerifierDeps = {
     nonces: opts.nonces ?? new NonceManager({ secret, ttlMs: config.digest.nonceTtlMs }),
@@ -326,6 +326,12 @@ function tooLarge(reply: FastifyReply): void {
  * Empties the local caches when another instance says a provider's data changed or an operator
  * flushed, and entirely after a disconnect (what was said meanwhile is lost). Returns the undo.
  */
+/** ioredis (about 10 MB once loaded) is loaded only when `state:` is configured. */
+export async function openSharedState(config: NonNullable<Config['state']>, log: Logger): Promise<SharedState> {
+  const { SharedState } = await import('./state/shared-state.js')
+  return new SharedState(config, log)
+}
+
 function followSharedState(state: SharedState, deps: VerifierDeps, log: Logger, sessions: FormSessions | undefined): () => void {
   const onFlush = (e: { provider?: string; user?: string }): void => {
     const flushed = e.provider !== undefined

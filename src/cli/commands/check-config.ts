@@ -1,6 +1,5 @@
 import { loadConfigFile } from '../../config-file.js'
 import { checkConfigFiles } from '../../config-check.js'
-import { checkStateStore } from '../../state/check-store.js'
 import { parseFlags, type CliIO } from '../flags.js'
 import { isGatehouseError } from '../../errors.js'
 
@@ -12,7 +11,7 @@ export async function checkConfigCommand(args: string[], io: CliIO): Promise<num
   }
   try {
     const config = await loadConfigFile(values.config)
-    const problems = [...checkConfigFiles(config), ...(await checkStateStore(config))]
+    const problems = [...checkConfigFiles(config), ...(config.state ? await (await import('../../state/check-store.js')).checkStateStore(config) : [])]
     if (problems.length > 0) {
       for (const p of problems) io.stderr(`${values.config}: ${p.key}: ${p.problem}\n  fix: ${p.fix}\n`)
       io.stderr(`gatehouse: ${problems.length} problem${problems.length === 1 ? '' : 's'} in ${values.config}; start would fail\n`)
