@@ -26,7 +26,8 @@ export interface CertificatePair {
 }
 
 export type CertificateReload =
-  | { outcome: 'replaced' | 'unchanged'; serial: string }
+  | { outcome: 'replaced'; serial: string }
+  | { outcome: 'unchanged'; serial: string }
   | { outcome: 'failed'; error: GatehouseError }
 
 /** Reads and checks the pair; throws GH_ERR_TLS_CERTIFICATE naming `listen.tls.cert` or `listen.tls.key`. */
