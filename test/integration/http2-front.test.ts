@@ -10,6 +10,7 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { connect, type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2'
+import { connect as tlsConnect } from 'node:tls'
 import { fileURLToPath } from 'node:url'
 import { Agent, request as undiciRequest } from 'undici'
 import { startEchoUpstream, type EchoUpstream } from '../helpers/echo-upstream.js'
@@ -41,6 +42,47 @@ function h2(session: ClientHttp2Session, headers: OutgoingHttpHeaders, chunks: B
     stream.on('error', reject)
     for (const c of chunks) stream.write(c)
     if (chunks.length > 0) stream.end()
+  })
+}
+
+/**
+ * Sends one request as raw HTTP/2 frames with the given fields (Node's client refuses to send
+ * connection-specific ones) and reports how the server ended stream 1: its response status, or
+ * the RST_STREAM / GOAWAY error code. HPACK literals without indexing, no Huffman (RFC 7541 §6.2.2).
+ */
+function rawH2Request(port: number, ca: Buffer, fields: Array<[string, string]>): Promise<{ status?: number; reset?: number; goaway?: number }> {
+  const frame = (type: number, flags: number, stream: number, payload: Buffer): Buffer => {
+    const head = Buffer.alloc(9)
+    head.writeUIntBE(payload.length, 0, 3)
+    head[3] = type
+    head[4] = flags
+    head.writeUInt32BE(stream, 5)
+    return Buffer.concat([head, payload])
+  }
+  const literal = (s: string): Buffer => Buffer.concat([Buffer.from([Buffer.byteLength(s)]), Buffer.from(s)])
+  const block = Buffer.concat(fields.map(([n, v]) => Buffer.concat([Buffer.from([0]), literal(n), literal(v)])))
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, ca, ALPNProtocols: ['h2'] }, () => {
+      socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, Buffer.alloc(0)), frame(1, 0x5, 1, block)]))
+    })
+    let buf = Buffer.alloc(0)
+    const done = (r: { status?: number; reset?: number; goaway?: number }): void => { socket.destroy(); resolve(r) }
+    socket.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk])
+      while (buf.length >= 9) {
+        const len = buf.readUIntBE(0, 3)
+        if (buf.length < 9 + len) return
+        const [type, flags, stream] = [buf[3]!, buf[4]!, buf.readUInt32BE(5) & 0x7fffffff]
+        const payload = buf.subarray(9, 9 + len)
+        buf = buf.subarray(9 + len)
+        if (type === 4 && (flags & 1) === 0) socket.write(frame(4, 1, 0, Buffer.alloc(0)))
+        // A response HEADERS starts with :status from the static table (indexed 8..14: 200, 204, 206, 304, 400, 404, 500).
+        if (type === 1 && stream === 1) return done({ status: [200, 204, 206, 304, 400, 404, 500][(payload[0]! & 0x7f) - 8] ?? -1 })
+        if (type === 3 && stream === 1) return done({ reset: payload.readUInt32BE(0) })
+        if (type === 7) return done({ goaway: payload.readUInt32BE(4) })
+      }
+    })
+    socket.once('error', reject)
   })
 }
 
@@ -194,6 +236,18 @@ describe('HTTP/2 front', { skip }, () => {
     assert.equal(upstream.seen.length, before)
     const same = await get('/up/host', { ':authority': authority, host: authority })
     assert.equal(same.status, 200)
+  })
+
+  test('connection-specific fields over HTTP/2 make the stream malformed: it is reset (PROTOCOL_ERROR), never forwarded', async () => {
+    const before = upstream.seen.length
+    const request = (extra: Array<[string, string]>) => rawH2Request(gw.port, ca, [[':method', 'GET'], [':scheme', 'https'], [':authority', authority], [':path', '/up/raw'], ['authorization', BASIC], ...extra])
+    // The frame writer itself is sound: the same request without the field is answered.
+    assert.deepEqual(await request([]), { status: 200 })
+    for (const field of [['connection', 'keep-alive'], ['transfer-encoding', 'chunked'], ['upgrade', 'websocket'], ['keep-alive', '5'], ['te', 'gzip']] as Array<[string, string]>) {
+      const r = await request([field])
+      assert.ok(r.reset === 1 || r.goaway === 1, `${field[0]}: ${JSON.stringify(r)}`)
+    }
+    assert.equal(upstream.seen.length, before + 1)
   })
 
   test('HTTP/1.1 clients are still served on the same listener', async () => {
