@@ -8,6 +8,7 @@ import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { connect, type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2'
+import { connect as tlsConnect } from 'node:tls'
 import { startEchoUpstream, type EchoUpstream } from '../helpers/echo-upstream.js'
 import { startGateway, tempDir, type TestGateway } from '../helpers/gateway.js'
 import { haveOpenssl, makeCertificate } from '../helpers/tls-cert.js'
@@ -18,6 +19,7 @@ const skip = needs(haveOpenssl, 'openssl is not installed (apt install openssl)'
 interface Front {
   gw: TestGateway
   upstream: EchoUpstream
+  ca: Buffer
   open(): Promise<ClientHttp2Session>
 }
 
@@ -37,6 +39,7 @@ async function front(t: TestContext, limits: Record<string, unknown>): Promise<F
   return {
     gw,
     upstream,
+    ca,
     async open() {
       const s = connect(`https://127.0.0.1:${gw.port}`, { ca })
       sessions.push(s)
@@ -95,4 +98,27 @@ test('limits.maxHeaderFields counts the fields sent, not the pseudo-header field
   assert.equal(refused.headers.connection, undefined)
   await goaway
   assert.deepEqual(f.upstream.seen.map((s) => s.url), ['/open/ten'])
+})
+
+/** Writes `head` on an HTTP/1.1 (ALPN) connection and returns the status line of the answer, once the front closes it. */
+function http1(port: number, ca: Buffer, head: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, ca, ALPNProtocols: ['http/1.1'] }, () => {
+      assert.equal(socket.alpnProtocol, 'http/1.1')
+      socket.write(head)
+    })
+    let out = ''
+    // Bounded: a front that never answers fails the assertion instead of hanging the suite.
+    socket.setTimeout(10_000, () => socket.destroy())
+    socket.on('data', (c: Buffer) => { out += c.toString('latin1') })
+    socket.on('close', () => resolve(out.split('\r\n')[0] || 'no answer'))
+    socket.on('error', reject)
+  })
+}
+
+test('HTTP/1.1 clients of the HTTP/2 listener are held to the same head limits: 408 for a slow head, 431 for a large one', { skip }, async (t) => {
+  const f = await front(t, { headersTimeout: '300ms', requestTimeout: '2s', maxHeaderSize: 2048 })
+  assert.equal(await http1(f.gw.port, f.ca, 'GET /open/slow HTTP/1.1\r\nHost: x\r\n'), 'HTTP/1.1 408 Request Timeout')
+  assert.equal(await http1(f.gw.port, f.ca, `GET /open/big HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(4000)}\r\n\r\n`), 'HTTP/1.1 431 Request Header Fields Too Large')
+  assert.equal(f.upstream.seen.length, 0)
 })
