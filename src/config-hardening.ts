@@ -18,7 +18,7 @@ export interface RawThrottle {
 
 export interface RawLimits {
   maxHeaderSize?: number; maxHeaderFields?: number; headersTimeout?: Duration; requestTimeout?: Duration; keepAliveTimeout?: Duration
-  maxConnections?: number; bodyLimit?: number
+  maxConnections?: number; maxConcurrentStreams?: number; bodyLimit?: number
 }
 
 export const THROTTLE_DEFAULTS = {
@@ -39,6 +39,8 @@ export const LIMITS_DEFAULTS: LimitsConfig = {
   requestTimeoutMs: 300_000,
   keepAliveTimeoutMs: 72_000,
   maxConnections: 10_000,
+  // nginx's http2_max_concurrent_streams is 128, Node's own default unbounded: with maxConnections this caps requests in flight.
+  maxConcurrentStreams: 100,
   bodyLimit: 0,
 }
 
@@ -70,6 +72,7 @@ export function parseLimits(raw: RawLimits | undefined): LimitsConfig {
     requestTimeoutMs: durationMs(l.requestTimeout, LIMITS_DEFAULTS.requestTimeoutMs),
     keepAliveTimeoutMs: durationMs(l.keepAliveTimeout, LIMITS_DEFAULTS.keepAliveTimeoutMs),
     maxConnections: l.maxConnections ?? LIMITS_DEFAULTS.maxConnections,
+    maxConcurrentStreams: l.maxConcurrentStreams ?? LIMITS_DEFAULTS.maxConcurrentStreams,
     bodyLimit: l.bodyLimit ?? LIMITS_DEFAULTS.bodyLimit,
   }
   // Node refuses a head timeout longer than the whole-request timeout, and 0 would let a slow head hold a connection forever.

@@ -221,6 +221,7 @@ const limits = {
     requestTimeout: { ...duration, description: 'time to receive a whole request; past it 408 (0: none)' },
     keepAliveTimeout: { ...duration, description: 'idle time of a kept-alive connection' },
     maxConnections: { description: 'open connections (0: no limit); the requests of further ones get 503', type: 'integer', minimum: 0 },
+    maxConcurrentStreams: { description: 'requests one HTTP/2 connection may have in flight at once', type: 'integer', minimum: 1, maximum: 1000 },
     bodyLimit: { description: 'largest request body in bytes for routes without their own bodyLimit (0: no limit)', type: 'integer', minimum: 0 },
   },
 }
@@ -304,6 +305,7 @@ export const configSchema = {
       properties: {
         host: { type: 'string', minLength: 1 },
         port: { type: 'integer', minimum: 0, maximum: 65535 },
+        http2: { description: 'serve HTTP/2 beside HTTP/1.1 on the TLS listener (ALPN); needs tls', type: 'boolean' },
         tls: { type: 'object', additionalProperties: false, required: ['cert', 'key'], properties: { cert: { type: 'string' }, key: { type: 'string' } } },
       },
     },

@@ -9,6 +9,8 @@ export type Scheme = 'basic' | 'digest' | 'form'
 export interface ListenConfig {
   host: string
   port: number
+  /** HTTP/2 beside HTTP/1.1 on the TLS listener (ALPN h2, http/1.1); only with tls. */
+  http2: boolean
   tls?: { cert: string; key: string }
 }
 
@@ -182,6 +184,8 @@ export interface LimitsConfig {
   keepAliveTimeoutMs: number
   /** 0: none. */
   maxConnections: number
+  /** Streams (requests) one HTTP/2 connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxConcurrentStreams: number
   /** Default for routes without their own bodyLimit; 0: none. */
   bodyLimit: number
 }

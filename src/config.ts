@@ -95,6 +95,8 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
   const admin = doc.admin ? parseAdmin(doc.admin, baseDir, problems) : undefined
   const session = parseSession(doc.session, routes, sidecar?.path, baseDir, durationMs, problems)
   const state = doc.state ? parseState(doc.state, durationMs(doc.state.timeout, DEFAULT_STATE_TIMEOUT_MS), problems) : undefined
+  // Browsers speak HTTP/2 only over TLS (ALPN); cleartext h2c would also let a client skip the HTTP/1.1 parser's checks by prior knowledge.
+  if (doc.listen?.http2 === true && !doc.listen.tls) problems.push('listen.http2: needs listen.tls (HTTP/2 is served over TLS only; cleartext h2c is not supported)')
   if (problems.length > 0) throw errors.GH_ERR_CONFIG_INVALID(problems.join('; '))
 
   return {
@@ -102,6 +104,7 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
     listen: {
       host: doc.listen?.host ?? '127.0.0.1',
       port: doc.listen?.port ?? 8080,
+      http2: doc.listen?.http2 === true,
       ...(doc.listen?.tls ? { tls: { cert: at('listen.tls.cert')(doc.listen.tls.cert), key: at('listen.tls.key')(doc.listen.tls.key) } } : {}),
     },
     providers,
@@ -375,7 +378,7 @@ function pointerToPath(pointer: string): string {
 }
 
 interface RawConfig {
-  listen?: { host?: string; port?: number; tls?: { cert: string; key: string } }
+  listen?: { host?: string; port?: number; http2?: boolean; tls?: { cert: string; key: string } }
   providers?: Record<string, RawProvider>
   groups?: Record<string, RawGroup>
   routes?: RawRoute[]

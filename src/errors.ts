@@ -73,6 +73,7 @@ export const errors = {
   GH_ERR_ADMIN_REFUSED: define('GH_ERR_ADMIN_REFUSED', 500, 'admin interface %s answered %d: %s'),
   GH_ERR_STATE_UNAVAILABLE: define('GH_ERR_STATE_UNAVAILABLE', 503, 'shared state store %s is unavailable: %s'),
   GH_ERR_CONFIG_RELOAD: define('GH_ERR_CONFIG_RELOAD', 500, 'configuration reload failed: %s'),
+  GH_ERR_TLS_CERTIFICATE: define('GH_ERR_TLS_CERTIFICATE', 500, '%s: %s'),
 } as const satisfies Record<string, ErrorFactory>
 
 export type ErrorCode = keyof typeof errors

@@ -21,6 +21,7 @@ import { buildStatus, groupsReady, type ConfigReloadReport, type StatusReport } 
 import { packageVersion } from './package-root.js'
 import type { CacheFlushResult } from './auth/cache-flush.js'
 import { MemorySessionStore } from './session/index.js'
+import type { CertificateReload } from './tls-certificate.js'
 
 export interface RunningGateway {
   /** The front serving new requests (a configuration reload replaces it). */
@@ -114,6 +115,7 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
     } catch (err) {
       result = { ok: false, summary: (err as Error).message, changes: [], restartNeeded: [] }
     }
+    result = withCertificate(result, shell.reloadCertificate(reason))
     lastConfigReload = { at: new Date().toISOString(), ok: result.ok, summary: result.summary }
     metrics.configReload(result.ok ? 'ok' : 'failed')
     log[result.ok ? 'info' : 'error']({ reason, changes: result.changes, restartNeeded: result.restartNeeded }, `configuration reload: ${result.summary}`)
@@ -193,6 +195,7 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
         return
       }
       log.info('SIGHUP: rolling reload of every daemon group')
+      shell.reloadCertificate('SIGHUP')
       supervisor?.reloadAll('SIGHUP').catch((err: Error) => log.error({ err: err.message }, 'reload failed'))
     })
   }
@@ -207,4 +210,14 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
     stop: () => stop(0),
     untilStopped: () => stopped,
   }
+}
+
+/**
+ * A reload re-reads the listener's certificate whatever became of the configuration (a certbot
+ * deploy hook sends SIGHUP for the certificate alone); a pair that did not load fails the reload.
+ */
+function withCertificate(result: ReloadResult, cert: CertificateReload | undefined): ReloadResult {
+  if (cert === undefined || cert.outcome === 'unchanged') return result
+  if (cert.outcome === 'replaced') return { ...result, changes: [...result.changes, `listen.tls: certificate reloaded (serial ${cert.serial})`] }
+  return { ...result, ok: false, summary: `${result.summary}; ${cert.error.message} (the current certificate keeps serving)` }
 }

@@ -5,18 +5,22 @@
  *  - a head not complete within `headersTimeout`, or a request within `requestTimeout` → 408
  *    (slowloris); idle kept-alive connections close after `keepAliveTimeout`;
  *  - connections over `maxConnections` → their requests get 503 with Retry-After and the
- *    connection is closed; past a hard cap a little higher Node drops new connections unanswered;
+ *    connection is closed (an HTTP/2 one with GOAWAY); past a hard cap a little higher Node drops
+ *    new connections unanswered. An HTTP/2 connection counts once, whatever its streams: each
+ *    has at most `maxConcurrentStreams` in flight (front-listener.ts);
  *  - a request body over the route's limit → 413, before anything is forwarded when
  *    Content-Length says so, or as soon as a streamed (chunked) body crosses it.
  * Fastify's own bodyLimit does not apply here: the front passes bodies through as raw streams.
  */
 import type { Server } from 'node:http'
+import type { ServerHttp2Session } from 'node:http2'
 import type { Socket } from 'node:net'
 import { Transform, type Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { LimitsConfig } from './config-types.js'
 import { errors } from './errors.js'
 import { sendRefusal } from './error-page.js'
+import { sessionOf } from './request-facts.js'
 
 /** Node checks head and request timeouts on an interval (30 s by default): short timeouts need a short interval. */
 export function checkingIntervalMs(limits: LimitsConfig): number {
@@ -48,8 +52,18 @@ export function hardConnectionCap(maxConnections: number): number {
  * per-request checks of the field count and the connection limit (one hook: it runs for every
  * request). Call before listen().
  */
-export function applyServerLimits(app: FastifyInstance, limits: LimitsConfig): void {
+export function applyServerLimits(app: FastifyInstance, limits: LimitsConfig, http2 = false): void {
   const server = app.server as Server
+  if (http2) {
+    // An HTTP/2 server serves HTTP/1.1 clients with Node's HTTP/1 code, which reads these off the server;
+    // Fastify sets them on an HTTP/1 server only.
+    Object.assign(server, {
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      connectionsCheckingInterval: checkingIntervalMs(limits),
+      maxHeaderSize: limits.maxHeaderSize,
+    })
+  }
   server.headersTimeout = limits.headersTimeoutMs
   // Node keeps only the first maxHeadersCount fields and drops the rest unseen: one more than the
   // limit makes a longer head show max + 1 fields here, whatever its length and Node's default.
@@ -57,21 +71,27 @@ export function applyServerLimits(app: FastifyInstance, limits: LimitsConfig): v
   const maxRawHeaders = 2 * limits.maxHeaderFields
   const connections = limits.maxConnections > 0 ? watchConnections(server, limits.maxConnections) : undefined
   app.addHook('onRequest', (request, reply, done) => {
-    if (request.raw.rawHeaders.length > maxRawHeaders) {
+    const raw = request.raw
+    const session = sessionOf(raw)
+    // HTTP/2's pseudo-header fields (:method, :path, :scheme, :authority) are the request line, not fields.
+    if (raw.rawHeaders.length - (session === undefined ? 0 : pseudoHeaderEntries(raw.rawHeaders)) > maxRawHeaders) {
       request.log.warn({ maxHeaderFields: limits.maxHeaderFields }, 'request over limits.maxHeaderFields: answered 431')
-      sendRefusal(reply.header('connection', 'close'), 431, 'Request Header Fields Too Large\n')
+      sendRefusal(closing(reply), 431, 'Request Header Fields Too Large\n')
       return
     }
-    if (connections === undefined || !connections.over.has(request.raw.socket)) return done()
+    if (connections === undefined || !connections.over.has(session ?? raw.socket)) return done()
     request.log.warn({ open: connections.open(), maxConnections: limits.maxConnections }, 'connection over limits.maxConnections: answered 503')
-    sendRefusal(reply.header('retry-after', '1').header('connection', 'close'), 503, 'Service Unavailable\n')
+    sendRefusal(closing(reply.header('retry-after', '1')), 503, 'Service Unavailable\n')
   })
 }
 
-/** Counts open connections; those opened past `max` are marked (their requests get 503). */
-function watchConnections(server: Server, max: number): { over: WeakSet<Socket>; open: () => number } {
+/**
+ * Counts open connections; those opened past `max` are marked (their requests get 503). An
+ * HTTP/2 connection is marked by its session: its requests see the session, not the socket.
+ */
+function watchConnections(server: Server, max: number): { over: WeakSet<object>; open: () => number } {
   server.maxConnections = hardConnectionCap(max)
-  const over = new WeakSet<Socket>()
+  const over = new WeakSet<object>()
   let open = 0
   const tls = 'setSecureContext' in server
   server.on('connection', (socket: Socket) => {
@@ -80,7 +100,25 @@ function watchConnections(server: Server, max: number): { over: WeakSet<Socket>;
     if (!tls && open > max) over.add(socket)
   })
   if (tls) server.on('secureConnection', (socket: Socket) => { if (open > max) over.add(socket) })
+  server.on('session', (session: ServerHttp2Session) => { if (open > max) over.add(session) })
   return { over, open: () => open }
+}
+
+function pseudoHeaderEntries(rawHeaders: readonly string[]): number {
+  let n = 0
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.startsWith(':')) n += 2
+  return n
+}
+
+/**
+ * Asks for the connection to close after this answer: `Connection: close` over HTTP/1.x; over
+ * HTTP/2, where that field is forbidden (RFC 9113 §8.2.2), GOAWAY once the answer is out.
+ */
+export function closing(reply: FastifyReply): FastifyReply {
+  const session = sessionOf(reply.request.raw)
+  if (session === undefined) return reply.header('connection', 'close')
+  reply.raw.once('finish', () => { if (!session.closed) session.close() })
+  return reply
 }
 
 /** True when a Content-Length announces more than `limit` bytes (0: no limit). */
@@ -91,8 +129,9 @@ export function declaredTooLarge(headers: { 'content-length'?: string | undefine
 }
 
 export function sendPayloadTooLarge(reply: FastifyReply): void {
-  // The rest of the body is not read: the connection cannot be reused for another request.
-  sendRefusal(reply.header('connection', 'close'), 413, 'Payload Too Large\n')
+  // The rest of the body is not read: an HTTP/1.x connection cannot be reused for another request
+  // (an HTTP/2 stream is reset on its own, the connection goes on).
+  sendRefusal(sessionOf(reply.request.raw) === undefined ? reply.header('connection', 'close') : reply, 413, 'Payload Too Large\n')
 }
 
 /**

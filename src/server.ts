@@ -5,32 +5,31 @@
  */
 import { readFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import type { AuthConfig, Config, RouteConfig } from './config-types.js'
 import { errors } from './errors.js'
 import { CredentialCache } from './auth/credential-cache.js'
 import { NonceManager } from './auth/nonce.js'
-import { makePolicy, type AuthPolicy } from './auth/policy.js'
-import { authenticateRequest, sendError } from './auth/fastify-auth.js'
-import { refusalOf, type Refusal } from './auth/refusal.js'
 import type { Identity, VerifierDeps } from './auth/verifier.js'
-import { buildForwardHeaders, strippedHeaderNames, type ForwardHeaderOptions } from './proxy/forward-headers.js'
-import { checkAuthorizationHeaders } from './proxy/request-target.js'
+import { makePolicy, type AuthPolicy } from './auth/policy.js'
+import { strippedHeaderNames } from './proxy/forward-headers.js'
 import { RouteTable } from './proxy/path-rule.js'
-import { gatewayInfo } from './proxy/gateway-info.js'
 import { UpstreamTarget } from './proxy/upstream-target.js'
 import { TrustedProxies } from './proxy/trusted-proxies.js'
 import type { Target } from './proxy/target.js'
 import { ProviderRegistry } from './providers/registry.js'
 import { accessLogger, createLogger, lazyChildLogger, loggerOptions } from './log.js'
-import { Readable } from 'node:stream'
 import type { Supervisor } from './daemon/supervisor.js'
 import { GroupProvider } from './providers/group-provider.js'
 import { registerSidecar } from './sidecar/forward-auth.js'
 import { loginThrottleFrom, type LoginThrottle } from './auth/throttle.js'
 import { sendRefusal } from './error-page.js'
-import { applyServerLimits, declaredTooLarge, fastifyLimitOptions, limitBody, sendPayloadTooLarge, tlsServerLimitOptions } from './limits.js'
+import { applyServerLimits, fastifyLimitOptions } from './limits.js'
+import { closeSessionsOnClose, listenerOptions } from './front-listener.js'
+import { CertificateReloader, readCertificatePair, type CertificateReload } from './tls-certificate.js'
+import type { Server as TlsServer } from 'node:tls'
+import { badRequest, routeSteps, safeUrl, type GatehouseRequest } from './route-steps.js'
 import type { GatewayMetrics } from './metrics/gateway-metrics.js'
 import type { SharedState } from './state/shared-state.js'
 import { flushCredentialCaches, type CacheFlushResult } from './auth/cache-flush.js'
@@ -55,6 +54,12 @@ export interface Gatehouse {
   /** Closes targets and providers but not the listener (the instance a reload replaced, when it owns the socket). Idempotent. */
   release(): Promise<void>
   close(): Promise<void>
+  /**
+   * Re-reads listen.tls's certificate and key into the listening server (SIGHUP, `gatehouse
+   * reload`); undefined when this front has no TLS listener. Never throws: a bad pair is
+   * reported and the current one keeps serving.
+   */
+  reloadCertificate(reason: string): CertificateReload | undefined
 }
 
 export interface GatehouseOptions {
@@ -78,6 +83,8 @@ export interface GatehouseOptions {
 
 export async function createGatehouse(config: Config, opts: GatehouseOptions = {}): Promise<Gatehouse> {
   const log = opts.logger ?? createLogger(config.log.level)
+  const tls = config.listen.tls
+  const pair = tls ? readCertificatePair(tls) : undefined
   const app = Fastify({
     loggerInstance: log,
     logController: new LogController({ disableRequestLogging: true }),
@@ -86,9 +93,16 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     // request.log is made on first use (most requests never log through it).
     childLoggerFactory: lazyChildLogger,
     ...fastifyLimitOptions(config.limits),
-    ...(config.listen.tls ? { https: { cert: readFileSync(config.listen.tls.cert), key: readFileSync(config.listen.tls.key), ...tlsServerLimitOptions(config.limits) } } : {}),
+    ...listenerOptions(config.listen, config.limits, pair),
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance
-  applyServerLimits(app, config.limits)
+  applyServerLimits(app, config.limits, config.listen.http2)
+  if (config.listen.http2) closeSessionsOnClose(app)
+  // Made once this front listens: a front a configuration reload built only lends its handler.
+  let certificates: CertificateReloader | undefined
+  app.addHook('onClose', (_app, done) => {
+    certificates?.close()
+    done()
+  })
 
   // Bodies stay raw streams: the target reads them, nothing here buffers or parses them.
   app.removeAllContentTypeParsers()
@@ -128,6 +142,7 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
   // The route label, set by the gatehouse route handlers; other requests (404, sidecar) fall back to the route pattern.
   app.decorateRequest('gatehouseRoute', '')
   app.decorateRequest('gatehouseRefusal', null)
+  app.decorateRequest('gatehouseFacts', null)
   const access = accessLogger(log)
   app.addHook('onResponse', (request, reply, done) => {
     const r = request as GatehouseRequest
@@ -167,63 +182,21 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
       ? new UpstreamTarget({ name: route.path, url: route.upstream, log })
       : route.group ? opts.groupTargets?.get(route.group) : undefined
     if (target && route.upstream) targets.push(target)
-    const fwd: ForwardHeaderOptions = { reserved, userHeader: config.identityHeaders.user.toLowerCase(), groupsHeader: config.identityHeaders.groups.toLowerCase(), passAuthorization: route.auth ? route.auth.passAuthorization : true, trustForwarded: false }
-    const fwdTrusted: ForwardHeaderOptions = { ...fwd, trustForwarded: true }
     const bodyLimit = route.bodyLimit ?? config.limits.bodyLimit
-    const handler = async (request: FastifyRequest, reply: FastifyReply) => {
-      const raw = request.raw
-      ;(request as GatehouseRequest).gatehouseRoute = route.path
-      const decision = table.decide(raw.url ?? '/')
-      if (!decision.ok) return badRequest(reply, decision.reason)
-      // find-my-way reads the target its own way (it stops at `;` when told, decodes less): a route it picked that the rule did not is refused.
-      if (decision.route !== route) return badRequest(reply, 'the path names another route than the one it was routed to')
-      const problem = checkAuthorizationHeaders(raw.rawHeaders)
-      if (problem) return badRequest(reply, problem)
-      if (declaredTooLarge(raw.headers, bodyLimit)) {
-        sendPayloadTooLarge(reply)
-        return reply
-      }
-      let identity: Identity | undefined
-      if (route.auth) {
-        const policy = policyOf(route as RouteConfig & { auth: AuthConfig })
-        const refreshing = providers.refresh(policy.chain)
-        if (refreshing) await refreshing
-        const session = sessions?.forRoute(route) ? await sessions.authenticate(request, reply, policy, route.path) : undefined
-        if (session?.kind === 'sent') return reply
-        if (session?.kind === 'ok') identity = session.identity
-        else {
-          const result = await authenticateRequest(request, reply, policy, deps, route.path)
-          metrics?.auth(result.identity?.provider ?? route.auth.provider.join(','), result.outcome, result.reason)
-          if (result.outcome !== 'ok') {
-            ;(request as GatehouseRequest).gatehouseRefusal = refusalOf(result, raw.headers[policy.requestHeader]) ?? null
-            if (result.identity) (request as GatehouseRequest).user = result.identity
-            return reply
-          }
-          identity = result.identity
-        }
-        ;(request as GatehouseRequest).user = identity
-      }
-      if (!target) return sendRefusal(reply, 404, 'Not Found\n')
-      const remoteAddress = raw.socket.remoteAddress ?? ''
-      const headers = buildForwardHeaders(raw.headers, trusted.has(remoteAddress) ? fwdTrusted : fwd, { remoteAddress, encrypted: Boolean((raw.socket as { encrypted?: boolean }).encrypted) }, identity)
-      const buffered = (request as GatehouseRequest).bufferedBody
-      const hasBody = raw.headers['content-length'] !== undefined ? raw.headers['content-length'] !== '0' : raw.headers['transfer-encoding'] !== undefined
-      const body = buffered ? Readable.from([buffered]) : !hasBody ? null : bodyLimit > 0 ? limitBody(raw, bodyLimit, () => tooLarge(reply)) : raw
-      if (buffered) {
-        delete headers['transfer-encoding']
-        headers['content-length'] = String(buffered.length)
-      }
-      try {
-        const gateway = target.kind === 'group' ? gatewayInfo(route.path, raw, headers, identity) : undefined
-        await target.forward({ method: raw.method ?? 'GET', url: raw.url ?? '/', headers, body, remoteAddress, gateway }, reply)
-      } catch (err) {
-        if (!reply.sent) sendError(reply, err)
-      }
-      return reply
-    }
+    const steps = routeSteps({ route, table, target, providers, deps, trusted, reserved, identityHeaders: config.identityHeaders, bodyLimit, policyOf, ...(sessions ? { sessions } : {}), ...(metrics ? { metrics } : {}) })
     const routeOpts = route.bodyLimit ? { bodyLimit: route.bodyLimit } : {}
     const paths = route.path === '/' ? ['/', '/*'] : [route.path, `${route.path}/`, `${route.path}/*`]
-    for (const url of paths) app.route({ method: routedMethods(app), url, handler, config: { gatehouseRoute: route.path } as object, ...routeOpts })
+    for (const url of paths) {
+      app.route({
+        method: routedMethods(app),
+        url,
+        preValidation: steps.checkTarget,
+        preHandler: steps.authenticate,
+        handler: steps.forward,
+        config: { gatehouseRoute: route.path } as object,
+        ...routeOpts,
+      })
+    }
   }
 
   registerSidecar(app, { config, providers, deps, trusted, ...(metrics ? { onAuth: (provider: string, outcome: string, reason?: string) => metrics.auth(provider, outcome, reason) } : {}) })
@@ -271,7 +244,15 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     release,
     async listen() {
       await ready()
-      return app.listen({ host: config.listen.host, port: config.listen.port })
+      const address = await app.listen({ host: config.listen.host, port: config.listen.port })
+      if (tls && pair) {
+        certificates = new CertificateReloader(app.server as unknown as TlsServer, tls, log, { initial: pair })
+        certificates.watch()
+      }
+      return address
+    },
+    reloadCertificate(reason) {
+      return certificates?.reload(reason)
     },
     close() {
       closed ??= (async () => {
@@ -302,36 +283,22 @@ function routedMethods(app: FastifyInstance): string[] {
   return app.supportedMethods.filter((m) => m !== 'TRACE')
 }
 
-/** What the front adds to a Fastify request. */
-type GatehouseRequest = FastifyRequest & { user?: Identity; gatehouseRoute: string; gatehouseRefusal: Refusal | null; bufferedBody?: Buffer }
-
 /** The metrics label of a request no gatehouse route handled: its route's label or pattern. */
 function routeLabel(request: FastifyRequest): string {
   const opts = request.routeOptions
   return (opts.config as { gatehouseRoute?: string } | undefined)?.gatehouseRoute ?? opts.url ?? 'unmatched'
 }
 
-function badRequest(reply: FastifyReply, reason: string): FastifyReply {
-  return sendRefusal(reply, 400, `Bad Request: ${reason}\n`)
-}
-
-/** A streamed body crossed the limit: 413 if nothing was answered yet, else the connection is cut. */
-function tooLarge(reply: FastifyReply): void {
-  reply.log.warn({ url: safeUrl(reply.request.raw.url) }, 'request body over the route\'s bodyLimit')
-  if (!reply.sent) sendPayloadTooLarge(reply)
-  else reply.raw.destroy()
-}
-
-/**
- * Empties the local caches when another instance says a provider's data changed or an operator
- * flushed, and entirely after a disconnect (what was said meanwhile is lost). Returns the undo.
- */
 /** ioredis (about 10 MB once loaded) is loaded only when `state:` is configured. */
 export async function openSharedState(config: NonNullable<Config['state']>, log: Logger): Promise<SharedState> {
   const { SharedState } = await import('./state/shared-state.js')
   return new SharedState(config, log)
 }
 
+/**
+ * Empties the local caches when another instance says a provider's data changed or an operator
+ * flushed, and entirely after a disconnect (what was said meanwhile is lost). Returns the undo.
+ */
 function followSharedState(state: SharedState, deps: VerifierDeps, log: Logger, sessions: FormSessions | undefined): () => void {
   const onFlush = (e: { provider?: string; user?: string }): void => {
     const flushed = e.provider !== undefined
@@ -380,13 +347,6 @@ function digestSecret(config: Config, log: Logger): string | Buffer {
     log.warn('digest.secret is not set: login and logout form tokens are signed with a per-boot key, so an open login page fails after a restart and on another instance')
   }
   return randomBytes(32)
-}
-
-/** The path only: a query string may carry tokens that do not belong in logs. */
-function safeUrl(url: string | undefined): string {
-  if (!url) return '/'
-  const q = url.indexOf('?')
-  return q === -1 ? url : `${url.slice(0, q)}?…`
 }
 
 export { loggerOptions }

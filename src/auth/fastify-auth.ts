@@ -16,6 +16,7 @@ import { allowAccessChain } from './provider-chain.js'
 import type { AuthContext, DigestAlgorithm } from '../providers/contract.js'
 import { errors, isGatehouseError } from '../errors.js'
 import { sendRefusal } from '../error-page.js'
+import { authorityOf } from '../request-facts.js'
 
 export interface AuthResult {
   identity?: Identity
@@ -125,7 +126,7 @@ class RequestAuth implements AuthRequest {
     const raw = request.raw
     this.method = raw.method ?? 'GET'
     this.url = raw.url ?? '/'
-    this.host = raw.headers.host
+    this.host = authorityOf(raw)
     this.credentials = raw.headers[policy.requestHeader]
     this.remoteAddress = raw.socket.remoteAddress ?? ''
     this.#request = request
@@ -147,7 +148,8 @@ function contextOf(request: FastifyRequest, policy: AuthPolicy, route: string): 
   const raw = request.raw
   const headers: AuthContext['headers'] = {}
   for (const [k, v] of Object.entries(raw.headers)) {
-    if (k === 'authorization' || k === 'proxy-authorization') continue
+    // HTTP/2 pseudo-header fields are the request line (method, path, host are given apart).
+    if (k === 'authorization' || k === 'proxy-authorization' || k.startsWith(':')) continue
     headers[k] = v
   }
   const url = raw.url ?? '/'
@@ -155,7 +157,7 @@ function contextOf(request: FastifyRequest, policy: AuthPolicy, route: string): 
   return {
     method: raw.method ?? 'GET',
     path: q === -1 ? url : url.slice(0, q),
-    host: raw.headers.host ?? '',
+    host: authorityOf(raw) ?? '',
     remoteAddress: raw.socket.remoteAddress ?? '',
     route,
     realm: policy.config.realm,

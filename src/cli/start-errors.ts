@@ -17,7 +17,9 @@ const FILE_REASONS: Record<string, string> = {
 
 /** The line to print for `err`, or undefined when there is nothing better than its own message. */
 export function explainStartError(err: unknown, config: Config | undefined, configFile: string): string | undefined {
-  const e = (isGatehouseError(err, 'GH_ERR_ADMIN_LISTEN') ? (err as Error).cause : err) as SystemError | undefined
+  const wrapped = isGatehouseError(err, 'GH_ERR_ADMIN_LISTEN') || isGatehouseError(err, 'GH_ERR_TLS_CERTIFICATE')
+  const e = (wrapped ? (err as Error).cause : err) as SystemError | undefined
+  // A certificate that loads but is refused (not PEM, a key that does not match) has no system cause: its own message names the key.
   if (e === undefined || e === null || typeof e !== 'object') return undefined
   const check = `\`gatehouse check-config --config ${configFile}\` checks every file the configuration names`
   if (e.syscall === 'listen' && (e.code === 'EADDRINUSE' || e.code === 'EACCES')) {

@@ -11,6 +11,7 @@ import { makePolicy } from '../auth/policy.js'
 import { verifyThrottled } from '../auth/throttle-gate.js'
 import type { AuthConfig } from '../config-types.js'
 import { errors } from '../errors.js'
+import { authorityOf } from '../request-facts.js'
 import type { AuthContext, ProviderLog } from '../providers/contract.js'
 import { checkRealm, checkRequire, dropCachedOnChange, makeCaches, makeDeps, makeNonces, makeThrottle, type CommonAuthOptions } from './auth-options.js'
 import { rememberIdentity } from './identity.js'
@@ -78,8 +79,8 @@ export function createBasicAuthValidate(provider: ProviderSpec | ProviderSpec[],
 
 function contextOf(req: FastifyRequest, realm: string, route: string): AuthContext {
   const headers: AuthContext['headers'] = {}
-  for (const [k, v] of Object.entries(req.raw.headers)) if (k !== 'authorization' && k !== 'proxy-authorization') headers[k] = v
+  for (const [k, v] of Object.entries(req.raw.headers)) if (k !== 'authorization' && k !== 'proxy-authorization' && !k.startsWith(':')) headers[k] = v
   const url = req.raw.url ?? '/'
   const q = url.indexOf('?')
-  return { method: req.raw.method ?? 'GET', path: q === -1 ? url : url.slice(0, q), host: req.raw.headers.host ?? '', remoteAddress: req.raw.socket.remoteAddress ?? '', route, realm, headers }
+  return { method: req.raw.method ?? 'GET', path: q === -1 ? url : url.slice(0, q), host: authorityOf(req.raw) ?? '', remoteAddress: req.raw.socket.remoteAddress ?? '', route, realm, headers }
 }

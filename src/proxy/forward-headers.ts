@@ -51,14 +51,17 @@ const NEVER_FORWARDED = new Set(['connection', 'keep-alive', 'proxy-connection',
 
 /**
  * One pass over the request's fields (this runs for every proxied request): what stripHopByHop
- * removes, then the identity look-alikes, credentials and untrusted X-Forwarded-*.
+ * removes, HTTP/2 pseudo-header fields (`:method`, `:path`… are the request line, not fields;
+ * an HTTP/1.1 target would refuse them), then the identity look-alikes, credentials and
+ * untrusted X-Forwarded-*. Host comes from `conn.authority` (HTTP/2's `:authority`) when the
+ * client sent no Host field.
  * The identity comes first: a target that keeps only its first N fields (Node's
  * maxHeadersCount) still sees it.
  */
 export function buildForwardHeaders(
   incoming: IncomingHttpHeaders,
   opts: ForwardHeaderOptions,
-  conn: { remoteAddress: string; encrypted: boolean },
+  conn: { remoteAddress: string; encrypted: boolean; authority?: string | undefined },
   identity: { user: string; groups: readonly string[] } | undefined,
 ): Record<string, string | string[]> {
   const listed = incoming.connection === undefined ? undefined : connectionOptions(incoming.connection)
@@ -72,7 +75,9 @@ export function buildForwardHeaders(
     if (value === undefined) continue
     // A name of digits alone would be an integer-like key, which objects list before any other
     // (the identity included); no real field is named so.
-    if (isDigit(name.charCodeAt(0)) && /^[0-9]+$/.test(name)) continue
+    const first = name.charCodeAt(0)
+    if (isDigit(first) && /^[0-9]+$/.test(name)) continue
+    if (first === COLON) continue
     const lower = name.toLowerCase()
     if (NEVER_FORWARDED.has(lower) || listed?.has(lower)) continue
     const canon = lower.includes('_') ? canonicalHeaderName(lower) : lower
@@ -85,9 +90,13 @@ export function buildForwardHeaders(
   const prior = opts.trustForwarded ? out['x-forwarded-for'] : undefined
   out['x-forwarded-for'] = prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${conn.remoteAddress}` : conn.remoteAddress
   if (!opts.trustForwarded || !out['x-forwarded-proto']) out['x-forwarded-proto'] = conn.encrypted ? 'https' : 'http'
-  if ((!opts.trustForwarded || !out['x-forwarded-host']) && incoming.host) out['x-forwarded-host'] = incoming.host
+  const authority = conn.authority ?? incoming.host
+  if (out.host === undefined && authority !== undefined) out.host = authority
+  if ((!opts.trustForwarded || !out['x-forwarded-host']) && authority !== undefined) out['x-forwarded-host'] = authority
   return out
 }
+
+const COLON = 58
 
 function isDigit(code: number): boolean {
   return code >= 48 && code <= 57

@@ -148,7 +148,8 @@ function refuse(reply: FastifyReply, sidecar: NonNullable<Config['sidecar']>, re
 function contextOf(request: FastifyRequest, original: OriginalRequest, route: RouteConfig, policy: AuthPolicy): AuthContext {
   const headers: AuthContext['headers'] = {}
   for (const [k, v] of Object.entries(request.raw.headers)) {
-    if (k !== 'authorization' && k !== 'proxy-authorization') headers[k] = v
+    // HTTP/2 pseudo-header fields are the sub-request's own request line, not the original request's fields.
+    if (k !== 'authorization' && k !== 'proxy-authorization' && !k.startsWith(':')) headers[k] = v
   }
   const q = original.uri.indexOf('?')
   return {

@@ -123,7 +123,9 @@ export function recoverOriginalRequest(req: SidecarRequest, opts: RecoverOptions
   if (!tokenRE.test(method)) return fail('malformed', 'the original method is not a token')
 
   const sources = uris.map(([n]) => n)
-  const ownHost = typeof req.headers.host === 'string' ? req.headers.host : ''
+  // An HTTP/2 sub-request names its host in :authority (RFC 9113 §8.3.1).
+  const own = req.headers.host ?? req.headers[':authority']
+  const ownHost = typeof own === 'string' ? own : ''
   return {
     ok: true,
     request: { method, methodKnown: methods.length > 0, uri, host: host ?? ownHost, proto, remoteAddress: trusted ? clientAddress(req.headers, opts.trustedProxies) ?? req.remoteAddress : req.remoteAddress, sources },
