@@ -48,6 +48,7 @@ interface CountState {
 
 const BODY_BYTES = 8 + 12
 const TAG_BYTES = 16
+const MAX_OPAQUE_MEMO = 256
 const nonceRE = /^[A-Za-z0-9_-]{48}$/ // base64url of 36 bytes, no padding
 const ncRE = /^[0-9a-fA-F]{8}$/
 
@@ -62,6 +63,7 @@ function positiveInteger(name: string, value: unknown, fallback: number, max = N
 export class NonceManager {
   readonly #nonceKey: Buffer
   readonly #opaqueKey: Buffer
+  readonly #opaques = new Map<string, string>()
   readonly #ttlMs: number
   readonly #maxSkewMs: number
   readonly #now: () => number
@@ -98,7 +100,15 @@ export class NonceManager {
 
   /** The opaque value for `realm`: the same on every instance sharing the secret. */
   opaque(realm: string): string {
-    return createHmac('sha256', this.#opaqueKey).update(realm, 'utf8').digest('base64url')
+    // Fixed per realm and asked for on every Digest request: computed once. The realms are the
+    // configuration's, so the memo stays small; the bound is for callers passing anything.
+    let value = this.#opaques.get(realm)
+    if (value === undefined) {
+      value = createHmac('sha256', this.#opaqueKey).update(realm, 'utf8').digest('base64url')
+      if (this.#opaques.size >= MAX_OPAQUE_MEMO) this.#opaques.clear()
+      this.#opaques.set(realm, value)
+    }
+    return value
   }
 
   /**

@@ -9,7 +9,7 @@ import type { AuthContext, DigestAlgorithm } from '../providers/contract.js'
 import { parseBasic } from './basic.js'
 import { splitAuthorization } from './auth-header.js'
 import { parseDigest, computeResponse, type DigestCredentials, authenticationInfo, digestUriMatches, baseAlgorithm } from './digest.js'
-import { safeEqual } from './compare.js'
+import { safeEqualPublicLength } from './compare.js'
 import type { NonceManager } from './nonce.js'
 import type { CredentialCache } from './credential-cache.js'
 import { checkPasswordChain, realmHashChain, groupsOf, findUserByHashChain, type NamedProvider } from './provider-chain.js'
@@ -160,8 +160,9 @@ async function verifyDigest(policy: AuthPolicy, req: AuthRequest, creds: DigestC
   if (!cfg.algorithms.includes(creds.algorithm)) return challenge('algorithm')
   if (creds.qop === undefined || !cfg.qop.includes(creds.qop)) return challenge('algorithm')
   if (!digestUriMatches(creds.uri, req.url, req.host)) return { kind: 'bad-request', reason: 'Digest uri does not match the request target' }
-  // Every challenge carries opaque, which RFC 7616 §3.3 says the client MUST return unchanged.
-  if (creds.opaque === undefined || !safeEqual(creds.opaque, deps.nonces.opaque(cfg.realm))) return challenge('invalid-nonce')
+  // Every challenge carries opaque, which RFC 7616 §3.3 says the client MUST return unchanged
+  // (a public value: its length tells nothing).
+  if (creds.opaque === undefined || !safeEqualPublicLength(creds.opaque, deps.nonces.opaque(cfg.realm))) return challenge('invalid-nonce')
   const nonceState = deps.nonces.check(creds.nonce, cfg.realm)
   if (nonceState === 'invalid') return challenge('invalid-nonce')
   if (creds.usernameIsHashed && !cfg.userhash) return challenge('bad-password')
@@ -174,7 +175,8 @@ async function verifyDigest(policy: AuthPolicy, req: AuthRequest, creds: DigestC
   const ha1 = found?.ha1 ?? '0'.repeat(base === 'MD5' ? 32 : 64)
   const bodyHash = creds.qop === 'auth-int' && req.bodyHash ? await req.bodyHash(base) : undefined
   const expected = computeResponse({ algorithm: creds.algorithm, ha1, method: req.method, uri: creds.uri, nonce: creds.nonce, cnonce: creds.cnonce, nc: creds.nc, qop: creds.qop, bodyHash })
-  const match = safeEqual(expected, creds.response.toLowerCase())
+  // Both are hex of the algorithm's length (parseDigest checked the client's): no length to hide.
+  const match = safeEqualPublicLength(expected, creds.response.toLowerCase())
   if (!found) return challenge('unknown-user', false, user)
   if (!match) return challenge('bad-password', false, user)
   found.remember?.()
@@ -196,7 +198,7 @@ async function verifyDigest(policy: AuthPolicy, req: AuthRequest, creds: DigestC
 async function realmHash(policy: AuthPolicy, ctx: AuthContext, user: string, algorithm: DigestAlgorithm, deps: VerifierDeps): Promise<{ ha1: string; provider: NamedProvider; remember?: () => void } | undefined> {
   if (!policy.config.cache.enabled) return realmHashChain(policy.chain, ctx, user, policy.config.realm, algorithm)
   let provider: NamedProvider | undefined
-  const key = deps.realmHashes.key(policy.cacheId, 'ha1', algorithm, user)
+  const key = deps.realmHashes.plainKey(policy.cacheId, 'ha1', algorithm, user)
   const got = await deps.realmHashes.shared(key, async () => {
     const r = await realmHashChain(policy.chain, ctx, user, policy.config.realm, algorithm)
     if (!r) return undefined
@@ -214,7 +216,7 @@ async function realmHash(policy: AuthPolicy, ctx: AuthContext, user: string, alg
 async function digestIdentity(policy: AuthPolicy, ctx: AuthContext, user: string, np: NamedProvider, deps: VerifierDeps): Promise<Identity> {
   const load = async () => ({ value: { user, groups: await groupsOf(np, ctx, user), provider: np.name }, provider: np.name })
   if (!policy.config.cache.enabled) return (await load()).value
-  const key = deps.identities.key(policy.cacheId, 'groups', np.name, user)
+  const key = deps.identities.plainKey(policy.cacheId, 'groups', np.name, user)
   return (await deps.identities.through(key, load, ttl(policy)))!
 }
 
