@@ -66,6 +66,8 @@ export const scenarios: Scenario[] = [
     run: (c) => runLoad({ ...c, url: front(c, '/group-basic-miss'), headers: BASIC }),
   },
   { name: 'group-digest', server: 'front', label: 'gatehouse → daemon group, Digest SHA-256 (node client)', run: (c) => digestLoad(front(c, '/group-digest'), c) },
+  // The same node client on the Basic route: the front's CPU per request of the two schemes, like for like.
+  { name: 'group-basic-node', server: 'front', label: 'gatehouse → daemon group, Basic (cache hit) (node client)', run: (c) => digestLoad(front(c, '/group-basic'), c, 'basic') },
   // Last: the logins still queued when it ends keep the front's provider threads busy until
   // they drain (withSlowLogins waits for that, so the next run starts on a quiet front).
   {
@@ -105,9 +107,9 @@ export const peerPairs: Array<{ ours: string; theirs: string; what: string }> = 
 ]
 
 /** Digest needs a client computing each request: bench/lib/digest-client.ts, in its own process. */
-function digestLoad(url: string, ctx: RunContext): Promise<LoadResult> {
+function digestLoad(url: string, ctx: RunContext, scheme: 'digest' | 'basic' = 'digest'): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...TSX_ARGS, join(HERE, 'lib', 'digest-client.ts'), url, String(ctx.seconds), String(ctx.connections), 'bench', 'bench'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(process.execPath, [...TSX_ARGS, join(HERE, 'lib', 'digest-client.ts'), url, String(ctx.seconds), String(ctx.connections), 'bench', 'bench', scheme], { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     child.stdout.on('data', (c: Buffer) => { out += c.toString() })
     const timer = setTimeout(() => process.kill(child.pid as number, 'SIGKILL'), (ctx.seconds + 30) * 1000)

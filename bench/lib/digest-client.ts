@@ -4,13 +4,16 @@
  * Each of `connections` loops takes its own challenge, then sends requests back to back with
  * nc 1, 2, 3… on a keep-alive socket, computing the response per request; a stale nonce is
  * retaken. Independent of gatehouse's own Digest code on purpose (it checks it).
- *   node --import tsx bench/lib/digest-client.ts URL SECONDS CONNECTIONS USER PASSWORD
+ * With SCHEME `basic` it sends one fixed Basic header instead: the same client driving a Basic
+ * route, so that the front's CPU per request of the two schemes compares like for like.
+ *   node --import tsx bench/lib/digest-client.ts URL SECONDS CONNECTIONS USER PASSWORD [digest|basic]
  * Prints one JSON line: { rps, requests, non2xx, errors, p50ms, p99ms }.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { Agent, request } from 'node:http'
 
-const [url = '', secondsArg = '5', connArg = '32', user = '', password = ''] = process.argv.slice(2)
+const [url = '', secondsArg = '5', connArg = '32', user = '', password = '', scheme = 'digest'] = process.argv.slice(2)
+const basicHeader = scheme === 'basic' ? { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } : undefined
 const seconds = Number(secondsArg)
 const connections = Number(connArg)
 const target = new URL(url)
@@ -64,6 +67,14 @@ async function loop(): Promise<void> {
   let nc = 0
   while (Date.now() < deadline) {
     try {
+      if (basicHeader !== undefined) {
+        const started = process.hrtime.bigint()
+        const res = await get(basicHeader)
+        stats.latencies.push(Number(process.hrtime.bigint() - started) / 1e6)
+        stats.requests++
+        if (res.status < 200 || res.status > 299) stats.non2xx++
+        continue
+      }
       if (challenge === undefined) {
         challenge = parseChallenge((await get({})).challenge)
         nc = 0
