@@ -50,6 +50,9 @@ const HERE = dirname(fileURLToPath(import.meta.url))
 const front = (ctx: RunContext, path: string): string => new URL(path, ctx.servers.front).href
 const peer = (ctx: RunContext, name: PeerName, path: string): string => new URL(path, (ctx.servers.peers[name] as Peer).url).href
 
+/** The Digest row's requests/s in the current round (0 before it ran: then the Basic row is not paced). */
+let lastDigestRps = 0
+
 export const scenarios: Scenario[] = [
   { name: 'bare', server: 'bare', label: 'bare Fastify hello', run: (c) => runLoad({ ...c, url: c.servers.bare }) },
   { name: 'upstream-direct', server: 'upstream', label: 'node:http upstream hello, direct', run: (c) => runLoad({ ...c, url: c.servers.upstream }) },
@@ -65,9 +68,16 @@ export const scenarios: Scenario[] = [
     name: 'group-basic-miss', server: 'front', label: 'gatehouse → daemon group, Basic (cache miss, cheap provider)', alsoAgainst: 'group-basic',
     run: (c) => runLoad({ ...c, url: front(c, '/group-basic-miss'), headers: BASIC }),
   },
-  { name: 'group-digest', server: 'front', label: 'gatehouse → daemon group, Digest SHA-256 (node client)', run: (c) => digestLoad(front(c, '/group-digest'), c) },
-  // The same node client on the Basic route: the front's CPU per request of the two schemes, like for like.
-  { name: 'group-basic-node', server: 'front', label: 'gatehouse → daemon group, Basic (cache hit) (node client)', run: (c) => digestLoad(front(c, '/group-basic'), c, 'basic') },
+  {
+    name: 'group-digest', server: 'front', label: 'gatehouse → daemon group, Digest SHA-256 (node client)',
+    run: async (c) => { const r = await digestLoad(front(c, '/group-digest'), c); lastDigestRps = r.rps; return r },
+  },
+  // The same node client on the Basic route, paced to the Digest row's rate of the same round:
+  // the front's CPU per request of the two schemes, like for like (same client, same load).
+  {
+    name: 'group-basic-node', server: 'front', label: 'gatehouse → group, Basic (cache hit), node client at Digest\'s rate',
+    run: (c) => digestLoad(front(c, '/group-basic'), c, 'basic', lastDigestRps),
+  },
   // Last: the logins still queued when it ends keep the front's provider threads busy until
   // they drain (withSlowLogins waits for that, so the next run starts on a quiet front).
   {
@@ -107,9 +117,9 @@ export const peerPairs: Array<{ ours: string; theirs: string; what: string }> = 
 ]
 
 /** Digest needs a client computing each request: bench/lib/digest-client.ts, in its own process. */
-function digestLoad(url: string, ctx: RunContext, scheme: 'digest' | 'basic' = 'digest'): Promise<LoadResult> {
+function digestLoad(url: string, ctx: RunContext, scheme: 'digest' | 'basic' = 'digest', rate = 0): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...TSX_ARGS, join(HERE, 'lib', 'digest-client.ts'), url, String(ctx.seconds), String(ctx.connections), 'bench', 'bench', scheme], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(process.execPath, [...TSX_ARGS, join(HERE, 'lib', 'digest-client.ts'), url, String(ctx.seconds), String(ctx.connections), 'bench', 'bench', scheme, String(Math.floor(rate))], { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     child.stdout.on('data', (c: Buffer) => { out += c.toString() })
     const timer = setTimeout(() => process.kill(child.pid as number, 'SIGKILL'), (ctx.seconds + 30) * 1000)

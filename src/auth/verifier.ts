@@ -170,7 +170,7 @@ async function verifyDigest(policy: AuthPolicy, req: AuthRequest, creds: DigestC
   const base = baseAlgorithm(creds.algorithm)
   const user = creds.usernameIsHashed ? await findUserByHashChain(policy.chain, req.ctx, creds.username, cfg.realm, base) : creds.username
   if (user === undefined) return challenge('unknown-user')
-  const found = await realmHash(policy, req.ctx, user, base, deps)
+  const found = await realmHash(policy, req, user, base, deps)
   // Unknown users cost the same as wrong passwords: compute against a throwaway HA1.
   const ha1 = found?.ha1 ?? '0'.repeat(base === 'MD5' ? 32 : 64)
   const bodyHash = creds.qop === 'auth-int' && req.bodyHash ? await req.bodyHash(base) : undefined
@@ -184,7 +184,7 @@ async function verifyDigest(policy: AuthPolicy, req: AuthRequest, creds: DigestC
   if (nonceState === 'stale') return challenge('stale', true, user)
   if (!deps.nonces.useCount(creds.nonce, creds.nc)) return challenge('replay', true, user)
 
-  const identity = await digestIdentity(policy, req.ctx, user, found.provider, deps)
+  const identity = await digestIdentity(policy, req, user, found.provider, deps)
   const outcome = authorize(policy, identity, methodOf(req))
   if (outcome.kind !== 'ok') return outcome
   return { ...outcome, authInfo: authenticationInfo({ algorithm: creds.algorithm, ha1, uri: creds.uri, nonce: creds.nonce, cnonce: creds.cnonce, nc: creds.nc, qop: creds.qop, bodyHash }) }
@@ -195,12 +195,13 @@ async function verifyDigest(policy: AuthPolicy, req: AuthRequest, creds: DigestC
  * `remember()` is called, after a response computed from it matched: the cache holds
  * successes only, so guessing at a user name fills nothing.
  */
-async function realmHash(policy: AuthPolicy, ctx: AuthContext, user: string, algorithm: DigestAlgorithm, deps: VerifierDeps): Promise<{ ha1: string; provider: NamedProvider; remember?: () => void } | undefined> {
-  if (!policy.config.cache.enabled) return realmHashChain(policy.chain, ctx, user, policy.config.realm, algorithm)
+async function realmHash(policy: AuthPolicy, req: AuthRequest, user: string, algorithm: DigestAlgorithm, deps: VerifierDeps): Promise<{ ha1: string; provider: NamedProvider; remember?: () => void } | undefined> {
+  // req.ctx is built on first use: a cache hit never builds it.
+  if (!policy.config.cache.enabled) return realmHashChain(policy.chain, req.ctx, user, policy.config.realm, algorithm)
   let provider: NamedProvider | undefined
   const key = deps.realmHashes.plainKey(policy.cacheId, 'ha1', algorithm, user)
   const got = await deps.realmHashes.shared(key, async () => {
-    const r = await realmHashChain(policy.chain, ctx, user, policy.config.realm, algorithm)
+    const r = await realmHashChain(policy.chain, req.ctx, user, policy.config.realm, algorithm)
     if (!r) return undefined
     provider = r.provider
     return { value: `${r.provider.name}\0${r.ha1}`, provider: r.provider.name }
@@ -213,8 +214,8 @@ async function realmHash(policy: AuthPolicy, ctx: AuthContext, user: string, alg
   return { ha1: hash, provider, ...(remember ? { remember } : {}) }
 }
 
-async function digestIdentity(policy: AuthPolicy, ctx: AuthContext, user: string, np: NamedProvider, deps: VerifierDeps): Promise<Identity> {
-  const load = async () => ({ value: { user, groups: await groupsOf(np, ctx, user), provider: np.name }, provider: np.name })
+async function digestIdentity(policy: AuthPolicy, req: AuthRequest, user: string, np: NamedProvider, deps: VerifierDeps): Promise<Identity> {
+  const load = async () => ({ value: { user, groups: await groupsOf(np, req.ctx, user), provider: np.name }, provider: np.name })
   if (!policy.config.cache.enabled) return (await load()).value
   const key = deps.identities.plainKey(policy.cacheId, 'groups', np.name, user)
   return (await deps.identities.through(key, load, ttl(policy)))!
