@@ -19,7 +19,9 @@ export interface Servers {
   upstream: string
   front: string
   floor: string
-  pids: { bare: number; upstream: number; front: number; daemons: number[]; floor: number; floorDaemon: number }
+  /** node:http + undici to the upstream, nothing else (bench/servers/proxy-floor.ts). */
+  proxyFloor: string
+  pids: { bare: number; upstream: number; front: number; daemons: number[]; floor: number; floorDaemon: number; proxyFloor: number }
   /** The peers that started in this run. */
   peers: Partial<Record<PeerName, Peer>>
 }
@@ -34,7 +36,7 @@ export interface Scenario {
   name: string
   label: string
   /** The process that answers, whose CPU time per request is reported. */
-  server: 'bare' | 'upstream' | 'front' | 'floor' | 'peer'
+  server: 'bare' | 'upstream' | 'front' | 'floor' | 'proxyFloor' | 'peer'
   /** For `server: 'peer'`: which one (the row is left out when it is not installed). */
   peer?: PeerName
   /** Another row this one is also compared with (printed after the errors column). */
@@ -59,6 +61,11 @@ export const scenarios: Scenario[] = [
   {
     name: 'upstream-basic', server: 'front', label: 'gatehouse → upstream, Basic (cache hit)', alsoAgainst: 'upstream-direct',
     run: (c) => runLoad({ ...c, url: front(c, '/up'), headers: BASIC }),
+  },
+  // What one Node event loop proxying to the upstream costs here, before any gatehouse work: the ceiling of the row above.
+  {
+    name: 'upstream-floor', server: 'proxyFloor', label: 'proxy floor: node:http → undici → upstream, nothing else', alsoAgainst: 'upstream-direct',
+    run: (c) => runLoad({ ...c, url: c.servers.proxyFloor }),
   },
   // What any front + daemon design costs here (bench/servers/floor.ts): the ceiling of the group rows.
   { name: 'floor', server: 'floor', label: 'two-process floor (node:http ↔ unix socket ↔ daemon, no work)', run: (c) => runLoad({ ...c, url: c.servers.floor }) },
