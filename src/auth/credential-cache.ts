@@ -52,7 +52,8 @@ export class CredentialCache<V> {
    * The key of parts that hold a secret (a Basic header): SHA-256 over the per-boot key and the
    * NUL-separated parts (so ("a:b","c") and ("a","b:c") differ). The hash is never shown to
    * anyone, so a length extension gains nothing and an HMAC's second pass would buy nothing;
-   * the fixed-length key in front keeps a memory dump's keys from being a password dictionary.
+   * the random key in front keeps the keys from being matched against a precomputed table of
+   * headers.
    */
   key(...parts: string[]): string {
     return sha256(this.#secret + parts.join('\0'), 'base64url')
