@@ -110,9 +110,10 @@ async function startServers(wantedPeers: PeerName[]): Promise<{ servers: Servers
   )
   closeSync(logFd)
   const floor = await startProcess<{ url: string; daemonPid: number }>(TSX_ARGS, join(HERE, 'servers', 'floor.ts'), [], { readyStream: 'stdout' })
-  const pids = { bare: bare.pid, upstream: upstream.pid, front: front.pid, daemons: front.ready.daemons.map((d) => d.pid), floor: floor.pid, floorDaemon: floor.ready.daemonPid }
+  const proxyFloor = await startProcess<{ url: string }>(TSX_ARGS, join(HERE, 'servers', 'proxy-floor.ts'), [upstream.ready.url], { readyStream: 'stdout' })
+  const pids = { bare: bare.pid, upstream: upstream.pid, front: front.pid, daemons: front.ready.daemons.map((d) => d.pid), floor: floor.pid, floorDaemon: floor.ready.daemonPid, proxyFloor: proxyFloor.pid }
   peers = await startPeers(upstream.ready.url, wantedPeers)
-  return { servers: { bare: bare.ready.url, upstream: upstream.ready.url, front: front.ready.url, floor: floor.ready.url, pids, peers: peers.running }, daemons: front.ready.daemons }
+  return { servers: { bare: bare.ready.url, upstream: upstream.ready.url, front: front.ready.url, floor: floor.ready.url, proxyFloor: proxyFloor.ready.url, pids, peers: peers.running }, daemons: front.ready.daemons }
 }
 
 /** Monotonic-clock windows of the measured runs (what --profile summarizes). */

@@ -20,7 +20,9 @@ export interface Servers {
   upstream: string
   front: string
   floor: string
-  pids: { bare: number; upstream: number; front: number; daemons: number[]; floor: number; floorDaemon: number }
+  /** node:http + undici to the upstream, nothing else (bench/servers/proxy-floor.ts). */
+  proxyFloor: string
+  pids: { bare: number; upstream: number; front: number; daemons: number[]; floor: number; floorDaemon: number; proxyFloor: number }
   /** The peers that started in this run. */
   peers: Partial<Record<PeerName, Peer>>
 }
@@ -35,7 +37,7 @@ export interface Scenario {
   name: string
   label: string
   /** The process that answers, whose CPU time per request is reported. */
-  server: 'bare' | 'upstream' | 'front' | 'floor' | 'peer'
+  server: 'bare' | 'upstream' | 'front' | 'floor' | 'proxyFloor' | 'peer'
   /** For `server: 'peer'`: which one (the row is left out when it is not installed). */
   peer?: PeerName
   /** Another row this one is also compared with (printed after the errors column). */
@@ -51,12 +53,20 @@ const HERE = dirname(fileURLToPath(import.meta.url))
 const front = (ctx: RunContext, path: string): string => new URL(path, ctx.servers.front).href
 const peer = (ctx: RunContext, name: PeerName, path: string): string => new URL(path, (ctx.servers.peers[name] as Peer).url).href
 
+/** The Digest row's requests/s in the current round (0 before it ran: then the Basic row is not paced). */
+let lastDigestRps = 0
+
 export const scenarios: Scenario[] = [
   { name: 'bare', server: 'bare', label: 'bare Fastify hello', run: (c) => runLoad({ ...c, url: c.servers.bare }) },
   { name: 'upstream-direct', server: 'upstream', label: 'node:http upstream hello, direct', run: (c) => runLoad({ ...c, url: c.servers.upstream }) },
   {
     name: 'upstream-basic', server: 'front', label: 'gatehouse → upstream, Basic (cache hit)', alsoAgainst: 'upstream-direct',
     run: (c) => runLoad({ ...c, url: front(c, '/up'), headers: BASIC }),
+  },
+  // What one Node event loop proxying to the upstream costs here, before any gatehouse work: the ceiling of the row above.
+  {
+    name: 'upstream-floor', server: 'proxyFloor', label: 'proxy floor: node:http → undici → upstream, nothing else', alsoAgainst: 'upstream-direct',
+    run: (c) => runLoad({ ...c, url: c.servers.proxyFloor }),
   },
   // What any front + daemon design costs here (bench/servers/floor.ts): the ceiling of the group rows.
   { name: 'floor', server: 'floor', label: 'two-process floor (node:http ↔ unix socket ↔ daemon, no work)', run: (c) => runLoad({ ...c, url: c.servers.floor }) },
@@ -70,7 +80,16 @@ export const scenarios: Scenario[] = [
     name: 'group-form', server: 'front', label: 'gatehouse → daemon group, form login (session cookie)', alsoAgainst: 'group-basic',
     run: async (c) => runLoad({ ...c, url: front(c, '/group-form/'), headers: { cookie: await formSessionCookie(c.servers.front, '/group-form/', 'bench', 'bench') } }),
   },
-  { name: 'group-digest', server: 'front', label: 'gatehouse → daemon group, Digest SHA-256 (node client)', run: (c) => digestLoad(front(c, '/group-digest'), c) },
+  {
+    name: 'group-digest', server: 'front', label: 'gatehouse → daemon group, Digest SHA-256 (node client)',
+    run: async (c) => { const r = await digestLoad(front(c, '/group-digest'), c); lastDigestRps = r.rps; return r },
+  },
+  // The same node client on the Basic route, paced to the Digest row's rate of the same round:
+  // the front's CPU per request of the two schemes, like for like (same client, same load).
+  {
+    name: 'group-basic-node', server: 'front', label: 'gatehouse → group, Basic (cache hit), node client at Digest\'s rate',
+    run: (c) => digestLoad(front(c, '/group-basic'), c, 'basic', lastDigestRps),
+  },
   // Last: the logins still queued when it ends keep the front's provider threads busy until
   // they drain (withSlowLogins waits for that, so the next run starts on a quiet front).
   {
@@ -110,9 +129,9 @@ export const peerPairs: Array<{ ours: string; theirs: string; what: string }> = 
 ]
 
 /** Digest needs a client computing each request: bench/lib/digest-client.ts, in its own process. */
-function digestLoad(url: string, ctx: RunContext): Promise<LoadResult> {
+function digestLoad(url: string, ctx: RunContext, scheme: 'digest' | 'basic' = 'digest', rate = 0): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...TSX_ARGS, join(HERE, 'lib', 'digest-client.ts'), url, String(ctx.seconds), String(ctx.connections), 'bench', 'bench'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(process.execPath, [...TSX_ARGS, join(HERE, 'lib', 'digest-client.ts'), url, String(ctx.seconds), String(ctx.connections), 'bench', 'bench', scheme, String(Math.floor(rate))], { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     child.stdout.on('data', (c: Buffer) => { out += c.toString() })
     const timer = setTimeout(() => process.kill(child.pid as number, 'SIGKILL'), (ctx.seconds + 30) * 1000)

@@ -4,13 +4,22 @@
  * Each of `connections` loops takes its own challenge, then sends requests back to back with
  * nc 1, 2, 3… on a keep-alive socket, computing the response per request; a stale nonce is
  * retaken. Independent of gatehouse's own Digest code on purpose (it checks it).
- *   node --import tsx bench/lib/digest-client.ts URL SECONDS CONNECTIONS USER PASSWORD
+ * With SCHEME `basic` it sends one fixed Basic header instead: the same client driving a Basic
+ * route, so that the front's CPU per request of the two schemes compares like for like. RATE
+ * (requests/s in all, 0: as fast as answered) paces the loops: a front answering fewer requests
+ * per second batches fewer writes per event-loop turn and pays more per request, so two
+ * schemes compare fairly only at the same rate.
+ *   node --import tsx bench/lib/digest-client.ts URL SECONDS CONNECTIONS USER PASSWORD [digest|basic] [RATE]
  * Prints one JSON line: { rps, requests, non2xx, errors, p50ms, p99ms }.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { Agent, request } from 'node:http'
 
-const [url = '', secondsArg = '5', connArg = '32', user = '', password = ''] = process.argv.slice(2)
+const [url = '', secondsArg = '5', connArg = '32', user = '', password = '', scheme = 'digest', rateArg = '0'] = process.argv.slice(2)
+/** Milliseconds between two requests of one loop when paced; 0 when not. */
+const intervalMs = Number(rateArg) > 0 ? (Number(connArg) * 1000) / Number(rateArg) : 0
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+const basicHeader = scheme === 'basic' ? { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } : undefined
 const seconds = Number(secondsArg)
 const connections = Number(connArg)
 const target = new URL(url)
@@ -62,8 +71,22 @@ async function loop(): Promise<void> {
   const path = target.pathname + target.search
   let challenge: Challenge | undefined
   let nc = 0
+  let next = Date.now() + Math.random() * intervalMs
   while (Date.now() < deadline) {
+    if (intervalMs > 0) {
+      const wait = next - Date.now()
+      if (wait > 0) await pause(wait)
+      next = Math.max(next + intervalMs, Date.now() - intervalMs)
+    }
     try {
+      if (basicHeader !== undefined) {
+        const started = process.hrtime.bigint()
+        const res = await get(basicHeader)
+        stats.latencies.push(Number(process.hrtime.bigint() - started) / 1e6)
+        stats.requests++
+        if (res.status < 200 || res.status > 299) stats.non2xx++
+        continue
+      }
       if (challenge === undefined) {
         challenge = parseChallenge((await get({})).challenge)
         nc = 0

@@ -30,6 +30,11 @@ export function targetsOf(rows: Row[], rtt: ProviderCall | undefined): Target[] 
   const node = byName(rows, 'upstream-direct')
   const apache = group && node ? group.rps / node.rps : undefined
   const us = (v: number): string => `${v.toFixed(0)} µs`
+  const upstream = byName(rows, 'upstream-basic')
+  const caddy = byName(rows, 'peer-caddy-basic')
+  const digest = byName(rows, 'group-digest')
+  const basicNode = byName(rows, 'group-basic-node')
+  const digestCost = digest && basicNode ? digest.serverUsPerReq / basicNode.serverUsPerReq : undefined
   return [
     { what: 'Basic (cache hit) through a daemon group, ratio to bare Fastify', goal: '≥ 0.60', ...(hit ? { figure: hit.ratio.toFixed(2), met: hit.ratio >= 0.6 } : {}) },
     { what: 'form login (session cookie) through a daemon group, ratio to Basic (cache hit)', goal: '≥ 0.95', ...(form?.also ? { figure: form.also.ratio.toFixed(2), met: form.also.ratio >= 0.95 } : {}) },
@@ -39,6 +44,12 @@ export function targetsOf(rows: Row[], rtt: ProviderCall | undefined): Target[] 
     {
       what: `daemon group hello (no auth) vs bare node:http, ≥ 3× Apache daemon mode (${APACHE_DAEMON_RATIO})`, goal: `≥ ${(3 * APACHE_DAEMON_RATIO).toFixed(2)}`,
       ...(apache !== undefined ? { figure: `${apache.toFixed(2)} (${(apache / APACHE_DAEMON_RATIO).toFixed(1)}× Apache)`, met: apache >= 3 * APACHE_DAEMON_RATIO } : {}),
+    },
+    { what: 'gatehouse → upstream, Basic (cache hit), ratio to the upstream hit directly', goal: '≥ 0.45', ...(upstream?.also ? { figure: upstream.also.ratio.toFixed(2), met: upstream.also.ratio >= 0.45 } : {}) },
+    { what: "gatehouse → upstream, Basic (cache hit), req/s ÷ Caddy's basicauth + reverse_proxy", goal: '> 1', ...(upstream && caddy ? { figure: `${(upstream.rps / caddy.rps).toFixed(2)}×`, met: upstream.rps > caddy.rps } : {}) },
+    {
+      what: "front's CPU per request, Digest SHA-256 ÷ Basic (cache hit), same node client", goal: '≤ 1.3×',
+      ...(digestCost !== undefined && digest && basicNode ? { figure: `${digestCost.toFixed(2)}× (${us(digest.serverUsPerReq)}/${us(basicNode.serverUsPerReq)})`, met: digestCost <= 1.3 } : {}),
     },
   ]
 }

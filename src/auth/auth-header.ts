@@ -65,8 +65,14 @@ function isQuotedPairChar(c: number): boolean {
   return c === 0x09 || (c >= 0x20 && c <= 0x7e) || (c >= 0x80 && c <= 0xff)
 }
 
+/** tchar by octet, a table looked up per character (the parser runs on every Digest request). */
+const TCHAR_TABLE = new Uint8Array(256)
+for (let c = 0; c < 256; c++) {
+  TCHAR_TABLE[c] = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c)) ? 1 : 0
+}
+
 function isTchar(c: number): boolean {
-  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c))
+  return c < 256 && TCHAR_TABLE[c] === 1
 }
 
 /**
@@ -102,23 +108,26 @@ export function parseAuthParams(input: string): Map<string, string> | undefined 
     let value: string
     if (input.charCodeAt(i) === 0x22) {
       i++
+      // Runs of qdtext are sliced, not copied a character at a time; only quoted-pairs split them.
       let out = ''
+      let run = i
       let closed = false
       while (i < n) {
         const c = input.charCodeAt(i)
-        if (c === 0x22) { closed = true; i++; break }
+        if (c === 0x22) { closed = true; break }
         if (c === 0x5c) {
           if (i + 1 >= n || !isQuotedPairChar(input.charCodeAt(i + 1))) return undefined
-          out += input[i + 1]
+          out += input.slice(run, i) + input[i + 1]
           i += 2
+          run = i
           continue
         }
         if (!isQdtext(c)) return undefined
-        out += input[i]
         i++
       }
       if (!closed) return undefined
-      value = out
+      value = out + input.slice(run, i)
+      i++
     } else {
       const valueStart = i
       while (i < n && isTchar(input.charCodeAt(i))) i++

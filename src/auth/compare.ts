@@ -28,3 +28,15 @@ export function safeEqual(a: string | Buffer, b: string | Buffer): boolean {
   }
   return timingSafeEqual(mac(a), mac(b))
 }
+
+/**
+ * safeEqual for values whose length is no secret (a hex digest of a known algorithm, the
+ * `opaque` every challenge shows): the lengths are compared first and openly, then the bytes in
+ * constant time, without safeEqual's two HMACs. Strings are compared as UTF-8.
+ */
+export function safeEqualPublicLength(a: string, b: string): boolean {
+  if (typeof a !== 'string' || typeof b !== 'string') throw new TypeError('safeEqualPublicLength expects strings')
+  const x = Buffer.from(a, 'utf8')
+  const y = Buffer.from(b, 'utf8')
+  return x.length === y.length && timingSafeEqual(x, y)
+}

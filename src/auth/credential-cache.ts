@@ -1,11 +1,12 @@
 /**
- * The front's credential cache (mod_authn_socache's job): successes only, keyed by an
- * HMAC-SHA256 of the credentials under a per-boot random key, so plaintext never sits in memory as a key,
+ * The front's credential cache (mod_authn_socache's job): successes only, keyed by a
+ * SHA-256 of the credentials under a per-boot random key, so plaintext never sits in memory as a key,
  * bounded in size (oldest first out) and in time (TTL). Identical concurrent checks collapse
  * into one provider call. Entries are tagged with the provider that answered, so a provider's
  * reload can empty exactly its entries.
  */
-import { createHmac, createSecretKey, randomBytes, type KeyObject } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
+import { sha256 } from './one-shot-hash.js'
 
 export interface CacheEntry<V> {
   value: V
@@ -29,8 +30,8 @@ export interface CredentialCacheOptions {
 }
 
 export class CredentialCache<V> {
-  /** The per-boot HMAC key (256 random bits); never leaves the process. */
-  readonly #secret: KeyObject = createSecretKey(randomBytes(32))
+  /** The per-boot key (256 random bits, base64url, then NUL); never leaves the process. */
+  readonly #secret = `${randomBytes(32).toString('base64url')}\0`
   readonly #entries = new Map<string, CacheEntry<V>>()
   readonly #inflight = new Map<string, Promise<CacheLoad<V> | undefined>>()
   readonly #max: number
@@ -47,9 +48,24 @@ export class CredentialCache<V> {
     this.#now = opts.now ?? Date.now
   }
 
-  /** HMAC of the parts; NUL-separated so ("a:b","c") and ("a","b:c") differ. */
+  /**
+   * The key of parts that hold a secret (a Basic header): SHA-256 over the per-boot key and the
+   * NUL-separated parts (so ("a:b","c") and ("a","b:c") differ). The hash is never shown to
+   * anyone, so a length extension gains nothing and an HMAC's second pass would buy nothing;
+   * the random key in front keeps the keys from being matched against a precomputed table of
+   * headers.
+   */
   key(...parts: string[]): string {
-    return createHmac('sha256', this.#secret).update(parts.join('\0')).digest('base64url')
+    return sha256(this.#secret + parts.join('\0'), 'base64url')
+  }
+
+  /**
+   * The key of parts that hold no secret (a route, a user name, an algorithm): the parts as
+   * they are, NUL-separated. It starts with a NUL, which no key() result holds, so the two
+   * kinds never meet.
+   */
+  plainKey(...parts: string[]): string {
+    return `\0${parts.join('\0')}`
   }
 
   get(key: string): V | undefined {

@@ -5,7 +5,7 @@
  * Pure functions, no Fastify import. Malformed input gives undefined (or a reason from
  * parseDigestDetailed); misuse throws TypeError. Hex results are lower-case.
  */
-import { createHash } from 'node:crypto'
+import { digestOf } from './one-shot-hash.js'
 import { decodeHeaderOctets, MAX_AUTHORIZATION_LENGTH, parseAuthParams, quoteOctets } from './auth-header.js'
 
 export type DigestAlgorithmName = 'MD5' | 'MD5-sess' | 'SHA-256' | 'SHA-256-sess' | 'SHA-512-256' | 'SHA-512-256-sess'
@@ -31,7 +31,7 @@ export function isSess(a: DigestAlgorithmName): boolean {
 export function hashHex(base: DigestBaseAlgorithm, data: string | Buffer): string {
   const name = nodeHashName[base]
   if (name === undefined) throw new TypeError(`unknown digest algorithm ${String(base)}`)
-  return createHash(name).update(typeof data === 'string' ? Buffer.from(data, 'utf8') : data).digest('hex')
+  return digestOf(name, data, 'hex')
 }
 
 /** H(A1) for the non-session algorithms: H(username ":" realm ":" passwd), RFC 7616 §3.4.2. */
@@ -207,10 +207,14 @@ export function computeResponse(p: DigestResponseParams): string {
   return hashHex(base, octetsOf(`${ha1}:${data}`))
 }
 
-function octetsOf(s: string): Buffer {
+/** ASCII (what clients send) is the same octets as UTF-8, so it is hashed as the string, without a copy. */
+function octetsOf(s: string): string | Buffer {
+  if (asciiRE.test(s)) return s
   if (/[^\x00-\xff]/.test(s)) throw new TypeError('Digest request fields must be in the header octet view (no characters above U+00FF)')
   return Buffer.from(s, 'latin1')
 }
+
+const asciiRE = /^[\x00-\x7f]*$/
 
 /** The rspauth value of Authentication-Info: the response computed with an empty method (A2 = ":" uri). */
 export function computeRspauth(p: Omit<DigestResponseParams, 'method'> & { method?: string }): string {

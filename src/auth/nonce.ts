@@ -48,6 +48,9 @@ interface CountState {
 
 const BODY_BYTES = 8 + 12
 const TAG_BYTES = 16
+const MAX_OPAQUE_MEMO = 256
+/** Verified nonces remembered (about 150 bytes each); one per client session in use. */
+const MAX_VERIFIED_MEMO = 4096
 const nonceRE = /^[A-Za-z0-9_-]{48}$/ // base64url of 36 bytes, no padding
 const ncRE = /^[0-9a-fA-F]{8}$/
 
@@ -62,6 +65,9 @@ function positiveInteger(name: string, value: unknown, fallback: number, max = N
 export class NonceManager {
   readonly #nonceKey: Buffer
   readonly #opaqueKey: Buffer
+  readonly #opaques = new Map<string, string>()
+  /** Nonces whose MAC verified, by nonce: the realm it holds for and its issue time. */
+  readonly #verified = new Map<string, { realm: string; issued: number }>()
   readonly #ttlMs: number
   readonly #maxSkewMs: number
   readonly #now: () => number
@@ -98,7 +104,15 @@ export class NonceManager {
 
   /** The opaque value for `realm`: the same on every instance sharing the secret. */
   opaque(realm: string): string {
-    return createHmac('sha256', this.#opaqueKey).update(realm, 'utf8').digest('base64url')
+    // Fixed per realm and asked for on every Digest request: computed once. The realms are the
+    // configuration's, so the memo stays small; the bound is for callers passing anything.
+    let value = this.#opaques.get(realm)
+    if (value === undefined) {
+      value = createHmac('sha256', this.#opaqueKey).update(realm, 'utf8').digest('base64url')
+      if (this.#opaques.size >= MAX_OPAQUE_MEMO) this.#opaques.clear()
+      this.#opaques.set(realm, value)
+    }
+    return value
   }
 
   /**
@@ -107,13 +121,32 @@ export class NonceManager {
    * 'valid' otherwise. The MAC is compared in constant time.
    */
   check(nonce: string, realm: string): NonceCheck {
-    const raw = decodeNonce(nonce)
-    if (raw === undefined) return 'invalid'
-    const body = raw.subarray(0, BODY_BYTES)
-    if (!timingSafeEqual(raw.subarray(BODY_BYTES), this.#tag(body, realm))) return 'invalid'
-    const age = this.#clock() - issuedAt(raw)
+    const issued = this.#authenticIssuedAt(nonce, realm)
+    if (issued === undefined) return 'invalid'
+    const age = this.#clock() - issued
     if (age < -this.#maxSkewMs) return 'invalid'
     return age > this.#ttlMs ? 'stale' : 'valid'
+  }
+
+  /**
+   * The issue time of a nonce whose MAC holds for `realm`, else undefined. A client sends the
+   * same nonce with each of its requests, so a verified one is remembered (with its realm,
+   * bounded, oldest out) and its MAC is computed once, not per request. Only nonces that passed
+   * the MAC enter the memo; the lookup is by the whole nonce, which is public.
+   */
+  #authenticIssuedAt(nonce: string, realm: string): number | undefined {
+    const known = this.#verified.get(nonce)
+    if (known !== undefined && known.realm === realm) return known.issued
+    const raw = decodeNonce(nonce)
+    if (raw === undefined) return undefined
+    if (!timingSafeEqual(raw.subarray(BODY_BYTES), this.#tag(raw.subarray(0, BODY_BYTES), realm))) return undefined
+    const issued = issuedAt(raw)
+    if (this.#verified.size >= MAX_VERIFIED_MEMO) {
+      const oldest = this.#verified.keys().next().value
+      if (oldest !== undefined) this.#verified.delete(oldest)
+    }
+    this.#verified.set(nonce, { realm, issued })
+    return issued
   }
 
   /**

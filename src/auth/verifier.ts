@@ -9,7 +9,7 @@ import type { AuthContext, DigestAlgorithm } from '../providers/contract.js'
 import { parseBasic } from './basic.js'
 import { splitAuthorization } from './auth-header.js'
 import { parseDigest, computeResponse, type DigestCredentials, authenticationInfo, digestUriMatches, baseAlgorithm } from './digest.js'
-import { safeEqual } from './compare.js'
+import { safeEqualPublicLength } from './compare.js'
 import type { NonceManager } from './nonce.js'
 import type { NonceCounts } from './nonce-counts.js'
 import type { CredentialCache } from './credential-cache.js'
@@ -163,8 +163,9 @@ async function verifyDigest(policy: AuthPolicy, req: AuthRequest, creds: DigestC
   if (!cfg.algorithms.includes(creds.algorithm)) return challenge('algorithm')
   if (creds.qop === undefined || !cfg.qop.includes(creds.qop)) return challenge('algorithm')
   if (!digestUriMatches(creds.uri, req.url, req.host)) return { kind: 'bad-request', reason: 'Digest uri does not match the request target' }
-  // Every challenge carries opaque, which RFC 7616 §3.3 says the client MUST return unchanged.
-  if (creds.opaque === undefined || !safeEqual(creds.opaque, deps.nonces.opaque(cfg.realm))) return challenge('invalid-nonce')
+  // Every challenge carries opaque, which RFC 7616 §3.3 says the client MUST return unchanged
+  // (a public value: its length tells nothing).
+  if (creds.opaque === undefined || !safeEqualPublicLength(creds.opaque, deps.nonces.opaque(cfg.realm))) return challenge('invalid-nonce')
   const nonceState = deps.nonces.check(creds.nonce, cfg.realm)
   if (nonceState === 'invalid') return challenge('invalid-nonce')
   if (creds.usernameIsHashed && !cfg.userhash) return challenge('bad-password')
@@ -172,12 +173,13 @@ async function verifyDigest(policy: AuthPolicy, req: AuthRequest, creds: DigestC
   const base = baseAlgorithm(creds.algorithm)
   const user = creds.usernameIsHashed ? await findUserByHashChain(policy.chain, req.ctx, creds.username, cfg.realm, base) : creds.username
   if (user === undefined) return challenge('unknown-user')
-  const found = await realmHash(policy, req.ctx, user, base, deps)
+  const found = await realmHash(policy, req, user, base, deps)
   // Unknown users cost the same as wrong passwords: compute against a throwaway HA1.
   const ha1 = found?.ha1 ?? '0'.repeat(base === 'MD5' ? 32 : 64)
   const bodyHash = creds.qop === 'auth-int' && req.bodyHash ? await req.bodyHash(base) : undefined
   const expected = computeResponse({ algorithm: creds.algorithm, ha1, method: req.method, uri: creds.uri, nonce: creds.nonce, cnonce: creds.cnonce, nc: creds.nc, qop: creds.qop, bodyHash })
-  const match = safeEqual(expected, creds.response.toLowerCase())
+  // Both are hex of the algorithm's length (parseDigest checked the client's): no length to hide.
+  const match = safeEqualPublicLength(expected, creds.response.toLowerCase())
   if (!found) return challenge('unknown-user', false, user)
   if (!match) return challenge('bad-password', false, user)
   found.remember?.()
@@ -186,7 +188,7 @@ async function verifyDigest(policy: AuthPolicy, req: AuthRequest, creds: DigestC
   const fresh = deps.nonceCounts ? await deps.nonceCounts.use(creds.nonce, creds.nc) : deps.nonces.useCount(creds.nonce, creds.nc)
   if (!fresh) return challenge('replay', true, user)
 
-  const identity = await digestIdentity(policy, req.ctx, user, found.provider, deps)
+  const identity = await digestIdentity(policy, req, user, found.provider, deps)
   const outcome = authorize(policy, identity, methodOf(req))
   if (outcome.kind !== 'ok') return outcome
   return { ...outcome, authInfo: authenticationInfo({ algorithm: creds.algorithm, ha1, uri: creds.uri, nonce: creds.nonce, cnonce: creds.cnonce, nc: creds.nc, qop: creds.qop, bodyHash }) }
@@ -197,12 +199,13 @@ async function verifyDigest(policy: AuthPolicy, req: AuthRequest, creds: DigestC
  * `remember()` is called, after a response computed from it matched: the cache holds
  * successes only, so guessing at a user name fills nothing.
  */
-async function realmHash(policy: AuthPolicy, ctx: AuthContext, user: string, algorithm: DigestAlgorithm, deps: VerifierDeps): Promise<{ ha1: string; provider: NamedProvider; remember?: () => void } | undefined> {
-  if (!policy.config.cache.enabled) return realmHashChain(policy.chain, ctx, user, policy.config.realm, algorithm)
+async function realmHash(policy: AuthPolicy, req: AuthRequest, user: string, algorithm: DigestAlgorithm, deps: VerifierDeps): Promise<{ ha1: string; provider: NamedProvider; remember?: () => void } | undefined> {
+  // req.ctx is built on first use: a cache hit never builds it.
+  if (!policy.config.cache.enabled) return realmHashChain(policy.chain, req.ctx, user, policy.config.realm, algorithm)
   let provider: NamedProvider | undefined
-  const key = deps.realmHashes.key(policy.cacheId, 'ha1', algorithm, user)
+  const key = deps.realmHashes.plainKey(policy.cacheId, 'ha1', algorithm, user)
   const got = await deps.realmHashes.shared(key, async () => {
-    const r = await realmHashChain(policy.chain, ctx, user, policy.config.realm, algorithm)
+    const r = await realmHashChain(policy.chain, req.ctx, user, policy.config.realm, algorithm)
     if (!r) return undefined
     provider = r.provider
     return { value: `${r.provider.name}\0${r.ha1}`, provider: r.provider.name }
@@ -215,10 +218,10 @@ async function realmHash(policy: AuthPolicy, ctx: AuthContext, user: string, alg
   return { ha1: hash, provider, ...(remember ? { remember } : {}) }
 }
 
-async function digestIdentity(policy: AuthPolicy, ctx: AuthContext, user: string, np: NamedProvider, deps: VerifierDeps): Promise<Identity> {
-  const load = async () => ({ value: { user, groups: await groupsOf(np, ctx, user), provider: np.name }, provider: np.name })
+async function digestIdentity(policy: AuthPolicy, req: AuthRequest, user: string, np: NamedProvider, deps: VerifierDeps): Promise<Identity> {
+  const load = async () => ({ value: { user, groups: await groupsOf(np, req.ctx, user), provider: np.name }, provider: np.name })
   if (!policy.config.cache.enabled) return (await load()).value
-  const key = deps.identities.key(policy.cacheId, 'groups', np.name, user)
+  const key = deps.identities.plainKey(policy.cacheId, 'groups', np.name, user)
   return (await deps.identities.through(key, load, ttl(policy)))!
 }
 

@@ -34,6 +34,16 @@ export interface HopByHopOptions {
   passProxyAuth?: boolean
 }
 
+/** Whether a lower-cased field name is always connection-specific (Connection's own list aside). */
+export function isHopByHop(lowerName: string): boolean {
+  return HOP_BY_HOP.has(lowerName)
+}
+
+/** Whether a lower-cased field name carries credentials meant for a proxy. */
+export function isProxyAuth(lowerName: string): boolean {
+  return PROXY_AUTH.has(lowerName)
+}
+
 /** Lower-cased field names listed in every Connection header value. */
 export function connectionOptions(value: HeaderValue): Set<string> {
   const names = new Set<string>()

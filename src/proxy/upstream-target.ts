@@ -17,7 +17,7 @@ import { Pool } from 'undici'
 import type { Dispatcher } from 'undici'
 import { errors } from '../errors.js'
 import { sendRefusal } from '../error-page.js'
-import { stripHopByHop } from './hop-by-hop.js'
+import { connectionOptions, isHopByHop, isProxyAuth } from './hop-by-hop.js'
 import type { ForwardRequest, Target } from './target.js'
 
 export interface UpstreamTargetOptions {
@@ -114,20 +114,40 @@ export class UpstreamTarget implements Target {
     return this.#prefix === '' ? target : this.#prefix + target
   }
 
-  /** A flat [name, value, …] list, which undici takes as is (no per-request object edits). */
+  /**
+   * A flat [name, value, …] list, which undici takes as is. One pass: each name is lower-cased
+   * once and the hop-by-hop fields dropped as they come; Connection's own list (the front has
+   * removed Connection already, a library caller may not have) costs a second pass only when
+   * one is there. Proxy-Authorization goes on: the route decided about it.
+   */
   #requestHeaders(req: ForwardRequest): string[] {
-    const headers = stripHopByHop(req.headers, { passProxyAuth: true })
+    const headers = req.headers
     const flat: string[] = []
+    let connection: string[] | undefined
     for (const name in headers) {
-      if (NOT_FORWARDED.has(name.toLowerCase())) continue
-      const value = headers[name] as string | string[]
+      const value = headers[name]
+      if (value === undefined) continue
+      const lower = name.toLowerCase()
+      if (lower === 'connection') (connection ??= []).push(...(Array.isArray(value) ? value : [value]))
+      if (isHopByHop(lower) || NOT_FORWARDED.has(lower)) continue
       if (typeof value === 'string') flat.push(name, value)
-      else for (const v of value) flat.push(name, v)
+      else for (const v of value) flat.push(name, String(v))
     }
-    const clientHost = req.headers.host
-    flat.push('host', this.#preserveHost && typeof clientHost === 'string' ? clientHost : this.#host)
-    return flat
+    const kept = connection === undefined ? flat : withoutListed(flat, connectionOptions(connection))
+    const clientHost = headers.host
+    kept.push('host', this.#preserveHost && typeof clientHost === 'string' ? clientHost : this.#host)
+    return kept
   }
+}
+
+/** A flat field list without the names Connection listed. */
+function withoutListed(flat: string[], listed: ReadonlySet<string>): string[] {
+  if (listed.size === 0) return flat
+  const out: string[] = []
+  for (let i = 0; i < flat.length; i += 2) {
+    if (!listed.has((flat[i] as string).toLowerCase())) out.push(flat[i] as string, flat[i + 1] as string)
+  }
+  return out
 }
 
 interface FailureReport {
@@ -259,10 +279,25 @@ class Exchange implements Dispatcher.DispatchHandler {
 
 /**
  * The upstream's end-to-end fields over the ones already set on the reply (e.g.
- * Authentication-Info), as Fastify's reply.headers() would merge them.
+ * Authentication-Info), as Fastify's reply.headers() would merge them. undici hands the names
+ * lower-cased; hop-by-hop fields (and Proxy-Authenticate, which is for this hop) are dropped in
+ * the same pass, Connection's list in a second only when the upstream sent one.
  */
 function responseHeaders(reply: FastifyReply, upstream: IncomingHttpHeaders): Record<string, string | string[] | number> {
-  const out = stripHopByHop(upstream) as Record<string, string | string[] | number>
+  const out: Record<string, string | string[] | number> = {}
+  for (const name in upstream) {
+    const value = upstream[name]
+    if (value === undefined) continue
+    const lower = name.toLowerCase()
+    if (isHopByHop(lower) || isProxyAuth(lower)) continue
+    out[name] = value
+  }
+  const connection = upstream.connection
+  if (connection !== undefined) {
+    for (const listed of connectionOptions(connection)) {
+      for (const name in out) if (name.toLowerCase() === listed) delete out[name]
+    }
+  }
   const own = reply.getHeaders()
   for (const name in own) {
     const value = own[name]
