@@ -23,7 +23,7 @@
  * Peer rows (Caddy, Apache + mod_wsgi; bench/peers/) run when their Debian packages are
  * installed, and are held against gatehouse's rows under the table; --no-peers leaves them out.
  */
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -101,7 +101,7 @@ async function startServers(wantedPeers: PeerName[]): Promise<{ servers: Servers
   const upstream = await startProcess<{ url: string }>(TSX_ARGS, join(HERE, 'servers', 'upstream.ts'), [], { readyStream: 'stdout' })
   const prof = flags.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []
   if (flags.profile) mkdirSync(profileDir)
-  const spec: FrontSpec = { upstream: upstream.ready.url, processes, logLevel: flags['log-level'] as string, daemonExecArgv: prof, source: flags.source === true, workDir: work, ...(shareWhenBusy !== undefined ? { shareWhenBusy } : {}), ...(slowGroupConcurrency !== undefined ? { slowGroupConcurrency } : {}) }
+  const spec: FrontSpec = { upstream: upstream.ready.url, processes, logLevel: flags['log-level'] as string, daemonExecArgv: prof, ...(flags.profile ? { pythonProfileDir: profileDir } : {}), source: flags.source === true, workDir: work, ...(shareWhenBusy !== undefined ? { shareWhenBusy } : {}), ...(slowGroupConcurrency !== undefined ? { slowGroupConcurrency } : {}) }
   // The front logs like a deployed one: access lines at info, to a file.
   const logFd = openSync(join(work, 'front.log'), 'w')
   const front = await startProcess<{ url: string; daemons: Daemon[] }>(
@@ -269,7 +269,22 @@ function summarizeProfiles(frontPid: number, daemons: Daemon[]): string[] {
     writeFileSync(keep, text)
     out.push(formatSummary(`${title} (${keep}), measured runs only`, summarize(JSON.parse(text), 20, window)))
   }
+  for (const file of files.filter((f) => f.startsWith('python-') && f.endsWith('.prof'))) {
+    const keep = join(HERE, 'results', file)
+    writeFileSync(keep, readFileSync(join(profileDir, file)))
+    out.push(`Python worker ${file} (${keep}; cProfile of every thread, warm-up included):\n${pythonProfileSummary(keep)}`)
+  }
   return out
+}
+
+/** The top of a Python worker's cProfile statistics, by time spent in each function itself. */
+function pythonProfileSummary(file: string): string {
+  const script = 'import pstats, sys; pstats.Stats(sys.argv[1]).sort_stats("tottime").print_stats(25)'
+  try {
+    return execFileSync('/usr/bin/python3', ['-c', script, file], { encoding: 'utf8', timeout: 30_000 }).split('\n').filter((l) => l.trim() !== '').slice(3).join('\n')
+  } catch (err) {
+    return `(pstats failed: ${(err as Error).message})`
+  }
 }
 
 try {
