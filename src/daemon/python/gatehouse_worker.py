@@ -153,10 +153,31 @@ def split_path(url, script_name):
     route's prefix, split off when the decoded path starts with it at a segment boundary.
     """
     path, _, query = url.partition('?')
-    decoded = unquote_to_bytes(path).decode('latin-1')
+    # Without a %-escape an ASCII path decodes to itself.
+    decoded = path if '%' not in path and path.isascii() else unquote_to_bytes(path).decode('latin-1')
     if script_name and (decoded == script_name or decoded.startswith(script_name + '/')):
         return script_name, decoded[len(script_name):], query
     return script_name, decoded, query
+
+
+# Request header name → environ key ('' for a name that is left out); bounded, as names come from clients.
+ENVIRON_KEYS = {}
+MAX_ENVIRON_KEYS = 512
+
+
+def environ_key(name):
+    key = ENVIRON_KEYS.get(name)
+    if key is None:
+        if '_' in name:
+            # As Apache 2.4: X_Remote_User must not pass for X-Remote-User once both read HTTP_X_REMOTE_USER.
+            key = ''
+        else:
+            key = name.upper().replace('-', '_')
+            if key not in ('CONTENT_TYPE', 'CONTENT_LENGTH'):
+                key = 'HTTP_' + key
+        if len(ENVIRON_KEYS) < MAX_ENVIRON_KEYS:
+            ENVIRON_KEYS[name] = key
+    return key
 
 
 def build_environ(head, base):
@@ -178,16 +199,12 @@ def build_environ(head, base):
         'wsgi.url_scheme': gateway.get('scheme') or 'http',
     })
     for name, value in head['headers'].items():
-        if '_' in name:
-            # As Apache 2.4: X_Remote_User must not pass for X-Remote-User once both read HTTP_X_REMOTE_USER.
+        key = ENVIRON_KEYS.get(name) or environ_key(name)
+        if not key:
             continue
-        key = name.upper().replace('-', '_')
-        if isinstance(value, list):
-            value = ('; ' if key == 'COOKIE' else ', ').join(value)
-        if key in ('CONTENT_TYPE', 'CONTENT_LENGTH'):
-            environ[key] = value
-        else:
-            environ['HTTP_' + key] = value
+        if value.__class__ is not str:
+            value = ('; ' if key == 'HTTP_COOKIE' else ', ').join(value)
+        environ[key] = value
     host = environ.get('HTTP_HOST', '')
     if host.startswith('['):
         server_name = host[:host.find(']') + 1]
@@ -429,6 +446,24 @@ def file_on_disk(wrapper, roots):
 
 # ── running one request ─────────────────────────────────────────────────────────────────────
 
+BAD_VALUE = re.compile('[\r\n\0]').search
+# Response header names that passed the checks → lower case; bounded, as applications may make names up.
+CHECKED_NAMES = {}
+
+
+def checked_name(name):
+    lower = CHECKED_NAMES.get(name)
+    if lower is None:
+        if not TOKEN_RE.match(name):
+            raise ValueError('start_response: invalid header %r' % (name,))
+        lower = name.lower()
+        if lower in HOP_BY_HOP:
+            raise ValueError('start_response: hop-by-hop header %r is the server\'s to send (PEP 3333)' % (name,))
+        if len(CHECKED_NAMES) < MAX_ENVIRON_KEYS:
+            CHECKED_NAMES[name] = lower
+    return lower
+
+
 def check_headers(status, headers):
     if not isinstance(status, str) or not STATUS_RE.match(status) or '\r' in status or '\n' in status:
         raise ValueError('start_response: status must be a str like "200 OK", got %r' % (status,))
@@ -439,11 +474,9 @@ def check_headers(status, headers):
         if not isinstance(item, tuple) or len(item) != 2 or not isinstance(item[0], str) or not isinstance(item[1], str):
             raise TypeError('start_response: each header must be a (str, str) tuple, got %r' % (item,))
         name, value = item
-        if not TOKEN_RE.match(name) or '\r' in value or '\n' in value or '\0' in value:
+        lower = checked_name(name)
+        if BAD_VALUE(value):
             raise ValueError('start_response: invalid header %r' % (name,))
-        lower = name.lower()
-        if lower in HOP_BY_HOP:
-            raise ValueError('start_response: hop-by-hop header %r is the server\'s to send (PEP 3333)' % (name,))
         if lower in out:
             prior = out[lower]
             out[lower] = (prior if isinstance(prior, list) else [prior]) + [value]
