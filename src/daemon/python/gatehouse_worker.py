@@ -41,6 +41,8 @@ MAX_DATA_BYTES = 256 * 1024
 # Payloads up to this size are copied behind their frame header and leave in one sendall();
 # larger ones go as a second sendall() rather than be copied.
 JOIN_BYTES = 64 * 1024
+# Bytes other threads may leave to the thread writing to a connection before they wait for it.
+QUEUED_BYTES = 1024 * 1024
 STREAM_WINDOW = 1024 * 1024
 INIT_TIMEOUT_S = 30
 
@@ -781,6 +783,11 @@ class Connection:
         self.sock = sock
         self.worker = worker
         self.wlock = threading.Lock()
+        # Frames other threads left for the one writing now (see send_raw), under qlock.
+        self.qlock = threading.Lock()
+        self.queued = []
+        self.queued_bytes = 0
+        self.writing = False
         self.streams = {}
         self.slock = threading.Lock()
         self.closed = False
@@ -794,14 +801,38 @@ class Connection:
         return self.send_raw(before + header, payload, after)
 
     def send_raw(self, *parts):
-        """Sends encoded frames (each part whole, or parts that make whole frames together)."""
+        """Sends encoded frames (each part whole, or parts that make whole frames together).
+
+        While another thread is writing, the frames are left to it (up to QUEUED_BYTES) and
+        this one goes on: it writes them after its own, in order, in one sendall(). So threads
+        answering at the same time do not each wait for the lock (a sleep and a wake-up each)
+        and the front reads their answers at once."""
         if self.closed:
             return False
+        with self.qlock:
+            if self.writing and self.queued_bytes < QUEUED_BYTES:
+                self.queued.extend(parts)
+                self.queued_bytes += sum(map(len, parts))
+                return True
         try:
             with self.wlock:
-                for part in parts:
-                    if part:
-                        self.sock.sendall(part)
+                self.writing = True
+                try:
+                    for part in parts:
+                        if part:
+                            self.sock.sendall(part)
+                    while True:
+                        with self.qlock:
+                            if not self.queued:
+                                # In the same hold as the check: nothing can be left behind.
+                                self.writing = False
+                                break
+                            out, self.queued, self.queued_bytes = self.queued, [], 0
+                        self.sock.sendall(b''.join(out))
+                except BaseException:
+                    with self.qlock:
+                        self.writing = False
+                    raise
             return True
         except OSError:
             self.close()
