@@ -12,9 +12,13 @@
  * daemon process running bench/apps/provider.mjs, measured with one caller (the round trip of
  * a lone call, what the round-trip target is about) and with CALLERS callers (latency under load,
  * queueing included); one JSON line on stdout. `--dist` loads gatehouse from dist/.
+ * Both modes also measure a Python group (one process, 15 threads) whose provider is the Apache
+ * peer's trivial mod_wsgi auth script (bench/peers/apache-modwsgi/auth.wsgi), when
+ * /usr/bin/python3 exists: the same round trip through the Python worker.
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -38,6 +42,11 @@ const TARGET = flags.json
   ? { dir: join(HERE, 'apps'), app: join(HERE, 'apps', 'hello.mjs'), provider: join(HERE, 'apps', 'provider.mjs'), user: 'bench', password: 'bench' }
   : { dir: FIXTURES, app: join(FIXTURES, 'hello.ts'), provider: join(FIXTURES, 'trivial.ts'), user: 'bench', password: 'bench-pw' }
 const AUTOCANNON = join(dirname(createRequire(import.meta.url).resolve('autocannon/package.json')), 'autocannon.js')
+/** The Python group: the Apache peer's hello world and auth script (alice / "correct horse"). */
+const PEER = join(HERE, 'peers', 'apache-modwsgi')
+const PYTHON = '/usr/bin/python3'
+const PY_TARGET = { dir: PEER, wsgi: join(PEER, 'hello.wsgi'), provider: join(PEER, 'auth.wsgi'), user: 'alice', password: 'correct horse' }
+type Kind = 'node' | 'python'
 const CTX: AuthContext = { method: 'GET', path: '/p', host: '127.0.0.1', remoteAddress: '127.0.0.1', route: '/p', realm: 'Bench', headers: { 'user-agent': 'bench', accept: '*/*' } }
 
 const load = async <T>(name: string): Promise<T> => (await import(gatehouseModule(name, !flags.dist))) as T
@@ -47,15 +56,16 @@ const { runGateway } = await load<typeof import('../src/gateway.js')>('gateway.j
 const { GroupProvider: GroupProviderClass } = await load<typeof import('../src/providers/group-provider.js')>('providers/group-provider.js')
 
 /** `callers` loops share `total` calls; each call's round trip in ms. */
-async function roundTrips(provider: GroupProvider, total: number, callers: number): Promise<{ ms: number[]; wallMs: number }> {
+async function roundTrips(provider: GroupProvider, total: number, callers: number, kind: Kind): Promise<{ ms: number[]; wallMs: number }> {
   const ms: number[] = []
   let left = total
   const check = provider.checkPassword!
+  const { user, password } = kind === 'python' ? PY_TARGET : TARGET
   const caller = async (): Promise<void> => {
     while (left > 0) {
       left--
       const t0 = performance.now()
-      const ok = await check(CTX, TARGET.user, TARGET.password)
+      const ok = await check(CTX, user, password)
       ms.push(performance.now() - t0)
       if (ok !== true) throw new Error(`checkPassword answered ${String(ok)}`)
     }
@@ -67,16 +77,19 @@ async function roundTrips(provider: GroupProvider, total: number, callers: numbe
 
 const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN
 
-async function measure(provider: GroupProvider, calls: number, callers: number): Promise<RoundTrips> {
-  await roundTrips(provider, Math.min(2_000, calls), callers) // warm-up: JIT, socket buffers
-  const { ms, wallMs } = await roundTrips(provider, calls, callers)
+async function measure(provider: GroupProvider, calls: number, callers: number, kind: Kind = 'node'): Promise<RoundTrips> {
+  await roundTrips(provider, Math.min(2_000, calls), callers, kind) // warm-up: JIT, socket buffers
+  const { ms, wallMs } = await roundTrips(provider, calls, callers, kind)
   ms.sort((a, b) => a - b)
   return { callers, calls, p50Us: quantile(ms, 0.5) * 1000, p99Us: quantile(ms, 0.99) * 1000, maxUs: (ms[ms.length - 1] ?? NaN) * 1000, callsPerSec: calls / (wallMs / 1000) }
 }
 
 /** A supervisor with one group running the provider, and a started GroupProvider on it. */
-async function withProvider<T>(processes: number, fn: (p: GroupProvider) => Promise<T>): Promise<T> {
-  const config = parseConfig({ groups: { bench: { app: TARGET.app, provider: TARGET.provider, cwd: TARGET.dir, processes, concurrency: 64, providerConcurrency: 64 } }, routes: [] }, { baseDir: TARGET.dir })
+async function withProvider<T>(processes: number, fn: (p: GroupProvider) => Promise<T>, kind: Kind = 'node'): Promise<T> {
+  const group = kind === 'python'
+    ? { wsgi: PY_TARGET.wsgi, python: PYTHON, threads: 15, provider: PY_TARGET.provider, cwd: PY_TARGET.dir, processes, providerConcurrency: 64 }
+    : { app: TARGET.app, provider: TARGET.provider, cwd: TARGET.dir, processes, concurrency: 64, providerConcurrency: 64 }
+  const config = parseConfig({ groups: { bench: group }, routes: [] }, { baseDir: kind === 'python' ? PY_TARGET.dir : TARGET.dir })
   const sup: Supervisor = new SupervisorClass({ log: pino({ level: 'warn' }, destination(2)), groups: Object.values(config.groups) })
   await sup.start()
   try {
@@ -88,9 +101,9 @@ async function withProvider<T>(processes: number, fn: (p: GroupProvider) => Prom
   }
 }
 
-function describe(processes: number, r: RoundTrips): string {
+function describe(processes: number, r: RoundTrips, kind: Kind = 'node'): string {
   const f = (n: number) => `${n.toFixed(0).padStart(5)} µs`
-  return `GroupProvider.checkPassword, ${processes} process${processes > 1 ? 'es' : ''}, ${r.callers} callers, ${r.calls} calls: ` +
+  return `GroupProvider.checkPassword, ${kind === 'python' ? 'Python auth script, ' : ''}${processes} process${processes > 1 ? 'es' : ''}, ${r.callers} callers, ${r.calls} calls: ` +
     `median ${f(r.p50Us)}  p99 ${f(r.p99Us)}  max ${f(r.maxUs)}  ${r.callsPerSec.toFixed(0)} calls/s`
 }
 
@@ -131,11 +144,18 @@ async function viaFront(): Promise<string[]> {
   return lines
 }
 
+const hasPython = existsSync(PYTHON)
+
 if (flags.json) {
   const result: ProviderCall = await withProvider(1, async (p) => ({ single: await measure(p, CALLS, 1), concurrent: await measure(p, CALLS, CALLERS) }))
+  if (hasPython) result.python = await withProvider(1, async (p) => ({ single: await measure(p, CALLS, 1, 'python'), concurrent: await measure(p, CALLS, CALLERS, 'python') }), 'python')
   process.stdout.write(JSON.stringify(result) + '\n')
 } else {
   console.log(describe(1, await withProvider(1, (p) => measure(p, CALLS, CALLERS))))
   console.log(describe(2, await withProvider(2, (p) => measure(p, CALLS, CALLERS))))
+  if (hasPython) {
+    console.log(describe(1, await withProvider(1, (p) => measure(p, CALLS, 1, 'python'), 'python'), 'python'))
+    console.log(describe(1, await withProvider(1, (p) => measure(p, CALLS, CALLERS, 'python'), 'python'), 'python'))
+  }
   for (const line of await viaFront()) console.log(line)
 }

@@ -8,7 +8,7 @@
  *   npm run bench -- [--seconds 5] [--warmup 1] [--connections 32] [--rounds 1] [--processes 1]
  *                    [--only a,b] [--log-level info] [--profile] [--out bench/results/latest.json]
  *                    [--no-build] [--source] [--no-provider-call] [--share-when-busy 0.25] [--slow-group-concurrency N]
- *                    [--no-peers] [--help]
+ *                    [--python-threads 15] [--no-peers] [--help]
  *
  * gatehouse runs compiled (it first runs `tsc`, as `npm run build` does; --no-build skips that)
  * unless --source runs it from src/ through tsx.
@@ -23,7 +23,7 @@
  * Peer rows (Caddy, Apache + mod_wsgi; bench/peers/) run when their Debian packages are
  * installed, and are held against gatehouse's rows under the table; --no-peers leaves them out.
  */
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -57,6 +57,7 @@ const { values: flags } = parseArgs({
     'no-provider-call': { type: 'boolean', default: false },
     'share-when-busy': { type: 'string' },
     'slow-group-concurrency': { type: 'string' },
+    'python-threads': { type: 'string' },
     'no-peers': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
     out: { type: 'string', default: join(HERE, 'results', 'latest.json') },
@@ -66,7 +67,7 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   process.stdout.write(`npm run bench -- [--seconds 5] [--warmup 1] [--connections 32] [--rounds 1] [--processes 1]
                     [--only a,b] [--log-level info] [--profile] [--out bench/results/latest.json]
-                    [--no-build] [--source] [--no-provider-call] [--share-when-busy 0.25] [--slow-group-concurrency N] [--no-peers]
+                    [--no-build] [--source] [--no-provider-call] [--share-when-busy 0.25] [--slow-group-concurrency N] [--python-threads 15] [--no-peers]
 scenarios: ${scenarios.map((s) => s.name).join(', ')} (see docs/performance.md)\n`)
   process.exit(0)
 }
@@ -89,6 +90,9 @@ if (shareWhenBusy !== undefined && !(shareWhenBusy > 0 && shareWhenBusy <= 1)) t
 /** The slow-login group's providerConcurrency (default: the shipped default). */
 const slowGroupConcurrency = flags['slow-group-concurrency'] === undefined ? undefined : Number(flags['slow-group-concurrency'])
 if (slowGroupConcurrency !== undefined && !(Number.isInteger(slowGroupConcurrency) && slowGroupConcurrency >= 1)) throw new Error(`--slow-group-concurrency must be a whole number ≥ 1, got ${flags['slow-group-concurrency']}`)
+/** The Python group's threads per process (default: 15, the Apache peer's). */
+const pythonThreads = flags['python-threads'] === undefined ? undefined : Number(flags['python-threads'])
+if (pythonThreads !== undefined && !(Number.isInteger(pythonThreads) && pythonThreads >= 1)) throw new Error(`--python-threads must be a whole number ≥ 1, got ${flags['python-threads']}`)
 const work = mkdtempSync(join(tmpdir(), 'gh-bench-'))
 const profileDir = join(work, 'profiles')
 
@@ -101,7 +105,7 @@ async function startServers(wantedPeers: PeerName[]): Promise<{ servers: Servers
   const upstream = await startProcess<{ url: string }>(TSX_ARGS, join(HERE, 'servers', 'upstream.ts'), [], { readyStream: 'stdout' })
   const prof = flags.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []
   if (flags.profile) mkdirSync(profileDir)
-  const spec: FrontSpec = { upstream: upstream.ready.url, processes, logLevel: flags['log-level'] as string, daemonExecArgv: prof, source: flags.source === true, workDir: work, ...(shareWhenBusy !== undefined ? { shareWhenBusy } : {}), ...(slowGroupConcurrency !== undefined ? { slowGroupConcurrency } : {}) }
+  const spec: FrontSpec = { upstream: upstream.ready.url, processes, logLevel: flags['log-level'] as string, daemonExecArgv: prof, ...(flags.profile ? { pythonProfileDir: profileDir } : {}), source: flags.source === true, workDir: work, ...(shareWhenBusy !== undefined ? { shareWhenBusy } : {}), ...(slowGroupConcurrency !== undefined ? { slowGroupConcurrency } : {}), ...(pythonThreads !== undefined ? { pythonThreads } : {}) }
   // The front logs like a deployed one: access lines at info, to a file.
   const logFd = openSync(join(work, 'front.log'), 'w')
   const front = await startProcess<{ url: string; daemons: Daemon[] }>(
@@ -221,7 +225,7 @@ async function main(): Promise<void> {
     rtt = await providerCall()
   }
   const targets = targetsOf(rows, rtt)
-  const machine = { source: flags.source ? 'src' : 'dist', nproc: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, loadTool: loadTool(), seconds, warmup, connections, rounds, processes, logLevel: flags['log-level'], ...(shareWhenBusy !== undefined ? { shareWhenBusy } : {}), ...(slowGroupConcurrency !== undefined ? { slowGroupConcurrency } : {}) }
+  const machine = { source: flags.source ? 'src' : 'dist', nproc: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, loadTool: loadTool(), seconds, warmup, connections, rounds, processes, logLevel: flags['log-level'], ...(shareWhenBusy !== undefined ? { shareWhenBusy } : {}), ...(slowGroupConcurrency !== undefined ? { slowGroupConcurrency } : {}), ...(pythonThreads !== undefined ? { pythonThreads } : {}) }
   process.stdout.write(`\n${machine.cpu}, ${machine.nproc} CPUs, node ${machine.node}, gatehouse from ${flags.source ? 'src (tsx)' : 'dist'}; ${machine.loadTool} 1 thread, ${connections} connections, ` +
     `${seconds} s per run (+${warmup} s warm-up), ${rounds} round(s); ratios are to bare Fastify in the same round\n\n`)
   process.stdout.write(formatTable(rows, memory, bareRss) + '\n')
@@ -270,7 +274,22 @@ function summarizeProfiles(frontPid: number, daemons: Daemon[]): string[] {
     writeFileSync(keep, text)
     out.push(formatSummary(`${title} (${keep}), measured runs only`, summarize(JSON.parse(text), 20, window)))
   }
+  for (const file of files.filter((f) => f.startsWith('python-') && f.endsWith('.prof'))) {
+    const keep = join(HERE, 'results', file)
+    writeFileSync(keep, readFileSync(join(profileDir, file)))
+    out.push(`Python worker ${file} (${keep}; cProfile of every thread, warm-up included):\n${pythonProfileSummary(keep)}`)
+  }
   return out
+}
+
+/** The top of a Python worker's cProfile statistics, by time spent in each function itself. */
+function pythonProfileSummary(file: string): string {
+  const script = 'import pstats, sys; pstats.Stats(sys.argv[1]).sort_stats("tottime").print_stats(25)'
+  try {
+    return execFileSync('/usr/bin/python3', ['-c', script, file], { encoding: 'utf8', timeout: 30_000 }).split('\n').filter((l) => l.trim() !== '').slice(3).join('\n')
+  } catch (err) {
+    return `(pstats failed: ${(err as Error).message})`
+  }
 }
 
 try {

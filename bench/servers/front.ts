@@ -17,6 +17,10 @@ export interface FrontSpec {
   logLevel: string
   /** Extra node arguments for every daemon process (e.g. --cpu-prof). */
   daemonExecArgv: string[]
+  /** Request threads per Python worker (absent: 15, as the Apache peer's WSGIDaemonProcess). */
+  pythonThreads?: number
+  /** The Python group's workers write cProfile statistics here when they exit (--profile). */
+  pythonProfileDir?: string
   /** Run gatehouse from src/ through tsx instead of the compiled dist/. */
   source?: boolean
   /** A private directory for the slow-login htpasswd file (the /slow route); without it, no /slow. */
@@ -71,7 +75,7 @@ export function benchConfig(spec: FrontSpec): unknown {
         app: 'apps/hello.mjs', provider: 'apps/slow-provider.mjs', providerOptions: { password: SLOW_PASSWORD }, processes: 1, execArgv: spec.daemonExecArgv,
         providerTimeout: '120s', providerQueueTimeout: '120s', ...(spec.slowGroupConcurrency !== undefined ? { providerConcurrency: spec.slowGroupConcurrency } : {}),
       },
-      ...(py ? { py: { wsgi: 'peers/apache-modwsgi/hello.wsgi', provider: 'peers/apache-modwsgi/auth.wsgi', python: PYTHON, processes: 2, threads: 15 } } : {}),
+      ...(py ? { py: { wsgi: 'peers/apache-modwsgi/hello.wsgi', provider: 'peers/apache-modwsgi/auth.wsgi', python: PYTHON, processes: 2, threads: spec.pythonThreads ?? 15, ...(spec.pythonProfileDir !== undefined ? { env: { GATEHOUSE_PYTHON_PROFILE_DIR: spec.pythonProfileDir } } : {}) } } : {}),
     },
     routes: [
       { path: '/up', upstream: spec.upstream, auth: basic },

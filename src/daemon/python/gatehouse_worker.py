@@ -15,7 +15,6 @@ import inspect
 import json
 import os
 import pwd
-import queue
 import re
 import signal
 import socket
@@ -26,6 +25,7 @@ import threading
 import traceback
 import types
 from collections import deque
+from queue import SimpleQueue
 from urllib.parse import quote, unquote_to_bytes
 
 PROTOCOL_VERSION = 1
@@ -38,6 +38,11 @@ LENGTH = struct.Struct('>I')
 TYPE_ID = struct.Struct('>BI')
 MAX_FRAME_BYTES = 8 * 1024 * 1024
 MAX_DATA_BYTES = 256 * 1024
+# Payloads up to this size are copied behind their frame header and leave in one sendall();
+# larger ones go as a second sendall() rather than be copied.
+JOIN_BYTES = 64 * 1024
+# Bytes other threads may leave to the thread writing to a connection before they wait for it.
+QUEUED_BYTES = 1024 * 1024
 STREAM_WINDOW = 1024 * 1024
 INIT_TIMEOUT_S = 30
 
@@ -45,6 +50,41 @@ STATUS_RE = re.compile(r'^[1-5][0-9][0-9] ')
 TOKEN_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 # RFC 9110 §7.6.1: a gateway's own business; PEP 3333 forbids applications to send them.
 HOP_BY_HOP = frozenset(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade'])
+
+
+# The benchmark's profiling switch (bench/run.ts --profile-python): every thread of this process
+# runs under cProfile and the merged statistics go to this directory when the process exits.
+PROFILE_DIR = os.environ.get('GATEHOUSE_PYTHON_PROFILE_DIR')
+profiles = []
+
+
+def profiled(fn):
+    """fn, run under a cProfile of its own when profiling is on."""
+    if not PROFILE_DIR:
+        return fn
+
+    def run(*args):
+        import cProfile
+        prof = cProfile.Profile()
+        profiles.append(prof)
+        prof.enable()
+        return fn(*args)
+    return run
+
+
+def dump_profiles():
+    if not PROFILE_DIR or not profiles:
+        return
+    import pstats
+    stats = None
+    for prof in profiles:
+        # Snapshot without disabling: the profiled threads are still running.
+        prof.snapshot_stats()
+        if stats is None:
+            stats = pstats.Stats(prof)
+        else:
+            stats.add(prof)
+    stats.dump_stats(os.path.join(PROFILE_DIR, 'python-%d.prof' % os.getpid()))
 
 
 class ProtocolError(Exception):
@@ -115,10 +155,31 @@ def split_path(url, script_name):
     route's prefix, split off when the decoded path starts with it at a segment boundary.
     """
     path, _, query = url.partition('?')
-    decoded = unquote_to_bytes(path).decode('latin-1')
+    # Without a %-escape an ASCII path decodes to itself.
+    decoded = path if '%' not in path and path.isascii() else unquote_to_bytes(path).decode('latin-1')
     if script_name and (decoded == script_name or decoded.startswith(script_name + '/')):
         return script_name, decoded[len(script_name):], query
     return script_name, decoded, query
+
+
+# Request header name → environ key ('' for a name that is left out); bounded, as names come from clients.
+ENVIRON_KEYS = {}
+MAX_ENVIRON_KEYS = 512
+
+
+def environ_key(name):
+    key = ENVIRON_KEYS.get(name)
+    if key is None:
+        if '_' in name:
+            # As Apache 2.4: X_Remote_User must not pass for X-Remote-User once both read HTTP_X_REMOTE_USER.
+            key = ''
+        else:
+            key = name.upper().replace('-', '_')
+            if key not in ('CONTENT_TYPE', 'CONTENT_LENGTH'):
+                key = 'HTTP_' + key
+        if len(ENVIRON_KEYS) < MAX_ENVIRON_KEYS:
+            ENVIRON_KEYS[name] = key
+    return key
 
 
 def build_environ(head, base):
@@ -140,16 +201,12 @@ def build_environ(head, base):
         'wsgi.url_scheme': gateway.get('scheme') or 'http',
     })
     for name, value in head['headers'].items():
-        if '_' in name:
-            # As Apache 2.4: X_Remote_User must not pass for X-Remote-User once both read HTTP_X_REMOTE_USER.
+        key = ENVIRON_KEYS.get(name) or environ_key(name)
+        if not key:
             continue
-        key = name.upper().replace('-', '_')
-        if isinstance(value, list):
-            value = ('; ' if key == 'COOKIE' else ', ').join(value)
-        if key in ('CONTENT_TYPE', 'CONTENT_LENGTH'):
-            environ[key] = value
-        else:
-            environ['HTTP_' + key] = value
+        if value.__class__ is not str:
+            value = ('; ' if key == 'HTTP_COOKIE' else ', ').join(value)
+        environ[key] = value
     host = environ.get('HTTP_HOST', '')
     if host.startswith('['):
         server_name = host[:host.find(']') + 1]
@@ -165,6 +222,10 @@ def build_environ(head, base):
 
 # ── streams ─────────────────────────────────────────────────────────────────────────────────
 
+def frame(ftype, sid, payload=b''):
+    return HEADER.pack(len(payload) + 5, ftype, sid) + payload
+
+
 class Stream:
     """One request: its body arriving as DATA (wsgi.input) and its response leaving under credit."""
 
@@ -172,7 +233,8 @@ class Stream:
         self.conn = conn
         self.id = sid
         self.head = head
-        self.cond = threading.Condition()
+        # Over a plain Lock: Condition's default RLock costs more to make, once per request.
+        self.cond = threading.Condition(threading.Lock())
         self.chunks = deque()
         self.eof = not head.get('body', False)
         self.cancelled = False
@@ -229,8 +291,11 @@ class Stream:
         self.unacked = 0
 
     # response
-    def send_data(self, data):
+    def send_data(self, data, before=b'', after=b''):
+        """DATA frames of `data` under credit. `before` (frames held back: the response head)
+        leaves in the same write as the first piece, `after` (END) with the last one."""
         view = memoryview(data)
+        last = len(view) - MAX_DATA_BYTES
         for off in range(0, len(view), MAX_DATA_BYTES):
             piece = view[off:off + MAX_DATA_BYTES]
             with self.cond:
@@ -239,8 +304,9 @@ class Stream:
                 if self.cancelled:
                     raise ClientGone('request cancelled by the front')
                 self.credit -= len(piece)
-            if not self.conn.send(DATA, self.id, piece):
+            if not self.conn.send(DATA, self.id, piece, before, after if off >= last else b''):
                 raise ClientGone('connection to the front closed')
+            before = b''
 
 
 class Input:
@@ -382,6 +448,24 @@ def file_on_disk(wrapper, roots):
 
 # ── running one request ─────────────────────────────────────────────────────────────────────
 
+BAD_VALUE = re.compile('[\r\n\0]').search
+# Response header names that passed the checks → lower case; bounded, as applications may make names up.
+CHECKED_NAMES = {}
+
+
+def checked_name(name):
+    lower = CHECKED_NAMES.get(name)
+    if lower is None:
+        if not TOKEN_RE.match(name):
+            raise ValueError('start_response: invalid header %r' % (name,))
+        lower = name.lower()
+        if lower in HOP_BY_HOP:
+            raise ValueError('start_response: hop-by-hop header %r is the server\'s to send (PEP 3333)' % (name,))
+        if len(CHECKED_NAMES) < MAX_ENVIRON_KEYS:
+            CHECKED_NAMES[name] = lower
+    return lower
+
+
 def check_headers(status, headers):
     if not isinstance(status, str) or not STATUS_RE.match(status) or '\r' in status or '\n' in status:
         raise ValueError('start_response: status must be a str like "200 OK", got %r' % (status,))
@@ -392,11 +476,9 @@ def check_headers(status, headers):
         if not isinstance(item, tuple) or len(item) != 2 or not isinstance(item[0], str) or not isinstance(item[1], str):
             raise TypeError('start_response: each header must be a (str, str) tuple, got %r' % (item,))
         name, value = item
-        if not TOKEN_RE.match(name) or '\r' in value or '\n' in value or '\0' in value:
+        lower = checked_name(name)
+        if BAD_VALUE(value):
             raise ValueError('start_response: invalid header %r' % (name,))
-        lower = name.lower()
-        if lower in HOP_BY_HOP:
-            raise ValueError('start_response: hop-by-hop header %r is the server\'s to send (PEP 3333)' % (name,))
         if lower in out:
             prior = out[lower]
             out[lower] = (prior if isinstance(prior, list) else [prior]) + [value]
@@ -412,14 +494,20 @@ class Exchange:
         self.stream = stream
         self.pending = None
         self.sent = False
+        # The RESPONSE_HEAD frame, encoded but held back to leave in one write with the first
+        # body bytes (or END): one sendall() per small response, one read for the front.
+        self.held = b''
 
     def start_response(self, status, headers, exc_info=None):
         if exc_info is not None:
             try:
-                if self.sent:
+                if self.sent and not self.held:
                     raise exc_info[1].with_traceback(exc_info[2])
             finally:
                 exc_info = None
+            # A head still held back never reached the front: it is replaced (PEP 3333).
+            self.sent = False
+            self.held = b''
         elif self.pending is not None:
             raise AssertionError('start_response called a second time without exc_info')
         self.pending = check_headers(status, headers)
@@ -434,14 +522,35 @@ class Exchange:
         if content_length is not None and 'content-length' not in headers:
             headers['content-length'] = str(content_length)
         self.sent = True
-        self.stream.conn.send(RESPONSE_HEAD, self.stream.id, json.dumps({'status': status, 'headers': headers}).encode('utf-8'))
+        self.held = frame(RESPONSE_HEAD, self.stream.id, json.dumps({'status': status, 'headers': headers}).encode('utf-8'))
 
     def write(self, data):
+        """PEP 3333's write() callable: the bytes go out before it returns."""
+        self.send(data)
+        self.flush()
+
+    def send(self, data, last=False):
+        """Body bytes with the held head; `last`: END goes in the same write."""
         if not isinstance(data, (bytes, bytearray)):
             raise TypeError('write() takes bytes, got %s' % type(data).__name__)
         self.send_head()
         if data:
-            self.stream.send_data(data)
+            held, self.held = self.held, b''
+            self.stream.send_data(data, held, frame(END, self.stream.id) if last else b'')
+            return last
+        return False
+
+    def flush(self):
+        if self.held:
+            held, self.held = self.held, b''
+            if not self.stream.conn.send_raw(held):
+                raise ClientGone('connection to the front closed')
+
+    def end(self):
+        """The held head (if any) and END, in one write."""
+        self.send_head()
+        held, self.held = self.held, b''
+        self.stream.conn.send_raw(held + frame(END, self.stream.id))
 
 
 def run_request(app, base, stream, file_roots=()):
@@ -466,19 +575,28 @@ def run_request(app, base, stream, file_roots=()):
             if isinstance(length, str) and length.isdigit():
                 headers['x-gatehouse-file-length'] = length
             ex.pending = (status, headers)
-            ex.send_head()
-            stream.conn.send(END, stream.id)
+            ex.end()
             return
-        # One item: its length is known, so the front need not chunk it.
-        if isinstance(result, (list, tuple)) and len(result) == 1 and isinstance(result[0], (bytes, bytearray)):
-            ex.send_head(len(result[0]))
-        for chunk in result:
-            if not isinstance(chunk, (bytes, bytearray)):
-                raise TypeError('the application yielded %s, not bytes' % type(chunk).__name__)
-            if chunk:
-                ex.write(chunk)
-        ex.send_head()
-        stream.conn.send(END, stream.id)
+        ended = False
+        if isinstance(result, (list, tuple)):
+            # One item: its length is known, so the front need not chunk it.
+            if len(result) == 1 and isinstance(result[0], (bytes, bytearray)):
+                ex.send_head(len(result[0]))
+            # A sequence's last item is known: END leaves with it.
+            last = len(result) - 1
+            for i, chunk in enumerate(result):
+                if not isinstance(chunk, (bytes, bytearray)):
+                    raise TypeError('the application yielded %s, not bytes' % type(chunk).__name__)
+                if chunk:
+                    ended = ex.send(chunk, i == last)
+        else:
+            for chunk in result:
+                if not isinstance(chunk, (bytes, bytearray)):
+                    raise TypeError('the application yielded %s, not bytes' % type(chunk).__name__)
+                if chunk:
+                    ex.send(chunk)
+        if not ended:
+            ex.end()
     except ClientGone:
         pass
     except Exception as err:
@@ -486,12 +604,12 @@ def run_request(app, base, stream, file_roots=()):
             traceback=traceback.format_exc())
         if stream.cancelled:
             pass
-        elif not ex.sent:
+        elif not ex.sent or ex.held:
+            # The head never left (held back for the first body bytes): the client gets a 500 instead.
             body = b'Internal Server Error\n'
-            stream.conn.send(RESPONSE_HEAD, stream.id, json.dumps({'status': 500, 'headers': {
+            stream.conn.send_raw(frame(RESPONSE_HEAD, stream.id, json.dumps({'status': 500, 'headers': {
                 'content-type': 'text/plain; charset=utf-8', 'content-length': str(len(body))}}).encode('utf-8'))
-            stream.conn.send(DATA, stream.id, body)
-            stream.conn.send(END, stream.id)
+                + frame(DATA, stream.id, body) + frame(END, stream.id))
         else:
             stream.conn.send(ERROR, stream.id, json.dumps({'code': 'APP_ABORTED', 'message': 'the application failed after the response head'}).encode('utf-8'))
     finally:
@@ -665,19 +783,56 @@ class Connection:
         self.sock = sock
         self.worker = worker
         self.wlock = threading.Lock()
+        # Frames other threads left for the one writing now (see send_raw), under qlock.
+        self.qlock = threading.Lock()
+        self.queued = []
+        self.queued_bytes = 0
+        self.writing = False
         self.streams = {}
         self.slock = threading.Lock()
         self.closed = False
 
-    def send(self, ftype, sid, payload=b''):
-        """Sends one frame; False once the connection is closed."""
+    def send(self, ftype, sid, payload=b'', before=b'', after=b''):
+        """Sends one frame, with `before` and `after` (whole frames) around it in the same
+        write; False once the connection is closed."""
+        header = HEADER.pack(len(payload) + 5, ftype, sid)
+        if len(payload) <= JOIN_BYTES:
+            return self.send_raw(b''.join((before, header, payload, after)))
+        return self.send_raw(before + header, payload, after)
+
+    def send_raw(self, *parts):
+        """Sends encoded frames (each part whole, or parts that make whole frames together).
+
+        While another thread is writing, the frames are left to it (up to QUEUED_BYTES) and
+        this one goes on: it writes them after its own, in order, in one sendall(). So threads
+        answering at the same time do not each wait for the lock (a sleep and a wake-up each)
+        and the front reads their answers at once."""
         if self.closed:
             return False
+        with self.qlock:
+            if self.writing and self.queued_bytes < QUEUED_BYTES:
+                self.queued.extend(parts)
+                self.queued_bytes += sum(map(len, parts))
+                return True
         try:
             with self.wlock:
-                self.sock.sendall(HEADER.pack(len(payload) + 5, ftype, sid))
-                if payload:
-                    self.sock.sendall(payload)
+                self.writing = True
+                try:
+                    for part in parts:
+                        if part:
+                            self.sock.sendall(part)
+                    while True:
+                        with self.qlock:
+                            if not self.queued:
+                                # In the same hold as the check: nothing can be left behind.
+                                self.writing = False
+                                break
+                            out, self.queued, self.queued_bytes = self.queued, [], 0
+                        self.sock.sendall(b''.join(out))
+                except BaseException:
+                    with self.qlock:
+                        self.writing = False
+                    raise
             return True
         except OSError:
             self.close()
@@ -790,7 +945,8 @@ class Worker:
         self.init = init
         self.secret_digest = hashlib.sha256(bytes.fromhex(init['secret'])).digest()
         self.connections = set()
-        self.jobs = queue.Queue()
+        # SimpleQueue: put and get are C code, a cheaper hand-off than Queue's Python-level Condition.
+        self.jobs = SimpleQueue()
         self.app = None
         self.auth = None
         self.file_roots = [r for r in (init.get('fileRoots') or []) if isinstance(r, str)]
@@ -820,11 +976,11 @@ class Worker:
                 return
             c = Connection(conn, self)
             self.connections.add(c)
-            threading.Thread(target=c.run, name='gatehouse-conn', daemon=True).start()
+            threading.Thread(target=profiled(c.run), name='gatehouse-conn', daemon=True).start()
 
     def start_threads(self, n):
         for i in range(n):
-            threading.Thread(target=self.thread_main, name='gatehouse-request-%d' % i, daemon=True).start()
+            threading.Thread(target=profiled(self.thread_main), name='gatehouse-request-%d' % i, daemon=True).start()
 
     def thread_main(self):
         while True:
@@ -944,6 +1100,10 @@ def shutdown(worker, grace_ms):
 
 
 def exit_now(code):
+    try:
+        dump_profiles()
+    except Exception:
+        traceback.print_exc()
     if worker_socket is not None:
         try:
             os.unlink(worker_socket)
