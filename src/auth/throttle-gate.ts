@@ -60,13 +60,16 @@ export async function verifyThrottled(policy: AuthPolicy, req: AuthRequest, deps
     // client's parallel requests (32 connections, one password) would fill the in-flight limit
     // and get 429 with nothing guessed. `key` alone (caching routes) also counts a repeated
     // refused password once against its user.
-    const joined = key ?? (parsed?.scheme === 'basic' ? basicKey(policy, credentials, deps) : undefined)
+    const joined = key ?? (parsed?.scheme === 'basic' ? basicKey(policy, credentials, deps) : digestJoinKey(scope, parsed))
     const pending = joined === undefined ? undefined : pendingOf(deps.identities)
     const same = joined === undefined ? undefined : pending?.get(joined)
     if (same !== undefined) {
+      const first = await same
+      // Digest: the first check fetched the user's realm hash; each request's own response is
+      // then judged in turn (one slot at a time per user, whatever the client's parallelism).
+      if (parsed?.scheme === 'digest') continue
       // The same wrong password again is the same guess: its answer, no second count. Anything
       // else (a success now cached, an error) is looked at afresh.
-      const first = await same
       if (isFailure(first)) return first
       // Without the cache, a success just checked in flight is shared too, but authorized for
       // this request's own method (limitExcept), never copied.
@@ -113,6 +116,16 @@ export async function verifyThrottled(policy: AuthPolicy, req: AuthRequest, deps
     if (delayMs > 0) await (gate.sleep ?? defaultSleep)(delayMs)
     return outcome
   }
+}
+
+/**
+ * Parallel Digest requests of one user carry different responses but ask the provider the same
+ * thing (the realm hash): they are checked one after the other, so a client's many connections
+ * after a restart take one slot of the in-flight limit, not one each (which got them 429).
+ */
+function digestJoinKey(scope: string, parsed: ParsedCredentials | undefined): string | undefined {
+  if (parsed?.scheme !== 'digest' || parsed.creds === undefined) return undefined
+  return `\0digest\0${scope}\0${parsed.creds.realm}\0${parsed.creds.usernameIsHashed ? 'h' : 'u'}\0${parsed.creds.username}`
 }
 
 function throttled(gate: ThrottleGate, req: AuthRequest, scope: ThrottleScope, retryAfterS: number): ThrottledOutcome {

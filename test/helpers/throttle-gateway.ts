@@ -22,7 +22,7 @@ export interface ThrottledGateway {
 }
 
 /**
- * Routes: /app (Basic, credential cache on), /fresh (the same realm and provider, no cache: every
+ * Routes: /app (Basic, credential cache on), /digest (Digest MD5, realm App), /fresh (the same realm and provider, no cache: every
  * request asks the provider), /fresh-read (as /fresh, but only alice may use a method other than GET). 127.0.0.1 is a trusted proxy. `extra`: more top-level configuration (a sidecar).
  */
 export async function startThrottled(t: { after: (fn: () => Promise<void> | void) => void }, throttle: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<ThrottledGateway> {
@@ -37,6 +37,7 @@ export async function startThrottled(t: { after: (fn: () => Promise<void> | void
     routes: [
       { path: '/app', upstream: echo.url, auth: { realm: 'App', provider: 'users' } },
       { path: '/fresh', upstream: echo.url, auth: { realm: 'App', provider: 'users', cache: false } },
+      { path: '/digest', upstream: echo.url, auth: { scheme: 'digest', realm: 'App', provider: 'users', algorithms: ['MD5'] } },
       { path: '/fresh-read', upstream: echo.url, auth: { realm: 'App', provider: 'users', cache: false, limitExcept: { methods: ['GET'], require: { users: ['alice'] } } } },
     ],
     ...extra,
