@@ -7,7 +7,15 @@ import { importX, createNodeResolver } from 'eslint-plugin-import-x'
 export default tseslint.config(
   {
     // test/fixtures/lint holds deliberate findings for test/unit/lint-config.test.ts.
-    ignores: ['dist/**', 'node_modules/**', 'test-output/**', '.demo/**', 'bench/results/**', '**/*.d.ts', 'test/fixtures/lint/**'],
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'test-output/**',
+      '.demo/**',
+      'bench/results/**',
+      '**/*.d.ts',
+      'test/fixtures/lint/**',
+    ],
   },
   ...tseslint.configs.recommended,
   {
@@ -43,7 +51,13 @@ export default tseslint.config(
         'error',
         {
           // node:test runs a test() or describe() it is handed; the returned promise is the runner's.
-          allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] }],
+          allowForKnownSafeCalls: [
+            {
+              from: 'package',
+              package: 'node:test',
+              name: ['test', 'describe', 'it', 'suite', 'before', 'after', 'beforeEach', 'afterEach'],
+            },
+          ],
         },
       ],
       // An async function handed to a callback API that ignores its result (an event emitter,

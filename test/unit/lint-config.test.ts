@@ -17,7 +17,10 @@ async function findings(file: string): Promise<string[]> {
   const eslint = new ESLint({
     cwd: root,
     ignore: false,
-    overrideConfig: { files: ['**/*.ts'], languageOptions: { parserOptions: { project: `${fixtures}tsconfig.json`, tsconfigRootDir: fixtures } } },
+    overrideConfig: {
+      files: ['**/*.ts'],
+      languageOptions: { parserOptions: { project: `${fixtures}tsconfig.json`, tsconfigRootDir: fixtures } },
+    },
   })
   const [result] = await eslint.lintFiles([`${fixtures}${file}`])
   assert.ok(result)
@@ -29,7 +32,10 @@ test('a module importing a module that imports it back is reported by import-x/n
 })
 
 test('an unawaited promise and an async event listener are reported', async () => {
-  assert.deepEqual(await findings('lost-promises.ts'), ['9:@typescript-eslint/no-floating-promises', '10:@typescript-eslint/no-misused-promises'])
+  assert.deepEqual(await findings('lost-promises.ts'), [
+    '9:@typescript-eslint/no-floating-promises',
+    '10:@typescript-eslint/no-misused-promises',
+  ])
 })
 
 test('awaited, caught and void-marked promises pass', async () => {
