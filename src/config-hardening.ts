@@ -4,7 +4,7 @@
  * Defaults are on the side of a public gateway: throttling on, slowloris timeouts short.
  */
 import type { LimitsConfig, ThrottleConfig, ThrottleRuleConfig } from './config-types.js'
-import { durationMs } from './config.js'
+import { durationMs } from './config-duration.js'
 import { errors } from './errors.js'
 
 type Duration = number | string

@@ -13,8 +13,13 @@ import { parseSession, type RawSession } from './config-session.js'
 import { DEFAULT_STATE_TIMEOUT_MS, parseState, type RawState } from './config-state.js'
 import type { AuthConfig, Config, GroupConfig, ProviderConfig, RequireConfig, RouteConfig, Scheme, SidecarConfig } from './config-types.js'
 import { parseLimits, parseThrottle, type RawLimits, type RawThrottle } from './config-hardening.js'
+import { durationMs } from './config-duration.js'
 import { DEFAULT_NICE, DEFAULT_SHARE_WHEN_BUSY } from './providers/thread-pool.js'
 import { trustedProxyProblem } from './proxy/trusted-proxies.js'
+
+// Callers read durations through config.ts; config-duration.ts holds the function so that
+// config-hardening.ts can use it without importing config.ts back.
+export { durationMs }
 
 // verbose: errors carry their schema, whose annotations (x-expected, x-builtin-type) word the messages.
 const ajv = new Ajv({ allErrors: true, strict: false, verbose: true })
@@ -297,16 +302,6 @@ function parseSidecar(raw: RawSidecar, routes: RouteConfig[], identity: { user: 
 
 function resolvePath(baseDir: string, _key: string, value: string): string {
   return isAbsolute(value) ? value : resolve(baseDir, value)
-}
-
-const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
-
-/** Seconds as a number, or "250ms" / "30s" / "5m" / "1h"; the schema already checked the form. */
-export function durationMs(value: number | string | undefined, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value === 'number') return Math.round(value * 1000)
-  const m = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$/.exec(value)
-  return m ? Math.round(Number(m[1]) * (units[m[2]!] ?? 1)) : fallback
 }
 
 /** Turns ajv's errors into "key.path: expected ..." lines, one per offending key. */

@@ -46,8 +46,13 @@ export function djangoAuthFingerprint(db: Database.Database): string {
   return hash.digest('base64url')
 }
 
+/** better-sqlite3 closes synchronously: a caller such as check-config may close it without awaiting. */
+export interface SqliteUserSource extends DjangoUserSource {
+  close(): void
+}
+
 /** Opens the database; throws GH_ERR_USERSTORE_FAILED when the file is missing or is not a Django auth database. */
-export function openSqliteUserSource(path: string, options: SqliteUserSourceOptions = {}): DjangoUserSource {
+export function openSqliteUserSource(path: string, options: SqliteUserSourceOptions = {}): SqliteUserSource {
   let db: Database.Database
   try {
     db = new Database(path, { readonly: true, fileMustExist: true, timeout: options.busyTimeoutMs ?? 5000 })

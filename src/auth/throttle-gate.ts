@@ -9,18 +9,13 @@
  */
 import type { AddressMatcher } from '../proxy/trusted-proxies.js'
 import type { AuthPolicy } from './policy.js'
-import type { AttemptResult, BeginDecision, LoginThrottle, ThrottleScope } from './throttle.js'
+import type { AttemptResult, BeginDecision, ThrottleScope } from './throttle.js'
 import type { CredentialCache } from './credential-cache.js'
 import { authorize, basicKey, methodOf, cachedBasic, cachedBasicKey, parseCredentials, verify, type AuthOutcome, type AuthRequest, type Identity, type ParsedCredentials, type VerifierDeps } from './verifier.js'
 import type { AuthContext } from '../providers/contract.js'
+import type { ThrottleGate } from './throttle-gate-deps.js'
 
-export interface ThrottleGate {
-  throttle: LoginThrottle
-  /** Addresses whose X-Forwarded-For names the client (config.trustedProxies). */
-  trustedProxies: AddressMatcher
-  /** How the growing delay waits; tests may replace it. */
-  sleep?: (ms: number) => Promise<void>
-}
+export type { ThrottleGate }
 
 export type ThrottledOutcome = { kind: 'throttled'; scope: ThrottleScope; retryAfterS: number }
 

@@ -15,7 +15,7 @@ import type { NonceCounts } from './nonce-counts.js'
 import type { CredentialCache } from './credential-cache.js'
 import { checkPasswordChain, realmHashChain, groupsOf, findUserByHashChain, type NamedProvider } from './provider-chain.js'
 import { isAuthorized, type AuthPolicy } from './policy.js'
-import type { ThrottleGate } from './throttle-gate.js'
+import type { ThrottleGate } from './throttle-gate-deps.js'
 
 export interface Identity {
   user: string

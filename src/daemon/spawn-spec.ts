@@ -12,8 +12,11 @@ import type { GroupConfig } from '../config-types.js'
 import type { WorkerKind } from '../ipc/protocol.js'
 import { packageRoot } from '../package-root.js'
 
-/** Variables passed through from the front when the group does not set them. */
-export const ENV_ALLOWLIST = ['PATH', 'LANG', 'LANGUAGE', 'LC_ALL', 'LC_CTYPE', 'LC_MESSAGES', 'TZ', 'TMPDIR'] as const
+/**
+ * Variables passed through from the front when the group does not set them. NODE_V8_COVERAGE
+ * (a directory, no secret) lets a coverage run of the front (c8) count the workers' code too.
+ */
+export const ENV_ALLOWLIST = ['PATH', 'LANG', 'LANGUAGE', 'LC_ALL', 'LC_CTYPE', 'LC_MESSAGES', 'TZ', 'TMPDIR', 'NODE_V8_COVERAGE'] as const
 
 export interface SpawnSpec {
   kind: WorkerKind
@@ -52,6 +55,9 @@ export function buildEnv(group: GroupConfig, frontEnv: NodeJS.ProcessEnv): Recor
     const value = frontEnv[name]
     if (value !== undefined) env[name] = value
   }
+  // A worker that drops to another user cannot write into the front's coverage directory, and
+  // Node would say so on stderr at every exit.
+  if ((group.user !== undefined || group.group !== undefined) && group.env.NODE_V8_COVERAGE === undefined) delete env.NODE_V8_COVERAGE
   Object.assign(env, group.env)
   env.HOME = group.env.HOME ?? group.cwd
   return env

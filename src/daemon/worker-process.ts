@@ -145,13 +145,12 @@ export class WorkerProcess {
   whenIdle(timeoutMs: number): Promise<void> {
     if (this.outstanding === 0 || this.state === 'dead') return Promise.resolve()
     return new Promise((resolve) => {
-      const timer = setTimeout(done, timeoutMs)
-      const self = this
-      function done(): void {
+      const done = (): void => {
         clearTimeout(timer)
-        self.#idleWaiters = self.#idleWaiters.filter((w) => w !== done)
+        this.#idleWaiters = this.#idleWaiters.filter((w) => w !== done)
         resolve()
       }
+      const timer = setTimeout(done, timeoutMs)
       this.#idleWaiters.push(done)
     })
   }
