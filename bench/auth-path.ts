@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 const root: string = process.argv[2] ?? fileURLToPath(new URL('..', import.meta.url))
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the modules of another checkout, untyped by design
 const imp = (p: string): Promise<any> => import(pathToFileURL(`${root}/src/${p}`).href)
 const { parseConfig } = await imp('config.ts')
 const { NonceManager } = await imp('auth/nonce.ts')

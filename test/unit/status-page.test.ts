@@ -24,7 +24,6 @@ function scriptParts(): ScriptParts {
   const from = STATUS_SCRIPT.indexOf('const W')
   const to = STATUS_SCRIPT.indexOf('function el(')
   assert.ok(from > 0 && to > from)
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the script under test is a string by design
   return new Function(`${STATUS_SCRIPT.slice(from, to)}; return { SERIES, sparkPath, figures }`)() as ScriptParts
 }
 
@@ -99,11 +98,11 @@ describe('LockoutBoard', () => {
     board.watch(throttle)
     board.watch(throttle)
     assert.deepEqual(board.current(throttle), [])
-    throttle.recordFailure('office\0ann', '10.0.0.1')
-    throttle.recordFailure('office\0bea', '10.0.0.1')
+    void throttle.recordFailure('office\0ann', '10.0.0.1')
+    void throttle.recordFailure('office\0bea', '10.0.0.1')
     now += 1000
-    throttle.recordFailure('office\0cy', '10.0.0.2')
-    throttle.recordFailure('office\0cy', '10.0.0.3')
+    void throttle.recordFailure('office\0cy', '10.0.0.2')
+    void throttle.recordFailure('office\0cy', '10.0.0.3')
     const list = board.current(throttle)
     assert.deepEqual(list.map((l) => [l.scope, l.address, l.user, l.providers, l.secondsLeft]), [
       ['user', '10.0.0.3', 'cy', 'office', 90],
@@ -119,7 +118,7 @@ describe('LockoutBoard', () => {
   })
 
   test('keeps at most MAX_LOCKOUTS, dropping the soonest to end', () => {
-    let now = 0
+    const now = 0
     const throttle = new LoginThrottle({ perAddress: { maxFailures: 1, windowMs: 60_000, lockoutMs: 1000 }, maxLockoutMs: 10_000_000, delayMs: 0, maxDelayMs: 0, maxEntries: MAX_LOCKOUTS * 2, now: () => now })
     const board = new LockoutBoard(() => now)
     board.watch(throttle)

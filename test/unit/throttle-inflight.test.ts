@@ -7,12 +7,13 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { MemoryThrottleStore, type CountedKey } from '../../src/auth/throttle-store.js'
 import { IN_FLIGHT_RETRY_S, LoginThrottle, type Attempt, type BeginDecision, type LockoutEvent, type LoginThrottleOptions } from '../../src/auth/throttle.js'
+import { inProcess, type SyncLoginThrottle } from '../helpers/sync-throttle.js'
 
 const rule = { maxFailures: 3, windowMs: 60_000, lockoutMs: 10_000 }
 const addr: CountedKey = { scope: 'address', id: '192.0.2.1', rule }
 const user: CountedKey = { scope: 'user', id: 'p\0alice', rule: { ...rule, maxFailures: 2 } }
 
-function make(over: Partial<LoginThrottleOptions> = {}): { t: LoginThrottle; clock: { now: number } } {
+function make(over: Partial<LoginThrottleOptions> = {}): { t: SyncLoginThrottle; clock: { now: number } } {
   const clock = { now: 1_000_000 }
   const t = new LoginThrottle({
     perAddress: { maxFailures: 5, windowMs: 60_000, lockoutMs: 10_000 },
@@ -24,7 +25,7 @@ function make(over: Partial<LoginThrottleOptions> = {}): { t: LoginThrottle; clo
     now: () => clock.now,
     ...over,
   })
-  return { t, clock }
+  return { t: inProcess(t), clock }
 }
 
 function admitted(d: BeginDecision): Attempt {
@@ -122,7 +123,7 @@ describe('LoginThrottle attempts in flight', () => {
 })
 
 describe('what an address lockout spares', () => {
-  function lockAddress(t: LoginThrottle, address: string): void {
+  function lockAddress(t: SyncLoginThrottle, address: string): void {
     for (let i = 0; i < 5; i++) t.settle(admitted(t.begin('p\0bob', address)), 'failure')
   }
 

@@ -2,10 +2,11 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { addressKey, LoginThrottle, type LoginThrottleOptions, type LockoutEvent } from '../../src/auth/throttle.js'
+import { inProcess, type SyncLoginThrottle } from '../helpers/sync-throttle.js'
 import { clientAddress, claimedUser } from '../../src/auth/throttle-gate.js'
 import { parseConfig } from '../../src/config.js'
 
-function make(over: Partial<LoginThrottleOptions> = {}): { t: LoginThrottle; clock: { now: number } } {
+function make(over: Partial<LoginThrottleOptions> = {}): { t: SyncLoginThrottle; clock: { now: number } } {
   const clock = { now: 1_000_000 }
   const t = new LoginThrottle({
     perAddress: { maxFailures: 5, windowMs: 60_000, lockoutMs: 10_000 },
@@ -17,7 +18,7 @@ function make(over: Partial<LoginThrottleOptions> = {}): { t: LoginThrottle; clo
     now: () => clock.now,
     ...over,
   })
-  return { t, clock }
+  return { t: inProcess(t), clock }
 }
 
 describe('LoginThrottle per address', () => {
