@@ -45,13 +45,24 @@ const { values: flags } = parseArgs({
 })
 const seconds = Number(flags.seconds)
 const connections = Number(flags.connections)
-if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_SECONDS) throw new Error(`--seconds must be a whole number 1..${MAX_SECONDS}, got ${flags.seconds}`)
-if (!Number.isInteger(connections) || connections < 1) throw new Error(`--connections must be a whole number ≥ 1, got ${flags.connections}`)
+if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_SECONDS)
+  throw new Error(`--seconds must be a whole number 1..${MAX_SECONDS}, got ${flags.seconds}`)
+if (!Number.isInteger(connections) || connections < 1)
+  throw new Error(`--connections must be a whole number ≥ 1, got ${flags.connections}`)
 
 const BASIC = { authorization: `Basic ${Buffer.from('bench:bench').toString('base64')}` }
 
-interface ProcessStatus { pid: number | null; state: string; inflight: number }
-interface GroupStatus { name: string; reloads: number; restarts: number; processes: ProcessStatus[] }
+interface ProcessStatus {
+  pid: number | null
+  state: string
+  inflight: number
+}
+interface GroupStatus {
+  name: string
+  reloads: number
+  restarts: number
+  processes: ProcessStatus[]
+}
 
 /** GET /status.json from the admin socket. */
 function groupStatus(socketPath: string, group: string): Promise<GroupStatus> {
@@ -61,7 +72,9 @@ function groupStatus(socketPath: string, group: string): Promise<GroupStatus> {
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('end', () => {
         if (res.statusCode !== 200) return reject(new Error(`admin /status.json answered ${res.statusCode}`))
-        const found = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { groups: GroupStatus[] }).groups.find((g) => g.name === group)
+        const found = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { groups: GroupStatus[] }).groups.find(
+          (g) => g.name === group,
+        )
         if (found === undefined) reject(new Error(`no group ${group} in /status.json`))
         else resolve(found)
       })
@@ -114,9 +127,22 @@ async function runAll(work: string): Promise<number> {
     admin: { socket: adminSocket },
     log: { level: 'info' },
   }
-  const spec: FrontSpec = { upstream: '', processes: PROCESSES, logLevel: 'info', daemonExecArgv: [], source: flags.source === true, config, baseDir: work }
+  const spec: FrontSpec = {
+    upstream: '',
+    processes: PROCESSES,
+    logLevel: 'info',
+    daemonExecArgv: [],
+    source: flags.source === true,
+    config,
+    baseDir: work,
+  }
   const logFd = openSync(join(work, 'front.log'), 'w')
-  const front = await startProcess<{ url: string }>(TSX_ARGS, join(HERE, 'servers', 'front.ts'), [JSON.stringify(spec)], { readyStream: 'stderr', prefix: 'BENCH-READY ', stdout: logFd })
+  const front = await startProcess<{ url: string }>(
+    TSX_ARGS,
+    join(HERE, 'servers', 'front.ts'),
+    [JSON.stringify(spec)],
+    { readyStream: 'stderr', prefix: 'BENCH-READY ', stdout: logFd },
+  )
   closeSync(logFd)
   const url = new URL('/web/', front.ready.url).href
   const load = (): Promise<LoadResult> => runLoad({ url, seconds, connections, headers: BASIC })
@@ -127,7 +153,14 @@ async function runAll(work: string): Promise<number> {
   const outcomes: Outcome[] = []
 
   process.stderr.write(`(a) steady load (${seconds} s)…\n`)
-  outcomes.push({ name: '(a) steady, Basic (cache hit)', result: await load(), events: '-', bound: 0, boundNote: 'zero errors', enforced: true })
+  outcomes.push({
+    name: '(a) steady, Basic (cache hit)',
+    result: await load(),
+    events: '-',
+    bound: 0,
+    boundNote: 'zero errors',
+    enforced: true,
+  })
 
   process.stderr.write(`(b) touching the app every ${TOUCH_EVERY_MS} ms (${seconds} s)…\n`)
   const before = await status()
@@ -140,7 +173,12 @@ async function runAll(work: string): Promise<number> {
   const touched = await load().finally(() => clearInterval(toucher))
   const reloads = (await status()).reloads - before.reloads
   outcomes.push({
-    name: '(b) rolling reloads (app touched)', result: touched, events: `${touches} touches, ${reloads} reloads`, bound: 0, boundNote: 'zero errors', enforced: true,
+    name: '(b) rolling reloads (app touched)',
+    result: touched,
+    events: `${touches} touches, ${reloads} reloads`,
+    bound: 0,
+    boundNote: 'zero errors',
+    enforced: true,
     ...(reloads === 0 ? { problem: 'no reload happened' } : {}),
   })
 
@@ -149,13 +187,17 @@ async function runAll(work: string): Promise<number> {
   const restartsBefore = (await status()).restarts
   let killing = Promise.resolve()
   const killer = setInterval(() => {
-    killing = killing.then(async () => {
-      const ready = (await status()).processes.filter((p) => p.state === 'ready' && p.pid !== null)
-      const victim = ready[kills.length % Math.max(ready.length, 1)]
-      if (victim === undefined) return
-      kills.push({ pid: victim.pid as number, inflight: victim.inflight })
-      process.kill(victim.pid as number, 'SIGKILL')
-    }).catch((err: unknown) => { process.stderr.write(`kill round failed: ${String(err)}\n`) })
+    killing = killing
+      .then(async () => {
+        const ready = (await status()).processes.filter((p) => p.state === 'ready' && p.pid !== null)
+        const victim = ready[kills.length % Math.max(ready.length, 1)]
+        if (victim === undefined) return
+        kills.push({ pid: victim.pid as number, inflight: victim.inflight })
+        process.kill(victim.pid as number, 'SIGKILL')
+      })
+      .catch((err: unknown) => {
+        process.stderr.write(`kill round failed: ${String(err)}\n`)
+      })
   }, KILL_EVERY_MS)
   const killed = await load().finally(() => clearInterval(killer))
   await killing
@@ -163,7 +205,10 @@ async function runAll(work: string): Promise<number> {
   const seen = kills.reduce((a, k) => a + k.inflight, 0)
   const bound = kills.length * connections
   outcomes.push({
-    name: '(c) one process SIGKILLed', result: killed, events: `${kills.length} kills, ${restarts} respawns`, bound,
+    name: '(c) one process SIGKILLed',
+    result: killed,
+    events: `${kills.length} kills, ${restarts} respawns`,
+    bound,
     boundNote: `≤ ${kills.length} kills × ${connections} connections = ${bound} (in flight on the victims per status: ${kills.map((k) => k.inflight).join('+') || '0'} = ${seen})`,
     enforced: false,
   })
@@ -172,7 +217,10 @@ async function runAll(work: string): Promise<number> {
   await stopAll()
   process.stdout.write(`\n${logSummary(join(work, 'front.log'))}\n`)
   const over = outcomes.filter((o) => errorsOf(o.result) > o.bound || o.problem !== undefined)
-  for (const o of over) process.stdout.write(`${o.enforced ? 'FAILED' : 'OVER THE BOUND (reported, not a failure)'} ${o.name}: ${o.problem ?? `${errorsOf(o.result)} errors, bound ${o.bound}`}\n`)
+  for (const o of over)
+    process.stdout.write(
+      `${o.enforced ? 'FAILED' : 'OVER THE BOUND (reported, not a failure)'} ${o.name}: ${o.problem ?? `${errorsOf(o.result)} errors, bound ${o.bound}`}\n`,
+    )
   return over.some((o) => o.enforced) ? 1 : 0
 }
 
@@ -181,14 +229,22 @@ function logSummary(file: string): string {
   const counts = new Map<string, number>()
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     if (!line.startsWith('{')) continue
-    const entry = JSON.parse(line) as { level?: number; msg?: string; statusCode?: number; err?: unknown; res?: { statusCode?: number } }
+    const entry = JSON.parse(line) as {
+      level?: number
+      msg?: string
+      statusCode?: number
+      err?: unknown
+      res?: { statusCode?: number }
+    }
     const status = entry.res?.statusCode ?? entry.statusCode
     if ((entry.level ?? 0) < 40 && !(status !== undefined && status >= 400)) continue
     const key = `${entry.msg ?? '?'}${status !== undefined ? ` (${status})` : ''}`
     counts.set(key, (counts.get(key) ?? 0) + 1)
   }
   const lines = [...counts].sort((a, b) => b[1] - a[1]).map(([msg, n]) => `  ${String(n).padStart(6)}  ${msg}`)
-  return ['front log, warnings/errors and error answers by message:', ...(lines.length > 0 ? lines : ['  none'])].join('\n')
+  return ['front log, warnings/errors and error answers by message:', ...(lines.length > 0 ? lines : ['  none'])].join(
+    '\n',
+  )
 }
 
 function formatOutcomes(outcomes: Outcome[]): string {
@@ -198,7 +254,9 @@ function formatOutcomes(outcomes: Outcome[]): string {
     `${'run'.padEnd(34)} ${'requests'.padStart(8)} ${'req/s'.padStart(7)} ${'non-2xx'.padStart(7)} ${'sock err'.padStart(8)}  ${'events'.padEnd(24)} allowed errors`,
   ]
   for (const o of outcomes) {
-    lines.push(`${o.name.padEnd(34)} ${String(o.result.requests).padStart(8)} ${o.result.rps.toFixed(0).padStart(7)} ${String(o.result.non2xx).padStart(7)} ${String(o.result.errors).padStart(8)}  ${o.events.padEnd(24)} ${o.boundNote}`)
+    lines.push(
+      `${o.name.padEnd(34)} ${String(o.result.requests).padStart(8)} ${o.result.rps.toFixed(0).padStart(7)} ${String(o.result.non2xx).padStart(7)} ${String(o.result.errors).padStart(8)}  ${o.events.padEnd(24)} ${o.boundNote}`,
+    )
   }
   return lines.join('\n')
 }

@@ -6,15 +6,39 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-interface CallFrame { functionName: string; url: string; lineNumber: number }
-interface ProfileNode { id: number; callFrame: CallFrame }
-interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number }
+interface CallFrame {
+  functionName: string
+  url: string
+  lineNumber: number
+}
+interface ProfileNode {
+  id: number
+  callFrame: CallFrame
+}
+interface CpuProfile {
+  nodes: ProfileNode[]
+  samples: number[]
+  timeDeltas: number[]
+  startTime: number
+}
 
 /** A time window in microseconds of the monotonic clock (process.hrtime), as V8 stamps samples. */
-export interface Window { fromUs: number; toUs: number }
+export interface Window {
+  fromUs: number
+  toUs: number
+}
 
-export interface Row { name: string; ms: number; share: number }
-export interface ProfileSummary { busyMs: number; idleMs: number; functions: Row[]; files: Row[] }
+export interface Row {
+  name: string
+  ms: number
+  share: number
+}
+export interface ProfileSummary {
+  busyMs: number
+  idleMs: number
+  functions: Row[]
+  files: Row[]
+}
 
 /** Only samples inside `window` count, when given (the load run, without start-up and warm-up). */
 export function summarize(profile: CpuProfile, top = 25, window?: Window): ProfileSummary {
@@ -30,7 +54,10 @@ export function summarize(profile: CpuProfile, top = 25, window?: Window): Profi
     if (window !== undefined && (at < window.fromUs || at > window.toUs)) return
     const f = byId.get(id)
     if (f === undefined) return
-    if (f.functionName === '(idle)') { idle += us; return }
+    if (f.functionName === '(idle)') {
+      idle += us
+      return
+    }
     busy += us
     const where = shortUrl(f.url)
     const key = `${f.functionName || '(anonymous)'} ${where ? `${where}:${f.lineNumber + 1}` : ''}`.trim()
@@ -38,9 +65,11 @@ export function summarize(profile: CpuProfile, top = 25, window?: Window): Profi
     const fileKey = where || f.functionName
     file.set(fileKey, (file.get(fileKey) ?? 0) + us)
   })
-  const rows = (m: Map<string, number>): Row[] => [...m.entries()]
-    .sort((a, b) => b[1] - a[1]).slice(0, top)
-    .map(([name, us]) => ({ name, ms: us / 1000, share: busy > 0 ? us / busy : 0 }))
+  const rows = (m: Map<string, number>): Row[] =>
+    [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([name, us]) => ({ name, ms: us / 1000, share: busy > 0 ? us / busy : 0 }))
   return { busyMs: busy / 1000, idleMs: idle / 1000, functions: rows(fn), files: rows(file) }
 }
 

@@ -34,7 +34,14 @@ import { cpuTimeUs, machineTicks, totalCpuUs } from './lib/cpu.js'
 import { loadTool } from './lib/load.js'
 import { TSX_ARGS, resolveJson, rssOf, startProcess, stopAll } from './lib/processes.js'
 import { formatTable, median, type Measurement, type Row } from './lib/report.js'
-import { formatBudget, formatNotes, formatProviderCall, formatTargets, targetsOf, type ProviderCall } from './lib/targets.js'
+import {
+  formatBudget,
+  formatNotes,
+  formatProviderCall,
+  formatTargets,
+  targetsOf,
+  type ProviderCall,
+} from './lib/targets.js'
 import { formatSummary, summarize, type Window } from './profile-summary.js'
 import { peerPairs, scenarios, type Scenario, type Servers } from './scenarios.js'
 import { processTree, startPeers, stopPeers, type PeerName, type Peers } from './lib/peers.js'
@@ -86,38 +93,91 @@ const rounds = wholeNumber('rounds', 1)
 const processes = wholeNumber('processes', 1)
 /** The slow-login provider's shareWhenBusy (default: the shipped default), to compare with 1 (never rest). */
 const shareWhenBusy = flags['share-when-busy'] === undefined ? undefined : Number(flags['share-when-busy'])
-if (shareWhenBusy !== undefined && !(shareWhenBusy > 0 && shareWhenBusy <= 1)) throw new Error(`--share-when-busy must be a number above 0 and at most 1, got ${flags['share-when-busy']}`)
+if (shareWhenBusy !== undefined && !(shareWhenBusy > 0 && shareWhenBusy <= 1))
+  throw new Error(`--share-when-busy must be a number above 0 and at most 1, got ${flags['share-when-busy']}`)
 /** The slow-login group's providerConcurrency (default: the shipped default). */
-const slowGroupConcurrency = flags['slow-group-concurrency'] === undefined ? undefined : Number(flags['slow-group-concurrency'])
-if (slowGroupConcurrency !== undefined && !(Number.isInteger(slowGroupConcurrency) && slowGroupConcurrency >= 1)) throw new Error(`--slow-group-concurrency must be a whole number ≥ 1, got ${flags['slow-group-concurrency']}`)
+const slowGroupConcurrency =
+  flags['slow-group-concurrency'] === undefined ? undefined : Number(flags['slow-group-concurrency'])
+if (slowGroupConcurrency !== undefined && !(Number.isInteger(slowGroupConcurrency) && slowGroupConcurrency >= 1))
+  throw new Error(`--slow-group-concurrency must be a whole number ≥ 1, got ${flags['slow-group-concurrency']}`)
 /** The Python group's threads per process (default: 15, the Apache peer's). */
 const pythonThreads = flags['python-threads'] === undefined ? undefined : Number(flags['python-threads'])
-if (pythonThreads !== undefined && !(Number.isInteger(pythonThreads) && pythonThreads >= 1)) throw new Error(`--python-threads must be a whole number ≥ 1, got ${flags['python-threads']}`)
+if (pythonThreads !== undefined && !(Number.isInteger(pythonThreads) && pythonThreads >= 1))
+  throw new Error(`--python-threads must be a whole number ≥ 1, got ${flags['python-threads']}`)
 const work = mkdtempSync(join(tmpdir(), 'gh-bench-'))
 const profileDir = join(work, 'profiles')
 
-interface Daemon { group: string; pid: number }
+interface Daemon {
+  group: string
+  pid: number
+}
 
 let peers: Peers = { running: {}, missing: [] }
 
 async function startServers(wantedPeers: PeerName[]): Promise<{ servers: Servers; daemons: Daemon[] }> {
-  const bare = await startProcess<{ url: string }>(TSX_ARGS, join(HERE, 'servers', 'bare.ts'), [], { readyStream: 'stdout' })
-  const upstream = await startProcess<{ url: string }>(TSX_ARGS, join(HERE, 'servers', 'upstream.ts'), [], { readyStream: 'stdout' })
+  const bare = await startProcess<{ url: string }>(TSX_ARGS, join(HERE, 'servers', 'bare.ts'), [], {
+    readyStream: 'stdout',
+  })
+  const upstream = await startProcess<{ url: string }>(TSX_ARGS, join(HERE, 'servers', 'upstream.ts'), [], {
+    readyStream: 'stdout',
+  })
   const prof = flags.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []
   if (flags.profile) mkdirSync(profileDir)
-  const spec: FrontSpec = { upstream: upstream.ready.url, processes, logLevel: flags['log-level'] as string, daemonExecArgv: prof, ...(flags.profile ? { pythonProfileDir: profileDir } : {}), source: flags.source === true, workDir: work, ...(shareWhenBusy !== undefined ? { shareWhenBusy } : {}), ...(slowGroupConcurrency !== undefined ? { slowGroupConcurrency } : {}), ...(pythonThreads !== undefined ? { pythonThreads } : {}) }
+  const spec: FrontSpec = {
+    upstream: upstream.ready.url,
+    processes,
+    logLevel: flags['log-level'] as string,
+    daemonExecArgv: prof,
+    ...(flags.profile ? { pythonProfileDir: profileDir } : {}),
+    source: flags.source === true,
+    workDir: work,
+    ...(shareWhenBusy !== undefined ? { shareWhenBusy } : {}),
+    ...(slowGroupConcurrency !== undefined ? { slowGroupConcurrency } : {}),
+    ...(pythonThreads !== undefined ? { pythonThreads } : {}),
+  }
   // The front logs like a deployed one: access lines at info, to a file.
   const logFd = openSync(join(work, 'front.log'), 'w')
   const front = await startProcess<{ url: string; daemons: Daemon[] }>(
-    [...TSX_ARGS, ...prof], join(HERE, 'servers', 'front.ts'), [JSON.stringify(spec)],
+    [...TSX_ARGS, ...prof],
+    join(HERE, 'servers', 'front.ts'),
+    [JSON.stringify(spec)],
     { readyStream: 'stderr', prefix: 'BENCH-READY ', stdout: logFd },
   )
   closeSync(logFd)
-  const floor = await startProcess<{ url: string; daemonPid: number }>(TSX_ARGS, join(HERE, 'servers', 'floor.ts'), [], { readyStream: 'stdout' })
-  const proxyFloor = await startProcess<{ url: string }>(TSX_ARGS, join(HERE, 'servers', 'proxy-floor.ts'), [upstream.ready.url], { readyStream: 'stdout' })
-  const pids = { bare: bare.pid, upstream: upstream.pid, front: front.pid, daemons: front.ready.daemons.map((d) => d.pid), floor: floor.pid, floorDaemon: floor.ready.daemonPid, proxyFloor: proxyFloor.pid }
+  const floor = await startProcess<{ url: string; daemonPid: number }>(
+    TSX_ARGS,
+    join(HERE, 'servers', 'floor.ts'),
+    [],
+    { readyStream: 'stdout' },
+  )
+  const proxyFloor = await startProcess<{ url: string }>(
+    TSX_ARGS,
+    join(HERE, 'servers', 'proxy-floor.ts'),
+    [upstream.ready.url],
+    { readyStream: 'stdout' },
+  )
+  const pids = {
+    bare: bare.pid,
+    upstream: upstream.pid,
+    front: front.pid,
+    daemons: front.ready.daemons.map((d) => d.pid),
+    floor: floor.pid,
+    floorDaemon: floor.ready.daemonPid,
+    proxyFloor: proxyFloor.pid,
+  }
   peers = await startPeers(upstream.ready.url, wantedPeers)
-  return { servers: { bare: bare.ready.url, upstream: upstream.ready.url, front: front.ready.url, floor: floor.ready.url, proxyFloor: proxyFloor.ready.url, pids, peers: peers.running }, daemons: front.ready.daemons }
+  return {
+    servers: {
+      bare: bare.ready.url,
+      upstream: upstream.ready.url,
+      front: front.ready.url,
+      floor: floor.ready.url,
+      proxyFloor: proxyFloor.ready.url,
+      pids,
+      peers: peers.running,
+    },
+    daemons: front.ready.daemons,
+  }
 }
 
 /** Monotonic-clock windows of the measured runs (what --profile summarizes). */
@@ -128,16 +188,25 @@ async function measure(s: Scenario, servers: Servers): Promise<Measurement> {
   const ctx = { servers, connections }
   if (warmup > 0 && s.warmup !== false) await s.run({ ...ctx, seconds: warmup })
   // A peer's CPU is its whole process tree (Apache's children and mod_wsgi daemons); its main thread means nothing.
-  const serverPids = s.server === 'peer' ? processTree((servers.peers[s.peer as PeerName] as { pid: number }).pid) : [servers.pids[s.server]]
+  const serverPids =
+    s.server === 'peer'
+      ? processTree((servers.peers[s.peer as PeerName] as { pid: number }).pid)
+      : [servers.pids[s.server]]
   const serverPid = serverPids[0] as number
   const daemons = s.server === 'front' ? servers.pids.daemons : s.server === 'floor' ? [servers.pids.floorDaemon] : []
-  const cpu0 = { server: totalCpuUs(serverPids), main: cpuTimeUs(serverPid, true), daemons: totalCpuUs(daemons), machine: machineTicks() }
+  const cpu0 = {
+    server: totalCpuUs(serverPids),
+    main: cpuTimeUs(serverPid, true),
+    daemons: totalCpuUs(daemons),
+    machine: machineTicks(),
+  }
   const fromUs = nowUs()
   const result = await s.run({ ...ctx, seconds })
   const machine = machineTicks()
   if (s.name !== 'bare') windows.push({ fromUs, toUs: nowUs() })
   const requests = Math.max(result.requests, 1)
-  if (result.non2xx > 0 || result.errors > 0) process.stderr.write(`warning: ${s.name}: ${result.non2xx} non-2xx, ${result.errors} socket errors\n`)
+  if (result.non2xx > 0 || result.errors > 0)
+    process.stderr.write(`warning: ${s.name}: ${result.non2xx} non-2xx, ${result.errors} socket errors\n`)
   return {
     result,
     serverUsPerReq: (totalCpuUs(serverPids) - cpu0.server) / requests,
@@ -149,7 +218,8 @@ async function measure(s: Scenario, servers: Servers): Promise<Measurement> {
 
 function summarizeRuns(s: Scenario, runs: Measurement[], bareByRound: number[], also?: Measurement[]): Row {
   const ratios = runs.map((m, i) => m.result.rps / (bareByRound[i] as number))
-  const opt = (xs: Array<number | undefined>): number | undefined => xs.every((x) => x !== undefined) ? median(xs as number[]) : undefined
+  const opt = (xs: Array<number | undefined>): number | undefined =>
+    xs.every((x) => x !== undefined) ? median(xs as number[]) : undefined
   return {
     name: s.name,
     label: s.label,
@@ -164,17 +234,33 @@ function summarizeRuns(s: Scenario, runs: Measurement[], bareByRound: number[], 
     errors: runs.reduce((a, m) => a + m.result.non2xx + m.result.errors, 0),
     rounds: runs.map((m, i) => ({ rps: m.result.rps, ratio: ratios[i] as number })),
     notes: runs.flatMap((m) => (m.result.note ? [m.result.note] : [])),
-    ...(also ? { also: { name: s.alsoAgainst as string, ratio: median(runs.map((m, i) => m.result.rps / (also[i] as Measurement).result.rps)) } } : {}),
+    ...(also
+      ? {
+          also: {
+            name: s.alsoAgainst as string,
+            ratio: median(runs.map((m, i) => m.result.rps / (also[i] as Measurement).result.rps)),
+          },
+        }
+      : {}),
   }
 }
 
 /** The provider round trip, in a process of its own, against a daemon it starts itself. */
 function providerCall(): Promise<ProviderCall> {
   return new Promise((resolve, reject) => {
-    const args = [...TSX_ARGS, join(HERE, 'provider-call.ts'), '--json', ...(flags.source ? [] : ['--dist']), '20000', '32']
+    const args = [
+      ...TSX_ARGS,
+      join(HERE, 'provider-call.ts'),
+      '--json',
+      ...(flags.source ? [] : ['--dist']),
+      '20000',
+      '32',
+    ]
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
-    child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString()
+    })
     const timer = setTimeout(() => process.kill(child.pid as number, 'SIGKILL'), 120_000)
     child.once('error', reject)
     child.once('exit', (code) => {
@@ -190,16 +276,31 @@ async function main(): Promise<void> {
     process.stderr.write('building dist/ (tsc)…\n')
     buildDist()
   }
-  const chosen = flags.only ? flags.only.split(',') : flags.profile ? ['group-basic'] : scenarios.map((s) => s.name).filter((n) => n !== 'bare')
+  const chosen = flags.only
+    ? flags.only.split(',')
+    : flags.profile
+      ? ['group-basic']
+      : scenarios.map((s) => s.name).filter((n) => n !== 'bare')
   // The slow-logins row is compared with the cache-hit row: it needs that one in the same round.
-  if (chosen.some((n) => n.startsWith('group-basic-slow')) && !chosen.includes('group-basic')) chosen.unshift('group-basic')
+  if (chosen.some((n) => n.startsWith('group-basic-slow')) && !chosen.includes('group-basic'))
+    chosen.unshift('group-basic')
   const unknown = chosen.filter((n) => !scenarios.some((s) => s.name === n))
-  if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(', ')}; known: ${scenarios.map((s) => s.name).join(', ')}`)
-  const wantedPeers = flags['no-peers'] ? [] : [...new Set(scenarios.filter((s) => s.peer !== undefined && chosen.includes(s.name)).map((s) => s.peer as PeerName))]
+  if (unknown.length > 0)
+    throw new Error(`unknown scenario(s): ${unknown.join(', ')}; known: ${scenarios.map((s) => s.name).join(', ')}`)
+  const wantedPeers = flags['no-peers']
+    ? []
+    : [
+        ...new Set(
+          scenarios.filter((s) => s.peer !== undefined && chosen.includes(s.name)).map((s) => s.peer as PeerName),
+        ),
+      ]
   const bareScenario = scenarios.find((s) => s.name === 'bare') as Scenario
   const { servers, daemons } = await startServers(wantedPeers)
   for (const why of peers.missing) process.stderr.write(`peer left out: ${why}\n`)
-  const picked = scenarios.filter((s) => s.name !== 'bare' && chosen.includes(s.name) && (s.peer === undefined || servers.peers[s.peer] !== undefined))
+  const picked = scenarios.filter(
+    (s) =>
+      s.name !== 'bare' && chosen.includes(s.name) && (s.peer === undefined || servers.peers[s.peer] !== undefined),
+  )
   const bare: Measurement[] = []
   const runs = new Map<string, Measurement[]>(picked.map((s) => [s.name, []]))
   for (let round = 1; round <= rounds; round++) {
@@ -212,12 +313,32 @@ async function main(): Promise<void> {
   }
   process.stderr.write(`closing bare run (${seconds}s)…\n`)
   bare.push(await measure(bareScenario, servers))
-  const bareByRound = Array.from({ length: rounds }, (_, i) => ((bare[i] as Measurement).result.rps + (bare[i + 1] as Measurement).result.rps) / 2)
-  const bareRow = summarizeRuns(bareScenario, bare, bare.map((m) => m.result.rps))
+  const bareByRound = Array.from(
+    { length: rounds },
+    (_, i) => ((bare[i] as Measurement).result.rps + (bare[i + 1] as Measurement).result.rps) / 2,
+  )
+  const bareRow = summarizeRuns(
+    bareScenario,
+    bare,
+    bare.map((m) => m.result.rps),
+  )
   bareRow.rounds = bare.map((m) => ({ rps: m.result.rps, ratio: m.result.rps / median(bare.map((b) => b.result.rps)) }))
-  const rows = [bareRow, ...picked.map((s) => summarizeRuns(s, runs.get(s.name) as Measurement[], bareByRound, s.alsoAgainst ? runs.get(s.alsoAgainst) : undefined))]
+  const rows = [
+    bareRow,
+    ...picked.map((s) =>
+      summarizeRuns(
+        s,
+        runs.get(s.name) as Measurement[],
+        bareByRound,
+        s.alsoAgainst ? runs.get(s.alsoAgainst) : undefined,
+      ),
+    ),
+  ]
 
-  const memory = [{ name: 'front', rss: rssOf(servers.pids.front) }, ...daemons.map((d) => ({ name: `daemon ${d.group} (pid ${d.pid})`, rss: rssOf(d.pid) }))]
+  const memory = [
+    { name: 'front', rss: rssOf(servers.pids.front) },
+    ...daemons.map((d) => ({ name: `daemon ${d.group} (pid ${d.pid})`, rss: rssOf(d.pid) })),
+  ]
   const bareRss = rssOf(servers.pids.bare)
   let rtt: ProviderCall | undefined
   if (!flags['no-provider-call'] && !flags.profile && !flags.only) {
@@ -225,9 +346,26 @@ async function main(): Promise<void> {
     rtt = await providerCall()
   }
   const targets = targetsOf(rows, rtt)
-  const machine = { source: flags.source ? 'src' : 'dist', nproc: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, loadTool: loadTool(), seconds, warmup, connections, rounds, processes, logLevel: flags['log-level'], ...(shareWhenBusy !== undefined ? { shareWhenBusy } : {}), ...(slowGroupConcurrency !== undefined ? { slowGroupConcurrency } : {}), ...(pythonThreads !== undefined ? { pythonThreads } : {}) }
-  process.stdout.write(`\n${machine.cpu}, ${machine.nproc} CPUs, node ${machine.node}, gatehouse from ${flags.source ? 'src (tsx)' : 'dist'}; ${machine.loadTool} 1 thread, ${connections} connections, ` +
-    `${seconds} s per run (+${warmup} s warm-up), ${rounds} round(s); ratios are to bare Fastify in the same round\n\n`)
+  const machine = {
+    source: flags.source ? 'src' : 'dist',
+    nproc: cpus().length,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    loadTool: loadTool(),
+    seconds,
+    warmup,
+    connections,
+    rounds,
+    processes,
+    logLevel: flags['log-level'],
+    ...(shareWhenBusy !== undefined ? { shareWhenBusy } : {}),
+    ...(slowGroupConcurrency !== undefined ? { slowGroupConcurrency } : {}),
+    ...(pythonThreads !== undefined ? { pythonThreads } : {}),
+  }
+  process.stdout.write(
+    `\n${machine.cpu}, ${machine.nproc} CPUs, node ${machine.node}, gatehouse from ${flags.source ? 'src (tsx)' : 'dist'}; ${machine.loadTool} 1 thread, ${connections} connections, ` +
+      `${seconds} s per run (+${warmup} s warm-up), ${rounds} round(s); ratios are to bare Fastify in the same round\n\n`,
+  )
   process.stdout.write(formatTable(rows, memory, bareRss) + '\n')
   const against = formatPeerPairs(rows)
   if (against) process.stdout.write(`\n${against}\n`)
@@ -242,7 +380,22 @@ async function main(): Promise<void> {
   await stopAll()
   if (flags.profile) for (const p of summarizeProfiles(servers.pids.front, daemons)) process.stdout.write(`\n${p}\n`)
   mkdirSync(dirname(flags.out as string), { recursive: true })
-  writeFileSync(flags.out as string, JSON.stringify({ date: new Date().toISOString(), machine, rows, peersMissing: peers.missing, memory: [...memory, { name: 'bare Fastify', rss: bareRss }], providerCall: rtt, targets }, null, 2) + '\n')
+  writeFileSync(
+    flags.out as string,
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        machine,
+        rows,
+        peersMissing: peers.missing,
+        memory: [...memory, { name: 'bare Fastify', rss: bareRss }],
+        providerCall: rtt,
+        targets,
+      },
+      null,
+      2,
+    ) + '\n',
+  )
   process.stdout.write(`\nwritten: ${flags.out}\n`)
 }
 
@@ -254,7 +407,9 @@ function formatPeerPairs(rows: Row[]): string {
     const ours = byName.get(p.ours)
     const theirs = byName.get(p.theirs)
     if (ours === undefined || theirs === undefined) continue
-    lines.push(`  ${p.what.padEnd(78)} ${(ours.rps / theirs.rps).toFixed(2).padStart(5)}×  (${ours.name} ÷ ${theirs.name})`)
+    lines.push(
+      `  ${p.what.padEnd(78)} ${(ours.rps / theirs.rps).toFixed(2).padStart(5)}×  (${ours.name} ÷ ${theirs.name})`,
+    )
   }
   if (peers.missing.length > 0) lines.push(...peers.missing.map((m) => `  left out: ${m}`))
   return lines.length > 0 ? `against peers (gatehouse ÷ peer, requests/s, same run):\n${lines.join('\n')}` : ''
@@ -263,11 +418,20 @@ function formatPeerPairs(rows: Row[]): string {
 /** Profiles are written when the processes exit; keeps a copy next to the results. */
 function summarizeProfiles(frontPid: number, daemons: Daemon[]): string[] {
   const files = readdirSync(profileDir)
-  const window = windows.length > 0 ? { fromUs: Math.min(...windows.map((w) => w.fromUs)), toUs: Math.max(...windows.map((w) => w.toUs)) } : undefined
+  const window =
+    windows.length > 0
+      ? { fromUs: Math.min(...windows.map((w) => w.fromUs)), toUs: Math.max(...windows.map((w) => w.toUs)) }
+      : undefined
   const out: string[] = []
-  for (const [title, pid] of [['front', frontPid] as const, ...daemons.map((d) => [`daemon ${d.group}`, d.pid] as const)]) {
+  for (const [title, pid] of [
+    ['front', frontPid] as const,
+    ...daemons.map((d) => [`daemon ${d.group}`, d.pid] as const),
+  ]) {
     const file = files.find((f) => f.includes(`.${pid}.`))
-    if (file === undefined) { out.push(`${title}: no profile written`); continue }
+    if (file === undefined) {
+      out.push(`${title}: no profile written`)
+      continue
+    }
     const keep = join(HERE, 'results', `${title.replace(/\s+/g, '-')}.cpuprofile`)
     mkdirSync(dirname(keep), { recursive: true })
     const text = readFileSync(join(profileDir, file), 'utf8')
@@ -277,7 +441,9 @@ function summarizeProfiles(frontPid: number, daemons: Daemon[]): string[] {
   for (const file of files.filter((f) => f.startsWith('python-') && f.endsWith('.prof'))) {
     const keep = join(HERE, 'results', file)
     writeFileSync(keep, readFileSync(join(profileDir, file)))
-    out.push(`Python worker ${file} (${keep}; cProfile of every thread, warm-up included):\n${pythonProfileSummary(keep)}`)
+    out.push(
+      `Python worker ${file} (${keep}; cProfile of every thread, warm-up included):\n${pythonProfileSummary(keep)}`,
+    )
   }
   return out
 }
@@ -286,7 +452,11 @@ function summarizeProfiles(frontPid: number, daemons: Daemon[]): string[] {
 function pythonProfileSummary(file: string): string {
   const script = 'import pstats, sys; pstats.Stats(sys.argv[1]).sort_stats("tottime").print_stats(25)'
   try {
-    return execFileSync('/usr/bin/python3', ['-c', script, file], { encoding: 'utf8', timeout: 30_000 }).split('\n').filter((l) => l.trim() !== '').slice(3).join('\n')
+    return execFileSync('/usr/bin/python3', ['-c', script, file], { encoding: 'utf8', timeout: 30_000 })
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .slice(3)
+      .join('\n')
   } catch (err) {
     return `(pstats failed: ${(err as Error).message})`
   }

@@ -22,7 +22,15 @@ export interface Servers {
   floor: string
   /** node:http + undici to the upstream, nothing else (bench/servers/proxy-floor.ts). */
   proxyFloor: string
-  pids: { bare: number; upstream: number; front: number; daemons: number[]; floor: number; floorDaemon: number; proxyFloor: number }
+  pids: {
+    bare: number
+    upstream: number
+    front: number
+    daemons: number[]
+    floor: number
+    floorDaemon: number
+    proxyFloor: number
+  }
   /** The peers that started in this run. */
   peers: Partial<Record<PeerName, Peer>>
 }
@@ -51,67 +59,159 @@ const BASIC = { authorization: `Basic ${Buffer.from('bench:bench').toString('bas
 const HERE = dirname(fileURLToPath(import.meta.url))
 
 const front = (ctx: RunContext, path: string): string => new URL(path, ctx.servers.front).href
-const peer = (ctx: RunContext, name: PeerName, path: string): string => new URL(path, (ctx.servers.peers[name] as Peer).url).href
+const peer = (ctx: RunContext, name: PeerName, path: string): string =>
+  new URL(path, (ctx.servers.peers[name] as Peer).url).href
 
 /** The Digest row's requests/s in the current round (0 before it ran: then the Basic row is not paced). */
 let lastDigestRps = 0
 
 export const scenarios: Scenario[] = [
   { name: 'bare', server: 'bare', label: 'bare Fastify hello', run: (c) => runLoad({ ...c, url: c.servers.bare }) },
-  { name: 'upstream-direct', server: 'upstream', label: 'node:http upstream hello, direct', run: (c) => runLoad({ ...c, url: c.servers.upstream }) },
   {
-    name: 'upstream-basic', server: 'front', label: 'gatehouse → upstream, Basic (cache hit)', alsoAgainst: 'upstream-direct',
+    name: 'upstream-direct',
+    server: 'upstream',
+    label: 'node:http upstream hello, direct',
+    run: (c) => runLoad({ ...c, url: c.servers.upstream }),
+  },
+  {
+    name: 'upstream-basic',
+    server: 'front',
+    label: 'gatehouse → upstream, Basic (cache hit)',
+    alsoAgainst: 'upstream-direct',
     run: (c) => runLoad({ ...c, url: front(c, '/up'), headers: BASIC }),
   },
   // What one Node event loop proxying to the upstream costs here, before any gatehouse work: the ceiling of the row above.
   {
-    name: 'upstream-floor', server: 'proxyFloor', label: 'proxy floor: node:http → undici → upstream, nothing else', alsoAgainst: 'upstream-direct',
+    name: 'upstream-floor',
+    server: 'proxyFloor',
+    label: 'proxy floor: node:http → undici → upstream, nothing else',
+    alsoAgainst: 'upstream-direct',
     run: (c) => runLoad({ ...c, url: c.servers.proxyFloor }),
   },
   // What any front + daemon design costs here (bench/servers/floor.ts): the ceiling of the group rows.
-  { name: 'floor', server: 'floor', label: 'two-process floor (node:http ↔ unix socket ↔ daemon, no work)', run: (c) => runLoad({ ...c, url: c.servers.floor }) },
-  { name: 'group', server: 'front', label: 'gatehouse → daemon group, no auth', run: (c) => runLoad({ ...c, url: front(c, '/group') }) },
-  { name: 'group-basic', server: 'front', label: 'gatehouse → daemon group, Basic (cache hit)', run: (c) => runLoad({ ...c, url: front(c, '/group-basic'), headers: BASIC }) },
   {
-    name: 'group-basic-miss', server: 'front', label: 'gatehouse → daemon group, Basic (cache miss, cheap provider)', alsoAgainst: 'group-basic',
+    name: 'floor',
+    server: 'floor',
+    label: 'two-process floor (node:http ↔ unix socket ↔ daemon, no work)',
+    run: (c) => runLoad({ ...c, url: c.servers.floor }),
+  },
+  {
+    name: 'group',
+    server: 'front',
+    label: 'gatehouse → daemon group, no auth',
+    run: (c) => runLoad({ ...c, url: front(c, '/group') }),
+  },
+  {
+    name: 'group-basic',
+    server: 'front',
+    label: 'gatehouse → daemon group, Basic (cache hit)',
+    run: (c) => runLoad({ ...c, url: front(c, '/group-basic'), headers: BASIC }),
+  },
+  {
+    name: 'group-basic-miss',
+    server: 'front',
+    label: 'gatehouse → daemon group, Basic (cache miss, cheap provider)',
+    alsoAgainst: 'group-basic',
     run: (c) => runLoad({ ...c, url: front(c, '/group-basic-miss'), headers: BASIC }),
   },
   {
-    name: 'group-form', server: 'front', label: 'gatehouse → daemon group, form login (session cookie)', alsoAgainst: 'group-basic',
-    run: async (c) => runLoad({ ...c, url: front(c, '/group-form/'), headers: { cookie: await formSessionCookie(c.servers.front, '/group-form/', 'bench', 'bench') } }),
+    name: 'group-form',
+    server: 'front',
+    label: 'gatehouse → daemon group, form login (session cookie)',
+    alsoAgainst: 'group-basic',
+    run: async (c) =>
+      runLoad({
+        ...c,
+        url: front(c, '/group-form/'),
+        headers: { cookie: await formSessionCookie(c.servers.front, '/group-form/', 'bench', 'bench') },
+      }),
   },
   {
-    name: 'group-digest', server: 'front', label: 'gatehouse → daemon group, Digest SHA-256 (node client)',
-    run: async (c) => { const r = await digestLoad(front(c, '/group-digest'), c); lastDigestRps = r.rps; return r },
+    name: 'group-digest',
+    server: 'front',
+    label: 'gatehouse → daemon group, Digest SHA-256 (node client)',
+    run: async (c) => {
+      const r = await digestLoad(front(c, '/group-digest'), c)
+      lastDigestRps = r.rps
+      return r
+    },
   },
   // The same node client on the Basic route, paced to the Digest row's rate of the same round:
   // the front's CPU per request of the two schemes, like for like (same client, same load).
   {
-    name: 'group-basic-node', server: 'front', label: 'gatehouse → group, Basic (cache hit), node client at Digest\'s rate',
+    name: 'group-basic-node',
+    server: 'front',
+    label: "gatehouse → group, Basic (cache hit), node client at Digest's rate",
     run: (c) => digestLoad(front(c, '/group-basic'), c, 'basic', lastDigestRps),
   },
   // Last: the logins still queued when it ends keep the front's provider threads busy until
   // they drain (withSlowLogins waits for that, so the next run starts on a quiet front).
   {
-    name: 'group-basic-slow', server: 'front', label: 'gatehouse → daemon group, Basic (cache hit), 100 slow logins', alsoAgainst: 'group-basic', warmup: false,
-    run: (c) => withSlowLogins({ url: front(c, '/slow'), quietPids: [c.servers.pids.front] }, () => runLoad({ ...c, url: front(c, '/group-basic'), headers: BASIC })),
+    name: 'group-basic-slow',
+    server: 'front',
+    label: 'gatehouse → daemon group, Basic (cache hit), 100 slow logins',
+    alsoAgainst: 'group-basic',
+    warmup: false,
+    run: (c) =>
+      withSlowLogins({ url: front(c, '/slow'), quietPids: [c.servers.pids.front] }, () =>
+        runLoad({ ...c, url: front(c, '/group-basic'), headers: BASIC }),
+      ),
   },
   // The same with the logins answered by a daemon group's provider (scrypt in the group's
   // process, the demo's shape): not paced by shareWhenBusy, which is for provider threads.
   {
-    name: 'group-basic-slow-group', server: 'front', label: 'gatehouse → daemon group, Basic (cache hit), 100 slow group logins', alsoAgainst: 'group-basic', warmup: false,
-    run: (c) => withSlowLogins({ url: front(c, '/slow-group'), quietPids: [c.servers.pids.front, ...c.servers.pids.daemons] }, () => runLoad({ ...c, url: front(c, '/group-basic'), headers: BASIC })),
+    name: 'group-basic-slow-group',
+    server: 'front',
+    label: 'gatehouse → daemon group, Basic (cache hit), 100 slow group logins',
+    alsoAgainst: 'group-basic',
+    warmup: false,
+    run: (c) =>
+      withSlowLogins(
+        { url: front(c, '/slow-group'), quietPids: [c.servers.pids.front, ...c.servers.pids.daemons] },
+        () => runLoad({ ...c, url: front(c, '/group-basic'), headers: BASIC }),
+      ),
   },
   // A Python WSGI group running the Apache peer's hello.wsgi, with its auth.wsgi as the provider.
-  { name: 'py-hello', server: 'front', label: 'gatehouse → Python WSGI group, no auth', run: (c) => runLoad({ ...c, url: front(c, '/py/') }) },
-  { name: 'py-basic', server: 'front', label: 'gatehouse → Python WSGI group, Basic (cache hit)', run: (c) => runLoad({ ...c, url: front(c, '/py-basic/'), headers: PEER_BASIC }) },
   {
-    name: 'py-basic-miss', server: 'front', label: 'gatehouse → Python WSGI group, Basic (cache off, auth script)', alsoAgainst: 'py-basic',
+    name: 'py-hello',
+    server: 'front',
+    label: 'gatehouse → Python WSGI group, no auth',
+    run: (c) => runLoad({ ...c, url: front(c, '/py/') }),
+  },
+  {
+    name: 'py-basic',
+    server: 'front',
+    label: 'gatehouse → Python WSGI group, Basic (cache hit)',
+    run: (c) => runLoad({ ...c, url: front(c, '/py-basic/'), headers: PEER_BASIC }),
+  },
+  {
+    name: 'py-basic-miss',
+    server: 'front',
+    label: 'gatehouse → Python WSGI group, Basic (cache off, auth script)',
+    alsoAgainst: 'py-basic',
     run: (c) => runLoad({ ...c, url: front(c, '/py-basic-miss/'), headers: PEER_BASIC }),
   },
-  { name: 'peer-caddy-basic', server: 'peer', peer: 'caddy', label: 'peer: Caddy basicauth → upstream (bcrypt, cached)', run: (c) => runLoad({ ...c, url: peer(c, 'caddy', '/'), headers: PEER_BASIC }) },
-  { name: 'peer-apache-hello', server: 'peer', peer: 'apache', label: 'peer: Apache + mod_wsgi daemon, WSGI hello, no auth', run: (c) => runLoad({ ...c, url: peer(c, 'apache', '/hello/') }) },
-  { name: 'peer-apache-basic', server: 'peer', peer: 'apache', label: 'peer: Apache + mod_wsgi daemon, Basic via auth script', run: (c) => runLoad({ ...c, url: peer(c, 'apache', '/basic/'), headers: PEER_BASIC }) },
+  {
+    name: 'peer-caddy-basic',
+    server: 'peer',
+    peer: 'caddy',
+    label: 'peer: Caddy basicauth → upstream (bcrypt, cached)',
+    run: (c) => runLoad({ ...c, url: peer(c, 'caddy', '/'), headers: PEER_BASIC }),
+  },
+  {
+    name: 'peer-apache-hello',
+    server: 'peer',
+    peer: 'apache',
+    label: 'peer: Apache + mod_wsgi daemon, WSGI hello, no auth',
+    run: (c) => runLoad({ ...c, url: peer(c, 'apache', '/hello/') }),
+  },
+  {
+    name: 'peer-apache-basic',
+    server: 'peer',
+    peer: 'apache',
+    label: 'peer: Apache + mod_wsgi daemon, Basic via auth script',
+    run: (c) => runLoad({ ...c, url: peer(c, 'apache', '/basic/'), headers: PEER_BASIC }),
+  },
 ]
 
 /**
@@ -122,24 +222,62 @@ export const scenarios: Scenario[] = [
 export const peerPairs: Array<{ ours: string; theirs: string; what: string }> = [
   { ours: 'upstream-basic', theirs: 'peer-caddy-basic', what: 'Basic in front of an HTTP upstream, cached check' },
   { ours: 'py-hello', theirs: 'peer-apache-hello', what: 'WSGI hello, no auth' },
-  { ours: 'py-basic', theirs: 'peer-apache-basic', what: 'WSGI hello, Basic (gatehouse: cache hit; Apache: the script each time; target ≥ 2)' },
-  { ours: 'py-basic-miss', theirs: 'peer-apache-basic', what: 'WSGI hello, Basic, the auth script each request (target ≥ 1.2)' },
+  {
+    ours: 'py-basic',
+    theirs: 'peer-apache-basic',
+    what: 'WSGI hello, Basic (gatehouse: cache hit; Apache: the script each time; target ≥ 2)',
+  },
+  {
+    ours: 'py-basic-miss',
+    theirs: 'peer-apache-basic',
+    what: 'WSGI hello, Basic, the auth script each request (target ≥ 1.2)',
+  },
   { ours: 'group', theirs: 'peer-apache-hello', what: 'Node group hello vs WSGI hello under Apache, no auth' },
-  { ours: 'group-basic', theirs: 'peer-apache-basic', what: 'Node group hello, Basic cache hit vs Apache with the script' },
+  {
+    ours: 'group-basic',
+    theirs: 'peer-apache-basic',
+    what: 'Node group hello, Basic cache hit vs Apache with the script',
+  },
 ]
 
 /** Digest needs a client computing each request: bench/lib/digest-client.ts, in its own process. */
-function digestLoad(url: string, ctx: RunContext, scheme: 'digest' | 'basic' = 'digest', rate = 0): Promise<LoadResult> {
+function digestLoad(
+  url: string,
+  ctx: RunContext,
+  scheme: 'digest' | 'basic' = 'digest',
+  rate = 0,
+): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...TSX_ARGS, join(HERE, 'lib', 'digest-client.ts'), url, String(ctx.seconds), String(ctx.connections), 'bench', 'bench', scheme, String(Math.floor(rate))], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(
+      process.execPath,
+      [
+        ...TSX_ARGS,
+        join(HERE, 'lib', 'digest-client.ts'),
+        url,
+        String(ctx.seconds),
+        String(ctx.connections),
+        'bench',
+        'bench',
+        scheme,
+        String(Math.floor(rate)),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    )
     let out = ''
-    child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString()
+    })
     const timer = setTimeout(() => process.kill(child.pid as number, 'SIGKILL'), (ctx.seconds + 30) * 1000)
     child.once('error', reject)
     child.once('exit', (code) => {
       clearTimeout(timer)
       if (code !== 0) return reject(new Error(`digest client exited with ${code}`))
-      resolveJson<Omit<LoadResult, 'tool'>>(out, 'digest client', (r) => resolve({ tool: 'digest-client', ...r }), reject)
+      resolveJson<Omit<LoadResult, 'tool'>>(
+        out,
+        'digest client',
+        (r) => resolve({ tool: 'digest-client', ...r }),
+        reject,
+      )
     })
   })
 }

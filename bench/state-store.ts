@@ -47,7 +47,11 @@ function frontConfig(upstream: string, state?: string): unknown {
     },
     routes: [
       { path: '/up', upstream, auth: basic },
-      { path: '/group-digest', group: 'hello', auth: { scheme: 'digest', realm: REALM, provider: 'accounts', algorithms: ['SHA-256'] } },
+      {
+        path: '/group-digest',
+        group: 'hello',
+        auth: { scheme: 'digest', realm: REALM, provider: 'accounts', algorithms: ['SHA-256'] },
+      },
     ],
     digest: { secret: DIGEST_SECRET },
     // Every connection is one client address here: the in-flight budget must exceed the
@@ -60,20 +64,48 @@ function frontConfig(upstream: string, state?: string): unknown {
 
 function digestLoad(url: string): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...TSX_ARGS, join(HERE, 'lib', 'digest-client.ts'), url, String(seconds), String(connections), 'bench', 'bench'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(
+      process.execPath,
+      [...TSX_ARGS, join(HERE, 'lib', 'digest-client.ts'), url, String(seconds), String(connections), 'bench', 'bench'],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    )
     let out = ''
-    child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString()
+    })
     child.once('error', reject)
     child.once('exit', (code) => {
       if (code !== 0) return reject(new Error(`digest client exited with ${code}`))
-      resolveJson<Omit<LoadResult, 'tool'>>(out, 'digest client', (r) => resolve({ tool: 'digest-client', ...r }), reject)
+      resolveJson<Omit<LoadResult, 'tool'>>(
+        out,
+        'digest client',
+        (r) => resolve({ tool: 'digest-client', ...r }),
+        reject,
+      )
     })
   })
 }
 
 async function startRedis(dir: string): Promise<{ child: ChildProcess; client: Redis; url: string }> {
   const socket = join(dir, 'redis.sock')
-  const child = spawn('/usr/bin/redis-server', ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' })
+  const child = spawn(
+    '/usr/bin/redis-server',
+    [
+      '--port',
+      '0',
+      '--unixsocket',
+      socket,
+      '--unixsocketperm',
+      '700',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+    ],
+    { stdio: 'ignore' },
+  )
   const client = new Redis({ path: socket, retryStrategy: (n) => (n > 100 ? null : 50) })
   // Until redis-server has made its socket, connecting fails and is retried.
   client.on('error', () => {})
@@ -87,11 +119,18 @@ async function startRedis(dir: string): Promise<{ child: ChildProcess; client: R
  */
 async function redisRoundTrips(client: Redis): Promise<number> {
   let n = 0
-  for (const m of (await client.info('commandstats')).matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm)) if (['eval', 'evalsha', 'set', 'publish'].includes(m[1] as string)) n += Number(m[2])
+  for (const m of (await client.info('commandstats')).matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm))
+    if (['eval', 'evalsha', 'set', 'publish'].includes(m[1] as string)) n += Number(m[2])
   return n
 }
 
-interface Sample { rps: number; frontUs: number; redisCmds: number; redisUs: number; errors: number }
+interface Sample {
+  rps: number
+  frontUs: number
+  redisCmds: number
+  redisUs: number
+  errors: number
+}
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b)
@@ -104,12 +143,28 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gh-bench-state-'))
   const redis = await startRedis(dir)
   try {
-    const upstream = await startProcess<{ url: string }>(TSX_ARGS, join(HERE, 'servers', 'upstream.ts'), [], { readyStream: 'stdout' })
-    const start = (state?: string) => startProcess<{ url: string }>(TSX_ARGS, join(HERE, 'servers', 'front.ts'), [JSON.stringify({ config: frontConfig(upstream.ready.url, state), source: flags.source })], { readyStream: 'stderr', prefix: 'BENCH-READY ' })
+    const upstream = await startProcess<{ url: string }>(TSX_ARGS, join(HERE, 'servers', 'upstream.ts'), [], {
+      readyStream: 'stdout',
+    })
+    const start = (state?: string) =>
+      startProcess<{ url: string }>(
+        TSX_ARGS,
+        join(HERE, 'servers', 'front.ts'),
+        [JSON.stringify({ config: frontConfig(upstream.ready.url, state), source: flags.source })],
+        { readyStream: 'stderr', prefix: 'BENCH-READY ' },
+      )
     const fronts = { builtin: await start(), redis: await start(redis.url) }
     const rows = [
-      { name: 'upstream-basic', label: 'gatehouse → upstream, Basic (cache hit)', run: (url: string) => runLoad({ url: new URL('/up', url).href, seconds, connections, headers: BASIC }) },
-      { name: 'group-digest', label: 'gatehouse → daemon group, Digest SHA-256 (fresh nc)', run: (url: string) => digestLoad(new URL('/group-digest', url).href) },
+      {
+        name: 'upstream-basic',
+        label: 'gatehouse → upstream, Basic (cache hit)',
+        run: (url: string) => runLoad({ url: new URL('/up', url).href, seconds, connections, headers: BASIC }),
+      },
+      {
+        name: 'group-digest',
+        label: 'gatehouse → daemon group, Digest SHA-256 (fresh nc)',
+        run: (url: string) => digestLoad(new URL('/group-digest', url).href),
+      },
     ]
     const samples = new Map<string, Sample[]>()
     for (let round = 0; round < rounds; round++) {
@@ -127,7 +182,7 @@ async function main(): Promise<void> {
           const sample: Sample = {
             rps: r.rps,
             frontUs: (cpuTimeUs(front.pid) - cpu0) / requests,
-            redisCmds: (await redisRoundTrips(redis.client) - cmds0) / requests,
+            redisCmds: ((await redisRoundTrips(redis.client)) - cmds0) / requests,
             redisUs: (cpuTimeUs(redis.child.pid as number) - redisCpu0) / requests,
             errors: r.non2xx + r.errors,
           }
@@ -138,20 +193,32 @@ async function main(): Promise<void> {
     }
     const out: Record<string, unknown> = {}
     process.stdout.write(`\n${rounds} rounds × ${seconds} s, ${connections} connections\n`)
-    process.stdout.write('row                                                   store     req/s   front µs/req  Redis trips/req redis-server µs/req  errors\n')
+    process.stdout.write(
+      'row                                                   store     req/s   front µs/req  Redis trips/req redis-server µs/req  errors\n',
+    )
     for (const row of rows) {
       for (const store of ['builtin', 'redis'] as const) {
         const s = samples.get(`${row.name}/${store}`) as Sample[]
-        const m = { rps: median(s.map((x) => x.rps)), frontUs: median(s.map((x) => x.frontUs)), redisCmds: median(s.map((x) => x.redisCmds)), redisUs: median(s.map((x) => x.redisUs)), errors: s.reduce((a, x) => a + x.errors, 0) }
+        const m = {
+          rps: median(s.map((x) => x.rps)),
+          frontUs: median(s.map((x) => x.frontUs)),
+          redisCmds: median(s.map((x) => x.redisCmds)),
+          redisUs: median(s.map((x) => x.redisUs)),
+          errors: s.reduce((a, x) => a + x.errors, 0),
+        }
         out[`${row.name}/${store}`] = m
-        process.stdout.write(`${row.label.padEnd(54)}${store.padEnd(9)}${m.rps.toFixed(0).padStart(6)}${m.frontUs.toFixed(0).padStart(15)}${m.redisCmds.toFixed(2).padStart(16)}${m.redisUs.toFixed(1).padStart(21)}${String(m.errors).padStart(8)}\n`)
+        process.stdout.write(
+          `${row.label.padEnd(54)}${store.padEnd(9)}${m.rps.toFixed(0).padStart(6)}${m.frontUs.toFixed(0).padStart(15)}${m.redisCmds.toFixed(2).padStart(16)}${m.redisUs.toFixed(1).padStart(21)}${String(m.errors).padStart(8)}\n`,
+        )
       }
       const b = samples.get(`${row.name}/builtin`) as Sample[]
       const r = samples.get(`${row.name}/redis`) as Sample[]
       const rpsRatio = median(r.map((x, i) => x.rps / (b[i] as Sample).rps))
       const cpuRatio = median(r.map((x, i) => x.frontUs / (b[i] as Sample).frontUs))
       out[`${row.name}/ratio`] = { rps: rpsRatio, frontUs: cpuRatio }
-      process.stdout.write(`${''.padEnd(54)}redis ÷ built-in, same round: req/s ${rpsRatio.toFixed(2)}, front CPU/req ${cpuRatio.toFixed(2)}\n`)
+      process.stdout.write(
+        `${''.padEnd(54)}redis ÷ built-in, same round: req/s ${rpsRatio.toFixed(2)}, front CPU/req ${cpuRatio.toFixed(2)}\n`,
+      )
     }
     process.stdout.write(`${JSON.stringify(out)}\n`)
   } finally {

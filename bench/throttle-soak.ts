@@ -18,7 +18,13 @@ import { parseConfig } from '../src/config.js'
 import { runGateway } from '../src/gateway.js'
 import { createLogger } from '../src/log.js'
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, guessers: { type: 'string', default: '8' }, users: { type: 'string', default: '8' } } })
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '10' },
+    guessers: { type: 'string', default: '8' },
+    users: { type: 'string', default: '8' },
+  },
+})
 const seconds = Math.min(60, Number(values.seconds))
 const NAT = '127.0.0.5'
 
@@ -40,31 +46,62 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, 'provider.mjs'), PROVIDER)
   const app = createServer((_req, res) => res.end('ok\n'))
   await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve))
-  const config = parseConfig({
-    listen: { host: '127.0.0.1', port: 0 },
-    providers: { users: { type: 'module', module: './provider.mjs', file: calls, threads: 2, concurrency: 16 } },
-    routes: [{ path: '/app', upstream: `http://127.0.0.1:${(app.address() as AddressInfo).port}`, auth: { realm: 'App', provider: 'users' } }],
-  }, { baseDir: dir })
-  const gw = await runGateway(config, { logger: createLogger('warn', new Writable({ write(_c, _e, cb) { cb() } })), signals: false })
-  const port = Number(new URL(gw.address).port)
-  const send = (agent: Agent, user: string, password: string): Promise<number> => new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/app/x', agent, localAddress: NAT, headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } }, (res) => {
-      res.resume()
-      res.on('end', () => resolve(res.statusCode ?? 0))
-    })
-    req.on('error', reject)
-    req.end()
+  const config = parseConfig(
+    {
+      listen: { host: '127.0.0.1', port: 0 },
+      providers: { users: { type: 'module', module: './provider.mjs', file: calls, threads: 2, concurrency: 16 } },
+      routes: [
+        {
+          path: '/app',
+          upstream: `http://127.0.0.1:${(app.address() as AddressInfo).port}`,
+          auth: { realm: 'App', provider: 'users' },
+        },
+      ],
+    },
+    { baseDir: dir },
+  )
+  const gw = await runGateway(config, {
+    logger: createLogger(
+      'warn',
+      new Writable({
+        write(_c, _e, cb) {
+          cb()
+        },
+      }),
+    ),
+    signals: false,
   })
+  const port = Number(new URL(gw.address).port)
+  const send = (agent: Agent, user: string, password: string): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/app/x',
+          agent,
+          localAddress: NAT,
+          headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` },
+        },
+        (res) => {
+          res.resume()
+          res.on('end', () => resolve(res.statusCode ?? 0))
+        },
+      )
+      req.on('error', reject)
+      req.end()
+    })
   try {
     const userAgent = new Agent({ keepAlive: true, maxSockets: Number(values.users) })
     const guessAgent = new Agent({ keepAlive: true, maxSockets: Number(values.guessers) })
-    if (await send(userAgent, 'alice', 'right-password') !== 200) throw new Error('alice could not log in')
+    if ((await send(userAgent, 'alice', 'right-password')) !== 200) throw new Error('alice could not log in')
     const end = Date.now() + seconds * 1000
     const tally = { alice: new Map<number, number>(), guesses: new Map<number, number>() }
     let n = 0
     const loop = async (agent: Agent, who: 'alice' | 'guesses'): Promise<void> => {
       while (Date.now() < end) {
-        const status = who === 'alice' ? await send(agent, 'alice', 'right-password') : await send(agent, 'bob', `guess-${n++}`)
+        const status =
+          who === 'alice' ? await send(agent, 'alice', 'right-password') : await send(agent, 'bob', `guess-${n++}`)
         tally[who].set(status, (tally[who].get(status) ?? 0) + 1)
       }
     }
@@ -74,8 +111,14 @@ async function main(): Promise<void> {
     ])
     userAgent.destroy()
     guessAgent.destroy()
-    const fmt = (m: Map<number, number>): string => [...m].sort((a, b) => a[0] - b[0]).map(([s, c]) => `${s}: ${c}`).join(', ')
-    console.log(`${seconds} s, ${values.users} alice connections, ${values.guessers} guesser connections, all from ${NAT}`)
+    const fmt = (m: Map<number, number>): string =>
+      [...m]
+        .sort((a, b) => a[0] - b[0])
+        .map(([s, c]) => `${s}: ${c}`)
+        .join(', ')
+    console.log(
+      `${seconds} s, ${values.users} alice connections, ${values.guessers} guesser connections, all from ${NAT}`,
+    )
     console.log(`alice (cache hits): ${fmt(tally.alice)}`)
     console.log(`guesses:            ${fmt(tally.guesses)}`)
     console.log(`provider checks:    ${statSync(calls).size} (alice's first login included)`)

@@ -31,32 +31,117 @@ const ROOT = resolve(dirname(SELF), '..')
 
 /** Module → test files, fastest first (the run stops at the first file that fails). */
 const MODULES: Record<string, string[]> = {
-  'src/auth/auth-header.ts': ['test/unit/auth-header.test.ts', 'test/unit/auth-basic.test.ts', 'test/unit/auth-digest.test.ts'],
+  'src/auth/auth-header.ts': [
+    'test/unit/auth-header.test.ts',
+    'test/unit/auth-basic.test.ts',
+    'test/unit/auth-digest.test.ts',
+  ],
   'src/auth/basic.ts': ['test/unit/auth-basic.test.ts', 'test/integration/front-auth.test.ts'],
   'src/auth/challenge.ts': ['test/unit/auth-challenge.test.ts', 'test/integration/front-auth.test.ts'],
   'src/auth/compare.ts': ['test/unit/auth-header.test.ts', 'test/integration/front-auth.test.ts'],
-  'src/auth/credential-cache.ts': ['test/unit/credential-cache.test.ts', 'test/unit/cache-flush.test.ts', 'test/unit/request-path-cache.test.ts'],
+  'src/auth/credential-cache.ts': [
+    'test/unit/credential-cache.test.ts',
+    'test/unit/cache-flush.test.ts',
+    'test/unit/request-path-cache.test.ts',
+  ],
   'src/auth/cache-flush.ts': ['test/unit/cache-flush.test.ts', 'test/integration/cache-flush-cli.test.ts'],
-  'src/auth/digest.ts': ['test/unit/auth-digest.test.ts', 'test/unit/digest-parse-edges.test.ts', 'test/unit/request-path-cache.test.ts', 'test/unit/digest-uri-authority.test.ts', 'test/integration/digest-refusals.test.ts', 'test/integration/digest-uri-authority.test.ts', 'test/integration/front-auth.test.ts', 'test/unit/fuzz-request-path.test.ts'],
-  'src/auth/fastify-auth.ts': ['test/integration/provider-context.test.ts', 'test/integration/group-provider.test.ts', 'test/integration/front-auth.test.ts'],
-  'src/auth/nonce.ts': ['test/unit/auth-nonce.test.ts', 'test/unit/auth-challenge.test.ts', 'test/unit/request-path-cache.test.ts', 'test/integration/digest-refusals.test.ts'],
+  'src/auth/digest.ts': [
+    'test/unit/auth-digest.test.ts',
+    'test/unit/digest-parse-edges.test.ts',
+    'test/unit/request-path-cache.test.ts',
+    'test/unit/digest-uri-authority.test.ts',
+    'test/integration/digest-refusals.test.ts',
+    'test/integration/digest-uri-authority.test.ts',
+    'test/integration/front-auth.test.ts',
+    'test/unit/fuzz-request-path.test.ts',
+  ],
+  'src/auth/fastify-auth.ts': [
+    'test/integration/provider-context.test.ts',
+    'test/integration/group-provider.test.ts',
+    'test/integration/front-auth.test.ts',
+  ],
+  'src/auth/nonce.ts': [
+    'test/unit/auth-nonce.test.ts',
+    'test/unit/auth-challenge.test.ts',
+    'test/unit/request-path-cache.test.ts',
+    'test/integration/digest-refusals.test.ts',
+  ],
   'src/auth/policy.ts': ['test/unit/request-path-cache.test.ts', 'test/integration/front-auth.test.ts'],
-  'src/auth/provider-chain.ts': ['test/unit/provider-chain-errors.test.ts', 'test/unit/request-path-cache.test.ts', 'test/integration/sidecar-access.test.ts', 'test/integration/front-auth.test.ts'],
-  'src/auth/throttle-gate.ts': ['test/unit/throttle-gate.test.ts', 'test/unit/throttle.test.ts', 'test/unit/throttle-inflight.test.ts', 'test/unit/request-path-cache.test.ts', 'test/integration/throttle.test.ts', 'test/integration/throttle-spared.test.ts', 'test/integration/throttle-concurrency.test.ts', 'test/integration/throttle-digest-parallel.test.ts'],
-  'src/auth/throttle.ts': ['test/unit/throttle.test.ts', 'test/unit/throttle-inflight.test.ts', 'test/unit/throttle-gate.test.ts', 'test/unit/request-path-cache.test.ts', 'test/integration/throttle.test.ts', 'test/integration/throttle-spared.test.ts', 'test/integration/throttle-concurrency.test.ts'],
-  'src/auth/throttle-store.ts': ['test/unit/throttle-inflight.test.ts', 'test/unit/throttle.test.ts', 'test/integration/throttle-spared.test.ts', 'test/integration/throttle-concurrency.test.ts'],
-  'src/auth/verifier.ts': ['test/unit/request-path-cache.test.ts', 'test/unit/throttle-gate.test.ts', 'test/integration/digest-refusals.test.ts', 'test/integration/front-auth.test.ts'],
-  'src/sidecar/forward-auth.ts': ['test/integration/sidecar-access.test.ts', 'test/integration/sidecar.test.ts', 'test/integration/path-confusion.test.ts', 'test/integration/digest-uri-authority.test.ts', 'test/integration/header-count-limit.test.ts'],
-  'src/sidecar/original-request.ts': ['test/integration/sidecar-access.test.ts', 'test/integration/sidecar.test.ts', 'test/integration/path-confusion.test.ts'],
+  'src/auth/provider-chain.ts': [
+    'test/unit/provider-chain-errors.test.ts',
+    'test/unit/request-path-cache.test.ts',
+    'test/integration/sidecar-access.test.ts',
+    'test/integration/front-auth.test.ts',
+  ],
+  'src/auth/throttle-gate.ts': [
+    'test/unit/throttle-gate.test.ts',
+    'test/unit/throttle.test.ts',
+    'test/unit/throttle-inflight.test.ts',
+    'test/unit/request-path-cache.test.ts',
+    'test/integration/throttle.test.ts',
+    'test/integration/throttle-spared.test.ts',
+    'test/integration/throttle-concurrency.test.ts',
+    'test/integration/throttle-digest-parallel.test.ts',
+  ],
+  'src/auth/throttle.ts': [
+    'test/unit/throttle.test.ts',
+    'test/unit/throttle-inflight.test.ts',
+    'test/unit/throttle-gate.test.ts',
+    'test/unit/request-path-cache.test.ts',
+    'test/integration/throttle.test.ts',
+    'test/integration/throttle-spared.test.ts',
+    'test/integration/throttle-concurrency.test.ts',
+  ],
+  'src/auth/throttle-store.ts': [
+    'test/unit/throttle-inflight.test.ts',
+    'test/unit/throttle.test.ts',
+    'test/integration/throttle-spared.test.ts',
+    'test/integration/throttle-concurrency.test.ts',
+  ],
+  'src/auth/verifier.ts': [
+    'test/unit/request-path-cache.test.ts',
+    'test/unit/throttle-gate.test.ts',
+    'test/integration/digest-refusals.test.ts',
+    'test/integration/front-auth.test.ts',
+  ],
+  'src/sidecar/forward-auth.ts': [
+    'test/integration/sidecar-access.test.ts',
+    'test/integration/sidecar.test.ts',
+    'test/integration/path-confusion.test.ts',
+    'test/integration/digest-uri-authority.test.ts',
+    'test/integration/header-count-limit.test.ts',
+  ],
+  'src/sidecar/original-request.ts': [
+    'test/integration/sidecar-access.test.ts',
+    'test/integration/sidecar.test.ts',
+    'test/integration/path-confusion.test.ts',
+  ],
   'src/proxy/path-rule.ts': ['test/unit/path-rule.test.ts', 'test/integration/path-confusion.test.ts'],
-  'src/proxy/forward-headers.ts': ['test/unit/forward-headers.test.ts', 'test/unit/config-header-hygiene.test.ts', 'test/integration/identity-headers.test.ts'],
+  'src/proxy/forward-headers.ts': [
+    'test/unit/forward-headers.test.ts',
+    'test/unit/config-header-hygiene.test.ts',
+    'test/integration/identity-headers.test.ts',
+  ],
   'src/proxy/request-target.ts': ['test/unit/request-target.test.ts', 'test/unit/fuzz-request-path.test.ts'],
   'src/proxy/send-file.ts': ['test/unit/send-file.test.ts'],
   'src/ipc/abort.ts': ['test/unit/ipc-abort.test.ts'],
-  'src/ipc/client.ts': ['test/unit/ipc-malformed-frames.test.ts', 'test/unit/ipc-client-response.test.ts', 'test/unit/ipc-abort.test.ts', 'test/integration/ipc-protocol-errors.test.ts'],
-  'src/ipc/control-channel.ts': ['test/unit/control-channel.test.ts', 'test/integration/control-hostile-worker.test.ts'],
+  'src/ipc/client.ts': [
+    'test/unit/ipc-malformed-frames.test.ts',
+    'test/unit/ipc-client-response.test.ts',
+    'test/unit/ipc-abort.test.ts',
+    'test/integration/ipc-protocol-errors.test.ts',
+  ],
+  'src/ipc/control-channel.ts': [
+    'test/unit/control-channel.test.ts',
+    'test/integration/control-hostile-worker.test.ts',
+  ],
   'src/ipc/flow.ts': ['test/unit/ipc-inbound-body.test.ts', 'test/unit/http-adapter.test.ts'],
-  'src/ipc/frame-decoder.ts': ['test/unit/frame-decoder.test.ts', 'test/unit/framed-socket.test.ts', 'test/unit/ipc-malformed-frames.test.ts', 'test/unit/ipc-client-response.test.ts'],
+  'src/ipc/frame-decoder.ts': [
+    'test/unit/frame-decoder.test.ts',
+    'test/unit/framed-socket.test.ts',
+    'test/unit/ipc-malformed-frames.test.ts',
+    'test/unit/ipc-client-response.test.ts',
+  ],
   'src/ipc/framed-socket.ts': ['test/unit/framed-socket.test.ts', 'test/unit/ipc-malformed-frames.test.ts'],
   'src/ipc/payload.ts': ['test/unit/ipc-malformed-frames.test.ts'],
   'src/ipc/socket-path.ts': ['test/integration/daemon-isolation.test.ts'],
@@ -72,17 +157,30 @@ export interface Mutant {
   kind: string
 }
 
-const REFUSAL_CALL = /^(reject|refuse|deny|fail|destroy|abort|challenge|forbid|notFound|badRequest|protocolError|record|sleep|delay|lock|count|emit)/i
+const REFUSAL_CALL =
+  /^(reject|refuse|deny|fail|destroy|abort|challenge|forbid|notFound|badRequest|protocolError|record|sleep|delay|lock|count|emit)/i
 /** Dropping an operand of || makes it false; of &&, true. */
-const LOGICAL: Partial<Record<ts.SyntaxKind, string>> = { [ts.SyntaxKind.BarBarToken]: 'false', [ts.SyntaxKind.AmpersandAmpersandToken]: 'true' }
+const LOGICAL: Partial<Record<ts.SyntaxKind, string>> = {
+  [ts.SyntaxKind.BarBarToken]: 'false',
+  [ts.SyntaxKind.AmpersandAmpersandToken]: 'true',
+}
 const RELATIONAL: Partial<Record<ts.SyntaxKind, string>> = {
-  [ts.SyntaxKind.LessThanToken]: '<=', [ts.SyntaxKind.LessThanEqualsToken]: '<',
-  [ts.SyntaxKind.GreaterThanToken]: '>=', [ts.SyntaxKind.GreaterThanEqualsToken]: '>',
+  [ts.SyntaxKind.LessThanToken]: '<=',
+  [ts.SyntaxKind.LessThanEqualsToken]: '<',
+  [ts.SyntaxKind.GreaterThanToken]: '>=',
+  [ts.SyntaxKind.GreaterThanEqualsToken]: '>',
 }
 const BOOLEAN_OPERATORS = new Set([
-  ts.SyntaxKind.AmpersandAmpersandToken, ts.SyntaxKind.BarBarToken, ts.SyntaxKind.EqualsEqualsEqualsToken,
-  ts.SyntaxKind.ExclamationEqualsEqualsToken, ts.SyntaxKind.LessThanToken, ts.SyntaxKind.LessThanEqualsToken,
-  ts.SyntaxKind.GreaterThanToken, ts.SyntaxKind.GreaterThanEqualsToken, ts.SyntaxKind.InstanceOfKeyword, ts.SyntaxKind.InKeyword,
+  ts.SyntaxKind.AmpersandAmpersandToken,
+  ts.SyntaxKind.BarBarToken,
+  ts.SyntaxKind.EqualsEqualsEqualsToken,
+  ts.SyntaxKind.ExclamationEqualsEqualsToken,
+  ts.SyntaxKind.LessThanToken,
+  ts.SyntaxKind.LessThanEqualsToken,
+  ts.SyntaxKind.GreaterThanToken,
+  ts.SyntaxKind.GreaterThanEqualsToken,
+  ts.SyntaxKind.InstanceOfKeyword,
+  ts.SyntaxKind.InKeyword,
 ])
 
 /** Does `stmt` (not counting nested functions) return, throw, wait, or call something that refuses or counts? */
@@ -90,7 +188,14 @@ function refuses(stmt: ts.Node): boolean {
   let found = false
   const visit = (n: ts.Node): void => {
     if (found || ts.isFunctionLike(n)) return
-    if (ts.isReturnStatement(n) || ts.isThrowStatement(n) || ts.isContinueStatement(n) || ts.isBreakStatement(n) || ts.isAwaitExpression(n)) found = true
+    if (
+      ts.isReturnStatement(n) ||
+      ts.isThrowStatement(n) ||
+      ts.isContinueStatement(n) ||
+      ts.isBreakStatement(n) ||
+      ts.isAwaitExpression(n)
+    )
+      found = true
     else if (ts.isCallExpression(n)) {
       const callee = n.expression
       const name = ts.isPropertyAccessExpression(callee) ? callee.name.text : ts.isIdentifier(callee) ? callee.text : ''
@@ -135,7 +240,13 @@ function chain(e: ts.Expression, op: ts.SyntaxKind): ts.Expression[] {
 export function findMutants(fileName: string, text: string, negate = false): Mutant[] {
   const sf = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS)
   const out: Mutant[] = []
-  const add = (node: ts.Node, replacement: string, kind: string, start = node.getStart(sf), end = node.getEnd()): void => {
+  const add = (
+    node: ts.Node,
+    replacement: string,
+    kind: string,
+    start = node.getStart(sf),
+    end = node.getEnd(),
+  ): void => {
     const original = text.slice(start, end)
     if (original === replacement) return
     out.push({ line: sf.getLineAndCharacterOfPosition(start).line + 1, start, end, replacement, original, kind })
@@ -149,7 +260,8 @@ export function findMutants(fileName: string, text: string, negate = false): Mut
         const op = n.operatorToken.kind
         const parent = skipParensUp(n)
         if (!(ts.isBinaryExpression(parent) && parent.operatorToken.kind === op)) {
-          for (const o of chain(n, op)) add(o, LOGICAL[op] as string, `drop ${op === ts.SyntaxKind.BarBarToken ? '||' : '&&'} operand`)
+          for (const o of chain(n, op))
+            add(o, LOGICAL[op] as string, `drop ${op === ts.SyntaxKind.BarBarToken ? '||' : '&&'} operand`)
         }
       }
       if (ts.isBinaryExpression(n) && RELATIONAL[n.operatorToken.kind] !== undefined) {
@@ -167,7 +279,8 @@ export function findMutants(fileName: string, text: string, negate = false): Mut
       condition(n.expression)
       if (ts.isBlock(n.thenStatement) && n.thenStatement.statements.length > 1) {
         for (const s of n.thenStatement.statements) {
-          if (ts.isReturnStatement(s) || ts.isThrowStatement(s)) add(s, ';', `remove ${ts.isReturnStatement(s) ? 'return' : 'throw'}`)
+          if (ts.isReturnStatement(s) || ts.isThrowStatement(s))
+            add(s, ';', `remove ${ts.isReturnStatement(s) ? 'return' : 'throw'}`)
         }
       }
     } else if (ts.isReturnStatement(n) && n.expression !== undefined && isBooleanExpression(n.expression)) {
@@ -199,7 +312,13 @@ export function applyMutant(text: string, m: Mutant): string {
 
 // ── running ─────────────────────────────────────────────────────────────────────────────────
 
-interface Options { modules: string[]; list: boolean; negate: boolean; timeoutMs: number; lines: number[] }
+interface Options {
+  modules: string[]
+  list: boolean
+  negate: boolean
+  timeoutMs: number
+  lines: number[]
+}
 
 function parseArgs(argv: string[]): Options {
   const opts: Options = { modules: [], list: false, negate: false, timeoutMs: 90_000, lines: [] }
@@ -217,7 +336,8 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--line') opts.lines.push(Number(value()))
     else throw new Error(`unknown argument ${a} (see the comment at the top of scripts/mutate-guards.ts)`)
   }
-  for (const m of opts.modules) if (!(m in MODULES)) throw new Error(`${m} is not in the module table of scripts/mutate-guards.ts`)
+  for (const m of opts.modules)
+    if (!(m in MODULES)) throw new Error(`${m} is not in the module table of scripts/mutate-guards.ts`)
   if (opts.modules.length === 0) opts.modules = Object.keys(MODULES)
   return opts
 }
@@ -232,7 +352,10 @@ const BACKUP = join(tmpdir(), `gatehouse-mutation-${createHash('sha256').update(
 function restoreLeftover(): void {
   if (!existsSync(BACKUP)) return
   const { file, text, pid } = JSON.parse(readFileSync(BACKUP, 'utf8')) as { file: string; text: string; pid: number }
-  if (pid !== process.pid && alive(pid)) throw new Error(`another mutation run (pid ${pid}) is changing ${relative(ROOT, file)} in this checkout; wait for it or stop it`)
+  if (pid !== process.pid && alive(pid))
+    throw new Error(
+      `another mutation run (pid ${pid}) is changing ${relative(ROOT, file)} in this checkout; wait for it or stop it`,
+    )
   writeFileSync(file, text)
   rmSync(BACKUP)
   console.error(`restored ${relative(ROOT, file)} from an interrupted run`)
@@ -259,7 +382,12 @@ function restoreCurrent(): void {
 let child: ReturnType<typeof spawn> | null = null
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(signal, () => {
-    if (child?.pid !== undefined) try { process.kill(-child.pid, 'SIGKILL') } catch { /* already gone */ }
+    if (child?.pid !== undefined)
+      try {
+        process.kill(-child.pid, 'SIGKILL')
+      } catch {
+        /* already gone */
+      }
     restoreCurrent()
     process.exit(130)
   })
@@ -270,9 +398,19 @@ process.on('exit', restoreCurrent)
 function runTests(file: string, timeoutMs: number): Promise<boolean> {
   return new Promise((done) => {
     // detached: its own process group, so a timeout ends the test runner and whatever it started.
-    const c = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=dot', file], { cwd: ROOT, stdio: 'ignore', detached: true })
+    const c = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=dot', file], {
+      cwd: ROOT,
+      stdio: 'ignore',
+      detached: true,
+    })
     child = c
-    const timer = setTimeout(() => { try { process.kill(-(c.pid as number), 'SIGKILL') } catch { /* gone */ } }, timeoutMs)
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-(c.pid as number), 'SIGKILL')
+      } catch {
+        /* gone */
+      }
+    }, timeoutMs)
     c.on('exit', (code) => {
       clearTimeout(timer)
       child = null
@@ -286,20 +424,42 @@ async function killedBy(tests: string[], timeoutMs: number): Promise<string | un
   return undefined
 }
 
-interface Row { module: string; mutants: number; killed: number; survivors: Mutant[]; note?: string }
+interface Row {
+  module: string
+  mutants: number
+  killed: number
+  survivors: Mutant[]
+  note?: string
+}
 
 async function runModule(module: string, opts: Options): Promise<Row> {
   const file = join(ROOT, module)
   const tests = MODULES[module] as string[]
   const text = readFileSync(file, 'utf8')
-  const mutants = findMutants(file, text, opts.negate).filter((m) => opts.lines.length === 0 || opts.lines.includes(m.line))
+  const mutants = findMutants(file, text, opts.negate).filter(
+    (m) => opts.lines.length === 0 || opts.lines.includes(m.line),
+  )
   if (opts.list) {
     for (const m of mutants) console.log(`${module}:${m.line}  ${m.kind}: ${oneLine(m.original)} → ${m.replacement}`)
     return { module, mutants: mutants.length, killed: 0, survivors: [] }
   }
   const missing = tests.filter((t) => !existsSync(join(ROOT, t)))
-  if (missing.length > 0) return { module, mutants: mutants.length, killed: 0, survivors: [], note: `missing test files: ${missing.join(', ')}` }
-  if ((await killedBy(tests, opts.timeoutMs)) !== undefined) return { module, mutants: mutants.length, killed: 0, survivors: [], note: 'tests fail without any mutant: fix them first' }
+  if (missing.length > 0)
+    return {
+      module,
+      mutants: mutants.length,
+      killed: 0,
+      survivors: [],
+      note: `missing test files: ${missing.join(', ')}`,
+    }
+  if ((await killedBy(tests, opts.timeoutMs)) !== undefined)
+    return {
+      module,
+      mutants: mutants.length,
+      killed: 0,
+      survivors: [],
+      note: 'tests fail without any mutant: fix them first',
+    }
   const survivors: Mutant[] = []
   let killed = 0
   for (const [i, m] of mutants.entries()) {
@@ -314,7 +474,9 @@ async function runModule(module: string, opts: Options): Promise<Row> {
     }
     if (by === undefined) survivors.push(m)
     else killed++
-    process.stderr.write(`${module} ${i + 1}/${mutants.length} line ${m.line} ${by === undefined ? `SURVIVED ${m.kind}: ${oneLine(m.original)} → ${m.replacement}` : `killed by ${by}`}\n`)
+    process.stderr.write(
+      `${module} ${i + 1}/${mutants.length} line ${m.line} ${by === undefined ? `SURVIVED ${m.kind}: ${oneLine(m.original)} → ${m.replacement}` : `killed by ${by}`}\n`,
+    )
   }
   return { module, mutants: mutants.length, killed, survivors }
 }
@@ -333,11 +495,21 @@ async function main(): Promise<void> {
   const pad = Math.max(...rows.map((r) => r.module.length))
   console.log(`\n${'module'.padEnd(pad)}  mutants  killed  survived`)
   for (const r of rows) {
-    console.log(`${r.module.padEnd(pad)}  ${String(r.mutants).padStart(7)}  ${String(r.killed).padStart(6)}  ${String(r.survivors.length).padStart(8)}${r.note ? `  (${r.note})` : ''}`)
+    console.log(
+      `${r.module.padEnd(pad)}  ${String(r.mutants).padStart(7)}  ${String(r.killed).padStart(6)}  ${String(r.survivors.length).padStart(8)}${r.note ? `  (${r.note})` : ''}`,
+    )
   }
-  const total = rows.reduce((a, r) => ({ m: a.m + r.mutants, k: a.k + r.killed, s: a.s + r.survivors.length }), { m: 0, k: 0, s: 0 })
-  console.log(`${'total'.padEnd(pad)}  ${String(total.m).padStart(7)}  ${String(total.k).padStart(6)}  ${String(total.s).padStart(8)}`)
-  const survivors = rows.flatMap((r) => r.survivors.map((m) => `  ${r.module}:${m.line}  ${m.kind}: ${oneLine(m.original)} → ${m.replacement}`))
+  const total = rows.reduce((a, r) => ({ m: a.m + r.mutants, k: a.k + r.killed, s: a.s + r.survivors.length }), {
+    m: 0,
+    k: 0,
+    s: 0,
+  })
+  console.log(
+    `${'total'.padEnd(pad)}  ${String(total.m).padStart(7)}  ${String(total.k).padStart(6)}  ${String(total.s).padStart(8)}`,
+  )
+  const survivors = rows.flatMap((r) =>
+    r.survivors.map((m) => `  ${r.module}:${m.line}  ${m.kind}: ${oneLine(m.original)} → ${m.replacement}`),
+  )
   if (survivors.length > 0) console.log(`\nsurvivors:\n${survivors.join('\n')}`)
   if (rows.some((r) => r.note !== undefined)) process.exitCode = 2
   else if (survivors.length > 0) process.exitCode = 1

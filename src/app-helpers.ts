@@ -39,8 +39,11 @@ export function getUser(req: RequestLike, names: IdentityHeaderNames = {}): stri
 /** The user's groups (a comma-separated header; empty entries dropped). */
 export function getGroups(req: RequestLike, names: IdentityHeaderNames = {}): string[] {
   const value = req.headers[(names.groups ?? DEFAULT_GROUPS_HEADER).toLowerCase()]
-  const joined = Array.isArray(value) ? value.join(',') : value ?? ''
-  return joined.split(',').map((g) => g.trim()).filter((g) => g !== '')
+  const joined = Array.isArray(value) ? value.join(',') : (value ?? '')
+  return joined
+    .split(',')
+    .map((g) => g.trim())
+    .filter((g) => g !== '')
 }
 
 export function getIdentity(req: RequestLike, names: IdentityHeaderNames = {}): Identity {
@@ -64,8 +67,12 @@ export interface SendFileOptions {
  * conditional requests; the header never reaches the client.
  */
 export function sendFile(res: ServerResponse, path: string, opts: SendFileOptions = {}): void {
-  for (const [name, n] of [['offset', opts.offset], ['length', opts.length]] as const) {
-    if (n !== undefined && (!Number.isSafeInteger(n) || n < 0)) throw new TypeError(`sendFile: ${name} must be a non-negative integer, got ${n}`)
+  for (const [name, n] of [
+    ['offset', opts.offset],
+    ['length', opts.length],
+  ] as const) {
+    if (n !== undefined && (!Number.isSafeInteger(n) || n < 0))
+      throw new TypeError(`sendFile: ${name} must be a non-negative integer, got ${n}`)
   }
   res.setHeader(FILE_HEADER, encodeURIComponent(resolve(path)))
   if (opts.offset !== undefined) res.setHeader(FILE_OFFSET_HEADER, String(opts.offset))

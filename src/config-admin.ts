@@ -6,7 +6,13 @@ import { isIP } from 'node:net'
 import { resolve } from 'node:path'
 import type { AdminConfig } from './config-types.js'
 
-export interface RawAdmin { host?: string; port?: number; socket?: string; token?: string; tokenFile?: string }
+export interface RawAdmin {
+  host?: string
+  port?: number
+  socket?: string
+  token?: string
+  tokenFile?: string
+}
 
 export const DEFAULT_ADMIN_PORT = 9090
 
@@ -15,9 +21,11 @@ export function parseAdmin(raw: RawAdmin, baseDir: string, problems: string[]): 
     ...(raw.token !== undefined ? { token: raw.token } : {}),
     ...(raw.tokenFile !== undefined ? { tokenFile: resolve(baseDir, raw.tokenFile) } : {}),
   }
-  if (raw.token !== undefined && raw.tokenFile !== undefined) problems.push('admin.tokenFile: give either token or tokenFile, not both')
+  if (raw.token !== undefined && raw.tokenFile !== undefined)
+    problems.push('admin.tokenFile: give either token or tokenFile, not both')
   if (raw.socket !== undefined) {
-    if (raw.host !== undefined || raw.port !== undefined) problems.push('admin.socket: give either socket or host/port, not both')
+    if (raw.host !== undefined || raw.port !== undefined)
+      problems.push('admin.socket: give either socket or host/port, not both')
     return { kind: 'socket', socket: resolve(baseDir, raw.socket), ...auth }
   }
   const host = raw.host ?? '127.0.0.1'

@@ -9,16 +9,33 @@ import { errors } from './errors.js'
 
 type Duration = number | string
 
-export interface RawThrottleRule { maxFailures?: number; window?: Duration; lockout?: Duration }
+export interface RawThrottleRule {
+  maxFailures?: number
+  window?: Duration
+  lockout?: Duration
+}
 
 export interface RawThrottle {
-  enabled?: boolean; window?: Duration; lockout?: Duration; maxLockout?: Duration; delay?: Duration; maxDelay?: Duration
-  maxEntries?: number; perAddress?: false | RawThrottleRule; perUser?: false | RawThrottleRule
+  enabled?: boolean
+  window?: Duration
+  lockout?: Duration
+  maxLockout?: Duration
+  delay?: Duration
+  maxDelay?: Duration
+  maxEntries?: number
+  perAddress?: false | RawThrottleRule
+  perUser?: false | RawThrottleRule
 }
 
 export interface RawLimits {
-  maxHeaderSize?: number; maxHeaderFields?: number; headersTimeout?: Duration; requestTimeout?: Duration; keepAliveTimeout?: Duration
-  maxConnections?: number; maxConcurrentStreams?: number; bodyLimit?: number
+  maxHeaderSize?: number
+  maxHeaderFields?: number
+  headersTimeout?: Duration
+  requestTimeout?: Duration
+  keepAliveTimeout?: Duration
+  maxConnections?: number
+  maxConcurrentStreams?: number
+  bodyLimit?: number
 }
 
 export const THROTTLE_DEFAULTS = {
@@ -49,7 +66,13 @@ export function parseThrottle(raw: RawThrottle | undefined): ThrottleConfig {
   const windowMs = durationMs(t.window, THROTTLE_DEFAULTS.windowMs)
   const lockoutMs = durationMs(t.lockout, THROTTLE_DEFAULTS.lockoutMs)
   const rule = (r: false | RawThrottleRule | undefined, maxFailures: number): ThrottleRuleConfig | undefined =>
-    r === false ? undefined : { maxFailures: r?.maxFailures ?? maxFailures, windowMs: durationMs(r?.window, windowMs), lockoutMs: durationMs(r?.lockout, lockoutMs) }
+    r === false
+      ? undefined
+      : {
+          maxFailures: r?.maxFailures ?? maxFailures,
+          windowMs: durationMs(r?.window, windowMs),
+          lockoutMs: durationMs(r?.lockout, lockoutMs),
+        }
   const perAddress = rule(t.perAddress, THROTTLE_DEFAULTS.perAddressFailures)
   const perUser = rule(t.perUser, THROTTLE_DEFAULTS.perUserFailures)
   return {
@@ -76,9 +99,14 @@ export function parseLimits(raw: RawLimits | undefined): LimitsConfig {
     bodyLimit: l.bodyLimit ?? LIMITS_DEFAULTS.bodyLimit,
   }
   // Node refuses a head timeout longer than the whole-request timeout, and 0 would let a slow head hold a connection forever.
-  if (out.headersTimeoutMs <= 0) throw errors.GH_ERR_CONFIG_INVALID('limits.headersTimeout: expected more than 0 (a slow request head must not hold a connection forever)')
+  if (out.headersTimeoutMs <= 0)
+    throw errors.GH_ERR_CONFIG_INVALID(
+      'limits.headersTimeout: expected more than 0 (a slow request head must not hold a connection forever)',
+    )
   if (out.requestTimeoutMs > 0 && out.headersTimeoutMs > out.requestTimeoutMs) {
-    throw errors.GH_ERR_CONFIG_INVALID(`limits.headersTimeout: expected at most limits.requestTimeout (${out.requestTimeoutMs} ms), got ${out.headersTimeoutMs} ms`)
+    throw errors.GH_ERR_CONFIG_INVALID(
+      `limits.headersTimeout: expected at most limits.requestTimeout (${out.requestTimeoutMs} ms), got ${out.headersTimeoutMs} ms`,
+    )
   }
   return out
 }

@@ -18,7 +18,14 @@ export interface RawSession {
 export const DEFAULT_LOGIN_PATH = '/.gatehouse/login'
 export const DEFAULT_LOGOUT_PATH = '/.gatehouse/logout'
 
-export function parseSession(raw: RawSession | undefined, routes: readonly RouteConfig[], sidecarPath: string | undefined, baseDir: string, durationMs: (v: number | string | undefined, fallback: number) => number, problems: string[]): SessionConfig {
+export function parseSession(
+  raw: RawSession | undefined,
+  routes: readonly RouteConfig[],
+  sidecarPath: string | undefined,
+  baseDir: string,
+  durationMs: (v: number | string | undefined, fallback: number) => number,
+  problems: string[],
+): SessionConfig {
   const r = raw ?? {}
   const config: SessionConfig = {
     loginPath: r.loginPath ?? DEFAULT_LOGIN_PATH,
@@ -29,7 +36,8 @@ export function parseSession(raw: RawSession | undefined, routes: readonly Route
     lifetimeMs: durationMs(r.lifetime, 12 * 3_600_000),
     ...(r.template !== undefined ? { template: resolve(baseDir, r.template) } : {}),
   }
-  if (config.loginPath === config.logoutPath) problems.push(`session.logoutPath: ${config.logoutPath} is also session.loginPath`)
+  if (config.loginPath === config.logoutPath)
+    problems.push(`session.logoutPath: ${config.logoutPath} is also session.loginPath`)
   for (const key of ['loginPath', 'logoutPath'] as const) {
     const path = config[key]
     routes.forEach((route, i) => {
@@ -40,7 +48,10 @@ export function parseSession(raw: RawSession | undefined, routes: readonly Route
   if (config.idleTimeoutMs <= 0) problems.push('session.idleTimeout: expected more than 0')
   if (config.lifetimeMs <= 0) problems.push('session.lifetime: expected more than 0')
   routes.forEach((route, i) => {
-    if (route.auth?.scheme.includes('form') && route.auth.proxy) problems.push(`routes[${i}].auth.proxy: form login cannot be proxy authentication (remove form from scheme or set proxy: false)`)
+    if (route.auth?.scheme.includes('form') && route.auth.proxy)
+      problems.push(
+        `routes[${i}].auth.proxy: form login cannot be proxy authentication (remove form from scheme or set proxy: false)`,
+      )
   })
   return config
 }

@@ -5,7 +5,11 @@
  */
 import type { StateConfig } from './config-types.js'
 
-export interface RawState { redis: string; prefix?: string; timeout?: number | string }
+export interface RawState {
+  redis: string
+  prefix?: string
+  timeout?: number | string
+}
 
 /** Default `state.timeout`: a Redis on the same network answers in well under a millisecond. */
 export const DEFAULT_STATE_TIMEOUT_MS = 250
@@ -22,12 +26,20 @@ export function parseState(raw: RawState, timeoutMs: number, problems: string[])
   }
   if (url !== undefined) {
     if (url.protocol === 'unix:') {
-      if (url.host !== '' || !url.pathname.startsWith('/') || url.pathname === '/') problems.push(`state.redis: a unix socket is written unix:///absolute/path/redis.sock, got ${JSON.stringify(redis)}`)
+      if (url.host !== '' || !url.pathname.startsWith('/') || url.pathname === '/')
+        problems.push(
+          `state.redis: a unix socket is written unix:///absolute/path/redis.sock, got ${JSON.stringify(redis)}`,
+        )
     } else if (url.protocol === 'redis:' || url.protocol === 'rediss:') {
       if (url.hostname === '') problems.push(`state.redis: no host in ${JSON.stringify(redis)}`)
-      if (url.pathname.length > 1 && !/^\/[0-9]{1,2}$/.test(url.pathname)) problems.push(`state.redis: the path names the database, a number (redis://host:6379/0), got ${JSON.stringify(url.pathname)}`)
+      if (url.pathname.length > 1 && !/^\/[0-9]{1,2}$/.test(url.pathname))
+        problems.push(
+          `state.redis: the path names the database, a number (redis://host:6379/0), got ${JSON.stringify(url.pathname)}`,
+        )
     } else {
-      problems.push(`state.redis: expected a redis://, rediss:// or unix:// address, got ${JSON.stringify(url.protocol)}`)
+      problems.push(
+        `state.redis: expected a redis://, rediss:// or unix:// address, got ${JSON.stringify(url.protocol)}`,
+      )
     }
   }
   if (!(timeoutMs > 0)) problems.push('state.timeout: expected more than 0 (a command must not wait forever)')

@@ -11,7 +11,16 @@ import type { DigestAlgorithmName } from './auth/digest.js'
 import { parseAdmin, type RawAdmin } from './config-admin.js'
 import { parseSession, type RawSession } from './config-session.js'
 import { DEFAULT_STATE_TIMEOUT_MS, parseState, type RawState } from './config-state.js'
-import type { AuthConfig, Config, GroupConfig, ProviderConfig, RequireConfig, RouteConfig, Scheme, SidecarConfig } from './config-types.js'
+import type {
+  AuthConfig,
+  Config,
+  GroupConfig,
+  ProviderConfig,
+  RequireConfig,
+  RouteConfig,
+  Scheme,
+  SidecarConfig,
+} from './config-types.js'
 import { parseLimits, parseThrottle, type RawLimits, type RawThrottle } from './config-hardening.js'
 import { durationMs } from './config-duration.js'
 import { DEFAULT_NICE, DEFAULT_SHARE_WHEN_BUSY } from './providers/thread-pool.js'
@@ -40,7 +49,16 @@ export interface ParseOptions {
 }
 
 /** Headers the message cannot be read or routed without: never client identity, never strippable. */
-const MESSAGE_FRAMING = new Set(['host', 'content-length', 'transfer-encoding', 'content-type', 'connection', 'te', 'upgrade', 'expect'])
+const MESSAGE_FRAMING = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'content-type',
+  'connection',
+  'te',
+  'upgrade',
+  'expect',
+])
 
 export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
   if (!validate(raw)) throw errors.GH_ERR_CONFIG_INVALID(formatSchemaErrors(validate.errors ?? []))
@@ -60,7 +78,8 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
   for (const [name, g] of Object.entries(doc.groups ?? {})) {
     if (name in providers) problems.push(`groups.${name}: the name is also used under providers; names must be unique`)
     groups[name] = parseGroup(name, g, baseDir)
-    if ((g.app === undefined) === (g.wsgi === undefined)) problems.push(`groups.${name}: give exactly one of app (a Node app) or wsgi (a Python WSGI file)`)
+    if ((g.app === undefined) === (g.wsgi === undefined))
+      problems.push(`groups.${name}: give exactly one of app (a Node app) or wsgi (a Python WSGI file)`)
     if (g.wsgi === undefined) {
       for (const key of ['python', 'pythonPath', 'threads'] as const) {
         if (g[key] !== undefined) problems.push(`groups.${name}.${key}: only with wsgi`)
@@ -69,16 +88,32 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
       for (const key of ['node', 'execArgv'] as const) {
         if (g[key] !== undefined) problems.push(`groups.${name}.${key}: only with app (a Node app), not with wsgi`)
       }
-      if (g.providerOptions !== undefined) problems.push(`groups.${name}.providerOptions: only with app (a mod_wsgi auth script takes no options)`)
-      if (g.concurrency !== undefined) problems.push(`groups.${name}.concurrency: with wsgi, set threads (each thread serves one request at a time)`)
+      if (g.providerOptions !== undefined)
+        problems.push(`groups.${name}.providerOptions: only with app (a mod_wsgi auth script takes no options)`)
+      if (g.concurrency !== undefined)
+        problems.push(`groups.${name}.concurrency: with wsgi, set threads (each thread serves one request at a time)`)
     }
-    if (typeof g.processes === 'object' && g.processes.max < g.processes.min) problems.push(`groups.${name}.processes.max: expected at least processes.min (${g.processes.min}), got ${g.processes.max}`)
-    if (g.idleTime !== undefined && typeof g.processes !== 'object') problems.push(`groups.${name}.idleTime: only with processes: { min, max }`)
-    if (groups[name]!.idleTimeMs !== undefined && groups[name]!.idleTimeMs! <= 0) problems.push(`groups.${name}.idleTime: expected more than 0`)
-    if (!g.provider && (g.providerOptions || g.providerTimeout !== undefined || g.providerConcurrency !== undefined || g.providerQueueTimeout !== undefined)) {
-      problems.push(`groups.${name}.provider: required when the group has provider options (providerOptions, providerTimeout, providerConcurrency, providerQueueTimeout)`)
+    if (typeof g.processes === 'object' && g.processes.max < g.processes.min)
+      problems.push(
+        `groups.${name}.processes.max: expected at least processes.min (${g.processes.min}), got ${g.processes.max}`,
+      )
+    if (g.idleTime !== undefined && typeof g.processes !== 'object')
+      problems.push(`groups.${name}.idleTime: only with processes: { min, max }`)
+    if (groups[name]!.idleTimeMs !== undefined && groups[name]!.idleTimeMs! <= 0)
+      problems.push(`groups.${name}.idleTime: expected more than 0`)
+    if (
+      !g.provider &&
+      (g.providerOptions ||
+        g.providerTimeout !== undefined ||
+        g.providerConcurrency !== undefined ||
+        g.providerQueueTimeout !== undefined)
+    ) {
+      problems.push(
+        `groups.${name}.provider: required when the group has provider options (providerOptions, providerTimeout, providerConcurrency, providerQueueTimeout)`,
+      )
     }
-    if (groups[name]!.providerTimeoutMs <= 0) problems.push(`groups.${name}.providerTimeout: expected more than 0 (a call must not wait forever)`)
+    if (groups[name]!.providerTimeoutMs <= 0)
+      problems.push(`groups.${name}.providerTimeout: expected more than 0 (a call must not wait forever)`)
   }
   const routes = (doc.routes ?? []).map((r, i) => parseRoute(r, `routes[${i}]`, providers, groups, problems))
   checkCaseDistinct(routes, problems)
@@ -93,15 +128,24 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
     strip: doc.identityHeaders?.strip ?? [],
   }
   identityHeaders.strip.forEach((name, i) => {
-    if (MESSAGE_FRAMING.has(name.toLowerCase())) problems.push(`identityHeaders.strip[${i}]: ${name} frames or routes the message itself; stripping it would break every request`)
-    if (name.toLowerCase() === 'authorization') problems.push(`identityHeaders.strip[${i}]: use a route's auth.passAuthorization: false to keep Authorization from the target`)
+    if (MESSAGE_FRAMING.has(name.toLowerCase()))
+      problems.push(
+        `identityHeaders.strip[${i}]: ${name} frames or routes the message itself; stripping it would break every request`,
+      )
+    if (name.toLowerCase() === 'authorization')
+      problems.push(
+        `identityHeaders.strip[${i}]: use a route's auth.passAuthorization: false to keep Authorization from the target`,
+      )
   })
   const sidecar = doc.sidecar ? parseSidecar(doc.sidecar, routes, identityHeaders, problems) : undefined
   const admin = doc.admin ? parseAdmin(doc.admin, baseDir, problems) : undefined
   const session = parseSession(doc.session, routes, sidecar?.path, baseDir, durationMs, problems)
-  const state = doc.state ? parseState(doc.state, durationMs(doc.state.timeout, DEFAULT_STATE_TIMEOUT_MS), problems) : undefined
+  const state = doc.state
+    ? parseState(doc.state, durationMs(doc.state.timeout, DEFAULT_STATE_TIMEOUT_MS), problems)
+    : undefined
   // Browsers speak HTTP/2 only over TLS (ALPN); cleartext h2c would also let a client skip the HTTP/1.1 parser's checks by prior knowledge.
-  if (doc.listen?.http2 === true && !doc.listen.tls) problems.push('listen.http2: needs listen.tls (HTTP/2 is served over TLS only; cleartext h2c is not supported)')
+  if (doc.listen?.http2 === true && !doc.listen.tls)
+    problems.push('listen.http2: needs listen.tls (HTTP/2 is served over TLS only; cleartext h2c is not supported)')
   if (problems.length > 0) throw errors.GH_ERR_CONFIG_INVALID(problems.join('; '))
 
   return {
@@ -110,7 +154,9 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
       host: doc.listen?.host ?? '127.0.0.1',
       port: doc.listen?.port ?? 8080,
       http2: doc.listen?.http2 === true,
-      ...(doc.listen?.tls ? { tls: { cert: at('listen.tls.cert')(doc.listen.tls.cert), key: at('listen.tls.key')(doc.listen.tls.key) } } : {}),
+      ...(doc.listen?.tls
+        ? { tls: { cert: at('listen.tls.cert')(doc.listen.tls.cert), key: at('listen.tls.key')(doc.listen.tls.key) } }
+        : {}),
     },
     providers,
     groups,
@@ -139,9 +185,12 @@ function parseProvider(name: string, p: RawProvider, baseDir: string, problems: 
   for (const key of ['file', 'database', 'groupFile']) {
     if (typeof options[key] === 'string') options[key] = resolve(baseDir, options[key] as string)
   }
-  if (type === 'module' && !module) problems.push(`providers.${name}.module: required when type is module (a path to the provider module)`)
-  if ((type === 'htpasswd' || type === 'htdigest') && typeof options.file !== 'string') problems.push(`providers.${name}.file: required for type ${type} (the path of the ${type} file)`)
-  if ((type === 'sqlite' || type === 'django') && typeof options.database !== 'string') problems.push(`providers.${name}.database: required for type ${type} (the path of the SQLite database)`)
+  if (type === 'module' && !module)
+    problems.push(`providers.${name}.module: required when type is module (a path to the provider module)`)
+  if ((type === 'htpasswd' || type === 'htdigest') && typeof options.file !== 'string')
+    problems.push(`providers.${name}.file: required for type ${type} (the path of the ${type} file)`)
+  if ((type === 'sqlite' || type === 'django') && typeof options.database !== 'string')
+    problems.push(`providers.${name}.database: required for type ${type} (the path of the SQLite database)`)
   return {
     name,
     type,
@@ -172,9 +221,11 @@ function parseGroup(name: string, g: RawGroup, baseDir: string): GroupConfig {
     providerTimeoutMs: durationMs(g.providerTimeout, 10_000),
     providerConcurrency: g.providerConcurrency ?? 64,
     providerQueueTimeoutMs: durationMs(g.providerQueueTimeout, 1_000),
-    processes: typeof g.processes === 'object' ? g.processes.min : g.processes ?? 1,
-    ...(typeof g.processes === 'object' ? { maxProcesses: g.processes.max, idleTimeMs: durationMs(g.idleTime, 30_000) } : {}),
-    concurrency: g.wsgi !== undefined ? threads : g.concurrency ?? 100,
+    processes: typeof g.processes === 'object' ? g.processes.min : (g.processes ?? 1),
+    ...(typeof g.processes === 'object'
+      ? { maxProcesses: g.processes.max, idleTimeMs: durationMs(g.idleTime, 30_000) }
+      : {}),
+    concurrency: g.wsgi !== undefined ? threads : (g.concurrency ?? 100),
     cwd,
     env: g.env ?? {},
     ...(g.node ? { node: g.node } : {}),
@@ -197,8 +248,14 @@ function checkCaseDistinct(routes: readonly RouteConfig[], problems: string[]): 
   routes.forEach((r, i) => {
     const folded = r.path.toLowerCase()
     const earlier = seen.get(folded)
-    if (earlier !== undefined && routes[earlier]!.path !== r.path && !(r.caseSensitive && routes[earlier]!.caseSensitive)) {
-      problems.push(`routes[${i}].path: ${r.path} differs from routes[${earlier}].path only in case; give both caseSensitive: true if the app tells them apart`)
+    if (
+      earlier !== undefined &&
+      routes[earlier]!.path !== r.path &&
+      !(r.caseSensitive && routes[earlier]!.caseSensitive)
+    ) {
+      problems.push(
+        `routes[${i}].path: ${r.path} differs from routes[${earlier}].path only in case; give both caseSensitive: true if the app tells them apart`,
+      )
     }
     if (earlier === undefined) seen.set(folded, i)
   })
@@ -210,29 +267,53 @@ function checkCaseDistinct(routes: readonly RouteConfig[], problems: string[]): 
  */
 const PLAIN_ROUTE_PATH = /^(\/[A-Za-z0-9._~-]*[A-Za-z0-9_~-])*\/?$/
 
-function parseRoute(r: RawRoute, key: string, providers: Record<string, ProviderConfig>, groups: Record<string, GroupConfig>, problems: string[]): RouteConfig {
+function parseRoute(
+  r: RawRoute,
+  key: string,
+  providers: Record<string, ProviderConfig>,
+  groups: Record<string, GroupConfig>,
+  problems: string[],
+): RouteConfig {
   if (r.upstream && r.group) problems.push(`${key}: give either upstream or group, not both`)
   if (r.group && !(r.group in groups)) problems.push(`${key}.group: no group named ${r.group} under groups`)
   if (r.upstream) {
-    try { new URL(r.upstream) } catch { problems.push(`${key}.upstream: expected an http(s) URL, got ${r.upstream}`) }
+    try {
+      new URL(r.upstream)
+    } catch {
+      problems.push(`${key}.upstream: expected an http(s) URL, got ${r.upstream}`)
+    }
   }
-  if (!PLAIN_ROUTE_PATH.test(r.path)) problems.push(`${key}.path: expected a plain path (segments of letters, digits and - . _ ~, not ending in a dot; no %-escapes, ;, :, * or //), got ${r.path}`)
+  if (!PLAIN_ROUTE_PATH.test(r.path))
+    problems.push(
+      `${key}.path: expected a plain path (segments of letters, digits and - . _ ~, not ending in a dot; no %-escapes, ;, :, * or //), got ${r.path}`,
+    )
   const path = r.path.length > 1 ? r.path.replace(/\/+$/, '') : r.path
-  const route: RouteConfig = { path, ...(r.upstream ? { upstream: r.upstream } : {}), ...(r.group ? { group: r.group } : {}) }
+  const route: RouteConfig = {
+    path,
+    ...(r.upstream ? { upstream: r.upstream } : {}),
+    ...(r.group ? { group: r.group } : {}),
+  }
   if (r.caseSensitive !== undefined) route.caseSensitive = r.caseSensitive
   if (r.bodyLimit !== undefined) route.bodyLimit = r.bodyLimit
   if (r.auth) route.auth = parseAuth(r.auth, `${key}.auth`, providers, groups, problems)
   return route
 }
 
-function parseAuth(a: RawAuth, key: string, providers: Record<string, ProviderConfig>, groups: Record<string, GroupConfig>, problems: string[]): AuthConfig {
+function parseAuth(
+  a: RawAuth,
+  key: string,
+  providers: Record<string, ProviderConfig>,
+  groups: Record<string, GroupConfig>,
+  problems: string[],
+): AuthConfig {
   const scheme: Scheme[] = a.scheme === undefined ? ['basic'] : Array.isArray(a.scheme) ? a.scheme : [a.scheme]
   const chain = Array.isArray(a.provider) ? a.provider : [a.provider]
   for (const name of chain) {
     const p = providers[name]
     const g = groups[name]
     if (!p && !g) problems.push(`${key}.provider: no provider or group named ${name}`)
-    else if (g && !g.provider) problems.push(`${key}.provider: group ${name} has no provider module (set groups.${name}.provider)`)
+    else if (g && !g.provider)
+      problems.push(`${key}.provider: group ${name} has no provider module (set groups.${name}.provider)`)
     else if (p && scheme.includes('digest') && builtinProviders[p.type]?.digest === false) {
       problems.push(`${key}.scheme: provider ${name} (type ${p.type}) has no getRealmHash, so it cannot serve Digest`)
     }
@@ -244,13 +325,22 @@ function parseAuth(a: RawAuth, key: string, providers: Record<string, ProviderCo
       const served = builtinProviders[providers[name]?.type ?? '']?.algorithms
       if (!served) continue
       const unserved = algorithms.filter((x) => !served.includes(x))
-      if (a.algorithms && unserved.length > 0) problems.push(`${key}.algorithms: provider ${name} (type ${providers[name]!.type}) serves only ${served.join(', ')}, not ${unserved.join(', ')}`)
+      if (a.algorithms && unserved.length > 0)
+        problems.push(
+          `${key}.algorithms: provider ${name} (type ${providers[name]!.type}) serves only ${served.join(', ')}, not ${unserved.join(', ')}`,
+        )
       algorithms = algorithms.filter((x) => served.includes(x))
     }
-    if (algorithms.length === 0) problems.push(`${key}.algorithms: no Digest algorithm left that the providers can serve${a.md5 === false ? ' once MD5 is off' : ''}`)
+    if (algorithms.length === 0)
+      problems.push(
+        `${key}.algorithms: no Digest algorithm left that the providers can serve${a.md5 === false ? ' once MD5 is off' : ''}`,
+      )
   }
   const require = requireOf(a.require)
-  const limitExcept = a.limitExcept && { methods: limitMethods(a.limitExcept.methods), require: requireOf(a.limitExcept.require) }
+  const limitExcept = a.limitExcept && {
+    methods: limitMethods(a.limitExcept.methods),
+    require: requireOf(a.limitExcept.require),
+  }
   const cacheTtl = typeof a.cache === 'object' ? durationMs(a.cache.ttl, -1) : -1
   return {
     scheme,
@@ -281,16 +371,24 @@ function limitMethods(methods: string[]): string[] {
  * The sidecar answers for every route, so its path must not be a route's own, and it never sees
  * a request body, so a route that offers Digest with auth-int alone could never be satisfied.
  */
-function parseSidecar(raw: RawSidecar, routes: RouteConfig[], identity: { user: string; groups: string }, problems: string[]): SidecarConfig {
+function parseSidecar(
+  raw: RawSidecar,
+  routes: RouteConfig[],
+  identity: { user: string; groups: string },
+  problems: string[],
+): SidecarConfig {
   const path = raw.path.replace(/\/+$/, '')
   if (path === '') problems.push('sidecar.path: expected a path other than /')
   routes.forEach((r, i) => {
     if (r.path === path) problems.push(`sidecar.path: ${path} is also the path of routes[${i}]`)
     if (r.auth?.scheme.includes('digest') && !r.auth.qop.includes('auth')) {
-      problems.push(`routes[${i}].auth.qop: with a sidecar, Digest needs qop auth (the sidecar never sees the body auth-int hashes)`)
+      problems.push(
+        `routes[${i}].auth.qop: with a sidecar, Digest needs qop auth (the sidecar never sees the body auth-int hashes)`,
+      )
     }
   })
-  const list = (v: string | string[] | undefined, fallback: string[]) => (v === undefined ? fallback : Array.isArray(v) ? v : [v])
+  const list = (v: string | string[] | undefined, fallback: string[]) =>
+    v === undefined ? fallback : Array.isArray(v) ? v : [v]
   return {
     path,
     userHeaders: list(raw.headers?.user, [identity.user, 'Remote-User']),
@@ -311,7 +409,8 @@ export function formatSchemaErrors(list: ErrorObject[]): string {
   // first form alone ("must be equal to constant") would hide the others.
   const forms = new Map<string, string>()
   for (const e of list) {
-    const expected = e.keyword === 'anyOf' ? (e.parentSchema as { 'x-expected'?: string } | undefined)?.['x-expected'] : undefined
+    const expected =
+      e.keyword === 'anyOf' ? (e.parentSchema as { 'x-expected'?: string } | undefined)?.['x-expected'] : undefined
     if (expected !== undefined) forms.set(e.instancePath, expected)
   }
   for (const [pointer, expected] of forms) {
@@ -389,19 +488,71 @@ interface RawConfig {
   admin?: RawAdmin
   state?: RawState
 }
-type RawProvider = { type: string; module?: string; threads?: number; timeout?: number | string; concurrency?: number; queueTimeout?: number | string; nice?: number; shareWhenBusy?: number } & Record<string, unknown>
+type RawProvider = {
+  type: string
+  module?: string
+  threads?: number
+  timeout?: number | string
+  concurrency?: number
+  queueTimeout?: number | string
+  nice?: number
+  shareWhenBusy?: number
+} & Record<string, unknown>
 interface RawGroup {
-  app?: string; wsgi?: string; python?: string; pythonPath?: string[]; threads?: number; provider?: string; providerOptions?: Record<string, unknown>; providerTimeout?: number | string
-  providerConcurrency?: number; providerQueueTimeout?: number | string; processes?: number | { min: number; max: number }; idleTime?: number | string; concurrency?: number; cwd?: string; env?: Record<string, string>
-  node?: string; execArgv?: string[]; user?: string; group?: string; maxRequests?: number
-  requestTimeout?: number | string; gracefulTimeout?: number | string; inactivityTimeout?: number | string; queueTimeout?: number | string
-  reloadOn?: string[]; fileRoots?: string[]
+  app?: string
+  wsgi?: string
+  python?: string
+  pythonPath?: string[]
+  threads?: number
+  provider?: string
+  providerOptions?: Record<string, unknown>
+  providerTimeout?: number | string
+  providerConcurrency?: number
+  providerQueueTimeout?: number | string
+  processes?: number | { min: number; max: number }
+  idleTime?: number | string
+  concurrency?: number
+  cwd?: string
+  env?: Record<string, string>
+  node?: string
+  execArgv?: string[]
+  user?: string
+  group?: string
+  maxRequests?: number
+  requestTimeout?: number | string
+  gracefulTimeout?: number | string
+  inactivityTimeout?: number | string
+  queueTimeout?: number | string
+  reloadOn?: string[]
+  fileRoots?: string[]
 }
-interface RawSidecar { path: string; headers?: { user?: string | string[]; groups?: string | string[] }; throttledStatus?: 429 | 403; refusedStatus?: 400 | 403 }
-interface RawRoute { path: string; upstream?: string; group?: string; auth?: RawAuth; bodyLimit?: number; caseSensitive?: boolean }
+interface RawSidecar {
+  path: string
+  headers?: { user?: string | string[]; groups?: string | string[] }
+  throttledStatus?: 429 | 403
+  refusedStatus?: 400 | 403
+}
+interface RawRoute {
+  path: string
+  upstream?: string
+  group?: string
+  auth?: RawAuth
+  bodyLimit?: number
+  caseSensitive?: boolean
+}
 type RawRequire = 'valid-user' | { users?: string[]; groups?: string[] }
 interface RawAuth {
-  scheme?: Scheme | Scheme[]; realm: string; provider: string | string[]; require?: RawRequire; limitExcept?: { methods: string[]; require: RawRequire }
-  algorithms?: DigestAlgorithmName[]; md5?: boolean; qop?: Array<'auth' | 'auth-int'>; userhash?: boolean; proxy?: boolean
-  passAuthorization?: boolean; cache?: boolean | { ttl?: number | string }; throttle?: boolean
+  scheme?: Scheme | Scheme[]
+  realm: string
+  provider: string | string[]
+  require?: RawRequire
+  limitExcept?: { methods: string[]; require: RawRequire }
+  algorithms?: DigestAlgorithmName[]
+  md5?: boolean
+  qop?: Array<'auth' | 'auth-int'>
+  userhash?: boolean
+  proxy?: boolean
+  passAuthorization?: boolean
+  cache?: boolean | { ttl?: number | string }
+  throttle?: boolean
 }

@@ -29,12 +29,14 @@ export function wantsHtml(accept: string | string[] | undefined): boolean {
 export function sendRefusal(reply: FastifyReply, status: number, text: string): FastifyReply {
   reply.code(status).header('vary', 'accept')
   if (!wantsHtml(reply.request.headers.accept)) return reply.type('text/plain; charset=utf-8').send(text)
-  return reply
-    .type('text/html; charset=utf-8')
-    // The page needs nothing but its own inline style: no script, image, frame or form may run from it.
-    .header('content-security-policy', CSP)
-    .header('x-content-type-options', 'nosniff')
-    .send(errorPage(status, retryAfterSeconds(reply.getHeader('retry-after'))))
+  return (
+    reply
+      .type('text/html; charset=utf-8')
+      // The page needs nothing but its own inline style: no script, image, frame or form may run from it.
+      .header('content-security-policy', CSP)
+      .header('x-content-type-options', 'nosniff')
+      .send(errorPage(status, retryAfterSeconds(reply.getHeader('retry-after'))))
+  )
 }
 
 const CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -54,17 +56,17 @@ const WORDS: Record<number, Words> = {
   401: {
     title: 'Sign-in required',
     what: 'This page needs you to sign in, and no valid user name and password were given.',
-    todo: 'Reload the page to be asked again, and check your user name and password. If you have forgotten them, ask the site\'s administrator.',
+    todo: "Reload the page to be asked again, and check your user name and password. If you have forgotten them, ask the site's administrator.",
   },
   403: {
     title: 'Access denied',
     what: 'You may not open this page.',
-    todo: 'If you think you should have access, ask the site\'s administrator. Signing in as another user may need the browser to be closed first.',
+    todo: "If you think you should have access, ask the site's administrator. Signing in as another user may need the browser to be closed first.",
   },
   404: {
     title: 'Page not found',
     what: 'There is nothing at this address.',
-    todo: 'Check the address for typing mistakes, or start again from the site\'s home page.',
+    todo: "Check the address for typing mistakes, or start again from the site's home page.",
   },
   407: {
     title: 'Proxy sign-in required',
@@ -84,14 +86,14 @@ const WORDS: Record<number, Words> = {
   431: {
     title: 'Request too large',
     what: 'Your browser sent more headers or cookies than this site accepts.',
-    todo: 'Clear this site\'s cookies, then try again.',
+    todo: "Clear this site's cookies, then try again.",
   },
 }
 
 const SERVER_ERROR: Words = {
   title: 'Something went wrong',
   what: 'The site could not answer this request.',
-  todo: 'Try again later. If it keeps happening, tell the site\'s administrator when it happened.',
+  todo: "Try again later. If it keeps happening, tell the site's administrator when it happened.",
 }
 const UNAVAILABLE: Words = {
   title: 'Temporarily unavailable',

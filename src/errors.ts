@@ -26,7 +26,12 @@ function define(code: string, statusCode: number, template: string): ErrorFactor
   const make = (...args: unknown[]): GatehouseError => {
     const last = args[args.length - 1]
     let cause: unknown
-    if (last !== null && typeof last === 'object' && 'cause' in (last as object) && args.length > countPlaceholders(template)) {
+    if (
+      last !== null &&
+      typeof last === 'object' &&
+      'cause' in (last as object) &&
+      args.length > countPlaceholders(template)
+    ) {
       cause = (last as { cause: unknown }).cause
       args = args.slice(0, -1)
     }
@@ -47,12 +52,24 @@ export const errors = {
   GH_ERR_PROVIDER_TIMEOUT: define('GH_ERR_PROVIDER_TIMEOUT', 503, 'provider %s did not answer within %d ms'),
   GH_ERR_PROVIDER_BAD_RESULT: define('GH_ERR_PROVIDER_BAD_RESULT', 500, 'provider %s returned %s from %s, expected %s'),
   GH_ERR_PROVIDER_UNAVAILABLE: define('GH_ERR_PROVIDER_UNAVAILABLE', 503, 'provider %s is unavailable: %s'),
-  GH_ERR_PROVIDER_BUSY: define('GH_ERR_PROVIDER_BUSY', 503, 'provider %s is busy: %d calls in flight, waited %d ms for a slot'),
+  GH_ERR_PROVIDER_BUSY: define(
+    'GH_ERR_PROVIDER_BUSY',
+    503,
+    'provider %s is busy: %d calls in flight, waited %d ms for a slot',
+  ),
   GH_ERR_PROVIDER_LOAD: define('GH_ERR_PROVIDER_LOAD', 500, 'cannot load provider %s: %s'),
-  GH_ERR_PROVIDER_NO_DIGEST: define('GH_ERR_PROVIDER_NO_DIGEST', 500, 'provider %s has no getRealmHash, so it cannot serve Digest'),
+  GH_ERR_PROVIDER_NO_DIGEST: define(
+    'GH_ERR_PROVIDER_NO_DIGEST',
+    500,
+    'provider %s has no getRealmHash, so it cannot serve Digest',
+  ),
   GH_ERR_AUTH_BAD_REQUEST: define('GH_ERR_AUTH_BAD_REQUEST', 400, '%s'),
   GH_ERR_BODY_TOO_LARGE: define('GH_ERR_BODY_TOO_LARGE', 413, 'request body larger than %d bytes'),
-  GH_ERR_AUTH_BODY_TOO_LARGE: define('GH_ERR_AUTH_BODY_TOO_LARGE', 413, 'a qop=auth-int body is hashed in memory and may be at most %d bytes'),
+  GH_ERR_AUTH_BODY_TOO_LARGE: define(
+    'GH_ERR_AUTH_BODY_TOO_LARGE',
+    413,
+    'a qop=auth-int body is hashed in memory and may be at most %d bytes',
+  ),
   GH_ERR_AUTH_DENIED: define('GH_ERR_AUTH_DENIED', 401, 'invalid credentials'),
   GH_ERR_AUTH_THROTTLED: define('GH_ERR_AUTH_THROTTLED', 429, 'too many failed logins: retry in %d s'),
   GH_ERR_AUTH_FORBIDDEN: define('GH_ERR_AUTH_FORBIDDEN', 403, 'not allowed'),
@@ -64,7 +81,11 @@ export const errors = {
   GH_ERR_GROUP_FAILED: define('GH_ERR_GROUP_FAILED', 502, 'group %s failed: %s'),
   GH_ERR_IPC_PROTOCOL: define('GH_ERR_IPC_PROTOCOL', 502, 'IPC protocol error: %s'),
   GH_ERR_IPC_CLOSED: define('GH_ERR_IPC_CLOSED', 502, 'IPC channel closed: %s'),
-  GH_ERR_FILE_RANGE: define('GH_ERR_FILE_RANGE', 500, 'file response %s: window offset %s length %s does not fit a file of %d bytes'),
+  GH_ERR_FILE_RANGE: define(
+    'GH_ERR_FILE_RANGE',
+    500,
+    'file response %s: window offset %s length %s does not fit a file of %d bytes',
+  ),
   GH_ERR_FILE_READ: define('GH_ERR_FILE_READ', 500, 'file response %s cannot be read: %s'),
   GH_ERR_USERSTORE_FAILED: define('GH_ERR_USERSTORE_FAILED', 500, 'user store %s: %s'),
   GH_ERR_CLI_USAGE: define('GH_ERR_CLI_USAGE', 2, '%s'),

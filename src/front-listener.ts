@@ -11,7 +11,11 @@ import { tlsServerLimitOptions } from './limits.js'
 import type { CertificatePair } from './tls-certificate.js'
 
 /** The part of Fastify's options that picks the server; spread into Fastify({...}). */
-export function listenerOptions(listen: ListenConfig, limits: LimitsConfig, pair: CertificatePair | undefined): Record<string, unknown> {
+export function listenerOptions(
+  listen: ListenConfig,
+  limits: LimitsConfig,
+  pair: CertificatePair | undefined,
+): Record<string, unknown> {
   if (pair === undefined) return {}
   const https = { cert: pair.cert, key: pair.key, ...tlsServerLimitOptions(limits) }
   if (!listen.http2) return { https }

@@ -55,7 +55,8 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
   const log = opts.logger ?? createLogger(config.log.level)
   const startedAt = Date.now()
   const groups = Object.values(config.groups)
-  const supervisor = groups.length > 0 ? new Supervisor({ groups, log: log.child({ component: 'supervisor' }) }) : undefined
+  const supervisor =
+    groups.length > 0 ? new Supervisor({ groups, log: log.child({ component: 'supervisor' }) }) : undefined
   const metrics = new GatewayMetrics()
   const lockouts = new LockoutBoard()
   // One store for the gateway's life: sessions survive a configuration reload.
@@ -64,8 +65,20 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
   const state = config.state ? await openSharedState(config.state, log.child({ component: 'state' })) : undefined
   const build = async (cfg: Config, nonces?: NonceManager): Promise<Gatehouse> => {
     const groupTargets = new Map<string, Target>()
-    for (const g of Object.values(cfg.groups)) groupTargets.set(g.name, new GroupTarget(supervisor!.group(g.name), { fileRoots: g.fileRoots, log, gateway: g.kind === 'python' }))
-    const built = await createGatehouse(cfg, { logger: log, groupTargets, supervisor, metrics, sessionStore, ...(nonces ? { nonces } : {}), ...(state ? { state } : {}) })
+    for (const g of Object.values(cfg.groups))
+      groupTargets.set(
+        g.name,
+        new GroupTarget(supervisor!.group(g.name), { fileRoots: g.fileRoots, log, gateway: g.kind === 'python' }),
+      )
+    const built = await createGatehouse(cfg, {
+      logger: log,
+      groupTargets,
+      supervisor,
+      metrics,
+      sessionStore,
+      ...(nonces ? { nonces } : {}),
+      ...(state ? { state } : {}),
+    })
     lockouts.watch(built.deps.throttle?.throttle)
     return built
   }
@@ -89,7 +102,10 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
   metrics.setSources({
     cache: () => {
       const { identities, realmHashes } = live.gatehouse.deps
-      return { identities: { hits: identities.hits, misses: identities.misses, size: identities.size }, realmHashes: { hits: realmHashes.hits, misses: realmHashes.misses, size: realmHashes.size } }
+      return {
+        identities: { hits: identities.hits, misses: identities.misses, size: identities.size },
+        realmHashes: { hits: realmHashes.hits, misses: realmHashes.misses, size: realmHashes.size },
+      }
     },
     groups: () => supervisor?.status() ?? [],
     providerRests: () => live.gatehouse.providers.rests(),
@@ -104,11 +120,34 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
   const reloadNow = async (reason: string, given?: Config): Promise<ReloadResult> => {
     let result: ReloadResult
     try {
-      const next = given ?? (opts.configFile ? await (await import('./config-file.js')).loadConfigFile(opts.configFile) : undefined)
+      const next =
+        given ??
+        (opts.configFile ? await (await import('./config-file.js')).loadConfigFile(opts.configFile) : undefined)
       if (next === undefined) {
-        result = { ok: false, summary: 'the gateway was not started from a configuration file', changes: [], restartNeeded: [] }
+        result = {
+          ok: false,
+          summary: 'the gateway was not started from a configuration file',
+          changes: [],
+          restartNeeded: [],
+        }
       } else {
-        const applied = await applyConfig(live, next, { log, supervisor, front, shell, build: async (c, n) => { const g = await build(c, n); try { await g.ready() } catch (e) { await g.close().catch(() => {}); throw e } return g }, drainTimeoutMs: DRAIN_TIMEOUT_MS })
+        const applied = await applyConfig(live, next, {
+          log,
+          supervisor,
+          front,
+          shell,
+          build: async (c, n) => {
+            const g = await build(c, n)
+            try {
+              await g.ready()
+            } catch (e) {
+              await g.close().catch(() => {})
+              throw e
+            }
+            return g
+          },
+          drainTimeoutMs: DRAIN_TIMEOUT_MS,
+        })
         live = applied.live
         result = applied.result
       }
@@ -118,16 +157,27 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
     result = withCertificate(result, shell.reloadCertificate(reason))
     lastConfigReload = { at: new Date().toISOString(), ok: result.ok, summary: result.summary }
     metrics.configReload(result.ok ? 'ok' : 'failed')
-    log[result.ok ? 'info' : 'error']({ reason, changes: result.changes, restartNeeded: result.restartNeeded }, `configuration reload: ${result.summary}`)
+    log[result.ok ? 'info' : 'error'](
+      { reason, changes: result.changes, restartNeeded: result.restartNeeded },
+      `configuration reload: ${result.summary}`,
+    )
     return result
   }
 
-  const status = (): StatusReport => buildStatus({
-    version: packageVersion(), startedAt, listen: address, configFile: opts.configFile, ready: readiness().ready, lastConfigReload, groups: supervisor?.status() ?? [],
-    activity: metrics.sampler.report(),
-    lockouts: live.gatehouse.deps.throttle ? lockouts.current(live.gatehouse.deps.throttle.throttle) : null,
-  })
-  const readiness = () => (stopping ? { ready: false, problems: ['stopping'] } : groupsReady(supervisor?.status() ?? []))
+  const status = (): StatusReport =>
+    buildStatus({
+      version: packageVersion(),
+      startedAt,
+      listen: address,
+      configFile: opts.configFile,
+      ready: readiness().ready,
+      lastConfigReload,
+      groups: supervisor?.status() ?? [],
+      activity: metrics.sampler.report(),
+      lockouts: live.gatehouse.deps.throttle ? lockouts.current(live.gatehouse.deps.throttle.throttle) : null,
+    })
+  const readiness = () =>
+    stopping ? { ready: false, problems: ['stopping'] } : groupsReady(supervisor?.status() ?? [])
 
   let resolveStopped!: (code: number) => void
   const stopped = new Promise<number>((r) => (resolveStopped = r))
@@ -152,25 +202,36 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
 
   try {
     if (config.admin) {
-      admin = await startAdmin(config.admin, {
-        metrics,
-        status,
-        readiness,
-        async restartGroup(name) {
-          if (!supervisor?.status().some((g) => g.name === name)) return undefined
-          return supervisor.reload(name, 'restart command')
+      admin = await startAdmin(
+        config.admin,
+        {
+          metrics,
+          status,
+          readiness,
+          async restartGroup(name) {
+            if (!supervisor?.status().some((g) => g.name === name)) return undefined
+            return supervisor.reload(name, 'restart command')
+          },
+          reload,
+          async flushCache(user) {
+            const result: CacheFlushResult = live.gatehouse.flushCache(user)
+            // A user's sessions end with their cached answers (a flush of everything leaves sessions be).
+            const store = live.gatehouse.sessionStore
+            if (store !== undefined && user !== undefined) result.sessions = await store.deleteByUser(user)
+            log.info(
+              {
+                ...(user !== undefined ? { user } : {}),
+                flushed: result.flushed,
+                ...(result.sessions !== undefined ? { sessionsEnded: result.sessions } : {}),
+              },
+              'credential cache flushed (admin command)',
+            )
+            return result
+          },
+          stop: () => void stop(0),
         },
-        reload,
-        async flushCache(user) {
-          const result: CacheFlushResult = live.gatehouse.flushCache(user)
-          // A user's sessions end with their cached answers (a flush of everything leaves sessions be).
-          const store = live.gatehouse.sessionStore
-          if (store !== undefined && user !== undefined) result.sessions = await store.deleteByUser(user)
-          log.info({ ...(user !== undefined ? { user } : {}), flushed: result.flushed, ...(result.sessions !== undefined ? { sessionsEnded: result.sessions } : {}) }, 'credential cache flushed (admin command)')
-          return result
-        },
-        stop: () => void stop(0),
-      }, log)
+        log,
+      )
       log.info({ address: admin.address }, 'admin listener ready')
     }
   } catch (err) {
@@ -200,11 +261,15 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
     })
   }
   return {
-    get gatehouse() { return live.gatehouse },
+    get gatehouse() {
+      return live.gatehouse
+    },
     supervisor,
     address,
     metrics,
-    get adminAddress() { return admin?.address },
+    get adminAddress() {
+      return admin?.address
+    },
     status,
     reload,
     stop: () => stop(0),
@@ -218,6 +283,11 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
  */
 function withCertificate(result: ReloadResult, cert: CertificateReload | undefined): ReloadResult {
   if (cert === undefined || cert.outcome === 'unchanged') return result
-  if (cert.outcome === 'replaced') return { ...result, changes: [...result.changes, `listen.tls: certificate reloaded (serial ${cert.serial})`] }
-  return { ...result, ok: false, summary: `${result.summary}; ${cert.error.message} (the current certificate keeps serving)` }
+  if (cert.outcome === 'replaced')
+    return { ...result, changes: [...result.changes, `listen.tls: certificate reloaded (serial ${cert.serial})`] }
+  return {
+    ...result,
+    ok: false,
+    summary: `${result.summary}; ${cert.error.message} (the current certificate keeps serving)`,
+  }
 }

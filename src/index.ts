@@ -10,11 +10,23 @@ export { createGatehouse, type Gatehouse, type GatehouseOptions } from './server
 export { runGateway, type RunningGateway, type RunOptions } from './gateway.js'
 export { Supervisor, type SupervisorOptions, type SupervisorState } from './daemon/supervisor.js'
 export type { GroupHandle } from './daemon/group.js'
-export type { AuthConfig, Config, GroupConfig, ProviderConfig, RouteConfig, Scheme, SidecarConfig } from './config-types.js'
+export type {
+  AuthConfig,
+  Config,
+  GroupConfig,
+  ProviderConfig,
+  RouteConfig,
+  Scheme,
+  SidecarConfig,
+} from './config-types.js'
 
 // The library: a Fastify plugin, a @fastify/basic-auth validate function.
 export { gatehouseAuth, type GatehouseAuthOptions } from './library/fastify-plugin.js'
-export { createBasicAuthValidate, type BasicAuthValidate, type BasicAuthValidateOptions } from './library/basic-auth-validate.js'
+export {
+  createBasicAuthValidate,
+  type BasicAuthValidate,
+  type BasicAuthValidateOptions,
+} from './library/basic-auth-validate.js'
 export { identityOf } from './library/identity.js'
 export type { BuiltinProviderSpec, ModuleProviderSpec, ProviderSpec } from './library/provider-spec.js'
 export type { CacheOptions, RequireOption } from './library/auth-options.js'
@@ -39,12 +51,28 @@ export { splitAuthorization } from './auth/auth-header.js'
 export { NonceManager, type NonceManagerOptions, type NonceCheck } from './auth/nonce.js'
 export { CredentialCache, type CredentialCacheOptions } from './auth/credential-cache.js'
 export { makePolicy, isAuthorized, type AuthPolicy } from './auth/policy.js'
-export { verify, type AuthOutcome, type AuthRequest, type DenyReason, type Identity, type VerifierDeps } from './auth/verifier.js'
+export {
+  verify,
+  type AuthOutcome,
+  type AuthRequest,
+  type DenyReason,
+  type Identity,
+  type VerifierDeps,
+} from './auth/verifier.js'
 export type { NamedProvider } from './auth/provider-chain.js'
 export { safeEqual } from './auth/compare.js'
 
 // Providers.
-export { defineProvider, type AuthContext, type DigestAlgorithm, type Provider, type ProviderEnv, type ProviderFactory, type ProviderLog, type ProviderModuleExport } from './providers/contract.js'
+export {
+  defineProvider,
+  type AuthContext,
+  type DigestAlgorithm,
+  type Provider,
+  type ProviderEnv,
+  type ProviderFactory,
+  type ProviderLog,
+  type ProviderModuleExport,
+} from './providers/contract.js'
 export { ThreadProvider, type ThreadProviderOptions } from './providers/thread-pool.js'
 export { GroupProvider, type GroupProviderOptions } from './providers/group-provider.js'
 

@@ -29,7 +29,11 @@ export function checkingIntervalMs(limits: LimitsConfig): number {
 }
 
 /** The part of Fastify's server options that carries the limits; spread into Fastify({...}). */
-export function fastifyLimitOptions(limits: LimitsConfig): { keepAliveTimeout: number; requestTimeout: number; http: { maxHeaderSize: number; connectionsCheckingInterval: number } } {
+export function fastifyLimitOptions(limits: LimitsConfig): {
+  keepAliveTimeout: number
+  requestTimeout: number
+  http: { maxHeaderSize: number; connectionsCheckingInterval: number }
+} {
   return {
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
@@ -38,7 +42,10 @@ export function fastifyLimitOptions(limits: LimitsConfig): { keepAliveTimeout: n
 }
 
 /** Node options for https.createServer (Fastify passes its `https` object there, not `http`). */
-export function tlsServerLimitOptions(limits: LimitsConfig): { maxHeaderSize: number; connectionsCheckingInterval: number } {
+export function tlsServerLimitOptions(limits: LimitsConfig): {
+  maxHeaderSize: number
+  connectionsCheckingInterval: number
+} {
   return { maxHeaderSize: limits.maxHeaderSize, connectionsCheckingInterval: checkingIntervalMs(limits) }
 }
 
@@ -80,7 +87,10 @@ export function applyServerLimits(app: FastifyInstance, limits: LimitsConfig, ht
       return
     }
     if (connections === undefined || !connections.over.has(session ?? raw.socket)) return done()
-    request.log.warn({ open: connections.open(), maxConnections: limits.maxConnections }, 'connection over limits.maxConnections: answered 503')
+    request.log.warn(
+      { open: connections.open(), maxConnections: limits.maxConnections },
+      'connection over limits.maxConnections: answered 503',
+    )
     sendRefusal(closing(reply.header('retry-after', '1')), 503, 'Service Unavailable\n')
   })
 }
@@ -96,11 +106,18 @@ function watchConnections(server: Server, max: number): { over: WeakSet<object>;
   const tls = 'setSecureContext' in server
   server.on('connection', (socket: Socket) => {
     open++
-    socket.once('close', () => { open-- })
+    socket.once('close', () => {
+      open--
+    })
     if (!tls && open > max) over.add(socket)
   })
-  if (tls) server.on('secureConnection', (socket: Socket) => { if (open > max) over.add(socket) })
-  server.on('session', (session: ServerHttp2Session) => { if (open > max) over.add(session) })
+  if (tls)
+    server.on('secureConnection', (socket: Socket) => {
+      if (open > max) over.add(socket)
+    })
+  server.on('session', (session: ServerHttp2Session) => {
+    if (open > max) over.add(session)
+  })
   return { over, open: () => open }
 }
 
@@ -117,7 +134,9 @@ function pseudoHeaderEntries(rawHeaders: readonly string[]): number {
 export function closing(reply: FastifyReply): FastifyReply {
   const session = sessionOf(reply.request.raw)
   if (session === undefined) return reply.header('connection', 'close')
-  reply.raw.once('finish', () => { if (!session.closed) session.close() })
+  reply.raw.once('finish', () => {
+    if (!session.closed) session.close()
+  })
   return reply
 }
 
@@ -131,7 +150,11 @@ export function declaredTooLarge(headers: { 'content-length'?: string | undefine
 export function sendPayloadTooLarge(reply: FastifyReply): void {
   // The rest of the body is not read: an HTTP/1.x connection cannot be reused for another request
   // (an HTTP/2 stream is reset on its own, the connection goes on).
-  sendRefusal(sessionOf(reply.request.raw) === undefined ? reply.header('connection', 'close') : reply, 413, 'Payload Too Large\n')
+  sendRefusal(
+    sessionOf(reply.request.raw) === undefined ? reply.header('connection', 'close') : reply,
+    413,
+    'Payload Too Large\n',
+  )
 }
 
 /**
@@ -150,10 +173,14 @@ export function limitBody(body: Readable, limit: number, onExceeded: () => void)
       cb(errors.GH_ERR_BODY_TOO_LARGE(limit))
     },
   })
-  const fail = (err?: Error): void => { out.destroy(err ?? new Error('client aborted the request body')) }
+  const fail = (err?: Error): void => {
+    out.destroy(err ?? new Error('client aborted the request body'))
+  }
   body.once('error', fail)
   body.once('aborted', () => fail())
-  out.once('close', () => { body.off('error', fail) })
+  out.once('close', () => {
+    body.off('error', fail)
+  })
   body.pipe(out)
   return out
 }

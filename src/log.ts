@@ -2,7 +2,17 @@
  * The pino logger and its conventions. Credentials are redacted at the logger as a second
  * line of defence; the first is that no code path logs headers or passwords at all.
  */
-import { pino, type Bindings, type ChildLoggerOptions, type DestinationStream, type Level, type LevelWithSilentOrString, type LogFn, type Logger, type LoggerOptions } from 'pino'
+import {
+  pino,
+  type Bindings,
+  type ChildLoggerOptions,
+  type DestinationStream,
+  type Level,
+  type LevelWithSilentOrString,
+  type LogFn,
+  type Logger,
+  type LoggerOptions,
+} from 'pino'
 
 export const REDACT_PATHS = [
   'req.headers.authorization',
@@ -74,7 +84,11 @@ export function foreignFields(log: Logger, fields: Record<string, unknown>): Rec
   return fields
 }
 
-function withoutBoundKeys(fields: Record<string, unknown>, keys: Set<string>, values: Record<string, unknown>): Record<string, unknown> {
+function withoutBoundKeys(
+  fields: Record<string, unknown>,
+  keys: Set<string>,
+  values: Record<string, unknown>,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   const clashes: Array<[string, unknown]> = []
   for (const k in fields) {
@@ -102,7 +116,9 @@ export function childWith(log: Logger, bindings: Bindings): Logger {
 }
 
 export function createLogger(level = 'info', destination?: NodeJS.WritableStream): Logger {
-  return destination ? pino(loggerOptions(level), destination as unknown as DestinationStream) : pino(loggerOptions(level))
+  return destination
+    ? pino(loggerOptions(level), destination as unknown as DestinationStream)
+    : pino(loggerOptions(level))
 }
 
 /**
@@ -161,12 +177,24 @@ class LazyChild {
     return this.#log.child(bindings, opts)
   }
 
-  fatal(...args: unknown[]): void { (this.#log.fatal as LogMethod).apply(this.#log, args) }
-  error(...args: unknown[]): void { (this.#log.error as LogMethod).apply(this.#log, args) }
-  warn(...args: unknown[]): void { (this.#log.warn as LogMethod).apply(this.#log, args) }
-  info(...args: unknown[]): void { (this.#log.info as LogMethod).apply(this.#log, args) }
-  debug(...args: unknown[]): void { (this.#log.debug as LogMethod).apply(this.#log, args) }
-  trace(...args: unknown[]): void { (this.#log.trace as LogMethod).apply(this.#log, args) }
+  fatal(...args: unknown[]): void {
+    ;(this.#log.fatal as LogMethod).apply(this.#log, args)
+  }
+  error(...args: unknown[]): void {
+    ;(this.#log.error as LogMethod).apply(this.#log, args)
+  }
+  warn(...args: unknown[]): void {
+    ;(this.#log.warn as LogMethod).apply(this.#log, args)
+  }
+  info(...args: unknown[]): void {
+    ;(this.#log.info as LogMethod).apply(this.#log, args)
+  }
+  debug(...args: unknown[]): void {
+    ;(this.#log.debug as LogMethod).apply(this.#log, args)
+  }
+  trace(...args: unknown[]): void {
+    ;(this.#log.trace as LogMethod).apply(this.#log, args)
+  }
   silent(): void {}
 }
 

@@ -17,7 +17,8 @@ export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url))
   for (;;) {
     const file = join(dir, 'package.json')
-    if (existsSync(file) && (JSON.parse(readFileSync(file, 'utf8')) as { name?: string }).name === PACKAGE_NAME) return (cached = dir)
+    if (existsSync(file) && (JSON.parse(readFileSync(file, 'utf8')) as { name?: string }).name === PACKAGE_NAME)
+      return (cached = dir)
     const up = dirname(dir)
     if (up === dir) throw new Error(`cannot find the package.json of ${PACKAGE_NAME}`)
     dir = up

@@ -29,7 +29,12 @@ export interface RequestFacts {
 
 export function requestFacts(raw: FrontRequest): RequestFacts {
   const h2 = isHttp2(raw)
-  const socket = raw.socket as { remoteAddress?: string; localPort?: number; encrypted?: boolean; address(): AddressInfo | object }
+  const socket = raw.socket as {
+    remoteAddress?: string
+    localPort?: number
+    encrypted?: boolean
+    address(): AddressInfo | object
+  }
   const encrypted = socket.encrypted === true
   return {
     method: raw.method ?? 'GET',
@@ -65,7 +70,8 @@ export function authorityMismatch(raw: FrontRequest): string | undefined {
   if (!isHttp2(raw)) return undefined
   const authority = raw.headers[':authority']
   const host = raw.headers.host
-  if (authority === undefined || host === undefined || host.toLowerCase() === String(authority).toLowerCase()) return undefined
+  if (authority === undefined || host === undefined || host.toLowerCase() === String(authority).toLowerCase())
+    return undefined
   return 'Host names another authority than :authority'
 }
 

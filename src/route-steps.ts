@@ -87,7 +87,8 @@ export function routeSteps(d: RouteStepDeps): RouteSteps {
       const decision = d.table.decide(facts.target)
       if (!decision.ok) return badRequest(reply, decision.reason)
       // find-my-way reads the target its own way (it stops at `;` when told, decodes less): a route it picked that the rule did not is refused.
-      if (decision.route !== route) return badRequest(reply, 'the path names another route than the one it was routed to')
+      if (decision.route !== route)
+        return badRequest(reply, 'the path names another route than the one it was routed to')
       const problem = checkAuthorizationHeaders(raw.rawHeaders) ?? authorityMismatch(raw)
       if (problem) return badRequest(reply, problem)
       if (declaredTooLarge(raw.headers, d.bodyLimit)) {
@@ -128,16 +129,30 @@ export function routeSteps(d: RouteStepDeps): RouteSteps {
       const raw = request.raw
       const facts = r.gatehouseFacts ?? requestFacts(raw)
       const identity = r.user
-      const headers = buildForwardHeaders(raw.headers, d.trusted.has(facts.remoteAddress) ? fwdTrusted : fwd, facts, identity)
+      const headers = buildForwardHeaders(
+        raw.headers,
+        d.trusted.has(facts.remoteAddress) ? fwdTrusted : fwd,
+        facts,
+        identity,
+      )
       const buffered = r.bufferedBody
-      const body = buffered ? Readable.from([buffered]) : !facts.hasBody ? null : d.bodyLimit > 0 ? limitBody(raw, d.bodyLimit, () => tooLarge(reply)) : raw
+      const body = buffered
+        ? Readable.from([buffered])
+        : !facts.hasBody
+          ? null
+          : d.bodyLimit > 0
+            ? limitBody(raw, d.bodyLimit, () => tooLarge(reply))
+            : raw
       if (buffered) {
         delete headers['transfer-encoding']
         headers['content-length'] = String(buffered.length)
       }
       try {
         const gateway = target.kind === 'group' ? gatewayInfo(route.path, raw, headers, identity) : undefined
-        await target.forward({ method: facts.method, url: facts.target, headers, body, remoteAddress: facts.remoteAddress, gateway }, reply)
+        await target.forward(
+          { method: facts.method, url: facts.target, headers, body, remoteAddress: facts.remoteAddress, gateway },
+          reply,
+        )
       } catch (err) {
         if (!reply.sent) sendError(reply, err)
       }
@@ -152,7 +167,7 @@ export function badRequest(reply: FastifyReply, reason: string): FastifyReply {
 
 /** A streamed body crossed the limit: 413 if nothing was answered yet, else the connection is cut. */
 function tooLarge(reply: FastifyReply): void {
-  reply.log.warn({ url: safeUrl(reply.request.raw.url) }, 'request body over the route\'s bodyLimit')
+  reply.log.warn({ url: safeUrl(reply.request.raw.url) }, "request body over the route's bodyLimit")
   if (!reply.sent) sendPayloadTooLarge(reply)
   else reply.raw.destroy()
 }

@@ -119,17 +119,24 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     ...(state ? { nonceCounts: state.nonceCounts(config.digest.nonceTtlMs) } : {}),
     identities: new CredentialCache<Identity>({ maxEntries: config.cache.maxEntries, ttlMs: config.cache.ttlMs }),
     realmHashes: new CredentialCache<string>({ maxEntries: config.cache.maxEntries, ttlMs: config.cache.ttlMs }),
-    ...(config.throttle.enabled ? { throttle: { throttle: createThrottle(config, log, state), trustedProxies: trusted } } : {}),
+    ...(config.throttle.enabled
+      ? { throttle: { throttle: createThrottle(config, log, state), trustedProxies: trusted } }
+      : {}),
   }
   const providers = new ProviderRegistry(config, log)
   for (const g of Object.values(config.groups)) {
     if (g.provider && opts.supervisor) {
-      const limits = { callTimeoutMs: g.providerTimeoutMs, concurrency: g.providerConcurrency, queueTimeoutMs: g.providerQueueTimeoutMs }
+      const limits = {
+        callTimeoutMs: g.providerTimeoutMs,
+        concurrency: g.providerConcurrency,
+        queueTimeoutMs: g.providerQueueTimeoutMs,
+      }
       providers.register(g.name, new GroupProvider(g.name, opts.supervisor.group(g.name), limits))
     }
   }
   const metrics = opts.metrics
-  if (metrics) providers.instrument((name, p) => instrumentProvider(name, p, (...args) => metrics.providerCall(...args)))
+  if (metrics)
+    providers.instrument((name, p) => instrumentProvider(name, p, (...args) => metrics.providerCall(...args)))
   const onGroupReload = (name: string): void => providers.notifyReload(name)
   const onGroupChanged = (name: string): void => providers.dataChanged(name)
   opts.supervisor?.on('reload', onGroupReload)
@@ -137,7 +144,12 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
   const targets: Target[] = []
   // Every name an identity may travel in here, the sidecar's included: a client's copy never reaches a target.
   const { user, groups, strip } = config.identityHeaders
-  const reserved = strippedHeaderNames([user, groups, ...strip, ...(config.sidecar ? [...config.sidecar.userHeaders, ...config.sidecar.groupsHeaders] : [])])
+  const reserved = strippedHeaderNames([
+    user,
+    groups,
+    ...strip,
+    ...(config.sidecar ? [...config.sidecar.userHeaders, ...config.sidecar.groupsHeaders] : []),
+  ])
 
   // The route label, set by the gatehouse route handlers; other requests (404, sidecar) fall back to the route pattern.
   app.decorateRequest('gatehouseRoute', '')
@@ -151,8 +163,25 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     const raw = request.raw
     metrics?.request(r.gatehouseRoute || routeLabel(request), status, ms / 1000)
     const refused = r.gatehouseRefusal
-    const refusal = refused === null ? {} : refused.user === undefined ? { refused: refused.reason } : { refused: refused.reason, attemptedUser: refused.user }
-    access.info({ reqId: request.id, method: raw.method, url: safeUrl(raw.url), status, user: r.user?.user ?? '-', ...refusal, remote: raw.socket.remoteAddress, ms: Math.round(ms * 10) / 10 }, 'access')
+    const refusal =
+      refused === null
+        ? {}
+        : refused.user === undefined
+          ? { refused: refused.reason }
+          : { refused: refused.reason, attemptedUser: refused.user }
+    access.info(
+      {
+        reqId: request.id,
+        method: raw.method,
+        url: safeUrl(raw.url),
+        status,
+        user: r.user?.user ?? '-',
+        ...refusal,
+        remote: raw.socket.remoteAddress,
+        ms: Math.round(ms * 10) / 10,
+      },
+      'access',
+    )
     done()
   })
 
@@ -169,7 +198,19 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     if (p === undefined) policies.set(route, (p = makePolicy(route.auth, providers.chain(route.auth.provider))))
     return p
   }
-  const sessions = createSessions(app, { config, secret, trusted, table, deps, policyOf, store: opts.sessionStore, refresh: (p) => providers.refresh(p.chain), ...(metrics ? { onAuth: (provider: string, outcome: string, reason?: string) => metrics.auth(provider, outcome, reason) } : {}) })
+  const sessions = createSessions(app, {
+    config,
+    secret,
+    trusted,
+    table,
+    deps,
+    policyOf,
+    store: opts.sessionStore,
+    refresh: (p) => providers.refresh(p.chain),
+    ...(metrics
+      ? { onAuth: (provider: string, outcome: string, reason?: string) => metrics.auth(provider, outcome, reason) }
+      : {}),
+  })
   const stateListeners = state ? followSharedState(state, deps, log, sessions) : undefined
   app.setNotFoundHandler((request, reply) => {
     const decision = table.decide(request.raw.url ?? '/')
@@ -180,10 +221,25 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
   for (const route of config.routes) {
     const target = route.upstream
       ? new UpstreamTarget({ name: route.path, url: route.upstream, log })
-      : route.group ? opts.groupTargets?.get(route.group) : undefined
+      : route.group
+        ? opts.groupTargets?.get(route.group)
+        : undefined
     if (target && route.upstream) targets.push(target)
     const bodyLimit = route.bodyLimit ?? config.limits.bodyLimit
-    const steps = routeSteps({ route, table, target, providers, deps, trusted, reserved, identityHeaders: config.identityHeaders, bodyLimit, policyOf, ...(sessions ? { sessions } : {}), ...(metrics ? { metrics } : {}) })
+    const steps = routeSteps({
+      route,
+      table,
+      target,
+      providers,
+      deps,
+      trusted,
+      reserved,
+      identityHeaders: config.identityHeaders,
+      bodyLimit,
+      policyOf,
+      ...(sessions ? { sessions } : {}),
+      ...(metrics ? { metrics } : {}),
+    })
     const routeOpts = route.bodyLimit ? { bodyLimit: route.bodyLimit } : {}
     const paths = route.path === '/' ? ['/', '/*'] : [route.path, `${route.path}/`, `${route.path}/*`]
     for (const url of paths) {
@@ -199,7 +255,15 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     }
   }
 
-  registerSidecar(app, { config, providers, deps, trusted, ...(metrics ? { onAuth: (provider: string, outcome: string, reason?: string) => metrics.auth(provider, outcome, reason) } : {}) })
+  registerSidecar(app, {
+    config,
+    providers,
+    deps,
+    trusted,
+    ...(metrics
+      ? { onAuth: (provider: string, outcome: string, reason?: string) => metrics.auth(provider, outcome, reason) }
+      : {}),
+  })
 
   let closed: Promise<void> | undefined
   let released: Promise<void> | undefined
@@ -271,8 +335,23 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
  * to the 'connect' event, never to the router.
  */
 export const EXTENSION_METHODS = [
-  'PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK',
-  'REPORT', 'CHECKOUT', 'MERGE', 'MKACTIVITY', 'ACL', 'SEARCH', 'BIND', 'UNBIND', 'REBIND', 'MKCALENDAR',
+  'PROPFIND',
+  'PROPPATCH',
+  'MKCOL',
+  'COPY',
+  'MOVE',
+  'LOCK',
+  'UNLOCK',
+  'REPORT',
+  'CHECKOUT',
+  'MERGE',
+  'MKACTIVITY',
+  'ACL',
+  'SEARCH',
+  'BIND',
+  'UNBIND',
+  'REBIND',
+  'MKCALENDAR',
 ] as const
 
 /**
@@ -299,15 +378,31 @@ export async function openSharedState(config: NonNullable<Config['state']>, log:
  * Empties the local caches when another instance says a provider's data changed or an operator
  * flushed, and entirely after a disconnect (what was said meanwhile is lost). Returns the undo.
  */
-function followSharedState(state: SharedState, deps: VerifierDeps, log: Logger, sessions: FormSessions | undefined): () => void {
+function followSharedState(
+  state: SharedState,
+  deps: VerifierDeps,
+  log: Logger,
+  sessions: FormSessions | undefined,
+): () => void {
   const onFlush = (e: { provider?: string; user?: string }): void => {
-    const flushed = e.provider !== undefined
-      ? deps.identities.clearProvider(e.provider) + deps.realmHashes.clearProvider(e.provider)
-      : flushCredentialCaches(deps, e.user).flushed
+    const flushed =
+      e.provider !== undefined
+        ? deps.identities.clearProvider(e.provider) + deps.realmHashes.clearProvider(e.provider)
+        : flushCredentialCaches(deps, e.user).flushed
     // Sessions follow the same signal as the cache: a changed provider's are confirmed again, a flushed user's end.
     if (e.provider !== undefined) sessions?.providerChanged(e.provider)
-    else if (e.user !== undefined) sessions?.store.deleteByUser(e.user).catch((err: unknown) => log.error({ err }, 'ending the sessions of a flushed user failed'))
-    log.info({ ...(e.provider !== undefined ? { provider: e.provider } : {}), ...(e.user !== undefined ? { user: e.user } : {}), flushed }, 'credential cache entries dropped: another instance saw a change')
+    else if (e.user !== undefined)
+      sessions?.store
+        .deleteByUser(e.user)
+        .catch((err: unknown) => log.error({ err }, 'ending the sessions of a flushed user failed'))
+    log.info(
+      {
+        ...(e.provider !== undefined ? { provider: e.provider } : {}),
+        ...(e.user !== undefined ? { user: e.user } : {}),
+        flushed,
+      },
+      'credential cache entries dropped: another instance saw a change',
+    )
   }
   const onResync = (): void => {
     flushCredentialCaches(deps)
@@ -325,7 +420,15 @@ function createThrottle(config: Config, log: Logger, state: SharedState | undefi
   const t = config.throttle
   const throttle = loginThrottleFrom(t, state?.throttleStore(t))
   throttle.on('lockout', (e) => {
-    log.warn({ scope: e.scope, address: e.address, ...(e.user !== undefined ? { user: e.user.slice(e.user.indexOf('\0') + 1) } : {}), lockoutMs: e.lockoutMs }, 'login throttled: too many failed logins, lockout started')
+    log.warn(
+      {
+        scope: e.scope,
+        address: e.address,
+        ...(e.user !== undefined ? { user: e.user.slice(e.user.indexOf('\0') + 1) } : {}),
+        lockoutMs: e.lockoutMs,
+      },
+      'login throttled: too many failed logins, lockout started',
+    )
   })
   return throttle
 }
@@ -337,14 +440,20 @@ function digestSecret(config: Config, log: Logger): string | Buffer {
       if (s.length >= 16) return s
       throw new Error('shorter than 16 characters')
     } catch (err) {
-      throw errors.GH_ERR_CONFIG_INVALID(`digest.secretFile: cannot use ${config.digest.secretFile}: ${(err as Error).message}`)
+      throw errors.GH_ERR_CONFIG_INVALID(
+        `digest.secretFile: cannot use ${config.digest.secretFile}: ${(err as Error).message}`,
+      )
     }
   }
   if (config.digest.secret) return config.digest.secret
   if (config.routes.some((r) => r.auth?.scheme.includes('digest'))) {
-    log.warn('digest.secret is not set: nonces are signed with a per-boot key, so they do not survive a restart nor work across instances')
+    log.warn(
+      'digest.secret is not set: nonces are signed with a per-boot key, so they do not survive a restart nor work across instances',
+    )
   } else if (config.routes.some((r) => r.auth?.scheme.includes('form'))) {
-    log.warn('digest.secret is not set: login and logout form tokens are signed with a per-boot key, so an open login page fails after a restart and on another instance')
+    log.warn(
+      'digest.secret is not set: login and logout form tokens are signed with a per-boot key, so an open login page fails after a restart and on another instance',
+    )
   }
   return randomBytes(32)
 }

@@ -38,13 +38,19 @@ export function readCertificatePair(files: TlsFiles): CertificatePair {
   try {
     x509 = new X509Certificate(cert)
   } catch (err) {
-    throw errors.GH_ERR_TLS_CERTIFICATE('listen.tls.cert', `${files.cert} is not a PEM certificate (${message(err)})`, { cause: err })
+    throw errors.GH_ERR_TLS_CERTIFICATE('listen.tls.cert', `${files.cert} is not a PEM certificate (${message(err)})`, {
+      cause: err,
+    })
   }
   let privateKey: ReturnType<typeof createPrivateKey>
   try {
     privateKey = createPrivateKey(key)
   } catch (err) {
-    throw errors.GH_ERR_TLS_CERTIFICATE('listen.tls.key', `${files.key} is not an unencrypted PEM private key (${message(err)})`, { cause: err })
+    throw errors.GH_ERR_TLS_CERTIFICATE(
+      'listen.tls.key',
+      `${files.key} is not an unencrypted PEM private key (${message(err)})`,
+      { cause: err },
+    )
   }
   if (!x509.checkPrivateKey(privateKey)) {
     throw errors.GH_ERR_TLS_CERTIFICATE('listen.tls.key', `${files.key} does not match the certificate ${files.cert}`)
@@ -53,7 +59,9 @@ export function readCertificatePair(files: TlsFiles): CertificatePair {
     // What the server will build from the pair: a chain file OpenSSL refuses is caught here, not in a handshake.
     createSecureContext({ cert, key })
   } catch (err) {
-    throw errors.GH_ERR_TLS_CERTIFICATE('listen.tls.cert', `${files.cert} with ${files.key}: ${message(err)}`, { cause: err })
+    throw errors.GH_ERR_TLS_CERTIFICATE('listen.tls.cert', `${files.cert} with ${files.key}: ${message(err)}`, {
+      cause: err,
+    })
   }
   return { cert, key, serial: x509.serialNumber, validTo: x509.validTo }
 }
@@ -69,7 +77,12 @@ export class CertificateReloader {
   #closed = false
 
   /** `initial`: the pair the server was created with (compared against, so an untouched pair is not swapped). */
-  constructor(server: TlsServer, files: TlsFiles, log: Logger, opts: { initial?: CertificatePair; debounceMs?: number } = {}) {
+  constructor(
+    server: TlsServer,
+    files: TlsFiles,
+    log: Logger,
+    opts: { initial?: CertificatePair; debounceMs?: number } = {},
+  ) {
     this.#server = server
     this.#files = files
     this.#log = log
@@ -84,15 +97,25 @@ export class CertificateReloader {
     try {
       next = readCertificatePair(this.#files)
     } catch (err) {
-      const error = err instanceof GatehouseError ? err : errors.GH_ERR_TLS_CERTIFICATE('listen.tls.cert', message(err), { cause: err })
-      this.#log.error({ code: error.code, reason, serial: this.#current?.serial }, `${error.message}; the current certificate keeps serving`)
+      const error =
+        err instanceof GatehouseError
+          ? err
+          : errors.GH_ERR_TLS_CERTIFICATE('listen.tls.cert', message(err), { cause: err })
+      this.#log.error(
+        { code: error.code, reason, serial: this.#current?.serial },
+        `${error.message}; the current certificate keeps serving`,
+      )
       return { outcome: 'failed', error }
     }
     const current = this.#current
-    if (current !== undefined && current.cert.equals(next.cert) && current.key.equals(next.key)) return { outcome: 'unchanged', serial: next.serial }
+    if (current !== undefined && current.cert.equals(next.cert) && current.key.equals(next.key))
+      return { outcome: 'unchanged', serial: next.serial }
     this.#server.setSecureContext({ cert: next.cert, key: next.key })
     this.#current = next
-    this.#log.info({ reason, serial: next.serial, validTo: next.validTo, previousSerial: current?.serial }, 'TLS certificate reloaded: new connections get it')
+    this.#log.info(
+      { reason, serial: next.serial, validTo: next.validTo, previousSerial: current?.serial },
+      'TLS certificate reloaded: new connections get it',
+    )
     return { outcome: 'replaced', serial: next.serial }
   }
 
@@ -102,10 +125,18 @@ export class CertificateReloader {
       try {
         // Not persistent: a watcher never keeps the process alive on its own.
         const w = watch(dir, { persistent: false }, () => this.#schedule())
-        w.on('error', (err) => this.#log.warn({ dir, err: message(err) }, 'TLS certificate directory watch failed; SIGHUP or `gatehouse reload` still re-read the certificate'))
+        w.on('error', (err) =>
+          this.#log.warn(
+            { dir, err: message(err) },
+            'TLS certificate directory watch failed; SIGHUP or `gatehouse reload` still re-read the certificate',
+          ),
+        )
         this.#watchers.push(w)
       } catch (err) {
-        this.#log.warn({ dir, err: message(err) }, 'cannot watch the TLS certificate directory; SIGHUP or `gatehouse reload` still re-read the certificate')
+        this.#log.warn(
+          { dir, err: message(err) },
+          'cannot watch the TLS certificate directory; SIGHUP or `gatehouse reload` still re-read the certificate',
+        )
       }
     }
   }

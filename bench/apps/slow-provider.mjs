@@ -7,7 +7,9 @@ import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
 const PARAMS = { N: 2 ** 14, r: 8, p: 1, maxmem: 64 * 1024 * 1024 }
 
 function derive(password, salt) {
-  return new Promise((resolve, reject) => scrypt(password, salt, 32, PARAMS, (err, key) => (err ? reject(err) : resolve(key))))
+  return new Promise((resolve, reject) =>
+    scrypt(password, salt, 32, PARAMS, (err, key) => (err ? reject(err) : resolve(key))),
+  )
 }
 
 export default async function factory(options) {

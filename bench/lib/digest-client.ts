@@ -15,30 +15,47 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { Agent, request } from 'node:http'
 
-const [url = '', secondsArg = '5', connArg = '32', user = '', password = '', scheme = 'digest', rateArg = '0'] = process.argv.slice(2)
+const [url = '', secondsArg = '5', connArg = '32', user = '', password = '', scheme = 'digest', rateArg = '0'] =
+  process.argv.slice(2)
 /** Milliseconds between two requests of one loop when paced; 0 when not. */
 const intervalMs = Number(rateArg) > 0 ? (Number(connArg) * 1000) / Number(rateArg) : 0
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-const basicHeader = scheme === 'basic' ? { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } : undefined
+const basicHeader =
+  scheme === 'basic' ? { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } : undefined
 const seconds = Number(secondsArg)
 const connections = Number(connArg)
 const target = new URL(url)
 const agent = new Agent({ keepAlive: true, maxSockets: connections })
 const HASH: Record<string, string> = { 'SHA-256': 'sha256', MD5: 'md5', 'SHA-512-256': 'sha512-256' }
 
-interface Challenge { realm: string; nonce: string; opaque?: string; algorithm: string; qop: string }
+interface Challenge {
+  realm: string
+  nonce: string
+  opaque?: string
+  algorithm: string
+  qop: string
+}
 
 function h(alg: string, s: string): string {
-  return createHash(HASH[alg] ?? 'sha256').update(s).digest('hex')
+  return createHash(HASH[alg] ?? 'sha256')
+    .update(s)
+    .digest('hex')
 }
 
 function parseChallenge(header: string | string[] | undefined): Challenge | undefined {
   for (const value of Array.isArray(header) ? header : header ? [header] : []) {
     if (!/^digest\s/i.test(value)) continue
     const params: Record<string, string> = {}
-    for (const m of value.matchAll(/(\w+)=(?:"([^"]*)"|([^\s,]+))/g)) params[(m[1] as string).toLowerCase()] = m[2] ?? m[3] ?? ''
+    for (const m of value.matchAll(/(\w+)=(?:"([^"]*)"|([^\s,]+))/g))
+      params[(m[1] as string).toLowerCase()] = m[2] ?? m[3] ?? ''
     if (!params.realm || !params.nonce) continue
-    return { realm: params.realm, nonce: params.nonce, opaque: params.opaque, algorithm: params.algorithm ?? 'MD5', qop: (params.qop ?? 'auth').split(',')[0]!.trim() }
+    return {
+      realm: params.realm,
+      nonce: params.nonce,
+      opaque: params.opaque,
+      algorithm: params.algorithm ?? 'MD5',
+      qop: (params.qop ?? 'auth').split(',')[0]!.trim(),
+    }
   }
   return undefined
 }
@@ -49,16 +66,21 @@ function authorization(c: Challenge, nc: number, path: string): string {
   const ha1 = h(c.algorithm, `${user}:${c.realm}:${password}`)
   const ha2 = h(c.algorithm, `GET:${path}`)
   const response = h(c.algorithm, `${ha1}:${c.nonce}:${ncHex}:${cnonce}:${c.qop}:${ha2}`)
-  return `Digest username="${user}", realm="${c.realm}", nonce="${c.nonce}", uri="${path}", algorithm=${c.algorithm}, ` +
+  return (
+    `Digest username="${user}", realm="${c.realm}", nonce="${c.nonce}", uri="${path}", algorithm=${c.algorithm}, ` +
     `qop=${c.qop}, nc=${ncHex}, cnonce="${cnonce}", response="${response}"${c.opaque ? `, opaque="${c.opaque}"` : ''}`
+  )
 }
 
 function get(headers: Record<string, string>): Promise<{ status: number; challenge: string | string[] | undefined }> {
   return new Promise((resolve, reject) => {
-    const req = request({ agent, host: target.hostname, port: target.port, path: target.pathname + target.search, headers }, (res) => {
-      res.resume()
-      res.once('end', () => resolve({ status: res.statusCode ?? 0, challenge: res.headers['www-authenticate'] }))
-    })
+    const req = request(
+      { agent, host: target.hostname, port: target.port, path: target.pathname + target.search, headers },
+      (res) => {
+        res.resume()
+        res.once('end', () => resolve({ status: res.statusCode ?? 0, challenge: res.headers['www-authenticate'] }))
+      },
+    )
     req.once('error', reject)
     req.end()
   })
@@ -112,4 +134,13 @@ const elapsed = (Date.now() - started) / 1000
 agent.destroy()
 const sorted = stats.latencies.sort((a, b) => a - b)
 const pct = (p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0
-process.stdout.write(JSON.stringify({ rps: stats.requests / elapsed, requests: stats.requests, non2xx: stats.non2xx, errors: stats.errors, p50ms: pct(0.5), p99ms: pct(0.99) }) + '\n')
+process.stdout.write(
+  JSON.stringify({
+    rps: stats.requests / elapsed,
+    requests: stats.requests,
+    non2xx: stats.non2xx,
+    errors: stats.errors,
+    p50ms: pct(0.5),
+    p99ms: pct(0.99),
+  }) + '\n',
+)

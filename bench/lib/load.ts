@@ -42,8 +42,12 @@ function collect(cmd: string, args: string[], limitMs: number): Promise<string> 
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
-    child.stdout.on('data', (c: Buffer) => { out += c.toString() })
-    child.stderr.on('data', (c: Buffer) => { err += c.toString() })
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString()
+    })
+    child.stderr.on('data', (c: Buffer) => {
+      err += c.toString()
+    })
     const timer = setTimeout(() => process.kill(child.pid as number, 'SIGKILL'), limitMs)
     child.once('error', reject)
     child.once('exit', (code) => {
@@ -82,6 +86,19 @@ async function runAutocannon(o: LoadOptions): Promise<LoadResult> {
   const args = [bin, '-c', String(o.connections), '-d', String(o.seconds), '-j']
   for (const [k, v] of Object.entries(o.headers ?? {})) args.push('-H', `${k}=${v}`)
   const out = await collect(process.execPath, [...args, o.url], (o.seconds + 30) * 1000)
-  const r = JSON.parse(out) as { requests: { average: number; total: number }; non2xx: number; errors: number; latency: { p50: number; p99: number } }
-  return { tool: 'autocannon', rps: r.requests.average, requests: r.requests.total, non2xx: r.non2xx, errors: r.errors, p50ms: r.latency.p50, p99ms: r.latency.p99 }
+  const r = JSON.parse(out) as {
+    requests: { average: number; total: number }
+    non2xx: number
+    errors: number
+    latency: { p50: number; p99: number }
+  }
+  return {
+    tool: 'autocannon',
+    rps: r.requests.average,
+    requests: r.requests.total,
+    non2xx: r.non2xx,
+    errors: r.errors,
+    p50ms: r.latency.p50,
+    p99ms: r.latency.p99,
+  }
 }

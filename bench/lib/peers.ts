@@ -37,25 +37,39 @@ export async function startPeers(upstreamUrl: string, wanted: readonly PeerName[
   const peers: Peers = { running: {}, missing: [] }
   for (const name of wanted) {
     const why = unavailable(name)
-    if (why !== undefined) { peers.missing.push(`${name}: ${why}`); continue }
+    if (why !== undefined) {
+      peers.missing.push(`${name}: ${why}`)
+      continue
+    }
     const port = await freePort()
     // A directory of its own under the system's tmpdir: Apache's children run as www-data when
     // started as root and must reach their mod_wsgi sockets there (the bench's work dir is 0700).
     const runDir = mkdtempSync(join(tmpdir(), `gh-peer-${name}-`))
     const args = name === 'caddy' ? [String(port), new URL(upstreamUrl).port, runDir] : [String(port), runDir]
     try {
-      execFileSync(join(PEERS, name === 'caddy' ? 'caddy' : 'apache-modwsgi', 'run.sh'), args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000 })
+      execFileSync(join(PEERS, name === 'caddy' ? 'caddy' : 'apache-modwsgi', 'run.sh'), args, {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        timeout: 30_000,
+      })
     } catch (err) {
-      peers.missing.push(`${name}: did not start (${(err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message})`)
+      peers.missing.push(
+        `${name}: did not start (${(err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message})`,
+      )
       rmSync(runDir, { recursive: true, force: true })
       continue
     }
     const pidFile = join(runDir, name === 'caddy' ? 'caddy.pid' : 'httpd.pid')
-    const peer: Peer = { name, url: `http://127.0.0.1:${port}`, runDir, pid: Number(readFileSync(pidFile, 'utf8').trim()) }
+    const peer: Peer = {
+      name,
+      url: `http://127.0.0.1:${port}`,
+      runDir,
+      pid: Number(readFileSync(pidFile, 'utf8').trim()),
+    }
     peers.running[name] = peer
     // Caddy's first check is a bcrypt at cost 14 (about a second here), then cached: one login
     // before the load, or 32 connections would all start with that hash at once.
-    if (name === 'caddy') await fetch(peer.url, { headers: PEER_BASIC, signal: AbortSignal.timeout(30_000) }).then((r) => r.arrayBuffer())
+    if (name === 'caddy')
+      await fetch(peer.url, { headers: PEER_BASIC, signal: AbortSignal.timeout(30_000) }).then((r) => r.arrayBuffer())
   }
   return peers
 }
@@ -63,8 +77,13 @@ export async function startPeers(upstreamUrl: string, wanted: readonly PeerName[
 export function stopPeers(peers: Peers): void {
   for (const p of Object.values(peers.running)) {
     try {
-      execFileSync(join(PEERS, p.name === 'caddy' ? 'caddy' : 'apache-modwsgi', 'stop.sh'), [p.runDir], { stdio: 'ignore', timeout: 20_000 })
-    } catch { /* already gone */ }
+      execFileSync(join(PEERS, p.name === 'caddy' ? 'caddy' : 'apache-modwsgi', 'stop.sh'), [p.runDir], {
+        stdio: 'ignore',
+        timeout: 20_000,
+      })
+    } catch {
+      /* already gone */
+    }
     rmSync(p.runDir, { recursive: true, force: true })
   }
   peers.running = {}
@@ -81,17 +100,24 @@ export function processTree(pid: number): number[] {
       const list = children.get(ppid) ?? []
       list.push(Number(entry))
       children.set(ppid, list)
-    } catch { /* exited meanwhile */ }
+    } catch {
+      /* exited meanwhile */
+    }
   }
   const out: number[] = []
-  const walk = (p: number): void => { out.push(p); for (const c of children.get(p) ?? []) walk(c) }
+  const walk = (p: number): void => {
+    out.push(p)
+    for (const c of children.get(p) ?? []) walk(c)
+  }
   walk(pid)
   return out
 }
 
 function unavailable(name: PeerName): string | undefined {
   if (name === 'caddy') return hasCommand('caddy') ? undefined : "Debian's caddy is not installed"
-  return existsSync('/usr/sbin/apache2') && existsSync('/usr/lib/apache2/modules/mod_wsgi.so') ? undefined : "Debian's apache2 and libapache2-mod-wsgi-py3 are not installed"
+  return existsSync('/usr/sbin/apache2') && existsSync('/usr/lib/apache2/modules/mod_wsgi.so')
+    ? undefined
+    : "Debian's apache2 and libapache2-mod-wsgi-py3 are not installed"
 }
 
 function hasCommand(cmd: string): boolean {

@@ -24,7 +24,9 @@ const running = new Set<ChildProcess>()
  * `readyStream` that starts with `prefix`, parsed as JSON after it.
  */
 export async function startProcess<T>(
-  nodeArgs: string[], script: string, args: string[],
+  nodeArgs: string[],
+  script: string,
+  args: string[],
   opts: { readyStream: 'stdout' | 'stderr'; prefix?: string; stdout?: number | 'ignore'; cwd?: string },
 ): Promise<Started<T>> {
   const stdio: StdioOptions = ['ignore', opts.readyStream === 'stdout' ? 'pipe' : (opts.stdout ?? 'ignore'), 'pipe']
@@ -37,8 +39,14 @@ export async function startProcess<T>(
   const tail: string[] = []
   const lines = createInterface({ input: stream })
   const ready = await new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error(`${script}: not ready within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS)
-    const fail = (err: Error): void => { clearTimeout(timer); reject(new Error(`${err.message}\n${tail.join('\n')}`)) }
+    const timer = setTimeout(
+      () => fail(new Error(`${script}: not ready within ${READY_TIMEOUT_MS} ms`)),
+      READY_TIMEOUT_MS,
+    )
+    const fail = (err: Error): void => {
+      clearTimeout(timer)
+      reject(new Error(`${err.message}\n${tail.join('\n')}`))
+    }
     lines.on('line', (line) => {
       if (!line.startsWith(prefix)) {
         if (tail.push(line) > 20) tail.shift()
@@ -47,7 +55,9 @@ export async function startProcess<T>(
       clearTimeout(timer)
       resolve(JSON.parse(line.slice(prefix.length)) as T)
     })
-    child.once('exit', (code, signal) => fail(new Error(`${script} exited before ready (code ${code}, signal ${signal})`)))
+    child.once('exit', (code, signal) =>
+      fail(new Error(`${script} exited before ready (code ${code}, signal ${signal})`)),
+    )
   })
   // Keep draining the pipe so the child never blocks on a full one.
   stream.resume()
@@ -59,7 +69,9 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
   const exited = once(child, 'exit')
   process.kill(child.pid as number, 'SIGTERM')
-  const timer = setTimeout(() => { if (child.exitCode === null && child.signalCode === null) process.kill(child.pid as number, 'SIGKILL') }, STOP_TIMEOUT_MS)
+  const timer = setTimeout(() => {
+    if (child.exitCode === null && child.signalCode === null) process.kill(child.pid as number, 'SIGKILL')
+  }, STOP_TIMEOUT_MS)
   await exited
   clearTimeout(timer)
 }
@@ -72,7 +84,9 @@ export async function stopAll(): Promise<void> {
 /** Resident set size of a process in bytes (0 when it is gone). */
 export function rssOf(pid: number): number {
   try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('VmRSS:'))
     return Number(line?.replace(/\D+/g, '') ?? 0) * 1024
   } catch {
     return 0
@@ -83,7 +97,12 @@ export function rssOf(pid: number): number {
  * Settles a promise with a child's JSON output. For 'exit' handlers: a parse error thrown there
  * would escape the promise and skip the caller's cleanup, leaving the servers running.
  */
-export function resolveJson<T>(out: string, what: string, resolve: (value: T) => void, reject: (err: Error) => void): void {
+export function resolveJson<T>(
+  out: string,
+  what: string,
+  resolve: (value: T) => void,
+  reject: (err: Error) => void,
+): void {
   try {
     resolve(JSON.parse(out) as T)
   } catch (err) {

@@ -25,14 +25,28 @@ const DRAIN_TIMEOUT_MS = 120_000
 const QUIET_SAMPLE_MS = 500
 const QUIET_CPU_US = 25_000
 
-interface SlowSummary { answered: number; statuses: Record<string, number>; errors: number; inFlight: number }
+interface SlowSummary {
+  answered: number
+  statuses: Record<string, number>
+  errors: number
+  inFlight: number
+}
 
 /** `quietPids`: the processes whose CPU shows the queued logins drained (the front's provider threads, or a group's daemons). */
-export async function withSlowLogins(opts: { url: string; quietPids: number[] }, load: () => Promise<LoadResult>): Promise<LoadResult> {
-  const child = spawn(process.execPath, [...TSX_ARGS, join(HERE, 'slow-logins.ts'), opts.url, String(SLOW_USERS), 'slow', SLOW_PASSWORD], { stdio: ['ignore', 'pipe', 'pipe'] })
+export async function withSlowLogins(
+  opts: { url: string; quietPids: number[] },
+  load: () => Promise<LoadResult>,
+): Promise<LoadResult> {
+  const child = spawn(
+    process.execPath,
+    [...TSX_ARGS, join(HERE, 'slow-logins.ts'), opts.url, String(SLOW_USERS), 'slow', SLOW_PASSWORD],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  )
   const exited = once(child, 'exit')
   let out = ''
-  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString()
+  })
   try {
     await ready(child.stderr)
     await sleep(SETTLE_MS)
@@ -40,9 +54,15 @@ export async function withSlowLogins(opts: { url: string; quietPids: number[] },
     process.kill(child.pid as number, 'SIGTERM')
     await exited
     const slow = JSON.parse(out) as SlowSummary
-    const statuses = Object.entries(slow.statuses).map(([s, n]) => `${n}×${s}`).join(' ') || 'none yet'
+    const statuses =
+      Object.entries(slow.statuses)
+        .map(([s, n]) => `${n}×${s}`)
+        .join(' ') || 'none yet'
     const drainedMs = await waitQuiet(opts.quietPids)
-    return { ...result, note: `slow logins: ${SLOW_USERS} in flight (${slow.inFlight} still at the end), answered during the run: ${statuses}, socket errors ${slow.errors}; the queued ones drained in ${(drainedMs / 1000).toFixed(1)} s` }
+    return {
+      ...result,
+      note: `slow logins: ${SLOW_USERS} in flight (${slow.inFlight} still at the end), answered during the run: ${statuses}, socket errors ${slow.errors}; the queued ones drained in ${(drainedMs / 1000).toFixed(1)} s`,
+    }
   } finally {
     if (child.exitCode === null && child.signalCode === null) {
       process.kill(child.pid as number, 'SIGKILL')
@@ -55,7 +75,10 @@ function ready(stderr: NodeJS.ReadableStream | null): Promise<void> {
   if (stderr === null) return Promise.reject(new Error('slow-logins: no stderr'))
   const lines = createInterface({ input: stderr })
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`slow-logins: not all ${SLOW_USERS} logins sent within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS)
+    const timer = setTimeout(
+      () => reject(new Error(`slow-logins: not all ${SLOW_USERS} logins sent within ${READY_TIMEOUT_MS} ms`)),
+      READY_TIMEOUT_MS,
+    )
     lines.on('line', (line) => {
       if (!line.startsWith('SLOW-READY ')) {
         process.stderr.write(`slow-logins: ${line}\n`)

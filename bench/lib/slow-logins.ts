@@ -22,16 +22,19 @@ function login(slot: number): void {
   if (stopping) return
   const authorization = `Basic ${Buffer.from(`${prefix}${slot + 1}:${password}`).toString('base64')}`
   inFlight++
-  const req = request({ agent, host: target.hostname, port: target.port, path: target.pathname, headers: { authorization } }, (res) => {
-    res.resume()
-    res.once('end', () => {
-      inFlight--
-      stats.answered++
-      const key = String(res.statusCode)
-      stats.statuses[key] = (stats.statuses[key] ?? 0) + 1
-      login(slot)
-    })
-  })
+  const req = request(
+    { agent, host: target.hostname, port: target.port, path: target.pathname, headers: { authorization } },
+    (res) => {
+      res.resume()
+      res.once('end', () => {
+        inFlight--
+        stats.answered++
+        const key = String(res.statusCode)
+        stats.statuses[key] = (stats.statuses[key] ?? 0) + 1
+        login(slot)
+      })
+    },
+  )
   req.once('error', () => {
     inFlight--
     if (stopping) return

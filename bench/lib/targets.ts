@@ -6,7 +6,14 @@
  */
 import type { Row } from './report.js'
 
-export interface RoundTrips { callers: number; calls: number; p50Us: number; p99Us: number; maxUs: number; callsPerSec: number }
+export interface RoundTrips {
+  callers: number
+  calls: number
+  p50Us: number
+  p99Us: number
+  maxUs: number
+  callsPerSec: number
+}
 export interface ProviderCall {
   single: RoundTrips
   concurrent: RoundTrips
@@ -41,21 +48,67 @@ export function targetsOf(rows: Row[], rtt: ProviderCall | undefined): Target[] 
   const basicNode = byName(rows, 'group-basic-node')
   const digestCost = digest && basicNode ? digest.serverUsPerReq / basicNode.serverUsPerReq : undefined
   return [
-    { what: 'Basic (cache hit) through a daemon group, ratio to bare Fastify', goal: '≥ 0.60', ...(hit ? { figure: hit.ratio.toFixed(2), met: hit.ratio >= 0.6 } : {}) },
-    { what: 'form login (session cookie) through a daemon group, ratio to Basic (cache hit)', goal: '≥ 0.95', ...(form?.also ? { figure: form.also.ratio.toFixed(2), met: form.also.ratio >= 0.95 } : {}) },
-    { what: 'provider round trip p50 (one caller)', goal: '< 100 µs', ...(rtt ? { figure: us(rtt.single.p50Us), met: rtt.single.p50Us < 100 } : {}) },
-    { what: 'provider round trip p99 (one caller)', goal: '< 1 ms', ...(rtt ? { figure: us(rtt.single.p99Us), met: rtt.single.p99Us < 1000 } : {}) },
-    { what: 'Python check_password round trip p50 (one caller)', goal: '≤ 200 µs', ...(rtt?.python ? { figure: us(rtt.python.single.p50Us), met: rtt.python.single.p50Us <= 200 } : {}) },
-    { what: 'cached Basic req/s with 100 slow logins running, ratio to without', goal: '≥ 0.80', ...(slow?.also ? { figure: slow.also.ratio.toFixed(2), met: slow.also.ratio >= 0.8 } : {}) },
     {
-      what: `daemon group hello (no auth) vs bare node:http, ≥ 3× Apache daemon mode (${APACHE_DAEMON_RATIO})`, goal: `≥ ${(3 * APACHE_DAEMON_RATIO).toFixed(2)}`,
-      ...(apache !== undefined ? { figure: `${apache.toFixed(2)} (${(apache / APACHE_DAEMON_RATIO).toFixed(1)}× Apache)`, met: apache >= 3 * APACHE_DAEMON_RATIO } : {}),
+      what: 'Basic (cache hit) through a daemon group, ratio to bare Fastify',
+      goal: '≥ 0.60',
+      ...(hit ? { figure: hit.ratio.toFixed(2), met: hit.ratio >= 0.6 } : {}),
     },
-    { what: 'gatehouse → upstream, Basic (cache hit), ratio to the upstream hit directly', goal: '≥ 0.45', ...(upstream?.also ? { figure: upstream.also.ratio.toFixed(2), met: upstream.also.ratio >= 0.45 } : {}) },
-    { what: "gatehouse → upstream, Basic (cache hit), req/s ÷ Caddy's basicauth + reverse_proxy", goal: '> 1', ...(upstream && caddy ? { figure: `${(upstream.rps / caddy.rps).toFixed(2)}×`, met: upstream.rps > caddy.rps } : {}) },
     {
-      what: "front's CPU per request, Digest SHA-256 ÷ Basic (cache hit), same node client", goal: '≤ 1.3×',
-      ...(digestCost !== undefined && digest && basicNode ? { figure: `${digestCost.toFixed(2)}× (${us(digest.serverUsPerReq)}/${us(basicNode.serverUsPerReq)})`, met: digestCost <= 1.3 } : {}),
+      what: 'form login (session cookie) through a daemon group, ratio to Basic (cache hit)',
+      goal: '≥ 0.95',
+      ...(form?.also ? { figure: form.also.ratio.toFixed(2), met: form.also.ratio >= 0.95 } : {}),
+    },
+    {
+      what: 'provider round trip p50 (one caller)',
+      goal: '< 100 µs',
+      ...(rtt ? { figure: us(rtt.single.p50Us), met: rtt.single.p50Us < 100 } : {}),
+    },
+    {
+      what: 'provider round trip p99 (one caller)',
+      goal: '< 1 ms',
+      ...(rtt ? { figure: us(rtt.single.p99Us), met: rtt.single.p99Us < 1000 } : {}),
+    },
+    {
+      what: 'Python check_password round trip p50 (one caller)',
+      goal: '≤ 200 µs',
+      ...(rtt?.python ? { figure: us(rtt.python.single.p50Us), met: rtt.python.single.p50Us <= 200 } : {}),
+    },
+    {
+      what: 'cached Basic req/s with 100 slow logins running, ratio to without',
+      goal: '≥ 0.80',
+      ...(slow?.also ? { figure: slow.also.ratio.toFixed(2), met: slow.also.ratio >= 0.8 } : {}),
+    },
+    {
+      what: `daemon group hello (no auth) vs bare node:http, ≥ 3× Apache daemon mode (${APACHE_DAEMON_RATIO})`,
+      goal: `≥ ${(3 * APACHE_DAEMON_RATIO).toFixed(2)}`,
+      ...(apache !== undefined
+        ? {
+            figure: `${apache.toFixed(2)} (${(apache / APACHE_DAEMON_RATIO).toFixed(1)}× Apache)`,
+            met: apache >= 3 * APACHE_DAEMON_RATIO,
+          }
+        : {}),
+    },
+    {
+      what: 'gatehouse → upstream, Basic (cache hit), ratio to the upstream hit directly',
+      goal: '≥ 0.45',
+      ...(upstream?.also ? { figure: upstream.also.ratio.toFixed(2), met: upstream.also.ratio >= 0.45 } : {}),
+    },
+    {
+      what: "gatehouse → upstream, Basic (cache hit), req/s ÷ Caddy's basicauth + reverse_proxy",
+      goal: '> 1',
+      ...(upstream && caddy
+        ? { figure: `${(upstream.rps / caddy.rps).toFixed(2)}×`, met: upstream.rps > caddy.rps }
+        : {}),
+    },
+    {
+      what: "front's CPU per request, Digest SHA-256 ÷ Basic (cache hit), same node client",
+      goal: '≤ 1.3×',
+      ...(digestCost !== undefined && digest && basicNode
+        ? {
+            figure: `${digestCost.toFixed(2)}× (${us(digest.serverUsPerReq)}/${us(basicNode.serverUsPerReq)})`,
+            met: digestCost <= 1.3,
+          }
+        : {}),
     },
   ]
 }
@@ -78,11 +131,16 @@ export function formatProviderCall(rtt: ProviderCall, bareRps: number): string {
     'provider call round trip (GroupProvider.checkPassword → unix socket → daemon → back; trivial provider, 1 process):',
     line(`1 caller, ${rtt.single.calls} calls`, rtt.single),
     line(`${rtt.concurrent.callers} callers, ${rtt.concurrent.calls} calls (queueing included)`, rtt.concurrent),
-    ...(rtt.python ? [
-      '  the same through a Python group (mod_wsgi auth script check_password, 1 process × 15 threads):',
-      line(`1 caller, ${rtt.python.single.calls} calls`, rtt.python.single),
-      line(`${rtt.python.concurrent.callers} callers, ${rtt.python.concurrent.calls} calls (queueing included)`, rtt.python.concurrent),
-    ] : []),
+    ...(rtt.python
+      ? [
+          '  the same through a Python group (mod_wsgi auth script check_password, 1 process × 15 threads):',
+          line(`1 caller, ${rtt.python.single.calls} calls`, rtt.python.single),
+          line(
+            `${rtt.python.concurrent.callers} callers, ${rtt.python.concurrent.calls} calls (queueing included)`,
+            rtt.python.concurrent,
+          ),
+        ]
+      : []),
   ].join('\n')
 }
 
@@ -102,7 +160,10 @@ export function formatBudget(rows: Row[]): string {
   ]
   for (const name of ['group', 'group-basic']) {
     const r = byName(rows, name)
-    if (r !== undefined) lines.push(`  ${r.label.replace('gatehouse → daemon group, ', 'gatehouse group, ').padEnd(44)} ratio ${r.ratio.toFixed(2)}  CPU ${cpu(r)}  (${(r.ratio / floor.ratio).toFixed(2)} of the floor)`)
+    if (r !== undefined)
+      lines.push(
+        `  ${r.label.replace('gatehouse → daemon group, ', 'gatehouse group, ').padEnd(44)} ratio ${r.ratio.toFixed(2)}  CPU ${cpu(r)}  (${(r.ratio / floor.ratio).toFixed(2)} of the floor)`,
+      )
   }
   lines.push('', ...formatEventLoopBudget(rows, bare, floor))
   return lines.join('\n')
@@ -122,10 +183,17 @@ function formatEventLoopBudget(rows: Row[], bare: Row, floor: Row): string[] {
     `event-loop budget at ${target.toFixed(2)} of bare Fastify (${(target * bare.rps).toFixed(0)} req/s): at most ${budget.toFixed(1)} µs of the front's main thread per request`,
     `  ${'bare Fastify (its main thread)'.padEnd(44)} ${bare.mainUsPerReq.toFixed(1).padStart(5)} µs`,
     `  ${'floor front (node:http + hop, no other work)'.padEnd(44)} ${floor.mainUsPerReq.toFixed(1).padStart(5)} µs  leaves ${(budget - floor.mainUsPerReq).toFixed(1)} µs for all of gatehouse's work`,
-    ...(hit ? [`  ${'gatehouse group, Basic (cache hit)'.padEnd(44)} ${hit.mainUsPerReq.toFixed(1).padStart(5)} µs  (${(hit.mainUsPerReq - floor.mainUsPerReq).toFixed(1)} µs over the floor)`] : []),
+    ...(hit
+      ? [
+          `  ${'gatehouse group, Basic (cache hit)'.padEnd(44)} ${hit.mainUsPerReq.toFixed(1).padStart(5)} µs  (${(hit.mainUsPerReq - floor.mainUsPerReq).toFixed(1)} µs over the floor)`,
+        ]
+      : []),
   ]
 }
 
 export function formatNotes(rows: Row[]): string {
-  return rows.filter((r) => r.notes && r.notes.length > 0).map((r) => `${r.name}: ${(r.notes as string[]).join('\n  ')}`).join('\n')
+  return rows
+    .filter((r) => r.notes && r.notes.length > 0)
+    .map((r) => `${r.name}: ${(r.notes as string[]).join('\n  ')}`)
+    .join('\n')
 }

@@ -51,7 +51,9 @@ function daemon(path: string): void {
 async function front(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gh-floor-'))
   const path = join(dir, 'd.sock')
-  const child = fork(fileURLToPath(import.meta.url), ['--daemon', path], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+  const child = fork(fileURLToPath(import.meta.url), ['--daemon', path], {
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  })
   await new Promise<void>((resolve, reject) => {
     child.once('message', () => resolve())
     child.once('exit', (code) => reject(new Error(`floor daemon exited with ${code}`)))

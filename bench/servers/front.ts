@@ -60,10 +60,24 @@ export function benchConfig(spec: FrontSpec): unknown {
   const pyBasic = { scheme: 'basic', realm: 'peer', provider: 'py' }
   // Slow logins: htpasswd (bcrypt cost 12) in the front's provider threads (default 2), cache
   // off so every request hashes; a long call timeout so the 100 queued logins wait, not fail.
-  const slow = spec.workDir === undefined ? undefined : {
-    providers: { slow: { type: 'htpasswd', file: writeSlowHtpasswd(spec.workDir), timeout: '120s', ...(spec.shareWhenBusy !== undefined ? { shareWhenBusy: spec.shareWhenBusy } : {}) } },
-    route: { path: '/slow', group: 'hello', auth: { scheme: 'basic', realm: REALM, provider: 'slow', cache: false } },
-  }
+  const slow =
+    spec.workDir === undefined
+      ? undefined
+      : {
+          providers: {
+            slow: {
+              type: 'htpasswd',
+              file: writeSlowHtpasswd(spec.workDir),
+              timeout: '120s',
+              ...(spec.shareWhenBusy !== undefined ? { shareWhenBusy: spec.shareWhenBusy } : {}),
+            },
+          },
+          route: {
+            path: '/slow',
+            group: 'hello',
+            auth: { scheme: 'basic', realm: REALM, provider: 'slow', cache: false },
+          },
+        }
   return {
     listen: { host: '127.0.0.1', port: 0 },
     ...(slow ? { providers: slow.providers } : {}),
@@ -72,10 +86,29 @@ export function benchConfig(spec: FrontSpec): unknown {
       accounts: { app: 'apps/hello.mjs', provider: 'apps/provider.mjs', processes: 1, execArgv: spec.daemonExecArgv },
       // Slow logins answered by a daemon group's provider (scrypt, like the demo's accounts app).
       slowaccounts: {
-        app: 'apps/hello.mjs', provider: 'apps/slow-provider.mjs', providerOptions: { password: SLOW_PASSWORD }, processes: 1, execArgv: spec.daemonExecArgv,
-        providerTimeout: '120s', providerQueueTimeout: '120s', ...(spec.slowGroupConcurrency !== undefined ? { providerConcurrency: spec.slowGroupConcurrency } : {}),
+        app: 'apps/hello.mjs',
+        provider: 'apps/slow-provider.mjs',
+        providerOptions: { password: SLOW_PASSWORD },
+        processes: 1,
+        execArgv: spec.daemonExecArgv,
+        providerTimeout: '120s',
+        providerQueueTimeout: '120s',
+        ...(spec.slowGroupConcurrency !== undefined ? { providerConcurrency: spec.slowGroupConcurrency } : {}),
       },
-      ...(py ? { py: { wsgi: 'peers/apache-modwsgi/hello.wsgi', provider: 'peers/apache-modwsgi/auth.wsgi', python: PYTHON, processes: 2, threads: spec.pythonThreads ?? 15, ...(spec.pythonProfileDir !== undefined ? { env: { GATEHOUSE_PYTHON_PROFILE_DIR: spec.pythonProfileDir } } : {}) } } : {}),
+      ...(py
+        ? {
+            py: {
+              wsgi: 'peers/apache-modwsgi/hello.wsgi',
+              provider: 'peers/apache-modwsgi/auth.wsgi',
+              python: PYTHON,
+              processes: 2,
+              threads: spec.pythonThreads ?? 15,
+              ...(spec.pythonProfileDir !== undefined
+                ? { env: { GATEHOUSE_PYTHON_PROFILE_DIR: spec.pythonProfileDir } }
+                : {}),
+            },
+          }
+        : {}),
     },
     routes: [
       { path: '/up', upstream: spec.upstream, auth: basic },
@@ -85,13 +118,23 @@ export function benchConfig(spec: FrontSpec): unknown {
       // Same realm and provider as /group-basic: a form session against a cached Basic check.
       { path: '/group-form', group: 'hello', auth: { ...basic, scheme: 'form' } },
       ...(slow ? [slow.route] : []),
-      { path: '/slow-group', group: 'hello', auth: { scheme: 'basic', realm: REALM, provider: 'slowaccounts', cache: false } },
-      { path: '/group-digest', group: 'hello', auth: { scheme: 'digest', realm: REALM, provider: 'accounts', algorithms: ['SHA-256'] } },
-      ...(py ? [
-        { path: '/py', group: 'py' },
-        { path: '/py-basic', group: 'py', auth: pyBasic },
-        { path: '/py-basic-miss', group: 'py', auth: { ...pyBasic, cache: false } },
-      ] : []),
+      {
+        path: '/slow-group',
+        group: 'hello',
+        auth: { scheme: 'basic', realm: REALM, provider: 'slowaccounts', cache: false },
+      },
+      {
+        path: '/group-digest',
+        group: 'hello',
+        auth: { scheme: 'digest', realm: REALM, provider: 'accounts', algorithms: ['SHA-256'] },
+      },
+      ...(py
+        ? [
+            { path: '/py', group: 'py' },
+            { path: '/py-basic', group: 'py', auth: pyBasic },
+            { path: '/py-basic-miss', group: 'py', auth: { ...pyBasic, cache: false } },
+          ]
+        : []),
     ],
     digest: { secret: DIGEST_SECRET },
     log: { level: spec.logLevel },
@@ -102,11 +145,17 @@ async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2] ?? '{}') as FrontSpec
   const baseDir = fileURLToPath(new URL('..', import.meta.url))
   const root = spec.source ? '../../src/' : '../../dist/src/'
-  const { parseConfig } = (await import(new URL(`${root}config.js`, import.meta.url).href)) as typeof import('../../src/config.js')
-  const { runGateway } = (await import(new URL(`${root}gateway.js`, import.meta.url).href)) as typeof import('../../src/gateway.js')
+  const { parseConfig } = (await import(
+    new URL(`${root}config.js`, import.meta.url).href
+  )) as typeof import('../../src/config.js')
+  const { runGateway } = (await import(
+    new URL(`${root}gateway.js`, import.meta.url).href
+  )) as typeof import('../../src/gateway.js')
   const config = parseConfig(spec.config ?? benchConfig(spec), { baseDir: spec.baseDir ?? baseDir })
   const gw = await runGateway(config)
-  const daemons = (gw.supervisor?.status() ?? []).flatMap((g) => g.processes.map((p) => ({ group: g.name, pid: p.pid })))
+  const daemons = (gw.supervisor?.status() ?? []).flatMap((g) =>
+    g.processes.map((p) => ({ group: g.name, pid: p.pid })),
+  )
   process.stderr.write(`BENCH-READY ${JSON.stringify({ url: gw.address, daemons })}\n`)
   process.exit(await gw.untilStopped())
 }

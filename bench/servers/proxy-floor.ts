@@ -13,17 +13,28 @@ const upstream = new URL(process.argv[2] ?? '')
 const pool = new Pool(upstream.origin, { connections: 64 })
 
 const server = createServer((req, res) => {
-  pool.request({ method: 'GET', path: req.url ?? '/', headers: ['host', upstream.host] }).then(async ({ statusCode, headers, body }) => {
-    const payload = Buffer.from(await body.arrayBuffer())
-    res.writeHead(statusCode, { 'content-type': String(headers['content-type'] ?? 'text/plain'), 'content-length': payload.length })
-    res.end(payload)
-  }, () => {
-    res.writeHead(502).end()
-  })
+  pool.request({ method: 'GET', path: req.url ?? '/', headers: ['host', upstream.host] }).then(
+    async ({ statusCode, headers, body }) => {
+      const payload = Buffer.from(await body.arrayBuffer())
+      res.writeHead(statusCode, {
+        'content-type': String(headers['content-type'] ?? 'text/plain'),
+        'content-length': payload.length,
+      })
+      res.end(payload)
+    },
+    () => {
+      res.writeHead(502).end()
+    },
+  )
 })
 server.keepAliveTimeout = 60_000
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address() as AddressInfo
   process.stdout.write(JSON.stringify({ url: `http://127.0.0.1:${port}/` }) + '\n')
 })
-process.once('SIGTERM', () => { server.closeAllConnections(); server.close(() => { void pool.close().then(() => process.exit(0)) }) })
+process.once('SIGTERM', () => {
+  server.closeAllConnections()
+  server.close(() => {
+    void pool.close().then(() => process.exit(0))
+  })
+})

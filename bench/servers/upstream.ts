@@ -11,4 +11,7 @@ server.listen(0, '127.0.0.1', () => {
   const { port } = server.address() as AddressInfo
   process.stdout.write(JSON.stringify({ url: `http://127.0.0.1:${port}/` }) + '\n')
 })
-process.once('SIGTERM', () => { server.closeAllConnections(); server.close(() => process.exit(0)) })
+process.once('SIGTERM', () => {
+  server.closeAllConnections()
+  server.close(() => process.exit(0))
+})

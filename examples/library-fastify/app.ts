@@ -36,7 +36,9 @@ const memory: Provider = {
   async getRealmHash(_ctx, user, realm, algorithm) {
     if (user !== 'demo') return null
     const { createHash } = await import('node:crypto')
-    return createHash(algorithm === 'MD5' ? 'md5' : 'sha256').update(`${user}:${realm}:demo`).digest('hex')
+    return createHash(algorithm === 'MD5' ? 'md5' : 'sha256')
+      .update(`${user}:${realm}:demo`)
+      .digest('hex')
   },
 }
 await app.register(async (docs) => {

@@ -13,7 +13,16 @@ import type { Argon2Variant } from './hash-primitives.js'
 
 export type DjangoHash =
   | { algorithm: 'pbkdf2_sha256' | 'pbkdf2_sha1'; encoded: string; iterations: number; salt: string }
-  | { algorithm: 'argon2'; encoded: string; variant: Argon2Variant; memorySize: number; iterations: number; parallelism: number; salt: Buffer; hash: Buffer }
+  | {
+      algorithm: 'argon2'
+      encoded: string
+      variant: Argon2Variant
+      memorySize: number
+      iterations: number
+      parallelism: number
+      salt: Buffer
+      hash: Buffer
+    }
   | { algorithm: 'bcrypt_sha256' | 'bcrypt'; encoded: string; setting: string; rounds: number }
   | { algorithm: 'scrypt'; encoded: string; N: number; r: number; p: number; salt: string }
   | { algorithm: 'sha1' | 'md5'; encoded: string; salt: string }
@@ -45,7 +54,8 @@ export function isUsablePassword(encoded: string | null | undefined): encoded is
 
 /** The algorithm name Django would look up for this value (not validated; safe to log when it is a word). */
 export function algorithmOf(encoded: string): string {
-  if ((encoded.length === 32 && !encoded.includes('$')) || (encoded.length === 37 && encoded.startsWith('md5$$'))) return 'unsalted_md5'
+  if ((encoded.length === 32 && !encoded.includes('$')) || (encoded.length === 37 && encoded.startsWith('md5$$')))
+    return 'unsalted_md5'
   if (encoded.length === 46 && encoded.startsWith('sha1$$')) return 'unsalted_sha1'
   const dollar = encoded.indexOf('$')
   return dollar === -1 ? encoded : encoded.slice(0, dollar)
@@ -74,14 +84,19 @@ const parsers: Record<DjangoAlgorithm, (encoded: string) => DjangoHash | undefin
   sha1: (encoded) => parseSalted('sha1', encoded),
   md5: (encoded) => parseSalted('md5', encoded),
   unsalted_sha1: (encoded) => ({ algorithm: 'unsalted_sha1', encoded }),
-  unsalted_md5: (encoded) => ({ algorithm: 'unsalted_md5', encoded, hex: encoded.startsWith('md5$$') ? encoded.slice(5) : encoded }),
+  unsalted_md5: (encoded) => ({
+    algorithm: 'unsalted_md5',
+    encoded,
+    hex: encoded.startsWith('md5$$') ? encoded.slice(5) : encoded,
+  }),
   crypt: parseCrypt,
 }
 
 /** `pbkdf2_sha256$<iterations>$<salt>$<base64 hash>` */
 function parsePbkdf2(algorithm: 'pbkdf2_sha256' | 'pbkdf2_sha1', encoded: string): DjangoHash | undefined {
   const [, iterations, salt, hash] = splitN(encoded, '$', 3)
-  if (iterations === undefined || salt === undefined || hash === undefined || !DECIMAL.test(iterations)) return undefined
+  if (iterations === undefined || salt === undefined || hash === undefined || !DECIMAL.test(iterations))
+    return undefined
   const n = Number(iterations)
   if (n < 1 || n > MAX_PBKDF2_ITERATIONS) return undefined
   return { algorithm, encoded, iterations: n, salt }
@@ -101,9 +116,19 @@ function parseArgon2(encoded: string): DjangoHash | undefined {
   const [memorySize, iterations, parallelism] = [Number(cost[1]), Number(cost[2]), Number(cost[3])]
   const saltBytes = Buffer.from(salt, 'base64')
   const hashBytes = Buffer.from(hash, 'base64')
-  if (iterations < 1 || parallelism < 1 || memorySize < 8 * parallelism || memorySize > MAX_ARGON2_MEMORY_KIB) return undefined
+  if (iterations < 1 || parallelism < 1 || memorySize < 8 * parallelism || memorySize > MAX_ARGON2_MEMORY_KIB)
+    return undefined
   if (saltBytes.length < 8 || hashBytes.length < 4) return undefined
-  return { algorithm: 'argon2', encoded, variant, memorySize, iterations, parallelism, salt: saltBytes, hash: hashBytes }
+  return {
+    algorithm: 'argon2',
+    encoded,
+    variant,
+    memorySize,
+    iterations,
+    parallelism,
+    salt: saltBytes,
+    hash: hashBytes,
+  }
 }
 
 /** `bcrypt_sha256$$2b$12$<53 chars>` or `bcrypt$$2b$12$<53 chars>` */

@@ -29,7 +29,13 @@ export interface ScryptCost {
 }
 
 export interface HashPrimitives {
-  pbkdf2(digest: 'sha256' | 'sha1', password: Buffer, salt: Buffer, iterations: number, keyLength: number): Promise<Buffer>
+  pbkdf2(
+    digest: 'sha256' | 'sha1',
+    password: Buffer,
+    salt: Buffer,
+    iterations: number,
+    keyLength: number,
+  ): Promise<Buffer>
   scrypt(password: Buffer, salt: Buffer, keyLength: number, cost: ScryptCost): Promise<Buffer>
   argon2(variant: Argon2Variant, password: Buffer, salt: Buffer, cost: Argon2Cost): Promise<Buffer>
   /** bcrypt of `password` (a JS string, UTF-8 encoded by bcrypt) with the `$2b$NN$<22 chars>` setting; the full modular string. */
@@ -40,7 +46,12 @@ export interface HashPrimitives {
 }
 
 const pbkdf2Async = promisify(pbkdf2)
-const scryptAsync = promisify(scrypt) as (password: Buffer, salt: Buffer, keylen: number, options: object) => Promise<Buffer>
+const scryptAsync = promisify(scrypt) as (
+  password: Buffer,
+  salt: Buffer,
+  keylen: number,
+  options: object,
+) => Promise<Buffer>
 const require = createRequire(import.meta.url)
 const apacheCrypt = require('apache-crypt') as (password: string, salt: string) => string
 

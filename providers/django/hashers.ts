@@ -24,13 +24,21 @@ export const DUMMY_HASH: DjangoHash = {
 }
 
 /** Verifies `password` against a value of Django's auth_user.password. Unusable, garbled or unknown → false. */
-export async function verifyDjangoPassword(encoded: string, password: string, primitives: HashPrimitives = nodeHashPrimitives): Promise<boolean> {
+export async function verifyDjangoPassword(
+  encoded: string,
+  password: string,
+  primitives: HashPrimitives = nodeHashPrimitives,
+): Promise<boolean> {
   const hash = parseDjangoHash(encoded)
   if (hash === undefined) return false
   return verifyParsedHash(hash, password, primitives)
 }
 
-export async function verifyParsedHash(hash: DjangoHash, password: string, primitives: HashPrimitives = nodeHashPrimitives): Promise<boolean> {
+export async function verifyParsedHash(
+  hash: DjangoHash,
+  password: string,
+  primitives: HashPrimitives = nodeHashPrimitives,
+): Promise<boolean> {
   const verify = verifiers[hash.algorithm] as (h: DjangoHash, pw: string, p: HashPrimitives) => Promise<boolean>
   return verify(hash, password, primitives)
 }
@@ -45,13 +53,21 @@ export async function runDummyCheck(password: string, primitives: HashPrimitives
  * (Django's check_password → PBKDF2PasswordHasher.harden_runtime), so a user created by an
  * older Django answers "wrong password" no faster than an unknown user.
  */
-export async function hardenRuntime(hash: DjangoHash, password: string, primitives: HashPrimitives = nodeHashPrimitives): Promise<void> {
+export async function hardenRuntime(
+  hash: DjangoHash,
+  password: string,
+  primitives: HashPrimitives = nodeHashPrimitives,
+): Promise<void> {
   if (hash.algorithm !== 'pbkdf2_sha256') return
   const extra = DJANGO_DEFAULT_PBKDF2_ITERATIONS - hash.iterations
   if (extra > 0) await primitives.pbkdf2('sha256', utf8(password), utf8(hash.salt), extra, 32)
 }
 
-type Verifier<A extends DjangoAlgorithm> = (hash: DjangoHash & { algorithm: A }, password: string, p: HashPrimitives) => Promise<boolean>
+type Verifier<A extends DjangoAlgorithm> = (
+  hash: DjangoHash & { algorithm: A },
+  password: string,
+  p: HashPrimitives,
+) => Promise<boolean>
 
 const verifiers: { [A in DjangoAlgorithm]: Verifier<A> } = {
   pbkdf2_sha256: verifyPbkdf2,
@@ -60,7 +76,12 @@ const verifiers: { [A in DjangoAlgorithm]: Verifier<A> } = {
   // hash-wasm refuses an empty password: spend the same work on one NUL byte and never match.
   // (Only a user whose Django password is the empty string is affected: they cannot log in.)
   argon2: async (hash, password, p) => {
-    const cost = { iterations: hash.iterations, memorySize: hash.memorySize, parallelism: hash.parallelism, hashLength: hash.hash.length }
+    const cost = {
+      iterations: hash.iterations,
+      memorySize: hash.memorySize,
+      parallelism: hash.parallelism,
+      hashLength: hash.hash.length,
+    }
     const tag = await p.argon2(hash.variant, password === '' ? Buffer.alloc(1) : utf8(password), hash.salt, cost)
     return tag.length === hash.hash.length && timingSafeEqual(tag, hash.hash) && password !== ''
   },
@@ -98,13 +119,21 @@ const verifiers: { [A in DjangoAlgorithm]: Verifier<A> } = {
   },
 }
 
-async function verifyPbkdf2(hash: Extract<DjangoHash, { algorithm: 'pbkdf2_sha256' | 'pbkdf2_sha1' }>, password: string, p: HashPrimitives): Promise<boolean> {
+async function verifyPbkdf2(
+  hash: Extract<DjangoHash, { algorithm: 'pbkdf2_sha256' | 'pbkdf2_sha1' }>,
+  password: string,
+  p: HashPrimitives,
+): Promise<boolean> {
   const digest = hash.algorithm === 'pbkdf2_sha256' ? 'sha256' : 'sha1'
   const key = await p.pbkdf2(digest, utf8(password), utf8(hash.salt), hash.iterations, digest === 'sha256' ? 32 : 20)
   return sameText(`${hash.algorithm}$${hash.iterations}$${hash.salt}$${key.toString('base64')}`, hash.encoded)
 }
 
-async function verifySalted(hash: Extract<DjangoHash, { algorithm: 'sha1' | 'md5' }>, password: string, p: HashPrimitives): Promise<boolean> {
+async function verifySalted(
+  hash: Extract<DjangoHash, { algorithm: 'sha1' | 'md5' }>,
+  password: string,
+  p: HashPrimitives,
+): Promise<boolean> {
   const hex = (await p.digest(hash.algorithm, utf8(hash.salt + password))).toString('hex')
   return sameText(`${hash.algorithm}$${hash.salt}$${hex}`, hash.encoded)
 }

@@ -45,7 +45,10 @@ export default async function createDjango(options: DjangoProviderOptions, env: 
   let watch: SqliteChangeWatch
   try {
     watch = SqliteChangeWatch.open({
-      path, intervalMs, log: env.log, fingerprint: djangoAuthFingerprint,
+      path,
+      intervalMs,
+      log: env.log,
+      fingerprint: djangoAuthFingerprint,
       onReplaced: () => {
         const old = opened
         opened = openSqliteUserSource(path, { busyTimeoutMs })
@@ -55,7 +58,11 @@ export default async function createDjango(options: DjangoProviderOptions, env: 
     })
   } catch (err) {
     await current.close()
-    throw errors.GH_ERR_USERSTORE_FAILED(path, `cannot watch the Django database for changes: ${(err as Error).message}`, { cause: err })
+    throw errors.GH_ERR_USERSTORE_FAILED(
+      path,
+      `cannot watch the Django database for changes: ${(err as Error).message}`,
+      { cause: err },
+    )
   }
   env.log.info('django: reading users from a Django database', { database: path })
   const provider = createDjangoProvider({ source: withBusyMapping(current, env, path, busyTimeoutMs), log: env.log })
@@ -69,7 +76,12 @@ export default async function createDjango(options: DjangoProviderOptions, env: 
 }
 
 /** A database Django holds locked past the busy timeout fails the login with 503 (sqlite-busy.ts), not 500. */
-function withBusyMapping(source: DjangoUserSource, env: ProviderEnv, path: string, busyTimeoutMs: number): DjangoUserSource {
+function withBusyMapping(
+  source: DjangoUserSource,
+  env: ProviderEnv,
+  path: string,
+  busyTimeoutMs: number,
+): DjangoUserSource {
   const guard = async <T>(run: () => Promise<T>): Promise<T> => {
     try {
       return await run()
@@ -88,7 +100,9 @@ function validate(options: DjangoProviderOptions, name: string): string {
   const raw = options as unknown as Record<string, unknown> | null | undefined
   const database = raw?.database
   if (typeof database !== 'string' || database === '') {
-    throw errors.GH_ERR_OPT_INVALID(`providers.${name}.database must be the path of the Django SQLite database, got ${database === '' ? 'an empty string' : typeof database}`)
+    throw errors.GH_ERR_OPT_INVALID(
+      `providers.${name}.database must be the path of the Django SQLite database, got ${database === '' ? 'an empty string' : typeof database}`,
+    )
   }
   if (raw !== null && raw !== undefined && 'pepper' in raw) {
     throw errors.GH_ERR_OPT_INVALID(`providers.${name}.pepper is not supported: Django password hashes have no pepper`)

@@ -32,7 +32,11 @@ export interface DjangoProvider extends Provider {
 
 const LOGGABLE_ALGORITHM = /^[a-z0-9_]{1,40}$/
 
-export function createDjangoProvider({ source, log, primitives = nodeHashPrimitives }: DjangoProviderParts): DjangoProvider {
+export function createDjangoProvider({
+  source,
+  log,
+  primitives = nodeHashPrimitives,
+}: DjangoProviderParts): DjangoProvider {
   const warned = new Set<string>()
 
   function warnUnsupportedOnce(encoded: string, userId: number): void {
@@ -40,7 +44,10 @@ export function createDjangoProvider({ source, log, primitives = nodeHashPrimiti
     const algorithm = LOGGABLE_ALGORITHM.test(name) ? name : '(unrecognised format)'
     if (warned.has(algorithm)) return
     warned.add(algorithm)
-    log.warn('django: a stored password hash uses an algorithm or format gatehouse cannot verify; such users cannot log in', { algorithm, userId })
+    log.warn(
+      'django: a stored password hash uses an algorithm or format gatehouse cannot verify; such users cannot log in',
+      { algorithm, userId },
+    )
   }
 
   const provider: DjangoProvider = {

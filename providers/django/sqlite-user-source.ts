@@ -57,7 +57,9 @@ export function openSqliteUserSource(path: string, options: SqliteUserSourceOpti
   try {
     db = new Database(path, { readonly: true, fileMustExist: true, timeout: options.busyTimeoutMs ?? 5000 })
   } catch (err) {
-    throw errors.GH_ERR_USERSTORE_FAILED(path, `cannot open the Django database: ${(err as Error).message}`, { cause: err })
+    throw errors.GH_ERR_USERSTORE_FAILED(path, `cannot open the Django database: ${(err as Error).message}`, {
+      cause: err,
+    })
   }
   let findUser: Database.Statement<[string], UserRow>
   let groupsFor: Database.Statement<[number], { name: string }>
@@ -66,7 +68,11 @@ export function openSqliteUserSource(path: string, options: SqliteUserSourceOpti
     groupsFor = db.prepare<[number], { name: string }>(GROUPS_FOR)
   } catch (err) {
     db.close()
-    throw errors.GH_ERR_USERSTORE_FAILED(path, `not a Django auth database (auth_user, auth_group, auth_user_groups): ${(err as Error).message}`, { cause: err })
+    throw errors.GH_ERR_USERSTORE_FAILED(
+      path,
+      `not a Django auth database (auth_user, auth_group, auth_user_groups): ${(err as Error).message}`,
+      { cause: err },
+    )
   }
 
   return {

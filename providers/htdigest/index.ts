@@ -26,7 +26,10 @@ function md5Hex(s: string): string {
   return createHash('md5').update(s, 'utf8').digest('hex')
 }
 
-export default async function createHtdigestProvider(options: Record<string, unknown>, env: ProviderEnv): Promise<Provider> {
+export default async function createHtdigestProvider(
+  options: Record<string, unknown>,
+  env: ProviderEnv,
+): Promise<Provider> {
   const file = fileOption(options, 'file', env, true) as string
   const groupPath = fileOption(options, 'groupFile', env, false)
   const intervalMs = intervalOption(options, env)
@@ -34,14 +37,28 @@ export default async function createHtdigestProvider(options: Record<string, unk
   const onChange = (): void => env.changed?.()
   let entries: WatchedFile<Map<string, string>>
   try {
-    entries = await WatchedFile.open({ path: file, label: 'htdigest file', log: env.log, intervalMs, onChange, parse: parseHtdigest })
+    entries = await WatchedFile.open({
+      path: file,
+      label: 'htdigest file',
+      log: env.log,
+      intervalMs,
+      onChange,
+      parse: parseHtdigest,
+    })
   } catch (err) {
     throw loadError(env, 'htdigest file', file, err)
   }
   let groups: WatchedFile<Map<string, string[]>> | undefined
   if (groupPath !== undefined) {
     try {
-      groups = await WatchedFile.open({ path: groupPath, label: 'group file', log: env.log, intervalMs, onChange, parse: parseGroupFile })
+      groups = await WatchedFile.open({
+        path: groupPath,
+        label: 'group file',
+        log: env.log,
+        intervalMs,
+        onChange,
+        parse: parseGroupFile,
+      })
     } catch (err) {
       entries.close()
       throw loadError(env, 'group file', groupPath, err)
@@ -54,14 +71,24 @@ export default async function createHtdigestProvider(options: Record<string, unk
       const ok = safeEqual(md5Hex(`${user}:${ctx.realm}:${password}`), ha1 ?? DUMMY_HA1)
       return ha1 === undefined ? null : ok
     },
-    async getRealmHash(_ctx: AuthContext, user: string, realm: string, algorithm: DigestAlgorithm): Promise<string | null> {
+    async getRealmHash(
+      _ctx: AuthContext,
+      user: string,
+      realm: string,
+      algorithm: DigestAlgorithm,
+    ): Promise<string | null> {
       if (algorithm !== 'MD5') return null
       return entries.current.get(entryKey(user, realm)) ?? null
     },
     async groupsForUser(_ctx: AuthContext, user: string): Promise<string[]> {
       return [...(groups?.current.get(user) ?? [])]
     },
-    async findUserByHash(_ctx: AuthContext, userhash: string, realm: string, algorithm: DigestAlgorithm): Promise<string | null> {
+    async findUserByHash(
+      _ctx: AuthContext,
+      userhash: string,
+      realm: string,
+      algorithm: DigestAlgorithm,
+    ): Promise<string | null> {
       if (algorithm !== 'MD5') return null
       for (const key of entries.current.keys()) {
         const user = key.slice(0, key.indexOf(':'))

@@ -14,7 +14,10 @@ export function parseGroupFile(text: string): Map<string, string[]> {
     const colon = line.indexOf(':')
     if (colon <= 0) throw new FileFormatError(i + 1, 'expected "group: user ..."')
     const group = line.slice(0, colon).trim()
-    for (const user of line.slice(colon + 1).trim().split(/\s+/)) {
+    for (const user of line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/)) {
       if (user === '') continue
       const groups = byUser.get(user) ?? []
       if (!groups.includes(group)) groups.push(group)

@@ -25,7 +25,10 @@ interface Loaded {
   sample: string | undefined
 }
 
-export default async function createHtpasswdProvider(options: Record<string, unknown>, env: ProviderEnv): Promise<Provider> {
+export default async function createHtpasswdProvider(
+  options: Record<string, unknown>,
+  env: ProviderEnv,
+): Promise<Provider> {
   const file = fileOption(options, 'file', env, true) as string
   const groupPath = fileOption(options, 'groupFile', env, false)
   const intervalMs = intervalOption(options, env)
@@ -38,7 +41,10 @@ export default async function createHtpasswdProvider(options: Record<string, unk
       else sample ??= hash
     }
     if (unsupported > 0 && !allowPlaintext) {
-      env.log.warn('htpasswd file has users with an unsupported hash format; they cannot log in', { file, count: unsupported })
+      env.log.warn('htpasswd file has users with an unsupported hash format; they cannot log in', {
+        file,
+        count: unsupported,
+      })
     }
     return { users, sample }
   }
@@ -46,14 +52,28 @@ export default async function createHtpasswdProvider(options: Record<string, unk
   const onChange = (): void => env.changed?.()
   let users: WatchedFile<Loaded>
   try {
-    users = await WatchedFile.open({ path: file, label: 'htpasswd file', log: env.log, intervalMs, onChange, parse: (t) => analyse(parseHtpasswd(t)) })
+    users = await WatchedFile.open({
+      path: file,
+      label: 'htpasswd file',
+      log: env.log,
+      intervalMs,
+      onChange,
+      parse: (t) => analyse(parseHtpasswd(t)),
+    })
   } catch (err) {
     throw loadError(env, 'htpasswd file', file, err)
   }
   let groups: WatchedFile<Map<string, string[]>> | undefined
   if (groupPath !== undefined) {
     try {
-      groups = await WatchedFile.open({ path: groupPath, label: 'group file', log: env.log, intervalMs, onChange, parse: parseGroupFile })
+      groups = await WatchedFile.open({
+        path: groupPath,
+        label: 'group file',
+        log: env.log,
+        intervalMs,
+        onChange,
+        parse: parseGroupFile,
+      })
     } catch (err) {
       users.close()
       throw loadError(env, 'group file', groupPath, err)

@@ -3,7 +3,12 @@ import { resolve } from 'node:path'
 import { errors } from '../../src/errors.js'
 import type { ProviderEnv } from '../../src/providers/contract.js'
 
-export function fileOption(options: Record<string, unknown>, key: string, env: ProviderEnv, required: boolean): string | undefined {
+export function fileOption(
+  options: Record<string, unknown>,
+  key: string,
+  env: ProviderEnv,
+  required: boolean,
+): string | undefined {
   const value = options[key]
   if (value === undefined && !required) return undefined
   if (typeof value !== 'string' || value === '') {

@@ -97,7 +97,8 @@ export class WatchedFile<T> {
       log.info(`${label} reloaded`, { file: path, size: before.size })
     } catch (err) {
       if (generation !== this.#generation || this.#closed) return
-      const reason = err instanceof FileFormatError ? err.message : ((err as NodeJS.ErrnoException).code ?? 'read error')
+      const reason =
+        err instanceof FileFormatError ? err.message : ((err as NodeJS.ErrnoException).code ?? 'read error')
       log.warn(`${label} could not be reloaded; keeping the previous contents`, { file: path, reason })
       return
     }

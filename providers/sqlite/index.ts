@@ -26,7 +26,10 @@ export interface SqliteOptions {
 /** node:crypto names of the Digest algorithms' hashes (RFC 7616 §3.2). */
 const HASHES: Record<DigestAlgorithm, string> = { MD5: 'md5', 'SHA-256': 'sha256', 'SHA-512-256': 'sha512-256' }
 
-export default async function createSqliteProvider(options: Record<string, unknown>, env: ProviderEnv): Promise<Provider> {
+export default async function createSqliteProvider(
+  options: Record<string, unknown>,
+  env: ProviderEnv,
+): Promise<Provider> {
   const database = options.database
   if (typeof database !== 'string' || database === '') {
     throw errors.GH_ERR_PROVIDER_LOAD(env.name, 'option "database" must be a non-empty string')
@@ -50,7 +53,9 @@ export default async function createSqliteProvider(options: Record<string, unkno
   let watch: SqliteChangeWatch
   try {
     watch = SqliteChangeWatch.open({
-      path, intervalMs, log: env.log,
+      path,
+      intervalMs,
+      log: env.log,
       // Every write to the store changes logins (passwords, active, groups, HA1s): any commit counts.
       onReplaced: () => {
         const old = store
@@ -61,34 +66,50 @@ export default async function createSqliteProvider(options: Record<string, unkno
     })
   } catch (err) {
     store.close()
-    throw errors.GH_ERR_PROVIDER_LOAD(env.name, `cannot watch ${path} for changes: ${(err as Error).message}`, { cause: err })
+    throw errors.GH_ERR_PROVIDER_LOAD(env.name, `cannot watch ${path} for changes: ${(err as Error).message}`, {
+      cause: err,
+    })
   }
   await primeDummy({ like: store.sampleHash() })
 
   return {
-    checkPassword: (_ctx: AuthContext, user: string, password: string): Promise<boolean | null> => guard(async () => {
-      const found = store.getUser(user)
-      if (found === undefined || !found.active) {
-        await dummyVerify(password, { like: found?.hash ?? store.sampleHash() })
-        return null
-      }
-      return await verifyPassword(found.hash, password)
-    }),
-    getRealmHash: (_ctx: AuthContext, user: string, realm: string, algorithm: DigestAlgorithm): Promise<string | null> => guard(async () => {
-      if (store.getUser(user)?.active !== true) return null
-      return store.realmHash(user, realm, algorithm) ?? null
-    }),
-    async findUserByHash(_ctx: AuthContext, userhash: string, realm: string, algorithm: DigestAlgorithm): Promise<string | null> {
+    checkPassword: (_ctx: AuthContext, user: string, password: string): Promise<boolean | null> =>
+      guard(async () => {
+        const found = store.getUser(user)
+        if (found === undefined || !found.active) {
+          await dummyVerify(password, { like: found?.hash ?? store.sampleHash() })
+          return null
+        }
+        return await verifyPassword(found.hash, password)
+      }),
+    getRealmHash: (
+      _ctx: AuthContext,
+      user: string,
+      realm: string,
+      algorithm: DigestAlgorithm,
+    ): Promise<string | null> =>
+      guard(async () => {
+        if (store.getUser(user)?.active !== true) return null
+        return store.realmHash(user, realm, algorithm) ?? null
+      }),
+    async findUserByHash(
+      _ctx: AuthContext,
+      userhash: string,
+      realm: string,
+      algorithm: DigestAlgorithm,
+    ): Promise<string | null> {
       const want = userhash.toLowerCase()
       for (const u of store.listUsers()) {
-        if (u.active && createHash(HASHES[algorithm]).update(`${u.name}:${realm}`, 'utf8').digest('hex') === want) return u.name
+        if (u.active && createHash(HASHES[algorithm]).update(`${u.name}:${realm}`, 'utf8').digest('hex') === want)
+          return u.name
       }
       return null
     },
-    groupsForUser: (_ctx: AuthContext, user: string): Promise<string[]> => guard(async () => {
-      if (store.getUser(user)?.active !== true) return []
-      return store.groupsFor(user)
-    }),
+    groupsForUser: (_ctx: AuthContext, user: string): Promise<string[]> =>
+      guard(async () => {
+        if (store.getUser(user)?.active !== true) return []
+        return store.groupsFor(user)
+      }),
     close(): void {
       watch.close()
       store.close()

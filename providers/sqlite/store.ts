@@ -52,9 +52,15 @@ export class UserStore {
 
   static open(path: string, opts: UserStoreOptions = {}): UserStore {
     // No options argument without a cause: the error table would print a stray argument as "undefined".
-    const fail = (what: string, cause?: unknown): Error => cause === undefined ? errors.GH_ERR_USERSTORE_FAILED(path, what) : errors.GH_ERR_USERSTORE_FAILED(path, what, { cause })
+    const fail = (what: string, cause?: unknown): Error =>
+      cause === undefined
+        ? errors.GH_ERR_USERSTORE_FAILED(path, what)
+        : errors.GH_ERR_USERSTORE_FAILED(path, what, { cause })
     if (!existsSync(path)) {
-      if (opts.create !== true) throw fail('database does not exist (`gatehouse users add USER --database PATH` creates it; check --database or the provider\'s database key)')
+      if (opts.create !== true)
+        throw fail(
+          "database does not exist (`gatehouse users add USER --database PATH` creates it; check --database or the provider's database key)",
+        )
       try {
         closeSync(openSync(path, 'wx', 0o600))
       } catch (err) {
@@ -108,12 +114,16 @@ export class UserStore {
   }
 
   listUsers(): Array<{ name: string; groups: string[]; active: boolean }> {
-    const rows = this.#db.prepare('SELECT name, active FROM users ORDER BY name').all() as Array<{ name: string; active: number }>
+    const rows = this.#db.prepare('SELECT name, active FROM users ORDER BY name').all() as Array<{
+      name: string
+      active: number
+    }>
     return rows.map((r) => ({ name: r.name, groups: this.groupsFor(r.name), active: r.active === 1 }))
   }
 
   addToGroup(user: string, group: string): void {
-    if (!GROUP_NAME.test(group)) throw errors.GH_ERR_USERSTORE_FAILED(this.#path, 'group names are one word without colons or control characters')
+    if (!GROUP_NAME.test(group))
+      throw errors.GH_ERR_USERSTORE_FAILED(this.#path, 'group names are one word without colons or control characters')
     this.#db.transaction(() => {
       this.#mustExist(user)
       this.#db.prepare('INSERT OR IGNORE INTO groups (name) VALUES (?)').run(group)
@@ -124,8 +134,11 @@ export class UserStore {
   /** Removes a membership; a group left without members is dropped. True when there was one. */
   removeFromGroup(user: string, group: string): boolean {
     return this.#db.transaction(() => {
-      const changed = this.#db.prepare('DELETE FROM user_groups WHERE user = ? AND group_name = ?').run(user, group).changes > 0
-      this.#db.prepare('DELETE FROM groups WHERE name = ? AND NOT EXISTS (SELECT 1 FROM user_groups WHERE group_name = ?)').run(group, group)
+      const changed =
+        this.#db.prepare('DELETE FROM user_groups WHERE user = ? AND group_name = ?').run(user, group).changes > 0
+      this.#db
+        .prepare('DELETE FROM groups WHERE name = ? AND NOT EXISTS (SELECT 1 FROM user_groups WHERE group_name = ?)')
+        .run(group, group)
       return changed
     })()
   }
@@ -138,31 +151,35 @@ export class UserStore {
 
   getUser(name: string): StoredUser | undefined {
     const row = this.#db.prepare('SELECT name, password_hash, active FROM users WHERE name = ?').get(name) as
-      | { name: string; password_hash: string; active: number }
-      | undefined
+      { name: string; password_hash: string; active: number } | undefined
     return row === undefined ? undefined : { name: row.name, hash: row.password_hash, active: row.active === 1 }
   }
 
   groupsFor(name: string): string[] {
-    const rows = this.#db.prepare('SELECT group_name FROM user_groups WHERE user = ? ORDER BY group_name').all(name) as Array<{ group_name: string }>
+    const rows = this.#db
+      .prepare('SELECT group_name FROM user_groups WHERE user = ? ORDER BY group_name')
+      .all(name) as Array<{ group_name: string }>
     return rows.map((r) => r.group_name)
   }
 
   realmHash(name: string, realm: string, algorithm: DigestAlgorithm): string | undefined {
-    const row = this.#db.prepare('SELECT ha1 FROM digest_ha1 WHERE user = ? AND realm = ? AND algorithm = ?').get(name, realm, algorithm) as
-      | { ha1: string }
-      | undefined
+    const row = this.#db
+      .prepare('SELECT ha1 FROM digest_ha1 WHERE user = ? AND realm = ? AND algorithm = ?')
+      .get(name, realm, algorithm) as { ha1: string } | undefined
     return row?.ha1
   }
 
   realmsOf(name: string): string[] {
-    const rows = this.#db.prepare('SELECT DISTINCT realm FROM digest_ha1 WHERE user = ? ORDER BY realm').all(name) as Array<{ realm: string }>
+    const rows = this.#db
+      .prepare('SELECT DISTINCT realm FROM digest_ha1 WHERE user = ? ORDER BY realm')
+      .all(name) as Array<{ realm: string }>
     return rows.map((r) => r.realm)
   }
 
   /** Some stored hash, so a dummy check for unknown users can copy its format and cost. */
   sampleHash(): string | undefined {
-    const row = this.#db.prepare('SELECT password_hash FROM users ORDER BY rowid LIMIT 1').get() as { password_hash: string } | undefined
+    const row = this.#db.prepare('SELECT password_hash FROM users ORDER BY rowid LIMIT 1').get() as
+      { password_hash: string } | undefined
     return row?.password_hash
   }
 
@@ -179,9 +196,12 @@ export class UserStore {
   }
 
   #writeHa1(name: string, password: string, realms: readonly string[]): void {
-    const insert = this.#db.prepare('INSERT OR REPLACE INTO digest_ha1 (user, realm, algorithm, ha1) VALUES (?, ?, ?, ?)')
+    const insert = this.#db.prepare(
+      'INSERT OR REPLACE INTO digest_ha1 (user, realm, algorithm, ha1) VALUES (?, ?, ?, ?)',
+    )
     for (const realm of realms) {
-      for (const algorithm of DIGEST_ALGORITHMS) insert.run(name, realm, algorithm, realmHa1(name, realm, password, algorithm))
+      for (const algorithm of DIGEST_ALGORITHMS)
+        insert.run(name, realm, algorithm, realmHa1(name, realm, password, algorithm))
     }
   }
 }
@@ -194,7 +214,8 @@ function checkName(name: string, path: string): void {
 
 function migrate(db: Database.Database, fail: (what: string) => Error): void {
   const version = db.pragma('user_version', { simple: true }) as number
-  if (version > SCHEMA_VERSION) throw fail(`schema version ${version} is newer than this gatehouse knows (${SCHEMA_VERSION})`)
+  if (version > SCHEMA_VERSION)
+    throw fail(`schema version ${version} is newer than this gatehouse knows (${SCHEMA_VERSION})`)
   for (let v = version; v < SCHEMA_VERSION; v++) {
     db.transaction(() => {
       db.exec(MIGRATIONS[v] as string)

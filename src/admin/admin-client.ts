@@ -34,11 +34,15 @@ export async function adminTarget(flags: AdminTargetFlags, env: NodeJS.ProcessEn
     const { loadConfigFile } = await import('../config-file.js')
     const file = flags.config ?? 'gatehouse.yaml'
     const config = await loadConfigFile(file)
-    if (config.admin === undefined) throw errors.GH_ERR_CLI_USAGE(`${file} has no admin: section; add admin: { socket: PATH } or { host, port }, or pass --admin`)
+    if (config.admin === undefined)
+      throw errors.GH_ERR_CLI_USAGE(
+        `${file} has no admin: section; add admin: { socket: PATH } or { host, port }, or pass --admin`,
+      )
     target = fromConfig(config.admin)
     configToken = tokenOf(config.admin)
   }
-  const token = flags['token-file'] !== undefined ? readToken(flags['token-file']) : env.GATEHOUSE_ADMIN_TOKEN ?? configToken
+  const token =
+    flags['token-file'] !== undefined ? readToken(flags['token-file']) : (env.GATEHOUSE_ADMIN_TOKEN ?? configToken)
   return token !== undefined ? { ...target, token } : target
 }
 
@@ -46,7 +50,10 @@ function parseAdminFlag(value: string): AdminTarget {
   if (value.startsWith('unix:')) return { where: value, socketPath: resolve(value.slice(5)) }
   if (!/^https?:\/\//.test(value)) return { where: `unix:${resolve(value)}`, socketPath: resolve(value) }
   const url = new URL(value)
-  if (url.protocol !== 'http:') throw errors.GH_ERR_CLI_USAGE(`--admin ${value}: the admin interface speaks plain HTTP on loopback; use http:// or a socket path`)
+  if (url.protocol !== 'http:')
+    throw errors.GH_ERR_CLI_USAGE(
+      `--admin ${value}: the admin interface speaks plain HTTP on loopback; use http:// or a socket path`,
+    )
   return { where: `http://${url.host}`, host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80) }
 }
 
@@ -65,7 +72,9 @@ function readToken(file: string): string {
   try {
     return readFileSync(file, 'utf8').trim()
   } catch (err) {
-    throw errors.GH_ERR_CLI_USAGE(`cannot read the admin token from ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    throw errors.GH_ERR_CLI_USAGE(
+      `cannot read the admin token from ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    )
   }
 }
 
@@ -74,22 +83,48 @@ export interface AdminResponse {
   body: string
 }
 
-export function adminRequest(target: AdminTarget, method: 'GET' | 'POST', path: string, timeoutMs = 60_000): Promise<AdminResponse> {
+export function adminRequest(
+  target: AdminTarget,
+  method: 'GET' | 'POST',
+  path: string,
+  timeoutMs = 60_000,
+): Promise<AdminResponse> {
   return new Promise((resolvePromise, reject) => {
     const headers: Record<string, string> = { accept: 'application/json' }
     if (target.token !== undefined) headers.authorization = `Bearer ${target.token}`
-    if (target.host !== undefined) headers.host = `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`
-    const req = httpRequest({
-      method, path, headers, timeout: timeoutMs,
-      ...(target.socketPath !== undefined ? { socketPath: target.socketPath } : { host: target.host, port: target.port }),
-    }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }))
-      res.on('error', reject)
-    })
+    if (target.host !== undefined)
+      headers.host = `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`
+    const req = httpRequest(
+      {
+        method,
+        path,
+        headers,
+        timeout: timeoutMs,
+        ...(target.socketPath !== undefined
+          ? { socketPath: target.socketPath }
+          : { host: target.host, port: target.port }),
+      },
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () =>
+          resolvePromise({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+        )
+        res.on('error', reject)
+      },
+    )
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)))
-    req.on('error', (err: NodeJS.ErrnoException) => reject(errors.GH_ERR_ADMIN_UNREACHABLE(target.where, err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? 'nothing is listening (is gatehouse running?)' : err.code ?? err.message, { cause: err })))
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        errors.GH_ERR_ADMIN_UNREACHABLE(
+          target.where,
+          err.code === 'ECONNREFUSED' || err.code === 'ENOENT'
+            ? 'nothing is listening (is gatehouse running?)'
+            : (err.code ?? err.message),
+          { cause: err },
+        ),
+      ),
+    )
     req.end()
   })
 }

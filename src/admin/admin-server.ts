@@ -55,7 +55,12 @@ export interface AdminServer {
 
 export async function startAdmin(config: AdminConfig, control: AdminControl, log: Logger): Promise<AdminServer> {
   const token = readToken(config)
-  const app = Fastify({ loggerInstance: log.child({ component: 'admin' }), logController: new LogController({ disableRequestLogging: true }), requestIdHeader: false, trustProxy: false }) as unknown as FastifyInstance
+  const app = Fastify({
+    loggerInstance: log.child({ component: 'admin' }),
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: false,
+    trustProxy: false,
+  }) as unknown as FastifyInstance
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_req, _payload, done) => done(null))
   const where = config.kind === 'socket' ? `unix:${config.socket}` : `${config.host}:${config.port}`
@@ -71,11 +76,18 @@ export async function startAdmin(config: AdminConfig, control: AdminControl, log
       const via = adminCredential(request.headers.authorization, token)
       if (via === undefined || (via === 'basic' && !readOnly(request.method))) {
         const why = via === 'basic' ? 'Unauthorized: commands need Authorization: Bearer TOKEN\n' : 'Unauthorized\n'
-        return reply.code(401).header('www-authenticate', adminChallenge(request.headers.accept, request.method)).type('text/plain; charset=utf-8').send(why)
+        return reply
+          .code(401)
+          .header('www-authenticate', adminChallenge(request.headers.accept, request.method))
+          .type('text/plain; charset=utf-8')
+          .send(why)
       }
     }
     if (request.method === 'POST' && request.headers.origin !== undefined) {
-      return reply.code(403).type('text/plain; charset=utf-8').send('Forbidden: admin commands are not taken from web pages\n')
+      return reply
+        .code(403)
+        .type('text/plain; charset=utf-8')
+        .send('Forbidden: admin commands are not taken from web pages\n')
     }
     return undefined
   })
@@ -86,15 +98,24 @@ export async function startAdmin(config: AdminConfig, control: AdminControl, log
     return r.ready ? text(reply, 200, 'ready\n') : text(reply, 503, `not ready: ${r.problems.join('; ')}\n`)
   })
   app.get('/metrics', async (_req, reply) => reply.type(control.metrics.contentType).send(await control.metrics.text()))
-  app.get('/status', async (_req, reply) => reply
-    .header('content-security-policy', STATUS_PAGE_CSP)
-    .header('referrer-policy', 'no-referrer')
-    .type('text/html; charset=utf-8').send(statusPage(control.status())))
-  app.get('/status.json', async (_req, reply) => reply.type('application/json; charset=utf-8').send(JSON.stringify(control.status())))
+  app.get('/status', async (_req, reply) =>
+    reply
+      .header('content-security-policy', STATUS_PAGE_CSP)
+      .header('referrer-policy', 'no-referrer')
+      .type('text/html; charset=utf-8')
+      .send(statusPage(control.status())),
+  )
+  app.get('/status.json', async (_req, reply) =>
+    reply.type('application/json; charset=utf-8').send(JSON.stringify(control.status())),
+  )
   app.post('/groups/:name/restart', async (request: FastifyRequest<{ Params: { name: string } }>, reply) => {
     const ok = await control.restartGroup(request.params.name)
     if (ok === undefined) return json(reply, 404, { error: `no daemon group named ${request.params.name}` })
-    return json(reply, ok ? 200 : 500, { group: request.params.name, restarted: ok, ...(ok ? {} : { error: 'the new processes did not start; the running ones keep serving (see the log)' }) })
+    return json(reply, ok ? 200 : 500, {
+      group: request.params.name,
+      restarted: ok,
+      ...(ok ? {} : { error: 'the new processes did not start; the running ones keep serving (see the log)' }),
+    })
   })
   app.post('/reload', async (_req, reply) => {
     const result = await control.reload('admin reload')
@@ -105,7 +126,8 @@ export async function startAdmin(config: AdminConfig, control: AdminControl, log
     const unknown = Object.keys(query).filter((k) => k !== 'user')
     if (unknown.length > 0) return json(reply, 400, { error: `unknown parameter ${unknown[0]}: the only one is user` })
     const user = query.user
-    if (user !== undefined && (typeof user !== 'string' || user === '')) return json(reply, 400, { error: 'user must be given once, as a non-empty user name' })
+    if (user !== undefined && (typeof user !== 'string' || user === ''))
+      return json(reply, 400, { error: 'user must be given once, as a non-empty user name' })
     const result = await control.flushCache(user)
     return json(reply, 200, { ...(user !== undefined ? { user } : {}), ...result })
   })
@@ -134,7 +156,11 @@ export async function startAdmin(config: AdminConfig, control: AdminControl, log
     const host = config.host.includes(':') ? `[${config.host}]` : config.host
     address = `http://${host}:${port}`
     if (token === undefined) allowedHosts = loopbackHosts(config.host, port)
-    if (token === undefined) app.log.warn({ address }, 'admin listener without a token: any local user can use it (set admin.token, or use admin.socket)')
+    if (token === undefined)
+      app.log.warn(
+        { address },
+        'admin listener without a token: any local user can use it (set admin.token, or use admin.socket)',
+      )
   }
   let closing: Promise<void> | undefined
   return {
@@ -156,9 +182,14 @@ function readToken(config: AdminConfig): Buffer | undefined {
   try {
     value = readFileSync(config.tokenFile, 'utf8').trim()
   } catch (err) {
-    throw errors.GH_ERR_CONFIG_INVALID(`admin.tokenFile: cannot read ${config.tokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    throw errors.GH_ERR_CONFIG_INVALID(
+      `admin.tokenFile: cannot read ${config.tokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    )
   }
-  if (value.length < 16) throw errors.GH_ERR_CONFIG_INVALID(`admin.tokenFile: the token in ${config.tokenFile} is shorter than 16 characters`)
+  if (value.length < 16)
+    throw errors.GH_ERR_CONFIG_INVALID(
+      `admin.tokenFile: the token in ${config.tokenFile} is shorter than 16 characters`,
+    )
   return Buffer.from(value)
 }
 

@@ -17,8 +17,13 @@ export async function prepareSocketPath(path: string): Promise<void> {
   }
   const st = lstatSync(dir)
   if (!st.isDirectory()) throw errors.GH_ERR_ADMIN_LISTEN(`unix:${path}`, `${dir} is not a directory`)
-  if ((st.mode & 0o077) !== 0) throw errors.GH_ERR_ADMIN_LISTEN(`unix:${path}`, `${dir} must not be accessible by group or others (mode ${(st.mode & 0o777).toString(8)}; chmod 700 it)`)
-  if (process.getuid !== undefined && st.uid !== process.getuid()) throw errors.GH_ERR_ADMIN_LISTEN(`unix:${path}`, `${dir} is not owned by uid ${process.getuid()}`)
+  if ((st.mode & 0o077) !== 0)
+    throw errors.GH_ERR_ADMIN_LISTEN(
+      `unix:${path}`,
+      `${dir} must not be accessible by group or others (mode ${(st.mode & 0o777).toString(8)}; chmod 700 it)`,
+    )
+  if (process.getuid !== undefined && st.uid !== process.getuid())
+    throw errors.GH_ERR_ADMIN_LISTEN(`unix:${path}`, `${dir} is not owned by uid ${process.getuid()}`)
   let existing
   try {
     existing = lstatSync(path)
@@ -45,7 +50,10 @@ export function removeAdminSocket(path: string): void {
 function answers(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(path)
-    s.once('connect', () => { s.destroy(); resolve(true) })
+    s.once('connect', () => {
+      s.destroy()
+      resolve(true)
+    })
     s.once('error', () => resolve(false))
   })
 }

@@ -41,10 +41,16 @@ export interface ReloadDeps {
 
 const RESTART_KEYS = ['listen', 'admin', 'limits', 'state'] as const
 
-export async function applyConfig(current: LiveFront, next: Config, deps: ReloadDeps): Promise<{ live: LiveFront; result: ReloadResult }> {
+export async function applyConfig(
+  current: LiveFront,
+  next: Config,
+  deps: ReloadDeps,
+): Promise<{ live: LiveFront; result: ReloadResult }> {
   const { log, supervisor } = deps
   const prev = current.config
-  const restartNeeded = RESTART_KEYS.filter((k) => !same((prev as unknown as Record<string, unknown>)[k], (next as unknown as Record<string, unknown>)[k])).map((k) => `${k} changed: restart the gateway to apply it`)
+  const restartNeeded = RESTART_KEYS.filter(
+    (k) => !same((prev as unknown as Record<string, unknown>)[k], (next as unknown as Record<string, unknown>)[k]),
+  ).map((k) => `${k} changed: restart the gateway to apply it`)
   const changes: string[] = []
   if (prev.log.level !== next.log.level) {
     log.level = next.log.level
@@ -65,7 +71,14 @@ export async function applyConfig(current: LiveFront, next: Config, deps: Reload
     }
   } catch (err) {
     await Promise.all(started.map((name) => supervisor!.remove(name)))
-    return { live: current, result: failed(`group ${plan.added[started.length]!.name} did not start: ${message(err)}; nothing applied`, changes, restartNeeded) }
+    return {
+      live: current,
+      result: failed(
+        `group ${plan.added[started.length]!.name} did not start: ${message(err)}; nothing applied`,
+        changes,
+        restartNeeded,
+      ),
+    }
   }
   const groupFailures: string[] = []
   const keptGroups: string[] = []
@@ -79,10 +92,19 @@ export async function applyConfig(current: LiveFront, next: Config, deps: Reload
   }
   const running = runningConfig(prev, next, keptGroups)
 
-  const frontChanged = plan.added.length + plan.changed.length + plan.removed.length > 0 || !same(frontPart(prev), frontPart(next))
+  const frontChanged =
+    plan.added.length + plan.changed.length + plan.removed.length > 0 || !same(frontPart(prev), frontPart(next))
   if (!frontChanged) {
     const ok = groupFailures.length === 0
-    return { live: { config: running, gatehouse: current.gatehouse }, result: { ok, summary: summarize(ok, changes, groupFailures), changes: [...changes, ...groupFailures], restartNeeded } }
+    return {
+      live: { config: running, gatehouse: current.gatehouse },
+      result: {
+        ok,
+        summary: summarize(ok, changes, groupFailures),
+        changes: [...changes, ...groupFailures],
+        restartNeeded,
+      },
+    }
   }
 
   let fresh: Gatehouse
@@ -90,14 +112,29 @@ export async function applyConfig(current: LiveFront, next: Config, deps: Reload
     fresh = await deps.build(next, same(prev.digest, next.digest) ? current.gatehouse.deps.nonces : undefined)
   } catch (err) {
     await Promise.all(started.map((name) => supervisor!.remove(name)))
-    return { live: current, result: failed(`the new routes and providers did not start: ${message(err)}; the running ones keep serving`, [...changes, ...groupFailures], restartNeeded) }
+    return {
+      live: current,
+      result: failed(
+        `the new routes and providers did not start: ${message(err)}; the running ones keep serving`,
+        [...changes, ...groupFailures],
+        restartNeeded,
+      ),
+    }
   }
   deps.front.use(fresh, fresh.app.server)
   changes.push('routes and providers rebuilt (credential cache emptied)')
   for (const name of plan.removed) changes.push(`group ${name}: removed (draining)`)
   void retire(current.gatehouse, plan.removed, deps)
   const ok = groupFailures.length === 0
-  return { live: { config: running, gatehouse: fresh }, result: { ok, summary: summarize(ok, changes, groupFailures), changes: [...changes, ...groupFailures], restartNeeded } }
+  return {
+    live: { config: running, gatehouse: fresh },
+    result: {
+      ok,
+      summary: summarize(ok, changes, groupFailures),
+      changes: [...changes, ...groupFailures],
+      restartNeeded,
+    },
+  }
 }
 
 /**
@@ -124,7 +161,11 @@ function runningConfig(prev: Config, next: Config, keptGroups: string[]): Config
 
 async function retire(old: Gatehouse, removedGroups: string[], deps: ReloadDeps): Promise<void> {
   const drained = await deps.front.drained(old, deps.drainTimeoutMs)
-  if (!drained) deps.log.warn({ timeoutMs: deps.drainTimeoutMs }, 'replaced front still had requests in flight; closing its providers anyway')
+  if (!drained)
+    deps.log.warn(
+      { timeoutMs: deps.drainTimeoutMs },
+      'replaced front still had requests in flight; closing its providers anyway',
+    )
   try {
     if (old === deps.shell) await old.release()
     else await old.close()

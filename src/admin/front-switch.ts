@@ -22,7 +22,8 @@ export class FrontSwitch {
   /** Takes over `server`'s request listener (the Fastify instance that owns it). */
   constructor(server: Server, owner: object) {
     const listeners = server.listeners('request') as Handler[]
-    if (listeners.length !== 1) throw new Error(`expected one request listener on the front server, found ${listeners.length}`)
+    if (listeners.length !== 1)
+      throw new Error(`expected one request listener on the front server, found ${listeners.length}`)
     this.#current = this.#slot(owner, listeners[0]!)
     server.removeAllListeners('request')
     server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#dispatch(req, res))
@@ -31,7 +32,8 @@ export class FrontSwitch {
   /** Sends new requests to `owner`'s handler (the request listener of its own, never-listening server). */
   use(owner: object, server: Server): void {
     const listeners = server.listeners('request') as Handler[]
-    if (listeners.length !== 1) throw new Error(`expected one request listener on the new front, found ${listeners.length}`)
+    if (listeners.length !== 1)
+      throw new Error(`expected one request listener on the new front, found ${listeners.length}`)
     this.#current = this.#slot(owner, listeners[0]!)
   }
 

@@ -56,7 +56,9 @@ export const STATUS_PAGE_CSP = [
 ].join('; ')
 
 /** The chart series, as the script derives them from /status.json's activity.series. */
-export function chartSeries(s: Activity['series']): Record<'requests' | 'ok' | 'refused' | 'throttled' | 'errors' | 'cache', number[]> {
+export function chartSeries(
+  s: Activity['series'],
+): Record<'requests' | 'ok' | 'refused' | 'throttled' | 'errors' | 'cache', number[]> {
   return {
     requests: s.requests,
     ok: s.ok,
@@ -135,21 +137,40 @@ ${card('cache', 'Credential cache hit ratio', pct(a.summary.cacheHitRatio), `<sp
 </section>
 <section id="providers" aria-labelledby="h-providers">
 <h2 id="h-providers">Providers</h2>
-${table(`Provider calls over the ${last}: latency (p50, p99) and failures (threw or timed out)`,
-    ['<provider', 'calls', 'failures', 'p50', 'p99', `<calls, last ${minutes} minutes`],
-    a.providers.map((p) => [L(esc(p.name)), p.calls, p.failures, ms(p.p50Ms), ms(p.p99Ms), spark(p.series.calls, `calls to ${p.name} per ${a.slotSeconds} s`, 0)]),
-    'No provider was called yet.')}
+${table(
+  `Provider calls over the ${last}: latency (p50, p99) and failures (threw or timed out)`,
+  ['<provider', 'calls', 'failures', 'p50', 'p99', `<calls, last ${minutes} minutes`],
+  a.providers.map((p) => [
+    L(esc(p.name)),
+    p.calls,
+    p.failures,
+    ms(p.p50Ms),
+    ms(p.p99Ms),
+    spark(p.series.calls, `calls to ${p.name} per ${a.slotSeconds} s`, 0),
+  ]),
+  'No provider was called yet.',
+)}
 </section>`
 }
 
 function lockoutsHtml(lockouts: Lockout[] | null | undefined): string {
   if (lockouts === undefined) return ''
-  const body = lockouts === null
-    ? '<p>Login throttling is off (<code>throttle.enabled: false</code>).</p>'
-    : table('Addresses and users refused with 429 until their lockout ends',
-      ['<locked', '<address', '<user', '<providers', 'time left', '<until'],
-      lockouts.map((l) => [L(l.scope), L(esc(l.address)), L(esc(l.user ?? '-')), L(esc(l.providers ?? '-')), duration(l.secondsLeft), L(esc(l.until))]),
-      'No address or user is locked out.')
+  const body =
+    lockouts === null
+      ? '<p>Login throttling is off (<code>throttle.enabled: false</code>).</p>'
+      : table(
+          'Addresses and users refused with 429 until their lockout ends',
+          ['<locked', '<address', '<user', '<providers', 'time left', '<until'],
+          lockouts.map((l) => [
+            L(l.scope),
+            L(esc(l.address)),
+            L(esc(l.user ?? '-')),
+            L(esc(l.providers ?? '-')),
+            duration(l.secondsLeft),
+            L(esc(l.until)),
+          ]),
+          'No address or user is locked out.',
+        )
   return `<section id="lockouts" aria-labelledby="h-lockouts">
 <h2 id="h-lockouts">Locked out now</h2>
 ${body}
@@ -157,7 +178,14 @@ ${body}
 }
 
 function groupHtml(g: GroupReport): string {
-  const procs = g.processes.map((p) => [p.pid ?? '-', { html: esc(p.state), cls: p.state === 'ready' ? 'l ready' : 'l' }, p.inflight, p.served, mib(p.rssBytes), duration(p.uptimeSeconds)])
+  const procs = g.processes.map((p) => [
+    p.pid ?? '-',
+    { html: esc(p.state), cls: p.state === 'ready' ? 'l ready' : 'l' },
+    p.inflight,
+    p.served,
+    mib(p.rssBytes),
+    duration(p.uptimeSeconds),
+  ])
   const reload = g.lastReload ? `${esc(g.lastReload.at)}: ${esc(g.lastReload.reason)}` : 'never'
   const name = esc(g.name)
   const counts = `queued ${g.queued} · restarts ${g.restarts} · reloads ${g.reloads} · recycled ${g.recycled} · spawned ${g.spawned} · retired ${g.retired}`
@@ -178,9 +206,14 @@ function L(html: string): Cell {
 
 /** A table with its caption; a header starting with `<` is a left-aligned column. */
 function table(caption: string, headers: string[], body: Cell[][], empty: string): string {
-  const head = headers.map((h) => (h.startsWith('<') ? `<th class="l" scope="col">${h.slice(1)}</th>` : `<th scope="col">${h}</th>`)).join('')
+  const head = headers
+    .map((h) => (h.startsWith('<') ? `<th class="l" scope="col">${h.slice(1)}</th>` : `<th scope="col">${h}</th>`))
+    .join('')
   const cell = (c: Cell) => (typeof c === 'object' ? `<td class="${c.cls}">${c.html}</td>` : `<td>${c}</td>`)
-  const rows = body.length > 0 ? body.map((r) => `<tr>${r.map(cell).join('')}</tr>`).join('\n') : `<tr><td class="l empty" colspan="${headers.length}">${esc(empty)}</td></tr>`
+  const rows =
+    body.length > 0
+      ? body.map((r) => `<tr>${r.map(cell).join('')}</tr>`).join('\n')
+      : `<tr><td class="l empty" colspan="${headers.length}">${esc(empty)}</td></tr>`
   return `<table><caption>${caption}</caption>
 <thead><tr>${head}</tr></thead>
 <tbody>

@@ -59,7 +59,14 @@ function isOWS(c: number): boolean {
  * @see https://www.rfc-editor.org/rfc/rfc9110#section-5.6.4
  */
 function isQdtext(c: number): boolean {
-  return c === 0x09 || c === 0x20 || c === 0x21 || (c >= 0x23 && c <= 0x5b) || (c >= 0x5d && c <= 0x7e) || (c >= 0x80 && c <= 0xff)
+  return (
+    c === 0x09 ||
+    c === 0x20 ||
+    c === 0x21 ||
+    (c >= 0x23 && c <= 0x5b) ||
+    (c >= 0x5d && c <= 0x7e) ||
+    (c >= 0x80 && c <= 0xff)
+  )
 }
 function isQuotedPairChar(c: number): boolean {
   return c === 0x09 || (c >= 0x20 && c <= 0x7e) || (c >= 0x80 && c <= 0xff)
@@ -68,7 +75,13 @@ function isQuotedPairChar(c: number): boolean {
 /** tchar by octet, a table looked up per character (the parser runs on every Digest request). */
 const TCHAR_TABLE = new Uint8Array(256)
 for (let c = 0; c < 256; c++) {
-  TCHAR_TABLE[c] = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c)) ? 1 : 0
+  TCHAR_TABLE[c] =
+    (c >= 0x30 && c <= 0x39) ||
+    (c >= 0x41 && c <= 0x5a) ||
+    (c >= 0x61 && c <= 0x7a) ||
+    "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c))
+      ? 1
+      : 0
 }
 
 function isTchar(c: number): boolean {
@@ -96,7 +109,10 @@ export function parseAuthParams(input: string): Map<string, string> | undefined 
   for (;;) {
     skipOWS()
     if (i >= n) break
-    if (input.charCodeAt(i) === 0x2c) { i++; continue } // empty list element
+    if (input.charCodeAt(i) === 0x2c) {
+      i++
+      continue
+    } // empty list element
     const nameStart = i
     while (i < n && isTchar(input.charCodeAt(i))) i++
     if (i === nameStart) return undefined
@@ -114,7 +130,10 @@ export function parseAuthParams(input: string): Map<string, string> | undefined 
       let closed = false
       while (i < n) {
         const c = input.charCodeAt(i)
-        if (c === 0x22) { closed = true; break }
+        if (c === 0x22) {
+          closed = true
+          break
+        }
         if (c === 0x5c) {
           if (i + 1 >= n || !isQuotedPairChar(input.charCodeAt(i + 1))) return undefined
           out += input.slice(run, i) + input[i + 1]

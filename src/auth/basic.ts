@@ -65,8 +65,10 @@ export function parseBasic(rest: string): { user: string; password: string } | u
 export function formatBasic(user: string, password: string): string {
   if (typeof user !== 'string' || typeof password !== 'string') throw new TypeError('user and password must be strings')
   if (user.includes(':')) throw new TypeError('a Basic user-id cannot contain ":"')
-  if (controlRE.test(user) || controlRE.test(password)) throw new TypeError('Basic credentials cannot contain control characters')
-  if (/[\uD800-\uDFFF]/u.test(user) || /[\uD800-\uDFFF]/u.test(password)) throw new TypeError('Basic credentials cannot contain lone surrogates')
+  if (controlRE.test(user) || controlRE.test(password))
+    throw new TypeError('Basic credentials cannot contain control characters')
+  if (/[\uD800-\uDFFF]/u.test(user) || /[\uD800-\uDFFF]/u.test(password))
+    throw new TypeError('Basic credentials cannot contain lone surrogates')
   return `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`
 }
 

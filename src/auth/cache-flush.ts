@@ -14,8 +14,12 @@ export interface CacheFlushResult {
   sessions?: number
 }
 
-export function flushCredentialCaches(deps: Pick<VerifierDeps, 'identities' | 'realmHashes'>, user?: string): CacheFlushResult {
-  const identities = user === undefined ? deps.identities.clear() : deps.identities.clearUser(user, (identity) => identity.user)
+export function flushCredentialCaches(
+  deps: Pick<VerifierDeps, 'identities' | 'realmHashes'>,
+  user?: string,
+): CacheFlushResult {
+  const identities =
+    user === undefined ? deps.identities.clear() : deps.identities.clearUser(user, (identity) => identity.user)
   const realmHashes = user === undefined ? deps.realmHashes.clear() : deps.realmHashes.clearUser(user)
   return { flushed: identities + realmHashes, identities, realmHashes }
 }

@@ -23,7 +23,14 @@ export interface DigestChallengeParams {
   charset?: boolean
 }
 
-const knownAlgorithms: ReadonlySet<string> = new Set<DigestAlgorithmName>(['MD5', 'MD5-sess', 'SHA-256', 'SHA-256-sess', 'SHA-512-256', 'SHA-512-256-sess'])
+const knownAlgorithms: ReadonlySet<string> = new Set<DigestAlgorithmName>([
+  'MD5',
+  'MD5-sess',
+  'SHA-256',
+  'SHA-256-sess',
+  'SHA-512-256',
+  'SHA-512-256-sess',
+])
 /**
  * token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
  * @see https://www.rfc-editor.org/rfc/rfc7235#section-2.1
@@ -40,8 +47,10 @@ const knownQop: ReadonlySet<string> = new Set<DigestQop>(['auth', 'auth-int'])
  * for each algorithm, in the order given. The realm is quoted with quote() (non-ASCII as UTF-8).
  */
 export function digestChallenges(p: DigestChallengeParams): string[] {
-  if (!Array.isArray(p.algorithms) || p.algorithms.length === 0) throw new TypeError('digestChallenges needs at least one algorithm')
-  for (const a of p.algorithms) if (!knownAlgorithms.has(a)) throw new TypeError(`unknown Digest algorithm ${String(a)}`)
+  if (!Array.isArray(p.algorithms) || p.algorithms.length === 0)
+    throw new TypeError('digestChallenges needs at least one algorithm')
+  for (const a of p.algorithms)
+    if (!knownAlgorithms.has(a)) throw new TypeError(`unknown Digest algorithm ${String(a)}`)
   if (!Array.isArray(p.qop) || p.qop.some((q) => !knownQop.has(q)) || new Set(p.qop).size !== p.qop.length) {
     throw new TypeError('qop must list distinct values among "auth" and "auth-int"')
   }

@@ -108,17 +108,28 @@ export class CredentialCache<V> {
    * Like through(), but stores nothing: the caller calls set() once the value has proved right.
    * (A Digest HA1 is kept only after a response computed from it matched: successes only.)
    */
-  async shared(key: string, load: () => Promise<CacheLoad<V> | undefined>): Promise<(CacheLoad<V> & { cached: boolean; epoch: number }) | undefined> {
+  async shared(
+    key: string,
+    load: () => Promise<CacheLoad<V> | undefined>,
+  ): Promise<(CacheLoad<V> & { cached: boolean; epoch: number }) | undefined> {
     const epoch = this.#epoch
     const e = this.#live(key)
     if (e !== undefined) {
       this.hits++
-      return { value: e.value, provider: e.provider, ...(e.subject !== undefined ? { subject: e.subject } : {}), cached: true, epoch }
+      return {
+        value: e.value,
+        provider: e.provider,
+        ...(e.subject !== undefined ? { subject: e.subject } : {}),
+        cached: true,
+        epoch,
+      }
     }
     this.misses++
     let pending = this.#inflight.get(key)
     if (!pending) {
-      const loading: Promise<CacheLoad<V> | undefined> = load().finally(() => { if (this.#inflight.get(key) === loading) this.#inflight.delete(key) })
+      const loading: Promise<CacheLoad<V> | undefined> = load().finally(() => {
+        if (this.#inflight.get(key) === loading) this.#inflight.delete(key)
+      })
       pending = loading
       this.#inflight.set(key, pending)
     }

@@ -14,10 +14,17 @@ export type DigestQop = 'auth' | 'auth-int'
 
 /** Algorithm tokens are matched case-insensitively, as Apache and nginx do. */
 const algorithmsByLowerName: ReadonlyMap<string, DigestAlgorithmName> = new Map(
-  (['MD5', 'MD5-sess', 'SHA-256', 'SHA-256-sess', 'SHA-512-256', 'SHA-512-256-sess'] as const).map((a) => [a.toLowerCase(), a]),
+  (['MD5', 'MD5-sess', 'SHA-256', 'SHA-256-sess', 'SHA-512-256', 'SHA-512-256-sess'] as const).map((a) => [
+    a.toLowerCase(),
+    a,
+  ]),
 )
-const nodeHashName: Record<DigestBaseAlgorithm, string> = { 'MD5': 'md5', 'SHA-256': 'sha256', 'SHA-512-256': 'sha512-256' }
-const hexLength: Record<DigestBaseAlgorithm, number> = { 'MD5': 32, 'SHA-256': 64, 'SHA-512-256': 64 }
+const nodeHashName: Record<DigestBaseAlgorithm, string> = {
+  MD5: 'md5',
+  'SHA-256': 'sha256',
+  'SHA-512-256': 'sha512-256',
+}
+const hexLength: Record<DigestBaseAlgorithm, number> = { MD5: 32, 'SHA-256': 64, 'SHA-512-256': 64 }
 
 export function baseAlgorithm(a: DigestAlgorithmName): DigestBaseAlgorithm {
   return a.endsWith('-sess') ? (a.slice(0, -'-sess'.length) as DigestBaseAlgorithm) : (a as DigestBaseAlgorithm)
@@ -81,7 +88,12 @@ const utf8Fatal = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 function decodeExtValue(ext: string): string | undefined {
   const m = extValueRE.exec(ext)
   if (m === null) return undefined
-  const octets = Buffer.from((m[1] as string).replace(/%([0-9A-Fa-f]{2})|./gs, (all, hex?: string) => (hex === undefined ? all : String.fromCharCode(parseInt(hex, 16)))), 'latin1')
+  const octets = Buffer.from(
+    (m[1] as string).replace(/%([0-9A-Fa-f]{2})|./gs, (all, hex?: string) =>
+      hex === undefined ? all : String.fromCharCode(parseInt(hex, 16)),
+    ),
+    'latin1',
+  )
   try {
     return utf8Fatal.decode(octets)
   } catch {
@@ -142,7 +154,16 @@ export function parseDigestDetailed(rest: string): DigestParseResult {
     username = username.toLowerCase()
   }
 
-  const creds: DigestCredentials = { username, usernameIsHashed, realm: decodeHeaderOctets(realm).value, nonce, uri, response, algorithm, charsetUtf8 }
+  const creds: DigestCredentials = {
+    username,
+    usernameIsHashed,
+    realm: decodeHeaderOctets(realm).value,
+    nonce,
+    uri,
+    response,
+    algorithm,
+    charsetUtf8,
+  }
   const opaque = p.get('opaque')
   if (opaque !== undefined) creds.opaque = opaque
 
@@ -197,20 +218,23 @@ export interface DigestResponseParams {
  */
 export function computeResponse(p: DigestResponseParams): string {
   const base = baseAlgorithm(p.algorithm)
-  if (p.qop !== undefined && (p.nc === undefined || p.cnonce === undefined)) throw new TypeError('qop requires nc and cnonce')
+  if (p.qop !== undefined && (p.nc === undefined || p.cnonce === undefined))
+    throw new TypeError('qop requires nc and cnonce')
   if (isSess(p.algorithm) && p.cnonce === undefined) throw new TypeError(`${p.algorithm} requires cnonce`)
   if (p.qop === 'auth-int' && p.bodyHash === undefined) throw new TypeError('auth-int requires bodyHash')
   const ha1 = isSess(p.algorithm) ? hashHex(base, octetsOf(`${p.ha1}:${p.nonce}:${p.cnonce as string}`)) : p.ha1
   const a2 = p.qop === 'auth-int' ? `${p.method}:${p.uri}:${p.bodyHash as string}` : `${p.method}:${p.uri}`
   const ha2 = hashHex(base, octetsOf(a2))
-  const data = p.qop === undefined ? `${p.nonce}:${ha2}` : `${p.nonce}:${p.nc as string}:${p.cnonce as string}:${p.qop}:${ha2}`
+  const data =
+    p.qop === undefined ? `${p.nonce}:${ha2}` : `${p.nonce}:${p.nc as string}:${p.cnonce as string}:${p.qop}:${ha2}`
   return hashHex(base, octetsOf(`${ha1}:${data}`))
 }
 
 /** ASCII (what clients send) is the same octets as UTF-8, so it is hashed as the string, without a copy. */
 function octetsOf(s: string): string | Buffer {
   if (asciiRE.test(s)) return s
-  if (/[^\x00-\xff]/.test(s)) throw new TypeError('Digest request fields must be in the header octet view (no characters above U+00FF)')
+  if (/[^\x00-\xff]/.test(s))
+    throw new TypeError('Digest request fields must be in the header octet view (no characters above U+00FF)')
   return Buffer.from(s, 'latin1')
 }
 

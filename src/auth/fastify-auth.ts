@@ -24,7 +24,13 @@ export interface AuthResult {
   reason?: string
 }
 
-export async function authenticateRequest(request: FastifyRequest, reply: FastifyReply, policy: AuthPolicy, deps: VerifierDeps, route: string): Promise<AuthResult> {
+export async function authenticateRequest(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  policy: AuthPolicy,
+  deps: VerifierDeps,
+  route: string,
+): Promise<AuthResult> {
   const req = new RequestAuth(request, policy, route)
   if (hasAllowAccess(policy)) {
     let allowed: boolean
@@ -75,7 +81,18 @@ export function challengeHeaders(policy: AuthPolicy, nonces: NonceManager, stale
   const out: string[] = []
   for (const scheme of cfg.scheme) {
     if (scheme === 'digest') {
-      out.push(...digestChallenges({ realm: cfg.realm, algorithms: cfg.algorithms, nonce: nonces.issue(cfg.realm), opaque: nonces.opaque(cfg.realm), qop: cfg.qop, stale, userhash: cfg.userhash, charset: true }))
+      out.push(
+        ...digestChallenges({
+          realm: cfg.realm,
+          algorithms: cfg.algorithms,
+          nonce: nonces.issue(cfg.realm),
+          opaque: nonces.opaque(cfg.realm),
+          qop: cfg.qop,
+          stale,
+          userhash: cfg.userhash,
+          charset: true,
+        }),
+      )
     } else if (scheme === 'basic') {
       out.push(basicChallenge(cfg.realm, { charset: true }))
     }
@@ -86,7 +103,11 @@ export function challengeHeaders(policy: AuthPolicy, nonces: NonceManager, stale
 
 function sendChallenge(reply: FastifyReply, policy: AuthPolicy, nonces: NonceManager, stale: boolean): void {
   reply.header(policy.challengeHeader, challengeHeaders(policy, nonces, stale)).header('cache-control', 'no-store')
-  sendRefusal(reply, policy.challengeStatus, policy.challengeStatus === 401 ? 'Unauthorized\n' : 'Proxy Authentication Required\n')
+  sendRefusal(
+    reply,
+    policy.challengeStatus,
+    policy.challengeStatus === 401 ? 'Unauthorized\n' : 'Proxy Authentication Required\n',
+  )
 }
 
 export function sendError(reply: FastifyReply, err: unknown): void {
@@ -95,7 +116,10 @@ export function sendError(reply: FastifyReply, err: unknown): void {
     sendRefusal(reply, status, `${(err as Error).message}\n`)
     return
   }
-  reply.request.log.error({ code: isGatehouseError(err) ? err.code : 'GH_ERR_INTERNAL', msg: (err as Error)?.message }, 'authentication failed closed')
+  reply.request.log.error(
+    { code: isGatehouseError(err) ? err.code : 'GH_ERR_INTERNAL', msg: (err as Error)?.message },
+    'authentication failed closed',
+  )
   if (status === 503) reply.header('retry-after', String((err as { retryAfter?: number }).retryAfter ?? 5))
   sendRefusal(reply, status, status === 503 ? 'Service Unavailable\n' : 'Internal Server Error\n')
 }

@@ -81,17 +81,24 @@ export class NonceManager {
 
   constructor(opts: NonceManagerOptions) {
     const secret = opts?.secret
-    const secretBytes = typeof secret === 'string' ? Buffer.byteLength(secret, 'utf8') : Buffer.isBuffer(secret) ? secret.length : -1
-    if (secretBytes < 16) throw errors.GH_ERR_OPT_INVALID('nonce secret must be a string or Buffer of at least 16 bytes')
-    if (opts.now !== undefined && typeof opts.now !== 'function') throw errors.GH_ERR_OPT_INVALID('nonce now must be a function')
+    const secretBytes =
+      typeof secret === 'string' ? Buffer.byteLength(secret, 'utf8') : Buffer.isBuffer(secret) ? secret.length : -1
+    if (secretBytes < 16)
+      throw errors.GH_ERR_OPT_INVALID('nonce secret must be a string or Buffer of at least 16 bytes')
+    if (opts.now !== undefined && typeof opts.now !== 'function')
+      throw errors.GH_ERR_OPT_INVALID('nonce now must be a function')
     this.#ttlMs = positiveInteger('ttlMs', opts.ttlMs, 300_000)
     this.#windowSize = positiveInteger('windowSize', opts.windowSize, 64, 4096)
     this.#maxTracked = positiveInteger('maxTracked', opts.maxTracked, 100_000)
     this.#maxSkewMs = opts.maxSkewMs === undefined ? 5000 : positiveInteger('maxSkewMs', opts.maxSkewMs, 5000)
     this.#now = opts.now ?? Date.now
     this.#windowMask = (1n << BigInt(this.#windowSize)) - 1n
-    this.#nonceKey = createHmac('sha256', secret as string | Buffer).update('gatehouse digest nonce v1').digest()
-    this.#opaqueKey = createHmac('sha256', secret as string | Buffer).update('gatehouse digest opaque v1').digest()
+    this.#nonceKey = createHmac('sha256', secret as string | Buffer)
+      .update('gatehouse digest nonce v1')
+      .digest()
+    this.#opaqueKey = createHmac('sha256', secret as string | Buffer)
+      .update('gatehouse digest opaque v1')
+      .digest()
   }
 
   /** A fresh nonce bound to `realm`. */
@@ -222,7 +229,8 @@ export class NonceManager {
 
   #clock(): number {
     const t = this.#now()
-    if (typeof t !== 'number' || !Number.isFinite(t) || t < 0) throw new TypeError(`now() must return a non-negative finite number, got ${String(t)}`)
+    if (typeof t !== 'number' || !Number.isFinite(t) || t < 0)
+      throw new TypeError(`now() must return a non-negative finite number, got ${String(t)}`)
     return Math.floor(t)
   }
 }

@@ -17,11 +17,14 @@ export interface NamedProvider {
 }
 
 export type PasswordOutcome =
-  | { kind: 'ok'; user: string; provider: NamedProvider }
-  | { kind: 'bad-password' }
-  | { kind: 'unknown-user' }
+  { kind: 'ok'; user: string; provider: NamedProvider } | { kind: 'bad-password' } | { kind: 'unknown-user' }
 
-export async function checkPasswordChain(chain: readonly NamedProvider[], ctx: AuthContext, user: string, password: string): Promise<PasswordOutcome> {
+export async function checkPasswordChain(
+  chain: readonly NamedProvider[],
+  ctx: AuthContext,
+  user: string,
+  password: string,
+): Promise<PasswordOutcome> {
   for (const np of chain) {
     const answer = await askPassword(np, ctx, user, password)
     if (answer === null) continue
@@ -31,10 +34,20 @@ export async function checkPasswordChain(chain: readonly NamedProvider[], ctx: A
   return { kind: 'unknown-user' }
 }
 
-async function askPassword(np: NamedProvider, ctx: AuthContext, user: string, password: string): Promise<boolean | string | null> {
+async function askPassword(
+  np: NamedProvider,
+  ctx: AuthContext,
+  user: string,
+  password: string,
+): Promise<boolean | string | null> {
   const p = np.provider
   if (p.checkPassword) {
-    return checked(np, 'checkPassword', [ctx, user, password], await call(np, 'checkPassword', () => p.checkPassword!(ctx, user, password)))
+    return checked(
+      np,
+      'checkPassword',
+      [ctx, user, password],
+      await call(np, 'checkPassword', () => p.checkPassword!(ctx, user, password)),
+    )
   }
   // A provider with realm hashes only (htdigest-like) still serves Basic: compare H(user:realm:password).
   if (p.getRealmHash) {
@@ -45,7 +58,13 @@ async function askPassword(np: NamedProvider, ctx: AuthContext, user: string, pa
   return null
 }
 
-export async function realmHashChain(chain: readonly NamedProvider[], ctx: AuthContext, user: string, realm: string, algorithm: DigestAlgorithm): Promise<{ ha1: string; provider: NamedProvider } | undefined> {
+export async function realmHashChain(
+  chain: readonly NamedProvider[],
+  ctx: AuthContext,
+  user: string,
+  realm: string,
+  algorithm: DigestAlgorithm,
+): Promise<{ ha1: string; provider: NamedProvider } | undefined> {
   for (const np of chain) {
     const ha1 = await realmHashOf(np, ctx, user, realm, algorithm)
     if (ha1 !== null) return { ha1: ha1.toLowerCase(), provider: np }
@@ -53,7 +72,13 @@ export async function realmHashChain(chain: readonly NamedProvider[], ctx: AuthC
   return undefined
 }
 
-async function realmHashOf(np: NamedProvider, ctx: AuthContext, user: string, realm: string, algorithm: DigestAlgorithm): Promise<string | null> {
+async function realmHashOf(
+  np: NamedProvider,
+  ctx: AuthContext,
+  user: string,
+  realm: string,
+  algorithm: DigestAlgorithm,
+): Promise<string | null> {
   if (!np.provider.getRealmHash) return null
   const args = [ctx, user, realm, algorithm] as const
   return checked(np, 'getRealmHash', args, await call(np, 'getRealmHash', () => np.provider.getRealmHash!(...args)))
@@ -61,14 +86,30 @@ async function realmHashOf(np: NamedProvider, ctx: AuthContext, user: string, re
 
 export async function groupsOf(np: NamedProvider, ctx: AuthContext, user: string): Promise<string[]> {
   if (!np.provider.groupsForUser) return []
-  return checked(np, 'groupsForUser', [ctx, user], await call(np, 'groupsForUser', () => np.provider.groupsForUser!(ctx, user)))
+  return checked(
+    np,
+    'groupsForUser',
+    [ctx, user],
+    await call(np, 'groupsForUser', () => np.provider.groupsForUser!(ctx, user)),
+  )
 }
 
 /** RFC 7616 userhash: the first provider that can map H(user:realm) back to a user name. */
-export async function findUserByHashChain(chain: readonly NamedProvider[], ctx: AuthContext, userhash: string, realm: string, algorithm: DigestAlgorithm): Promise<string | undefined> {
+export async function findUserByHashChain(
+  chain: readonly NamedProvider[],
+  ctx: AuthContext,
+  userhash: string,
+  realm: string,
+  algorithm: DigestAlgorithm,
+): Promise<string | undefined> {
   for (const np of chain) {
     if (!np.provider.findUserByHash) continue
-    const v = checked(np, 'findUserByHash', [ctx, userhash, realm, algorithm], await call(np, 'findUserByHash', () => np.provider.findUserByHash!(ctx, userhash, realm, algorithm)))
+    const v = checked(
+      np,
+      'findUserByHash',
+      [ctx, userhash, realm, algorithm],
+      await call(np, 'findUserByHash', () => np.provider.findUserByHash!(ctx, userhash, realm, algorithm)),
+    )
     if (v !== null) return v
   }
   return undefined
@@ -78,7 +119,12 @@ export async function findUserByHashChain(chain: readonly NamedProvider[], ctx: 
 export async function allowAccessChain(chain: readonly NamedProvider[], ctx: AuthContext): Promise<boolean> {
   for (const np of chain) {
     if (!np.provider.allowAccess) continue
-    const v = checked(np, 'allowAccess', [ctx, ctx.host], await call(np, 'allowAccess', () => np.provider.allowAccess!(ctx, ctx.host)))
+    const v = checked(
+      np,
+      'allowAccess',
+      [ctx, ctx.host],
+      await call(np, 'allowAccess', () => np.provider.allowAccess!(ctx, ctx.host)),
+    )
     if (v !== null) return v
   }
   return true
@@ -88,9 +134,17 @@ async function call<T>(np: NamedProvider, method: string, fn: () => Promise<T>):
   try {
     return await fn()
   } catch (err) {
-    if (err && typeof err === 'object' && typeof (err as { code?: unknown }).code === 'string' && String((err as { code: string }).code).startsWith('GH_ERR_')) throw err
+    if (
+      err &&
+      typeof err === 'object' &&
+      typeof (err as { code?: unknown }).code === 'string' &&
+      String((err as { code: string }).code).startsWith('GH_ERR_')
+    )
+      throw err
     // The message of an arbitrary provider error may echo its arguments; keep only its class name.
-    throw errors.GH_ERR_PROVIDER_FAILED(np.name, `${method} threw ${(err as Error)?.name ?? typeof err}`, { cause: err })
+    throw errors.GH_ERR_PROVIDER_FAILED(np.name, `${method} threw ${(err as Error)?.name ?? typeof err}`, {
+      cause: err,
+    })
   }
 }
 

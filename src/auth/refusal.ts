@@ -6,7 +6,16 @@
 import type { AuthResult } from './fastify-auth.js'
 import { claimedUser } from './throttle-gate.js'
 
-export type RefusalReason = 'no-credentials' | 'unknown-user' | 'wrong-password' | 'malformed' | 'stale-nonce' | 'throttled' | 'provider-error' | 'forbidden' | 'address-denied'
+export type RefusalReason =
+  | 'no-credentials'
+  | 'unknown-user'
+  | 'wrong-password'
+  | 'malformed'
+  | 'stale-nonce'
+  | 'throttled'
+  | 'provider-error'
+  | 'forbidden'
+  | 'address-denied'
 
 export interface Refusal {
   reason: RefusalReason
@@ -28,21 +37,32 @@ export function refusalOf(result: AuthResult, credentials: string | undefined): 
 
 function reasonOf(result: AuthResult): RefusalReason | undefined {
   switch (result.outcome) {
-    case 'ok': return undefined
-    case 'forbidden': return 'forbidden'
-    case 'denied-host': return 'address-denied'
-    case 'bad-request': return 'malformed'
-    case 'throttled': return 'throttled'
-    case 'error': return result.reason !== undefined && BUSY_CODES.has(result.reason) ? 'throttled' : 'provider-error'
+    case 'ok':
+      return undefined
+    case 'forbidden':
+      return 'forbidden'
+    case 'denied-host':
+      return 'address-denied'
+    case 'bad-request':
+      return 'malformed'
+    case 'throttled':
+      return 'throttled'
+    case 'error':
+      return result.reason !== undefined && BUSY_CODES.has(result.reason) ? 'throttled' : 'provider-error'
     case 'challenge':
       switch (result.reason) {
-        case 'missing': return 'no-credentials'
-        case 'unknown-user': return 'unknown-user'
-        case 'bad-password': return 'wrong-password'
+        case 'missing':
+          return 'no-credentials'
+        case 'unknown-user':
+          return 'unknown-user'
+        case 'bad-password':
+          return 'wrong-password'
         case 'stale':
         case 'replay':
-        case 'invalid-nonce': return 'stale-nonce'
-        default: return 'malformed'
+        case 'invalid-nonce':
+          return 'stale-nonce'
+        default:
+          return 'malformed'
       }
   }
 }

@@ -11,7 +11,20 @@ import type { AddressMatcher } from '../proxy/trusted-proxies.js'
 import type { AuthPolicy } from './policy.js'
 import type { AttemptResult, BeginDecision, ThrottleScope } from './throttle.js'
 import type { CredentialCache } from './credential-cache.js'
-import { authorize, basicKey, methodOf, cachedBasic, cachedBasicKey, parseCredentials, verify, type AuthOutcome, type AuthRequest, type Identity, type ParsedCredentials, type VerifierDeps } from './verifier.js'
+import {
+  authorize,
+  basicKey,
+  methodOf,
+  cachedBasic,
+  cachedBasicKey,
+  parseCredentials,
+  verify,
+  type AuthOutcome,
+  type AuthRequest,
+  type Identity,
+  type ParsedCredentials,
+  type VerifierDeps,
+} from './verifier.js'
 import type { AuthContext } from '../providers/contract.js'
 import type { ThrottleGate } from './throttle-gate-deps.js'
 
@@ -30,10 +43,15 @@ const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => set
  */
 const checking = new WeakMap<CredentialCache<Identity>, Map<string, Promise<AuthOutcome>>>()
 
-export async function verifyThrottled(policy: AuthPolicy, req: AuthRequest, deps: VerifierDeps & { throttle?: ThrottleGate }): Promise<GatedOutcome> {
+export async function verifyThrottled(
+  policy: AuthPolicy,
+  req: AuthRequest,
+  deps: VerifierDeps & { throttle?: ThrottleGate },
+): Promise<GatedOutcome> {
   const gate = deps.throttle
   const credentials = req.credentials
-  if (gate === undefined || policy.config.throttle === false || credentials === undefined) return verify(policy, req, deps)
+  if (gate === undefined || policy.config.throttle === false || credentials === undefined)
+    return verify(policy, req, deps)
   const address = requestAddress(req, gate.trustedProxies)
   const scope = policy.config.provider.join(',')
   for (;;) {
@@ -55,7 +73,8 @@ export async function verifyThrottled(policy: AuthPolicy, req: AuthRequest, deps
     // client's parallel requests (32 connections, one password) would fill the in-flight limit
     // and get 429 with nothing guessed. `key` alone (caching routes) also counts a repeated
     // refused password once against its user.
-    const joined = key ?? (parsed?.scheme === 'basic' ? basicKey(policy, credentials, deps) : digestJoinKey(scope, parsed))
+    const joined =
+      key ?? (parsed?.scheme === 'basic' ? basicKey(policy, credentials, deps) : digestJoinKey(scope, parsed))
     const pending = joined === undefined ? undefined : pendingOf(deps.identities)
     const same = joined === undefined ? undefined : pending?.get(joined)
     if (same !== undefined) {
@@ -77,7 +96,13 @@ export async function verifyThrottled(policy: AuthPolicy, req: AuthRequest, deps
     // Joined before begin, which may wait on a shared store: an identical header arriving
     // meanwhile waits for this check instead of taking a slot of its own.
     let settled: (outcome: AuthOutcome) => void = () => {}
-    if (joined !== undefined) pending?.set(joined, new Promise<AuthOutcome>((resolve) => { settled = resolve }))
+    if (joined !== undefined)
+      pending?.set(
+        joined,
+        new Promise<AuthOutcome>((resolve) => {
+          settled = resolve
+        }),
+      )
     let outcome: AuthOutcome = { kind: 'challenge', reason: 'missing', stale: false }
     let begun: BeginDecision
     try {
@@ -98,7 +123,8 @@ export async function verifyThrottled(policy: AuthPolicy, req: AuthRequest, deps
     let delayMs = 0
     try {
       outcome = await verify(policy, req, deps, parsed)
-      result = outcome.kind === 'ok' || outcome.kind === 'forbidden' ? 'success' : isFailure(outcome) ? 'failure' : 'neutral'
+      result =
+        outcome.kind === 'ok' || outcome.kind === 'forbidden' ? 'success' : isFailure(outcome) ? 'failure' : 'neutral'
     } finally {
       // Settled before the waiters wake, so they see the count this attempt left.
       const settling = gate.throttle.settle(begun.attempt, result)
@@ -166,7 +192,10 @@ export function clientAddress(ctx: AuthContext, trusted: AddressMatcher): string
   let address = ctx.remoteAddress
   if (!trusted.has(address)) return address
   const xff = ctx.headers['x-forwarded-for']
-  const hops = (Array.isArray(xff) ? xff.join(',') : xff ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '')
+  const hops = (Array.isArray(xff) ? xff.join(',') : (xff ?? ''))
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
   while (hops.length > 0 && trusted.has(address)) address = hops.pop() as string
   return address
 }

@@ -22,7 +22,16 @@
 import type { ThrottleConfig } from '../config-types.js'
 import { EventEmitter } from 'node:events'
 import { isIP } from 'node:net'
-import { KNOWN_ADDRESSES, MemoryThrottleStore, type Awaitable, type CountedKey, type FailureCount, type ThrottleRule, type ThrottleScope, type ThrottleStore } from './throttle-store.js'
+import {
+  KNOWN_ADDRESSES,
+  MemoryThrottleStore,
+  type Awaitable,
+  type CountedKey,
+  type FailureCount,
+  type ThrottleRule,
+  type ThrottleScope,
+  type ThrottleStore,
+} from './throttle-store.js'
 
 export { KNOWN_ADDRESSES }
 export type { Awaitable, ThrottleRule, ThrottleScope, ThrottleStore }
@@ -42,9 +51,7 @@ export interface LoginThrottleOptions {
   now?: () => number
 }
 
-export type ThrottleDecision =
-  | { locked: false }
-  | { locked: true; scope: ThrottleScope; retryAfterS: number }
+export type ThrottleDecision = { locked: false } | { locked: true; scope: ThrottleScope; retryAfterS: number }
 
 /** One login attempt that holds in-flight slots until it is settled. */
 export interface Attempt {
@@ -55,8 +62,7 @@ export interface Attempt {
 }
 
 export type BeginDecision =
-  | { locked: false; attempt: Attempt }
-  | { locked: true; scope: ThrottleScope; retryAfterS: number }
+  { locked: false; attempt: Attempt } | { locked: true; scope: ThrottleScope; retryAfterS: number }
 
 /** How an attempt ended, as the throttle counts it: only a provider's "no" is a failure. */
 export type AttemptResult = 'success' | 'failure' | 'neutral'
@@ -101,12 +107,19 @@ export class LoginThrottle extends EventEmitter<LoginThrottleEvents> {
 
   constructor(opts: LoginThrottleOptions) {
     super()
-    for (const [name, rule] of [['perAddress', opts.perAddress], ['perUser', opts.perUser]] as const) {
-      if (rule && (!Number.isInteger(rule.maxFailures) || rule.maxFailures < 1 || !(rule.windowMs > 0) || !(rule.lockoutMs >= 0))) {
+    for (const [name, rule] of [
+      ['perAddress', opts.perAddress],
+      ['perUser', opts.perUser],
+    ] as const) {
+      if (
+        rule &&
+        (!Number.isInteger(rule.maxFailures) || rule.maxFailures < 1 || !(rule.windowMs > 0) || !(rule.lockoutMs >= 0))
+      ) {
         throw new TypeError(`throttle.${name}: maxFailures must be a positive integer and window more than 0`)
       }
     }
-    if (!Number.isInteger(opts.maxEntries) || opts.maxEntries < 1) throw new TypeError('throttle.maxEntries must be a positive integer')
+    if (!Number.isInteger(opts.maxEntries) || opts.maxEntries < 1)
+      throw new TypeError('throttle.maxEntries must be a positive integer')
     const { store, now, ...rest } = opts
     this.#opts = { ...rest, now: now ?? Date.now }
     this.#store = store ?? new MemoryThrottleStore({ maxEntries: opts.maxEntries, maxLockoutMs: opts.maxLockoutMs })
@@ -153,12 +166,17 @@ export class LoginThrottle extends EventEmitter<LoginThrottleEvents> {
     const keys = this.#keys(user, addr)
     return after(this.#store.reserve(keys, now), (r): Awaitable<BeginDecision> => {
       if (r.ok) return { locked: false, attempt: { user, address: addr, keys } }
-      const refusal: BeginDecision = r.lockedMs > 0 ? locked(r.scope, r.lockedMs) : { locked: true, scope: r.scope, retryAfterS: IN_FLIGHT_RETRY_S }
+      const refusal: BeginDecision =
+        r.lockedMs > 0 ? locked(r.scope, r.lockedMs) : { locked: true, scope: r.scope, retryAfterS: IN_FLIGHT_RETRY_S }
       if (credential === undefined || user === undefined || !this.#opts.perUser) return refusal
-      return after(this.#store.fail({ scope: 'user', id: user, rule: this.#opts.perUser }, now, credential), (counted) => {
-        if (counted !== undefined && counted.lockoutMs > 0) this.emit('lockout', { scope: 'user', address: addr, user, lockoutMs: counted.lockoutMs })
-        return refusal
-      })
+      return after(
+        this.#store.fail({ scope: 'user', id: user, rule: this.#opts.perUser }, now, credential),
+        (counted) => {
+          if (counted !== undefined && counted.lockoutMs > 0)
+            this.emit('lockout', { scope: 'user', address: addr, user, lockoutMs: counted.lockoutMs })
+          return refusal
+        },
+      )
     })
   }
 
@@ -177,7 +195,9 @@ export class LoginThrottle extends EventEmitter<LoginThrottleEvents> {
     const now = this.#opts.now()
     const addr = addressKey(address)
     const keys = this.#keys(user, addr)
-    return after(all(keys.map((k) => this.#store.fail(k, now))), (counts) => this.#effect(user, addr, keys, counts as FailureCount[]))
+    return after(all(keys.map((k) => this.#store.fail(k, now))), (counts) =>
+      this.#effect(user, addr, keys, counts as FailureCount[]),
+    )
   }
 
   /** A login succeeded: the address becomes known-good for the user. Address counts are kept (no reset by a valid account). */
@@ -198,11 +218,17 @@ export class LoginThrottle extends EventEmitter<LoginThrottleEvents> {
   #keys(user: string | undefined, addr: string): CountedKey[] {
     const keys: CountedKey[] = []
     if (this.#opts.perAddress) keys.push({ scope: 'address', id: addr, rule: this.#opts.perAddress })
-    if (user !== undefined && this.#opts.perUser && !this.#store.isKnownGood(user, addr)) keys.push({ scope: 'user', id: user, rule: this.#opts.perUser })
+    if (user !== undefined && this.#opts.perUser && !this.#store.isKnownGood(user, addr))
+      keys.push({ scope: 'user', id: user, rule: this.#opts.perUser })
     return keys
   }
 
-  #effect(user: string | undefined, addr: string, keys: readonly CountedKey[], counts: readonly FailureCount[]): FailureEffect {
+  #effect(
+    user: string | undefined,
+    addr: string,
+    keys: readonly CountedKey[],
+    counts: readonly FailureCount[],
+  ): FailureEffect {
     let delayMs = 0
     let lockout: FailureEffect['lockout']
     keys.forEach((k, i) => {
@@ -210,7 +236,13 @@ export class LoginThrottle extends EventEmitter<LoginThrottleEvents> {
       if (k.scope === 'address') delayMs = this.#delay(c.failures)
       if (c.lockoutMs > 0) lockout ??= { scope: k.scope, lockoutMs: c.lockoutMs }
     })
-    if (lockout) this.emit('lockout', { scope: lockout.scope, address: addr, ...(lockout.scope === 'user' ? { user } : {}), lockoutMs: lockout.lockoutMs })
+    if (lockout)
+      this.emit('lockout', {
+        scope: lockout.scope,
+        address: addr,
+        ...(lockout.scope === 'user' ? { user } : {}),
+        lockoutMs: lockout.lockoutMs,
+      })
     return lockout ? { delayMs: 0, lockout } : { delayMs }
   }
 
@@ -247,11 +279,24 @@ export function addressKey(address: string): string {
   const [head = '', tail = ''] = address.toLowerCase().split('::', 2)
   const left = head === '' ? [] : head.split(':')
   const right = tail === '' ? [] : tail.split(':')
-  const groups = address.includes('::') ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`
+  const groups = address.includes('::')
+    ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right]
+    : left
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`
 }
 
 /** A LoginThrottle with the settings of a parsed `throttle:` section; `store`: where the counts live (default in process). */
 export function loginThrottleFrom(t: ThrottleConfig, store?: ThrottleStore): LoginThrottle {
-  return new LoginThrottle({ perAddress: t.perAddress, perUser: t.perUser, maxLockoutMs: t.maxLockoutMs, delayMs: t.delayMs, maxDelayMs: t.maxDelayMs, maxEntries: t.maxEntries, ...(store ? { store } : {}) })
+  return new LoginThrottle({
+    perAddress: t.perAddress,
+    perUser: t.perUser,
+    maxLockoutMs: t.maxLockoutMs,
+    delayMs: t.delayMs,
+    maxDelayMs: t.maxDelayMs,
+    maxEntries: t.maxEntries,
+    ...(store ? { store } : {}),
+  })
 }

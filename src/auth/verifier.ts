@@ -8,12 +8,25 @@ import { isGatehouseError, errors, type GatehouseError } from '../errors.js'
 import type { AuthContext, DigestAlgorithm } from '../providers/contract.js'
 import { parseBasic } from './basic.js'
 import { splitAuthorization } from './auth-header.js'
-import { parseDigest, computeResponse, type DigestCredentials, authenticationInfo, digestUriMatches, baseAlgorithm } from './digest.js'
+import {
+  parseDigest,
+  computeResponse,
+  type DigestCredentials,
+  authenticationInfo,
+  digestUriMatches,
+  baseAlgorithm,
+} from './digest.js'
 import { safeEqualPublicLength } from './compare.js'
 import type { NonceManager } from './nonce.js'
 import type { NonceCounts } from './nonce-counts.js'
 import type { CredentialCache } from './credential-cache.js'
-import { checkPasswordChain, realmHashChain, groupsOf, findUserByHashChain, type NamedProvider } from './provider-chain.js'
+import {
+  checkPasswordChain,
+  realmHashChain,
+  groupsOf,
+  findUserByHashChain,
+  type NamedProvider,
+} from './provider-chain.js'
 import { isAuthorized, type AuthPolicy } from './policy.js'
 import type { ThrottleGate } from './throttle-gate-deps.js'
 
@@ -24,7 +37,8 @@ export interface Identity {
 }
 
 /** Why a request was refused: logged and counted, never shown to the client beyond the status. */
-export type DenyReason = 'missing' | 'bad-password' | 'unknown-user' | 'realm' | 'algorithm' | 'stale' | 'invalid-nonce' | 'replay' | 'scheme'
+export type DenyReason =
+  'missing' | 'bad-password' | 'unknown-user' | 'realm' | 'algorithm' | 'stale' | 'invalid-nonce' | 'replay' | 'scheme'
 
 export type AuthOutcome =
   | { kind: 'ok'; identity: Identity; authInfo?: string }
@@ -108,7 +122,12 @@ export function cachedBasicKey(policy: AuthPolicy, credentials: string, deps: Ve
  * `parsed`: the header already parsed by the caller, which then also looked the cache up
  * (cachedBasic) and found nothing; when omitted, verify does both itself.
  */
-export async function verify(policy: AuthPolicy, req: AuthRequest, deps: VerifierDeps, parsed?: ParsedCredentials): Promise<AuthOutcome> {
+export async function verify(
+  policy: AuthPolicy,
+  req: AuthRequest,
+  deps: VerifierDeps,
+  parsed?: ParsedCredentials,
+): Promise<AuthOutcome> {
   try {
     if (req.credentials === undefined) return challenge('missing')
     if (parsed === undefined) {
@@ -119,10 +138,16 @@ export async function verify(policy: AuthPolicy, req: AuthRequest, deps: Verifie
     if (!creds) return { kind: 'bad-request', reason: 'malformed credentials header' }
     const offered = policy.config.scheme
     if (creds.scheme === 'basic' && offered.includes('basic')) return await verifyBasic(policy, req, creds.creds, deps)
-    if (creds.scheme === 'digest' && offered.includes('digest')) return await verifyDigest(policy, req, creds.creds, deps)
+    if (creds.scheme === 'digest' && offered.includes('digest'))
+      return await verifyDigest(policy, req, creds.creds, deps)
     return challenge('scheme')
   } catch (err) {
-    return { kind: 'error', error: isGatehouseError(err) ? err : errors.GH_ERR_PROVIDER_FAILED('chain', (err as Error)?.name ?? 'error', { cause: err }) }
+    return {
+      kind: 'error',
+      error: isGatehouseError(err)
+        ? err
+        : errors.GH_ERR_PROVIDER_FAILED('chain', (err as Error)?.name ?? 'error', { cause: err }),
+    }
   }
 }
 
@@ -136,7 +161,12 @@ export function basicKey(policy: AuthPolicy, credentials: string, deps: Verifier
   return deps.identities.key(policy.cacheId, 'basic-header', credentials)
 }
 
-async function verifyBasic(policy: AuthPolicy, req: AuthRequest, creds: { user: string; password: string } | undefined, deps: VerifierDeps): Promise<AuthOutcome> {
+async function verifyBasic(
+  policy: AuthPolicy,
+  req: AuthRequest,
+  creds: { user: string; password: string } | undefined,
+  deps: VerifierDeps,
+): Promise<AuthOutcome> {
   if (!creds) return { kind: 'bad-request', reason: 'malformed Basic credentials' }
   const { identities } = deps
   let denial: DenyReason = 'bad-password'
@@ -147,7 +177,11 @@ async function verifyBasic(policy: AuthPolicy, req: AuthRequest, creds: { user: 
       return undefined
     }
     const groups = await groupsOf(outcome.provider, req.ctx, outcome.user)
-    return { value: { user: outcome.user, groups, provider: outcome.provider.name }, provider: outcome.provider.name, subject: creds.user }
+    return {
+      value: { user: outcome.user, groups, provider: outcome.provider.name },
+      provider: outcome.provider.name,
+      subject: creds.user,
+    }
   }
   const identity = policy.config.cache.enabled
     ? await identities.through(basicKey(policy, req.credentials as string, deps), load, ttl(policy))
@@ -156,28 +190,47 @@ async function verifyBasic(policy: AuthPolicy, req: AuthRequest, creds: { user: 
   return authorize(policy, identity, methodOf(req))
 }
 
-async function verifyDigest(policy: AuthPolicy, req: AuthRequest, creds: DigestCredentials | undefined, deps: VerifierDeps): Promise<AuthOutcome> {
+async function verifyDigest(
+  policy: AuthPolicy,
+  req: AuthRequest,
+  creds: DigestCredentials | undefined,
+  deps: VerifierDeps,
+): Promise<AuthOutcome> {
   if (!creds) return { kind: 'bad-request', reason: 'malformed Digest credentials' }
   const cfg = policy.config
   if (creds.realm !== cfg.realm) return challenge('realm')
   if (!cfg.algorithms.includes(creds.algorithm)) return challenge('algorithm')
   if (creds.qop === undefined || !cfg.qop.includes(creds.qop)) return challenge('algorithm')
-  if (!digestUriMatches(creds.uri, req.url, req.host)) return { kind: 'bad-request', reason: 'Digest uri does not match the request target' }
+  if (!digestUriMatches(creds.uri, req.url, req.host))
+    return { kind: 'bad-request', reason: 'Digest uri does not match the request target' }
   // Every challenge carries opaque, which RFC 7616 §3.3 says the client MUST return unchanged
   // (a public value: its length tells nothing).
-  if (creds.opaque === undefined || !safeEqualPublicLength(creds.opaque, deps.nonces.opaque(cfg.realm))) return challenge('invalid-nonce')
+  if (creds.opaque === undefined || !safeEqualPublicLength(creds.opaque, deps.nonces.opaque(cfg.realm)))
+    return challenge('invalid-nonce')
   const nonceState = deps.nonces.check(creds.nonce, cfg.realm)
   if (nonceState === 'invalid') return challenge('invalid-nonce')
   if (creds.usernameIsHashed && !cfg.userhash) return challenge('bad-password')
 
   const base = baseAlgorithm(creds.algorithm)
-  const user = creds.usernameIsHashed ? await findUserByHashChain(policy.chain, req.ctx, creds.username, cfg.realm, base) : creds.username
+  const user = creds.usernameIsHashed
+    ? await findUserByHashChain(policy.chain, req.ctx, creds.username, cfg.realm, base)
+    : creds.username
   if (user === undefined) return challenge('unknown-user')
   const found = await realmHash(policy, req, user, base, deps)
   // Unknown users cost the same as wrong passwords: compute against a throwaway HA1.
   const ha1 = found?.ha1 ?? '0'.repeat(base === 'MD5' ? 32 : 64)
   const bodyHash = creds.qop === 'auth-int' && req.bodyHash ? await req.bodyHash(base) : undefined
-  const expected = computeResponse({ algorithm: creds.algorithm, ha1, method: req.method, uri: creds.uri, nonce: creds.nonce, cnonce: creds.cnonce, nc: creds.nc, qop: creds.qop, bodyHash })
+  const expected = computeResponse({
+    algorithm: creds.algorithm,
+    ha1,
+    method: req.method,
+    uri: creds.uri,
+    nonce: creds.nonce,
+    cnonce: creds.cnonce,
+    nc: creds.nc,
+    qop: creds.qop,
+    bodyHash,
+  })
   // Both are hex of the algorithm's length (parseDigest checked the client's): no length to hide.
   const match = safeEqualPublicLength(expected, creds.response.toLowerCase())
   if (!found) return challenge('unknown-user', false, user)
@@ -185,13 +238,27 @@ async function verifyDigest(policy: AuthPolicy, req: AuthRequest, creds: DigestC
   found.remember?.()
   // The password was right; only the nonce is old or used: stale=true makes the client retry silently.
   if (nonceState === 'stale') return challenge('stale', true, user)
-  const fresh = deps.nonceCounts ? await deps.nonceCounts.use(creds.nonce, creds.nc) : deps.nonces.useCount(creds.nonce, creds.nc)
+  const fresh = deps.nonceCounts
+    ? await deps.nonceCounts.use(creds.nonce, creds.nc)
+    : deps.nonces.useCount(creds.nonce, creds.nc)
   if (!fresh) return challenge('replay', true, user)
 
   const identity = await digestIdentity(policy, req, user, found.provider, deps)
   const outcome = authorize(policy, identity, methodOf(req))
   if (outcome.kind !== 'ok') return outcome
-  return { ...outcome, authInfo: authenticationInfo({ algorithm: creds.algorithm, ha1, uri: creds.uri, nonce: creds.nonce, cnonce: creds.cnonce, nc: creds.nc, qop: creds.qop, bodyHash }) }
+  return {
+    ...outcome,
+    authInfo: authenticationInfo({
+      algorithm: creds.algorithm,
+      ha1,
+      uri: creds.uri,
+      nonce: creds.nonce,
+      cnonce: creds.cnonce,
+      nc: creds.nc,
+      qop: creds.qop,
+      bodyHash,
+    }),
+  }
 }
 
 /**
@@ -199,7 +266,13 @@ async function verifyDigest(policy: AuthPolicy, req: AuthRequest, creds: DigestC
  * `remember()` is called, after a response computed from it matched: the cache holds
  * successes only, so guessing at a user name fills nothing.
  */
-async function realmHash(policy: AuthPolicy, req: AuthRequest, user: string, algorithm: DigestAlgorithm, deps: VerifierDeps): Promise<{ ha1: string; provider: NamedProvider; remember?: () => void } | undefined> {
+async function realmHash(
+  policy: AuthPolicy,
+  req: AuthRequest,
+  user: string,
+  algorithm: DigestAlgorithm,
+  deps: VerifierDeps,
+): Promise<{ ha1: string; provider: NamedProvider; remember?: () => void } | undefined> {
   // req.ctx is built on first use: a cache hit never builds it.
   if (!policy.config.cache.enabled) return realmHashChain(policy.chain, req.ctx, user, policy.config.realm, algorithm)
   let provider: NamedProvider | undefined
@@ -214,12 +287,23 @@ async function realmHash(policy: AuthPolicy, req: AuthRequest, user: string, alg
   const [name, hash] = got.value.split('\0') as [string, string]
   provider ??= policy.chain.find((p) => p.name === name)
   if (provider === undefined) return undefined
-  const remember = got.cached ? undefined : () => deps.realmHashes.set(key, got.value, got.provider, ttl(policy), user, got.epoch)
+  const remember = got.cached
+    ? undefined
+    : () => deps.realmHashes.set(key, got.value, got.provider, ttl(policy), user, got.epoch)
   return { ha1: hash, provider, ...(remember ? { remember } : {}) }
 }
 
-async function digestIdentity(policy: AuthPolicy, req: AuthRequest, user: string, np: NamedProvider, deps: VerifierDeps): Promise<Identity> {
-  const load = async () => ({ value: { user, groups: await groupsOf(np, req.ctx, user), provider: np.name }, provider: np.name })
+async function digestIdentity(
+  policy: AuthPolicy,
+  req: AuthRequest,
+  user: string,
+  np: NamedProvider,
+  deps: VerifierDeps,
+): Promise<Identity> {
+  const load = async () => ({
+    value: { user, groups: await groupsOf(np, req.ctx, user), provider: np.name },
+    provider: np.name,
+  })
   if (!policy.config.cache.enabled) return (await load()).value
   const key = deps.identities.plainKey(policy.cacheId, 'groups', np.name, user)
   return (await deps.identities.through(key, load, ttl(policy)))!
@@ -227,7 +311,9 @@ async function digestIdentity(policy: AuthPolicy, req: AuthRequest, user: string
 
 /** `require` (and `limitExcept` for the request's method) applied to an identity: ok, or forbidden. */
 export function authorize(policy: AuthPolicy, identity: Identity, method: string | undefined): AuthOutcome {
-  return isAuthorized(policy.config, identity.user, identity.groups, method) ? { kind: 'ok', identity } : { kind: 'forbidden', identity }
+  return isAuthorized(policy.config, identity.user, identity.groups, method)
+    ? { kind: 'ok', identity }
+    : { kind: 'forbidden', identity }
 }
 
 /** The method `limitExcept` judges: undefined (the stricter rule) when the caller could not learn it. */

@@ -26,7 +26,12 @@ export async function runAdminCommand(
   io: CliIO,
   usage: string,
   extra: { json?: boolean; positionals: number; strings?: readonly string[] },
-  run: (target: AdminTarget, positionals: string[], json: boolean, strings: Record<string, string | undefined>) => Promise<number>,
+  run: (
+    target: AdminTarget,
+    positionals: string[],
+    json: boolean,
+    strings: Record<string, string | undefined>,
+  ) => Promise<number>,
 ): Promise<number> {
   let parsed
   const options: NonNullable<Parameters<typeof parseFlags>[1]> = { ...adminOptions }

@@ -8,14 +8,20 @@ export interface CliIO {
   stderr: (s: string) => void
 }
 
-type Parsed<T extends NonNullable<ParseArgsConfig['options']>> = ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>>
+type Parsed<T extends NonNullable<ParseArgsConfig['options']>> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>
+>
 
 /**
  * Parses `args`; a mistyped or incomplete flag is GH_ERR_CLI_USAGE naming the flag, the nearest
  * known one and where the list is (`command` names the command in that hint), instead of the
  * parser's own text, which speaks of positionals and `--` to someone who only misspelt a flag.
  */
-export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, command?: string): Parsed<T> {
+export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
+  args: string[],
+  options: T,
+  command?: string,
+): Parsed<T> {
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true })
   } catch (err) {
@@ -23,7 +29,11 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(ar
   }
 }
 
-function flagProblem(err: Error & { code?: string }, options: NonNullable<ParseArgsConfig['options']>, command: string | undefined): string {
+function flagProblem(
+  err: Error & { code?: string },
+  options: NonNullable<ParseArgsConfig['options']>,
+  command: string | undefined,
+): string {
   const help = `\`gatehouse ${command ?? 'COMMAND'} --help\` lists its flags`
   const quoted = /'(-[^']*)'/.exec(err.message)?.[1]
   if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && quoted !== undefined) {

@@ -17,19 +17,51 @@ import { isGatehouseError } from '../errors.js'
 type Command = (args: string[], io: CliIO) => Promise<number>
 
 const commands: Record<string, { run: Command; help: string }> = {
-  start: { run: startCommand, help: 'start --config FILE            run the gateway (SIGTERM/SIGINT: graceful stop, SIGHUP: reload the configuration)' },
-  status: { run: statusCommand, help: 'status [--config FILE | --admin URL|SOCKET] [--json]   groups, processes, memory, reloads of a running gateway' },
-  restart: { run: restartCommand, help: 'restart GROUP [--config FILE | --admin ...]   rolling restart of one daemon group' },
-  reload: { run: reloadCommand, help: 'reload [--config FILE | --admin ...]   re-read the configuration and apply it without dropping connections' },
-  cache: { run: cacheCommand, help: 'cache flush [--user NAME] [--config FILE | --admin ...]   empty the credential cache of a running gateway (one user\'s entries, or all)' },
+  start: {
+    run: startCommand,
+    help: 'start --config FILE            run the gateway (SIGTERM/SIGINT: graceful stop, SIGHUP: reload the configuration)',
+  },
+  status: {
+    run: statusCommand,
+    help: 'status [--config FILE | --admin URL|SOCKET] [--json]   groups, processes, memory, reloads of a running gateway',
+  },
+  restart: {
+    run: restartCommand,
+    help: 'restart GROUP [--config FILE | --admin ...]   rolling restart of one daemon group',
+  },
+  reload: {
+    run: reloadCommand,
+    help: 'reload [--config FILE | --admin ...]   re-read the configuration and apply it without dropping connections',
+  },
+  cache: {
+    run: cacheCommand,
+    help: "cache flush [--user NAME] [--config FILE | --admin ...]   empty the credential cache of a running gateway (one user's entries, or all)",
+  },
   stop: { run: stopCommand, help: 'stop [--config FILE | --admin ...]     graceful stop of a running gateway' },
-  'check-config': { run: checkConfigCommand, help: 'check-config --config FILE     validate a configuration; every error names its key (exit 1)' },
-  users: { run: (args, io) => usersCommand(args, { ...io, databaseFromConfig: sqliteDatabaseOf }), help: 'users SUBCOMMAND --database FILE   manage the sqlite user store (gatehouse users --help)' },
-  demo: { run: demoCommand, help: 'demo [--port N] [--data DIR]   run the tracker-with-Django-users demo on 127.0.0.1:8080' },
+  'check-config': {
+    run: checkConfigCommand,
+    help: 'check-config --config FILE     validate a configuration; every error names its key (exit 1)',
+  },
+  users: {
+    run: (args, io) => usersCommand(args, { ...io, databaseFromConfig: sqliteDatabaseOf }),
+    help: 'users SUBCOMMAND --database FILE   manage the sqlite user store (gatehouse users --help)',
+  },
+  demo: {
+    run: demoCommand,
+    help: 'demo [--port N] [--data DIR]   run the tracker-with-Django-users demo on 127.0.0.1:8080',
+  },
 }
 
 export function usage(): string {
-  return ['Usage: gatehouse COMMAND [options]', '', 'Commands:', ...Object.values(commands).map((c) => `  ${c.help}`), '', 'gatehouse COMMAND --help shows the options of a command; gatehouse --version prints the version.', ''].join('\n')
+  return [
+    'Usage: gatehouse COMMAND [options]',
+    '',
+    'Commands:',
+    ...Object.values(commands).map((c) => `  ${c.help}`),
+    '',
+    'gatehouse COMMAND --help shows the options of a command; gatehouse --version prints the version.',
+    '',
+  ].join('\n')
 }
 
 export async function main(argv: string[], io: CliIO = defaultIO()): Promise<number> {
@@ -60,13 +92,24 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
 async function sqliteDatabaseOf(providerName?: string, configPath?: string): Promise<string> {
   const { loadConfigFile } = await import('../config-file.js')
   const config = await loadConfigFile(configPath ?? 'gatehouse.yaml')
-  const sqlite = Object.values(config.providers).filter((p) => p.type === 'sqlite' && (providerName === undefined || p.name === providerName))
-  if (sqlite.length !== 1) throw new Error(providerName ? `no sqlite provider named ${providerName} in ${configPath}` : `${configPath} has ${sqlite.length} sqlite providers: name one with --provider`)
+  const sqlite = Object.values(config.providers).filter(
+    (p) => p.type === 'sqlite' && (providerName === undefined || p.name === providerName),
+  )
+  if (sqlite.length !== 1)
+    throw new Error(
+      providerName
+        ? `no sqlite provider named ${providerName} in ${configPath}`
+        : `${configPath} has ${sqlite.length} sqlite providers: name one with --provider`,
+    )
   return String(sqlite[0]!.options.database)
 }
 
 function defaultIO(): CliIO {
-  return { stdin: process.stdin, stdout: (s) => void process.stdout.write(s), stderr: (s) => void process.stderr.write(s) }
+  return {
+    stdin: process.stdin,
+    stdout: (s) => void process.stdout.write(s),
+    stderr: (s) => void process.stderr.write(s),
+  }
 }
 
 export { parseFlags }

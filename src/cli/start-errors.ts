@@ -26,14 +26,17 @@ export function explainStartError(err: unknown, config: Config | undefined, conf
     const admin = isGatehouseError(err, 'GH_ERR_ADMIN_LISTEN')
     const key = admin ? 'admin.port' : 'listen.port'
     const where = `${e.address ?? config?.listen.host ?? ''}:${e.port ?? config?.listen.port ?? ''}`
-    if (e.code === 'EADDRINUSE') return `${key}: ${where} is already in use by another process; stop that process or set ${key} to a free port`
+    if (e.code === 'EADDRINUSE')
+      return `${key}: ${where} is already in use by another process; stop that process or set ${key} to a free port`
     return `${key}: not allowed to listen on ${where} (ports below 1024 need root or CAP_NET_BIND_SERVICE); set ${key} to 1024 or above`
   }
   const reason = e.code === undefined ? undefined : FILE_REASONS[e.code]
   if (reason !== undefined && typeof e.path === 'string') {
     const tls = config?.listen.tls
-    if (tls !== undefined && e.path === tls.cert) return `listen.tls.cert: cannot read ${e.path}: ${reason}; correct listen.tls.cert or make the file readable by the user running gatehouse`
-    if (tls !== undefined && e.path === tls.key) return `listen.tls.key: cannot read ${e.path}: ${reason}; correct listen.tls.key or make the file readable by the user running gatehouse`
+    if (tls !== undefined && e.path === tls.cert)
+      return `listen.tls.cert: cannot read ${e.path}: ${reason}; correct listen.tls.cert or make the file readable by the user running gatehouse`
+    if (tls !== undefined && e.path === tls.key)
+      return `listen.tls.key: cannot read ${e.path}: ${reason}; correct listen.tls.key or make the file readable by the user running gatehouse`
     return `cannot read ${e.path}: ${reason}; ${check}`
   }
   return undefined

@@ -95,7 +95,11 @@ export class Autoscaler {
 
 /** `processes` of a GroupConfig as scaling limits (maxProcesses defaults to processes: a fixed pool). */
 export function scaleLimits(config: { processes: number; maxProcesses?: number; idleTimeMs?: number }): ScaleLimits {
-  return { min: config.processes, max: Math.max(config.processes, config.maxProcesses ?? config.processes), idleTimeMs: config.idleTimeMs ?? DEFAULT_IDLE_TIME_MS }
+  return {
+    min: config.processes,
+    max: Math.max(config.processes, config.maxProcesses ?? config.processes),
+    idleTimeMs: config.idleTimeMs ?? DEFAULT_IDLE_TIME_MS,
+  }
 }
 
 export const DEFAULT_IDLE_TIME_MS = 30_000

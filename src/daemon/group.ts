@@ -220,12 +220,21 @@ export class Group implements GroupHandle, ReloadTarget {
 
   status(): GroupStatus {
     return {
-      name: this.name, state: this.#state, generation: this.#generation, queued: this.#queue.length,
-      restarts: this.#restarts, reloads: this.#reloads,
+      name: this.name,
+      state: this.#state,
+      generation: this.#generation,
+      queued: this.#queue.length,
+      restarts: this.#restarts,
+      reloads: this.#reloads,
       processes: [...this.#procs, ...this.#retiring].map((p) => p.status()),
-      min: this.#scaler.limits.min, max: this.#scaler.limits.max, recycled: this.#recycled,
-      spawned: this.#scaler.spawned, retired: this.#scaler.retired,
-      queueWaits: this.#queueWaits, queueWaitMs: this.#queueWaitMs, busyRejections: this.#busyRejections,
+      min: this.#scaler.limits.min,
+      max: this.#scaler.limits.max,
+      recycled: this.#recycled,
+      spawned: this.#scaler.spawned,
+      retired: this.#scaler.retired,
+      queueWaits: this.#queueWaits,
+      queueWaitMs: this.#queueWaitMs,
+      busyRejections: this.#busyRejections,
       lastReload: this.#lastReload,
     }
   }
@@ -244,11 +253,13 @@ export class Group implements GroupHandle, ReloadTarget {
     // the reload (seeing the group closing) adopts nothing.
     for (const p of this.#starting) p.kill()
     await this.#reloader.settled()
-    await Promise.all([...this.#procs, ...this.#retiring].map(async (p) => {
-      p.state = 'draining'
-      await p.whenIdle(this.config.gracefulTimeoutMs)
-      await p.stop(0)
-    }))
+    await Promise.all(
+      [...this.#procs, ...this.#retiring].map(async (p) => {
+        p.state = 'draining'
+        await p.whenIdle(this.config.gracefulTimeoutMs)
+        await p.stop(0)
+      }),
+    )
     this.#state = 'closed'
   }
 
@@ -287,7 +298,12 @@ export class Group implements GroupHandle, ReloadTarget {
     for (const p of fresh) this.#starting.delete(p)
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
     if (failed !== undefined) {
-      await Promise.all(fresh.map((p) => { p.kill(); return p.exited() }))
+      await Promise.all(
+        fresh.map((p) => {
+          p.kill()
+          return p.exited()
+        }),
+      )
       throw failed.reason
     }
     return fresh
@@ -311,11 +327,13 @@ export class Group implements GroupHandle, ReloadTarget {
   }
 
   async retire(old: WorkerProcess[]): Promise<void> {
-    await Promise.all(old.map(async (p) => {
-      await p.whenIdle(this.config.gracefulTimeoutMs)
-      await p.stop(0)
-      this.#retiring.delete(p)
-    }))
+    await Promise.all(
+      old.map(async (p) => {
+        await p.whenIdle(this.config.gracefulTimeoutMs)
+        await p.stop(0)
+        this.#retiring.delete(p)
+      }),
+    )
   }
 
   // ── internals ────────────────────────────────────────────────────────────────────────────
@@ -324,12 +342,29 @@ export class Group implements GroupHandle, ReloadTarget {
     const seq = ++this.#seq
     const path = socketPath(this.#opts.runtimeDir, this.#opts.index, seq)
     const p = new WorkerProcess({
-      group: this.name, seq, spec: this.#spec, secret: this.#secret, log: this.#log,
+      group: this.name,
+      seq,
+      spec: this.#spec,
+      secret: this.#secret,
+      log: this.#log,
       startTimeoutMs: this.#opts.startTimeoutMs,
       init: {
-        group: this.name, app: this.config.app, provider: this.config.provider, providerOptions: this.config.providerOptions, socketPath: path,
-        secret: this.#secret.toString('hex'), user: this.config.user, unixGroup: this.config.group,
-        ...(this.config.kind === 'python' ? { threads: this.config.threads, pythonPath: this.config.pythonPath, multiprocess: (this.config.maxProcesses ?? this.config.processes) > 1, fileRoots: this.config.fileRoots } : {}),
+        group: this.name,
+        app: this.config.app,
+        provider: this.config.provider,
+        providerOptions: this.config.providerOptions,
+        socketPath: path,
+        secret: this.#secret.toString('hex'),
+        user: this.config.user,
+        unixGroup: this.config.group,
+        ...(this.config.kind === 'python'
+          ? {
+              threads: this.config.threads,
+              pythonPath: this.config.pythonPath,
+              multiprocess: (this.config.maxProcesses ?? this.config.processes) > 1,
+              fileRoots: this.config.fileRoots,
+            }
+          : {}),
       },
     })
     p.onExit = (info) => this.#onExit(p, info)
@@ -366,7 +401,8 @@ export class Group implements GroupHandle, ReloadTarget {
     const p = this.#pick()
     this.#scaler.demand(p === undefined || p.outstanding > 0)
     if (p !== undefined) return Promise.resolve(this.#assign(p))
-    if (!this.#procs.some((q) => q.state === 'starting' || q.state === 'ready')) return Promise.reject(this.#unavailable())
+    if (!this.#procs.some((q) => q.state === 'starting' || q.state === 'ready'))
+      return Promise.reject(this.#unavailable())
     const { queueTimeoutMs } = this.config
     if (queueTimeoutMs <= 0) {
       this.#busyRejections++
@@ -375,11 +411,24 @@ export class Group implements GroupHandle, ReloadTarget {
     const queuedAt = Date.now()
     this.#queueWaits++
     return new Promise((resolve, reject) => {
-      const waited = (): void => { this.#queueWaitMs += Date.now() - queuedAt }
+      const waited = (): void => {
+        this.#queueWaitMs += Date.now() - queuedAt
+      }
       const w: Waiter = {
-        resolve: (q) => { waited(); signal?.removeEventListener('abort', onAbort); resolve(q) },
-        reject: (err) => { waited(); signal?.removeEventListener('abort', onAbort); reject(err) },
-        timer: setTimeout(() => { this.#busyRejections++; this.#dequeue(w, this.#busy()) }, queueTimeoutMs),
+        resolve: (q) => {
+          waited()
+          signal?.removeEventListener('abort', onAbort)
+          resolve(q)
+        },
+        reject: (err) => {
+          waited()
+          signal?.removeEventListener('abort', onAbort)
+          reject(err)
+        },
+        timer: setTimeout(() => {
+          this.#busyRejections++
+          this.#dequeue(w, this.#busy())
+        }, queueTimeoutMs),
       }
       const onAbort = (): void => this.#dequeue(w, Object.assign(new Error('request aborted'), { name: 'AbortError' }))
       signal?.addEventListener('abort', onAbort, { once: true })
@@ -466,7 +515,10 @@ export class Group implements GroupHandle, ReloadTarget {
     if (i === -1 || info.expected || this.#state !== 'running') return
     this.#restarts++
     const delay = info.stuck ? 0 : Math.min(BACKOFF_FIRST_MS * 2 ** this.#crashes++, BACKOFF_MAX_MS)
-    this.#log.warn({ pid: p.pid, code: info.code, signal: info.signal, respawnInMs: delay }, 'daemon process exited; respawning')
+    this.#log.warn(
+      { pid: p.pid, code: info.code, signal: info.signal, respawnInMs: delay },
+      'daemon process exited; respawning',
+    )
     const generation = this.#generation
     setTimeout(() => this.#spawnInto(generation), delay).unref()
   }
@@ -475,14 +527,17 @@ export class Group implements GroupHandle, ReloadTarget {
     if (this.#state !== 'running' || generation !== this.#generation) return
     const p = this.#newProcess()
     this.#procs.push(p)
-    p.start().then(() => {
-      this.#crashes = 0
-      this.#armIdle(p)
-      this.#pump()
-      if (p.outstanding === 0) this.#scaler.idle(p)
-    }, (err: unknown) => {
-      this.#log.error({ err: err instanceof Error ? err.message : String(err) }, 'daemon process failed to start')
-    })
+    p.start().then(
+      () => {
+        this.#crashes = 0
+        this.#armIdle(p)
+        this.#pump()
+        if (p.outstanding === 0) this.#scaler.idle(p)
+      },
+      (err: unknown) => {
+        this.#log.error({ err: err instanceof Error ? err.message : String(err) }, 'daemon process failed to start')
+      },
+    )
   }
 
   #unavailable(): RetryableError {
@@ -491,7 +546,9 @@ export class Group implements GroupHandle, ReloadTarget {
   }
 
   #busy(): RetryableError {
-    return Object.assign(errors.GH_ERR_GROUP_BUSY(this.name, this.config.queueTimeoutMs), { retryAfter: Math.max(1, Math.ceil(this.config.queueTimeoutMs / 1000)) })
+    return Object.assign(errors.GH_ERR_GROUP_BUSY(this.name, this.config.queueTimeoutMs), {
+      retryAfter: Math.max(1, Math.ceil(this.config.queueTimeoutMs / 1000)),
+    })
   }
 }
 

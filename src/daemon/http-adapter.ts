@@ -43,12 +43,24 @@ export class StreamSocket extends Writable {
     cb()
   }
 
-  setTimeout(): this { return this }
-  setNoDelay(): this { return this }
-  setKeepAlive(): this { return this }
-  ref(): this { return this }
-  unref(): this { return this }
-  address(): Record<string, never> { return {} }
+  setTimeout(): this {
+    return this
+  }
+  setNoDelay(): this {
+    return this
+  }
+  setKeepAlive(): this {
+    return this
+  }
+  ref(): this {
+    return this
+  }
+  unref(): this {
+    return this
+  }
+  address(): Record<string, never> {
+    return {}
+  }
 }
 
 export class FramedRequest extends IncomingMessage {
@@ -93,7 +105,10 @@ export class FramedRequest extends IncomingMessage {
 }
 
 type Callback = (err?: Error | null) => void
-interface OutgoingInternals { _hasBody: boolean; _implicitHeader(): void }
+interface OutgoingInternals {
+  _hasBody: boolean
+  _implicitHeader(): void
+}
 
 export class FramedResponse extends ServerResponse {
   readonly #sink: StreamSink
@@ -137,7 +152,12 @@ export class FramedResponse extends ServerResponse {
   override write(chunk: unknown, encoding?: BufferEncoding | Callback, cb?: Callback): boolean {
     const done = typeof encoding === 'function' ? encoding : cb
     const enc = typeof encoding === 'string' ? encoding : undefined
-    if (this.writableEnded || this.destroyed || this.strictContentLength || (typeof chunk !== 'string' && !(chunk instanceof Uint8Array))) {
+    if (
+      this.writableEnded ||
+      this.destroyed ||
+      this.strictContentLength ||
+      (typeof chunk !== 'string' && !(chunk instanceof Uint8Array))
+    ) {
       return super.write(chunk, enc as BufferEncoding, done)
     }
     if (!this.headersSent) (this as unknown as OutgoingInternals)._implicitHeader()
@@ -170,7 +190,13 @@ export class FramedResponse extends ServerResponse {
       // One conversion: the length for the head, then the bytes for the frame. Anything else
       // than a string or bytes goes on to write(), which throws as Node's does.
       const body = typeof chunk === 'string' || chunk instanceof Uint8Array ? toBuffer(chunk, encoding) : chunk
-      if (Buffer.isBuffer(body) && !this.headersSent && (this as unknown as OutgoingInternals)._hasBody && !this.hasHeader('content-length') && !this.hasHeader('transfer-encoding')) {
+      if (
+        Buffer.isBuffer(body) &&
+        !this.headersSent &&
+        (this as unknown as OutgoingInternals)._hasBody &&
+        !this.hasHeader('content-length') &&
+        !this.hasHeader('transfer-encoding')
+      ) {
         this.setHeader('content-length', body.length)
       }
       this.write(body)

@@ -54,7 +54,10 @@ export class OutputRecords {
 
   #send(text: string): void {
     // CRLF from Windows-minded tools, and the blank lines around a trace, carry nothing.
-    const record = text.replace(/\r\n/g, '\n').replace(/^\s*\n/, '').trimEnd()
+    const record = text
+      .replace(/\r\n/g, '\n')
+      .replace(/^\s*\n/, '')
+      .trimEnd()
     if (record.length > 0) this.#emit(record)
   }
 }

@@ -24,7 +24,8 @@ export function dropPrivileges(user: string | undefined, group: string | undefin
   process.setuid!(user)
   if (process.getuid!() === 0 || process.geteuid!() === 0) throw new Error(`still root after setuid(${user})`)
   if (process.getgid!() === 0 || process.getegid!() === 0) {
-    if (primary !== 0 && primary !== '0' && primary !== 'root') throw new Error(`still gid 0 after setgid(${String(primary)})`)
+    if (primary !== 0 && primary !== '0' && primary !== 'root')
+      throw new Error(`still gid 0 after setgid(${String(primary)})`)
   }
   let regained = false
   try {

@@ -35,7 +35,11 @@ export class ProviderHost {
 
   async call(method: string, args: unknown[]): Promise<CallResult> {
     if (!(PROVIDER_METHODS as readonly string[]).includes(method)) {
-      return { ok: false, code: 'GH_ERR_PROVIDER_FAILED', message: `unknown provider method ${JSON.stringify(String(method).slice(0, 40))}` }
+      return {
+        ok: false,
+        code: 'GH_ERR_PROVIDER_FAILED',
+        message: `unknown provider method ${JSON.stringify(String(method).slice(0, 40))}`,
+      }
     }
     const name = method as ProviderMethodName
     const fn = this.#provider[name] as ((...a: unknown[]) => Promise<unknown>) | undefined
@@ -65,6 +69,8 @@ export class ProviderHost {
   #logFailure(method: ProviderMethodName, args: unknown[], err: unknown): void {
     const password = method === 'checkPassword' && typeof args[2] === 'string' ? args[2] : ''
     const text = err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err)
-    this.#env.log.error(`provider ${method} threw`, { error: password === '' ? text : text.split(password).join(REDACTED) })
+    this.#env.log.error(`provider ${method} threw`, {
+      error: password === '' ? text : text.split(password).join(REDACTED),
+    })
   }
 }

@@ -45,7 +45,9 @@ export class Reloader {
   /** Resolves true when new processes serve, false when they failed and the old ones stay. */
   reload(reason: string): Promise<boolean> {
     if (this.#running === null) {
-      this.#running = this.#run(reason).finally(() => { this.#running = null })
+      this.#running = this.#run(reason).finally(() => {
+        this.#running = null
+      })
       return this.#running
     }
     if (this.#next === null) {
@@ -66,15 +68,20 @@ export class Reloader {
       fresh = await target.spawnGeneration()
     } catch (err) {
       commit()
-      this.#log.error({ group: target.name, reason, err: err instanceof Error ? err.message : String(err) },
-        'reload failed: new processes did not start; the running ones keep serving')
+      this.#log.error(
+        { group: target.name, reason, err: err instanceof Error ? err.message : String(err) },
+        'reload failed: new processes did not start; the running ones keep serving',
+      )
       return false
     }
     commit()
     if (!target.open) {
       // The group began closing while these started: they never served, and nothing else
       // would stop them (its close stops only the processes it knows).
-      this.#log.info({ group: target.name, reason, pids: fresh.map((p) => p.pid) }, 'reload abandoned: the group is closing')
+      this.#log.info(
+        { group: target.name, reason, pids: fresh.map((p) => p.pid) },
+        'reload abandoned: the group is closing',
+      )
       await Promise.all(fresh.map((p) => p.stop(0)))
       return false
     }

@@ -16,7 +16,17 @@ import { packageRoot } from '../package-root.js'
  * Variables passed through from the front when the group does not set them. NODE_V8_COVERAGE
  * (a directory, no secret) lets a coverage run of the front (c8) count the workers' code too.
  */
-export const ENV_ALLOWLIST = ['PATH', 'LANG', 'LANGUAGE', 'LC_ALL', 'LC_CTYPE', 'LC_MESSAGES', 'TZ', 'TMPDIR', 'NODE_V8_COVERAGE'] as const
+export const ENV_ALLOWLIST = [
+  'PATH',
+  'LANG',
+  'LANGUAGE',
+  'LC_ALL',
+  'LC_CTYPE',
+  'LC_MESSAGES',
+  'TZ',
+  'TMPDIR',
+  'NODE_V8_COVERAGE',
+] as const
 
 export interface SpawnSpec {
   kind: WorkerKind
@@ -57,7 +67,8 @@ export function buildEnv(group: GroupConfig, frontEnv: NodeJS.ProcessEnv): Recor
   }
   // A worker that drops to another user cannot write into the front's coverage directory, and
   // Node would say so on stderr at every exit.
-  if ((group.user !== undefined || group.group !== undefined) && group.env.NODE_V8_COVERAGE === undefined) delete env.NODE_V8_COVERAGE
+  if ((group.user !== undefined || group.group !== undefined) && group.env.NODE_V8_COVERAGE === undefined)
+    delete env.NODE_V8_COVERAGE
   Object.assign(env, group.env)
   env.HOME = group.env.HOME ?? group.cwd
   return env
@@ -71,7 +82,10 @@ function tsxLoader(group: string): string {
   try {
     loader = import.meta.resolve('tsx')
   } catch (err) {
-    throw errors.GH_ERR_OPT_INVALID(`group ${group}: a TypeScript app or provider needs tsx, which cannot be resolved from gatehouse`, { cause: err })
+    throw errors.GH_ERR_OPT_INVALID(
+      `group ${group}: a TypeScript app or provider needs tsx, which cannot be resolved from gatehouse`,
+      { cause: err },
+    )
   }
   return loader
 }

@@ -85,8 +85,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   /** A configuration reload added a group: starts it (all processes ready) or rejects and leaves nothing behind. */
   async add(config: GroupConfig): Promise<void> {
-    if (this.#state !== 'running') throw errors.GH_ERR_OPT_INVALID(`cannot add group ${JSON.stringify(config.name)}: the supervisor is ${this.#state}`)
-    if (this.#groups.has(config.name)) throw errors.GH_ERR_OPT_INVALID(`groups: duplicate group name ${JSON.stringify(config.name)}`)
+    if (this.#state !== 'running')
+      throw errors.GH_ERR_OPT_INVALID(
+        `cannot add group ${JSON.stringify(config.name)}: the supervisor is ${this.#state}`,
+      )
+    if (this.#groups.has(config.name))
+      throw errors.GH_ERR_OPT_INVALID(`groups: duplicate group name ${JSON.stringify(config.name)}`)
     validate({ ...this.#opts, groups: [config] })
     const group = this.#newGroup(config)
     try {
@@ -156,16 +160,26 @@ function validate(opts: SupervisorOptions): void {
     if (seen.has(g.name)) throw errors.GH_ERR_OPT_INVALID(`groups: duplicate group name ${JSON.stringify(g.name)}`)
     seen.add(g.name)
     for (const key of ['processes', 'concurrency'] as const) {
-      if (!Number.isInteger(g[key]) || g[key] < 1) throw errors.GH_ERR_OPT_INVALID(`groups.${g.name}.${key} must be a positive integer, got ${g[key]}`)
+      if (!Number.isInteger(g[key]) || g[key] < 1)
+        throw errors.GH_ERR_OPT_INVALID(`groups.${g.name}.${key} must be a positive integer, got ${g[key]}`)
     }
     if (g.maxProcesses !== undefined && (!Number.isInteger(g.maxProcesses) || g.maxProcesses < g.processes)) {
-      throw errors.GH_ERR_OPT_INVALID(`groups.${g.name}.processes.max must be an integer no less than processes.min (${g.processes}), got ${g.maxProcesses}`)
+      throw errors.GH_ERR_OPT_INVALID(
+        `groups.${g.name}.processes.max must be an integer no less than processes.min (${g.processes}), got ${g.maxProcesses}`,
+      )
     }
     if (g.idleTimeMs !== undefined && (!Number.isInteger(g.idleTimeMs) || g.idleTimeMs < 1)) {
       throw errors.GH_ERR_OPT_INVALID(`groups.${g.name}.idleTime must be more than 0 ms, got ${g.idleTimeMs}`)
     }
-    for (const key of ['maxRequests', 'requestTimeoutMs', 'gracefulTimeoutMs', 'inactivityTimeoutMs', 'queueTimeoutMs'] as const) {
-      if (!Number.isInteger(g[key]) || g[key] < 0) throw errors.GH_ERR_OPT_INVALID(`groups.${g.name}.${key} must be a non-negative integer, got ${g[key]}`)
+    for (const key of [
+      'maxRequests',
+      'requestTimeoutMs',
+      'gracefulTimeoutMs',
+      'inactivityTimeoutMs',
+      'queueTimeoutMs',
+    ] as const) {
+      if (!Number.isInteger(g[key]) || g[key] < 0)
+        throw errors.GH_ERR_OPT_INVALID(`groups.${g.name}.${key} must be a non-negative integer, got ${g[key]}`)
     }
   }
 }
@@ -177,6 +191,10 @@ function validate(opts: SupervisorOptions): void {
 function warnRootGroups(groups: readonly GroupConfig[], log: Logger): void {
   if (process.getuid?.() !== 0) return
   for (const g of groups) {
-    if (g.user === undefined) log.warn({ group: g.name }, `groups.${g.name}.user is not set: the group's processes run as root; set user (and group) to drop privileges`)
+    if (g.user === undefined)
+      log.warn(
+        { group: g.name },
+        `groups.${g.name}.user is not set: the group's processes run as root; set user (and group) to drop privileges`,
+      )
   }
 }

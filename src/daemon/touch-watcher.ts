@@ -29,7 +29,9 @@ export class TouchWatcher {
         const w = watch(dir, { persistent: false }, (_event, name) => {
           if (name === null || wanted.has(String(name))) this.#flagged = true
         })
-        w.on('error', () => { this.#flagged = true })
+        w.on('error', () => {
+          this.#flagged = true
+        })
         this.#watchers.push(w)
       } catch {
         // No watch support here: the interval check alone still notices changes.

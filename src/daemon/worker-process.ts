@@ -10,7 +10,14 @@ import type { Logger } from 'pino'
 import { errors } from '../errors.js'
 import { WorkerConnection } from '../ipc/client.js'
 import { ControlChannel } from '../ipc/control-channel.js'
-import { PROTOCOL_VERSION, readFromWorker, type FromWorker, type ProviderMethodName, type ToWorker, type WorkerInit } from '../ipc/protocol.js'
+import {
+  PROTOCOL_VERSION,
+  readFromWorker,
+  type FromWorker,
+  type ProviderMethodName,
+  type ToWorker,
+  type WorkerInit,
+} from '../ipc/protocol.js'
 import { removeSocket } from '../ipc/socket-path.js'
 import { childWith, foreignFields } from '../log.js'
 import { OutputRecords } from './output-records.js'
@@ -85,7 +92,9 @@ export class WorkerProcess {
     this.seq = opts.seq
     this.#opts = opts
     this.#log = childWith(opts.log, { group: opts.group })
-    this.#exited = new Promise((resolve) => { this.#markExited = resolve })
+    this.#exited = new Promise((resolve) => {
+      this.#markExited = resolve
+    })
   }
 
   get pid(): number | undefined {
@@ -93,7 +102,8 @@ export class WorkerProcess {
   }
 
   get connection(): WorkerConnection {
-    if (this.#conn === null) throw errors.GH_ERR_IPC_CLOSED(`group ${this.#opts.group} process ${this.seq} has no connection`)
+    if (this.#conn === null)
+      throw errors.GH_ERR_IPC_CLOSED(`group ${this.#opts.group} process ${this.seq} has no connection`)
     return this.#conn
   }
 
@@ -102,19 +112,32 @@ export class WorkerProcess {
   }
 
   status(): ProcessStatus {
-    return { seq: this.seq, pid: this.pid, state: this.state, inflight: this.inflight, served: this.served, startedAt: this.startedAt }
+    return {
+      seq: this.seq,
+      pid: this.pid,
+      state: this.state,
+      inflight: this.inflight,
+      served: this.served,
+      startedAt: this.startedAt,
+    }
   }
 
   /** Spawns, sends init, waits for `ready` and connects; rejects (and kills) on failure. */
   async start(): Promise<void> {
     const { spec, group, startTimeoutMs } = this.#opts
-    const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] })
+    const child = spawn(spec.command, spec.args, {
+      cwd: spec.cwd,
+      env: spec.env,
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    })
     this.#child = child
     this.#control = this.#openControl(child)
     this.#pipeOutput(child.stdout, 'stdout')
     this.#pipeOutput(child.stderr, 'stderr')
     child.once('exit', (code, signal) => this.#onChildExit(code, signal))
-    child.on('error', (err) => this.#log.error({ pid: this.pid, seq: this.seq, err: err.message }, 'daemon process error'))
+    child.on('error', (err) =>
+      this.#log.error({ pid: this.pid, seq: this.seq, err: err.message }, 'daemon process error'),
+    )
     try {
       await this.#waitReady(child, startTimeoutMs)
       this.#conn = await WorkerConnection.connect(group, this.#opts.init.socketPath, this.#opts.secret, startTimeoutMs)
@@ -184,7 +207,8 @@ export class WorkerProcess {
     if (expected) this.#expected = true
     if (stuck) this.#stuck = true
     this.#conn?.destroy()
-    if (this.#child !== null && this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGKILL')
+    if (this.#child !== null && this.#child.exitCode === null && this.#child.signalCode === null)
+      this.#child.kill('SIGKILL')
   }
 
   exited(): Promise<void> {
@@ -194,13 +218,16 @@ export class WorkerProcess {
   #waitReady(child: ChildProcess, timeoutMs: number): Promise<void> {
     const { group } = this.#opts
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => finish(errors.GH_ERR_GROUP_FAILED(group, `process did not report ready within ${timeoutMs} ms`)), timeoutMs)
+      const timer = setTimeout(
+        () => finish(errors.GH_ERR_GROUP_FAILED(group, `process did not report ready within ${timeoutMs} ms`)),
+        timeoutMs,
+      )
       this.#route = (msg) => {
         if (msg.type === 'ready') {
           this.providerMethods = msg.providerMethods
           finish()
-        }
-        else if (msg.type === 'failed') finish(errors.GH_ERR_GROUP_FAILED(group, `process failed to start: ${msg.message}`))
+        } else if (msg.type === 'failed')
+          finish(errors.GH_ERR_GROUP_FAILED(group, `process failed to start: ${msg.message}`))
       }
       const onExit = (code: number | null, signal: string | null): void => {
         finish(errors.GH_ERR_GROUP_FAILED(group, `process exited before ready (code ${code}, signal ${signal})`))
@@ -213,7 +240,12 @@ export class WorkerProcess {
         else resolve()
       }
       child.once('exit', onExit)
-      this.#control?.send({ type: 'init', v: PROTOCOL_VERSION, kind: this.#opts.spec.kind, ...this.#opts.init } satisfies WorkerInit)
+      this.#control?.send({
+        type: 'init',
+        v: PROTOCOL_VERSION,
+        kind: this.#opts.spec.kind,
+        ...this.#opts.init,
+      } satisfies WorkerInit)
     })
   }
 
@@ -249,11 +281,18 @@ export class WorkerProcess {
       onMessage: (msg) => {
         // The worker's fields first: it must not overwrite which process the record is of. Its
         // fields that repeat the logger's own keys (group, level, msg) are renamed (src/log.ts).
-        if (msg.type === 'log') log[msg.level]({ ...foreignFields(log, msg.fields ?? {}), pid: this.pid, seq: this.seq, worker: true }, msg.msg)
+        if (msg.type === 'log')
+          log[msg.level](
+            { ...foreignFields(log, msg.fields ?? {}), pid: this.pid, seq: this.seq, worker: true },
+            msg.msg,
+          )
         else this.#route(msg)
       },
       onInvalid: (why) => {
-        log.error({ pid: this.pid, seq: this.seq, code: 'GH_ERR_IPC_PROTOCOL' }, `control channel: ${why}; ending the process`)
+        log.error(
+          { pid: this.pid, seq: this.seq, code: 'GH_ERR_IPC_PROTOCOL' },
+          `control channel: ${why}; ending the process`,
+        )
         this.kill(false)
       },
       onClose: () => {},

@@ -8,10 +8,7 @@ import type { RequestListener } from 'node:http'
 import { createServer, type Server, type Socket } from 'node:net'
 import { CreditSender } from '../ipc/flow.js'
 import { FramedSocket } from '../ipc/framed-socket.js'
-import {
-  Frame, PROTOCOL_VERSION, creditPayload,
-  type FrameType, type StreamError,
-} from '../ipc/protocol.js'
+import { Frame, PROTOCOL_VERSION, creditPayload, type FrameType, type StreamError } from '../ipc/protocol.js'
 import { readCallRequest, readRequestHead } from '../ipc/payload.js'
 import { FramedRequest, FramedResponse, StreamSocket, type StreamSink } from './http-adapter.js'
 import type { ProviderHost } from './provider-host.js'
@@ -93,20 +90,28 @@ class ServerConnection {
 
   constructor(socket: Socket, server: WorkerServer, onClose: () => void) {
     this.#server = server
-    this.#fs = new FramedSocket(socket, (type, id, payload) => this.#onFrame(type, id, payload), () => {
-      for (const ex of this.#exchanges.values()) this.#abandon(ex)
-      this.#exchanges.clear()
-      onClose()
-    })
+    this.#fs = new FramedSocket(
+      socket,
+      (type, id, payload) => this.#onFrame(type, id, payload),
+      () => {
+        for (const ex of this.#exchanges.values()) this.#abandon(ex)
+        this.#exchanges.clear()
+        onClose()
+      },
+    )
     this.#handlers = {
       [Frame.HELLO]: () => this.#fs.destroy(),
       [Frame.HEAD]: (id, p) => this.#onHead(id, p),
       [Frame.DATA]: (id, p) => this.#exchanges.get(id)?.req.deliver(p),
       [Frame.END]: (id) => this.#exchanges.get(id)?.req.finishBody(),
       [Frame.ERROR]: (id) => this.#onCancel(id),
-      [Frame.CREDIT]: (id, p) => { if (p.length === 4) this.#exchanges.get(id)?.sink.sender.grant(p.readUInt32BE(0)) },
+      [Frame.CREDIT]: (id, p) => {
+        if (p.length === 4) this.#exchanges.get(id)?.sink.sender.grant(p.readUInt32BE(0))
+      },
       [Frame.CALL]: (id, p) => this.#onCall(id, p),
-      [Frame.HELLO_OK]: undefined, [Frame.RESPONSE_HEAD]: undefined, [Frame.RESULT]: undefined,
+      [Frame.HELLO_OK]: undefined,
+      [Frame.RESPONSE_HEAD]: undefined,
+      [Frame.RESULT]: undefined,
     }
   }
 
@@ -139,7 +144,10 @@ class ServerConnection {
     const socket = new StreamSocket(head.remoteAddress ?? '127.0.0.1')
     const req = new FramedRequest(socket, head, (bytes) => fs.send(Frame.CREDIT, id, creditPayload(bytes)))
     const sink: StreamSink = {
-      sender: new CreditSender(() => fs.blocked, (fn) => fs.onDrain(fn)),
+      sender: new CreditSender(
+        () => fs.blocked,
+        (fn) => fs.onDrain(fn),
+      ),
       head: (h) => fs.send(Frame.RESPONSE_HEAD, id, JSON.stringify(h)),
       data: (chunk) => fs.sendRaw(Frame.DATA, id, chunk),
       end: () => {
@@ -147,7 +155,8 @@ class ServerConnection {
         this.#exchanges.delete(id)
       },
       abort: (reason) => {
-        if (this.#exchanges.delete(id)) fs.send(Frame.ERROR, id, JSON.stringify({ code: 'APP_ABORTED', message: reason } satisfies StreamError))
+        if (this.#exchanges.delete(id))
+          fs.send(Frame.ERROR, id, JSON.stringify({ code: 'APP_ABORTED', message: reason } satisfies StreamError))
       },
       credit: (bytes) => fs.send(Frame.CREDIT, id, creditPayload(bytes)),
     }
@@ -184,7 +193,11 @@ class ServerConnection {
   #onCall(id: number, payload: Buffer): void {
     const provider = this.#server.options.provider
     if (provider === null) {
-      this.#fs.send(Frame.RESULT, id, JSON.stringify({ ok: false, code: 'GH_ERR_PROVIDER_UNAVAILABLE', message: 'group has no provider' }))
+      this.#fs.send(
+        Frame.RESULT,
+        id,
+        JSON.stringify({ ok: false, code: 'GH_ERR_PROVIDER_UNAVAILABLE', message: 'group has no provider' }),
+      )
       return
     }
     const call = readCallRequest(payload)

@@ -12,7 +12,14 @@ import { Socket } from 'node:net'
 import { constants as osConstants } from 'node:os'
 import { pathToFileURL } from 'node:url'
 import { ControlChannel } from '../ipc/control-channel.js'
-import { CONTROL_FD, PROTOCOL_VERSION, readToWorker, type FromWorker, type ToWorker, type WorkerInit } from '../ipc/protocol.js'
+import {
+  CONTROL_FD,
+  PROTOCOL_VERSION,
+  readToWorker,
+  type FromWorker,
+  type ToWorker,
+  type WorkerInit,
+} from '../ipc/protocol.js'
 import { dropPrivileges } from './privileges.js'
 import { ProviderHost } from './provider-host.js'
 import { WorkerServer } from './worker-server.js'
@@ -41,7 +48,9 @@ function describe(err: unknown): string {
 async function loadApp(file: string): Promise<RequestListener> {
   const mod = (await import(pathToFileURL(file).href)) as { default?: unknown }
   if (typeof mod.default !== 'function') {
-    throw new TypeError(`app module ${file}: default export must be a request listener (req, res), got ${typeof mod.default}`)
+    throw new TypeError(
+      `app module ${file}: default export must be a request listener (req, res), got ${typeof mod.default}`,
+    )
   }
   return mod.default as RequestListener
 }
@@ -55,36 +64,53 @@ async function boot(init: WorkerInit): Promise<void> {
     socketPath: init.socketPath,
     secret,
     app: (req, res) => listener.app(req, res),
-    get provider() { return provider },
+    get provider() {
+      return provider
+    },
     onError: (msg, err) => log('error', msg, { error: describe(err) }),
   })
   await server.listen()
   // Best effort: the supervisor removes sockets too, but it may be the one that died.
-  process.once('exit', () => { try { rmSync(init.socketPath, { force: true }) } catch { /* not ours to remove any more */ } })
+  process.once('exit', () => {
+    try {
+      rmSync(init.socketPath, { force: true })
+    } catch {
+      /* not ours to remove any more */
+    }
+  })
   dropPrivileges(init.user, init.unixGroup)
   listener.app = await loadApp(init.app)
   if (init.provider !== undefined) {
-    provider = await ProviderHost.load(init.provider, {
-      baseDir: process.cwd(),
-      name: init.group,
-      // The provider's data changed (a password set through the app): the front empties its cache entries.
-      changed: () => send({ type: 'changed' }),
-      log: {
-        info: (msg, fields) => log('info', msg, fields),
-        warn: (msg, fields) => log('warn', msg, fields),
-        error: (msg, fields) => log('error', msg, fields),
+    provider = await ProviderHost.load(
+      init.provider,
+      {
+        baseDir: process.cwd(),
+        name: init.group,
+        // The provider's data changed (a password set through the app): the front empties its cache entries.
+        changed: () => send({ type: 'changed' }),
+        log: {
+          info: (msg, fields) => log('info', msg, fields),
+          warn: (msg, fields) => log('warn', msg, fields),
+          error: (msg, fields) => log('error', msg, fields),
+        },
       },
-    }, init.providerOptions ?? {})
+      init.providerOptions ?? {},
+    )
   }
   listeners.push((msg) => {
     if (msg.type !== 'shutdown') return
-    void server.close(msg.graceMs)
+    void server
+      .close(msg.graceMs)
       .then(() => provider?.close())
       .catch((err: unknown) => log('warn', 'provider close failed', { error: describe(err) }))
       .finally(() => process.exit(0))
   })
   ready = true
-  send(provider === null ? { type: 'ready', pid: process.pid } : { type: 'ready', pid: process.pid, providerMethods: provider.methods })
+  send(
+    provider === null
+      ? { type: 'ready', pid: process.pid }
+      : { type: 'ready', pid: process.pid, providerMethods: provider.methods },
+  )
 }
 
 /**
@@ -129,7 +155,9 @@ function main(): void {
   try {
     if (!fstatSync(CONTROL_FD).isSocket()) throw new Error('not a socket')
   } catch {
-    process.stderr.write(`gatehouse worker: must be spawned by the supervisor (no control channel on fd ${CONTROL_FD})\n`)
+    process.stderr.write(
+      `gatehouse worker: must be spawned by the supervisor (no control channel on fd ${CONTROL_FD})\n`,
+    )
     process.exit(2)
   }
   const timer = setTimeout(() => process.exit(2), INIT_TIMEOUT_MS)
@@ -158,7 +186,8 @@ function main(): void {
 
 function start(msg: WorkerInit): void {
   boot(msg).catch((err: unknown) => {
-    const code = err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : 'GH_ERR_GROUP_FAILED'
+    const code =
+      err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : 'GH_ERR_GROUP_FAILED'
     log('error', 'worker failed to start', { error: describe(err) })
     send({ type: 'failed', code, message: describe(err) }, () => process.exit(1))
   })

@@ -10,8 +10,13 @@ import { errors, type GatehouseError } from '../errors.js'
 import { CreditSender, InboundBody } from './flow.js'
 import { FramedSocket } from './framed-socket.js'
 import {
-  Frame, MAX_DATA_BYTES, PROTOCOL_VERSION, creditPayload,
-  type FrameType, type RequestHead, type ResponseHead,
+  Frame,
+  MAX_DATA_BYTES,
+  PROTOCOL_VERSION,
+  creditPayload,
+  type FrameType,
+  type RequestHead,
+  type ResponseHead,
 } from './protocol.js'
 import { readCallResult, readHelloAck, readResponseHead, readStreamError } from './payload.js'
 
@@ -82,7 +87,13 @@ interface Stream {
 type Handler = (s: Stream, payload: Buffer) => void
 
 /** The frames a worker may send on a request stream and on a call stream. */
-const REQUEST_FRAMES: ReadonlySet<FrameType> = new Set([Frame.RESPONSE_HEAD, Frame.DATA, Frame.END, Frame.ERROR, Frame.CREDIT])
+const REQUEST_FRAMES: ReadonlySet<FrameType> = new Set([
+  Frame.RESPONSE_HEAD,
+  Frame.DATA,
+  Frame.END,
+  Frame.ERROR,
+  Frame.CREDIT,
+])
 const CALL_FRAMES: ReadonlySet<FrameType> = new Set([Frame.RESULT, Frame.ERROR])
 
 /** Frames the front sends a worker in one write at most (framed-socket.ts says why). */
@@ -101,7 +112,10 @@ export class WorkerConnection {
     this.group = group
     this.#fs = fs
     this.#handlers = {
-      [Frame.HELLO]: undefined, [Frame.HELLO_OK]: undefined, [Frame.HEAD]: undefined, [Frame.CALL]: undefined,
+      [Frame.HELLO]: undefined,
+      [Frame.HELLO_OK]: undefined,
+      [Frame.HEAD]: undefined,
+      [Frame.CALL]: undefined,
       [Frame.RESPONSE_HEAD]: (s, p) => this.#onResponseHead(s, p),
       [Frame.DATA]: (s, p) => this.#onData(s, p),
       [Frame.END]: (s) => this.#onEnd(s),
@@ -122,19 +136,25 @@ export class WorkerConnection {
         socket.destroy()
         reject(errors.GH_ERR_IPC_CLOSED(`connect to group ${group}: ${err.message}`, { cause: err }))
       }
-      const fs = new FramedSocket(socket, (type, id, payload) => {
-        if (conn !== null) return conn.#onFrame(type, id, payload)
-        if (type !== Frame.HELLO_OK) return fail(new Error(`unexpected frame ${type} before HELLO_OK`))
-        const ack = readHelloAck(payload)
-        if (ack === undefined) return fail(new Error('malformed HELLO_OK'))
-        if (ack.v !== PROTOCOL_VERSION) return fail(new Error(`protocol version ${ack.v}, expected ${PROTOCOL_VERSION}`))
-        clearTimeout(timer)
-        conn = new WorkerConnection(group, fs)
-        resolve(conn)
-      }, (err) => {
-        if (conn !== null) conn.#onClose(err)
-        else fail(err ?? new Error('closed before HELLO_OK'))
-      }, FRONT_MAX_BATCH)
+      const fs = new FramedSocket(
+        socket,
+        (type, id, payload) => {
+          if (conn !== null) return conn.#onFrame(type, id, payload)
+          if (type !== Frame.HELLO_OK) return fail(new Error(`unexpected frame ${type} before HELLO_OK`))
+          const ack = readHelloAck(payload)
+          if (ack === undefined) return fail(new Error('malformed HELLO_OK'))
+          if (ack.v !== PROTOCOL_VERSION)
+            return fail(new Error(`protocol version ${ack.v}, expected ${PROTOCOL_VERSION}`))
+          clearTimeout(timer)
+          conn = new WorkerConnection(group, fs)
+          resolve(conn)
+        },
+        (err) => {
+          if (conn !== null) conn.#onClose(err)
+          else fail(err ?? new Error('closed before HELLO_OK'))
+        },
+        FRONT_MAX_BATCH,
+      )
       socket.once('connect', () => fs.send(Frame.HELLO, 0, secret))
     })
   }
@@ -161,13 +181,25 @@ export class WorkerConnection {
       const s = this.#open(false, resolve as (v: unknown) => void, reject, opts.timeoutMs)
       s.onTimeout = opts.onTimeout
       s.onDone = opts.onDone
-      const wire: RequestHead = { method: head.method, url: head.url, headers: head.headers, remoteAddress: head.remoteAddress, body: body !== null, gateway: head.gateway }
+      const wire: RequestHead = {
+        method: head.method,
+        url: head.url,
+        headers: head.headers,
+        remoteAddress: head.remoteAddress,
+        body: body !== null,
+        gateway: head.gateway,
+      }
       if (body === null) {
         s.unsent = true
-        this.#fs.send(Frame.HEAD, s.id, JSON.stringify(wire), (err) => { if (!err) s.unsent = false })
+        this.#fs.send(Frame.HEAD, s.id, JSON.stringify(wire), (err) => {
+          if (!err) s.unsent = false
+        })
       } else {
         this.#fs.send(Frame.HEAD, s.id, JSON.stringify(wire))
-        s.sender = new CreditSender(() => this.#fs.blocked, (fn) => this.#fs.onDrain(fn))
+        s.sender = new CreditSender(
+          () => this.#fs.blocked,
+          (fn) => this.#fs.onDrain(fn),
+        )
         this.#pump(s, body)
       }
       if (opts.signal) this.#attachSignal(s, opts.signal)
@@ -195,7 +227,17 @@ export class WorkerConnection {
     let id = this.#nextId
     while (this.#streams.has(id)) id = id >= 0xffffffff ? 1 : id + 1
     this.#nextId = id >= 0xffffffff ? 1 : id + 1
-    const s: Stream = { id, call, resolve, reject, headDone: false, unsent: false, ended: false, done: false, timeoutMs }
+    const s: Stream = {
+      id,
+      call,
+      resolve,
+      reject,
+      headDone: false,
+      unsent: false,
+      ended: false,
+      done: false,
+      timeoutMs,
+    }
     this.#streams.set(id, s)
     this.#arm(s)
     return s
@@ -212,7 +254,9 @@ export class WorkerConnection {
     if (s === undefined) return
     const handler = this.#handlers[type]
     if (handler === undefined || !(s.call ? CALL_FRAMES : REQUEST_FRAMES).has(type)) {
-      return this.#protocolError(`unexpected frame type ${type} from worker on ${s.call ? 'call' : 'request'} stream ${id}`)
+      return this.#protocolError(
+        `unexpected frame type ${type} from worker on ${s.call ? 'call' : 'request'} stream ${id}`,
+      )
     }
     try {
       handler(s, payload)
@@ -252,7 +296,9 @@ export class WorkerConnection {
     if (s.body !== undefined) return s.body
     const body = new InboundBody(
       // Credit for a body that already ended would only wake the worker for nothing.
-      (bytes) => { if (!s.done) this.#fs.send(Frame.CREDIT, s.id, creditPayload(bytes)) },
+      (bytes) => {
+        if (!s.done) this.#fs.send(Frame.CREDIT, s.id, creditPayload(bytes))
+      },
       () => {
         if (s.done) return
         this.#cancel(s, 'response body destroyed')
@@ -297,7 +343,16 @@ export class WorkerConnection {
     this.#finish(s)
     if (result.ok) s.resolve(result.value)
     // remoteCode/remoteMessage: the worker's own code, for the provider adapter to map (group-provider.ts).
-    else s.reject(Object.assign(errors.GH_ERR_PROVIDER_FAILED(this.group, result.code === 'GH_ERR_PROVIDER_FAILED' ? result.message : `${result.code}: ${result.message}`), { remoteCode: result.code, remoteMessage: result.message }))
+    else
+      s.reject(
+        Object.assign(
+          errors.GH_ERR_PROVIDER_FAILED(
+            this.group,
+            result.code === 'GH_ERR_PROVIDER_FAILED' ? result.message : `${result.code}: ${result.message}`,
+          ),
+          { remoteCode: result.code, remoteMessage: result.message },
+        ),
+      )
   }
 
   /** No progress for timeoutMs: before the head (#arm), or while the body's reader waited (#bodyWait). */
@@ -338,7 +393,9 @@ export class WorkerConnection {
       sender.spend(buf.length)
       if (!sender.writable) {
         body.pause()
-        sender.whenWritable(() => { if (!s.done && s.stopBody) body.resume() })
+        sender.whenWritable(() => {
+          if (!s.done && s.stopBody) body.resume()
+        })
       }
     }
     const onEnd = (): void => {
@@ -402,7 +459,8 @@ export class WorkerConnection {
     this.#closeError = errors.GH_ERR_GROUP_FAILED(this.group, why)
     // Frames leave corked at the check phase: requests dispatched just before the worker died
     // (SIGKILL) meet a closed socket (EPIPE) or are dropped unwritten. Those the group may retry.
-    for (const s of [...this.#streams.values()]) this.#fail(s, s.unsent && !s.headDone ? notAccepted(this.group, why) : this.#closeError)
+    for (const s of [...this.#streams.values()])
+      this.#fail(s, s.unsent && !s.headDone ? notAccepted(this.group, why) : this.#closeError)
     const listeners = this.#closeListeners
     this.#closeListeners = []
     for (const fn of listeners) fn()

@@ -70,20 +70,24 @@ export class ControlChannel<In, Out> {
       const line = this.#pending.length === 0 ? part : Buffer.concat([...this.#pending, part])
       this.#pending = []
       this.#pendingBytes = 0
-      if (line.length > MAX_CONTROL_LINE_BYTES) return this.#invalid(`line of ${line.length} bytes is longer than ${MAX_CONTROL_LINE_BYTES}`)
+      if (line.length > MAX_CONTROL_LINE_BYTES)
+        return this.#invalid(`line of ${line.length} bytes is longer than ${MAX_CONTROL_LINE_BYTES}`)
       if (line.length === 0) continue
       let msg: In
       try {
         msg = this.#h.read(JSON.parse(line.toString('utf8')))
       } catch (err) {
-        return this.#invalid(err instanceof SyntaxError ? 'not a JSON line' : err instanceof Error ? err.message : 'invalid message')
+        return this.#invalid(
+          err instanceof SyntaxError ? 'not a JSON line' : err instanceof Error ? err.message : 'invalid message',
+        )
       }
       this.#h.onMessage(msg)
     }
     if (start < chunk.length) {
       const rest = chunk.subarray(start)
       this.#pendingBytes += rest.length
-      if (this.#pendingBytes > MAX_CONTROL_LINE_BYTES) return this.#invalid(`line longer than ${MAX_CONTROL_LINE_BYTES} bytes`)
+      if (this.#pendingBytes > MAX_CONTROL_LINE_BYTES)
+        return this.#invalid(`line longer than ${MAX_CONTROL_LINE_BYTES} bytes`)
       // Copied: the chunk's memory may be reused by the stream.
       this.#pending.push(Buffer.from(rest))
     }

@@ -89,7 +89,11 @@ export class InboundBody extends Readable {
   readonly #onDestroy: (err: Error | null) => void
   readonly #waiting: ((waiting: boolean) => void) | undefined
 
-  constructor(grant: (bytes: number) => void, onDestroy: (err: Error | null) => void, waiting?: (waiting: boolean) => void) {
+  constructor(
+    grant: (bytes: number) => void,
+    onDestroy: (err: Error | null) => void,
+    waiting?: (waiting: boolean) => void,
+  ) {
     super({ highWaterMark: 256 * 1024 })
     this.#receiver = new CreditReceiver(grant)
     this.#onDestroy = onDestroy

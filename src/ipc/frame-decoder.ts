@@ -33,7 +33,9 @@ export class FrameDecoder {
       } catch (err) {
         // A handler's own failure (an app listener that throws) is not a protocol error: let it
         // surface as Node's http server would, as an uncaught exception.
-        process.nextTick(() => { throw err })
+        process.nextTick(() => {
+          throw err
+        })
       }
     }
     if (offset < buf.length) this.#pending = offset === 0 ? buf : buf.subarray(offset)

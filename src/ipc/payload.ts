@@ -33,37 +33,46 @@ function isHeaders(value: unknown): value is Record<string, string | string[]> {
 
 export function readHelloAck(payload: Buffer): HelloAck | undefined {
   const o = parseObject(payload)
-  return o !== undefined && typeof o.v === 'number' && typeof o.pid === 'number' ? (o as unknown as HelloAck) : undefined
+  return o !== undefined && typeof o.v === 'number' && typeof o.pid === 'number'
+    ? (o as unknown as HelloAck)
+    : undefined
 }
 
 /** Status: the three digits RFC 9110 §15 allows; Node's http server itself refuses others. */
 export function readResponseHead(payload: Buffer): ResponseHead | undefined {
   const o = parseObject(payload)
-  if (o === undefined || !Number.isInteger(o.status) || (o.status as number) < 100 || (o.status as number) > 999) return undefined
+  if (o === undefined || !Number.isInteger(o.status) || (o.status as number) < 100 || (o.status as number) > 999)
+    return undefined
   return isHeaders(o.headers) ? { status: o.status as number, headers: o.headers } : undefined
 }
 
 export function readStreamError(payload: Buffer): StreamError | undefined {
   const o = parseObject(payload)
-  return o !== undefined && typeof o.code === 'string' && typeof o.message === 'string' ? { code: o.code, message: o.message } : undefined
+  return o !== undefined && typeof o.code === 'string' && typeof o.message === 'string'
+    ? { code: o.code, message: o.message }
+    : undefined
 }
 
 export function readCallResult(payload: Buffer): CallResult | undefined {
   const o = parseObject(payload)
   if (o === undefined) return undefined
   if (o.ok === true) return { ok: true, value: o.value }
-  if (o.ok === false && typeof o.code === 'string' && typeof o.message === 'string') return { ok: false, code: o.code, message: o.message }
+  if (o.ok === false && typeof o.code === 'string' && typeof o.message === 'string')
+    return { ok: false, code: o.code, message: o.message }
   return undefined
 }
 
 export function readRequestHead(payload: Buffer): RequestHead | undefined {
   const o = parseObject(payload)
-  if (o === undefined || typeof o.method !== 'string' || typeof o.url !== 'string' || typeof o.body !== 'boolean') return undefined
+  if (o === undefined || typeof o.method !== 'string' || typeof o.url !== 'string' || typeof o.body !== 'boolean')
+    return undefined
   if (!isHeaders(o.headers) || (o.remoteAddress !== undefined && typeof o.remoteAddress !== 'string')) return undefined
   return { method: o.method, url: o.url, headers: o.headers, remoteAddress: o.remoteAddress, body: o.body }
 }
 
 export function readCallRequest(payload: Buffer): CallRequest | undefined {
   const o = parseObject(payload)
-  return o !== undefined && typeof o.method === 'string' && Array.isArray(o.args) ? { method: o.method, args: o.args } : undefined
+  return o !== undefined && typeof o.method === 'string' && Array.isArray(o.args)
+    ? { method: o.method, args: o.args }
+    : undefined
 }

@@ -94,7 +94,13 @@ export interface CallRequest {
 export type CallResult = { ok: true; value: unknown } | { ok: false; code: string; message: string }
 
 /** The provider methods a CALL may name (the Provider contract); a worker reports which it has. */
-export const PROVIDER_METHODS = ['checkPassword', 'getRealmHash', 'groupsForUser', 'allowAccess', 'findUserByHash'] as const
+export const PROVIDER_METHODS = [
+  'checkPassword',
+  'getRealmHash',
+  'groupsForUser',
+  'allowAccess',
+  'findUserByHash',
+] as const
 export type ProviderMethodName = (typeof PROVIDER_METHODS)[number]
 
 /** Encodes a frame header for a payload of `payloadBytes`. */
@@ -211,7 +217,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 function str(m: Record<string, unknown>, key: string, max = 64 * 1024): string {
   const v = m[key]
-  if (typeof v !== 'string' || v.length > max) throw new ControlMessageError(`${String(m.type)}.${key}: expected a string`)
+  if (typeof v !== 'string' || v.length > max)
+    throw new ControlMessageError(`${String(m.type)}.${key}: expected a string`)
   return v
 }
 
@@ -221,10 +228,15 @@ export function readFromWorker(value: unknown): FromWorker {
   switch (value.type) {
     case 'ready': {
       const pid = value.pid
-      if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 0) throw new ControlMessageError('ready.pid: expected a positive integer')
+      if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 0)
+        throw new ControlMessageError('ready.pid: expected a positive integer')
       if (value.providerMethods === undefined) return { type: 'ready', pid }
       const methods = value.providerMethods
-      if (!Array.isArray(methods) || methods.length > PROVIDER_METHODS.length || !methods.every((m) => typeof m === 'string' && METHOD_NAMES.has(m))) {
+      if (
+        !Array.isArray(methods) ||
+        methods.length > PROVIDER_METHODS.length ||
+        !methods.every((m) => typeof m === 'string' && METHOD_NAMES.has(m))
+      ) {
         throw new ControlMessageError(`ready.providerMethods: expected a list of ${PROVIDER_METHODS.join(', ')}`)
       }
       return { type: 'ready', pid, providerMethods: [...new Set(methods as ProviderMethodName[])] }
@@ -235,10 +247,14 @@ export function readFromWorker(value: unknown): FromWorker {
       return { type: 'changed' }
     case 'log': {
       const level = value.level
-      if (typeof level !== 'string' || !LOG_LEVELS.has(level)) throw new ControlMessageError('log.level: expected info, warn or error')
+      if (typeof level !== 'string' || !LOG_LEVELS.has(level))
+        throw new ControlMessageError('log.level: expected info, warn or error')
       const msg = str(value, 'msg')
-      if (value.fields !== undefined && !isRecord(value.fields)) throw new ControlMessageError('log.fields: expected an object')
-      return value.fields === undefined ? { type: 'log', level: level as LogLevel, msg } : { type: 'log', level: level as LogLevel, msg, fields: value.fields }
+      if (value.fields !== undefined && !isRecord(value.fields))
+        throw new ControlMessageError('log.fields: expected an object')
+      return value.fields === undefined
+        ? { type: 'log', level: level as LogLevel, msg }
+        : { type: 'log', level: level as LogLevel, msg, fields: value.fields }
     }
     default:
       throw new ControlMessageError(`unknown message type ${JSON.stringify(String(value.type)).slice(0, 40)}`)
@@ -249,7 +265,8 @@ export function readFromWorker(value: unknown): FromWorker {
 export function readToWorker(value: unknown): ToWorker {
   if (!isRecord(value)) throw new ControlMessageError('expected a JSON object')
   if (value.type === 'shutdown') {
-    if (typeof value.graceMs !== 'number' || !(value.graceMs >= 0)) throw new ControlMessageError('shutdown.graceMs: expected a number of ms')
+    if (typeof value.graceMs !== 'number' || !(value.graceMs >= 0))
+      throw new ControlMessageError('shutdown.graceMs: expected a number of ms')
     return { type: 'shutdown', graceMs: value.graceMs }
   }
   if (value.type === 'init') {

@@ -28,12 +28,17 @@ export function createRuntimeDir(given?: string): RuntimeDir {
       mkdirSync(given, { mode: 0o700 })
       owned = true
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw errors.GH_ERR_OPT_INVALID(`runtimeDir ${given}: ${(err as Error).message}`)
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw errors.GH_ERR_OPT_INVALID(`runtimeDir ${given}: ${(err as Error).message}`)
     }
     const st = lstatSync(given)
     if (!st.isDirectory()) throw errors.GH_ERR_OPT_INVALID(`runtimeDir ${given} is not a directory`)
-    if ((st.mode & 0o077) !== 0) throw errors.GH_ERR_OPT_INVALID(`runtimeDir ${given} must not be accessible by group or others (mode ${(st.mode & 0o777).toString(8)})`)
-    if (process.getuid !== undefined && st.uid !== process.getuid()) throw errors.GH_ERR_OPT_INVALID(`runtimeDir ${given} is not owned by uid ${process.getuid()}`)
+    if ((st.mode & 0o077) !== 0)
+      throw errors.GH_ERR_OPT_INVALID(
+        `runtimeDir ${given} must not be accessible by group or others (mode ${(st.mode & 0o777).toString(8)})`,
+      )
+    if (process.getuid !== undefined && st.uid !== process.getuid())
+      throw errors.GH_ERR_OPT_INVALID(`runtimeDir ${given} is not owned by uid ${process.getuid()}`)
     return { path: given, owned }
   }
   const base = Buffer.byteLength(tmpdir()) < 60 ? tmpdir() : '/tmp'
@@ -43,7 +48,9 @@ export function createRuntimeDir(given?: string): RuntimeDir {
 export function socketPath(dir: string, groupIndex: number, seq: number): string {
   const path = join(dir, `${groupIndex.toString(36)}-${seq.toString(36)}.s`)
   if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES) {
-    throw errors.GH_ERR_OPT_INVALID(`socket path ${path} is longer than ${MAX_SOCKET_PATH_BYTES} bytes; use a shorter runtimeDir`)
+    throw errors.GH_ERR_OPT_INVALID(
+      `socket path ${path} is longer than ${MAX_SOCKET_PATH_BYTES} bytes; use a shorter runtimeDir`,
+    )
   }
   return path
 }

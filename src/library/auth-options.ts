@@ -42,11 +42,21 @@ export interface CommonAuthOptions {
   trustedProxies?: string[]
 }
 
-const ALGORITHMS: readonly DigestAlgorithmName[] = ['MD5', 'MD5-sess', 'SHA-256', 'SHA-256-sess', 'SHA-512-256', 'SHA-512-256-sess']
+const ALGORITHMS: readonly DigestAlgorithmName[] = [
+  'MD5',
+  'MD5-sess',
+  'SHA-256',
+  'SHA-256-sess',
+  'SHA-512-256',
+  'SHA-512-256-sess',
+]
 const REALM_RE = /^[^"\\\x00-\x1f\x7f]{1,200}$/
 
 export function checkRealm(realm: unknown): string {
-  if (typeof realm !== 'string' || !REALM_RE.test(realm)) throw errors.GH_ERR_OPT_INVALID(`realm must be 1 to 200 characters without quotes, backslashes or control characters, got ${typeof realm === 'string' ? JSON.stringify(realm) : typeof realm}`)
+  if (typeof realm !== 'string' || !REALM_RE.test(realm))
+    throw errors.GH_ERR_OPT_INVALID(
+      `realm must be 1 to 200 characters without quotes, backslashes or control characters, got ${typeof realm === 'string' ? JSON.stringify(realm) : typeof realm}`,
+    )
   return realm
 }
 
@@ -61,11 +71,21 @@ export function checkSchemes(scheme: unknown): Scheme[] {
 export function checkRequire(r: unknown): AuthConfig['require'] {
   if (r === undefined || r === 'valid-user') return {}
   const o = r as { users?: unknown; groups?: unknown }
-  const names = (v: unknown) => v === undefined || (Array.isArray(v) && v.every((x) => typeof x === 'string' && x !== ''))
-  if (r === null || typeof r !== 'object' || !names(o.users) || !names(o.groups) || Object.keys(r).some((k) => k !== 'users' && k !== 'groups')) {
+  const names = (v: unknown) =>
+    v === undefined || (Array.isArray(v) && v.every((x) => typeof x === 'string' && x !== ''))
+  if (
+    r === null ||
+    typeof r !== 'object' ||
+    !names(o.users) ||
+    !names(o.groups) ||
+    Object.keys(r).some((k) => k !== 'users' && k !== 'groups')
+  ) {
     throw errors.GH_ERR_OPT_INVALID('require must be "valid-user" or { users?: string[], groups?: string[] }')
   }
-  return { ...(o.users ? { users: [...(o.users as string[])] } : {}), ...(o.groups ? { groups: [...(o.groups as string[])] } : {}) }
+  return {
+    ...(o.users ? { users: [...(o.users as string[])] } : {}),
+    ...(o.groups ? { groups: [...(o.groups as string[])] } : {}),
+  }
 }
 
 const METHOD_RE = /^[A-Z][A-Z-]{0,31}$/
@@ -74,18 +94,31 @@ const METHOD_RE = /^[A-Z][A-Z-]{0,31}$/
 export function checkLimitExcept(l: unknown): AuthConfig['limitExcept'] {
   if (l === undefined) return undefined
   const o = l as { methods?: unknown; require?: unknown }
-  if (l === null || typeof l !== 'object' || !Array.isArray(o.methods) || o.methods.length === 0 || o.methods.some((m) => typeof m !== 'string' || !METHOD_RE.test(m)) || o.require === undefined) {
-    throw errors.GH_ERR_OPT_INVALID('limitExcept must be { methods: string[] (upper case, e.g. ["GET", "OPTIONS"]), require: "valid-user" | { users?, groups? } }')
+  if (
+    l === null ||
+    typeof l !== 'object' ||
+    !Array.isArray(o.methods) ||
+    o.methods.length === 0 ||
+    o.methods.some((m) => typeof m !== 'string' || !METHOD_RE.test(m)) ||
+    o.require === undefined
+  ) {
+    throw errors.GH_ERR_OPT_INVALID(
+      'limitExcept must be { methods: string[] (upper case, e.g. ["GET", "OPTIONS"]), require: "valid-user" | { users?, groups? } }',
+    )
   }
   const methods = o.methods as string[]
-  return { methods: methods.includes('GET') && !methods.includes('HEAD') ? [...methods, 'HEAD'] : [...methods], require: checkRequire(o.require) }
+  return {
+    methods: methods.includes('GET') && !methods.includes('HEAD') ? [...methods, 'HEAD'] : [...methods],
+    require: checkRequire(o.require),
+  }
 }
 
 /** Apache's LimitRequestFields, as the gateway's `limits.maxHeaderFields`: 1 to 1000, default 100; false turns it off. */
 export function checkMaxHeaderFields(v: unknown): number | undefined {
   if (v === false) return undefined
   if (v === undefined) return 100
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 1000) throw errors.GH_ERR_OPT_INVALID(`maxHeaderFields must be an integer from 1 to 1000 or false, got ${String(v)}`)
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 1000)
+    throw errors.GH_ERR_OPT_INVALID(`maxHeaderFields must be an integer from 1 to 1000 or false, got ${String(v)}`)
   return v
 }
 
@@ -99,12 +132,20 @@ export function checkAlgorithms(a: unknown): DigestAlgorithmName[] {
 
 function positive(name: string, v: unknown, fallback: number, allowZero = false): number {
   if (v === undefined) return fallback
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < (allowZero ? 0 : 1)) throw errors.GH_ERR_OPT_INVALID(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${String(v)}`)
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < (allowZero ? 0 : 1))
+    throw errors.GH_ERR_OPT_INVALID(
+      `${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${String(v)}`,
+    )
   return v
 }
 
-export function makeCaches(cache: unknown): { enabled: boolean; identities: CredentialCache<Identity>; realmHashes: CredentialCache<string> } {
-  if (cache !== undefined && cache !== false && (cache === null || typeof cache !== 'object')) throw errors.GH_ERR_OPT_INVALID('cache must be false or { ttlMs?, maxEntries? }')
+export function makeCaches(cache: unknown): {
+  enabled: boolean
+  identities: CredentialCache<Identity>
+  realmHashes: CredentialCache<string>
+} {
+  if (cache !== undefined && cache !== false && (cache === null || typeof cache !== 'object'))
+    throw errors.GH_ERR_OPT_INVALID('cache must be false or { ttlMs?, maxEntries? }')
   const c = (cache || {}) as CacheOptions
   const ttlMs = positive('cache.ttlMs', c.ttlMs, 300_000)
   const maxEntries = positive('cache.maxEntries', c.maxEntries, 10_000, true)
@@ -117,19 +158,30 @@ export function makeCaches(cache: unknown): { enabled: boolean; identities: Cred
 
 /** The nonce secret: given (16+ bytes; share it between instances), or random per process. */
 export function makeNonces(secret: unknown, nonceTtlMs: unknown): NonceManager {
-  if (secret !== undefined && typeof secret !== 'string' && !Buffer.isBuffer(secret)) throw errors.GH_ERR_OPT_INVALID('digestSecret must be a string or Buffer of at least 16 bytes')
-  return new NonceManager({ secret: (secret as string | Buffer | undefined) ?? randomBytes(32), ttlMs: positive('nonceTtlMs', nonceTtlMs, 300_000) })
+  if (secret !== undefined && typeof secret !== 'string' && !Buffer.isBuffer(secret))
+    throw errors.GH_ERR_OPT_INVALID('digestSecret must be a string or Buffer of at least 16 bytes')
+  return new NonceManager({
+    secret: (secret as string | Buffer | undefined) ?? randomBytes(32),
+    ttlMs: positive('nonceTtlMs', nonceTtlMs, 300_000),
+  })
 }
 
 /** A provider that re-read its file drops its cached successes: a removed user is out at once. */
-export function dropCachedOnChange(providers: { onChanged(listener: (name: string) => void): void }, caches: ReturnType<typeof makeCaches>): void {
+export function dropCachedOnChange(
+  providers: { onChanged(listener: (name: string) => void): void },
+  caches: ReturnType<typeof makeCaches>,
+): void {
   providers.onChanged((name) => {
     caches.identities.clearProvider(name)
     caches.realmHashes.clearProvider(name)
   })
 }
 
-export function makeDeps(nonces: NonceManager, caches: ReturnType<typeof makeCaches>, throttle?: ThrottleGate): VerifierDeps & { throttle?: ThrottleGate } {
+export function makeDeps(
+  nonces: NonceManager,
+  caches: ReturnType<typeof makeCaches>,
+  throttle?: ThrottleGate,
+): VerifierDeps & { throttle?: ThrottleGate } {
   return { nonces, identities: caches.identities, realmHashes: caches.realmHashes, ...(throttle ? { throttle } : {}) }
 }
 

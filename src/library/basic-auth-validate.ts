@@ -13,7 +13,16 @@ import type { AuthConfig } from '../config-types.js'
 import { errors } from '../errors.js'
 import { authorityOf } from '../request-facts.js'
 import type { AuthContext, ProviderLog } from '../providers/contract.js'
-import { checkRealm, checkRequire, dropCachedOnChange, makeCaches, makeDeps, makeNonces, makeThrottle, type CommonAuthOptions } from './auth-options.js'
+import {
+  checkRealm,
+  checkRequire,
+  dropCachedOnChange,
+  makeCaches,
+  makeDeps,
+  makeNonces,
+  makeThrottle,
+  type CommonAuthOptions,
+} from './auth-options.js'
 import { rememberIdentity } from './identity.js'
 import { resolveProviders, type ProviderSpec } from './provider-spec.js'
 
@@ -22,15 +31,27 @@ export interface BasicAuthValidateOptions extends Partial<CommonAuthOptions> {
   log?: ProviderLog
 }
 
-export type BasicAuthValidate = ((username: string, password: string, req: FastifyRequest, reply: FastifyReply) => Promise<void>) & {
+export type BasicAuthValidate = ((
+  username: string,
+  password: string,
+  req: FastifyRequest,
+  reply: FastifyReply,
+) => Promise<void>) & {
   /** Stops the provider threads it started (call it from an onClose hook). Idempotent. */
   close(): Promise<void>
 }
 
 const silent: ProviderLog = { info() {}, warn() {}, error() {} }
 
-export function createBasicAuthValidate(provider: ProviderSpec | ProviderSpec[], opts: BasicAuthValidateOptions = {}): BasicAuthValidate {
-  const providers = resolveProviders(provider, { baseDir: opts.baseDir ?? process.cwd(), log: opts.log ?? silent, digest: false })
+export function createBasicAuthValidate(
+  provider: ProviderSpec | ProviderSpec[],
+  opts: BasicAuthValidateOptions = {},
+): BasicAuthValidate {
+  const providers = resolveProviders(provider, {
+    baseDir: opts.baseDir ?? process.cwd(),
+    log: opts.log ?? silent,
+    digest: false,
+  })
   const caches = makeCaches(opts.cache)
   dropCachedOnChange(providers, caches)
   const realm = checkRealm(opts.realm ?? 'gatehouse')
@@ -50,7 +71,12 @@ export function createBasicAuthValidate(provider: ProviderSpec | ProviderSpec[],
   const policy = makePolicy(config, providers.chain)
   const deps = makeDeps(makeNonces(undefined, undefined), caches, makeThrottle(opts))
 
-  const validate = async (username: string, password: string, req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+  const validate = async (
+    username: string,
+    password: string,
+    req: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<void> => {
     let credentials: string
     try {
       credentials = formatBasic(username, password)
@@ -58,7 +84,17 @@ export function createBasicAuthValidate(provider: ProviderSpec | ProviderSpec[],
       throw errors.GH_ERR_AUTH_DENIED()
     }
     await providers.start()
-    const outcome = await verifyThrottled(policy, { method: req.raw.method ?? 'GET', url: req.raw.url ?? '/', credentials, remoteAddress: req.raw.socket.remoteAddress ?? '', ctx: contextOf(req, realm, req.routeOptions.url ?? '') }, deps)
+    const outcome = await verifyThrottled(
+      policy,
+      {
+        method: req.raw.method ?? 'GET',
+        url: req.raw.url ?? '/',
+        credentials,
+        remoteAddress: req.raw.socket.remoteAddress ?? '',
+        ctx: contextOf(req, realm, req.routeOptions.url ?? ''),
+      },
+      deps,
+    )
     switch (outcome.kind) {
       case 'ok':
         rememberIdentity(req, outcome.identity)
@@ -79,8 +115,17 @@ export function createBasicAuthValidate(provider: ProviderSpec | ProviderSpec[],
 
 function contextOf(req: FastifyRequest, realm: string, route: string): AuthContext {
   const headers: AuthContext['headers'] = {}
-  for (const [k, v] of Object.entries(req.raw.headers)) if (k !== 'authorization' && k !== 'proxy-authorization' && !k.startsWith(':')) headers[k] = v
+  for (const [k, v] of Object.entries(req.raw.headers))
+    if (k !== 'authorization' && k !== 'proxy-authorization' && !k.startsWith(':')) headers[k] = v
   const url = req.raw.url ?? '/'
   const q = url.indexOf('?')
-  return { method: req.raw.method ?? 'GET', path: q === -1 ? url : url.slice(0, q), host: authorityOf(req.raw) ?? '', remoteAddress: req.raw.socket.remoteAddress ?? '', route, realm, headers }
+  return {
+    method: req.raw.method ?? 'GET',
+    path: q === -1 ? url : url.slice(0, q),
+    host: authorityOf(req.raw) ?? '',
+    remoteAddress: req.raw.socket.remoteAddress ?? '',
+    route,
+    realm,
+    headers,
+  }
 }

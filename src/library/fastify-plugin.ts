@@ -17,7 +17,21 @@ import type { AuthConfig, Scheme } from '../config-types.js'
 import { sendRefusal } from '../error-page.js'
 import { errors } from '../errors.js'
 import { providerLog } from '../providers/registry.js'
-import { checkAlgorithms, checkLimitExcept, checkMaxHeaderFields, checkRealm, checkRequire, checkSchemes, dropCachedOnChange, makeCaches, makeDeps, makeNonces, makeThrottle, type CommonAuthOptions, type RequireOption } from './auth-options.js'
+import {
+  checkAlgorithms,
+  checkLimitExcept,
+  checkMaxHeaderFields,
+  checkRealm,
+  checkRequire,
+  checkSchemes,
+  dropCachedOnChange,
+  makeCaches,
+  makeDeps,
+  makeNonces,
+  makeThrottle,
+  type CommonAuthOptions,
+  type RequireOption,
+} from './auth-options.js'
 import { rememberIdentity } from './identity.js'
 import { resolveProviders, type ProviderSpec } from './provider-spec.js'
 
@@ -52,11 +66,19 @@ export interface GatehouseAuthOptions extends CommonAuthOptions {
   maxHeaderFields?: number | false
 }
 
-const plugin: FastifyPluginAsync<GatehouseAuthOptions> = async (fastify: FastifyInstance, opts: GatehouseAuthOptions) => {
-  if (opts === null || typeof opts !== 'object') throw errors.GH_ERR_OPT_INVALID('gatehouseAuth needs options { realm, provider }')
+const plugin: FastifyPluginAsync<GatehouseAuthOptions> = async (
+  fastify: FastifyInstance,
+  opts: GatehouseAuthOptions,
+) => {
+  if (opts === null || typeof opts !== 'object')
+    throw errors.GH_ERR_OPT_INVALID('gatehouseAuth needs options { realm, provider }')
   const scheme = checkSchemes(opts.scheme)
   const digest = scheme.includes('digest')
-  const providers = resolveProviders(opts.provider, { baseDir: opts.baseDir ?? process.cwd(), log: providerLog(fastify.log as never), digest })
+  const providers = resolveProviders(opts.provider, {
+    baseDir: opts.baseDir ?? process.cwd(),
+    log: providerLog(fastify.log as never),
+    digest,
+  })
   const limitExcept = checkLimitExcept(opts.limitExcept)
   const maxRawHeaders = (checkMaxHeaderFields(opts.maxHeaderFields) ?? Infinity) * 2
   const caches = makeCaches(opts.cache)
@@ -76,7 +98,8 @@ const plugin: FastifyPluginAsync<GatehouseAuthOptions> = async (fastify: Fastify
     cache: { enabled: caches.enabled, ttlMs: -1 },
     throttle: opts.throttle !== false,
   }
-  if (digest && opts.digestSecret === undefined) fastify.log.warn('gatehouseAuth: digestSecret is not set: nonces are signed with a per-process key')
+  if (digest && opts.digestSecret === undefined)
+    fastify.log.warn('gatehouseAuth: digestSecret is not set: nonces are signed with a per-process key')
   const deps = makeDeps(makeNonces(opts.digestSecret, opts.nonceTtlMs), caches, makeThrottle(opts))
   const policy = makePolicy(config, providers.chain)
 
@@ -92,7 +115,8 @@ const plugin: FastifyPluginAsync<GatehouseAuthOptions> = async (fastify: Fastify
 
   fastify.addHook('onRequest', async (request, reply) => {
     // Before any check: Node keeps only its first maxHeadersCount fields, so a longer head is refused, not trimmed.
-    if (request.raw.rawHeaders.length > maxRawHeaders) return sendRefusal(reply.header('connection', 'close'), 431, 'Request Header Fields Too Large\n')
+    if (request.raw.rawHeaders.length > maxRawHeaders)
+      return sendRefusal(reply.header('connection', 'close'), 431, 'Request Header Fields Too Large\n')
     const fields = request as FastifyRequest & { user: string | null; groups: string[] | null }
     if (request.routeOptions.config?.auth === false) {
       fields.user = null
@@ -106,7 +130,10 @@ const plugin: FastifyPluginAsync<GatehouseAuthOptions> = async (fastify: Fastify
   })
 }
 
-function setIdentity(request: FastifyRequest & { user: string | null; groups: string[] | null }, identity: Identity): void {
+function setIdentity(
+  request: FastifyRequest & { user: string | null; groups: string[] | null },
+  identity: Identity,
+): void {
   request.user = identity.user
   request.groups = identity.groups
   rememberIdentity(request, identity)

@@ -61,7 +61,10 @@ export interface ResolvedProviders {
 const SPEC_KEYS = new Set(['type', 'module', 'options', 'name', 'threads', 'timeoutMs', 'nice', 'shareWhenBusy'])
 const PATH_KEYS = ['file', 'database', 'groupFile']
 
-export function resolveProviders(spec: ProviderSpec | readonly ProviderSpec[] | undefined, opts: { baseDir: string; log: ProviderLog; digest: boolean; option?: string }): ResolvedProviders {
+export function resolveProviders(
+  spec: ProviderSpec | readonly ProviderSpec[] | undefined,
+  opts: { baseDir: string; log: ProviderLog; digest: boolean; option?: string },
+): ResolvedProviders {
   const option = opts.option ?? 'provider'
   const list = Array.isArray(spec) ? spec : [spec]
   if (list.length === 0) throw errors.GH_ERR_OPT_INVALID(`${option} must name at least one provider`)
@@ -76,14 +79,23 @@ export function resolveProviders(spec: ProviderSpec | readonly ProviderSpec[] | 
   }
   const chain = list.map((s, i): NamedProvider => {
     const key = list.length > 1 ? `${option}[${i}]` : option
-    if (s === null || typeof s !== 'object') throw errors.GH_ERR_OPT_INVALID(`${key} must be a provider object or { type, ... }, got ${s === null ? 'null' : typeof s}`)
+    if (s === null || typeof s !== 'object')
+      throw errors.GH_ERR_OPT_INVALID(
+        `${key} must be a provider object or { type, ... }, got ${s === null ? 'null' : typeof s}`,
+      )
     const o = s as Record<string, unknown>
     if (typeof o.type !== 'string') {
       if (typeof o.checkPassword !== 'function' && typeof o.getRealmHash !== 'function') {
-        throw errors.GH_ERR_OPT_INVALID(`${key} has neither checkPassword nor getRealmHash (nor a type such as "htpasswd")`)
+        throw errors.GH_ERR_OPT_INVALID(
+          `${key} has neither checkPassword nor getRealmHash (nor a type such as "htpasswd")`,
+        )
       }
-      if (opts.digest && typeof o.getRealmHash !== 'function') throw errors.GH_ERR_OPT_INVALID(`${key}: ${errors.GH_ERR_PROVIDER_NO_DIGEST(String(o.name ?? key)).message}`)
-      return { name: unique(typeof o.name === 'string' && o.name !== '' ? o.name : `provider${i}`), provider: s as Provider }
+      if (opts.digest && typeof o.getRealmHash !== 'function')
+        throw errors.GH_ERR_OPT_INVALID(`${key}: ${errors.GH_ERR_PROVIDER_NO_DIGEST(String(o.name ?? key)).message}`)
+      return {
+        name: unique(typeof o.name === 'string' && o.name !== '' ? o.name : `provider${i}`),
+        provider: s as Provider,
+      }
     }
     const p = threadedProvider(o, key, opts)
     threaded.push(p)
@@ -100,7 +112,8 @@ export function resolveProviders(spec: ProviderSpec | readonly ProviderSpec[] | 
       started ??= (async () => {
         await Promise.all(threaded.map((p) => p.start()))
         for (const np of chain) {
-          if (opts.digest && typeof np.provider.getRealmHash !== 'function') throw errors.GH_ERR_OPT_INVALID(`${option}: ${errors.GH_ERR_PROVIDER_NO_DIGEST(np.name).message}`)
+          if (opts.digest && typeof np.provider.getRealmHash !== 'function')
+            throw errors.GH_ERR_OPT_INVALID(`${option}: ${errors.GH_ERR_PROVIDER_NO_DIGEST(np.name).message}`)
         }
       })()
       return started
@@ -115,14 +128,25 @@ export function resolveProviders(spec: ProviderSpec | readonly ProviderSpec[] | 
   }
 }
 
-function threadedProvider(o: Record<string, unknown>, key: string, opts: { baseDir: string; log: ProviderLog; digest: boolean }): ThreadProvider {
+function threadedProvider(
+  o: Record<string, unknown>,
+  key: string,
+  opts: { baseDir: string; log: ProviderLog; digest: boolean },
+): ThreadProvider {
   const type = o.type as string
   const builtin = builtinProviders[type]
-  if (type !== 'module' && !builtin) throw errors.GH_ERR_OPT_INVALID(`${key}.type must be one of htpasswd, htdigest, sqlite, django, module, got ${type}`)
-  if (type === 'module' && (typeof o.module !== 'string' || o.module === '')) throw errors.GH_ERR_OPT_INVALID(`${key}.module is required when type is module`)
-  if ((type === 'htpasswd' || type === 'htdigest') && typeof o.file !== 'string') throw errors.GH_ERR_OPT_INVALID(`${key}.file is required for type ${type}`)
-  if ((type === 'sqlite' || type === 'django') && typeof o.database !== 'string') throw errors.GH_ERR_OPT_INVALID(`${key}.database is required for type ${type}`)
-  if (opts.digest && builtin?.digest === false) throw errors.GH_ERR_OPT_INVALID(`${key}: ${errors.GH_ERR_PROVIDER_NO_DIGEST(type).message}`)
+  if (type !== 'module' && !builtin)
+    throw errors.GH_ERR_OPT_INVALID(
+      `${key}.type must be one of htpasswd, htdigest, sqlite, django, module, got ${type}`,
+    )
+  if (type === 'module' && (typeof o.module !== 'string' || o.module === ''))
+    throw errors.GH_ERR_OPT_INVALID(`${key}.module is required when type is module`)
+  if ((type === 'htpasswd' || type === 'htdigest') && typeof o.file !== 'string')
+    throw errors.GH_ERR_OPT_INVALID(`${key}.file is required for type ${type}`)
+  if ((type === 'sqlite' || type === 'django') && typeof o.database !== 'string')
+    throw errors.GH_ERR_OPT_INVALID(`${key}.database is required for type ${type}`)
+  if (opts.digest && builtin?.digest === false)
+    throw errors.GH_ERR_OPT_INVALID(`${key}: ${errors.GH_ERR_PROVIDER_NO_DIGEST(type).message}`)
   let options: Record<string, unknown>
   if (type === 'module') {
     options = { ...((o.options as Record<string, unknown> | undefined) ?? {}) }
@@ -132,10 +156,14 @@ function threadedProvider(o: Record<string, unknown>, key: string, opts: { baseD
     for (const [k, v] of Object.entries(o)) {
       if (SPEC_KEYS.has(k)) continue
       // A typo (plaintxt) must not pass silently: the same keys as the configuration file's.
-      if (!known.includes(k as never)) throw errors.GH_ERR_OPT_INVALID(`${key}.${k} is not an option of type ${type} (expected one of: ${[...known, ...SPEC_KEYS].join(', ')})`)
+      if (!known.includes(k as never))
+        throw errors.GH_ERR_OPT_INVALID(
+          `${key}.${k} is not an option of type ${type} (expected one of: ${[...known, ...SPEC_KEYS].join(', ')})`,
+        )
       options[k] = v
     }
-    for (const k of PATH_KEYS) if (typeof options[k] === 'string') options[k] = resolve(opts.baseDir, options[k] as string)
+    for (const k of PATH_KEYS)
+      if (typeof options[k] === 'string') options[k] = resolve(opts.baseDir, options[k] as string)
   }
   const name = typeof o.name === 'string' && o.name !== '' ? o.name : type === 'module' ? (o.module as string) : type
   return new ThreadProvider({

@@ -13,27 +13,39 @@
  *
  * A request without credentials is the normal first leg of the challenge; it is not counted.
  */
-export type AuthResultLabel = 'ok' | 'forbidden' | 'bad_password' | 'unknown_user' | 'error' | 'throttled' | 'stale' | 'invalid'
+export type AuthResultLabel =
+  'ok' | 'forbidden' | 'bad_password' | 'unknown_user' | 'error' | 'throttled' | 'stale' | 'invalid'
 
 const THROTTLED_CODES = new Set(['GH_ERR_PROVIDER_BUSY', 'GH_ERR_GROUP_BUSY'])
 
 export function authResultLabel(outcome: string, reason?: string): AuthResultLabel | undefined {
   switch (outcome) {
-    case 'ok': return 'ok'
+    case 'ok':
+      return 'ok'
     case 'forbidden':
-    case 'denied-host': return 'forbidden'
-    case 'bad-request': return 'invalid'
-    case 'throttled': return 'throttled'
-    case 'error': return reason !== undefined && THROTTLED_CODES.has(reason) ? 'throttled' : 'error'
+    case 'denied-host':
+      return 'forbidden'
+    case 'bad-request':
+      return 'invalid'
+    case 'throttled':
+      return 'throttled'
+    case 'error':
+      return reason !== undefined && THROTTLED_CODES.has(reason) ? 'throttled' : 'error'
     case 'challenge':
       switch (reason) {
-        case 'missing': return undefined
-        case 'bad-password': return 'bad_password'
-        case 'unknown-user': return 'unknown_user'
+        case 'missing':
+          return undefined
+        case 'bad-password':
+          return 'bad_password'
+        case 'unknown-user':
+          return 'unknown_user'
         case 'stale':
-        case 'replay': return 'stale'
-        default: return 'invalid'
+        case 'replay':
+          return 'stale'
+        default:
+          return 'invalid'
       }
-    default: return 'invalid'
+    default:
+      return 'invalid'
   }
 }

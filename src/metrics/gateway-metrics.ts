@@ -21,7 +21,12 @@ export type { AuthResultLabel }
 
 /** What the metrics read at scrape time; swapped on a configuration reload. */
 export interface MetricsSources {
-  cache(): { identities: { hits: number; misses: number; size: number }; realmHashes: { hits: number; misses: number; size: number } } | undefined
+  cache():
+    | {
+        identities: { hits: number; misses: number; size: number }
+        realmHashes: { hits: number; misses: number; size: number }
+      }
+    | undefined
   groups(): GroupStatus[]
   /** Rest given to each threaded provider's threads so far (thread-pool.ts, shareWhenBusy). */
   providerRests?(): Array<{ provider: string; restedMs: number }>
@@ -46,40 +51,76 @@ export class GatewayMetrics {
     const registers = [this.registry]
     const tally = this.#tally
     new Counter({
-      name: 'gatehouse_http_requests_total', help: 'Requests answered by the front, by route and status', labelNames: ['route', 'status'], registers,
+      name: 'gatehouse_http_requests_total',
+      help: 'Requests answered by the front, by route and status',
+      labelNames: ['route', 'status'],
+      registers,
       collect(this: Counter<'route' | 'status'>) {
         this.reset()
-        for (const [route, t] of tally.routes()) for (const [status, n] of t.statuses) this.inc({ route, status: String(status) }, n)
+        for (const [route, t] of tally.routes())
+          for (const [status, n] of t.statuses) this.inc({ route, status: String(status) }, n)
       },
     })
-    this.registry.registerMetric(tallyHistogram('gatehouse_http_request_duration_seconds', 'Time from request to response end, by route', tally))
+    this.registry.registerMetric(
+      tallyHistogram('gatehouse_http_request_duration_seconds', 'Time from request to response end, by route', tally),
+    )
     new Counter({
-      name: 'gatehouse_http_unavailable_total', help: 'Requests answered 503 (group down or busy, provider unavailable or throttled), by route', labelNames: ['route'], registers,
+      name: 'gatehouse_http_unavailable_total',
+      help: 'Requests answered 503 (group down or busy, provider unavailable or throttled), by route',
+      labelNames: ['route'],
+      registers,
       collect(this: Counter<'route'>) {
         this.reset()
         for (const [route, t] of tally.routes()) if (t.unavailable > 0) this.inc({ route }, t.unavailable)
       },
     })
-    new Counter({ name: 'gatehouse_auth_total', help: 'Authentication outcomes by provider and result', labelNames: ['provider', 'result'], registers, collect: this.#authTally.collector() })
-    this.#providerCalls = new Histogram({ name: 'gatehouse_provider_call_duration_seconds', help: 'Provider call latency by provider, method and outcome (ok, error)', labelNames: ['provider', 'method', 'outcome'], buckets: LATENCY_BUCKETS, registers })
+    new Counter({
+      name: 'gatehouse_auth_total',
+      help: 'Authentication outcomes by provider and result',
+      labelNames: ['provider', 'result'],
+      registers,
+      collect: this.#authTally.collector(),
+    })
+    this.#providerCalls = new Histogram({
+      name: 'gatehouse_provider_call_duration_seconds',
+      help: 'Provider call latency by provider, method and outcome (ok, error)',
+      labelNames: ['provider', 'method', 'outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    })
     const sources = () => this.#sources
     new Counter({
-      name: 'gatehouse_provider_rest_seconds_total', help: 'Time provider threads rested because the front\'s event loop was busy (shareWhenBusy), by provider', labelNames: ['provider'], registers,
+      name: 'gatehouse_provider_rest_seconds_total',
+      help: "Time provider threads rested because the front's event loop was busy (shareWhenBusy), by provider",
+      labelNames: ['provider'],
+      registers,
       collect(this: Counter<'provider'>) {
         this.reset()
         for (const r of sources().providerRests?.() ?? []) this.inc({ provider: r.provider }, r.restedMs / 1000)
       },
     })
-    this.#reloads = new Counter({ name: 'gatehouse_config_reloads_total', help: 'Configuration reloads (SIGHUP, gatehouse reload) by result', labelNames: ['result'], registers })
+    this.#reloads = new Counter({
+      name: 'gatehouse_config_reloads_total',
+      help: 'Configuration reloads (SIGHUP, gatehouse reload) by result',
+      labelNames: ['result'],
+      registers,
+    })
     this.#cacheMetrics(registers)
     this.#groupMetrics(registers)
     this.#stateMetrics(registers)
-    new Gauge({ name: 'gatehouse_build_info', help: 'Always 1; the version label names the running release', labelNames: ['version'], registers }).set({ version: packageVersion() }, 1)
+    new Gauge({
+      name: 'gatehouse_build_info',
+      help: 'Always 1; the version label names the running release',
+      labelNames: ['version'],
+      registers,
+    }).set({ version: packageVersion() }, 1)
     collectDefaultMetrics({ register: this.registry })
     this.sampler = new StatusSampler({
       cache: () => {
         const c = this.#sources.cache()
-        return c === undefined ? undefined : { hits: c.identities.hits + c.realmHashes.hits, misses: c.identities.misses + c.realmHashes.misses }
+        return c === undefined
+          ? undefined
+          : { hits: c.identities.hits + c.realmHashes.hits, misses: c.identities.misses + c.realmHashes.misses }
       },
     })
   }
@@ -123,23 +164,45 @@ export class GatewayMetrics {
 
   #cacheMetrics(registers: Registry[]): void {
     const sources = () => this.#sources
-    const each = (pick: (c: { hits: number; misses: number; size: number }) => number) => function (this: Counter<'cache'> | Gauge<'cache'>) {
-      const c = sources().cache()
-      this.reset()
-      if (c === undefined) return
-      ;(this as Gauge<'cache'>).inc({ cache: 'identities' }, pick(c.identities))
-      ;(this as Gauge<'cache'>).inc({ cache: 'realm_hashes' }, pick(c.realmHashes))
-    }
-    new Counter({ name: 'gatehouse_credential_cache_hits_total', help: 'Credential cache hits (identities: Basic and groups; realm_hashes: Digest HA1)', labelNames: ['cache'], registers, collect: each((c) => c.hits) })
-    new Counter({ name: 'gatehouse_credential_cache_misses_total', help: 'Credential cache misses (each one asked a provider)', labelNames: ['cache'], registers, collect: each((c) => c.misses) })
-    new Gauge({ name: 'gatehouse_credential_cache_entries', help: 'Entries in the credential cache', labelNames: ['cache'], registers, collect: each((c) => c.size) })
+    const each = (pick: (c: { hits: number; misses: number; size: number }) => number) =>
+      function (this: Counter<'cache'> | Gauge<'cache'>) {
+        const c = sources().cache()
+        this.reset()
+        if (c === undefined) return
+        ;(this as Gauge<'cache'>).inc({ cache: 'identities' }, pick(c.identities))
+        ;(this as Gauge<'cache'>).inc({ cache: 'realm_hashes' }, pick(c.realmHashes))
+      }
+    new Counter({
+      name: 'gatehouse_credential_cache_hits_total',
+      help: 'Credential cache hits (identities: Basic and groups; realm_hashes: Digest HA1)',
+      labelNames: ['cache'],
+      registers,
+      collect: each((c) => c.hits),
+    })
+    new Counter({
+      name: 'gatehouse_credential_cache_misses_total',
+      help: 'Credential cache misses (each one asked a provider)',
+      labelNames: ['cache'],
+      registers,
+      collect: each((c) => c.misses),
+    })
+    new Gauge({
+      name: 'gatehouse_credential_cache_entries',
+      help: 'Entries in the credential cache',
+      labelNames: ['cache'],
+      registers,
+      collect: each((c) => c.size),
+    })
   }
 
   /** Only with state.redis: a gateway keeping its state in process has no store to report on. */
   #stateMetrics(registers: Registry[]): void {
     const sources = () => this.#sources
     new Gauge({
-      name: 'gatehouse_state_store_up', help: 'Whether the shared state store answers, by store (redis): 1 reachable, 0 not (fallbacks apply)', labelNames: ['store'], registers,
+      name: 'gatehouse_state_store_up',
+      help: 'Whether the shared state store answers, by store (redis): 1 reachable, 0 not (fallbacks apply)',
+      labelNames: ['store'],
+      registers,
       collect(this: Gauge<'store'>) {
         this.reset()
         const s = sources().state?.()
@@ -147,7 +210,10 @@ export class GatewayMetrics {
       },
     })
     new Counter({
-      name: 'gatehouse_state_store_fallbacks_total', help: 'Operations the shared state store could not answer, by state: throttle (counted in this instance instead), nonce_counts (Digest answered 503)', labelNames: ['store', 'state'], registers,
+      name: 'gatehouse_state_store_fallbacks_total',
+      help: 'Operations the shared state store could not answer, by state: throttle (counted in this instance instead), nonce_counts (Digest answered 503)',
+      labelNames: ['store', 'state'],
+      registers,
       collect(this: Counter<'store' | 'state'>) {
         this.reset()
         const s = sources().state?.()
@@ -157,7 +223,10 @@ export class GatewayMetrics {
       },
     })
     new Counter({
-      name: 'gatehouse_state_store_resyncs_total', help: 'Times the credential caches were emptied after a disconnect from the shared state store (invalidations may have been missed), by store', labelNames: ['store'], registers,
+      name: 'gatehouse_state_store_resyncs_total',
+      help: 'Times the credential caches were emptied after a disconnect from the shared state store (invalidations may have been missed), by store',
+      labelNames: ['store'],
+      registers,
       collect(this: Counter<'store'>) {
         this.reset()
         const s = sources().state?.()
@@ -168,12 +237,16 @@ export class GatewayMetrics {
 
   #groupMetrics(registers: Registry[]): void {
     const sources = () => this.#sources
-    const perGroup = (pick: (g: GroupStatus) => number) => function (this: Gauge<'group'>) {
-      this.reset()
-      for (const g of sources().groups()) this.set({ group: g.name }, pick(g))
-    }
+    const perGroup = (pick: (g: GroupStatus) => number) =>
+      function (this: Gauge<'group'>) {
+        this.reset()
+        for (const g of sources().groups()) this.set({ group: g.name }, pick(g))
+      }
     new Gauge({
-      name: 'gatehouse_group_processes', help: 'Daemon processes by group and state (starting, ready, draining, stopping)', labelNames: ['group', 'state'], registers,
+      name: 'gatehouse_group_processes',
+      help: 'Daemon processes by group and state (starting, ready, draining, stopping)',
+      labelNames: ['group', 'state'],
+      registers,
       collect(this: Gauge<'group' | 'state'>) {
         this.reset()
         for (const g of sources().groups()) {
@@ -183,28 +256,79 @@ export class GatewayMetrics {
         }
       },
     })
-    const gauge = (name: string, help: string, pick: (g: GroupStatus) => number) => new Gauge({ name, help, labelNames: ['group'], registers, collect: perGroup(pick) })
+    const gauge = (name: string, help: string, pick: (g: GroupStatus) => number) =>
+      new Gauge({ name, help, labelNames: ['group'], registers, collect: perGroup(pick) })
     // Totals kept by the group; exposed as counters (they only grow while the group lives).
-    const counter = (name: string, help: string, pick: (g: GroupStatus) => number) => new Counter({
-      name, help, labelNames: ['group'], registers,
-      collect(this: Counter<'group'>) {
-        this.reset()
-        for (const g of sources().groups()) this.inc({ group: g.name }, pick(g))
-      },
-    })
-    gauge('gatehouse_group_processes_up', 'Ready daemon processes per group', (g) => g.processes.filter((p) => p.state === 'ready').length)
-    gauge('gatehouse_group_processes_busy', 'Ready daemon processes with at least one request in flight', (g) => g.processes.filter((p) => p.state === 'ready' && p.inflight > 0).length)
-    gauge('gatehouse_group_processes_min', 'Configured minimum processes (processes.min, or processes)', (g) => g.min ?? g.processes.length)
-    gauge('gatehouse_group_processes_max', 'Configured maximum processes (processes.max, or processes)', (g) => g.max ?? g.processes.length)
-    gauge('gatehouse_group_requests_in_flight', 'Requests in flight to the group', (g) => g.processes.reduce((n, p) => n + p.inflight, 0))
+    const counter = (name: string, help: string, pick: (g: GroupStatus) => number) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['group'],
+        registers,
+        collect(this: Counter<'group'>) {
+          this.reset()
+          for (const g of sources().groups()) this.inc({ group: g.name }, pick(g))
+        },
+      })
+    gauge(
+      'gatehouse_group_processes_up',
+      'Ready daemon processes per group',
+      (g) => g.processes.filter((p) => p.state === 'ready').length,
+    )
+    gauge(
+      'gatehouse_group_processes_busy',
+      'Ready daemon processes with at least one request in flight',
+      (g) => g.processes.filter((p) => p.state === 'ready' && p.inflight > 0).length,
+    )
+    gauge(
+      'gatehouse_group_processes_min',
+      'Configured minimum processes (processes.min, or processes)',
+      (g) => g.min ?? g.processes.length,
+    )
+    gauge(
+      'gatehouse_group_processes_max',
+      'Configured maximum processes (processes.max, or processes)',
+      (g) => g.max ?? g.processes.length,
+    )
+    gauge('gatehouse_group_requests_in_flight', 'Requests in flight to the group', (g) =>
+      g.processes.reduce((n, p) => n + p.inflight, 0),
+    )
     gauge('gatehouse_group_queued_requests', 'Requests waiting for a free process', (g) => g.queued)
     counter('gatehouse_group_restarts_total', 'Daemon processes respawned after an unexpected exit', (g) => g.restarts)
-    counter('gatehouse_group_reloads_total', 'Rolling reloads of the group (touch, restart command, configuration change)', (g) => g.reloads)
-    counter('gatehouse_group_recycled_total', 'Processes replaced after maxRequests or inactivityTimeout', (g) => g.recycled ?? 0)
-    counter('gatehouse_group_spawned_total', 'Processes started above the minimum because every process was busy', (g) => g.spawned ?? 0)
-    counter('gatehouse_group_retired_total', 'Processes above the minimum stopped after idleTime without work', (g) => g.retired ?? 0)
-    counter('gatehouse_group_queue_waits_total', 'Requests that had to wait for a free process', (g) => g.queueWaits ?? 0)
-    counter('gatehouse_group_queue_wait_seconds_total', 'Total time requests spent waiting for a free process', (g) => (g.queueWaitMs ?? 0) / 1000)
-    counter('gatehouse_group_busy_total', 'Requests answered 503 because they waited longer than queueTimeout', (g) => g.busyRejections ?? 0)
+    counter(
+      'gatehouse_group_reloads_total',
+      'Rolling reloads of the group (touch, restart command, configuration change)',
+      (g) => g.reloads,
+    )
+    counter(
+      'gatehouse_group_recycled_total',
+      'Processes replaced after maxRequests or inactivityTimeout',
+      (g) => g.recycled ?? 0,
+    )
+    counter(
+      'gatehouse_group_spawned_total',
+      'Processes started above the minimum because every process was busy',
+      (g) => g.spawned ?? 0,
+    )
+    counter(
+      'gatehouse_group_retired_total',
+      'Processes above the minimum stopped after idleTime without work',
+      (g) => g.retired ?? 0,
+    )
+    counter(
+      'gatehouse_group_queue_waits_total',
+      'Requests that had to wait for a free process',
+      (g) => g.queueWaits ?? 0,
+    )
+    counter(
+      'gatehouse_group_queue_wait_seconds_total',
+      'Total time requests spent waiting for a free process',
+      (g) => (g.queueWaitMs ?? 0) / 1000,
+    )
+    counter(
+      'gatehouse_group_busy_total',
+      'Requests answered 503 because they waited longer than queueTimeout',
+      (g) => g.busyRejections ?? 0,
+    )
   }
 }

@@ -27,7 +27,12 @@ export function instrumentProvider<P extends Provider>(name: string, provider: P
   })
 }
 
-function timer(name: string, method: string, fn: (...args: unknown[]) => unknown, observe: CallObserver): (...args: unknown[]) => Promise<unknown> {
+function timer(
+  name: string,
+  method: string,
+  fn: (...args: unknown[]) => unknown,
+  observe: CallObserver,
+): (...args: unknown[]) => Promise<unknown> {
   return async (...args: unknown[]) => {
     const start = process.hrtime.bigint()
     const seconds = () => Number(process.hrtime.bigint() - start) / 1e9

@@ -71,7 +71,9 @@ export class LabelTally<L extends string> {
       return
     }
     const labels = {} as Record<L, string>
-    this.#names.forEach((name, i) => { labels[name] = values[i] as string })
+    this.#names.forEach((name, i) => {
+      labels[name] = values[i] as string
+    })
     this.#counts.set(key, { labels, n: 1 })
   }
 

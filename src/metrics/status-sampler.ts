@@ -18,7 +18,16 @@ export const SLOTS = 180
 /** Slots the summaries (rates, p50/p99, failures) look at: the last 5 minutes. */
 export const SUMMARY_SLOTS = 60
 
-export const AUTH_RESULTS: readonly AuthResultLabel[] = ['ok', 'forbidden', 'bad_password', 'unknown_user', 'error', 'throttled', 'stale', 'invalid']
+export const AUTH_RESULTS: readonly AuthResultLabel[] = [
+  'ok',
+  'forbidden',
+  'bad_password',
+  'unknown_user',
+  'error',
+  'throttled',
+  'stale',
+  'invalid',
+]
 const RESULT_INDEX = Object.fromEntries(AUTH_RESULTS.map((r, i) => [r, i])) as Record<AuthResultLabel, number>
 
 /**
@@ -137,7 +146,9 @@ export class StatusSampler {
     const order = Array.from({ length: SLOTS }, (_, i) => (this.#slot + 1 + i) % SLOTS)
     const recent = order.slice(-SUMMARY_SLOTS)
     const pick = (a: Uint32Array) => order.map((s) => a[s] as number)
-    const authSeries = Object.fromEntries(AUTH_RESULTS.map((r, i) => [r, order.map((s) => this.#auth[s * AUTH_RESULTS.length + i] as number)])) as Record<AuthResultLabel, number[]>
+    const authSeries = Object.fromEntries(
+      AUTH_RESULTS.map((r, i) => [r, order.map((s) => this.#auth[s * AUTH_RESULTS.length + i] as number)]),
+    ) as Record<AuthResultLabel, number[]>
     const sum = (a: readonly number[]) => a.slice(-SUMMARY_SLOTS).reduce((x, y) => x + y, 0)
     const requests = pick(this.#requests)
     const cacheHits = pick(this.#cacheHits)
@@ -158,7 +169,9 @@ export class StatusSampler {
         cacheMisses: misses,
         cacheHitRatio: hits + misses === 0 ? null : round(hits / (hits + misses), 4),
       },
-      providers: [...this.#providers].sort(([a], [b]) => a.localeCompare(b)).map(([name, ring]) => providerActivity(name, ring, order, recent)),
+      providers: [...this.#providers]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([name, ring]) => providerActivity(name, ring, order, recent)),
     }
   }
 
@@ -195,7 +208,12 @@ export class StatusSampler {
   }
 }
 
-function providerActivity(name: string, ring: ProviderRing, order: readonly number[], recent: readonly number[]): ProviderActivity {
+function providerActivity(
+  name: string,
+  ring: ProviderRing,
+  order: readonly number[],
+  recent: readonly number[],
+): ProviderActivity {
   const window = new Float64Array(BUCKETS)
   for (const s of recent) for (let b = 0; b < BUCKETS; b++) window[b]! += ring.buckets[s * BUCKETS + b] as number
   const calls = recent.reduce((n, s) => n + (ring.calls[s] as number), 0)

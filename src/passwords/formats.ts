@@ -62,7 +62,8 @@ export function detectFormat(hash: string): PasswordFormat | undefined {
     return m === null ? undefined : (m[1] as 'argon2id' | 'argon2i')
   }
   if (hash.startsWith('{SHA}')) return SHA1.test(hash) ? 'sha1' : undefined
-  if (hash.startsWith('{SSHA}')) return SSHA.test(hash) && Buffer.from(hash.slice(6), 'base64').length > 20 ? 'ssha' : undefined
+  if (hash.startsWith('{SSHA}'))
+    return SSHA.test(hash) && Buffer.from(hash.slice(6), 'base64').length > 20 ? 'ssha' : undefined
   if (DES_CRYPT.test(hash)) return 'des-crypt'
   return undefined
 }

@@ -25,7 +25,8 @@ export const DEFAULT_BCRYPT_COST = 10
 const ITOA64 = './0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
 
 function checkCost(cost: number): number {
-  if (!Number.isInteger(cost) || cost < 4 || cost > 31) throw new TypeError(`bcrypt cost must be an integer 4..31, got ${cost}`)
+  if (!Number.isInteger(cost) || cost < 4 || cost > 31)
+    throw new TypeError(`bcrypt cost must be an integer 4..31, got ${cost}`)
   return cost
 }
 
@@ -33,7 +34,11 @@ function cryptSalt(length: number): string {
   return [...randomBytes(length)].map((b) => ITOA64[b & 63]).join('')
 }
 
-export async function hashPassword(password: string, format: HashFormat = 'bcrypt', opts: HashOptions = {}): Promise<string> {
+export async function hashPassword(
+  password: string,
+  format: HashFormat = 'bcrypt',
+  opts: HashOptions = {},
+): Promise<string> {
   if (typeof password !== 'string') throw new TypeError('password must be a string')
   switch (format) {
     case 'bcrypt':
@@ -42,7 +47,9 @@ export async function hashPassword(password: string, format: HashFormat = 'bcryp
     case 'sha512-crypt':
       return shaCrypt(password, format === 'sha256-crypt' ? 'sha256' : 'sha512', cryptSalt(16), opts.rounds)
     case 'argon2id':
-      return await (await hashWasm()).argon2id({
+      return await (
+        await hashWasm()
+      ).argon2id({
         password,
         salt: randomBytes(16),
         iterations: opts.iterations ?? 2,
@@ -88,12 +95,28 @@ async function makeDummy(key: string): Promise<string> {
       return await bcrypt.hash(secret, Number(param))
     case 'sha256-crypt':
     case 'sha512-crypt':
-      return shaCrypt(secret, format === 'sha256-crypt' ? 'sha256' : 'sha512', cryptSalt(16), param === 'default' ? undefined : Number(param))
+      return shaCrypt(
+        secret,
+        format === 'sha256-crypt' ? 'sha256' : 'sha512',
+        cryptSalt(16),
+        param === 'default' ? undefined : Number(param),
+      )
     case 'argon2id':
     case 'argon2i': {
       const m = /m=(\d+),t=(\d+),p=(\d+)/.exec(param)
-      const [memorySize, iterations, parallelism] = m === null ? [19456, 2, 1] : [Number(m[1]), Number(m[2]), Number(m[3])]
-      return await (await hashWasm()).argon2id({ password: secret, salt: randomBytes(16), memorySize, iterations, parallelism, hashLength: 32, outputType: 'encoded' })
+      const [memorySize, iterations, parallelism] =
+        m === null ? [19456, 2, 1] : [Number(m[1]), Number(m[2]), Number(m[3])]
+      return await (
+        await hashWasm()
+      ).argon2id({
+        password: secret,
+        salt: randomBytes(16),
+        memorySize,
+        iterations,
+        parallelism,
+        hashLength: 32,
+        outputType: 'encoded',
+      })
     }
     case 'sha1':
       return '{SHA}' + randomBytes(20).toString('base64')

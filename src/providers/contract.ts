@@ -34,7 +34,10 @@ export interface Provider {
 }
 
 /** What a provider module's default export may be: the object, or an async factory given its options. */
-export type ProviderFactory<O = Record<string, unknown>> = (options: O, env: ProviderEnv) => Provider | Promise<Provider>
+export type ProviderFactory<O = Record<string, unknown>> = (
+  options: O,
+  env: ProviderEnv,
+) => Provider | Promise<Provider>
 export type ProviderModuleExport<O = Record<string, unknown>> = Provider | ProviderFactory<O>
 
 /** Handed to provider factories: where relative paths resolve from and where to log. */

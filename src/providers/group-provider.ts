@@ -49,20 +49,32 @@ export class GroupProvider implements ManagedProvider {
   readonly #waiters: Waiter[] = []
 
   constructor(name: string, handle: GroupHandle, opts: GroupProviderOptions) {
-    if (!Number.isFinite(opts.callTimeoutMs) || opts.callTimeoutMs <= 0) throw errors.GH_ERR_OPT_INVALID(`groups.${name}.providerTimeout must be more than 0 ms, got ${opts.callTimeoutMs}`)
-    if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1) throw errors.GH_ERR_OPT_INVALID(`groups.${name}.providerConcurrency must be a positive integer, got ${opts.concurrency}`)
-    if (!Number.isFinite(opts.queueTimeoutMs) || opts.queueTimeoutMs < 0) throw errors.GH_ERR_OPT_INVALID(`groups.${name}.providerQueueTimeout must be 0 or more ms, got ${opts.queueTimeoutMs}`)
+    if (!Number.isFinite(opts.callTimeoutMs) || opts.callTimeoutMs <= 0)
+      throw errors.GH_ERR_OPT_INVALID(
+        `groups.${name}.providerTimeout must be more than 0 ms, got ${opts.callTimeoutMs}`,
+      )
+    if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1)
+      throw errors.GH_ERR_OPT_INVALID(
+        `groups.${name}.providerConcurrency must be a positive integer, got ${opts.concurrency}`,
+      )
+    if (!Number.isFinite(opts.queueTimeoutMs) || opts.queueTimeoutMs < 0)
+      throw errors.GH_ERR_OPT_INVALID(
+        `groups.${name}.providerQueueTimeout must be 0 or more ms, got ${opts.queueTimeoutMs}`,
+      )
     this.name = name
     this.#handle = handle
     this.#opts = { ...opts }
   }
 
   // The contract methods, present only when the group's provider module has them.
-  get checkPassword(): ((ctx: AuthContext, user: string, password: string) => Promise<boolean | string | null>) | undefined {
+  get checkPassword():
+    ((ctx: AuthContext, user: string, password: string) => Promise<boolean | string | null>) | undefined {
     return this.#has('checkPassword') ? this.#checkPassword : undefined
   }
 
-  get getRealmHash(): ((ctx: AuthContext, user: string, realm: string, algorithm: DigestAlgorithm) => Promise<string | null>) | undefined {
+  get getRealmHash():
+    | ((ctx: AuthContext, user: string, realm: string, algorithm: DigestAlgorithm) => Promise<string | null>)
+    | undefined {
     return this.#has('getRealmHash') ? this.#getRealmHash : undefined
   }
 
@@ -74,7 +86,9 @@ export class GroupProvider implements ManagedProvider {
     return this.#has('allowAccess') ? this.#allowAccess : undefined
   }
 
-  get findUserByHash(): ((ctx: AuthContext, userhash: string, realm: string, algorithm: DigestAlgorithm) => Promise<string | null>) | undefined {
+  get findUserByHash():
+    | ((ctx: AuthContext, userhash: string, realm: string, algorithm: DigestAlgorithm) => Promise<string | null>)
+    | undefined {
     return this.#has('findUserByHash') ? this.#findUserByHash : undefined
   }
 
@@ -91,7 +105,8 @@ export class GroupProvider implements ManagedProvider {
   /** Ready once the group's processes reported their provider's methods (the supervisor started them). */
   async start(): Promise<void> {
     if (this.#state !== 'new') return
-    if (this.#handle.providerMethods() === undefined) throw errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, 'its group reported no provider module')
+    if (this.#handle.providerMethods() === undefined)
+      throw errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, 'its group reported no provider module')
     this.#state = 'ready'
   }
 
@@ -118,9 +133,11 @@ export class GroupProvider implements ManagedProvider {
   readonly #getRealmHash = (ctx: AuthContext, user: string, realm: string, algorithm: DigestAlgorithm) =>
     this.#call('getRealmHash', ctx, [user, realm, algorithm]) as Promise<string | null>
 
-  readonly #groupsForUser = (ctx: AuthContext, user: string) => this.#call('groupsForUser', ctx, [user]) as Promise<string[]>
+  readonly #groupsForUser = (ctx: AuthContext, user: string) =>
+    this.#call('groupsForUser', ctx, [user]) as Promise<string[]>
 
-  readonly #allowAccess = (ctx: AuthContext, host: string) => this.#call('allowAccess', ctx, [host]) as Promise<boolean | null>
+  readonly #allowAccess = (ctx: AuthContext, host: string) =>
+    this.#call('allowAccess', ctx, [host]) as Promise<boolean | null>
 
   readonly #findUserByHash = (ctx: AuthContext, userhash: string, realm: string, algorithm: DigestAlgorithm) =>
     this.#call('findUserByHash', ctx, [userhash, realm, algorithm]) as Promise<string | null>
@@ -142,13 +159,15 @@ export class GroupProvider implements ManagedProvider {
       this.#release()
     }
     const rule = RESULT_RULES[method]
-    if (!rule.valid(value, args)) throw errors.GH_ERR_PROVIDER_BAD_RESULT(this.name, describeValue(value), method, rule.expected)
+    if (!rule.valid(value, args))
+      throw errors.GH_ERR_PROVIDER_BAD_RESULT(this.name, describeValue(value), method, rule.expected)
     return value
   }
 
   /** undefined: a slot was free and is now taken; else a wait for one (rejects with GH_ERR_PROVIDER_BUSY). */
   #acquire(): Promise<void> | undefined {
-    if (this.#state === 'closed') return Promise.reject(errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, 'the gateway is closing'))
+    if (this.#state === 'closed')
+      return Promise.reject(errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, 'the gateway is closing'))
     if (this.#inflight < this.#opts.concurrency) {
       this.#inflight++
       return undefined
@@ -180,25 +199,42 @@ export class GroupProvider implements ManagedProvider {
 
   #busy(): GatehouseError {
     const { concurrency, queueTimeoutMs } = this.#opts
-    return Object.assign(errors.GH_ERR_PROVIDER_BUSY(this.name, concurrency, queueTimeoutMs), { retryAfter: Math.max(1, Math.ceil(queueTimeoutMs / 1000)) })
+    return Object.assign(errors.GH_ERR_PROVIDER_BUSY(this.name, concurrency, queueTimeoutMs), {
+      retryAfter: Math.max(1, Math.ceil(queueTimeoutMs / 1000)),
+    })
   }
 
   /** Maps what the group's handle threw to the provider's own codes (see the table above). */
   #failure(method: ProviderMethodName, err: unknown): GatehouseError {
     const cause = { cause: err }
-    if (!isGatehouseError(err)) return errors.GH_ERR_PROVIDER_FAILED(this.name, `${method} failed: ${(err as Error)?.name ?? typeof err}`, cause)
+    if (!isGatehouseError(err))
+      return errors.GH_ERR_PROVIDER_FAILED(this.name, `${method} failed: ${(err as Error)?.name ?? typeof err}`, cause)
     const remote = err as GatehouseError & { remoteCode?: string; remoteMessage?: string; retryAfter?: number }
     switch (err.code) {
       case 'GH_ERR_GROUP_TIMEOUT':
-        return Object.assign(errors.GH_ERR_PROVIDER_TIMEOUT(this.name, this.#opts.callTimeoutMs, cause), { retryAfter: Math.max(1, Math.ceil(this.#opts.callTimeoutMs / 1000)) })
+        return Object.assign(errors.GH_ERR_PROVIDER_TIMEOUT(this.name, this.#opts.callTimeoutMs, cause), {
+          retryAfter: Math.max(1, Math.ceil(this.#opts.callTimeoutMs / 1000)),
+        })
       case 'GH_ERR_GROUP_UNAVAILABLE':
-        return Object.assign(errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, `group ${this.name} has no live process`, cause), { retryAfter: remote.retryAfter ?? RETRY_AFTER_CRASH_S })
+        return Object.assign(
+          errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, `group ${this.name} has no live process`, cause),
+          { retryAfter: remote.retryAfter ?? RETRY_AFTER_CRASH_S },
+        )
       case 'GH_ERR_GROUP_FAILED':
       case 'GH_ERR_IPC_CLOSED':
-        return Object.assign(errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, `the process answering ${method} went away`, cause), { retryAfter: RETRY_AFTER_CRASH_S })
+        return Object.assign(
+          errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, `the process answering ${method} went away`, cause),
+          { retryAfter: RETRY_AFTER_CRASH_S },
+        )
       case 'GH_ERR_PROVIDER_FAILED':
         if (remote.remoteCode === 'GH_ERR_PROVIDER_BAD_RESULT') {
-          return errors.GH_ERR_PROVIDER_BAD_RESULT(this.name, remote.remoteMessage ?? 'a value', method, RESULT_RULES[method].expected, cause)
+          return errors.GH_ERR_PROVIDER_BAD_RESULT(
+            this.name,
+            remote.remoteMessage ?? 'a value',
+            method,
+            RESULT_RULES[method].expected,
+            cause,
+          )
         }
         return errors.GH_ERR_PROVIDER_FAILED(this.name, remote.remoteMessage ?? `${method} failed`, cause)
       default:
@@ -215,5 +251,13 @@ export function contextForProvider(ctx: AuthContext): AuthContext {
     if (lower === 'authorization' || lower === 'proxy-authorization') continue
     headers[k] = v
   }
-  return { method: ctx.method, path: ctx.path, host: ctx.host, remoteAddress: ctx.remoteAddress, route: ctx.route, realm: ctx.realm, headers }
+  return {
+    method: ctx.method,
+    path: ctx.path,
+    host: ctx.host,
+    remoteAddress: ctx.remoteAddress,
+    route: ctx.route,
+    realm: ctx.realm,
+    headers,
+  }
 }

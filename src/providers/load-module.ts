@@ -28,7 +28,8 @@ function noChange(): void {}
 
 /** Turns a specifier into an importable URL; throws GH_ERR_PROVIDER_LOAD when it cannot be found. */
 export function resolveProviderSpecifier(specifier: string, baseDir: string): string {
-  if (typeof specifier !== 'string' || specifier === '') throw errors.GH_ERR_PROVIDER_LOAD(String(specifier), 'empty specifier')
+  if (typeof specifier !== 'string' || specifier === '')
+    throw errors.GH_ERR_PROVIDER_LOAD(String(specifier), 'empty specifier')
   if ((BUILTIN_PROVIDERS as readonly string[]).includes(specifier)) return builtinUrl(specifier as BuiltinProvider)
   if (specifier.startsWith('file:')) return specifier
   if (specifier.startsWith('.') || isAbsolute(specifier)) {
@@ -39,30 +40,46 @@ export function resolveProviderSpecifier(specifier: string, baseDir: string): st
   try {
     return pathToFileURL(createRequire(join(baseDir, 'noop.js')).resolve(specifier)).href
   } catch (err) {
-    throw errors.GH_ERR_PROVIDER_LOAD(specifier, `cannot resolve it from ${baseDir}: ${(err as Error).message}`, { cause: err })
+    throw errors.GH_ERR_PROVIDER_LOAD(specifier, `cannot resolve it from ${baseDir}: ${(err as Error).message}`, {
+      cause: err,
+    })
   }
 }
 
-export async function loadProvider(specifier: string, options: Record<string, unknown>, env: ProviderEnv): Promise<Provider> {
+export async function loadProvider(
+  specifier: string,
+  options: Record<string, unknown>,
+  env: ProviderEnv,
+): Promise<Provider> {
   const url = resolveProviderSpecifier(specifier, env.baseDir)
   let mod: { default?: unknown }
   try {
     mod = (await import(url)) as { default?: unknown }
   } catch (err) {
-    throw errors.GH_ERR_PROVIDER_LOAD(specifier, `import failed: ${(err as Error)?.message ?? String(err)}`, { cause: err })
+    throw errors.GH_ERR_PROVIDER_LOAD(specifier, `import failed: ${(err as Error)?.message ?? String(err)}`, {
+      cause: err,
+    })
   }
   const exported = mod.default
   // Modules written in plain JS may call env.changed() unguarded: give every host's env one.
   const full: ProviderEnv = { ...env, changed: env.changed ?? noChange }
   let provider: unknown
   try {
-    provider = typeof exported === 'function' ? await (exported as (o: unknown, e: ProviderEnv) => unknown)(options, full) : exported
+    provider =
+      typeof exported === 'function'
+        ? await (exported as (o: unknown, e: ProviderEnv) => unknown)(options, full)
+        : exported
   } catch (err) {
     if (isGatehouseError(err, 'GH_ERR_PROVIDER_LOAD')) throw err
-    throw errors.GH_ERR_PROVIDER_LOAD(specifier, `factory failed: ${(err as Error)?.message ?? String(err)}`, { cause: err })
+    throw errors.GH_ERR_PROVIDER_LOAD(specifier, `factory failed: ${(err as Error)?.message ?? String(err)}`, {
+      cause: err,
+    })
   }
   if (provider === null || typeof provider !== 'object') {
-    throw errors.GH_ERR_PROVIDER_LOAD(specifier, 'the default export is neither a provider object nor a factory returning one')
+    throw errors.GH_ERR_PROVIDER_LOAD(
+      specifier,
+      'the default export is neither a provider object nor a factory returning one',
+    )
   }
   const p = provider as Record<string, unknown>
   if (typeof p.checkPassword !== 'function' && typeof p.getRealmHash !== 'function') {

@@ -90,7 +90,9 @@ export class ProviderRegistry {
       for (const name of route.auth.provider) {
         const e = this.#entries.get(name)
         if (e && typeof e.provider.getRealmHash !== 'function') {
-          throw errors.GH_ERR_CONFIG_INVALID(`routes[${i}].auth.scheme: ${errors.GH_ERR_PROVIDER_NO_DIGEST(name).message}`)
+          throw errors.GH_ERR_CONFIG_INVALID(
+            `routes[${i}].auth.scheme: ${errors.GH_ERR_PROVIDER_NO_DIGEST(name).message}`,
+          )
         }
       }
     }
@@ -125,7 +127,8 @@ export class ProviderRegistry {
   /** Milliseconds of rest each threaded provider's threads were given so far (shareWhenBusy). */
   rests(): Array<{ provider: string; restedMs: number }> {
     const out: Array<{ provider: string; restedMs: number }> = []
-    for (const e of this.#entries.values()) if (e.provider instanceof ThreadProvider) out.push({ provider: e.name, restedMs: e.provider.restedMs })
+    for (const e of this.#entries.values())
+      if (e.provider instanceof ThreadProvider) out.push({ provider: e.name, restedMs: e.provider.restedMs })
     return out
   }
 

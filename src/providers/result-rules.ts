@@ -14,14 +14,25 @@ export interface ResultRule {
 }
 
 export const RESULT_RULES: Record<ProviderMethodName, ResultRule> = {
-  checkPassword: { expected: 'true, false, null or a non-empty user name', valid: (v) => v === null || typeof v === 'boolean' || (typeof v === 'string' && v !== '') },
+  checkPassword: {
+    expected: 'true, false, null or a non-empty user name',
+    valid: (v) => v === null || typeof v === 'boolean' || (typeof v === 'string' && v !== ''),
+  },
   getRealmHash: {
     expected: 'null or the hex digest of the algorithm',
-    valid: (v, args) => v === null || (typeof v === 'string' && /^[0-9a-fA-F]+$/.test(v) && v.length === HEX_LENGTH[args[3] as DigestAlgorithm]),
+    valid: (v, args) =>
+      v === null ||
+      (typeof v === 'string' && /^[0-9a-fA-F]+$/.test(v) && v.length === HEX_LENGTH[args[3] as DigestAlgorithm]),
   },
-  groupsForUser: { expected: 'an array of strings', valid: (v) => Array.isArray(v) && v.every((g) => typeof g === 'string') },
+  groupsForUser: {
+    expected: 'an array of strings',
+    valid: (v) => Array.isArray(v) && v.every((g) => typeof g === 'string'),
+  },
   allowAccess: { expected: 'true, false or null', valid: (v) => v === null || typeof v === 'boolean' },
-  findUserByHash: { expected: 'null or a non-empty user name', valid: (v) => v === null || (typeof v === 'string' && v !== '') },
+  findUserByHash: {
+    expected: 'null or a non-empty user name',
+    valid: (v) => v === null || (typeof v === 'string' && v !== ''),
+  },
 }
 
 /** Names the kind of a value without showing it: a provider may return a secret by mistake. */

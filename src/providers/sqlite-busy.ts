@@ -6,7 +6,13 @@
 import { errors, type GatehouseError } from '../errors.js'
 import type { ProviderLog } from './contract.js'
 
-const BUSY = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_BUSY_RECOVERY', 'SQLITE_LOCKED_SHAREDCACHE'])
+const BUSY = new Set([
+  'SQLITE_BUSY',
+  'SQLITE_LOCKED',
+  'SQLITE_BUSY_SNAPSHOT',
+  'SQLITE_BUSY_RECOVERY',
+  'SQLITE_LOCKED_SHAREDCACHE',
+])
 
 export function isSqliteBusy(err: unknown): boolean {
   const seen = new Set<unknown>()
@@ -18,8 +24,18 @@ export function isSqliteBusy(err: unknown): boolean {
 }
 
 /** Maps a busy/locked error to GH_ERR_PROVIDER_UNAVAILABLE (and logs it); anything else is rethrown as is. */
-export function busyToUnavailable(err: unknown, name: string, database: string, busyTimeoutMs: number, log: ProviderLog): GatehouseError | unknown {
+export function busyToUnavailable(
+  err: unknown,
+  name: string,
+  database: string,
+  busyTimeoutMs: number,
+  log: ProviderLog,
+): GatehouseError | unknown {
   if (!isSqliteBusy(err)) return err
   log.error('database is locked by another connection: login failed closed (503)', { database, busyTimeoutMs })
-  return errors.GH_ERR_PROVIDER_UNAVAILABLE(name, `database ${database} stayed locked past the busy timeout (${busyTimeoutMs} ms)`, { cause: err })
+  return errors.GH_ERR_PROVIDER_UNAVAILABLE(
+    name,
+    `database ${database} stayed locked past the busy timeout (${busyTimeoutMs} ms)`,
+    { cause: err },
+  )
 }

@@ -121,7 +121,10 @@ export class SqliteChangeWatch {
     const code = (err as { code?: string }).code ?? (err as Error)?.message ?? String(err)
     if (code === 'SQLITE_BUSY' || code === this.#warned) return
     this.#warned = code
-    this.#opts.log.warn('database cannot be checked for changes; cached logins expire only with the cache TTL until it can', { database: this.#opts.path, reason: code })
+    this.#opts.log.warn(
+      'database cannot be checked for changes; cached logins expire only with the cache TTL until it can',
+      { database: this.#opts.path, reason: code },
+    )
   }
 }
 

@@ -22,9 +22,7 @@ export interface HostData {
 }
 
 /** Parent → thread. */
-export type ToHost =
-  | { type: 'call'; id: number; method: ProviderMethod; args: unknown[] }
-  | { type: 'close' }
+export type ToHost = { type: 'call'; id: number; method: ProviderMethod; args: unknown[] } | { type: 'close' }
 
 export interface WireError {
   code: string
@@ -77,10 +75,19 @@ const log: ProviderLog = {
   error: (msg, fields) => sendLog('error', msg, fields),
 }
 
-async function answer(provider: Provider, msg: Extract<ToHost, { type: 'call' }>, cpu: CpuMeter | undefined): Promise<void> {
+async function answer(
+  provider: Provider,
+  msg: Extract<ToHost, { type: 'call' }>,
+  cpu: CpuMeter | undefined,
+): Promise<void> {
   const fn = provider[msg.method] as ((...args: unknown[]) => Promise<unknown>) | undefined
   if (typeof fn !== 'function') {
-    send({ type: 'result', id: msg.id, ok: false, error: { code: 'GH_ERR_PROVIDER_FAILED', message: `no method ${msg.method}` } })
+    send({
+      type: 'result',
+      id: msg.id,
+      ok: false,
+      error: { code: 'GH_ERR_PROVIDER_FAILED', message: `no method ${msg.method}` },
+    })
     return
   }
   try {
@@ -92,8 +99,11 @@ async function answer(provider: Provider, msg: Extract<ToHost, { type: 'call' }>
     }
   } catch (err) {
     const raw = err instanceof Error ? err.message : String(err)
-    const password = msg.method === 'checkPassword' && typeof msg.args[2] === 'string' && msg.args[2] !== '' ? msg.args[2] : undefined
-    log.error(`provider ${msg.method} failed`, { error: (password ? raw.split(password).join('[redacted]') : raw).slice(0, MAX_MESSAGE) })
+    const password =
+      msg.method === 'checkPassword' && typeof msg.args[2] === 'string' && msg.args[2] !== '' ? msg.args[2] : undefined
+    log.error(`provider ${msg.method} failed`, {
+      error: (password ? raw.split(password).join('[redacted]') : raw).slice(0, MAX_MESSAGE),
+    })
     send({ type: 'result', id: msg.id, ok: false, error: callErrorToWire(err, msg.method), cpuMs: cpu?.since() })
   }
 }
@@ -120,7 +130,7 @@ function lowerPriority(nice: number): void {
   try {
     setPriority(nice)
   } catch (err) {
-    log.warn('cannot lower the provider thread\'s CPU priority', { nice, error: (err as Error).message })
+    log.warn("cannot lower the provider thread's CPU priority", { nice, error: (err as Error).message })
   }
 }
 
@@ -128,7 +138,11 @@ async function main(data: HostData): Promise<void> {
   lowerPriority(data.nice)
   let provider: Provider
   try {
-    provider = await loadProvider(data.specifier, data.options, { ...data.env, log, changed: () => void send({ type: 'changed' }) })
+    provider = await loadProvider(data.specifier, data.options, {
+      ...data.env,
+      log,
+      changed: () => void send({ type: 'changed' }),
+    })
   } catch (err) {
     send({ type: 'load-error', error: toWire(err, 'GH_ERR_PROVIDER_LOAD') })
     return
@@ -140,7 +154,9 @@ async function main(data: HostData): Promise<void> {
     } else if (msg.type === 'close') {
       void Promise.resolve()
         .then(() => provider.close?.())
-        .catch((err: unknown) => log.warn('provider close failed', { error: toWire(err, 'GH_ERR_PROVIDER_FAILED').message }))
+        .catch((err: unknown) =>
+          log.warn('provider close failed', { error: toWire(err, 'GH_ERR_PROVIDER_FAILED').message }),
+        )
         .finally(() => process.exit(0))
     }
   })

@@ -147,10 +147,20 @@ function withoutTsx(argv: readonly string[]): string[] {
 export class ThreadProvider implements Provider {
   readonly name: string
   declare checkPassword?: (ctx: AuthContext, user: string, password: string) => Promise<boolean | string | null>
-  declare getRealmHash?: (ctx: AuthContext, user: string, realm: string, algorithm: DigestAlgorithm) => Promise<string | null>
+  declare getRealmHash?: (
+    ctx: AuthContext,
+    user: string,
+    realm: string,
+    algorithm: DigestAlgorithm,
+  ) => Promise<string | null>
   declare groupsForUser?: (ctx: AuthContext, user: string) => Promise<string[]>
   declare allowAccess?: (ctx: AuthContext, host: string) => Promise<boolean | null>
-  declare findUserByHash?: (ctx: AuthContext, userhash: string, realm: string, algorithm: DigestAlgorithm) => Promise<string | null>
+  declare findUserByHash?: (
+    ctx: AuthContext,
+    userhash: string,
+    realm: string,
+    algorithm: DigestAlgorithm,
+  ) => Promise<string | null>
 
   readonly #opts: Required<ThreadProviderOptions>
   /** shareWhenBusy below 1: threads report their CPU, calls carry a load mark, threads may rest. */
@@ -170,17 +180,25 @@ export class ThreadProvider implements Provider {
   constructor(opts: ThreadProviderOptions) {
     const threads = opts.threads ?? Math.min(2, availableParallelism())
     const callTimeoutMs = opts.callTimeoutMs ?? 10_000
-    if (!Number.isInteger(threads) || threads < 1) throw errors.GH_ERR_OPT_INVALID(`threads must be a positive integer, got ${String(threads)}`)
-    if (!Number.isFinite(callTimeoutMs) || callTimeoutMs <= 0) throw errors.GH_ERR_OPT_INVALID(`callTimeoutMs must be a positive number, got ${String(callTimeoutMs)}`)
+    if (!Number.isInteger(threads) || threads < 1)
+      throw errors.GH_ERR_OPT_INVALID(`threads must be a positive integer, got ${String(threads)}`)
+    if (!Number.isFinite(callTimeoutMs) || callTimeoutMs <= 0)
+      throw errors.GH_ERR_OPT_INVALID(`callTimeoutMs must be a positive number, got ${String(callTimeoutMs)}`)
     const concurrency = opts.concurrency ?? 1
     const queueTimeoutMs = opts.queueTimeoutMs ?? callTimeoutMs
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw errors.GH_ERR_OPT_INVALID(`concurrency must be a positive integer, got ${String(concurrency)}`)
-    if (!Number.isFinite(queueTimeoutMs) || queueTimeoutMs <= 0) throw errors.GH_ERR_OPT_INVALID(`queueTimeoutMs must be a positive number, got ${String(queueTimeoutMs)}`)
+    if (!Number.isInteger(concurrency) || concurrency < 1)
+      throw errors.GH_ERR_OPT_INVALID(`concurrency must be a positive integer, got ${String(concurrency)}`)
+    if (!Number.isFinite(queueTimeoutMs) || queueTimeoutMs <= 0)
+      throw errors.GH_ERR_OPT_INVALID(`queueTimeoutMs must be a positive number, got ${String(queueTimeoutMs)}`)
     this.name = opts.name
     const nice = opts.nice ?? DEFAULT_NICE
-    if (!Number.isInteger(nice) || nice < 0 || nice > 19) throw errors.GH_ERR_OPT_INVALID(`nice must be an integer from 0 to 19, got ${String(nice)}`)
+    if (!Number.isInteger(nice) || nice < 0 || nice > 19)
+      throw errors.GH_ERR_OPT_INVALID(`nice must be an integer from 0 to 19, got ${String(nice)}`)
     const shareWhenBusy = opts.shareWhenBusy ?? DEFAULT_SHARE_WHEN_BUSY
-    if (typeof shareWhenBusy !== 'number' || !(shareWhenBusy > 0 && shareWhenBusy <= 1)) throw errors.GH_ERR_OPT_INVALID(`shareWhenBusy must be a number above 0 and at most 1, got ${String(shareWhenBusy)}`)
+    if (typeof shareWhenBusy !== 'number' || !(shareWhenBusy > 0 && shareWhenBusy <= 1))
+      throw errors.GH_ERR_OPT_INVALID(
+        `shareWhenBusy must be a number above 0 and at most 1, got ${String(shareWhenBusy)}`,
+      )
     this.#opts = { ...opts, threads, callTimeoutMs, concurrency, queueTimeoutMs, nice, shareWhenBusy }
     this.#paced = shareWhenBusy < 1
   }
@@ -215,7 +233,10 @@ export class ThreadProvider implements Provider {
       try {
         listener({ thread: thread.index })
       } catch (err) {
-        this.#opts.log.error('provider change listener failed', { thread: thread.index, error: (err as Error)?.message ?? String(err) })
+        this.#opts.log.error('provider change listener failed', {
+          thread: thread.index,
+          error: (err as Error)?.message ?? String(err),
+        })
       }
     }
   }
@@ -231,7 +252,16 @@ export class ThreadProvider implements Provider {
     this.#state = 'starting'
     pinNativeAddons()
     for (let i = 0; i < this.#opts.threads; i++) {
-      this.#threads.push({ index: i, worker: undefined, state: 'dead', pending: new Map(), abandoned: new Set(), failures: 0, restartTimer: undefined, restUntil: 0 })
+      this.#threads.push({
+        index: i,
+        worker: undefined,
+        state: 'dead',
+        pending: new Map(),
+        abandoned: new Set(),
+        failures: 0,
+        restartTimer: undefined,
+        restUntil: 0,
+      })
     }
     try {
       const reports = await Promise.all(this.#threads.map((t) => this.#spawn(t)))
@@ -332,8 +362,10 @@ export class ThreadProvider implements Provider {
 
   /** Calls wait in one FIFO queue and go to a thread with a free slot: first come, first served. */
   #call(method: ProviderMethod, args: unknown[]): Promise<unknown> {
-    if (this.#state !== 'ready') return Promise.reject(errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, `it is ${this.#state}`))
-    if (!this.#threads.some((t) => t.state !== 'dead')) return Promise.reject(errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, 'no live thread'))
+    if (this.#state !== 'ready')
+      return Promise.reject(errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, `it is ${this.#state}`))
+    if (!this.#threads.some((t) => t.state !== 'dead'))
+      return Promise.reject(errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, 'no live thread'))
     return new Promise((resolve, reject) => {
       const q: Queued = { method, args, resolve, reject, queuedAt: Date.now(), timer: undefined }
       this.#queue.push(q)
@@ -399,10 +431,13 @@ export class ThreadProvider implements Provider {
     }
     if (this.#restTimer !== undefined) return
     const first = Math.min(...resting.map((t) => t.restUntil))
-    this.#restTimer = setTimeout(() => {
-      this.#restTimer = undefined
-      if (this.#state === 'ready') this.#drain()
-    }, Math.max(1, Math.ceil(first - now)))
+    this.#restTimer = setTimeout(
+      () => {
+        this.#restTimer = undefined
+        if (this.#state === 'ready') this.#drain()
+      },
+      Math.max(1, Math.ceil(first - now)),
+    )
     this.#restTimer.unref()
   }
 
@@ -412,13 +447,22 @@ export class ThreadProvider implements Provider {
       this.#timeout(thread, id)
       this.#drain()
     }, this.#opts.callTimeoutMs)
-    thread.pending.set(id, { method: q.method, args: q.args, resolve: q.resolve, reject: q.reject, timer, ...(this.#paced ? { mark: loopMark() } : {}) })
+    thread.pending.set(id, {
+      method: q.method,
+      args: q.args,
+      resolve: q.resolve,
+      reject: q.reject,
+      timer,
+      ...(this.#paced ? { mark: loopMark() } : {}),
+    })
     try {
       worker.postMessage({ type: 'call', id, method: q.method, args: q.args } satisfies ToHost)
     } catch (err) {
       clearTimeout(timer)
       thread.pending.delete(id)
-      q.reject(errors.GH_ERR_PROVIDER_FAILED(this.name, `arguments cannot be sent to the thread: ${(err as Error).name}`))
+      q.reject(
+        errors.GH_ERR_PROVIDER_FAILED(this.name, `arguments cannot be sent to the thread: ${(err as Error).name}`),
+      )
     }
   }
 
@@ -429,7 +473,9 @@ export class ThreadProvider implements Provider {
     thread.abandoned.add(id)
     call.reject(errors.GH_ERR_PROVIDER_TIMEOUT(this.name, this.#opts.callTimeoutMs))
     if (thread.abandoned.size >= ABANDONED_LIMIT && thread.worker !== undefined) {
-      this.#opts.log.warn('provider thread has too many calls past their timeout; replacing it', { thread: thread.index })
+      this.#opts.log.warn('provider thread has too many calls past their timeout; replacing it', {
+        thread: thread.index,
+      })
       void thread.worker.terminate()
     }
   }
@@ -456,10 +502,14 @@ export class ThreadProvider implements Provider {
   }
 
   #remoteError(method: ProviderMethod, error: WireError): GatehouseError {
-    if (error.code === 'GH_ERR_PROVIDER_BAD_RESULT') return errors.GH_ERR_PROVIDER_BAD_RESULT(this.name, error.message, method, RESULT_RULES[method].expected)
+    if (error.code === 'GH_ERR_PROVIDER_BAD_RESULT')
+      return errors.GH_ERR_PROVIDER_BAD_RESULT(this.name, error.message, method, RESULT_RULES[method].expected)
     // "Cannot decide now" (a locked database, a backend down) stays a 503 with Retry-After.
-    if (error.code === 'GH_ERR_PROVIDER_UNAVAILABLE') return errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, error.message.replace(/^provider \S+ is unavailable: /, ''))
-    return errors.GH_ERR_PROVIDER_FAILED(this.name, error.message, { cause: Object.assign(new Error(error.message), { code: error.code }) })
+    if (error.code === 'GH_ERR_PROVIDER_UNAVAILABLE')
+      return errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, error.message.replace(/^provider \S+ is unavailable: /, ''))
+    return errors.GH_ERR_PROVIDER_FAILED(this.name, error.message, {
+      cause: Object.assign(new Error(error.message), { code: error.code }),
+    })
   }
 
   /** Fails calls in flight, lets each provider close, and ends every thread. Idempotent. */

@@ -30,11 +30,26 @@ export function canonicalHeaderName(name: string): string {
  * more (`identityHeaders.strip`), and the identity and sidecar header names always join them.
  */
 export const STRIPPED_REQUEST_HEADERS: readonly string[] = [
-  'Remote-User', 'Remote-Groups', 'Remote-Email', 'Remote-Name',
-  'X-Forwarded-User', 'X-Forwarded-Email', 'X-Forwarded-Preferred-Username', 'X-Forwarded-Groups', 'X-Forwarded-Access-Token',
-  'X-Auth-Request-User', 'X-Auth-Request-Email', 'X-Auth-Request-Preferred-Username', 'X-Auth-Request-Groups', 'X-Auth-Request-Access-Token',
-  'X-WEBAUTH-USER', 'X-WEBAUTH-EMAIL', 'X-WEBAUTH-NAME', 'X-WEBAUTH-GROUPS',
-  'X-Original-URL', 'X-Rewrite-URL',
+  'Remote-User',
+  'Remote-Groups',
+  'Remote-Email',
+  'Remote-Name',
+  'X-Forwarded-User',
+  'X-Forwarded-Email',
+  'X-Forwarded-Preferred-Username',
+  'X-Forwarded-Groups',
+  'X-Forwarded-Access-Token',
+  'X-Auth-Request-User',
+  'X-Auth-Request-Email',
+  'X-Auth-Request-Preferred-Username',
+  'X-Auth-Request-Groups',
+  'X-Auth-Request-Access-Token',
+  'X-WEBAUTH-USER',
+  'X-WEBAUTH-EMAIL',
+  'X-WEBAUTH-NAME',
+  'X-WEBAUTH-GROUPS',
+  'X-Original-URL',
+  'X-Rewrite-URL',
 ]
 
 /** The canonical names buildForwardHeaders drops from clients: the built-in list plus `names`. */
@@ -44,10 +59,29 @@ export function strippedHeaderNames(names: Iterable<string>): ReadonlySet<string
   return out
 }
 
-const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'x-real-ip', 'forwarded'])
+const FORWARDED = new Set([
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-real-ip',
+  'forwarded',
+])
 
 /** Hop-by-hop fields (hop-by-hop.ts, RFC 9110 §7.6.1) and credentials meant for this proxy. */
-const NEVER_FORWARDED = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'http2-settings', 'proxy-authorization', 'proxy-authenticate'])
+const NEVER_FORWARDED = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'http2-settings',
+  'proxy-authorization',
+  'proxy-authenticate',
+])
 
 /**
  * One pass over the request's fields (this runs for every proxied request): what stripHopByHop
@@ -88,7 +122,9 @@ export function buildForwardHeaders(
     out[name] = typeof value === 'number' ? String(value) : value
   }
   const prior = opts.trustForwarded ? out['x-forwarded-for'] : undefined
-  out['x-forwarded-for'] = prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${conn.remoteAddress}` : conn.remoteAddress
+  out['x-forwarded-for'] = prior
+    ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${conn.remoteAddress}`
+    : conn.remoteAddress
   if (!opts.trustForwarded || !out['x-forwarded-proto']) out['x-forwarded-proto'] = conn.encrypted ? 'https' : 'http'
   const authority = conn.authority ?? incoming.host
   if (out.host === undefined && authority !== undefined) out.host = authority

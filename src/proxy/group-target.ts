@@ -45,14 +45,22 @@ export class GroupTarget implements Target {
 
   async forward(req: ForwardRequest, reply: FastifyReply): Promise<void> {
     const abort = new Cancellation()
-    const onClose = (): void => { if (!reply.raw.writableFinished) abort.abort() }
+    const onClose = (): void => {
+      if (!reply.raw.writableFinished) abort.abort()
+    }
     // 'close' comes once: a plain listener spares once()'s wrapper per request.
     reply.raw.on('close', onClose)
     let res: Awaited<ReturnType<GroupHandle['request']>>
     try {
       res = await this.#handle.request(
         this.#gateway
-          ? { method: req.method, url: req.url, headers: req.headers, remoteAddress: req.remoteAddress, gateway: req.gateway }
+          ? {
+              method: req.method,
+              url: req.url,
+              headers: req.headers,
+              remoteAddress: req.remoteAddress,
+              gateway: req.gateway,
+            }
           : { method: req.method, url: req.url, headers: req.headers, remoteAddress: req.remoteAddress },
         req.body,
         abort,
@@ -61,7 +69,8 @@ export class GroupTarget implements Target {
       reply.raw.off('close', onClose)
       // Aborted by the client, or already answered (a body over the route's limit got its 413).
       if (abort.aborted || reply.sent) return
-      const error = err instanceof GatehouseError ? err : errors.GH_ERR_GROUP_FAILED(this.name, describe(err), { cause: err })
+      const error =
+        err instanceof GatehouseError ? err : errors.GH_ERR_GROUP_FAILED(this.name, describe(err), { cause: err })
       ;(this.#log ?? reply.log).warn({ group: this.name, code: error.code }, error.message)
       return failure(reply, error)
     }
@@ -72,12 +81,17 @@ export class GroupTarget implements Target {
       const contentType = headers['content-type']
       delete headers['content-type']
       delete headers['content-length']
-      await sendFile({ method: req.method, headers: req.headers }, reply, {
-        ...file,
-        contentType: typeof contentType === 'string' ? contentType : undefined,
-        status: res.status,
-        headers,
-      }, this.#roots)
+      await sendFile(
+        { method: req.method, headers: req.headers },
+        reply,
+        {
+          ...file,
+          contentType: typeof contentType === 'string' ? contentType : undefined,
+          status: res.status,
+          headers,
+        },
+        this.#roots,
+      )
       return
     }
     reply.code(res.status).headers(headers)

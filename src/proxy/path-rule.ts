@@ -91,14 +91,17 @@ export class RouteTable<R extends RoutePath> {
     const { raw, path } = read
     const at = longest(this.#paths, path)
     const route = this.#routes[at]
-    if (raw !== path && longest(this.#paths, raw) !== at) return refuse('the path names another route before percent-decoding')
+    if (raw !== path && longest(this.#paths, raw) !== at)
+      return refuse('the path names another route before percent-decoding')
     const lenient = lenientPath(path)
-    if (lenient !== path && longest(this.#paths, lenient) !== at) return refuse('the path names another route once ; parameters, trailing dots or repeated slashes are dropped')
+    if (lenient !== path && longest(this.#paths, lenient) !== at)
+      return refuse('the path names another route once ; parameters, trailing dots or repeated slashes are dropped')
     if (route?.caseSensitive !== true && (this.#foldedDiffer || FOLDS.test(path))) {
       const f = fold(path)
       if (longest(this.#folded, f) !== at) return refuse('the path names another route once case-folded')
       const fl = fold(lenient)
-      if (fl !== f && longest(this.#folded, fl) !== at) return refuse('the path names another route once case-folded and ; parameters are dropped')
+      if (fl !== f && longest(this.#folded, fl) !== at)
+        return refuse('the path names another route once case-folded and ; parameters are dropped')
     }
     return { ok: true, route, path }
   }
@@ -137,7 +140,10 @@ function withoutParams(segment: string): string {
 /** `;` parameters dropped from each segment, trailing dots and spaces trimmed, empty segments merged. */
 function lenientPath(path: string): string {
   if (!/[;. ](\/|$)|;/.test(path)) return path
-  const out = path.split('/').map((s) => trimDotsAndSpaces(withoutParams(s))).filter((s, i, all) => s !== '' || i === all.length - 1)
+  const out = path
+    .split('/')
+    .map((s) => trimDotsAndSpaces(withoutParams(s)))
+    .filter((s, i, all) => s !== '' || i === all.length - 1)
   return `/${out.join('/')}`
 }
 

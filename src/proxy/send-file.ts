@@ -33,22 +33,52 @@ export interface FileRequest {
 
 /** Describe the bytes sent, so they are computed here and never taken from the app. */
 const OWN_HEADERS = new Set([
-  'content-length', 'content-range', 'content-type', 'accept-ranges', 'etag', 'last-modified',
-  'transfer-encoding', 'connection', 'keep-alive', 'trailer', 'upgrade',
+  'content-length',
+  'content-range',
+  'content-type',
+  'accept-ranges',
+  'etag',
+  'last-modified',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'trailer',
+  'upgrade',
 ])
 
 /** No symlink as last component (swapped in after realpath); a FIFO must not block the open. */
 const OPEN_FLAGS = fsc.O_RDONLY | (fsc.O_NOFOLLOW ?? 0) | (fsc.O_NONBLOCK ?? 0)
 
 const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.htm': 'text/html; charset=utf-8', '.txt': 'text/plain; charset=utf-8',
-  '.css': 'text/css; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
-  '.json': 'application/json', '.xml': 'application/xml', '.csv': 'text/csv; charset=utf-8',
-  '.md': 'text/markdown; charset=utf-8', '.svg': 'image/svg+xml', '.png': 'image/png', '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg', '.gif': 'image/gif', '.webp': 'image/webp', '.avif': 'image/avif', '.ico': 'image/x-icon',
-  '.pdf': 'application/pdf', '.zip': 'application/zip', '.gz': 'application/gzip', '.tar': 'application/x-tar',
-  '.wasm': 'application/wasm', '.mp4': 'video/mp4', '.webm': 'video/webm', '.mp3': 'audio/mpeg',
-  '.ogg': 'audio/ogg', '.woff': 'font/woff', '.woff2': 'font/woff2',
+  '.html': 'text/html; charset=utf-8',
+  '.htm': 'text/html; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.json': 'application/json',
+  '.xml': 'application/xml',
+  '.csv': 'text/csv; charset=utf-8',
+  '.md': 'text/markdown; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+  '.avif': 'image/avif',
+  '.ico': 'image/x-icon',
+  '.pdf': 'application/pdf',
+  '.zip': 'application/zip',
+  '.gz': 'application/gzip',
+  '.tar': 'application/x-tar',
+  '.wasm': 'application/wasm',
+  '.mp4': 'video/mp4',
+  '.webm': 'video/webm',
+  '.mp3': 'audio/mpeg',
+  '.ogg': 'audio/ogg',
+  '.woff': 'font/woff',
+  '.woff2': 'font/woff2',
 }
 
 /**
@@ -56,7 +86,12 @@ const TYPES: Record<string, string> = {
  * anything but a regular file → 403; missing → 404; a window beyond the file → 500 (logged).
  * Resolves once the response has been handed to Fastify.
  */
-export async function sendFile(raw: FileRequest, reply: FastifyReply, file: FileResponse, roots: string[]): Promise<void> {
+export async function sendFile(
+  raw: FileRequest,
+  reply: FastifyReply,
+  file: FileResponse,
+  roots: string[],
+): Promise<void> {
   const located = await locate(file.path, roots)
   if (typeof located === 'number') return plain(reply, located)
   let handle: FileHandle
@@ -72,12 +107,17 @@ export async function sendFile(raw: FileRequest, reply: FastifyReply, file: File
     const offset = file.offset ?? 0
     const length = file.length ?? st.size - offset
     if (!fitsWindow(offset, length, st.size)) {
-      reply.log.error({ err: errors.GH_ERR_FILE_RANGE(located, file.offset, file.length, st.size) }, 'file response refused')
+      reply.log.error(
+        { err: errors.GH_ERR_FILE_RANGE(located, file.offset, file.length, st.size) },
+        'file response refused',
+      )
       return plain(reply, 500)
     }
     setAppHeaders(reply, file.headers)
     reply.header('content-type', file.contentType ?? typeFor(reply, located))
-    const body = (start: number, len: number): void => { handedOver = stream(reply, raw.method, handle, start, len) }
+    const body = (start: number, len: number): void => {
+      handedOver = stream(reply, raw.method, handle, start, len)
+    }
     if (file.status !== undefined && file.status !== 200) {
       reply.code(file.status)
       return body(offset, length)
@@ -85,7 +125,10 @@ export async function sendFile(raw: FileRequest, reply: FastifyReply, file: File
 
     const etag = `W/"${[st.size, Math.floor(st.mtimeMs), offset, length].map((n) => n.toString(16)).join('-')}"`
     const lastModified = Math.floor(st.mtimeMs / 1000) * 1000
-    reply.header('accept-ranges', 'bytes').header('etag', etag).header('last-modified', new Date(lastModified).toUTCString())
+    reply
+      .header('accept-ranges', 'bytes')
+      .header('etag', etag)
+      .header('last-modified', new Date(lastModified).toUTCString())
     const outcome = evaluate(raw.method, raw.headers, etag, lastModified, length)
     if (outcome === 304) {
       reply.removeHeader('content-type')
@@ -122,7 +165,10 @@ export function parseRange(header: string, size: number): { start: number; end: 
   if (!Number.isSafeInteger(size) || size < 0) throw new TypeError('size must be a non-negative integer')
   const spec = RANGES_SPECIFIER.exec(header.trim())
   if (spec === null || spec[1]!.toLowerCase() !== 'bytes') return 'ignore'
-  const ranges = spec[2]!.split(',').map((s) => s.trim()).filter((s) => s !== '')
+  const ranges = spec[2]!
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
   if (ranges.length !== 1) return 'ignore'
   const int = INT_RANGE.exec(ranges[0]!)
   if (int !== null) {
@@ -143,7 +189,13 @@ export function parseRange(header: string, size: number): { start: number; end: 
 type Outcome = 'full' | 304 | 412 | 'unsatisfiable' | { start: number; end: number }
 
 /** Preconditions in the order of RFC 9110 §13.2.2, for GET and HEAD only; then Range (GET only). */
-function evaluate(method: string, headers: IncomingHttpHeaders, etag: string, lastModified: number, size: number): Outcome {
+function evaluate(
+  method: string,
+  headers: IncomingHttpHeaders,
+  etag: string,
+  lastModified: number,
+  size: number,
+): Outcome {
   if (method !== 'GET' && method !== 'HEAD') return 'full'
   const ifMatch = one(headers['if-match'])
   if (ifMatch !== undefined) {
@@ -208,7 +260,9 @@ async function locate(filePath: string, roots: string[]): Promise<string | numbe
   if (typeof filePath !== 'string' || filePath === '' || filePath.includes('\0')) return 403
   const given = roots.filter((r) => typeof r === 'string' && r !== '' && !r.includes('\0')).map((r) => path.resolve(r))
   if (given.length === 0) return 403
-  const real = (await Promise.all(given.map((r) => realpath(r).catch(() => null)))).filter((r): r is string => r !== null)
+  const real = (await Promise.all(given.map((r) => realpath(r).catch(() => null)))).filter(
+    (r): r is string => r !== null,
+  )
   const requested = path.resolve(given[0]!, filePath)
   // Lexical check first, so a missing file outside the roots answers 403, never 404.
   if (![...given, ...real].some((root) => isInside(root, requested))) return 403
@@ -228,7 +282,13 @@ function isInside(root: string, candidate: string): boolean {
 }
 
 function fitsWindow(offset: number, length: number, size: number): boolean {
-  return Number.isSafeInteger(offset) && Number.isSafeInteger(length) && offset >= 0 && length >= 0 && offset + length <= size
+  return (
+    Number.isSafeInteger(offset) &&
+    Number.isSafeInteger(length) &&
+    offset >= 0 &&
+    length >= 0 &&
+    offset + length <= size
+  )
 }
 
 function typeFor(reply: FastifyReply, file: string): string {
@@ -261,7 +321,11 @@ function stream(reply: FastifyReply, method: string, handle: FileHandle, start: 
 }
 
 const TEXT: Record<number, string> = {
-  403: 'Forbidden', 404: 'Not Found', 412: 'Precondition Failed', 416: 'Range Not Satisfiable', 500: 'Internal Server Error',
+  403: 'Forbidden',
+  404: 'Not Found',
+  412: 'Precondition Failed',
+  416: 'Range Not Satisfiable',
+  500: 'Internal Server Error',
 }
 
 function plain(reply: FastifyReply, status: number, contentRange?: string): void {
@@ -274,6 +338,9 @@ function statusForFsError(err: unknown, reply: FastifyReply, file: string): numb
   const code = (err as NodeJS.ErrnoException).code
   if (code === 'ENOENT' || code === 'ENOTDIR') return 404
   if (code === 'ELOOP' || code === 'EACCES' || code === 'EPERM' || code === 'EISDIR') return 403
-  reply.log.error({ err: errors.GH_ERR_FILE_READ(file, code ?? 'unknown error', { cause: err }) }, 'file response failed')
+  reply.log.error(
+    { err: errors.GH_ERR_FILE_READ(file, code ?? 'unknown error', { cause: err }) },
+    'file response failed',
+  )
   return 500
 }

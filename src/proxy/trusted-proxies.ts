@@ -20,7 +20,8 @@ export function trustedProxyProblem(entry: string): string | undefined {
   if (slash === -1) return undefined
   const bits = entry.slice(slash + 1)
   const max = family === 4 ? 32 : 128
-  if (!/^\d{1,3}$/.test(bits) || Number(bits) > max) return `the prefix length of ${JSON.stringify(entry)} must be 0 to ${max}`
+  if (!/^\d{1,3}$/.test(bits) || Number(bits) > max)
+    return `the prefix length of ${JSON.stringify(entry)} must be 0 to ${max}`
   return undefined
 }
 

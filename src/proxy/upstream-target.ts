@@ -54,7 +54,8 @@ export class UpstreamTarget implements Target {
   #closing: Promise<void> | undefined
 
   constructor(opts: UpstreamTargetOptions) {
-    if (typeof opts?.name !== 'string' || opts.name === '') throw errors.GH_ERR_OPT_INVALID('upstream name must be a non-empty string')
+    if (typeof opts?.name !== 'string' || opts.name === '')
+      throw errors.GH_ERR_OPT_INVALID('upstream name must be a non-empty string')
     const url = parseUpstreamUrl(opts.name, opts.url)
     this.name = opts.name
     this.#host = url.host
@@ -74,14 +75,17 @@ export class UpstreamTarget implements Target {
   forward(req: ForwardRequest, reply: FastifyReply): Promise<void> {
     return new Promise((resolve) => {
       const exchange = new Exchange(req, reply, resolve, this.#report)
-      this.#pool.dispatch({
-        method: req.method as Dispatcher.HttpMethod,
-        path: this.#path(req.url),
-        headers: this.#requestHeaders(req),
-        body: req.body === null ? null : shield(req.body, exchange),
-        headersTimeout: this.#headersTimeout,
-        bodyTimeout: this.#bodyTimeout,
-      }, exchange)
+      this.#pool.dispatch(
+        {
+          method: req.method as Dispatcher.HttpMethod,
+          path: this.#path(req.url),
+          headers: this.#requestHeaders(req),
+          body: req.body === null ? null : shield(req.body, exchange),
+          headersTimeout: this.#headersTimeout,
+          bodyTimeout: this.#bodyTimeout,
+        },
+        exchange,
+      )
     })
   }
 
@@ -283,7 +287,10 @@ class Exchange implements Dispatcher.DispatchHandler {
  * lower-cased; hop-by-hop fields (and Proxy-Authenticate, which is for this hop) are dropped in
  * the same pass, Connection's list in a second only when the upstream sent one.
  */
-function responseHeaders(reply: FastifyReply, upstream: IncomingHttpHeaders): Record<string, string | string[] | number> {
+function responseHeaders(
+  reply: FastifyReply,
+  upstream: IncomingHttpHeaders,
+): Record<string, string | string[] | number> {
   const out: Record<string, string | string[] | number> = {}
   for (const name in upstream) {
     const value = upstream[name]
@@ -318,7 +325,9 @@ function parseUpstreamUrl(name: string, value: unknown): URL {
   try {
     url = new URL(String(value))
   } catch {
-    throw errors.GH_ERR_OPT_INVALID(`upstream ${name}: url must be an absolute http(s) URL, got ${JSON.stringify(value)}`)
+    throw errors.GH_ERR_OPT_INVALID(
+      `upstream ${name}: url must be an absolute http(s) URL, got ${JSON.stringify(value)}`,
+    )
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw errors.GH_ERR_OPT_INVALID(`upstream ${name}: url must use http or https, got ${url.protocol}`)
@@ -351,7 +360,10 @@ function shield(body: Readable, exchange: Exchange): Readable {
   }
   body.once('aborted', onAbort)
   body.once('error', onAbort)
-  pass.once('close', () => { body.off('aborted', onAbort); body.off('error', onAbort) })
+  pass.once('close', () => {
+    body.off('aborted', onAbort)
+    body.off('error', onAbort)
+  })
   body.pipe(pass)
   return pass
 }

@@ -46,6 +46,9 @@ export function withoutCookies(header: string | string[] | undefined, names: Rea
   let named = false
   for (const n of names) if (all.includes(n)) named = true
   if (!named) return all
-  const kept = all.split(';').map((p) => p.trim()).filter((p) => p !== '' && !names.has(p.slice(0, p.indexOf('=') === -1 ? p.length : p.indexOf('=')).trim()))
+  const kept = all
+    .split(';')
+    .map((p) => p.trim())
+    .filter((p) => p !== '' && !names.has(p.slice(0, p.indexOf('=') === -1 ? p.length : p.indexOf('=')).trim()))
   return kept.length === 0 ? undefined : kept.join('; ')
 }

@@ -10,7 +10,8 @@ export type FormBody = { ok: true; fields: URLSearchParams } | { ok: false; stat
 
 export async function readFormBody(req: IncomingMessage): Promise<FormBody> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
-  if (type !== 'application/x-www-form-urlencoded') return { ok: false, status: 415, reason: 'expected an application/x-www-form-urlencoded form' }
+  if (type !== 'application/x-www-form-urlencoded')
+    return { ok: false, status: 415, reason: 'expected an application/x-www-form-urlencoded form' }
   const declared = Number(req.headers['content-length'] ?? 0)
   if (declared > FORM_BODY_LIMIT) return { ok: false, status: 413, reason: 'form too large' }
   const chunks: Buffer[] = []

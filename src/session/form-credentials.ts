@@ -35,7 +35,13 @@ export function basicHeader(user: string, password: string): string {
  * The providers' context carries the request headers without credentials: no Authorization,
  * no Cookie (the session and pre-session cookies are credentials too).
  */
-export function formAuthRequest(raw: IncomingMessage, route: string, policy: AuthPolicy, credentials: string, path: string): AuthRequest {
+export function formAuthRequest(
+  raw: IncomingMessage,
+  route: string,
+  policy: AuthPolicy,
+  credentials: string,
+  path: string,
+): AuthRequest {
   let ctx: AuthContext | undefined
   return {
     method: 'GET',
@@ -57,5 +63,13 @@ function contextOf(raw: IncomingMessage, route: string, policy: AuthPolicy, path
     headers[k] = v
   }
   const q = path.indexOf('?')
-  return { method: 'GET', path: q === -1 ? path : path.slice(0, q), host: raw.headers.host ?? '', remoteAddress: raw.socket.remoteAddress ?? '', route, realm: policy.config.realm, headers }
+  return {
+    method: 'GET',
+    path: q === -1 ? path : path.slice(0, q),
+    host: raw.headers.host ?? '',
+    remoteAddress: raw.socket.remoteAddress ?? '',
+    route,
+    realm: policy.config.realm,
+    headers,
+  }
 }

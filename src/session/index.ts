@@ -47,7 +47,13 @@ export function createSessions(app: FastifyInstance, o: CreateSessionsOptions): 
   if (formRoutes.length === 0) return undefined
   const page = new LoginPage(o.config.session.template)
   const store = o.store ?? new MemorySessionStore()
-  const sessions = new Sessions({ config: o.config.session, store, secret: o.secret, trusted: o.trusted, inherited: o.store !== undefined })
+  const sessions = new Sessions({
+    config: o.config.session,
+    store,
+    secret: o.secret,
+    trusted: o.trusted,
+    inherited: o.store !== undefined,
+  })
   registerLoginRoutes(app, {
     sessions,
     table: o.table,
@@ -62,7 +68,8 @@ export function createSessions(app: FastifyInstance, o: CreateSessionsOptions): 
   return {
     store,
     forRoute: (route) => forms.has(route),
-    authenticate: (request, reply, policy, route) => authenticateSession(request, reply, policy, sessions, o.deps, route),
+    authenticate: (request, reply, policy, route) =>
+      authenticateSession(request, reply, policy, sessions, o.deps, route),
     providerChanged: (name) => sessions.providerChanged(name),
     allChanged: () => sessions.allChanged(),
   }

@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs'
 import { errors } from '../errors.js'
 
 /** No script, no frame, forms only to this site: the page needs its inline style and nothing else. */
-export const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+export const PAGE_CSP =
+  "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 export interface LoginPageValues {
   action: string
@@ -27,7 +28,8 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 }
 
-const STYLE = 'body{font:16px/1.5 system-ui,sans-serif;max-width:24rem;margin:4rem auto;padding:0 1rem;color:#222}label{display:block;margin-top:1rem}input{font:inherit;width:100%;box-sizing:border-box;padding:.4rem}button{font:inherit;margin-top:1.5rem;padding:.4rem 1.2rem}p.error{color:#a00}'
+const STYLE =
+  'body{font:16px/1.5 system-ui,sans-serif;max-width:24rem;margin:4rem auto;padding:0 1rem;color:#222}label{display:block;margin-top:1rem}input{font:inherit;width:100%;box-sizing:border-box;padding:.4rem}button{font:inherit;margin-top:1.5rem;padding:.4rem 1.2rem}p.error{color:#a00}'
 
 const BUILT_IN = `<!doctype html>
 <html lang="en">
@@ -72,7 +74,10 @@ export class LoginPage {
       throw errors.GH_ERR_CONFIG_INVALID(`session.template: cannot read ${templateFile}: ${(err as Error).message}`)
     }
     const missing = REQUIRED.filter((p) => !text.includes(p))
-    if (missing.length > 0) throw errors.GH_ERR_CONFIG_INVALID(`session.template: ${templateFile} lacks ${missing.join(', ')} (the form cannot work without them)`)
+    if (missing.length > 0)
+      throw errors.GH_ERR_CONFIG_INVALID(
+        `session.template: ${templateFile} lacks ${missing.join(', ')} (the form cannot work without them)`,
+      )
     this.#template = text
   }
 
@@ -87,14 +92,18 @@ export class LoginPage {
       logoutAction: escapeHtml(v.logoutAction),
     }
     // One pass: a value that happens to contain {{…}} is never expanded again.
-    return this.#template.replace(/\{\{(action|csrf|return|realm|error|errorBlock|logoutAction)\}\}/g, (_m, name: string) => values[name]!)
+    return this.#template.replace(
+      /\{\{(action|csrf|return|realm|error|errorBlock|logoutAction)\}\}/g,
+      (_m, name: string) => values[name]!,
+    )
   }
 }
 
 export function logoutPage(v: { action: string; csrf: string | undefined }): string {
-  const body = v.csrf === undefined
-    ? '<h1>Signed out</h1>\n<p>You are not signed in.</p>'
-    : `<h1>Sign out?</h1>
+  const body =
+    v.csrf === undefined
+      ? '<h1>Signed out</h1>\n<p>You are not signed in.</p>'
+      : `<h1>Sign out?</h1>
 <form method="post" action="${escapeHtml(v.action)}">
 <input type="hidden" name="csrf" value="${escapeHtml(v.csrf)}">
 <button type="submit">Sign out</button>

@@ -52,7 +52,13 @@ export function registerLoginRoutes(app: FastifyInstance, o: LoginRoutesOptions)
   const fallback = o.formRoutes[0]!.path
   const returnOf = (value: string | null | undefined): string => safeReturnPath(value, table, isForm) ?? fallback
 
-  const showLogin = (request: FastifyRequest, reply: FastifyReply, status: number, returnTo: string, error: string): FastifyReply => {
+  const showLogin = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    status: number,
+    returnTo: string,
+    error: string,
+  ): FastifyReply => {
     const raw = request.raw
     let pre = cookieValue(raw.headers.cookie, sessions.preCookieName)
     if (pre === undefined || !isSessionId(pre)) {
@@ -60,7 +66,14 @@ export function registerLoginRoutes(app: FastifyInstance, o: LoginRoutesOptions)
       reply.header('set-cookie', sessions.preCookie(pre, raw))
     }
     const route = table.decide(returnTo).ok ? (table.decide(returnTo) as { route?: RouteConfig }).route : undefined
-    const html = o.page.render({ action: loginPath, csrf: sessions.csrf.token('login', pre), returnTo, realm: route?.auth?.realm ?? '', error, logoutAction: logoutPath })
+    const html = o.page.render({
+      action: loginPath,
+      csrf: sessions.csrf.token('login', pre),
+      returnTo,
+      realm: route?.auth?.realm ?? '',
+      error,
+      logoutAction: logoutPath,
+    })
     return page(reply, status, html)
   }
 
@@ -79,9 +92,15 @@ export function registerLoginRoutes(app: FastifyInstance, o: LoginRoutesOptions)
     const body = await readFormBody(raw)
     if (!body.ok) return sendRefusal(reply, body.status, `${body.reason}\n`)
     const f = body.fields
-    if (!sessions.csrf.check('login', cookieValue(raw.headers.cookie, sessions.preCookieName), f.get('csrf') ?? undefined)) {
+    if (
+      !sessions.csrf.check('login', cookieValue(raw.headers.cookie, sessions.preCookieName), f.get('csrf') ?? undefined)
+    ) {
       r.gatehouseRefusal = { reason: 'malformed' }
-      return sendRefusal(reply, 403, 'Forbidden: the sign-in form has expired or was not sent from this site; load it again\n')
+      return sendRefusal(
+        reply,
+        403,
+        'Forbidden: the sign-in form has expired or was not sent from this site; load it again\n',
+      )
     }
     const returnTo = returnOf(f.get('return'))
     const route = (table.decide(returnTo) as { route: RouteConfig }).route
@@ -95,12 +114,21 @@ export function registerLoginRoutes(app: FastifyInstance, o: LoginRoutesOptions)
     const refreshing = o.refresh(policy)
     if (refreshing) await refreshing
     const credentials = basicHeader(user, password)
-    const outcome = await verifyThrottled(basicPolicyOf(policy), formAuthRequest(raw, route.path, policy, credentials, returnTo), o.deps)
-    const result: AuthResult = outcome.kind === 'ok' || outcome.kind === 'forbidden' ? { outcome: outcome.kind, identity: outcome.identity }
-      : outcome.kind === 'challenge' ? { outcome: 'challenge', reason: outcome.reason }
-        : outcome.kind === 'throttled' ? { outcome: 'throttled', reason: outcome.scope }
-          : outcome.kind === 'error' ? { outcome: 'error', reason: outcome.error.code }
-            : { outcome: 'bad-request', reason: outcome.reason }
+    const outcome = await verifyThrottled(
+      basicPolicyOf(policy),
+      formAuthRequest(raw, route.path, policy, credentials, returnTo),
+      o.deps,
+    )
+    const result: AuthResult =
+      outcome.kind === 'ok' || outcome.kind === 'forbidden'
+        ? { outcome: outcome.kind, identity: outcome.identity }
+        : outcome.kind === 'challenge'
+          ? { outcome: 'challenge', reason: outcome.reason }
+          : outcome.kind === 'throttled'
+            ? { outcome: 'throttled', reason: outcome.scope }
+            : outcome.kind === 'error'
+              ? { outcome: 'error', reason: outcome.error.code }
+              : { outcome: 'bad-request', reason: outcome.reason }
     o.onAuth?.(result.identity?.provider ?? route.auth!.provider.join(','), result.outcome, result.reason)
     r.gatehouseRefusal = refusalOf(result, credentials) ?? null
     switch (outcome.kind) {
@@ -130,7 +158,14 @@ export function registerLoginRoutes(app: FastifyInstance, o: LoginRoutesOptions)
     forceNoStore(reply.raw)
     ;(request as LoggedRequest).gatehouseRoute = logoutPath
     const live = await sessions.lookup(request.raw.headers)
-    return page(reply, 200, logoutPage({ action: logoutPath, csrf: live === undefined ? undefined : sessions.csrf.token('logout', live.record.key) }))
+    return page(
+      reply,
+      200,
+      logoutPage({
+        action: logoutPath,
+        csrf: live === undefined ? undefined : sessions.csrf.token('logout', live.record.key),
+      }),
+    )
   })
 
   app.post(logoutPath, async (request, reply) => {
@@ -144,7 +179,11 @@ export function registerLoginRoutes(app: FastifyInstance, o: LoginRoutesOptions)
     if (live !== undefined) {
       if (!sessions.csrf.check('logout', live.record.key, body.fields.get('csrf') ?? undefined)) {
         r.gatehouseRefusal = { reason: 'malformed', user: live.record.user }
-        return sendRefusal(reply, 403, 'Forbidden: the sign-out form has expired or was not sent from this site; load it again\n')
+        return sendRefusal(
+          reply,
+          403,
+          'Forbidden: the sign-out form has expired or was not sent from this site; load it again\n',
+        )
       }
       await sessions.end(live.record)
       r.user = { user: live.record.user, groups: live.record.groups, provider: live.record.provider }

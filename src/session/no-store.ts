@@ -16,7 +16,8 @@ export function forceNoStore(res: ServerResponse): void {
     const at = typeof rest[0] === 'string' ? 1 : 0
     const headers = rest[at]
     if (Array.isArray(headers)) rest[at] = withoutCacheHeaders(headers)
-    else if (headers !== undefined && headers !== null && typeof headers === 'object') dropCacheKeys(headers as OutgoingHttpHeaders)
+    else if (headers !== undefined && headers !== null && typeof headers === 'object')
+      dropCacheKeys(headers as OutgoingHttpHeaders)
     if (this.hasHeader('expires')) this.removeHeader('expires')
     if (this.hasHeader('pragma')) this.removeHeader('pragma')
     this.setHeader('cache-control', 'no-store')
@@ -33,7 +34,8 @@ function dropCacheKeys(headers: OutgoingHttpHeaders): void {
 
 /** writeHead's raw form: [name, value, name, value, …] or [[name, value], …]. */
 function withoutCacheHeaders(headers: unknown[]): unknown[] {
-  if (headers.length > 0 && Array.isArray(headers[0])) return headers.filter((pair) => !CACHE_HEADERS.has(String((pair as unknown[])[0]).toLowerCase()))
+  if (headers.length > 0 && Array.isArray(headers[0]))
+    return headers.filter((pair) => !CACHE_HEADERS.has(String((pair as unknown[])[0]).toLowerCase()))
   const out: unknown[] = []
   for (let i = 0; i + 1 < headers.length; i += 2) {
     if (!CACHE_HEADERS.has(String(headers[i]).toLowerCase())) out.push(headers[i], headers[i + 1])

@@ -10,7 +10,11 @@ import type { RouteTable, RoutePath } from '../proxy/path-rule.js'
 const ORIGIN_PATH = /^\/(?![/\\])[\x21-\x7e]*$/
 
 /** `value` when it is a safe path on a route of `table`, else undefined. */
-export function safeReturnPath<R extends RoutePath>(value: string | undefined | null, table: RouteTable<R>, accept: (route: R) => boolean): string | undefined {
+export function safeReturnPath<R extends RoutePath>(
+  value: string | undefined | null,
+  table: RouteTable<R>,
+  accept: (route: R) => boolean,
+): string | undefined {
   if (typeof value !== 'string' || value.length > 2048) return undefined
   if (!ORIGIN_PATH.test(value) || value.includes('\\')) return undefined
   const decision = table.decide(value)

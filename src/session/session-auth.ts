@@ -29,7 +29,14 @@ export type SessionStep =
 /** Confirmations in flight, by record key: a page's parallel requests after a change share one. */
 const confirming = new Map<string, Promise<'ok' | 'ended'>>()
 
-export async function authenticateSession(request: FastifyRequest, reply: FastifyReply, policy: AuthPolicy, sessions: Sessions, deps: VerifierDeps, route: string): Promise<SessionStep> {
+export async function authenticateSession(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  policy: AuthPolicy,
+  sessions: Sessions,
+  deps: VerifierDeps,
+  route: string,
+): Promise<SessionStep> {
   const raw = request.raw
   forceNoStore(reply.raw)
   // The session cookies are gatehouse's credentials, as Authorization is: the app never sees them.
@@ -41,9 +48,19 @@ export async function authenticateSession(request: FastifyRequest, reply: Fastif
   try {
     live = await sessions.lookup(cookies)
     if (live !== undefined && live.record.scope !== policy.cacheId) live = undefined
-    else if (live !== undefined && sessions.needsCheck(live.record) && (await confirm(live, request, policy, sessions, deps, route)) === 'ended') live = undefined
+    else if (
+      live !== undefined &&
+      sessions.needsCheck(live.record) &&
+      (await confirm(live, request, policy, sessions, deps, route)) === 'ended'
+    )
+      live = undefined
   } catch (err) {
-    sendError(reply, isGatehouseError(err) ? err : errors.GH_ERR_PROVIDER_FAILED('session', (err as Error)?.name ?? 'error', { cause: err }))
+    sendError(
+      reply,
+      isGatehouseError(err)
+        ? err
+        : errors.GH_ERR_PROVIDER_FAILED('session', (err as Error)?.name ?? 'error', { cause: err }),
+    )
     return refused(request, 'provider-error')
   }
   if (live !== undefined) {
@@ -59,7 +76,11 @@ export async function authenticateSession(request: FastifyRequest, reply: Fastif
   // A cookie that named no live session is dropped, so the browser stops sending it.
   if (sessions.idOf(cookies) !== undefined) reply.header('set-cookie', sessions.clearSessionCookie(raw))
   if (browser) {
-    reply.code(303).header('location', `${sessions.config.loginPath}?return=${encodeURIComponent(raw.url ?? '/')}`).type('text/plain; charset=utf-8').send('See Other: sign in first\n')
+    reply
+      .code(303)
+      .header('location', `${sessions.config.loginPath}?return=${encodeURIComponent(raw.url ?? '/')}`)
+      .type('text/plain; charset=utf-8')
+      .send('See Other: sign in first\n')
   } else {
     sendRefusal(reply, 401, 'Unauthorized\n')
   }
@@ -67,7 +88,11 @@ export async function authenticateSession(request: FastifyRequest, reply: Fastif
 }
 
 /** Tells the access line why (server.ts's onResponse hook reads these request fields). */
-function refused(request: FastifyRequest, reason: 'forbidden' | 'no-credentials' | 'provider-error', identity?: Identity): SessionStep {
+function refused(
+  request: FastifyRequest,
+  reason: 'forbidden' | 'no-credentials' | 'provider-error',
+  identity?: Identity,
+): SessionStep {
   const r = request as FastifyRequest & { user?: Identity; gatehouseRefusal: Refusal | null }
   r.gatehouseRefusal = identity === undefined ? { reason } : { reason, user: identity.user }
   if (identity !== undefined) r.user = identity
@@ -79,7 +104,14 @@ function refused(request: FastifyRequest, reason: 'forbidden' | 'no-credentials'
  * runs again (no throttle: it is not a guess) and the session ends unless the same user is
  * still accepted; their groups are refreshed. A provider failure is an error (fail closed).
  */
-function confirm(live: LiveSession, request: FastifyRequest, policy: AuthPolicy, sessions: Sessions, deps: VerifierDeps, route: string): Promise<'ok' | 'ended'> {
+function confirm(
+  live: LiveSession,
+  request: FastifyRequest,
+  policy: AuthPolicy,
+  sessions: Sessions,
+  deps: VerifierDeps,
+  route: string,
+): Promise<'ok' | 'ended'> {
   const key = live.record.key
   let p = confirming.get(key)
   if (p === undefined) {
@@ -89,15 +121,28 @@ function confirm(live: LiveSession, request: FastifyRequest, policy: AuthPolicy,
         await sessions.end(live.record)
         return 'ended'
       }
-      const req = formAuthRequest(request.raw, route, policy, basicHeader(creds.user, creds.password), request.raw.url ?? '/')
+      const req = formAuthRequest(
+        request.raw,
+        route,
+        policy,
+        basicHeader(creds.user, creds.password),
+        request.raw.url ?? '/',
+      )
       const outcome = await verify(basicPolicyOf(policy), req, deps)
       if (outcome.kind === 'error') throw outcome.error
-      if ((outcome.kind === 'ok' || outcome.kind === 'forbidden') && outcome.identity.user === live.record.user && outcome.identity.provider === live.record.provider) {
+      if (
+        (outcome.kind === 'ok' || outcome.kind === 'forbidden') &&
+        outcome.identity.user === live.record.user &&
+        outcome.identity.provider === live.record.provider
+      ) {
         await sessions.confirmed(live.record, outcome.identity.groups)
         return 'ok'
       }
       await sessions.end(live.record)
-      request.log.info({ user: live.record.user, provider: live.record.provider }, 'session ended: the provider no longer accepts its credentials')
+      request.log.info(
+        { user: live.record.user, provider: live.record.provider },
+        'session ended: the provider no longer accepts its credentials',
+      )
       return 'ended'
     })().finally(() => confirming.delete(key))
     confirming.set(key, p)

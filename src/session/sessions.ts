@@ -69,7 +69,13 @@ export class Sessions {
   }
 
   /** A new session for a login that just succeeded; the one the browser had (if any) ends. Returns the new id. */
-  async start(identity: Identity, loginName: string, password: string, scope: string, previousId: string | undefined): Promise<string> {
+  async start(
+    identity: Identity,
+    loginName: string,
+    password: string,
+    scope: string,
+    previousId: string | undefined,
+  ): Promise<string> {
     const id = newSessionId()
     const now = this.now()
     const record: SessionRecord = {
@@ -146,6 +152,11 @@ export class Sessions {
   }
 
   #attributes(req: IncomingMessage, path: string, sameSite: CookieAttributes['sameSite']): CookieAttributes {
-    return { path, secure: this.isSecure(req), sameSite, ...(this.config.cookieDomain !== undefined ? { domain: this.config.cookieDomain } : {}) }
+    return {
+      path,
+      secure: this.isSecure(req),
+      sameSite,
+      ...(this.config.cookieDomain !== undefined ? { domain: this.config.cookieDomain } : {}),
+    }
   }
 }

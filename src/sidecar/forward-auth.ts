@@ -59,11 +59,20 @@ export function registerSidecar(app: FastifyInstance, { config, providers, deps,
     reply.header('cache-control', 'no-store')
     const raw = request.raw
     const recovered = recoverOriginalRequest(
-      { method: raw.method ?? 'GET', url: raw.url ?? '/', headers: raw.headers, rawHeaders: raw.rawHeaders, remoteAddress: raw.socket.remoteAddress ?? '' },
+      {
+        method: raw.method ?? 'GET',
+        url: raw.url ?? '/',
+        headers: raw.headers,
+        rawHeaders: raw.rawHeaders,
+        remoteAddress: raw.socket.remoteAddress ?? '',
+      },
       { path: sidecar.path, trustedProxies: trusted },
     )
     if (!recovered.ok) {
-      request.log.warn({ reason: recovered.reason, detail: recovered.detail }, 'sidecar: refused, no trustworthy original request')
+      request.log.warn(
+        { reason: recovered.reason, detail: recovered.detail },
+        'sidecar: refused, no trustworthy original request',
+      )
       return forbidden(reply)
     }
     const original = recovered.request
@@ -91,7 +100,16 @@ export function registerSidecar(app: FastifyInstance, { config, providers, deps,
   for (const url of [sidecar.path, `${sidecar.path}/*`]) app.route({ method: app.supportedMethods, url, handler })
 }
 
-async function decide(request: FastifyRequest, reply: FastifyReply, original: OriginalRequest, route: RouteConfig, policy: AuthPolicy, deps: VerifierDeps, sidecar: NonNullable<Config['sidecar']>, onAuth?: SidecarDeps['onAuth']): Promise<FastifyReply> {
+async function decide(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  original: OriginalRequest,
+  route: RouteConfig,
+  policy: AuthPolicy,
+  deps: VerifierDeps,
+  sidecar: NonNullable<Config['sidecar']>,
+  onAuth?: SidecarDeps['onAuth'],
+): Promise<FastifyReply> {
   const ctx = contextOf(request, original, route, policy)
   if (policy.chain.some((p) => p.provider.allowAccess)) {
     try {
@@ -106,21 +124,48 @@ async function decide(request: FastifyRequest, reply: FastifyReply, original: Or
     }
   }
   const credentials = request.raw.headers[policy.requestHeader]
-  const outcome = await verifyThrottled(policy, { method: original.method, methodUnknown: !original.methodKnown, url: original.uri, host: original.host, credentials, ctx }, deps)
+  const outcome = await verifyThrottled(
+    policy,
+    {
+      method: original.method,
+      methodUnknown: !original.methodKnown,
+      url: original.uri,
+      host: original.host,
+      credentials,
+      ctx,
+    },
+    deps,
+  )
   const identity = outcome.kind === 'ok' || outcome.kind === 'forbidden' ? outcome.identity : undefined
-  const reason = outcome.kind === 'challenge' ? outcome.reason : outcome.kind === 'error' ? outcome.error.code : outcome.kind === 'bad-request' ? outcome.reason : undefined
+  const reason =
+    outcome.kind === 'challenge'
+      ? outcome.reason
+      : outcome.kind === 'error'
+        ? outcome.error.code
+        : outcome.kind === 'bad-request'
+          ? outcome.reason
+          : undefined
   onAuth?.(identity?.provider ?? policy.config.provider.join(','), outcome.kind, reason)
-  noteRefusal(request, { outcome: outcome.kind, ...(identity ? { identity } : {}), ...(reason !== undefined ? { reason } : {}) }, credentials)
+  noteRefusal(
+    request,
+    { outcome: outcome.kind, ...(identity ? { identity } : {}), ...(reason !== undefined ? { reason } : {}) },
+    credentials,
+  )
   switch (outcome.kind) {
     case 'ok':
       setUser(request, outcome.identity)
       if (outcome.authInfo) reply.header(policy.infoHeader, outcome.authInfo)
       for (const name of sidecar.userHeaders) reply.header(name, encodeHeaderValue(outcome.identity.user))
-      for (const name of sidecar.groupsHeaders) reply.header(name, outcome.identity.groups.map(encodeHeaderValue).join(','))
+      for (const name of sidecar.groupsHeaders)
+        reply.header(name, outcome.identity.groups.map(encodeHeaderValue).join(','))
       return reply.code(200).send()
     case 'challenge':
       reply.header(policy.challengeHeader, challengeHeaders(policy, deps.nonces, outcome.stale))
-      return text(reply, policy.challengeStatus, policy.challengeStatus === 401 ? 'Unauthorized\n' : 'Proxy Authentication Required\n')
+      return text(
+        reply,
+        policy.challengeStatus,
+        policy.challengeStatus === 401 ? 'Unauthorized\n' : 'Proxy Authentication Required\n',
+      )
     case 'forbidden':
       setUser(request, outcome.identity)
       return forbidden(reply)
@@ -142,10 +187,17 @@ async function decide(request: FastifyRequest, reply: FastifyReply, original: Or
 
 /** A malformed sub-request: 400, or 403 (`refusedStatus`) for nginx, whose auth_request makes a 400 a 500. */
 function refuse(reply: FastifyReply, sidecar: NonNullable<Config['sidecar']>, reason: string): FastifyReply {
-  return sidecar.refusedStatus === 403 ? text(reply, 403, `Forbidden: ${reason}\n`) : text(reply, 400, `Bad Request: ${reason}\n`)
+  return sidecar.refusedStatus === 403
+    ? text(reply, 403, `Forbidden: ${reason}\n`)
+    : text(reply, 400, `Bad Request: ${reason}\n`)
 }
 
-function contextOf(request: FastifyRequest, original: OriginalRequest, route: RouteConfig, policy: AuthPolicy): AuthContext {
+function contextOf(
+  request: FastifyRequest,
+  original: OriginalRequest,
+  route: RouteConfig,
+  policy: AuthPolicy,
+): AuthContext {
   const headers: AuthContext['headers'] = {}
   for (const [k, v] of Object.entries(request.raw.headers)) {
     // HTTP/2 pseudo-header fields are the sub-request's own request line, not the original request's fields.

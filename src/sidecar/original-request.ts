@@ -42,7 +42,8 @@ export interface OriginalRequest {
 }
 
 export type RecoverFailure = 'no-original-uri' | 'conflict' | 'malformed'
-export type RecoverResult = { ok: true; request: OriginalRequest } | { ok: false; reason: RecoverFailure; detail: string }
+export type RecoverResult =
+  { ok: true; request: OriginalRequest } | { ok: false; reason: RecoverFailure; detail: string }
 
 export interface RecoverOptions {
   /** The sidecar path, without a trailing slash. */
@@ -51,7 +52,15 @@ export interface RecoverOptions {
 }
 
 /** Headers whose repetition makes the sub-request ambiguous. */
-const SINGLE = ['x-original-uri', 'x-original-url', 'x-original-method', 'x-forwarded-uri', 'x-forwarded-method', 'x-forwarded-host', 'x-forwarded-proto']
+const SINGLE = [
+  'x-original-uri',
+  'x-original-url',
+  'x-original-method',
+  'x-forwarded-uri',
+  'x-forwarded-method',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+]
 
 /**
  * method = token (RFC 9110 §9.1); tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
@@ -109,7 +118,12 @@ export function recoverOriginalRequest(req: SidecarRequest, opts: RecoverOptions
   }
 
   if (uris.length === 0) {
-    return fail('no-original-uri', trusted ? 'no X-Original-URI, X-Forwarded-Uri, X-Original-URL or path suffix' : `peer ${req.remoteAddress} is not in trustedProxies, so its forwarding headers are ignored`)
+    return fail(
+      'no-original-uri',
+      trusted
+        ? 'no X-Original-URI, X-Forwarded-Uri, X-Original-URL or path suffix'
+        : `peer ${req.remoteAddress} is not in trustedProxies, so its forwarding headers are ignored`,
+    )
   }
   const [, uri] = uris[0]!
   for (const [name, v] of uris) {
@@ -128,7 +142,17 @@ export function recoverOriginalRequest(req: SidecarRequest, opts: RecoverOptions
   const ownHost = typeof own === 'string' ? own : ''
   return {
     ok: true,
-    request: { method, methodKnown: methods.length > 0, uri, host: host ?? ownHost, proto, remoteAddress: trusted ? clientAddress(req.headers, opts.trustedProxies) ?? req.remoteAddress : req.remoteAddress, sources },
+    request: {
+      method,
+      methodKnown: methods.length > 0,
+      uri,
+      host: host ?? ownHost,
+      proto,
+      remoteAddress: trusted
+        ? (clientAddress(req.headers, opts.trustedProxies) ?? req.remoteAddress)
+        : req.remoteAddress,
+      sources,
+    },
   }
 }
 
@@ -170,7 +194,10 @@ function countHeader(raw: readonly string[], lower: string): number {
  */
 function clientAddress(headers: IncomingHttpHeaders, trusted: AddressMatcher): string | undefined {
   const xff = headers['x-forwarded-for']
-  const list = (Array.isArray(xff) ? xff.join(',') : xff ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '')
+  const list = (Array.isArray(xff) ? xff.join(',') : (xff ?? ''))
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
   for (let i = list.length - 1; i >= 0; i--) if (!trusted.has(list[i]!)) return list[i]
   return undefined
 }

@@ -40,7 +40,9 @@ export class RedisNonceCounts implements NonceCounts {
   constructor(opts: RedisNonceCountsOptions) {
     this.#o = opts
     opts.connection.client.defineCommand('ghNonceCount', { lua: NONCE_COUNT })
-    this.#script = (opts.connection.client as unknown as { ghNonceCount: Script }).ghNonceCount.bind(opts.connection.client)
+    this.#script = (opts.connection.client as unknown as { ghNonceCount: Script }).ghNonceCount.bind(
+      opts.connection.client,
+    )
   }
 
   async use(nonce: string, nc: string | undefined): Promise<boolean> {
@@ -65,7 +67,10 @@ export class RedisNonceCounts implements NonceCounts {
 
   #unavailable(why: string, cause?: unknown): Error {
     this.#o.onUnavailable()
-    const err = cause === undefined ? errors.GH_ERR_STATE_UNAVAILABLE(this.#o.connection.address, why) : errors.GH_ERR_STATE_UNAVAILABLE(this.#o.connection.address, why, { cause })
+    const err =
+      cause === undefined
+        ? errors.GH_ERR_STATE_UNAVAILABLE(this.#o.connection.address, why)
+        : errors.GH_ERR_STATE_UNAVAILABLE(this.#o.connection.address, why, { cause })
     // Reconnection is retried at most every 2 s: a client may come back that soon.
     return Object.assign(err, { retryAfter: 2 })
   }

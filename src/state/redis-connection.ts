@@ -69,7 +69,13 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> {
     const opts = redisOptions(config.redis, config.timeoutMs)
     this.client = new Redis(opts)
     // The subscriber is off the request path: its SUBSCRIBE may wait for a connection, without a timeout.
-    this.subscriber = new Redis({ ...opts, commandTimeout: undefined, enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: false })
+    this.subscriber = new Redis({
+      ...opts,
+      commandTimeout: undefined,
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+      autoResubscribe: false,
+    })
     const warn = (what: string) => (err: Error) => {
       if (!this.#closed) log.warn({ store: this.address, err: err.message }, `shared state store: ${what}`)
     }
@@ -82,8 +88,12 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> {
     }
     this.client.on('error', once('client', 'connection error'))
     this.subscriber.on('error', once('subscriber', 'subscriber connection error'))
-    this.client.on('ready', () => { quiet.client = false })
-    this.subscriber.on('ready', () => { quiet.subscriber = false })
+    this.client.on('ready', () => {
+      quiet.client = false
+    })
+    this.subscriber.on('ready', () => {
+      quiet.subscriber = false
+    })
     this.client.on('ready', () => {
       if (this.#wasLost) {
         log.info({ store: this.address }, 'shared state store reachable again: shared counting resumes')
@@ -95,7 +105,10 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> {
     this.client.on('close', () => {
       if (this.#everReady && !this.#wasLost && !this.#closed) {
         this.#wasLost = true
-        log.warn({ store: this.address }, 'shared state store connection lost: throttling counts per instance, Digest answers 503 until it is back')
+        log.warn(
+          { store: this.address },
+          'shared state store connection lost: throttling counts per instance, Digest answers 503 until it is back',
+        )
       }
     })
     this.subscriber.on('close', () => {
@@ -117,7 +130,12 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> {
    */
   async start(channels: string[], waitMs: number): Promise<boolean> {
     this.#channels = channels
-    void this.subscriber.subscribe(...channels).then(() => { this.#subscribed = true }, () => {})
+    void this.subscriber.subscribe(...channels).then(
+      () => {
+        this.#subscribed = true
+      },
+      () => {},
+    )
     if (this.up) return true
     return new Promise<boolean>((resolve) => {
       const done = (ok: boolean): void => {

@@ -14,7 +14,14 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
-import { MemoryThrottleStore, type CountedKey, type FailureCount, type ReserveResult, type ThrottleScope, type ThrottleStore } from '../auth/throttle-store.js'
+import {
+  MemoryThrottleStore,
+  type CountedKey,
+  type FailureCount,
+  type ReserveResult,
+  type ThrottleScope,
+  type ThrottleStore,
+} from '../auth/throttle-store.js'
 import type { RedisConnection } from './redis-connection.js'
 import { FAIL, RESERVE, SETTLE } from './throttle-scripts.js'
 
@@ -22,7 +29,11 @@ import { FAIL, RESERVE, SETTLE } from './throttle-scripts.js'
 export const SLOT_TTL_MS = 120_000
 
 type Script = (numKeys: number, ...args: Array<string | number>) => Promise<unknown>
-interface ThrottleCommands { ghThrottleReserve: Script; ghThrottleSettle: Script; ghThrottleFail: Script }
+interface ThrottleCommands {
+  ghThrottleReserve: Script
+  ghThrottleSettle: Script
+  ghThrottleFail: Script
+}
 
 export interface RedisThrottleStoreOptions {
   connection: RedisConnection
@@ -62,7 +73,9 @@ export class RedisThrottleStore implements ThrottleStore {
     const slot = randomBytes(9).toString('base64url')
     const args: Array<string | number> = [now, slot, SLOT_TTL_MS]
     for (const k of keys) args.push(k.rule.maxFailures, k.rule.windowMs)
-    const reply = await this.#call(() => this.#redis.ghThrottleReserve(keys.length * 2, ...this.#keyPairs(keys), ...args))
+    const reply = await this.#call(() =>
+      this.#redis.ghThrottleReserve(keys.length * 2, ...this.#keyPairs(keys), ...args),
+    )
     if (reply === undefined) return this.#local.reserve(keys, now)
     const [ok, index, lockedMs] = reply as number[]
     if (ok === 1) {
@@ -80,15 +93,28 @@ export class RedisThrottleStore implements ThrottleStore {
     this.#slots.delete(keys)
     const args: Array<string | number> = [now, failed ? 1 : 0, this.#o.maxLockoutMs, slot]
     for (const k of keys) args.push(k.rule.maxFailures, k.rule.windowMs, k.rule.lockoutMs, this.#ttl(k))
-    const reply = await this.#call(() => this.#redis.ghThrottleSettle(keys.length * 2, ...this.#keyPairs(keys), ...args))
+    const reply = await this.#call(() =>
+      this.#redis.ghThrottleSettle(keys.length * 2, ...this.#keyPairs(keys), ...args),
+    )
     // Redis went away mid-attempt: its slot lapses there by itself; the failure is counted here.
-    if (reply === undefined) return failed ? keys.map((k) => this.#local.fail(k, now)!) : keys.map(() => ({ failures: 0, lockoutMs: 0 }))
+    if (reply === undefined)
+      return failed ? keys.map((k) => this.#local.fail(k, now)!) : keys.map(() => ({ failures: 0, lockoutMs: 0 }))
     const flat = reply as number[]
-    return keys.map((k, i) => this.#counted(k, now, { failures: flat[2 * i] as number, lockoutMs: flat[2 * i + 1] as number }))
+    return keys.map((k, i) =>
+      this.#counted(k, now, { failures: flat[2 * i] as number, lockoutMs: flat[2 * i + 1] as number }),
+    )
   }
 
   async fail(key: CountedKey, now: number, credential?: string): Promise<FailureCount | undefined> {
-    const args = [now, this.#o.maxLockoutMs, key.rule.maxFailures, key.rule.windowMs, key.rule.lockoutMs, this.#ttl(key), credential ?? '']
+    const args = [
+      now,
+      this.#o.maxLockoutMs,
+      key.rule.maxFailures,
+      key.rule.windowMs,
+      key.rule.lockoutMs,
+      this.#ttl(key),
+      credential ?? '',
+    ]
     const reply = await this.#call(() => this.#redis.ghThrottleFail(1, this.#hashKey(key.scope, key.id), ...args))
     if (reply === undefined) return this.#local.fail(key, now, credential)
     const [failures, lockoutMs] = reply as number[]
@@ -158,7 +184,10 @@ export class RedisThrottleStore implements ThrottleStore {
     this.#o.onFallback()
     if (!this.#degraded) {
       this.#degraded = true
-      this.#o.log.warn({ store: this.#o.connection.address, err: why }, 'shared state store unavailable: login throttling counts per instance until it is back')
+      this.#o.log.warn(
+        { store: this.#o.connection.address, err: why },
+        'shared state store unavailable: login throttling counts per instance until it is back',
+      )
     }
     return undefined
   }

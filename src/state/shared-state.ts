@@ -57,7 +57,10 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
     })
     this.connection.on('resubscribed', () => {
       this.counters.resyncs++
-      log.warn({ store: this.connection.address }, 'shared state store: reconnected after a disconnect; credential caches emptied (invalidations may have been missed)')
+      log.warn(
+        { store: this.connection.address },
+        'shared state store: reconnected after a disconnect; credential caches emptied (invalidations may have been missed)',
+      )
       this.emit('resync')
     })
   }
@@ -65,8 +68,13 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
   /** Connects (waiting a bounded time); Redis unreachable is logged, not fatal: the fallbacks apply until it comes. */
   async start(): Promise<void> {
     const up = await this.connection.start([this.#channel], Math.max(START_WAIT_MS, this.#config.timeoutMs))
-    if (up) this.#log.info({ store: this.connection.address, prefix: this.#config.prefix }, 'shared state store connected')
-    else this.#log.warn({ store: this.connection.address }, 'shared state store unreachable at start: throttling counts per instance and Digest answers 503 until it is reachable')
+    if (up)
+      this.#log.info({ store: this.connection.address, prefix: this.#config.prefix }, 'shared state store connected')
+    else
+      this.#log.warn(
+        { store: this.connection.address },
+        'shared state store unreachable at start: throttling counts per instance and Digest answers 503 until it is reachable',
+      )
   }
 
   get up(): boolean {
@@ -75,7 +83,8 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
 
   /** The throttle store; a reload with other throttle limits gets a store of its own (the counts stay in Redis). */
   throttleStore(t: ThrottleConfig): RedisThrottleStore {
-    if (this.#throttle?.maxEntries === t.maxEntries && this.#throttle.maxLockoutMs === t.maxLockoutMs) return this.#throttle
+    if (this.#throttle?.maxEntries === t.maxEntries && this.#throttle.maxLockoutMs === t.maxLockoutMs)
+      return this.#throttle
     this.#throttle = new RedisThrottleStore({
       connection: this.connection,
       prefix: this.#config.prefix,
@@ -89,15 +98,25 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
   }
 
   nonceCounts(nonceTtlMs: number): RedisNonceCounts {
-    return new RedisNonceCounts({ connection: this.connection, prefix: this.#config.prefix, nonceTtlMs, onUnavailable: () => this.counters.nonceUnavailable++ })
+    return new RedisNonceCounts({
+      connection: this.connection,
+      prefix: this.#config.prefix,
+      nonceTtlMs,
+      onUnavailable: () => this.counters.nonceUnavailable++,
+    })
   }
 
   /** Tells the other instances; lost when Redis is down (they empty their caches when they reconnect). */
   publish(event: StateEvent): void {
     if (!this.connection.up) return
-    this.connection.client.publish(this.#channel, JSON.stringify({ ...event, from: this.#instance })).catch((err: Error) => {
-      this.#log.warn({ store: this.connection.address, err: err.message }, 'shared state store: could not announce to the other instances')
-    })
+    this.connection.client
+      .publish(this.#channel, JSON.stringify({ ...event, from: this.#instance }))
+      .catch((err: Error) => {
+        this.#log.warn(
+          { store: this.connection.address, err: err.message },
+          'shared state store: could not announce to the other instances',
+        )
+      })
   }
 
   async close(): Promise<void> {
@@ -112,7 +131,12 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
       return
     }
     if (e === null || typeof e !== 'object' || e.from === this.#instance) return
-    if (e.kind === 'lockout' && (e.scope === 'address' || e.scope === 'user') && typeof e.id === 'string' && typeof e.until === 'number') {
+    if (
+      e.kind === 'lockout' &&
+      (e.scope === 'address' || e.scope === 'user') &&
+      typeof e.id === 'string' &&
+      typeof e.until === 'number'
+    ) {
       this.#throttle?.learnLockout(e.scope, e.id, e.until)
     } else if (e.kind === 'flush') {
       const flush: Extract<StateEvent, { kind: 'flush' }> = { kind: 'flush' }

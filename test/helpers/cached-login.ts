@@ -9,14 +9,21 @@ import { createHash } from 'node:crypto'
 import type { EchoUpstream } from './echo-upstream.js'
 import type { TestGateway } from './gateway.js'
 
-export interface Answer { status: number; challenge: string | null }
+export interface Answer {
+  status: number
+  challenge: string | null
+}
 export type Authorization = string | (() => Promise<string> | string)
 
 const md5 = (s: string) => createHash('md5').update(s).digest('hex')
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 export class CachedLoginProbe {
-  constructor(private readonly gw: TestGateway, private readonly upstream: EchoUpstream, private readonly boundMs: number) {}
+  constructor(
+    private readonly gw: TestGateway,
+    private readonly upstream: EchoUpstream,
+    private readonly boundMs: number,
+  ) {}
 
   async get(path: string, authorization?: string): Promise<Answer> {
     const res = await fetch(`${this.gw.url}${path}`, { headers: authorization === undefined ? {} : { authorization } })
@@ -47,12 +54,17 @@ export class CachedLoginProbe {
    * Repeats the old login until it gets `status`, for at most the bound after the change returned.
    * Returns the last answer and how many requests the upstream saw meanwhile beyond those let in.
    */
-  async refusedWithin(path: string, authorization: Authorization, status: number): Promise<Answer & { leaked: number }> {
+  async refusedWithin(
+    path: string,
+    authorization: Authorization,
+    status: number,
+  ): Promise<Answer & { leaked: number }> {
     const deadline = Date.now() + this.boundMs
     for (;;) {
       const seen = this.upstream.seen.length
       const r = await this.get(path, await header(authorization))
-      if (r.status === status || Date.now() >= deadline) return { ...r, leaked: r.status === status ? this.upstream.seen.length - seen : 0 }
+      if (r.status === status || Date.now() >= deadline)
+        return { ...r, leaked: r.status === status ? this.upstream.seen.length - seen : 0 }
       await pause(50)
     }
   }
@@ -68,7 +80,12 @@ export class CachedLoginProbe {
       const seen = new Set<number>()
       for (const line of this.gw.logs.slice(mark)) {
         const rec = JSON.parse(line) as { msg?: string; provider?: string; thread?: number }
-        if (rec.msg === 'provider data changed: cache entries dropped' && rec.provider === provider && typeof rec.thread === 'number') seen.add(rec.thread)
+        if (
+          rec.msg === 'provider data changed: cache entries dropped' &&
+          rec.provider === provider &&
+          typeof rec.thread === 'number'
+        )
+          seen.add(rec.thread)
       }
       if (seen.size === threads) return
       assert.ok(Date.now() < deadline, `only threads ${[...seen].join(', ')} reported the change`)

@@ -26,12 +26,16 @@ export interface DigestLogin {
 
 /** H(data) as lower-case hex, for the algorithm's hash (the -sess suffix only changes A1). */
 export function digestHash(algorithm: ClientAlgorithm, data: string | Buffer): string {
-  const name = { 'MD5': 'md5', 'SHA-256': 'sha256', 'SHA-512-256': 'sha512-256' }[algorithm.replace(/-sess$/, '') as 'MD5']
+  const name = { MD5: 'md5', 'SHA-256': 'sha256', 'SHA-512-256': 'sha512-256' }[
+    algorithm.replace(/-sess$/, '') as 'MD5'
+  ]
   return createHash(name).update(data).digest('hex')
 }
 
 /** RFC 7616 §3.4.2: A1 = user:realm:password, and for -sess H(that):nonce:cnonce. */
-export function clientHA1(l: Pick<DigestLogin, 'algorithm' | 'username' | 'realm' | 'password' | 'nonce' | 'cnonce'>): string {
+export function clientHA1(
+  l: Pick<DigestLogin, 'algorithm' | 'username' | 'realm' | 'password' | 'nonce' | 'cnonce'>,
+): string {
   const ha1 = digestHash(l.algorithm, `${l.username}:${l.realm}:${l.password}`)
   return l.algorithm.endsWith('-sess') ? digestHash(l.algorithm, `${ha1}:${l.nonce}:${l.cnonce ?? ''}`) : ha1
 }
@@ -39,7 +43,8 @@ export function clientHA1(l: Pick<DigestLogin, 'algorithm' | 'username' | 'realm
 /** RFC 7616 §3.4.1 and §3.4.3: the request-digest a client sends as `response`. */
 export function clientResponse(l: DigestLogin): string {
   const h = (s: string): string => digestHash(l.algorithm, s)
-  const a2 = l.qop === 'auth-int' ? `${l.method}:${l.uri}:${digestHash(l.algorithm, l.body ?? '')}` : `${l.method}:${l.uri}`
+  const a2 =
+    l.qop === 'auth-int' ? `${l.method}:${l.uri}:${digestHash(l.algorithm, l.body ?? '')}` : `${l.method}:${l.uri}`
   const ha1 = clientHA1(l)
   if (l.qop === undefined) return h(`${ha1}:${l.nonce}:${h(a2)}`)
   return h(`${ha1}:${l.nonce}:${l.nc}:${l.cnonce}:${l.qop}:${h(a2)}`)

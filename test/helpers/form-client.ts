@@ -27,11 +27,19 @@ export class Jar {
   }
 }
 
-export async function send(base: string, path: string, opts: { method?: string; headers?: Record<string, string>; body?: string; jar?: Jar } = {}): Promise<Answer> {
+export async function send(
+  base: string,
+  path: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: string; jar?: Jar } = {},
+): Promise<Answer> {
   const headers: Record<string, string> = { ...opts.headers }
   const cookie = opts.jar?.header()
   if (cookie !== undefined && headers.cookie === undefined) headers.cookie = cookie
-  const res = await request(`${base}${path}`, { method: (opts.method ?? 'GET') as 'GET', headers, ...(opts.body !== undefined ? { body: opts.body } : {}) })
+  const res = await request(`${base}${path}`, {
+    method: (opts.method ?? 'GET') as 'GET',
+    headers,
+    ...(opts.body !== undefined ? { body: opts.body } : {}),
+  })
   const body = await res.body.text()
   opts.jar?.take(res.headers['set-cookie'])
   return { status: res.statusCode, headers: res.headers, body }
@@ -45,12 +53,26 @@ export function hiddenField(html: string, name: string): string | undefined {
 
 export const HTML = { accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8' }
 
-export function form(fields: Record<string, string>): { headers: Record<string, string>; body: string; method: string } {
-  return { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...HTML }, body: new URLSearchParams(fields).toString() }
+export function form(fields: Record<string, string>): {
+  headers: Record<string, string>
+  body: string
+  method: string
+} {
+  return {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...HTML },
+    body: new URLSearchParams(fields).toString(),
+  }
 }
 
 /** Loads the login page into `jar` and posts the credentials; the answer to the POST. */
-export async function login(base: string, jar: Jar, user: string, password: string, returnTo = '/app/'): Promise<Answer> {
+export async function login(
+  base: string,
+  jar: Jar,
+  user: string,
+  password: string,
+  returnTo = '/app/',
+): Promise<Answer> {
   const page = await send(base, `/.gatehouse/login?return=${encodeURIComponent(returnTo)}`, { headers: HTML, jar })
   const csrf = hiddenField(page.body, 'csrf') ?? ''
   const ret = hiddenField(page.body, 'return') ?? ''

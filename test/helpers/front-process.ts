@@ -18,8 +18,16 @@ export interface FrontProcess {
 
 const READY = 'FRONT-READY '
 
-export function startFrontProcess(config: Record<string, unknown>, baseDir: string, timeoutMs = 30_000): Promise<FrontProcess> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), JSON.stringify({ config, baseDir })], { stdio: ['ignore', 'pipe', 'pipe'] })
+export function startFrontProcess(
+  config: Record<string, unknown>,
+  baseDir: string,
+  timeoutMs = 30_000,
+): Promise<FrontProcess> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(import.meta.url), JSON.stringify({ config, baseDir })],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  )
   let out = ''
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return
@@ -30,8 +38,13 @@ export function startFrontProcess(config: Record<string, unknown>, baseDir: stri
     clearTimeout(timer)
   }
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { void stop(); reject(new Error(`front not ready within ${timeoutMs} ms: ${out}`)) }, timeoutMs)
-    child.stderr?.on('data', (c: Buffer) => { out += c.toString() })
+    const timer = setTimeout(() => {
+      void stop()
+      reject(new Error(`front not ready within ${timeoutMs} ms: ${out}`))
+    }, timeoutMs)
+    child.stderr?.on('data', (c: Buffer) => {
+      out += c.toString()
+    })
     child.stdout?.on('data', (c: Buffer) => {
       out += c.toString()
       const line = out.split('\n').find((l) => l.startsWith(READY))
@@ -40,16 +53,24 @@ export function startFrontProcess(config: Record<string, unknown>, baseDir: stri
       const ready = JSON.parse(line.slice(READY.length)) as { url: string; daemons: FrontProcess['daemons'] }
       resolve({ ...ready, pid: child.pid, output: () => out, stop })
     })
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`front exited with ${code} before it was ready: ${out}`)) })
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`front exited with ${code} before it was ready: ${out}`))
+    })
   })
 }
 
 async function main(): Promise<void> {
-  const { config, baseDir } = JSON.parse(process.argv[2] ?? '{}') as { config: Record<string, unknown>; baseDir: string }
+  const { config, baseDir } = JSON.parse(process.argv[2] ?? '{}') as {
+    config: Record<string, unknown>
+    baseDir: string
+  }
   const { parseConfig } = await import('../../src/config.js')
   const { runGateway } = await import('../../src/gateway.js')
   const gw = await runGateway(parseConfig({ listen: { host: '127.0.0.1', port: 0 }, ...config }, { baseDir }))
-  const daemons = (gw.supervisor?.status() ?? []).flatMap((g) => g.processes.map((p) => ({ group: g.name, pid: p.pid })))
+  const daemons = (gw.supervisor?.status() ?? []).flatMap((g) =>
+    g.processes.map((p) => ({ group: g.name, pid: p.pid })),
+  )
   process.stdout.write(`${READY}${JSON.stringify({ url: gw.address, daemons })}\n`)
   process.exitCode = await gw.untilStopped()
 }

@@ -30,7 +30,12 @@ export function writeFile(dir: string, name: string, content: string): string {
 
 export async function startGateway(raw: Record<string, unknown>, baseDir: string): Promise<TestGateway> {
   const logs: string[] = []
-  const sink = new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb() } })
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(String(chunk))
+      cb()
+    },
+  })
   const config = parseConfig({ listen: { host: '127.0.0.1', port: 0 }, ...raw }, { baseDir })
   const gw = await runGateway(config, { logger: createLogger('info', sink), signals: false })
   const port = Number(new URL(gw.address).port)

@@ -11,8 +11,12 @@ export interface KeyCheck {
 export function parseUniqueKeys(text: string): KeyCheck {
   const duplicates: string[] = []
   let i = 0
-  const fail = (what: string): never => { throw new SyntaxError(`${what} at offset ${i}`) }
-  const ws = () => { while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++ }
+  const fail = (what: string): never => {
+    throw new SyntaxError(`${what} at offset ${i}`)
+  }
+  const ws = () => {
+    while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++
+  }
   const str = (): string => {
     const start = i
     if (text[i] !== '"') fail('expected a string')
@@ -30,7 +34,10 @@ export function parseUniqueKeys(text: string): KeyCheck {
       const seen = new Set<string>()
       const obj: Record<string, unknown> = {}
       ws()
-      if (text[i] === '}') { i++; return obj }
+      if (text[i] === '}') {
+        i++
+        return obj
+      }
       for (;;) {
         ws()
         const key = str()
@@ -41,8 +48,14 @@ export function parseUniqueKeys(text: string): KeyCheck {
         i++
         obj[key] = value(`${path}${key}.`)
         ws()
-        if (text[i] === ',') { i++; continue }
-        if (text[i] === '}') { i++; return obj }
+        if (text[i] === ',') {
+          i++
+          continue
+        }
+        if (text[i] === '}') {
+          i++
+          return obj
+        }
         fail('expected , or }')
       }
     }
@@ -50,12 +63,21 @@ export function parseUniqueKeys(text: string): KeyCheck {
       i++
       const arr: unknown[] = []
       ws()
-      if (text[i] === ']') { i++; return arr }
+      if (text[i] === ']') {
+        i++
+        return arr
+      }
       for (;;) {
         arr.push(value(`${path}[].`))
         ws()
-        if (text[i] === ',') { i++; continue }
-        if (text[i] === ']') { i++; return arr }
+        if (text[i] === ',') {
+          i++
+          continue
+        }
+        if (text[i] === ']') {
+          i++
+          return arr
+        }
         fail('expected , or ]')
       }
     }
@@ -86,8 +108,10 @@ export function logRecords(output: string): Array<Record<string, unknown>> {
     } catch (err) {
       throw new Error(`log line ${n + 1} is not JSON (${(err as Error).message}): ${line.slice(0, 300)}`)
     }
-    if (check.value === null || typeof check.value !== 'object' || Array.isArray(check.value)) throw new Error(`log line ${n + 1} is not a JSON object: ${line.slice(0, 300)}`)
-    if (check.duplicates.length > 0) throw new Error(`log line ${n + 1} writes ${check.duplicates.join(', ')} twice: ${line.slice(0, 300)}`)
+    if (check.value === null || typeof check.value !== 'object' || Array.isArray(check.value))
+      throw new Error(`log line ${n + 1} is not a JSON object: ${line.slice(0, 300)}`)
+    if (check.duplicates.length > 0)
+      throw new Error(`log line ${n + 1} writes ${check.duplicates.join(', ')} twice: ${line.slice(0, 300)}`)
     records.push(check.value as Record<string, unknown>)
   }
   return records

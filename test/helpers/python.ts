@@ -15,5 +15,6 @@ export function skipWithoutPython(): string | false {
 
 /** Fails loudly under CI when the interpreter is missing. */
 export function requirePython(): void {
-  if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is required (GATEHOUSE_INTEROP_REQUIRED=1): apt-get install python3`)
+  if (!existsSync(PYTHON))
+    throw new Error(`${PYTHON} is required (GATEHOUSE_INTEROP_REQUIRED=1): apt-get install python3`)
 }

@@ -12,7 +12,12 @@ export interface RawResponse {
 }
 
 /** `fields` are [name, value] pairs sent in order after the request line; nothing is added. */
-export function rawRequest(port: number, method: string, target: string, fields: ReadonlyArray<readonly [string, string]>): Promise<RawResponse> {
+export function rawRequest(
+  port: number,
+  method: string,
+  target: string,
+  fields: ReadonlyArray<readonly [string, string]>,
+): Promise<RawResponse> {
   const head = `${method} ${target} HTTP/1.1\r\n${fields.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port }, () => socket.write(head, 'latin1'))
@@ -30,7 +35,11 @@ export function rawRequest(port: number, method: string, target: string, fields:
         const name = line.slice(0, i).trim().toLowerCase()
         ;(headers[name] ??= []).push(line.slice(i + 1).trim())
       }
-      resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine ?? '')?.[1] ?? 0), headers, body: text.slice(end + 4) })
+      resolve({
+        status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine ?? '')?.[1] ?? 0),
+        headers,
+        body: text.slice(end + 4),
+      })
     })
   })
 }

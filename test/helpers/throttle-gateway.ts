@@ -12,7 +12,11 @@ import { startGateway, tempDir, type TestGateway } from './gateway.js'
 
 const PROVIDER = fileURLToPath(new URL('../fixtures/providers/counting-file.ts', import.meta.url))
 
-export interface Res { status: number; headers: Record<string, string | string[] | undefined>; body: string }
+export interface Res {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: string
+}
 
 export interface ThrottledGateway {
   gw: TestGateway
@@ -25,23 +29,43 @@ export interface ThrottledGateway {
  * Routes: /app (Basic, credential cache on), /digest (Digest MD5, realm App), /fresh (the same realm and provider, no cache: every
  * request asks the provider), /fresh-read (as /fresh, but only alice may use a method other than GET). 127.0.0.1 is a trusted proxy. `extra`: more top-level configuration (a sidecar).
  */
-export async function startThrottled(t: { after: (fn: () => Promise<void> | void) => void }, throttle: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<ThrottledGateway> {
+export async function startThrottled(
+  t: { after: (fn: () => Promise<void> | void) => void },
+  throttle: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+): Promise<ThrottledGateway> {
   const { dir, cleanup } = tempDir()
   const countFile = join(dir, 'calls')
   writeFileSync(countFile, '')
   const echo = await startEchoUpstream()
-  const gw = await startGateway({
-    throttle,
-    trustedProxies: ['127.0.0.1'],
-    providers: { users: { type: 'module', module: PROVIDER, file: countFile, threads: 2, concurrency: 64 } },
-    routes: [
-      { path: '/app', upstream: echo.url, auth: { realm: 'App', provider: 'users' } },
-      { path: '/fresh', upstream: echo.url, auth: { realm: 'App', provider: 'users', cache: false } },
-      { path: '/digest', upstream: echo.url, auth: { scheme: 'digest', realm: 'App', provider: 'users', algorithms: ['MD5'] } },
-      { path: '/fresh-read', upstream: echo.url, auth: { realm: 'App', provider: 'users', cache: false, limitExcept: { methods: ['GET'], require: { users: ['alice'] } } } },
-    ],
-    ...extra,
-  }, dir)
+  const gw = await startGateway(
+    {
+      throttle,
+      trustedProxies: ['127.0.0.1'],
+      providers: { users: { type: 'module', module: PROVIDER, file: countFile, threads: 2, concurrency: 64 } },
+      routes: [
+        { path: '/app', upstream: echo.url, auth: { realm: 'App', provider: 'users' } },
+        { path: '/fresh', upstream: echo.url, auth: { realm: 'App', provider: 'users', cache: false } },
+        {
+          path: '/digest',
+          upstream: echo.url,
+          auth: { scheme: 'digest', realm: 'App', provider: 'users', algorithms: ['MD5'] },
+        },
+        {
+          path: '/fresh-read',
+          upstream: echo.url,
+          auth: {
+            realm: 'App',
+            provider: 'users',
+            cache: false,
+            limitExcept: { methods: ['GET'], require: { users: ['alice'] } },
+          },
+        },
+      ],
+      ...extra,
+    },
+    dir,
+  )
   t.after(async () => {
     await gw.close()
     await echo.close()
@@ -64,15 +88,29 @@ export interface GetOptions {
 /** One GET on its own connection; rejects if no answer comes within 30 s. */
 export function get(gw: TestGateway, path: string, opts: GetOptions = {}): Promise<Res> {
   const headers: Record<string, string> = { ...opts.headers }
-  if (opts.user !== undefined) headers.authorization = `Basic ${Buffer.from(`${opts.user}:${opts.password ?? ''}`).toString('base64')}`
+  if (opts.user !== undefined)
+    headers.authorization = `Basic ${Buffer.from(`${opts.user}:${opts.password ?? ''}`).toString('base64')}`
   if (opts.xff !== undefined) headers['x-forwarded-for'] = opts.xff
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: gw.port, path, headers, localAddress: opts.from ?? '127.0.0.1', agent: false, timeout: 30_000 }, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (c: string) => { body += c })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
-    })
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: gw.port,
+        path,
+        headers,
+        localAddress: opts.from ?? '127.0.0.1',
+        agent: false,
+        timeout: 30_000,
+      },
+      (res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (c: string) => {
+          body += c
+        })
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
+      },
+    )
     req.on('timeout', () => req.destroy(new Error(`no answer to ${path} within 30 s`)))
     req.on('error', reject)
     req.end()

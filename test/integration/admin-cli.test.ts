@@ -23,7 +23,10 @@ function gh(args: string[]) {
 /** Without blocking this process's event loop (requests of the test stay in flight meanwhile). */
 async function ghAsync(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 })
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
     return { status: 0, stdout, stderr }
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string }
@@ -63,7 +66,9 @@ test('status, restart, reload and stop against a running `gatehouse start`', { t
   child.stdout.on('data', (d) => (out += d))
   child.stderr.on('data', (d) => (out += d))
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)))
-  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL')
+  })
 
   await eventually('the gateway to listen', () => /gatehouse admin on unix:/.test(out), 20_000)
   const base = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1]!
@@ -72,7 +77,9 @@ test('status, restart, reload and stop against a running `gatehouse start`', { t
     return { status: r.statusCode, text: await r.body.text() }
   }
   const appPid = Number((await get('/pid')).text)
-  const otherPid = JSON.parse(gh(['status', '--config', file, '--json']).stdout).groups.find((g: { name: string }) => g.name === 'other').processes[0].pid as number
+  const otherPid = JSON.parse(gh(['status', '--config', file, '--json']).stdout).groups.find(
+    (g: { name: string }) => g.name === 'other',
+  ).processes[0].pid as number
 
   // status: text and JSON.
   const status = gh(['status', '--config', file])
@@ -102,7 +109,9 @@ test('status, restart, reload and stop against a running `gatehouse start`', { t
   // Long enough that a CLI started under load still sees it in flight (default gracefulTimeout is 15 s).
   await eventually('the slow request in flight', async () => {
     const s = JSON.parse((await ghAsync(['status', '--config', file, '--json'])).stdout)
-    return s.groups.find((g: { name: string }) => g.name === 'app').processes.some((p: { inflight: number }) => p.inflight === 1)
+    return s.groups
+      .find((g: { name: string }) => g.name === 'app')
+      .processes.some((p: { inflight: number }) => p.inflight === 1)
   })
   writeFileSync(file, config(dir, { groupVar: 'two', envRoute: true }))
   const reload = await ghAsync(['reload', '--config', file])
@@ -144,7 +153,8 @@ test('status, restart, reload and stop against a running `gatehouse start`', { t
 test('every admin command has complete --help, and gatehouse --help lists them', () => {
   const top = gh(['--help'])
   assert.equal(top.status, 0)
-  for (const cmd of ['status', 'restart GROUP', 'reload', 'stop']) assert.match(top.stdout, new RegExp(`^  ${cmd} `, 'm'))
+  for (const cmd of ['status', 'restart GROUP', 'reload', 'stop'])
+    assert.match(top.stdout, new RegExp(`^  ${cmd} `, 'm'))
   for (const cmd of ['status', 'restart', 'reload', 'stop']) {
     const r = gh([cmd, '--help'])
     assert.equal(r.status, 0, cmd)

@@ -24,13 +24,21 @@ const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:
 const sum = (a: readonly number[]) => a.reduce((x, y) => x + y, 0)
 
 /** A front request from a chosen loopback address (the throttle counts per address). */
-function front(gw: TestGateway, path: string, opts: { from?: string; user?: string; password?: string } = {}): Promise<number> {
-  const headers: Record<string, string> = opts.user === undefined ? {} : { authorization: basic(opts.user, opts.password ?? '') }
+function front(
+  gw: TestGateway,
+  path: string,
+  opts: { from?: string; user?: string; password?: string } = {},
+): Promise<number> {
+  const headers: Record<string, string> =
+    opts.user === undefined ? {} : { authorization: basic(opts.user, opts.password ?? '') }
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port: gw.port, path, headers, localAddress: opts.from ?? '127.0.0.1', agent: false }, (res) => {
-      res.resume()
-      res.on('end', () => resolve(res.statusCode ?? 0))
-    })
+    const req = httpRequest(
+      { host: '127.0.0.1', port: gw.port, path, headers, localAddress: opts.from ?? '127.0.0.1', agent: false },
+      (res) => {
+        res.resume()
+        res.on('end', () => resolve(res.statusCode ?? 0))
+      },
+    )
     req.on('error', reject)
     req.end()
   })
@@ -56,15 +64,25 @@ describe('the status page of a running gateway', () => {
     const t = tempDir('gh-status-page-')
     cleanup = t.cleanup
     echo = await startEchoUpstream()
-    gw = await startGateway({
-      throttle: { delay: 0, perAddress: { maxFailures: 3, lockout: '2m' }, perUser: { maxFailures: 2, lockout: '3m' } },
-      providers: { users: { type: 'module', module: COUNTING, threads: 1 }, broken: { type: 'module', module: THROWS, threads: 1 } },
-      routes: [
-        { path: '/app', upstream: echo.url, auth: { realm: 'App', provider: 'users' } },
-        { path: '/broken', upstream: echo.url, auth: { realm: 'Broken', provider: 'broken' } },
-      ],
-      admin: { host: '127.0.0.1', port: 0, token: TOKEN },
-    }, t.dir)
+    gw = await startGateway(
+      {
+        throttle: {
+          delay: 0,
+          perAddress: { maxFailures: 3, lockout: '2m' },
+          perUser: { maxFailures: 2, lockout: '3m' },
+        },
+        providers: {
+          users: { type: 'module', module: COUNTING, threads: 1 },
+          broken: { type: 'module', module: THROWS, threads: 1 },
+        },
+        routes: [
+          { path: '/app', upstream: echo.url, auth: { realm: 'App', provider: 'users' } },
+          { path: '/broken', upstream: echo.url, auth: { realm: 'Broken', provider: 'broken' } },
+        ],
+        admin: { host: '127.0.0.1', port: 0, token: TOKEN },
+      },
+      t.dir,
+    )
   })
   after(async () => {
     await gw?.close()
@@ -80,7 +98,8 @@ describe('the status page of a running gateway', () => {
     assert.equal(start.summary.cacheHitRatio, null)
 
     assert.equal(await front(gw, '/app/x'), 401)
-    for (let i = 0; i < 3; i++) assert.equal(await front(gw, '/app/x', { user: 'alice', password: 'right-password' }), 200)
+    for (let i = 0; i < 3; i++)
+      assert.equal(await front(gw, '/app/x', { user: 'alice', password: 'right-password' }), 200)
     assert.equal(await front(gw, '/app/x', { from: '127.0.0.5', user: 'bob', password: 'wrong' }), 401)
     assert.equal(await front(gw, '/broken/x', { user: 'carol', password: 'anything' }), 500)
 
@@ -89,7 +108,16 @@ describe('the status page of a running gateway', () => {
     assert.equal(sum(a.series.ok), 3)
     assert.equal(sum(a.series.bad_password), 1)
     assert.equal(sum(a.series.error), 1)
-    assert.deepEqual(a.summary.auth, { ok: 3, forbidden: 0, bad_password: 1, unknown_user: 0, error: 1, throttled: 0, stale: 0, invalid: 0 })
+    assert.deepEqual(a.summary.auth, {
+      ok: 3,
+      forbidden: 0,
+      bad_password: 1,
+      unknown_user: 0,
+      error: 1,
+      throttled: 0,
+      stale: 0,
+      invalid: 0,
+    })
     // alice: one miss then two hits; bob and carol: a miss each.
     assert.equal(a.summary.cacheHits, 2)
     assert.equal(a.summary.cacheMisses, 3)
@@ -105,8 +133,10 @@ describe('the status page of a running gateway', () => {
   })
 
   test('lockouts in force are listed, a user name escaped in the page, and 429s counted as throttled', async () => {
-    for (let i = 0; i < 2; i++) assert.equal(await front(gw, '/app/x', { from: '127.0.0.7', user: HOSTILE, password: `guess${i}` }), 401)
-    for (let i = 0; i < 3; i++) assert.equal(await front(gw, '/app/x', { from: '127.0.0.8', user: `someone${i}`, password: 'guess' }), 401)
+    for (let i = 0; i < 2; i++)
+      assert.equal(await front(gw, '/app/x', { from: '127.0.0.7', user: HOSTILE, password: `guess${i}` }), 401)
+    for (let i = 0; i < 3; i++)
+      assert.equal(await front(gw, '/app/x', { from: '127.0.0.8', user: `someone${i}`, password: 'guess' }), 401)
     const seen = echo.seen.length
     // Not a cached login (an address lockout lets credential-cache hits through).
     assert.equal(await front(gw, '/app/x', { from: '127.0.0.8', user: 'alice', password: 'not-cached' }), 429)
@@ -139,13 +169,17 @@ describe('the status page of a running gateway', () => {
     const script = /<script>([\s\S]*?)<\/script>/.exec(page.text)![1]!
     const style = /<style>([\s\S]*?)<\/style>/.exec(page.text)![1]!
     const hash = (s: string) => `'sha256-${createHash('sha256').update(s, 'utf8').digest('base64')}'`
-    assert.equal(csp, `default-src 'none'; script-src ${hash(script)}; style-src ${hash(style)}; connect-src 'self'; img-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`)
+    assert.equal(
+      csp,
+      `default-src 'none'; script-src ${hash(script)}; style-src ${hash(style)}; connect-src 'self'; img-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+    )
     assert.equal((page.text.match(/<script/g) ?? []).length, 1)
     assert.ok(!/\s(src|href)=/.test(page.text), 'no external asset')
     assert.ok(!/\sstyle=/.test(page.text), 'no inline style attribute (the policy would block it)')
     assert.equal(page.headers['referrer-policy'], 'no-referrer')
     assert.equal(page.headers['cache-control'], 'no-store')
-    for (const k of ['requests', 'ok', 'refused', 'throttled', 'errors', 'cache']) assert.match(page.text, new RegExp(`<svg class="spark" data-series="${k}" viewBox="0 0 180 40"`))
+    for (const k of ['requests', 'ok', 'refused', 'throttled', 'errors', 'cache'])
+      assert.match(page.text, new RegExp(`<svg class="spark" data-series="${k}" viewBox="0 0 180 40"`))
   })
 
   test('a browser gets a Basic challenge, the token as Basic password opens the pages, a wrong one is refused; Bearer keeps working', async () => {
@@ -162,9 +196,21 @@ describe('the status page of a running gateway', () => {
     assert.equal(wrong.headers['www-authenticate'], 'Basic realm="gatehouse admin", charset="UTF-8"')
     assert.equal(wrong.text, 'Unauthorized\n')
     assert.equal(wrong.headers['content-security-policy'], undefined, 'no page, not even its policy')
-    assert.equal((await admin(gw, '/status', { ...browser, authorization: basic('admin', TOKEN.slice(0, -1)) })).status, 401)
-    assert.equal((await admin(gw, '/status', { ...browser, authorization: basic(TOKEN, '') })).status, 401, 'the token as user name is not the password')
-    assert.equal((await admin(gw, '/status', { ...browser, authorization: `Basic ${Buffer.from(TOKEN).toString('base64')}` })).status, 401, 'no colon: no password')
+    assert.equal(
+      (await admin(gw, '/status', { ...browser, authorization: basic('admin', TOKEN.slice(0, -1)) })).status,
+      401,
+    )
+    assert.equal(
+      (await admin(gw, '/status', { ...browser, authorization: basic(TOKEN, '') })).status,
+      401,
+      'the token as user name is not the password',
+    )
+    assert.equal(
+      (await admin(gw, '/status', { ...browser, authorization: `Basic ${Buffer.from(TOKEN).toString('base64')}` }))
+        .status,
+      401,
+      'no colon: no password',
+    )
 
     for (const user of ['admin', 'anyone', '']) {
       const ok = await admin(gw, '/status', { ...browser, authorization: basic(user, TOKEN) })
@@ -176,7 +222,11 @@ describe('the status page of a running gateway', () => {
 
     const script = await admin(gw, '/status.json', {})
     assert.equal(script.status, 401)
-    assert.equal(script.headers['www-authenticate'], 'Bearer realm="gatehouse admin"', 'no browser prompt for a non-page request')
+    assert.equal(
+      script.headers['www-authenticate'],
+      'Bearer realm="gatehouse admin"',
+      'no browser prompt for a non-page request',
+    )
     assert.equal((await admin(gw, '/status.json', { authorization: `Bearer ${TOKEN}` })).status, 200)
     assert.equal((await admin(gw, '/status.json', { authorization: `Bearer ${TOKEN}x` })).status, 401)
   })

@@ -37,16 +37,23 @@ before(async () => {
   cleanup = t.cleanup
   socket = join(dir, 'run', 'admin.sock')
   writeUsers({ alice: 'alice-pw', carol: 'carol-old' })
-  gw = await startGateway({
-    throttle: { enabled: false },
-    digest: { secret: 'a-test-secret-of-enough-length' },
-    admin: { socket: './run/admin.sock', token: TOKEN },
-    providers: { site: { type: 'module', module: PROVIDER, file: './users.json', threads: 1 } },
-    routes: [
-      { path: '/basic', upstream: upstream.url, auth: { scheme: 'basic', realm: 'Site', provider: 'site' } },
-      { path: '/digest', upstream: upstream.url, auth: { scheme: 'digest', realm: 'Site', provider: 'site', algorithms: ['MD5'] } },
-    ],
-  }, dir)
+  gw = await startGateway(
+    {
+      throttle: { enabled: false },
+      digest: { secret: 'a-test-secret-of-enough-length' },
+      admin: { socket: './run/admin.sock', token: TOKEN },
+      providers: { site: { type: 'module', module: PROVIDER, file: './users.json', threads: 1 } },
+      routes: [
+        { path: '/basic', upstream: upstream.url, auth: { scheme: 'basic', realm: 'Site', provider: 'site' } },
+        {
+          path: '/digest',
+          upstream: upstream.url,
+          auth: { scheme: 'digest', realm: 'Site', provider: 'site', algorithms: ['MD5'] },
+        },
+      ],
+    },
+    dir,
+  )
   probe = new CachedLoginProbe(gw, upstream, 0)
 })
 
@@ -61,15 +68,27 @@ function writeUsers(users: Record<string, string>): void {
 }
 
 /** `gatehouse cache ...` as a child process; the token from the environment unless `env` says otherwise. */
-function cache(args: string[], env: NodeJS.ProcessEnv = { GATEHOUSE_ADMIN_TOKEN: TOKEN }): Promise<{ code: number; stdout: string; stderr: string }> {
+function cache(
+  args: string[],
+  env: NodeJS.ProcessEnv = { GATEHOUSE_ADMIN_TOKEN: TOKEN },
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, 'cache', ...args], { timeout: 30_000, env: { PATH: process.env.PATH, ...env } }, (err, stdout, stderr) => {
-      resolve({ code: err ? (err as { code: number }).code : 0, stdout, stderr })
-    })
+    execFile(
+      process.execPath,
+      [BIN, 'cache', ...args],
+      { timeout: 30_000, env: { PATH: process.env.PATH, ...env } },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (err as { code: number }).code : 0, stdout, stderr })
+      },
+    )
   })
 }
 /** One request to the admin socket, by hand. */
-function admin(method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+function admin(
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ socketPath: socket, method, path, headers }, (res) => {
       let body = ''
@@ -82,7 +101,7 @@ function admin(method: string, path: string, headers: Record<string, string> = {
 }
 
 describe('gatehouse cache flush against a running gateway', () => {
-  test('--user drops only that user\'s entries (Basic and Digest): the old password gets 401, the other user stays cached', async () => {
+  test("--user drops only that user's entries (Basic and Digest): the old password gets 401, the other user stays cached", async () => {
     const { identities, realmHashes } = gw.gw.gatehouse.deps
     await probe.loginCached('/basic/x', () => basic('alice', 'alice-pw'), identities)
     await probe.loginCached('/basic/x', () => basic('carol', 'carol-old'), identities)
@@ -103,7 +122,10 @@ describe('gatehouse cache flush against a running gateway', () => {
     assert.equal(refused.challenge, 'Basic realm="Site", charset="UTF-8"')
     const refusedDigest = await get('/digest/x', await digest('/digest/x', 'carol', 'carol-old'))
     assert.equal(refusedDigest.status, 401)
-    assert.match(refusedDigest.challenge ?? '', /^Digest realm="Site", qop="auth", algorithm=MD5, nonce="[^"]+", opaque="[^"]+", charset=UTF-8$/)
+    assert.match(
+      refusedDigest.challenge ?? '',
+      /^Digest realm="Site", qop="auth", algorithm=MD5, nonce="[^"]+", opaque="[^"]+", charset=UTF-8$/,
+    )
     assert.equal(upstream.seen.length, seen, 'the upstream never saw the refused requests')
     assert.equal((await get('/basic/x', basic('carol', 'carol-new'))).status, 200)
     assert.equal((await get('/digest/x', await digest('/digest/x', 'carol', 'carol-new'))).status, 200)
@@ -111,7 +133,14 @@ describe('gatehouse cache flush against a running gateway', () => {
     const hits = identities.hits
     assert.equal((await get('/basic/x', basic('alice', 'alice-pw'))).status, 200)
     assert.equal(identities.hits, hits + 1, 'alice was still answered from the cache')
-    assert.ok(gw.logs.some((l) => l.includes('credential cache flushed (admin command)') && l.includes('"user":"carol"') && l.includes('"flushed":3')))
+    assert.ok(
+      gw.logs.some(
+        (l) =>
+          l.includes('credential cache flushed (admin command)') &&
+          l.includes('"user":"carol"') &&
+          l.includes('"flushed":3'),
+      ),
+    )
   })
 
   test('without --user every entry goes: the next login of each user is asked of the provider', async () => {

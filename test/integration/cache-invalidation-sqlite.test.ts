@@ -32,10 +32,15 @@ const digest = (path: string, user: string, password: string) => probe.digestMd5
 /** `gatehouse users ...` as a child process; the password, when any, on stdin. */
 function users(args: string[], password?: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = execFile(process.execPath, [BIN, 'users', ...args, '--database', database, '--bcrypt-cost', '4'], { timeout: 30_000 }, (err, _out, stderr) => {
-      if (err) reject(new Error(`gatehouse users ${args.join(' ')} failed: ${stderr}`))
-      else resolve()
-    })
+    const child = execFile(
+      process.execPath,
+      [BIN, 'users', ...args, '--database', database, '--bcrypt-cost', '4'],
+      { timeout: 30_000 },
+      (err, _out, stderr) => {
+        if (err) reject(new Error(`gatehouse users ${args.join(' ')} failed: ${stderr}`))
+        else resolve()
+      },
+    )
     child.stdin!.end(password === undefined ? '' : `${password}\n`)
   })
 }
@@ -46,18 +51,30 @@ before(async () => {
   cleanup = t.cleanup
   database = join(t.dir, 'users.sqlite')
   await users(['add', 'alice', '--password-stdin', '--digest-realm', 'Store'], 'alice-old')
-  for (const u of ['bob', 'carol', 'dave']) await users(['add', u, '--password-stdin', '--digest-realm', 'Store'], `${u}-pw`)
+  for (const u of ['bob', 'carol', 'dave'])
+    await users(['add', u, '--password-stdin', '--digest-realm', 'Store'], `${u}-pw`)
   await users(['add-group', 'dave', 'staff'])
-  gw = await startGateway({
-    throttle: { enabled: false },
-    digest: { secret: 'a-test-secret-of-enough-length' },
-    providers: { store: { type: 'sqlite', database: './users.sqlite', threads: 2 } },
-    routes: [
-      { path: '/basic', upstream: upstream.url, auth: { scheme: 'basic', realm: 'Store', provider: 'store' } },
-      { path: '/digest', upstream: upstream.url, auth: { scheme: 'digest', realm: 'Store', provider: 'store', algorithms: ['MD5'] } },
-      { path: '/staff', upstream: upstream.url, auth: { scheme: 'basic', realm: 'Store', provider: 'store', require: { groups: ['staff'] } } },
-    ],
-  }, t.dir)
+  gw = await startGateway(
+    {
+      throttle: { enabled: false },
+      digest: { secret: 'a-test-secret-of-enough-length' },
+      providers: { store: { type: 'sqlite', database: './users.sqlite', threads: 2 } },
+      routes: [
+        { path: '/basic', upstream: upstream.url, auth: { scheme: 'basic', realm: 'Store', provider: 'store' } },
+        {
+          path: '/digest',
+          upstream: upstream.url,
+          auth: { scheme: 'digest', realm: 'Store', provider: 'store', algorithms: ['MD5'] },
+        },
+        {
+          path: '/staff',
+          upstream: upstream.url,
+          auth: { scheme: 'basic', realm: 'Store', provider: 'store', require: { groups: ['staff'] } },
+        },
+      ],
+    },
+    t.dir,
+  )
   probe = new CachedLoginProbe(gw, upstream, REFUSED_BY_MS)
 })
 
@@ -65,11 +82,12 @@ after(async () => {
   await gw?.close()
   await upstream?.close()
   cleanup?.()
-})/**
+})
+/**
  * Repeats the old login until it gets `status`, for at most REFUSED_BY_MS after the change
  * returned. Returns the last answer and how many requests the upstream saw meanwhile beyond
  * the ones that were let in.
- */describe('a sqlite store changed by `gatehouse users` while a login is cached', () => {
+ */ describe('a sqlite store changed by `gatehouse users` while a login is cached', () => {
   test('passwd: the old password gets 401 with the Basic challenge within 2 s, the new one 200', async () => {
     const identities = gw.gw.gatehouse.deps.identities
     await probe.loginCached('/basic/x', () => basic('alice', 'alice-old'), identities)
@@ -92,7 +110,10 @@ after(async () => {
     await users(['passwd', 'bob', '--password-stdin'], 'bob-new')
     const r = await probe.refusedWithin('/digest/x', () => digest('/digest/x', 'bob', 'bob-pw'), 401)
     assert.equal(r.status, 401, `the old password was still accepted ${REFUSED_BY_MS} ms after passwd`)
-    assert.match(r.challenge ?? '', /^Digest realm="Store", qop="auth", algorithm=MD5, nonce="[^"]+", opaque="[^"]+", charset=UTF-8$/)
+    assert.match(
+      r.challenge ?? '',
+      /^Digest realm="Store", qop="auth", algorithm=MD5, nonce="[^"]+", opaque="[^"]+", charset=UTF-8$/,
+    )
     assert.equal(r.leaked, 0)
     await probe.threadsReported('store', 2, mark)
     assert.equal((await get('/digest/x', await digest('/digest/x', 'bob', 'bob-new'))).status, 200)
@@ -126,7 +147,9 @@ after(async () => {
   })
 
   test('each change is logged once per provider thread as a data change, without the password', () => {
-    const drops = gw.logs.filter((l) => l.includes('provider data changed: cache entries dropped') && l.includes('"provider":"store"'))
+    const drops = gw.logs.filter(
+      (l) => l.includes('provider data changed: cache entries dropped') && l.includes('"provider":"store"'),
+    )
     assert.ok(drops.length >= 4, `${drops.length} drops logged`)
     assert.ok(!gw.logs.some((l) => /alice-(old|new)|bob-(pw|new)|carol-pw|dave-pw/.test(l)), 'no password in the logs')
   })

@@ -17,7 +17,9 @@ import { PYTHON } from '../helpers/python.js'
 const BIN = fileURLToPath(new URL('../../bin/gatehouse.js', import.meta.url))
 const haveOpenssl = spawnSync('openssl', ['version']).status === 0
 const hasDjango = spawnSync(PYTHON, ['-c', 'import django'], { stdio: 'ignore' }).status === 0
-const skip = needs(haveOpenssl, 'openssl is not installed (apt install openssl)') || needs(hasDjango, `${PYTHON} cannot import django (apt install python3-django)`)
+const skip =
+  needs(haveOpenssl, 'openssl is not installed (apt install openssl)') ||
+  needs(hasDjango, `${PYTHON} cannot import django (apt install python3-django)`)
 
 const MIGRATE = `
 import sys, django
@@ -34,11 +36,37 @@ function gh(args: string[]) {
 }
 
 function openssl(dir: string, name: string): void {
-  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${name}`, '-keyout', `${dir}/${name}.key`, '-out', `${dir}/${name}.crt`], { encoding: 'utf8' })
+  const r = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${name}`,
+      '-keyout',
+      `${dir}/${name}.key`,
+      '-out',
+      `${dir}/${name}.crt`,
+    ],
+    { encoding: 'utf8' },
+  )
   assert.equal(r.status, 0, r.stderr)
 }
 
-function config(parts: { htpasswd: string; htdigest: string; secret: string; cert: string; key: string; app: string; django: string }): string {
+function config(parts: {
+  htpasswd: string
+  htdigest: string
+  secret: string
+  cert: string
+  key: string
+  app: string
+  django: string
+}): string {
   return `listen: { host: 127.0.0.1, port: 8443, tls: { cert: ${parts.cert}, key: ${parts.key} } }
 digest: { secretFile: ${parts.secret} }
 providers:
@@ -66,7 +94,11 @@ describe('gatehouse check-config opens every file the configuration names', { sk
     writeFile(dir, 'good.htpasswd', 'alice:$2y$05$abcdefghijklmnopqrstuuN2yJ2uxWyvHnJ8n5vKz0b8Q3kYd3V7m\n')
     writeFile(dir, 'good.htdigest', `alice:Office:${createHash('md5').update('alice:Office:pw').digest('hex')}\n`)
     // Line 2 has no realm field: htdigest writes user:realm:hash.
-    writeFile(dir, 'bad.htdigest', `alice:Office:${createHash('md5').update('alice:Office:pw').digest('hex')}\nbob:0123456789abcdef\n`)
+    writeFile(
+      dir,
+      'bad.htdigest',
+      `alice:Office:${createHash('md5').update('alice:Office:pw').digest('hex')}\nbob:0123456789abcdef\n`,
+    )
     writeFile(dir, 'digest.secret', 'a'.repeat(64) + '\n')
     writeFile(dir, 'app.mjs', 'export default (req, res) => res.end("hi")\n')
     openssl(dir, 'one')
@@ -80,24 +112,66 @@ describe('gatehouse check-config opens every file the configuration names', { sk
   after(() => cleanup())
 
   test('a configuration whose files are all there and sound prints ok with its counts, exit 0', () => {
-    const file = writeFile(dir, 'good.yaml', config({ htpasswd: './good.htpasswd', htdigest: './good.htdigest', secret: './digest.secret', cert: './one.crt', key: './one.key', app: './app.mjs', django: './django.sqlite3' }))
+    const file = writeFile(
+      dir,
+      'good.yaml',
+      config({
+        htpasswd: './good.htpasswd',
+        htdigest: './good.htdigest',
+        secret: './digest.secret',
+        cert: './one.crt',
+        key: './one.key',
+        app: './app.mjs',
+        django: './django.sqlite3',
+      }),
+    )
     const r = gh(['check-config', '--config', file])
     assert.equal(r.status, 0, r.stderr)
     assert.equal(r.stdout, 'ok: 2 routes, 3 providers, 1 groups\n')
   })
 
   test('six broken files are each reported with their key path and a fix in one run, exit 1', () => {
-    const file = writeFile(dir, 'bad.yaml', config({ htpasswd: './missing.htpasswd', htdigest: './bad.htdigest', secret: './missing.secret', cert: './one.crt', key: './two.key', app: './missing-app.mjs', django: './other.sqlite3' }))
+    const file = writeFile(
+      dir,
+      'bad.yaml',
+      config({
+        htpasswd: './missing.htpasswd',
+        htdigest: './bad.htdigest',
+        secret: './missing.secret',
+        cert: './one.crt',
+        key: './two.key',
+        app: './missing-app.mjs',
+        django: './other.sqlite3',
+      }),
+    )
     const r = gh(['check-config', '--config', file])
     assert.equal(r.status, 1, r.stdout)
     assert.equal(r.stdout, '')
     const err = r.stderr
-    assert.match(err, /providers\.office\.file: cannot read .*missing\.htpasswd: no such file\n {2}fix: create it with `htpasswd -cB /)
-    assert.match(err, /providers\.digestfile\.file: .*bad\.htdigest is not a valid htdigest file: line 2: expected "user:realm:md5-hex"\n {2}fix: /)
-    assert.match(err, /digest\.secretFile: cannot read .*missing\.secret: no such file\n {2}fix: create it with `openssl rand -hex 32 > /)
-    assert.match(err, /listen\.tls\.key: the private key .*two\.key does not match the certificate .*one\.crt \(CN=one\)\n {2}fix: /)
-    assert.match(err, /groups\.wiki\.app: cannot read .*missing-app\.mjs: no such file\n {2}fix: correct groups\.wiki\.app/)
-    assert.match(err, /providers\.site\.database: .*not a Django auth database \(auth_user, auth_group, auth_user_groups\).*\n {2}fix: .*manage\.py migrate/)
+    assert.match(
+      err,
+      /providers\.office\.file: cannot read .*missing\.htpasswd: no such file\n {2}fix: create it with `htpasswd -cB /,
+    )
+    assert.match(
+      err,
+      /providers\.digestfile\.file: .*bad\.htdigest is not a valid htdigest file: line 2: expected "user:realm:md5-hex"\n {2}fix: /,
+    )
+    assert.match(
+      err,
+      /digest\.secretFile: cannot read .*missing\.secret: no such file\n {2}fix: create it with `openssl rand -hex 32 > /,
+    )
+    assert.match(
+      err,
+      /listen\.tls\.key: the private key .*two\.key does not match the certificate .*one\.crt \(CN=one\)\n {2}fix: /,
+    )
+    assert.match(
+      err,
+      /groups\.wiki\.app: cannot read .*missing-app\.mjs: no such file\n {2}fix: correct groups\.wiki\.app/,
+    )
+    assert.match(
+      err,
+      /providers\.site\.database: .*not a Django auth database \(auth_user, auth_group, auth_user_groups\).*\n {2}fix: .*manage\.py migrate/,
+    )
     assert.match(err, /gatehouse: 6 problems in .*bad\.yaml/)
     // Only the six: the sound parts (the certificate, the htpasswd parser's peers) are not reported.
     assert.equal(err.match(/\n {2}fix: /g)?.length, 6, err)

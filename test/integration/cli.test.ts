@@ -65,7 +65,10 @@ routes:
 describe('gatehouse check-config', () => {
   test('a valid configuration prints ok and exits 0', () => {
     // check-config opens the sqlite provider's database, so it must exist.
-    assert.equal(gh(['users', 'add', '--database', `${dir}/check.sqlite`, '--password-stdin', 'carol'], 'pw\n').status, 0)
+    assert.equal(
+      gh(['users', 'add', '--database', `${dir}/check.sqlite`, '--password-stdin', 'carol'], 'pw\n').status,
+      0,
+    )
     const file = writeFile(dir, 'ok.yaml', contractConfig(8080).replace('./gatehouse.sqlite', './check.sqlite'))
     const r = gh(['check-config', '--config', file])
     assert.equal(r.status, 0, r.stderr)
@@ -73,7 +76,11 @@ describe('gatehouse check-config', () => {
   })
 
   test('every error names its key path, exit 1', () => {
-    const file = writeFile(dir, 'bad.yaml', 'listen: { port: x }\nroutes:\n  - path: nope\n    auth: { scheme: ntlm, realm: R, provider: p }\n')
+    const file = writeFile(
+      dir,
+      'bad.yaml',
+      'listen: { port: x }\nroutes:\n  - path: nope\n    auth: { scheme: ntlm, realm: R, provider: p }\n',
+    )
     const r = gh(['check-config', '--config', file])
     assert.equal(r.status, 1)
     assert.match(r.stderr, /listen\.port: expected a value that must be integer/)
@@ -106,7 +113,10 @@ describe('gatehouse users + start', () => {
     const port = await freePort()
     const file = writeFile(dir, 'gatehouse.yaml', contractConfig(port))
     // --config with the sqlite provider's name finds the same database.
-    assert.equal(gh(['users', 'add', '--config', file, '--provider', 'local', '--password-stdin', 'erin'], 'erin-pw\n').status, 0)
+    assert.equal(
+      gh(['users', 'add', '--config', file, '--provider', 'local', '--password-stdin', 'erin'], 'erin-pw\n').status,
+      0,
+    )
 
     const child = spawn(process.execPath, [BIN, 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''

@@ -15,7 +15,12 @@ const HOSTILE_APP = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixture
 
 function capture(): { log: pino.Logger; records: Array<Record<string, unknown>> } {
   const records: Array<Record<string, unknown>> = []
-  const sink = new Writable({ write(chunk, _enc, cb) { records.push(JSON.parse(String(chunk)) as Record<string, unknown>); cb() } })
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      records.push(JSON.parse(String(chunk)) as Record<string, unknown>)
+      cb()
+    },
+  })
   return { log: pino({ level: 'info' }, sink), records }
 }
 
@@ -46,10 +51,15 @@ test('a valid log record on the control channel is logged under the real group a
   const sup = await startSupervisor(t, [groupConfig('hostile', { app: HOSTILE_APP })], { log })
   const group = sup.group('hostile')
   const pid = Number((await get(group, '/log')).text)
-  const rec = await eventually('the record is logged', () => records.find((r) => r.msg === 'a record through the control channel'))
+  const rec = await eventually('the record is logged', () =>
+    records.find((r) => r.msg === 'a record through the control channel'),
+  )
   assert.equal(rec.group, 'hostile')
   assert.equal(rec.pid, pid)
   assert.equal(rec.level, 40)
   assert.equal(Number((await get(group, '/')).text), pid)
-  assert.deepEqual(records.filter((r) => r.code === 'GH_ERR_IPC_PROTOCOL'), [])
+  assert.deepEqual(
+    records.filter((r) => r.code === 'GH_ERR_IPC_PROTOCOL'),
+    [],
+  )
 })

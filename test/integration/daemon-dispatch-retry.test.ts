@@ -30,13 +30,17 @@ function waitDeadSync(pid: number): void {
       return
     }
     if ((state === 'Z' || state === 'X') && threads <= 1) return
-    if (Date.now() > until) throw new Error(`process ${pid} still in state ${state} with ${threads} threads after SIGKILL`)
+    if (Date.now() > until)
+      throw new Error(`process ${pid} still in state ${state} with ${threads} threads after SIGKILL`)
   }
 }
 
 /** Kills one of the group's two processes and returns it and the survivor, the front none the wiser. */
 async function killOneUnnoticed(sup: Supervisor, group: string): Promise<{ victim: number; survivor: number }> {
-  const both = await eventually('two ready processes', () => { const p = pids(sup, group); return p.length === 2 ? p : undefined })
+  const both = await eventually('two ready processes', () => {
+    const p = pids(sup, group)
+    return p.length === 2 ? p : undefined
+  })
   const [victim, survivor] = both as [number, number]
   process.kill(victim, 'SIGKILL')
   waitDeadSync(victim)
@@ -48,17 +52,34 @@ describe('dispatch to a process that died unnoticed', { skip: process.platform !
     const sup = await startSupervisor(t, [groupConfig('retry', { processes: 2, concurrency: 64 })])
     const h = sup.group('retry')
     const { survivor } = await killOneUnnoticed(sup, 'retry')
-    const results = await Promise.all(Array.from({ length: 20 }, () =>
-      get(h, '/pid').then((r) => `${r.status} ${r.text}`, (err: GatehouseError) => `${err.code}: ${err.message}`)))
-    assert.deepEqual(results, Array.from({ length: 20 }, () => `200 ${survivor}`))
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        get(h, '/pid').then(
+          (r) => `${r.status} ${r.text}`,
+          (err: GatehouseError) => `${err.code}: ${err.message}`,
+        ),
+      ),
+    )
+    assert.deepEqual(
+      results,
+      Array.from({ length: 20 }, () => `200 ${survivor}`),
+    )
   })
 
   test('a request with a body dispatched after an unnoticed SIGKILL is not replayed: it fails with GH_ERR_GROUP_FAILED', async (t) => {
     const sup = await startSupervisor(t, [groupConfig('noreplay', { processes: 2, concurrency: 64 })])
     const h = sup.group('noreplay')
     const { survivor } = await killOneUnnoticed(sup, 'noreplay')
-    const post = () => h.request({ method: 'POST', url: '/echo', headers: { host: 'test.local' } }, Readable.from([Buffer.from('payload')]))
-      .then(async (r) => `${r.status} ${(await readAll(r.body)).toString()}`, (err: GatehouseError) => `${err.code} ${err.statusCode}`)
+    const post = () =>
+      h
+        .request(
+          { method: 'POST', url: '/echo', headers: { host: 'test.local' } },
+          Readable.from([Buffer.from('payload')]),
+        )
+        .then(
+          async (r) => `${r.status} ${(await readAll(r.body)).toString()}`,
+          (err: GatehouseError) => `${err.code} ${err.statusCode}`,
+        )
     // Two in the same tick: least-outstanding balancing sends one to each process.
     const results = await Promise.all([post(), post()])
     assert.deepEqual(results.sort(), ['200 payload', 'GH_ERR_GROUP_FAILED 502'])

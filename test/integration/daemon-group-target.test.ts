@@ -26,13 +26,16 @@ async function frontWith(t: TestContext, config: GroupConfig): Promise<{ base: s
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_req, _payload, done) => done(null))
   app.all('/*', async (req, reply) => {
-    await target.forward({
-    method: req.method,
-    url: req.url,
-    headers: stripHopByHop(req.headers),
-    body: req.method === 'GET' || req.method === 'HEAD' ? null : req.raw,
-    remoteAddress: req.ip,
-    }, reply)
+    await target.forward(
+      {
+        method: req.method,
+        url: req.url,
+        headers: stripHopByHop(req.headers),
+        body: req.method === 'GET' || req.method === 'HEAD' ? null : req.raw,
+        remoteAddress: req.ip,
+      },
+      reply,
+    )
     return reply
   })
   t.after(() => app.close())
@@ -50,10 +53,14 @@ describe('GroupTarget', { skip: process.platform === 'win32' }, () => {
     assert.equal(teapot.statusCode, 418)
     assert.equal(teapot.headers['x-app'], 'yes')
     await teapot.body.dump()
-    const echo = await request(`${base}/echo`, { method: 'POST', body: 'x'.repeat(100_000), headers: { 'content-type': 'text/plain' } })
+    const echo = await request(`${base}/echo`, {
+      method: 'POST',
+      body: 'x'.repeat(100_000),
+      headers: { 'content-type': 'text/plain' },
+    })
     assert.equal((await echo.body.text()).length, 100_000)
     const seen = await request(`${base}/headers`)
-    assert.equal((await seen.body.json() as { remoteAddress: string }).remoteAddress, '127.0.0.1')
+    assert.equal(((await seen.body.json()) as { remoteAddress: string }).remoteAddress, '127.0.0.1')
   })
 
   test('a busy group answers 503 with Retry-After and a short text body', async (t) => {
@@ -74,19 +81,23 @@ describe('GroupTarget', { skip: process.platform === 'win32' }, () => {
     assert.equal(await res.body.text(), 'Gateway Timeout\n')
   })
 
-  test('a response body that stalls past requestTimeout is cut, and its process replaced', { timeout: 20_000 }, async (t) => {
-    const { base, sup } = await frontWith(t, groupConfig('stall', { requestTimeoutMs: 300 }))
-    const [before] = sup.status()[0]?.processes.map((p) => p.pid) ?? []
-    const res = await request(`${base}/stall`)
-    assert.equal(res.statusCode, 200, 'the head had gone out')
-    await assert.rejects(res.body.text(), 'the body ends in an error, not a clean end')
-    await eventually('the stalled process was replaced', () => {
-      const ready = sup.status()[0]?.processes.filter((p) => p.state === 'ready') ?? []
-      return ready.length === 1 && ready[0]?.pid !== before
-    })
-    const after = await request(`${base}/`)
-    assert.equal(await after.body.text(), 'hello')
-  })
+  test(
+    'a response body that stalls past requestTimeout is cut, and its process replaced',
+    { timeout: 20_000 },
+    async (t) => {
+      const { base, sup } = await frontWith(t, groupConfig('stall', { requestTimeoutMs: 300 }))
+      const [before] = sup.status()[0]?.processes.map((p) => p.pid) ?? []
+      const res = await request(`${base}/stall`)
+      assert.equal(res.statusCode, 200, 'the head had gone out')
+      await assert.rejects(res.body.text(), 'the body ends in an error, not a clean end')
+      await eventually('the stalled process was replaced', () => {
+        const ready = sup.status()[0]?.processes.filter((p) => p.state === 'ready') ?? []
+        return ready.length === 1 && ready[0]?.pid !== before
+      })
+      const after = await request(`${base}/`)
+      assert.equal(await after.body.text(), 'hello')
+    },
+  )
 
   test('a client that stops reading for longer than requestTimeout is not taken for a stalled app', async (t) => {
     const { base, sup } = await frontWith(t, groupConfig('reader', { requestTimeoutMs: 300 }))
@@ -99,7 +110,11 @@ describe('GroupTarget', { skip: process.platform === 'win32' }, () => {
     let got = 0
     for await (const chunk of res.body) got += (chunk as Buffer).length
     assert.equal(got, bytes)
-    assert.deepEqual(sup.status()[0]?.processes.map((p) => p.pid), [before], 'the same process still serves')
+    assert.deepEqual(
+      sup.status()[0]?.processes.map((p) => p.pid),
+      [before],
+      'the same process still serves',
+    )
   })
 
   test('a file response is sent from disk with Range support and without the internal header', async (t) => {

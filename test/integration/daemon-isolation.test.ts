@@ -14,10 +14,19 @@ import { get, groupConfig, startSupervisor, tempDir } from '../fixtures/apps/har
 function writeVersionedApp(root: string, version: string): string {
   const pkg = join(root, 'node_modules', 'leftpad-ish')
   mkdirSync(pkg, { recursive: true })
-  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'leftpad-ish', version, type: 'module', exports: './index.js' }))
-  writeFileSync(join(pkg, 'index.js'), `export const version = ${JSON.stringify(version)}\nexport default (s, n) => String(s).padStart(n, '${version[0]}')\n`)
+  writeFileSync(
+    join(pkg, 'package.json'),
+    JSON.stringify({ name: 'leftpad-ish', version, type: 'module', exports: './index.js' }),
+  )
+  writeFileSync(
+    join(pkg, 'index.js'),
+    `export const version = ${JSON.stringify(version)}\nexport default (s, n) => String(s).padStart(n, '${version[0]}')\n`,
+  )
   const app = join(root, 'app.mjs')
-  writeFileSync(app, "import leftpad, { version } from 'leftpad-ish'\nexport default (req, res) => res.end(version + ' ' + leftpad('x', 4))\n")
+  writeFileSync(
+    app,
+    "import leftpad, { version } from 'leftpad-ish'\nexport default (req, res) => res.end(version + ' ' + leftpad('x', 4))\n",
+  )
   return app
 }
 
@@ -26,10 +35,14 @@ function rawExchange(path: string, frames: Buffer[]): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const socket = connect(path)
     const got: Buffer[] = []
-    socket.on('connect', () => { for (const f of frames) socket.write(f) })
+    socket.on('connect', () => {
+      for (const f of frames) socket.write(f)
+    })
     socket.on('data', (c) => got.push(c))
     // The daemon may drop the connection before our writes finish: EPIPE/ECONNRESET is the refusal itself.
-    socket.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err)))
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err),
+    )
     socket.on('close', () => resolve(Buffer.concat(got)))
   })
 }
@@ -86,7 +99,11 @@ describe('daemon group isolation', { skip: process.platform === 'win32' }, () =>
     const sup = await startSupervisor(t, [groupConfig('secret')], { runtimeDir })
     const [name] = readdirSync(runtimeDir)
     const path = join(runtimeDir, name as string)
-    const head = encodeFrame(Frame.HEAD, 1, JSON.stringify({ method: 'GET', url: '/pid', headers: { 'x-remote-user': 'root' }, body: false }))
+    const head = encodeFrame(
+      Frame.HEAD,
+      1,
+      JSON.stringify({ method: 'GET', url: '/pid', headers: { 'x-remote-user': 'root' }, body: false }),
+    )
     // No HELLO at all: the first frame is a forged request.
     assert.equal((await rawExchange(path, [head])).length, 0)
     // A wrong secret of the right length, then the request.

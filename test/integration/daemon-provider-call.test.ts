@@ -16,7 +16,7 @@ describe('provider calls into a daemon group', { skip: process.platform === 'win
     assert.equal(await h.call('checkPassword', [ctx, 'alice', 'wonderland'], 5_000), true)
     assert.equal(await h.call('checkPassword', [ctx, 'alice', 'wrong'], 5_000), false)
     assert.equal(await h.call('checkPassword', [ctx, 'bob', 'x'], 5_000), null)
-    const groups = await h.call('groupsForUser', [ctx, 'alice'], 5_000) as string[]
+    const groups = (await h.call('groupsForUser', [ctx, 'alice'], 5_000)) as string[]
     assert.equal(groups[0], 'staff')
   })
 
@@ -42,8 +42,13 @@ describe('provider calls into a daemon group', { skip: process.platform === 'win
 
   test('a group without a provider and an unknown method are coded failures', async (t) => {
     const sup = await startSupervisor(t, [groupConfig('plain'), groupConfig('withp', { provider: PROVIDER })])
-    await assert.rejects(sup.group('plain').call('checkPassword', [ctx, 'alice', 'x'], 5_000), { code: 'GH_ERR_PROVIDER_FAILED' })
-    await assert.rejects(sup.group('withp').call('getRealmHash', [ctx, 'alice', 'r', 'MD5'], 5_000), /has no getRealmHash/)
+    await assert.rejects(sup.group('plain').call('checkPassword', [ctx, 'alice', 'x'], 5_000), {
+      code: 'GH_ERR_PROVIDER_FAILED',
+    })
+    await assert.rejects(
+      sup.group('withp').call('getRealmHash', [ctx, 'alice', 'r', 'MD5'], 5_000),
+      /has no getRealmHash/,
+    )
     await assert.rejects(sup.group('withp').call('__proto__', [], 5_000), /unknown provider method/)
   })
 })

@@ -7,7 +7,16 @@ import assert from 'node:assert/strict'
 import { readFileSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { alive, childrenOf, eventually, get, groupConfig, pids, startSupervisor, tempDir } from '../fixtures/apps/harness.js'
+import {
+  alive,
+  childrenOf,
+  eventually,
+  get,
+  groupConfig,
+  pids,
+  startSupervisor,
+  tempDir,
+} from '../fixtures/apps/harness.js'
 
 /** This process's children that run the daemon worker (from /proc: what is really running). */
 function daemonChildren(): number[] {
@@ -29,7 +38,9 @@ describe('reload on touch', { skip: process.platform === 'win32' }, () => {
     const dir = tempDir(t)
     const app = join(dir, 'app.mjs')
     writeApp(app, 'v1')
-    const sup = await startSupervisor(t, [groupConfig('site', { app, cwd: dir, processes: 2 }), groupConfig('other')], { reloadCheckIntervalMs: 0 })
+    const sup = await startSupervisor(t, [groupConfig('site', { app, cwd: dir, processes: 2 }), groupConfig('other')], {
+      reloadCheckIntervalMs: 0,
+    })
     const reloads: Array<[string, string]> = []
     sup.on('reload', (name, reason) => reloads.push([name, reason]))
     const oldPids = pids(sup, 'site')
@@ -39,7 +50,10 @@ describe('reload on touch', { skip: process.platform === 'win32' }, () => {
     const res = await get(sup.group('site'), '/')
     assert.match(res.text, /^v2 /)
     assert.equal(oldPids.includes(Number(res.text.split(' ')[1])), false)
-    assert.deepEqual(reloads.map(([n]) => n), ['site'])
+    assert.deepEqual(
+      reloads.map(([n]) => n),
+      ['site'],
+    )
     assert.match(reloads[0]?.[1] ?? '', /app\.mjs/)
     await eventually('old processes stopped', () => oldPids.every((p) => !alive(p)))
     assert.deepEqual(pids(sup, 'other'), otherPids)
@@ -103,40 +117,55 @@ describe('reload on touch', { skip: process.platform === 'win32' }, () => {
     assert.ok((sup.status()[0]?.reloads ?? 0) >= 1, 'at least one reload happened')
   })
 
-  test('closing while a reload starts new processes stops those too', { skip: process.platform !== 'linux' }, async (t) => {
-    const dir = tempDir(t)
-    const app = join(dir, 'app.mjs')
-    // /slow keeps the close draining while the new generation comes up (what load does).
-    writeFileSync(app, "export default (req, res) => setTimeout(() => res.end('done'), req.url === '/slow' ? 1500 : 0)\n")
-    const sup = await startSupervisor(t, [groupConfig('closing', { app, cwd: dir, processes: 2 })])
-    const serving = pids(sup, 'closing')
-    const slow = get(sup.group('closing'), '/slow')
-    const reloading = sup.reload('closing', 'admin')
-    const fresh = await eventually('the new generation was spawned', () => {
-      const extra = daemonChildren().filter((pid) => !serving.includes(pid))
-      return extra.length === 2 ? extra : undefined
-    })
-    const closing = sup.close()
-    assert.equal(await reloading, false, 'the reload reports that it did not take over')
-    assert.equal((await slow).text, 'done', 'the request in flight finished')
-    await closing
-    await eventually('the new generation stopped', () => fresh.every((pid) => !alive(pid)), 5_000)
-    assert.deepEqual(serving.filter(alive), [], 'the old generation stopped')
-  })
+  test(
+    'closing while a reload starts new processes stops those too',
+    { skip: process.platform !== 'linux' },
+    async (t) => {
+      const dir = tempDir(t)
+      const app = join(dir, 'app.mjs')
+      // /slow keeps the close draining while the new generation comes up (what load does).
+      writeFileSync(
+        app,
+        "export default (req, res) => setTimeout(() => res.end('done'), req.url === '/slow' ? 1500 : 0)\n",
+      )
+      const sup = await startSupervisor(t, [groupConfig('closing', { app, cwd: dir, processes: 2 })])
+      const serving = pids(sup, 'closing')
+      const slow = get(sup.group('closing'), '/slow')
+      const reloading = sup.reload('closing', 'admin')
+      const fresh = await eventually('the new generation was spawned', () => {
+        const extra = daemonChildren().filter((pid) => !serving.includes(pid))
+        return extra.length === 2 ? extra : undefined
+      })
+      const closing = sup.close()
+      assert.equal(await reloading, false, 'the reload reports that it did not take over')
+      assert.equal((await slow).text, 'done', 'the request in flight finished')
+      await closing
+      await eventually('the new generation stopped', () => fresh.every((pid) => !alive(pid)), 5_000)
+      assert.deepEqual(serving.filter(alive), [], 'the old generation stopped')
+    },
+  )
 
-  test('closing while the new generation is still loading kills it instead of waiting for it', { skip: process.platform !== 'linux', timeout: 30_000 }, async (t) => {
-    const dir = tempDir(t)
-    const app = join(dir, 'app.mjs')
-    writeApp(app, 'v1')
-    // startTimeout beyond the test's timeout: only killing the loading processes lets close finish.
-    const sup = await startSupervisor(t, [groupConfig('stuck', { app, cwd: dir, processes: 1 })], { startTimeoutMs: 120_000 })
-    const [serving] = pids(sup, 'stuck')
-    writeFileSync(app, 'await new Promise(() => {})\nexport default (req, res) => res.end()\n')
-    const reloading = sup.reload('stuck', 'admin')
-    const fresh = await eventually('the new generation was spawned', () => daemonChildren().find((pid) => pid !== serving))
-    await sup.close()
-    assert.equal(await reloading, false)
-    assert.equal(alive(fresh), false, 'the loading process is gone once close resolves')
-    assert.equal(alive(serving as number), false)
-  })
+  test(
+    'closing while the new generation is still loading kills it instead of waiting for it',
+    { skip: process.platform !== 'linux', timeout: 30_000 },
+    async (t) => {
+      const dir = tempDir(t)
+      const app = join(dir, 'app.mjs')
+      writeApp(app, 'v1')
+      // startTimeout beyond the test's timeout: only killing the loading processes lets close finish.
+      const sup = await startSupervisor(t, [groupConfig('stuck', { app, cwd: dir, processes: 1 })], {
+        startTimeoutMs: 120_000,
+      })
+      const [serving] = pids(sup, 'stuck')
+      writeFileSync(app, 'await new Promise(() => {})\nexport default (req, res) => res.end()\n')
+      const reloading = sup.reload('stuck', 'admin')
+      const fresh = await eventually('the new generation was spawned', () =>
+        daemonChildren().find((pid) => pid !== serving),
+      )
+      await sup.close()
+      assert.equal(await reloading, false)
+      assert.equal(alive(fresh), false, 'the loading process is gone once close resolves')
+      assert.equal(alive(serving as number), false)
+    },
+  )
 })

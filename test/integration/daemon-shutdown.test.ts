@@ -16,7 +16,10 @@ describe('daemon group shutdown', { skip: process.platform === 'win32' }, () => 
     const inflight = get(h, '/slow?ms=400')
     await eventually('request dispatched', () => sup.status()[0]?.processes.some((p) => p.inflight === 1))
     const closing = sup.close()
-    await assert.rejects(get(h, '/pid'), (err) => err instanceof GatehouseError && err.code === 'GH_ERR_GROUP_UNAVAILABLE' && err.statusCode === 503)
+    await assert.rejects(
+      get(h, '/pid'),
+      (err) => err instanceof GatehouseError && err.code === 'GH_ERR_GROUP_UNAVAILABLE' && err.statusCode === 503,
+    )
     const res = await inflight
     assert.equal(res.status, 200)
     assert.match(res.text, /^slept 400 /)
@@ -29,7 +32,10 @@ describe('daemon group shutdown', { skip: process.platform === 'win32' }, () => 
     const sup = await startSupervisor(t, [groupConfig('impatient', { gracefulTimeoutMs: 200 })])
     const h = sup.group('impatient')
     const [pid] = pids(sup, 'impatient')
-    const hanging = get(h, '/hang').then(() => 'answered', (err: GatehouseError) => err.code)
+    const hanging = get(h, '/hang').then(
+      () => 'answered',
+      (err: GatehouseError) => err.code,
+    )
     await eventually('request dispatched', () => sup.status()[0]?.processes.some((p) => p.inflight === 1))
     await sup.close()
     assert.equal(await hanging, 'GH_ERR_GROUP_FAILED')
@@ -42,7 +48,9 @@ describe('daemon group shutdown', { skip: process.platform === 'win32' }, () => 
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, RUNTIME_DIR: runtimeDir },
     })
-    t.after(() => { if (front.exitCode === null && front.signalCode === null) front.kill('SIGKILL') })
+    t.after(() => {
+      if (front.exitCode === null && front.signalCode === null) front.kill('SIGKILL')
+    })
     const line = await new Promise<string>((resolve) => createInterface({ input: front.stdout }).once('line', resolve))
     const daemons = JSON.parse(line) as number[]
     assert.equal(daemons.length, 2)

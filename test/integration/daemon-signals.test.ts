@@ -11,7 +11,12 @@ import { alive, eventually, get, groupConfig, pids, startSupervisor } from '../f
 
 function capturedLog(): { log: pino.Logger; lines: string[] } {
   const lines: string[] = []
-  const sink = new Writable({ write(chunk: Buffer, _enc, done) { lines.push(chunk.toString()); done() } })
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(chunk.toString())
+      done()
+    },
+  })
   return { log: pino({ level: 'info' }, sink), lines }
 }
 
@@ -21,8 +26,14 @@ describe('signals sent to daemon processes', { skip: process.platform === 'win32
     const h = sup.group('term')
     const before = pids(sup, 'term')
     assert.equal(before.length, 2)
-    const inflight = get(h, '/slow?ms=1000').then((r) => `${r.status} ${r.text}`, (err: Error & { code?: string }) => `${err.code}: ${err.message}`)
-    const busy = await eventually('request dispatched', () => sup.status()[0]?.processes.find((p) => p.inflight === 1)?.pid)
+    const inflight = get(h, '/slow?ms=1000').then(
+      (r) => `${r.status} ${r.text}`,
+      (err: Error & { code?: string }) => `${err.code}: ${err.message}`,
+    )
+    const busy = await eventually(
+      'request dispatched',
+      () => sup.status()[0]?.processes.find((p) => p.inflight === 1)?.pid,
+    )
     for (const pid of before) process.kill(pid, 'SIGTERM')
     const closing = sup.close()
     assert.equal(await inflight, `200 slept 1000 ${busy}`)
@@ -37,9 +48,17 @@ describe('signals sent to daemon processes', { skip: process.platform === 'win32
     const [pid] = pids(sup, 'twice') as [number]
     // A hang-up (a closing terminal) is not a stop: the daemon keeps serving.
     process.kill(pid, 'SIGHUP')
-    await eventually('the ignored hang-up is logged', () => lines.some((l) => l.includes('"msg":"SIGHUP ignored') && l.includes(`"pid":${pid}`)), 5_000)
+    await eventually(
+      'the ignored hang-up is logged',
+      () => lines.some((l) => l.includes('"msg":"SIGHUP ignored') && l.includes(`"pid":${pid}`)),
+      5_000,
+    )
     process.kill(pid, 'SIGTERM')
-    await eventually('the ignored signal is logged', () => lines.some((l) => l.includes('"msg":"SIGTERM ignored') && l.includes(`"pid":${pid}`)), 5_000)
+    await eventually(
+      'the ignored signal is logged',
+      () => lines.some((l) => l.includes('"msg":"SIGTERM ignored') && l.includes(`"pid":${pid}`)),
+      5_000,
+    )
     const res = await get(h, '/pid')
     assert.equal(res.status, 200)
     assert.equal(res.text, String(pid))

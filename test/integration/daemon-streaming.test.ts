@@ -35,12 +35,16 @@ describe('streamed bodies', { skip: process.platform === 'win32' }, () => {
     const body = generated(total)
     const baseline = process.memoryUsage().rss
     let peak = baseline
-    const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss) }, 20)
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().rss)
+    }, 20)
     t.after(() => clearInterval(sampler))
-    const res = await sup.group('upload').request(
-      { method: 'POST', url: '/upload', headers: { host: 'h', 'content-type': 'application/octet-stream' } },
-      body.stream,
-    )
+    const res = await sup
+      .group('upload')
+      .request(
+        { method: 'POST', url: '/upload', headers: { host: 'h', 'content-type': 'application/octet-stream' } },
+        body.stream,
+      )
     const result = JSON.parse((await readAll(res.body)).toString()) as { bytes: number; sha256: string; rss: number }
     clearInterval(sampler)
     assert.equal(res.status, 200)
@@ -67,7 +71,9 @@ describe('streamed bodies', { skip: process.platform === 'win32' }, () => {
 
   test('a slow reader of a large download holds the daemon back instead of filling the front', async (t) => {
     const sup = await startSupervisor(t, [groupConfig('download')])
-    const res = await sup.group('download').request({ method: 'GET', url: `/download?bytes=${256 * MiB}`, headers: { host: 'h' } }, null)
+    const res = await sup
+      .group('download')
+      .request({ method: 'GET', url: `/download?bytes=${256 * MiB}`, headers: { host: 'h' } }, null)
     assert.equal(res.headers['content-length'], String(256 * MiB))
     // Read nothing for a while: the credit window caps what is buffered in the front.
     await new Promise((r) => setTimeout(r, 300))

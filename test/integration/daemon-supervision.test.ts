@@ -94,7 +94,10 @@ describe('daemon group supervision', { skip: process.platform === 'win32' }, () 
     const h = sup.group('down')
     writeFileSync(marker, 'x')
     await assert.rejects(get(h, '/crash'), (err) => assertCode(err, 'GH_ERR_GROUP_FAILED', 502))
-    await eventually('no process left', () => sup.status()[0]?.processes.length === 0 && (sup.status()[0]?.restarts ?? 0) >= 2)
+    await eventually(
+      'no process left',
+      () => sup.status()[0]?.processes.length === 0 && (sup.status()[0]?.restarts ?? 0) >= 2,
+    )
     await assert.rejects(get(h, '/pid'), (err) => {
       assertCode(err, 'GH_ERR_GROUP_UNAVAILABLE', 503)
       assert.ok(((err as { retryAfter?: number }).retryAfter ?? 0) >= 1)
@@ -122,8 +125,24 @@ describe('daemon group supervision', { skip: process.platform === 'win32' }, () 
   test('passes method, url, headers and the client address to the app, and the response head back', async (t) => {
     const sup = await startSupervisor(t, [groupConfig('heads')])
     const h = sup.group('heads')
-    const res = await h.request({ method: 'GET', url: '/headers?x=1', headers: { host: 'h', 'x-remote-user': 'alice', accept: ['a', 'b'] }, remoteAddress: '192.0.2.7' }, null)
-    const body = JSON.parse((await (async () => { const c: Buffer[] = []; for await (const x of res.body) c.push(x as Buffer); return Buffer.concat(c) })()).toString())
+    const res = await h.request(
+      {
+        method: 'GET',
+        url: '/headers?x=1',
+        headers: { host: 'h', 'x-remote-user': 'alice', accept: ['a', 'b'] },
+        remoteAddress: '192.0.2.7',
+      },
+      null,
+    )
+    const body = JSON.parse(
+      (
+        await (async () => {
+          const c: Buffer[] = []
+          for await (const x of res.body) c.push(x as Buffer)
+          return Buffer.concat(c)
+        })()
+      ).toString(),
+    )
     assert.equal(body.method, 'GET')
     assert.equal(body.url, '/headers?x=1')
     assert.equal(body.remoteAddress, '192.0.2.7')

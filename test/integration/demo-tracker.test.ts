@@ -20,10 +20,15 @@ import { clientResponse } from '../helpers/digest-client.js'
 import { tempDir } from '../helpers/gateway.js'
 
 const root = new URL('../../', import.meta.url)
-if (!existsSync(new URL('dist/src/app-helpers.js', root))) execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' })
+if (!existsSync(new URL('dist/src/app-helpers.js', root)))
+  execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' })
 
 type Algorithm = 'SHA-256' | 'MD5'
-interface Reply { status: number; headers: Record<string, string | string[] | undefined>; body: string }
+interface Reply {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: string
+}
 
 let demo: RunningDemo
 let cleanup: () => void
@@ -33,14 +38,23 @@ let alice: { name: string; password: string }
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`, 'utf8').toString('base64')}`
 
 async function http(method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<Reply> {
-  const r = await request(`${demo.url}${path}`, { method: method as 'GET', headers, ...(body !== undefined ? { body } : {}) })
+  const r = await request(`${demo.url}${path}`, {
+    method: method as 'GET',
+    headers,
+    ...(body !== undefined ? { body } : {}),
+  })
   return { status: r.statusCode, headers: r.headers, body: await r.body.text() }
 }
 
 const get = (path: string, headers: Record<string, string> = {}) => http('GET', path, headers)
 
 function post(path: string, form: Record<string, string>, headers: Record<string, string> = {}): Promise<Reply> {
-  return http('POST', path, { 'content-type': 'application/x-www-form-urlencoded', ...headers }, new URLSearchParams(form).toString())
+  return http(
+    'POST',
+    path,
+    { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    new URLSearchParams(form).toString(),
+  )
 }
 
 function challenges(r: Reply): string[] {
@@ -49,7 +63,12 @@ function challenges(r: Reply): string[] {
 }
 
 /** A Digest Authorization header answering the route's challenge for `algorithm`. */
-async function digestHeader(path: string, user: string, password: string, algorithm: Algorithm = 'SHA-256'): Promise<string> {
+async function digestHeader(
+  path: string,
+  user: string,
+  password: string,
+  algorithm: Algorithm = 'SHA-256',
+): Promise<string> {
   const first = await get(path)
   assert.equal(first.status, 401)
   const ch = challenges(first).find((c) => c.includes(`algorithm=${algorithm},`))
@@ -57,11 +76,27 @@ async function digestHeader(path: string, user: string, password: string, algori
   const nonce = /nonce="([^"]+)"/.exec(ch)![1]!
   const opaque = /opaque="([^"]+)"/.exec(ch)![1]!
   const cnonce = 'a1b2c3d4e5f60718'
-  const response = clientResponse({ algorithm, username: user, realm: 'Tracker', password, method: 'GET', uri: path, nonce, cnonce, nc: '00000001', qop: 'auth' })
+  const response = clientResponse({
+    algorithm,
+    username: user,
+    realm: 'Tracker',
+    password,
+    method: 'GET',
+    uri: path,
+    nonce,
+    cnonce,
+    nc: '00000001',
+    qop: 'auth',
+  })
   return `Digest username="${user}", realm="Tracker", nonce="${nonce}", uri="${path}", algorithm=${algorithm}, qop=auth, nc=00000001, cnonce="${cnonce}", response="${response}", opaque="${opaque}"`
 }
 
-async function digestGet(path: string, user: string, password: string, algorithm: Algorithm = 'SHA-256'): Promise<Reply> {
+async function digestGet(
+  path: string,
+  user: string,
+  password: string,
+  algorithm: Algorithm = 'SHA-256',
+): Promise<Reply> {
   return get(path, { authorization: await digestHeader(path, user, password, algorithm) })
 }
 
@@ -93,7 +128,11 @@ function loggedInAs(r: Reply, user: string): void {
 before(async () => {
   const t = tempDir('gh-demo-')
   cleanup = t.cleanup
-  const sink = new Writable({ write(_chunk, _enc, cb) { cb() } })
+  const sink = new Writable({
+    write(_chunk, _enc, cb) {
+      cb()
+    },
+  })
   demo = await startDemo({ dataDir: t.dir, port: 0, logger: createLogger('silent', sink), signals: false })
   admin = demo.users.find((u) => u.name === 'admin')!
   alice = demo.users.find((u) => u.name === 'alice')!
@@ -115,7 +154,10 @@ describe('the demo starts from its own configuration', { skip: process.platform 
 
   test('both groups run 2 processes', () => {
     const status = demo.gateway.supervisor!.status()
-    assert.deepEqual(status.map((g) => [g.name, g.processes.filter((p) => p.state === 'ready').length]).sort(), [['accounts', 2], ['tracker', 2]])
+    assert.deepEqual(status.map((g) => [g.name, g.processes.filter((p) => p.state === 'ready').length]).sort(), [
+      ['accounts', 2],
+      ['tracker', 2],
+    ])
   })
 
   test('the landing page is public and ignores a client-sent X-Remote-User', async () => {
@@ -130,7 +172,10 @@ describe('the demo starts from its own configuration', { skip: process.platform 
     assert.equal(r.status, 401)
     const ch = challenges(r)
     assert.equal(ch.length, 3)
-    assert.match(ch[0]!, /^Digest realm="Tracker", qop="auth", algorithm=SHA-256, nonce="[A-Za-z0-9_-]+", opaque="[A-Za-z0-9_-]+"/)
+    assert.match(
+      ch[0]!,
+      /^Digest realm="Tracker", qop="auth", algorithm=SHA-256, nonce="[A-Za-z0-9_-]+", opaque="[A-Za-z0-9_-]+"/,
+    )
     assert.match(ch[1]!, /^Digest realm="Tracker", qop="auth", algorithm=MD5, /)
     assert.equal(ch[2], 'Basic realm="Tracker", charset="UTF-8"')
   })
@@ -158,7 +203,12 @@ describe('logging into the tracker with the accounts app users', { skip: process
   test('a visitor who signs up on the public page logs into the tracker at once', async () => {
     const form = await get('/accounts/signup')
     assert.equal(form.status, 200)
-    const r = await post('/accounts/signup', { csrf: csrfIn(form.body), name: 'erin', password: 'erin-password', password2: 'erin-password' })
+    const r = await post('/accounts/signup', {
+      csrf: csrfIn(form.body),
+      name: 'erin',
+      password: 'erin-password',
+      password2: 'erin-password',
+    })
     assert.equal(r.status, 201)
     assert.match(r.body, /Welcome, erin/)
     loggedInAs(await digestGet('/tracker/tickets', 'erin', 'erin-password'), 'erin')
@@ -167,14 +217,22 @@ describe('logging into the tracker with the accounts app users', { skip: process
 
   test('signing up with a taken name is refused with 409 and the password stays', async () => {
     const form = await get('/accounts/signup')
-    const r = await post('/accounts/signup', { csrf: csrfIn(form.body), name: 'alice', password: 'hijack-attempt', password2: 'hijack-attempt' })
+    const r = await post('/accounts/signup', {
+      csrf: csrfIn(form.body),
+      name: 'alice',
+      password: 'hijack-attempt',
+      password2: 'hijack-attempt',
+    })
     assert.equal(r.status, 409)
     assert.equal((await get('/tracker/', { authorization: basic('alice', 'hijack-attempt') })).status, 401)
     loggedInAs(await get('/tracker/', { authorization: basic(alice.name, alice.password) }), 'alice')
   })
 
   test('a wrong password and an unknown user get 401 with Basic and with Digest', async () => {
-    for (const [user, password] of [['alice', 'wrong-password'], ['nobody-here', 'whatever-pw']] as const) {
+    for (const [user, password] of [
+      ['alice', 'wrong-password'],
+      ['nobody-here', 'whatever-pw'],
+    ] as const) {
       const b = await get('/tracker/', { authorization: basic(user, password) })
       assert.equal(b.status, 401, `Basic ${user}`)
       assert.equal(challenges(b).length, 3)
@@ -219,7 +277,11 @@ describe('group staff', { skip: process.platform === 'win32' }, () => {
     assert.equal((await get('/tracker/admin', { authorization: basic(alice.name, alice.password) })).status, 403)
     assert.equal((await digestGet('/tracker/admin', alice.name, alice.password)).status, 403)
     assert.equal((await get('/accounts/', { authorization: basic(alice.name, alice.password) })).status, 403)
-    const r = await post('/accounts/users', { name: 'mallory', password: 'mallory-pw' }, { authorization: basic(alice.name, alice.password) })
+    const r = await post(
+      '/accounts/users',
+      { name: 'mallory', password: 'mallory-pw' },
+      { authorization: basic(alice.name, alice.password) },
+    )
     assert.equal(r.status, 403)
   })
 
@@ -244,7 +306,11 @@ describe('group staff', { skip: process.platform === 'win32' }, () => {
     const r = await post('/accounts/users', { name: 'ghost', password: 'ghost-password' }, auth)
     assert.equal(r.status, 403)
     const page = await get('/accounts/', auth)
-    const cross = await post('/accounts/users', { csrf: csrfIn(page.body), name: 'ghost', password: 'ghost-password' }, { ...auth, 'sec-fetch-site': 'cross-site' })
+    const cross = await post(
+      '/accounts/users',
+      { csrf: csrfIn(page.body), name: 'ghost', password: 'ghost-password' },
+      { ...auth, 'sec-fetch-site': 'cross-site' },
+    )
     assert.equal(cross.status, 403)
     assert.equal((await get('/tracker/', { authorization: basic('ghost', 'ghost-password') })).status, 401)
   })
@@ -254,7 +320,11 @@ describe('the tracker app', { skip: process.platform === 'win32' }, () => {
   test('tickets record who created, commented and closed them', async () => {
     const auth = { authorization: basic(alice.name, alice.password) }
     const form = await get('/tracker/tickets/new', auth)
-    const created = await post('/tracker/tickets', { csrf: csrfIn(form.body), title: 'Printer on fire', body: 'See [[PrinterNotes]].' }, auth)
+    const created = await post(
+      '/tracker/tickets',
+      { csrf: csrfIn(form.body), title: 'Printer on fire', body: 'See [[PrinterNotes]].' },
+      auth,
+    )
     assert.equal(created.status, 303)
     const path = String(created.headers.location)
     assert.match(path, /^\/tracker\/tickets\/[0-9]+$/)
@@ -264,7 +334,10 @@ describe('the tracker app', { skip: process.platform === 'win32' }, () => {
     assert.match(view.body, /<a href="\/tracker\/wiki\/PrinterNotes">PrinterNotes<\/a>/)
     const bobAuth = { authorization: basic('bob', 'bob-password-1') }
     const token = csrfIn((await get(path, bobAuth)).body)
-    assert.equal((await post(`${path}/comments`, { csrf: token, body: 'Extinguisher is <b>here</b>' }, bobAuth)).status, 303)
+    assert.equal(
+      (await post(`${path}/comments`, { csrf: token, body: 'Extinguisher is <b>here</b>' }, bobAuth)).status,
+      303,
+    )
     assert.equal((await post(`${path}/close`, { csrf: token }, bobAuth)).status, 303)
     const closed = await get(path, auth)
     assert.match(closed.body, /<span class="tag closed">closed<\/span>/)
@@ -274,15 +347,22 @@ describe('the tracker app', { skip: process.platform === 'win32' }, () => {
     assert.doesNotMatch(open.body, /Printer on fire/)
   })
 
-  test('wiki pages are edited with history, under the editor\'s name', async () => {
+  test("wiki pages are edited with history, under the editor's name", async () => {
     const auth = { authorization: basic(alice.name, alice.password) }
     assert.equal((await get('/tracker/wiki/PrinterNotes', auth)).status, 404)
     const edit = await get('/tracker/wiki/PrinterNotes/edit', auth)
-    assert.equal((await post('/tracker/wiki/PrinterNotes', { csrf: csrfIn(edit.body), body: 'First version' }, auth)).status, 303)
+    assert.equal(
+      (await post('/tracker/wiki/PrinterNotes', { csrf: csrfIn(edit.body), body: 'First version' }, auth)).status,
+      303,
+    )
     const bobAuth = { authorization: basic('bob', 'bob-password-1') }
     const edit2 = await get('/tracker/wiki/PrinterNotes/edit', bobAuth)
     assert.match(edit2.body, /First version/)
-    assert.equal((await post('/tracker/wiki/PrinterNotes', { csrf: csrfIn(edit2.body), body: 'Second version, see #1' }, bobAuth)).status, 303)
+    assert.equal(
+      (await post('/tracker/wiki/PrinterNotes', { csrf: csrfIn(edit2.body), body: 'Second version, see #1' }, bobAuth))
+        .status,
+      303,
+    )
     const view = await get('/tracker/wiki/PrinterNotes', auth)
     assert.match(view.body, /Second version, see <a href="\/tracker\/tickets\/1">#1<\/a>/)
     assert.match(view.body, /Last edited by <b>bob<\/b>/)
@@ -293,7 +373,10 @@ describe('the tracker app', { skip: process.platform === 'win32' }, () => {
 
 describe('the accounts group going down', { skip: process.platform === 'win32' }, () => {
   const accountsProcesses = () => demo.gateway.supervisor!.status().find((g) => g.name === 'accounts')!.processes
-  const readyPids = () => accountsProcesses().filter((p) => p.state === 'ready' && p.pid !== undefined).map((p) => p.pid!)
+  const readyPids = () =>
+    accountsProcesses()
+      .filter((p) => p.state === 'ready' && p.pid !== undefined)
+      .map((p) => p.pid!)
 
   async function until(what: string, check: () => boolean | Promise<boolean>, attempts = 400): Promise<void> {
     for (let i = 0; i < attempts; i++) {
@@ -326,7 +409,11 @@ describe('the accounts group going down', { skip: process.platform === 'win32' }
       observed = true
     }
     assert.ok(observed, 'saw the accounts group down')
-    await until('tracker logins work again', async () => (await get('/tracker/', { authorization: basic('dave', 'dave-password') })).status === 200, 600)
+    await until(
+      'tracker logins work again',
+      async () => (await get('/tracker/', { authorization: basic('dave', 'dave-password') })).status === 200,
+      600,
+    )
     loggedInAs(await digestGet('/tracker/', 'dave', 'dave-password'), 'dave')
     assert.equal((await get('/tracker/', { authorization: basic('dave', 'not-his-password') })).status, 401)
     await until('both accounts processes ready again', () => readyPids().length === 2)

@@ -29,12 +29,21 @@ before(async () => {
   const tmp = tempDir()
   cleanup = tmp.cleanup
   echo = await startEchoUpstream()
-  gw = await startGateway({
-    throttle: { enabled: false },
-    digest: { secret: SECRET, nonceTtl: '5m' },
-    providers: { one: { type: 'module', module: ONE_USER, threads: 1 } },
-    routes: [{ path: '/d', upstream: echo.url, auth: { scheme: ['digest'], realm: REALM, provider: 'one', algorithms: ['SHA-256'], cache: false } }],
-  }, tmp.dir)
+  gw = await startGateway(
+    {
+      throttle: { enabled: false },
+      digest: { secret: SECRET, nonceTtl: '5m' },
+      providers: { one: { type: 'module', module: ONE_USER, threads: 1 } },
+      routes: [
+        {
+          path: '/d',
+          upstream: echo.url,
+          auth: { scheme: ['digest'], realm: REALM, provider: 'one', algorithms: ['SHA-256'], cache: false },
+        },
+      ],
+    },
+    tmp.dir,
+  )
 })
 
 after(async () => {
@@ -85,16 +94,32 @@ async function login(nonce: string, v: Variant = {}): Promise<{ status: number; 
   const seenBefore = echo.seen.length
   const cnonce = randomBytes(8).toString('hex')
   const algorithm = v.algorithm ?? 'SHA-256'
-  const qop = v.qop === undefined ? 'auth' : v.qop ?? undefined
+  const qop = v.qop === undefined ? 'auth' : (v.qop ?? undefined)
   const username = v.username ?? 'alice'
-  const l = { algorithm, username, realm: REALM, password: v.password ?? 's3cret', method: 'GET', uri: '/d/x', nonce, qop, ...(qop ? { nc: '00000001', cnonce } : {}) }
+  const l = {
+    algorithm,
+    username,
+    realm: REALM,
+    password: v.password ?? 's3cret',
+    method: 'GET',
+    uri: '/d/x',
+    nonce,
+    qop,
+    ...(qop ? { nc: '00000001', cnonce } : {}),
+  }
   const response = v.ha1 === undefined ? clientResponse(l) : responseFromHA1(v.ha1, l)
-  const user = v.userhash ? `username="${createHash('sha256').update(`${username}:${REALM}`).digest('hex')}", userhash=true` : `username="${username}"`
+  const user = v.userhash
+    ? `username="${createHash('sha256').update(`${username}:${REALM}`).digest('hex')}", userhash=true`
+    : `username="${username}"`
   const qopPart = qop ? `, qop=${qop}, nc=00000001, cnonce="${cnonce}"` : ''
-  const authorization = `Digest ${user}, realm="${REALM}", nonce="${nonce}", uri="/d/x", algorithm=${algorithm}${qopPart}, response="${response}", opaque="${v.opaque ?? await opaque()}"`
+  const authorization = `Digest ${user}, realm="${REALM}", nonce="${nonce}", uri="/d/x", algorithm=${algorithm}${qopPart}, response="${response}", opaque="${v.opaque ?? (await opaque())}"`
   const res = await request(`${gw.url}/d/x`, { headers: { authorization } })
   await res.body.dump()
-  return { status: res.statusCode, challenge: String(res.headers['www-authenticate'] ?? ''), reached: echo.seen.length > seenBefore }
+  return {
+    status: res.statusCode,
+    challenge: String(res.headers['www-authenticate'] ?? ''),
+    reached: echo.seen.length > seenBefore,
+  }
 }
 
 /** RFC 7616 §3.4.1 from a given HA1 (SHA-256, qop=auth, GET with no body). */
@@ -122,8 +147,10 @@ describe('Digest answers the route does not accept', () => {
     assert.equal(r.reached, false)
   })
 
-  test('an opaque that is not this realm\'s (well-formed, from another realm\'s challenge): 401', async () => {
-    const other = createHmac('sha256', createHmac('sha256', SECRET).update('gatehouse digest opaque v1').digest()).update('Other').digest('base64url')
+  test("an opaque that is not this realm's (well-formed, from another realm's challenge): 401", async () => {
+    const other = createHmac('sha256', createHmac('sha256', SECRET).update('gatehouse digest opaque v1').digest())
+      .update('Other')
+      .digest('base64url')
     const r = await login(await freshNonce(), { opaque: other })
     assert.equal(r.status, 401)
     assert.equal(r.reached, false)

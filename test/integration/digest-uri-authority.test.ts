@@ -22,14 +22,23 @@ before(async () => {
   upstream = await startEchoUpstream()
   const t = tempDir('gh-digest-uri-')
   cleanup = t.cleanup
-  gw = await startGateway({
-    // allow.ts knows every user with the password "secret".
-    providers: { allow: { type: 'module', module: ALLOW } },
-    trustedProxies: ['127.0.0.1'],
-    sidecar: { path: '/auth' },
-    digest: { secret: 'a-digest-uri-test-secret-0123' },
-    routes: [{ path: '/docs', upstream: upstream.url, auth: { scheme: 'digest', realm: 'Office', provider: 'allow', algorithms: ['MD5'] } }],
-  }, t.dir)
+  gw = await startGateway(
+    {
+      // allow.ts knows every user with the password "secret".
+      providers: { allow: { type: 'module', module: ALLOW } },
+      trustedProxies: ['127.0.0.1'],
+      sidecar: { path: '/auth' },
+      digest: { secret: 'a-digest-uri-test-secret-0123' },
+      routes: [
+        {
+          path: '/docs',
+          upstream: upstream.url,
+          auth: { scheme: 'digest', realm: 'Office', provider: 'allow', algorithms: ['MD5'] },
+        },
+      ],
+    },
+    t.dir,
+  )
 })
 
 after(async () => {
@@ -55,7 +64,10 @@ function authorization(c: { nonce: string; opaque: string }, method: string, uri
 }
 
 function front(target: string, host: string, credentials?: string): Promise<RawResponse> {
-  const fields: Array<[string, string]> = [['Host', host], ['Connection', 'close']]
+  const fields: Array<[string, string]> = [
+    ['Host', host],
+    ['Connection', 'close'],
+  ]
   if (credentials !== undefined) fields.push(['Authorization', credentials])
   return rawRequest(gw.port, 'GET', target, fields)
 }
@@ -88,7 +100,11 @@ describe('Digest uri in absolute form, through the front', () => {
     assert.equal(r.status, 200)
     assert.equal(upstream.seen[before]!.headers['x-remote-user'], 'alice')
     c = challengeOf(await front('/docs/path', `LocalHost:${gw.port}`))
-    const named = await front('/docs/path', `LocalHost:${gw.port}`, authorization(c, 'GET', `http://localhost:${gw.port}/docs/path`))
+    const named = await front(
+      '/docs/path',
+      `LocalHost:${gw.port}`,
+      authorization(c, 'GET', `http://localhost:${gw.port}/docs/path`),
+    )
     assert.equal(named.status, 200)
   })
 })
@@ -97,8 +113,12 @@ describe('Digest uri in absolute form, through the sidecar', () => {
   /** A Traefik/Caddy-style sub-request from a trusted proxy at 127.0.0.1 about https://app.example/docs/x. */
   function ask(credentials?: string): Promise<RawResponse> {
     const fields: Array<[string, string]> = [
-      ['Host', `127.0.0.1:${gw.port}`], ['Connection', 'close'],
-      ['X-Forwarded-Method', 'GET'], ['X-Forwarded-Proto', 'https'], ['X-Forwarded-Host', 'app.example'], ['X-Forwarded-Uri', '/docs/x'],
+      ['Host', `127.0.0.1:${gw.port}`],
+      ['Connection', 'close'],
+      ['X-Forwarded-Method', 'GET'],
+      ['X-Forwarded-Proto', 'https'],
+      ['X-Forwarded-Host', 'app.example'],
+      ['X-Forwarded-Uri', '/docs/x'],
     ]
     if (credentials !== undefined) fields.push(['Authorization', credentials])
     return rawRequest(gw.port, 'GET', '/auth', fields)
@@ -111,7 +131,7 @@ describe('Digest uri in absolute form, through the sidecar', () => {
     assert.equal(r.headers['x-remote-user'], undefined)
   })
 
-  test('naming the sidecar\'s own Host instead of the original host gets 400', async () => {
+  test("naming the sidecar's own Host instead of the original host gets 400", async () => {
     const c = challengeOf(await ask())
     const r = await ask(authorization(c, 'GET', `https://127.0.0.1:${gw.port}/docs/x`))
     assert.equal(r.status, 400)

@@ -22,20 +22,33 @@ const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/providers/$
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
 const sha = (password: string) => `{SHA}${createHash('sha1').update(password).digest('base64')}`
 
-interface Res { status: number; headers: Record<string, string | string[] | undefined>; body: string }
+interface Res {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: string
+}
 
 /** One request on a fresh connection from `from` (a loopback address, so lockouts stay apart). */
-function get(port: number, path: string, opts: { accept?: string; authorization?: string; from?: string } = {}): Promise<Res> {
+function get(
+  port: number,
+  path: string,
+  opts: { accept?: string; authorization?: string; from?: string } = {},
+): Promise<Res> {
   const headers: Record<string, string> = {}
   if (opts.accept !== undefined) headers.accept = opts.accept
   if (opts.authorization !== undefined) headers.authorization = opts.authorization
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers, localAddress: opts.from ?? '127.0.0.1', agent: false }, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (c: string) => { body += c })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
-    })
+    const req = request(
+      { host: '127.0.0.1', port, path, headers, localAddress: opts.from ?? '127.0.0.1', agent: false },
+      (res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (c: string) => {
+          body += c
+        })
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
+      },
+    )
     req.on('error', reject)
     req.end()
   })
@@ -61,23 +74,38 @@ before(async () => {
   writeFile(t.dir, 'users.htpasswd', `alice:${sha('wonderland')}\nbob:${sha('builder')}\n`)
   echo = await startEchoUpstream()
   dead = await deadPort()
-  gw = await startGateway({
-    throttle: { delay: 0, perAddress: { maxFailures: 2, lockout: '2m' }, perUser: false },
-    sidecar: { path: '/auth' },
-    trustedProxies: ['127.0.0.1'],
-    providers: {
-      ledger: { type: 'htpasswd', file: './users.htpasswd' },
-      vault: { type: 'module', module: fixture('throws'), threads: 1 },
-      stalls: { type: 'module', module: fixture('hangs'), timeout: '300ms', threads: 1 },
+  gw = await startGateway(
+    {
+      throttle: { delay: 0, perAddress: { maxFailures: 2, lockout: '2m' }, perUser: false },
+      sidecar: { path: '/auth' },
+      trustedProxies: ['127.0.0.1'],
+      providers: {
+        ledger: { type: 'htpasswd', file: './users.htpasswd' },
+        vault: { type: 'module', module: fixture('throws'), threads: 1 },
+        stalls: { type: 'module', module: fixture('hangs'), timeout: '300ms', threads: 1 },
+      },
+      routes: [
+        { path: '/private', upstream: echo.url, auth: { scheme: 'basic', realm: 'Office', provider: 'ledger' } },
+        {
+          path: '/staff',
+          upstream: echo.url,
+          auth: { scheme: 'basic', realm: 'Office', provider: 'ledger', require: { users: ['alice'] } },
+        },
+        {
+          path: '/broken',
+          upstream: echo.url,
+          auth: { scheme: 'basic', realm: 'Office', provider: 'vault', cache: false, throttle: false },
+        },
+        {
+          path: '/slow',
+          upstream: echo.url,
+          auth: { scheme: 'basic', realm: 'Office', provider: 'stalls', cache: false, throttle: false },
+        },
+        { path: '/gone', upstream: `http://127.0.0.1:${dead}` },
+      ],
     },
-    routes: [
-      { path: '/private', upstream: echo.url, auth: { scheme: 'basic', realm: 'Office', provider: 'ledger' } },
-      { path: '/staff', upstream: echo.url, auth: { scheme: 'basic', realm: 'Office', provider: 'ledger', require: { users: ['alice'] } } },
-      { path: '/broken', upstream: echo.url, auth: { scheme: 'basic', realm: 'Office', provider: 'vault', cache: false, throttle: false } },
-      { path: '/slow', upstream: echo.url, auth: { scheme: 'basic', realm: 'Office', provider: 'stalls', cache: false, throttle: false } },
-      { path: '/gone', upstream: `http://127.0.0.1:${dead}` },
-    ],
-  }, t.dir)
+    t.dir,
+  )
 })
 
 after(async () => {
@@ -88,8 +116,31 @@ after(async () => {
 
 /** Words that would tell a visitor about the inside: users, providers, upstreams, reasons, code. */
 function assertNoInternals(body: string): void {
-  const words = ['alice', 'bob', 'ledger', 'vault', 'stalls', 'timeout', 'htpasswd', 'database', 'down', 'Office', 'upstream', String(dead)]
-  for (const word of [...words, 'GH_ERR', 'Error:', '    at ', 'gatehouse', 'RFC', 'unknown', 'password was wrong', '<script']) {
+  const words = [
+    'alice',
+    'bob',
+    'ledger',
+    'vault',
+    'stalls',
+    'timeout',
+    'htpasswd',
+    'database',
+    'down',
+    'Office',
+    'upstream',
+    String(dead),
+  ]
+  for (const word of [
+    ...words,
+    'GH_ERR',
+    'Error:',
+    '    at ',
+    'gatehouse',
+    'RFC',
+    'unknown',
+    'password was wrong',
+    '<script',
+  ]) {
     assert.ok(!body.includes(word), `the page says ${JSON.stringify(word)}:\n${body}`)
   }
 }
@@ -123,8 +174,16 @@ describe('refusals as a page for browsers and as plain text for API clients', ()
     assert.equal(page.headers['www-authenticate'], CHALLENGE)
     assert.equal(page.headers['cache-control'], 'no-store')
     // A wrong password for a user who exists and a user who does not: the same page, word for word.
-    const known = await get(gw.port, '/private', { accept: BROWSER_ACCEPT, authorization: basic('alice', 'nope'), from: '127.0.0.21' })
-    const unknown = await get(gw.port, '/private', { accept: BROWSER_ACCEPT, authorization: basic('nobody', 'nope'), from: '127.0.0.22' })
+    const known = await get(gw.port, '/private', {
+      accept: BROWSER_ACCEPT,
+      authorization: basic('alice', 'nope'),
+      from: '127.0.0.21',
+    })
+    const unknown = await get(gw.port, '/private', {
+      accept: BROWSER_ACCEPT,
+      authorization: basic('nobody', 'nope'),
+      from: '127.0.0.22',
+    })
     assertPage(known, 401, 'Sign-in required')
     assert.equal(unknown.body, known.body)
     assert.equal(known.body, page.body)
@@ -139,18 +198,34 @@ describe('refusals as a page for browsers and as plain text for API clients', ()
 
   test('403: a signed-in user the route does not admit gets an access-denied page; API clients get "Forbidden"', async () => {
     const seen = echo.seen.length
-    assertPage(await get(gw.port, '/staff', { accept: BROWSER_ACCEPT, authorization: basic('bob', 'builder') }), 403, 'Access denied')
-    assertPlain(await get(gw.port, '/staff', { accept: '*/*', authorization: basic('bob', 'builder') }), 403, 'Forbidden\n')
+    assertPage(
+      await get(gw.port, '/staff', { accept: BROWSER_ACCEPT, authorization: basic('bob', 'builder') }),
+      403,
+      'Access denied',
+    )
+    assertPlain(
+      await get(gw.port, '/staff', { accept: '*/*', authorization: basic('bob', 'builder') }),
+      403,
+      'Forbidden\n',
+    )
     assertPlain(await get(gw.port, '/staff', { authorization: basic('bob', 'builder') }), 403, 'Forbidden\n')
     assert.equal(echo.seen.length, seen, 'the upstream saw a refused request')
-    assert.equal((await get(gw.port, '/staff', { accept: BROWSER_ACCEPT, authorization: basic('alice', 'wonderland') })).status, 200)
+    assert.equal(
+      (await get(gw.port, '/staff', { accept: BROWSER_ACCEPT, authorization: basic('alice', 'wonderland') })).status,
+      200,
+    )
   })
 
   test('429: a locked-out address gets a page that says when to try again, with the same Retry-After; API clients get "Too Many Requests"', async () => {
     const from = '127.0.0.31'
-    for (let i = 0; i < 2; i++) assert.equal((await get(gw.port, '/private', { authorization: basic('alice', 'wrong'), from })).status, 401)
+    for (let i = 0; i < 2; i++)
+      assert.equal((await get(gw.port, '/private', { authorization: basic('alice', 'wrong'), from })).status, 401)
     const seen = echo.seen.length
-    const page = await get(gw.port, '/private', { accept: BROWSER_ACCEPT, authorization: basic('alice', 'wonderland'), from })
+    const page = await get(gw.port, '/private', {
+      accept: BROWSER_ACCEPT,
+      authorization: basic('alice', 'wonderland'),
+      from,
+    })
     assertPage(page, 429, 'Too many attempts')
     const retryAfter = Number(page.headers['retry-after'])
     assert.ok(retryAfter > 90 && retryAfter <= 120, `retry-after ${page.headers['retry-after']}`)
@@ -171,8 +246,16 @@ describe('refusals as a page for browsers and as plain text for API clients', ()
     const page = await get(gw.port, '/broken', { accept: BROWSER_ACCEPT, authorization: basic('alice', 'wonderland') })
     assertPage(page, 500, 'Something went wrong')
     assert.equal(page.headers['retry-after'], undefined)
-    assertPlain(await get(gw.port, '/broken', { accept: '*/*', authorization: basic('alice', 'wonderland') }), 500, 'Internal Server Error\n')
-    assertPlain(await get(gw.port, '/broken', { authorization: basic('alice', 'wonderland') }), 500, 'Internal Server Error\n')
+    assertPlain(
+      await get(gw.port, '/broken', { accept: '*/*', authorization: basic('alice', 'wonderland') }),
+      500,
+      'Internal Server Error\n',
+    )
+    assertPlain(
+      await get(gw.port, '/broken', { authorization: basic('alice', 'wonderland') }),
+      500,
+      'Internal Server Error\n',
+    )
     assert.equal(echo.seen.length, seen, 'the upstream saw a refused request')
   })
 
@@ -202,14 +285,22 @@ describe('refusals as a page for browsers and as plain text for API clients', ()
 
   test('400 for a refused request target: a bad-request page without the reason; API clients get the reason as today', async () => {
     const seen = echo.seen.length
-    const page = await rawRequest(gw.port, 'GET', '/private#<b>x</b>', [['Host', 'localhost'], ['Accept', BROWSER_ACCEPT], ['Connection', 'close']])
+    const page = await rawRequest(gw.port, 'GET', '/private#<b>x</b>', [
+      ['Host', 'localhost'],
+      ['Accept', BROWSER_ACCEPT],
+      ['Connection', 'close'],
+    ])
     assert.equal(page.status, 400)
     assert.deepEqual(page.headers['content-type'], ['text/html; charset=utf-8'])
     assert.ok(page.body.includes('<h1>Bad request</h1>'), page.body)
     assert.ok(!page.body.includes('<b>') && !page.body.includes('x</b>'), page.body)
     assertNoInternals(page.body)
     for (const fields of [[['Accept', '*/*']], []] as Array<Array<[string, string]>>) {
-      const plain = await rawRequest(gw.port, 'GET', '/private#<b>x</b>', [['Host', 'localhost'], ...fields, ['Connection', 'close']])
+      const plain = await rawRequest(gw.port, 'GET', '/private#<b>x</b>', [
+        ['Host', 'localhost'],
+        ...fields,
+        ['Connection', 'close'],
+      ])
       assert.equal(plain.status, 400)
       assert.deepEqual(plain.headers['content-type'], ['text/plain; charset=utf-8'])
       assert.equal(plain.body, PLAIN_400)
@@ -220,19 +311,22 @@ describe('refusals as a page for browsers and as plain text for API clients', ()
 
 // rawRequest reads bytes as latin1: the UTF-8 § of the reason arrives as two characters.
 describe('the forward-auth endpoint words its refusals the same way (Traefik and Caddy pass the body on)', () => {
-  const ask = (uri: string, opts: { accept?: string; authorization?: string }) => new Promise<Res>((resolve, reject) => {
-    const headers: Record<string, string> = { 'x-original-uri': uri }
-    if (opts.accept !== undefined) headers.accept = opts.accept
-    if (opts.authorization !== undefined) headers.authorization = opts.authorization
-    const req = request({ host: '127.0.0.1', port: gw.port, path: '/auth', headers, agent: false }, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (c: string) => { body += c })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
+  const ask = (uri: string, opts: { accept?: string; authorization?: string }) =>
+    new Promise<Res>((resolve, reject) => {
+      const headers: Record<string, string> = { 'x-original-uri': uri }
+      if (opts.accept !== undefined) headers.accept = opts.accept
+      if (opts.authorization !== undefined) headers.authorization = opts.authorization
+      const req = request({ host: '127.0.0.1', port: gw.port, path: '/auth', headers, agent: false }, (res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (c: string) => {
+          body += c
+        })
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
+      })
+      req.on('error', reject)
+      req.end()
     })
-    req.on('error', reject)
-    req.end()
-  })
 
   test('401 and 403 from the sidecar: the page for a browser with the same challenge, the plain text otherwise, no identity given out', async () => {
     const page = await ask('/private/x', { accept: BROWSER_ACCEPT })
@@ -248,7 +342,9 @@ describe('the forward-auth endpoint words its refusals the same way (Traefik and
   })
 })
 
-const PLAIN_400 = Buffer.from('Bad Request: a request target never contains # (RFC 9112 §3.2)\n', 'utf8').toString('latin1')
+const PLAIN_400 = Buffer.from('Bad Request: a request target never contains # (RFC 9112 §3.2)\n', 'utf8').toString(
+  'latin1',
+)
 
 test('Accept asks for HTML only when text/html or XHTML is named with a quality above zero', () => {
   assert.equal(wantsHtml(BROWSER_ACCEPT), true)

@@ -15,7 +15,8 @@ import { EXTENSION_METHODS } from '../../src/server.js'
 
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`, 'utf8').toString('base64')}`
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex')
-const PROPFIND_BODY = '<?xml version="1.0" encoding="utf-8"?>\n<D:propfind xmlns:D="DAV:"><D:prop><D:getetag/><D:displayname/></D:prop></D:propfind>\n'
+const PROPFIND_BODY =
+  '<?xml version="1.0" encoding="utf-8"?>\n<D:propfind xmlns:D="DAV:"><D:prop><D:getetag/><D:displayname/></D:prop></D:propfind>\n'
 
 let upstream: EchoUpstream
 let gw: TestGateway
@@ -27,19 +28,22 @@ before(async () => {
   cleanup = t.cleanup
   writeFile(t.dir, 'users.htpasswd', `alice:${bcrypt.hashSync('wonder', 4)}\n`)
   const auth = { scheme: 'basic', realm: 'Files', provider: 'office' }
-  gw = await startGateway({
-    providers: { office: { type: 'htpasswd', file: './users.htpasswd' } },
-    groups: { app: { app: MULTI_APP, cwd: APPS, processes: 1 } },
-    trustedProxies: ['127.0.0.1'],
-    sidecar: { path: '/auth' },
-    routes: [
-      { path: '/dav', upstream: upstream.url, auth },
-      { path: '/public', upstream: upstream.url },
-      // multi.ts answers /headers with the method it saw and /echo with the body it got.
-      { path: '/headers', group: 'app', auth },
-      { path: '/echo', group: 'app', auth },
-    ],
-  }, t.dir)
+  gw = await startGateway(
+    {
+      providers: { office: { type: 'htpasswd', file: './users.htpasswd' } },
+      groups: { app: { app: MULTI_APP, cwd: APPS, processes: 1 } },
+      trustedProxies: ['127.0.0.1'],
+      sidecar: { path: '/auth' },
+      routes: [
+        { path: '/dav', upstream: upstream.url, auth },
+        { path: '/public', upstream: upstream.url },
+        // multi.ts answers /headers with the method it saw and /echo with the body it got.
+        { path: '/headers', group: 'app', auth },
+        { path: '/echo', group: 'app', auth },
+      ],
+    },
+    t.dir,
+  )
 })
 
 after(async () => {
@@ -58,7 +62,12 @@ const xml = { 'content-type': 'application/xml; charset=utf-8', depth: '1' }
 describe('upstream routes', () => {
   test('an authenticated PROPFIND with an XML body reaches the upstream with its method, body and identity', async () => {
     const before = upstream.seen.length
-    const r = await send('/dav/calendars/alice/', 'PROPFIND', { ...xml, authorization: basic('alice', 'wonder') }, PROPFIND_BODY)
+    const r = await send(
+      '/dav/calendars/alice/',
+      'PROPFIND',
+      { ...xml, authorization: basic('alice', 'wonder') },
+      PROPFIND_BODY,
+    )
     assert.equal(r.status, 200)
     assert.equal(upstream.seen.length, before + 1)
     const seen = JSON.parse(r.text)
@@ -97,7 +106,15 @@ describe('upstream routes', () => {
     const mkcol = JSON.parse((await send('/dav/new/', 'MKCOL', { authorization: basic('alice', 'wonder') })).text)
     assert.equal(mkcol.method, 'MKCOL')
     assert.equal(mkcol.bodyBytes, 0)
-    const move = JSON.parse((await send('/dav/a.txt', 'MOVE', { authorization: basic('alice', 'wonder'), destination: '/dav/b.txt', overwrite: 'F' })).text)
+    const move = JSON.parse(
+      (
+        await send('/dav/a.txt', 'MOVE', {
+          authorization: basic('alice', 'wonder'),
+          destination: '/dav/b.txt',
+          overwrite: 'F',
+        })
+      ).text,
+    )
     assert.equal(move.method, 'MOVE')
     assert.equal(move.headers.destination, '/dav/b.txt')
     assert.equal(move.headers.overwrite, 'F')
@@ -135,7 +152,7 @@ describe('group routes', () => {
 })
 
 describe('sidecar', () => {
-  test('Envoy\'s PROPFIND check request (path prefix) is answered: 401 without credentials, 200 with them', async () => {
+  test("Envoy's PROPFIND check request (path prefix) is answered: 401 without credentials, 200 with them", async () => {
     const anon = await send('/auth/dav/x', 'PROPFIND')
     assert.equal(anon.status, 401)
     assert.equal(anon.headers['www-authenticate'], 'Basic realm="Files", charset="UTF-8"')
@@ -144,8 +161,12 @@ describe('sidecar', () => {
     assert.equal(ok.headers['x-remote-user'], 'alice')
   })
 
-  test('nginx\'s X-Original-Method: MKCALENDAR is accepted as the original method', async () => {
-    const r = await send('/auth', 'GET', { 'x-original-uri': '/dav/cal/', 'x-original-method': 'MKCALENDAR', authorization: basic('alice', 'wonder') })
+  test("nginx's X-Original-Method: MKCALENDAR is accepted as the original method", async () => {
+    const r = await send('/auth', 'GET', {
+      'x-original-uri': '/dav/cal/',
+      'x-original-method': 'MKCALENDAR',
+      authorization: basic('alice', 'wonder'),
+    })
     assert.equal(r.status, 200)
     assert.equal(r.headers['x-remote-user'], 'alice')
   })

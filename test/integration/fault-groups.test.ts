@@ -18,7 +18,10 @@ const ACCOUNTS = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures',
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`
 
 function writeApp(path: string, version: string): void {
-  writeFileSync(path, `export default (req, res) => { res.setHeader('content-type', 'text/plain'); res.end('${version} ' + process.pid) }\n`)
+  writeFileSync(
+    path,
+    `export default (req, res) => { res.setHeader('content-type', 'text/plain'); res.end('${version} ' + process.pid) }\n`,
+  )
   bump(path)
 }
 
@@ -29,20 +32,33 @@ function bump(path: string): void {
 }
 
 function readyPids(gw: TestGateway, group: string): number[] {
-  return (gw.gw.supervisor!.status().find((g) => g.name === group)?.processes ?? []).filter((p) => p.state === 'ready').map((p) => p.pid as number)
+  return (gw.gw.supervisor!.status().find((g) => g.name === group)?.processes ?? [])
+    .filter((p) => p.state === 'ready')
+    .map((p) => p.pid as number)
 }
 
 /** PIDs of processes whose command line mentions `needle` (the test's private directory). */
 function processesMentioning(needle: string): number[] {
   const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' })
-  return out.split('\n').filter((l) => l.includes(needle) && !l.includes('ps -eo')).map((l) => Number(l.trim().split(/\s+/)[0]))
+  return out
+    .split('\n')
+    .filter((l) => l.includes(needle) && !l.includes('ps -eo'))
+    .map((l) => Number(l.trim().split(/\s+/)[0]))
 }
 
-async function groupGateway(t: TestContext, group: Record<string, unknown>, routes: unknown[]): Promise<{ gw: TestGateway; dir: string }> {
+async function groupGateway(
+  t: TestContext,
+  group: Record<string, unknown>,
+  routes: unknown[],
+): Promise<{ gw: TestGateway; dir: string }> {
   const { dir, cleanup } = tempDir('gh-fault-group-')
   t.after(cleanup)
-  const resolved = typeof group.app === 'function' ? { ...group, app: (group.app as (d: string) => string)(dir) } : group
-  const gw = await startGateway({ throttle: { enabled: false }, groups: { web: { cwd: dir, ...resolved } }, routes }, dir)
+  const resolved =
+    typeof group.app === 'function' ? { ...group, app: (group.app as (d: string) => string)(dir) } : group
+  const gw = await startGateway(
+    { throttle: { enabled: false }, groups: { web: { cwd: dir, ...resolved } }, routes },
+    dir,
+  )
   t.after(() => gw.close())
   return { gw, dir }
 }
@@ -56,7 +72,10 @@ describe('daemon group faults', { skip: process.platform === 'win32' }, () => {
       startGateway({ groups: { web: { app, cwd: dir } }, routes: [{ path: '/web', group: 'web' }] }, dir),
       (err: Error & { code?: string }) => {
         assert.equal(err.code, 'GH_ERR_GROUP_FAILED')
-        assert.equal(err.message, 'group web failed: process failed to start: Error: cannot connect to the orders database')
+        assert.equal(
+          err.message,
+          'group web failed: process failed to start: Error: cannot connect to the orders database',
+        )
         return true
       },
     )
@@ -64,7 +83,17 @@ describe('daemon group faults', { skip: process.platform === 'win32' }, () => {
   })
 
   test('a broken app deployed over a running group: the old processes keep serving through the front, with a log line', async (t) => {
-    const { gw, dir } = await groupGateway(t, { app: (d: string) => { const p = join(d, 'app.mjs'); writeApp(p, 'v1'); return p } }, [{ path: '/', group: 'web' }])
+    const { gw, dir } = await groupGateway(
+      t,
+      {
+        app: (d: string) => {
+          const p = join(d, 'app.mjs')
+          writeApp(p, 'v1')
+          return p
+        },
+      },
+      [{ path: '/', group: 'web' }],
+    )
     const app = join(dir, 'app.mjs')
     const first = await (await fetch(`${gw.url}/x`)).text()
     assert.match(first, /^v1 \d+$/)
@@ -73,7 +102,9 @@ describe('daemon group faults', { skip: process.platform === 'win32' }, () => {
     const during = await fetch(`${gw.url}/x`)
     assert.equal(during.status, 200)
     assert.equal(await during.text(), first, 'served by the same old process')
-    await eventually('the failed reload is logged', () => gw.logs.some((l) => l.includes('reload failed: new processes did not start; the running ones keep serving')))
+    await eventually('the failed reload is logged', () =>
+      gw.logs.some((l) => l.includes('reload failed: new processes did not start; the running ones keep serving')),
+    )
     writeApp(app, 'v2')
     assert.match(await (await fetch(`${gw.url}/x`)).text(), /^v2 \d+$/)
   })
@@ -81,15 +112,21 @@ describe('daemon group faults', { skip: process.platform === 'win32' }, () => {
   test('a corrupted provider module on group reload: logins keep passing on the old processes, and a fixed one takes over', async (t) => {
     const { dir, cleanup } = tempDir('gh-fault-provider-')
     t.after(cleanup)
-    writeFileSync(join(dir, 'users.json'), JSON.stringify({ users: { alice: { password: 'alice-pw', groups: ['staff'] } } }))
+    writeFileSync(
+      join(dir, 'users.json'),
+      JSON.stringify({ users: { alice: { password: 'alice-pw', groups: ['staff'] } } }),
+    )
     const provider = writeFile(dir, 'provider.ts', `export { default } from ${JSON.stringify(ACCOUNTS)}\n`)
     const app = join(dir, 'app.mjs')
     writeApp(app, 'acct')
-    const gw = await startGateway({
-      throttle: { enabled: false },
-      groups: { accounts: { app, provider, cwd: dir, providerOptions: { usersFile: 'users.json' } } },
-      routes: [{ path: '/acct', group: 'accounts', auth: { realm: 'Accounts', provider: 'accounts', cache: false } }],
-    }, dir)
+    const gw = await startGateway(
+      {
+        throttle: { enabled: false },
+        groups: { accounts: { app, provider, cwd: dir, providerOptions: { usersFile: 'users.json' } } },
+        routes: [{ path: '/acct', group: 'accounts', auth: { realm: 'Accounts', provider: 'accounts', cache: false } }],
+      },
+      dir,
+    )
     t.after(() => gw.close())
     const login = () => fetch(`${gw.url}/acct/x`, { headers: { authorization: basic('alice', 'alice-pw') } })
     const before = await login()
@@ -109,7 +146,18 @@ describe('daemon group faults', { skip: process.platform === 'win32' }, () => {
   })
 
   test('kill -9 of daemon processes under load: failures bounded by the requests in flight, then every request passes again', async (t) => {
-    const { gw } = await groupGateway(t, { app: (d: string) => { const p = join(d, 'app.mjs'); writeApp(p, 'load'); return p }, processes: 2 }, [{ path: '/', group: 'web' }])
+    const { gw } = await groupGateway(
+      t,
+      {
+        app: (d: string) => {
+          const p = join(d, 'app.mjs')
+          writeApp(p, 'load')
+          return p
+        },
+        processes: 2,
+      },
+      [{ path: '/', group: 'web' }],
+    )
     const CONCURRENCY = 8
     const PER_WORKER = 60
     let done = 0
@@ -136,10 +184,16 @@ describe('daemon group faults', { skip: process.platform === 'win32' }, () => {
     for (const pid of killed) await eventually(`killed process ${pid} is gone`, () => !alive(pid), 5_000)
     const failed = statuses.filter((s) => s !== 200)
     assert.equal(statuses.length, CONCURRENCY * PER_WORKER)
-    assert.ok(failed.every((s) => s === 502 || s === 503), `only 502/503 while the group was down, got ${JSON.stringify([...new Set(failed)])}`)
+    assert.ok(
+      failed.every((s) => s === 502 || s === 503),
+      `only 502/503 while the group was down, got ${JSON.stringify([...new Set(failed)])}`,
+    )
     // Bounded: the requests in flight at the kill, plus those arriving before a respawn answers (503, Retry-After).
     assert.ok(failed.length < statuses.length / 2, `${failed.length} of ${statuses.length} failed`)
-    await eventually('the group is back to 2 ready processes', () => readyPids(gw, 'web').filter((p) => !killed.includes(p)).length === 2)
+    await eventually(
+      'the group is back to 2 ready processes',
+      () => readyPids(gw, 'web').filter((p) => !killed.includes(p)).length === 2,
+    )
     const after = await Promise.all(Array.from({ length: 20 }, async () => (await fetch(`${gw.url}/x`)).status))
     assert.deepEqual(new Set(after), new Set([200]))
     assert.ok(gw.logs.some((l) => l.includes('daemon process exited; respawning') && l.includes('SIGKILL')))

@@ -22,17 +22,26 @@ describe('a provider file that breaks under a running gateway', () => {
     const file = join(dir, 'users.htpasswd')
     writeFileSync(file, line('alice', 'first-pw'))
     const echo = await startEchoUpstream()
-    const gw = await startGateway({
-      throttle: { enabled: false },
-      providers: { office: { type: 'htpasswd', file, watchIntervalMs: 20, threads: 1 } },
-      routes: [{ path: '/app', upstream: echo.url, auth: { realm: 'Office', provider: 'office', cache: false } }],
-    }, dir)
-    t.after(async () => { await gw.close(); await echo.close(); cleanup() })
+    const gw = await startGateway(
+      {
+        throttle: { enabled: false },
+        providers: { office: { type: 'htpasswd', file, watchIntervalMs: 20, threads: 1 } },
+        routes: [{ path: '/app', upstream: echo.url, auth: { realm: 'Office', provider: 'office', cache: false } }],
+      },
+      dir,
+    )
+    t.after(async () => {
+      await gw.close()
+      await echo.close()
+      cleanup()
+    })
     const status = async (u: string, p: string) => (await fetch(`${gw.url}/app/x`, { headers: basic(u, p) })).status
     assert.equal(await status('alice', 'first-pw'), 200)
 
     rmSync(file)
-    await eventually('a warning about the missing file', () => gw.logs.some((l) => l.includes('htpasswd file could not be reloaded; keeping the previous contents')))
+    await eventually('a warning about the missing file', () =>
+      gw.logs.some((l) => l.includes('htpasswd file could not be reloaded; keeping the previous contents')),
+    )
     assert.equal(await status('alice', 'first-pw'), 200, 'deleted: the old contents still decide')
     assert.equal(await status('alice', 'wrong'), 401)
 
@@ -43,7 +52,10 @@ describe('a provider file that breaks under a running gateway', () => {
     await eventually('a warning about the corrupted file', () => warnings() > before)
     assert.equal(await status('alice', 'first-pw'), 200, 'corrupted: the old contents still decide')
     assert.equal(await status('alice', 'second-pw'), 401, 'nothing of the corrupted file is used')
-    assert.ok(!gw.logs.some((l) => l.includes('this line is not htpasswd') || l.includes('$2')), 'no file contents or hashes in the logs')
+    assert.ok(
+      !gw.logs.some((l) => l.includes('this line is not htpasswd') || l.includes('$2')),
+      'no file contents or hashes in the logs',
+    )
 
     writeFileSync(`${file}.tmp`, line('alice', 'third-pw'))
     renameSync(`${file}.tmp`, file)

@@ -21,19 +21,33 @@ before(async () => {
   const tmp = tempDir()
   cleanup = tmp.cleanup
   echo = await startEchoUpstream()
-  const route = (path: string, provider: string | string[]) => ({ path, upstream: echo.url, auth: { realm: 'Faults', provider, cache: false } })
-  gw = await startGateway({
-    throttle: { enabled: false },
-    providers: {
-      // The four hanging logins run one after another (concurrency 1): three abandoned calls replace the thread.
-      hangs: { type: 'module', module: fixture('hangs'), timeout: '300ms', queueTimeout: '5s', threads: 1 },
-      throws: { type: 'module', module: fixture('throws'), threads: 1 },
-      garbage: { type: 'module', module: fixture('garbage'), threads: 1 },
-      exits: { type: 'module', module: fixture('exits'), threads: 1 },
-      good: { type: 'module', module: fixture('one-user'), threads: 1 },
+  const route = (path: string, provider: string | string[]) => ({
+    path,
+    upstream: echo.url,
+    auth: { realm: 'Faults', provider, cache: false },
+  })
+  gw = await startGateway(
+    {
+      throttle: { enabled: false },
+      providers: {
+        // The four hanging logins run one after another (concurrency 1): three abandoned calls replace the thread.
+        hangs: { type: 'module', module: fixture('hangs'), timeout: '300ms', queueTimeout: '5s', threads: 1 },
+        throws: { type: 'module', module: fixture('throws'), threads: 1 },
+        garbage: { type: 'module', module: fixture('garbage'), threads: 1 },
+        exits: { type: 'module', module: fixture('exits'), threads: 1 },
+        good: { type: 'module', module: fixture('one-user'), threads: 1 },
+      },
+      routes: [
+        route('/hangs', 'hangs'),
+        route('/throws', 'throws'),
+        route('/garbage', 'garbage'),
+        route('/exits', 'exits'),
+        route('/good', 'good'),
+        route('/chain', ['throws', 'good']),
+      ],
     },
-    routes: [route('/hangs', 'hangs'), route('/throws', 'throws'), route('/garbage', 'garbage'), route('/exits', 'exits'), route('/good', 'good'), route('/chain', ['throws', 'good'])],
-  }, tmp.dir)
+    tmp.dir,
+  )
 })
 
 after(async () => {
@@ -42,10 +56,14 @@ after(async () => {
   cleanup?.()
 })
 
-const get = (path: string, user: string, password = PASSWORD) => fetch(`${gw.url}${path}`, { headers: basic(user, password) })
+const get = (path: string, user: string, password = PASSWORD) =>
+  fetch(`${gw.url}${path}`, { headers: basic(user, password) })
 
 function assertNoSecrets(): void {
-  assert.ok(!gw.logs.some((l) => l.includes(PASSWORD) || l.includes(Buffer.from(`alice:${PASSWORD}`).toString('base64'))), 'no password or header in any log line')
+  assert.ok(
+    !gw.logs.some((l) => l.includes(PASSWORD) || l.includes(Buffer.from(`alice:${PASSWORD}`).toString('base64'))),
+    'no password or header in any log line',
+  )
 }
 
 describe('faulty providers fail closed and recover', () => {
@@ -61,7 +79,10 @@ describe('faulty providers fail closed and recover', () => {
     }
     assert.equal(echo.seen.length, seen + 1)
     assert.ok(gw.logs.some((l) => l.includes('authentication failed closed') && l.includes('GH_ERR_PROVIDER_TIMEOUT')))
-    assert.ok(gw.logs.some((l) => l.includes('too many calls past their timeout; replacing it')), 'the stuck thread is replaced')
+    assert.ok(
+      gw.logs.some((l) => l.includes('too many calls past their timeout; replacing it')),
+      'the stuck thread is replaced',
+    )
     assertNoSecrets()
   })
 

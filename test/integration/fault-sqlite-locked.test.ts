@@ -28,7 +28,10 @@ function makeDjangoDb(path: string, user: string, password: string): void {
   const salt = randomBytes(9).toString('hex')
   const iterations = 260_000
   const hash = pbkdf2Sync(password, salt, iterations, 32, 'sha256').toString('base64')
-  db.prepare('INSERT INTO auth_user (username, password, is_active) VALUES (?, ?, 1)').run(user, `pbkdf2_sha256$${iterations}$${salt}$${hash}`)
+  db.prepare('INSERT INTO auth_user (username, password, is_active) VALUES (?, ?, 1)').run(
+    user,
+    `pbkdf2_sha256$${iterations}$${salt}$${hash}`,
+  )
   assert.equal(db.pragma('journal_mode', { simple: true }), 'delete')
   db.close()
 }
@@ -39,10 +42,13 @@ describe('a locked SQLite user database', () => {
     const database = join(dir, 'db.sqlite3')
     makeDjangoDb(database, 'alice', 'pw-of-alice')
     const echo = await startEchoUpstream()
-    const gw = await startGateway({
-      providers: { site: { type: 'django', database, busyTimeout: 200, threads: 1 } },
-      routes: [{ path: '/app', upstream: echo.url, auth: { realm: 'Site', provider: 'site', cache: false } }],
-    }, dir)
+    const gw = await startGateway(
+      {
+        providers: { site: { type: 'django', database, busyTimeout: 200, threads: 1 } },
+        routes: [{ path: '/app', upstream: echo.url, auth: { realm: 'Site', provider: 'site', cache: false } }],
+      },
+      dir,
+    )
     const holder = new Database(database)
     t.after(async () => {
       if (holder.inTransaction) holder.exec('ROLLBACK')
@@ -66,7 +72,11 @@ describe('a locked SQLite user database', () => {
     const line = gw.logs.find((l) => l.includes('database is locked by another connection'))
     assert.ok(line, 'a clear log line names the cause')
     assert.match(line, /"busyTimeoutMs":200/)
-    assert.ok(gw.logs.some((l) => l.includes('GH_ERR_PROVIDER_UNAVAILABLE') && l.includes('stayed locked past the busy timeout')))
+    assert.ok(
+      gw.logs.some(
+        (l) => l.includes('GH_ERR_PROVIDER_UNAVAILABLE') && l.includes('stayed locked past the busy timeout'),
+      ),
+    )
     assert.ok(!gw.logs.some((l) => l.includes('pw-of-alice')), 'no password in the logs')
 
     holder.exec('COMMIT')
@@ -81,10 +91,13 @@ describe('a locked SQLite user database', () => {
     store.addUser('bob', 'pw-of-bob')
     store.close()
     const echo = await startEchoUpstream()
-    const gw = await startGateway({
-      providers: { users: { type: 'sqlite', database, busyTimeout: 200, threads: 1 } },
-      routes: [{ path: '/app', upstream: echo.url, auth: { realm: 'Own', provider: 'users', cache: false } }],
-    }, dir)
+    const gw = await startGateway(
+      {
+        providers: { users: { type: 'sqlite', database, busyTimeout: 200, threads: 1 } },
+        routes: [{ path: '/app', upstream: echo.url, auth: { realm: 'Own', provider: 'users', cache: false } }],
+      },
+      dir,
+    )
     const holder = new Database(database)
     t.after(async () => {
       if (holder.inTransaction) holder.exec('ROLLBACK')

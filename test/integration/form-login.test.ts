@@ -41,17 +41,23 @@ describe('form login', () => {
     store.addToGroup('mallory', 'staff')
     store.close()
     const auth = { realm: 'Office', provider: ['office', 'local'] }
-    gw = await startGateway({
-      digest: { secret: 'form-test-secret-0123456789' },
-      providers: { office: { type: 'htpasswd', file: './users.htpasswd' }, local: { type: 'sqlite', database: './users.sqlite', watchIntervalMs: 50 } },
-      throttle: { delay: 0, perUser: { maxFailures: 3, window: '1m', lockout: '1m' }, perAddress: false },
-      routes: [
-        { path: '/app', upstream: app.url, auth: { ...auth, scheme: 'form' } },
-        { path: '/staff', upstream: app.url, auth: { ...auth, scheme: 'form', require: { groups: ['staff'] } } },
-        { path: '/both', upstream: app.url, auth: { ...auth, scheme: ['form', 'basic'] } },
-        { path: '/other', upstream: app.url, auth: { realm: 'Elsewhere', provider: 'office', scheme: 'form' } },
-      ],
-    }, dir)
+    gw = await startGateway(
+      {
+        digest: { secret: 'form-test-secret-0123456789' },
+        providers: {
+          office: { type: 'htpasswd', file: './users.htpasswd' },
+          local: { type: 'sqlite', database: './users.sqlite', watchIntervalMs: 50 },
+        },
+        throttle: { delay: 0, perUser: { maxFailures: 3, window: '1m', lockout: '1m' }, perAddress: false },
+        routes: [
+          { path: '/app', upstream: app.url, auth: { ...auth, scheme: 'form' } },
+          { path: '/staff', upstream: app.url, auth: { ...auth, scheme: 'form', require: { groups: ['staff'] } } },
+          { path: '/both', upstream: app.url, auth: { ...auth, scheme: ['form', 'basic'] } },
+          { path: '/other', upstream: app.url, auth: { realm: 'Elsewhere', provider: 'office', scheme: 'form' } },
+        ],
+      },
+      dir,
+    )
   })
 
   after(async () => {
@@ -83,7 +89,10 @@ describe('form login', () => {
     assert.equal(hiddenField(r.body, 'return'), '/app/page')
     assert.match(hiddenField(r.body, 'csrf') ?? '', /^[A-Za-z0-9_-]{43}$/)
     const pre = cookieLine(r.headers['set-cookie'], 'gatehouse_session_login')
-    assert.match(pre ?? '', /^gatehouse_session_login=[A-Za-z0-9_-]{43}; Path=\/\.gatehouse\/login; HttpOnly; SameSite=Strict$/)
+    assert.match(
+      pre ?? '',
+      /^gatehouse_session_login=[A-Za-z0-9_-]{43}; Path=\/\.gatehouse\/login; HttpOnly; SameSite=Strict$/,
+    )
   })
 
   test('a login sets a host-only HttpOnly SameSite=Lax session cookie, returns to the page, and the app gets the identity but not the cookie', async () => {
@@ -96,7 +105,11 @@ describe('form login', () => {
     assert.ok(!jar.cookies.has('gatehouse_session_login'), 'the pre-session cookie is cleared')
     const page = await send(base(), '/app/page?x=1', { headers: { ...HTML, cookie: `${jar.header()}; theirs=1` } })
     assert.equal(page.status, 200)
-    assert.equal(page.headers['cache-control'], 'no-store', 'the app asked for public caching; the gateway says no-store')
+    assert.equal(
+      page.headers['cache-control'],
+      'no-store',
+      'the app asked for public caching; the gateway says no-store',
+    )
     assert.equal(page.headers.expires, undefined)
     const seen = app.seen.at(-1)!
     assert.equal(seen.url, '/app/page?x=1')
@@ -117,13 +130,23 @@ describe('form login', () => {
 
     const page = await send(base(), '/.gatehouse/login', { headers: HTML, jar })
     const pre = jar.cookies.get('gatehouse_session_login')!
-    const again = await send(base(), '/.gatehouse/login', { ...form({ csrf: hiddenField(page.body, 'csrf')!, return: '/app/', username: 'alice', password: 'alice-pw' }), jar })
+    const again = await send(base(), '/.gatehouse/login', {
+      ...form({ csrf: hiddenField(page.body, 'csrf')!, return: '/app/', username: 'alice', password: 'alice-pw' }),
+      jar,
+    })
     assert.equal(again.status, 303)
     const second = jar.cookies.get('gatehouse_session')!
     assert.notEqual(second, first)
     assert.notEqual(second, pre)
-    assert.equal((await send(base(), '/app/', { headers: { ...HTML, cookie: `gatehouse_session=${first}` } })).status, 303, 'the replaced id is dead')
-    assert.equal((await send(base(), '/app/', { headers: { ...HTML, cookie: `gatehouse_session=${second}` } })).status, 200)
+    assert.equal(
+      (await send(base(), '/app/', { headers: { ...HTML, cookie: `gatehouse_session=${first}` } })).status,
+      303,
+      'the replaced id is dead',
+    )
+    assert.equal(
+      (await send(base(), '/app/', { headers: { ...HTML, cookie: `gatehouse_session=${second}` } })).status,
+      200,
+    )
   })
 
   test('CSRF: a login POST without the token, with a wrong one, or without its pre-session cookie is refused 403 and starts no session', async () => {
@@ -135,13 +158,20 @@ describe('form login', () => {
     const cases: Array<[string, Record<string, string>, string | undefined]> = [
       ['no token', { username: 'alice', password: 'alice-pw', return: '/app/' }, jar.header()],
       ['wrong token', { csrf: 'x'.repeat(43), username: 'alice', password: 'alice-pw', return: '/app/' }, jar.header()],
-      ['token of another pre-session cookie', { csrf: token, username: 'alice', password: 'alice-pw', return: '/app/' }, other.header()],
+      [
+        'token of another pre-session cookie',
+        { csrf: token, username: 'alice', password: 'alice-pw', return: '/app/' },
+        other.header(),
+      ],
       ['no pre-session cookie', { csrf: token, username: 'alice', password: 'alice-pw', return: '/app/' }, undefined],
     ]
     const before = app.seen.length
     for (const [name, fields, cookie] of cases) {
       const f = form(fields)
-      const r = await send(base(), '/.gatehouse/login', { ...f, headers: { ...f.headers, ...(cookie ? { cookie } : {}) } })
+      const r = await send(base(), '/.gatehouse/login', {
+        ...f,
+        headers: { ...f.headers, ...(cookie ? { cookie } : {}) },
+      })
       assert.equal(r.status, 403, name)
       assert.equal(r.headers['cache-control'], 'no-store', name)
       assert.equal(cookieLine(r.headers['set-cookie'], 'gatehouse_session'), undefined, name)
@@ -178,9 +208,27 @@ describe('form login', () => {
   })
 
   const vectors = [
-    '//evil.example', '//evil.example/app', '/\\evil.example', '\\evil.example', '%2F%2Fevil.example', '/%2F%2Fevil.example',
-    '/%2fevil.example', '/app/%2F%2Fevil.example', 'https://evil.example/', 'http:/evil.example', 'javascript:alert(1)', '///evil.example',
-    '/app/\r\nSet-Cookie: x=1', '/app/\x00', '/app/../../evil', '/app/%2e%2e/evil', ' /app/', '/app/\t', '/nowhere', '', 'evil.example',
+    '//evil.example',
+    '//evil.example/app',
+    '/\\evil.example',
+    '\\evil.example',
+    '%2F%2Fevil.example',
+    '/%2F%2Fevil.example',
+    '/%2fevil.example',
+    '/app/%2F%2Fevil.example',
+    'https://evil.example/',
+    'http:/evil.example',
+    'javascript:alert(1)',
+    '///evil.example',
+    '/app/\r\nSet-Cookie: x=1',
+    '/app/\x00',
+    '/app/../../evil',
+    '/app/%2e%2e/evil',
+    ' /app/',
+    '/app/\t',
+    '/nowhere',
+    '',
+    'evil.example',
   ]
   test('open redirects: a return value that is not a path of a form route falls back to the first form route, in the page and after login', async () => {
     for (const v of vectors) {
@@ -191,7 +239,10 @@ describe('form login', () => {
     for (const v of vectors) {
       const jar = new Jar()
       const page = await send(base(), '/.gatehouse/login', { headers: HTML, jar })
-      const r = await send(base(), '/.gatehouse/login', { ...form({ csrf: hiddenField(page.body, 'csrf')!, return: v, username: 'alice', password: 'alice-pw' }), jar })
+      const r = await send(base(), '/.gatehouse/login', {
+        ...form({ csrf: hiddenField(page.body, 'csrf')!, return: v, username: 'alice', password: 'alice-pw' }),
+        jar,
+      })
       assert.equal(r.status, 303, JSON.stringify(v))
       assert.equal(r.headers.location, '/app', JSON.stringify(v))
     }
@@ -202,18 +253,32 @@ describe('form login', () => {
   test('scheme [form, basic]: a browser is sent to the login page, curl gets 401 with the Basic challenge, curl -u gets in', async () => {
     const browser = await send(base(), '/both/x', { headers: HTML })
     assert.equal(browser.status, 303)
-    const out = (await run('curl', ['-s', '-o', '/dev/null', '-D', '-', `${base()}/both/x`], { encoding: 'utf8' })).stdout
+    const out = (await run('curl', ['-s', '-o', '/dev/null', '-D', '-', `${base()}/both/x`], { encoding: 'utf8' }))
+      .stdout
     assert.match(out, /^HTTP\/1\.1 401/)
     assert.match(out, /^www-authenticate: Basic realm="Office", charset="UTF-8"\r$/im)
     assert.equal(out.match(/www-authenticate/gi)?.length, 1)
     assert.match(out, /^cache-control: no-store\r$/im)
     const before = app.seen.length
-    const ok = (await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-u', 'alice:alice-pw', `${base()}/both/x`], { encoding: 'utf8' })).stdout
+    const ok = (
+      await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-u', 'alice:alice-pw', `${base()}/both/x`], {
+        encoding: 'utf8',
+      })
+    ).stdout
     assert.equal(ok, '200')
     assert.equal(app.seen.length, before + 1)
-    const viaBasic = await send(base(), '/both/y', { headers: { authorization: `Basic ${Buffer.from('alice:alice-pw').toString('base64')}`, cookie: `gatehouse_session=${'A'.repeat(43)}; theirs=1` } })
+    const viaBasic = await send(base(), '/both/y', {
+      headers: {
+        authorization: `Basic ${Buffer.from('alice:alice-pw').toString('base64')}`,
+        cookie: `gatehouse_session=${'A'.repeat(43)}; theirs=1`,
+      },
+    })
     assert.equal(viaBasic.status, 200)
-    assert.equal(app.seen.at(-1)!.headers.cookie, 'theirs=1', 'a session cookie never reaches the app, even on the Basic path')
+    assert.equal(
+      app.seen.at(-1)!.headers.cookie,
+      'theirs=1',
+      'a session cookie never reaches the app, even on the Basic path',
+    )
   })
 
   test('a session on a route whose require it does not satisfy gets 403, and the app never sees the request', async () => {
@@ -241,14 +306,18 @@ describe('form login', () => {
   test('throttling: refused form logins and refused Basic logins fill the same per-user count; then both get 429', async () => {
     assert.equal((await login(base(), new Jar(), 'mallory', 'bad-1')).status, 401)
     assert.equal((await login(base(), new Jar(), 'mallory', 'bad-2')).status, 401)
-    const basic = await send(base(), '/both/', { headers: { authorization: `Basic ${Buffer.from('mallory:bad-3').toString('base64')}` } })
+    const basic = await send(base(), '/both/', {
+      headers: { authorization: `Basic ${Buffer.from('mallory:bad-3').toString('base64')}` },
+    })
     assert.equal(basic.status, 401)
     const before = app.seen.length
     const locked = await login(base(), new Jar(), 'mallory', 'mallory-pw')
     assert.equal(locked.status, 429)
     assert.match(String(locked.headers['retry-after']), /^[0-9]+$/)
     assert.equal(cookieLine(locked.headers['set-cookie'], 'gatehouse_session'), undefined)
-    const basicLocked = await send(base(), '/both/', { headers: { authorization: `Basic ${Buffer.from('mallory:mallory-pw').toString('base64')}` } })
+    const basicLocked = await send(base(), '/both/', {
+      headers: { authorization: `Basic ${Buffer.from('mallory:mallory-pw').toString('base64')}` },
+    })
     assert.equal(basicLocked.status, 429)
     assert.equal(app.seen.length, before)
   })
@@ -256,9 +325,17 @@ describe('form login', () => {
   test('bodies: a form over 8 KiB gets 413, another content type 415', async () => {
     const jar = new Jar()
     const page = await send(base(), '/.gatehouse/login', { headers: HTML, jar })
-    const big = await send(base(), '/.gatehouse/login', { ...form({ csrf: hiddenField(page.body, 'csrf')!, username: 'alice', password: 'x'.repeat(9000) }), jar })
+    const big = await send(base(), '/.gatehouse/login', {
+      ...form({ csrf: hiddenField(page.body, 'csrf')!, username: 'alice', password: 'x'.repeat(9000) }),
+      jar,
+    })
     assert.equal(big.status, 413)
-    const json = await send(base(), '/.gatehouse/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}', jar })
+    const json = await send(base(), '/.gatehouse/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+      jar,
+    })
     assert.equal(json.status, 415)
   })
 
@@ -297,7 +374,11 @@ describe('form login', () => {
       status.off = (await send(base(), '/app/', { headers: HTML, jar: jars.off })).status
     }
     assert.deepEqual(status, { pw: 303, group: 403, off: 303 })
-    assert.equal((await send(base(), '/app/', { headers: HTML, jar: jars.group })).status, 200, 'gus still signs in where no group is required')
+    assert.equal(
+      (await send(base(), '/app/', { headers: HTML, jar: jars.group })).status,
+      200,
+      'gus still signs in where no group is required',
+    )
   })
 
   test('no log line holds a password, a session id or a CSRF token', async () => {
@@ -317,11 +398,14 @@ describe('session expiry', () => {
     const { dir, cleanup } = tempDir('gh-form-exp-')
     const app = await startApp()
     writeFile(dir, 'users.htpasswd', `alice:${bcrypt.hashSync('alice-pw', 4)}\n`)
-    const gw = await startGateway({
-      providers: { office: { type: 'htpasswd', file: './users.htpasswd' } },
-      session: { idleTimeout: '1500ms', lifetime: '3s' },
-      routes: [{ path: '/app', upstream: app.url, auth: { realm: 'Office', provider: 'office', scheme: 'form' } }],
-    }, dir)
+    const gw = await startGateway(
+      {
+        providers: { office: { type: 'htpasswd', file: './users.htpasswd' } },
+        session: { idleTimeout: '1500ms', lifetime: '3s' },
+        routes: [{ path: '/app', upstream: app.url, auth: { realm: 'Office', provider: 'office', scheme: 'form' } }],
+      },
+      dir,
+    )
     t.after(async () => {
       await gw.close()
       await app.close()
@@ -347,11 +431,14 @@ describe('session expiry', () => {
     const { dir, cleanup } = tempDir('gh-form-idle-')
     const app = await startApp()
     writeFile(dir, 'users.htpasswd', `alice:${bcrypt.hashSync('alice-pw', 4)}\n`)
-    const gw = await startGateway({
-      providers: { office: { type: 'htpasswd', file: './users.htpasswd' } },
-      session: { idleTimeout: '1s', lifetime: '1h' },
-      routes: [{ path: '/app', upstream: app.url, auth: { realm: 'Office', provider: 'office', scheme: 'form' } }],
-    }, dir)
+    const gw = await startGateway(
+      {
+        providers: { office: { type: 'htpasswd', file: './users.htpasswd' } },
+        session: { idleTimeout: '1s', lifetime: '1h' },
+        routes: [{ path: '/app', upstream: app.url, auth: { realm: 'Office', provider: 'office', scheme: 'form' } }],
+      },
+      dir,
+    )
     t.after(async () => {
       await gw.close()
       await app.close()
@@ -370,16 +457,19 @@ describe('session expiry', () => {
 })
 
 describe('gatehouse cache flush --user', () => {
-  test('ends that user\'s sessions (the admin command answers how many) and leaves others signed in', async (t) => {
+  test("ends that user's sessions (the admin command answers how many) and leaves others signed in", async (t) => {
     const { dir, cleanup } = tempDir('gh-form-flush-')
     const app = await startApp()
     writeFile(dir, 'users.htpasswd', `alice:${bcrypt.hashSync('alice-pw', 4)}\nbob:${bcrypt.hashSync('bob-pw', 4)}\n`)
     const token = 'a-form-flush-test-token-0123456789'
-    const gw = await startGateway({
-      admin: { socket: './admin.sock', token },
-      providers: { office: { type: 'htpasswd', file: './users.htpasswd' } },
-      routes: [{ path: '/app', upstream: app.url, auth: { realm: 'Office', provider: 'office', scheme: 'form' } }],
-    }, dir)
+    const gw = await startGateway(
+      {
+        admin: { socket: './admin.sock', token },
+        providers: { office: { type: 'htpasswd', file: './users.htpasswd' } },
+        routes: [{ path: '/app', upstream: app.url, auth: { realm: 'Office', provider: 'office', scheme: 'form' } }],
+      },
+      dir,
+    )
     t.after(async () => {
       await gw.close()
       await app.close()
@@ -388,10 +478,19 @@ describe('gatehouse cache flush --user', () => {
     const alice1 = new Jar()
     const alice2 = new Jar()
     const bob = new Jar()
-    for (const [jar, user] of [[alice1, 'alice'], [alice2, 'alice'], [bob, 'bob']] as const) assert.equal((await login(gw.url, jar, user, `${user}-pw`)).status, 303)
+    for (const [jar, user] of [
+      [alice1, 'alice'],
+      [alice2, 'alice'],
+      [bob, 'bob'],
+    ] as const)
+      assert.equal((await login(gw.url, jar, user, `${user}-pw`)).status, 303)
     const dispatcher = new Agent({ connect: { socketPath: `${dir}/admin.sock` } })
     t.after(() => dispatcher.close())
-    const res = await request('http://localhost/cache/flush?user=alice', { method: 'POST', dispatcher, headers: { authorization: `Bearer ${token}` } })
+    const res = await request('http://localhost/cache/flush?user=alice', {
+      method: 'POST',
+      dispatcher,
+      headers: { authorization: `Bearer ${token}` },
+    })
     const body = JSON.parse(await res.body.text()) as { sessions?: number }
     assert.equal(res.statusCode, 200)
     assert.equal(body.sessions, 2)
@@ -426,10 +525,18 @@ describe('configuration reload', () => {
     assert.equal((await login(gw.url, bob, 'bob', 'bob-pw')).status, 303)
     const { parseConfig } = await import('../../src/config.js')
     assert.equal((await gw.gw.reload('test', parseConfig(raw('./users.htpasswd'), { baseDir: dir }))).ok, true)
-    assert.equal((await send(gw.url, '/app/', { headers: HTML, jar: alice })).status, 200, 'same providers: the session goes on')
+    assert.equal(
+      (await send(gw.url, '/app/', { headers: HTML, jar: alice })).status,
+      200,
+      'same providers: the session goes on',
+    )
     assert.equal((await gw.gw.reload('test', parseConfig(raw('./other.htpasswd'), { baseDir: dir }))).ok, true)
     const before = app.seen.length
-    assert.equal((await send(gw.url, '/app/', { headers: HTML, jar: alice })).status, 303, 'alice\'s password differs in the new file: her session ends')
+    assert.equal(
+      (await send(gw.url, '/app/', { headers: HTML, jar: alice })).status,
+      303,
+      "alice's password differs in the new file: her session ends",
+    )
     assert.equal(app.seen.length, before)
     assert.equal((await send(gw.url, '/app/', { headers: HTML, jar: bob })).status, 200)
   })
@@ -440,10 +547,13 @@ describe('a form route at /', () => {
     const { dir, cleanup } = tempDir('gh-form-root-')
     const app = await startApp()
     writeFile(dir, 'users.htpasswd', `alice:${bcrypt.hashSync('alice-pw', 4)}\n`)
-    const gw = await startGateway({
-      providers: { office: { type: 'htpasswd', file: './users.htpasswd' } },
-      routes: [{ path: '/', upstream: app.url, auth: { realm: 'Office', provider: 'office', scheme: 'form' } }],
-    }, dir)
+    const gw = await startGateway(
+      {
+        providers: { office: { type: 'htpasswd', file: './users.htpasswd' } },
+        routes: [{ path: '/', upstream: app.url, auth: { realm: 'Office', provider: 'office', scheme: 'form' } }],
+      },
+      dir,
+    )
     t.after(async () => {
       await gw.close()
       await app.close()
@@ -458,6 +568,9 @@ describe('a form route at /', () => {
     assert.equal(r.headers.location, '/deep/page')
     assert.equal((await send(gw.url, '/deep/page', { headers: HTML, jar })).status, 200)
     assert.equal((await send(gw.url, '/.gatehouse/logout', { headers: HTML, jar })).status, 200)
-    assert.ok(app.seen.every((s) => !s.url.startsWith('/.gatehouse/')), 'the app never saw the login or logout')
+    assert.ok(
+      app.seen.every((s) => !s.url.startsWith('/.gatehouse/')),
+      'the app never saw the login or logout',
+    )
   })
 })

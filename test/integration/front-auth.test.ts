@@ -24,32 +24,63 @@ before(async () => {
   upstream = await startEchoUpstream()
   const t = tempDir()
   cleanup = t.cleanup
-  writeFile(t.dir, 'users.htpasswd', `alice:${bcrypt.hashSync('wonder:land', 4)}\nbob:{SHA}${createHash('sha1').update('builder').digest('base64')}\n`)
-  writeFile(t.dir, 'users.htdigest', `alice:Office:${md5('alice:Office:digest-pw')}\ncarol:Office:${md5('carol:Office:carol-pw')}\n`)
+  writeFile(
+    t.dir,
+    'users.htpasswd',
+    `alice:${bcrypt.hashSync('wonder:land', 4)}\nbob:{SHA}${createHash('sha1').update('builder').digest('base64')}\n`,
+  )
+  writeFile(
+    t.dir,
+    'users.htdigest',
+    `alice:Office:${md5('alice:Office:digest-pw')}\ncarol:Office:${md5('carol:Office:carol-pw')}\n`,
+  )
   const store = UserStore.open(`${t.dir}/gatehouse.sqlite`, { create: true })
   store.addUser('dave', 'dave-pw', { realms: ['Office'] })
   store.addToGroup('dave', 'staff')
   store.addUser('erin', 'erin-pw')
   store.close()
   const up = upstream.url
-  gw = await startGateway({
-    providers: {
-      office: { type: 'htpasswd', file: './users.htpasswd' },
-      digestfile: { type: 'htdigest', file: './users.htdigest' },
-      local: { type: 'sqlite', database: './gatehouse.sqlite' },
+  gw = await startGateway(
+    {
+      providers: {
+        office: { type: 'htpasswd', file: './users.htpasswd' },
+        digestfile: { type: 'htdigest', file: './users.htdigest' },
+        local: { type: 'sqlite', database: './gatehouse.sqlite' },
+      },
+      digest: { secret: 'a-test-secret-of-enough-length' },
+      routes: [
+        { path: '/basic', upstream: up, auth: { scheme: 'basic', realm: 'Office', provider: ['office', 'local'] } },
+        {
+          path: '/digest',
+          upstream: up,
+          auth: { scheme: ['digest', 'basic'], realm: 'Office', provider: 'digestfile', require: { users: ['alice'] } },
+        },
+        {
+          path: '/staff',
+          upstream: up,
+          auth: { scheme: 'basic', realm: 'Office', provider: 'local', require: { groups: ['staff'] } },
+        },
+        { path: '/public', upstream: up },
+        { path: '/proxied', upstream: up, auth: { scheme: 'basic', realm: 'Office', provider: 'local', proxy: true } },
+        {
+          path: '/integrity',
+          upstream: up,
+          auth: { scheme: 'digest', realm: 'Office', provider: 'local', qop: ['auth-int'], algorithms: ['SHA-256'] },
+        },
+        {
+          path: '/hashed',
+          upstream: up,
+          auth: { scheme: 'digest', realm: 'Office', provider: 'local', userhash: true },
+        },
+        {
+          path: '/staff-digest',
+          upstream: up,
+          auth: { scheme: ['digest'], realm: 'Office', provider: 'local', require: { groups: ['staff'] } },
+        },
+      ],
     },
-    digest: { secret: 'a-test-secret-of-enough-length' },
-    routes: [
-      { path: '/basic', upstream: up, auth: { scheme: 'basic', realm: 'Office', provider: ['office', 'local'] } },
-      { path: '/digest', upstream: up, auth: { scheme: ['digest', 'basic'], realm: 'Office', provider: 'digestfile', require: { users: ['alice'] } } },
-      { path: '/staff', upstream: up, auth: { scheme: 'basic', realm: 'Office', provider: 'local', require: { groups: ['staff'] } } },
-      { path: '/public', upstream: up },
-      { path: '/proxied', upstream: up, auth: { scheme: 'basic', realm: 'Office', provider: 'local', proxy: true } },
-      { path: '/integrity', upstream: up, auth: { scheme: 'digest', realm: 'Office', provider: 'local', qop: ['auth-int'], algorithms: ['SHA-256'] } },
-      { path: '/hashed', upstream: up, auth: { scheme: 'digest', realm: 'Office', provider: 'local', userhash: true } },
-      { path: '/staff-digest', upstream: up, auth: { scheme: ['digest'], realm: 'Office', provider: 'local', require: { groups: ['staff'] } } },
-    ],
-  }, t.dir)
+    t.dir,
+  )
 })
 
 after(async () => {
@@ -98,7 +129,12 @@ describe('Basic', () => {
   })
 
   test('malformed Basic credentials get 400, not a crash', async () => {
-    for (const value of ['Basic', 'Basic !!!', 'Basic ' + Buffer.from('nocolon').toString('base64'), 'Basic ' + Buffer.from([0xff, 0x3a, 0x61]).toString('base64')]) {
+    for (const value of [
+      'Basic',
+      'Basic !!!',
+      'Basic ' + Buffer.from('nocolon').toString('base64'),
+      'Basic ' + Buffer.from([0xff, 0x3a, 0x61]).toString('base64'),
+    ]) {
       const r = await get('/basic/', { authorization: value })
       assert.ok(r.status === 400 || r.status === 401, `${value} → ${r.status}`)
     }
@@ -106,7 +142,12 @@ describe('Basic', () => {
   })
 
   test('client-forged identity headers and look-alikes never reach the upstream', async () => {
-    const r = await get('/basic/', { authorization: basic('bob', 'builder'), 'x-remote-user': 'root', x_remote_user: 'root', 'X-Remote-Groups': 'admin' })
+    const r = await get('/basic/', {
+      authorization: basic('bob', 'builder'),
+      'x-remote-user': 'root',
+      x_remote_user: 'root',
+      'X-Remote-Groups': 'admin',
+    })
     assert.equal(r.status, 200)
     const seen = JSON.parse(r.text)
     assert.equal(seen.headers['x-remote-user'], 'bob')
@@ -141,17 +182,34 @@ describe('Digest', () => {
     assert.equal(r.status, 401)
     const challenges = r.headers['www-authenticate'] as string[]
     assert.equal(challenges.length, 2)
-    assert.match(challenges[0]!, /^Digest realm="Office", qop="auth", algorithm=MD5, nonce="[A-Za-z0-9_-]+", opaque="[A-Za-z0-9_-]+", charset=UTF-8$/)
+    assert.match(
+      challenges[0]!,
+      /^Digest realm="Office", qop="auth", algorithm=MD5, nonce="[A-Za-z0-9_-]+", opaque="[A-Za-z0-9_-]+", charset=UTF-8$/,
+    )
     assert.equal(challenges[1], 'Basic realm="Office", charset="UTF-8"')
   })
 
   test('a sqlite route offers SHA-256 first and MD5 last, and SHA-256 passes', async () => {
     const r = await get('/staff-digest/')
     const challenges = r.headers['www-authenticate'] as string[]
-    assert.deepEqual(challenges.map((c) => /algorithm=([A-Z0-9-]+)/.exec(c)?.[1]), ['SHA-256', 'MD5'])
+    assert.deepEqual(
+      challenges.map((c) => /algorithm=([A-Z0-9-]+)/.exec(c)?.[1]),
+      ['SHA-256', 'MD5'],
+    )
     const nonce = /nonce="([^"]+)"/.exec(challenges[0]!)![1]!
     const opaque = /opaque="([^"]+)"/.exec(challenges[0]!)![1]!
-    const response = clientResponse({ algorithm: 'SHA-256', username: 'dave', realm: 'Office', password: 'dave-pw', method: 'GET', uri: '/staff-digest/', nonce, cnonce: 'c1', nc: '00000001', qop: 'auth' })
+    const response = clientResponse({
+      algorithm: 'SHA-256',
+      username: 'dave',
+      realm: 'Office',
+      password: 'dave-pw',
+      method: 'GET',
+      uri: '/staff-digest/',
+      nonce,
+      cnonce: 'c1',
+      nc: '00000001',
+      qop: 'auth',
+    })
     const header = `Digest username="dave", realm="Office", nonce="${nonce}", uri="/staff-digest/", algorithm=SHA-256, qop=auth, nc=00000001, cnonce="c1", response="${response}"`
     const withoutOpaque = await get('/staff-digest/', { authorization: header })
     assert.equal(withoutOpaque.status, 401, 'opaque must come back (RFC 7616 §3.3)')
@@ -167,7 +225,18 @@ describe('Digest', () => {
     const nonce = /nonce="([^"]+)"/.exec(md5ch)![1]!
     const opaque = /opaque="([^"]+)"/.exec(md5ch)![1]!
     const cnonce = 'abcdef0123456789'
-    const response = clientResponse({ algorithm: 'MD5', username: user, realm: 'Office', password, method: 'GET', uri: path, nonce, cnonce, nc, qop: 'auth' })
+    const response = clientResponse({
+      algorithm: 'MD5',
+      username: user,
+      realm: 'Office',
+      password,
+      method: 'GET',
+      uri: path,
+      nonce,
+      cnonce,
+      nc,
+      qop: 'auth',
+    })
     const header = `Digest username="${user}", realm="Office", nonce="${nonce}", uri="${path}", algorithm=MD5, qop=auth, nc=${nc}, cnonce="${cnonce}", response="${response}", opaque="${opaque}"`
     return { header, nonce }
   }
@@ -204,8 +273,21 @@ describe('Digest userhash (RFC 7616 §3.4.4)', () => {
     const nonce = /nonce="([^"]+)"/.exec(ch[0]!)![1]!
     const opaque = /opaque="([^"]+)"/.exec(ch[0]!)![1]!
     const hashedUser = createHash('sha256').update('dave:Office').digest('hex')
-    const response = clientResponse({ algorithm: 'SHA-256', username: 'dave', realm: 'Office', password: 'dave-pw', method: 'GET', uri: '/hashed/', nonce, cnonce: 'c2', nc: '00000001', qop: 'auth' })
-    const r = await get('/hashed/', { authorization: `Digest username="${hashedUser}", userhash=true, realm="Office", nonce="${nonce}", uri="/hashed/", algorithm=SHA-256, qop=auth, nc=00000001, cnonce="c2", response="${response}", opaque="${opaque}"` })
+    const response = clientResponse({
+      algorithm: 'SHA-256',
+      username: 'dave',
+      realm: 'Office',
+      password: 'dave-pw',
+      method: 'GET',
+      uri: '/hashed/',
+      nonce,
+      cnonce: 'c2',
+      nc: '00000001',
+      qop: 'auth',
+    })
+    const r = await get('/hashed/', {
+      authorization: `Digest username="${hashedUser}", userhash=true, realm="Office", nonce="${nonce}", uri="/hashed/", algorithm=SHA-256, qop=auth, nc=00000001, cnonce="c2", response="${response}", opaque="${opaque}"`,
+    })
     assert.equal(r.status, 200)
     assert.equal(JSON.parse(r.text).headers['x-remote-user'], 'dave')
   })
@@ -215,7 +297,9 @@ describe('Digest userhash (RFC 7616 §3.4.4)', () => {
     const nonce = /nonce="([^"]+)"/.exec(ch[0]!)![1]!
     const opaque = /opaque="([^"]+)"/.exec(ch[0]!)![1]!
     const hashedUser = createHash('sha256').update('nobody:Office').digest('hex')
-    const r = await get('/hashed/', { authorization: `Digest username="${hashedUser}", userhash=true, realm="Office", nonce="${nonce}", uri="/hashed/", algorithm=SHA-256, qop=auth, nc=00000001, cnonce="c2", response="${'0'.repeat(64)}", opaque="${opaque}"` })
+    const r = await get('/hashed/', {
+      authorization: `Digest username="${hashedUser}", userhash=true, realm="Office", nonce="${nonce}", uri="/hashed/", algorithm=SHA-256, qop=auth, nc=00000001, cnonce="c2", response="${'0'.repeat(64)}", opaque="${opaque}"`,
+    })
     assert.equal(r.status, 401)
   })
 })
@@ -239,14 +323,34 @@ describe('proxy mode and auth-int', () => {
       assert.match(ch, /qop="auth-int"/)
       const nonce = /nonce="([^"]+)"/.exec(ch)![1]!
       const opaque = /opaque="([^"]+)"/.exec(ch)![1]!
-      const response = clientResponse({ algorithm: 'SHA-256', username: 'dave', realm: 'Office', password: 'dave-pw', method: 'POST', uri: '/integrity/t', nonce, cnonce: 'c3', nc: '00000001', qop: 'auth-int', body: payload })
+      const response = clientResponse({
+        algorithm: 'SHA-256',
+        username: 'dave',
+        realm: 'Office',
+        password: 'dave-pw',
+        method: 'POST',
+        uri: '/integrity/t',
+        nonce,
+        cnonce: 'c3',
+        nc: '00000001',
+        qop: 'auth-int',
+        body: payload,
+      })
       return `Digest username="dave", realm="Office", nonce="${nonce}", uri="/integrity/t", algorithm=SHA-256, qop=auth-int, nc=00000001, cnonce="c3", response="${response}", opaque="${opaque}"`
     }
-    const ok = await request(`${gw.url}/integrity/t`, { method: 'POST', body, headers: { authorization: await sign(body), 'content-type': 'text/plain' } })
+    const ok = await request(`${gw.url}/integrity/t`, {
+      method: 'POST',
+      body,
+      headers: { authorization: await sign(body), 'content-type': 'text/plain' },
+    })
     assert.equal(ok.statusCode, 200)
     const seen = JSON.parse(await ok.body.text())
     assert.equal(seen.bodySha256, createHash('sha256').update(body).digest('hex'))
-    const tampered = await request(`${gw.url}/integrity/t`, { method: 'POST', body: body + '&admin=1', headers: { authorization: await sign(body), 'content-type': 'text/plain' } })
+    const tampered = await request(`${gw.url}/integrity/t`, {
+      method: 'POST',
+      body: body + '&admin=1',
+      headers: { authorization: await sign(body), 'content-type': 'text/plain' },
+    })
     assert.equal(tampered.statusCode, 401)
     await tampered.body.text()
   })
@@ -266,7 +370,12 @@ describe('routing and hygiene', () => {
     for (const p of ['/public/../staff/', '/public/%2e%2e/staff/', '/public/..%2fstaff/']) {
       // node:http sends the path as given; WHATWG URL clients would normalize it away.
       const status = await new Promise<number>((resolve, reject) => {
-        http.get({ host: '127.0.0.1', port: gw.port, path: p, agent: false }, (res) => { res.resume(); resolve(res.statusCode ?? 0) }).on('error', reject)
+        http
+          .get({ host: '127.0.0.1', port: gw.port, path: p, agent: false }, (res) => {
+            res.resume()
+            resolve(res.statusCode ?? 0)
+          })
+          .on('error', reject)
       })
       assert.equal(status, 400, p)
     }

@@ -17,16 +17,26 @@ const APP = join(FIXTURES, 'app.ts')
 const PROVIDER = join(FIXTURES, 'accounts.ts')
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`, 'utf8').toString('base64')}`
 
-interface Seen { status: number; retryAfter: string | null; body: { pid: number; user: string | null; provider: { calls: number } } | null }
+interface Seen {
+  status: number
+  retryAfter: string | null
+  body: { pid: number; user: string | null; provider: { calls: number } } | null
+}
 
 async function login(gw: TestGateway, user: string, password: string): Promise<Seen> {
   const res = await fetch(`${gw.url}/acct/`, { headers: { authorization: basic(user, password) } })
   const text = await res.text()
-  return { status: res.status, retryAfter: res.headers.get('retry-after'), body: res.status === 200 ? JSON.parse(text) as Seen['body'] : null }
+  return {
+    status: res.status,
+    retryAfter: res.headers.get('retry-after'),
+    body: res.status === 200 ? (JSON.parse(text) as Seen['body']) : null,
+  }
 }
 
 function users(dir: string, passwords: Record<string, string>): void {
-  const doc = { users: Object.fromEntries(Object.entries(passwords).map(([u, password]) => [u, { password, groups: ['staff'] }])) }
+  const doc = {
+    users: Object.fromEntries(Object.entries(passwords).map(([u, password]) => [u, { password, groups: ['staff'] }])),
+  }
   writeFileSync(join(dir, 'users.json'), JSON.stringify(doc))
 }
 
@@ -35,15 +45,28 @@ function providerCopy(dir: string): string {
   return writeFile(dir, 'provider.ts', `export { default } from ${JSON.stringify(PROVIDER)}\n`)
 }
 
-async function gateway(t: TestContext, auth: Record<string, unknown> = {}, group: Record<string, unknown> = {}): Promise<{ gw: TestGateway; dir: string; provider: string }> {
+async function gateway(
+  t: TestContext,
+  auth: Record<string, unknown> = {},
+  group: Record<string, unknown> = {},
+): Promise<{ gw: TestGateway; dir: string; provider: string }> {
   const { dir, cleanup } = tempDir('gh-group-provider-life-')
   t.after(cleanup)
   users(dir, { alice: 'old-password' })
   const provider = providerCopy(dir)
-  const gw = await startGateway({
-    groups: { accounts: { app: APP, provider, cwd: dir, providerOptions: { usersFile: 'users.json' }, ...group } },
-    routes: [{ path: '/acct', group: 'accounts', auth: { scheme: 'basic', realm: 'Accounts', provider: 'accounts', ...auth } }],
-  }, dir)
+  const gw = await startGateway(
+    {
+      groups: { accounts: { app: APP, provider, cwd: dir, providerOptions: { usersFile: 'users.json' }, ...group } },
+      routes: [
+        {
+          path: '/acct',
+          group: 'accounts',
+          auth: { scheme: 'basic', realm: 'Accounts', provider: 'accounts', ...auth },
+        },
+      ],
+    },
+    dir,
+  )
   t.after(() => gw.close())
   return { gw, dir, provider }
 }
@@ -58,14 +81,31 @@ describe('group provider lifecycle', { skip: process.platform === 'win32' }, () 
     const { dir, cleanup } = tempDir('gh-group-provider-nodigest-')
     t.after(cleanup)
     users(dir, { alice: 'pw' })
-    await assert.rejects(startGateway({
-      groups: { basiconly: { app: APP, provider: PROVIDER, cwd: dir, providerOptions: { without: ['getRealmHash'] } } },
-      routes: [{ path: '/d', group: 'basiconly', auth: { scheme: ['digest', 'basic'], realm: 'R', provider: 'basiconly' } }],
-    }, dir), (err) => {
-      assert.ok(isGatehouseError(err, 'GH_ERR_CONFIG_INVALID'))
-      assert.equal(err.message, 'invalid configuration: routes[0].auth.scheme: provider basiconly has no getRealmHash, so it cannot serve Digest')
-      return true
-    })
+    await assert.rejects(
+      startGateway(
+        {
+          groups: {
+            basiconly: { app: APP, provider: PROVIDER, cwd: dir, providerOptions: { without: ['getRealmHash'] } },
+          },
+          routes: [
+            {
+              path: '/d',
+              group: 'basiconly',
+              auth: { scheme: ['digest', 'basic'], realm: 'R', provider: 'basiconly' },
+            },
+          ],
+        },
+        dir,
+      ),
+      (err) => {
+        assert.ok(isGatehouseError(err, 'GH_ERR_CONFIG_INVALID'))
+        assert.equal(
+          err.message,
+          'invalid configuration: routes[0].auth.scheme: provider basiconly has no getRealmHash, so it cannot serve Digest',
+        )
+        return true
+      },
+    )
   })
 
   test('touching the provider file reloads the group and empties its cache entries: the old password is refused at once, the new one works', async (t) => {
@@ -74,7 +114,11 @@ describe('group provider lifecycle', { skip: process.platform === 'win32' }, () 
     assert.equal(first.status, 200)
     const cached = await login(gw, 'alice', 'old-password')
     assert.equal(cached.status, 200)
-    assert.equal(cached.body!.provider.calls, first.body!.provider.calls, 'the second login was answered from the cache')
+    assert.equal(
+      cached.body!.provider.calls,
+      first.body!.provider.calls,
+      'the second login was answered from the cache',
+    )
 
     users(dir, { alice: 'new-password' })
     const later = new Date(Date.now() + 5_000)
@@ -94,18 +138,30 @@ describe('group provider lifecycle', { skip: process.platform === 'win32' }, () 
     const first = await login(gw, 'alice', 'old-password')
     assert.equal(first.status, 200)
     const cached = await login(gw, 'alice', 'old-password')
-    assert.equal(cached.body!.provider.calls, first.body!.provider.calls, 'the second login was answered from the cache')
+    assert.equal(
+      cached.body!.provider.calls,
+      first.body!.provider.calls,
+      'the second login was answered from the cache',
+    )
 
     users(dir, { alice: 'new-password' })
-    await eventually('the old password refused', async () => (await login(gw, 'alice', 'old-password')).status === 401 || undefined, 5_000)
+    await eventually(
+      'the old password refused',
+      async () => (await login(gw, 'alice', 'old-password')).status === 401 || undefined,
+      5_000,
+    )
     const fresh = await login(gw, 'alice', 'new-password')
     assert.equal(fresh.status, 200)
     assert.equal(fresh.body!.pid, first.body!.pid, 'the same process: no reload')
     assert.equal(gw.gw.supervisor!.status().find((g) => g.name === 'accounts')!.reloads, 0)
-    assert.ok(gw.logs.some((l) => l.includes('provider data changed: cache entries dropped') && l.includes('"provider":"accounts"')))
+    assert.ok(
+      gw.logs.some(
+        (l) => l.includes('provider data changed: cache entries dropped') && l.includes('"provider":"accounts"'),
+      ),
+    )
   })
 
-  test('with the group\'s processes killed, logins fail closed with 503 and Retry-After, and recover once they are respawned', async (t) => {
+  test("with the group's processes killed, logins fail closed with 503 and Retry-After, and recover once they are respawned", async (t) => {
     const { gw } = await gateway(t, { cache: false }, { processes: 2 })
     assert.equal((await login(gw, 'alice', 'old-password')).status, 200)
     const before = readyPids(gw)
@@ -123,7 +179,11 @@ describe('group provider lifecycle', { skip: process.platform === 'win32' }, () 
       seen.add(r.status)
       return r.status === 200 ? r : undefined
     })
-    assert.deepEqual([...seen].filter((s) => s !== 503 && s !== 200), [], 'nothing but 503 until the group is back')
+    assert.deepEqual(
+      [...seen].filter((s) => s !== 503 && s !== 200),
+      [],
+      'nothing but 503 until the group is back',
+    )
     assert.equal(before.includes(back.body!.pid), false)
     assert.equal(before.some(alive), false)
   })

@@ -17,7 +17,12 @@ const APP = join(FIXTURES, 'app.ts')
 const PROVIDER = join(FIXTURES, 'accounts.ts')
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`, 'utf8').toString('base64')}`
 
-interface Res { status: number; headers: Record<string, string | string[] | undefined>; raw: string[]; text: string }
+interface Res {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  raw: string[]
+  text: string
+}
 
 let gw: TestGateway
 let cleanup: () => void
@@ -27,7 +32,9 @@ function get(path: string, headers: Record<string, string> = {}): Promise<Res> {
     const req = httpRequest({ host: '127.0.0.1', port: gw.port, path, headers, agent: false }, (res) => {
       let text = ''
       res.setEncoding('utf8')
-      res.on('data', (c: string) => { text += c })
+      res.on('data', (c: string) => {
+        text += c
+      })
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, raw: res.rawHeaders, text }))
     })
     req.on('error', reject)
@@ -35,7 +42,24 @@ function get(path: string, headers: Record<string, string> = {}): Promise<Res> {
   })
 }
 
-const json = (r: Res) => JSON.parse(r.text) as { user: string | null; groups: string | null; authorization: string | null; provider: { lastCtx?: { method: string; path: string; host: string; route: string; realm: string; remoteAddress: string; headers: Record<string, unknown> }; groupsAskedFor: string[] } }
+const json = (r: Res) =>
+  JSON.parse(r.text) as {
+    user: string | null
+    groups: string | null
+    authorization: string | null
+    provider: {
+      lastCtx?: {
+        method: string
+        path: string
+        host: string
+        route: string
+        realm: string
+        remoteAddress: string
+        headers: Record<string, unknown>
+      }
+      groupsAskedFor: string[]
+    }
+  }
 
 /** Log lines of the front (pino JSON) that mention `needle`. */
 const logsWith = (needle: string) => gw.logs.filter((l) => l.includes(needle))
@@ -43,32 +67,64 @@ const logsWith = (needle: string) => gw.logs.filter((l) => l.includes(needle))
 before(async () => {
   const t = tempDir('gh-group-provider-')
   cleanup = t.cleanup
-  writeFile(t.dir, 'users.json', JSON.stringify({
-    users: {
-      alice: { password: 'wonderland', groups: ['staff'], canonical: 'Alice' },
-      bob: { password: 'builder', groups: ['crew'] },
-    },
-  }))
+  writeFile(
+    t.dir,
+    'users.json',
+    JSON.stringify({
+      users: {
+        alice: { password: 'wonderland', groups: ['staff'], canonical: 'Alice' },
+        bob: { password: 'builder', groups: ['crew'] },
+      },
+    }),
+  )
   writeFile(t.dir, 'office.htpasswd', `carol:${bcrypt.hashSync('carol-pw', 4)}\n`)
   const group = (extra: Record<string, unknown> = {}) => ({ app: APP, provider: PROVIDER, cwd: t.dir, ...extra })
-  gw = await startGateway({
-    digest: { secret: 'a-test-secret-of-enough-length' },
-    providers: { office: { type: 'htpasswd', file: './office.htpasswd' } },
-    groups: {
-      accounts: group({ providerOptions: { usersFile: 'users.json' }, providerTimeout: '300ms' }),
-      gatekeeper: group({ providerOptions: { allowAccess: true } }),
-      narrow: group({ providerOptions: { slowMs: 1500 }, providerConcurrency: 1, providerQueueTimeout: '50ms' }),
+  gw = await startGateway(
+    {
+      digest: { secret: 'a-test-secret-of-enough-length' },
+      providers: { office: { type: 'htpasswd', file: './office.htpasswd' } },
+      groups: {
+        accounts: group({ providerOptions: { usersFile: 'users.json' }, providerTimeout: '300ms' }),
+        gatekeeper: group({ providerOptions: { allowAccess: true } }),
+        narrow: group({ providerOptions: { slowMs: 1500 }, providerConcurrency: 1, providerQueueTimeout: '50ms' }),
+      },
+      routes: [
+        { path: '/acct', group: 'accounts', auth: { scheme: 'basic', realm: 'Accounts', provider: 'accounts' } },
+        {
+          path: '/staff',
+          group: 'accounts',
+          auth: { scheme: 'basic', realm: 'Accounts', provider: 'accounts', require: { groups: ['staff'] } },
+        },
+        {
+          path: '/digest',
+          group: 'accounts',
+          auth: {
+            scheme: ['digest', 'basic'],
+            realm: 'Accounts',
+            provider: 'accounts',
+            algorithms: ['SHA-256', 'MD5'],
+          },
+        },
+        {
+          path: '/ctx',
+          group: 'accounts',
+          auth: { scheme: 'basic', realm: 'Accounts', provider: 'accounts', cache: false },
+        },
+        {
+          path: '/chain',
+          group: 'accounts',
+          auth: { scheme: 'basic', realm: 'Accounts', provider: ['accounts', 'office'] },
+        },
+        { path: '/gate', group: 'gatekeeper', auth: { scheme: 'basic', realm: 'Accounts', provider: 'gatekeeper' } },
+        {
+          path: '/narrow',
+          group: 'narrow',
+          auth: { scheme: 'basic', realm: 'Accounts', provider: 'narrow', cache: false },
+        },
+      ],
     },
-    routes: [
-      { path: '/acct', group: 'accounts', auth: { scheme: 'basic', realm: 'Accounts', provider: 'accounts' } },
-      { path: '/staff', group: 'accounts', auth: { scheme: 'basic', realm: 'Accounts', provider: 'accounts', require: { groups: ['staff'] } } },
-      { path: '/digest', group: 'accounts', auth: { scheme: ['digest', 'basic'], realm: 'Accounts', provider: 'accounts', algorithms: ['SHA-256', 'MD5'] } },
-      { path: '/ctx', group: 'accounts', auth: { scheme: 'basic', realm: 'Accounts', provider: 'accounts', cache: false } },
-      { path: '/chain', group: 'accounts', auth: { scheme: 'basic', realm: 'Accounts', provider: ['accounts', 'office'] } },
-      { path: '/gate', group: 'gatekeeper', auth: { scheme: 'basic', realm: 'Accounts', provider: 'gatekeeper' } },
-      { path: '/narrow', group: 'narrow', auth: { scheme: 'basic', realm: 'Accounts', provider: 'narrow', cache: false } },
-    ],
-  }, t.dir)
+    t.dir,
+  )
 })
 
 after(async () => {
@@ -95,7 +151,10 @@ describe('answers of a group provider', () => {
   })
 
   test('a wrong password and an unknown user both get 401 with the Basic challenge', async () => {
-    for (const [u, p] of [['bob', 'wrong'], ['nobody', 'x']] as const) {
+    for (const [u, p] of [
+      ['bob', 'wrong'],
+      ['nobody', 'x'],
+    ] as const) {
       const r = await get('/acct/', { authorization: basic(u, p) })
       assert.equal(r.status, 401)
       assert.equal(r.headers['www-authenticate'], 'Basic realm="Accounts", charset="UTF-8"')
@@ -109,15 +168,28 @@ describe('answers of a group provider', () => {
     assert.equal((await get('/chain/', { authorization: basic('carol', 'wrong') })).status, 401)
   })
 
-  test('Digest works against the group provider\'s getRealmHash', async () => {
+  test("Digest works against the group provider's getRealmHash", async () => {
     const challenge = await get('/digest/page')
     assert.equal(challenge.status, 401)
-    const offered = challenge.raw.filter((_v, i) => i % 2 === 1 && challenge.raw[i - 1]!.toLowerCase() === 'www-authenticate')
+    const offered = challenge.raw.filter(
+      (_v, i) => i % 2 === 1 && challenge.raw[i - 1]!.toLowerCase() === 'www-authenticate',
+    )
     assert.equal(offered.length, 3)
     const sha = offered.find((c) => c.includes('algorithm=SHA-256'))!
     const nonce = /nonce="([^"]+)"/.exec(sha)![1]!
     const opaque = /opaque="([^"]+)"/.exec(sha)![1]!
-    const response = clientResponse({ algorithm: 'SHA-256', username: 'bob', realm: 'Accounts', password: 'builder', method: 'GET', uri: '/digest/page', nonce, cnonce: 'c0ffee', nc: '00000001', qop: 'auth' })
+    const response = clientResponse({
+      algorithm: 'SHA-256',
+      username: 'bob',
+      realm: 'Accounts',
+      password: 'builder',
+      method: 'GET',
+      uri: '/digest/page',
+      nonce,
+      cnonce: 'c0ffee',
+      nc: '00000001',
+      qop: 'auth',
+    })
     const header = `Digest username="bob", realm="Accounts", nonce="${nonce}", uri="/digest/page", algorithm=SHA-256, qop=auth, nc=00000001, cnonce="c0ffee", response="${response}", opaque="${opaque}"`
     const r = await get('/digest/page', { authorization: header })
     assert.equal(r.status, 200)
@@ -168,7 +240,10 @@ describe('failures fail closed', () => {
     assert.equal(r.headers['www-authenticate'], undefined)
     const line = logsWith('GH_ERR_PROVIDER_FAILED').find((l) => l.includes('checkPassword threw Error'))
     assert.ok(line, 'the failure is logged in the front')
-    assert.ok(logsWith('users database down while checking [redacted]').length > 0, 'the daemon logs the provider error, redacted')
+    assert.ok(
+      logsWith('users database down while checking [redacted]').length > 0,
+      'the daemon logs the provider error, redacted',
+    )
     assert.deepEqual(logsWith('hunter2-secret'), [])
     assert.deepEqual(logsWith(Buffer.from('thrower:hunter2-secret').toString('base64')), [])
   })
@@ -197,7 +272,10 @@ describe('failures fail closed', () => {
 
   test('calls over providerConcurrency wait providerQueueTimeout, then get 503 GH_ERR_PROVIDER_BUSY', async () => {
     // Whichever call gets the only slot holds it for slowMs; the other cannot get one in time.
-    const both = await Promise.all([get('/narrow/', { authorization: basic('slow', 'pw-1') }), get('/narrow/', { authorization: basic('slow', 'pw-2') })])
+    const both = await Promise.all([
+      get('/narrow/', { authorization: basic('slow', 'pw-1') }),
+      get('/narrow/', { authorization: basic('slow', 'pw-2') }),
+    ])
     assert.deepEqual(both.map((r) => r.status).sort(), [200, 503])
     assert.equal(both.find((r) => r.status === 503)!.headers['retry-after'], '1')
     assert.ok(logsWith('GH_ERR_PROVIDER_BUSY').some((l) => l.includes('provider narrow is busy: 1 calls in flight')))

@@ -32,17 +32,26 @@ before(async () => {
     sidecar: { path: '/auth' },
   }
   // maxHeaderSize large enough that only the number of fields can refuse these heads.
-  byDefault = await startGateway({
-    ...common,
-    limits: { maxHeaderSize: 1048576 },
-    routes: [{ path: '/private', upstream: upstream.url, auth }],
-  }, t.dir)
-  wide = await startGateway({
-    ...common,
-    groups: { app: { app: RAW_HEADERS_APP, cwd: APPS, processes: 1 } },
-    limits: { maxHeaderSize: 1048576, maxHeaderFields: 1000 },
-    routes: [{ path: '/private', upstream: upstream.url, auth }, { path: '/app', group: 'app', auth }],
-  }, t.dir)
+  byDefault = await startGateway(
+    {
+      ...common,
+      limits: { maxHeaderSize: 1048576 },
+      routes: [{ path: '/private', upstream: upstream.url, auth }],
+    },
+    t.dir,
+  )
+  wide = await startGateway(
+    {
+      ...common,
+      groups: { app: { app: RAW_HEADERS_APP, cwd: APPS, processes: 1 } },
+      limits: { maxHeaderSize: 1048576, maxHeaderFields: 1000 },
+      routes: [
+        { path: '/private', upstream: upstream.url, auth },
+        { path: '/app', group: 'app', auth },
+      ],
+    },
+    t.dir,
+  )
 })
 
 after(async () => {
@@ -53,7 +62,12 @@ after(async () => {
 })
 
 /** A GET with exactly `total` header fields: Host, Connection, Authorization and padding. */
-function get(gw: TestGateway, target: string, total: number, extra: Array<[string, string]> = [AUTHORIZATION]): Promise<RawResponse> {
+function get(
+  gw: TestGateway,
+  target: string,
+  total: number,
+  extra: Array<[string, string]> = [AUTHORIZATION],
+): Promise<RawResponse> {
   const own: Array<[string, string]> = [['Host', `127.0.0.1:${gw.port}`], ['Connection', 'close'], ...extra]
   return rawRequest(gw.port, 'GET', target, [...own, ...padding(total - own.length)])
 }
@@ -64,7 +78,11 @@ function assertRefused(r: RawResponse): void {
   assert.equal(r.body, 'Request Header Fields Too Large\n')
 }
 
-const forwardedNames = (seen: Seen) => seen.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase()).filter((n) => n !== 'host' && n !== 'connection')
+const forwardedNames = (seen: Seen) =>
+  seen.rawHeaders
+    .filter((_, i) => i % 2 === 0)
+    .map((n) => n.toLowerCase())
+    .filter((n) => n !== 'host' && n !== 'connection')
 
 describe('limits.maxHeaderFields (default 100)', () => {
   test('a head of exactly 100 fields passes to the upstream with the identity', async () => {
@@ -88,8 +106,18 @@ describe('limits.maxHeaderFields (default 100)', () => {
   })
 
   test('the sidecar answers 431 to a sub-request over the limit', async () => {
-    assertRefused(await get(byDefault, '/auth', 101, [['X-Forwarded-Uri', '/private/x'], ['X-Forwarded-Method', 'GET'], AUTHORIZATION]))
-    const ok = await get(byDefault, '/auth', 100, [['X-Forwarded-Uri', '/private/x'], ['X-Forwarded-Method', 'GET'], AUTHORIZATION])
+    assertRefused(
+      await get(byDefault, '/auth', 101, [
+        ['X-Forwarded-Uri', '/private/x'],
+        ['X-Forwarded-Method', 'GET'],
+        AUTHORIZATION,
+      ]),
+    )
+    const ok = await get(byDefault, '/auth', 100, [
+      ['X-Forwarded-Uri', '/private/x'],
+      ['X-Forwarded-Method', 'GET'],
+      AUTHORIZATION,
+    ])
     assert.equal(ok.status, 200)
     assert.deepEqual(ok.headers['x-remote-user'], ['alice'])
   })
@@ -110,7 +138,7 @@ describe('limits.maxHeaderFields: 1000', () => {
     assert.equal(seen.headers.p995, 'x')
   })
 
-  test('999 fields reach a daemon group\'s app, the identity first', async () => {
+  test("999 fields reach a daemon group's app, the identity first", async () => {
     const r = await get(wide, '/app/x', 999)
     assert.equal(r.status, 200)
     const seen = JSON.parse(r.body) as { rawHeaders: string[] }

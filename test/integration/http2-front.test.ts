@@ -36,9 +36,13 @@ function h2(session: ClientHttp2Session, headers: OutgoingHttpHeaders, chunks: B
     const stream = session.request(headers, { endStream: chunks.length === 0 })
     const out: Buffer[] = []
     let head: Record<string, string | string[] | undefined> = {}
-    stream.on('response', (h) => { head = h as typeof head })
+    stream.on('response', (h) => {
+      head = h as typeof head
+    })
     stream.on('data', (c: Buffer) => out.push(c))
-    stream.on('end', () => resolve({ status: Number(head[':status']), headers: head, body: Buffer.concat(out).toString('utf8') }))
+    stream.on('end', () =>
+      resolve({ status: Number(head[':status']), headers: head, body: Buffer.concat(out).toString('utf8') }),
+    )
     stream.on('error', reject)
     for (const c of chunks) stream.write(c)
     if (chunks.length > 0) stream.end()
@@ -50,7 +54,11 @@ function h2(session: ClientHttp2Session, headers: OutgoingHttpHeaders, chunks: B
  * connection-specific ones) and reports how the server ended stream 1: its response status, or
  * the RST_STREAM / GOAWAY error code. HPACK literals without indexing, no Huffman (RFC 7541 §6.2.2).
  */
-function rawH2Request(port: number, ca: Buffer, fields: Array<[string, string]>): Promise<{ status?: number; reset?: number; goaway?: number }> {
+function rawH2Request(
+  port: number,
+  ca: Buffer,
+  fields: Array<[string, string]>,
+): Promise<{ status?: number; reset?: number; goaway?: number }> {
   const frame = (type: number, flags: number, stream: number, payload: Buffer): Buffer => {
     const head = Buffer.alloc(9)
     head.writeUIntBE(payload.length, 0, 3)
@@ -63,10 +71,19 @@ function rawH2Request(port: number, ca: Buffer, fields: Array<[string, string]>)
   const block = Buffer.concat(fields.map(([n, v]) => Buffer.concat([Buffer.from([0]), literal(n), literal(v)])))
   return new Promise((resolve, reject) => {
     const socket = tlsConnect({ host: '127.0.0.1', port, ca, ALPNProtocols: ['h2'] }, () => {
-      socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, Buffer.alloc(0)), frame(1, 0x5, 1, block)]))
+      socket.write(
+        Buffer.concat([
+          Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),
+          frame(4, 0, 0, Buffer.alloc(0)),
+          frame(1, 0x5, 1, block),
+        ]),
+      )
     })
     let buf = Buffer.alloc(0)
-    const done = (r: { status?: number; reset?: number; goaway?: number }): void => { socket.destroy(); resolve(r) }
+    const done = (r: { status?: number; reset?: number; goaway?: number }): void => {
+      socket.destroy()
+      resolve(r)
+    }
     socket.on('data', (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk])
       while (buf.length >= 9) {
@@ -77,7 +94,8 @@ function rawH2Request(port: number, ca: Buffer, fields: Array<[string, string]>)
         buf = buf.subarray(9 + len)
         if (type === 4 && (flags & 1) === 0) socket.write(frame(4, 1, 0, Buffer.alloc(0)))
         // A response HEADERS starts with :status from the static table (indexed 8..14: 200, 204, 206, 304, 400, 404, 500).
-        if (type === 1 && stream === 1) return done({ status: [200, 204, 206, 304, 400, 404, 500][(payload[0]! & 0x7f) - 8] ?? -1 })
+        if (type === 1 && stream === 1)
+          return done({ status: [200, 204, 206, 304, 400, 404, 500][(payload[0]! & 0x7f) - 8] ?? -1 })
         if (type === 3 && stream === 1) return done({ reset: payload.readUInt32BE(0) })
         if (type === 7) return done({ goaway: payload.readUInt32BE(4) })
       }
@@ -107,21 +125,27 @@ describe('HTTP/2 front', { skip }, () => {
     store.close()
     upstream = await startEchoUpstream()
     const auth = { scheme: 'basic', realm: 'H2', provider: 'local' }
-    gw = await startGateway({
-      listen: { host: '127.0.0.1', port: 0, http2: true, tls: { cert: files.cert, key: files.key } },
-      limits: { maxConcurrentStreams: 7 },
-      providers: { local: { type: 'sqlite', database: './u.sqlite' } },
-      groups: { echo: { app: APP, processes: 1 } },
-      routes: [
-        { path: '/up', upstream: upstream.url, auth },
-        { path: '/grp', group: 'echo', auth },
-        { path: '/small', upstream: upstream.url, bodyLimit: 1000, auth },
-        { path: '/small-grp', group: 'echo', bodyLimit: 1000, auth },
-      ],
-    }, t.dir)
+    gw = await startGateway(
+      {
+        listen: { host: '127.0.0.1', port: 0, http2: true, tls: { cert: files.cert, key: files.key } },
+        limits: { maxConcurrentStreams: 7 },
+        providers: { local: { type: 'sqlite', database: './u.sqlite' } },
+        groups: { echo: { app: APP, processes: 1 } },
+        routes: [
+          { path: '/up', upstream: upstream.url, auth },
+          { path: '/grp', group: 'echo', auth },
+          { path: '/small', upstream: upstream.url, bodyLimit: 1000, auth },
+          { path: '/small-grp', group: 'echo', bodyLimit: 1000, auth },
+        ],
+      },
+      t.dir,
+    )
     authority = `127.0.0.1:${gw.port}`
     session = connect(`https://${authority}`, { ca })
-    await new Promise<void>((resolve, reject) => { session.once('remoteSettings', () => resolve()); session.once('error', reject) })
+    await new Promise<void>((resolve, reject) => {
+      session.once('remoteSettings', () => resolve())
+      session.once('error', reject)
+    })
   })
 
   after(async () => {
@@ -131,8 +155,14 @@ describe('HTTP/2 front', { skip }, () => {
     cleanup?.()
   })
 
-  const get = (path: string, extra: OutgoingHttpHeaders = {}) => h2(session, { ':method': 'GET', ':path': path, authorization: BASIC, ...extra })
-  const post = (path: string, chunks: Buffer[], extra: OutgoingHttpHeaders = {}) => h2(session, { ':method': 'POST', ':path': path, authorization: BASIC, 'content-type': 'application/octet-stream', ...extra }, chunks)
+  const get = (path: string, extra: OutgoingHttpHeaders = {}) =>
+    h2(session, { ':method': 'GET', ':path': path, authorization: BASIC, ...extra })
+  const post = (path: string, chunks: Buffer[], extra: OutgoingHttpHeaders = {}) =>
+    h2(
+      session,
+      { ':method': 'POST', ':path': path, authorization: BASIC, 'content-type': 'application/octet-stream', ...extra },
+      chunks,
+    )
 
   test('the connection is HTTP/2 (ALPN h2) and advertises limits.maxConcurrentStreams', () => {
     assert.equal(session.alpnProtocol, 'h2')
@@ -198,7 +228,10 @@ describe('HTTP/2 front', { skip }, () => {
     // The upstream would answer only once the whole body arrived; give a late copy no room to land unseen.
     const ok = await post('/small/fits', [Buffer.alloc(500, 'x')])
     assert.equal(ok.status, 200)
-    assert.deepEqual(upstream.seen.slice(before).map((s) => s.url), ['/small/fits'])
+    assert.deepEqual(
+      upstream.seen.slice(before).map((s) => s.url),
+      ['/small/fits'],
+    )
   })
 
   test('a body of unknown length over bodyLimit to a daemon group gets 413; the session stays usable', async () => {
@@ -217,15 +250,23 @@ describe('HTTP/2 front', { skip }, () => {
   })
 
   test('client copies of identity headers are stripped over HTTP/2 too', async () => {
-    const forged = { 'x-remote-user': 'root', 'x-remote-groups': 'admin', 'remote-user': 'root', 'x-forwarded-user': 'root', x_remote_user: 'root' }
+    const forged = {
+      'x-remote-user': 'root',
+      'x-remote-groups': 'admin',
+      'remote-user': 'root',
+      'x-forwarded-user': 'root',
+      x_remote_user: 'root',
+    }
     const up = JSON.parse((await get('/up/me', forged)).body)
     assert.equal(up.headers['x-remote-user'], 'tess')
     assert.equal(up.headers['x-remote-groups'], '')
-    for (const name of ['remote-user', 'x-forwarded-user', 'x_remote_user']) assert.equal(up.headers[name], undefined, name)
+    for (const name of ['remote-user', 'x-forwarded-user', 'x_remote_user'])
+      assert.equal(up.headers[name], undefined, name)
     assert.equal(up.rawHeaders.filter((n: string) => n.toLowerCase() === 'x-remote-user').length, 1)
     const grp = JSON.parse((await get('/grp/me', forged)).body)
     assert.equal(grp.headers['x-remote-user'], 'tess')
-    for (const name of ['remote-user', 'x-forwarded-user', 'x_remote_user']) assert.equal(grp.headers[name], undefined, name)
+    for (const name of ['remote-user', 'x-forwarded-user', 'x_remote_user'])
+      assert.equal(grp.headers[name], undefined, name)
   })
 
   test('a Host naming another authority than :authority is refused with 400, unforwarded', async () => {
@@ -240,10 +281,24 @@ describe('HTTP/2 front', { skip }, () => {
 
   test('connection-specific fields over HTTP/2 make the stream malformed: it is reset (PROTOCOL_ERROR), never forwarded', async () => {
     const before = upstream.seen.length
-    const request = (extra: Array<[string, string]>) => rawH2Request(gw.port, ca, [[':method', 'GET'], [':scheme', 'https'], [':authority', authority], [':path', '/up/raw'], ['authorization', BASIC], ...extra])
+    const request = (extra: Array<[string, string]>) =>
+      rawH2Request(gw.port, ca, [
+        [':method', 'GET'],
+        [':scheme', 'https'],
+        [':authority', authority],
+        [':path', '/up/raw'],
+        ['authorization', BASIC],
+        ...extra,
+      ])
     // The frame writer itself is sound: the same request without the field is answered.
     assert.deepEqual(await request([]), { status: 200 })
-    for (const field of [['connection', 'keep-alive'], ['transfer-encoding', 'chunked'], ['upgrade', 'websocket'], ['keep-alive', '5'], ['te', 'gzip']] as Array<[string, string]>) {
+    for (const field of [
+      ['connection', 'keep-alive'],
+      ['transfer-encoding', 'chunked'],
+      ['upgrade', 'websocket'],
+      ['keep-alive', '5'],
+      ['te', 'gzip'],
+    ] as Array<[string, string]>) {
       const r = await request([field])
       assert.ok(r.reset === 1 || r.goaway === 1, `${field[0]}: ${JSON.stringify(r)}`)
     }
@@ -255,7 +310,7 @@ describe('HTTP/2 front', { skip }, () => {
     try {
       const r = await undiciRequest(`https://${authority}/up/h1`, { dispatcher, headers: { authorization: BASIC } })
       assert.equal(r.statusCode, 200)
-      const seen = await r.body.json() as { headers: Record<string, string> }
+      const seen = (await r.body.json()) as { headers: Record<string, string> }
       assert.equal(seen.headers.host, `127.0.0.1:${upstream.port}`)
       assert.equal(seen.headers['x-forwarded-host'], authority)
     } finally {
@@ -265,9 +320,12 @@ describe('HTTP/2 front', { skip }, () => {
 })
 
 test('listen.http2 without listen.tls is a configuration error naming the key', () => {
-  assert.throws(() => parseConfig({ listen: { http2: true }, routes: [] }, { baseDir: '/tmp' }), (err: Error & { code?: string }) => {
-    assert.equal(err.code, 'GH_ERR_CONFIG_INVALID')
-    assert.match(err.message, /listen\.http2: needs listen\.tls/)
-    return true
-  })
+  assert.throws(
+    () => parseConfig({ listen: { http2: true }, routes: [] }, { baseDir: '/tmp' }),
+    (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'GH_ERR_CONFIG_INVALID')
+      assert.match(err.message, /listen\.http2: needs listen\.tls/)
+      return true
+    },
+  )
 })

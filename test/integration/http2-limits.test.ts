@@ -28,7 +28,14 @@ async function front(t: TestContext, limits: Record<string, unknown>): Promise<F
   const files = makeCertificate(dir.dir, 'front', 9009)
   const ca = readFileSync(files.cert)
   const upstream = await startEchoUpstream()
-  const gw = await startGateway({ listen: { host: '127.0.0.1', port: 0, http2: true, tls: files }, limits, routes: [{ path: '/open', upstream: upstream.url }] }, dir.dir)
+  const gw = await startGateway(
+    {
+      listen: { host: '127.0.0.1', port: 0, http2: true, tls: files },
+      limits,
+      routes: [{ path: '/open', upstream: upstream.url }],
+    },
+    dir.dir,
+  )
   const sessions: ClientHttp2Session[] = []
   t.after(async () => {
     for (const s of sessions) s.destroy()
@@ -44,61 +51,92 @@ async function front(t: TestContext, limits: Record<string, unknown>): Promise<F
       const s = connect(`https://127.0.0.1:${gw.port}`, { ca })
       sessions.push(s)
       s.on('error', () => {})
-      await new Promise<void>((resolve, reject) => { s.once('remoteSettings', () => resolve()); s.once('error', reject) })
+      await new Promise<void>((resolve, reject) => {
+        s.once('remoteSettings', () => resolve())
+        s.once('error', reject)
+      })
       return s
     },
   }
 }
 
-function get(session: ClientHttp2Session, path: string, extra: OutgoingHttpHeaders = {}): Promise<{ status: number; headers: Record<string, unknown> }> {
+function get(
+  session: ClientHttp2Session,
+  path: string,
+  extra: OutgoingHttpHeaders = {},
+): Promise<{ status: number; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const stream = session.request({ ':method': 'GET', ':path': path, ...extra })
     let headers: Record<string, unknown> = {}
-    stream.on('response', (h) => { headers = h })
+    stream.on('response', (h) => {
+      headers = h
+    })
     stream.on('error', reject)
     stream.resume()
     stream.on('end', () => resolve({ status: Number(headers[':status']), headers }))
   })
 }
 
-test('a connection over limits.maxConnections gets 503 with Retry-After, then GOAWAY; the first keeps working', { skip }, async (t) => {
-  const f = await front(t, { maxConnections: 1 })
-  const first = await f.open()
-  assert.equal((await get(first, '/open/a')).status, 200)
-  const second = await f.open()
-  const goaway = new Promise<void>((resolve) => second.once('goaway', () => resolve()))
-  const refused = await get(second, '/open/b')
-  assert.equal(refused.status, 503)
-  assert.equal(refused.headers['retry-after'], '1')
-  assert.equal(refused.headers.connection, undefined)
-  await goaway
-  assert.equal((await get(first, '/open/c')).status, 200)
-  assert.deepEqual(f.upstream.seen.map((s) => s.url), ['/open/a', '/open/c'])
-})
+test(
+  'a connection over limits.maxConnections gets 503 with Retry-After, then GOAWAY; the first keeps working',
+  { skip },
+  async (t) => {
+    const f = await front(t, { maxConnections: 1 })
+    const first = await f.open()
+    assert.equal((await get(first, '/open/a')).status, 200)
+    const second = await f.open()
+    const goaway = new Promise<void>((resolve) => second.once('goaway', () => resolve()))
+    const refused = await get(second, '/open/b')
+    assert.equal(refused.status, 503)
+    assert.equal(refused.headers['retry-after'], '1')
+    assert.equal(refused.headers.connection, undefined)
+    await goaway
+    assert.equal((await get(first, '/open/c')).status, 200)
+    assert.deepEqual(
+      f.upstream.seen.map((s) => s.url),
+      ['/open/a', '/open/c'],
+    )
+  },
+)
 
-test('many streams on one HTTP/2 connection count as one connection against limits.maxConnections', { skip }, async (t) => {
-  const f = await front(t, { maxConnections: 1 })
-  const session = await f.open()
-  const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => get(session, `/open/${i}`)))
-  assert.deepEqual(answers.map((a) => a.status), Array(20).fill(200))
-  assert.equal(f.upstream.seen.length, 20)
-})
+test(
+  'many streams on one HTTP/2 connection count as one connection against limits.maxConnections',
+  { skip },
+  async (t) => {
+    const f = await front(t, { maxConnections: 1 })
+    const session = await f.open()
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => get(session, `/open/${i}`)))
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      Array(20).fill(200),
+    )
+    assert.equal(f.upstream.seen.length, 20)
+  },
+)
 
-test('limits.maxHeaderFields counts the fields sent, not the pseudo-header fields; one more gets 431 and GOAWAY', { skip }, async (t) => {
-  const f = await front(t, { maxHeaderFields: 10 })
-  const fields = (n: number): OutgoingHttpHeaders => Object.fromEntries(Array.from({ length: n }, (_, i) => [`x-field-${i}`, 'v']))
-  const session = await f.open()
-  // 10 fields of its own and 4 pseudo-header fields: within the limit.
-  const ok = await get(session, '/open/ten', fields(10))
-  assert.equal(ok.status, 200)
-  const over = await f.open()
-  const goaway = new Promise<void>((resolve) => over.once('goaway', () => resolve()))
-  const refused = await get(over, '/open/eleven', fields(11))
-  assert.equal(refused.status, 431)
-  assert.equal(refused.headers.connection, undefined)
-  await goaway
-  assert.deepEqual(f.upstream.seen.map((s) => s.url), ['/open/ten'])
-})
+test(
+  'limits.maxHeaderFields counts the fields sent, not the pseudo-header fields; one more gets 431 and GOAWAY',
+  { skip },
+  async (t) => {
+    const f = await front(t, { maxHeaderFields: 10 })
+    const fields = (n: number): OutgoingHttpHeaders =>
+      Object.fromEntries(Array.from({ length: n }, (_, i) => [`x-field-${i}`, 'v']))
+    const session = await f.open()
+    // 10 fields of its own and 4 pseudo-header fields: within the limit.
+    const ok = await get(session, '/open/ten', fields(10))
+    assert.equal(ok.status, 200)
+    const over = await f.open()
+    const goaway = new Promise<void>((resolve) => over.once('goaway', () => resolve()))
+    const refused = await get(over, '/open/eleven', fields(11))
+    assert.equal(refused.status, 431)
+    assert.equal(refused.headers.connection, undefined)
+    await goaway
+    assert.deepEqual(
+      f.upstream.seen.map((s) => s.url),
+      ['/open/ten'],
+    )
+  },
+)
 
 /** Writes `head` on an HTTP/1.1 (ALPN) connection and returns the status line of the answer, once the front closes it. */
 function http1(port: number, ca: Buffer, head: string): Promise<string> {
@@ -110,15 +148,24 @@ function http1(port: number, ca: Buffer, head: string): Promise<string> {
     let out = ''
     // Bounded: a front that never answers fails the assertion instead of hanging the suite.
     socket.setTimeout(10_000, () => socket.destroy())
-    socket.on('data', (c: Buffer) => { out += c.toString('latin1') })
+    socket.on('data', (c: Buffer) => {
+      out += c.toString('latin1')
+    })
     socket.on('close', () => resolve(out.split('\r\n')[0] || 'no answer'))
     socket.on('error', reject)
   })
 }
 
-test('HTTP/1.1 clients of the HTTP/2 listener are held to the same head limits: 408 for a slow head, 431 for a large one', { skip }, async (t) => {
-  const f = await front(t, { headersTimeout: '300ms', requestTimeout: '2s', maxHeaderSize: 2048 })
-  assert.equal(await http1(f.gw.port, f.ca, 'GET /open/slow HTTP/1.1\r\nHost: x\r\n'), 'HTTP/1.1 408 Request Timeout')
-  assert.equal(await http1(f.gw.port, f.ca, `GET /open/big HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(4000)}\r\n\r\n`), 'HTTP/1.1 431 Request Header Fields Too Large')
-  assert.equal(f.upstream.seen.length, 0)
-})
+test(
+  'HTTP/1.1 clients of the HTTP/2 listener are held to the same head limits: 408 for a slow head, 431 for a large one',
+  { skip },
+  async (t) => {
+    const f = await front(t, { headersTimeout: '300ms', requestTimeout: '2s', maxHeaderSize: 2048 })
+    assert.equal(await http1(f.gw.port, f.ca, 'GET /open/slow HTTP/1.1\r\nHost: x\r\n'), 'HTTP/1.1 408 Request Timeout')
+    assert.equal(
+      await http1(f.gw.port, f.ca, `GET /open/big HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(4000)}\r\n\r\n`),
+      'HTTP/1.1 431 Request Header Fields Too Large',
+    )
+    assert.equal(f.upstream.seen.length, 0)
+  },
+)

@@ -18,18 +18,36 @@ const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`, 'utf8'
 
 /** What a client could send to pass for someone, or to reroute the app. */
 const LOOK_ALIKES: Array<[string, string]> = [
-  ['X-Remote-User', 'mallory'], ['X-Remote-Groups', 'admin'],
-  ['Remote-User', 'mallory'], ['Remote-Groups', 'admin'], ['Remote-Email', 'mallory@example.org'], ['Remote-Name', 'Mallory'],
-  ['X-Forwarded-User', 'mallory'], ['X-Forwarded-Email', 'mallory@example.org'], ['X-Forwarded-Preferred-Username', 'mallory'],
-  ['X-Forwarded-Groups', 'admin'], ['X-Forwarded-Access-Token', 'forged'],
-  ['X-Auth-Request-User', 'mallory'], ['X-Auth-Request-Email', 'mallory@example.org'], ['X-Auth-Request-Preferred-Username', 'mallory'],
-  ['X-Auth-Request-Groups', 'admin'], ['X-Auth-Request-Access-Token', 'forged'],
-  ['X-WEBAUTH-USER', 'mallory'], ['X-WEBAUTH-EMAIL', 'mallory@example.org'], ['X-WEBAUTH-NAME', 'Mallory'], ['X-WEBAUTH-GROUPS', 'admin'],
-  ['X-Original-URL', '/admin'], ['X-Rewrite-URL', '/admin'],
+  ['X-Remote-User', 'mallory'],
+  ['X-Remote-Groups', 'admin'],
+  ['Remote-User', 'mallory'],
+  ['Remote-Groups', 'admin'],
+  ['Remote-Email', 'mallory@example.org'],
+  ['Remote-Name', 'Mallory'],
+  ['X-Forwarded-User', 'mallory'],
+  ['X-Forwarded-Email', 'mallory@example.org'],
+  ['X-Forwarded-Preferred-Username', 'mallory'],
+  ['X-Forwarded-Groups', 'admin'],
+  ['X-Forwarded-Access-Token', 'forged'],
+  ['X-Auth-Request-User', 'mallory'],
+  ['X-Auth-Request-Email', 'mallory@example.org'],
+  ['X-Auth-Request-Preferred-Username', 'mallory'],
+  ['X-Auth-Request-Groups', 'admin'],
+  ['X-Auth-Request-Access-Token', 'forged'],
+  ['X-WEBAUTH-USER', 'mallory'],
+  ['X-WEBAUTH-EMAIL', 'mallory@example.org'],
+  ['X-WEBAUTH-NAME', 'Mallory'],
+  ['X-WEBAUTH-GROUPS', 'admin'],
+  ['X-Original-URL', '/admin'],
+  ['X-Rewrite-URL', '/admin'],
   // configured: identityHeaders.strip and the sidecar's own header names
-  ['X-Tenant-Id', 'other-tenant'], ['X-Auth-User', 'mallory'], ['X-Auth-Groups', 'admin'],
+  ['X-Tenant-Id', 'other-tenant'],
+  ['X-Auth-User', 'mallory'],
+  ['X-Auth-Groups', 'admin'],
   // CGI-style spellings of the same names
-  ['Remote_User', 'mallory'], ['X_Forwarded_User', 'mallory'], ['x-webauth_user', 'mallory'],
+  ['Remote_User', 'mallory'],
+  ['X_Forwarded_User', 'mallory'],
+  ['x-webauth_user', 'mallory'],
 ]
 
 let upstream: EchoUpstream
@@ -41,17 +59,20 @@ before(async () => {
   const t = tempDir('gh-identity-')
   cleanup = t.cleanup
   const auth = { scheme: 'basic', realm: 'Office', provider: 'allow' }
-  gw = await startGateway({
-    providers: { allow: { type: 'module', module: ALLOW } },
-    groups: { app: { app: RAW_HEADERS_APP, cwd: APPS, processes: 1 } },
-    identityHeaders: { strip: ['X-Tenant-Id'] },
-    sidecar: { path: '/auth', headers: { user: ['X-Auth-User', 'X-Remote-User'], groups: 'X-Auth-Groups' } },
-    routes: [
-      { path: '/public', upstream: upstream.url },
-      { path: '/private', upstream: upstream.url, auth },
-      { path: '/app', group: 'app', auth },
-    ],
-  }, t.dir)
+  gw = await startGateway(
+    {
+      providers: { allow: { type: 'module', module: ALLOW } },
+      groups: { app: { app: RAW_HEADERS_APP, cwd: APPS, processes: 1 } },
+      identityHeaders: { strip: ['X-Tenant-Id'] },
+      sidecar: { path: '/auth', headers: { user: ['X-Auth-User', 'X-Remote-User'], groups: 'X-Auth-Groups' } },
+      routes: [
+        { path: '/public', upstream: upstream.url },
+        { path: '/private', upstream: upstream.url, auth },
+        { path: '/app', group: 'app', auth },
+      ],
+    },
+    t.dir,
+  )
 })
 
 after(async () => {
@@ -75,8 +96,13 @@ function assertNoLookAlike(received: readonly string[], except: readonly string[
   assert.deepEqual(leaked, [])
 }
 
-const fields = (extra: Array<[string, string]>): Array<[string, string]> =>
-  [['Host', `127.0.0.1:${gw.port}`], ...LOOK_ALIKES, ['X-Keep', 'kept'], ...extra, ['Connection', 'close']]
+const fields = (extra: Array<[string, string]>): Array<[string, string]> => [
+  ['Host', `127.0.0.1:${gw.port}`],
+  ...LOOK_ALIKES,
+  ['X-Keep', 'kept'],
+  ...extra,
+  ['Connection', 'close'],
+]
 
 describe('identity look-alikes from the client', () => {
   test('are removed on a public route, where the app sees no identity at all', async () => {
@@ -89,7 +115,7 @@ describe('identity look-alikes from the client', () => {
     assert.equal(seen.headers['x-remote-user'], undefined)
   })
 
-  test('are removed on an authenticated upstream route; the front\'s identity is the only one and comes before every field the client sent', async () => {
+  test("are removed on an authenticated upstream route; the front's identity is the only one and comes before every field the client sent", async () => {
     const before = upstream.seen.length
     const r = await rawRequest(gw.port, 'GET', '/private/page', fields([['Authorization', basic('alice', 'pw')]]))
     assert.equal(r.status, 200)
@@ -104,7 +130,16 @@ describe('identity look-alikes from the client', () => {
 
   test('a field named with digits alone does not get ahead of the identity (it is dropped)', async () => {
     const before = upstream.seen.length
-    const r = await rawRequest(gw.port, 'GET', '/private/page', fields([['1', 'one'], ['42', 'x'], ['Authorization', basic('alice', 'pw')]]))
+    const r = await rawRequest(
+      gw.port,
+      'GET',
+      '/private/page',
+      fields([
+        ['1', 'one'],
+        ['42', 'x'],
+        ['Authorization', basic('alice', 'pw')],
+      ]),
+    )
     assert.equal(r.status, 200)
     const seen = upstream.seen[before] as Seen
     assert.equal(forwarded(seen.rawHeaders)[0], 'x-remote-user')
@@ -113,7 +148,15 @@ describe('identity look-alikes from the client', () => {
   })
 
   test('are removed on the way to a daemon group, whose app gets the identity as its first fields', async () => {
-    const r = await rawRequest(gw.port, 'GET', '/app/page', fields([['1', 'one'], ['Authorization', basic('alice', 'pw')]]))
+    const r = await rawRequest(
+      gw.port,
+      'GET',
+      '/app/page',
+      fields([
+        ['1', 'one'],
+        ['Authorization', basic('alice', 'pw')],
+      ]),
+    )
     assert.equal(r.status, 200)
     const seen = JSON.parse(r.body) as { rawHeaders: string[]; headers: Record<string, string> }
     assertNoLookAlike(seen.rawHeaders, ['x-remote-user', 'x-remote-groups'])

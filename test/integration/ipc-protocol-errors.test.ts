@@ -16,10 +16,13 @@ let cleanup: () => void
 before(async () => {
   const t = tempDir('gh-ipc-protocol-')
   cleanup = t.cleanup
-  gw = await startGateway({
-    groups: { bad: { app: join(APPS, 'bad-frames.ts'), cwd: APPS } },
-    routes: [{ path: '/', group: 'bad' }],
-  }, t.dir)
+  gw = await startGateway(
+    {
+      groups: { bad: { app: join(APPS, 'bad-frames.ts'), cwd: APPS } },
+      routes: [{ path: '/', group: 'bad' }],
+    },
+    t.dir,
+  )
 })
 
 after(async () => {
@@ -46,7 +49,10 @@ describe('a daemon process writing malformed frames', { skip: process.platform =
         return r.status === 200 && r.text !== String(before) ? r : undefined
       })
       assert.ok(alive(Number(next.text)))
-      assert.ok(gw.logs.some((l) => l.includes('GH_ERR_IPC_PROTOCOL') || l.includes('IPC protocol error')), 'the protocol error is logged')
+      assert.ok(
+        gw.logs.some((l) => l.includes('GH_ERR_IPC_PROTOCOL') || l.includes('IPC protocol error')),
+        'the protocol error is logged',
+      )
     })
   }
 })

@@ -26,11 +26,21 @@ const provider = {
   },
 }
 
-async function listening(t: { after(fn: () => Promise<void>): void }, opts: Partial<GatehouseAuthOptions>): Promise<{ port: number; seen: string[] }> {
+async function listening(
+  t: { after(fn: () => Promise<void>): void },
+  opts: Partial<GatehouseAuthOptions>,
+): Promise<{ port: number; seen: string[] }> {
   const seen: string[] = []
   const app: FastifyInstance = Fastify()
   await app.register(gatehouseAuth, { realm: 'lib', provider: provider as never, ...opts } as GatehouseAuthOptions)
-  app.route({ method: ['GET', 'HEAD', 'POST', 'PUT'], url: '/repo', handler: async (request) => { seen.push(request.method); return 'ok\n' } })
+  app.route({
+    method: ['GET', 'HEAD', 'POST', 'PUT'],
+    url: '/repo',
+    handler: async (request) => {
+      seen.push(request.method)
+      return 'ok\n'
+    },
+  })
   await app.listen({ host: '127.0.0.1', port: 0 })
   t.after(() => app.close())
   return { port: (app.server.address() as { port: number }).port, seen }
@@ -70,12 +80,27 @@ describe('the plugin limits header fields', () => {
   test('a bad maxHeaderFields or limitExcept is an option error naming it', async () => {
     for (const maxHeaderFields of [0, 1001, 2.5, '100']) {
       const app = Fastify()
-      await assert.rejects(async () => { await app.register(gatehouseAuth, { realm: 'lib', provider: provider as never, maxHeaderFields } as never) }, (err: Error & { code?: string }) => err.code === 'GH_ERR_OPT_INVALID' && /maxHeaderFields/.test(err.message))
+      await assert.rejects(
+        async () => {
+          await app.register(gatehouseAuth, { realm: 'lib', provider: provider as never, maxHeaderFields } as never)
+        },
+        (err: Error & { code?: string }) => err.code === 'GH_ERR_OPT_INVALID' && /maxHeaderFields/.test(err.message),
+      )
       await app.close()
     }
-    for (const limitExcept of [{ methods: [], require: 'valid-user' }, { methods: ['get'], require: 'valid-user' }, { methods: ['GET'] }, 'GET']) {
+    for (const limitExcept of [
+      { methods: [], require: 'valid-user' },
+      { methods: ['get'], require: 'valid-user' },
+      { methods: ['GET'] },
+      'GET',
+    ]) {
       const app = Fastify()
-      await assert.rejects(async () => { await app.register(gatehouseAuth, { realm: 'lib', provider: provider as never, limitExcept } as never) }, (err: Error & { code?: string }) => err.code === 'GH_ERR_OPT_INVALID' && /limitExcept/.test(err.message))
+      await assert.rejects(
+        async () => {
+          await app.register(gatehouseAuth, { realm: 'lib', provider: provider as never, limitExcept } as never)
+        },
+        (err: Error & { code?: string }) => err.code === 'GH_ERR_OPT_INVALID' && /limitExcept/.test(err.message),
+      )
       await app.close()
     }
   })
@@ -83,10 +108,21 @@ describe('the plugin limits header fields', () => {
 
 describe('the plugin applies limitExcept', () => {
   test('every user may read; a write needs the committers group: 403 for others, the handler never runs', async (t) => {
-    const { port, seen } = await listening(t, { limitExcept: { methods: ['GET', 'OPTIONS'], require: { groups: ['committers'] } } })
-    const h = (auth: string): Array<[string, string]> => [['Host', '127.0.0.1'], ['Authorization', auth], ['Content-Length', '0'], ['Connection', 'close']]
+    const { port, seen } = await listening(t, {
+      limitExcept: { methods: ['GET', 'OPTIONS'], require: { groups: ['committers'] } },
+    })
+    const h = (auth: string): Array<[string, string]> => [
+      ['Host', '127.0.0.1'],
+      ['Authorization', auth],
+      ['Content-Length', '0'],
+      ['Connection', 'close'],
+    ]
     assert.equal((await rawRequest(port, 'GET', '/repo', h(basic('bob', 'builder')))).status, 200)
-    assert.equal((await rawRequest(port, 'HEAD', '/repo', h(basic('bob', 'builder')))).status, 200, 'GET brings HEAD with it')
+    assert.equal(
+      (await rawRequest(port, 'HEAD', '/repo', h(basic('bob', 'builder')))).status,
+      200,
+      'GET brings HEAD with it',
+    )
     const refused = await rawRequest(port, 'POST', '/repo', h(basic('bob', 'builder')))
     assert.equal(refused.status, 403)
     assert.equal(refused.headers['www-authenticate'], undefined)

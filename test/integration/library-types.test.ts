@@ -17,7 +17,11 @@ const tsc = `${root}node_modules/typescript/bin/tsc`
 function typecheck(name: string, files: string[]): { status: number | null; out: string } {
   mkdirSync(dir, { recursive: true })
   // outDir elsewhere than dist/: otherwise tsc maps dist/*.d.ts back to src/ and checks the sources instead.
-  const config = { extends: '../../tsconfig.json', compilerOptions: { noEmit: true, rootDir: '../..', outDir: './out' }, include: files.map((f) => `../../${f}`) }
+  const config = {
+    extends: '../../tsconfig.json',
+    compilerOptions: { noEmit: true, rootDir: '../..', outDir: './out' },
+    include: files.map((f) => `../../${f}`),
+  }
   writeFileSync(`${dir}/${name}.json`, JSON.stringify(config))
   const r = spawnSync(process.execPath, [tsc, '-p', `${dir}/${name}.json`], { encoding: 'utf8', timeout: 120_000 })
   return { status: r.status, out: `${r.stdout}${r.stderr}` }
@@ -28,12 +32,15 @@ test('the library examples type-check against the published declarations', () =>
   assert.equal(r.status, 0, r.out)
 })
 
-test('a misuse of gatehouseAuth\'s options (realm: 42) is a type error against GatehouseAuthOptions', () => {
-  writeFileSync(`${dir}/misuse.ts`, `import Fastify from 'fastify'
+test("a misuse of gatehouseAuth's options (realm: 42) is a type error against GatehouseAuthOptions", () => {
+  writeFileSync(
+    `${dir}/misuse.ts`,
+    `import Fastify from 'fastify'
 import { gatehouseAuth } from 'gatehouse-auth'
 const app = Fastify()
 await app.register(gatehouseAuth, { realm: 42, provider: { type: 'htpasswd', file: 'x' } })
-`)
+`,
+  )
   const r = typecheck('misuse', ['test-output/types/misuse.ts'])
   assert.notEqual(r.status, 0)
   assert.match(r.out, /misuse\.ts\(4,\d+\): error TS2\d+/)

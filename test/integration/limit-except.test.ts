@@ -25,15 +25,26 @@ before(async () => {
   writeFile(t.dir, 'users', `ann:${bcrypt.hashSync('ann-pass', 4)}\nben:${bcrypt.hashSync('ben-pass', 4)}\n`)
   writeFile(t.dir, 'groups', 'committers: ann\n')
   upstream = await startEchoUpstream()
-  gw = await startGateway({
-    providers: { office: { type: 'htpasswd', file: './users', groupFile: './groups' } },
-    trustedProxies: ['127.0.0.1'],
-    sidecar: { path: '/auth' },
-    routes: [{
-      path: '/hg', upstream: upstream.url,
-      auth: { scheme: 'basic', realm: 'Code', provider: 'office', limitExcept: { methods: ['GET'], require: { groups: ['committers'] } } },
-    }],
-  }, t.dir)
+  gw = await startGateway(
+    {
+      providers: { office: { type: 'htpasswd', file: './users', groupFile: './groups' } },
+      trustedProxies: ['127.0.0.1'],
+      sidecar: { path: '/auth' },
+      routes: [
+        {
+          path: '/hg',
+          upstream: upstream.url,
+          auth: {
+            scheme: 'basic',
+            realm: 'Code',
+            provider: 'office',
+            limitExcept: { methods: ['GET'], require: { groups: ['committers'] } },
+          },
+        },
+      ],
+    },
+    t.dir,
+  )
 })
 
 after(async () => {
@@ -54,14 +65,19 @@ describe('at the front', () => {
     const before = upstream.seen.length
     for (const method of ['POST', 'PUT', 'DELETE', 'OPTIONS']) {
       // The GET above put ben's login in the credential cache: the rule holds on a cache hit too.
-      const r = await send(method, '/hg/repo?cmd=unbundle', { authorization: BEN, 'content-type': 'application/mercurial-0.1' }, method === 'POST' || method === 'PUT' ? 'HG10UN' : undefined)
+      const r = await send(
+        method,
+        '/hg/repo?cmd=unbundle',
+        { authorization: BEN, 'content-type': 'application/mercurial-0.1' },
+        method === 'POST' || method === 'PUT' ? 'HG10UN' : undefined,
+      )
       assert.equal(r.status, 403, method)
       assert.equal(r.text, 'Forbidden\n')
     }
     assert.equal(upstream.seen.length, before)
   })
 
-  test('a committer\'s POST reaches the upstream as the committer; without credentials a POST gets 401', async () => {
+  test("a committer's POST reaches the upstream as the committer; without credentials a POST gets 401", async () => {
     const r = await send('POST', '/hg/repo?cmd=unbundle', { authorization: ANN }, 'HG10UN')
     assert.equal(r.status, 200)
     const seen = JSON.parse(r.text)
@@ -79,13 +95,29 @@ describe('in the sidecar', () => {
   const ask = (method: string, path: string, headers: Record<string, string>) => send(method, path, headers)
 
   test('the original method decides: X-Original-Method POST from a non-committer is 403, GET is 200', async () => {
-    assert.equal((await ask('GET', '/auth', { 'x-original-uri': '/hg/repo', 'x-original-method': 'GET', authorization: BEN })).status, 200)
-    assert.equal((await ask('GET', '/auth', { 'x-original-uri': '/hg/repo', 'x-original-method': 'POST', authorization: BEN })).status, 403)
-    assert.equal((await ask('GET', '/auth', { 'x-forwarded-uri': '/hg/repo', 'x-forwarded-method': 'PUT', authorization: BEN })).status, 403)
-    assert.equal((await ask('GET', '/auth', { 'x-original-uri': '/hg/repo', 'x-original-method': 'POST', authorization: ANN })).status, 200)
+    assert.equal(
+      (await ask('GET', '/auth', { 'x-original-uri': '/hg/repo', 'x-original-method': 'GET', authorization: BEN }))
+        .status,
+      200,
+    )
+    assert.equal(
+      (await ask('GET', '/auth', { 'x-original-uri': '/hg/repo', 'x-original-method': 'POST', authorization: BEN }))
+        .status,
+      403,
+    )
+    assert.equal(
+      (await ask('GET', '/auth', { 'x-forwarded-uri': '/hg/repo', 'x-forwarded-method': 'PUT', authorization: BEN }))
+        .status,
+      403,
+    )
+    assert.equal(
+      (await ask('GET', '/auth', { 'x-original-uri': '/hg/repo', 'x-original-method': 'POST', authorization: ANN }))
+        .status,
+      200,
+    )
   })
 
-  test('Envoy\'s check request keeps the method: POST /auth/hg/repo from a non-committer is 403, GET 200', async () => {
+  test("Envoy's check request keeps the method: POST /auth/hg/repo from a non-committer is 403, GET 200", async () => {
     assert.equal((await ask('GET', '/auth/hg/repo', { authorization: BEN })).status, 200)
     assert.equal((await ask('POST', '/auth/hg/repo', { authorization: BEN })).status, 403)
     assert.equal((await ask('POST', '/auth/hg/repo', { authorization: ANN })).status, 200)

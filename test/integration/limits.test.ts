@@ -26,7 +26,9 @@ function readUntilClose(s: Socket): Promise<string> {
   return new Promise((resolve) => {
     let out = ''
     s.setEncoding('latin1')
-    s.on('data', (c: string) => { out += c })
+    s.on('data', (c: string) => {
+      out += c
+    })
     s.on('error', () => {})
     s.on('close', () => resolve(out))
   })
@@ -60,19 +62,30 @@ async function exchange(port: number, data: string): Promise<string> {
 
 const status = (raw: string): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1] ?? 0)
 
-async function gateway(t: { after: (fn: () => Promise<void>) => void }, extra: Record<string, unknown>, routes?: unknown[]): Promise<{ gw: TestGateway; seen: () => Array<{ bodyBytes: number; url: string }> }> {
+async function gateway(
+  t: { after: (fn: () => Promise<void>) => void },
+  extra: Record<string, unknown>,
+  routes?: unknown[],
+): Promise<{ gw: TestGateway; seen: () => Array<{ bodyBytes: number; url: string }> }> {
   const { dir, cleanup } = tempDir()
   const echo = await startEchoUpstream()
-  const gw = await startGateway({
-    providers: { allow: { type: 'module', module: ALLOW, threads: 1 } },
-    routes: routes ?? [
-      { path: '/app', upstream: echo.url, auth: { realm: 'R', provider: 'allow' } },
-      { path: '/small', upstream: echo.url, bodyLimit: 1000 },
-      { path: '/default', upstream: echo.url },
-    ],
-    ...extra,
-  }, dir)
-  t.after(async () => { await gw.close(); await echo.close(); cleanup() })
+  const gw = await startGateway(
+    {
+      providers: { allow: { type: 'module', module: ALLOW, threads: 1 } },
+      routes: routes ?? [
+        { path: '/app', upstream: echo.url, auth: { realm: 'R', provider: 'allow' } },
+        { path: '/small', upstream: echo.url, bodyLimit: 1000 },
+        { path: '/default', upstream: echo.url },
+      ],
+      ...extra,
+    },
+    dir,
+  )
+  t.after(async () => {
+    await gw.close()
+    await echo.close()
+    cleanup()
+  })
   return { gw, seen: () => echo.seen }
 }
 
@@ -90,17 +103,39 @@ describe('header limits', () => {
   test('an Authorization value over 16 KiB gets 431 under the default head limit, 400 under a larger one: never a crash or a pass', async (t) => {
     const long = `Basic ${'QUFB'.repeat(5000)}`
     const { gw: small, seen: seenSmall } = await gateway(t, {})
-    assert.equal(status(await exchange(small.port, `GET /app/x HTTP/1.1\r\nHost: a\r\nAuthorization: ${long}\r\nConnection: close\r\n\r\n`)), 431)
+    assert.equal(
+      status(
+        await exchange(
+          small.port,
+          `GET /app/x HTTP/1.1\r\nHost: a\r\nAuthorization: ${long}\r\nConnection: close\r\n\r\n`,
+        ),
+      ),
+      431,
+    )
     const { gw: large, seen } = await gateway(t, { limits: { maxHeaderSize: 65536 } })
-    const raw = await exchange(large.port, `GET /app/x HTTP/1.1\r\nHost: a\r\nAuthorization: ${long}\r\nConnection: close\r\n\r\n`)
+    const raw = await exchange(
+      large.port,
+      `GET /app/x HTTP/1.1\r\nHost: a\r\nAuthorization: ${long}\r\nConnection: close\r\n\r\n`,
+    )
     assert.equal(status(raw), 400)
     assert.equal(seen().length + seenSmall().length, 0)
-    assert.equal(status(await exchange(large.port, `GET /app/x HTTP/1.1\r\nHost: a\r\nAuthorization: ${basic('u', 'secret')}\r\nConnection: close\r\n\r\n`)), 200)
+    assert.equal(
+      status(
+        await exchange(
+          large.port,
+          `GET /app/x HTTP/1.1\r\nHost: a\r\nAuthorization: ${basic('u', 'secret')}\r\nConnection: close\r\n\r\n`,
+        ),
+      ),
+      200,
+    )
   })
 
   test('two Authorization headers are ambiguous and get 400, whatever their values', async (t) => {
     const { gw, seen } = await gateway(t, {})
-    const raw = await exchange(gw.port, `GET /app/x HTTP/1.1\r\nHost: a\r\nAuthorization: ${basic('u', 'p')}\r\nAuthorization: ${basic('v', 'q')}\r\nConnection: close\r\n\r\n`)
+    const raw = await exchange(
+      gw.port,
+      `GET /app/x HTTP/1.1\r\nHost: a\r\nAuthorization: ${basic('u', 'p')}\r\nAuthorization: ${basic('v', 'q')}\r\nConnection: close\r\n\r\n`,
+    )
     assert.equal(status(raw), 400)
     assert.equal(seen().length, 0)
   })
@@ -128,8 +163,14 @@ describe('timeouts (slowloris)', () => {
   test('headersTimeout longer than requestTimeout, or 0, is refused by name', async () => {
     const { dir, cleanup } = tempDir()
     try {
-      await assert.rejects(startGateway({ limits: { headersTimeout: '10s', requestTimeout: '5s' }, routes: [] }, dir), /limits\.headersTimeout: expected at most limits\.requestTimeout/)
-      await assert.rejects(startGateway({ limits: { headersTimeout: 0 }, routes: [] }, dir), /limits\.headersTimeout: expected more than 0/)
+      await assert.rejects(
+        startGateway({ limits: { headersTimeout: '10s', requestTimeout: '5s' }, routes: [] }, dir),
+        /limits\.headersTimeout: expected at most limits\.requestTimeout/,
+      )
+      await assert.rejects(
+        startGateway({ limits: { headersTimeout: 0 }, routes: [] }, dir),
+        /limits\.headersTimeout: expected more than 0/,
+      )
     } finally {
       cleanup()
     }
@@ -167,7 +208,10 @@ describe('maxConnections', () => {
 describe('body limits', () => {
   test('a Content-Length over the route bodyLimit gets 413 before anything is forwarded', async (t) => {
     const { gw, seen } = await gateway(t, {})
-    const raw = await exchange(gw.port, `POST /small/x HTTP/1.1\r\nHost: a\r\nContent-Length: 2000\r\n\r\n${'x'.repeat(2000)}`)
+    const raw = await exchange(
+      gw.port,
+      `POST /small/x HTTP/1.1\r\nHost: a\r\nContent-Length: 2000\r\n\r\n${'x'.repeat(2000)}`,
+    )
     assert.equal(status(raw), 413)
     assert.equal(seen().length, 0)
   })
@@ -182,19 +226,37 @@ describe('body limits', () => {
     const raw = await done
     assert.equal(status(raw), 413)
     assert.equal(seen().filter((r) => r.bodyBytes > 1000).length, 0)
-    const ok = await exchange(gw.port, `POST /small/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n1f4\r\n${'z'.repeat(500)}\r\n0\r\n\r\n`)
+    const ok = await exchange(
+      gw.port,
+      `POST /small/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n1f4\r\n${'z'.repeat(500)}\r\n0\r\n\r\n`,
+    )
     assert.equal(status(ok), 200)
     assert.equal(seen().at(-1)!.bodyBytes, 500)
   })
 
   test('limits.bodyLimit applies to routes without their own', async (t) => {
     const { gw } = await gateway(t, { limits: { bodyLimit: 10 } })
-    assert.equal(status(await exchange(gw.port, `POST /default/x HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n${'x'.repeat(11)}`)), 413)
-    assert.equal(status(await exchange(gw.port, `POST /default/x HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\nConnection: close\r\n\r\n${'x'.repeat(10)}`)), 200)
+    assert.equal(
+      status(
+        await exchange(gw.port, `POST /default/x HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n${'x'.repeat(11)}`),
+      ),
+      413,
+    )
+    assert.equal(
+      status(
+        await exchange(
+          gw.port,
+          `POST /default/x HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\nConnection: close\r\n\r\n${'x'.repeat(10)}`,
+        ),
+      ),
+      200,
+    )
   })
 
   test('a chunked body over the limit of a daemon-group route gets 413, and the group keeps serving', async (t) => {
-    const { gw } = await gateway(t, { groups: { app: { app: MULTI, processes: 1 } } }, [{ path: '/upload', group: 'app', bodyLimit: 100_000 }])
+    const { gw } = await gateway(t, { groups: { app: { app: MULTI, processes: 1 } } }, [
+      { path: '/upload', group: 'app', bodyLimit: 100_000 },
+    ])
     const s = await open(gw.port)
     const done = readUntilClose(s)
     s.write('POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n')
@@ -204,7 +266,10 @@ describe('body limits', () => {
     const raw = await done
     assert.equal(status(raw), 413)
     assert.ok(!gw.logs.some((l) => l.includes('Reply was already sent')), 'the group target did not answer twice')
-    const ok = await exchange(gw.port, `POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello`)
+    const ok = await exchange(
+      gw.port,
+      `POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello`,
+    )
     assert.equal(status(ok), 200)
     assert.match(ok, /"bytes":5/)
   })

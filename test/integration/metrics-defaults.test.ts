@@ -36,7 +36,9 @@ function parseExposition(text: string): Exposition {
 }
 
 const TOKEN = 'metrics-token-0123456789abcdef'
-const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string
+}
 
 describe('default process and Node.js metrics on the admin /metrics', () => {
   let gw: TestGateway
@@ -46,7 +48,10 @@ describe('default process and Node.js metrics on the admin /metrics', () => {
   before(async () => {
     const t = tempDir('gh-metrics-defaults-')
     cleanup = t.cleanup
-    gw = await startGateway({ routes: [{ path: '/', upstream: 'http://127.0.0.1:9' }], admin: { host: '127.0.0.1', port: 0, token: TOKEN } }, t.dir)
+    gw = await startGateway(
+      { routes: [{ path: '/', upstream: 'http://127.0.0.1:9' }], admin: { host: '127.0.0.1', port: 0, token: TOKEN } },
+      t.dir,
+    )
     const res = await request(`${gw.gw.adminAddress}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })
     assert.equal(res.statusCode, 200)
     assert.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/)
@@ -58,7 +63,9 @@ describe('default process and Node.js metrics on the admin /metrics', () => {
   })
 
   const one = (name: string, labels: Record<string, string> = {}) => {
-    const found = scrape.samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+    const found = scrape.samples.filter(
+      (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+    )
     assert.equal(found.length, 1, `${name} ${JSON.stringify(labels)}: ${found.length} samples`)
     return found[0]
   }
@@ -74,7 +81,10 @@ describe('default process and Node.js metrics on the admin /metrics', () => {
     assert.ok(start > now - 24 * 3600 && start <= now + 1, `start ${start}`)
     assert.ok(one('process_open_fds').value >= 3)
     assert.ok(one('process_max_fds').value >= one('process_open_fds').value)
-    assert.equal(scrape.samples.some((s) => s.name.startsWith('gatehouse_process_') || s.name.startsWith('gatehouse_nodejs_')), false)
+    assert.equal(
+      scrape.samples.some((s) => s.name.startsWith('gatehouse_process_') || s.name.startsWith('gatehouse_nodejs_')),
+      false,
+    )
   })
 
   test('Node.js metrics are present: event loop lag, heap, version, garbage collection', () => {
@@ -95,7 +105,7 @@ describe('default process and Node.js metrics on the admin /metrics', () => {
     assert.equal(info.value, 1)
   })
 
-  test('the gateway\'s own metrics are still there beside the defaults', () => {
+  test("the gateway's own metrics are still there beside the defaults", () => {
     assert.equal(scrape.types.get('gatehouse_http_requests_total'), 'counter')
     assert.equal(scrape.types.get('gatehouse_config_reloads_total'), 'counter')
   })

@@ -21,18 +21,32 @@ const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`, 'utf8'
 const ALICE = basic('alice', 'wonder')
 const BOB = basic('bob', 'builder')
 
-interface Raw { status: number; headers: Record<string, string> }
+interface Raw {
+  status: number
+  headers: Record<string, string>
+}
 
 /** One request as raw bytes on its own connection, exactly as written (no path normalization). */
 function send(port: number, target: string, headers: Array<[string, string]> = []): Promise<Raw> {
-  const lines = [`GET ${target} HTTP/1.1`, 'Host: app.test', ...headers.map(([k, v]) => `${k}: ${v}`), 'Connection: close', '', '']
+  const lines = [
+    `GET ${target} HTTP/1.1`,
+    'Host: app.test',
+    ...headers.map(([k, v]) => `${k}: ${v}`),
+    'Connection: close',
+    '',
+    '',
+  ]
   return new Promise((resolve, reject) => {
     const s = connect({ host: '127.0.0.1', port })
     s.setTimeout(15_000, () => s.destroy())
     let out = ''
     s.setEncoding('latin1')
-    s.on('data', (c: string) => { out += c })
-    s.on('error', (err: NodeJS.ErrnoException) => { if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') reject(err) })
+    s.on('data', (c: string) => {
+      out += c
+    })
+    s.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') reject(err)
+    })
     s.on('close', () => {
       const head = out.split('\r\n\r\n')[0] ?? ''
       const headers: Record<string, string> = {}
@@ -53,7 +67,12 @@ let gw: TestGateway
 let openRoot: TestGateway
 let cleanup: () => void
 
-const ROUTES: LeveledRoute[] = [{ path: '/', level: 1 }, { path: '/staff', level: 2 }, { path: '/admin', level: 3 }, { path: '/public', level: 0 }]
+const ROUTES: LeveledRoute[] = [
+  { path: '/', level: 1 },
+  { path: '/staff', level: 2 },
+  { path: '/admin', level: 3 },
+  { path: '/public', level: 0 },
+]
 
 before(async () => {
   const t = tempDir('gh-paths-')
@@ -63,25 +82,34 @@ before(async () => {
   echo = await startEchoUpstream()
   const office = { type: 'htpasswd', file: './users.htpasswd', groupFile: './groups' }
   const auth = { scheme: 'basic', realm: 'Office', provider: 'office' }
-  gw = await startGateway({
-    providers: { office },
-    trustedProxies: ['127.0.0.1'],
-    sidecar: { path: '/auth' },
-    throttle: { enabled: false },
-    routes: [
-      { path: '/', upstream: echo.url, auth },
-      { path: '/staff', upstream: echo.url, auth: { ...auth, require: { groups: ['staff'] } } },
-      { path: '/admin', upstream: echo.url, auth: { ...auth, require: { groups: ['admins'] } } },
-      { path: '/public', upstream: echo.url },
-    ],
-  }, t.dir)
-  openRoot = await startGateway({
-    providers: { office },
-    trustedProxies: ['127.0.0.1'],
-    sidecar: { path: '/auth' },
-    throttle: { enabled: false },
-    routes: [{ path: '/', upstream: echo.url }, { path: '/admin', upstream: echo.url, auth }],
-  }, t.dir)
+  gw = await startGateway(
+    {
+      providers: { office },
+      trustedProxies: ['127.0.0.1'],
+      sidecar: { path: '/auth' },
+      throttle: { enabled: false },
+      routes: [
+        { path: '/', upstream: echo.url, auth },
+        { path: '/staff', upstream: echo.url, auth: { ...auth, require: { groups: ['staff'] } } },
+        { path: '/admin', upstream: echo.url, auth: { ...auth, require: { groups: ['admins'] } } },
+        { path: '/public', upstream: echo.url },
+      ],
+    },
+    t.dir,
+  )
+  openRoot = await startGateway(
+    {
+      providers: { office },
+      trustedProxies: ['127.0.0.1'],
+      sidecar: { path: '/auth' },
+      throttle: { enabled: false },
+      routes: [
+        { path: '/', upstream: echo.url },
+        { path: '/admin', upstream: echo.url, auth },
+      ],
+    },
+    t.dir,
+  )
 })
 
 after(async () => {
@@ -121,7 +149,17 @@ describe('the front refuses targets an app reads as another route', () => {
   })
 
   test('case and ; parameters that name a stricter route: 400 for a valid user outside staff', async () => {
-    for (const t of ['/STAFF/x', '/Staff', '/%53taff/x', '/staff;x', '/staff;jsessionid=1/x', '/public/..;/staff/x', '/st%61ff/x', '/staff./x']) await frontRefuses(gw.port, t, BOB)
+    for (const t of [
+      '/STAFF/x',
+      '/Staff',
+      '/%53taff/x',
+      '/staff;x',
+      '/staff;jsessionid=1/x',
+      '/public/..;/staff/x',
+      '/st%61ff/x',
+      '/staff./x',
+    ])
+      await frontRefuses(gw.port, t, BOB)
     await frontRefuses(openRoot.port, '/ADMIN/x')
     await frontRefuses(openRoot.port, '/admin;x')
   })
@@ -146,11 +184,18 @@ describe('the front refuses targets an app reads as another route', () => {
 })
 
 describe('the sidecar refuses the same targets, whichever way the proxy names them', () => {
-  const original = (uri: string): Array<[string, string]> => [['X-Original-URI', uri], ['X-Original-Method', 'GET']]
+  const original = (uri: string): Array<[string, string]> => [
+    ['X-Original-URI', uri],
+    ['X-Original-Method', 'GET'],
+  ]
 
   test('a raw # in X-Original-URI, X-Forwarded-Uri or the Envoy path: 400', async () => {
     await sidecarRefuses(gw.port, [...original('/staff#x'), ['Authorization', BOB]])
-    await sidecarRefuses(gw.port, [['X-Forwarded-Uri', '/staff#x'], ['X-Forwarded-Method', 'GET'], ['Authorization', BOB]])
+    await sidecarRefuses(gw.port, [
+      ['X-Forwarded-Uri', '/staff#x'],
+      ['X-Forwarded-Method', 'GET'],
+      ['Authorization', BOB],
+    ])
     await sidecarRefuses(gw.port, [['Authorization', BOB]], '/auth/staff#x')
     await sidecarRefuses(openRoot.port, original('/admin#x'))
     await sidecarRefuses(openRoot.port, [['X-Forwarded-Uri', '/admin#x']])
@@ -170,7 +215,13 @@ describe('the sidecar refuses the same targets, whichever way the proxy names th
   })
 
   test('ordinary paths keep their route', async () => {
-    const status = async (uri: string, credentials?: string) => (await send(gw.port, '/auth', [...original(uri), ...(credentials ? [['Authorization', credentials] as [string, string]] : [])])).status
+    const status = async (uri: string, credentials?: string) =>
+      (
+        await send(gw.port, '/auth', [
+          ...original(uri),
+          ...(credentials ? [['Authorization', credentials] as [string, string]] : []),
+        ])
+      ).status
     assert.equal(await status('/x', BOB), 200)
     assert.equal(await status('/staffing', BOB), 200)
     assert.equal(await status('/staff/x', BOB), 403)
@@ -183,63 +234,90 @@ describe('the sidecar refuses the same targets, whichever way the proxy names th
 describe('generated targets: what passes, every app-side reading would allow', () => {
   const routers = appRouters(ROUTES)
   /** The credentials' reach: no credentials open level 0, bob level 1, alice level 2. */
-  const who = fc.constantFrom({ credentials: undefined, level: 0 }, { credentials: BOB, level: 1 }, { credentials: ALICE, level: 2 })
+  const who = fc.constantFrom(
+    { credentials: undefined, level: 0 },
+    { credentials: BOB, level: 1 },
+    { credentials: ALICE, level: 2 },
+  )
 
   const allowedEverywhere = (target: string, level: number) => {
     for (const r of appReadings(ROUTES, routers, target, true)) {
-      assert.ok((r.route?.level ?? 0) <= level, `${JSON.stringify(target)} passed at level ${level}, but ${r.name} dispatches to ${r.route?.path}`)
+      assert.ok(
+        (r.route?.level ?? 0) <= level,
+        `${JSON.stringify(target)} passed at level ${level}, but ${r.name} dispatches to ${r.route?.path}`,
+      )
     }
   }
 
   test('through the front over a socket (400 runs): a forwarded target is forwarded as sent and allowed by every reading', async () => {
-    await fc.assert(fc.asyncProperty(requestTarget, who, async (target, { credentials, level }) => {
-      const before = echo.seen.length
-      const r = await send(gw.port, target, credentials ? [['Authorization', credentials]] : [])
-      const reached = echo.seen.slice(before)
-      if (r.status !== 200) {
-        assert.ok([400, 401, 403, 404].includes(r.status), `${target}: status ${r.status}`)
-        assert.equal(reached.length, 0, `the upstream saw ${target} answered ${r.status}`)
-        return
-      }
-      assert.equal(reached.length, 1)
-      assert.equal(reached[0]!.url, target)
-      allowedEverywhere(target, level)
-    }), { seed: 0x4001, numRuns: 400 })
+    await fc.assert(
+      fc.asyncProperty(requestTarget, who, async (target, { credentials, level }) => {
+        const before = echo.seen.length
+        const r = await send(gw.port, target, credentials ? [['Authorization', credentials]] : [])
+        const reached = echo.seen.slice(before)
+        if (r.status !== 200) {
+          assert.ok([400, 401, 403, 404].includes(r.status), `${target}: status ${r.status}`)
+          assert.equal(reached.length, 0, `the upstream saw ${target} answered ${r.status}`)
+          return
+        }
+        assert.equal(reached.length, 1)
+        assert.equal(reached[0]!.url, target)
+        allowedEverywhere(target, level)
+      }),
+      { seed: 0x4001, numRuns: 400 },
+    )
   })
 
   test('through the sidecar over a socket (400 runs, X-Original-URI and the Envoy path): a pass is allowed by every reading', async () => {
-    await fc.assert(fc.asyncProperty(requestTarget, who, fc.boolean(), async (target, { credentials, level }, envoy) => {
-      const auth: Array<[string, string]> = credentials ? [['Authorization', credentials]] : []
-      const r = envoy ? await send(gw.port, `/auth${target}`, auth) : await send(gw.port, '/auth', [['X-Original-URI', target], ...auth])
-      if (r.status !== 200) {
-        assert.ok([400, 401, 403, 404].includes(r.status), `${target}: status ${r.status}`)
-        return
-      }
-      allowedEverywhere(target, level)
-    }), { seed: 0x4002, numRuns: 400 })
+    await fc.assert(
+      fc.asyncProperty(requestTarget, who, fc.boolean(), async (target, { credentials, level }, envoy) => {
+        const auth: Array<[string, string]> = credentials ? [['Authorization', credentials]] : []
+        const r = envoy
+          ? await send(gw.port, `/auth${target}`, auth)
+          : await send(gw.port, '/auth', [['X-Original-URI', target], ...auth])
+        if (r.status !== 200) {
+          assert.ok([400, 401, 403, 404].includes(r.status), `${target}: status ${r.status}`)
+          return
+        }
+        allowedEverywhere(target, level)
+      }),
+      { seed: 0x4002, numRuns: 400 },
+    )
   })
 })
 
 describe('sidecar.refusedStatus: 403 (for nginx, whose auth_request turns a 400 into 500)', () => {
   let refusing: TestGateway
   before(async () => {
-    refusing = await startGateway({
-      providers: { office: { type: 'htpasswd', file: './users.htpasswd', groupFile: './groups' } },
-      trustedProxies: ['127.0.0.1'],
-      sidecar: { path: '/auth', refusedStatus: 403 },
-      throttle: { enabled: false },
-      routes: [{ path: '/', auth: { scheme: 'basic', realm: 'Office', provider: 'office' } }, { path: '/public' }],
-    }, gw.dir)
+    refusing = await startGateway(
+      {
+        providers: { office: { type: 'htpasswd', file: './users.htpasswd', groupFile: './groups' } },
+        trustedProxies: ['127.0.0.1'],
+        sidecar: { path: '/auth', refusedStatus: 403 },
+        throttle: { enabled: false },
+        routes: [{ path: '/', auth: { scheme: 'basic', realm: 'Office', provider: 'office' } }, { path: '/public' }],
+      },
+      gw.dir,
+    )
   })
-  after(async () => { await refusing?.close() })
+  after(async () => {
+    await refusing?.close()
+  })
 
-  const ask = (uri: string, extra: Array<[string, string]> = []) => send(refusing.port, '/auth', [['X-Original-URI', uri], ...extra])
+  const ask = (uri: string, extra: Array<[string, string]> = []) =>
+    send(refusing.port, '/auth', [['X-Original-URI', uri], ...extra])
 
   test('a refused original URI, two Authorization headers and malformed credentials get 403 with no identity', async () => {
     for (const [uri, extra] of [
       ['/public/..#', []],
       ['/x#y', [['Authorization', ALICE]]],
-      ['/x', [['Authorization', ALICE], ['Authorization', BOB]]],
+      [
+        '/x',
+        [
+          ['Authorization', ALICE],
+          ['Authorization', BOB],
+        ],
+      ],
       ['/x', [['Authorization', 'Basic %%%not-base64']]],
     ] as Array<[string, Array<[string, string]>]>) {
       const r = await ask(uri, extra)

@@ -24,17 +24,24 @@ before(async () => {
   const t = tempDir('gh-provider-context-')
   cleanup = t.cleanup
   echo = await startEchoUpstream()
-  gw = await startGateway({
-    providers: {
-      sees: { type: 'module', module: fixture('sees-credentials'), threads: 1 },
-      deny: { type: 'module', module: fixture('deny'), threads: 1 },
-      allow: { type: 'module', module: fixture('allow'), threads: 1 },
+  gw = await startGateway(
+    {
+      providers: {
+        sees: { type: 'module', module: fixture('sees-credentials'), threads: 1 },
+        deny: { type: 'module', module: fixture('deny'), threads: 1 },
+        allow: { type: 'module', module: fixture('allow'), threads: 1 },
+      },
+      routes: [
+        { path: '/app', upstream: echo.url, auth: { scheme: 'basic', realm: 'R', provider: 'sees', cache: false } },
+        {
+          path: '/closed',
+          upstream: echo.url,
+          auth: { scheme: 'basic', realm: 'R', provider: ['deny', 'allow'], cache: false },
+        },
+      ],
     },
-    routes: [
-      { path: '/app', upstream: echo.url, auth: { scheme: 'basic', realm: 'R', provider: 'sees', cache: false } },
-      { path: '/closed', upstream: echo.url, auth: { scheme: 'basic', realm: 'R', provider: ['deny', 'allow'], cache: false } },
-    ],
-  }, t.dir)
+    t.dir,
+  )
 })
 
 after(async () => {
@@ -45,7 +52,9 @@ after(async () => {
 
 describe('the provider context', () => {
   test('holds neither Authorization nor Proxy-Authorization, for a provider in threads', async () => {
-    const res = await request(`${gw.url}/app/x`, { headers: { authorization: basic('alice', 'pw'), 'proxy-authorization': basic('proxy', 'secret') } })
+    const res = await request(`${gw.url}/app/x`, {
+      headers: { authorization: basic('alice', 'pw'), 'proxy-authorization': basic('proxy', 'secret') },
+    })
     await res.body.dump()
     assert.equal(res.statusCode, 200)
     assert.equal(echo.seen.at(-1)?.headers['x-remote-user'], 'alice')

@@ -18,7 +18,8 @@ import { clientResponse } from '../helpers/digest-client.js'
 
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`, 'utf8').toString('base64')}`
 const htpasswdLine = (user: string, password: string) => `${user}:${bcrypt.hashSync(password, 4)}\n`
-const htdigestLine = (user: string, password: string) => `${user}:Office:${createHash('md5').update(`${user}:Office:${password}`).digest('hex')}\n`
+const htdigestLine = (user: string, password: string) =>
+  `${user}:Office:${createHash('md5').update(`${user}:Office:${password}`).digest('hex')}\n`
 /** A change must be enforced within this long (the files are polled every 20 ms; the rest is slack for a loaded machine). */
 const WITHIN_MS = 5000
 
@@ -47,20 +48,35 @@ before(async () => {
   writeFileSync(join(dir, 'groups'), '')
   writeFileSync(join(dir, 'users.htdigest'), '')
   const file = { watchIntervalMs: 20, threads: 2 }
-  gw = await startGateway({
-    throttle: { enabled: false },
-    providers: {
-      office: { type: 'htpasswd', file: './users.htpasswd', groupFile: './groups', ...file },
-      digestfile: { type: 'htdigest', file: './users.htdigest', ...file },
+  gw = await startGateway(
+    {
+      throttle: { enabled: false },
+      providers: {
+        office: { type: 'htpasswd', file: './users.htpasswd', groupFile: './groups', ...file },
+        digestfile: { type: 'htdigest', file: './users.htdigest', ...file },
+      },
+      digest: { secret: 'a-test-secret-of-enough-length' },
+      routes: [
+        { path: '/basic', upstream: upstream.url, auth: { scheme: 'basic', realm: 'Office', provider: 'office' } },
+        {
+          path: '/staff',
+          upstream: upstream.url,
+          auth: { scheme: 'basic', realm: 'Office', provider: 'office', require: { groups: ['staff'] } },
+        },
+        {
+          path: '/hd-basic',
+          upstream: upstream.url,
+          auth: { scheme: 'basic', realm: 'Office', provider: 'digestfile' },
+        },
+        {
+          path: '/hd-digest',
+          upstream: upstream.url,
+          auth: { scheme: 'digest', realm: 'Office', provider: 'digestfile', algorithms: ['MD5'] },
+        },
+      ],
     },
-    digest: { secret: 'a-test-secret-of-enough-length' },
-    routes: [
-      { path: '/basic', upstream: upstream.url, auth: { scheme: 'basic', realm: 'Office', provider: 'office' } },
-      { path: '/staff', upstream: upstream.url, auth: { scheme: 'basic', realm: 'Office', provider: 'office', require: { groups: ['staff'] } } },
-      { path: '/hd-basic', upstream: upstream.url, auth: { scheme: 'basic', realm: 'Office', provider: 'digestfile' } },
-      { path: '/hd-digest', upstream: upstream.url, auth: { scheme: 'digest', realm: 'Office', provider: 'digestfile', algorithms: ['MD5'] } },
-    ],
-  }, dir)
+    dir,
+  )
 })
 
 after(async () => {
@@ -81,7 +97,18 @@ async function digestHeader(path: string, user: string, password: string): Promi
   const nonce = /nonce="([^"]+)"/.exec(ch)![1]!
   const opaque = /opaque="([^"]+)"/.exec(ch)![1]!
   const cnonce = 'abcdef0123456789'
-  const response = clientResponse({ algorithm: 'MD5', username: user, realm: 'Office', password, method: 'GET', uri: path, nonce, cnonce, nc: '00000001', qop: 'auth' })
+  const response = clientResponse({
+    algorithm: 'MD5',
+    username: user,
+    realm: 'Office',
+    password,
+    method: 'GET',
+    uri: path,
+    nonce,
+    cnonce,
+    nc: '00000001',
+    qop: 'auth',
+  })
   return `Digest username="${user}", realm="Office", nonce="${nonce}", uri="${path}", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}", response="${response}", opaque="${opaque}"`
 }
 
@@ -95,14 +122,18 @@ const DROPPED = 'provider data changed: cache entries dropped'
 async function change(provider: string, write: () => void): Promise<void> {
   const mark = gw.logs.length
   write()
-  await eventually(`both threads of ${provider} dropped its cache entries`, () => {
-    const threads = new Set<number>()
-    for (const line of gw.logs.slice(mark)) {
-      const rec = JSON.parse(line) as { msg?: string; provider?: string; thread?: number }
-      if (rec.msg === DROPPED && rec.provider === provider && typeof rec.thread === 'number') threads.add(rec.thread)
-    }
-    return threads.size === 2
-  }, WITHIN_MS)
+  await eventually(
+    `both threads of ${provider} dropped its cache entries`,
+    () => {
+      const threads = new Set<number>()
+      for (const line of gw.logs.slice(mark)) {
+        const rec = JSON.parse(line) as { msg?: string; provider?: string; thread?: number }
+        if (rec.msg === DROPPED && rec.provider === provider && typeof rec.thread === 'number') threads.add(rec.thread)
+      }
+      return threads.size === 2
+    },
+    WITHIN_MS,
+  )
 }
 
 /** Logs in twice; the second answer must come from the cache, or the test would prove nothing. */
@@ -115,7 +146,10 @@ async function loginCached(path: string, authorization: string): Promise<void> {
 }
 
 describe('a provider file changes while its answers are cached', () => {
-  for (const [how, write] of [['atomic rename', writeAtomic], ['in-place write', writeInPlace]] as const) {
+  for (const [how, write] of [
+    ['atomic rename', writeAtomic],
+    ['in-place write', writeInPlace],
+  ] as const) {
     test(`htpasswd: a user removed by ${how} gets 401 with the challenge while the others stay in`, async () => {
       const file = join(dir, 'users.htpasswd')
       await change('office', () => writeAtomic(file, htpasswdLine('alice', 'alice-pw') + htpasswdLine('bob', 'bob-pw')))
@@ -150,7 +184,9 @@ describe('a provider file changes while its answers are cached', () => {
 
   test('htdigest: a removed user gets 401 over Basic, and a changed password 401 over Digest', async () => {
     const file = join(dir, 'users.htdigest')
-    await change('digestfile', () => writeAtomic(file, htdigestLine('erin', 'erin-pw') + htdigestLine('frank', 'old-pw')))
+    await change('digestfile', () =>
+      writeAtomic(file, htdigestLine('erin', 'erin-pw') + htdigestLine('frank', 'old-pw')),
+    )
     await loginCached('/hd-basic/x', basic('erin', 'erin-pw'))
     // Digest caches frank's HA1 (realmHashes): the second login must not ask the provider.
     const realmHashes = gw.gw.gatehouse.deps.realmHashes

@@ -20,16 +20,22 @@ let cleanup: () => void
 before(async () => {
   const t = tempDir('gh-sidecar-access-')
   cleanup = t.cleanup
-  gw = await startGateway({
-    // deny: knows nobody and refuses every host; allow: accepts every user.
-    providers: { deny: { type: 'module', module: fixture('deny'), threads: 1 }, allow: { type: 'module', module: fixture('allow'), threads: 1 } },
-    trustedProxies: ['127.0.0.1'],
-    sidecar: { path: '/auth' },
-    routes: [
-      { path: '/open', auth: { scheme: 'basic', realm: 'R', provider: ['allow'], cache: false } },
-      { path: '/closed', auth: { scheme: 'basic', realm: 'R', provider: ['deny', 'allow'], cache: false } },
-    ],
-  }, t.dir)
+  gw = await startGateway(
+    {
+      // deny: knows nobody and refuses every host; allow: accepts every user.
+      providers: {
+        deny: { type: 'module', module: fixture('deny'), threads: 1 },
+        allow: { type: 'module', module: fixture('allow'), threads: 1 },
+      },
+      trustedProxies: ['127.0.0.1'],
+      sidecar: { path: '/auth' },
+      routes: [
+        { path: '/open', auth: { scheme: 'basic', realm: 'R', provider: ['allow'], cache: false } },
+        { path: '/closed', auth: { scheme: 'basic', realm: 'R', provider: ['deny', 'allow'], cache: false } },
+      ],
+    },
+    t.dir,
+  )
 })
 
 after(async () => {
@@ -38,7 +44,9 @@ after(async () => {
 })
 
 async function ask(uri: string): Promise<{ status: number; user: unknown }> {
-  const res = await request(`${gw.url}/auth`, { headers: { 'x-original-uri': uri, authorization: basic('carol', 'anything') } })
+  const res = await request(`${gw.url}/auth`, {
+    headers: { 'x-original-uri': uri, authorization: basic('carol', 'anything') },
+  })
   await res.body.dump()
   return { status: res.statusCode, user: res.headers['x-remote-user'] }
 }
@@ -53,19 +61,24 @@ describe('sidecar host-based access', () => {
 describe('sidecar throttling by the client behind the proxy', () => {
   let throttled: TestGateway
   before(async () => {
-    throttled = await startGateway({
-      providers: { allow: { type: 'module', module: fixture('allow'), threads: 1 } },
-      trustedProxies: ['127.0.0.1'],
-      sidecar: { path: '/auth' },
-      throttle: { delay: 0, perAddress: { maxFailures: 2, lockout: '5m' }, perUser: false },
-      routes: [{ path: '/app', auth: { scheme: 'basic', realm: 'R', provider: ['allow'], cache: false } }],
-    }, tempDir('gh-sidecar-xff-').dir)
+    throttled = await startGateway(
+      {
+        providers: { allow: { type: 'module', module: fixture('allow'), threads: 1 } },
+        trustedProxies: ['127.0.0.1'],
+        sidecar: { path: '/auth' },
+        throttle: { delay: 0, perAddress: { maxFailures: 2, lockout: '5m' }, perUser: false },
+        routes: [{ path: '/app', auth: { scheme: 'basic', realm: 'R', provider: ['allow'], cache: false } }],
+      },
+      tempDir('gh-sidecar-xff-').dir,
+    )
   })
   after(() => throttled?.close())
 
   /** allow accepts any non-empty user: an empty user name is its wrong login. */
   async function attempt(xff: string, user: string): Promise<number> {
-    const res = await request(`${throttled.url}/auth`, { headers: { 'x-original-uri': '/app/x', 'x-forwarded-for': xff, authorization: basic(user, 'pw') } })
+    const res = await request(`${throttled.url}/auth`, {
+      headers: { 'x-original-uri': '/app/x', 'x-forwarded-for': xff, authorization: basic(user, 'pw') },
+    })
     await res.body.dump()
     return res.statusCode
   }
@@ -77,4 +90,3 @@ describe('sidecar throttling by the client behind the proxy', () => {
     assert.equal(await attempt('198.51.100.8', 'dave'), 200)
   })
 })
-

@@ -67,7 +67,8 @@ test('ExecStart and ExecStartPre name gatehouse commands and only flags those co
     assert.match(top.stdout, new RegExp(`^  ${command} `, 'm'), `gatehouse --help lists ${command}`)
     const help = gh([command, '--help'])
     assert.equal(help.status, 0, help.stderr)
-    for (const flag of rest.filter((w) => w.startsWith('-'))) assert.ok(help.stdout.includes(flag), `${command} --help mentions ${flag}`)
+    for (const flag of rest.filter((w) => w.startsWith('-')))
+      assert.ok(help.stdout.includes(flag), `${command} --help mentions ${flag}`)
   }
   assert.deepEqual(gatehouseArgs('ExecStart'), ['start', '--config', '/etc/gatehouse/gatehouse.yaml'])
 })
@@ -77,14 +78,17 @@ test("the unit's check-config line passes on a valid configuration and refuses a
   t.after(cleanup)
   writeFile(dir, 'users.htpasswd', '')
   const config = join(dir, 'gatehouse.yaml')
-  writeFileSync(config, `listen: { host: 127.0.0.1, port: 8080 }
+  writeFileSync(
+    config,
+    `listen: { host: 127.0.0.1, port: 8080 }
 providers:
   office: { type: htpasswd, file: ./users.htpasswd }
 routes:
   - path: /
     upstream: http://127.0.0.1:9/
     auth: { scheme: basic, realm: Office, provider: office }
-`)
+`,
+  )
   const args = gatehouseArgs('ExecStartPre').map((w) => (w === '/etc/gatehouse/gatehouse.yaml' ? config : w))
   const ok = gh(args)
   assert.equal(ok.status, 0, ok.stderr)
@@ -114,20 +118,30 @@ test('the sandbox is read-only except the state and runtime directories, with no
 })
 
 const analyze = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' })
-test('systemd-analyze verify accepts the unit without a warning', { skip: needs(analyze.status === 0, 'systemd-analyze is not installed (apt install systemd)') }, (t) => {
-  const { dir, cleanup } = tempDir('gh-systemd-')
-  t.after(cleanup)
-  // verify checks that the binaries exist: stand in for the installed gatehouse.
-  const bin = join(dir, 'gatehouse')
-  writeFileSync(bin, `#!/bin/sh\nexec ${process.execPath} ${BIN} "$@"\n`)
-  chmodSync(bin, 0o755)
-  const unit = join(dir, 'gatehouse.service')
-  writeFileSync(unit, UNIT.replaceAll(INSTALLED, bin))
-  const run = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8', timeout: 60_000 })
-  assert.equal(run.status, 0, run.stderr)
-  assert.equal(run.stderr.split('\n').filter((l) => l.includes('gatehouse.service')).join('\n'), '')
-  // A misspelt key is only a warning to systemd: the stderr check above is what catches it.
-  writeFileSync(unit, UNIT.replaceAll(INSTALLED, bin).replace('ProtectSystem=', 'ProtectSytem='))
-  const typo = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8', timeout: 60_000 })
-  assert.match(typo.stderr, /Unknown key 'ProtectSytem'/)
-})
+test(
+  'systemd-analyze verify accepts the unit without a warning',
+  { skip: needs(analyze.status === 0, 'systemd-analyze is not installed (apt install systemd)') },
+  (t) => {
+    const { dir, cleanup } = tempDir('gh-systemd-')
+    t.after(cleanup)
+    // verify checks that the binaries exist: stand in for the installed gatehouse.
+    const bin = join(dir, 'gatehouse')
+    writeFileSync(bin, `#!/bin/sh\nexec ${process.execPath} ${BIN} "$@"\n`)
+    chmodSync(bin, 0o755)
+    const unit = join(dir, 'gatehouse.service')
+    writeFileSync(unit, UNIT.replaceAll(INSTALLED, bin))
+    const run = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8', timeout: 60_000 })
+    assert.equal(run.status, 0, run.stderr)
+    assert.equal(
+      run.stderr
+        .split('\n')
+        .filter((l) => l.includes('gatehouse.service'))
+        .join('\n'),
+      '',
+    )
+    // A misspelt key is only a warning to systemd: the stderr check above is what catches it.
+    writeFileSync(unit, UNIT.replaceAll(INSTALLED, bin).replace('ProtectSystem=', 'ProtectSytem='))
+    const typo = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8', timeout: 60_000 })
+    assert.match(typo.stderr, /Unknown key 'ProtectSytem'/)
+  },
+)

@@ -12,7 +12,11 @@ import { get, startThrottled, tally, type ThrottledGateway } from '../helpers/th
 
 const PARALLEL = 40
 
-async function challenges(g: ThrottledGateway, from: string, n: number): Promise<Array<{ nonce: string; opaque: string }>> {
+async function challenges(
+  g: ThrottledGateway,
+  from: string,
+  n: number,
+): Promise<Array<{ nonce: string; opaque: string }>> {
   const out: Array<{ nonce: string; opaque: string }> = []
   for (let i = 0; i < n; i++) {
     const r = await get(g.gw, '/digest/x', { from })
@@ -25,7 +29,18 @@ async function challenges(g: ThrottledGateway, from: string, n: number): Promise
 
 function authorization(user: string, password: string, c: { nonce: string; opaque: string }, i: number): string {
   const cnonce = `c${i}`
-  const response = clientResponse({ algorithm: 'MD5', username: user, realm: 'App', password, method: 'GET', uri: '/digest/x', nonce: c.nonce, qop: 'auth', nc: '00000001', cnonce })
+  const response = clientResponse({
+    algorithm: 'MD5',
+    username: user,
+    realm: 'App',
+    password,
+    method: 'GET',
+    uri: '/digest/x',
+    nonce: c.nonce,
+    qop: 'auth',
+    nc: '00000001',
+    cnonce,
+  })
   return `Digest username="${user}", realm="App", nonce="${c.nonce}", uri="/digest/x", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}", response="${response}", opaque="${c.opaque}"`
 }
 
@@ -35,7 +50,11 @@ test('40 parallel Digest requests of one user on a cold cache all pass, the prov
   const cs = await challenges(g, from, PARALLEL)
   const before = g.calls()
   const seen = g.echo.seen.length
-  const results = await Promise.all(cs.map((c, i) => get(g.gw, '/digest/x', { from, headers: { authorization: authorization('alice', 'right-password', c, i) } })))
+  const results = await Promise.all(
+    cs.map((c, i) =>
+      get(g.gw, '/digest/x', { from, headers: { authorization: authorization('alice', 'right-password', c, i) } }),
+    ),
+  )
   assert.deepEqual(tally(results), { 200: PARALLEL })
   assert.equal(g.calls() - before, 1, 'one realm-hash lookup for all of them')
   assert.equal(g.echo.seen.length - seen, PARALLEL)
@@ -46,7 +65,11 @@ test('40 parallel wrong Digest responses: 20 refused with 401, then the address 
   const from = '127.0.0.6'
   const cs = await challenges(g, from, PARALLEL)
   const seen = g.echo.seen.length
-  const results = await Promise.all(cs.map((c, i) => get(g.gw, '/digest/x', { from, headers: { authorization: authorization('bob', `guess-${i}`, c, i) } })))
+  const results = await Promise.all(
+    cs.map((c, i) =>
+      get(g.gw, '/digest/x', { from, headers: { authorization: authorization('bob', `guess-${i}`, c, i) } }),
+    ),
+  )
   assert.deepEqual(tally(results), { 401: 20, 429: 20 })
   for (const r of results.filter((x) => x.status === 429)) assert.match(String(r.headers['retry-after']), /^\d+$/)
   assert.equal(g.echo.seen.length - seen, 0)

@@ -51,7 +51,9 @@ function h2get(session: ClientHttp2Session, path: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const stream = session.request({ ':method': 'GET', ':path': path })
     let status = 0
-    stream.on('response', (h) => { status = Number(h[':status']) })
+    stream.on('response', (h) => {
+      status = Number(h[':status'])
+    })
     stream.on('error', reject)
     stream.resume()
     stream.on('end', () => resolve(status))
@@ -72,16 +74,22 @@ describe('certificate renewal on a running HTTP/2 listener', { skip }, () => {
     cleanup = t.cleanup
     mkdirSync(join(t.dir, 'archive'))
     mkdirSync(join(t.dir, 'live'))
-    archive = { first: makeCertificate(join(t.dir, 'archive'), 'first', 1001), second: makeCertificate(join(t.dir, 'archive'), 'second', 2002) }
+    archive = {
+      first: makeCertificate(join(t.dir, 'archive'), 'first', 1001),
+      second: makeCertificate(join(t.dir, 'archive'), 'second', 2002),
+    }
     ca = [readFileSync(archive.first.cert), readFileSync(archive.second.cert)]
     live = { cert: join(t.dir, 'live', 'fullchain.pem'), key: join(t.dir, 'live', 'privkey.pem') }
     symlinkSync(archive.first.cert, live.cert)
     symlinkSync(archive.first.key, live.key)
     upstream = await startEchoUpstream()
-    gw = await startGateway({
-      listen: { host: '127.0.0.1', port: 0, http2: true, tls: live },
-      routes: [{ path: '/open', upstream: upstream.url }],
-    }, t.dir)
+    gw = await startGateway(
+      {
+        listen: { host: '127.0.0.1', port: 0, http2: true, tls: live },
+        routes: [{ path: '/open', upstream: upstream.url }],
+      },
+      t.dir,
+    )
   })
 
   after(async () => {
@@ -99,23 +107,40 @@ describe('certificate renewal on a running HTTP/2 listener', { skip }, () => {
     pointAt(live.cert, archive.second.cert)
     pointAt(live.key, archive.second.key)
     const want = serialOf(archive.second.cert)
-    await eventually('the renewed certificate on a new connection', async () => (await servedSerial(gw.port, ca)) === want)
+    await eventually(
+      'the renewed certificate on a new connection',
+      async () => (await servedSerial(gw.port, ca)) === want,
+    )
 
     assert.equal(await h2get(session, '/open/after'), 200)
-    assert.equal((session.socket as unknown as { getPeerCertificate(): { serialNumber: string } }).getPeerCertificate().serialNumber, serialOf(archive.first.cert))
+    assert.equal(
+      (session.socket as unknown as { getPeerCertificate(): { serialNumber: string } }).getPeerCertificate()
+        .serialNumber,
+      serialOf(archive.first.cert),
+    )
     assert.ok(!session.closed && !session.destroyed)
-    assert.deepEqual(upstream.seen.map((s) => s.url), ['/open/before', '/open/after'])
+    assert.deepEqual(
+      upstream.seen.map((s) => s.url),
+      ['/open/before', '/open/after'],
+    )
     assert.ok(gw.logs.some((l) => l.includes('TLS certificate reloaded') && l.includes(want)))
   })
 
   test('a key that does not match the certificate is logged naming listen.tls.key; the current pair keeps serving', async () => {
     const serving = await servedSerial(gw.port, ca)
     pointAt(live.key, archive.first.key)
-    await eventually('the refused key logged', () => gw.logs.some((l) => l.includes('GH_ERR_TLS_CERTIFICATE') && l.includes('listen.tls.key') && l.includes('does not match')))
+    await eventually('the refused key logged', () =>
+      gw.logs.some(
+        (l) => l.includes('GH_ERR_TLS_CERTIFICATE') && l.includes('listen.tls.key') && l.includes('does not match'),
+      ),
+    )
     assert.equal(await servedSerial(gw.port, ca), serving)
     const result = await gw.gw.reload('test')
     assert.equal(result.ok, false)
-    assert.match(result.summary, /listen\.tls\.key: .* does not match the certificate .*the current certificate keeps serving/)
+    assert.match(
+      result.summary,
+      /listen\.tls\.key: .* does not match the certificate .*the current certificate keeps serving/,
+    )
     assert.equal(await servedSerial(gw.port, ca), serving)
     pointAt(live.key, archive.second.key)
   })
@@ -125,7 +150,14 @@ describe('certificate renewal on a running HTTP/2 listener', { skip }, () => {
     const broken = join(gw.dir, 'archive', 'broken.pem')
     writeFileSync(broken, '-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n')
     pointAt(live.cert, broken)
-    await eventually('the refused certificate logged', () => gw.logs.some((l) => l.includes('GH_ERR_TLS_CERTIFICATE') && l.includes('listen.tls.cert') && l.includes('is not a PEM certificate')))
+    await eventually('the refused certificate logged', () =>
+      gw.logs.some(
+        (l) =>
+          l.includes('GH_ERR_TLS_CERTIFICATE') &&
+          l.includes('listen.tls.cert') &&
+          l.includes('is not a PEM certificate'),
+      ),
+    )
     assert.equal(await servedSerial(gw.port, ca), serving)
     assert.ok(!gw.logs.some((l) => l.includes('BEGIN') || l.includes('PRIVATE KEY')))
   })
@@ -142,16 +174,22 @@ describe('certificate reload on an HTTP/1.1 TLS listener', { skip }, () => {
     const t = tempDir('gh-cert-reload-h1-')
     cleanup = t.cleanup
     mkdirSync(join(t.dir, 'made'))
-    pairs = { first: makeCertificate(join(t.dir, 'made'), 'first', 3003), second: makeCertificate(join(t.dir, 'made'), 'second', 4004) }
+    pairs = {
+      first: makeCertificate(join(t.dir, 'made'), 'first', 3003),
+      second: makeCertificate(join(t.dir, 'made'), 'second', 4004),
+    }
     ca = [readFileSync(pairs.first.cert), readFileSync(pairs.second.cert)]
     mkdirSync(join(t.dir, 'tls'))
     copyFileSync(pairs.first.cert, join(t.dir, 'tls', 'cert.pem'))
     copyFileSync(pairs.first.key, join(t.dir, 'tls', 'key.pem'))
     upstream = await startEchoUpstream()
-    gw = await startGateway({
-      listen: { host: '127.0.0.1', port: 0, tls: { cert: './tls/cert.pem', key: './tls/key.pem' } },
-      routes: [{ path: '/open', upstream: upstream.url }],
-    }, t.dir)
+    gw = await startGateway(
+      {
+        listen: { host: '127.0.0.1', port: 0, tls: { cert: './tls/cert.pem', key: './tls/key.pem' } },
+        routes: [{ path: '/open', upstream: upstream.url }],
+      },
+      t.dir,
+    )
   })
 
   after(async () => {
@@ -184,7 +222,15 @@ describe('CertificateReloader.reload()', { skip }, () => {
     t.after(() => new Promise<void>((r) => server.close(() => r())))
     const port = (server.address() as AddressInfo).port
     const logs: string[] = []
-    const log = createLogger('info', new Writable({ write(c, _e, cb) { logs.push(String(c)); cb() } }))
+    const log = createLogger(
+      'info',
+      new Writable({
+        write(c, _e, cb) {
+          logs.push(String(c))
+          cb()
+        },
+      }),
+    )
     // No watch(): only an explicit reload may change what is served here.
     const reloader = new CertificateReloader(server, files, log, { initial })
     const ca = [readFileSync(a.cert), readFileSync(b.cert)]
@@ -194,7 +240,10 @@ describe('CertificateReloader.reload()', { skip }, () => {
     assert.equal(await servedSerial(port, ca), serialOf(a.cert))
     const mismatched = reloader.reload('new certificate, old key')
     assert.equal(mismatched.outcome, 'failed')
-    assert.match(mismatched.outcome === 'failed' ? mismatched.error.message : '', /^listen\.tls\.key: .* does not match the certificate/)
+    assert.match(
+      mismatched.outcome === 'failed' ? mismatched.error.message : '',
+      /^listen\.tls\.key: .* does not match the certificate/,
+    )
     assert.equal(await servedSerial(port, ca), serialOf(a.cert))
     copyFileSync(b.key, files.key)
     assert.deepEqual(reloader.reload('renewed'), { outcome: 'replaced', serial: serialOf(b.cert) })

@@ -15,7 +15,11 @@ import { isGatehouseError } from '../../src/errors.js'
 const MiB = 1024 * 1024
 const BIG_CHUNKS = 50 // 50 MiB transfers
 const chunk = (i: number): Buffer => Buffer.alloc(MiB, i % 251)
-const bigHash = (() => { const h = createHash('sha256'); for (let i = 0; i < BIG_CHUNKS; i++) h.update(chunk(i)); return h.digest('hex') })()
+const bigHash = (() => {
+  const h = createHash('sha256')
+  for (let i = 0; i < BIG_CHUNKS; i++) h.update(chunk(i))
+  return h.digest('hex')
+})()
 
 /** Upstream events, so tests wait on facts instead of time. */
 const signals = new EventEmitter()
@@ -26,17 +30,31 @@ let upstreamUrl: string
 function echo(req: IncomingMessage, res: ServerResponse): void {
   const hash = createHash('sha256')
   let bytes = 0
-  req.on('data', (c: Buffer) => { if (bytes === 0) signals.emit('upload-started'); bytes += c.length; hash.update(c) })
-  req.on('close', () => { if (!req.complete) signals.emit('upload-aborted') })
+  req.on('data', (c: Buffer) => {
+    if (bytes === 0) signals.emit('upload-started')
+    bytes += c.length
+    hash.update(c)
+  })
+  req.on('close', () => {
+    if (!req.complete) signals.emit('upload-aborted')
+  })
   req.on('end', () => {
-    const body = JSON.stringify({ method: req.method, url: req.url, headers: req.headers, bytes, sha256: hash.digest('hex') })
+    const body = JSON.stringify({
+      method: req.method,
+      url: req.url,
+      headers: req.headers,
+      bytes,
+      sha256: hash.digest('hex'),
+    })
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
     res.end(body)
   })
 }
 
 async function download(res: ServerResponse): Promise<void> {
-  res.on('close', () => { if (!res.writableFinished) signals.emit('download-aborted') })
+  res.on('close', () => {
+    if (!res.writableFinished) signals.emit('download-aborted')
+  })
   res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(BIG_CHUNKS * MiB) })
   res.write(chunk(0))
   await once(signals, 'download-started')
@@ -60,18 +78,28 @@ before(async () => {
       return void res.end('hop')
     }
     if (path === '/not-modified') return void res.writeHead(304, { etag: '"v1"' }).end()
-    if (path === '/cookie') return void res.writeHead(200, { 'set-cookie': 'up=1', 'x-both': 'upstream', 'content-length': '2' }).end('ok')
+    if (path === '/cookie')
+      return void res.writeHead(200, { 'set-cookie': 'up=1', 'x-both': 'upstream', 'content-length': '2' }).end('ok')
     if (path === '/cut-small' || path === '/cut-big') {
       // Declares more than it sends, then drops the connection.
-      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(path === '/cut-small' ? 100 : 4 * MiB) })
+      res.writeHead(200, {
+        'content-type': 'text/plain',
+        'content-length': String(path === '/cut-small' ? 100 : 4 * MiB),
+      })
       res.write(Buffer.alloc(path === '/cut-small' ? 10 : MiB, 'a'))
       setImmediate(() => res.destroy())
       return
     }
-    if (path === '/slow') { held.push(res); signals.emit('slow'); return }
+    if (path === '/slow') {
+      held.push(res)
+      signals.emit('slow')
+      return
+    }
     if (path === '/hang') {
       held.push(res)
-      res.on('close', () => { if (!res.writableEnded) signals.emit('hang-aborted') })
+      res.on('close', () => {
+        if (!res.writableEnded) signals.emit('hang-aborted')
+      })
       signals.emit('hang-started')
       return
     }
@@ -91,39 +119,69 @@ after(async () => {
 })
 
 /** A front like the gateway's (src/server.ts): raw body stream, catch-all route calling target.forward(). */
-async function front(t: TestContext, opts: Partial<UpstreamTargetOptions> = {}, setReplyHeaders: Record<string, string> = {}) {
+async function front(
+  t: TestContext,
+  opts: Partial<UpstreamTargetOptions> = {},
+  setReplyHeaders: Record<string, string> = {},
+) {
   const lines: string[] = []
   const completed: number[] = []
-  const log = pino({ level: 'warn' }, { write: (l: string) => { lines.push(l) } })
+  const log = pino(
+    { level: 'warn' },
+    {
+      write: (l: string) => {
+        lines.push(l)
+      },
+    },
+  )
   const target = new UpstreamTarget({ name: 'test', url: upstreamUrl, log, ...opts })
   const app = Fastify()
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_req, _payload, done) => done(null))
-  app.addHook('onResponse', (_req, reply, done) => { completed.push(reply.statusCode); done() })
+  app.addHook('onResponse', (_req, reply, done) => {
+    completed.push(reply.statusCode)
+    done()
+  })
   app.route({
     method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
     url: '/*',
     handler: async (req, reply) => {
       const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0
       reply.headers(setReplyHeaders)
-      await target.forward({
-        method: req.method,
-        url: req.url,
-        headers: req.headers as Record<string, string | string[]>,
-        body: hasBody ? req.raw : null,
-        remoteAddress: req.ip,
-      }, reply)
+      await target.forward(
+        {
+          method: req.method,
+          url: req.url,
+          headers: req.headers as Record<string, string | string[]>,
+          body: hasBody ? req.raw : null,
+          remoteAddress: req.ip,
+        },
+        reply,
+      )
       return reply
     },
   })
   await app.listen({ host: '127.0.0.1', port: 0 })
-  t.after(async () => { await app.close(); await target.close() })
+  t.after(async () => {
+    await app.close()
+    await target.close()
+  })
   return { port: (app.server.address() as AddressInfo).port, lines, completed, target }
 }
 
-interface Res { status: number; headers: IncomingHttpHeaders; body: Buffer }
+interface Res {
+  status: number
+  headers: IncomingHttpHeaders
+  body: Buffer
+}
 
-function call(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<Res> {
+function call(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: string,
+): Promise<Res> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
       const chunks: Buffer[] = []
@@ -136,7 +194,8 @@ function call(port: number, method: string, path: string, headers: Record<string
   })
 }
 
-const json = (r: Res): { method: string; url: string; headers: IncomingHttpHeaders; bytes: number; sha256: string } => JSON.parse(r.body.toString())
+const json = (r: Res): { method: string; url: string; headers: IncomingHttpHeaders; bytes: number; sha256: string } =>
+  JSON.parse(r.body.toString())
 
 describe('UpstreamTarget', () => {
   test('forwards every method with its body, status and headers', async (t) => {
@@ -185,14 +244,27 @@ describe('UpstreamTarget', () => {
 
   test("sets Host to the upstream's host, or keeps the client's with preserveHost", async (t) => {
     const plain = await front(t)
-    assert.equal(json(await call(plain.port, 'GET', '/echo', { host: 'front.example' })).headers.host, new URL(upstreamUrl).host)
+    assert.equal(
+      json(await call(plain.port, 'GET', '/echo', { host: 'front.example' })).headers.host,
+      new URL(upstreamUrl).host,
+    )
     const preserving = await front(t, { preserveHost: true })
-    assert.equal(json(await call(preserving.port, 'GET', '/echo', { host: 'front.example' })).headers.host, 'front.example')
+    assert.equal(
+      json(await call(preserving.port, 'GET', '/echo', { host: 'front.example' })).headers.host,
+      'front.example',
+    )
   })
 
   test('removes hop-by-hop request headers and those named in Connection', async (t) => {
     const { port } = await front(t)
-    const seen = json(await call(port, 'GET', '/echo', { connection: 'X-Client-Hop', 'x-client-hop': '1', te: 'trailers', 'x-end-to-end': 'kept' })).headers
+    const seen = json(
+      await call(port, 'GET', '/echo', {
+        connection: 'X-Client-Hop',
+        'x-client-hop': '1',
+        te: 'trailers',
+        'x-end-to-end': 'kept',
+      }),
+    ).headers
     assert.equal(seen['x-client-hop'], undefined)
     assert.equal(seen.te, undefined)
     assert.equal(seen['x-end-to-end'], 'kept')
@@ -220,7 +292,9 @@ describe('UpstreamTarget', () => {
         const req = request({ host: '127.0.0.1', port, method: 'PUT', path: '/echo', headers, agent: false }, (res) => {
           const chunks: Buffer[] = []
           res.on('data', (c: Buffer) => chunks.push(c))
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }))
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+          )
         })
         req.on('error', reject)
         req.write(chunk(0))
@@ -238,14 +312,29 @@ describe('UpstreamTarget', () => {
 
   test('streams a 50 MiB download: the client reads before the upstream has finished sending', async (t) => {
     const { port } = await front(t)
-    const r = await new Promise<{ status: number; length: string | undefined; bytes: number; sha256: string }>((resolve, reject) => {
-      request({ host: '127.0.0.1', port, path: '/download', agent: false }, (res) => {
-        const hash = createHash('sha256')
-        let bytes = 0
-        res.on('data', (c: Buffer) => { if (bytes === 0) signals.emit('download-started'); bytes += c.length; hash.update(c) })
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, length: res.headers['content-length'], bytes, sha256: hash.digest('hex') }))
-      }).on('error', reject).end()
-    })
+    const r = await new Promise<{ status: number; length: string | undefined; bytes: number; sha256: string }>(
+      (resolve, reject) => {
+        request({ host: '127.0.0.1', port, path: '/download', agent: false }, (res) => {
+          const hash = createHash('sha256')
+          let bytes = 0
+          res.on('data', (c: Buffer) => {
+            if (bytes === 0) signals.emit('download-started')
+            bytes += c.length
+            hash.update(c)
+          })
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              length: res.headers['content-length'],
+              bytes,
+              sha256: hash.digest('hex'),
+            }),
+          )
+        })
+          .on('error', reject)
+          .end()
+      },
+    )
     assert.equal(r.status, 200)
     assert.equal(r.length, String(BIG_CHUNKS * MiB))
     assert.equal(r.bytes, BIG_CHUNKS * MiB)
@@ -277,7 +366,9 @@ describe('UpstreamTarget', () => {
 
   // The guard only turns a hang into a failure: with 10 min timeouts, nothing but the abort ends the upstream request.
   test('a client that goes away aborts the upstream request', { timeout: 30_000 }, async (t) => {
-    t.after(() => { for (const res of held) res.destroy() }) // runs first, so a failure cannot hang the front's close
+    t.after(() => {
+      for (const res of held) res.destroy()
+    }) // runs first, so a failure cannot hang the front's close
     const { port } = await front(t, { headersTimeoutMs: 600_000, bodyTimeoutMs: 600_000 })
     const aborted = once(signals, 'hang-aborted')
     const req = request({ host: '127.0.0.1', port, path: '/hang', agent: false })
@@ -291,7 +382,14 @@ describe('UpstreamTarget', () => {
   test('a client that aborts its upload aborts the upstream request', { timeout: 30_000 }, async (t) => {
     const { port } = await front(t, { headersTimeoutMs: 600_000, bodyTimeoutMs: 600_000 })
     const aborted = once(signals, 'upload-aborted')
-    const req = request({ host: '127.0.0.1', port, method: 'PUT', path: '/echo', agent: false, headers: { 'content-length': String(10 * MiB) } })
+    const req = request({
+      host: '127.0.0.1',
+      port,
+      method: 'PUT',
+      path: '/echo',
+      agent: false,
+      headers: { 'content-length': String(10 * MiB) },
+    })
     req.on('error', () => {})
     req.write(chunk(0))
     await once(signals, 'upload-started')
@@ -303,7 +401,10 @@ describe('UpstreamTarget', () => {
     const { port } = await front(t, { headersTimeoutMs: 600_000, bodyTimeoutMs: 600_000 })
     const aborted = once(signals, 'download-aborted')
     const req = request({ host: '127.0.0.1', port, path: '/download', agent: false }, (res) => {
-      res.once('data', () => { signals.emit('download-started'); req.destroy() })
+      res.once('data', () => {
+        signals.emit('download-started')
+        req.destroy()
+      })
     })
     req.on('error', () => {})
     req.end()
@@ -311,7 +412,11 @@ describe('UpstreamTarget', () => {
   })
 
   test('keeps the fields the front set on the reply; the upstream wins a clash and Set-Cookie adds up', async (t) => {
-    const { port } = await front(t, {}, { 'authentication-info': 'rspauth="abc"', 'x-both': 'front', 'set-cookie': 'front=1' })
+    const { port } = await front(
+      t,
+      {},
+      { 'authentication-info': 'rspauth="abc"', 'x-both': 'front', 'set-cookie': 'front=1' },
+    )
     const r = await call(port, 'GET', '/cookie')
     assert.equal(r.status, 200)
     assert.equal(r.body.toString(), 'ok')
@@ -329,7 +434,9 @@ describe('UpstreamTarget', () => {
       request({ host: '127.0.0.1', port, path: '/download', agent: false }, (res) => {
         res.once('data', () => signals.emit('download-started'))
         res.on('end', resolve).resume()
-      }).on('error', reject).end()
+      })
+        .on('error', reject)
+        .end()
     })
     assert.deepEqual(completed, [200, 200, 304, 200])
   })
@@ -347,24 +454,42 @@ describe('UpstreamTarget', () => {
     const outcome = await new Promise<{ status: number; bytes: number; error: string }>((resolve) => {
       request({ host: '127.0.0.1', port, path: '/cut-big', agent: false }, (res) => {
         let bytes = 0
-        res.on('data', (c: Buffer) => { bytes += c.length })
-        res.on('error', (err) => resolve({ status: res.statusCode ?? 0, bytes, error: (err as { code?: string }).code ?? err.message }))
+        res.on('data', (c: Buffer) => {
+          bytes += c.length
+        })
+        res.on('error', (err) =>
+          resolve({ status: res.statusCode ?? 0, bytes, error: (err as { code?: string }).code ?? err.message }),
+        )
         res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, error: 'none' }))
-      }).on('error', (err) => resolve({ status: 0, bytes: 0, error: err.message })).end()
+      })
+        .on('error', (err) => resolve({ status: 0, bytes: 0, error: err.message }))
+        .end()
     })
     assert.equal(outcome.status, 200)
     assert.equal(outcome.error, 'ECONNRESET')
     assert.ok(outcome.bytes < 4 * MiB)
-    assert.ok(lines.some((l) => l.includes('"code":"GH_ERR_UPSTREAM_FAILED"') && l.includes('upstream response cut short')))
+    assert.ok(
+      lines.some((l) => l.includes('"code":"GH_ERR_UPSTREAM_FAILED"') && l.includes('upstream response cut short')),
+    )
   })
 
   test('rejects bad options by name at construction', () => {
     const bad: Array<Partial<UpstreamTargetOptions>> = [
-      { url: 'not a url' }, { url: 'ftp://127.0.0.1/' }, { url: 'http://127.0.0.1/?q=1' },
-      { url: 'http://u:p@127.0.0.1/' }, { connections: 0 }, { headersTimeoutMs: -1 }, { bodyTimeoutMs: 1.5 }, { name: '' },
+      { url: 'not a url' },
+      { url: 'ftp://127.0.0.1/' },
+      { url: 'http://127.0.0.1/?q=1' },
+      { url: 'http://u:p@127.0.0.1/' },
+      { connections: 0 },
+      { headersTimeoutMs: -1 },
+      { bodyTimeoutMs: 1.5 },
+      { name: '' },
     ]
     for (const opts of bad) {
-      assert.throws(() => new UpstreamTarget({ name: 'x', url: 'http://127.0.0.1:1', ...opts }), (err) => isGatehouseError(err, 'GH_ERR_OPT_INVALID'), JSON.stringify(opts))
+      assert.throws(
+        () => new UpstreamTarget({ name: 'x', url: 'http://127.0.0.1:1', ...opts }),
+        (err) => isGatehouseError(err, 'GH_ERR_OPT_INVALID'),
+        JSON.stringify(opts),
+      )
     }
   })
 

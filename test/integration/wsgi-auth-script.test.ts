@@ -29,7 +29,13 @@ let cleanup: () => void
 const get = (path: string, headers: Record<string, string> = {}): Promise<Res> => httpGet(gw.port, path, headers)
 
 /** RFC 7616 response for the challenge of `algorithm` in `challenges`, computed here. */
-function digestAuthorization(challenges: string | string[] | undefined, algorithm: 'MD5' | 'SHA-256' | 'SHA-512-256', user: string, password: string, uri: string): string {
+function digestAuthorization(
+  challenges: string | string[] | undefined,
+  algorithm: 'MD5' | 'SHA-256' | 'SHA-512-256',
+  user: string,
+  password: string,
+  uri: string,
+): string {
   const list = Array.isArray(challenges) ? challenges : [challenges ?? '']
   const challenge = list.find((c) => new RegExp(`algorithm=("?)${algorithm}\\1(,|$)`).test(c))
   assert.ok(challenge, `a ${algorithm} challenge in ${JSON.stringify(list)}`)
@@ -37,7 +43,15 @@ function digestAuthorization(challenges: string | string[] | undefined, algorith
   const realm = param('realm')
   const nonce = param('nonce')
   const opaque = param('opaque')
-  const hash = (s: string) => (algorithm === 'MD5' ? createHash('md5') : algorithm === 'SHA-256' ? createHash('sha256') : createHash('sha512-256')).update(s).digest('hex')
+  const hash = (s: string) =>
+    (algorithm === 'MD5'
+      ? createHash('md5')
+      : algorithm === 'SHA-256'
+        ? createHash('sha256')
+        : createHash('sha512-256')
+    )
+      .update(s)
+      .digest('hex')
   const cnonce = 'f2d3c4b5a6'
   const nc = '00000001'
   const ha1 = hash(`${user}:${realm}:${password}`)
@@ -46,7 +60,7 @@ function digestAuthorization(challenges: string | string[] | undefined, algorith
   return `Digest username="${user}", realm="${realm}", nonce="${nonce}", uri="${uri}", algorithm=${algorithm}, qop=auth, nc=${nc}, cnonce="${cnonce}", response="${response}"${opaque ? `, opaque="${opaque}"` : ''}`
 }
 
-describe('mod_wsgi auth scripts as a Python group\'s provider', { skip: skipWithoutPython() }, () => {
+describe("mod_wsgi auth scripts as a Python group's provider", { skip: skipWithoutPython() }, () => {
   before(async () => {
     requirePython()
     const t = tempDir('gh-wsgi-auth-')
@@ -56,19 +70,46 @@ describe('mod_wsgi auth scripts as a Python group\'s provider', { skip: skipWith
     copyFileSync(join(FIXTURES, 'auth.wsgi'), join(dir, 'auth.wsgi'))
     copyFileSync(join(FIXTURES, 'auth_algorithms.py'), join(dir, 'auth_algorithms.py'))
     const site = { wsgi: 'app.py', python: PYTHON, threads: 4 }
-    gw = await startGateway({
-      digest: { secret: 'a-test-secret-of-enough-length' },
-      groups: {
-        wiki: { ...site, provider: 'auth.wsgi', providerTimeout: '1s', env: { AUTH_MARKER: join(dir, 'auth.log') } },
-        modern: { ...site, provider: 'auth_algorithms.py' },
+    gw = await startGateway(
+      {
+        digest: { secret: 'a-test-secret-of-enough-length' },
+        groups: {
+          wiki: { ...site, provider: 'auth.wsgi', providerTimeout: '1s', env: { AUTH_MARKER: join(dir, 'auth.log') } },
+          modern: { ...site, provider: 'auth_algorithms.py' },
+        },
+        routes: [
+          { path: '/wiki', group: 'wiki', auth: { scheme: 'basic', realm: 'Wiki', provider: 'wiki', cache: false } },
+          {
+            path: '/committers',
+            group: 'wiki',
+            auth: {
+              scheme: 'basic',
+              realm: 'Wiki',
+              provider: 'wiki',
+              require: { groups: ['committers'] },
+              cache: false,
+            },
+          },
+          {
+            path: '/wiki-digest',
+            group: 'wiki',
+            auth: { scheme: 'digest', realm: 'Wiki', provider: 'wiki', algorithms: ['MD5'], cache: false },
+          },
+          {
+            path: '/modern',
+            group: 'modern',
+            auth: {
+              scheme: 'digest',
+              realm: 'Modern',
+              provider: 'modern',
+              algorithms: ['SHA-256', 'SHA-512-256', 'MD5'],
+              cache: false,
+            },
+          },
+        ],
       },
-      routes: [
-        { path: '/wiki', group: 'wiki', auth: { scheme: 'basic', realm: 'Wiki', provider: 'wiki', cache: false } },
-        { path: '/committers', group: 'wiki', auth: { scheme: 'basic', realm: 'Wiki', provider: 'wiki', require: { groups: ['committers'] }, cache: false } },
-        { path: '/wiki-digest', group: 'wiki', auth: { scheme: 'digest', realm: 'Wiki', provider: 'wiki', algorithms: ['MD5'], cache: false } },
-        { path: '/modern', group: 'modern', auth: { scheme: 'digest', realm: 'Modern', provider: 'modern', algorithms: ['SHA-256', 'SHA-512-256', 'MD5'], cache: false } },
-      ],
-    }, dir)
+      dir,
+    )
   })
 
   after(async () => {
@@ -79,11 +120,17 @@ describe('mod_wsgi auth scripts as a Python group\'s provider', { skip: skipWith
   test('check_password: True lets the user in and the app sees REMOTE_USER; False and None are 401; the app never sees a refusal', async () => {
     const ok = await get('/wiki/environ', { authorization: basic('alice', 'wonderland') })
     assert.equal(ok.status, 200)
-    assert.deepEqual(((j) => [j.REMOTE_USER, j.AUTH_TYPE])(JSON.parse(ok.text) as Record<string, unknown>), ['alice', 'Basic'])
+    assert.deepEqual(((j) => [j.REMOTE_USER, j.AUTH_TYPE])(JSON.parse(ok.text) as Record<string, unknown>), [
+      'alice',
+      'Basic',
+    ])
     const unicode = await get('/wiki/environ', { authorization: basic('zoë', 'café') })
     assert.equal((JSON.parse(unicode.text) as { REMOTE_USER: string }).REMOTE_USER, 'zoë')
     const marker = join(dir, 'refused.marker')
-    for (const [user, password] of [['alice', 'wrong'], ['nobody', 'x']] as const) {
+    for (const [user, password] of [
+      ['alice', 'wrong'],
+      ['nobody', 'x'],
+    ] as const) {
       const r = await get(`/wiki/closing?${marker}`, { authorization: basic(user, password) })
       assert.equal(r.status, 401, user)
       assert.equal(r.headers['www-authenticate'], 'Basic realm="Wiki", charset="UTF-8"')
@@ -109,11 +156,34 @@ describe('mod_wsgi auth scripts as a Python group\'s provider', { skip: skipWith
   })
 
   test('Digest with get_realm_hash: curl logs in, a wrong password is 401', async () => {
-    const ok = await run('curl', ['-s', '-o', '-', '-w', '\n%{http_code}', '--digest', '-u', 'alice:wonderland', `${gw.url}/wiki-digest/environ`])
+    const ok = await run('curl', [
+      '-s',
+      '-o',
+      '-',
+      '-w',
+      '\n%{http_code}',
+      '--digest',
+      '-u',
+      'alice:wonderland',
+      `${gw.url}/wiki-digest/environ`,
+    ])
     const [body, status] = ok.stdout.split(/\n(?=\d+$)/)
     assert.equal(status, '200')
-    assert.deepEqual(((j) => [j.REMOTE_USER, j.AUTH_TYPE])(JSON.parse(body!) as Record<string, unknown>), ['alice', 'Digest'])
-    const wrong = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--digest', '-u', 'alice:nope', `${gw.url}/wiki-digest/environ`])
+    assert.deepEqual(((j) => [j.REMOTE_USER, j.AUTH_TYPE])(JSON.parse(body!) as Record<string, unknown>), [
+      'alice',
+      'Digest',
+    ])
+    const wrong = await run('curl', [
+      '-s',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      '--digest',
+      '-u',
+      'alice:nope',
+      `${gw.url}/wiki-digest/environ`,
+    ])
     assert.equal(wrong.stdout, '401')
   })
 
@@ -133,11 +203,25 @@ describe('mod_wsgi auth scripts as a Python group\'s provider', { skip: skipWith
     for (const algorithm of ['SHA-256', 'SHA-512-256', 'MD5'] as const) {
       const challenge = await get('/modern/environ')
       assert.equal(challenge.status, 401)
-      const auth = digestAuthorization(challenge.headers['www-authenticate'], algorithm, 'carol', 'c4r0l', '/modern/environ')
+      const auth = digestAuthorization(
+        challenge.headers['www-authenticate'],
+        algorithm,
+        'carol',
+        'c4r0l',
+        '/modern/environ',
+      )
       const r = await get('/modern/environ', { authorization: auth })
       assert.equal(r.status, 200, algorithm)
       assert.equal((JSON.parse(r.text) as { REMOTE_USER: string }).REMOTE_USER, 'carol')
-      const wrong = await get('/modern/environ', { authorization: digestAuthorization(challenge.headers['www-authenticate'], algorithm, 'carol', 'nope', '/modern/environ') })
+      const wrong = await get('/modern/environ', {
+        authorization: digestAuthorization(
+          challenge.headers['www-authenticate'],
+          algorithm,
+          'carol',
+          'nope',
+          '/modern/environ',
+        ),
+      })
       assert.equal(wrong.status, 401, `${algorithm} with a wrong password`)
     }
   })
@@ -151,7 +235,9 @@ describe('mod_wsgi auth scripts as a Python group\'s provider', { skip: skipWith
     const order: string[] = []
     const calls = () => readFileSync(join(dir, 'auth.log'), 'utf8').split('\n').length
     const before = calls()
-    const slow = get('/wiki/environ', { authorization: basic('sleeper', 'x') }).then((r) => { order.push(`sleeper ${r.status}`) })
+    const slow = get('/wiki/environ', { authorization: basic('sleeper', 'x') }).then((r) => {
+      order.push(`sleeper ${r.status}`)
+    })
     // Once the sleeper's check_password is running (it left its mark), alice logs in on the same process.
     for (let i = 0; i < 400 && calls() === before; i++) await new Promise((r) => setTimeout(r, 10))
     assert.ok(calls() > before, 'the blocking call reached the script')
@@ -172,7 +258,11 @@ describe('mod_wsgi auth scripts as a Python group\'s provider', { skip: skipWith
     const line = gw.logs.find((l) => l.includes('check_password raised RuntimeError'))
     assert.ok(line, 'the failure is logged with its traceback')
     assert.match(line, /cannot check \[redacted\]/)
-    assert.equal(gw.logs.some((l) => l.includes('hunter2-secret')), false, 'no log line carries the password')
+    assert.equal(
+      gw.logs.some((l) => l.includes('hunter2-secret')),
+      false,
+      'no log line carries the password',
+    )
     // The group still answers logins after the faults.
     assert.equal((await get('/wiki/environ', { authorization: basic('alice', 'wonderland') })).status, 200)
   })

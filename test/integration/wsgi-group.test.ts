@@ -17,7 +17,12 @@ import { PYTHON, requirePython, skipWithoutPython } from '../helpers/python.js'
 const FIXTURE_APP = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'wsgi', 'app.py')
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`, 'utf8').toString('base64')}`
 
-interface Res { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer; text: string }
+interface Res {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: Buffer
+  text: string
+}
 
 let gw: TestGateway
 let dir: string
@@ -66,17 +71,26 @@ describe('a WSGI application in a Python group', { skip: skipWithoutPython() }, 
     mkdirSync(join(dir, 'files'))
     writeFile(join(dir, 'files'), 'served.txt', '0123456789abcdef')
     writeFile(dir, 'outside.txt', 'outside the roots')
-    const site = { wsgi: 'app.py', python: PYTHON, threads: 4, env: { GATEHOUSE_TEST_VAR: 'from the group env' }, fileRoots: ['files'] }
-    gw = await startGateway({
-      providers: { office: { type: 'htpasswd', file: './users.htpasswd' } },
-      groups: { site, recycled: { ...site, maxRequests: 2 } },
-      routes: [
-        { path: '/app', group: 'site' },
-        { path: '/private', group: 'site', auth: { scheme: 'basic', realm: 'Office', provider: 'office' } },
-        { path: '/recycled', group: 'recycled' },
-        { path: '/', group: 'site' },
-      ],
-    }, dir)
+    const site = {
+      wsgi: 'app.py',
+      python: PYTHON,
+      threads: 4,
+      env: { GATEHOUSE_TEST_VAR: 'from the group env' },
+      fileRoots: ['files'],
+    }
+    gw = await startGateway(
+      {
+        providers: { office: { type: 'htpasswd', file: './users.htpasswd' } },
+        groups: { site, recycled: { ...site, maxRequests: 2 } },
+        routes: [
+          { path: '/app', group: 'site' },
+          { path: '/private', group: 'site', auth: { scheme: 'basic', realm: 'Office', provider: 'office' } },
+          { path: '/recycled', group: 'recycled' },
+          { path: '/', group: 'site' },
+        ],
+      },
+      dir,
+    )
   })
 
   after(async () => {
@@ -86,19 +100,52 @@ describe('a WSGI application in a Python group', { skip: skipWithoutPython() }, 
 
   test('the environ carries the request as PEP 3333 names it', async () => {
     const e = await environ('/app/environ?x=1&y=%20z', { 'x-test': 'hello' })
-    assert.deepEqual({
-      method: e.REQUEST_METHOD, script: e.SCRIPT_NAME, path: e.PATH_INFO, query: e.QUERY_STRING, uri: e.REQUEST_URI,
-      name: e.SERVER_NAME, port: e.SERVER_PORT, protocol: e.SERVER_PROTOCOL, remote: e.REMOTE_ADDR, scheme: e['wsgi.url_scheme'],
-      host: e.HTTP_HOST, xTest: e.HTTP_X_TEST, user: e.REMOTE_USER, authType: e.AUTH_TYPE,
-      version: e['wsgi.version'], multithread: e['wsgi.multithread'], multiprocess: e['wsgi.multiprocess'], runOnce: e['wsgi.run_once'],
-      envVar: e.env_var, errors: e.errors_is_stream,
-    }, {
-      method: 'GET', script: '/app', path: '/environ', query: 'x=1&y=%20z', uri: '/app/environ?x=1&y=%20z',
-      name: '127.0.0.1', port: String(gw.port), protocol: 'HTTP/1.1', remote: '127.0.0.1', scheme: 'http',
-      host: `127.0.0.1:${gw.port}`, xTest: 'hello', user: null, authType: null,
-      version: [1, 0], multithread: true, multiprocess: false, runOnce: false,
-      envVar: 'from the group env', errors: true,
-    })
+    assert.deepEqual(
+      {
+        method: e.REQUEST_METHOD,
+        script: e.SCRIPT_NAME,
+        path: e.PATH_INFO,
+        query: e.QUERY_STRING,
+        uri: e.REQUEST_URI,
+        name: e.SERVER_NAME,
+        port: e.SERVER_PORT,
+        protocol: e.SERVER_PROTOCOL,
+        remote: e.REMOTE_ADDR,
+        scheme: e['wsgi.url_scheme'],
+        host: e.HTTP_HOST,
+        xTest: e.HTTP_X_TEST,
+        user: e.REMOTE_USER,
+        authType: e.AUTH_TYPE,
+        version: e['wsgi.version'],
+        multithread: e['wsgi.multithread'],
+        multiprocess: e['wsgi.multiprocess'],
+        runOnce: e['wsgi.run_once'],
+        envVar: e.env_var,
+        errors: e.errors_is_stream,
+      },
+      {
+        method: 'GET',
+        script: '/app',
+        path: '/environ',
+        query: 'x=1&y=%20z',
+        uri: '/app/environ?x=1&y=%20z',
+        name: '127.0.0.1',
+        port: String(gw.port),
+        protocol: 'HTTP/1.1',
+        remote: '127.0.0.1',
+        scheme: 'http',
+        host: `127.0.0.1:${gw.port}`,
+        xTest: 'hello',
+        user: null,
+        authType: null,
+        version: [1, 0],
+        multithread: true,
+        multiprocess: false,
+        runOnce: false,
+        envVar: 'from the group env',
+        errors: true,
+      },
+    )
   })
 
   test('PATH_INFO is the percent-decoded path after the route prefix, its octets as latin-1', async () => {
@@ -114,8 +161,14 @@ describe('a WSGI application in a Python group', { skip: skipWithoutPython() }, 
   })
 
   test('after Basic authentication the app sees REMOTE_USER and AUTH_TYPE as Apache sets them; a forged identity never reaches it', async () => {
-    const e = await environ('/private/environ', { authorization: basic('alice', 'wonderland'), 'x-remote-user': 'mallory' })
-    assert.deepEqual([e.REMOTE_USER, e.AUTH_TYPE, e.HTTP_X_REMOTE_USER, e.HTTP_AUTHORIZATION], ['alice', 'Basic', 'alice', null])
+    const e = await environ('/private/environ', {
+      authorization: basic('alice', 'wonderland'),
+      'x-remote-user': 'mallory',
+    })
+    assert.deepEqual(
+      [e.REMOTE_USER, e.AUTH_TYPE, e.HTTP_X_REMOTE_USER, e.HTTP_AUTHORIZATION],
+      ['alice', 'Basic', 'alice', null],
+    )
     const anonymous = await environ('/app/environ', { 'x-remote-user': 'mallory', x_remote_user: 'mallory' })
     assert.deepEqual([anonymous.REMOTE_USER, anonymous.AUTH_TYPE, anonymous.HTTP_X_REMOTE_USER], [null, null, null])
   })
@@ -133,22 +186,32 @@ describe('a WSGI application in a Python group', { skip: skipWithoutPython() }, 
     const first = randomBytes(1024 * 1024)
     const rest = randomBytes(4 * 1024 * 1024)
     const echoed = await new Promise<Buffer>((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port: gw.port, method: 'POST', path: '/app/echo', agent: false, headers: { 'content-type': 'application/octet-stream' } }, (res) => {
-        assert.equal(res.statusCode, 200)
-        const chunks: Buffer[] = []
-        let restSent = false
-        res.on('data', (c: Buffer) => {
-          chunks.push(c)
-          // Only once bytes came back is the rest of the body sent: a server that read the whole
-          // body before answering would wait here forever (the test's timeout fails it).
-          if (!restSent) {
-            restSent = true
-            req.end(rest)
-          }
-        })
-        res.on('end', () => resolve(Buffer.concat(chunks)))
-        res.on('error', reject)
-      })
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port: gw.port,
+          method: 'POST',
+          path: '/app/echo',
+          agent: false,
+          headers: { 'content-type': 'application/octet-stream' },
+        },
+        (res) => {
+          assert.equal(res.statusCode, 200)
+          const chunks: Buffer[] = []
+          let restSent = false
+          res.on('data', (c: Buffer) => {
+            chunks.push(c)
+            // Only once bytes came back is the rest of the body sent: a server that read the whole
+            // body before answering would wait here forever (the test's timeout fails it).
+            if (!restSent) {
+              restSent = true
+              req.end(rest)
+            }
+          })
+          res.on('end', () => resolve(Buffer.concat(chunks)))
+          res.on('error', reject)
+        },
+      )
       req.on('error', reject)
       req.write(first)
     })
@@ -158,14 +221,25 @@ describe('a WSGI application in a Python group', { skip: skipWithoutPython() }, 
 
   test('wsgi.input iterates lines of a body with a Content-Length', async () => {
     const body = Buffer.from('line one\nline two\n' + 'x'.repeat(300_000) + '\nlast')
-    const r = await send('POST', '/app/digest', { 'content-type': 'text/plain', 'content-length': String(body.length) }, body)
+    const r = await send(
+      'POST',
+      '/app/digest',
+      { 'content-type': 'text/plain', 'content-length': String(body.length) },
+      body,
+    )
     const { createHash } = await import('node:crypto')
-    assert.deepEqual(JSON.parse(r.text), { bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') })
+    assert.deepEqual(JSON.parse(r.text), {
+      bytes: body.length,
+      sha256: createHash('sha256').update(body).digest('hex'),
+    })
   })
 
   test('a generator response, write() and repeated headers reach the client as the app made them', async () => {
     const gen = await get('/app/generator')
-    assert.deepEqual([gen.status, gen.text, gen.headers['x-kind']], [200, 'chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n', 'generator'])
+    assert.deepEqual(
+      [gen.status, gen.text, gen.headers['x-kind']],
+      [200, 'chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n', 'generator'],
+    )
     const write = await get('/app/write')
     assert.deepEqual([write.status, write.text], [201, 'written by write() then returned'])
     const cookies = await get('/app/cookies')
@@ -183,7 +257,10 @@ describe('a WSGI application in a Python group', { skip: skipWithoutPython() }, 
     const seeked = await get(`/app/file?${inside}`, { 'x-seek': '10' })
     assert.deepEqual([seeked.status, seeked.text], [200, 'abcdef'])
     const outside = await get(`/app/file?${join(dir, 'outside.txt')}`, { range: 'bytes=2-5' })
-    assert.deepEqual([outside.status, outside.text, outside.headers['content-range'], outside.headers.etag], [200, 'outside the roots', undefined, undefined])
+    assert.deepEqual(
+      [outside.status, outside.text, outside.headers['content-range'], outside.headers.etag],
+      [200, 'outside the roots', undefined, undefined],
+    )
   })
 
   test('an exception answers exactly 500 with no traceback; the traceback is in the log', async () => {
@@ -196,7 +273,10 @@ describe('a WSGI application in a Python group', { skip: skipWithoutPython() }, 
     const rec = JSON.parse(line) as { level: number; group: string; traceback: string }
     assert.equal(rec.level, 50)
     assert.equal(rec.group, 'site')
-    assert.match(rec.traceback, /Traceback \(most recent call last\)[\s\S]*ValueError: a secret detail that must not reach the client/)
+    assert.match(
+      rec.traceback,
+      /Traceback \(most recent call last\)[\s\S]*ValueError: a secret detail that must not reach the client/,
+    )
   })
 
   test('start_response with exc_info replaces the unsent head; a bad status is a 500', async () => {
@@ -213,7 +293,10 @@ describe('a WSGI application in a Python group', { skip: skipWithoutPython() }, 
     await eventually('close() ran', async () => (existsSync(done) ? true : undefined))
     assert.equal(readFileSync(done, 'utf8'), 'closed\n')
     const failed = join(dir, 'failed.marker')
-    const cut = await get(`/app/closing-fails?${failed}`).then((res) => res.text, () => 'connection cut')
+    const cut = await get(`/app/closing-fails?${failed}`).then(
+      (res) => res.text,
+      () => 'connection cut',
+    )
     assert.notEqual(cut, 'abc', 'the failed response is not passed off as complete')
     await eventually('close() ran after the failure', async () => (existsSync(failed) ? true : undefined))
     assert.equal(readFileSync(failed, 'utf8'), 'closed\n')
@@ -225,7 +308,9 @@ describe('a WSGI application in a Python group', { skip: skipWithoutPython() }, 
     writeFileSync(file, readFileSync(file, 'utf8').replace("VERSION = 'one'", "VERSION = 'two'"))
     const future = new Date(Date.now() + 5_000)
     utimesSync(file, future, future)
-    await eventually('the new code answers', async () => ((await get('/app/version')).text === 'two' ? true : undefined))
+    await eventually('the new code answers', async () =>
+      (await get('/app/version')).text === 'two' ? true : undefined,
+    )
     assert.ok(gw.gw.supervisor!.status().find((g) => g.name === 'site')!.reloads >= 1)
   })
 
@@ -239,7 +324,9 @@ describe('a WSGI application in a Python group', { skip: skipWithoutPython() }, 
     // The request that notices the touch waits for the failed reload, then is served by the old process.
     const during = await get('/app/pid')
     assert.deepEqual([during.status, during.text], [200, pidBefore])
-    await eventually('the failed start is logged', async () => (gw.logs.some((l) => l.includes('ImportError: a broken deploy')) ? true : undefined))
+    await eventually('the failed start is logged', async () =>
+      gw.logs.some((l) => l.includes('ImportError: a broken deploy')) ? true : undefined,
+    )
     const line = gw.logs.find((l) => l.includes('worker failed to start'))
     assert.ok(line)
     assert.match((JSON.parse(line) as { traceback: string }).traceback, /Traceback[\s\S]*ImportError: a broken deploy/)

@@ -24,7 +24,13 @@ def application(environ, start_response):
     return [b'got ' + body + b' at ' + environ['PATH_INFO'].encode('latin-1')]
 `
 
-interface Worker { child: ChildProcess; control: Duplex; lines: Array<Record<string, unknown>>; socketPath: string; secret: Buffer }
+interface Worker {
+  child: ChildProcess
+  control: Duplex
+  lines: Array<Record<string, unknown>>
+  socketPath: string
+  secret: Buffer
+}
 
 async function startWorker(t: TestContext): Promise<Worker> {
   requirePython()
@@ -32,7 +38,9 @@ async function startWorker(t: TestContext): Promise<Worker> {
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   writeFileSync(join(dir, 'app.py'), APP)
   const child = spawn(PYTHON, [pythonWorkerPath()], { cwd: dir, stdio: ['ignore', 'inherit', 'inherit', 'pipe'] })
-  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
   const control = child.stdio[3] as Duplex
   const lines: Array<Record<string, unknown>> = []
   let buf = ''
@@ -46,9 +54,24 @@ async function startWorker(t: TestContext): Promise<Worker> {
   control.on('error', () => {})
   const secret = randomBytes(32)
   const socketPath = join(dir, 'w.sock')
-  control.write(JSON.stringify({ type: 'init', v: 1, kind: 'python', group: 'proto', app: join(dir, 'app.py'), socketPath, secret: secret.toString('hex'), threads: 2 }) + '\n')
-  for (let i = 0; i < 400 && !lines.some((l) => l.type === 'ready' || l.type === 'failed'); i++) await new Promise((r) => setTimeout(r, 25))
-  assert.deepEqual(lines.find((l) => l.type === 'ready'), { type: 'ready', pid: child.pid })
+  control.write(
+    JSON.stringify({
+      type: 'init',
+      v: 1,
+      kind: 'python',
+      group: 'proto',
+      app: join(dir, 'app.py'),
+      socketPath,
+      secret: secret.toString('hex'),
+      threads: 2,
+    }) + '\n',
+  )
+  for (let i = 0; i < 400 && !lines.some((l) => l.type === 'ready' || l.type === 'failed'); i++)
+    await new Promise((r) => setTimeout(r, 25))
+  assert.deepEqual(
+    lines.find((l) => l.type === 'ready'),
+    { type: 'ready', pid: child.pid },
+  )
   return { child, control, lines, socketPath, secret }
 }
 
@@ -62,7 +85,11 @@ function frame(type: number, id: number, payload: Buffer | string = Buffer.alloc
   return Buffer.concat([h, p])
 }
 
-interface Frame { type: number; id: number; payload: Buffer }
+interface Frame {
+  type: number
+  id: number
+  payload: Buffer
+}
 
 /** Collects frames from `sock` until it closes or `until` says enough. */
 function frames(sock: Socket, until: (got: Frame[]) => boolean): Promise<{ frames: Frame[]; closed: boolean }> {
@@ -94,85 +121,138 @@ async function open(w: Worker): Promise<Socket> {
   return sock
 }
 
-test('the Python worker: 0600 socket, HELLO with the secret, a request with a body, credit, then shutdown exits 0', { skip: skipWithoutPython() }, async (t) => {
-  const w = await startWorker(t)
-  assert.equal(statSync(w.socketPath).mode & 0o777, 0o600)
-  const sock = await open(w)
-  sock.write(frame(1, 0, w.secret))
-  const hello = await frames(sock, (f) => f.length >= 1)
-  assert.deepEqual(JSON.parse(hello.frames[0]!.payload.toString()), { v: 1, pid: w.child.pid })
-  assert.equal(hello.frames[0]!.type, 2)
-
-  const head = { method: 'POST', url: '/x/caf%C3%A9', headers: { host: 'h' }, body: true, gateway: { scriptName: '/x', scheme: 'http', serverPort: 80 } }
-  const body = Buffer.alloc(600 * 1024, 0x61)
-  sock.write(Buffer.concat([frame(3, 7, JSON.stringify(head)), frame(4, 7, body.subarray(0, 300 * 1024)), frame(4, 7, body.subarray(300 * 1024))]))
-  // The application reads as the body arrives and credit comes back before the body is over.
-  const credit = await frames(sock, (f) => f.some((x) => x.type === 8))
-  const credited = credit.frames.filter((f) => f.type === 8 && f.id === 7).reduce((n, f) => n + f.payload.readUInt32BE(0), 0)
-  assert.ok(credited >= 256 * 1024 && credited <= body.length, `credit returned: ${credited}`)
-  assert.equal(credit.frames.some((f) => f.type === 6), false, 'no response before the body ended')
-  sock.write(frame(5, 7))
-  const res = await frames(sock, (f) => f.some((x) => x.type === 5))
-  const types = res.frames.map((f) => f.type)
-  const expected = Buffer.concat([Buffer.from('got '), body, Buffer.from(' at /caf'), Buffer.from([0xc3, 0xa9])])
-  const respHead = res.frames.find((f) => f.type === 6)!
-  assert.deepEqual(JSON.parse(respHead.payload.toString()), { status: 200, headers: { 'content-type': 'text/plain', 'content-length': String(expected.length) } })
-  const data = Buffer.concat(res.frames.filter((f) => f.type === 4).map((f) => f.payload))
-  assert.ok(data.equals(expected), 'the body read through wsgi.input, PATH_INFO as its octets')
-  assert.equal(types.at(-1), 5)
-
-  w.control.write(JSON.stringify({ type: 'shutdown', graceMs: 1000 }) + '\n')
-  const [code] = await once(w.child, 'exit')
-  assert.equal(code, 0)
-})
-
-test('a wrong secret is dropped unanswered; a malformed frame closes that connection only', { skip: skipWithoutPython() }, async (t) => {
-  const w = await startWorker(t)
-  const wrong = await open(w)
-  wrong.write(frame(1, 0, randomBytes(32)))
-  const refused = await frames(wrong, () => false)
-  assert.deepEqual([refused.closed, refused.frames.length], [true, 0])
-
-  const hostile: Array<[string, Buffer]> = [
-    ['bad JSON head', frame(3, 1, '{not json')],
-    ['head without a url', frame(3, 1, JSON.stringify({ method: 'GET', headers: {} }))],
-    ['unknown frame type', frame(99, 1)],
-    ['length below 5', Buffer.from([0, 0, 0, 1, 3])],
-    ['length above the limit', Buffer.from([0x7f, 0, 0, 0, 3, 0, 0, 0, 1])],
-    ['HELLO again', frame(1, 0, w.secret)],
-  ]
-  for (const [what, bytes] of hostile) {
+test(
+  'the Python worker: 0600 socket, HELLO with the secret, a request with a body, credit, then shutdown exits 0',
+  { skip: skipWithoutPython() },
+  async (t) => {
+    const w = await startWorker(t)
+    assert.equal(statSync(w.socketPath).mode & 0o777, 0o600)
     const sock = await open(w)
     sock.write(frame(1, 0, w.secret))
-    await frames(sock, (f) => f.length >= 1)
-    sock.write(bytes)
-    const r = await frames(sock, () => false)
-    assert.equal(r.closed, true, `${what}: connection closed`)
-  }
-  // Frames for an unknown stream are ignored, and the worker still serves.
-  const sock = await open(w)
-  sock.write(Buffer.concat([frame(1, 0, w.secret), frame(4, 42, 'stray'), frame(8, 43, Buffer.from([0, 0, 0, 1])), frame(3, 5, JSON.stringify({ method: 'GET', url: '/ok', headers: {}, body: false }))]))
-  const r = await frames(sock, (f) => f.some((x) => x.type === 5 && x.id === 5))
-  assert.equal(Buffer.concat(r.frames.filter((f) => f.type === 4).map((f) => f.payload)).toString(), 'got  at /ok')
-  assert.equal(w.child.exitCode, null, 'the worker is still running')
-  sock.destroy()
-  // End of file on the control channel: the front is gone, the worker exits.
-  w.control.end()
-  const [code] = await once(w.child, 'exit')
-  assert.equal(code, 0)
-})
+    const hello = await frames(sock, (f) => f.length >= 1)
+    assert.deepEqual(JSON.parse(hello.frames[0]!.payload.toString()), { v: 1, pid: w.child.pid })
+    assert.equal(hello.frames[0]!.type, 2)
 
-test('while the front is there, a first SIGTERM is only logged; a second exits at once', { skip: skipWithoutPython() }, async (t) => {
-  const w = await startWorker(t)
-  w.child.kill('SIGTERM')
-  for (let i = 0; i < 400 && !w.lines.some((l) => l.type === 'log' && String(l.msg).startsWith('SIGTERM ignored')); i++) await new Promise((r) => setTimeout(r, 10))
-  assert.ok(w.lines.some((l) => l.type === 'log' && l.level === 'info' && String(l.msg).startsWith('SIGTERM ignored')), 'the ignored signal is logged on the control channel')
-  const sock = await open(w)
-  sock.write(Buffer.concat([frame(1, 0, w.secret), frame(3, 1, JSON.stringify({ method: 'GET', url: '/still', headers: {}, body: false }))]))
-  const r = await frames(sock, (f) => f.some((x) => x.type === 5 && x.id === 1))
-  assert.equal(Buffer.concat(r.frames.filter((f) => f.type === 4).map((f) => f.payload)).toString(), 'got  at /still')
-  sock.destroy()
-  w.child.kill('SIGTERM')
-  const [code, signal] = await once(w.child, 'exit')
-  assert.deepEqual([code, signal], [128 + 15, null])
-})
+    const head = {
+      method: 'POST',
+      url: '/x/caf%C3%A9',
+      headers: { host: 'h' },
+      body: true,
+      gateway: { scriptName: '/x', scheme: 'http', serverPort: 80 },
+    }
+    const body = Buffer.alloc(600 * 1024, 0x61)
+    sock.write(
+      Buffer.concat([
+        frame(3, 7, JSON.stringify(head)),
+        frame(4, 7, body.subarray(0, 300 * 1024)),
+        frame(4, 7, body.subarray(300 * 1024)),
+      ]),
+    )
+    // The application reads as the body arrives and credit comes back before the body is over.
+    const credit = await frames(sock, (f) => f.some((x) => x.type === 8))
+    const credited = credit.frames
+      .filter((f) => f.type === 8 && f.id === 7)
+      .reduce((n, f) => n + f.payload.readUInt32BE(0), 0)
+    assert.ok(credited >= 256 * 1024 && credited <= body.length, `credit returned: ${credited}`)
+    assert.equal(
+      credit.frames.some((f) => f.type === 6),
+      false,
+      'no response before the body ended',
+    )
+    sock.write(frame(5, 7))
+    const res = await frames(sock, (f) => f.some((x) => x.type === 5))
+    const types = res.frames.map((f) => f.type)
+    const expected = Buffer.concat([Buffer.from('got '), body, Buffer.from(' at /caf'), Buffer.from([0xc3, 0xa9])])
+    const respHead = res.frames.find((f) => f.type === 6)!
+    assert.deepEqual(JSON.parse(respHead.payload.toString()), {
+      status: 200,
+      headers: { 'content-type': 'text/plain', 'content-length': String(expected.length) },
+    })
+    const data = Buffer.concat(res.frames.filter((f) => f.type === 4).map((f) => f.payload))
+    assert.ok(data.equals(expected), 'the body read through wsgi.input, PATH_INFO as its octets')
+    assert.equal(types.at(-1), 5)
+
+    w.control.write(JSON.stringify({ type: 'shutdown', graceMs: 1000 }) + '\n')
+    const [code] = await once(w.child, 'exit')
+    assert.equal(code, 0)
+  },
+)
+
+test(
+  'a wrong secret is dropped unanswered; a malformed frame closes that connection only',
+  { skip: skipWithoutPython() },
+  async (t) => {
+    const w = await startWorker(t)
+    const wrong = await open(w)
+    wrong.write(frame(1, 0, randomBytes(32)))
+    const refused = await frames(wrong, () => false)
+    assert.deepEqual([refused.closed, refused.frames.length], [true, 0])
+
+    const hostile: Array<[string, Buffer]> = [
+      ['bad JSON head', frame(3, 1, '{not json')],
+      ['head without a url', frame(3, 1, JSON.stringify({ method: 'GET', headers: {} }))],
+      ['unknown frame type', frame(99, 1)],
+      ['length below 5', Buffer.from([0, 0, 0, 1, 3])],
+      ['length above the limit', Buffer.from([0x7f, 0, 0, 0, 3, 0, 0, 0, 1])],
+      ['HELLO again', frame(1, 0, w.secret)],
+    ]
+    for (const [what, bytes] of hostile) {
+      const sock = await open(w)
+      sock.write(frame(1, 0, w.secret))
+      await frames(sock, (f) => f.length >= 1)
+      sock.write(bytes)
+      const r = await frames(sock, () => false)
+      assert.equal(r.closed, true, `${what}: connection closed`)
+    }
+    // Frames for an unknown stream are ignored, and the worker still serves.
+    const sock = await open(w)
+    sock.write(
+      Buffer.concat([
+        frame(1, 0, w.secret),
+        frame(4, 42, 'stray'),
+        frame(8, 43, Buffer.from([0, 0, 0, 1])),
+        frame(3, 5, JSON.stringify({ method: 'GET', url: '/ok', headers: {}, body: false })),
+      ]),
+    )
+    const r = await frames(sock, (f) => f.some((x) => x.type === 5 && x.id === 5))
+    assert.equal(Buffer.concat(r.frames.filter((f) => f.type === 4).map((f) => f.payload)).toString(), 'got  at /ok')
+    assert.equal(w.child.exitCode, null, 'the worker is still running')
+    sock.destroy()
+    // End of file on the control channel: the front is gone, the worker exits.
+    w.control.end()
+    const [code] = await once(w.child, 'exit')
+    assert.equal(code, 0)
+  },
+)
+
+test(
+  'while the front is there, a first SIGTERM is only logged; a second exits at once',
+  { skip: skipWithoutPython() },
+  async (t) => {
+    const w = await startWorker(t)
+    w.child.kill('SIGTERM')
+    for (
+      let i = 0;
+      i < 400 && !w.lines.some((l) => l.type === 'log' && String(l.msg).startsWith('SIGTERM ignored'));
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 10))
+    assert.ok(
+      w.lines.some((l) => l.type === 'log' && l.level === 'info' && String(l.msg).startsWith('SIGTERM ignored')),
+      'the ignored signal is logged on the control channel',
+    )
+    const sock = await open(w)
+    sock.write(
+      Buffer.concat([
+        frame(1, 0, w.secret),
+        frame(3, 1, JSON.stringify({ method: 'GET', url: '/still', headers: {}, body: false })),
+      ]),
+    )
+    const r = await frames(sock, (f) => f.some((x) => x.type === 5 && x.id === 1))
+    assert.equal(Buffer.concat(r.frames.filter((f) => f.type === 4).map((f) => f.payload)).toString(), 'got  at /still')
+    sock.destroy()
+    w.child.kill('SIGTERM')
+    const [code, signal] = await once(w.child, 'exit')
+    assert.deepEqual([code, signal], [128 + 15, null])
+  },
+)

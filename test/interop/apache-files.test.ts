@@ -17,8 +17,11 @@ import { REALM, startStack, type InteropStack } from './helpers/stack.js'
 
 const HTPASSWD = '/usr/bin/htpasswd'
 const HTDIGEST = '/usr/bin/htdigest'
-const skip = skipUnless(HTPASSWD, 'htpasswd', 'apache2-utils') || skipUnless(HTDIGEST, 'htdigest', 'apache2-utils') ||
-  skipUnless(CURL, 'curl', 'curl') || skipUnlessPython(['pty'], 'python3')
+const skip =
+  skipUnless(HTPASSWD, 'htpasswd', 'apache2-utils') ||
+  skipUnless(HTDIGEST, 'htdigest', 'apache2-utils') ||
+  skipUnless(CURL, 'curl', 'curl') ||
+  skipUnlessPython(['pty'], 'python3')
 
 /** One user per format htpasswd writes; the pattern is what that format looks like in the file. */
 const formats = [
@@ -42,7 +45,14 @@ async function htpasswd(args: string[]): Promise<void> {
 }
 
 async function htdigest(file: string, user: string, password: string, create: boolean): Promise<void> {
-  const r = await runPythonJson<{ exitCode: number; prompts: number; timedOut: boolean }>('htdigest_pty.py', { htdigest: HTDIGEST, file, realm: REALM, user, password, create })
+  const r = await runPythonJson<{ exitCode: number; prompts: number; timedOut: boolean }>('htdigest_pty.py', {
+    htdigest: HTDIGEST,
+    file,
+    realm: REALM,
+    user,
+    password,
+    create,
+  })
   assert.deepEqual(r, { exitCode: 0, prompts: 2, timedOut: false }, `htdigest for ${user}`)
 }
 
@@ -62,7 +72,8 @@ describe('Apache htpasswd and htdigest files', { skip }, () => {
   let pwFile: string
   let digestFile: string
   const url = (path: string) => `${stack.gw.url}${path}`
-  const basic = (path: string, user: string, password: string) => curl(url(path), ['--basic', '-u', `${user}:${password}`])
+  const basic = (path: string, user: string, password: string) =>
+    curl(url(path), ['--basic', '-u', `${user}:${password}`])
 
   before(async () => {
     stack = await startStack(async ({ dir, upstream }) => {
@@ -70,7 +81,13 @@ describe('Apache htpasswd and htdigest files', { skip }, () => {
       digestFile = join(dir, 'apache.htdigest')
       let first = true
       for (const f of formats) {
-        await htpasswd([first ? '-cb' : '-b', ...(f.flag === '-B' ? ['-B', '-C', '4'] : [f.flag]), pwFile, f.user, f.password])
+        await htpasswd([
+          first ? '-cb' : '-b',
+          ...(f.flag === '-B' ? ['-B', '-C', '4'] : [f.flag]),
+          pwFile,
+          f.user,
+          f.password,
+        ])
         first = false
       }
       for (const [i, u] of digestUsers.entries()) await htdigest(digestFile, u.user, u.password, i === 0)
@@ -82,8 +99,16 @@ describe('Apache htpasswd and htdigest files', { skip }, () => {
         routes: [
           { path: '/pw', upstream, auth: { scheme: 'basic', realm: REALM, provider: 'apache' } },
           { path: '/pw-nocache', upstream, auth: { scheme: 'basic', realm: REALM, provider: 'apache', cache: false } },
-          { path: '/dg', upstream, auth: { scheme: ['digest', 'basic'], realm: REALM, provider: 'apachedigest', algorithms: ['MD5'] } },
-          { path: '/dg-default', upstream, auth: { scheme: ['digest', 'basic'], realm: REALM, provider: 'apachedigest' } },
+          {
+            path: '/dg',
+            upstream,
+            auth: { scheme: ['digest', 'basic'], realm: REALM, provider: 'apachedigest', algorithms: ['MD5'] },
+          },
+          {
+            path: '/dg-default',
+            upstream,
+            auth: { scheme: ['digest', 'basic'], realm: REALM, provider: 'apachedigest' },
+          },
         ],
       }
     })
@@ -94,7 +119,12 @@ describe('Apache htpasswd and htdigest files', { skip }, () => {
   })
 
   test('htpasswd wrote each user in the format its flag asks for', () => {
-    const lines = new Map(readFileSync(pwFile, 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)]))
+    const lines = new Map(
+      readFileSync(pwFile, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)]),
+    )
     for (const f of formats) assert.match(lines.get(f.user) ?? '', f.pattern, `${f.flag} ${f.user}`)
   })
 

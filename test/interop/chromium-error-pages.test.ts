@@ -30,13 +30,31 @@ describe('chromium renders the refusal pages', { skip }, () => {
     cleanup = t.cleanup
     writeFile(t.dir, 'users.htpasswd', `alice:${sha('wonderland')}\nbob:${sha('builder')}\n`)
     echo = await startEchoUpstream()
-    gw = await startGateway({
-      providers: { ledger: { type: 'htpasswd', file: './users.htpasswd' } },
-      routes: [{ path: '/staff', upstream: echo.url, auth: { scheme: 'basic', realm: 'Office', provider: 'ledger', require: { users: ['alice'] } } }],
-    }, t.dir)
+    gw = await startGateway(
+      {
+        providers: { ledger: { type: 'htpasswd', file: './users.htpasswd' } },
+        routes: [
+          {
+            path: '/staff',
+            upstream: echo.url,
+            auth: { scheme: 'basic', realm: 'Office', provider: 'ledger', require: { users: ['alice'] } },
+          },
+        ],
+      },
+      t.dir,
+    )
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       timeout: 30_000,
     })
     mkdirSync(OUTPUT, { recursive: true })
@@ -56,7 +74,8 @@ describe('chromium renders the refusal pages', { skip }, () => {
       const problems: string[] = []
       // Chromium reports the document's own 403 on the console; anything else (a CSP violation, a failed load) is a problem.
       page.on('console', (m) => {
-        if ((m.type() === 'error' || m.type() === 'warning') && !m.text().includes('responded with a status of 403')) problems.push(m.text())
+        if ((m.type() === 'error' || m.type() === 'warning') && !m.text().includes('responded with a status of 403'))
+          problems.push(m.text())
       })
       page.on('requestfailed', (r) => problems.push(`failed: ${r.url()}`))
       const requested: string[] = []
@@ -68,7 +87,10 @@ describe('chromium renders the refusal pages', { skip }, () => {
       assert.equal(await page.textContent('h1', { timeout: 5_000 }), 'Access denied')
       assert.match((await page.textContent('body')) ?? '', /ask the site's administrator/)
       // Rendered as a page, not shown as source text: the heading is laid out larger than the body text.
-      const sizes = await page.evaluate(() => [getComputedStyle(document.querySelector('h1')!).fontSize, getComputedStyle(document.body).fontSize])
+      const sizes = await page.evaluate(() => [
+        getComputedStyle(document.querySelector('h1')!).fontSize,
+        getComputedStyle(document.body).fontSize,
+      ])
       assert.ok(parseFloat(sizes[0]!) > parseFloat(sizes[1]!), `font sizes ${sizes.join(', ')}`)
       await page.screenshot({ path: `${OUTPUT}chromium-error-403.png`, timeout: 10_000 })
       assert.deepEqual(problems, [])

@@ -15,7 +15,9 @@ import { haveOpenssl, makeCertificate } from '../helpers/tls-cert.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const APP = fileURLToPath(new URL('../fixtures/apps/h2-echo.ts', import.meta.url))
-const skip = skipUnless(CHROMIUM, 'chromium', 'chromium') || (haveOpenssl ? false : skipOrFail('openssl not found (Debian package openssl)'))
+const skip =
+  skipUnless(CHROMIUM, 'chromium', 'chromium') ||
+  (haveOpenssl ? false : skipOrFail('openssl not found (Debian package openssl)'))
 
 interface Visit {
   status: number | undefined
@@ -37,13 +39,26 @@ describe('chromium over HTTP/2', { skip }, () => {
         groups: { echo: { app: APP, processes: 1 } },
         routes: [
           { path: '/basic', upstream, auth: { scheme: 'basic', realm: REALM, provider: ['office', 'local'] } },
-          { path: '/grp', group: 'echo', auth: { scheme: 'digest', realm: REALM, provider: 'local', passAuthorization: true } },
+          {
+            path: '/grp',
+            group: 'echo',
+            auth: { scheme: 'digest', realm: REALM, provider: 'local', passAuthorization: true },
+          },
         ],
       }
     })
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       timeout: 30_000,
     })
   })
@@ -57,9 +72,14 @@ describe('chromium over HTTP/2', { skip }, () => {
     const context = await browser.newContext({ httpCredentials: { username, password }, ignoreHTTPSErrors: true })
     try {
       const page = await context.newPage()
-      const response = await page.goto(`https://127.0.0.1:${stack.gw.port}${path}`, { timeout: 15_000, waitUntil: 'load' })
+      const response = await page.goto(`https://127.0.0.1:${stack.gw.port}${path}`, {
+        timeout: 15_000,
+        waitUntil: 'load',
+      })
       const status = response?.status()
-      const protocol = await page.evaluate(() => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).nextHopProtocol)
+      const protocol = await page.evaluate(
+        () => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).nextHopProtocol,
+      )
       const tls = (await response?.securityDetails())?.protocol
       let seen: Visit['seen']
       if (status === 200) seen = JSON.parse((await page.textContent('pre', { timeout: 5_000 })) ?? '')
@@ -77,7 +97,10 @@ describe('chromium over HTTP/2', { skip }, () => {
     assert.equal(v.seen?.url, '/basic/welcome')
     assert.equal(v.seen?.headers['x-remote-user'], 'alice')
     assert.equal(v.seen?.headers.authorization, undefined)
-    assert.deepEqual(Object.keys(v.seen?.headers ?? {}).filter((k) => k.startsWith(':')), [])
+    assert.deepEqual(
+      Object.keys(v.seen?.headers ?? {}).filter((k) => k.startsWith(':')),
+      [],
+    )
   })
 
   test('Digest: a protected daemon-group page loads over h2; the app sees dave, Host from :authority', async () => {
@@ -87,7 +110,10 @@ describe('chromium over HTTP/2', { skip }, () => {
     assert.equal(v.seen?.headers['x-remote-user'], 'dave')
     assert.equal(v.seen?.headers.host, `127.0.0.1:${stack.gw.port}`)
     assert.match(String(v.seen?.headers.authorization), /^Digest .*username="dave"/)
-    assert.deepEqual(Object.keys(v.seen?.headers ?? {}).filter((k) => k.startsWith(':')), [])
+    assert.deepEqual(
+      Object.keys(v.seen?.headers ?? {}).filter((k) => k.startsWith(':')),
+      [],
+    )
   })
 
   test('wrong credentials end in a final 401 over h2, and the upstream never sees a request', async () => {

@@ -30,7 +30,13 @@ describe('chromium', { skip }, () => {
   before(async () => {
     stack = await startStack(({ dir, upstream }) => {
       writeStandardUsers(dir)
-      const digest = (extra: Record<string, unknown>) => ({ scheme: 'digest', realm: REALM, provider: 'local', passAuthorization: true, ...extra })
+      const digest = (extra: Record<string, unknown>) => ({
+        scheme: 'digest',
+        realm: REALM,
+        provider: 'local',
+        passAuthorization: true,
+        ...extra,
+      })
       return {
         providers: standardProviders,
         routes: [
@@ -43,7 +49,16 @@ describe('chromium', { skip }, () => {
     })
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       timeout: 30_000,
     })
     mkdirSync(OUTPUT, { recursive: true })

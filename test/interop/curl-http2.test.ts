@@ -18,7 +18,8 @@ import { REALM, standardProviders, startStack, users, writeStandardUsers, type I
 import { haveOpenssl, makeCertificate } from '../helpers/tls-cert.js'
 
 const APP = fileURLToPath(new URL('../fixtures/apps/h2-echo.ts', import.meta.url))
-const skip = skipUnless(CURL, 'curl', 'curl') || (haveOpenssl ? false : skipOrFail('openssl not found (Debian package openssl)'))
+const skip =
+  skipUnless(CURL, 'curl', 'curl') || (haveOpenssl ? false : skipOrFail('openssl not found (Debian package openssl)'))
 
 interface Result {
   status: number
@@ -34,7 +35,8 @@ describe('curl --http2', { skip }, () => {
 
   before(async () => {
     const features = await run(CURL, ['-V'], { timeoutMs: 5_000 })
-    if (!/^Features:.*\bHTTP2\b/m.test(features.stdout)) throw new Error(`this curl has no HTTP2 feature:\n${features.stdout}`)
+    if (!/^Features:.*\bHTTP2\b/m.test(features.stdout))
+      throw new Error(`this curl has no HTTP2 feature:\n${features.stdout}`)
     stack = await startStack(({ dir, upstream }) => {
       writeStandardUsers(dir)
       const files = makeCertificate(dir, 'front', 7007)
@@ -62,8 +64,26 @@ describe('curl --http2', { skip }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'gh-curl2-'))
     try {
       const bodyFile = join(dir, 'body')
-      const r = await run(CURL, ['-sS', '--http2', '--cacert', cert, '--noproxy', '*', '--max-time', '10', '-o', bodyFile,
-        '-w', '%{http_code}\\n%{http_version}\\n%{header_json}', ...args, `https://${authority}${path}`], { timeoutMs: 15_000, ...(input !== undefined ? { input } : {}) })
+      const r = await run(
+        CURL,
+        [
+          '-sS',
+          '--http2',
+          '--cacert',
+          cert,
+          '--noproxy',
+          '*',
+          '--max-time',
+          '10',
+          '-o',
+          bodyFile,
+          '-w',
+          '%{http_code}\\n%{http_version}\\n%{header_json}',
+          ...args,
+          `https://${authority}${path}`,
+        ],
+        { timeoutMs: 15_000, ...(input !== undefined ? { input } : {}) },
+      )
       assert.equal(r.code, 0, r.stderr)
       const [status, httpVersion, ...json] = r.stdout.split('\n')
       let body = ''
@@ -72,7 +92,12 @@ describe('curl --http2', { skip }, () => {
       } catch {
         body = ''
       }
-      return { status: Number(status), httpVersion: httpVersion!, headers: JSON.parse(json.join('\n') || '{}') as Record<string, string[]>, body }
+      return {
+        status: Number(status),
+        httpVersion: httpVersion!,
+        headers: JSON.parse(json.join('\n') || '{}') as Record<string, string[]>,
+        body,
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
@@ -91,7 +116,15 @@ describe('curl --http2', { skip }, () => {
   })
 
   test('--basic over HTTP/2 reaches the upstream as alice: no Authorization, no pseudo-header fields, X-Forwarded-Host from :authority', async () => {
-    const r = await curl2('/basic/page?q=1', ['--basic', '-u', `${users.alice.name}:${users.alice.password}`, '-H', 'X-Remote-User: root', '-H', 'Remote-User: root'])
+    const r = await curl2('/basic/page?q=1', [
+      '--basic',
+      '-u',
+      `${users.alice.name}:${users.alice.password}`,
+      '-H',
+      'X-Remote-User: root',
+      '-H',
+      'Remote-User: root',
+    ])
     assert.equal(r.httpVersion, '2')
     assert.equal(r.status, 200)
     const seen = JSON.parse(r.body)
@@ -115,7 +148,13 @@ describe('curl --http2', { skip }, () => {
     const denied = await curl2('/grp/page')
     assert.equal(denied.status, 401)
     assert.equal(denied.headers['www-authenticate']!.at(-1), `Basic realm="${REALM}", charset="UTF-8"`)
-    const r = await curl2('/grp/page', ['--basic', '-u', `${users.dave.name}:${users.dave.password}`, '-H', 'X-Remote-Groups: admin'])
+    const r = await curl2('/grp/page', [
+      '--basic',
+      '-u',
+      `${users.dave.name}:${users.dave.password}`,
+      '-H',
+      'X-Remote-Groups: admin',
+    ])
     assert.equal(r.httpVersion, '2')
     assert.equal(r.status, 200)
     const seen = JSON.parse(r.body)
@@ -128,7 +167,11 @@ describe('curl --http2', { skip }, () => {
 
   test('an upload of unknown length (-T -) over HTTP/2 reaches the daemon group intact', async () => {
     const data = 'line of an upload whose length curl does not know\n'.repeat(2000)
-    const r = await curl2('/grp/upload', ['--basic', '-u', `${users.dave.name}:${users.dave.password}`, '-T', '-'], data)
+    const r = await curl2(
+      '/grp/upload',
+      ['--basic', '-u', `${users.dave.name}:${users.dave.password}`, '-T', '-'],
+      data,
+    )
     assert.equal(r.httpVersion, '2')
     assert.equal(r.status, 200)
     const seen = JSON.parse(r.body)

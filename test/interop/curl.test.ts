@@ -20,7 +20,13 @@ describe('curl', { skip }, () => {
   before(async () => {
     stack = await startStack(({ dir, upstream }) => {
       writeStandardUsers(dir)
-      const digest = (extra: Record<string, unknown>) => ({ scheme: 'digest', realm: REALM, provider: 'local', passAuthorization: true, ...extra })
+      const digest = (extra: Record<string, unknown>) => ({
+        scheme: 'digest',
+        realm: REALM,
+        provider: 'local',
+        passAuthorization: true,
+        ...extra,
+      })
       return {
         providers: standardProviders,
         routes: [
@@ -28,7 +34,11 @@ describe('curl', { skip }, () => {
           { path: '/digest', upstream, auth: digest({ scheme: ['digest', 'basic'] }) },
           { path: '/digest-sha256', upstream, auth: digest({ md5: false }) },
           { path: '/digest-md5', upstream, auth: digest({ algorithms: ['MD5'] }) },
-          { path: '/staff', upstream, auth: { scheme: ['digest', 'basic'], realm: REALM, provider: 'local', require: { groups: ['staff'] } } },
+          {
+            path: '/staff',
+            upstream,
+            auth: { scheme: ['digest', 'basic'], realm: REALM, provider: 'local', require: { groups: ['staff'] } },
+          },
         ],
       }
     })

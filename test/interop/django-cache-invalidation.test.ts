@@ -45,7 +45,9 @@ describe('a Django database changed by Django while gatehouse has logins cached'
     cleanup = t.cleanup
     db = join(dir, 'db.sqlite3')
     await django({
-      db, op: 'create', users: [
+      db,
+      op: 'create',
+      users: [
         { username: 'alice', password: 'alice-old' },
         { username: 'bob', password: 'bob-pw' },
         { username: 'carol', password: 'carol-pw', groups: ['staff'] },
@@ -53,14 +55,21 @@ describe('a Django database changed by Django while gatehouse has logins cached'
       ],
     })
     upstream = await startEchoUpstream()
-    gw = await startGateway({
-      throttle: { enabled: false },
-      providers: { site: { type: 'django', database: './db.sqlite3', threads: 2 } },
-      routes: [
-        { path: '/app', upstream: upstream.url, auth: { scheme: 'basic', realm: 'Site', provider: 'site' } },
-        { path: '/staff', upstream: upstream.url, auth: { scheme: 'basic', realm: 'Site', provider: 'site', require: { groups: ['staff'] } } },
-      ],
-    }, dir)
+    gw = await startGateway(
+      {
+        throttle: { enabled: false },
+        providers: { site: { type: 'django', database: './db.sqlite3', threads: 2 } },
+        routes: [
+          { path: '/app', upstream: upstream.url, auth: { scheme: 'basic', realm: 'Site', provider: 'site' } },
+          {
+            path: '/staff',
+            upstream: upstream.url,
+            auth: { scheme: 'basic', realm: 'Site', provider: 'site', require: { groups: ['staff'] } },
+          },
+        ],
+      },
+      dir,
+    )
     probe = new CachedLoginProbe(gw, upstream, REFUSED_BY_MS)
   })
 
@@ -68,7 +77,7 @@ describe('a Django database changed by Django while gatehouse has logins cached'
     await gw?.close()
     await upstream?.close()
     cleanup?.()
-  })  /**
+  }) /**
    * Both provider threads watch the database and report the change on their own: waits (bounded)
    * until both have, so a later report cannot empty the cache in the middle of the next test.
    */
@@ -77,7 +86,11 @@ describe('a Django database changed by Django while gatehouse has logins cached'
     const mark = gw.logs.length
     await django({ db, op: 'set_password', username: 'alice', password: 'alice-new' })
     const r = await probe.refusedWithin('/app/x', basic('alice', 'alice-old'), 401)
-    assert.equal(r.status, 401, `the old password was still accepted ${REFUSED_BY_MS} ms after Django saved the new one`)
+    assert.equal(
+      r.status,
+      401,
+      `the old password was still accepted ${REFUSED_BY_MS} ms after Django saved the new one`,
+    )
     assert.equal(r.challenge, CHALLENGE)
     assert.equal(r.leaked, 0, 'the upstream never saw the refused request')
     await probe.threadsReported('site', 2, mark)

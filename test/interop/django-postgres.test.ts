@@ -24,9 +24,17 @@ const SITE = join(FIXTURES, 'django')
 const DATABASE = 'site'
 const CHALLENGE = 'Basic realm="Wiki", charset="UTF-8"'
 
-const skip = skipUnlessPostgres() || skipUnlessPython(['django', 'psycopg2'], 'python3-django python3-psycopg2') || skipUnless(CURL, 'curl', 'curl')
+const skip =
+  skipUnlessPostgres() ||
+  skipUnlessPython(['django', 'psycopg2'], 'python3-django python3-psycopg2') ||
+  skipUnless(CURL, 'curl', 'curl')
 
-interface Seen { REMOTE_USER: string | null; AUTH_TYPE: string | null; HTTP_X_REMOTE_USER: string | null; HTTP_AUTHORIZATION: string | null }
+interface Seen {
+  REMOTE_USER: string | null
+  AUTH_TYPE: string | null
+  HTTP_X_REMOTE_USER: string | null
+  HTTP_AUTHORIZATION: string | null
+}
 
 describe('a Django site on PostgreSQL checks the passwords of another WSGI application', { skip }, () => {
   let pg: PostgresCluster | undefined
@@ -41,14 +49,19 @@ describe('a Django site on PostgreSQL checks the passwords of another WSGI appli
       env: { ...noProxyEnv(), ...djangoEnv, PYTHONPATH: SITE },
       timeoutMs: 120_000,
     })
-    if (r.code !== 0) throw new Error(`django_postgres_users.py exited with ${r.code ?? r.signal}: ${r.stderr.slice(-2000)}`)
+    if (r.code !== 0)
+      throw new Error(`django_postgres_users.py exited with ${r.code ?? r.signal}: ${r.stderr.slice(-2000)}`)
     return JSON.parse(r.stdout) as { ok: true; django: number[]; vendor: string }
   }
 
   const url = (path: string) => `${gw!.url}${path}`
-  const login = (path: string, user: string, password: string) => curl(url(path), ['--basic', '-u', `${user}:${password}`])
+  const login = (path: string, user: string, password: string) =>
+    curl(url(path), ['--basic', '-u', `${user}:${password}`])
   /** How many requests the protected application has received so far. */
-  const received = () => readFileSync(record, 'utf8').split('\n').filter((l) => l !== '').length
+  const received = () =>
+    readFileSync(record, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '').length
   const cacheHits = () => gw!.gw.gatehouse.deps.identities.hits
 
   /** Asserts a refusal: the exact status and challenge, and that the application never saw it. */
@@ -66,7 +79,12 @@ describe('a Django site on PostgreSQL checks the passwords of another WSGI appli
     const before = received()
     const r = await login(path, user, password)
     assert.equal(r.status, 200, `${user} on ${path}`)
-    assert.deepEqual(JSON.parse(r.body) as Seen, { REMOTE_USER: user, AUTH_TYPE: 'Basic', HTTP_X_REMOTE_USER: user, HTTP_AUTHORIZATION: null })
+    assert.deepEqual(JSON.parse(r.body) as Seen, {
+      REMOTE_USER: user,
+      AUTH_TYPE: 'Basic',
+      HTTP_X_REMOTE_USER: user,
+      HTTP_AUTHORIZATION: null,
+    })
     assert.equal(received(), before + 1)
   }
 
@@ -82,7 +100,8 @@ describe('a Django site on PostgreSQL checks the passwords of another WSGI appli
       PYTHONDONTWRITEBYTECODE: '1',
     }
     const created = await django({
-      op: 'create', users: [
+      op: 'create',
+      users: [
         { username: 'ann', password: 'ann-pass', groups: ['staff'] },
         { username: 'ben', password: 'ben-pass' },
         { username: 'carl', password: 'carl-pass', active: false },
@@ -95,17 +114,36 @@ describe('a Django site on PostgreSQL checks the passwords of another WSGI appli
     cleanup = t.cleanup
     record = join(t.dir, 'received.log')
     writeFileSync(record, '')
-    const route = (path: string, staff: boolean) =>
-      ({ path, group: 'wiki', auth: { scheme: 'basic', realm: 'Wiki', provider: 'site', cache: false, ...(staff ? { require: { groups: ['staff'] } } : {}) } })
-    gw = await startGateway({
-      // Deliberate failures from one address: the login throttle is not what is tested here.
-      throttle: { enabled: false },
-      groups: {
-        site: { wsgi: join(SITE, 'mysite', 'wsgi.py'), provider: join(SITE, 'auth.wsgi'), python: PYTHON, pythonPath: [SITE], threads: 4, env: djangoEnv },
-        wiki: { wsgi: join(FIXTURES, 'recorder.py'), python: PYTHON, threads: 2, env: { GATEHOUSE_RECORD: record } },
+    const route = (path: string, staff: boolean) => ({
+      path,
+      group: 'wiki',
+      auth: {
+        scheme: 'basic',
+        realm: 'Wiki',
+        provider: 'site',
+        cache: false,
+        ...(staff ? { require: { groups: ['staff'] } } : {}),
       },
-      routes: [route('/wiki', false), route('/wiki-staff', true)],
-    }, t.dir)
+    })
+    gw = await startGateway(
+      {
+        // Deliberate failures from one address: the login throttle is not what is tested here.
+        throttle: { enabled: false },
+        groups: {
+          site: {
+            wsgi: join(SITE, 'mysite', 'wsgi.py'),
+            provider: join(SITE, 'auth.wsgi'),
+            python: PYTHON,
+            pythonPath: [SITE],
+            threads: 4,
+            env: djangoEnv,
+          },
+          wiki: { wsgi: join(FIXTURES, 'recorder.py'), python: PYTHON, threads: 2, env: { GATEHOUSE_RECORD: record } },
+        },
+        routes: [route('/wiki', false), route('/wiki-staff', true)],
+      },
+      t.dir,
+    )
   })
 
   after(async () => {
@@ -114,8 +152,14 @@ describe('a Django site on PostgreSQL checks the passwords of another WSGI appli
     cleanup?.()
   })
 
-  test('the users live in PostgreSQL: Django\'s auth_user table, read back with psql', async () => {
-    const r = await pg!.client('psql', ['-d', DATABASE, '-At', '-c', 'SELECT username, is_active FROM auth_user ORDER BY username'])
+  test("the users live in PostgreSQL: Django's auth_user table, read back with psql", async () => {
+    const r = await pg!.client('psql', [
+      '-d',
+      DATABASE,
+      '-At',
+      '-c',
+      'SELECT username, is_active FROM auth_user ORDER BY username',
+    ])
     assert.equal(r.code, 0, r.stderr)
     assert.deepEqual(r.stdout.trim().split('\n'), ['ann|t', 'ben|t', 'carl|f', 'dora|t'])
   })
@@ -132,14 +176,14 @@ describe('a Django site on PostgreSQL checks the passwords of another WSGI appli
     await refused('/wiki/page', 'carl', 'carl-pass', 401)
   })
 
-  test('require groups: Django\'s groups_for_user lets a staff member in (200) and refuses a user outside staff (403)', async () => {
+  test("require groups: Django's groups_for_user lets a staff member in (200) and refuses a user outside staff (403)", async () => {
     await admitted('/wiki-staff/page', 'ann', 'ann-pass')
     await refused('/wiki-staff/page', 'ben', 'ben-pass', 403)
     // A wrong password is still a 401 on the group route, not a 403 that would confirm the user.
     await refused('/wiki-staff/page', 'ben', 'ben-wrong', 401)
   })
 
-  test('set_password + save through Django\'s ORM: the next login (cache: false) refuses the old password and accepts the new', async () => {
+  test("set_password + save through Django's ORM: the next login (cache: false) refuses the old password and accepts the new", async () => {
     const hits = cacheHits()
     await admitted('/wiki-staff/page', 'dora', 'dora-old')
     await admitted('/wiki-staff/page', 'dora', 'dora-old')
@@ -152,7 +196,16 @@ describe('a Django site on PostgreSQL checks the passwords of another WSGI appli
   test('no log line carries a password or a Basic credential', () => {
     assert.ok(gw!.logs.length > 0, 'the gateway logged')
     const logs = gw!.logs.join('')
-    for (const secret of ['ann-pass', 'ann-wrong', 'ben-pass', 'ben-wrong', 'carl-pass', 'dora-old', 'dora-new', 'Basic YW5u']) {
+    for (const secret of [
+      'ann-pass',
+      'ann-wrong',
+      'ben-pass',
+      'ben-wrong',
+      'carl-pass',
+      'dora-old',
+      'dora-new',
+      'Basic YW5u',
+    ]) {
       assert.equal(logs.includes(secret), false, `a log line contains ${secret}`)
     }
   })

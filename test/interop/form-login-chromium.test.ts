@@ -25,13 +25,25 @@ describe('form login in chromium', { skip }, () => {
     cleanup = t.cleanup
     app = await startPrivateApp()
     writeFile(t.dir, 'users.htpasswd', `alice:${bcrypt.hashSync('alice pw', 4)}\n`)
-    gw = await startGateway({
-      providers: { office: { type: 'htpasswd', file: './users.htpasswd' } },
-      routes: [{ path: '/app', upstream: app.url, auth: { realm: 'Office', provider: 'office', scheme: 'form' } }],
-    }, t.dir)
+    gw = await startGateway(
+      {
+        providers: { office: { type: 'htpasswd', file: './users.htpasswd' } },
+        routes: [{ path: '/app', upstream: app.url, auth: { realm: 'Office', provider: 'office', scheme: 'form' } }],
+      },
+      t.dir,
+    )
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       timeout: 30_000,
     })
   })
@@ -52,7 +64,10 @@ describe('form login in chromium', { skip }, () => {
     assert.equal(app.seen.length, 0)
     await page.getByLabel('User name').fill('alice')
     await page.getByLabel('Password').fill('alice pw')
-    await Promise.all([page.waitForURL(`${gw.url}/app/start?x=1`), page.getByRole('button', { name: 'Sign in' }).click()])
+    await Promise.all([
+      page.waitForURL(`${gw.url}/app/start?x=1`),
+      page.getByRole('button', { name: 'Sign in' }).click(),
+    ])
     assert.equal(await page.textContent('#secret'), 'private page of alice at /app/start?x=1')
     await Promise.all([page.waitForURL(`${gw.url}/app/next`), page.click('#next')])
     assert.equal(await page.textContent('#secret'), 'private page of alice at /app/next')
@@ -62,9 +77,15 @@ describe('form login in chromium', { skip }, () => {
     assert.equal(stolen[0]!.sameSite, 'Lax')
 
     await page.goto(`${gw.url}/.gatehouse/logout`)
-    await Promise.all([page.waitForURL(`${gw.url}/.gatehouse/login`), page.getByRole('button', { name: 'Sign out' }).click()])
+    await Promise.all([
+      page.waitForURL(`${gw.url}/.gatehouse/login`),
+      page.getByRole('button', { name: 'Sign out' }).click(),
+    ])
     const seenAtLogout = app.seen.length
-    assert.deepEqual((await context.cookies()).filter((c) => c.name === 'gatehouse_session'), [])
+    assert.deepEqual(
+      (await context.cookies()).filter((c) => c.name === 'gatehouse_session'),
+      [],
+    )
 
     // Back past the logout confirmation to /app/next: refetched (no-store), and sent to the login page.
     await page.goBack()

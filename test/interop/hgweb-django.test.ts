@@ -28,9 +28,11 @@ const HG = which('hg')
 const hasDjango = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import django'], { stdio: 'ignore' }).status === 0
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`, 'utf8').toString('base64')}`
 
-const skip = needs(HG !== undefined, 'hg not found (Debian package mercurial)') || needs(hasDjango, `Django not importable by ${PYTHON} (Debian package python3-django)`)
+const skip =
+  needs(HG !== undefined, 'hg not found (Debian package mercurial)') ||
+  needs(hasDjango, `Django not importable by ${PYTHON} (Debian package python3-django)`)
 
-describe('hgweb protected by a Django site\'s users: committers push, others only clone', { skip }, () => {
+describe("hgweb protected by a Django site's users: committers push, others only clone", { skip }, () => {
   let gw: TestGateway
   let cleanup: () => void
   let dir: string
@@ -38,11 +40,19 @@ describe('hgweb protected by a Django site\'s users: committers push, others onl
   let seen: string
   const repoUrl = (cred = '') => `http://${cred}127.0.0.1:${gw.port}/hg/demo`
   const served = () => join(data, 'repos', 'demo')
-  const seenLines = () => (existsSync(seen) ? readFileSync(seen, 'utf8').split('\n').filter((l) => l !== '') : [])
+  const seenLines = () =>
+    existsSync(seen)
+      ? readFileSync(seen, 'utf8')
+          .split('\n')
+          .filter((l) => l !== '')
+      : []
 
   /** `hg` with only the given config file (no ~/.hgrc, no /etc/mercurial), never prompting. */
   const hg = (args: string[], hgrc = join(dir, 'empty.hgrc')): Promise<RunResult> =>
-    run(HG!, ['--noninteractive', ...args], { env: { ...noProxyEnv(), HGPLAIN: '1', HGRCPATH: hgrc, HOME: dir }, timeoutMs: 60_000 })
+    run(HG!, ['--noninteractive', ...args], {
+      env: { ...noProxyEnv(), HGPLAIN: '1', HGRCPATH: hgrc, HOME: dir },
+      timeoutMs: 60_000,
+    })
   const ok = (r: RunResult, what: string) => assert.equal(r.code, 0, `${what}: ${r.stdout}${r.stderr}`)
   const servedLog = async () => {
     const r = await hg(['log', '-R', served(), '-T', '{node} {desc}\n'])
@@ -64,11 +74,17 @@ describe('hgweb protected by a Django site\'s users: committers push, others onl
     data = join(dir, 'data')
     seen = join(dir, 'seen.log')
     writeFileSync(join(dir, 'empty.hgrc'), '')
-    const setup = spawnSync(PYTHON, [join(EXAMPLE, 'setup.py')], { env: { ...process.env, HGSITE_DATA: data, PYTHONDONTWRITEBYTECODE: '1' }, encoding: 'utf8' })
+    const setup = spawnSync(PYTHON, [join(EXAMPLE, 'setup.py')], {
+      env: { ...process.env, HGSITE_DATA: data, PYTHONDONTWRITEBYTECODE: '1' },
+      encoding: 'utf8',
+    })
     assert.equal(setup.status, 0, `setup.py: ${setup.stderr}`)
 
     // The example's own configuration; only the port, the data directory and the recorder differ.
-    const raw = parseYaml(readFileSync(join(EXAMPLE, 'gatehouse.yaml'), 'utf8')) as { listen?: unknown; groups: Record<string, { wsgi: string; env?: Record<string, string> }> }
+    const raw = parseYaml(readFileSync(join(EXAMPLE, 'gatehouse.yaml'), 'utf8')) as {
+      listen?: unknown
+      groups: Record<string, { wsgi: string; env?: Record<string, string> }>
+    }
     delete raw.listen
     for (const g of Object.values(raw.groups)) g.env = { ...g.env, HGSITE_DATA: data, PYTHONDONTWRITEBYTECODE: '1' }
     const hgGroup = raw.groups.hg!
@@ -87,8 +103,14 @@ describe('hgweb protected by a Django site\'s users: committers push, others onl
     ok(await hg(['clone', repoUrl('ben:ben-pass@'), clone]), 'hg clone as ben')
     assert.equal(readFileSync(join(clone, 'README'), 'utf8'), 'A repository served by hgweb behind gatehouse.\n')
     const lines = seenLines()
-    assert.ok(lines.some((l) => l.startsWith('GET cmd=getbundle') && l.endsWith(' ben')), lines.join('\n'))
-    assert.ok(lines.every((l) => l.startsWith('GET ')), lines.join('\n'))
+    assert.ok(
+      lines.some((l) => l.startsWith('GET cmd=getbundle') && l.endsWith(' ben')),
+      lines.join('\n'),
+    )
+    assert.ok(
+      lines.every((l) => l.startsWith('GET ')),
+      lines.join('\n'),
+    )
   })
 
   test('without credentials hg is refused with 401 by the front, and nothing reaches hgweb', async () => {
@@ -96,8 +118,16 @@ describe('hgweb protected by a Django site\'s users: committers push, others onl
     const r = await hg(['clone', repoUrl(), join(dir, 'anonymous')])
     assert.notEqual(r.code, 0)
     assert.match(r.stderr, /authorization required/)
-    for (const [method, query] of [['GET', 'capabilities'], ['POST', 'unbundle']] as const) {
-      const res = await http(method, `/hg/demo?cmd=${query}`, { 'content-type': 'application/mercurial-0.1' }, method === 'POST' ? 'HG10UN' : undefined)
+    for (const [method, query] of [
+      ['GET', 'capabilities'],
+      ['POST', 'unbundle'],
+    ] as const) {
+      const res = await http(
+        method,
+        `/hg/demo?cmd=${query}`,
+        { 'content-type': 'application/mercurial-0.1' },
+        method === 'POST' ? 'HG10UN' : undefined,
+      )
       assert.equal(res.status, 401, `${method} ?cmd=${query}`)
       assert.equal(res.headers.get('www-authenticate'), 'Basic realm="Mercurial repositories", charset="UTF-8"')
     }
@@ -116,7 +146,12 @@ describe('hgweb protected by a Django site\'s users: committers push, others onl
     const during = seenLines().slice(before)
     assert.ok(during.length > 0 && during.every((l) => l.startsWith('GET ') && l.endsWith(' ben')), during.join('\n'))
 
-    const res = await http('POST', '/hg/demo?cmd=unbundle', { authorization: basic('ben', 'ben-pass'), 'content-type': 'application/mercurial-0.1' }, 'HG10UN')
+    const res = await http(
+      'POST',
+      '/hg/demo?cmd=unbundle',
+      { authorization: basic('ben', 'ben-pass'), 'content-type': 'application/mercurial-0.1' },
+      'HG10UN',
+    )
     assert.equal(res.status, 403)
     assert.equal(await res.text(), 'Forbidden\n')
     assert.equal(seenLines().length, before + during.length)
@@ -151,12 +186,30 @@ describe('hgweb protected by a Django site\'s users: committers push, others onl
       return /name="csrfmiddlewaretoken" value="([^"]+)"/.exec(await res.text())![1]!
     }
     const post = async (path: string, form: Record<string, string>) =>
-      keep(await http('POST', path, { cookie: cookie(), 'content-type': 'application/x-www-form-urlencoded', referer: `${gw.url}${path}` }, new URLSearchParams(form).toString()))
+      keep(
+        await http(
+          'POST',
+          path,
+          { cookie: cookie(), 'content-type': 'application/x-www-form-urlencoded', referer: `${gw.url}${path}` },
+          new URLSearchParams(form).toString(),
+        ),
+      )
 
-    const login = await post('/admin/login/', { csrfmiddlewaretoken: await token('/admin/login/'), username: 'admin', password: 'admin-pass', next: '/admin/' })
+    const login = await post('/admin/login/', {
+      csrfmiddlewaretoken: await token('/admin/login/'),
+      username: 'admin',
+      password: 'admin-pass',
+      next: '/admin/',
+    })
     assert.equal(login.status, 302)
     assert.equal(login.headers.get('location'), '/admin/')
-    const add = await post('/admin/auth/user/add/', { csrfmiddlewaretoken: await token('/admin/auth/user/add/'), username: 'cleo', password1: 'cleo-secret-4711', password2: 'cleo-secret-4711', _save: 'Save' })
+    const add = await post('/admin/auth/user/add/', {
+      csrfmiddlewaretoken: await token('/admin/auth/user/add/'),
+      username: 'cleo',
+      password1: 'cleo-secret-4711',
+      password2: 'cleo-secret-4711',
+      _save: 'Save',
+    })
     assert.equal(add.status, 302, await add.text())
 
     ok(await hg(['clone', repoUrl('cleo:cleo-secret-4711@'), join(dir, 'cleo')]), 'hg clone as cleo')

@@ -40,7 +40,9 @@ describe('path confusion through nginx auth_request with the example configurati
     writeFile(t.dir, 'groups', 'staff: alice\n')
     writeFile(t.dir, 'digest-secret', 'nginx-path-test-secret-0123456789\n')
     UserStore.open(join(t.dir, 'gatehouse.sqlite'), { create: true }).close()
-    const example = parse(readFileSync(new URL('../../examples/sidecar-nginx/gatehouse.yaml', import.meta.url), 'utf8')) as Record<string, unknown>
+    const example = parse(
+      readFileSync(new URL('../../examples/sidecar-nginx/gatehouse.yaml', import.meta.url), 'utf8'),
+    ) as Record<string, unknown>
     delete example.listen
     echo = await startEchoUpstream()
     gw = await startGateway(example, t.dir)
@@ -61,8 +63,12 @@ describe('path confusion through nginx auth_request with the example configurati
       s.setTimeout(15_000, () => s.destroy())
       let out = ''
       s.setEncoding('latin1')
-      s.on('data', (c: string) => { out += c })
-      s.on('error', (err: NodeJS.ErrnoException) => { if (err.code !== 'ECONNRESET') reject(err) })
+      s.on('data', (c: string) => {
+        out += c
+      })
+      s.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ECONNRESET') reject(err)
+      })
       s.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(out)?.[1] ?? 0)))
       s.write(Buffer.from(head, 'latin1'))
     })
@@ -74,7 +80,10 @@ describe('path confusion through nginx auth_request with the example configurati
     const status = await send(target, credentials)
     assert.equal(status, 403, `${target}: status ${status}`)
     assert.equal(echo.seen.length, before, `the app saw ${target}`)
-    assert.ok(!nginx.errorLog().includes(`auth request unexpected status`), `nginx saw a status auth_request cannot pass on for ${target}`)
+    assert.ok(
+      !nginx.errorLog().includes(`auth request unexpected status`),
+      `nginx saw a status auth_request cannot pass on for ${target}`,
+    )
   }
 
   test('a raw # in the URI: refused for bob outside staff, and without credentials', async () => {
@@ -89,7 +98,8 @@ describe('path confusion through nginx auth_request with the example configurati
   })
 
   test('case and ; parameters that name /staff: refused for bob', async () => {
-    for (const t of ['/STAFF/x', '/%53taff/x', '/staff;x', '/staff;jsessionid=1/x', '/public/..;/staff/x']) await refused(t, BOB)
+    for (const t of ['/STAFF/x', '/%53taff/x', '/staff;x', '/staff;jsessionid=1/x', '/public/..;/staff/x'])
+      await refused(t, BOB)
   })
 
   test('ordinary paths keep working with / and /staff both routed', async () => {
@@ -109,18 +119,33 @@ describe('path confusion through nginx auth_request with the example configurati
   })
 
   test('generated targets (150): what reaches the app, every app-side reading would allow', async () => {
-    const routes: LeveledRoute[] = [{ path: '/', level: 1 }, { path: '/staff', level: 2 }, { path: '/docs', level: 3 }, { path: '/public', level: 0 }]
+    const routes: LeveledRoute[] = [
+      { path: '/', level: 1 },
+      { path: '/staff', level: 2 },
+      { path: '/docs', level: 3 },
+      { path: '/public', level: 0 },
+    ]
     const routers = appRouters(routes)
-    const who = fc.constantFrom({ credentials: undefined, level: 0 }, { credentials: BOB, level: 1 }, { credentials: ALICE, level: 2 })
-    await fc.assert(fc.asyncProperty(requestTarget, who, async (target, { credentials, level }) => {
-      const before = echo.seen.length
-      const status = await send(target, credentials)
-      const reached = echo.seen.slice(before)
-      if (reached.length === 0) return
-      assert.equal(status, 200)
-      for (const r of appReadings(routes, routers, reached[0]!.url, true)) {
-        assert.ok((r.route?.level ?? 0) <= level, `${JSON.stringify(target)} reached the app at level ${level}, but ${r.name} dispatches to ${r.route?.path}`)
-      }
-    }), { seed: 0x1e9, numRuns: 150 })
+    const who = fc.constantFrom(
+      { credentials: undefined, level: 0 },
+      { credentials: BOB, level: 1 },
+      { credentials: ALICE, level: 2 },
+    )
+    await fc.assert(
+      fc.asyncProperty(requestTarget, who, async (target, { credentials, level }) => {
+        const before = echo.seen.length
+        const status = await send(target, credentials)
+        const reached = echo.seen.slice(before)
+        if (reached.length === 0) return
+        assert.equal(status, 200)
+        for (const r of appReadings(routes, routers, reached[0]!.url, true)) {
+          assert.ok(
+            (r.route?.level ?? 0) <= level,
+            `${JSON.stringify(target)} reached the app at level ${level}, but ${r.name} dispatches to ${r.route?.path}`,
+          )
+        }
+      }),
+      { seed: 0x1e9, numRuns: 150 },
+    )
   })
 })

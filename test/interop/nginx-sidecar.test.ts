@@ -64,7 +64,10 @@ describe('nginx auth_request with gatehouse as the sidecar', { skip }, () => {
         throttle: { perAddress: false, perUser: { maxFailures: 3 }, delay: 0 },
         routes: [
           { path: '/basic', auth: { scheme: 'basic', realm: REALM, provider: ['office', 'local'] } },
-          { path: '/staff', auth: { scheme: 'basic', realm: REALM, provider: 'local', require: { groups: ['staff'] } } },
+          {
+            path: '/staff',
+            auth: { scheme: 'basic', realm: REALM, provider: 'local', require: { groups: ['staff'] } },
+          },
           { path: '/digest', auth: { scheme: 'digest', realm: REALM, provider: 'local', algorithms: ['SHA-256'] } },
           { path: '/offers', auth: { scheme: ['digest', 'basic'], realm: REALM, provider: 'local' } },
           { path: '/public' },
@@ -83,7 +86,9 @@ describe('nginx auth_request with gatehouse as the sidecar', { skip }, () => {
     const asRoot = process.getuid?.() === 0 ? 'user root;\n' : ''
     const file = join(dir, 'nginx.conf')
     writeFileSync(file, asRoot + conf)
-    nginx = spawn(NGINX, ['-p', dir, '-c', file, '-e', join(dir, 'startup.log')], { stdio: ['ignore', 'ignore', 'pipe'] })
+    nginx = spawn(NGINX, ['-p', dir, '-c', file, '-e', join(dir, 'startup.log')], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
     nginx.stderr?.resume()
     await waitForPort(port, nginx, join(dir, 'error.log'))
     base = `http://127.0.0.1:${port}`
@@ -117,11 +122,21 @@ describe('nginx auth_request with gatehouse as the sidecar', { skip }, () => {
   })
 
   test('client-forged identity headers and their look-alikes never reach the upstream', async () => {
-    const forged = ['-H', 'X-Remote-User: root', '-H', 'X_Remote_User: root', '-H', 'Remote-User: root', '-H', 'X-Remote-Groups: admin']
+    const forged = [
+      '-H',
+      'X-Remote-User: root',
+      '-H',
+      'X_Remote_User: root',
+      '-H',
+      'Remote-User: root',
+      '-H',
+      'X-Remote-Groups: admin',
+    ]
     const pub = await curl(`${base}/public/x`, forged)
     assert.equal(pub.status, 200)
     const seenPublic = JSON.parse(pub.body).headers
-    for (const h of ['x-remote-user', 'x_remote_user', 'remote-user', 'x-remote-groups']) assert.equal(seenPublic[h], undefined, h)
+    for (const h of ['x-remote-user', 'x_remote_user', 'remote-user', 'x-remote-groups'])
+      assert.equal(seenPublic[h], undefined, h)
     const authed = await curl(`${base}/basic/x`, [...forged, '-u', `${users.alice.name}:${users.alice.password}`])
     assert.equal(authed.status, 200)
     const seen = JSON.parse(authed.body).headers
@@ -154,17 +169,31 @@ describe('nginx auth_request with gatehouse as the sidecar', { skip }, () => {
   test('Digest with a wrong password: 401 with a fresh challenge', async () => {
     const r = await curl(`${base}/digest/doc`, ['--digest', '-u', `${users.dave.name}:nope`])
     assert.equal(r.status, 401)
-    assert.match(r.headers['www-authenticate']?.[0] ?? '', /^Digest realm="Office", qop="auth", algorithm=SHA-256, nonce="/)
+    assert.match(
+      r.headers['www-authenticate']?.[0] ?? '',
+      /^Digest realm="Office", qop="auth", algorithm=SHA-256, nonce="/,
+    )
   })
 
   test('a user locked out by login throttling gets 403 through nginx, not 500 (sidecar.throttledStatus: 403)', async () => {
     for (let i = 0; i < 3; i++) assert.equal((await curl(`${base}/basic/x`, ['-u', 'mallory:guess'])).status, 401)
     const locked = await curl(`${base}/basic/x`, ['-u', 'mallory:guess'])
     assert.equal(locked.status, 403)
-    const direct = await curl(`http://127.0.0.1:${stack.gw.port}/auth`, ['-u', 'mallory:guess', '-H', 'X-Original-URI: /basic/x', '-H', 'X-Original-Method: GET'])
+    const direct = await curl(`http://127.0.0.1:${stack.gw.port}/auth`, [
+      '-u',
+      'mallory:guess',
+      '-H',
+      'X-Original-URI: /basic/x',
+      '-H',
+      'X-Original-Method: GET',
+    ])
     assert.equal(direct.status, 403)
     assert.match(String(direct.headers['retry-after']), /^\d+$/)
-    assert.equal((await curl(`${base}/staff/page`, ['-u', `${users.dave.name}:${users.dave.password}`])).status, 200, 'other users are not affected')
+    assert.equal(
+      (await curl(`${base}/staff/page`, ['-u', `${users.dave.name}:${users.dave.password}`])).status,
+      200,
+      'other users are not affected',
+    )
   })
 
   test('several challenges: nginx 1.22 passes the first only, 1.23 and later all of them', async () => {

@@ -14,7 +14,15 @@ interface ClientResult {
   history: number[]
   seen: { url: string; headers: Record<string, string | undefined> } | null
   sentScheme: string | null
-  sentDigest: { username: string; realm: string; algorithm: string; nc: string; nonce: string; qop: string; uri: string } | null
+  sentDigest: {
+    username: string
+    realm: string
+    algorithm: string
+    nc: string
+    nonce: string
+    qop: string
+    uri: string
+  } | null
   authenticationInfo: string | null
   wwwAuthenticate: string | null
 }
@@ -57,7 +65,12 @@ describe('python requests', { skip }, () => {
 
   describe('HTTPBasicAuth', () => {
     test('sends credentials up front and reaches the upstream as alice (password with colons)', async () => {
-      const { results } = await client({ urls: [url('/basic/a?b=c')], auth: 'basic', user: users.alice.name, password: users.alice.password })
+      const { results } = await client({
+        urls: [url('/basic/a?b=c')],
+        auth: 'basic',
+        user: users.alice.name,
+        password: users.alice.password,
+      })
       const [r] = results
       assert.equal(r?.status, 200)
       assert.deepEqual(r?.history, [])
@@ -67,18 +80,34 @@ describe('python requests', { skip }, () => {
     })
 
     test('a UTF-8 user name passed as UTF-8 bytes authenticates café', async () => {
-      const { results } = await client({ urls: [url('/basic/')], auth: 'basic', user: users.cafe.name, password: users.cafe.password, utf8: true })
+      const { results } = await client({
+        urls: [url('/basic/')],
+        auth: 'basic',
+        user: users.cafe.name,
+        password: users.cafe.password,
+        utf8: true,
+      })
       assert.equal(results[0]?.status, 200)
       assert.equal(results[0]?.seen?.headers['x-remote-user'], 'caf%C3%A9')
     })
 
     test('a str user name, which requests encodes as latin-1, is not valid UTF-8 and gets 400', async () => {
-      const { results } = await client({ urls: [url('/basic/')], auth: 'basic', user: users.cafe.name, password: users.cafe.password })
+      const { results } = await client({
+        urls: [url('/basic/')],
+        auth: 'basic',
+        user: users.cafe.name,
+        password: users.cafe.password,
+      })
       assert.equal(results[0]?.status, 400)
     })
 
     test('a wrong password gets 401 with the Basic challenge', async () => {
-      const { results } = await client({ urls: [url('/basic/')], auth: 'basic', user: users.alice.name, password: 'wonder' })
+      const { results } = await client({
+        urls: [url('/basic/')],
+        auth: 'basic',
+        user: users.alice.name,
+        password: 'wonder',
+      })
       assert.equal(results[0]?.status, 401)
       assert.equal(results[0]?.wwwAuthenticate, `Basic realm="${REALM}", charset="UTF-8"`)
     })
@@ -86,7 +115,12 @@ describe('python requests', { skip }, () => {
 
   describe('HTTPDigestAuth', () => {
     test('authenticates on a route offering SHA-256 first and MD5 last, answering the MD5 challenge', async () => {
-      const { results } = await client({ urls: [url('/mixed/page?x=1')], auth: 'digest', user: users.dave.name, password: users.dave.password })
+      const { results } = await client({
+        urls: [url('/mixed/page?x=1')],
+        auth: 'digest',
+        user: users.dave.name,
+        password: users.dave.password,
+      })
       const [r] = results
       assert.equal(r?.status, 200)
       assert.deepEqual(r?.history, [401])
@@ -101,26 +135,59 @@ describe('python requests', { skip }, () => {
 
     test('sequential requests on one Session reuse the nonce with nc 1..4 and only the first gets a 401', async () => {
       const paths = ['/mixed/1', '/mixed/2', '/mixed/3', '/mixed/4']
-      const { results } = await client({ urls: paths.map(url), auth: 'digest', user: users.dave.name, password: users.dave.password })
-      assert.deepEqual(results.map((r) => r.status), [200, 200, 200, 200])
-      assert.deepEqual(results.map((r) => r.history.length), [1, 0, 0, 0])
-      assert.deepEqual(results.map((r) => r.sentDigest?.nc), ['00000001', '00000002', '00000003', '00000004'])
+      const { results } = await client({
+        urls: paths.map(url),
+        auth: 'digest',
+        user: users.dave.name,
+        password: users.dave.password,
+      })
+      assert.deepEqual(
+        results.map((r) => r.status),
+        [200, 200, 200, 200],
+      )
+      assert.deepEqual(
+        results.map((r) => r.history.length),
+        [1, 0, 0, 0],
+      )
+      assert.deepEqual(
+        results.map((r) => r.sentDigest?.nc),
+        ['00000001', '00000002', '00000003', '00000004'],
+      )
       const nonces = new Set(results.map((r) => r.sentDigest?.nonce))
       assert.equal(nonces.size, 1, 'one nonce for the whole session')
-      assert.deepEqual(results.map((r) => r.seen?.url), paths)
+      assert.deepEqual(
+        results.map((r) => r.seen?.url),
+        paths,
+      )
     })
 
     test('authenticates with SHA-256 on a route with md5: false', async () => {
-      const { results } = await client({ urls: [url('/sha256/'), url('/sha256/again')], auth: 'digest', user: users.erin.name, password: users.erin.password })
-      assert.deepEqual(results.map((r) => r.status), [200, 200])
-      assert.deepEqual(results.map((r) => r.history.length), [1, 0])
+      const { results } = await client({
+        urls: [url('/sha256/'), url('/sha256/again')],
+        auth: 'digest',
+        user: users.erin.name,
+        password: users.erin.password,
+      })
+      assert.deepEqual(
+        results.map((r) => r.status),
+        [200, 200],
+      )
+      assert.deepEqual(
+        results.map((r) => r.history.length),
+        [1, 0],
+      )
       assert.equal(results[0]?.sentDigest?.algorithm, 'SHA-256')
       assert.equal(results[0]?.seen?.headers['x-remote-user'], 'erin')
       assert.match(String(results[0]?.authenticationInfo), /rspauth="[0-9a-f]{64}"/)
     })
 
-    test('a wrong password ends in 401 after requests\' one retry', async () => {
-      const { results } = await client({ urls: [url('/mixed/')], auth: 'digest', user: users.dave.name, password: 'nope' })
+    test("a wrong password ends in 401 after requests' one retry", async () => {
+      const { results } = await client({
+        urls: [url('/mixed/')],
+        auth: 'digest',
+        user: users.dave.name,
+        password: 'nope',
+      })
       assert.equal(results[0]?.status, 401)
       assert.deepEqual(results[0]?.history, [401])
       assert.match(String(results[0]?.wwwAuthenticate), /^Digest realm="Office", /)

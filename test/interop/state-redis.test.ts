@@ -31,7 +31,11 @@ const INVALIDATION_BOUND_MS = 2_500
 
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`, 'utf8').toString('base64')}`
 
-interface Answer { status: number; challenge: string | null; retryAfter: string | null }
+interface Answer {
+  status: number
+  challenge: string | null
+  retryAfter: string | null
+}
 
 describe('two instances sharing state through redis-server', { skip }, () => {
   let redis: RedisServer
@@ -66,7 +70,11 @@ describe('two instances sharing state through redis-server', { skip }, () => {
       routes: [
         { path: '/basic', upstream: upstream.url, auth: { scheme: 'basic', realm: REALM, provider: 'store' } },
         { path: '/quiet', upstream: upstream.url, auth: { scheme: 'basic', realm: REALM, provider: 'quiet' } },
-        { path: '/digest', upstream: upstream.url, auth: { scheme: 'digest', realm: REALM, provider: 'store', algorithms: ['SHA-256'] } },
+        {
+          path: '/digest',
+          upstream: upstream.url,
+          auth: { scheme: 'digest', realm: REALM, provider: 'store', algorithms: ['SHA-256'] },
+        },
       ],
     })
     // A notices a change of the database within 50 ms; B would take 10 minutes on its own, so
@@ -88,16 +96,37 @@ describe('two instances sharing state through redis-server', { skip }, () => {
     if (authorization !== undefined) headers.authorization = authorization
     const res = await fetch(`${gw.url}${path}`, { headers, signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS) })
     await res.arrayBuffer()
-    return { status: res.status, challenge: res.headers.get('www-authenticate'), retryAfter: res.headers.get('retry-after') }
+    return {
+      status: res.status,
+      challenge: res.headers.get('www-authenticate'),
+      retryAfter: res.headers.get('retry-after'),
+    }
   }
 
   /** A Digest SHA-256 Authorization answering `gw`'s fresh challenge, computed without server code. */
-  async function digestHeader(gw: TestGateway, client: string, user: string, password: string, nc = '00000001'): Promise<string> {
+  async function digestHeader(
+    gw: TestGateway,
+    client: string,
+    user: string,
+    password: string,
+    nc = '00000001',
+  ): Promise<string> {
     const ch = (await get(gw, '/digest', client)).challenge as string
     const nonce = /nonce="([^"]+)"/.exec(ch)![1]!
     const opaque = /opaque="([^"]+)"/.exec(ch)![1]!
     const cnonce = '0a4f113b'
-    const response = clientResponse({ algorithm: 'SHA-256', username: user, realm: REALM, password, method: 'GET', uri: '/digest', nonce, qop: 'auth', nc, cnonce })
+    const response = clientResponse({
+      algorithm: 'SHA-256',
+      username: user,
+      realm: REALM,
+      password,
+      method: 'GET',
+      uri: '/digest',
+      nonce,
+      qop: 'auth',
+      nc,
+      cnonce,
+    })
     return `Digest username="${user}", realm="${REALM}", nonce="${nonce}", uri="/digest", algorithm=SHA-256, qop=auth, nc=${nc}, cnonce="${cnonce}", response="${response}", opaque="${opaque}"`
   }
 
@@ -113,7 +142,10 @@ describe('two instances sharing state through redis-server', { skip }, () => {
   }
 
   const passwordChecks = async (): Promise<number> =>
-    (await metric(a, 'gatehouse_provider_call_duration_seconds_count', { provider: 'store', method: 'checkPassword' })) +
+    (await metric(a, 'gatehouse_provider_call_duration_seconds_count', {
+      provider: 'store',
+      method: 'checkPassword',
+    })) +
     (await metric(b, 'gatehouse_provider_call_duration_seconds_count', { provider: 'store', method: 'checkPassword' }))
 
   async function until(what: string, check: () => Promise<boolean> | boolean, boundMs = POLL_BOUND_MS): Promise<void> {
@@ -139,7 +171,12 @@ describe('two instances sharing state through redis-server', { skip }, () => {
     // And back on A, the same count is refused too; the next count of the nonce passes on B.
     assert.equal((await get(a, '/digest', client, header)).status, 401)
     assert.equal(upstream.seen.length, seen + 1, 'the app never saw a replay')
-    const next = header.replace('nc=00000001', 'nc=00000002').replace(/response="[^"]+"/, `response="${clientResponse({ algorithm: 'SHA-256', username: 'alice', realm: REALM, password: 'alice-old', method: 'GET', uri: '/digest', nonce: sent!, qop: 'auth', nc: '00000002', cnonce: '0a4f113b' })}"`)
+    const next = header
+      .replace('nc=00000001', 'nc=00000002')
+      .replace(
+        /response="[^"]+"/,
+        `response="${clientResponse({ algorithm: 'SHA-256', username: 'alice', realm: REALM, password: 'alice-old', method: 'GET', uri: '/digest', nonce: sent!, qop: 'auth', nc: '00000002', cnonce: '0a4f113b' })}"`,
+      )
     assert.equal((await get(b, '/digest', client, next)).status, 200)
   })
 
@@ -172,12 +209,19 @@ describe('two instances sharing state through redis-server', { skip }, () => {
     assert.equal(b.gw.gatehouse.deps.identities.hits, hits + 1, 'the second login on B was a cache hit')
     const mark = b.logs.length
     store.setPassword('alice', 'alice-new', { realms: [REALM] })
-    await until('B refuses the old password', async () => (await get(b, '/basic', client, old)).status === 401, INVALIDATION_BOUND_MS)
-    assert.ok(b.logs.slice(mark).some((l) => l.includes('another instance saw a change')), 'B dropped its entries on A\'s word')
+    await until(
+      'B refuses the old password',
+      async () => (await get(b, '/basic', client, old)).status === 401,
+      INVALIDATION_BOUND_MS,
+    )
+    assert.ok(
+      b.logs.slice(mark).some((l) => l.includes('another instance saw a change')),
+      "B dropped its entries on A's word",
+    )
     assert.equal((await get(b, '/basic', client, basic('alice', 'alice-new'))).status, 200)
   })
 
-  test('`cache flush --user` on A\'s admin interface ends that user\'s cached login on B', async () => {
+  test("`cache flush --user` on A's admin interface ends that user's cached login on B", async () => {
     const client = '192.0.2.8'
     const old = basic('carol', 'carol-old')
     assert.equal((await get(b, '/quiet', client, old)).status, 200)
@@ -187,9 +231,16 @@ describe('two instances sharing state through redis-server', { skip }, () => {
     store.setPassword('carol', 'carol-new', { realms: [REALM] })
     // Neither instance watches this provider in time: B still answers from its cache.
     assert.equal((await get(b, '/quiet', client, old)).status, 200)
-    const res = await fetch(`${a.gw.adminAddress}/cache/flush?user=carol`, { method: 'POST', signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS) })
+    const res = await fetch(`${a.gw.adminAddress}/cache/flush?user=carol`, {
+      method: 'POST',
+      signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS),
+    })
     assert.equal(res.status, 200, await res.text())
-    await until('B refuses the old password', async () => (await get(b, '/quiet', client, old)).status === 401, INVALIDATION_BOUND_MS)
+    await until(
+      'B refuses the old password',
+      async () => (await get(b, '/quiet', client, old)).status === 401,
+      INVALIDATION_BOUND_MS,
+    )
     assert.equal((await get(b, '/quiet', client, basic('carol', 'carol-new'))).status, 200)
   })
 
@@ -201,7 +252,12 @@ describe('two instances sharing state through redis-server', { skip }, () => {
 
     for (const gw of [a, b]) assert.equal(await metric(gw, 'gatehouse_state_store_up', { store: 'redis' }), 1)
     await redis.kill()
-    await until('A sees the store down', async () => (await metric(a, 'gatehouse_state_store_up', { store: 'redis' })) === 0 && (await metric(b, 'gatehouse_state_store_up', { store: 'redis' })) === 0)
+    await until(
+      'A sees the store down',
+      async () =>
+        (await metric(a, 'gatehouse_state_store_up', { store: 'redis' })) === 0 &&
+        (await metric(b, 'gatehouse_state_store_up', { store: 'redis' })) === 0,
+    )
 
     // A cached login asks nothing of Redis: still served.
     assert.equal((await get(b, '/basic', '192.0.2.4', login)).status, 200)
@@ -211,28 +267,32 @@ describe('two instances sharing state through redis-server', { skip }, () => {
     assert.equal(down.status, 503)
     assert.equal(down.retryAfter, '2')
     assert.equal(upstream.seen.length, seen, 'the app saw nothing while Digest could not be checked')
-    assert.ok(await metric(a, 'gatehouse_state_store_fallbacks_total', { state: 'nonce_counts' }) >= 1)
+    assert.ok((await metric(a, 'gatehouse_state_store_fallbacks_total', { state: 'nonce_counts' })) >= 1)
 
     // Throttling: each instance counts on its own, so each stops at MAX_FAILURES.
     const client = '192.0.2.5'
     const before = await passwordChecks()
     for (const gw of [a, b]) {
-      for (let i = 0; i < MAX_FAILURES; i++) assert.equal((await get(gw, '/basic', client, basic('bob', `down-${i}`))).status, 401)
+      for (let i = 0; i < MAX_FAILURES; i++)
+        assert.equal((await get(gw, '/basic', client, basic('bob', `down-${i}`))).status, 401)
       const locked = await get(gw, '/basic', client, basic('bob', 'down-more'))
       assert.equal(locked.status, 429)
       assert.ok(Number(locked.retryAfter) > 0)
     }
     assert.equal(await passwordChecks(), before + 2 * MAX_FAILURES, 'per instance, never more')
     for (const gw of [a, b]) {
-      assert.ok(await metric(gw, 'gatehouse_state_store_fallbacks_total', { state: 'throttle' }) >= MAX_FAILURES)
+      assert.ok((await metric(gw, 'gatehouse_state_store_fallbacks_total', { state: 'throttle' })) >= MAX_FAILURES)
       assert.ok(gw.logs.some((l) => l.includes('shared state store unavailable: login throttling counts per instance')))
     }
 
     await redis.restart()
-    await until('both see the store again, B resynced', async () =>
-      (await metric(a, 'gatehouse_state_store_up', { store: 'redis' })) === 1 &&
-      (await metric(b, 'gatehouse_state_store_up', { store: 'redis' })) === 1 &&
-      (await metric(b, 'gatehouse_state_store_resyncs_total')) > resyncs)
+    await until(
+      'both see the store again, B resynced',
+      async () =>
+        (await metric(a, 'gatehouse_state_store_up', { store: 'redis' })) === 1 &&
+        (await metric(b, 'gatehouse_state_store_up', { store: 'redis' })) === 1 &&
+        (await metric(b, 'gatehouse_state_store_resyncs_total')) > resyncs,
+    )
     // Invalidations published while B was away are lost: B emptied its caches instead.
     assert.equal(b.gw.gatehouse.deps.identities.size, 0)
     assert.ok(b.logs.some((l) => l.includes('credential caches emptied')))
@@ -243,7 +303,8 @@ describe('two instances sharing state through redis-server', { skip }, () => {
     assert.equal((await get(a, '/digest', '192.0.2.6', fresh)).status, 401)
     const spread = '192.0.2.7'
     const checks = await passwordChecks()
-    for (let i = 0; i < MAX_FAILURES; i++) assert.equal((await get(i % 2 === 0 ? b : a, '/basic', spread, basic('bob', `up-${i}`))).status, 401)
+    for (let i = 0; i < MAX_FAILURES; i++)
+      assert.equal((await get(i % 2 === 0 ? b : a, '/basic', spread, basic('bob', `up-${i}`))).status, 401)
     assert.equal((await get(a, '/basic', spread, basic('bob', 'up-more'))).status, 429)
     assert.equal((await get(b, '/basic', spread, basic('bob', 'up-more'))).status, 429)
     assert.equal(await passwordChecks(), checks + MAX_FAILURES)

@@ -20,22 +20,34 @@ const skip = skipUnless(CHROMIUM, 'chromium', 'chromium')
 test('the status page shows each group and its processes in Chromium', { skip, timeout: 60_000 }, async (t) => {
   const { dir, cleanup } = tempDir('gh-status-page-')
   t.after(cleanup)
-  const gw = await startGateway({
-    groups: {
-      wiki: { app: MULTI_APP, cwd: APPS, processes: 2 },
-      accounts: { app: MULTI_APP, cwd: APPS, processes: { min: 1, max: 3 }, idleTime: '30s' },
+  const gw = await startGateway(
+    {
+      groups: {
+        wiki: { app: MULTI_APP, cwd: APPS, processes: 2 },
+        accounts: { app: MULTI_APP, cwd: APPS, processes: { min: 1, max: 3 }, idleTime: '30s' },
+      },
+      routes: [{ path: '/pid', group: 'wiki' }],
+      admin: { host: '127.0.0.1', port: 0 },
+      log: { level: 'warn' },
     },
-    routes: [{ path: '/pid', group: 'wiki' }],
-    admin: { host: '127.0.0.1', port: 0 },
-    log: { level: 'warn' },
-  }, dir)
+    dir,
+  )
   t.after(() => gw.close())
   for (let i = 0; i < 3; i++) await (await request(`${gw.url}/pid`)).body.text()
   await gw.gw.supervisor!.reload('accounts', 'touched app.ts')
 
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     timeout: 30_000,
   })
   t.after(() => browser.close())
@@ -45,19 +57,32 @@ test('the status page shows each group and its processes in Chromium', { skip, t
   assert.equal(res?.headers()['content-type'], 'text/html; charset=utf-8')
   assert.equal(await page.title(), 'gatehouse status')
 
-  const json = JSON.parse(await (await request(`${gw.gw.adminAddress}/status.json`)).body.text()) as { groups: Array<{ name: string; processes: Array<{ pid: number }> }> }
+  const json = JSON.parse(await (await request(`${gw.gw.adminAddress}/status.json`)).body.text()) as {
+    groups: Array<{ name: string; processes: Array<{ pid: number }> }>
+  }
   for (const g of json.groups) {
     const section = page.locator(`section[data-group="${g.name}"]`)
     assert.equal(await section.locator('tbody tr').count(), g.processes.filter(Boolean).length, g.name)
     const pids = (await section.locator('tbody tr td:first-child').allTextContents()).map(Number)
     assert.deepEqual(pids.sort(), g.processes.map((p) => p.pid).sort(), g.name)
   }
-  assert.match(await page.locator('section[data-group="wiki"] h2').textContent() ?? '', /group wiki \(running, processes 2\)/)
-  assert.match(await page.locator('section[data-group="accounts"] h2').textContent() ?? '', /processes 1\.\.3/)
-  assert.match(await page.locator('section[data-group="accounts"] .last-reload').textContent() ?? '', /touched app\.ts$/)
+  assert.match(
+    (await page.locator('section[data-group="wiki"] h2').textContent()) ?? '',
+    /group wiki \(running, processes 2\)/,
+  )
+  assert.match((await page.locator('section[data-group="accounts"] h2').textContent()) ?? '', /processes 1\.\.3/)
+  assert.match(
+    (await page.locator('section[data-group="accounts"] .last-reload').textContent()) ?? '',
+    /touched app\.ts$/,
+  )
   assert.equal(await page.locator('section[data-group="wiki"] .last-reload').textContent(), 'never')
-  const served = (await page.locator('section[data-group="wiki"] tbody tr td:nth-child(4)').allTextContents()).map(Number)
-  assert.equal(served.reduce((a, b) => a + b, 0), 3)
+  const served = (await page.locator('section[data-group="wiki"] tbody tr td:nth-child(4)').allTextContents()).map(
+    Number,
+  )
+  assert.equal(
+    served.reduce((a, b) => a + b, 0),
+    3,
+  )
   assert.equal(await page.locator('#gateway dd.ready').textContent(), 'yes')
 
   mkdirSync(OUTPUT, { recursive: true })

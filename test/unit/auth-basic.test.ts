@@ -22,7 +22,10 @@ describe('parseBasic(rest)', () => {
 
   test('decodes UTF-8 user and password (RFC 7617 §2.1 test vector test:123£)', () => {
     assert.deepEqual(parseBasic('dGVzdDoxMjPCow=='), { user: 'test', password: '123£' })
-    assert.deepEqual(parseBasic(b64('Jäsøn Doe:Secret, or not? 🔑')), { user: 'Jäsøn Doe', password: 'Secret, or not? 🔑' })
+    assert.deepEqual(parseBasic(b64('Jäsøn Doe:Secret, or not? 🔑')), {
+      user: 'Jäsøn Doe',
+      password: 'Secret, or not? 🔑',
+    })
   })
 
   test('refuses credentials without a colon', () => {
@@ -75,7 +78,10 @@ describe('parseBasic(rest)', () => {
 
 describe('splitAuthorization(value) with Basic', () => {
   test('reads the scheme case-insensitively and tolerates several spaces', () => {
-    assert.deepEqual(splitAuthorization('bAsIc   QWxhZGRpbjpvcGVuIHNlc2FtZQ=='), { scheme: 'basic', rest: 'QWxhZGRpbjpvcGVuIHNlc2FtZQ==' })
+    assert.deepEqual(splitAuthorization('bAsIc   QWxhZGRpbjpvcGVuIHNlc2FtZQ=='), {
+      scheme: 'basic',
+      rest: 'QWxhZGRpbjpvcGVuIHNlc2FtZQ==',
+    })
   })
 })
 
@@ -113,10 +119,17 @@ describe('formatBasic(user, password)', () => {
 
   test('parseBasic never throws on arbitrary strings (property, fixed seed)', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 200 }), fc.base64String({ maxLength: 200 }), fc.string({ unit: 'binary', maxLength: 200 })), (s) => {
-        const r = parseBasic(s)
-        assert.ok(r === undefined || (typeof r.user === 'string' && typeof r.password === 'string'))
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 200 }),
+          fc.base64String({ maxLength: 200 }),
+          fc.string({ unit: 'binary', maxLength: 200 }),
+        ),
+        (s) => {
+          const r = parseBasic(s)
+          assert.ok(r === undefined || (typeof r.user === 'string' && typeof r.password === 'string'))
+        },
+      ),
       { seed: 7617, numRuns: 500 },
     )
   })

@@ -114,7 +114,19 @@ describe('computeResponse hashes the octets the client sent', () => {
       assert.equal(ha1, h('bench:Bench:bench'))
       const ha2 = h(Buffer.from(`GET:${uri}`, 'latin1'))
       const want = h(Buffer.from(`${ha1}:n0nce:00000001:c0nce:auth:${ha2}`, 'latin1'))
-      assert.equal(computeResponse({ algorithm: 'SHA-256', ha1, method: 'GET', uri, nonce: 'n0nce', nc: '00000001', cnonce: 'c0nce', qop: 'auth' }), want)
+      assert.equal(
+        computeResponse({
+          algorithm: 'SHA-256',
+          ha1,
+          method: 'GET',
+          uri,
+          nonce: 'n0nce',
+          nc: '00000001',
+          cnonce: 'c0nce',
+          qop: 'auth',
+        }),
+        want,
+      )
     })
   }
 })

@@ -1,11 +1,21 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { decodeHeaderOctets, encodeHeaderOctets, parseAuthParams, quote, quoteOctets, splitAuthorization } from '../../src/auth/auth-header.js'
+import {
+  decodeHeaderOctets,
+  encodeHeaderOctets,
+  parseAuthParams,
+  quote,
+  quoteOctets,
+  splitAuthorization,
+} from '../../src/auth/auth-header.js'
 import { safeEqual } from '../../src/auth/compare.js'
 
 describe('splitAuthorization(value)', () => {
   test('lower-cases the scheme and returns the rest after the spaces', () => {
-    assert.deepEqual(splitAuthorization('DIGEST username="a", realm="b"'), { scheme: 'digest', rest: 'username="a", realm="b"' })
+    assert.deepEqual(splitAuthorization('DIGEST username="a", realm="b"'), {
+      scheme: 'digest',
+      rest: 'username="a", realm="b"',
+    })
     assert.deepEqual(splitAuthorization('Bearer abc.def-ghi~'), { scheme: 'bearer', rest: 'abc.def-ghi~' })
   })
 
@@ -35,11 +45,24 @@ describe('splitAuthorization(value)', () => {
 describe('parseAuthParams(input)', () => {
   test('reads tokens and quoted-strings, lower-casing names', () => {
     const p = parseAuthParams('Realm="x y", NC=00000001 ,qop=auth')
-    assert.deepEqual([...(p ?? [])], [['realm', 'x y'], ['nc', '00000001'], ['qop', 'auth']])
+    assert.deepEqual(
+      [...(p ?? [])],
+      [
+        ['realm', 'x y'],
+        ['nc', '00000001'],
+        ['qop', 'auth'],
+      ],
+    )
   })
 
   test('keeps commas and equals signs inside quoted-strings', () => {
-    assert.deepEqual([...(parseAuthParams('a="1, b=2", c=3') ?? [])], [['a', '1, b=2'], ['c', '3']])
+    assert.deepEqual(
+      [...(parseAuthParams('a="1, b=2", c=3') ?? [])],
+      [
+        ['a', '1, b=2'],
+        ['c', '3'],
+      ],
+    )
   })
 
   test('unescapes quoted-pairs', () => {
@@ -47,7 +70,13 @@ describe('parseAuthParams(input)', () => {
   })
 
   test('accepts BWS around "=" and empty list elements', () => {
-    assert.deepEqual([...(parseAuthParams(' , a = "1" ,, b=2 ,') ?? [])], [['a', '1'], ['b', '2']])
+    assert.deepEqual(
+      [...(parseAuthParams(' , a = "1" ,, b=2 ,') ?? [])],
+      [
+        ['a', '1'],
+        ['b', '2'],
+      ],
+    )
   })
 
   test('refuses duplicated parameters, case-insensitively', () => {
@@ -77,7 +106,8 @@ describe('quote(value), quoteOctets(octets) and the octet view', () => {
   })
 
   test('throws TypeError for CR, LF, NUL and lone surrogates', () => {
-    for (const bad of ['a\rb', 'a\nb', '\u0000', '\u007f', '\ud800']) assert.throws(() => quote(bad), TypeError, JSON.stringify(bad))
+    for (const bad of ['a\rb', 'a\nb', '\u0000', '\u007f', '\ud800'])
+      assert.throws(() => quote(bad), TypeError, JSON.stringify(bad))
     assert.throws(() => quoteOctets('\u0100'), TypeError)
   })
 

@@ -7,15 +7,32 @@ const SECRET = 'an example secret of 32 bytes!!!'
 
 function clock(start = 1_700_000_000_000): { now: () => number; advance: (ms: number) => void } {
   let t = start
-  return { now: () => t, advance: (ms) => { t += ms } }
+  return {
+    now: () => t,
+    advance: (ms) => {
+      t += ms
+    },
+  }
 }
 
 const nc = (n: number): string => n.toString(16).padStart(8, '0')
 
 describe('NonceManager construction', () => {
   test('refuses a missing or short secret and bad numbers with GH_ERR_OPT_INVALID', () => {
-    for (const opts of [{ secret: '' }, { secret: 'short' }, { secret: Buffer.alloc(15) }, { secret: SECRET, ttlMs: 0 }, { secret: SECRET, windowSize: 1.5 }, { secret: SECRET, maxTracked: -1 }, { secret: SECRET, windowSize: 5000 }]) {
-      assert.throws(() => new NonceManager(opts), (err: unknown) => isGatehouseError(err, 'GH_ERR_OPT_INVALID'), JSON.stringify(opts))
+    for (const opts of [
+      { secret: '' },
+      { secret: 'short' },
+      { secret: Buffer.alloc(15) },
+      { secret: SECRET, ttlMs: 0 },
+      { secret: SECRET, windowSize: 1.5 },
+      { secret: SECRET, maxTracked: -1 },
+      { secret: SECRET, windowSize: 5000 },
+    ]) {
+      assert.throws(
+        () => new NonceManager(opts),
+        (err: unknown) => isGatehouseError(err, 'GH_ERR_OPT_INVALID'),
+        JSON.stringify(opts),
+      )
     }
   })
 
@@ -23,7 +40,10 @@ describe('NonceManager construction', () => {
     assert.doesNotThrow(() => new NonceManager({ secret: Buffer.alloc(16, 1) }))
     assert.doesNotThrow(() => new NonceManager({ secret: 'x'.repeat(16) }))
     assert.doesNotThrow(() => new NonceManager({ secret: SECRET, windowSize: 4096 }))
-    assert.throws(() => new NonceManager({ secret: SECRET, now: 5 as unknown as () => number }), (err: unknown) => isGatehouseError(err, 'GH_ERR_OPT_INVALID'))
+    assert.throws(
+      () => new NonceManager({ secret: SECRET, now: 5 as unknown as () => number }),
+      (err: unknown) => isGatehouseError(err, 'GH_ERR_OPT_INVALID'),
+    )
   })
 
   test('a clock that returns a negative, non-finite or non-number time throws TypeError instead of issuing or accepting', () => {
@@ -87,7 +107,10 @@ describe('NonceManager.issue / check', () => {
     const m = new NonceManager({ secret: SECRET, now: c.now, ttlMs: 1000 })
     const n = m.issue('Office')
     assert.equal(m.check(n, 'office'), 'invalid')
-    assert.equal(new NonceManager({ secret: 'another secret of 32 bytes!!!!!!', now: c.now }).check(n, 'Office'), 'invalid')
+    assert.equal(
+      new NonceManager({ secret: 'another secret of 32 bytes!!!!!!', now: c.now }).check(n, 'Office'),
+      'invalid',
+    )
     for (let i = 0; i < n.length; i++) {
       const flipped = n.slice(0, i) + (n[i] === 'A' ? 'B' : 'A') + n.slice(i + 1)
       assert.equal(m.check(flipped, 'Office'), 'invalid', `position ${i}`)
@@ -100,7 +123,15 @@ describe('NonceManager.issue / check', () => {
   test('malformed nonces are invalid', () => {
     const m = new NonceManager({ secret: SECRET })
     const n = m.issue('r')
-    for (const bad of ['', 'x', `${n}A`, n.slice(1), `${n.slice(0, -1)}=`, n.replace(/./, '+'), undefined as unknown as string]) {
+    for (const bad of [
+      '',
+      'x',
+      `${n}A`,
+      n.slice(1),
+      `${n.slice(0, -1)}=`,
+      n.replace(/./, '+'),
+      undefined as unknown as string,
+    ]) {
       assert.equal(m.check(bad, 'r'), 'invalid', String(bad))
     }
   })
@@ -112,7 +143,10 @@ describe('NonceManager.opaque', () => {
     const b = new NonceManager({ secret: SECRET })
     assert.equal(a.opaque('Office'), b.opaque('Office'))
     assert.notEqual(a.opaque('Office'), a.opaque('Wiki'))
-    assert.notEqual(a.opaque('Office'), new NonceManager({ secret: 'another secret of 32 bytes!!!!!!' }).opaque('Office'))
+    assert.notEqual(
+      a.opaque('Office'),
+      new NonceManager({ secret: 'another secret of 32 bytes!!!!!!' }).opaque('Office'),
+    )
     assert.match(a.opaque('Office'), /^[A-Za-z0-9_-]{43}$/)
   })
 })
@@ -228,8 +262,10 @@ describe('NonceManager.useCount (replay protection)', () => {
   test('the most recently used nonce survives eviction (LRU)', () => {
     const c = clock()
     const m = new NonceManager({ secret: SECRET, now: c.now, maxTracked: 2 })
-    const a = m.issue('r'); c.advance(1)
-    const b = m.issue('r'); c.advance(1)
+    const a = m.issue('r')
+    c.advance(1)
+    const b = m.issue('r')
+    c.advance(1)
     assert.equal(m.useCount(a, '00000001'), true)
     assert.equal(m.useCount(b, '00000001'), true)
     assert.equal(m.useCount(a, '00000002'), true) // a is now the most recent

@@ -27,7 +27,7 @@ function caches() {
 }
 
 describe('flushCredentialCaches', () => {
-  test('with a user: that user\'s entries of every provider and cache go, by claimed or answered name; others stay', () => {
+  test("with a user: that user's entries of every provider and cache go, by claimed or answered name; others stay", () => {
     const c = caches()
     assert.deepEqual(flushCredentialCaches(c, 'carol'), { flushed: 4, identities: 3, realmHashes: 1 })
     assert.equal(c.identities.get('basic-carol'), undefined)
@@ -38,7 +38,11 @@ describe('flushCredentialCaches', () => {
     assert.equal(c.identities.get('basic-alice')?.user, 'alice')
     assert.equal(c.realmHashes.get('ha1-alice'), 'local\0def')
 
-    assert.deepEqual(flushCredentialCaches(c, 'carol.smith'), { flushed: 1, identities: 1, realmHashes: 0 }, 'by the name the provider answered')
+    assert.deepEqual(
+      flushCredentialCaches(c, 'carol.smith'),
+      { flushed: 1, identities: 1, realmHashes: 0 },
+      'by the name the provider answered',
+    )
     assert.deepEqual(flushCredentialCaches(c, 'nobody'), { flushed: 0, identities: 0, realmHashes: 0 })
   })
 
@@ -51,9 +55,14 @@ describe('flushCredentialCaches', () => {
   test('a check in flight when the user is flushed does not put its answer back', async () => {
     const { identities } = caches()
     let release!: () => void
-    const loading = identities.through('basic-dave', () => new Promise((resolve) => {
-      release = () => resolve({ value: { user: 'dave', groups: [], provider: 'office' }, provider: 'office', subject: 'dave' })
-    }))
+    const loading = identities.through(
+      'basic-dave',
+      () =>
+        new Promise((resolve) => {
+          release = () =>
+            resolve({ value: { user: 'dave', groups: [], provider: 'office' }, provider: 'office', subject: 'dave' })
+        }),
+    )
     identities.clearUser('dave', (v) => v.user)
     release()
     assert.equal((await loading)?.user, 'dave', 'the caller still gets its answer')

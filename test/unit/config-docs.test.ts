@@ -13,7 +13,8 @@ function keyPaths(node: Node, prefix: string, out: string[]): string[] {
     out.push(path)
     keyPaths(child, path, out)
     if (child.items) keyPaths(child.items, `${path}[]`, out)
-    if (child.additionalProperties && typeof child.additionalProperties === 'object') keyPaths(child.additionalProperties, `${path}.NAME`, out)
+    if (child.additionalProperties && typeof child.additionalProperties === 'object')
+      keyPaths(child.additionalProperties, `${path}.NAME`, out)
   }
   return out
 }
@@ -22,7 +23,9 @@ test('every key of the configuration schema is documented in docs/configuration.
   const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8')
   const paths = keyPaths(configSchema as unknown as Node, '', [])
   assert.ok(paths.length > 40, `walked ${paths.length} keys`)
-  const missing = paths.filter((p) => !doc.includes(`\`${p}\``) && !/^(providers|groups|routes|digest|cache|log|listen|identityHeaders)$/.test(p))
+  const missing = paths.filter(
+    (p) => !doc.includes(`\`${p}\``) && !/^(providers|groups|routes|digest|cache|log|listen|identityHeaders)$/.test(p),
+  )
   assert.deepEqual(missing, [])
 })
 
@@ -31,5 +34,8 @@ test('every key documented in docs/configuration.md exists in the schema', () =>
   const paths = new Set(keyPaths(configSchema as unknown as Node, '', []))
   const documented = [...doc.matchAll(/^\| `([a-zA-Z.[\]A-Z]+)` \|/gm)].map((m) => m[1]!)
   assert.ok(documented.length > 40)
-  assert.deepEqual(documented.filter((p) => !paths.has(p)), [])
+  assert.deepEqual(
+    documented.filter((p) => !paths.has(p)),
+    [],
+  )
 })

@@ -71,35 +71,70 @@ describe('parseConfig', () => {
   })
 
   test('trustedProxies takes addresses and CIDR ranges; anything else is named by its index', () => {
-    const ok = parseConfig({ routes: [], trustedProxies: ['127.0.0.1', '10.0.0.0/8', 'fd00::/8'] }, { baseDir: '/etc/gh' })
+    const ok = parseConfig(
+      { routes: [], trustedProxies: ['127.0.0.1', '10.0.0.0/8', 'fd00::/8'] },
+      { baseDir: '/etc/gh' },
+    )
     assert.deepEqual(ok.trustedProxies, ['127.0.0.1', '10.0.0.0/8', 'fd00::/8'])
-    assert.match(errorOf({ routes: [], trustedProxies: ['127.0.0.1', 'proxy.internal'] }), /trustedProxies\[1\]: expected an IP address or a CIDR range/)
-    assert.match(errorOf({ routes: [], trustedProxies: ['10.0.0.0/40'] }), /trustedProxies\[0\]: the prefix length of "10.0.0.0\/40" must be 0 to 32/)
+    assert.match(
+      errorOf({ routes: [], trustedProxies: ['127.0.0.1', 'proxy.internal'] }),
+      /trustedProxies\[1\]: expected an IP address or a CIDR range/,
+    )
+    assert.match(
+      errorOf({ routes: [], trustedProxies: ['10.0.0.0/40'] }),
+      /trustedProxies\[0\]: the prefix length of "10.0.0.0\/40" must be 0 to 32/,
+    )
   })
 
   test('sidecar.throttledStatus is 429 by default, 403 on request, and nothing else', () => {
     const routes = [{ path: '/app', auth: { scheme: 'basic', realm: 'R', provider: 'p' } }]
     const providers = { p: { type: 'htpasswd', file: './u' } }
-    assert.equal(parseConfig({ providers, routes, sidecar: { path: '/auth' } }, { baseDir: '/etc/gh' }).sidecar?.throttledStatus, 429)
-    assert.equal(parseConfig({ providers, routes, sidecar: { path: '/auth', throttledStatus: 403 } }, { baseDir: '/etc/gh' }).sidecar?.throttledStatus, 403)
-    assert.match(errorOf({ providers, routes, sidecar: { path: '/auth', throttledStatus: 500 } }), /sidecar\.throttledStatus: expected one of 429, 403/)
+    assert.equal(
+      parseConfig({ providers, routes, sidecar: { path: '/auth' } }, { baseDir: '/etc/gh' }).sidecar?.throttledStatus,
+      429,
+    )
+    assert.equal(
+      parseConfig({ providers, routes, sidecar: { path: '/auth', throttledStatus: 403 } }, { baseDir: '/etc/gh' })
+        .sidecar?.throttledStatus,
+      403,
+    )
+    assert.match(
+      errorOf({ providers, routes, sidecar: { path: '/auth', throttledStatus: 500 } }),
+      /sidecar\.throttledStatus: expected one of 429, 403/,
+    )
   })
 
   test('sidecar.refusedStatus is 400 by default, 403 on request, and nothing else', () => {
     const routes = [{ path: '/app', auth: { scheme: 'basic', realm: 'R', provider: 'p' } }]
     const providers = { p: { type: 'htpasswd', file: './u' } }
-    assert.equal(parseConfig({ providers, routes, sidecar: { path: '/auth' } }, { baseDir: '/etc/gh' }).sidecar?.refusedStatus, 400)
-    assert.equal(parseConfig({ providers, routes, sidecar: { path: '/auth', refusedStatus: 403 } }, { baseDir: '/etc/gh' }).sidecar?.refusedStatus, 403)
-    assert.match(errorOf({ providers, routes, sidecar: { path: '/auth', refusedStatus: 500 } }), /sidecar\.refusedStatus: expected one of 400, 403/)
+    assert.equal(
+      parseConfig({ providers, routes, sidecar: { path: '/auth' } }, { baseDir: '/etc/gh' }).sidecar?.refusedStatus,
+      400,
+    )
+    assert.equal(
+      parseConfig({ providers, routes, sidecar: { path: '/auth', refusedStatus: 403 } }, { baseDir: '/etc/gh' }).sidecar
+        ?.refusedStatus,
+      403,
+    )
+    assert.match(
+      errorOf({ providers, routes, sidecar: { path: '/auth', refusedStatus: 500 } }),
+      /sidecar\.refusedStatus: expected one of 400, 403/,
+    )
   })
 
   test('a malformed duration names its key and the forms it may take', () => {
     const raw = { providers: { p: { type: 'htpasswd', file: './u', timeout: '5 min' } }, routes: [] }
-    assert.match(errorOf(raw), /providers\.p\.timeout: expected seconds \(a number\) or a number with a unit: "250ms", "30s", "5m", "1h"/)
+    assert.match(
+      errorOf(raw),
+      /providers\.p\.timeout: expected seconds \(a number\) or a number with a unit: "250ms", "30s", "5m", "1h"/,
+    )
   })
 
   test('a wrong scheme is named by its key path', () => {
-    assert.match(errorOf({ routes: [{ path: '/a', auth: { scheme: 'ntlm', realm: 'R', provider: 'p' } }] }), /routes\[0\]\.auth\.scheme: expected one of "basic", "digest"/)
+    assert.match(
+      errorOf({ routes: [{ path: '/a', auth: { scheme: 'ntlm', realm: 'R', provider: 'p' } }] }),
+      /routes\[0\]\.auth\.scheme: expected one of "basic", "digest"/,
+    )
   })
 
   test('an unknown key is named', () => {
@@ -107,87 +142,188 @@ describe('parseConfig', () => {
   })
 
   test('a port of the wrong type is named', () => {
-    assert.match(errorOf({ routes: [], listen: { port: 'eighty' } }), /listen\.port: expected a value that must be integer/)
+    assert.match(
+      errorOf({ routes: [], listen: { port: 'eighty' } }),
+      /listen\.port: expected a value that must be integer/,
+    )
   })
 
   test('a route naming a provider that does not exist is refused', () => {
-    assert.match(errorOf({ routes: [{ path: '/a', upstream: 'http://x', auth: { realm: 'R', provider: 'nope' } }] }), /routes\[0\]\.auth\.provider: no provider or group named nope/)
+    assert.match(
+      errorOf({ routes: [{ path: '/a', upstream: 'http://x', auth: { realm: 'R', provider: 'nope' } }] }),
+      /routes\[0\]\.auth\.provider: no provider or group named nope/,
+    )
   })
 
   test('Digest with a provider that has no realm hashes is refused by name', () => {
-    const msg = errorOf({ providers: { office: { type: 'htpasswd', file: 'f' } }, routes: [{ path: '/a', upstream: 'http://x', auth: { scheme: 'digest', realm: 'R', provider: 'office' } }] })
-    assert.match(msg, /routes\[0\]\.auth\.scheme: provider office \(type htpasswd\) has no getRealmHash, so it cannot serve Digest/)
+    const msg = errorOf({
+      providers: { office: { type: 'htpasswd', file: 'f' } },
+      routes: [{ path: '/a', upstream: 'http://x', auth: { scheme: 'digest', realm: 'R', provider: 'office' } }],
+    })
+    assert.match(
+      msg,
+      /routes\[0\]\.auth\.scheme: provider office \(type htpasswd\) has no getRealmHash, so it cannot serve Digest/,
+    )
   })
 
   test('md5: false removes MD5 from the algorithms offered', () => {
-    const c = parseConfig({ providers: { d: { type: 'sqlite', database: 'f' } }, routes: [{ path: '/a', upstream: 'http://x', auth: { scheme: 'digest', realm: 'R', provider: 'd', md5: false } }] }, { baseDir: '/' })
+    const c = parseConfig(
+      {
+        providers: { d: { type: 'sqlite', database: 'f' } },
+        routes: [
+          { path: '/a', upstream: 'http://x', auth: { scheme: 'digest', realm: 'R', provider: 'd', md5: false } },
+        ],
+      },
+      { baseDir: '/' },
+    )
     assert.deepEqual(c.routes[0]!.auth!.algorithms, ['SHA-256'])
   })
 
   test('Digest algorithms a provider cannot serve are refused when asked for by name', () => {
-    const msg = errorOf({ providers: { d: { type: 'htdigest', file: 'f' } }, routes: [{ path: '/a', auth: { scheme: 'digest', realm: 'R', provider: 'd', algorithms: ['SHA-256', 'MD5'] } }] })
-    assert.match(msg, /routes\[0\]\.auth\.algorithms: provider d \(type htdigest\) serves only MD5, MD5-sess, not SHA-256/)
-    assert.match(errorOf({ providers: { d: { type: 'htdigest', file: 'f' } }, routes: [{ path: '/a', auth: { scheme: 'digest', realm: 'R', provider: 'd', md5: false } }] }), /no Digest algorithm left/)
+    const msg = errorOf({
+      providers: { d: { type: 'htdigest', file: 'f' } },
+      routes: [{ path: '/a', auth: { scheme: 'digest', realm: 'R', provider: 'd', algorithms: ['SHA-256', 'MD5'] } }],
+    })
+    assert.match(
+      msg,
+      /routes\[0\]\.auth\.algorithms: provider d \(type htdigest\) serves only MD5, MD5-sess, not SHA-256/,
+    )
+    assert.match(
+      errorOf({
+        providers: { d: { type: 'htdigest', file: 'f' } },
+        routes: [{ path: '/a', auth: { scheme: 'digest', realm: 'R', provider: 'd', md5: false } }],
+      }),
+      /no Digest algorithm left/,
+    )
   })
 
   test('a missing required provider option names the key', () => {
-    assert.match(errorOf({ providers: { s: { type: 'sqlite' } }, routes: [] }), /providers\.s\.database: required for type sqlite/)
+    assert.match(
+      errorOf({ providers: { s: { type: 'sqlite' } }, routes: [] }),
+      /providers\.s\.database: required for type sqlite/,
+    )
   })
 
   test('two routes with the same path are refused', () => {
-    assert.match(errorOf({ routes: [{ path: '/a', upstream: 'http://x' }, { path: '/a/', upstream: 'http://y' }] }), /routes\[1\]\.path: \/a is already used/)
+    assert.match(
+      errorOf({
+        routes: [
+          { path: '/a', upstream: 'http://x' },
+          { path: '/a/', upstream: 'http://y' },
+        ],
+      }),
+      /routes\[1\]\.path: \/a is already used/,
+    )
   })
 
   test('a realm with a quote is refused', () => {
-    assert.match(errorOf({ providers: { d: { type: 'htdigest', file: 'f' } }, routes: [{ path: '/a', auth: { realm: 'a"b', provider: 'd' } }] }), /routes\[0\]\.auth\.realm: expected text without quotes/)
+    assert.match(
+      errorOf({
+        providers: { d: { type: 'htdigest', file: 'f' } },
+        routes: [{ path: '/a', auth: { realm: 'a"b', provider: 'd' } }],
+      }),
+      /routes\[0\]\.auth\.realm: expected text without quotes/,
+    )
   })
 
   test('a misspelt key of a built-in provider is an error naming the key, the type and the keys it takes', () => {
     const msg = errorOf({ providers: { office: { type: 'htpasswd', file: './users', plaintxt: true } }, routes: [] })
-    assert.equal(msg, 'invalid configuration: providers.office.plaintxt: unknown key for type htpasswd (expected one of: file, groupFile, plaintext, watchIntervalMs, type, threads, timeout, concurrency, queueTimeout, nice, shareWhenBusy)')
+    assert.equal(
+      msg,
+      'invalid configuration: providers.office.plaintxt: unknown key for type htpasswd (expected one of: file, groupFile, plaintext, watchIntervalMs, type, threads, timeout, concurrency, queueTimeout, nice, shareWhenBusy)',
+    )
   })
 
   test('an option of another built-in type is unknown to this one', () => {
-    assert.match(errorOf({ providers: { s: { type: 'sqlite', file: './users.sqlite' } }, routes: [] }), /providers\.s\.file: unknown key for type sqlite \(expected one of: database, busyTimeout, watchIntervalMs, type,/)
-    assert.match(errorOf({ providers: { d: { type: 'htdigest', file: 'f', plaintext: true } }, routes: [] }), /providers\.d\.plaintext: unknown key for type htdigest \(expected one of: file, groupFile, watchIntervalMs,/)
-    assert.match(errorOf({ providers: { d: { type: 'django', database: 'db', module: './x.js' } }, routes: [] }), /providers\.d\.module: unknown key for type django/)
+    assert.match(
+      errorOf({ providers: { s: { type: 'sqlite', file: './users.sqlite' } }, routes: [] }),
+      /providers\.s\.file: unknown key for type sqlite \(expected one of: database, busyTimeout, watchIntervalMs, type,/,
+    )
+    assert.match(
+      errorOf({ providers: { d: { type: 'htdigest', file: 'f', plaintext: true } }, routes: [] }),
+      /providers\.d\.plaintext: unknown key for type htdigest \(expected one of: file, groupFile, watchIntervalMs,/,
+    )
+    assert.match(
+      errorOf({ providers: { d: { type: 'django', database: 'db', module: './x.js' } }, routes: [] }),
+      /providers\.d\.module: unknown key for type django/,
+    )
   })
 
   test('every option each built-in provider reads is accepted and passed on', () => {
-    const c = parseConfig({
-      providers: {
-        a: { type: 'htpasswd', file: 'p', groupFile: 'g', plaintext: true, watchIntervalMs: 100, threads: 1, timeout: '5s', concurrency: 2, queueTimeout: 1, nice: 10 },
-        b: { type: 'htdigest', file: 'd', groupFile: 'g', watchIntervalMs: 50 },
-        c: { type: 'sqlite', database: 's', busyTimeout: 200 },
-        d: { type: 'django', database: 'db', busyTimeout: 0 },
+    const c = parseConfig(
+      {
+        providers: {
+          a: {
+            type: 'htpasswd',
+            file: 'p',
+            groupFile: 'g',
+            plaintext: true,
+            watchIntervalMs: 100,
+            threads: 1,
+            timeout: '5s',
+            concurrency: 2,
+            queueTimeout: 1,
+            nice: 10,
+          },
+          b: { type: 'htdigest', file: 'd', groupFile: 'g', watchIntervalMs: 50 },
+          c: { type: 'sqlite', database: 's', busyTimeout: 200 },
+          d: { type: 'django', database: 'db', busyTimeout: 0 },
+        },
+        routes: [],
       },
-      routes: [],
-    }, { baseDir: '/etc/gh' })
-    assert.deepEqual(c.providers.a!.options, { file: '/etc/gh/p', groupFile: '/etc/gh/g', plaintext: true, watchIntervalMs: 100 })
+      { baseDir: '/etc/gh' },
+    )
+    assert.deepEqual(c.providers.a!.options, {
+      file: '/etc/gh/p',
+      groupFile: '/etc/gh/g',
+      plaintext: true,
+      watchIntervalMs: 100,
+    })
     assert.deepEqual(c.providers.b!.options, { file: '/etc/gh/d', groupFile: '/etc/gh/g', watchIntervalMs: 50 })
     assert.deepEqual(c.providers.c!.options, { database: '/etc/gh/s', busyTimeout: 200 })
     assert.deepEqual(c.providers.d!.options, { database: '/etc/gh/db', busyTimeout: 0 })
   })
 
   test('built-in provider options of the wrong type are named by their key path', () => {
-    const msg = errorOf({ providers: { office: { type: 'htpasswd', file: 'f', plaintext: 'yes', watchIntervalMs: 5 } }, routes: [] })
+    const msg = errorOf({
+      providers: { office: { type: 'htpasswd', file: 'f', plaintext: 'yes', watchIntervalMs: 5 } },
+      routes: [],
+    })
     assert.match(msg, /providers\.office\.plaintext: expected a value that must be boolean/)
     assert.match(msg, /providers\.office\.watchIntervalMs: expected a value that must be >= 10/)
   })
 
   test('a module provider keeps any other key as its own option', () => {
-    const c = parseConfig({ providers: { m: { type: 'module', module: './m.js', plaintxt: true, url: 'ldap://x', plaintext: 'anything' } }, routes: [] }, { baseDir: '/etc/gh' })
+    const c = parseConfig(
+      {
+        providers: { m: { type: 'module', module: './m.js', plaintxt: true, url: 'ldap://x', plaintext: 'anything' } },
+        routes: [],
+      },
+      { baseDir: '/etc/gh' },
+    )
     assert.deepEqual(c.providers.m!.options, { plaintxt: true, url: 'ldap://x', plaintext: 'anything' })
   })
 
   test('a misspelt require names the forms it may take', () => {
-    const raw = (require: unknown) => ({ providers: { d: { type: 'htdigest', file: 'f' } }, routes: [{ path: '/a', auth: { realm: 'R', provider: 'd', require } }] })
-    assert.equal(errorOf(raw('valid-usr')), 'invalid configuration: routes[0].auth.require: expected "valid-user", { users: [...] } or { groups: [...] } (or both lists)')
+    const raw = (require: unknown) => ({
+      providers: { d: { type: 'htdigest', file: 'f' } },
+      routes: [{ path: '/a', auth: { realm: 'R', provider: 'd', require } }],
+    })
+    assert.equal(
+      errorOf(raw('valid-usr')),
+      'invalid configuration: routes[0].auth.require: expected "valid-user", { users: [...] } or { groups: [...] } (or both lists)',
+    )
     const nested = errorOf(raw({ userz: ['alice'] }))
-    assert.match(nested, /routes\[0\]\.auth\.require: expected "valid-user", \{ users: \[\.\.\.\] \} or \{ groups: \[\.\.\.\] \}/)
+    assert.match(
+      nested,
+      /routes\[0\]\.auth\.require: expected "valid-user", \{ users: \[\.\.\.\] \} or \{ groups: \[\.\.\.\] \}/,
+    )
     assert.match(nested, /routes\[0\]\.auth\.require\.userz: unknown key/)
     assert.doesNotMatch(nested, /constant/)
-    assert.deepEqual(parseConfig(raw({ users: ['alice'], groups: ['staff'] }), { baseDir: '/' }).routes[0]!.auth!.require, { users: ['alice'], groups: ['staff'] })
+    assert.deepEqual(
+      parseConfig(raw({ users: ['alice'], groups: ['staff'] }), { baseDir: '/' }).routes[0]!.auth!.require,
+      { users: ['alice'], groups: ['staff'] },
+    )
   })
 
   test('durations accept seconds and units', () => {

@@ -9,7 +9,11 @@ describe('CredentialCache', () => {
     const k = c.key('realm', 'alice', 'pa:ss')
     assert.ok(!k.includes('alice') && !k.includes('pa:ss'))
     assert.notEqual(c.key('a:b', 'c'), c.key('a', 'b:c'))
-    assert.notEqual(new CredentialCache<string>({ maxEntries: 1, ttlMs: 1 }).key('x'), c.key('x'), 'per-instance secret')
+    assert.notEqual(
+      new CredentialCache<string>({ maxEntries: 1, ttlMs: 1 }).key('x'),
+      c.key('x'),
+      'per-instance secret',
+    )
   })
 
   test('entries expire after the TTL', () => {
@@ -48,11 +52,15 @@ describe('CredentialCache', () => {
   test('denials and failures are not cached', async () => {
     const c = new CredentialCache<string>({ maxEntries: 10, ttlMs: 1000 })
     assert.equal(await c.through('k', async () => undefined), undefined)
-    await assert.rejects(c.through('k', async () => { throw new Error('down') }))
+    await assert.rejects(
+      c.through('k', async () => {
+        throw new Error('down')
+      }),
+    )
     assert.equal(c.size, 0)
   })
 
-  test('clearProvider empties exactly that provider\'s entries', () => {
+  test("clearProvider empties exactly that provider's entries", () => {
     const c = new CredentialCache<string>({ maxEntries: 10, ttlMs: 1000 })
     c.set('a', '1', 'accounts')
     c.set('b', '2', 'office')
@@ -80,10 +88,18 @@ describe('clearing while a check is in flight', () => {
     const c = new CredentialCache<string>({ maxEntries: 10, ttlMs: 60_000 })
     let release!: (v: { value: string; provider: string }) => void
     let loads = 0
-    const slow = () => { loads++; return new Promise<{ value: string; provider: string } | undefined>((r) => { release = r }) }
+    const slow = () => {
+      loads++
+      return new Promise<{ value: string; provider: string } | undefined>((r) => {
+        release = r
+      })
+    }
     const first = c.through('k', slow)
     c.clearProvider('files') // the provider's data changed while the check ran
-    const second = c.through('k', async () => { loads++; return { value: 'new', provider: 'files' } })
+    const second = c.through('k', async () => {
+      loads++
+      return { value: 'new', provider: 'files' }
+    })
     release({ value: 'old', provider: 'files' })
     assert.equal(await first, 'old', 'the caller still gets its answer')
     assert.equal(await second, 'new', 'a caller after the clear ran its own check')

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { parseDigestDetailed } from '../../src/auth/digest.js'
 
-const good = 'username="u", realm="r", nonce="n", uri="/", response="0123456789abcdef0123456789abcdef", qop=auth, nc=00000001, cnonce="c"'
+const good =
+  'username="u", realm="r", nonce="n", uri="/", response="0123456789abcdef0123456789abcdef", qop=auth, nc=00000001, cnonce="c"'
 const reason = (rest: string): string | undefined => {
   const r = parseDigestDetailed(rest)
   return r.ok ? undefined : r.reason
@@ -26,7 +27,10 @@ describe('parseDigestDetailed edges', () => {
 
   test('each of realm, nonce, uri and response missing alone is malformed, never a throw', () => {
     for (const name of ['realm', 'nonce', 'uri', 'response']) {
-      const without = good.split(', ').filter((part) => !part.startsWith(`${name}=`)).join(', ')
+      const without = good
+        .split(', ')
+        .filter((part) => !part.startsWith(`${name}=`))
+        .join(', ')
       assert.equal(reason(without), 'malformed', name)
     }
   })

@@ -14,7 +14,7 @@ describe('digestUriMatches(uri, requestTarget, host)', () => {
     assert.equal(digestUriMatches('http://h', '/', 'h'), true)
   })
 
-  test('compares the host case-insensitively and reads an absent or empty port as the scheme\'s default', () => {
+  test("compares the host case-insensitively and reads an absent or empty port as the scheme's default", () => {
     assert.equal(digestUriMatches('http://API.Example.org/a', '/a', 'api.example.ORG'), true)
     assert.equal(digestUriMatches('http://h:80/a', '/a', 'h'), true)
     assert.equal(digestUriMatches('http://h/a', '/a', 'h:80'), true)
@@ -48,7 +48,7 @@ describe('digestUriMatches(uri, requestTarget, host)', () => {
     assert.equal(digestUriMatches('/a?b=c', '/a?b=c', 'h'), true)
   })
 
-  test('the path and query must still be the request-target\'s exactly', () => {
+  test("the path and query must still be the request-target's exactly", () => {
     assert.equal(digestUriMatches('http://h/a?b=d', '/a?b=c', 'h'), false)
     assert.equal(digestUriMatches('http://h/A', '/a', 'h'), false)
   })

@@ -18,7 +18,15 @@ const PYTHON = '/usr/bin/python3'
 const CREATE_DB = join(dirname(fileURLToPath(import.meta.url)), '../../examples/django-site/create-db.py')
 const hasDjango = spawnSync(PYTHON, ['-c', 'import django'], { stdio: 'ignore' }).status === 0
 const skip = needs(hasDjango, `${PYTHON} cannot import django (apt install python3-django)`)
-const ctx: AuthContext = { method: 'GET', path: '/', host: '127.0.0.1', remoteAddress: '127.0.0.1', route: '/', realm: 'Site', headers: {} }
+const ctx: AuthContext = {
+  method: 'GET',
+  path: '/',
+  host: '127.0.0.1',
+  remoteAddress: '127.0.0.1',
+  route: '/',
+  realm: 'Site',
+  headers: {},
+}
 const log = { info() {}, warn() {}, error() {} }
 
 describe('examples/django-site/create-db.py', { skip }, () => {
@@ -44,7 +52,7 @@ describe('examples/django-site/create-db.py', { skip }, () => {
     assert.deepEqual(await provider.groupsForUser?.(ctx, 'ben'), [])
   })
 
-  test('a wrong password is false, the inactive carl is unknown (null), dora\'s unusable password is false', async () => {
+  test("a wrong password is false, the inactive carl is unknown (null), dora's unusable password is false", async () => {
     assert.equal(await provider.checkPassword?.(ctx, 'ann', 'ben-pass'), false)
     assert.equal(await provider.checkPassword?.(ctx, 'carl', 'carl-pass'), null)
     assert.equal(await provider.checkPassword?.(ctx, 'dora', ''), false)

@@ -7,7 +7,13 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { algorithmOf, parseDjangoHash } from '../../providers/django/hash-format.js'
 import { nodeHashPrimitives, type HashPrimitives } from '../../providers/django/hash-primitives.js'
-import { DJANGO_DEFAULT_PBKDF2_ITERATIONS, DUMMY_HASH, hardenRuntime, runDummyCheck, verifyDjangoPassword } from '../../providers/django/hashers.js'
+import {
+  DJANGO_DEFAULT_PBKDF2_ITERATIONS,
+  DUMMY_HASH,
+  hardenRuntime,
+  runDummyCheck,
+  verifyDjangoPassword,
+} from '../../providers/django/hashers.js'
 
 const PASSWORD = 'lètmein'
 
@@ -19,7 +25,10 @@ const VECTORS: Array<[algorithm: string, encoded: string]> = [
   ['argon2 (argon2d)', 'argon2$argon2d$v=19$m=64,t=1,p=2$c2Vhc2FsdDE$rcjMd40ckSffyYExdl/Kow'],
   ['bcrypt_sha256', 'bcrypt_sha256$$2b$04$abcdefghijklmnopqrstuulyx/yrfLnuLCi6gwFG5mrkJjuQKpL6S'],
   ['bcrypt', 'bcrypt$$2b$04$abcdefghijklmnopqrstuuanVo7Xut1CH8VGIGlz1JovQh9GJbbtG'],
-  ['scrypt', 'scrypt$16384$seasalt$8$1$Qj3+9PPyRjSJIebHnG81TMjsqtaIGxNQG/aEB/NYafTJ7tibgfYz71m0ldQESkXFRkdVCBhhY8mx7rQwite/Pw=='],
+  [
+    'scrypt',
+    'scrypt$16384$seasalt$8$1$Qj3+9PPyRjSJIebHnG81TMjsqtaIGxNQG/aEB/NYafTJ7tibgfYz71m0ldQESkXFRkdVCBhhY8mx7rQwite/Pw==',
+  ],
   ['sha1', 'sha1$seasalt$cff36ea83f5706ce9aa7454e63e431fc726b2dc8'],
   ['md5', 'md5$seasalt$3f86d0d3d465b7b458c231bf3555c0e3'],
   ['unsalted_sha1', 'sha1$$6d138ca3ae545631b3abd71a4f076ce759c5700b'],
@@ -53,13 +62,25 @@ describe('verifyDjangoPassword(encoded, password)', () => {
   })
 
   test('a password with a NUL byte never matches bcrypt or crypt (Django raises; C would truncate)', async () => {
-    assert.equal(await verifyDjangoPassword('bcrypt$$2b$04$abcdefghijklmnopqrstuuanVo7Xut1CH8VGIGlz1JovQh9GJbbtG', `${PASSWORD}\0tail`), false)
+    assert.equal(
+      await verifyDjangoPassword(
+        'bcrypt$$2b$04$abcdefghijklmnopqrstuuanVo7Xut1CH8VGIGlz1JovQh9GJbbtG',
+        `${PASSWORD}\0tail`,
+      ),
+      false,
+    )
     assert.equal(await verifyDjangoPassword('crypt$$abprj99vCww4M', `${PASSWORD}\0`), false)
   })
 
   test('an unusable password (set_unusable_password) never matches, not even "!" itself', async () => {
     assert.equal(await verifyDjangoPassword('!', '!'), false)
-    assert.equal(await verifyDjangoPassword('!Zq8aYHHpK4dYbRyMXStyLrDmzJcqK5QB7Kv1sOa3', '!Zq8aYHHpK4dYbRyMXStyLrDmzJcqK5QB7Kv1sOa3'), false)
+    assert.equal(
+      await verifyDjangoPassword(
+        '!Zq8aYHHpK4dYbRyMXStyLrDmzJcqK5QB7Kv1sOa3',
+        '!Zq8aYHHpK4dYbRyMXStyLrDmzJcqK5QB7Kv1sOa3',
+      ),
+      false,
+    )
   })
 
   test('unknown algorithms, empty and garbled values are refused', async () => {
@@ -80,7 +101,13 @@ describe('verifyDjangoPassword(encoded, password)', () => {
   })
 
   test('a non-canonical iteration count does not match, as Django re-encodes with %d', async () => {
-    assert.equal(await verifyDjangoPassword('pbkdf2_sha256$0260000$seasalt$YlZ2Vggtqdc61YjArZuoApoBh9JNGYoDRBUGu6tcJQo=', PASSWORD), false)
+    assert.equal(
+      await verifyDjangoPassword(
+        'pbkdf2_sha256$0260000$seasalt$YlZ2Vggtqdc61YjArZuoApoBh9JNGYoDRBUGu6tcJQo=',
+        PASSWORD,
+      ),
+      false,
+    )
   })
 })
 
@@ -137,7 +164,10 @@ describe('work done per check (counted, not timed)', () => {
 
   test('hardenRuntime does nothing for a hash at the default cost or of another hasher', async () => {
     const { primitives, calls } = counting()
-    for (const encoded of ['pbkdf2_sha256$260000$seasalt$YlZ2Vggtqdc61YjArZuoApoBh9JNGYoDRBUGu6tcJQo=', 'pbkdf2_sha1$100000$seasalt$XXHk2gQ7tjWIyrS320RXXsGqkUg=']) {
+    for (const encoded of [
+      'pbkdf2_sha256$260000$seasalt$YlZ2Vggtqdc61YjArZuoApoBh9JNGYoDRBUGu6tcJQo=',
+      'pbkdf2_sha1$100000$seasalt$XXHk2gQ7tjWIyrS320RXXsGqkUg=',
+    ]) {
       const hash = parseDjangoHash(encoded)
       assert.ok(hash)
       await hardenRuntime(hash, 'wrong', primitives)

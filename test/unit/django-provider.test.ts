@@ -25,15 +25,43 @@ import { needs } from '../helpers/required-tool.js'
 const PYTHON = '/usr/bin/python3'
 const MAKE_DB = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/django/make-db.py')
 const hasDjango = spawnSync(PYTHON, ['-c', 'import django, argon2, bcrypt'], { stdio: 'ignore' }).status === 0
-const skip = needs(hasDjango, `${PYTHON} cannot import django, argon2 and bcrypt (apt install python3-django python3-argon2 python3-bcrypt)`)
+const skip = needs(
+  hasDjango,
+  `${PYTHON} cannot import django, argon2 and bcrypt (apt install python3-django python3-argon2 python3-bcrypt)`,
+)
 
-interface MadeUser { username: string; hasher: string; algorithm: string; active: boolean; groups: string[] }
-interface Probe { username: string; password: string; check: boolean | null; groups: string[] }
-interface Made { django: [number, number, number, string, number]; users: MadeUser[]; probes: Probe[] }
+interface MadeUser {
+  username: string
+  hasher: string
+  algorithm: string
+  active: boolean
+  groups: string[]
+}
+interface Probe {
+  username: string
+  password: string
+  check: boolean | null
+  groups: string[]
+}
+interface Made {
+  django: [number, number, number, string, number]
+  users: MadeUser[]
+  probes: Probe[]
+}
 
-const ctx: AuthContext = { method: 'GET', path: '/', host: '127.0.0.1', remoteAddress: '127.0.0.1', route: '/', realm: 'Django', headers: {} }
+const ctx: AuthContext = {
+  method: 'GET',
+  path: '/',
+  host: '127.0.0.1',
+  remoteAddress: '127.0.0.1',
+  route: '/',
+  realm: 'Django',
+  headers: {},
+}
 
-function recordingLog(): ProviderLog & { lines: Array<{ level: string; msg: string; fields?: Record<string, unknown> }> } {
+function recordingLog(): ProviderLog & {
+  lines: Array<{ level: string; msg: string; fields?: Record<string, unknown> }>
+} {
   const lines: Array<{ level: string; msg: string; fields?: Record<string, unknown> }> = []
   return {
     lines,
@@ -60,7 +88,10 @@ describe('providers/django on a database made by Django', { skip }, () => {
     const { stdout } = await promisify(execFile)(PYTHON, [MAKE_DB, database], { maxBuffer: 16 * 1024 * 1024 })
     made = JSON.parse(stdout) as Made
     log = recordingLog()
-    provider = (await createDjango({ database: 'db.sqlite3' }, { baseDir: dir, name: 'djangosite', log })) as DjangoProvider
+    provider = (await createDjango(
+      { database: 'db.sqlite3' },
+      { baseDir: dir, name: 'djangosite', log },
+    )) as DjangoProvider
   })
 
   after(async () => {
@@ -71,11 +102,27 @@ describe('providers/django on a database made by Django', { skip }, () => {
   test('the database holds a user for every hasher Django 3.2 can produce', () => {
     assert.equal(made.django[0], 3)
     const hashers = new Set(made.users.map((u) => u.hasher))
-    for (const h of ['pbkdf2_sha256', 'pbkdf2_sha1', 'argon2', 'argon2i-legacy', 'bcrypt_sha256', 'bcrypt', 'sha1', 'md5', 'unsalted_sha1', 'unsalted_md5', 'md5$$-legacy', 'crypt']) {
+    for (const h of [
+      'pbkdf2_sha256',
+      'pbkdf2_sha1',
+      'argon2',
+      'argon2i-legacy',
+      'bcrypt_sha256',
+      'bcrypt',
+      'sha1',
+      'md5',
+      'unsalted_sha1',
+      'unsalted_md5',
+      'md5$$-legacy',
+      'crypt',
+    ]) {
       assert.ok(hashers.has(h), h)
     }
     const stored = new Database(database, { readonly: true })
-    const rows = stored.prepare('SELECT username, password FROM auth_user').all() as Array<{ username: string; password: string }>
+    const rows = stored.prepare('SELECT username, password FROM auth_user').all() as Array<{
+      username: string
+      password: string
+    }>
     stored.close()
     const byName = new Map(rows.map((r) => [r.username, r.password]))
     assert.match(byName.get('carol') ?? '', /^argon2\$argon2id\$v=19\$m=102400,t=2,p=8\$/)
@@ -84,15 +131,19 @@ describe('providers/django on a database made by Django', { skip }, () => {
     assert.match(byName.get('ivan') ?? '', /^[0-9a-f]{32}$/)
   })
 
-  test('checkPassword answers what Django\'s modwsgi.check_password answers, for every probe', async () => {
+  test("checkPassword answers what Django's modwsgi.check_password answers, for every probe", async () => {
     assert.ok(made.probes.length > 100)
     for (const probe of made.probes) {
       const answer = await provider.checkPassword(ctx, probe.username, probe.password)
-      assert.equal(answer, probe.check, `check_password(${JSON.stringify(probe.username)}, <password #${made.probes.indexOf(probe)}>)`)
+      assert.equal(
+        answer,
+        probe.check,
+        `check_password(${JSON.stringify(probe.username)}, <password #${made.probes.indexOf(probe)}>)`,
+      )
     }
   })
 
-  test('groupsForUser answers what Django\'s modwsgi.groups_for_user answers (as strings), for every probe', async () => {
+  test("groupsForUser answers what Django's modwsgi.groups_for_user answers (as strings), for every probe", async () => {
     for (const probe of made.probes) {
       assert.deepEqual(await provider.groupsForUser(ctx, probe.username), probe.groups, probe.username)
     }
@@ -184,9 +235,12 @@ describe('providers/django on a database made by Django', { skip }, () => {
       assert.deepEqual(await work('walter', ''), { answer: false, calls: ONE_DEFAULT_HASH })
     })
     test('wrong password on an older 100000-iteration hash: topped up to 260000 in total', async () => {
-      assert.deepEqual(await work('peggy', 'wrong'), { answer: false, calls: ['pbkdf2_sha256:100000', 'pbkdf2_sha256:160000'] })
+      assert.deepEqual(await work('peggy', 'wrong'), {
+        answer: false,
+        calls: ['pbkdf2_sha256:100000', 'pbkdf2_sha256:160000'],
+      })
     })
-    test('right password: true after the user\'s own hash only', async () => {
+    test("right password: true after the user's own hash only", async () => {
       assert.deepEqual(await work('alice', 'correct horse'), { answer: true, calls: ONE_DEFAULT_HASH })
       assert.deepEqual(await work('carol', 'argon-pass'), { answer: true, calls: ['argon2id:102400'] })
       assert.deepEqual(await work('dave', 'bcrypt-sha-pass'), { answer: true, calls: ['bcrypt:12'] })
@@ -198,34 +252,45 @@ describe('providers/django options and failures', () => {
   const env = { baseDir: tmpdir(), name: 'djangosite', log: recordingLog() }
 
   test('a missing database option is refused by name', async () => {
-    await assert.rejects(createDjango({} as never, env), (err: unknown) =>
-      isGatehouseError(err, 'GH_ERR_OPT_INVALID') && /providers\.djangosite\.database/.test(err.message))
+    await assert.rejects(
+      createDjango({} as never, env),
+      (err: unknown) =>
+        isGatehouseError(err, 'GH_ERR_OPT_INVALID') && /providers\.djangosite\.database/.test(err.message),
+    )
   })
 
   test('a pepper option is refused by name', async () => {
-    await assert.rejects(createDjango({ database: 'x.sqlite3', pepper: 'p' } as never, env), (err: unknown) =>
-      isGatehouseError(err, 'GH_ERR_OPT_INVALID') && /providers\.djangosite\.pepper/.test(err.message))
+    await assert.rejects(
+      createDjango({ database: 'x.sqlite3', pepper: 'p' } as never, env),
+      (err: unknown) =>
+        isGatehouseError(err, 'GH_ERR_OPT_INVALID') && /providers\.djangosite\.pepper/.test(err.message),
+    )
   })
 
   test('a database file that does not exist fails at start, not on the first login', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-django-'))
     try {
-      await assert.rejects(createDjango({ database: 'absent.sqlite3' }, { ...env, baseDir: dir }), (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED'))
+      await assert.rejects(createDjango({ database: 'absent.sqlite3' }, { ...env, baseDir: dir }), (err: unknown) =>
+        isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED'),
+      )
       assert.throws(() => readFileSync(join(dir, 'absent.sqlite3')), { code: 'ENOENT' })
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
   })
 
-  test('a SQLite file without Django\'s auth tables is refused at start', async () => {
+  test("a SQLite file without Django's auth tables is refused at start", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-django-'))
     try {
       const path = join(dir, 'other.sqlite3')
       const db = new Database(path)
       db.exec('CREATE TABLE t (x)')
       db.close()
-      await assert.rejects(createDjango({ database: path }, env), (err: unknown) =>
-        isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED') && /not a Django auth database/.test(err.message))
+      await assert.rejects(
+        createDjango({ database: path }, env),
+        (err: unknown) =>
+          isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED') && /not a Django auth database/.test(err.message),
+      )
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
@@ -236,7 +301,9 @@ describe('providers/django options and failures', () => {
     try {
       const path = join(dir, 'junk.sqlite3')
       writeFileSync(path, 'not a database, just text '.repeat(100))
-      await assert.rejects(createDjango({ database: path }, env), (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED'))
+      await assert.rejects(createDjango({ database: path }, env), (err: unknown) =>
+        isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED'),
+      )
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

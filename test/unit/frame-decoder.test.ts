@@ -29,7 +29,12 @@ function lengthOnly(length: number): Buffer {
 
 function collect(): { decoder: FrameDecoder; frames: Array<[number, number, string]> } {
   const frames: Array<[number, number, string]> = []
-  return { decoder: new FrameDecoder((type, id, payload) => { frames.push([type, id, payload.toString()]) }), frames }
+  return {
+    decoder: new FrameDecoder((type, id, payload) => {
+      frames.push([type, id, payload.toString()])
+    }),
+    frames,
+  }
 }
 
 const isProtocolError = (err: unknown): boolean => isGatehouseError(err, 'GH_ERR_IPC_PROTOCOL')
@@ -37,7 +42,11 @@ const isProtocolError = (err: unknown): boolean => isGatehouseError(err, 'GH_ERR
 describe('FrameDecoder', () => {
   test('decodes several frames in one chunk and frames split at every byte', () => {
     const bytes = Buffer.concat([frame(3, 1, '{"a":1}'), frame(5, 1), frame(4, 0xffffffff, 'xyz')])
-    const expected: Array<[number, number, string]> = [[3, 1, '{"a":1}'], [5, 1, ''], [4, 0xffffffff, 'xyz']]
+    const expected: Array<[number, number, string]> = [
+      [3, 1, '{"a":1}'],
+      [5, 1, ''],
+      [4, 0xffffffff, 'xyz'],
+    ]
     const whole = collect()
     whole.decoder.push(bytes)
     assert.deepEqual(whole.frames, expected)
@@ -60,7 +69,11 @@ describe('FrameDecoder', () => {
     decoder.push(frame(5, 2))
     assert.deepEqual(frames, [[5, 2, '']])
     for (const length of [4, 0]) {
-      assert.throws(() => collect().decoder.push(Buffer.concat([lengthOnly(length), Buffer.alloc(9)])), isProtocolError, `length ${length}`)
+      assert.throws(
+        () => collect().decoder.push(Buffer.concat([lengthOnly(length), Buffer.alloc(9)])),
+        isProtocolError,
+        `length ${length}`,
+      )
     }
   })
 

@@ -11,7 +11,11 @@ import { Frame } from '../../src/ipc/protocol.js'
 async function pair(t: { after(fn: () => void): void }): Promise<{ near: Socket; received: () => number }> {
   const dir = mkdtempSync(join(tmpdir(), 'gh-framed-'))
   let bytes = 0
-  const server = createServer((far) => far.on('data', (c: Buffer) => { bytes += c.length }))
+  const server = createServer((far) =>
+    far.on('data', (c: Buffer) => {
+      bytes += c.length
+    }),
+  )
   await new Promise<void>((resolve) => server.listen(join(dir, 's'), resolve))
   const near = connect(join(dir, 's'))
   await new Promise<void>((resolve) => near.once('connect', () => resolve()))
@@ -25,7 +29,12 @@ async function pair(t: { after(fn: () => void): void }): Promise<{ near: Socket;
 
 test('frames wait for the check phase until maxBatch of them are queued, then leave at once', async (t) => {
   const { near } = await pair(t)
-  const fs = new FramedSocket(near, () => {}, () => {}, 3)
+  const fs = new FramedSocket(
+    near,
+    () => {},
+    () => {},
+    3,
+  )
   fs.send(Frame.HEAD, 1, '{}')
   fs.send(Frame.HEAD, 2, '{}')
   assert.ok(near.writableLength > 0, 'two frames stay corked')
@@ -39,7 +48,11 @@ test('frames wait for the check phase until maxBatch of them are queued, then le
 
 test('without maxBatch every frame of the turn leaves together at the check phase', async (t) => {
   const { near, received } = await pair(t)
-  const fs = new FramedSocket(near, () => {}, () => {})
+  const fs = new FramedSocket(
+    near,
+    () => {},
+    () => {},
+  )
   for (let id = 1; id <= 50; id++) fs.send(Frame.HEAD, id, '{}')
   assert.ok(near.writableLength > 0)
   await new Promise((resolve) => setImmediate(resolve))

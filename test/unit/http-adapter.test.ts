@@ -4,21 +4,43 @@ import { CreditSender } from '../../src/ipc/flow.js'
 import type { ResponseHead } from '../../src/ipc/protocol.js'
 import { FramedRequest, FramedResponse, StreamSocket, type StreamSink } from '../../src/daemon/http-adapter.js'
 
-interface Recorded { heads: ResponseHead[]; data: string[]; ends: number; aborts: string[] }
+interface Recorded {
+  heads: ResponseHead[]
+  data: string[]
+  ends: number
+  aborts: string[]
+}
 
 /** One exchange as the worker server builds it, with a sink that records the frames. */
-function exchange(method = 'GET'): { req: FramedRequest; res: FramedResponse; socket: StreamSocket; rec: Recorded; socketWrites: () => number } {
+function exchange(method = 'GET'): {
+  req: FramedRequest
+  res: FramedResponse
+  socket: StreamSocket
+  rec: Recorded
+  socketWrites: () => number
+} {
   const rec: Recorded = { heads: [], data: [], ends: 0, aborts: [] }
   const socket = new StreamSocket('192.0.2.7')
   let writes = 0
-  socket._write = (_chunk, _enc, cb) => { writes++; cb() }
-  socket._writev = (chunks, cb) => { writes += chunks.length; cb() }
+  socket._write = (_chunk, _enc, cb) => {
+    writes++
+    cb()
+  }
+  socket._writev = (chunks, cb) => {
+    writes += chunks.length
+    cb()
+  }
   const req = new FramedRequest(socket, { method, url: '/x', headers: { host: 'h' }, body: false }, () => {})
   const sink: StreamSink = {
-    sender: new CreditSender(() => false, (fn) => fn()),
+    sender: new CreditSender(
+      () => false,
+      (fn) => fn(),
+    ),
     head: (h) => rec.heads.push(h),
     data: (c) => rec.data.push(c.toString()),
-    end: () => { rec.ends++ },
+    end: () => {
+      rec.ends++
+    },
     abort: (reason) => rec.aborts.push(reason),
     credit: () => {},
   }
@@ -76,7 +98,10 @@ describe('FramedResponse', () => {
   })
 
   test('a HEAD response and a 204 send their head and end, and no body bytes', async () => {
-    for (const [method, status] of [['HEAD', 200], ['GET', 204]] as const) {
+    for (const [method, status] of [
+      ['HEAD', 200],
+      ['GET', 204],
+    ] as const) {
       const { res, rec } = exchange(method)
       const finished = new Promise<void>((resolve) => res.once('finish', resolve))
       res.statusCode = status

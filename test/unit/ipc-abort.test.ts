@@ -19,7 +19,9 @@ describe('Cancellation', () => {
   test('a removed listener is not called', () => {
     const c = new Cancellation()
     let called = 0
-    const fn = (): void => { called++ }
+    const fn = (): void => {
+      called++
+    }
     c.addEventListener('abort', fn)
     c.removeEventListener('abort', fn)
     c.abort(new Error('gone'))
@@ -31,7 +33,9 @@ describe('Cancellation', () => {
     const c = new Cancellation()
     c.abort()
     let called = 0
-    c.addEventListener('abort', () => { called++ })
+    c.addEventListener('abort', () => {
+      called++
+    })
     assert.equal(called, 0)
   })
 
@@ -39,7 +43,13 @@ describe('Cancellation', () => {
     const controller = new AbortController()
     const like: AbortLike = controller.signal
     let called = 0
-    like.addEventListener('abort', () => { called++ }, { once: true })
+    like.addEventListener(
+      'abort',
+      () => {
+        called++
+      },
+      { once: true },
+    )
     controller.abort()
     assert.equal(called, 1)
     assert.equal(like.aborted, true)

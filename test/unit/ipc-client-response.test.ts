@@ -16,14 +16,18 @@ import { Frame, PROTOCOL_VERSION, encodeFrame, type FrameType } from '../../src/
 const skip = process.platform === 'win32'
 
 /** A fake worker: answers HELLO, then hands each request stream id to `onHead`. */
-async function fakeWorker(t: { after(fn: () => void | Promise<void>): void }, onHead: (sock: Socket, id: number) => void): Promise<WorkerConnection> {
+async function fakeWorker(
+  t: { after(fn: () => void | Promise<void>): void },
+  onHead: (sock: Socket, id: number) => void,
+): Promise<WorkerConnection> {
   const dir = mkdtempSync(join(tmpdir(), 'gh-ipc-'))
   const path = join(dir, 'w.sock')
   const sockets: Socket[] = []
   const server: Server = createServer((sock) => {
     sockets.push(sock)
     const decoder = new FrameDecoder((type: FrameType, id: number) => {
-      if (type === Frame.HELLO) sock.write(encodeFrame(Frame.HELLO_OK, 0, JSON.stringify({ v: PROTOCOL_VERSION, pid: process.pid })))
+      if (type === Frame.HELLO)
+        sock.write(encodeFrame(Frame.HELLO_OK, 0, JSON.stringify({ v: PROTOCOL_VERSION, pid: process.pid })))
       else if (type === Frame.HEAD) onHead(sock, id)
     })
     sock.on('data', (c: Buffer) => decoder.push(c))
@@ -45,7 +49,14 @@ const head = (status: number) => JSON.stringify({ status, headers: { 'content-ty
 describe('WorkerConnection response bodies', { skip }, () => {
   test('a response that arrives whole is taken as one buffer, and the stream is then empty', async (t) => {
     const conn = await fakeWorker(t, (sock, id) => {
-      sock.write(Buffer.concat([encodeFrame(Frame.RESPONSE_HEAD, id, head(200)), encodeFrame(Frame.DATA, id, 'hel'), encodeFrame(Frame.DATA, id, 'lo'), encodeFrame(Frame.END, id)]))
+      sock.write(
+        Buffer.concat([
+          encodeFrame(Frame.RESPONSE_HEAD, id, head(200)),
+          encodeFrame(Frame.DATA, id, 'hel'),
+          encodeFrame(Frame.DATA, id, 'lo'),
+          encodeFrame(Frame.END, id),
+        ]),
+      )
     })
     const res = await conn.request({ method: 'GET', url: '/', headers: {} }, null, { timeoutMs: 5000 })
     assert.equal(res.status, 200)
@@ -68,7 +79,9 @@ describe('WorkerConnection response bodies', { skip }, () => {
     const res = await conn.request({ method: 'GET', url: '/', headers: {} }, null, { timeoutMs: 5000 })
     assert.equal(res.takeComplete?.(), undefined)
     const chunks: string[] = []
-    const done = (async () => { for await (const c of res.body) chunks.push(String(c)) })()
+    const done = (async () => {
+      for await (const c of res.body) chunks.push(String(c))
+    })()
     sock!.write(Buffer.concat([encodeFrame(Frame.DATA, id, 'second'), encodeFrame(Frame.END, id)]))
     await done
     assert.equal(chunks.join(''), 'first second')
@@ -76,10 +89,23 @@ describe('WorkerConnection response bodies', { skip }, () => {
 
   test('a worker error after the head fails the body stream with GH_ERR_GROUP_FAILED', async (t) => {
     const conn = await fakeWorker(t, (sock, id) => {
-      sock.write(Buffer.concat([encodeFrame(Frame.RESPONSE_HEAD, id, head(200)), encodeFrame(Frame.DATA, id, 'part'), encodeFrame(Frame.ERROR, id, JSON.stringify({ code: 'APP', message: 'boom' }))]))
+      sock.write(
+        Buffer.concat([
+          encodeFrame(Frame.RESPONSE_HEAD, id, head(200)),
+          encodeFrame(Frame.DATA, id, 'part'),
+          encodeFrame(Frame.ERROR, id, JSON.stringify({ code: 'APP', message: 'boom' })),
+        ]),
+      )
     })
     const res = await conn.request({ method: 'GET', url: '/', headers: {} }, null, { timeoutMs: 5000 })
     assert.equal(res.takeComplete?.(), undefined)
-    await assert.rejects(async () => { for await (const _ of res.body) { /* drain */ } }, { code: 'GH_ERR_GROUP_FAILED' })
+    await assert.rejects(
+      async () => {
+        for await (const _ of res.body) {
+          /* drain */
+        }
+      },
+      { code: 'GH_ERR_GROUP_FAILED' },
+    )
   })
 })

@@ -4,7 +4,13 @@ import { InboundBody } from '../../src/ipc/flow.js'
 
 function body(): { b: InboundBody; credits: number[] } {
   const credits: number[] = []
-  return { b: new InboundBody((n) => credits.push(n), () => {}), credits }
+  return {
+    b: new InboundBody(
+      (n) => credits.push(n),
+      () => {},
+    ),
+    credits,
+  }
 }
 
 describe('InboundBody.takeComplete()', () => {

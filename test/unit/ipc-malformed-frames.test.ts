@@ -28,13 +28,18 @@ function socketPath(t: TestContext): string {
 }
 
 /** A fake worker: answers HELLO with `hello`, then hands each HEAD or CALL stream to `onStream`. */
-async function fakeWorker(t: TestContext, onStream: (sock: Socket, id: number) => void, hello?: string): Promise<string> {
+async function fakeWorker(
+  t: TestContext,
+  onStream: (sock: Socket, id: number) => void,
+  hello?: string,
+): Promise<string> {
   const path = socketPath(t)
   const sockets: Socket[] = []
   const server = createServer((sock) => {
     sockets.push(sock)
     const decoder = new FrameDecoder((type: FrameType, id: number) => {
-      if (type === Frame.HELLO) sock.write(encodeFrame(Frame.HELLO_OK, 0, hello ?? JSON.stringify({ v: PROTOCOL_VERSION, pid: process.pid })))
+      if (type === Frame.HELLO)
+        sock.write(encodeFrame(Frame.HELLO_OK, 0, hello ?? JSON.stringify({ v: PROTOCOL_VERSION, pid: process.pid })))
       else if (type === Frame.HEAD || type === Frame.CALL) onStream(sock, id)
     })
     sock.on('data', (c: Buffer) => decoder.push(c))
@@ -69,7 +74,11 @@ describe('the front reading malformed frames from a worker', { skip }, () => {
     ['a RESPONSE_HEAD that is not JSON', Frame.RESPONSE_HEAD, '{"status":200,'],
     ['a RESPONSE_HEAD that is JSON null', Frame.RESPONSE_HEAD, 'null'],
     ['a RESPONSE_HEAD with a status that is not a number', Frame.RESPONSE_HEAD, '{"status":"200","headers":{}}'],
-    ['a RESPONSE_HEAD with a header value that is an object', Frame.RESPONSE_HEAD, '{"status":200,"headers":{"x":{"y":1}}}'],
+    [
+      'a RESPONSE_HEAD with a header value that is an object',
+      Frame.RESPONSE_HEAD,
+      '{"status":200,"headers":{"x":{"y":1}}}',
+    ],
     ['a RESPONSE_HEAD whose headers are an array', Frame.RESPONSE_HEAD, '{"status":200,"headers":["x"]}'],
     ['a RESPONSE_HEAD whose headers are a string', Frame.RESPONSE_HEAD, '{"status":200,"headers":"xy"}'],
     ['a RESPONSE_HEAD with status 99', Frame.RESPONSE_HEAD, '{"status":99,"headers":{}}'],
@@ -126,7 +135,9 @@ describe('a worker reading malformed frames from the front', { skip }, () => {
     const errors: string[] = []
     const server = new WorkerServer({
       // A provider that answers every call: a CALL the worker can read is answered.
-      socketPath: path, secret, provider: { call: async () => ({ ok: true, value: true }) } as unknown as ProviderHost,
+      socketPath: path,
+      secret,
+      provider: { call: async () => ({ ok: true, value: true }) } as unknown as ProviderHost,
       app: (_req, res) => res.end('ok'),
       onError: (msg) => errors.push(msg),
     })
@@ -148,13 +159,19 @@ describe('a worker reading malformed frames from the front', { skip }, () => {
       sock.on('error', reject)
       sock.on('close', () => resolve('closed'))
       sock.on('connect', () => sock.write(Buffer.concat([encodeFrame(Frame.HELLO, 0, secret), frame])))
-      setTimeout(() => { sock.destroy(); reject(new Error('the worker kept the connection open')) }, 5000).unref()
+      setTimeout(() => {
+        sock.destroy()
+        reject(new Error('the worker kept the connection open'))
+      }, 5000).unref()
     })
   }
 
   test('a well-formed HEAD over the same raw connection is answered (the greeting is right)', async (t) => {
     const { path, secret } = await worker(t)
-    assert.equal(await rawExchange(path, secret, encodeFrame(Frame.HEAD, 1, JSON.stringify({ ...head, body: false }))), 'answered')
+    assert.equal(
+      await rawExchange(path, secret, encodeFrame(Frame.HEAD, 1, JSON.stringify({ ...head, body: false }))),
+      'answered',
+    )
   })
 
   for (const [what, frame] of [
@@ -169,7 +186,17 @@ describe('a worker reading malformed frames from the front', { skip }, () => {
       const conn = await connect(t, path, secret)
       const res = await conn.request(head, null, { timeoutMs: 5000 })
       assert.equal(res.status, 200)
-      assert.equal(res.takeComplete?.()?.toString() ?? (await new Promise<string>((r) => { let s = ''; res.body.on('data', (c: Buffer) => { s += c }); res.body.on('end', () => r(s)) })), 'ok')
+      assert.equal(
+        res.takeComplete?.()?.toString() ??
+          (await new Promise<string>((r) => {
+            let s = ''
+            res.body.on('data', (c: Buffer) => {
+              s += c
+            })
+            res.body.on('end', () => r(s))
+          })),
+        'ok',
+      )
     })
   }
 })

@@ -12,18 +12,33 @@ function feed(chunks: string[], maxBytes?: number): string[] {
 }
 
 test('a Python traceback written a line per write is one record, the exception line included', () => {
-  const tb = ['Traceback (most recent call last):\n', '  File "/srv/app.py", line 9, in application\n', '    fail_deep()\n', 'ValueError: the python failure\n']
+  const tb = [
+    'Traceback (most recent call last):\n',
+    '  File "/srv/app.py", line 9, in application\n',
+    '    fail_deep()\n',
+    'ValueError: the python failure\n',
+  ]
   assert.deepEqual(feed([...tb, 'next request\n']), [tb.join('').trimEnd(), 'next request'])
 })
 
 test('a Node stack trace and an uncaught exception report split over reads are one record each', () => {
   const trace = 'Error: boom\n    at a (/srv/app.js:1:1)\n'
-  const uncaught = ['/srv/app.js:3\n', '    throw new Error(\'x\')\n    ^\n\n', 'Error: x\n', '    at b (/srv/app.js:3:5)\n\n', 'Node.js v20.20.2\n']
+  const uncaught = [
+    '/srv/app.js:3\n',
+    "    throw new Error('x')\n    ^\n\n",
+    'Error: x\n',
+    '    at b (/srv/app.js:3:5)\n\n',
+    'Node.js v20.20.2\n',
+  ]
   assert.deepEqual(feed([trace, ...uncaught]), [trace.trimEnd(), uncaught.join('').trimEnd()])
 })
 
 test('unrelated lines of separate reads stay separate records; a line split across reads is whole; CRLF and blank edges dropped', () => {
-  assert.deepEqual(feed(['listening\r\n', 'request one\n', 'half a ', 'line\n', '\n\n']), ['listening', 'request one', 'half a line'])
+  assert.deepEqual(feed(['listening\r\n', 'request one\n', 'half a ', 'line\n', '\n\n']), [
+    'listening',
+    'request one',
+    'half a line',
+  ])
 })
 
 test('a process writing without pause gets a record per size limit, cut at a line end', () => {

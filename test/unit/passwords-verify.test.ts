@@ -2,7 +2,14 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { detectFormat, dummyVerify, hashBcryptSync, hashPassword, primeDummy, verifyPassword } from '../../src/passwords/index.js'
+import {
+  detectFormat,
+  dummyVerify,
+  hashBcryptSync,
+  hashPassword,
+  primeDummy,
+  verifyPassword,
+} from '../../src/passwords/index.js'
 import { needs } from '../helpers/required-tool.js'
 
 const HTPASSWD = '/usr/bin/htpasswd'
@@ -20,10 +27,20 @@ const FIXED: Array<{ format: string; hash: string; password?: string }> = [
   { format: 'sha1', hash: '{SHA}L55TUjtiq8FBorTWAZ0jy6g129A=' }, // htpasswd -s
   { format: 'des-crypt', hash: 'B9/sey5PbX8wI' }, // htpasswd -d (first 8 characters count)
   { format: 'sha256-crypt', hash: '$5$4bhi0zZeAmKcnTTv$SqZRDxuoD7t0vVn85bVcLmrfoGuzjVnZl1ixAzz1czB' }, // htpasswd -2
-  { format: 'sha512-crypt', hash: '$6$aJmX7rYQNzEOeysW$rYiDoi0uvMcSDbqfANf68TOrLFSHIuQ.ovNf4fcOVX5WDJe74Oi24YXS1QQhCa1FZkWEg13b0S2cvG10.61Lh/' }, // htpasswd -5
+  {
+    format: 'sha512-crypt',
+    hash: '$6$aJmX7rYQNzEOeysW$rYiDoi0uvMcSDbqfANf68TOrLFSHIuQ.ovNf4fcOVX5WDJe74Oi24YXS1QQhCa1FZkWEg13b0S2cvG10.61Lh/',
+  }, // htpasswd -5
   { format: 'ssha', hash: '{SSHA}i23u8t8rasahzNZA33ehTiR3HPE1YTF0' }, // base64(SHA1("correct horse" + "5a1t") + "5a1t")
-  { format: 'argon2id', hash: '$argon2id$v=19$m=1024,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$MO33cCFnqSA8SskhR8/i5r/vajJ3mDxwI/Myoh5GZwk' },
-  { format: 'argon2i', hash: '$argon2i$v=19$m=65536,t=2,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG', password: 'password' }, // argon2 reference README
+  {
+    format: 'argon2id',
+    hash: '$argon2id$v=19$m=1024,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$MO33cCFnqSA8SskhR8/i5r/vajJ3mDxwI/Myoh5GZwk',
+  },
+  {
+    format: 'argon2i',
+    hash: '$argon2i$v=19$m=65536,t=2,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG',
+    password: 'password',
+  }, // argon2 reference README
 ]
 
 describe('verifyPassword with fixed vectors', () => {
@@ -42,28 +59,36 @@ describe('verifyPassword with fixed vectors', () => {
   })
 })
 
-describe('verifyPassword with hashes htpasswd writes now', { skip: needs(hasHtpasswd, 'apache2-utils (htpasswd) not installed') }, () => {
-  const flags: Array<[string, string[]]> = [
-    ['bcrypt -B', ['-B', '-C', '5']],
-    ['apr1 -m', ['-m']],
-    ['SHA-1 -s', ['-s']],
-    ['crypt -d', ['-d']],
-    ['SHA-256 -2', ['-2']],
-    ['SHA-256 -2 -r 12000', ['-2', '-r', '12000']],
-    ['SHA-512 -5', ['-5']],
-  ]
-  for (const [name, args] of flags) {
-    for (const password of ['s3cret!pw', 'pässwörd☃']) {
-      test(`${name} with ${password === 's3cret!pw' ? 'an ASCII' : 'a UTF-8'} password`, async () => {
-        const line = execFileSync(HTPASSWD, ['-nb', ...args, 'user', password], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()
-        const hash = line.slice('user:'.length)
-        assert.notEqual(detectFormat(hash), undefined, hash)
-        assert.equal(await verifyPassword(hash, password), true)
-        assert.equal(await verifyPassword(hash, 'wrong password'), false)
-      })
+describe(
+  'verifyPassword with hashes htpasswd writes now',
+  { skip: needs(hasHtpasswd, 'apache2-utils (htpasswd) not installed') },
+  () => {
+    const flags: Array<[string, string[]]> = [
+      ['bcrypt -B', ['-B', '-C', '5']],
+      ['apr1 -m', ['-m']],
+      ['SHA-1 -s', ['-s']],
+      ['crypt -d', ['-d']],
+      ['SHA-256 -2', ['-2']],
+      ['SHA-256 -2 -r 12000', ['-2', '-r', '12000']],
+      ['SHA-512 -5', ['-5']],
+    ]
+    for (const [name, args] of flags) {
+      for (const password of ['s3cret!pw', 'pässwörd☃']) {
+        test(`${name} with ${password === 's3cret!pw' ? 'an ASCII' : 'a UTF-8'} password`, async () => {
+          const line = execFileSync(HTPASSWD, ['-nb', ...args, 'user', password], {
+            stdio: ['ignore', 'pipe', 'ignore'],
+          })
+            .toString()
+            .trim()
+          const hash = line.slice('user:'.length)
+          assert.notEqual(detectFormat(hash), undefined, hash)
+          assert.equal(await verifyPassword(hash, password), true)
+          assert.equal(await verifyPassword(hash, 'wrong password'), false)
+        })
+      }
     }
-  }
-})
+  },
+)
 
 describe('detectFormat and unknown formats', () => {
   test('names each format and answers undefined for anything else', () => {
@@ -86,7 +111,12 @@ describe('detectFormat and unknown formats', () => {
     assert.equal(await verifyPassword('plain text', 'plain texT', { allowPlaintext: true }), false)
     assert.equal(await verifyPassword('', '', { allowPlaintext: true }), false)
     // A known format is still verified as that format.
-    assert.equal(await verifyPassword('{SHA}L55TUjtiq8FBorTWAZ0jy6g129A=', '{SHA}L55TUjtiq8FBorTWAZ0jy6g129A=', { allowPlaintext: true }), false)
+    assert.equal(
+      await verifyPassword('{SHA}L55TUjtiq8FBorTWAZ0jy6g129A=', '{SHA}L55TUjtiq8FBorTWAZ0jy6g129A=', {
+        allowPlaintext: true,
+      }),
+      false,
+    )
   })
 })
 
@@ -118,7 +148,10 @@ describe('hashPassword and dummyVerify', () => {
   })
 
   test('two hashes of one password differ (random salt)', async () => {
-    assert.notEqual(await hashPassword('same', 'bcrypt', { cost: 4 }), await hashPassword('same', 'bcrypt', { cost: 4 }))
+    assert.notEqual(
+      await hashPassword('same', 'bcrypt', { cost: 4 }),
+      await hashPassword('same', 'bcrypt', { cost: 4 }),
+    )
   })
 
   test('dummyVerify answers false for any password, with or without a hash to imitate', async () => {
@@ -126,7 +159,12 @@ describe('hashPassword and dummyVerify', () => {
     assert.equal(await dummyVerify('anything', { cost: 4 }), false)
     assert.equal(await dummyVerify('', { like: '$2y$05$ORLE76KHLml81u8AjczolOveQ.GgJUtyeeprkeny2NvcILZ/ECVZ6' }), false)
     assert.equal(await dummyVerify(PASSWORD, { like: '$apr1$0OoQtq2d$CqX1bCzCiEhGv9Aui73O81' }), false)
-    assert.equal(await dummyVerify(PASSWORD, { like: '$6$aJmX7rYQNzEOeysW$rYiDoi0uvMcSDbqfANf68TOrLFSHIuQ.ovNf4fcOVX5WDJe74Oi24YXS1QQhCa1FZkWEg13b0S2cvG10.61Lh/' }), false)
+    assert.equal(
+      await dummyVerify(PASSWORD, {
+        like: '$6$aJmX7rYQNzEOeysW$rYiDoi0uvMcSDbqfANf68TOrLFSHIuQ.ovNf4fcOVX5WDJe74Oi24YXS1QQhCa1FZkWEg13b0S2cvG10.61Lh/',
+      }),
+      false,
+    )
     assert.equal(await dummyVerify(PASSWORD, { like: 'unknown format' }), false)
   })
 })

@@ -31,9 +31,16 @@ const ROUTES: TestRoute[] = [
 /** The front: find-my-way with Fastify's defaults and the routes registered as server.ts does; the handler then asks the rule. */
 function frontDecider(routes: readonly TestRoute[]): (target: string) => TestRoute | undefined {
   const table = new RouteTable(routes)
-  const router = FindMyWay<FindMyWay.HTTPVersion.V1>({ caseSensitive: true, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, useSemicolonDelimiter: false, maxParamLength: 100 } as FindMyWay.Config<FindMyWay.HTTPVersion.V1>)
+  const router = FindMyWay<FindMyWay.HTTPVersion.V1>({
+    caseSensitive: true,
+    ignoreTrailingSlash: false,
+    ignoreDuplicateSlashes: false,
+    useSemicolonDelimiter: false,
+    maxParamLength: 100,
+  } as FindMyWay.Config<FindMyWay.HTTPVersion.V1>)
   for (const r of routes) {
-    for (const url of r.path === '/' ? ['/', '/*'] : [r.path, `${r.path}/`, `${r.path}/*`]) router.on('GET', url, () => {}, { route: r })
+    for (const url of r.path === '/' ? ['/', '/*'] : [r.path, `${r.path}/`, `${r.path}/*`])
+      router.on('GET', url, () => {}, { route: r })
   }
   return (target) => {
     const found = router.find('GET', target)
@@ -49,7 +56,16 @@ function sidecarDecider(routes: readonly TestRoute[]): (target: string) => TestR
   const table = new RouteTable(routes)
   const trustedProxies: AddressMatcher = { has: () => true }
   return (target) => {
-    const recovered = recoverOriginalRequest({ method: 'GET', url: '/auth', headers: { 'x-original-uri': target }, rawHeaders: ['X-Original-URI', target], remoteAddress: '127.0.0.1' }, { path: '/auth', trustedProxies })
+    const recovered = recoverOriginalRequest(
+      {
+        method: 'GET',
+        url: '/auth',
+        headers: { 'x-original-uri': target },
+        rawHeaders: ['X-Original-URI', target],
+        remoteAddress: '127.0.0.1',
+      },
+      { path: '/auth', trustedProxies },
+    )
     if (!recovered.ok) return undefined
     const d = table.decide(recovered.request.uri)
     return d.ok ? d.route : undefined
@@ -57,11 +73,20 @@ function sidecarDecider(routes: readonly TestRoute[]): (target: string) => TestR
 }
 
 /** The property, for one decider: accepted targets get a policy at least as strict as every reading's. */
-function assertNoWeakerPolicy(routes: readonly TestRoute[], routers: ReturnType<typeof appRouters>, decide: (t: string) => TestRoute | undefined, target: string, caseInsensitive: boolean): void {
+function assertNoWeakerPolicy(
+  routes: readonly TestRoute[],
+  routers: ReturnType<typeof appRouters>,
+  decide: (t: string) => TestRoute | undefined,
+  target: string,
+  caseInsensitive: boolean,
+): void {
   const route = decide(target)
   if (route === undefined) return
   for (const r of appReadings(routes, routers, target, caseInsensitive)) {
-    assert.ok((r.route?.level ?? 0) <= route.level, `${JSON.stringify(target)} gets ${route.path} (level ${route.level}) but ${r.name} dispatches to ${r.route?.path} (level ${r.route?.level})`)
+    assert.ok(
+      (r.route?.level ?? 0) <= route.level,
+      `${JSON.stringify(target)} gets ${route.path} (level ${route.level}) but ${r.name} dispatches to ${r.route?.path} (level ${r.route?.level})`,
+    )
   }
 }
 
@@ -77,7 +102,16 @@ describe('the path rule: each way of reaching a weaker route is refused', () => 
   })
 
   test('a dot segment ended by #, ; or spaces is refused, as are segments made only of dots', () => {
-    for (const t of ['/public/..#', '/public/.#', '/public/..;/staff/x', '/public/%2e%2e;x/staff', '/public/..%20/staff', '/public/.../staff', '/public/..?x']) refused(t)
+    for (const t of [
+      '/public/..#',
+      '/public/.#',
+      '/public/..;/staff/x',
+      '/public/%2e%2e;x/staff',
+      '/public/..%20/staff',
+      '/public/.../staff',
+      '/public/..?x',
+    ])
+      refused(t)
   })
 
   test('a path that names another route once case-folded is refused', () => {
@@ -91,7 +125,8 @@ describe('the path rule: each way of reaching a weaker route is refused', () => 
   })
 
   test('a path that names another route once ; parameters are dropped is refused', () => {
-    for (const t of ['/staff;x', '/staff;jsessionid=1/x', '/staff%3Bx', '/;x/staff', '/staff./x', '/staff%20/x']) refused(t)
+    for (const t of ['/staff;x', '/staff;jsessionid=1/x', '/staff%3Bx', '/;x/staff', '/staff./x', '/staff%20/x'])
+      refused(t)
     assert.match((table.decide('/staff;x') as { reason: string }).reason, /; parameters/)
   })
 
@@ -113,12 +148,19 @@ describe('the path rule: each way of reaching a weaker route is refused', () => 
   })
 
   test('caseSensitive on the route a path literally matches skips the case-folded readings only', () => {
-    const cs = new RouteTable([{ path: '/', caseSensitive: true }, { path: '/staff', caseSensitive: true }])
+    const cs = new RouteTable([
+      { path: '/', caseSensitive: true },
+      { path: '/staff', caseSensitive: true },
+    ])
     const d = cs.decide('/STAFF/x')
     assert.ok(d.ok && d.route?.path === '/')
     assert.equal(cs.decide('/staff;x').ok, false, '; parameters are still checked')
     assert.equal(cs.decide('/staff#x').ok, false)
-    assert.equal(new RouteTable([{ path: '/' }, { path: '/staff', caseSensitive: true }]).decide('/STAFF/x').ok, false, 'the route that would receive /STAFF/x is not case-sensitive')
+    assert.equal(
+      new RouteTable([{ path: '/' }, { path: '/staff', caseSensitive: true }]).decide('/STAFF/x').ok,
+      false,
+      'the route that would receive /STAFF/x is not case-sensitive',
+    )
   })
 })
 
@@ -126,13 +168,19 @@ describe(`property: no accepted target gets a weaker policy than an app-side rea
   test('the front (find-my-way, then the rule) against WHATWG URL, url.parse, find-my-way and a case-insensitive ;-stripping reading', () => {
     const decide = frontDecider(ROUTES)
     const routers = appRouters(ROUTES)
-    fc.assert(fc.property(requestTarget, (t) => assertNoWeakerPolicy(ROUTES, routers, decide, t, true)), { seed: 0x9112, numRuns: NUM_RUNS })
+    fc.assert(
+      fc.property(requestTarget, (t) => assertNoWeakerPolicy(ROUTES, routers, decide, t, true)),
+      { seed: 0x9112, numRuns: NUM_RUNS },
+    )
   })
 
   test('the sidecar (X-Original-URI recovered, then the rule) against the same readings', () => {
     const decide = sidecarDecider(ROUTES)
     const routers = appRouters(ROUTES)
-    fc.assert(fc.property(requestTarget, (t) => assertNoWeakerPolicy(ROUTES, routers, decide, t, true)), { seed: 0x3986, numRuns: NUM_RUNS })
+    fc.assert(
+      fc.property(requestTarget, (t) => assertNoWeakerPolicy(ROUTES, routers, decide, t, true)),
+      { seed: 0x3986, numRuns: NUM_RUNS },
+    )
   })
 
   test('routes marked caseSensitive, against the case-sensitive readings (front and sidecar)', () => {
@@ -140,10 +188,13 @@ describe(`property: no accepted target gets a weaker policy than an app-side rea
     const front = frontDecider(routes)
     const sidecar = sidecarDecider(routes)
     const routers = appRouters(routes)
-    fc.assert(fc.property(requestTarget, (t) => {
-      assertNoWeakerPolicy(routes, routers, front, t, false)
-      assertNoWeakerPolicy(routes, routers, sidecar, t, false)
-    }), { seed: 0x7230, numRuns: NUM_RUNS / 10 })
+    fc.assert(
+      fc.property(requestTarget, (t) => {
+        assertNoWeakerPolicy(routes, routers, front, t, false)
+        assertNoWeakerPolicy(routes, routers, sidecar, t, false)
+      }),
+      { seed: 0x7230, numRuns: NUM_RUNS / 10 },
+    )
   })
 
   test('the generator reaches both outcomes: most ordinary targets are accepted, confusable ones refused', () => {
@@ -156,21 +207,38 @@ describe(`property: no accepted target gets a weaker policy than an app-side rea
 
 describe('route paths and caseSensitive in the configuration', () => {
   const parse = (routes: unknown[]) => parseConfig({ routes }, { baseDir: '/etc/gh' })
-  const refusedAs = (routes: unknown[], message: RegExp) => assert.throws(() => parse(routes), (err: Error & { code?: string }) => {
-    assert.equal(err.code, 'GH_ERR_CONFIG_INVALID')
-    assert.match(err.message, message)
-    return true
-  })
+  const refusedAs = (routes: unknown[], message: RegExp) =>
+    assert.throws(
+      () => parse(routes),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'GH_ERR_CONFIG_INVALID')
+        assert.match(err.message, message)
+        return true
+      },
+    )
 
   test('a route path must be plain: unreserved characters, no segment ending in a dot', () => {
-    for (const path of ['/st%61ff', '/staff;x', '/a/../b', '/a/.', '/a:b', '/a*', '/a b', '//a', '/files.', '/Ä']) refusedAs([{ path }], /routes\[0\]\.path: expected a plain path/)
-    assert.deepEqual(parse([{ path: '/' }, { path: '/a.b/c-d_e~f/' }, { path: '/.well-known' }]).routes.map((r) => r.path), ['/', '/a.b/c-d_e~f', '/.well-known'])
+    for (const path of ['/st%61ff', '/staff;x', '/a/../b', '/a/.', '/a:b', '/a*', '/a b', '//a', '/files.', '/Ä'])
+      refusedAs([{ path }], /routes\[0\]\.path: expected a plain path/)
+    assert.deepEqual(
+      parse([{ path: '/' }, { path: '/a.b/c-d_e~f/' }, { path: '/.well-known' }]).routes.map((r) => r.path),
+      ['/', '/a.b/c-d_e~f', '/.well-known'],
+    )
   })
 
   test('paths that differ only in case need caseSensitive: true on both', () => {
-    refusedAs([{ path: '/staff' }, { path: '/STAFF' }], /routes\[1\]\.path: \/STAFF differs from routes\[0\]\.path only in case/)
+    refusedAs(
+      [{ path: '/staff' }, { path: '/STAFF' }],
+      /routes\[1\]\.path: \/STAFF differs from routes\[0\]\.path only in case/,
+    )
     refusedAs([{ path: '/staff', caseSensitive: true }, { path: '/STAFF' }], /only in case/)
-    assert.equal(parse([{ path: '/staff', caseSensitive: true }, { path: '/STAFF', caseSensitive: true }]).routes[1]!.caseSensitive, true)
+    assert.equal(
+      parse([
+        { path: '/staff', caseSensitive: true },
+        { path: '/STAFF', caseSensitive: true },
+      ]).routes[1]!.caseSensitive,
+      true,
+    )
   })
 
   test('caseSensitive must be a boolean', () => {
@@ -186,22 +254,30 @@ describe('each refusal of the rule, on its own', () => {
   }
 
   test('a target that is not origin-form visible ASCII is refused, whatever else it holds', () => {
-    for (const t of ['staff', '*', '/a b', '/caf\u00e9', '/staff\t', 'http://evil.example/staff']) assert.equal(reason(t), 'request target must be a path', JSON.stringify(t))
+    for (const t of ['staff', '*', '/a b', '/caf\u00e9', '/staff\t', 'http://evil.example/staff'])
+      assert.equal(reason(t), 'request target must be a path', JSON.stringify(t))
   })
 
   test('a % not followed by two hex digits is named as a malformed escape', () => {
-    for (const t of ['/staff%', '/st%4', '/%zzstaff', '/public/%g0']) assert.equal(reason(t), 'malformed percent-escape in the path', t)
+    for (const t of ['/staff%', '/st%4', '/%zzstaff', '/public/%g0'])
+      assert.equal(reason(t), 'malformed percent-escape in the path', t)
   })
 
   test('an encoded #, ? or control character is refused once decoded (an app that decodes reads another path)', () => {
-    for (const t of ['/staff%23x', '/public%3F/x', '/public/%0a', '/staff%7f', '/%09staff']) assert.equal(reason(t), 'encoded #, ? and control characters are not allowed in the path', t)
+    for (const t of ['/staff%23x', '/public%3F/x', '/public/%0a', '/staff%7f', '/%09staff'])
+      assert.equal(reason(t), 'encoded #, ? and control characters are not allowed in the path', t)
   })
 
   test('with capitals, a ; parameter that keeps the route is accepted (the folded and ;-stripped reading agrees)', () => {
     for (const t of ['/public/A;jsessionid=1', '/Public;x/A', '/staff/Report;v=2']) {
       const d = table.decide(t)
       if (t.startsWith('/Public')) assert.equal(d.ok, false, t)
-      else assert.deepEqual([d.ok, d.ok ? d.route?.path : undefined], [true, t.startsWith('/staff') ? '/staff' : '/public'], t)
+      else
+        assert.deepEqual(
+          [d.ok, d.ok ? d.route?.path : undefined],
+          [true, t.startsWith('/staff') ? '/staff' : '/public'],
+          t,
+        )
     }
   })
 })

@@ -17,19 +17,44 @@ import type { AuthContext, Provider } from '../../src/providers/contract.js'
 const PASSWORD = 'hunter2-secret'
 const basic = `Basic ${Buffer.from(`alice:${PASSWORD}`).toString('base64')}`
 const config: AuthConfig = {
-  scheme: ['basic'], realm: 'R', provider: ['users'], require: {}, algorithms: ['SHA-256'], qop: ['auth'], userhash: false,
-  proxy: false, passAuthorization: false, cache: { enabled: false, ttlMs: 60_000 }, throttle: true,
+  scheme: ['basic'],
+  realm: 'R',
+  provider: ['users'],
+  require: {},
+  algorithms: ['SHA-256'],
+  qop: ['auth'],
+  userhash: false,
+  proxy: false,
+  passAuthorization: false,
+  cache: { enabled: false, ttlMs: 60_000 },
+  throttle: true,
 }
 const deps: VerifierDeps = {
   nonces: new NonceManager({ secret: 'x'.repeat(32) }),
   identities: new CredentialCache<Identity>({ maxEntries: 10, ttlMs: 60_000 }),
   realmHashes: new CredentialCache<string>({ maxEntries: 10, ttlMs: 60_000 }),
 }
-const ctx: AuthContext = { method: 'GET', path: '/', host: 'h', remoteAddress: '192.0.2.1', route: '/', realm: 'R', headers: {} }
+const ctx: AuthContext = {
+  method: 'GET',
+  path: '/',
+  host: 'h',
+  remoteAddress: '192.0.2.1',
+  route: '/',
+  realm: 'R',
+  headers: {},
+}
 
 async function errorOf(thrown: unknown): Promise<{ code: string; text: string }> {
-  const provider: Provider = { async checkPassword() { throw thrown } }
-  const outcome = await verify(makePolicy(config, [{ name: 'users', provider }]), { method: 'GET', url: '/', credentials: basic, ctx }, deps)
+  const provider: Provider = {
+    async checkPassword() {
+      throw thrown
+    },
+  }
+  const outcome = await verify(
+    makePolicy(config, [{ name: 'users', provider }]),
+    { method: 'GET', url: '/', credentials: basic, ctx },
+    deps,
+  )
   assert.equal(outcome.kind, 'error')
   const err = (outcome as { error: Error & { code: string } }).error
   return { code: err.code, text: `${err.message} ${JSON.stringify(err)} ${String(err.stack)}` }
@@ -54,7 +79,7 @@ describe('provider exceptions in the chain', () => {
     assert.ok(!e.text.includes(PASSWORD))
   })
 
-  test('gatehouse\'s own coded error passes through unchanged', async () => {
+  test("gatehouse's own coded error passes through unchanged", async () => {
     const e = await errorOf(errors.GH_ERR_PROVIDER_TIMEOUT('users', 100))
     assert.equal(e.code, 'GH_ERR_PROVIDER_TIMEOUT')
   })

@@ -22,7 +22,15 @@ import { parseConfig } from '../../src/config.js'
 import { createLogger } from '../../src/log.js'
 
 const fixtures = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', 'fixtures', 'providers')
-const ctx: AuthContext = { method: 'GET', path: '/', host: 'localhost', remoteAddress: '127.0.0.1', route: '/', realm: 'Office', headers: {} }
+const ctx: AuthContext = {
+  method: 'GET',
+  path: '/',
+  host: 'localhost',
+  remoteAddress: '127.0.0.1',
+  route: '/',
+  realm: 'Office',
+  headers: {},
+}
 const quiet: ProviderLog = { info() {}, warn() {}, error() {} }
 const sha = (pw: string) => `{SHA}${createHash('sha1').update(pw).digest('base64')}`
 const ha1 = (user: string, pw: string) => createHash('md5').update(`${user}:Office:${pw}`).digest('hex')
@@ -102,7 +110,10 @@ describe('env.changed() from the built-in file providers', () => {
   test('a provider without env.changed (a host that has nothing to empty) still reloads', async (t) => {
     const dir = await tempDir(t)
     await writeFile(join(dir, 'users'), `alice:${sha('one')}\n`)
-    const p: Provider = await createHtpasswdProvider({ file: 'users', watchIntervalMs: 20 }, { baseDir: dir, name: 'p', log: quiet })
+    const p: Provider = await createHtpasswdProvider(
+      { file: 'users', watchIntervalMs: 20 },
+      { baseDir: dir, name: 'p', log: quiet },
+    )
     t.after(() => p.close?.())
     await writeFile(join(dir, 'users'), `alice:${sha('two')}\n`)
     await until(async () => (await p.checkPassword?.(ctx, 'alice', 'two')) === true, 'the new password')
@@ -115,8 +126,15 @@ describe('env.changed() through the loader, the threads and the registry', () =>
     assert.equal(await p.checkPassword?.(ctx, 'reload', 'x'), true)
   })
 
-  test('a ThreadProvider reports each thread\'s changed() to its listeners, with the thread', async (t) => {
-    const p = new ThreadProvider({ name: 'test', specifier: './changes.ts', options: {}, baseDir: fixtures, threads: 1, log: quiet })
+  test("a ThreadProvider reports each thread's changed() to its listeners, with the thread", async (t) => {
+    const p = new ThreadProvider({
+      name: 'test',
+      specifier: './changes.ts',
+      options: {},
+      baseDir: fixtures,
+      threads: 1,
+      log: quiet,
+    })
     t.after(() => p.close())
     const seen: number[] = []
     p.onChanged(({ thread }) => void seen.push(thread))
@@ -128,14 +146,24 @@ describe('env.changed() through the loader, the threads and the registry', () =>
     assert.deepEqual(seen, [0])
   })
 
-  test('the registry turns a provider\'s change into a reload notice for it and logs it', async (t) => {
+  test("the registry turns a provider's change into a reload notice for it and logs it", async (t) => {
     const lines: string[] = []
-    const sink = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb() } })
-    const config = parseConfig({
-      listen: { host: '127.0.0.1', port: 0 },
-      providers: { mod: { type: 'module', module: './changes.ts', threads: 1 } },
-      routes: [{ path: '/', upstream: 'http://127.0.0.1:9', auth: { scheme: 'basic', realm: 'Office', provider: 'mod' } }],
-    }, { baseDir: fixtures })
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(String(chunk))
+        cb()
+      },
+    })
+    const config = parseConfig(
+      {
+        listen: { host: '127.0.0.1', port: 0 },
+        providers: { mod: { type: 'module', module: './changes.ts', threads: 1 } },
+        routes: [
+          { path: '/', upstream: 'http://127.0.0.1:9', auth: { scheme: 'basic', realm: 'Office', provider: 'mod' } },
+        ],
+      },
+      { baseDir: fixtures },
+    )
     const registry = new ProviderRegistry(config, createLogger('info', sink))
     t.after(() => registry.close())
     const reloaded: string[] = []
@@ -144,7 +172,9 @@ describe('env.changed() through the loader, the threads and the registry', () =>
     const [np] = registry.chain(['mod'])
     assert.equal(await np!.provider.checkPassword?.(ctx, 'reload', 'x'), true)
     assert.deepEqual(reloaded, ['mod'])
-    const logged = lines.map((l) => JSON.parse(l) as { msg: string; provider?: string; thread?: number }).filter((l) => l.msg === 'provider data changed: cache entries dropped')
+    const logged = lines
+      .map((l) => JSON.parse(l) as { msg: string; provider?: string; thread?: number })
+      .filter((l) => l.msg === 'provider data changed: cache entries dropped')
     assert.equal(logged.length, 1)
     assert.equal(logged[0]!.provider, 'mod')
     assert.equal(logged[0]!.thread, 0)

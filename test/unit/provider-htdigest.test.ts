@@ -11,12 +11,24 @@ import type { AuthContext, Provider, ProviderLog } from '../../src/providers/con
 import { isGatehouseError } from '../../src/errors.js'
 
 const HTDIGEST = '/usr/bin/htdigest'
-const ctx = (realm: string): AuthContext => ({ method: 'GET', path: '/', host: 'localhost', remoteAddress: '127.0.0.1', route: '/', realm, headers: {} })
+const ctx = (realm: string): AuthContext => ({
+  method: 'GET',
+  path: '/',
+  host: 'localhost',
+  remoteAddress: '127.0.0.1',
+  route: '/',
+  realm,
+  headers: {},
+})
 const md5 = (s: string): string => createHash('md5').update(s).digest('hex')
 
-function recordingLog(): { log: ProviderLog; lines: Array<{ level: string; msg: string; fields?: Record<string, unknown> }> } {
+function recordingLog(): {
+  log: ProviderLog
+  lines: Array<{ level: string; msg: string; fields?: Record<string, unknown> }>
+} {
   const lines: Array<{ level: string; msg: string; fields?: Record<string, unknown> }> = []
-  const at = (level: string) => (msg: string, fields?: Record<string, unknown>) => void lines.push({ level, msg, fields })
+  const at = (level: string) => (msg: string, fields?: Record<string, unknown>) =>
+    void lines.push({ level, msg, fields })
   return { log: { info: at('info'), warn: at('warn'), error: at('error') }, lines }
 }
 
@@ -43,11 +55,23 @@ describe('htdigest provider', () => {
     const file = join(dir, 'users.htdigest')
     if (existsSync(HTDIGEST)) {
       // htdigest reads the password twice from stdin when stdin is not a terminal.
-      execFileSync(HTDIGEST, ['-c', file, 'Wiki', 'alice'], { input: 'correct horse\ncorrect horse\n', stdio: ['pipe', 'ignore', 'ignore'] })
-      execFileSync(HTDIGEST, [file, 'Office', 'alice'], { input: 'other pw\nother pw\n', stdio: ['pipe', 'ignore', 'ignore'] })
-      execFileSync(HTDIGEST, [file, 'Wiki', 'bob'], { input: 'pässwörd\npässwörd\n', stdio: ['pipe', 'ignore', 'ignore'] })
+      execFileSync(HTDIGEST, ['-c', file, 'Wiki', 'alice'], {
+        input: 'correct horse\ncorrect horse\n',
+        stdio: ['pipe', 'ignore', 'ignore'],
+      })
+      execFileSync(HTDIGEST, [file, 'Office', 'alice'], {
+        input: 'other pw\nother pw\n',
+        stdio: ['pipe', 'ignore', 'ignore'],
+      })
+      execFileSync(HTDIGEST, [file, 'Wiki', 'bob'], {
+        input: 'pässwörd\npässwörd\n',
+        stdio: ['pipe', 'ignore', 'ignore'],
+      })
     } else {
-      await writeFile(file, `alice:Wiki:${md5('alice:Wiki:correct horse')}\nalice:Office:${md5('alice:Office:other pw')}\nbob:Wiki:${md5('bob:Wiki:pässwörd')}\n`)
+      await writeFile(
+        file,
+        `alice:Wiki:${md5('alice:Wiki:correct horse')}\nalice:Office:${md5('alice:Office:other pw')}\nbob:Wiki:${md5('bob:Wiki:pässwörd')}\n`,
+      )
     }
     fileText = await readFile(file, 'utf8')
     await writeFile(join(dir, 'groups'), 'staff: alice bob\n')
@@ -87,12 +111,18 @@ describe('htdigest provider', () => {
   })
 
   test('groups come from the optional group file', async () => {
-    assert.deepEqual(await (await open({ file: 'users.htdigest', groupFile: 'groups' })).groupsForUser?.(ctx('Wiki'), 'bob'), ['staff'])
+    assert.deepEqual(
+      await (await open({ file: 'users.htdigest', groupFile: 'groups' })).groupsForUser?.(ctx('Wiki'), 'bob'),
+      ['staff'],
+    )
     assert.deepEqual(await (await open({ file: 'users.htdigest' })).groupsForUser?.(ctx('Wiki'), 'bob'), [])
   })
 
   test('a missing file at start is GH_ERR_PROVIDER_LOAD naming the file', async () => {
-    await assert.rejects(open({ file: 'missing.htdigest' }), (err: unknown) => isGatehouseError(err, 'GH_ERR_PROVIDER_LOAD') && err.message.includes('missing.htdigest'))
+    await assert.rejects(
+      open({ file: 'missing.htdigest' }),
+      (err: unknown) => isGatehouseError(err, 'GH_ERR_PROVIDER_LOAD') && err.message.includes('missing.htdigest'),
+    )
   })
 
   test('a changed file is re-read; a broken one keeps the old contents and logs a warning', async () => {

@@ -11,16 +11,28 @@ import type { AuthContext, Provider, ProviderLog } from '../../src/providers/con
 import { isGatehouseError } from '../../src/errors.js'
 
 const HTPASSWD = '/usr/bin/htpasswd'
-const ctx: AuthContext = { method: 'GET', path: '/', host: 'localhost', remoteAddress: '127.0.0.1', route: '/', realm: 'Office', headers: {} }
+const ctx: AuthContext = {
+  method: 'GET',
+  path: '/',
+  host: 'localhost',
+  remoteAddress: '127.0.0.1',
+  route: '/',
+  realm: 'Office',
+  headers: {},
+}
 // "correct horse" as written by htpasswd -B -C 5 and -m (fallback when apache2-utils is absent).
 const FIXED = {
   alice: '$2y$05$ORLE76KHLml81u8AjczolOveQ.GgJUtyeeprkeny2NvcILZ/ECVZ6',
   bob: '$apr1$0OoQtq2d$CqX1bCzCiEhGv9Aui73O81',
 }
 
-function recordingLog(): { log: ProviderLog; lines: Array<{ level: string; msg: string; fields?: Record<string, unknown> }> } {
+function recordingLog(): {
+  log: ProviderLog
+  lines: Array<{ level: string; msg: string; fields?: Record<string, unknown> }>
+} {
   const lines: Array<{ level: string; msg: string; fields?: Record<string, unknown> }> = []
-  const at = (level: string) => (msg: string, fields?: Record<string, unknown>) => void lines.push({ level, msg, fields })
+  const at = (level: string) => (msg: string, fields?: Record<string, unknown>) =>
+    void lines.push({ level, msg, fields })
   return { log: { info: at('info'), warn: at('warn'), error: at('error') }, lines }
 }
 
@@ -35,7 +47,9 @@ async function until(check: () => Promise<boolean> | boolean, what: string): Pro
 /** htpasswd -B / -m lines written by Apache's tool when installed, else the fixed vectors. */
 function htpasswdLine(user: string, password: string, flags: string[]): string {
   if (!existsSync(HTPASSWD)) return `${user}:${FIXED[user as keyof typeof FIXED]}`
-  return execFileSync(HTPASSWD, ['-nb', ...flags, user, password], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()
+  return execFileSync(HTPASSWD, ['-nb', ...flags, user, password], { stdio: ['ignore', 'pipe', 'ignore'] })
+    .toString()
+    .trim()
 }
 
 describe('htpasswd provider', () => {
@@ -88,7 +102,10 @@ describe('htpasswd provider', () => {
       assert.match(err.message, /ENOENT/)
       return true
     })
-    await assert.rejects(open({}), (err: unknown) => isGatehouseError(err, 'GH_ERR_PROVIDER_LOAD') && /"file"/.test(err.message))
+    await assert.rejects(
+      open({}),
+      (err: unknown) => isGatehouseError(err, 'GH_ERR_PROVIDER_LOAD') && /"file"/.test(err.message),
+    )
   })
 
   test('a file changed on disk is re-read and its contents used', async () => {
@@ -96,7 +113,10 @@ describe('htpasswd provider', () => {
     await writeFile(file, fileText)
     const p = await open({ file: 'changing.htpasswd' })
     assert.equal(await p.checkPassword?.(ctx, 'carol', 'battery staple'), null)
-    await writeFile(file, `${htpasswdLine('alice', 'correct horse', ['-B', '-C', '5'])}\ncarol:{SHA}${sha1b64('battery staple')}\n`)
+    await writeFile(
+      file,
+      `${htpasswdLine('alice', 'correct horse', ['-B', '-C', '5'])}\ncarol:{SHA}${sha1b64('battery staple')}\n`,
+    )
     await until(async () => (await p.checkPassword?.(ctx, 'carol', 'battery staple')) === true, 'carol to appear')
     assert.equal(await p.checkPassword?.(ctx, 'bob', 'correct horse'), null)
   })
@@ -130,7 +150,10 @@ describe('htpasswd provider', () => {
     await writeFile(join(dir, 'odd.htpasswd'), 'dave:$y$j9T$abcdefgh$ijklmnop\nerin:plainpass\n')
     const { log, lines } = recordingLog()
     const p = await open({ file: 'odd.htpasswd' }, log)
-    assert.deepEqual(lines.filter((l) => l.level === 'warn').map((l) => l.fields?.count), [2])
+    assert.deepEqual(
+      lines.filter((l) => l.level === 'warn').map((l) => l.fields?.count),
+      [2],
+    )
     assert.doesNotMatch(JSON.stringify(lines), /dave|erin|plainpass|j9T/)
     assert.equal(await p.checkPassword?.(ctx, 'erin', 'plainpass'), false)
     assert.equal(await p.checkPassword?.(ctx, 'dave', 'x'), false)

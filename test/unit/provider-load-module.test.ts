@@ -11,10 +11,23 @@ import { isGatehouseError } from '../../src/errors.js'
 const here = fileURLToPath(new URL('.', import.meta.url))
 const repo = resolve(here, '..', '..')
 const fixtures = resolve(repo, 'test', 'fixtures', 'providers')
-const ctx: AuthContext = { method: 'GET', path: '/', host: 'localhost', remoteAddress: '127.0.0.1', route: '/', realm: 'R', headers: {} }
+const ctx: AuthContext = {
+  method: 'GET',
+  path: '/',
+  host: 'localhost',
+  remoteAddress: '127.0.0.1',
+  route: '/',
+  realm: 'R',
+  headers: {},
+}
 const logged: string[] = []
-const env = (baseDir: string): ProviderEnv => ({ baseDir, name: 'p', log: { info: (m) => void logged.push(m), warn() {}, error() {} } })
-const loadError = (pattern: RegExp) => (err: unknown) => isGatehouseError(err, 'GH_ERR_PROVIDER_LOAD') && pattern.test(err.message)
+const env = (baseDir: string): ProviderEnv => ({
+  baseDir,
+  name: 'p',
+  log: { info: (m) => void logged.push(m), warn() {}, error() {} },
+})
+const loadError = (pattern: RegExp) => (err: unknown) =>
+  isGatehouseError(err, 'GH_ERR_PROVIDER_LOAD') && pattern.test(err.message)
 
 describe('loadProvider', () => {
   let dir: string
@@ -27,8 +40,14 @@ describe('loadProvider', () => {
   })
 
   test('built-in names map to providers/<name>/index beside src', () => {
-    assert.equal(resolveProviderSpecifier('htpasswd', dir), pathToFileURL(join(repo, 'providers', 'htpasswd', 'index.ts')).href)
-    assert.equal(resolveProviderSpecifier('sqlite', dir), pathToFileURL(join(repo, 'providers', 'sqlite', 'index.ts')).href)
+    assert.equal(
+      resolveProviderSpecifier('htpasswd', dir),
+      pathToFileURL(join(repo, 'providers', 'htpasswd', 'index.ts')).href,
+    )
+    assert.equal(
+      resolveProviderSpecifier('sqlite', dir),
+      pathToFileURL(join(repo, 'providers', 'sqlite', 'index.ts')).href,
+    )
   })
 
   test('loads a built-in provider by name, with options relative to baseDir', async () => {
@@ -52,16 +71,28 @@ describe('loadProvider', () => {
   })
 
   test('a module without checkPassword or getRealmHash is GH_ERR_PROVIDER_LOAD naming the specifier', async () => {
-    await assert.rejects(loadProvider('./no-methods.ts', {}, env(fixtures)), loadError(/\.\/no-methods\.ts.*neither checkPassword nor getRealmHash/))
+    await assert.rejects(
+      loadProvider('./no-methods.ts', {}, env(fixtures)),
+      loadError(/\.\/no-methods\.ts.*neither checkPassword nor getRealmHash/),
+    )
   })
 
   test('a missing file, an unresolvable package, or a failing factory is GH_ERR_PROVIDER_LOAD with the cause', async () => {
     await assert.rejects(loadProvider('./missing.ts', {}, env(fixtures)), loadError(/\.\/missing\.ts: no file at/))
-    await assert.rejects(loadProvider('gatehouse-provider-that-does-not-exist', {}, env(dir)), loadError(/gatehouse-provider-that-does-not-exist: cannot resolve/))
-    await assert.rejects(loadProvider('./load-fails.ts', {}, env(fixtures)), loadError(/\.\/load-fails\.ts: factory failed: cannot open the accounts database/))
+    await assert.rejects(
+      loadProvider('gatehouse-provider-that-does-not-exist', {}, env(dir)),
+      loadError(/gatehouse-provider-that-does-not-exist: cannot resolve/),
+    )
+    await assert.rejects(
+      loadProvider('./load-fails.ts', {}, env(fixtures)),
+      loadError(/\.\/load-fails\.ts: factory failed: cannot open the accounts database/),
+    )
   })
 
   test('a built-in that cannot start keeps its own GH_ERR_PROVIDER_LOAD message', async () => {
-    await assert.rejects(loadProvider('htpasswd', { file: 'absent.htpasswd' }, env(dir)), loadError(/^cannot load provider p: htpasswd file .*absent\.htpasswd: ENOENT$/))
+    await assert.rejects(
+      loadProvider('htpasswd', { file: 'absent.htpasswd' }, env(dir)),
+      loadError(/^cannot load provider p: htpasswd file .*absent\.htpasswd: ENOENT$/),
+    )
   })
 })

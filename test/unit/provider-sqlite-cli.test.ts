@@ -15,10 +15,19 @@ interface Run {
   stderr: string
 }
 
-async function run(args: string[], stdin: NodeJS.ReadableStream = Readable.from([]), extra: Partial<UsersIO> = {}): Promise<Run> {
+async function run(
+  args: string[],
+  stdin: NodeJS.ReadableStream = Readable.from([]),
+  extra: Partial<UsersIO> = {},
+): Promise<Run> {
   let stdout = ''
   let stderr = ''
-  const code = await usersCommand(args, { stdin, stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), ...extra })
+  const code = await usersCommand(args, {
+    stdin,
+    stdout: (s) => void (stdout += s),
+    stderr: (s) => void (stderr += s),
+    ...extra,
+  })
   return { code, stdout, stderr }
 }
 
@@ -36,11 +45,17 @@ describe('gatehouse users', () => {
   })
 
   test('add reads the password from the first line of stdin and creates the database', async () => {
-    const r = await run(['add', '--database', db, '--password-stdin', '--bcrypt-cost', '4', '--digest-realm', 'Wiki', 'alice'], lines('correct horse', 'ignored second line'))
+    const r = await run(
+      ['add', '--database', db, '--password-stdin', '--bcrypt-cost', '4', '--digest-realm', 'Wiki', 'alice'],
+      lines('correct horse', 'ignored second line'),
+    )
     assert.deepEqual(r, { code: 0, stdout: '', stderr: '' })
     const store = UserStore.open(db)
     assert.equal(await verifyPassword(store.getUser('alice')?.hash ?? '', 'correct horse'), true)
-    assert.equal(store.realmHash('alice', 'Wiki', 'MD5'), createHash('md5').update('alice:Wiki:correct horse').digest('hex'))
+    assert.equal(
+      store.realmHash('alice', 'Wiki', 'MD5'),
+      createHash('md5').update('alice:Wiki:correct horse').digest('hex'),
+    )
     store.close()
   })
 
@@ -63,7 +78,14 @@ describe('gatehouse users', () => {
   })
 
   test('on a terminal the password is prompted twice with echo off', async () => {
-    const tty = Object.assign(new PassThrough(), { isTTY: true, rawModes: [] as boolean[], setRawMode(mode: boolean) { tty.rawModes.push(mode); return tty } })
+    const tty = Object.assign(new PassThrough(), {
+      isTTY: true,
+      rawModes: [] as boolean[],
+      setRawMode(mode: boolean) {
+        tty.rawModes.push(mode)
+        return tty
+      },
+    })
     const pending = run(['add', '--database', db, '--bcrypt-cost', '4', 'bob'], tty)
     tty.write('pw1x\u007f\r')
     await new Promise((r) => setImmediate(r))
@@ -83,18 +105,33 @@ describe('gatehouse users', () => {
     assert.equal((await run(['add-group', '--database', db, 'bob', 'staff'])).code, 0)
     assert.equal((await run(['add-group', '--database', db, 'alice', 'admins'])).code, 0)
     assert.equal((await run(['deactivate', '--database', db, 'bob'])).code, 0)
-    assert.deepEqual(await run(['groups', '--database', db, 'alice']), { code: 0, stdout: 'admins\nstaff\n', stderr: '' })
-    assert.deepEqual(await run(['list', '--database', db]), { code: 0, stdout: 'alice\tactive\tadmins,staff\nbob\tinactive\tstaff\n', stderr: '' })
+    assert.deepEqual(await run(['groups', '--database', db, 'alice']), {
+      code: 0,
+      stdout: 'admins\nstaff\n',
+      stderr: '',
+    })
+    assert.deepEqual(await run(['list', '--database', db]), {
+      code: 0,
+      stdout: 'alice\tactive\tadmins,staff\nbob\tinactive\tstaff\n',
+      stderr: '',
+    })
     assert.equal((await run(['remove-group', '--database', db, 'alice', 'admins'])).code, 0)
     assert.equal((await run(['remove-group', '--database', db, 'alice', 'admins'])).code, 1)
     assert.equal((await run(['activate', '--database', db, 'bob'])).code, 0)
   })
 
   test('passwd changes the password and keeps the Digest realms', async () => {
-    assert.equal((await run(['passwd', '--database', db, '--password-stdin', '--bcrypt-cost', '4', 'alice'], lines('new horse'))).code, 0)
+    assert.equal(
+      (await run(['passwd', '--database', db, '--password-stdin', '--bcrypt-cost', '4', 'alice'], lines('new horse')))
+        .code,
+      0,
+    )
     const store = UserStore.open(db)
     assert.equal(await verifyPassword(store.getUser('alice')?.hash ?? '', 'new horse'), true)
-    assert.equal(store.realmHash('alice', 'Wiki', 'SHA-256'), createHash('sha256').update('alice:Wiki:new horse').digest('hex'))
+    assert.equal(
+      store.realmHash('alice', 'Wiki', 'SHA-256'),
+      createHash('sha256').update('alice:Wiki:new horse').digest('hex'),
+    )
     store.close()
   })
 
@@ -119,8 +156,13 @@ describe('gatehouse users', () => {
 
   test('the database can come from the configuration through io.databaseFromConfig', async () => {
     const asked: Array<[string | undefined, string | undefined]> = []
-    const databaseFromConfig = async (provider?: string, config?: string): Promise<string> => (asked.push([provider, config]), db)
-    const r = await run(['list', '--config', 'gatehouse.yaml', '--provider', 'accounts'], undefined, { databaseFromConfig })
+    const databaseFromConfig = async (provider?: string, config?: string): Promise<string> => (
+      asked.push([provider, config]),
+      db
+    )
+    const r = await run(['list', '--config', 'gatehouse.yaml', '--provider', 'accounts'], undefined, {
+      databaseFromConfig,
+    })
     assert.equal(r.code, 0)
     assert.match(r.stdout, /^alice\t/)
     assert.deepEqual(asked, [['accounts', 'gatehouse.yaml']])

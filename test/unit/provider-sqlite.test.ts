@@ -11,7 +11,15 @@ import { UserStore } from '../../providers/sqlite/store.js'
 import type { AuthContext, Provider, ProviderLog } from '../../src/providers/contract.js'
 import { isGatehouseError } from '../../src/errors.js'
 
-const ctx: AuthContext = { method: 'GET', path: '/', host: 'localhost', remoteAddress: '127.0.0.1', route: '/', realm: 'Wiki', headers: {} }
+const ctx: AuthContext = {
+  method: 'GET',
+  path: '/',
+  host: 'localhost',
+  remoteAddress: '127.0.0.1',
+  route: '/',
+  realm: 'Wiki',
+  headers: {},
+}
 const silent: ProviderLog = { info() {}, warn() {}, error() {} }
 const h = (alg: string, s: string): string => createHash(alg).update(s).digest('hex')
 
@@ -25,7 +33,10 @@ describe('UserStore', () => {
   })
 
   test('open without create refuses a missing database', () => {
-    assert.throws(() => UserStore.open(join(dir, 'missing.sqlite')), (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED') && /does not exist/.test(err.message))
+    assert.throws(
+      () => UserStore.open(join(dir, 'missing.sqlite')),
+      (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED') && /does not exist/.test(err.message),
+    )
   })
 
   test('creates a 0600 database in WAL mode at the current schema version', () => {
@@ -35,7 +46,9 @@ describe('UserStore', () => {
     const db = new Database(path, { readonly: true })
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal')
     assert.equal(db.pragma('user_version', { simple: true }), 1)
-    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name)
+    const tables = (
+      db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as Array<{ name: string }>
+    ).map((r) => r.name)
     assert.deepEqual(tables, ['digest_ha1', 'groups', 'user_groups', 'users'])
     db.close()
   })
@@ -46,7 +59,10 @@ describe('UserStore', () => {
     const db = new Database(path)
     db.pragma('user_version = 99')
     db.close()
-    assert.throws(() => UserStore.open(path), (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED') && /schema version 99/.test(err.message))
+    assert.throws(
+      () => UserStore.open(path),
+      (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED') && /schema version 99/.test(err.message),
+    )
   })
 
   test('adds users with bcrypt hashes, groups, and HA1 for MD5, SHA-256 and SHA-512-256 per realm', () => {
@@ -65,9 +81,18 @@ describe('UserStore', () => {
     assert.equal(store.realmHash('alice', 'Wiki', 'SHA-256'), h('sha256', 'alice:Wiki:correct horse'))
     assert.equal(store.realmHash('alice', 'Office', 'SHA-512-256'), h('sha512-256', 'alice:Office:correct horse'))
     assert.equal(store.realmHash('bob', 'Wiki', 'MD5'), undefined)
-    assert.throws(() => store.addUser('alice', 'x'), (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED') && /already exists/.test(err.message))
-    assert.throws(() => store.addUser('a:b', 'x'), (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED'))
-    assert.throws(() => store.addToGroup('nobody', 'staff'), (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED') && /no such user/.test(err.message))
+    assert.throws(
+      () => store.addUser('alice', 'x'),
+      (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED') && /already exists/.test(err.message),
+    )
+    assert.throws(
+      () => store.addUser('a:b', 'x'),
+      (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED'),
+    )
+    assert.throws(
+      () => store.addToGroup('nobody', 'staff'),
+      (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED') && /no such user/.test(err.message),
+    )
     store.close()
   })
 
@@ -79,7 +104,10 @@ describe('UserStore', () => {
     store.setPassword('alice', 'newer horse', { realms: ['Wiki'] })
     assert.equal(store.realmHash('alice', 'Office', 'MD5'), undefined)
     assert.equal(store.realmHash('alice', 'Wiki', 'SHA-512-256'), h('sha512-256', 'alice:Wiki:newer horse'))
-    assert.throws(() => store.setPassword('nobody', 'x'), (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED'))
+    assert.throws(
+      () => store.setPassword('nobody', 'x'),
+      (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED'),
+    )
     store.close()
   })
 
@@ -90,7 +118,10 @@ describe('UserStore', () => {
     assert.deepEqual(store.groupsFor('alice'), ['staff'])
     store.setActive('bob', false)
     assert.equal(store.getUser('bob')?.active, false)
-    assert.throws(() => store.setActive('nobody', true), (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED'))
+    assert.throws(
+      () => store.setActive('nobody', true),
+      (err: unknown) => isGatehouseError(err, 'GH_ERR_USERSTORE_FAILED'),
+    )
     assert.equal(store.removeUser('alice'), true)
     assert.equal(store.removeUser('alice'), false)
     assert.equal(store.getUser('alice'), undefined)
@@ -112,7 +143,10 @@ describe('sqlite provider', () => {
     store.addToGroup('bob', 'staff')
     store.setActive('bob', false)
     store.close()
-    provider = await createSqliteProvider({ database: 'accounts.sqlite' }, { baseDir: dir, name: 'accounts', log: silent })
+    provider = await createSqliteProvider(
+      { database: 'accounts.sqlite' },
+      { baseDir: dir, name: 'accounts', log: silent },
+    )
   })
   after(async () => {
     await provider.close?.()
@@ -127,7 +161,10 @@ describe('sqlite provider', () => {
   })
 
   test('getRealmHash reads digest_ha1; inactive and unknown users get null', async () => {
-    assert.equal(await provider.getRealmHash?.(ctx, 'alice', 'Wiki', 'SHA-256'), h('sha256', 'alice:Wiki:correct horse'))
+    assert.equal(
+      await provider.getRealmHash?.(ctx, 'alice', 'Wiki', 'SHA-256'),
+      h('sha256', 'alice:Wiki:correct horse'),
+    )
     assert.equal(await provider.getRealmHash?.(ctx, 'alice', 'Other', 'MD5'), null)
     assert.equal(await provider.getRealmHash?.(ctx, 'bob', 'Wiki', 'MD5'), null)
     assert.equal(await provider.getRealmHash?.(ctx, 'carol', 'Wiki', 'MD5'), null)
@@ -149,8 +186,11 @@ describe('sqlite provider', () => {
   })
 
   test('a missing database is GH_ERR_PROVIDER_LOAD naming the file', async () => {
-    await assert.rejects(createSqliteProvider({ database: 'nope.sqlite' }, { baseDir: dir, name: 'accounts', log: silent }), (err: unknown) => {
-      return isGatehouseError(err, 'GH_ERR_PROVIDER_LOAD') && err.message.includes('nope.sqlite')
-    })
+    await assert.rejects(
+      createSqliteProvider({ database: 'nope.sqlite' }, { baseDir: dir, name: 'accounts', log: silent }),
+      (err: unknown) => {
+        return isGatehouseError(err, 'GH_ERR_PROVIDER_LOAD') && err.message.includes('nope.sqlite')
+      },
+    )
   })
 })

@@ -17,12 +17,23 @@ import type { AuthConfig } from '../../src/config-types.js'
 import type { AuthContext, Provider } from '../../src/providers/contract.js'
 import { accessLogger, createLogger, lazyChildLogger } from '../../src/log.js'
 
-const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
+const basic = (user: string, password: string): string =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
 
 function authConfig(over: Partial<AuthConfig> = {}): AuthConfig {
   return {
-    scheme: ['basic'], realm: 'R', provider: ['users'], require: {}, algorithms: ['SHA-256'], qop: ['auth'], userhash: false,
-    proxy: false, passAuthorization: false, cache: { enabled: true, ttlMs: 60_000 }, throttle: true, ...over,
+    scheme: ['basic'],
+    realm: 'R',
+    provider: ['users'],
+    require: {},
+    algorithms: ['SHA-256'],
+    qop: ['auth'],
+    userhash: false,
+    proxy: false,
+    passAuthorization: false,
+    cache: { enabled: true, ttlMs: 60_000 },
+    throttle: true,
+    ...over,
   }
 }
 
@@ -35,7 +46,9 @@ function counting(): { provider: Provider; calls: () => number } {
       if (user !== 'alice') return null
       return password === 'right'
     },
-    async groupsForUser() { return ['staff'] },
+    async groupsForUser() {
+      return ['staff']
+    },
   }
   return { provider, calls: () => calls }
 }
@@ -49,8 +62,22 @@ function deps(throttle?: LoginThrottle): VerifierDeps {
   }
 }
 
-const ctx: AuthContext = { method: 'GET', path: '/', host: 'h', remoteAddress: '192.0.2.7', route: '/', realm: 'R', headers: {} }
-const request = (credentials: string | undefined, remoteAddress = '192.0.2.7') => ({ method: 'GET', url: '/', credentials, ctx: { ...ctx, remoteAddress }, remoteAddress })
+const ctx: AuthContext = {
+  method: 'GET',
+  path: '/',
+  host: 'h',
+  remoteAddress: '192.0.2.7',
+  route: '/',
+  realm: 'R',
+  headers: {},
+}
+const request = (credentials: string | undefined, remoteAddress = '192.0.2.7') => ({
+  method: 'GET',
+  url: '/',
+  credentials,
+  ctx: { ...ctx, remoteAddress },
+  remoteAddress,
+})
 
 describe('Basic credential cache keyed by the header', () => {
   test('a second request with the same header is answered from the cache: one provider call, one hit', async () => {
@@ -72,14 +99,19 @@ describe('Basic credential cache keyed by the header', () => {
     const k = c.key('R\0users', 'basic-header', header)
     assert.match(k, /^[A-Za-z0-9_-]{43}$/)
     assert.ok(!k.includes('right') && !k.includes(header.slice(6)))
-    assert.notEqual(k, new CredentialCache<string>({ maxEntries: 10, ttlMs: 1000 }).key('R\0users', 'basic-header', header), 'per-instance salt')
+    assert.notEqual(
+      k,
+      new CredentialCache<string>({ maxEntries: 10, ttlMs: 1000 }).key('R\0users', 'basic-header', header),
+      'per-instance salt',
+    )
   })
 
   test('a wrong password is never cached: each attempt asks the provider', async () => {
     const { provider, calls } = counting()
     const policy = makePolicy(authConfig(), [{ name: 'users', provider }])
     const d = deps()
-    for (let i = 0; i < 3; i++) assert.equal((await verify(policy, request(basic('alice', 'wrong')), d)).kind, 'challenge')
+    for (let i = 0; i < 3; i++)
+      assert.equal((await verify(policy, request(basic('alice', 'wrong')), d)).kind, 'challenge')
     assert.equal(calls(), 3)
     assert.equal(d.identities.size, 0)
   })
@@ -90,7 +122,11 @@ describe('Basic credential cache keyed by the header', () => {
     const d = deps()
     assert.equal((await verify(makePolicy(authConfig(), chain), request(basic('alice', 'right')), d)).kind, 'ok')
     const digestOnly = makePolicy(authConfig({ scheme: ['digest'] }), chain)
-    assert.deepEqual(await verify(digestOnly, request(basic('alice', 'right')), d), { kind: 'challenge', reason: 'scheme', stale: false })
+    assert.deepEqual(await verify(digestOnly, request(basic('alice', 'right')), d), {
+      kind: 'challenge',
+      reason: 'scheme',
+      stale: false,
+    })
   })
 
   test('require is applied to a cache hit too', async () => {
@@ -105,23 +141,56 @@ describe('Basic credential cache keyed by the header', () => {
   test('a user locked out by the throttle is refused even with cached valid credentials, without a provider call', async () => {
     const { provider, calls } = counting()
     const policy = makePolicy(authConfig(), [{ name: 'users', provider }])
-    const throttle = new LoginThrottle({ perAddress: undefined, perUser: { maxFailures: 2, windowMs: 60_000, lockoutMs: 30_000 }, maxLockoutMs: 60_000, delayMs: 0, maxDelayMs: 0, maxEntries: 100 })
+    const throttle = new LoginThrottle({
+      perAddress: undefined,
+      perUser: { maxFailures: 2, windowMs: 60_000, lockoutMs: 30_000 },
+      maxLockoutMs: 60_000,
+      delayMs: 0,
+      maxDelayMs: 0,
+      maxEntries: 100,
+    })
     const d = deps(throttle)
-    assert.equal((await verifyThrottled(policy, request(basic('alice', 'right')), d)).kind, 'ok', 'cached from 192.0.2.7')
-    for (let i = 0; i < 2; i++) assert.equal((await verifyThrottled(policy, request(basic('alice', `wrong${i}`), '198.51.100.1'), d)).kind, 'challenge')
+    assert.equal(
+      (await verifyThrottled(policy, request(basic('alice', 'right')), d)).kind,
+      'ok',
+      'cached from 192.0.2.7',
+    )
+    for (let i = 0; i < 2; i++)
+      assert.equal(
+        (await verifyThrottled(policy, request(basic('alice', `wrong${i}`), '198.51.100.1'), d)).kind,
+        'challenge',
+      )
     const before = calls()
-    assert.deepEqual(await verifyThrottled(policy, request(basic('alice', 'right'), '203.0.113.9'), d), { kind: 'throttled', scope: 'user', retryAfterS: 30 })
+    assert.deepEqual(await verifyThrottled(policy, request(basic('alice', 'right'), '203.0.113.9'), d), {
+      kind: 'throttled',
+      scope: 'user',
+      retryAfterS: 30,
+    })
     assert.equal(calls(), before)
-    assert.equal((await verifyThrottled(policy, request(basic('alice', 'right')), d)).kind, 'ok', 'the known-good address still gets in')
+    assert.equal(
+      (await verifyThrottled(policy, request(basic('alice', 'right')), d)).kind,
+      'ok',
+      'the known-good address still gets in',
+    )
   })
 
   test('a cache hit counts as a success for the throttle (the address becomes known-good for the user)', async () => {
     const { provider } = counting()
     const policy = makePolicy(authConfig(), [{ name: 'users', provider }])
-    const throttle = new LoginThrottle({ perAddress: { maxFailures: 100, windowMs: 60_000, lockoutMs: 1000 }, perUser: undefined, maxLockoutMs: 60_000, delayMs: 0, maxDelayMs: 0, maxEntries: 100 })
+    const throttle = new LoginThrottle({
+      perAddress: { maxFailures: 100, windowMs: 60_000, lockoutMs: 1000 },
+      perUser: undefined,
+      maxLockoutMs: 60_000,
+      delayMs: 0,
+      maxDelayMs: 0,
+      maxEntries: 100,
+    })
     const successes: string[] = []
     const record = throttle.recordSuccess.bind(throttle)
-    throttle.recordSuccess = (user, address) => { successes.push(`${user}|${address}`); return record(user, address) }
+    throttle.recordSuccess = (user, address) => {
+      successes.push(`${user}|${address}`)
+      return record(user, address)
+    }
     const d = deps(throttle)
     await verifyThrottled(policy, request(basic('alice', 'right')), d)
     await verifyThrottled(policy, request(basic('alice', 'right')), d)
@@ -132,9 +201,22 @@ describe('Basic credential cache keyed by the header', () => {
   test('malformed Basic credentials are still a 400 outcome, with or without the throttle', async () => {
     const { provider } = counting()
     const policy = makePolicy(authConfig(), [{ name: 'users', provider }])
-    assert.deepEqual(await verify(policy, request('Basic !!!'), deps()), { kind: 'bad-request', reason: 'malformed Basic credentials' })
-    const throttle = new LoginThrottle({ perAddress: { maxFailures: 5, windowMs: 60_000, lockoutMs: 1000 }, perUser: undefined, maxLockoutMs: 60_000, delayMs: 0, maxDelayMs: 0, maxEntries: 100 })
-    assert.deepEqual(await verifyThrottled(policy, request('Basic !!!'), deps(throttle)), { kind: 'bad-request', reason: 'malformed Basic credentials' })
+    assert.deepEqual(await verify(policy, request('Basic !!!'), deps()), {
+      kind: 'bad-request',
+      reason: 'malformed Basic credentials',
+    })
+    const throttle = new LoginThrottle({
+      perAddress: { maxFailures: 5, windowMs: 60_000, lockoutMs: 1000 },
+      perUser: undefined,
+      maxLockoutMs: 60_000,
+      delayMs: 0,
+      maxDelayMs: 0,
+      maxEntries: 100,
+    })
+    assert.deepEqual(await verifyThrottled(policy, request('Basic !!!'), deps(throttle)), {
+      kind: 'bad-request',
+      reason: 'malformed Basic credentials',
+    })
   })
 })
 
@@ -148,7 +230,9 @@ describe('Digest realm hashes in the cache', () => {
           lookups++
           return user === 'alice' ? digestHash('SHA-256', `alice:${realm}:right`) : null
         },
-        async groupsForUser() { return [] },
+        async groupsForUser() {
+          return []
+        },
       },
       lookups: () => lookups,
     }
@@ -156,7 +240,18 @@ describe('Digest realm hashes in the cache', () => {
 
   function digestHeader(d: VerifierDeps, password: string, nc: number): string {
     const nonce = d.nonces.issue('R')
-    const p = { algorithm: 'SHA-256' as const, username: 'alice', realm: 'R', password, method: 'GET', uri: '/', nonce, cnonce: 'c0ffee', nc: nc.toString(16).padStart(8, '0'), qop: 'auth' as const }
+    const p = {
+      algorithm: 'SHA-256' as const,
+      username: 'alice',
+      realm: 'R',
+      password,
+      method: 'GET',
+      uri: '/',
+      nonce,
+      cnonce: 'c0ffee',
+      nc: nc.toString(16).padStart(8, '0'),
+      qop: 'auth' as const,
+    }
     return `Digest username="alice", realm="R", nonce="${nonce}", uri="/", algorithm=SHA-256, response="${clientResponse(p)}", qop=auth, nc=${p.nc}, cnonce="c0ffee", opaque="${d.nonces.opaque('R')}"`
   }
 
@@ -180,7 +275,21 @@ describe('Digest realm hashes in the cache', () => {
 describe('request loggers', () => {
   function sink(): { lines: () => Record<string, unknown>[]; stream: Writable } {
     const out: string[] = []
-    return { lines: () => out.join('').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>), stream: new Writable({ write(c, _e, cb) { out.push(String(c)); cb() } }) }
+    return {
+      lines: () =>
+        out
+          .join('')
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Record<string, unknown>),
+      stream: new Writable({
+        write(c, _e, cb) {
+          out.push(String(c))
+          cb()
+        },
+      }),
+    }
   }
 
   test('the lazy per-request logger writes what a pino child would, with its bindings', () => {
@@ -208,7 +317,10 @@ describe('request loggers', () => {
     const log = createLogger('warn', s.stream)
     let made = 0
     const child = log.child.bind(log)
-    log.child = ((...args: Parameters<typeof log.child>) => { made++; return child(...args) }) as typeof log.child
+    log.child = ((...args: Parameters<typeof log.child>) => {
+      made++
+      return child(...args)
+    }) as typeof log.child
     const lazy = lazyChildLogger(log, { reqId: 'req-2' }, {})
     assert.equal(lazy.level, 'warn')
     assert.equal(made, 0)
@@ -221,9 +333,24 @@ describe('request loggers', () => {
 
   test('access lines keep the shape of the root logger: level, time, pid, then the fields', () => {
     const s = sink()
-    accessLogger(createLogger('info', s.stream)).info({ reqId: 'req-3', method: 'GET', url: '/a', status: 200, user: 'alice', remote: '127.0.0.1', ms: 0.4 }, 'access')
+    accessLogger(createLogger('info', s.stream)).info(
+      { reqId: 'req-3', method: 'GET', url: '/a', status: 200, user: 'alice', remote: '127.0.0.1', ms: 0.4 },
+      'access',
+    )
     const [line] = s.lines()
-    assert.deepEqual(Object.keys(line ?? {}), ['level', 'time', 'pid', 'reqId', 'method', 'url', 'status', 'user', 'remote', 'ms', 'msg'])
+    assert.deepEqual(Object.keys(line ?? {}), [
+      'level',
+      'time',
+      'pid',
+      'reqId',
+      'method',
+      'url',
+      'status',
+      'user',
+      'remote',
+      'ms',
+      'msg',
+    ])
     assert.equal(line?.pid, process.pid)
   })
 })

@@ -41,7 +41,16 @@ before(async () => {
   await symlink('a.txt', path.join(root, 'link-in.txt'))
   await symlink(root, path.join(base, 'root-link'))
   for (const f of ['a.txt', 'empty.txt']) await utimes(path.join(root, f), MTIME, MTIME)
-  app = Fastify({ logger: { level: 'error', stream: { write: (line: string) => { logLines.push(line) } } } })
+  app = Fastify({
+    logger: {
+      level: 'error',
+      stream: {
+        write: (line: string) => {
+          logLines.push(line)
+        },
+      },
+    },
+  })
   app.route({
     method: ['GET', 'HEAD', 'POST'],
     url: '/*',
@@ -59,8 +68,16 @@ after(async () => {
   await rm(base, { recursive: true, force: true })
 })
 
-function get(file: Partial<FileResponse> & { roots?: string[] }, headers: Record<string, string> = {}, method: 'GET' | 'HEAD' | 'POST' = 'GET') {
-  return app.inject({ method, url: '/f', headers: { 'x-file': JSON.stringify({ path: 'a.txt', ...file }), ...headers } })
+function get(
+  file: Partial<FileResponse> & { roots?: string[] },
+  headers: Record<string, string> = {},
+  method: 'GET' | 'HEAD' | 'POST' = 'GET',
+) {
+  return app.inject({
+    method,
+    url: '/f',
+    headers: { 'x-file': JSON.stringify({ path: 'a.txt', ...file }), ...headers },
+  })
 }
 
 describe('sendFile: full responses', () => {
@@ -91,7 +108,14 @@ describe('sendFile: full responses', () => {
   })
 
   test('passes app headers but never lets them describe the bytes', async () => {
-    const res = await get({ headers: { 'cache-control': 'max-age=60', 'content-length': '5', etag: '"forged"', 'transfer-encoding': 'chunked' } })
+    const res = await get({
+      headers: {
+        'cache-control': 'max-age=60',
+        'content-length': '5',
+        etag: '"forged"',
+        'transfer-encoding': 'chunked',
+      },
+    })
     assert.equal(res.headers['cache-control'], 'max-age=60')
     assert.equal(res.headers['content-length'], '100')
     assert.notEqual(res.headers.etag, '"forged"')
@@ -127,7 +151,13 @@ describe('sendFile: confinement to the roots', () => {
   })
 
   test('../ traversal is 403, relative or absolute, existing or not', async () => {
-    for (const p of ['../outside/secret.txt', path.join(root, '..', 'outside', 'secret.txt'), 'dir/../../outside/secret.txt', '../outside/missing.txt', '/etc/passwd']) {
+    for (const p of [
+      '../outside/secret.txt',
+      path.join(root, '..', 'outside', 'secret.txt'),
+      'dir/../../outside/secret.txt',
+      '../outside/missing.txt',
+      '/etc/passwd',
+    ]) {
       const res = await get({ path: p })
       assert.equal(res.statusCode, 403, p)
       assert.equal(res.body, 'Forbidden\n', p)
@@ -139,7 +169,7 @@ describe('sendFile: confinement to the roots', () => {
     assert.equal((await get({ path: 'dir-out/secret.txt' })).statusCode, 403)
   })
 
-  test('a sibling directory whose name extends the root\'s (root-evil) is outside: 403, by path, absolute path or symlink', async () => {
+  test("a sibling directory whose name extends the root's (root-evil) is outside: 403, by path, absolute path or symlink", async () => {
     for (const p of ['../root-evil/secret.txt', path.join(base, 'root-evil', 'secret.txt'), 'link-evil.txt']) {
       const res = await get({ path: p })
       assert.equal(res.statusCode, 403, p)
@@ -222,7 +252,10 @@ describe('sendFile: Range', () => {
 
   test('If-Range with the Last-Modified date applies the range, with another date the whole file', async () => {
     assert.equal((await get({}, { range: 'bytes=0-9', 'if-range': LAST_MODIFIED })).statusCode, 206)
-    assert.equal((await get({}, { range: 'bytes=0-9', 'if-range': new Date(MTIME.getTime() - 5000).toUTCString() })).statusCode, 200)
+    assert.equal(
+      (await get({}, { range: 'bytes=0-9', 'if-range': new Date(MTIME.getTime() - 5000).toUTCString() })).statusCode,
+      200,
+    )
   })
 
   test('If-Range with an entity tag answers the whole file (a weak ETag never matches strongly)', async () => {
@@ -248,7 +281,10 @@ describe('sendFile: conditional requests', () => {
 
   test('If-Modified-Since at or after Last-Modified is 304, before it 200', async () => {
     assert.equal((await get({}, { 'if-modified-since': LAST_MODIFIED })).statusCode, 304)
-    assert.equal((await get({}, { 'if-modified-since': new Date(MTIME.getTime() - 1000).toUTCString() })).statusCode, 200)
+    assert.equal(
+      (await get({}, { 'if-modified-since': new Date(MTIME.getTime() - 1000).toUTCString() })).statusCode,
+      200,
+    )
     assert.equal((await get({}, { 'if-modified-since': 'not a date' })).statusCode, 200)
   })
 
@@ -267,7 +303,10 @@ describe('sendFile: conditional requests', () => {
   })
 
   test('If-Unmodified-Since before Last-Modified is 412, at it 200', async () => {
-    assert.equal((await get({}, { 'if-unmodified-since': new Date(MTIME.getTime() - 1000).toUTCString() })).statusCode, 412)
+    assert.equal(
+      (await get({}, { 'if-unmodified-since': new Date(MTIME.getTime() - 1000).toUTCString() })).statusCode,
+      412,
+    )
     assert.equal((await get({}, { 'if-unmodified-since': LAST_MODIFIED })).statusCode, 200)
   })
 
@@ -306,7 +345,10 @@ describe('sendFile: window given by the app (offset/length)', () => {
       const res = await get(w)
       assert.equal(res.statusCode, 500, JSON.stringify(w))
       assert.equal(res.body, 'Internal Server Error\n')
-      assert.ok(logLines.some((l) => l.includes('"code":"GH_ERR_FILE_RANGE"')), JSON.stringify(w))
+      assert.ok(
+        logLines.some((l) => l.includes('"code":"GH_ERR_FILE_RANGE"')),
+        JSON.stringify(w),
+      )
     }
   })
 })
@@ -315,12 +357,23 @@ describe('sendFile: real sockets', () => {
   function fetchRaw(spec: Partial<FileResponse>, headers: Record<string, string> = {}, method = 'GET') {
     const { port } = app.server.address() as AddressInfo
     return new Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path: '/f', method, headers: { 'x-file': JSON.stringify({ path: 'a.txt', ...spec }), ...headers } }, (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }))
-        res.on('error', reject)
-      })
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/f',
+          method,
+          headers: { 'x-file': JSON.stringify({ path: 'a.txt', ...spec }), ...headers },
+        },
+        (res) => {
+          const chunks: Buffer[] = []
+          res.on('data', (c: Buffer) => chunks.push(c))
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+          )
+          res.on('error', reject)
+        },
+      )
       req.on('error', reject)
       req.end()
     })
@@ -340,30 +393,39 @@ describe('sendFile: real sockets', () => {
     assert.ok(part.body.equals(big.subarray(1000000, 2000000)))
   })
 
-  test('leaves no file descriptor open after HEAD, 304, 412, 416, 500 and full responses', { skip: !existsSync('/proc/self/fd') }, async () => {
-    const etag = String((await get({})).headers.etag)
-    const realRoot = realpathSync(root)
-    const openUnderRoot = (): number => readdirSync('/proc/self/fd').filter((fd) => {
-      try { return readlinkSync(`/proc/self/fd/${fd}`).startsWith(realRoot) } catch { return false }
-    }).length
-    const settled = async () => {
-      // A stream closes its descriptor just after the last byte leaves, on libuv's thread pool, which other suites may keep busy: let those closes land (bounded, 15 s).
-      for (let i = 0; i < 750 && openUnderRoot() > 0; i++) await new Promise((r) => setTimeout(r, 20))
-    }
-    await settled() // the previous test's 16 MiB stream may still be closing
-    assert.equal(openUnderRoot(), 0)
-    for (let i = 0; i < 5; i++) {
-      await fetchRaw({}, {}, 'HEAD')
-      await fetchRaw({}, { 'if-none-match': etag })
-      await fetchRaw({}, { 'if-match': '"x"' })
-      await fetchRaw({}, { range: 'bytes=500-' })
-      await fetchRaw({ offset: 200 })
-      await fetchRaw({})
-      await fetchRaw({}, { range: 'bytes=1-2' })
-    }
-    await settled()
-    assert.equal(openUnderRoot(), 0)
-  })
+  test(
+    'leaves no file descriptor open after HEAD, 304, 412, 416, 500 and full responses',
+    { skip: !existsSync('/proc/self/fd') },
+    async () => {
+      const etag = String((await get({})).headers.etag)
+      const realRoot = realpathSync(root)
+      const openUnderRoot = (): number =>
+        readdirSync('/proc/self/fd').filter((fd) => {
+          try {
+            return readlinkSync(`/proc/self/fd/${fd}`).startsWith(realRoot)
+          } catch {
+            return false
+          }
+        }).length
+      const settled = async () => {
+        // A stream closes its descriptor just after the last byte leaves, on libuv's thread pool, which other suites may keep busy: let those closes land (bounded, 15 s).
+        for (let i = 0; i < 750 && openUnderRoot() > 0; i++) await new Promise((r) => setTimeout(r, 20))
+      }
+      await settled() // the previous test's 16 MiB stream may still be closing
+      assert.equal(openUnderRoot(), 0)
+      for (let i = 0; i < 5; i++) {
+        await fetchRaw({}, {}, 'HEAD')
+        await fetchRaw({}, { 'if-none-match': etag })
+        await fetchRaw({}, { 'if-match': '"x"' })
+        await fetchRaw({}, { range: 'bytes=500-' })
+        await fetchRaw({ offset: 200 })
+        await fetchRaw({})
+        await fetchRaw({}, { range: 'bytes=1-2' })
+      }
+      await settled()
+      assert.equal(openUnderRoot(), 0)
+    },
+  )
 })
 
 describe('parseRange(header, size)', () => {
@@ -383,7 +445,18 @@ describe('parseRange(header, size)', () => {
   })
 
   test('ignored: other units, malformed specs, several ranges, a suffix of an empty file', () => {
-    for (const h of ['', 'bytes', 'bytes=', 'bytes=-', 'bytes=1-2-3', 'bytes=3-1', 'bytes=0x1-2', 'bytes=1-2,4-5', 'pages=1-2', 'bytes=+1-2']) {
+    for (const h of [
+      '',
+      'bytes',
+      'bytes=',
+      'bytes=-',
+      'bytes=1-2-3',
+      'bytes=3-1',
+      'bytes=0x1-2',
+      'bytes=1-2,4-5',
+      'pages=1-2',
+      'bytes=+1-2',
+    ]) {
       assert.equal(parseRange(h, 10), 'ignore', h)
     }
     assert.equal(parseRange('bytes=-5', 0), 'ignore')

@@ -18,9 +18,31 @@ describe('safeReturnPath(value, table)', () => {
   const table = new RouteTable(routes)
   const onApp = (r: { path: string }) => r.path === '/app'
   const refused = [
-    '//evil.example', '/\\evil.example', '\\evil.example', '%2F%2Fevil.example', '/%2F%2Fevil.example', '/app/%2Fx', '/app/%5Cx',
-    'https://evil.example/app', 'HTTPS://evil.example', '//evil.example/app', '/app/\nx', '/app/\u0000', '/app/ x', '/app/../api',
-    '/app/%2e%2e/api', '/app//x', '/api/x', '/other', '', 'app', undefined, null, `/app/${'a'.repeat(3000)}`, '/app/é', '/app#x',
+    '//evil.example',
+    '/\\evil.example',
+    '\\evil.example',
+    '%2F%2Fevil.example',
+    '/%2F%2Fevil.example',
+    '/app/%2Fx',
+    '/app/%5Cx',
+    'https://evil.example/app',
+    'HTTPS://evil.example',
+    '//evil.example/app',
+    '/app/\nx',
+    '/app/\u0000',
+    '/app/ x',
+    '/app/../api',
+    '/app/%2e%2e/api',
+    '/app//x',
+    '/api/x',
+    '/other',
+    '',
+    'app',
+    undefined,
+    null,
+    `/app/${'a'.repeat(3000)}`,
+    '/app/é',
+    '/app#x',
   ]
   for (const v of refused) {
     test(`refuses ${JSON.stringify(v)}`, () => assert.equal(safeReturnPath(v, table, onApp), undefined))
@@ -38,8 +60,14 @@ describe('cookies', () => {
     assert.equal(cookieValue('a="q"', 'a'), 'q')
   })
   test('setCookie writes HttpOnly, SameSite, and Secure and Domain only when asked', () => {
-    assert.equal(setCookie('s', 'v', { path: '/', secure: false, sameSite: 'Lax' }), 's=v; Path=/; HttpOnly; SameSite=Lax')
-    assert.equal(setCookie('s', '', { path: '/x', secure: true, sameSite: 'Strict', domain: 'example.org', maxAge: 0 }), 's=; Path=/x; HttpOnly; SameSite=Strict; Secure; Domain=example.org; Max-Age=0')
+    assert.equal(
+      setCookie('s', 'v', { path: '/', secure: false, sameSite: 'Lax' }),
+      's=v; Path=/; HttpOnly; SameSite=Lax',
+    )
+    assert.equal(
+      setCookie('s', '', { path: '/x', secure: true, sameSite: 'Strict', domain: 'example.org', maxAge: 0 }),
+      's=; Path=/x; HttpOnly; SameSite=Strict; Secure; Domain=example.org; Max-Age=0',
+    )
   })
   test('withoutCookies removes the named cookies and keeps the rest in order', () => {
     const names = new Set(['s', 's_login'])
@@ -75,7 +103,10 @@ describe('CsrfTokens', () => {
     const csrf = new CsrfTokens('0123456789abcdef')
     const pre = CsrfTokens.preSession()
     const token = csrf.token('login', pre)
-    assert.equal(token, createHmac('sha256', '0123456789abcdef').update(`gatehouse csrf\0login\0${pre}`).digest('base64url'))
+    assert.equal(
+      token,
+      createHmac('sha256', '0123456789abcdef').update(`gatehouse csrf\0login\0${pre}`).digest('base64url'),
+    )
     assert.equal(csrf.check('login', pre, token), true)
     assert.equal(csrf.check('logout', pre, token), false)
     assert.equal(csrf.check('login', CsrfTokens.preSession(), token), false)
@@ -87,7 +118,17 @@ describe('CsrfTokens', () => {
 
 describe('MemorySessionStore', () => {
   const record = (key: string, user: string, now: number, idleMs = 1000, lifeMs = 5000): SessionRecord => ({
-    key, user, groups: [], provider: 'p', scope: 's', createdAt: now, lastSeenAt: now, expiresAt: now + lifeMs, idleMs, checkedAt: now, credential: '',
+    key,
+    user,
+    groups: [],
+    provider: 'p',
+    scope: 's',
+    createdAt: now,
+    lastSeenAt: now,
+    expiresAt: now + lifeMs,
+    idleMs,
+    checkedAt: now,
+    credential: '',
   })
   test('get restarts the idle clock; a record idle too long or past its lifetime is gone', async () => {
     const store = new MemorySessionStore()
@@ -100,7 +141,7 @@ describe('MemorySessionStore', () => {
     for (let t = 500; t < 5000; t += 500) assert.ok(await store.get('b', t))
     assert.equal(await store.get('b', 5000), undefined, 'past its lifetime though in use')
   })
-  test('deleteByUser ends that user\'s sessions only; rotate replaces one record by another', async () => {
+  test("deleteByUser ends that user's sessions only; rotate replaces one record by another", async () => {
     const store = new MemorySessionStore()
     await store.create(record('a1', 'alice', 0))
     await store.create(record('a2', 'alice', 0))
@@ -128,9 +169,31 @@ describe('MemorySessionStore', () => {
 
 describe('forceNoStore', () => {
   for (const [name, write] of [
-    ['object headers', (res: import('node:http').ServerResponse) => res.writeHead(200, { 'Cache-Control': 'public, max-age=60', Expires: 'x', 'x-kept': '1' })],
-    ['raw header list', (res: import('node:http').ServerResponse) => res.writeHead(200, ['cache-control', 'max-age=60', 'pragma', 'cache', 'x-kept', '1'] as unknown as import('node:http').OutgoingHttpHeaders)],
-    ['setHeader then writeHead', (res: import('node:http').ServerResponse) => { res.setHeader('cache-control', 'max-age=60'); res.setHeader('x-kept', '1'); res.writeHead(200, 'OK') }],
+    [
+      'object headers',
+      (res: import('node:http').ServerResponse) =>
+        res.writeHead(200, { 'Cache-Control': 'public, max-age=60', Expires: 'x', 'x-kept': '1' }),
+    ],
+    [
+      'raw header list',
+      (res: import('node:http').ServerResponse) =>
+        res.writeHead(200, [
+          'cache-control',
+          'max-age=60',
+          'pragma',
+          'cache',
+          'x-kept',
+          '1',
+        ] as unknown as import('node:http').OutgoingHttpHeaders),
+    ],
+    [
+      'setHeader then writeHead',
+      (res: import('node:http').ServerResponse) => {
+        res.setHeader('cache-control', 'max-age=60')
+        res.setHeader('x-kept', '1')
+        res.writeHead(200, 'OK')
+      },
+    ],
   ] as const) {
     test(`replaces the target's caching headers by no-store (${name})`, async (t) => {
       const server = createServer((_req, res) => {
@@ -141,7 +204,12 @@ describe('forceNoStore', () => {
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
       t.after(() => new Promise<void>((r) => server.close(() => r())))
       const headers = await new Promise<import('node:http').IncomingHttpHeaders>((resolve, reject) => {
-        httpRequest({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', agent: false }, (res) => { res.resume(); resolve(res.headers) }).on('error', reject).end()
+        httpRequest({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', agent: false }, (res) => {
+          res.resume()
+          resolve(res.headers)
+        })
+          .on('error', reject)
+          .end()
       })
       assert.equal(headers['cache-control'], 'no-store')
       assert.equal(headers.expires, undefined)
@@ -153,7 +221,14 @@ describe('forceNoStore', () => {
 
 describe('LoginPage', () => {
   test('escapes every value and never expands a placeholder inside a value', () => {
-    const html = new LoginPage().render({ action: '/l', csrf: 'c', returnTo: '/app/"><script>{{csrf}}', realm: '<b>', error: '', logoutAction: '/o' })
+    const html = new LoginPage().render({
+      action: '/l',
+      csrf: 'c',
+      returnTo: '/app/"><script>{{csrf}}',
+      realm: '<b>',
+      error: '',
+      logoutAction: '/o',
+    })
     assert.ok(html.includes('value="/app/&#34;&#62;&#60;script&#62;{{csrf}}"'))
     assert.ok(html.includes('&#60;b&#62;'))
     assert.ok(!html.includes('<script'))

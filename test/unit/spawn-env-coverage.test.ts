@@ -27,5 +27,8 @@ test('NODE_V8_COVERAGE does not pass to a group that drops to another user or gr
 })
 
 test("a group's own NODE_V8_COVERAGE is kept even when it drops privileges", () => {
-  assert.equal(buildEnv(group({ user: 'www-data', env: { NODE_V8_COVERAGE: '/srv/g/cov' } }), front).NODE_V8_COVERAGE, '/srv/g/cov')
+  assert.equal(
+    buildEnv(group({ user: 'www-data', env: { NODE_V8_COVERAGE: '/srv/g/cov' } }), front).NODE_V8_COVERAGE,
+    '/srv/g/cov',
+  )
 })

@@ -20,7 +20,11 @@ interface Recorded {
   warnings: Array<Record<string, unknown> | undefined>
 }
 
-function watch(t: { after(fn: () => void): void }, path: string, extra: Partial<SqliteChangeWatchOptions> = {}): { watch: SqliteChangeWatch; seen: Recorded } {
+function watch(
+  t: { after(fn: () => void): void },
+  path: string,
+  extra: Partial<SqliteChangeWatchOptions> = {},
+): { watch: SqliteChangeWatch; seen: Recorded } {
   const seen: Recorded = { changes: 0, replaced: 0, warnings: [] }
   const w = SqliteChangeWatch.open({
     path,
@@ -73,7 +77,10 @@ describe('SqliteChangeWatch', () => {
         writer.prepare("INSERT INTO users VALUES ('bob', 'z')").run()
       })()
       w.check()
-      assert.deepEqual({ changes: seen.changes, replaced: seen.replaced, warnings: seen.warnings.length }, { changes: 2, replaced: 0, warnings: 0 })
+      assert.deepEqual(
+        { changes: seen.changes, replaced: seen.replaced, warnings: seen.warnings.length },
+        { changes: 2, replaced: 0, warnings: 0 },
+      )
     })
   }
 
@@ -88,7 +95,7 @@ describe('SqliteChangeWatch', () => {
     site.prepare("UPDATE auth_user SET last_login = '2026-12-07T10:00:00Z' WHERE username = 'alice'").run()
     site.prepare("INSERT INTO django_session VALUES ('k', 'data', '2026-12-08')").run()
     w.check()
-    assert.equal(seen.changes, 0, 'the site\'s own traffic does not empty the cache')
+    assert.equal(seen.changes, 0, "the site's own traffic does not empty the cache")
 
     const changes: Array<[string, string]> = [
       ['password', "UPDATE auth_user SET password = 'pbkdf2_sha256$1$salt$other' WHERE username = 'alice'"],
@@ -105,14 +112,17 @@ describe('SqliteChangeWatch', () => {
     }
   })
 
-  test('a file replaced by a rename: onReplaced, then onChange; the new file\'s commits are seen afterwards', (t) => {
+  test("a file replaced by a rename: onReplaced, then onChange; the new file's commits are seen afterwards", (t) => {
     const { dir, cleanup } = tempDir()
     t.after(cleanup)
     const path = join(dir, 'db.sqlite3')
     djangoLike(path).close()
     const { watch: w, seen } = watch(t, path)
     const order: string[] = []
-    const ordered = watch(t, path, { onReplaced: () => void order.push('replaced'), onChange: () => void order.push('change') })
+    const ordered = watch(t, path, {
+      onReplaced: () => void order.push('replaced'),
+      onChange: () => void order.push('change'),
+    })
 
     copyFileSync(path, `${path}.new`)
     renameSync(`${path}.new`, path)
@@ -123,7 +133,7 @@ describe('SqliteChangeWatch', () => {
 
     const db = new Database(path)
     t.after(() => db.close())
-    db.exec("UPDATE auth_user SET is_active = 0")
+    db.exec('UPDATE auth_user SET is_active = 0')
     w.check()
     assert.deepEqual([seen.replaced, seen.changes], [1, 2])
   })
@@ -134,7 +144,12 @@ describe('SqliteChangeWatch', () => {
     const path = join(dir, 'db.sqlite3')
     djangoLike(path).close()
     let fail = true
-    const { watch: w, seen } = watch(t, path, { onReplaced: () => { if (fail) throw Object.assign(new Error('boom'), { code: 'EBOOM' }); seen.replaced++ } })
+    const { watch: w, seen } = watch(t, path, {
+      onReplaced: () => {
+        if (fail) throw Object.assign(new Error('boom'), { code: 'EBOOM' })
+        seen.replaced++
+      },
+    })
 
     copyFileSync(path, `${path}.new`)
     renameSync(`${path}.new`, path)
@@ -152,11 +167,14 @@ describe('SqliteChangeWatch', () => {
     t.after(cleanup)
     const path = join(dir, 'db.sqlite3')
     const writer = djangoLike(path)
-    t.after(() => { if (writer.inTransaction) writer.exec('ROLLBACK'); writer.close() })
+    t.after(() => {
+      if (writer.inTransaction) writer.exec('ROLLBACK')
+      writer.close()
+    })
     const { watch: w, seen } = watch(t, path, { fingerprint: djangoAuthFingerprint })
 
     writer.exec('BEGIN EXCLUSIVE')
-    writer.exec("UPDATE auth_user SET is_active = 0")
+    writer.exec('UPDATE auth_user SET is_active = 0')
     w.check()
     assert.deepEqual([seen.changes, seen.warnings.length], [0, 0])
     writer.exec('COMMIT')
@@ -173,17 +191,27 @@ describe('SqliteChangeWatch', () => {
     const { watch: w, seen } = watch(t, path)
     w.close()
     w.close()
-    writer.exec("UPDATE auth_user SET is_active = 0")
+    writer.exec('UPDATE auth_user SET is_active = 0')
     w.check()
     assert.equal(seen.changes, 0)
   })
 
   test('watchIntervalMs of a sqlite or django provider is validated by name in the configuration', () => {
     for (const type of ['sqlite', 'django']) {
-      const ok = parseConfig({ providers: { p: { type, database: 'db', watchIntervalMs: 250 } }, routes: [] }, { baseDir: '/etc/gh' })
+      const ok = parseConfig(
+        { providers: { p: { type, database: 'db', watchIntervalMs: 250 } }, routes: [] },
+        { baseDir: '/etc/gh' },
+      )
       assert.equal(ok.providers.p?.options.watchIntervalMs, 250)
       for (const bad of [5, 1.5, '1s']) {
-        assert.throws(() => parseConfig({ providers: { p: { type, database: 'db', watchIntervalMs: bad } }, routes: [] }, { baseDir: '/etc/gh' }), /providers\.p\.watchIntervalMs/)
+        assert.throws(
+          () =>
+            parseConfig(
+              { providers: { p: { type, database: 'db', watchIntervalMs: bad } }, routes: [] },
+              { baseDir: '/etc/gh' },
+            ),
+          /providers\.p\.watchIntervalMs/,
+        )
       }
     }
   })

@@ -40,11 +40,55 @@ function report(): StatusReport {
     now += SLOT_MS
   }
   return {
-    version: '1.2.3', pid: 42, startedAt: '2026-01-01T00:00:00.000Z', uptimeSeconds: 3725, listen: 'http://127.0.0.1:8080', configFile: '/etc/<g>.yaml', rssBytes: 50 * 1048576, ready: true,
+    version: '1.2.3',
+    pid: 42,
+    startedAt: '2026-01-01T00:00:00.000Z',
+    uptimeSeconds: 3725,
+    listen: 'http://127.0.0.1:8080',
+    configFile: '/etc/<g>.yaml',
+    rssBytes: 50 * 1048576,
+    ready: true,
     lastConfigReload: null,
-    groups: [{ name: 'wiki"><script>', state: 'running', generation: 1, min: 1, max: 3, queued: 0, restarts: 0, reloads: 1, recycled: 0, spawned: 0, retired: 0, lastReload: { at: '2026-01-01T00:00:00.000Z', reason: 'touched <app>.ts' }, processes: [{ seq: 1, pid: 99, state: 'ready', inflight: 2, served: 10, startedAt: '2026-01-01T00:00:00.000Z', uptimeSeconds: 61, rssBytes: 1048576 }] }],
+    groups: [
+      {
+        name: 'wiki"><script>',
+        state: 'running',
+        generation: 1,
+        min: 1,
+        max: 3,
+        queued: 0,
+        restarts: 0,
+        reloads: 1,
+        recycled: 0,
+        spawned: 0,
+        retired: 0,
+        lastReload: { at: '2026-01-01T00:00:00.000Z', reason: 'touched <app>.ts' },
+        processes: [
+          {
+            seq: 1,
+            pid: 99,
+            state: 'ready',
+            inflight: 2,
+            served: 10,
+            startedAt: '2026-01-01T00:00:00.000Z',
+            uptimeSeconds: 61,
+            rssBytes: 1048576,
+          },
+        ],
+      },
+    ],
     activity: sampler.report(),
-    lockouts: [{ scope: 'user', address: '127.0.0.9', user: '<img src=x onerror=alert(1)>', providers: 'a&b', since: '2026-01-01T00:00:00.000Z', until: '2026-01-01T00:05:00.000Z', secondsLeft: 300 }],
+    lockouts: [
+      {
+        scope: 'user',
+        address: '127.0.0.9',
+        user: '<img src=x onerror=alert(1)>',
+        providers: 'a&b',
+        since: '2026-01-01T00:00:00.000Z',
+        until: '2026-01-01T00:05:00.000Z',
+        secondsLeft: 300,
+      },
+    ],
   }
 }
 
@@ -59,7 +103,12 @@ describe('status page', () => {
     const server = chartSeries(r.activity!.series)
     for (const [k, values] of Object.entries(server)) {
       assert.deepEqual(js.SERIES[k]!(r.activity!.series), values, k)
-      assert.ok(statusPage(r).includes(`data-series="${k}" viewBox="0 0 180 40" preserveAspectRatio="none" role="img" aria-label="`), k)
+      assert.ok(
+        statusPage(r).includes(
+          `data-series="${k}" viewBox="0 0 180 40" preserveAspectRatio="none" role="img" aria-label="`,
+        ),
+        k,
+      )
     }
     assert.ok(statusPage(r).includes(`<path d="${sparkPath(server.requests)}"/>`))
   })
@@ -78,7 +127,8 @@ describe('status page', () => {
 
   test('names from configuration, file names and clients are escaped; text figures stand next to each chart', () => {
     const html = statusPage(report())
-    for (const raw of ['<img src=x', '<script>"', '<accounts>', '<app>', '/etc/<g>']) assert.ok(!html.includes(raw), raw)
+    for (const raw of ['<img src=x', '<script>"', '<accounts>', '<app>', '/etc/<g>'])
+      assert.ok(!html.includes(raw), raw)
     assert.ok(html.includes('<td class="l">&lt;img src=x onerror=alert(1)&gt;</td><td class="l">a&amp;b</td>'))
     assert.ok(html.includes('data-group="wiki&quot;&gt;&lt;script&gt;"'))
     assert.ok(html.includes('<td class="l">&lt;accounts&gt;</td><td>30</td><td>1</td>'))
@@ -91,9 +141,17 @@ describe('status page', () => {
 describe('LockoutBoard', () => {
   const rule = { maxFailures: 2, windowMs: 60_000, lockoutMs: 30_000 }
 
-  test('lists a throttle\'s lockouts while they last, the longest to run first, user and providers apart', () => {
+  test("lists a throttle's lockouts while they last, the longest to run first, user and providers apart", () => {
     let now = 1_000_000
-    const throttle = new LoginThrottle({ perAddress: rule, perUser: { ...rule, lockoutMs: 90_000 }, maxLockoutMs: 3_600_000, delayMs: 0, maxDelayMs: 0, maxEntries: 100, now: () => now })
+    const throttle = new LoginThrottle({
+      perAddress: rule,
+      perUser: { ...rule, lockoutMs: 90_000 },
+      maxLockoutMs: 3_600_000,
+      delayMs: 0,
+      maxDelayMs: 0,
+      maxEntries: 100,
+      now: () => now,
+    })
     const board = new LockoutBoard(() => now)
     board.watch(throttle)
     board.watch(throttle)
@@ -104,25 +162,43 @@ describe('LockoutBoard', () => {
     void throttle.recordFailure('office\0cy', '10.0.0.2')
     void throttle.recordFailure('office\0cy', '10.0.0.3')
     const list = board.current(throttle)
-    assert.deepEqual(list.map((l) => [l.scope, l.address, l.user, l.providers, l.secondsLeft]), [
-      ['user', '10.0.0.3', 'cy', 'office', 90],
-      ['address', '10.0.0.1', undefined, undefined, 29],
-    ])
+    assert.deepEqual(
+      list.map((l) => [l.scope, l.address, l.user, l.providers, l.secondsLeft]),
+      [
+        ['user', '10.0.0.3', 'cy', 'office', 90],
+        ['address', '10.0.0.1', undefined, undefined, 29],
+      ],
+    )
     assert.ok(!('user' in list[1]!))
     now += 29_000
-    assert.deepEqual(board.current(throttle).map((l) => l.scope), ['user'])
+    assert.deepEqual(
+      board.current(throttle).map((l) => l.scope),
+      ['user'],
+    )
     now += 61_000
     assert.deepEqual(board.current(throttle), [])
-    assert.deepEqual(board.current(new LoginThrottle({ perAddress: rule, maxLockoutMs: 1, delayMs: 0, maxDelayMs: 0, maxEntries: 1 })), [], 'another front\'s throttle')
+    assert.deepEqual(
+      board.current(new LoginThrottle({ perAddress: rule, maxLockoutMs: 1, delayMs: 0, maxDelayMs: 0, maxEntries: 1 })),
+      [],
+      "another front's throttle",
+    )
     assert.deepEqual(board.current(undefined), [])
   })
 
   test('keeps at most MAX_LOCKOUTS, dropping the soonest to end', () => {
     const now = 0
-    const throttle = new LoginThrottle({ perAddress: { maxFailures: 1, windowMs: 60_000, lockoutMs: 1000 }, maxLockoutMs: 10_000_000, delayMs: 0, maxDelayMs: 0, maxEntries: MAX_LOCKOUTS * 2, now: () => now })
+    const throttle = new LoginThrottle({
+      perAddress: { maxFailures: 1, windowMs: 60_000, lockoutMs: 1000 },
+      maxLockoutMs: 10_000_000,
+      delayMs: 0,
+      maxDelayMs: 0,
+      maxEntries: MAX_LOCKOUTS * 2,
+      now: () => now,
+    })
     const board = new LockoutBoard(() => now)
     board.watch(throttle)
-    for (let i = 0; i < MAX_LOCKOUTS + 5; i++) throttle.emit('lockout', { scope: 'address', address: `10.1.${i >> 8}.${i & 255}`, lockoutMs: 10_000 + i })
+    for (let i = 0; i < MAX_LOCKOUTS + 5; i++)
+      throttle.emit('lockout', { scope: 'address', address: `10.1.${i >> 8}.${i & 255}`, lockoutMs: 10_000 + i })
     const list = board.current(throttle)
     assert.equal(list.length, MAX_LOCKOUTS)
     assert.equal(list.at(-1)!.address, '10.1.0.5')

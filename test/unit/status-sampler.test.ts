@@ -6,14 +6,27 @@
  */
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { bucketBound, bucketOf, quantileMs, SLOT_MS, SLOTS, StatusSampler, SUMMARY_SLOTS } from '../../src/metrics/status-sampler.js'
+import {
+  bucketBound,
+  bucketOf,
+  quantileMs,
+  SLOT_MS,
+  SLOTS,
+  StatusSampler,
+  SUMMARY_SLOTS,
+} from '../../src/metrics/status-sampler.js'
 
 const T0 = 1_700_000_000_000 - (1_700_000_000_000 % SLOT_MS)
 const sum = (a: readonly number[]) => a.reduce((x, y) => x + y, 0)
 
 function clock() {
   let now = T0
-  return { now: () => now, tick(ms: number) { now += ms } }
+  return {
+    now: () => now,
+    tick(ms: number) {
+      now += ms
+    },
+  }
 }
 
 describe('StatusSampler', () => {
@@ -35,7 +48,16 @@ describe('StatusSampler', () => {
     assert.deepEqual(r.series.bad_password.slice(-5), [0, 1, 0, 0, 0])
     assert.equal(sum(r.series.requests), 4)
     assert.equal(r.lastSlotStart, new Date(T0 + 4 * SLOT_MS).toISOString())
-    assert.deepEqual(r.summary.auth, { ok: 1, forbidden: 0, bad_password: 1, unknown_user: 0, error: 0, throttled: 0, stale: 0, invalid: 0 })
+    assert.deepEqual(r.summary.auth, {
+      ok: 1,
+      forbidden: 0,
+      bad_password: 1,
+      unknown_user: 0,
+      error: 0,
+      throttled: 0,
+      stale: 0,
+      invalid: 0,
+    })
   })
 
   test('the ring forgets what is older than its 15 minutes, and a long silence clears it all', () => {
@@ -94,7 +116,10 @@ describe('StatusSampler', () => {
     for (let ms = 1; ms <= 100; ms++) s.providerCall('accounts', ms % 10 === 0 ? 'error' : 'ok', ms / 1000)
     s.providerCall('office', 'ok', 0.002)
     const r = s.report()
-    assert.deepEqual(r.providers.map((p) => p.name), ['accounts', 'office'])
+    assert.deepEqual(
+      r.providers.map((p) => p.name),
+      ['accounts', 'office'],
+    )
     const a = r.providers[0]!
     assert.deepEqual([a.calls, a.failures], [100, 10])
     assert.ok(a.p50Ms! >= 50 && a.p50Ms! <= 50 * 2 ** 0.25, String(a.p50Ms))

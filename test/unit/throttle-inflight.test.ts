@@ -6,7 +6,14 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { MemoryThrottleStore, type CountedKey } from '../../src/auth/throttle-store.js'
-import { IN_FLIGHT_RETRY_S, LoginThrottle, type Attempt, type BeginDecision, type LockoutEvent, type LoginThrottleOptions } from '../../src/auth/throttle.js'
+import {
+  IN_FLIGHT_RETRY_S,
+  LoginThrottle,
+  type Attempt,
+  type BeginDecision,
+  type LockoutEvent,
+  type LoginThrottleOptions,
+} from '../../src/auth/throttle.js'
 import { inProcess, type SyncLoginThrottle } from '../helpers/sync-throttle.js'
 
 const rule = { maxFailures: 3, windowMs: 60_000, lockoutMs: 10_000 }
@@ -42,7 +49,11 @@ describe('MemoryThrottleStore reserve/settle', () => {
     assert.deepEqual(s.settle([addr], false, now), [{ failures: 0, lockoutMs: 0 }], 'a success gives its slot back')
     assert.deepEqual(s.reserve([addr], now), { ok: true })
     assert.deepEqual(s.settle([addr], true, now), [{ failures: 1, lockoutMs: 0 }])
-    assert.deepEqual(s.reserve([addr], now), { ok: false, scope: 'address', lockedMs: 0 }, 'one failure and two in flight')
+    assert.deepEqual(
+      s.reserve([addr], now),
+      { ok: false, scope: 'address', lockedMs: 0 },
+      'one failure and two in flight',
+    )
     assert.deepEqual(s.settle([addr], true, now), [{ failures: 2, lockoutMs: 0 }])
     assert.deepEqual(s.settle([addr], true, now), [{ failures: 3, lockoutMs: 10_000 }], 'the third failure locks')
     assert.deepEqual(s.reserve([addr], now + 1), { ok: false, scope: 'address', lockedMs: 9_999 })
@@ -53,7 +64,8 @@ describe('MemoryThrottleStore reserve/settle', () => {
     const s = new MemoryThrottleStore({ maxEntries: 10, maxLockoutMs: 60_000 })
     for (let i = 0; i < 2; i++) s.reserve([user], 0)
     assert.deepEqual(s.reserve([addr, user], 0), { ok: false, scope: 'user', lockedMs: 0 })
-    for (let i = 0; i < 3; i++) assert.deepEqual(s.reserve([addr], 0), { ok: true }, 'the address lost no slot to the refused reserve')
+    for (let i = 0; i < 3; i++)
+      assert.deepEqual(s.reserve([addr], 0), { ok: true }, 'the address lost no slot to the refused reserve')
     s.settle([user], true, 0)
     s.settle([user], true, 0)
     assert.deepEqual(s.reserve([addr, user], 1), { ok: false, scope: 'user', lockedMs: 9_999 })
@@ -85,13 +97,17 @@ describe('LoginThrottle attempts in flight', () => {
     const decisions = Array.from({ length: 100 }, () => t.begin('p\0bob', '192.0.2.1'))
     const attempts = decisions.filter((d) => !d.locked).map((d) => (d as { attempt: Attempt }).attempt)
     assert.equal(attempts.length, 5)
-    for (const d of decisions.filter((x) => x.locked)) assert.deepEqual(d, { locked: true, scope: 'address', retryAfterS: IN_FLIGHT_RETRY_S })
+    for (const d of decisions.filter((x) => x.locked))
+      assert.deepEqual(d, { locked: true, scope: 'address', retryAfterS: IN_FLIGHT_RETRY_S })
     const effects = attempts.map((a) => t.settle(a, 'failure'))
-    assert.deepEqual(effects.map((e) => e.lockout), [undefined, undefined, undefined, undefined, { scope: 'address', lockoutMs: 10_000 }])
+    assert.deepEqual(
+      effects.map((e) => e.lockout),
+      [undefined, undefined, undefined, undefined, { scope: 'address', lockoutMs: 10_000 }],
+    )
     assert.deepEqual(t.begin('p\0bob', '192.0.2.1'), { locked: true, scope: 'address', retryAfterS: 10 })
   })
 
-  test('successes give their slots back, so a valid user\'s logins keep going however many run at once over time', () => {
+  test("successes give their slots back, so a valid user's logins keep going however many run at once over time", () => {
     const { t } = make()
     for (let round = 0; round < 20; round++) {
       const batch = Array.from({ length: 5 }, () => admitted(t.begin('p\0alice', '192.0.2.1')))
@@ -106,7 +122,7 @@ describe('LoginThrottle attempts in flight', () => {
     assert.deepEqual(t.check(undefined, '192.0.2.1'), { locked: false })
   })
 
-  test('a user\'s known-good address takes no per-user slot: her own logins pass while strangers\' guesses fill the per-user limit', () => {
+  test("a user's known-good address takes no per-user slot: her own logins pass while strangers' guesses fill the per-user limit", () => {
     const { t } = make({ perAddress: undefined })
     t.recordSuccess('p\0alice', '198.51.100.7')
     const guesses = Array.from({ length: 20 }, (_, i) => t.begin('p\0alice', `203.0.113.${i}`))
@@ -115,9 +131,12 @@ describe('LoginThrottle attempts in flight', () => {
     t.settle(admitted(t.begin('p\0alice', '198.51.100.7')), 'success')
   })
 
-  test('the growing delay follows the address\'s failures as before', () => {
+  test("the growing delay follows the address's failures as before", () => {
     const { t } = make({ perAddress: { maxFailures: 10, windowMs: 60_000, lockoutMs: 10_000 } })
-    const delays = Array.from({ length: 7 }, () => t.settle(admitted(t.begin(undefined, '192.0.2.1')), 'failure').delayMs)
+    const delays = Array.from(
+      { length: 7 },
+      () => t.settle(admitted(t.begin(undefined, '192.0.2.1')), 'failure').delayMs,
+    )
     assert.deepEqual(delays, [0, 0, 0, 100, 200, 300, 300])
   })
 })
@@ -149,13 +168,25 @@ describe('what an address lockout spares', () => {
     lockAddress(t, '192.0.2.1')
     for (let i = 0; i < 7; i++) t.begin('p\0alice', '192.0.2.1', `guess-${i}`)
     for (let i = 0; i < 20; i++) t.begin('p\0alice', '192.0.2.1', 'guess-0')
-    assert.deepEqual(t.checkCached('p\0alice', '192.0.2.1'), { locked: false }, 'seven distinct guesses, the repeats count once')
+    assert.deepEqual(
+      t.checkCached('p\0alice', '192.0.2.1'),
+      { locked: false },
+      'seven distinct guesses, the repeats count once',
+    )
     t.begin('p\0alice', '192.0.2.1', 'guess-7')
     assert.deepEqual(events.at(-1), { scope: 'user', address: '192.0.2.1', user: 'p\0alice', lockoutMs: 20_000 })
     assert.deepEqual(t.checkCached('p\0alice', '192.0.2.1'), { locked: true, scope: 'address', retryAfterS: 10 })
-    assert.deepEqual(t.checkCached('p\0alice', '198.51.100.7'), { locked: false }, 'her known-good address is not locked')
+    assert.deepEqual(
+      t.checkCached('p\0alice', '198.51.100.7'),
+      { locked: false },
+      'her known-good address is not locked',
+    )
     assert.deepEqual(t.checkCached('p\0alice', '203.0.113.1'), { locked: true, scope: 'user', retryAfterS: 20 })
-    assert.deepEqual(t.checkCached('p\0bob', '192.0.2.1'), { locked: false }, 'other users at the address are not affected')
+    assert.deepEqual(
+      t.checkCached('p\0bob', '192.0.2.1'),
+      { locked: false },
+      'other users at the address are not affected',
+    )
   })
 
   test('refused attempts without a credential id (no cache hits on that route, or Digest) count against nobody', () => {

@@ -142,16 +142,33 @@ describe('addresses and claimed users', () => {
   })
 
   test('the client address is the peer, or the right-most untrusted X-Forwarded-For hop behind trusted proxies', () => {
-    const ctx = (remoteAddress: string, xff?: string) => ({ method: 'GET', path: '/', host: 'h', remoteAddress, route: '/', realm: 'r', headers: xff ? { 'x-forwarded-for': xff } : {} })
+    const ctx = (remoteAddress: string, xff?: string) => ({
+      method: 'GET',
+      path: '/',
+      host: 'h',
+      remoteAddress,
+      route: '/',
+      realm: 'r',
+      headers: xff ? { 'x-forwarded-for': xff } : {},
+    })
     const trusted = new Set(['127.0.0.1', '10.0.0.2'])
-    assert.equal(clientAddress(ctx('192.0.2.1', '6.6.6.6'), trusted), '192.0.2.1', 'an untrusted peer cannot pick its address')
+    assert.equal(
+      clientAddress(ctx('192.0.2.1', '6.6.6.6'), trusted),
+      '192.0.2.1',
+      'an untrusted peer cannot pick its address',
+    )
     assert.equal(clientAddress(ctx('127.0.0.1', '6.6.6.6, 203.0.113.5, 10.0.0.2'), trusted), '203.0.113.5')
     assert.equal(clientAddress(ctx('127.0.0.1'), trusted), '127.0.0.1')
   })
 
   test('the claimed user comes from Basic or Digest credentials; malformed ones claim nobody', () => {
     assert.equal(claimedUser(`Basic ${Buffer.from('alice:pw').toString('base64')}`), 'alice')
-    assert.equal(claimedUser('Digest username="bob", realm="r", nonce="n", uri="/", response="0123456789abcdef0123456789abcdef", qop=auth, nc=00000001, cnonce="c"'), 'bob')
+    assert.equal(
+      claimedUser(
+        'Digest username="bob", realm="r", nonce="n", uri="/", response="0123456789abcdef0123456789abcdef", qop=auth, nc=00000001, cnonce="c"',
+      ),
+      'bob',
+    )
     assert.equal(claimedUser('Basic !!!'), undefined)
     assert.equal(claimedUser('Bearer abc'), undefined)
   })
@@ -164,16 +181,25 @@ describe('throttle configuration', () => {
       enabled: true,
       perAddress: { maxFailures: 20, windowMs: 600_000, lockoutMs: 300_000 },
       perUser: { maxFailures: 50, windowMs: 600_000, lockoutMs: 300_000 },
-      maxLockoutMs: 3_600_000, delayMs: 100, maxDelayMs: 2_000, maxEntries: 10_000,
+      maxLockoutMs: 3_600_000,
+      delayMs: 100,
+      maxDelayMs: 2_000,
+      maxEntries: 10_000,
     })
   })
 
   test('rules take their own values or false; routes can opt out', () => {
-    const c = parseConfig({
-      throttle: { window: '1m', lockout: '30s', perAddress: { maxFailures: 3, lockout: '2m' }, perUser: false },
-      providers: { p: { type: 'htpasswd', file: 'x' } },
-      routes: [{ path: '/a', auth: { realm: 'r', provider: 'p', throttle: false } }, { path: '/b', auth: { realm: 'r', provider: 'p' } }],
-    }, { baseDir: '/' })
+    const c = parseConfig(
+      {
+        throttle: { window: '1m', lockout: '30s', perAddress: { maxFailures: 3, lockout: '2m' }, perUser: false },
+        providers: { p: { type: 'htpasswd', file: 'x' } },
+        routes: [
+          { path: '/a', auth: { realm: 'r', provider: 'p', throttle: false } },
+          { path: '/b', auth: { realm: 'r', provider: 'p' } },
+        ],
+      },
+      { baseDir: '/' },
+    )
     assert.deepEqual(c.throttle.perAddress, { maxFailures: 3, windowMs: 60_000, lockoutMs: 120_000 })
     assert.equal(c.throttle.perUser, undefined)
     assert.equal(c.routes[0]!.auth!.throttle, false)
@@ -181,7 +207,10 @@ describe('throttle configuration', () => {
   })
 
   test('a bad value names its key', () => {
-    assert.throws(() => parseConfig({ throttle: { perUser: { maxFailures: 0 } }, routes: [] }, { baseDir: '/' }), /throttle\.perUser/)
+    assert.throws(
+      () => parseConfig({ throttle: { perUser: { maxFailures: 0 } }, routes: [] }, { baseDir: '/' }),
+      /throttle\.perUser/,
+    )
     assert.throws(() => parseConfig({ throttle: { delay: 'soon' }, routes: [] }, { baseDir: '/' }), /throttle\.delay/)
   })
 })

@@ -14,14 +14,25 @@ import { AccountError, AccountsDb, MIN_PASSWORD, realmsFromEnv, type Account } f
 
 const db = AccountsDb.open(dataFile('accounts.sqlite'), { realms: realmsFromEnv() })
 const csrf = new Csrf(ensureSecretFile(dataFile('csrf.secret')), 'accounts')
-const NAV: Array<[string, string]> = [['/tracker/', 'Tracker'], ['/accounts/signup', 'Sign up'], ['/accounts/', 'Accounts admin']]
+const NAV: Array<[string, string]> = [
+  ['/tracker/', 'Tracker'],
+  ['/accounts/signup', 'Sign up'],
+  ['/accounts/', 'Accounts admin'],
+]
 
 const app = Fastify({ logger: false })
 registerFormParser(app)
-app.addHook('preHandler', csrf.guard((req) => getUser(req.raw)))
+app.addHook(
+  'preHandler',
+  csrf.guard((req) => getUser(req.raw)),
+)
 
 const html = (reply: FastifyReply, status: number, title: string, req: FastifyRequest, body: string) =>
-  reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(page({ title, identity: getIdentity(req.raw), nav: NAV }, body))
+  reply
+    .code(status)
+    .type('text/html; charset=utf-8')
+    .header('cache-control', 'no-store')
+    .send(page({ title, identity: getIdentity(req.raw), nav: NAV }, body))
 
 // ── sign-up (public) ────────────────────────────────────────────────────────────────────────
 
@@ -40,26 +51,50 @@ app.get('/accounts/signup', async (req, reply) => html(reply, 200, 'Sign up', re
 app.post('/accounts/signup', async (req, reply) => {
   const form = formOf(req)
   const name = form.name ?? ''
-  if ((form.password ?? '') !== (form.password2 ?? '')) return html(reply, 400, 'Sign up', req, signupForm('<p class="error">The two passwords differ.</p>', name))
+  if ((form.password ?? '') !== (form.password2 ?? ''))
+    return html(reply, 400, 'Sign up', req, signupForm('<p class="error">The two passwords differ.</p>', name))
   try {
     await db.createUser(name, form.password ?? '')
   } catch (err) {
     if (!(err instanceof AccountError)) throw err
-    return html(reply, /taken/.test(err.message) ? 409 : 400, 'Sign up', req, signupForm(`<p class="error">${esc(err.message)}</p>`, name))
+    return html(
+      reply,
+      /taken/.test(err.message) ? 409 : 400,
+      'Sign up',
+      req,
+      signupForm(`<p class="error">${esc(err.message)}</p>`, name),
+    )
   }
-  return html(reply, 201, 'Welcome', req, `<h1>Welcome, ${esc(name)}</h1><p>Your account exists. <a href="/tracker/">Log into the tracker</a> with it (your browser will ask).</p>`)
+  return html(
+    reply,
+    201,
+    'Welcome',
+    req,
+    `<h1>Welcome, ${esc(name)}</h1><p>Your account exists. <a href="/tracker/">Log into the tracker</a> with it (your browser will ask).</p>`,
+  )
 })
 
 // ── admin area (staff) ──────────────────────────────────────────────────────────────────────
 
 async function requireStaff(req: FastifyRequest, reply: FastifyReply): Promise<void> {
   if (getIdentity(req.raw).groups.includes('staff')) return
-  await html(reply, 403, 'Forbidden', req, '<h1>Forbidden</h1><p>The accounts admin area is for group <b>staff</b>.</p>')
+  await html(
+    reply,
+    403,
+    'Forbidden',
+    req,
+    '<h1>Forbidden</h1><p>The accounts admin area is for group <b>staff</b>.</p>',
+  )
 }
 
 function userRow(a: Account, token: string): string {
   const u = encodeURIComponent(a.name)
-  const groups = a.groups.map((g) => `<form class="inline" method="post" action="/accounts/users/${u}/groups">${csrfField(token)}<input type="hidden" name="group" value="${esc(g)}"><input type="hidden" name="action" value="remove"><span class="tag">${esc(g)} <button class="plain" title="remove from ${esc(g)}">×</button></span></form>`).join(' ')
+  const groups = a.groups
+    .map(
+      (g) =>
+        `<form class="inline" method="post" action="/accounts/users/${u}/groups">${csrfField(token)}<input type="hidden" name="group" value="${esc(g)}"><input type="hidden" name="action" value="remove"><span class="tag">${esc(g)} <button class="plain" title="remove from ${esc(g)}">×</button></span></form>`,
+    )
+    .join(' ')
   return `<tr><td><b>${esc(a.name)}</b><br>${when(a.createdAt)}</td>
 <td><span class="tag ${a.active ? 'open' : 'inactive'}">${a.active ? 'active' : 'inactive'}</span>
 <form class="inline" method="post" action="/accounts/users/${u}/active">${csrfField(token)}<input type="hidden" name="active" value="${a.active ? '0' : '1'}"><button class="plain">${a.active ? 'deactivate' : 'activate'}</button></form></td>
@@ -70,7 +105,10 @@ function userRow(a: Account, token: string): string {
 function adminPage(req: FastifyRequest, message = ''): string {
   const token = csrf.token(getUser(req.raw))
   return `<h1>Accounts</h1>${message}
-<table><tr><th>User</th><th>Status</th><th>Groups</th><th>Password</th></tr>${db.list().map((a) => userRow(a, token)).join('')}</table>
+<table><tr><th>User</th><th>Status</th><th>Groups</th><th>Password</th></tr>${db
+    .list()
+    .map((a) => userRow(a, token))
+    .join('')}</table>
 <form class="card" method="post" action="/accounts/users">${csrfField(token)}<h2>Add a user</h2>
 <label for="name">User name</label><input type="text" id="name" name="name" required>
 <label for="password">Password</label><input type="password" id="password" name="password" autocomplete="new-password" required>
@@ -83,7 +121,13 @@ async function change(req: FastifyRequest, reply: FastifyReply, what: () => Prom
     await what()
   } catch (err) {
     if (!(err instanceof AccountError)) throw err
-    return html(reply, /taken/.test(err.message) ? 409 : 400, 'Accounts', req, adminPage(req, `<p class="error">${esc(err.message)}</p>`))
+    return html(
+      reply,
+      /taken/.test(err.message) ? 409 : 400,
+      'Accounts',
+      req,
+      adminPage(req, `<p class="error">${esc(err.message)}</p>`),
+    )
   }
   return reply.code(303).header('location', '/accounts/').send()
 }
@@ -96,14 +140,23 @@ app.register(async (admin) => {
   admin.get('/accounts/', async (req, reply) => html(reply, 200, 'Accounts', req, adminPage(req)))
   admin.post('/accounts/users', async (req, reply) => {
     const form = formOf(req)
-    const groups = (form.groups ?? '').split(',').map((g) => g.trim()).filter((g) => g !== '')
+    const groups = (form.groups ?? '')
+      .split(',')
+      .map((g) => g.trim())
+      .filter((g) => g !== '')
     return change(req, reply, () => db.createUser(form.name ?? '', form.password ?? '', { groups }))
   })
-  admin.post<NameParams>('/accounts/users/:name/password', async (req, reply) => change(req, reply, () => db.setPassword(req.params.name, formOf(req).password ?? '')))
-  admin.post<NameParams>('/accounts/users/:name/active', async (req, reply) => change(req, reply, () => db.setActive(req.params.name, formOf(req).active === '1')))
+  admin.post<NameParams>('/accounts/users/:name/password', async (req, reply) =>
+    change(req, reply, () => db.setPassword(req.params.name, formOf(req).password ?? '')),
+  )
+  admin.post<NameParams>('/accounts/users/:name/active', async (req, reply) =>
+    change(req, reply, () => db.setActive(req.params.name, formOf(req).active === '1')),
+  )
   admin.post<NameParams>('/accounts/users/:name/groups', async (req, reply) => {
     const { group = '', action } = formOf(req)
-    return change(req, reply, () => (action === 'remove' ? db.removeFromGroup(req.params.name, group) : db.addToGroup(req.params.name, group)))
+    return change(req, reply, () =>
+      action === 'remove' ? db.removeFromGroup(req.params.name, group) : db.addToGroup(req.params.name, group),
+    )
   })
 })
 

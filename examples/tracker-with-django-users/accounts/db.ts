@@ -99,9 +99,12 @@ export class AccountsDb {
     const hash = await hashPassword(password)
     this.#db.transaction(() => {
       if (this.#exists(name)) throw new AccountError(`the user name ${name} is taken`)
-      this.#db.prepare('INSERT INTO users (name, password_hash, active) VALUES (?, ?, ?)').run(name, hash, opts.active === false ? 0 : 1)
+      this.#db
+        .prepare('INSERT INTO users (name, password_hash, active) VALUES (?, ?, ?)')
+        .run(name, hash, opts.active === false ? 0 : 1)
       this.#writeHa1s(name, password)
-      for (const g of opts.groups ?? []) this.#db.prepare('INSERT OR IGNORE INTO memberships (user, group_name) VALUES (?, ?)').run(name, g)
+      for (const g of opts.groups ?? [])
+        this.#db.prepare('INSERT OR IGNORE INTO memberships (user, group_name) VALUES (?, ?)').run(name, g)
     })()
   }
 
@@ -119,7 +122,8 @@ export class AccountsDb {
   }
 
   setActive(name: string, active: boolean): void {
-    if (this.#db.prepare('UPDATE users SET active = ? WHERE name = ?').run(active ? 1 : 0, name).changes === 0) throw new AccountError(`no such user ${name}`)
+    if (this.#db.prepare('UPDATE users SET active = ? WHERE name = ?').run(active ? 1 : 0, name).changes === 0)
+      throw new AccountError(`no such user ${name}`)
     accountChanges.emit('change', name)
   }
 
@@ -136,22 +140,30 @@ export class AccountsDb {
   }
 
   get(name: string): Account | undefined {
-    const row = this.#db.prepare('SELECT name, password_hash, active, created_at FROM users WHERE name = ?').get(name) as Row | undefined
+    const row = this.#db
+      .prepare('SELECT name, password_hash, active, created_at FROM users WHERE name = ?')
+      .get(name) as Row | undefined
     return row === undefined ? undefined : this.#account(row)
   }
 
   list(): Account[] {
-    const rows = this.#db.prepare('SELECT name, password_hash, active, created_at FROM users ORDER BY name').all() as Row[]
+    const rows = this.#db
+      .prepare('SELECT name, password_hash, active, created_at FROM users ORDER BY name')
+      .all() as Row[]
     return rows.map((r) => this.#account(r))
   }
 
   groupsOf(name: string): string[] {
-    const rows = this.#db.prepare('SELECT group_name FROM memberships WHERE user = ? ORDER BY group_name').all(name) as Array<{ group_name: string }>
+    const rows = this.#db
+      .prepare('SELECT group_name FROM memberships WHERE user = ? ORDER BY group_name')
+      .all(name) as Array<{ group_name: string }>
     return rows.map((r) => r.group_name)
   }
 
   realmHash(name: string, realm: string, algorithm: string): string | undefined {
-    const row = this.#db.prepare('SELECT ha1 FROM realm_hashes WHERE user = ? AND realm = ? AND algorithm = ?').get(name, realm, algorithm) as { ha1: string } | undefined
+    const row = this.#db
+      .prepare('SELECT ha1 FROM realm_hashes WHERE user = ? AND realm = ? AND algorithm = ?')
+      .get(name, realm, algorithm) as { ha1: string } | undefined
     return row?.ha1
   }
 
@@ -160,7 +172,13 @@ export class AccountsDb {
   }
 
   #account(row: Row): Account {
-    return { name: row.name, hash: row.password_hash, active: row.active === 1, groups: this.groupsOf(row.name), createdAt: row.created_at }
+    return {
+      name: row.name,
+      hash: row.password_hash,
+      active: row.active === 1,
+      groups: this.groupsOf(row.name),
+      createdAt: row.created_at,
+    }
   }
 
   #exists(name: string): boolean {
@@ -172,12 +190,20 @@ export class AccountsDb {
   }
 
   #writeHa1s(name: string, password: string): void {
-    const insert = this.#db.prepare('INSERT OR REPLACE INTO realm_hashes (user, realm, algorithm, ha1) VALUES (?, ?, ?, ?)')
-    for (const realm of this.#realms) for (const a of HA1_ALGORITHMS) insert.run(name, realm, a, realmHa1(name, realm, password, a))
+    const insert = this.#db.prepare(
+      'INSERT OR REPLACE INTO realm_hashes (user, realm, algorithm, ha1) VALUES (?, ?, ?, ?)',
+    )
+    for (const realm of this.#realms)
+      for (const a of HA1_ALGORITHMS) insert.run(name, realm, a, realmHa1(name, realm, password, a))
   }
 }
 
-interface Row { name: string; password_hash: string; active: number; created_at: string }
+interface Row {
+  name: string
+  password_hash: string
+  active: number
+  created_at: string
+}
 
 function checkUserName(name: string): void {
   if (!USER_NAME.test(name)) throw new AccountError('user names are 1 to 64 letters, digits or @ . + - _')
@@ -188,11 +214,15 @@ function checkGroupName(group: string): void {
 }
 
 function checkPassword(password: string): void {
-  if (password.length < MIN_PASSWORD || password.length > MAX_PASSWORD) throw new AccountError(`passwords are ${MIN_PASSWORD} to ${MAX_PASSWORD} characters`)
+  if (password.length < MIN_PASSWORD || password.length > MAX_PASSWORD)
+    throw new AccountError(`passwords are ${MIN_PASSWORD} to ${MAX_PASSWORD} characters`)
 }
 
 /** The realms the accounts group keeps HA1s for: DIGEST_REALMS (comma-separated), default Tracker. */
 export function realmsFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
-  const list = (env.DIGEST_REALMS ?? 'Tracker').split(',').map((s) => s.trim()).filter((s) => s !== '')
+  const list = (env.DIGEST_REALMS ?? 'Tracker')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
   return list.length > 0 ? list : ['Tracker']
 }

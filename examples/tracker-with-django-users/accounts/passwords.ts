@@ -15,7 +15,9 @@ const FORMAT = /^scrypt\$([0-9]{1,2})\$([0-9]{1,2})\$([0-9]{1,2})\$([A-Za-z0-9_-
 
 function derive(password: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    scrypt(password.normalize('NFC'), salt, KEY_LENGTH, { ...options, maxmem: 256 * 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key)))
+    scrypt(password.normalize('NFC'), salt, KEY_LENGTH, { ...options, maxmem: 256 * 1024 * 1024 }, (err, key) =>
+      err ? reject(err) : resolve(key),
+    )
   })
 }
 
@@ -32,6 +34,10 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const [, logN, r, p, salt, key] = m as unknown as [string, string, string, string, string, string]
   if (Number(logN) < 10 || Number(logN) > 20) throw new Error('stored password hash has an out-of-range cost')
   const wanted = Buffer.from(key, 'base64url')
-  const got = await derive(password, Buffer.from(salt, 'base64url'), { N: 2 ** Number(logN), r: Number(r), p: Number(p) })
+  const got = await derive(password, Buffer.from(salt, 'base64url'), {
+    N: 2 ** Number(logN),
+    r: Number(r),
+    p: Number(p),
+  })
   return got.length === wanted.length && timingSafeEqual(got, wanted)
 }

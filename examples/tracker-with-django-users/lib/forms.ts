@@ -10,11 +10,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 export type Form = Record<string, string>
 
 export function registerFormParser(app: FastifyInstance): void {
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 256 * 1024 }, (_req, body, done) => {
-    const form: Form = Object.create(null) as Form
-    for (const [k, v] of new URLSearchParams(body as string)) if (!(k in form)) form[k] = v
-    done(null, form)
-  })
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string', bodyLimit: 256 * 1024 },
+    (_req, body, done) => {
+      const form: Form = Object.create(null) as Form
+      for (const [k, v] of new URLSearchParams(body as string)) if (!(k in form)) form[k] = v
+      done(null, form)
+    },
+  )
 }
 
 export function formOf(req: FastifyRequest): Form {
@@ -32,7 +36,9 @@ export class Csrf {
   }
 
   token(user: string | undefined): string {
-    return createHmac('sha256', this.#secret).update(`${this.#scope}\0${user ?? ''}`).digest('base64url')
+    return createHmac('sha256', this.#secret)
+      .update(`${this.#scope}\0${user ?? ''}`)
+      .digest('base64url')
   }
 
   /** True when the request may change state: same-site, and the form's token matches the user's. */
@@ -47,7 +53,10 @@ export class Csrf {
   guard(userOf: (req: FastifyRequest) => string | undefined) {
     return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
       if (req.method !== 'POST' || this.check(req, userOf(req))) return
-      await reply.code(403).type('text/plain; charset=utf-8').send('Forbidden: the form is stale or came from another site; reload the page and try again.\n')
+      await reply
+        .code(403)
+        .type('text/plain; charset=utf-8')
+        .send('Forbidden: the form is stale or came from another site; reload the page and try again.\n')
     }
   }
 }

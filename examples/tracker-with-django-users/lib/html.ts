@@ -34,9 +34,10 @@ export interface PageOptions {
 }
 
 export function page(opts: PageOptions, body: string): string {
-  const who = opts.identity?.user === undefined
-    ? 'not logged in'
-    : `logged in as <b class="user">${esc(opts.identity.user)}</b>${opts.identity.groups.length > 0 ? ` (${opts.identity.groups.map(esc).join(', ')})` : ''}`
+  const who =
+    opts.identity?.user === undefined
+      ? 'not logged in'
+      : `logged in as <b class="user">${esc(opts.identity.user)}</b>${opts.identity.groups.length > 0 ? ` (${opts.identity.groups.map(esc).join(', ')})` : ''}`
   const nav = (opts.nav ?? []).map(([href, label]) => `<a href="${esc(href)}">${esc(label)}</a>`).join('')
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">

@@ -26,11 +26,21 @@ registerFormParser(app)
 // Defense in depth: gatehouse authenticates every /tracker request; without a user, refuse.
 app.addHook('onRequest', async (req, reply) => {
   if (!req.url.startsWith('/tracker') || getUser(req.raw) !== undefined) return
-  await reply.code(401).type('text/plain; charset=utf-8').send('Unauthorized: this app runs behind gatehouse, which sends the user.\n')
+  await reply
+    .code(401)
+    .type('text/plain; charset=utf-8')
+    .send('Unauthorized: this app runs behind gatehouse, which sends the user.\n')
 })
-app.addHook('preHandler', ctx.csrf.guard((req) => getUser(req.raw)))
+app.addHook(
+  'preHandler',
+  ctx.csrf.guard((req) => getUser(req.raw)),
+)
 
-app.get('/', async (req, reply) => reply.type('text/html; charset=utf-8').send(page({ title: 'gatehouse demo', identity: getIdentity(req.raw), nav: NAV }, `
+app.get('/', async (req, reply) =>
+  reply.type('text/html; charset=utf-8').send(
+    page(
+      { title: 'gatehouse demo', identity: getIdentity(req.raw), nav: NAV },
+      `
 <h1>gatehouse demo: a tracker protected by another app's users</h1>
 <p>Two apps run in two supervised daemon process groups behind one gatehouse front server.
 The <b>accounts</b> app owns the user database and exports the provider that checks passwords;
@@ -40,16 +50,25 @@ gatehouse asks it, over IPC, for every login to the <b>tracker</b>.</p>
 <tr><td><a href="/tracker/admin">/tracker/admin</a></td><td>accounts in group <b>staff</b> (others get 403)</td></tr>
 <tr><td><a href="/accounts/signup">/accounts/signup</a></td><td>everyone: create an account, then log into the tracker with it</td></tr>
 <tr><td><a href="/accounts/">/accounts/</a> users, passwords, groups</td><td>group <b>staff</b></td></tr></table>
-<p class="muted">This page is public: gatehouse sent no user, and any X-Remote-User a client sends is removed.</p>`)))
+<p class="muted">This page is public: gatehouse sent no user, and any X-Remote-User a client sends is removed.</p>`,
+    ),
+  ),
+)
 
 app.get('/tracker', async (_req, reply) => reply.code(301).header('location', '/tracker/').send())
 app.get('/tracker/', async (req, reply) => {
   const user = getUser(req.raw) ?? ''
   const mine = ctx.db.tickets('open').filter((t) => t.reporter === user)
-  return render(req, reply, 200, 'Dashboard', `<h1>Hello, <span class="user">${esc(user)}</span></h1>
+  return render(
+    req,
+    reply,
+    200,
+    'Dashboard',
+    `<h1>Hello, <span class="user">${esc(user)}</span></h1>
 <p>You are logged into the tracker as <b>${esc(user)}</b>, checked by the accounts app's provider.</p>
 <h2>Open tickets</h2>${ticketTable(ctx.db.tickets('open', 20))}
-<p><a href="/tracker/tickets/new">New ticket</a> · <a href="/tracker/wiki">Wiki</a>${mine.length > 0 ? ` · you reported ${mine.length} open ticket(s)` : ''}</p>`)
+<p><a href="/tracker/tickets/new">New ticket</a> · <a href="/tracker/wiki">Wiki</a>${mine.length > 0 ? ` · you reported ${mine.length} open ticket(s)` : ''}</p>`,
+  )
 })
 registerTickets(app, ctx)
 registerWiki(app, ctx)

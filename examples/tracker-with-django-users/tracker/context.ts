@@ -5,7 +5,12 @@ import type { Csrf } from '../lib/forms.js'
 import { esc, page } from '../lib/html.js'
 import type { TrackerDb } from './db.js'
 
-export const NAV: Array<[string, string]> = [['/tracker/', 'Dashboard'], ['/tracker/tickets', 'Tickets'], ['/tracker/wiki', 'Wiki'], ['/tracker/admin', 'Admin']]
+export const NAV: Array<[string, string]> = [
+  ['/tracker/', 'Dashboard'],
+  ['/tracker/tickets', 'Tickets'],
+  ['/tracker/wiki', 'Wiki'],
+  ['/tracker/admin', 'Admin'],
+]
 
 export interface TrackerContext {
   db: TrackerDb
@@ -17,8 +22,17 @@ export function userOf(req: FastifyRequest): string {
   return getUser(req.raw) ?? ''
 }
 
-export function render(req: FastifyRequest, reply: FastifyReply, status: number, title: string, body: string): FastifyReply {
-  return reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store')
+export function render(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  status: number,
+  title: string,
+  body: string,
+): FastifyReply {
+  return reply
+    .code(status)
+    .type('text/html; charset=utf-8')
+    .header('cache-control', 'no-store')
     .send(page({ title: `${title} · Tracker`, identity: getIdentity(req.raw), nav: NAV }, body))
 }
 
@@ -33,8 +47,14 @@ export function seeOther(reply: FastifyReply, location: string): FastifyReply {
 /** Escaped text with [[WikiPage]] and #123 turned into links. */
 export function richText(text: string): string {
   return esc(text)
-    .replace(/\[\[([A-Za-z0-9][A-Za-z0-9_-]{0,63})\]\]/g, (_m, name: string) => `<a href="/tracker/wiki/${name}">${name}</a>`)
-    .replace(/(^|[\s(])#([0-9]{1,9})\b/g, (_m, pre: string, id: string) => `${pre}<a href="/tracker/tickets/${id}">#${id}</a>`)
+    .replace(
+      /\[\[([A-Za-z0-9][A-Za-z0-9_-]{0,63})\]\]/g,
+      (_m, name: string) => `<a href="/tracker/wiki/${name}">${name}</a>`,
+    )
+    .replace(
+      /(^|[\s(])#([0-9]{1,9})\b/g,
+      (_m, pre: string, id: string) => `${pre}<a href="/tracker/tickets/${id}">#${id}</a>`,
+    )
 }
 
 export function ticketId(raw: string): number | undefined {

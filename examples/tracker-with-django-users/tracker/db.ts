@@ -81,7 +81,9 @@ export class TrackerDb {
 
   tickets(status: 'open' | 'closed' | 'all' = 'all', limit = 200): Ticket[] {
     const where = status === 'all' ? '' : 'WHERE status = @status'
-    return this.#db.prepare(`SELECT ${TICKET_COLUMNS} FROM tickets ${where} ORDER BY id DESC LIMIT @limit`).all({ status, limit }) as Ticket[]
+    return this.#db
+      .prepare(`SELECT ${TICKET_COLUMNS} FROM tickets ${where} ORDER BY id DESC LIMIT @limit`)
+      .all({ status, limit }) as Ticket[]
   }
 
   ticket(id: number): Ticket | undefined {
@@ -89,11 +91,16 @@ export class TrackerDb {
   }
 
   createTicket(title: string, body: string, reporter: string): number {
-    return Number(this.#db.prepare('INSERT INTO tickets (title, body, reporter) VALUES (?, ?, ?)').run(title, body, reporter).lastInsertRowid)
+    return Number(
+      this.#db.prepare('INSERT INTO tickets (title, body, reporter) VALUES (?, ?, ?)').run(title, body, reporter)
+        .lastInsertRowid,
+    )
   }
 
   comments(ticketId: number): Comment[] {
-    return this.#db.prepare('SELECT id, author, body, created_at AS createdAt FROM comments WHERE ticket_id = ? ORDER BY id').all(ticketId) as Comment[]
+    return this.#db
+      .prepare('SELECT id, author, body, created_at AS createdAt FROM comments WHERE ticket_id = ? ORDER BY id')
+      .all(ticketId) as Comment[]
   }
 
   addComment(ticketId: number, author: string, body: string): void {
@@ -101,7 +108,11 @@ export class TrackerDb {
   }
 
   setStatus(id: number, status: 'open' | 'closed', by: string): boolean {
-    return this.#db.prepare('UPDATE tickets SET status = ?, closed_by = ? WHERE id = ?').run(status, status === 'closed' ? by : null, id).changes > 0
+    return (
+      this.#db
+        .prepare('UPDATE tickets SET status = ?, closed_by = ? WHERE id = ?')
+        .run(status, status === 'closed' ? by : null, id).changes > 0
+    )
   }
 
   deleteTicket(id: number): boolean {
@@ -110,15 +121,23 @@ export class TrackerDb {
 
   /** The latest revision of every page. */
   pages(): WikiRevision[] {
-    return this.#db.prepare(`SELECT ${REVISION_COLUMNS} FROM wiki_revisions WHERE id IN (SELECT MAX(id) FROM wiki_revisions GROUP BY page) ORDER BY page`).all() as WikiRevision[]
+    return this.#db
+      .prepare(
+        `SELECT ${REVISION_COLUMNS} FROM wiki_revisions WHERE id IN (SELECT MAX(id) FROM wiki_revisions GROUP BY page) ORDER BY page`,
+      )
+      .all() as WikiRevision[]
   }
 
   page(name: string): WikiRevision | undefined {
-    return this.#db.prepare(`SELECT ${REVISION_COLUMNS} FROM wiki_revisions WHERE page = ? ORDER BY id DESC LIMIT 1`).get(name) as WikiRevision | undefined
+    return this.#db
+      .prepare(`SELECT ${REVISION_COLUMNS} FROM wiki_revisions WHERE page = ? ORDER BY id DESC LIMIT 1`)
+      .get(name) as WikiRevision | undefined
   }
 
   history(name: string): WikiRevision[] {
-    return this.#db.prepare(`SELECT ${REVISION_COLUMNS} FROM wiki_revisions WHERE page = ? ORDER BY id DESC`).all(name) as WikiRevision[]
+    return this.#db
+      .prepare(`SELECT ${REVISION_COLUMNS} FROM wiki_revisions WHERE page = ? ORDER BY id DESC`)
+      .all(name) as WikiRevision[]
   }
 
   savePage(name: string, body: string, author: string): void {
@@ -127,7 +146,11 @@ export class TrackerDb {
 
   stats(): { open: number; closed: number; comments: number; pages: number; people: string[] } {
     const count = (sql: string) => (this.#db.prepare(sql).get() as { n: number }).n
-    const people = this.#db.prepare('SELECT reporter AS name FROM tickets UNION SELECT author FROM comments UNION SELECT author FROM wiki_revisions ORDER BY 1').all() as Array<{ name: string }>
+    const people = this.#db
+      .prepare(
+        'SELECT reporter AS name FROM tickets UNION SELECT author FROM comments UNION SELECT author FROM wiki_revisions ORDER BY 1',
+      )
+      .all() as Array<{ name: string }>
     return {
       open: count("SELECT COUNT(*) AS n FROM tickets WHERE status = 'open'"),
       closed: count("SELECT COUNT(*) AS n FROM tickets WHERE status = 'closed'"),

@@ -23,17 +23,30 @@ Exit status: 0 flushed, 1 failed or gateway not answering, 2 usage.
 `
 
 export function cacheCommand(args: string[], io: CliIO): Promise<number> {
-  return runAdminCommand(args, io, USAGE, { json: true, positionals: 1, strings: ['user'] }, async (target, [sub], json, { user }) => {
-    if (sub !== 'flush') throw errors.GH_ERR_CLI_USAGE(`cache: unknown subcommand ${sub} (the only one is flush)`)
-    if (user !== undefined && user === '') throw errors.GH_ERR_CLI_USAGE('--user must be a non-empty user name')
-    const res = await adminRequest(target, 'POST', user === undefined ? '/cache/flush' : `/cache/flush?user=${encodeURIComponent(user)}`)
-    const body = jsonBody<Partial<CacheFlushResult> & { error?: string }>(target, res)
-    if (res.status !== 200 || typeof body.flushed !== 'number') {
-      io.stderr(`gatehouse: cache flush: ${body.error ?? `status ${res.status}`}\n`)
-      return 1
-    }
-    if (json) io.stdout(`${JSON.stringify(body, null, 2)}\n`)
-    else io.stdout(`flushed ${body.flushed} cached ${body.flushed === 1 ? 'entry' : 'entries'}${user === undefined ? '' : ` for user ${user}`}${body.sessions === undefined ? '' : `, ended ${body.sessions} ${body.sessions === 1 ? 'session' : 'sessions'}`}\n`)
-    return 0
-  })
+  return runAdminCommand(
+    args,
+    io,
+    USAGE,
+    { json: true, positionals: 1, strings: ['user'] },
+    async (target, [sub], json, { user }) => {
+      if (sub !== 'flush') throw errors.GH_ERR_CLI_USAGE(`cache: unknown subcommand ${sub} (the only one is flush)`)
+      if (user !== undefined && user === '') throw errors.GH_ERR_CLI_USAGE('--user must be a non-empty user name')
+      const res = await adminRequest(
+        target,
+        'POST',
+        user === undefined ? '/cache/flush' : `/cache/flush?user=${encodeURIComponent(user)}`,
+      )
+      const body = jsonBody<Partial<CacheFlushResult> & { error?: string }>(target, res)
+      if (res.status !== 200 || typeof body.flushed !== 'number') {
+        io.stderr(`gatehouse: cache flush: ${body.error ?? `status ${res.status}`}\n`)
+        return 1
+      }
+      if (json) io.stdout(`${JSON.stringify(body, null, 2)}\n`)
+      else
+        io.stdout(
+          `flushed ${body.flushed} cached ${body.flushed === 1 ? 'entry' : 'entries'}${user === undefined ? '' : ` for user ${user}`}${body.sessions === undefined ? '' : `, ended ${body.sessions} ${body.sessions === 1 ? 'session' : 'sessions'}`}\n`,
+        )
+      return 0
+    },
+  )
 }

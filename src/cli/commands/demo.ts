@@ -91,8 +91,16 @@ export async function seedDemo(dataDir: string, realms: string[]): Promise<DemoU
   const tracker = TrackerDb.open(join(dataDir, 'tracker.sqlite'))
   try {
     if (tracker.page('WikiStart') === undefined) {
-      tracker.savePage('WikiStart', 'Welcome to the tracker.\n\nEvery page and ticket records who wrote it: the user gatehouse authenticated against the accounts app ([[Accounts]] are managed at /accounts/ by group staff).\n\nSee ticket #1.', 'admin')
-      tracker.createTicket('Try the demo', 'Comment on this ticket, then close it. Log in as another user and see who did what.', 'admin')
+      tracker.savePage(
+        'WikiStart',
+        'Welcome to the tracker.\n\nEvery page and ticket records who wrote it: the user gatehouse authenticated against the accounts app ([[Accounts]] are managed at /accounts/ by group staff).\n\nSee ticket #1.',
+        'admin',
+      )
+      tracker.createTicket(
+        'Try the demo',
+        'Comment on this ticket, then close it. Log in as another user and see who did what.',
+        'admin',
+      )
     }
   } finally {
     tracker.close()
@@ -107,15 +115,29 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
   ensureSecretFile(join(dataDir, 'digest.secret'))
   const config = loadDemoConfig(dataDir, { host, port: opts.port ?? 8080 })
   const users = await seedDemo(dataDir, realmsFromEnv(config.groups.accounts?.env ?? {}))
-  const gateway = await runGateway(config, { ...(opts.logger ? { logger: opts.logger } : {}), signals: opts.signals ?? true })
+  const gateway = await runGateway(config, {
+    ...(opts.logger ? { logger: opts.logger } : {}),
+    signals: opts.signals ?? true,
+  })
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${new URL(gateway.address).port}`
   return { gateway, url, dataDir, users }
 }
 
 export async function demoCommand(args: string[], io: CliIO): Promise<number> {
-  const { values } = parseFlags(args, { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, 'demo')
+  const { values } = parseFlags(
+    args,
+    {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      data: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    'demo',
+  )
   if (values.help) {
-    io.stdout('Usage: gatehouse demo [--port 8080] [--host 127.0.0.1] [--data DIR]\n\nRuns examples/tracker-with-django-users: a tracker protected by the users of an accounts app.\nData (SQLite files, secrets) in DIR, default .demo/ at the package root.\n')
+    io.stdout(
+      'Usage: gatehouse demo [--port 8080] [--host 127.0.0.1] [--data DIR]\n\nRuns examples/tracker-with-django-users: a tracker protected by the users of an accounts app.\nData (SQLite files, secrets) in DIR, default .demo/ at the package root.\n',
+    )
     return 0
   }
   const port = Number(values.port ?? 8080)
@@ -125,7 +147,11 @@ export async function demoCommand(args: string[], io: CliIO): Promise<number> {
   }
   let demo: RunningDemo
   try {
-    demo = await startDemo({ port, ...(values.host ? { host: values.host } : {}), ...(values.data ? { dataDir: values.data } : {}) })
+    demo = await startDemo({
+      port,
+      ...(values.host ? { host: values.host } : {}),
+      ...(values.data ? { dataDir: values.data } : {}),
+    })
   } catch (err) {
     if (!isGatehouseError(err) && (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err
     io.stderr(`gatehouse demo: ${(err as Error).message}\n`)
@@ -133,16 +159,18 @@ export async function demoCommand(args: string[], io: CliIO): Promise<number> {
   }
   const { url, users } = demo
   const [admin, alice] = users as [DemoUser, DemoUser]
-  io.stdout([
-    '',
-    `gatehouse demo on ${url}   (data in ${demo.dataDir}; new passwords at each start)`,
-    `  demo user: ${admin.name} password: ${admin.password}   (group staff: tracker admin, accounts admin)`,
-    `  demo user: ${alice.name} password: ${alice.password}   (no group)`,
-    `  open ${url}/ in a browser, or:`,
-    `  curl --digest -u ${alice.name}:${alice.password} ${url}/tracker/`,
-    `  curl -u ${admin.name}:${admin.password} ${url}/tracker/admin`,
-    '  Ctrl-C stops the front and both daemon groups.',
-    '',
-  ].join('\n'))
+  io.stdout(
+    [
+      '',
+      `gatehouse demo on ${url}   (data in ${demo.dataDir}; new passwords at each start)`,
+      `  demo user: ${admin.name} password: ${admin.password}   (group staff: tracker admin, accounts admin)`,
+      `  demo user: ${alice.name} password: ${alice.password}   (no group)`,
+      `  open ${url}/ in a browser, or:`,
+      `  curl --digest -u ${alice.name}:${alice.password} ${url}/tracker/`,
+      `  curl -u ${admin.name}:${admin.password} ${url}/tracker/admin`,
+      '  Ctrl-C stops the front and both daemon groups.',
+      '',
+    ].join('\n'),
+  )
   return demo.gateway.untilStopped()
 }

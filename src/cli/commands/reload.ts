@@ -27,7 +27,11 @@ export function reloadCommand(args: string[], io: CliIO): Promise<number> {
     if (json) {
       io.stdout(`${JSON.stringify(result, null, 2)}\n`)
     } else {
-      const lines = [`reload: ${result.summary}`, ...result.changes.map((c) => `  ${c}`), ...result.restartNeeded.map((c) => `  not applied: ${c}`)]
+      const lines = [
+        `reload: ${result.summary}`,
+        ...result.changes.map((c) => `  ${c}`),
+        ...result.restartNeeded.map((c) => `  not applied: ${c}`),
+      ]
       ;(result.ok ? io.stdout : io.stderr)(`${lines.join('\n')}\n`)
     }
     return res.status === 200 && result.ok ? 0 : 1

@@ -11,9 +11,15 @@ import type { Config } from '../../config-types.js'
 import { explainStartError } from '../start-errors.js'
 
 export async function startCommand(args: string[], io: CliIO): Promise<number> {
-  const { values } = parseFlags(args, { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } }, 'start')
+  const { values } = parseFlags(
+    args,
+    { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    'start',
+  )
   if (values.help || !values.config) {
-    io.stdout('Usage: gatehouse start --config FILE\n\nRuns the gateway. Signals: SIGTERM/SIGINT graceful stop; SIGHUP re-reads the configuration and applies it (as `gatehouse reload`).\nWith an admin: section, `gatehouse status|restart|reload|stop --config FILE` steer it (docs/operations.md).\n')
+    io.stdout(
+      'Usage: gatehouse start --config FILE\n\nRuns the gateway. Signals: SIGTERM/SIGINT graceful stop; SIGHUP re-reads the configuration and applies it (as `gatehouse reload`).\nWith an admin: section, `gatehouse status|restart|reload|stop --config FILE` steer it (docs/operations.md).\n',
+    )
     return values.help ? 0 : 2
   }
   let config: Config | undefined

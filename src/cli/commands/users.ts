@@ -37,29 +37,48 @@ on a terminal. --digest-realm stores Digest hashes (MD5, SHA-256, SHA-512-256) f
 passwd without it keeps the user's realms. --bcrypt-cost N sets the bcrypt cost (default 10).
 `
 
-type Action = (store: UserStore, pos: string[], ctx: { io: UsersIO; password: () => Promise<string>; realms?: string[] }) => Promise<number> | number
+type Action = (
+  store: UserStore,
+  pos: string[],
+  ctx: { io: UsersIO; password: () => Promise<string>; realms?: string[] },
+) => Promise<number> | number
 
 const ACTIONS: Record<string, { args: number; create?: boolean; action: Action }> = {
-  add: { args: 1, create: true, action: async (s, [u], c) => (s.addUser(u as string, await c.password(), { realms: c.realms }), 0) },
-  passwd: { args: 1, action: async (s, [u], c) => (s.setPassword(u as string, await c.password(), { realms: c.realms }), 0) },
-  remove: { args: 1, action: (s, [u], c) => (s.removeUser(u as string) ? 0 : (c.io.stderr(`gatehouse users: no such user ${u}\n`), 1)) },
+  add: {
+    args: 1,
+    create: true,
+    action: async (s, [u], c) => (s.addUser(u as string, await c.password(), { realms: c.realms }), 0),
+  },
+  passwd: {
+    args: 1,
+    action: async (s, [u], c) => (s.setPassword(u as string, await c.password(), { realms: c.realms }), 0),
+  },
+  remove: {
+    args: 1,
+    action: (s, [u], c) => (s.removeUser(u as string) ? 0 : (c.io.stderr(`gatehouse users: no such user ${u}\n`), 1)),
+  },
   list: {
     args: 0,
     action: (s, _p, c) => {
-      for (const u of s.listUsers()) c.io.stdout(`${u.name}\t${u.active ? 'active' : 'inactive'}\t${u.groups.join(',')}\n`)
+      for (const u of s.listUsers())
+        c.io.stdout(`${u.name}\t${u.active ? 'active' : 'inactive'}\t${u.groups.join(',')}\n`)
       return 0
     },
   },
   groups: {
     args: 1,
     action: (s, [u], c) => {
-      if (s.getUser(u as string) === undefined) return c.io.stderr(`gatehouse users: no such user ${u}\n`), 1
+      if (s.getUser(u as string) === undefined) return (c.io.stderr(`gatehouse users: no such user ${u}\n`), 1)
       for (const g of s.groupsFor(u as string)) c.io.stdout(`${g}\n`)
       return 0
     },
   },
   'add-group': { args: 2, action: (s, [u, g]) => (s.addToGroup(u as string, g as string), 0) },
-  'remove-group': { args: 2, action: (s, [u, g], c) => (s.removeFromGroup(u as string, g as string) ? 0 : (c.io.stderr(`gatehouse users: ${u} is not in ${g}\n`), 1)) },
+  'remove-group': {
+    args: 2,
+    action: (s, [u, g], c) =>
+      s.removeFromGroup(u as string, g as string) ? 0 : (c.io.stderr(`gatehouse users: ${u} is not in ${g}\n`), 1),
+  },
   activate: { args: 1, action: (s, [u]) => (s.setActive(u as string, true), 0) },
   deactivate: { args: 1, action: (s, [u]) => (s.setActive(u as string, false), 0) },
 }
@@ -81,20 +100,23 @@ export async function usersCommand(args: string[], io: UsersIO): Promise<number>
     parsed = parseFlags(args, FLAGS, 'users')
   } catch (err) {
     // The flag's own line last, where the eye lands, not above the whole usage text.
-    return io.stderr(`gatehouse: ${(err as Error).message}\n`), 2
+    return (io.stderr(`gatehouse: ${(err as Error).message}\n`), 2)
   }
   const { values, positionals } = parsed
-  if (values.help === true) return io.stdout(USAGE), 0
+  if (values.help === true) return (io.stdout(USAGE), 0)
   const [name, ...pos] = positionals
   const spec = name === undefined ? undefined : ACTIONS[name]
   if (spec === undefined) return usage(name === undefined ? 'missing command' : `unknown command ${name}`)
-  if (pos.length !== spec.args) return usage(`${name} takes ${spec.args === 0 ? 'no arguments' : spec.args === 1 ? 'USER' : 'USER GROUP'}`)
+  if (pos.length !== spec.args)
+    return usage(`${name} takes ${spec.args === 0 ? 'no arguments' : spec.args === 1 ? 'USER' : 'USER GROUP'}`)
   const cost = values['bcrypt-cost'] === undefined ? undefined : Number(values['bcrypt-cost'])
-  if (cost !== undefined && (!Number.isInteger(cost) || cost < 4 || cost > 31)) return usage('--bcrypt-cost must be an integer 4..31')
+  if (cost !== undefined && (!Number.isInteger(cost) || cost < 4 || cost > 31))
+    return usage('--bcrypt-cost must be an integer 4..31')
 
   let database = values.database
   if (database === undefined) {
-    if (io.databaseFromConfig === undefined || values.config === undefined) return usage('--database FILE (or --config FILE) is required')
+    if (io.databaseFromConfig === undefined || values.config === undefined)
+      return usage('--database FILE (or --config FILE) is required')
     try {
       database = await io.databaseFromConfig(values.provider, values.config)
     } catch (err) {
@@ -105,7 +127,8 @@ export async function usersCommand(args: string[], io: UsersIO): Promise<number>
   const password = async (): Promise<string> => {
     const pw = values['password-stdin'] === true ? await readFirstLine(io.stdin) : await promptTwice(io)
     if (pw === '') throw new CliFailure('empty password')
-    if (Buffer.byteLength(pw) > 72) io.stderr('gatehouse users: warning: bcrypt uses only the first 72 bytes of a password\n')
+    if (Buffer.byteLength(pw) > 72)
+      io.stderr('gatehouse users: warning: bcrypt uses only the first 72 bytes of a password\n')
     return pw
   }
   if ((name === 'add' || name === 'passwd') && values['password-stdin'] !== true && !isTTY(io.stdin)) {

@@ -25,7 +25,24 @@ export async function curl(url: string, args: readonly string[] = []): Promise<C
   const dir = mkdtempSync(join(tmpdir(), 'gh-curl-'))
   try {
     const bodyFile = join(dir, 'body')
-    const r = await run(CURL, ['-sS', '-v', '--noproxy', '*', '--max-time', '10', '-o', bodyFile, '-w', '%{http_code}\\n%{header_json}', ...args, url], { timeoutMs: 15_000 })
+    const r = await run(
+      CURL,
+      [
+        '-sS',
+        '-v',
+        '--noproxy',
+        '*',
+        '--max-time',
+        '10',
+        '-o',
+        bodyFile,
+        '-w',
+        '%{http_code}\\n%{header_json}',
+        ...args,
+        url,
+      ],
+      { timeoutMs: 15_000 },
+    )
     const nl = r.stdout.indexOf('\n')
     const status = Number(r.stdout.slice(0, nl))
     const headers = JSON.parse(r.stdout.slice(nl + 1) || '{}') as Record<string, string[]>
@@ -35,7 +52,10 @@ export async function curl(url: string, args: readonly string[] = []): Promise<C
     } catch {
       body = ''
     }
-    const sent = r.stderr.split('\n').filter((l) => l.startsWith('> ')).map((l) => l.slice(2).trimEnd())
+    const sent = r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('> '))
+      .map((l) => l.slice(2).trimEnd())
     return { status, headers, body, sent, exitCode: r.code }
   } finally {
     rmSync(dir, { recursive: true, force: true })

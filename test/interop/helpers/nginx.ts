@@ -30,13 +30,20 @@ function freePort(): Promise<number> {
 function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect({ host: '127.0.0.1', port })
-    s.on('connect', () => { s.destroy(); resolve(true) })
+    s.on('connect', () => {
+      s.destroy()
+      resolve(true)
+    })
     s.on('error', () => resolve(false))
   })
 }
 
 /** nginx in `dir` (created), in front of `upstreamPort`, asking gatehouse at `gatehousePort`. */
-export async function startExampleNginx(dir: string, gatehousePort: number, upstreamPort: number): Promise<RunningNginx> {
+export async function startExampleNginx(
+  dir: string,
+  gatehousePort: number,
+  upstreamPort: number,
+): Promise<RunningNginx> {
   mkdirSync(dir, { recursive: true })
   const port = await freePort()
   const conf = readFileSync(new URL('../../../examples/sidecar-nginx/nginx.conf', import.meta.url), 'utf8')
@@ -47,9 +54,17 @@ export async function startExampleNginx(dir: string, gatehousePort: number, upst
   // Run as root (CI): the worker would switch to "nobody", which cannot read the temp dir.
   const file = join(dir, 'nginx.conf')
   writeFileSync(file, (process.getuid?.() === 0 ? 'user root;\n' : '') + conf)
-  const child: ChildProcess = spawn(NGINX, ['-p', dir, '-c', file, '-e', join(dir, 'startup.log')], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child: ChildProcess = spawn(NGINX, ['-p', dir, '-c', file, '-e', join(dir, 'startup.log')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
   child.stderr?.resume()
-  const errorLog = () => { try { return readFileSync(join(dir, 'error.log'), 'utf8') } catch { return '' } }
+  const errorLog = () => {
+    try {
+      return readFileSync(join(dir, 'error.log'), 'utf8')
+    } catch {
+      return ''
+    }
+  }
   const stop = async () => {
     if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once('exit', r))

@@ -17,7 +17,9 @@ import { isExecutable, run, skipOrFail } from './run.js'
 export const PG_BIN = ((): string | undefined => {
   const root = '/usr/lib/postgresql'
   if (!existsSync(root)) return undefined
-  const majors = readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a))
+  const majors = readdirSync(root)
+    .filter((v) => /^\d+$/.test(v))
+    .sort((a, b) => Number(b) - Number(a))
   const found = majors.find((v) => isExecutable(join(root, v, 'bin', 'postgres')))
   return found === undefined ? undefined : join(root, found, 'bin')
 })()
@@ -35,7 +37,8 @@ async function postgresIds(): Promise<{ uid: number; gid: number } | undefined> 
 
 /** node:test's `skip` value: false when the server binaries (and, as root, setpriv) are there. */
 export function skipUnlessPostgres(): string | false {
-  if (PG_BIN === undefined) return skipOrFail('PostgreSQL server binaries not found under /usr/lib/postgresql (Debian package postgresql)')
+  if (PG_BIN === undefined)
+    return skipOrFail('PostgreSQL server binaries not found under /usr/lib/postgresql (Debian package postgresql)')
   if (asRoot && !isExecutable(SETPRIV)) return skipOrFail(`${SETPRIV} not found (Debian package util-linux)`)
   return false
 }
@@ -63,7 +66,10 @@ export async function startPostgres(): Promise<PostgresCluster> {
   let asUser: string[] = []
   if (asRoot) {
     const ids = await postgresIds()
-    if (ids === undefined) throw new Error('running as root and there is no `postgres` user to run PostgreSQL as (Debian package postgresql creates it)')
+    if (ids === undefined)
+      throw new Error(
+        'running as root and there is no `postgres` user to run PostgreSQL as (Debian package postgresql creates it)',
+      )
     chownSync(dir, ids.uid, ids.gid)
     asUser = [SETPRIV, `--reuid=${ids.uid}`, `--regid=${ids.gid}`, '--init-groups', '--']
   }
@@ -75,16 +81,39 @@ export async function startPostgres(): Promise<PostgresCluster> {
     throw new Error(`${what}: ${detail.slice(-2000)}`)
   }
 
-  const [initFile, initArgs] = cmd(join(bin, 'initdb'), ['-D', data, '-U', ROLE, '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync'])
+  const [initFile, initArgs] = cmd(join(bin, 'initdb'), [
+    '-D',
+    data,
+    '-U',
+    ROLE,
+    '--auth=trust',
+    '-E',
+    'UTF8',
+    '--locale=C.UTF-8',
+    '--no-sync',
+  ])
   const init = await run(initFile, initArgs, { cwd: dir, timeoutMs: 60_000 })
   if (init.code !== 0) fail('initdb failed', init.stderr)
 
   // No TCP at all; the socket in the private directory; fsync off: the cluster dies with the test.
-  const [pgFile, pgArgs] = cmd(join(bin, 'postgres'), ['-D', data, '-k', dir, '-c', 'listen_addresses=', '-c', 'fsync=off', '-c', 'full_page_writes=off'])
+  const [pgFile, pgArgs] = cmd(join(bin, 'postgres'), [
+    '-D',
+    data,
+    '-k',
+    dir,
+    '-c',
+    'listen_addresses=',
+    '-c',
+    'fsync=off',
+    '-c',
+    'full_page_writes=off',
+  ])
   const child: ChildProcess = spawn(pgFile, pgArgs, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] })
   let log = ''
   child.stderr?.setEncoding('utf8')
-  child.stderr?.on('data', (c: string) => { log += c })
+  child.stderr?.on('data', (c: string) => {
+    log += c
+  })
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve()
     else child.once('exit', () => resolve())
@@ -92,13 +121,19 @@ export async function startPostgres(): Promise<PostgresCluster> {
   const pid = child.pid
   if (pid === undefined) fail('postgres did not start', log)
 
-  const client = (name: string, args: readonly string[]) => run(join(bin, name), ['-h', dir, '-U', ROLE, ...args], { timeoutMs: 30_000 })
+  const client = (name: string, args: readonly string[]) =>
+    run(join(bin, name), ['-h', dir, '-U', ROLE, ...args], { timeoutMs: 30_000 })
 
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGQUIT')
       let timer: NodeJS.Timeout | undefined
-      const gone = await Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), 10_000) })])
+      const gone = await Promise.race([
+        exited.then(() => true),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), 10_000)
+        }),
+      ])
       clearTimeout(timer)
       if (!gone) {
         child.kill('SIGKILL')

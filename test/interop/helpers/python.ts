@@ -11,8 +11,13 @@ export const pythonScript = (name: string): string => fileURLToPath(new URL(`../
 /** A skip reason when /usr/bin/python3 or one of `modules` is missing, else false. */
 export function skipUnlessPython(modules: readonly string[], debianPackages: string): string | false {
   if (!isExecutable(PYTHON)) return skipOrFail(`${PYTHON} not found (Debian package python3)`)
-  const probe = spawnSync(PYTHON, ['-c', modules.map((m) => `import ${m}`).join('; ')], { timeout: 10_000, env: noProxyEnv() })
-  return probe.status === 0 ? false : skipOrFail(`${PYTHON} cannot import ${modules.join(', ')} (Debian packages ${debianPackages})`)
+  const probe = spawnSync(PYTHON, ['-c', modules.map((m) => `import ${m}`).join('; ')], {
+    timeout: 10_000,
+    env: noProxyEnv(),
+  })
+  return probe.status === 0
+    ? false
+    : skipOrFail(`${PYTHON} cannot import ${modules.join(', ')} (Debian packages ${debianPackages})`)
 }
 
 /** Runs a script with one JSON argument and parses the JSON it prints; a non-zero exit throws with stderr. */

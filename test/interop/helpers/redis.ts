@@ -30,10 +30,20 @@ export interface RedisServer {
 function ping(socket: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(socket)
-    const timer = setTimeout(() => { s.destroy(); resolve(false) }, 500)
-    s.on('error', () => { clearTimeout(timer); resolve(false) })
+    const timer = setTimeout(() => {
+      s.destroy()
+      resolve(false)
+    }, 500)
+    s.on('error', () => {
+      clearTimeout(timer)
+      resolve(false)
+    })
     s.on('connect', () => s.write('PING\r\n'))
-    s.on('data', (d) => { clearTimeout(timer); s.destroy(); resolve(d.toString().startsWith('+PONG')) })
+    s.on('data', (d) => {
+      clearTimeout(timer)
+      s.destroy()
+      resolve(d.toString().startsWith('+PONG'))
+    })
   })
 }
 
@@ -42,11 +52,29 @@ export async function startRedis(dir: string): Promise<RedisServer> {
   let child: ChildProcess
   let exited: Promise<void>
   const launch = async (): Promise<void> => {
-    child = spawn(REDIS_SERVER, ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' })
+    child = spawn(
+      REDIS_SERVER,
+      [
+        '--port',
+        '0',
+        '--unixsocket',
+        socket,
+        '--unixsocketperm',
+        '700',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+      ],
+      { stdio: 'ignore' },
+    )
     exited = new Promise((resolve) => child.once('exit', () => resolve()))
     const deadline = Date.now() + 10_000
     while (!(await ping(socket))) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error('redis-server did not answer PING within 10 s')
+      if (Date.now() > deadline || child.exitCode !== null)
+        throw new Error('redis-server did not answer PING within 10 s')
       await new Promise((r) => setTimeout(r, 25))
     }
   }
@@ -58,7 +86,9 @@ export async function startRedis(dir: string): Promise<RedisServer> {
   return {
     socket,
     url: `unix://${socket}`,
-    get pid() { return child.pid as number },
+    get pid() {
+      return child.pid as number
+    },
     kill,
     restart: launch,
     stop: kill,

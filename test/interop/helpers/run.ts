@@ -44,7 +44,12 @@ export function run(file: string, args: readonly string[], opts: RunOptions = {}
     child.stderr?.on('data', (c: Buffer) => err.push(c))
     child.on('error', reject)
     child.on('close', (code, signal) => {
-      resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') })
+      resolve({
+        code,
+        signal,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      })
     })
     if (child.stdin) {
       // A child may exit without reading its input: that EPIPE is not the test's failure.
@@ -82,6 +87,7 @@ export function skipUnless(path: string | undefined, what: string, debianPackage
  * installs every client, it is a failure: a green CI must mean the clients really ran.
  */
 export function skipOrFail(reason: string): string {
-  if (process.env.GATEHOUSE_INTEROP_REQUIRED === '1') throw new Error(`${reason}: required by .ci/run (GATEHOUSE_INTEROP_REQUIRED=1)`)
+  if (process.env.GATEHOUSE_INTEROP_REQUIRED === '1')
+    throw new Error(`${reason}: required by .ci/run (GATEHOUSE_INTEROP_REQUIRED=1)`)
   return `${reason}; test skipped`
 }

@@ -52,7 +52,10 @@ export const standardProviders = {
   local: { type: 'sqlite', database: './users.sqlite' },
 }
 
-export type ConfigBuilder = (ctx: { dir: string; upstream: string }) => Record<string, unknown> | Promise<Record<string, unknown>>
+export type ConfigBuilder = (ctx: {
+  dir: string
+  upstream: string
+}) => Record<string, unknown> | Promise<Record<string, unknown>>
 
 export async function startStack(build: ConfigBuilder): Promise<InteropStack> {
   const { dir, cleanup } = tempDir('gh-interop-')
