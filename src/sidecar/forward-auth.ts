@@ -4,6 +4,8 @@
  * It recovers the original request (original-request.ts), picks the route of the original URI
  * with the front's own path rule (proxy/path-rule.ts), and applies that route's policy:
  *  - 200 with the identity in the configured headers (a public route: 200 with them empty);
+ *  - on a route offering form login, the session the Cookie header names first (session-check.ts):
+ *    none, from a browser, gets the login page's Location (401 for nginx, 303 for the others);
  *  - 401 (407 for a proxy-mode route) with every challenge, Digest checked against the original URI;
  *  - 403 for a user outside `require`, a host refused by allowAccess, an original URI that
  *    matches no route, or a sub-request whose original URI is missing, untrusted or ambiguous;
@@ -27,7 +29,9 @@ import type { ProviderRegistry } from '../providers/registry.js'
 import { checkAuthorizationHeaders } from '../proxy/request-target.js'
 import { RouteTable } from '../proxy/path-rule.js'
 import { encodeHeaderValue } from '../proxy/forward-headers.js'
+import type { FormSessions } from '../session/index.js'
 import { recoverOriginalRequest, type OriginalRequest } from './original-request.js'
+import { checkSession, loginStatus } from './session-check.js'
 
 export interface SidecarDeps {
   config: Config
@@ -37,10 +41,15 @@ export interface SidecarDeps {
   trusted: AddressMatcher
   /** Counts the sidecar's auth decisions in gatehouse_auth_total, like the front's. */
   onAuth?: (provider: string, outcome: string, reason?: string) => void
+  /** Present when some route offers form login: the front's sessions, so both judge the same cookie. */
+  sessions?: FormSessions
 }
 
 /** Adds the endpoint's routes (`path` and Envoy's `path/*`) when the configuration has a sidecar. */
-export function registerSidecar(app: FastifyInstance, { config, providers, deps, trusted, onAuth }: SidecarDeps): void {
+export function registerSidecar(
+  app: FastifyInstance,
+  { config, providers, deps, trusted, onAuth, sessions }: SidecarDeps,
+): void {
   const sidecar = config.sidecar
   if (!sidecar) return
   const table = new RouteTable(config.routes)
@@ -93,7 +102,7 @@ export function registerSidecar(app: FastifyInstance, { config, providers, deps,
     const policy = policyOf(route, route.auth)
     const refreshing = providers.refresh(policy.chain)
     if (refreshing) await refreshing
-    return decide(request, reply, original, route, policy, deps, sidecar, onAuth)
+    return decide(request, reply, original, route, policy, deps, sidecar, onAuth, sessions)
   }
 
   // Envoy's check request keeps the original method (PROPFIND included): every method the app routes.
@@ -109,6 +118,7 @@ async function decide(
   deps: VerifierDeps,
   sidecar: NonNullable<Config['sidecar']>,
   onAuth?: SidecarDeps['onAuth'],
+  sessions?: FormSessions,
 ): Promise<FastifyReply> {
   const ctx = contextOf(request, original, route, policy)
   if (policy.chain.some((p) => p.provider.allowAccess)) {
@@ -122,6 +132,10 @@ async function decide(
       sendError(reply, err)
       return reply
     }
+  }
+  if (sessions?.forRoute(route)) {
+    const answered = await answerSession(request, reply, original, route, policy, sidecar, sessions)
+    if (answered !== undefined) return answered
   }
   const credentials = request.raw.headers[policy.requestHeader]
   const outcome = await verifyThrottled(
@@ -153,12 +167,8 @@ async function decide(
   )
   switch (outcome.kind) {
     case 'ok':
-      setUser(request, outcome.identity)
       if (outcome.authInfo) reply.header(policy.infoHeader, outcome.authInfo)
-      for (const name of sidecar.userHeaders) reply.header(name, encodeHeaderValue(outcome.identity.user))
-      for (const name of sidecar.groupsHeaders)
-        reply.header(name, outcome.identity.groups.map(encodeHeaderValue).join(','))
-      return reply.code(200).send()
+      return allow(request, reply, sidecar, outcome.identity)
     case 'challenge':
       reply.header(policy.challengeHeader, challengeHeaders(policy, deps.nonces, outcome.stale))
       return text(
@@ -183,6 +193,60 @@ async function decide(
       sendThrottled(reply, outcome.retryAfterS)
       return reply
   }
+}
+
+/**
+ * The session step of a form route; undefined when the Basic/Digest step follows. The context
+ * the providers see was read before: the session cookies are taken out of it here.
+ */
+async function answerSession(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  original: OriginalRequest,
+  route: RouteConfig,
+  policy: AuthPolicy,
+  sidecar: NonNullable<Config['sidecar']>,
+  sessions: FormSessions,
+): Promise<FastifyReply | undefined> {
+  let check
+  try {
+    check = await checkSession(request, original, route.path, policy, sessions)
+  } catch (err) {
+    noteRefusal(request, { outcome: 'error', reason: 'session' }, undefined)
+    sendError(reply, err)
+    return reply
+  }
+  switch (check.kind) {
+    case 'ok':
+      return allow(request, reply, sidecar, check.identity)
+    case 'forbidden':
+      setUser(request, check.identity)
+      noteRefusal(request, { outcome: 'forbidden', identity: check.identity }, undefined)
+      return forbidden(reply)
+    case 'login':
+      noteRefusal(request, { outcome: 'challenge', reason: 'missing' }, undefined)
+      reply.header('location', check.location)
+      return loginStatus(original) === 401
+        ? text(reply, 401, 'Unauthorized: sign in first\n')
+        : reply.code(303).type('text/plain; charset=utf-8').send('See Other: sign in first\n')
+    case 'unauthorized':
+      noteRefusal(request, { outcome: 'challenge', reason: 'missing' }, undefined)
+      return text(reply, 401, 'Unauthorized\n')
+    case 'pass':
+      return undefined
+  }
+}
+
+function allow(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  sidecar: NonNullable<Config['sidecar']>,
+  identity: Identity,
+): FastifyReply {
+  setUser(request, identity)
+  for (const name of sidecar.userHeaders) reply.header(name, encodeHeaderValue(identity.user))
+  for (const name of sidecar.groupsHeaders) reply.header(name, identity.groups.map(encodeHeaderValue).join(','))
+  return reply.code(200).send()
 }
 
 /** A malformed sub-request: 400, or 403 (`refusedStatus`) for nginx, whose auth_request makes a 400 a 500. */
