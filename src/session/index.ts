@@ -35,6 +35,8 @@ export interface CreateSessionsOptions {
 
 export interface FormSessions {
   readonly store: SessionStore
+  /** The session and pre-session cookies' names: credentials, kept from apps and providers. */
+  readonly cookieNames: ReadonlySet<string>
   forRoute(route: RouteConfig): boolean
   authenticate(request: FastifyRequest, reply: FastifyReply, policy: AuthPolicy, route: string): Promise<SessionStep>
   /**
@@ -76,6 +78,7 @@ export function createSessions(app: FastifyInstance, o: CreateSessionsOptions): 
   const forms = new Set(formRoutes)
   return {
     store,
+    cookieNames: sessions.cookieNames,
     forRoute: (route) => forms.has(route),
     authenticate: (request, reply, policy, route) =>
       authenticateSession(request, reply, policy, sessions, o.deps, route),

@@ -30,6 +30,7 @@ import { checkAuthorizationHeaders } from '../proxy/request-target.js'
 import { RouteTable } from '../proxy/path-rule.js'
 import { encodeHeaderValue } from '../proxy/forward-headers.js'
 import type { FormSessions } from '../session/index.js'
+import { withoutCookies } from '../session/cookies.js'
 import { recoverOriginalRequest, type OriginalRequest } from './original-request.js'
 import { checkSession, loginStatus } from './session-check.js'
 
@@ -120,7 +121,7 @@ async function decide(
   onAuth?: SidecarDeps['onAuth'],
   sessions?: FormSessions,
 ): Promise<FastifyReply> {
-  const ctx = contextOf(request, original, route, policy)
+  const ctx = contextOf(request, original, route, policy, sessions?.cookieNames)
   if (policy.chain.some((p) => p.provider.allowAccess)) {
     try {
       if (!(await allowAccessChain(policy.chain, ctx))) {
@@ -261,11 +262,17 @@ function contextOf(
   original: OriginalRequest,
   route: RouteConfig,
   policy: AuthPolicy,
+  sessionCookies: ReadonlySet<string> | undefined,
 ): AuthContext {
   const headers: AuthContext['headers'] = {}
   for (const [k, v] of Object.entries(request.raw.headers)) {
     // HTTP/2 pseudo-header fields are the sub-request's own request line, not the original request's fields.
-    if (k !== 'authorization' && k !== 'proxy-authorization' && !k.startsWith(':')) headers[k] = v
+    if (k === 'authorization' || k === 'proxy-authorization' || k.startsWith(':')) continue
+    // The session cookies are credentials too: a provider never sees them.
+    if (k === 'cookie' && sessionCookies !== undefined) {
+      const rest = withoutCookies(v, sessionCookies)
+      if (rest !== undefined) headers[k] = rest
+    } else headers[k] = v
   }
   const q = original.uri.indexOf('?')
   return {
