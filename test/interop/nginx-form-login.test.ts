@@ -85,6 +85,7 @@ describe('form login through nginx auth_request with the example configuration',
       headers: { ...HTML, cookie: `theirs=1; ${jar.header()}; also=2` },
     })
     assert.equal(page.status, 200, nginx.errorLog())
+    assert.equal(page.headers['cache-control'], 'no-store', "the recipe's add_header")
     const seen = JSON.parse(page.body)
     assert.equal(seen.url, '/docs/page?x=1&y=2')
     assert.equal(seen.headers['x-remote-user'], 'alice')
