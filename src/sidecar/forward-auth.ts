@@ -17,22 +17,20 @@
 import type { AddressMatcher } from '../proxy/trusted-proxies.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { AuthConfig, Config, RouteConfig } from '../config-types.js'
-import { challengeHeaders, sendError, sendThrottled, type AuthResult } from '../auth/fastify-auth.js'
-import { refusalOf, type Refusal } from '../auth/refusal.js'
+import { challengeHeaders, sendError, sendThrottled } from '../auth/fastify-auth.js'
 import { makePolicy, type AuthPolicy } from '../auth/policy.js'
 import { allowAccessChain } from '../auth/provider-chain.js'
-import type { Identity, VerifierDeps } from '../auth/verifier.js'
+import type { VerifierDeps } from '../auth/verifier.js'
 import { verifyThrottled } from '../auth/throttle-gate.js'
-import { sendRefusal } from '../error-page.js'
 import type { AuthContext } from '../providers/contract.js'
 import type { ProviderRegistry } from '../providers/registry.js'
 import { checkAuthorizationHeaders } from '../proxy/request-target.js'
 import { RouteTable } from '../proxy/path-rule.js'
-import { encodeHeaderValue } from '../proxy/forward-headers.js'
 import type { FormSessions } from '../session/index.js'
 import { withoutCookies } from '../session/cookies.js'
 import { recoverOriginalRequest, type OriginalRequest } from './original-request.js'
-import { checkSession, loginStatus } from './session-check.js'
+import { answerSession } from './session-check.js'
+import { allow, forbidden, noteRefusal, refuse, setUser, text } from './answers.js'
 
 export interface SidecarDeps {
   config: Config
@@ -196,67 +194,6 @@ async function decide(
   }
 }
 
-/**
- * The session step of a form route; undefined when the Basic/Digest step follows. The context
- * the providers see was read before: the session cookies are taken out of it here.
- */
-async function answerSession(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  original: OriginalRequest,
-  route: RouteConfig,
-  policy: AuthPolicy,
-  sidecar: NonNullable<Config['sidecar']>,
-  sessions: FormSessions,
-): Promise<FastifyReply | undefined> {
-  let check
-  try {
-    check = await checkSession(request, original, route.path, policy, sessions)
-  } catch (err) {
-    noteRefusal(request, { outcome: 'error', reason: 'session' }, undefined)
-    sendError(reply, err)
-    return reply
-  }
-  switch (check.kind) {
-    case 'ok':
-      return allow(request, reply, sidecar, check.identity)
-    case 'forbidden':
-      setUser(request, check.identity)
-      noteRefusal(request, { outcome: 'forbidden', identity: check.identity }, undefined)
-      return forbidden(reply)
-    case 'login':
-      noteRefusal(request, { outcome: 'challenge', reason: 'missing' }, undefined)
-      reply.header('location', check.location)
-      return loginStatus(original) === 401
-        ? text(reply, 401, 'Unauthorized: sign in first\n')
-        : reply.code(303).type('text/plain; charset=utf-8').send('See Other: sign in first\n')
-    case 'unauthorized':
-      noteRefusal(request, { outcome: 'challenge', reason: 'missing' }, undefined)
-      return text(reply, 401, 'Unauthorized\n')
-    case 'pass':
-      return undefined
-  }
-}
-
-function allow(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  sidecar: NonNullable<Config['sidecar']>,
-  identity: Identity,
-): FastifyReply {
-  setUser(request, identity)
-  for (const name of sidecar.userHeaders) reply.header(name, encodeHeaderValue(identity.user))
-  for (const name of sidecar.groupsHeaders) reply.header(name, identity.groups.map(encodeHeaderValue).join(','))
-  return reply.code(200).send()
-}
-
-/** A malformed sub-request: 400, or 403 (`refusedStatus`) for nginx, whose auth_request makes a 400 a 500. */
-function refuse(reply: FastifyReply, sidecar: NonNullable<Config['sidecar']>, reason: string): FastifyReply {
-  return sidecar.refusedStatus === 403
-    ? text(reply, 403, `Forbidden: ${reason}\n`)
-    : text(reply, 400, `Bad Request: ${reason}\n`)
-}
-
 function contextOf(
   request: FastifyRequest,
   original: OriginalRequest,
@@ -284,23 +221,4 @@ function contextOf(
     realm: policy.config.realm,
     headers,
   }
-}
-
-/** For the access log line (server.ts reads request.user). */
-/** The access line of a refused check names the attempted user and why, as the front's does (never the password). */
-function noteRefusal(request: FastifyRequest, result: AuthResult, credentials: string | undefined): void {
-  const refusal = refusalOf(result, credentials)
-  if (refusal) (request as FastifyRequest & { gatehouseRefusal: Refusal | null }).gatehouseRefusal = refusal
-}
-
-function setUser(request: FastifyRequest, identity: Identity): void {
-  ;(request as FastifyRequest & { user?: Identity }).user = identity
-}
-
-function forbidden(reply: FastifyReply): FastifyReply {
-  return text(reply, 403, 'Forbidden\n')
-}
-
-function text(reply: FastifyReply, status: number, body: string): FastifyReply {
-  return sendRefusal(reply, status, body)
 }

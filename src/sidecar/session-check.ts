@@ -9,12 +9,15 @@
  *  - none, and the route offers Basic or Digest: 'pass' (the challenges follow);
  *  - none, form alone, another client: 'unauthorized' (401 without a challenge).
  */
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Config, RouteConfig } from '../config-types.js'
+import { sendError } from '../auth/fastify-auth.js'
 import type { AuthPolicy } from '../auth/policy.js'
 import { authorize, type Identity } from '../auth/verifier.js'
 import { wantsHtml } from '../error-page.js'
 import type { FormSessions } from '../session/index.js'
 import type { OriginalRequest } from './original-request.js'
+import { allow, forbidden, noteRefusal, setUser, text } from './answers.js'
 
 export type SessionCheck =
   | { kind: 'ok'; identity: Identity }
@@ -50,4 +53,43 @@ export async function checkSession(
  */
 export function loginStatus(original: OriginalRequest): 401 | 303 {
   return original.sources.some((s) => s === 'x-original-uri' || s === 'x-original-url') ? 401 : 303
+}
+
+/** Answers the sub-request from its session (checkSession); undefined when the Basic/Digest step follows. */
+export async function answerSession(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  original: OriginalRequest,
+  route: RouteConfig,
+  policy: AuthPolicy,
+  sidecar: NonNullable<Config['sidecar']>,
+  sessions: FormSessions,
+): Promise<FastifyReply | undefined> {
+  let check
+  try {
+    check = await checkSession(request, original, route.path, policy, sessions)
+  } catch (err) {
+    noteRefusal(request, { outcome: 'error', reason: 'session' }, undefined)
+    sendError(reply, err)
+    return reply
+  }
+  switch (check.kind) {
+    case 'ok':
+      return allow(request, reply, sidecar, check.identity)
+    case 'forbidden':
+      setUser(request, check.identity)
+      noteRefusal(request, { outcome: 'forbidden', identity: check.identity }, undefined)
+      return forbidden(reply)
+    case 'login':
+      noteRefusal(request, { outcome: 'challenge', reason: 'missing' }, undefined)
+      reply.header('location', check.location)
+      return loginStatus(original) === 401
+        ? text(reply, 401, 'Unauthorized: sign in first\n')
+        : reply.code(303).type('text/plain; charset=utf-8').send('See Other: sign in first\n')
+    case 'unauthorized':
+      noteRefusal(request, { outcome: 'challenge', reason: 'missing' }, undefined)
+      return text(reply, 401, 'Unauthorized\n')
+    case 'pass':
+      return undefined
+  }
 }
