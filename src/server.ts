@@ -260,6 +260,7 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     providers,
     deps,
     trusted,
+    ...(sessions ? { sessions } : {}),
     ...(metrics
       ? { onAuth: (provider: string, outcome: string, reason?: string) => metrics.auth(provider, outcome, reason) }
       : {}),

@@ -39,21 +39,10 @@ export async function authenticateSession(
 ): Promise<SessionStep> {
   const raw = request.raw
   forceNoStore(reply.raw)
-  // The session cookies are gatehouse's credentials, as Authorization is: the app never sees them.
   const cookies = { cookie: raw.headers.cookie }
-  const rest = withoutCookies(cookies.cookie, sessions.cookieNames)
-  if (rest === undefined) delete raw.headers.cookie
-  else raw.headers.cookie = rest
   let live: LiveSession | undefined
   try {
-    live = await sessions.lookup(cookies)
-    if (live !== undefined && live.record.scope !== policy.cacheId) live = undefined
-    else if (
-      live !== undefined &&
-      sessions.needsCheck(live.record) &&
-      (await confirm(live, request, policy, sessions, deps, route)) === 'ended'
-    )
-      live = undefined
+    live = await liveSession(request, policy, sessions, deps, route, raw.url ?? '/')
   } catch (err) {
     sendError(
       reply,
@@ -78,13 +67,43 @@ export async function authenticateSession(
   if (browser) {
     reply
       .code(303)
-      .header('location', `${sessions.config.loginPath}?return=${encodeURIComponent(raw.url ?? '/')}`)
+      .header('location', sessions.loginLocation(raw.url ?? '/'))
       .type('text/plain; charset=utf-8')
       .send('See Other: sign in first\n')
   } else {
     sendRefusal(reply, 401, 'Unauthorized\n')
   }
   return refused(request, 'no-credentials')
+}
+
+/**
+ * The request's live session for this policy: of its realm and chain, confirmed with its
+ * provider when that provider's data changed since. The session cookies are gatehouse's
+ * credentials, as Authorization is: they are taken out of the request's Cookie header here, so
+ * neither the app nor a provider's context sees them. Throws when a provider fails (fail closed).
+ * `path` is the page the session is used for (the original URI, for the sidecar).
+ */
+export async function liveSession(
+  request: FastifyRequest,
+  policy: AuthPolicy,
+  sessions: Sessions,
+  deps: VerifierDeps,
+  route: string,
+  path: string,
+): Promise<LiveSession | undefined> {
+  const raw = request.raw
+  const cookies = { cookie: raw.headers.cookie }
+  const rest = withoutCookies(cookies.cookie, sessions.cookieNames)
+  if (rest === undefined) delete raw.headers.cookie
+  else raw.headers.cookie = rest
+  const live = await sessions.lookup(cookies)
+  if (live === undefined || live.record.scope !== policy.cacheId) return undefined
+  if (
+    sessions.needsCheck(live.record) &&
+    (await confirm(live, request, policy, sessions, deps, route, path)) === 'ended'
+  )
+    return undefined
+  return live
 }
 
 /** Tells the access line why (server.ts's onResponse hook reads these request fields). */
@@ -111,6 +130,7 @@ function confirm(
   sessions: Sessions,
   deps: VerifierDeps,
   route: string,
+  path: string,
 ): Promise<'ok' | 'ended'> {
   const key = live.record.key
   let p = confirming.get(key)
@@ -121,13 +141,7 @@ function confirm(
         await sessions.end(live.record)
         return 'ended'
       }
-      const req = formAuthRequest(
-        request.raw,
-        route,
-        policy,
-        basicHeader(creds.user, creds.password),
-        request.raw.url ?? '/',
-      )
+      const req = formAuthRequest(request.raw, route, policy, basicHeader(creds.user, creds.password), path)
       const outcome = await verify(basicPolicyOf(policy), req, deps)
       if (outcome.kind === 'error') throw outcome.error
       if (

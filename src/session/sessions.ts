@@ -126,6 +126,11 @@ export class Sessions {
     await this.store.create(record)
   }
 
+  /** The login page, to come back to `path` (an origin-form path and query) after signing in. */
+  loginLocation(path: string): string {
+    return `${this.config.loginPath}?return=${encodeURIComponent(path)}`
+  }
+
   sessionCookie(id: string, req: IncomingMessage): string {
     return setCookie(this.config.cookieName, id, this.#attributes(req, '/', 'Lax'))
   }

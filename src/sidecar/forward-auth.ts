@@ -4,6 +4,8 @@
  * It recovers the original request (original-request.ts), picks the route of the original URI
  * with the front's own path rule (proxy/path-rule.ts), and applies that route's policy:
  *  - 200 with the identity in the configured headers (a public route: 200 with them empty);
+ *  - on a route offering form login, the session the Cookie header names first (session-check.ts):
+ *    none, from a browser, gets the login page's Location (401 for nginx, 303 for the others);
  *  - 401 (407 for a proxy-mode route) with every challenge, Digest checked against the original URI;
  *  - 403 for a user outside `require`, a host refused by allowAccess, an original URI that
  *    matches no route, or a sub-request whose original URI is missing, untrusted or ambiguous;
@@ -15,19 +17,20 @@
 import type { AddressMatcher } from '../proxy/trusted-proxies.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { AuthConfig, Config, RouteConfig } from '../config-types.js'
-import { challengeHeaders, sendError, sendThrottled, type AuthResult } from '../auth/fastify-auth.js'
-import { refusalOf, type Refusal } from '../auth/refusal.js'
+import { challengeHeaders, sendError, sendThrottled } from '../auth/fastify-auth.js'
 import { makePolicy, type AuthPolicy } from '../auth/policy.js'
 import { allowAccessChain } from '../auth/provider-chain.js'
-import type { Identity, VerifierDeps } from '../auth/verifier.js'
+import type { VerifierDeps } from '../auth/verifier.js'
 import { verifyThrottled } from '../auth/throttle-gate.js'
-import { sendRefusal } from '../error-page.js'
 import type { AuthContext } from '../providers/contract.js'
 import type { ProviderRegistry } from '../providers/registry.js'
 import { checkAuthorizationHeaders } from '../proxy/request-target.js'
 import { RouteTable } from '../proxy/path-rule.js'
-import { encodeHeaderValue } from '../proxy/forward-headers.js'
+import type { FormSessions } from '../session/index.js'
+import { withoutCookies } from '../session/cookies.js'
 import { recoverOriginalRequest, type OriginalRequest } from './original-request.js'
+import { answerSession } from './session-check.js'
+import { allow, forbidden, noteRefusal, refuse, setUser, text } from './answers.js'
 
 export interface SidecarDeps {
   config: Config
@@ -37,10 +40,15 @@ export interface SidecarDeps {
   trusted: AddressMatcher
   /** Counts the sidecar's auth decisions in gatehouse_auth_total, like the front's. */
   onAuth?: (provider: string, outcome: string, reason?: string) => void
+  /** Present when some route offers form login: the front's sessions, so both judge the same cookie. */
+  sessions?: FormSessions
 }
 
 /** Adds the endpoint's routes (`path` and Envoy's `path/*`) when the configuration has a sidecar. */
-export function registerSidecar(app: FastifyInstance, { config, providers, deps, trusted, onAuth }: SidecarDeps): void {
+export function registerSidecar(
+  app: FastifyInstance,
+  { config, providers, deps, trusted, onAuth, sessions }: SidecarDeps,
+): void {
   const sidecar = config.sidecar
   if (!sidecar) return
   const table = new RouteTable(config.routes)
@@ -93,7 +101,7 @@ export function registerSidecar(app: FastifyInstance, { config, providers, deps,
     const policy = policyOf(route, route.auth)
     const refreshing = providers.refresh(policy.chain)
     if (refreshing) await refreshing
-    return decide(request, reply, original, route, policy, deps, sidecar, onAuth)
+    return decide(request, reply, original, route, policy, deps, sidecar, onAuth, sessions)
   }
 
   // Envoy's check request keeps the original method (PROPFIND included): every method the app routes.
@@ -109,8 +117,9 @@ async function decide(
   deps: VerifierDeps,
   sidecar: NonNullable<Config['sidecar']>,
   onAuth?: SidecarDeps['onAuth'],
+  sessions?: FormSessions,
 ): Promise<FastifyReply> {
-  const ctx = contextOf(request, original, route, policy)
+  const ctx = contextOf(request, original, route, policy, sessions?.cookieNames)
   if (policy.chain.some((p) => p.provider.allowAccess)) {
     try {
       if (!(await allowAccessChain(policy.chain, ctx))) {
@@ -122,6 +131,10 @@ async function decide(
       sendError(reply, err)
       return reply
     }
+  }
+  if (sessions?.forRoute(route)) {
+    const answered = await answerSession(request, reply, original, route, policy, sidecar, sessions)
+    if (answered !== undefined) return answered
   }
   const credentials = request.raw.headers[policy.requestHeader]
   const outcome = await verifyThrottled(
@@ -153,12 +166,8 @@ async function decide(
   )
   switch (outcome.kind) {
     case 'ok':
-      setUser(request, outcome.identity)
       if (outcome.authInfo) reply.header(policy.infoHeader, outcome.authInfo)
-      for (const name of sidecar.userHeaders) reply.header(name, encodeHeaderValue(outcome.identity.user))
-      for (const name of sidecar.groupsHeaders)
-        reply.header(name, outcome.identity.groups.map(encodeHeaderValue).join(','))
-      return reply.code(200).send()
+      return allow(request, reply, sidecar, outcome.identity)
     case 'challenge':
       reply.header(policy.challengeHeader, challengeHeaders(policy, deps.nonces, outcome.stale))
       return text(
@@ -185,23 +194,22 @@ async function decide(
   }
 }
 
-/** A malformed sub-request: 400, or 403 (`refusedStatus`) for nginx, whose auth_request makes a 400 a 500. */
-function refuse(reply: FastifyReply, sidecar: NonNullable<Config['sidecar']>, reason: string): FastifyReply {
-  return sidecar.refusedStatus === 403
-    ? text(reply, 403, `Forbidden: ${reason}\n`)
-    : text(reply, 400, `Bad Request: ${reason}\n`)
-}
-
 function contextOf(
   request: FastifyRequest,
   original: OriginalRequest,
   route: RouteConfig,
   policy: AuthPolicy,
+  sessionCookies: ReadonlySet<string> | undefined,
 ): AuthContext {
   const headers: AuthContext['headers'] = {}
   for (const [k, v] of Object.entries(request.raw.headers)) {
     // HTTP/2 pseudo-header fields are the sub-request's own request line, not the original request's fields.
-    if (k !== 'authorization' && k !== 'proxy-authorization' && !k.startsWith(':')) headers[k] = v
+    if (k === 'authorization' || k === 'proxy-authorization' || k.startsWith(':')) continue
+    // The session cookies are credentials too: a provider never sees them.
+    if (k === 'cookie' && sessionCookies !== undefined) {
+      const rest = withoutCookies(v, sessionCookies)
+      if (rest !== undefined) headers[k] = rest
+    } else headers[k] = v
   }
   const q = original.uri.indexOf('?')
   return {
@@ -213,23 +221,4 @@ function contextOf(
     realm: policy.config.realm,
     headers,
   }
-}
-
-/** For the access log line (server.ts reads request.user). */
-/** The access line of a refused check names the attempted user and why, as the front's does (never the password). */
-function noteRefusal(request: FastifyRequest, result: AuthResult, credentials: string | undefined): void {
-  const refusal = refusalOf(result, credentials)
-  if (refusal) (request as FastifyRequest & { gatehouseRefusal: Refusal | null }).gatehouseRefusal = refusal
-}
-
-function setUser(request: FastifyRequest, identity: Identity): void {
-  ;(request as FastifyRequest & { user?: Identity }).user = identity
-}
-
-function forbidden(reply: FastifyReply): FastifyReply {
-  return text(reply, 403, 'Forbidden\n')
-}
-
-function text(reply: FastifyReply, status: number, body: string): FastifyReply {
-  return sendRefusal(reply, status, body)
 }

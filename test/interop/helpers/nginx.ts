@@ -1,6 +1,7 @@
 /**
  * Starts Debian's nginx as a child (`daemon off`) on a free loopback port with the recipe of
- * examples/sidecar-nginx/nginx.conf, its placeholders filled in; `stop()` ends it by its PID.
+ * examples/sidecar-nginx/nginx.conf (or another example's), its placeholders filled in; `stop()`
+ * ends it by its PID.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -43,10 +44,11 @@ export async function startExampleNginx(
   dir: string,
   gatehousePort: number,
   upstreamPort: number,
+  example = 'sidecar-nginx',
 ): Promise<RunningNginx> {
   mkdirSync(dir, { recursive: true })
   const port = await freePort()
-  const conf = readFileSync(new URL('../../../examples/sidecar-nginx/nginx.conf', import.meta.url), 'utf8')
+  const conf = readFileSync(new URL(`../../../examples/${example}/nginx.conf`, import.meta.url), 'utf8')
     .replaceAll('@DIR@', dir)
     .replaceAll('@LISTEN@', `127.0.0.1:${port}`)
     .replaceAll('@GATEHOUSE@', `127.0.0.1:${gatehousePort}`)
