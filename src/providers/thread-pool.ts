@@ -1,8 +1,6 @@
 /**
  * ThreadProvider: a provider module run in worker threads, so password hashing never stalls the
- * front's event loop (piscina's model, kept small). start() starts one thread; more start, up to
- * `threads`, only when calls wait while every live thread is busy, because each thread is a V8
- * isolate of its own (about 11 MB; docs/performance.md, Memory). Calls go to the least busy live thread,
+ * front's event loop (piscina's model, kept small). Calls go to the least busy live thread,
  * each with a timeout; a thread that dies fails its pending calls with GH_ERR_PROVIDER_UNAVAILABLE
  * and is restarted with backoff. Answers are type-checked before anyone trusts them.
  */
@@ -23,7 +21,7 @@ export interface ThreadProviderOptions {
   specifier: string
   options: Record<string, unknown>
   baseDir: string
-  /** Most threads, default min(2, available CPUs); one starts with the pool, the others under concurrent calls. */
+  /** Default min(2, available CPUs). */
   threads?: number
   /** Default 10000 ms; counted from when a thread takes the call, not from when it was queued. */
   callTimeoutMs?: number
@@ -64,8 +62,7 @@ interface Queued {
   timer: NodeJS.Timeout | undefined
 }
 
-/** 'idle': a slot whose thread has not been needed yet. */
-type ThreadState = 'idle' | 'starting' | 'ready' | 'dead'
+type ThreadState = 'starting' | 'ready' | 'dead'
 type PoolState = 'new' | 'starting' | 'ready' | 'closing' | 'closed'
 
 interface Call {
@@ -244,12 +241,7 @@ export class ThreadProvider implements Provider {
     }
   }
 
-  /** Threads started so far (the pool grows to `threads` under concurrent calls). */
-  get threadsStarted(): number {
-    return this.#threads.filter((t) => t.state !== 'idle').length
-  }
-
-  /** Starts the first thread and waits until it has loaded the provider. Idempotent. */
+  /** Starts every thread and waits until each has loaded the provider. Idempotent. */
   start(): Promise<void> {
     this.#started ??= this.#start()
     return this.#started
@@ -263,7 +255,7 @@ export class ThreadProvider implements Provider {
       this.#threads.push({
         index: i,
         worker: undefined,
-        state: 'idle',
+        state: 'dead',
         pending: new Map(),
         abandoned: new Set(),
         failures: 0,
@@ -272,8 +264,8 @@ export class ThreadProvider implements Provider {
       })
     }
     try {
-      // One thread tells which methods the provider has and proves it loads; the rest wait for demand.
-      this.#methods = new Set(await this.#spawn(this.#threads[0] as Thread))
+      const reports = await Promise.all(this.#threads.map((t) => this.#spawn(t)))
+      this.#methods = new Set(reports[0])
     } catch (err) {
       await this.close()
       throw err
@@ -368,27 +360,6 @@ export class ThreadProvider implements Provider {
     return best
   }
 
-  /**
-   * Calls wait while every started thread is busy with `concurrency` calls (resting threads with
-   * a free slot do not count: resting is there to leave the CPUs to the front): start one idle
-   * slot per `concurrency` waiting calls that the threads starting already will not take.
-   */
-  #grow(): void {
-    const started = this.#threads.filter((t) => t.state !== 'idle')
-    if (started.length === this.#threads.length) return
-    if (started.some((t) => t.state === 'ready' && t.pending.size < this.#opts.concurrency)) return
-    const starting = started.filter((t) => t.state === 'starting').length
-    let wanted = Math.ceil(this.#queue.length / this.#opts.concurrency) - starting
-    for (const t of this.#threads) {
-      if (wanted <= 0) return
-      if (t.state !== 'idle') continue
-      wanted--
-      this.#spawn(t).catch((err: Error) => {
-        this.#opts.log.error('provider thread start failed', { thread: t.index, error: err.message })
-      })
-    }
-  }
-
   /** Calls wait in one FIFO queue and go to a thread with a free slot: first come, first served. */
   #call(method: ProviderMethod, args: unknown[]): Promise<unknown> {
     if (this.#state !== 'ready')
@@ -420,7 +391,6 @@ export class ThreadProvider implements Provider {
       // Calls past their timeout do not hold a slot (they may never end); ABANDONED_LIMIT of them replace the thread.
       if (thread?.worker === undefined || thread.pending.size >= this.#opts.concurrency) {
         if (thread === undefined) this.#afterRest()
-        this.#grow()
         return
       }
       const q = this.#queue.shift() as Queued
