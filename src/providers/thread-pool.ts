@@ -1,10 +1,10 @@
 /**
  * ThreadProvider: a provider module run in worker threads, so password hashing never stalls the
- * front's event loop (piscina's model, kept small). start() starts one thread (threadsAtStart);
- * more start, up to `threads`, only when calls wait while every live thread is busy, because each thread is a V8
- * isolate of its own (about 11 MB; docs/performance.md, Memory). Calls go to the least busy live thread,
- * each with a timeout; a thread that dies fails its pending calls with GH_ERR_PROVIDER_UNAVAILABLE
- * and is restarted with backoff. Answers are type-checked before anyone trusts them.
+ * front's event loop (piscina's model, kept small). start() starts `threadsAtStart` threads (one
+ * by default); more start, up to `threads`, only when calls wait while every started thread is
+ * busy, because each thread is a V8 isolate of 10-12 MB (docs/performance.md, Memory). Calls go
+ * to the least busy live thread, each with a timeout; a thread that dies fails its pending calls
+ * with GH_ERR_PROVIDER_UNAVAILABLE and is restarted with backoff. Answers are type-checked before anyone trusts them.
  */
 import { availableParallelism } from 'node:os'
 import { extname } from 'node:path'
