@@ -126,6 +126,12 @@ const providerCommon = {
     minimum: 1,
     maximum: 64,
   },
+  threadsAtStart: {
+    description: 'threads started with the front, at most threads; the others start when logins wait (default 1)',
+    type: 'integer',
+    minimum: 1,
+    maximum: 64,
+  },
   timeout: { ...duration, description: 'per-call timeout (default 10s)' },
   concurrency: {
     description: 'calls one thread runs at once (default 1: hashes are CPU work, first come first served)',
@@ -217,6 +223,7 @@ const provider = {
     watchIntervalMs: { description: providerOption.watchIntervalMs.description },
     busyTimeout: { description: providerOption.busyTimeout.description },
     threads: providerCommon.threads,
+    threadsAtStart: providerCommon.threadsAtStart,
     timeout: providerCommon.timeout,
     concurrency: providerCommon.concurrency,
     queueTimeout: providerCommon.queueTimeout,

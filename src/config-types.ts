@@ -108,6 +108,8 @@ export interface ProviderConfig {
   module: string
   options: Record<string, unknown>
   threads: number
+  /** Threads started with the front; the others start when calls wait. */
+  threadsAtStart: number
   callTimeoutMs: number
   /** Calls one thread runs at once. */
   concurrency: number

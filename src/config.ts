@@ -180,7 +180,7 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
 }
 
 function parseProvider(name: string, p: RawProvider, baseDir: string, problems: string[]): ProviderConfig {
-  const { type, module, threads, timeout, concurrency, queueTimeout, nice, shareWhenBusy, ...rest } = p
+  const { type, module, threads, threadsAtStart, timeout, concurrency, queueTimeout, nice, shareWhenBusy, ...rest } = p
   const options: Record<string, unknown> = { ...rest }
   for (const key of ['file', 'database', 'groupFile']) {
     if (typeof options[key] === 'string') options[key] = resolve(baseDir, options[key] as string)
@@ -191,12 +191,15 @@ function parseProvider(name: string, p: RawProvider, baseDir: string, problems: 
     problems.push(`providers.${name}.file: required for type ${type} (the path of the ${type} file)`)
   if ((type === 'sqlite' || type === 'django') && typeof options.database !== 'string')
     problems.push(`providers.${name}.database: required for type ${type} (the path of the SQLite database)`)
+  if (threadsAtStart !== undefined && threadsAtStart > (threads ?? 2))
+    problems.push(`providers.${name}.threadsAtStart: at most threads (${threads ?? 2}), got ${threadsAtStart}`)
   return {
     name,
     type,
     module: type === 'module' ? resolve(baseDir, module ?? '') : type,
     options,
     threads: threads ?? 2,
+    threadsAtStart: Math.min(threadsAtStart ?? 1, threads ?? 2),
     callTimeoutMs: durationMs(timeout, 10_000),
     concurrency: concurrency ?? 1,
     queueTimeoutMs: durationMs(queueTimeout, durationMs(timeout, 10_000)),
@@ -492,6 +495,7 @@ type RawProvider = {
   type: string
   module?: string
   threads?: number
+  threadsAtStart?: number
   timeout?: number | string
   concurrency?: number
   queueTimeout?: number | string

@@ -38,6 +38,7 @@ export class ProviderRegistry {
         options: p.options,
         baseDir: config.baseDir,
         threads: p.threads,
+        threadsAtStart: p.threadsAtStart,
         callTimeoutMs: p.callTimeoutMs,
         concurrency: p.concurrency,
         queueTimeoutMs: p.queueTimeoutMs,

@@ -1,8 +1,10 @@
 /**
  * ThreadProvider: a provider module run in worker threads, so password hashing never stalls the
- * front's event loop (piscina's model, kept small). Calls go to the least busy live thread,
- * each with a timeout; a thread that dies fails its pending calls with GH_ERR_PROVIDER_UNAVAILABLE
- * and is restarted with backoff. Answers are type-checked before anyone trusts them.
+ * front's event loop (piscina's model, kept small). start() starts `threadsAtStart` threads (one
+ * by default); more start, up to `threads`, only when calls wait while every started thread is
+ * busy, because each thread is a V8 isolate of 10-12 MB (docs/performance.md, Memory). Calls go
+ * to the least busy live thread, each with a timeout; a thread that dies fails its pending calls
+ * with GH_ERR_PROVIDER_UNAVAILABLE and is restarted with backoff. Answers are type-checked before anyone trusts them.
  */
 import { availableParallelism } from 'node:os'
 import { extname } from 'node:path'
@@ -21,8 +23,14 @@ export interface ThreadProviderOptions {
   specifier: string
   options: Record<string, unknown>
   baseDir: string
-  /** Default min(2, available CPUs). */
+  /** Most threads, default min(2, available CPUs). */
   threads?: number
+  /**
+   * Threads started by start(), default 1, at most `threads`; the others start when calls wait
+   * while every started thread is busy. More at start spares the first burst of logins the
+   * start of a thread; each costs its memory from the start.
+   */
+  threadsAtStart?: number
   /** Default 10000 ms; counted from when a thread takes the call, not from when it was queued. */
   callTimeoutMs?: number
   /**
@@ -62,7 +70,8 @@ interface Queued {
   timer: NodeJS.Timeout | undefined
 }
 
-type ThreadState = 'starting' | 'ready' | 'dead'
+/** 'idle': a slot whose thread has not been needed yet. */
+type ThreadState = 'idle' | 'starting' | 'ready' | 'dead'
 type PoolState = 'new' | 'starting' | 'ready' | 'closing' | 'closed'
 
 interface Call {
@@ -190,6 +199,11 @@ export class ThreadProvider implements Provider {
       throw errors.GH_ERR_OPT_INVALID(`concurrency must be a positive integer, got ${String(concurrency)}`)
     if (!Number.isFinite(queueTimeoutMs) || queueTimeoutMs <= 0)
       throw errors.GH_ERR_OPT_INVALID(`queueTimeoutMs must be a positive number, got ${String(queueTimeoutMs)}`)
+    const threadsAtStart = opts.threadsAtStart ?? 1
+    if (!Number.isInteger(threadsAtStart) || threadsAtStart < 1 || threadsAtStart > threads)
+      throw errors.GH_ERR_OPT_INVALID(
+        `threadsAtStart must be an integer from 1 to threads (${threads}), got ${String(threadsAtStart)}`,
+      )
     this.name = opts.name
     const nice = opts.nice ?? DEFAULT_NICE
     if (!Number.isInteger(nice) || nice < 0 || nice > 19)
@@ -199,7 +213,7 @@ export class ThreadProvider implements Provider {
       throw errors.GH_ERR_OPT_INVALID(
         `shareWhenBusy must be a number above 0 and at most 1, got ${String(shareWhenBusy)}`,
       )
-    this.#opts = { ...opts, threads, callTimeoutMs, concurrency, queueTimeoutMs, nice, shareWhenBusy }
+    this.#opts = { ...opts, threads, threadsAtStart, callTimeoutMs, concurrency, queueTimeoutMs, nice, shareWhenBusy }
     this.#paced = shareWhenBusy < 1
   }
 
@@ -241,7 +255,12 @@ export class ThreadProvider implements Provider {
     }
   }
 
-  /** Starts every thread and waits until each has loaded the provider. Idempotent. */
+  /** Threads started so far (the pool grows to `threads` under concurrent calls). */
+  get threadsStarted(): number {
+    return this.#threads.filter((t) => t.state !== 'idle').length
+  }
+
+  /** Starts `threadsAtStart` threads and waits until each has loaded the provider. Idempotent. */
   start(): Promise<void> {
     this.#started ??= this.#start()
     return this.#started
@@ -255,7 +274,7 @@ export class ThreadProvider implements Provider {
       this.#threads.push({
         index: i,
         worker: undefined,
-        state: 'dead',
+        state: 'idle',
         pending: new Map(),
         abandoned: new Set(),
         failures: 0,
@@ -264,7 +283,9 @@ export class ThreadProvider implements Provider {
       })
     }
     try {
-      const reports = await Promise.all(this.#threads.map((t) => this.#spawn(t)))
+      // These tell which methods the provider has and prove it loads; the rest wait for demand.
+      const first = this.#threads.slice(0, this.#opts.threadsAtStart)
+      const reports = await Promise.all(first.map((t) => this.#spawn(t)))
       this.#methods = new Set(reports[0])
     } catch (err) {
       await this.close()
@@ -360,6 +381,27 @@ export class ThreadProvider implements Provider {
     return best
   }
 
+  /**
+   * Calls wait while every started thread is busy with `concurrency` calls (resting threads with
+   * a free slot do not count: resting is there to leave the CPUs to the front): start one idle
+   * slot per `concurrency` waiting calls that the threads starting already will not take.
+   */
+  #grow(): void {
+    const started = this.#threads.filter((t) => t.state !== 'idle')
+    if (started.length === this.#threads.length) return
+    if (started.some((t) => t.state === 'ready' && t.pending.size < this.#opts.concurrency)) return
+    const starting = started.filter((t) => t.state === 'starting').length
+    let wanted = Math.ceil(this.#queue.length / this.#opts.concurrency) - starting
+    for (const t of this.#threads) {
+      if (wanted <= 0) return
+      if (t.state !== 'idle') continue
+      wanted--
+      this.#spawn(t).catch((err: Error) => {
+        this.#opts.log.error('provider thread start failed', { thread: t.index, error: err.message })
+      })
+    }
+  }
+
   /** Calls wait in one FIFO queue and go to a thread with a free slot: first come, first served. */
   #call(method: ProviderMethod, args: unknown[]): Promise<unknown> {
     if (this.#state !== 'ready')
@@ -391,6 +433,7 @@ export class ThreadProvider implements Provider {
       // Calls past their timeout do not hold a slot (they may never end); ABANDONED_LIMIT of them replace the thread.
       if (thread?.worker === undefined || thread.pending.size >= this.#opts.concurrency) {
         if (thread === undefined) this.#afterRest()
+        this.#grow()
         return
       }
       const q = this.#queue.shift() as Queued

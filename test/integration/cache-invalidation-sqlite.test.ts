@@ -58,7 +58,7 @@ before(async () => {
     {
       throttle: { enabled: false },
       digest: { secret: 'a-test-secret-of-enough-length' },
-      providers: { store: { type: 'sqlite', database: './users.sqlite', threads: 2 } },
+      providers: { store: { type: 'sqlite', database: './users.sqlite', threads: 2, threadsAtStart: 2 } },
       routes: [
         { path: '/basic', upstream: upstream.url, auth: { scheme: 'basic', realm: 'Store', provider: 'store' } },
         {

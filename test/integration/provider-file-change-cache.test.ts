@@ -47,7 +47,7 @@ before(async () => {
   writeFileSync(join(dir, 'users.htpasswd'), '')
   writeFileSync(join(dir, 'groups'), '')
   writeFileSync(join(dir, 'users.htdigest'), '')
-  const file = { watchIntervalMs: 20, threads: 2 }
+  const file = { watchIntervalMs: 20, threads: 2, threadsAtStart: 2 }
   gw = await startGateway(
     {
       throttle: { enabled: false },

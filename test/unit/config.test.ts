@@ -230,7 +230,7 @@ describe('parseConfig', () => {
     const msg = errorOf({ providers: { office: { type: 'htpasswd', file: './users', plaintxt: true } }, routes: [] })
     assert.equal(
       msg,
-      'invalid configuration: providers.office.plaintxt: unknown key for type htpasswd (expected one of: file, groupFile, plaintext, watchIntervalMs, type, threads, timeout, concurrency, queueTimeout, nice, shareWhenBusy)',
+      'invalid configuration: providers.office.plaintxt: unknown key for type htpasswd (expected one of: file, groupFile, plaintext, watchIntervalMs, type, threads, threadsAtStart, timeout, concurrency, queueTimeout, nice, shareWhenBusy)',
     )
   })
 

@@ -64,6 +64,9 @@ async function until(check: () => Promise<boolean>, what: string): Promise<void>
 describe('ThreadProvider', () => {
   test('runs a provider in threads: methods, answers and logs come back', async (t) => {
     const { p, lines } = await pool(t, './allow.ts', { threads: 2, options: { greeting: 'hi' } })
+    // Two calls at once: the second finds the first thread busy and starts the other.
+    await Promise.all([p.allowAccess?.(ctx, '127.0.0.1'), p.allowAccess?.(ctx, '127.0.0.1')])
+    await until(async () => lines.filter((l) => l.msg === 'allow provider loaded').length === 2, 'the second thread')
     assert.deepEqual([...p.methods].sort(), ['allowAccess', 'checkPassword', 'getRealmHash', 'groupsForUser'])
     assert.equal(await p.checkPassword?.(ctx, 'alice', 'pw'), true)
     assert.equal(
@@ -368,7 +371,9 @@ describe("provider threads run below the front's CPU priority", () => {
     async (t) => {
       const count = (nices: number[], n: number) => nices.filter((x) => x === n).length
       const before = await threadNices()
-      await pool(t, './allow.ts', { threads: 2, nice: 7 })
+      const { p } = await pool(t, './allow.ts', { threads: 2, nice: 7 })
+      await Promise.all([p.allowAccess?.(ctx, '127.0.0.1'), p.allowAccess?.(ctx, '127.0.0.1')])
+      await until(async () => count(await threadNices(), 7) - count(before, 7) === 2, 'the second thread')
       const after = await threadNices()
       assert.equal(count(after, 7) - count(before, 7), 2, `nice values now: ${after.join(' ')}`)
       assert.equal((await import('node:os')).getPriority(), 0, 'the main thread is untouched')
