@@ -193,6 +193,14 @@ describe('form-login sessions shared by two instances through redis-server', { s
     const down = await visit(b, jar)
     assert.equal(down.status, 503)
     assert.equal(down.reached, false)
+    const fresh = new Jar()
+    const refusedLogin = await login(a.url, fresh, 'bob', 'bob-pw')
+    assert.equal(refusedLogin.status, 503)
+    assert.equal(refusedLogin.headers['retry-after'], '2')
+    assert.equal(fresh.cookies.has(COOKIE), false, 'no session cookie without a stored session')
+    const refusedLogout = await send(b.url, '/.gatehouse/logout', { ...form({ csrf: 'x' }), jar })
+    assert.equal(refusedLogout.status, 503)
+    assert.equal(jar.cookies.has(COOKIE), true, 'the cookie is not cleared while the session may live on')
     await redis.restart()
     // The restarted Redis is empty: the session is gone, wherever the cookie is shown.
     let after = down
