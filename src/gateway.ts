@@ -20,7 +20,7 @@ import { startAdmin, type AdminServer, type ReloadResult } from './admin/admin-s
 import { buildStatus, groupsReady, type ConfigReloadReport, type StatusReport } from './admin/status-report.js'
 import { packageVersion } from './package-root.js'
 import type { CacheFlushResult } from './auth/cache-flush.js'
-import { MemorySessionStore } from './session/index.js'
+import { MemorySessionStore, type SessionStore } from './session/index.js'
 import type { CertificateReload } from './tls-certificate.js'
 
 export interface RunningGateway {
@@ -59,10 +59,11 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
     groups.length > 0 ? new Supervisor({ groups, log: log.child({ component: 'supervisor' }) }) : undefined
   const metrics = new GatewayMetrics()
   const lockouts = new LockoutBoard()
-  // One store for the gateway's life: sessions survive a configuration reload.
-  const sessionStore = new MemorySessionStore()
   // One connection to the shared state for the gateway's life: a reload keeps it (state: needs a restart).
   const state = config.state ? await openSharedState(config.state, log.child({ component: 'state' })) : undefined
+  // One store for the gateway's life: sessions survive a configuration reload. With shared state
+  // they live in Redis, so every instance accepts them and a logout anywhere ends them everywhere.
+  const sessionStore: SessionStore = state ? state.sessionStore() : new MemorySessionStore()
   const build = async (cfg: Config, nonces?: NonceManager): Promise<Gatehouse> => {
     const groupTargets = new Map<string, Target>()
     for (const g of Object.values(cfg.groups))

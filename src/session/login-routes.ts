@@ -134,7 +134,14 @@ export function registerLoginRoutes(app: FastifyInstance, o: LoginRoutesOptions)
     switch (outcome.kind) {
       case 'ok': {
         r.user = outcome.identity
-        const id = await sessions.start(outcome.identity, user, password, policy.cacheId, sessions.idOf(raw.headers))
+        let id: string
+        try {
+          id = await sessions.start(outcome.identity, user, password, policy.cacheId, sessions.idOf(raw.headers))
+        } catch (err) {
+          // The store (Redis) could not keep the session: no cookie, a 503 with Retry-After.
+          sendError(reply, err)
+          return reply
+        }
         reply.header('set-cookie', [sessions.sessionCookie(id, raw), sessions.clearPreCookie(raw)])
         return reply.code(303).header('location', returnTo).type('text/plain; charset=utf-8').send('See Other\n')
       }

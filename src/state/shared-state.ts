@@ -13,6 +13,7 @@ import type { ThrottleScope } from '../auth/throttle-store.js'
 import { RedisConnection } from './redis-connection.js'
 import { RedisThrottleStore } from './redis-throttle-store.js'
 import { RedisNonceCounts } from './nonce-counts.js'
+import { RedisSessionStore } from './redis-session-store.js'
 
 /** What one instance tells the others. */
 export type StateEvent =
@@ -104,6 +105,11 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
       nonceTtlMs,
       onUnavailable: () => this.counters.nonceUnavailable++,
     })
+  }
+
+  /** Form-login sessions every instance with this prefix shares. */
+  sessionStore(): RedisSessionStore {
+    return new RedisSessionStore({ connection: this.connection, prefix: this.#config.prefix })
   }
 
   /** Tells the other instances; lost when Redis is down (they empty their caches when they reconnect). */
