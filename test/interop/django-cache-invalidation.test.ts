@@ -58,7 +58,7 @@ describe('a Django database changed by Django while gatehouse has logins cached'
     gw = await startGateway(
       {
         throttle: { enabled: false },
-        providers: { site: { type: 'django', database: './db.sqlite3', threads: 2 } },
+        providers: { site: { type: 'django', database: './db.sqlite3', threads: 2, threadsAtStart: 2 } },
         routes: [
           { path: '/app', upstream: upstream.url, auth: { scheme: 'basic', realm: 'Site', provider: 'site' } },
           {
