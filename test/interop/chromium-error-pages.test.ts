@@ -9,12 +9,12 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { chromium, type Browser } from 'playwright-core'
+import { type Browser } from 'playwright-core'
+import { CHROMIUM, launchChromium } from './helpers/chromium.js'
 import { skipUnless } from './helpers/run.js'
 import { startEchoUpstream, type EchoUpstream } from '../helpers/echo-upstream.js'
 import { startGateway, tempDir, writeFile, type TestGateway } from '../helpers/gateway.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 const OUTPUT = fileURLToPath(new URL('../../test-output/', import.meta.url))
 const skip = skipUnless(CHROMIUM, 'chromium', 'chromium')
 const sha = (password: string) => `{SHA}${createHash('sha1').update(password).digest('base64')}`
@@ -43,20 +43,7 @@ describe('chromium renders the refusal pages', { skip }, () => {
       },
       t.dir,
     )
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      timeout: 30_000,
-    })
+    browser = await launchChromium()
     mkdirSync(OUTPUT, { recursive: true })
   })
 

@@ -8,12 +8,12 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
-import { chromium, type Browser } from 'playwright-core'
+import { type Browser } from 'playwright-core'
+import { CHROMIUM, launchChromium } from './helpers/chromium.js'
 import { skipOrFail, skipUnless } from './helpers/run.js'
 import { REALM, standardProviders, startStack, users, writeStandardUsers, type InteropStack } from './helpers/stack.js'
 import { haveOpenssl, makeCertificate } from '../helpers/tls-cert.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 const APP = fileURLToPath(new URL('../fixtures/apps/h2-echo.ts', import.meta.url))
 const skip =
   skipUnless(CHROMIUM, 'chromium', 'chromium') ||
@@ -47,20 +47,7 @@ describe('chromium over HTTP/2', { skip }, () => {
         ],
       }
     })
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      timeout: 30_000,
-    })
+    browser = await launchChromium()
   })
 
   after(async () => {

@@ -9,11 +9,11 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { chromium, type Browser } from 'playwright-core'
+import { type Browser } from 'playwright-core'
+import { CHROMIUM, launchChromium } from './helpers/chromium.js'
 import { skipUnless } from './helpers/run.js'
 import { REALM, standardProviders, startStack, users, writeStandardUsers, type InteropStack } from './helpers/stack.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 const OUTPUT = fileURLToPath(new URL('../../test-output/', import.meta.url))
 const skip = skipUnless(CHROMIUM, 'chromium', 'chromium')
 
@@ -47,20 +47,7 @@ describe('chromium', { skip }, () => {
         ],
       }
     })
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      timeout: 30_000,
-    })
+    browser = await launchChromium()
     mkdirSync(OUTPUT, { recursive: true })
   })
 

@@ -6,12 +6,12 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import bcrypt from 'bcryptjs'
-import { chromium, type Browser } from 'playwright-core'
+import { type Browser } from 'playwright-core'
+import { CHROMIUM, launchChromium } from './helpers/chromium.js'
 import { skipUnless } from './helpers/run.js'
 import { startGateway, tempDir, writeFile, type TestGateway } from '../helpers/gateway.js'
 import { startPrivateApp, type PrivateApp } from '../helpers/private-app.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 const skip = skipUnless(CHROMIUM, 'chromium', 'chromium')
 
 describe('form login in chromium', { skip }, () => {
@@ -32,20 +32,7 @@ describe('form login in chromium', { skip }, () => {
       },
       t.dir,
     )
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      timeout: 30_000,
-    })
+    browser = await launchChromium()
   })
 
   after(async () => {

@@ -10,7 +10,8 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import bcrypt from 'bcryptjs'
-import { chromium, type Browser } from 'playwright-core'
+import { type Browser } from 'playwright-core'
+import { CHROMIUM, launchChromium } from './helpers/chromium.js'
 import { parse } from 'yaml'
 import { startGateway, tempDir, writeFile, type TestGateway } from '../helpers/gateway.js'
 import { startPrivateApp, type PrivateApp } from '../helpers/private-app.js'
@@ -18,7 +19,6 @@ import { needs } from '../helpers/required-tool.js'
 import { isExecutable } from './helpers/run.js'
 import { NGINX, startExampleNginx, type RunningNginx } from './helpers/nginx.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 const skip =
   needs(isExecutable(NGINX), `nginx not found at ${NGINX} (Debian package nginx)`) ||
   needs(isExecutable(CHROMIUM), `chromium not found at ${CHROMIUM} (Debian package chromium)`)
@@ -45,20 +45,7 @@ describe('form login in chromium through nginx and the sidecar', { skip }, () =>
     gw = await startGateway(example, t.dir)
     nginx = await startExampleNginx(join(t.dir, 'nginx'), gw.port, Number(new URL(app.url).port), 'nginx-form-login')
     base = `http://127.0.0.1:${nginx.port}`
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      timeout: 30_000,
-    })
+    browser = await launchChromium()
   })
 
   after(async () => {

@@ -7,13 +7,12 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync, statSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { chromium } from 'playwright-core'
+import { CHROMIUM, launchChromium } from './helpers/chromium.js'
 import { request } from 'undici'
 import { skipUnless } from './helpers/run.js'
 import { MULTI_APP, APPS } from '../fixtures/apps/harness.js'
 import { startGateway, tempDir } from '../helpers/gateway.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 const OUTPUT = fileURLToPath(new URL('../../test-output/', import.meta.url))
 const skip = skipUnless(CHROMIUM, 'chromium', 'chromium')
 
@@ -36,20 +35,7 @@ test('the status page shows each group and its processes in Chromium', { skip, t
   for (let i = 0; i < 3; i++) await (await request(`${gw.url}/pid`)).body.text()
   await gw.gw.supervisor!.reload('accounts', 'touched app.ts')
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    timeout: 30_000,
-  })
+  const browser = await launchChromium()
   t.after(() => browser.close())
   const page = await browser.newPage()
   const res = await page.goto(`${gw.gw.adminAddress}/status`)

@@ -13,14 +13,13 @@ import { copyFileSync, readFileSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { chromium } from 'playwright-core'
+import { CHROMIUM, launchChromium } from './helpers/chromium.js'
 import { request } from 'undici'
 import { skipUnless } from './helpers/run.js'
 import { MULTI_APP, PROVIDER, APPS } from '../fixtures/apps/harness.js'
 import { startGateway, tempDir, type TestGateway } from '../helpers/gateway.js'
 import type { StatusReport } from '../../src/admin/status-report.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 const DOCS_IMAGE = fileURLToPath(new URL('../../docs/images/status-page.png', import.meta.url))
 const TOKEN = 'browser-token-0123456789abcdef'
 const HOSTILE = '<img src=x id=injected>'
@@ -98,20 +97,7 @@ test(
     await traffic(gw, DOCS ? 12 : 3, DOCS ? 5000 : 0)
     for (let i = 0; i < 3; i++) assert.equal(await login(gw, HOSTILE, `guess${i}`, '127.0.0.21'), 401)
 
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      timeout: 30_000,
-    })
+    const browser = await launchChromium()
     t.after(() => browser.close())
 
     // Without credentials to give, headless Chromium cancels the Basic prompt; with a wrong token it
