@@ -393,23 +393,37 @@ describe('form login', () => {
   })
 })
 
+/** A gateway with one form route at `path` over an htpasswd file of `users`, stopped with the test. */
+async function formGateway(
+  t: { after: (fn: () => Promise<void>) => void },
+  prefix: string,
+  users: string,
+  path: string,
+  extra: Record<string, unknown> = {},
+): Promise<{ gw: TestGateway; app: Awaited<ReturnType<typeof startApp>>; dir: string }> {
+  const { dir, cleanup } = tempDir(prefix)
+  const app = await startApp()
+  writeFile(dir, 'users.htpasswd', users)
+  const gw = await startGateway(
+    {
+      providers: { office: { type: 'htpasswd', file: './users.htpasswd' } },
+      routes: [{ path, upstream: app.url, auth: { realm: 'Office', provider: 'office', scheme: 'form' } }],
+      ...extra,
+    },
+    dir,
+  )
+  t.after(async () => {
+    await gw.close()
+    await app.close()
+    cleanup()
+  })
+  return { gw, app, dir }
+}
+
 describe('session expiry', () => {
   test('a session unused for longer than idleTimeout ends; one in use ends at its lifetime', async (t) => {
-    const { dir, cleanup } = tempDir('gh-form-exp-')
-    const app = await startApp()
-    writeFile(dir, 'users.htpasswd', `alice:${bcrypt.hashSync('alice-pw', 4)}\n`)
-    const gw = await startGateway(
-      {
-        providers: { office: { type: 'htpasswd', file: './users.htpasswd' } },
-        session: { idleTimeout: '1500ms', lifetime: '3s' },
-        routes: [{ path: '/app', upstream: app.url, auth: { realm: 'Office', provider: 'office', scheme: 'form' } }],
-      },
-      dir,
-    )
-    t.after(async () => {
-      await gw.close()
-      await app.close()
-      cleanup()
+    const { gw, app } = await formGateway(t, 'gh-form-exp-', `alice:${bcrypt.hashSync('alice-pw', 4)}\n`, '/app', {
+      session: { idleTimeout: '1500ms', lifetime: '3s' },
     })
     const idle = new Jar()
     const busy = new Jar()
@@ -428,21 +442,8 @@ describe('session expiry', () => {
   })
 
   test('an idle session ends while a fresh one still works', async (t) => {
-    const { dir, cleanup } = tempDir('gh-form-idle-')
-    const app = await startApp()
-    writeFile(dir, 'users.htpasswd', `alice:${bcrypt.hashSync('alice-pw', 4)}\n`)
-    const gw = await startGateway(
-      {
-        providers: { office: { type: 'htpasswd', file: './users.htpasswd' } },
-        session: { idleTimeout: '1s', lifetime: '1h' },
-        routes: [{ path: '/app', upstream: app.url, auth: { realm: 'Office', provider: 'office', scheme: 'form' } }],
-      },
-      dir,
-    )
-    t.after(async () => {
-      await gw.close()
-      await app.close()
-      cleanup()
+    const { gw, app } = await formGateway(t, 'gh-form-idle-', `alice:${bcrypt.hashSync('alice-pw', 4)}\n`, '/app', {
+      session: { idleTimeout: '1s', lifetime: '1h' },
     })
     const old = new Jar()
     assert.equal((await login(gw.url, old, 'alice', 'alice-pw')).status, 303)
@@ -458,23 +459,14 @@ describe('session expiry', () => {
 
 describe('gatehouse cache flush --user', () => {
   test("ends that user's sessions (the admin command answers how many) and leaves others signed in", async (t) => {
-    const { dir, cleanup } = tempDir('gh-form-flush-')
-    const app = await startApp()
-    writeFile(dir, 'users.htpasswd', `alice:${bcrypt.hashSync('alice-pw', 4)}\nbob:${bcrypt.hashSync('bob-pw', 4)}\n`)
     const token = 'a-form-flush-test-token-0123456789'
-    const gw = await startGateway(
-      {
-        admin: { socket: './admin.sock', token },
-        providers: { office: { type: 'htpasswd', file: './users.htpasswd' } },
-        routes: [{ path: '/app', upstream: app.url, auth: { realm: 'Office', provider: 'office', scheme: 'form' } }],
-      },
-      dir,
+    const { gw, app, dir } = await formGateway(
+      t,
+      'gh-form-flush-',
+      `alice:${bcrypt.hashSync('alice-pw', 4)}\nbob:${bcrypt.hashSync('bob-pw', 4)}\n`,
+      '/app',
+      { admin: { socket: './admin.sock', token } },
     )
-    t.after(async () => {
-      await gw.close()
-      await app.close()
-      cleanup()
-    })
     const alice1 = new Jar()
     const alice2 = new Jar()
     const bob = new Jar()
@@ -544,21 +536,7 @@ describe('configuration reload', () => {
 
 describe('a form route at /', () => {
   test('the login and logout paths are served by gatehouse, not forwarded to the route at /', async (t) => {
-    const { dir, cleanup } = tempDir('gh-form-root-')
-    const app = await startApp()
-    writeFile(dir, 'users.htpasswd', `alice:${bcrypt.hashSync('alice-pw', 4)}\n`)
-    const gw = await startGateway(
-      {
-        providers: { office: { type: 'htpasswd', file: './users.htpasswd' } },
-        routes: [{ path: '/', upstream: app.url, auth: { realm: 'Office', provider: 'office', scheme: 'form' } }],
-      },
-      dir,
-    )
-    t.after(async () => {
-      await gw.close()
-      await app.close()
-      cleanup()
-    })
+    const { gw, app } = await formGateway(t, 'gh-form-root-', `alice:${bcrypt.hashSync('alice-pw', 4)}\n`, '/')
     const first = await send(gw.url, '/', { headers: HTML })
     assert.equal(first.status, 303)
     assert.equal(first.headers.location, '/.gatehouse/login?return=%2F')
