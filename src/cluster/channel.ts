@@ -1,0 +1,168 @@
+/**
+ * Messages between the primary and one front worker over Node's IPC pipe (cluster.fork,
+ * child_process.fork): fire-and-forget notes by topic, and requests that get one reply. The
+ * same class serves both ends: in a worker the endpoint is `process`, in the primary it is the
+ * `cluster.Worker` (or ChildProcess). Messages that are not ours (Node's own cluster messages,
+ * anything without the `gh` mark) are left alone.
+ */
+import { errors } from '../errors.js'
+
+/** What Node's IPC endpoints have in common: process (in a child), ChildProcess, cluster.Worker. */
+export interface IpcEndpoint {
+  send?(message: unknown, sendHandle?: undefined, options?: undefined, callback?: (err: Error | null) => void): boolean
+  on(event: 'message', listener: (message: unknown) => void): unknown
+  off(event: 'message', listener: (message: unknown) => void): unknown
+  on(event: 'disconnect', listener: () => void): unknown
+  off(event: 'disconnect', listener: () => void): unknown
+}
+
+interface Envelope {
+  gh: 1
+  /** Topic (notes and requests). */
+  t?: string
+  /** Request id: set on a request, and on its reply as `re`. */
+  id?: number
+  re?: number
+  body?: unknown
+  /** A failed request: the error's code and message. */
+  err?: { code: string; message: string }
+}
+
+export type RequestHandler = (body: unknown) => unknown
+export type NoteListener = (body: unknown) => void
+
+interface Pending {
+  resolve(v: unknown): void
+  reject(e: Error): void
+  timer: NodeJS.Timeout | undefined
+}
+
+/** How long a request waits for its reply unless told otherwise. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 5000
+
+export class Channel {
+  readonly #endpoint: IpcEndpoint
+  readonly #handlers = new Map<string, RequestHandler>()
+  readonly #listeners = new Map<string, Set<NoteListener>>()
+  readonly #pending = new Map<number, Pending>()
+  #nextId = 1
+  #closed = false
+
+  constructor(endpoint: IpcEndpoint) {
+    this.#endpoint = endpoint
+    endpoint.on('message', this.#onMessage)
+    endpoint.on('disconnect', this.#onDisconnect)
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** Sends a note; dropped (false) when the other end is gone. */
+  send(topic: string, body?: unknown): boolean {
+    return this.#post({ gh: 1, t: topic, body })
+  }
+
+  /** Sends a request and resolves with the reply; rejects with GH_ERR_IPC_CLOSED or on timeout. */
+  request<T = unknown>(topic: string, body?: unknown, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): Promise<T> {
+    if (this.#closed) return Promise.reject(errors.GH_ERR_IPC_CLOSED(`the other process is gone (${topic})`))
+    const id = this.#nextId++
+    return new Promise<T>((resolve, reject) => {
+      const pending: Pending = {
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        timer:
+          timeoutMs > 0
+            ? setTimeout(() => {
+                this.#pending.delete(id)
+                reject(errors.GH_ERR_IPC_TIMEOUT(`no reply to ${topic} within ${timeoutMs} ms`))
+              }, timeoutMs)
+            : undefined,
+      }
+      pending.timer?.unref()
+      this.#pending.set(id, pending)
+      if (!this.#post({ gh: 1, t: topic, id, body })) {
+        this.#settle(id)?.reject(errors.GH_ERR_IPC_CLOSED(`the other process is gone (${topic})`))
+      }
+    })
+  }
+
+  /** Answers requests on `topic` (one handler per topic); a thrown error or rejection is sent back. */
+  handle(topic: string, handler: RequestHandler): void {
+    this.#handlers.set(topic, handler)
+  }
+
+  on(topic: string, listener: NoteListener): void {
+    let set = this.#listeners.get(topic)
+    if (set === undefined) this.#listeners.set(topic, (set = new Set()))
+    set.add(listener)
+  }
+
+  off(topic: string, listener: NoteListener): void {
+    this.#listeners.get(topic)?.delete(listener)
+  }
+
+  /** Stops listening; pending requests fail. The endpoint itself is not closed. */
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#endpoint.off('message', this.#onMessage)
+    this.#endpoint.off('disconnect', this.#onDisconnect)
+    for (const id of [...this.#pending.keys()])
+      this.#settle(id)?.reject(errors.GH_ERR_IPC_CLOSED('the channel to the other process closed'))
+  }
+
+  #post(message: Envelope): boolean {
+    if (this.#closed || this.#endpoint.send === undefined) return false
+    try {
+      // The callback keeps a send to a process that just exited from throwing later (ERR_IPC_CHANNEL_CLOSED).
+      return this.#endpoint.send(message, undefined, undefined, () => {})
+    } catch {
+      return false
+    }
+  }
+
+  #settle(id: number): Pending | undefined {
+    const p = this.#pending.get(id)
+    if (p === undefined) return undefined
+    this.#pending.delete(id)
+    clearTimeout(p.timer)
+    return p
+  }
+
+  readonly #onDisconnect = (): void => this.close()
+
+  readonly #onMessage = (raw: unknown): void => {
+    if (raw === null || typeof raw !== 'object' || (raw as Envelope).gh !== 1) return
+    const m = raw as Envelope
+    if (m.re !== undefined) {
+      const p = this.#settle(m.re)
+      if (p === undefined) return
+      if (m.err) p.reject(Object.assign(new Error(m.err.message), { code: m.err.code }))
+      else p.resolve(m.body)
+      return
+    }
+    if (typeof m.t !== 'string') return
+    if (m.id !== undefined) {
+      void this.#answer(m.t, m.id, m.body)
+      return
+    }
+    for (const l of this.#listeners.get(m.t) ?? []) l(m.body)
+  }
+
+  async #answer(topic: string, id: number, body: unknown): Promise<void> {
+    const handler = this.#handlers.get(topic)
+    try {
+      if (handler === undefined) throw errors.GH_ERR_IPC_PROTOCOL(`no handler for ${topic}`)
+      const reply = await handler(body)
+      this.#post({ gh: 1, re: id, body: reply })
+    } catch (err) {
+      const e = err as Error & { code?: unknown }
+      this.#post({
+        gh: 1,
+        re: id,
+        err: { code: typeof e.code === 'string' ? e.code : 'GH_ERR_INTERNAL', message: String(e.message) },
+      })
+    }
+  }
+}
