@@ -588,6 +588,11 @@ export const configSchema = {
     limits,
     admin,
     state,
+    workers: {
+      description:
+        'front processes sharing the listening socket: a number, or auto (one per CPU); 1 runs the front in the gatehouse process itself',
+      anyOf: [{ type: 'integer', minimum: 1, maximum: 256 }, { const: 'auto' }],
+    },
     log: {
       type: 'object',
       additionalProperties: false,

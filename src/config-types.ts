@@ -219,6 +219,8 @@ export interface Config {
   admin?: AdminConfig
   /** Present when the configuration has `state:`: the state shared with other instances lives there. */
   state?: StateConfig
+  /** Front processes (`workers:`, `auto` resolved to the CPU count); 1: the front runs in the gatehouse process. */
+  workers: number
 }
 
 /** Where the state shared between gatehouse instances lives (src/state, docs/scaling.md). */

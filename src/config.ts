@@ -4,6 +4,7 @@
  * names (routes → providers and groups). Every error names the key path and what was expected.
  */
 import { isAbsolute, resolve } from 'node:path'
+import { availableParallelism } from 'node:os'
 import { Ajv, type ErrorObject } from 'ajv'
 import { configSchema } from './config-schema.js'
 import { errors } from './errors.js'
@@ -174,6 +175,7 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
     throttle: parseThrottle(doc.throttle),
     limits: parseLimits(doc.limits),
     log: { level: doc.log?.level ?? 'info' },
+    workers: doc.workers === 'auto' ? availableParallelism() : (doc.workers ?? 1),
     ...(admin ? { admin } : {}),
     ...(state ? { state } : {}),
   }
@@ -490,6 +492,7 @@ interface RawConfig {
   log?: { level?: string }
   admin?: RawAdmin
   state?: RawState
+  workers?: number | 'auto'
 }
 type RawProvider = {
   type: string

@@ -15,13 +15,14 @@ import type { NonceManager } from './auth/nonce.js'
 import { GatewayMetrics } from './metrics/gateway-metrics.js'
 import { LockoutBoard } from './metrics/lockout-board.js'
 import { FrontSwitch } from './admin/front-switch.js'
-import { applyConfig, type LiveFront } from './admin/config-reload.js'
+import { applyConfig } from './admin/config-reload.js'
 import { startAdmin, type AdminServer, type ReloadResult } from './admin/admin-server.js'
 import { buildStatus, groupsReady, type ConfigReloadReport, type StatusReport } from './admin/status-report.js'
 import { packageVersion } from './package-root.js'
 import type { CacheFlushResult } from './auth/cache-flush.js'
 import { MemorySessionStore, type SessionStore } from './session/index.js'
 import type { CertificateReload } from './tls-certificate.js'
+import { installSignals } from './gateway-signals.js'
 
 export interface RunningGateway {
   /** The front serving new requests (a configuration reload replaces it). */
@@ -31,7 +32,9 @@ export interface RunningGateway {
   readonly metrics: GatewayMetrics
   /** http://host:port or unix:PATH of the admin listener, when `admin:` is configured. */
   readonly adminAddress: string | undefined
-  status(): StatusReport
+  status(): StatusReport | Promise<StatusReport>
+  /** With front workers: their slots and process ids (empty when the front runs in this process). */
+  workers(): Array<{ index: number; pid: number }>
   /** Re-reads the configuration file (or applies `config`) without dropping connections. */
   reload(reason: string, config?: Config): Promise<ReloadResult>
   /** Graceful stop: stop accepting, drain, stop children. Idempotent. */
@@ -51,7 +54,16 @@ export interface RunOptions {
 /** How long a front replaced by a reload may finish its requests before its providers close. */
 const DRAIN_TIMEOUT_MS = 30_000
 
+/**
+ * Runs the gateway: in this process, or with `workers:` above 1 as the primary of that many
+ * front worker processes (src/cluster/primary.ts).
+ */
 export async function runGateway(config: Config, opts: RunOptions = {}): Promise<RunningGateway> {
+  if (config.workers > 1) return (await import('./cluster/primary.js')).runPrimary(config, opts)
+  return runSingle(config, opts)
+}
+
+async function runSingle(config: Config, opts: RunOptions): Promise<RunningGateway> {
   const log = opts.logger ?? createLogger(config.log.level)
   const startedAt = Date.now()
   const groups = Object.values(config.groups)
@@ -98,7 +110,7 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
   }
   const shell = gatehouse
   const front = new FrontSwitch(shell.app.server, shell)
-  let live: LiveFront = { config, gatehouse: shell }
+  let live = { config, gatehouse: shell }
   let lastConfigReload: ConfigReloadReport | null = null
   metrics.setSources({
     cache: () => {
@@ -132,24 +144,24 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
           restartNeeded: [],
         }
       } else {
-        const applied = await applyConfig(live, next, {
+        const applied = await applyConfig(live.config, next, {
           log,
           supervisor,
-          front,
-          shell,
-          build: async (c, n) => {
-            const g = await build(c, n)
+          swapFront: async (c, prev) => {
+            const old = live.gatehouse
+            const fresh = await build(c, same(prev.digest, c.digest) ? old.deps.nonces : undefined)
             try {
-              await g.ready()
+              await fresh.ready()
             } catch (e) {
-              await g.close().catch(() => {})
+              await fresh.close().catch(() => {})
               throw e
             }
-            return g
+            front.use(fresh, fresh.app.server)
+            live = { config: c, gatehouse: fresh }
+            return { retired: retireFront(old, front, shell, log) }
           },
-          drainTimeoutMs: DRAIN_TIMEOUT_MS,
         })
-        live = applied.live
+        live = { config: applied.config, gatehouse: live.gatehouse }
         result = applied.result
       }
     } catch (err) {
@@ -240,27 +252,21 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
     throw err
   }
 
-  if (opts.signals !== false) {
-    const onSignal = (sig: NodeJS.Signals) => {
-      if (stopping) {
-        log.warn({ signal: sig }, 'second signal: exiting now')
-        process.exit(1)
-      }
-      void stop(0)
-    }
-    process.on('SIGTERM', onSignal)
-    process.on('SIGINT', onSignal)
-    process.on('SIGHUP', () => {
-      if (opts.configFile) {
-        log.info('SIGHUP: re-reading the configuration')
-        void reload('SIGHUP')
-        return
-      }
-      log.info('SIGHUP: rolling reload of every daemon group')
-      shell.reloadCertificate('SIGHUP')
-      supervisor?.reloadAll('SIGHUP').catch((err: Error) => log.error({ err: err.message }, 'reload failed'))
+  if (opts.signals !== false)
+    installSignals(log, {
+      stop: () => void stop(0),
+      stopping: () => stopping !== undefined,
+      hup() {
+        if (opts.configFile) {
+          log.info('SIGHUP: re-reading the configuration')
+          void reload('SIGHUP')
+          return
+        }
+        log.info('SIGHUP: rolling reload of every daemon group')
+        shell.reloadCertificate('SIGHUP')
+        supervisor?.reloadAll('SIGHUP').catch((err: Error) => log.error({ err: err.message }, 'reload failed'))
+      },
     })
-  }
   return {
     get gatehouse() {
       return live.gatehouse
@@ -272,17 +278,35 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
       return admin?.address
     },
     status,
+    workers: () => [],
     reload,
     stop: () => stop(0),
     untilStopped: () => stopped,
   }
 }
 
+/** Once the replaced front has no request in flight (or after DRAIN_TIMEOUT_MS), its providers close. */
+async function retireFront(old: Gatehouse, front: FrontSwitch, shell: Gatehouse, log: Logger): Promise<void> {
+  const drained = await front.drained(old, DRAIN_TIMEOUT_MS)
+  if (!drained)
+    log.warn(
+      { timeoutMs: DRAIN_TIMEOUT_MS },
+      'replaced front still had requests in flight; closing its providers anyway',
+    )
+  // The shell owns the listening socket: replaced, it is released, never closed.
+  if (old === shell) await old.release()
+  else await old.close()
+}
+
+function same(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b)
+}
+
 /**
  * A reload re-reads the listener's certificate whatever became of the configuration (a certbot
  * deploy hook sends SIGHUP for the certificate alone); a pair that did not load fails the reload.
  */
-function withCertificate(result: ReloadResult, cert: CertificateReload | undefined): ReloadResult {
+export function withCertificate(result: ReloadResult, cert: CertificateReload | undefined): ReloadResult {
   if (cert === undefined || cert.outcome === 'unchanged') return result
   if (cert.outcome === 'replaced')
     return { ...result, changes: [...result.changes, `listen.tls: certificate reloaded (serial ${cert.serial})`] }

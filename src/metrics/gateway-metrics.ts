@@ -130,6 +130,28 @@ export class GatewayMetrics {
     this.#sources = sources
   }
 
+  /** The primary of front workers reports them (registered only there). */
+  addWorkerSources(sources: { workers(): number; crashes(): number }): void {
+    const registers = [this.registry]
+    new Gauge({
+      name: 'gatehouse_front_workers',
+      help: 'Front worker processes running (workers:)',
+      registers,
+      collect(this: Gauge) {
+        this.set(sources.workers())
+      },
+    })
+    new Counter({
+      name: 'gatehouse_front_worker_restarts_total',
+      help: 'Front workers started again after an unexpected exit',
+      registers,
+      collect(this: Counter) {
+        this.reset()
+        this.inc(sources.crashes())
+      },
+    })
+  }
+
   /** `route` is the configured route path (or the framework's route pattern), never the raw URL. */
   request(route: string, status: number, seconds: number): void {
     this.#tally.record(route, status, seconds)
