@@ -21,35 +21,10 @@ import { buildStatus, groupsReady, type ConfigReloadReport, type StatusReport } 
 import { packageVersion } from './package-root.js'
 import type { CacheFlushResult } from './auth/cache-flush.js'
 import { MemorySessionStore, type SessionStore } from './session/index.js'
-import type { CertificateReload } from './tls-certificate.js'
 import { installSignals } from './gateway-signals.js'
+import { withCertificate, type RunningGateway, type RunOptions } from './running-gateway.js'
 
-export interface RunningGateway {
-  /** The front serving new requests (a configuration reload replaces it). */
-  readonly gatehouse: Gatehouse
-  readonly supervisor: Supervisor | undefined
-  readonly address: string
-  readonly metrics: GatewayMetrics
-  /** http://host:port or unix:PATH of the admin listener, when `admin:` is configured. */
-  readonly adminAddress: string | undefined
-  status(): StatusReport | Promise<StatusReport>
-  /** With front workers: their slots and process ids (empty when the front runs in this process). */
-  workers(): Array<{ index: number; pid: number }>
-  /** Re-reads the configuration file (or applies `config`) without dropping connections. */
-  reload(reason: string, config?: Config): Promise<ReloadResult>
-  /** Graceful stop: stop accepting, drain, stop children. Idempotent. */
-  stop(): Promise<void>
-  /** Resolves with the exit code once a signal or stop() ended the gateway. */
-  untilStopped(): Promise<number>
-}
-
-export interface RunOptions {
-  logger?: Logger
-  /** Install SIGTERM/SIGINT/SIGHUP handlers (the CLI does; tests and embedders may not). */
-  signals?: boolean
-  /** The file the configuration came from: reload re-reads it. */
-  configFile?: string
-}
+export type { RunningGateway, RunOptions } from './running-gateway.js'
 
 /** How long a front replaced by a reload may finish its requests before its providers close. */
 const DRAIN_TIMEOUT_MS = 30_000
@@ -300,19 +275,4 @@ async function retireFront(old: Gatehouse, front: FrontSwitch, shell: Gatehouse,
 
 function same(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b)
-}
-
-/**
- * A reload re-reads the listener's certificate whatever became of the configuration (a certbot
- * deploy hook sends SIGHUP for the certificate alone); a pair that did not load fails the reload.
- */
-export function withCertificate(result: ReloadResult, cert: CertificateReload | undefined): ReloadResult {
-  if (cert === undefined || cert.outcome === 'unchanged') return result
-  if (cert.outcome === 'replaced')
-    return { ...result, changes: [...result.changes, `listen.tls: certificate reloaded (serial ${cert.serial})`] }
-  return {
-    ...result,
-    ok: false,
-    summary: `${result.summary}; ${cert.error.message} (the current certificate keeps serving)`,
-  }
 }
