@@ -36,6 +36,11 @@ export interface RunOptions {
   signals?: boolean
   /** The file the configuration came from: reload re-reads it. */
   configFile?: string
+  /**
+   * With front workers: where their log lines go. By default they write to the gatehouse
+   * process's own stdout and stderr; given a function, each line is handed to it instead.
+   */
+  workerOutput?: (line: string, worker: number) => void
 }
 
 /**

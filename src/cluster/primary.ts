@@ -45,6 +45,7 @@ export async function runPrimary(config: Config, opts: RunOptions = {}): Promise
     startTimeoutMs: WORKER_START_TIMEOUT_MS,
     stopTimeoutMs: DRAIN_TIMEOUT_MS,
     attach: (channel) => services.attach(channel),
+    ...(opts.workerOutput ? { output: opts.workerOutput } : {}),
   })
   metrics.addWorkerSources({ workers: () => pool.workers.length, crashes: () => pool.crashes })
   // `running` is the configuration as the file has it; the workers get it with `secret`.
@@ -90,7 +91,16 @@ export async function runPrimary(config: Config, opts: RunOptions = {}): Promise
           swapFront: async (c, prev) => {
             // A new set of workers, on the same Digest secret when the digest settings did not change.
             const nextSecret = JSON.stringify(prev.digest) === JSON.stringify(c.digest) ? secret : sharedSecret(c)
-            await pool.replaceAll(withSecret(c, nextSecret))
+            // What needs a restart (listen, limits, state) stays as the workers started: the
+            // primary's listening handle is keyed by the address they first asked for.
+            const { state: _state, ...rest } = c
+            const kept: Config = {
+              ...rest,
+              listen: prev.listen,
+              limits: prev.limits,
+              ...(prev.state ? { state: prev.state } : {}),
+            }
+            await pool.replaceAll(withSecret(kept, nextSecret))
             swapped = true
             secret = nextSecret
             return { retired: Promise.resolve() }

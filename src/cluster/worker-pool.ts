@@ -7,6 +7,7 @@
  */
 import cluster, { type Worker } from 'node:cluster'
 import { fileURLToPath } from 'node:url'
+import { createInterface } from 'node:readline'
 import type { Logger } from 'pino'
 import type { Config } from '../config-types.js'
 import { errors } from '../errors.js'
@@ -21,6 +22,8 @@ export interface WorkerPoolOptions {
   startTimeoutMs: number
   /** How long a stopping worker may take to finish its requests before it is killed. */
   stopTimeoutMs: number
+  /** Each log line of a worker; without it, workers write to the primary's stdout and stderr. */
+  output?: (line: string, worker: number) => void
   /** Hooks the primary's services (state, groups) onto a new worker's channel; returns the undo. */
   attach(channel: Channel): () => void
 }
@@ -137,7 +140,13 @@ export class WorkerPool {
   }
 
   async #startOne(config: Config, index: number): Promise<Slot> {
+    cluster.setupPrimary({ silent: this.#opts.output !== undefined })
     const worker = cluster.fork({ GATEHOUSE_FRONT_WORKER: String(index) })
+    if (this.#opts.output !== undefined) {
+      const output = this.#opts.output
+      for (const stream of [worker.process.stdout, worker.process.stderr])
+        if (stream) createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => output(line, index))
+    }
     const channel = new Channel(worker)
     const exited = new Promise<never>((_, reject) => {
       worker.once('exit', (code, signal) =>

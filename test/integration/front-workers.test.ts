@@ -1,0 +1,298 @@
+/**
+ * `workers: 2`: two real front processes (Node's cluster) behind one listening socket, steered
+ * by the primary running in this test process. Which worker answered is read from the access
+ * lines the workers write (their pid), captured through RunOptions.workerOutput.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { Agent, request as httpRequest } from 'node:http'
+import { Writable } from 'node:stream'
+import { parseConfig } from '../../src/config.js'
+import { runGateway, type RunningGateway } from '../../src/gateway.js'
+import { createLogger } from '../../src/log.js'
+import { tempDir, writeFile } from '../helpers/gateway.js'
+import { startEchoUpstream } from '../helpers/echo-upstream.js'
+import { httpGet } from '../helpers/http-get.js'
+
+interface WorkersGateway {
+  gw: RunningGateway
+  port: number
+  admin: string
+  /** Parsed JSON lines of the workers, with the worker index. */
+  workerLines: Array<Record<string, unknown> & { worker: number }>
+  primaryLogs: string[]
+}
+
+async function startWorkers(
+  t: { after(fn: () => Promise<void> | void): void },
+  raw: Record<string, unknown>,
+  dir: string,
+  configFile?: string,
+): Promise<WorkersGateway> {
+  const primaryLogs: string[] = []
+  const workerLines: WorkersGateway['workerLines'] = []
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      primaryLogs.push(String(chunk))
+      cb()
+    },
+  })
+  const config = parseConfig(
+    { listen: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 }, workers: 2, ...raw },
+    { baseDir: dir },
+  )
+  const gw = await runGateway(config, {
+    logger: createLogger('info', sink),
+    signals: false,
+    ...(configFile ? { configFile } : {}),
+    workerOutput: (line, worker) => {
+      try {
+        workerLines.push({ ...(JSON.parse(line) as Record<string, unknown>), worker })
+      } catch {
+        workerLines.push({ msg: line, worker })
+      }
+    },
+  })
+  t.after(() => gw.stop())
+  return { gw, port: Number(new URL(gw.address).port), admin: gw.adminAddress!, workerLines, primaryLogs }
+}
+
+function htpasswd(dir: string, user: string, password: string): string {
+  const file = `${dir}/users.htpasswd`
+  execFileSync('htpasswd', ['-bcB', '-C', '4', file, user, password], { stdio: 'ignore' })
+  return file
+}
+
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
+
+function accessPids(lines: WorkersGateway['workerLines']): Set<number> {
+  return new Set(lines.filter((l) => l.msg === 'access').map((l) => l.pid as number))
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!(await ok())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+function routes(upstream: string) {
+  return {
+    providers: { users: { type: 'htpasswd', file: 'users.htpasswd' } },
+    routes: [{ path: '/', upstream, auth: { scheme: 'basic', realm: 'workers', provider: 'users' } }],
+  }
+}
+
+test('workers: 2 answers from two processes other than the primary, and the admin listener sums them', async (t) => {
+  const { dir, cleanup } = tempDir()
+  t.after(cleanup)
+  htpasswd(dir, 'alice', 'wonderland')
+  const up = await startEchoUpstream()
+  t.after(() => up.close())
+  const w = await startWorkers(t, routes(up.url), dir)
+
+  const pids = w.gw.workers().map((x) => x.pid)
+  assert.equal(pids.length, 2)
+  assert.equal(new Set(pids).size, 2)
+  assert.ok(!pids.includes(process.pid), 'the primary serves no request itself')
+
+  for (let i = 0; i < 6; i++) {
+    const r = await httpGet(w.port, `/n${i}`, { authorization: basic('alice', 'wonderland') })
+    assert.equal(r.status, 200)
+    assert.equal((JSON.parse(r.text) as { headers: Record<string, string> }).headers['x-remote-user'], 'alice')
+  }
+  const refused = await httpGet(w.port, '/nope', { authorization: basic('alice', 'wrong') })
+  assert.equal(refused.status, 401)
+  assert.equal(refused.headers['www-authenticate'], 'Basic realm="workers", charset="UTF-8"')
+  assert.equal(up.seen.filter((s) => s.url === '/nope').length, 0, 'the upstream never saw the refused request')
+
+  await until('both workers to log', () => accessPids(w.workerLines).size === 2)
+  assert.deepEqual([...accessPids(w.workerLines)].sort(), [...pids].sort(), 'each worker served fresh connections')
+
+  const metrics = await (await fetch(`${w.admin}/metrics`)).text()
+  assert.match(metrics, /^gatehouse_http_requests_total\{route="\/",status="200"\} 6$/m)
+  assert.match(metrics, /^gatehouse_http_requests_total\{route="\/",status="401"\} 1$/m)
+  assert.match(metrics, /^gatehouse_front_workers 2$/m)
+  const status = (await (await fetch(`${w.admin}/status.json`)).json()) as {
+    workers: Array<{ pid: number; rssBytes: number }>
+    activity: { summary: { auth: Record<string, number> } }
+  }
+  assert.deepEqual(status.workers.map((x) => x.pid).sort(), [...pids].sort())
+  assert.ok(status.workers.every((x) => x.rssBytes > 0))
+  assert.equal(status.activity.summary.auth.ok, 6)
+})
+
+test('a worker that dies is replaced while the other keeps its open connections', async (t) => {
+  const { dir, cleanup } = tempDir()
+  t.after(cleanup)
+  htpasswd(dir, 'alice', 'wonderland')
+  const up = await startEchoUpstream()
+  t.after(() => up.close())
+  const w = await startWorkers(t, routes(up.url), dir)
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+  t.after(() => agent.destroy())
+  const get = (path: string) =>
+    new Promise<{ status: number; port: number }>((resolve, reject) => {
+      const req = httpRequest(
+        { host: '127.0.0.1', port: w.port, path, agent, headers: { authorization: basic('alice', 'wonderland') } },
+        (res) => {
+          res.resume()
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, port: req.socket?.localPort ?? 0 }))
+        },
+      )
+      req.on('error', reject)
+      req.end()
+    })
+  const first = await get('/kept/0')
+  assert.equal(first.status, 200)
+  await until('the first access line', () => w.workerLines.some((l) => l.msg === 'access' && l.url === '/kept/0'))
+  const servedBy = w.workerLines.find((l) => l.msg === 'access' && l.url === '/kept/0')!.pid as number
+  const victim = w.gw.workers().find((x) => x.pid !== servedBy)!
+  process.kill(victim.pid, 'SIGKILL')
+
+  // The kept connection goes on being served by the worker that holds it while the other is replaced.
+  for (let i = 1; i <= 20; i++) {
+    const r = await get(`/kept/${i}`)
+    assert.equal(r.status, 200)
+    assert.equal(r.port, first.port, 'the same client connection')
+  }
+  await until(
+    'a replacement worker',
+    () => w.gw.workers().length === 2 && !w.gw.workers().some((x) => x.pid === victim.pid),
+  )
+  const replacement = w.gw.workers().find((x) => x.pid !== servedBy)!
+  assert.equal(replacement.index, victim.index, 'the replacement takes the dead worker’s slot')
+  assert.ok(alive(replacement.pid))
+  const metrics = await (await fetch(`${w.admin}/metrics`)).text()
+  assert.match(metrics, /^gatehouse_front_worker_restarts_total 1$/m)
+  assert.match(w.primaryLogs.join(''), /front worker exited; starting a new one/)
+})
+
+test('a configuration reload starts new workers on the new routes before the old ones leave', async (t) => {
+  const { dir, cleanup } = tempDir()
+  t.after(cleanup)
+  htpasswd(dir, 'alice', 'wonderland')
+  const up = await startEchoUpstream()
+  t.after(() => up.close())
+  const file = writeFile(dir, 'gatehouse.json', '{}')
+  const w = await startWorkers(t, routes(up.url), dir, file)
+  const before = w.gw.workers().map((x) => x.pid)
+
+  // The file a reload re-reads: the realm changes, which the 401 challenge shows.
+  const next = { ...routes(up.url), workers: 2, listen: { host: '127.0.0.1', port: w.port } }
+  next.routes[0]!.auth.realm = 'reloaded'
+  writeFileSync(file, JSON.stringify({ ...next, admin: { host: '127.0.0.1', port: Number(new URL(w.admin).port) } }))
+  let failures = 0
+  let served = 0
+  let loading = true
+  const load = (async () => {
+    while (loading) {
+      const r = await httpGet(w.port, '/during', { authorization: basic('alice', 'wonderland') }).catch(() => null)
+      if (r?.status === 200) served++
+      else failures++
+    }
+  })()
+  const result = await w.gw.reload('test')
+  loading = false
+  await load
+  assert.equal(result.ok, true, result.summary)
+  assert.ok(result.changes.includes('routes and providers rebuilt (credential cache emptied)'), result.changes.join())
+  assert.equal(failures, 0, 'no request failed while the workers were replaced')
+  assert.ok(served > 0)
+  const after = w.gw.workers().map((x) => x.pid)
+  assert.equal(after.length, 2)
+  assert.ok(
+    after.every((p) => !before.includes(p)),
+    'every worker was replaced',
+  )
+  await until('the old workers to exit', () => before.every((p) => !alive(p)))
+  const r = await httpGet(w.port, '/after', {})
+  assert.equal(r.status, 401)
+  assert.equal(r.headers['www-authenticate'], 'Basic realm="reloaded", charset="UTF-8"')
+})
+
+test('a reload whose new workers cannot start keeps the running ones', async (t) => {
+  const { dir, cleanup } = tempDir()
+  t.after(cleanup)
+  htpasswd(dir, 'alice', 'wonderland')
+  const up = await startEchoUpstream()
+  t.after(() => up.close())
+  const w = await startWorkers(t, routes(up.url), dir)
+  const before = w.gw.workers().map((x) => x.pid)
+  // A provider module that throws when it loads: the new workers fail at start.
+  writeFile(dir, 'broken.mjs', "throw new Error('this provider does not load')\n")
+  const broken = parseConfig(
+    {
+      listen: { host: '127.0.0.1', port: w.port },
+      admin: { host: '127.0.0.1', port: Number(new URL(w.admin).port) },
+      workers: 2,
+      providers: { users: { type: 'module', module: 'broken.mjs' } },
+      routes: [{ path: '/', upstream: up.url, auth: { scheme: 'basic', realm: 'workers', provider: 'users' } }],
+    },
+    { baseDir: dir },
+  )
+  const result = await w.gw.reload('test', broken)
+  assert.equal(result.ok, false)
+  assert.match(result.summary, /did not start/)
+  assert.deepEqual(
+    w.gw.workers().map((x) => x.pid),
+    before,
+  )
+  const r = await httpGet(w.port, '/still', { authorization: basic('alice', 'wonderland') })
+  assert.equal(r.status, 200)
+})
+
+test('a graceful stop lets a request in flight finish, then every worker exits', async (t) => {
+  const { dir, cleanup } = tempDir()
+  t.after(cleanup)
+  htpasswd(dir, 'alice', 'wonderland')
+  const { createServer } = await import('node:http')
+  let arrived!: () => void
+  const arrival = new Promise<void>((r) => (arrived = r))
+  const slow = createServer((_req, res) => {
+    arrived()
+    setTimeout(() => res.end('late but whole'), 600)
+  })
+  await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r))
+  t.after(() => new Promise<void>((r) => slow.close(() => r())))
+  const port = (slow.address() as { port: number }).port
+  const w = await startWorkers(t, routes(`http://127.0.0.1:${port}`), dir)
+  const pids = w.gw.workers().map((x) => x.pid)
+  const inflight = httpGet(w.port, '/slow', { authorization: basic('alice', 'wonderland') })
+  await arrival
+  const stopped = w.gw.stop()
+  const r = await inflight
+  assert.equal(r.status, 200)
+  assert.equal(r.text, 'late but whole')
+  await stopped
+  assert.equal(await w.gw.untilStopped(), 0)
+  assert.ok(
+    pids.every((p) => !alive(p)),
+    'every worker exited',
+  )
+  await assert.rejects(httpGet(w.port, '/gone'), { code: 'ECONNREFUSED' })
+})
+
+test('workers: auto runs one front per CPU; workers outside 1..256 is a configuration error naming the key', async () => {
+  const { availableParallelism } = await import('node:os')
+  const routes = [{ path: '/', upstream: 'http://127.0.0.1:9' }]
+  assert.equal(parseConfig({ routes, workers: 'auto' }, { baseDir: '/' }).workers, availableParallelism())
+  assert.equal(parseConfig({ routes }, { baseDir: '/' }).workers, 1)
+  for (const bad of [0, 257, 1.5, 'many'])
+    assert.throws(() => parseConfig({ routes, workers: bad }, { baseDir: '/' }), {
+      code: 'GH_ERR_CONFIG_INVALID',
+      message: /workers/,
+    })
+})
