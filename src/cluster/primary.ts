@@ -14,7 +14,7 @@ import { GatewayMetrics } from '../metrics/gateway-metrics.js'
 import type { Activity } from '../metrics/status-sampler.js'
 import type { Lockout } from '../metrics/lockout-board.js'
 import { applyConfig } from '../admin/config-reload.js'
-import { startAdmin, type AdminServer, type ReloadResult } from '../admin/admin-server.js'
+import type { AdminServer, ReloadResult } from '../admin/admin-server.js'
 import { buildStatus, groupsReady, type ConfigReloadReport, type StatusReport } from '../admin/status-report.js'
 import { packageVersion } from '../package-root.js'
 import type { CacheFlushResult } from '../auth/cache-flush.js'
@@ -179,6 +179,8 @@ export async function runPrimary(config: Config, opts: RunOptions = {}): Promise
 
   try {
     if (config.admin) {
+      // Fastify is loaded for the admin listener only: the primary serves nothing else over HTTP.
+      const { startAdmin } = await import('../admin/admin-server.js')
       admin = await startAdmin(
         config.admin,
         {
