@@ -18,7 +18,7 @@ import { RouteTable } from './proxy/path-rule.js'
 import { UpstreamTarget } from './proxy/upstream-target.js'
 import { TrustedProxies } from './proxy/trusted-proxies.js'
 import type { Target } from './proxy/target.js'
-import { ProviderRegistry } from './providers/registry.js'
+import { ProviderRegistry, type RegistryOptions } from './providers/registry.js'
 import { accessLogger, createLogger, lazyChildLogger, loggerOptions } from './log.js'
 import type { Supervisor } from './daemon/supervisor.js'
 import { GroupProvider } from './providers/group-provider.js'
@@ -72,6 +72,8 @@ export interface GatehouseOptions {
   metrics?: GatewayMetrics
   /** The nonce manager of the instance a configuration reload replaces (same digest settings): outstanding nonces stay valid. */
   nonces?: NonceManager
+  /** Stands in for each configured provider when its threads run elsewhere (a front worker's, in the primary). */
+  hostedProviders?: RegistryOptions['hosted']
   /** Where sessions live; a configuration reload hands the running one over so sessions survive it. */
   sessionStore?: SessionStore
   /**
@@ -123,7 +125,7 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
       ? { throttle: { throttle: createThrottle(config, log, state), trustedProxies: trusted } }
       : {}),
   }
-  const providers = new ProviderRegistry(config, log)
+  const providers = new ProviderRegistry(config, log, opts.hostedProviders ? { hosted: opts.hostedProviders } : {})
   for (const g of Object.values(config.groups)) {
     if (g.provider && opts.supervisor) {
       const limits = {

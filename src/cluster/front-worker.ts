@@ -54,6 +54,7 @@ export async function runFrontWorker(): Promise<void> {
       ...(backends.groups ? { supervisor: backends.groups } : {}),
       ...(backends.state ? { state: backends.state } : {}),
       sessionStore: backends.sessionStore,
+      hostedProviders: backends.hostedProviders,
     })
     lockouts.watch(front.deps.throttle?.throttle)
     metrics.setSources({

@@ -25,6 +25,7 @@ import { errors } from '../errors.js'
 import { WorkerPool } from './worker-pool.js'
 import { aggregateMetrics, mergeActivity, mergeLockouts, type MetricsJson } from './merge-reports.js'
 import { primaryServices } from './primary-services.js'
+import { SharedProviders } from './shared-providers.js'
 
 /** How long a worker may take to start listening, and a stopping one to finish its requests. */
 const WORKER_START_TIMEOUT_MS = 30_000
@@ -37,14 +38,23 @@ export async function runPrimary(config: Config, opts: RunOptions = {}): Promise
   const supervisor =
     groups.length > 0 ? new Supervisor({ groups, log: log.child({ component: 'supervisor' }) }) : undefined
   const services = await primaryServices(config, supervisor, log)
+  // The providers' threads, once for every worker; a reload that rebuilds the fronts gets new ones.
+  let providers = new SharedProviders(config, log)
   const metrics = new GatewayMetrics()
-  metrics.setSources({ cache: () => undefined, groups: () => supervisor?.status() ?? [] })
+  metrics.setSources({
+    cache: () => undefined,
+    groups: () => supervisor?.status() ?? [],
+    providerRests: () => providers.registry.rests(),
+  })
   const pool = new WorkerPool({
     size: config.workers,
     log,
     startTimeoutMs: WORKER_START_TIMEOUT_MS,
     stopTimeoutMs: DRAIN_TIMEOUT_MS,
-    attach: (channel) => services.attach(channel),
+    attach: (channel) => {
+      const undo = [services.attach(channel), providers.attach(channel)]
+      return () => undo.forEach((f) => f())
+    },
     ...(opts.workerOutput ? { output: opts.workerOutput } : {}),
   })
   metrics.addWorkerSources({ workers: () => pool.workers.length, crashes: () => pool.crashes })
@@ -55,10 +65,12 @@ export async function runPrimary(config: Config, opts: RunOptions = {}): Promise
   try {
     await services.start()
     await supervisor?.start()
+    await providers.start()
     address = await pool.start(withSecret(running, secret))
   } catch (err) {
     await pool.stop().catch(() => {})
     await supervisor?.close().catch(() => {})
+    await providers.close()
     await services.close()
     throw err
   }
@@ -100,7 +112,19 @@ export async function runPrimary(config: Config, opts: RunOptions = {}): Promise
               limits: prev.limits,
               ...(prev.state ? { state: prev.state } : {}),
             }
-            await pool.replaceAll(withSecret(kept, nextSecret))
+            const old = providers
+            const fresh = new SharedProviders(kept, log)
+            try {
+              await fresh.start()
+              providers = fresh
+              await pool.replaceAll(withSecret(kept, nextSecret))
+            } catch (err) {
+              providers = old
+              await fresh.close()
+              throw err
+            }
+            // The old workers are gone (replaceAll waited for them): nothing asks the old providers any more.
+            await old.close()
             swapped = true
             secret = nextSecret
             return { retired: Promise.resolve() }
@@ -168,6 +192,7 @@ export async function runPrimary(config: Config, opts: RunOptions = {}): Promise
     stopping ??= (async () => {
       log.info('stopping: draining the front workers')
       await pool.stop()
+      await providers.close()
       await supervisor?.close()
       await services.close()
       await admin?.close().catch(() => {})

@@ -5,7 +5,9 @@
  * of its own on the shared store).
  */
 import type { Logger } from 'pino'
-import type { Config } from '../config-types.js'
+import type { Config, ProviderConfig } from '../config-types.js'
+import { RemoteProvider } from './remote-provider.js'
+import type { HostedMethod } from './shared-providers.js'
 import type { Target } from '../proxy/target.js'
 import type { SessionStore } from '../session/index.js'
 import { MemorySessionStore } from '../session/index.js'
@@ -13,6 +15,8 @@ import { errors } from '../errors.js'
 import type { Channel } from './channel.js'
 
 export interface WorkerBackends {
+  /** The configuration's providers, run in the primary's threads. */
+  hostedProviders(p: ProviderConfig): RemoteProvider
   groupTargets: Map<string, Target>
   groups: undefined
   state: undefined
@@ -20,9 +24,12 @@ export interface WorkerBackends {
   close(): Promise<void>
 }
 
-export async function workerBackends(config: Config, _channel: Channel, _log: Logger): Promise<WorkerBackends> {
+export async function workerBackends(config: Config, channel: Channel, _log: Logger): Promise<WorkerBackends> {
   if (Object.keys(config.groups).length > 0) throw errors.GH_ERR_CONFIG_INVALID('workers: groups not wired yet')
+  let described: Promise<Record<string, HostedMethod[]>> | undefined
+  const describe = () => (described ??= channel.request<Record<string, HostedMethod[]>>('providers.describe'))
   return {
+    hostedProviders: (p) => new RemoteProvider(p, channel, describe),
     groupTargets: new Map(),
     groups: undefined,
     state: undefined,

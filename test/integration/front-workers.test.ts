@@ -296,3 +296,36 @@ test('workers: auto runs one front per CPU; workers outside 1..256 is a configur
       message: /workers/,
     })
 })
+
+test('a password changed in the htpasswd file ends the cached logins on every worker', async (t) => {
+  const { dir, cleanup } = tempDir()
+  t.after(cleanup)
+  const file = htpasswd(dir, 'alice', 'wonderland')
+  const up = await startEchoUpstream()
+  t.after(() => up.close())
+  const w = await startWorkers(t, routes(up.url), dir)
+  // Fresh connections go to the workers in turn: both cache the login.
+  for (let i = 0; i < 4; i++)
+    assert.equal((await httpGet(w.port, `/cached/${i}`, { authorization: basic('alice', 'wonderland') })).status, 200)
+  await until('both workers to have served alice', () => accessPids(w.workerLines).size === 2)
+
+  execFileSync('htpasswd', ['-bB', '-C', '4', file, 'alice', 'looking-glass'], { stdio: 'ignore' })
+  const changedAt = Date.now()
+  // Until both workers have refused the old password twice in a row on fresh connections.
+  let refusedInARow = 0
+  await until('the old password refused everywhere', async () => {
+    const r = await httpGet(w.port, '/old', { authorization: basic('alice', 'wonderland') })
+    refusedInARow = r.status === 401 ? refusedInARow + 1 : 0
+    return refusedInARow >= 4
+  })
+  t.diagnostic(`old password refused by both workers ${Date.now() - changedAt} ms after the file changed`)
+  const refusers = new Set(
+    w.workerLines.filter((l) => l.msg === 'access' && l.url === '/old' && l.status === 401).map((l) => l.pid),
+  )
+  await until('both workers to log a refusal', () => {
+    for (const l of w.workerLines) if (l.msg === 'access' && l.url === '/old' && l.status === 401) refusers.add(l.pid)
+    return refusers.size === 2
+  })
+  for (let i = 0; i < 2; i++)
+    assert.equal((await httpGet(w.port, '/new', { authorization: basic('alice', 'looking-glass') })).status, 200)
+})
