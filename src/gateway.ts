@@ -22,6 +22,7 @@ import { packageVersion } from './package-root.js'
 import type { CacheFlushResult } from './auth/cache-flush.js'
 import { MemorySessionStore, type SessionStore } from './session/index.js'
 import type { CertificateReload } from './tls-certificate.js'
+import type { StateBackend } from './state/state-backend.js'
 
 export interface RunningGateway {
   /** The front serving new requests (a configuration reload replaces it). */
@@ -60,7 +61,9 @@ export async function runGateway(config: Config, opts: RunOptions = {}): Promise
   const metrics = new GatewayMetrics()
   const lockouts = new LockoutBoard()
   // One connection to the shared state for the gateway's life: a reload keeps it (state: needs a restart).
-  const state = config.state ? await openSharedState(config.state, log.child({ component: 'state' })) : undefined
+  const state: StateBackend | undefined = config.state
+    ? await openSharedState(config.state, log.child({ component: 'state' }))
+    : undefined
   // One store for the gateway's life: sessions survive a configuration reload. With shared state
   // they live in Redis, so every instance accepts them and a logout anywhere ends them everywhere.
   const sessionStore: SessionStore = state ? state.sessionStore() : new MemorySessionStore()
