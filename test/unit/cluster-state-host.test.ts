@@ -198,12 +198,15 @@ test('a primary that does not answer: the Digest check fails with 503 GH_ERR_STA
   const silent = new Channel(Object.assign(new EventEmitter(), { send: () => true }))
   const state = new ClusterState({ channel: silent, log, timeoutMs: 50 })
   const nonce = nonceIssuedAt(Date.now())
-  await assert.rejects(state.nonceCounts(NONCE_TTL_MS).use(nonce, '00000001'), (e: Error & Record<string, unknown>) => {
-    assert.equal(e.code, 'GH_ERR_STATE_UNAVAILABLE')
-    assert.equal(e.statusCode, 503)
-    assert.equal(e.retryAfter, 2)
-    return true
-  })
+  await assert.rejects(
+    async () => state.nonceCounts(NONCE_TTL_MS).use(nonce, '00000001'),
+    (e: Error & Record<string, unknown>) => {
+      assert.equal(e.code, 'GH_ERR_STATE_UNAVAILABLE')
+      assert.equal(e.statusCode, 503)
+      assert.equal(e.retryAfter, 2)
+      return true
+    },
+  )
   assert.equal(state.counters.nonceUnavailable, 1)
   assert.equal(state.up, false)
   const store = state.throttleStore({
