@@ -32,7 +32,6 @@ import type { Server as TlsServer } from 'node:tls'
 import { badRequest, routeSteps, safeUrl, type GatehouseRequest } from './route-steps.js'
 import type { GatewayMetrics } from './metrics/gateway-metrics.js'
 import type { StateBackend } from './state/state-backend.js'
-import type { SharedState } from './state/shared-state.js'
 import { flushCredentialCaches, type CacheFlushResult } from './auth/cache-flush.js'
 import { instrumentProvider } from './metrics/instrument-provider.js'
 import { createSessions, type FormSessions, type SessionStore } from './session/index.js'
@@ -372,7 +371,7 @@ function routeLabel(request: FastifyRequest): string {
 }
 
 /** ioredis (about 10 MB once loaded) is loaded only when `state:` is configured. */
-export async function openSharedState(config: NonNullable<Config['state']>, log: Logger): Promise<SharedState> {
+export async function openSharedState(config: NonNullable<Config['state']>, log: Logger): Promise<StateBackend> {
   const { SharedState } = await import('./state/shared-state.js')
   return new SharedState(config, log)
 }
