@@ -31,7 +31,7 @@ import { CertificateReloader, readCertificatePair, type CertificateReload } from
 import type { Server as TlsServer } from 'node:tls'
 import { badRequest, routeSteps, safeUrl, type GatehouseRequest } from './route-steps.js'
 import type { GatewayMetrics } from './metrics/gateway-metrics.js'
-import type { SharedState } from './state/shared-state.js'
+import type { StateBackend } from './state/state-backend.js'
 import { flushCredentialCaches, type CacheFlushResult } from './auth/cache-flush.js'
 import { instrumentProvider } from './metrics/instrument-provider.js'
 import { createSessions, type FormSessions, type SessionStore } from './session/index.js'
@@ -43,8 +43,8 @@ export interface Gatehouse {
   readonly deps: VerifierDeps
   /** Present when a route offers form login: `gatehouse cache flush --user` ends the user's sessions through it. */
   readonly sessionStore: SessionStore | undefined
-  /** The state shared with other instances (`state.redis`); undefined: all state is in process. */
-  readonly state: SharedState | undefined
+  /** The state shared with other instances (`state.redis`) or front workers; undefined: all state is in process. */
+  readonly state: StateBackend | undefined
   /** Empties the credential caches (one user's entries, or all) here and, with `state`, on every other instance. */
   flushCache(user?: string): CacheFlushResult
   /** Starts providers and groups, then listens. Resolves with the bound address. */
@@ -80,7 +80,7 @@ export interface GatehouseOptions {
    * The shared state, started, when `state:` is configured (the gateway keeps one across
    * reloads). Without it and with `state:`, the instance opens its own and closes it on release.
    */
-  state?: SharedState
+  state?: StateBackend
 }
 
 export async function createGatehouse(config: Config, opts: GatehouseOptions = {}): Promise<Gatehouse> {
@@ -114,7 +114,8 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
   // One matcher (and its memo) for the forwarding headers, the throttle and the sidecar.
   const trusted = new TrustedProxies(config.trustedProxies)
   const ownState = opts.state === undefined && config.state !== undefined
-  const state = opts.state ?? (config.state ? await openSharedState(config.state, log) : undefined)
+  const state: StateBackend | undefined =
+    opts.state ?? (config.state ? await openSharedState(config.state, log) : undefined)
   if (ownState) await state!.start()
   const deps: VerifierDeps = {
     nonces: opts.nonces ?? new NonceManager({ secret, ttlMs: config.digest.nonceTtlMs }),
@@ -372,7 +373,7 @@ function routeLabel(request: FastifyRequest): string {
 }
 
 /** ioredis (about 10 MB once loaded) is loaded only when `state:` is configured. */
-export async function openSharedState(config: NonNullable<Config['state']>, log: Logger): Promise<SharedState> {
+export async function openSharedState(config: NonNullable<Config['state']>, log: Logger): Promise<StateBackend> {
   const { SharedState } = await import('./state/shared-state.js')
   return new SharedState(config, log)
 }
@@ -382,7 +383,7 @@ export async function openSharedState(config: NonNullable<Config['state']>, log:
  * flushed, and entirely after a disconnect (what was said meanwhile is lost). Returns the undo.
  */
 function followSharedState(
-  state: SharedState,
+  state: StateBackend,
   deps: VerifierDeps,
   log: Logger,
   sessions: FormSessions | undefined,
@@ -419,7 +420,7 @@ function followSharedState(
   }
 }
 
-function createThrottle(config: Config, log: Logger, state: SharedState | undefined): LoginThrottle {
+function createThrottle(config: Config, log: Logger, state: StateBackend | undefined): LoginThrottle {
   const t = config.throttle
   const throttle = loginThrottleFrom(t, state?.throttleStore(t))
   throttle.on('lockout', (e) => {
