@@ -87,7 +87,7 @@ export async function runSingleProcess(config: Config, opts: RunOptions): Promis
     },
     groups: () => supervisor?.status() ?? [],
     providerRests: () => live.gatehouse.providers.rests(),
-    ...(state ? { state: () => ({ up: state.up, ...state.counters }) } : {}),
+    ...(state ? { state: () => ({ store: state.kind, up: state.up, ...state.counters }) } : {}),
   })
 
   let reloading: Promise<ReloadResult> = Promise.resolve({ ok: true, summary: '', changes: [], restartNeeded: [] })

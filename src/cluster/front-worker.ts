@@ -68,6 +68,10 @@ export async function runFrontWorker(): Promise<void> {
       // Groups are the primary's to report: a worker adding them would count each process N times.
       groups: () => [],
       providerRests: () => front!.providers.rests(),
+      state: () => {
+        const s = backends!.state
+        return { store: s.kind, up: s.up, ...s.counters }
+      },
     })
     const address = await front.listen()
     return { address, pid: process.pid }

@@ -1,13 +1,14 @@
 /**
- * What the primary serves its front workers besides the listening socket: the daemon groups'
- * process tables (GroupHost) and the shared security state (StateHost, unless `state:` puts
- * it in Redis, where each worker goes itself).
+ * What the primary serves its front workers besides the listening socket and the providers:
+ * the daemon groups' process tables (GroupHost) and, unless `state:` puts it in Redis (where
+ * each worker goes itself), the security state they share (StateHost).
  */
 import type { Logger } from 'pino'
 import type { Config } from '../config-types.js'
 import type { Supervisor } from '../daemon/supervisor.js'
 import type { SessionStore } from '../session/index.js'
 import type { Channel } from './channel.js'
+import { StateHost } from './state-host.js'
 
 export interface PrimaryServices {
   start(): Promise<void>
@@ -15,18 +16,31 @@ export interface PrimaryServices {
   attach(channel: Channel): () => void
   /** The sessions the workers share, when the primary holds them (not with `state:`). */
   readonly sessions: SessionStore | undefined
+  /** The state the primary holds for the workers; undefined with `state:`. */
+  readonly state: StateHost | undefined
   close(): Promise<void>
 }
 
 export async function primaryServices(
-  _config: Config,
+  config: Config,
   _supervisor: Supervisor | undefined,
-  _log: Logger,
+  log: Logger,
 ): Promise<PrimaryServices> {
+  const state =
+    config.state === undefined
+      ? new StateHost({
+          log: log.child({ component: 'state' }),
+          throttle: { maxEntries: config.throttle.maxEntries, maxLockoutMs: config.throttle.maxLockoutMs },
+          nonceTtlMs: config.digest.nonceTtlMs,
+        })
+      : undefined
   return {
     async start() {},
-    attach: () => () => {},
-    sessions: undefined,
-    async close() {},
+    attach: (channel) => state?.attach(channel) ?? (() => {}),
+    sessions: state?.sessions,
+    state,
+    async close() {
+      state?.close()
+    },
   }
 }

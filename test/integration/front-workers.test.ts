@@ -6,6 +6,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { Agent, request as httpRequest } from 'node:http'
 import { Writable } from 'node:stream'
@@ -15,6 +16,7 @@ import { createLogger } from '../../src/log.js'
 import { tempDir, writeFile } from '../helpers/gateway.js'
 import { startEchoUpstream } from '../helpers/echo-upstream.js'
 import { httpGet } from '../helpers/http-get.js'
+import { clientResponse } from '../helpers/digest-client.js'
 
 interface WorkersGateway {
   gw: RunningGateway
@@ -328,4 +330,98 @@ test('a password changed in the htpasswd file ends the cached logins on every wo
   })
   for (let i = 0; i < 2; i++)
     assert.equal((await httpGet(w.port, '/new', { authorization: basic('alice', 'looking-glass') })).status, 200)
+})
+
+test('a Digest Authorization accepted by one worker is refused as a replay by the other, which the app never sees', async (t) => {
+  const { dir, cleanup } = tempDir()
+  t.after(cleanup)
+  const realm = 'workers'
+  const ha1 = createHash('md5').update(`dora:${realm}:dora-pw`).digest('hex')
+  writeFile(dir, 'users.htdigest', `dora:${realm}:${ha1}\n`)
+  const up = await startEchoUpstream()
+  t.after(() => up.close())
+  const w = await startWorkers(
+    t,
+    {
+      providers: { hashes: { type: 'htdigest', file: 'users.htdigest' } },
+      routes: [{ path: '/', upstream: up.url, auth: { scheme: 'digest', realm, provider: 'hashes' } }],
+    },
+    dir,
+  )
+  const challenge = await httpGet(w.port, '/digest')
+  assert.equal(challenge.status, 401)
+  const header = String(challenge.headers['www-authenticate'])
+  const nonce = /nonce="([^"]+)"/.exec(header)![1]!
+  const opaque = /opaque="([^"]+)"/.exec(header)![1]!
+  const cnonce = 'c0ffee0123456789'
+  const response = clientResponse({
+    algorithm: 'MD5',
+    username: 'dora',
+    realm,
+    password: 'dora-pw',
+    method: 'GET',
+    uri: '/digest',
+    nonce,
+    qop: 'auth',
+    nc: '00000001',
+    cnonce,
+  })
+  const authorization = `Digest username="dora", realm="${realm}", nonce="${nonce}", uri="/digest", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}", response="${response}", opaque="${opaque}"`
+  // Fresh connections go to the workers in turn: the same header reaches both.
+  const answers = []
+  for (let i = 0; i < 4; i++) answers.push(await httpGet(w.port, '/digest', { authorization }))
+  assert.deepEqual(
+    answers.map((a) => a.status),
+    [200, 401, 401, 401],
+  )
+  for (const replay of answers.slice(1)) assert.match(String(replay.headers['www-authenticate']), /stale=true/)
+  assert.equal(up.seen.filter((s) => s.url === '/digest').length, 1, 'the app saw the accepted request only')
+  await until('four access lines', () => w.workerLines.filter((l) => l.msg === 'access' && l.url === '/digest').length >= 5)
+  const lines = w.workerLines.filter((l) => l.msg === 'access' && l.url === '/digest' && l.refused !== 'no-credentials')
+  const acceptedBy = lines.filter((l) => l.status === 200).map((l) => l.pid)
+  const refusedBy = new Set(lines.filter((l) => l.status === 401).map((l) => l.pid))
+  assert.equal(acceptedBy.length, 1)
+  assert.ok(
+    [...refusedBy].some((p) => p !== acceptedBy[0]),
+    'a worker other than the one that accepted it refused the replay',
+  )
+})
+
+test('failed logins spread over the workers lock the address out at the configured total, on every worker', async (t) => {
+  const { dir, cleanup } = tempDir()
+  t.after(cleanup)
+  htpasswd(dir, 'alice', 'wonderland')
+  const up = await startEchoUpstream()
+  t.after(() => up.close())
+  const w = await startWorkers(
+    t,
+    { ...routes(up.url), throttle: { perAddress: { maxFailures: 4, lockout: '60s' }, perUser: false } },
+    dir,
+  )
+  for (let i = 0; i < 4; i++) {
+    const r = await httpGet(w.port, '/guess', { authorization: basic('alice', `guess-${i}`) })
+    assert.equal(r.status, 401, `guess ${i}`)
+  }
+  await until('both workers to have refused a guess', () => {
+    const pids = new Set(w.workerLines.filter((l) => l.msg === 'access' && l.url === '/guess').map((l) => l.pid))
+    return pids.size === 2
+  })
+  // The right password, on both workers: the address is locked out everywhere.
+  for (let i = 0; i < 2; i++) {
+    const r = await httpGet(w.port, '/locked', { authorization: basic('alice', 'wonderland') })
+    assert.equal(r.status, 429)
+    assert.ok(Number(r.headers['retry-after']) > 0)
+  }
+  await until('both workers to refuse the locked address', () => {
+    const pids = new Set(
+      w.workerLines.filter((l) => l.msg === 'access' && l.url === '/locked' && l.status === 429).map((l) => l.pid),
+    )
+    return pids.size === 2
+  })
+  assert.equal(up.seen.filter((s) => s.url === '/guess' || s.url === '/locked').length, 0, 'the app saw none of them')
+  const status = (await (await fetch(`${w.admin}/status.json`)).json()) as { lockouts: Array<{ address: string }> }
+  assert.deepEqual(
+    status.lockouts.map((l) => l.address),
+    ['127.0.0.1'],
+  )
 })
