@@ -107,10 +107,12 @@ export class RemoteGroup implements GroupHandle, DispatchHost<RemoteProcess> {
   async retire(): Promise<void> {
     this.#open = false
     this.#dispatch.rejectWaiting()
+    // Kept in #procs meanwhile: the primary's drain requests for them must find them.
     const procs = [...this.#procs.values()]
-    this.#procs.clear()
+    for (const p of procs) p.stopTaking()
     this.#refresh()
     await Promise.all(procs.map((p) => p.release()))
+    this.#procs.clear()
   }
 
   /** Immediate: waiting requests fail, connections close (their requests fail with 502). */

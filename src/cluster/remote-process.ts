@@ -92,9 +92,14 @@ export class RemoteProcess implements DispatchSlot {
     for (const w of waiters) w()
   }
 
+  /** Takes no new work (the connection stays for what is in flight). */
+  stopTaking(): void {
+    if (this.state === 'connecting' || this.state === 'ready') this.state = 'draining'
+  }
+
   /** Takes no new work; resolves once its requests here are over, or after timeoutMs. */
   drain(timeoutMs: number): Promise<void> {
-    if (this.state === 'connecting' || this.state === 'ready') this.state = 'draining'
+    this.stopTaking()
     if (this.outstanding === 0 || this.state === 'closed') return Promise.resolve()
     return new Promise((resolve) => {
       const done = (): void => {

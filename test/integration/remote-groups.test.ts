@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { fork, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
+import { utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -48,10 +48,14 @@ interface Worker {
   many(group: string, url: string, count: number, concurrency: number): Promise<Outcome[]>
 }
 
-async function startWorker(t: TestContext, groups: GroupConfig[]): Promise<Worker> {
+async function startWorker(t: TestContext, groups: GroupConfig[], workers = 1): Promise<Worker> {
   const sup = await startSupervisor(t, groups)
   const host = new GroupHost(sup, silent)
-  const child = fork(CHILD, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const child = fork(CHILD, [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, GH_TEST_WORKERS: String(workers) },
+  })
   t.after(() => {
     host.close()
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
@@ -222,5 +226,63 @@ describe('daemon groups reached from a front worker', { skip: process.platform =
     })
     assert.equal(refused.statusCode, 503)
     assert.ok(Number.isInteger(refused.retryAfter) && (refused.retryAfter as number) >= 1, `${refused.retryAfter}`)
+  })
+
+  test('a request from the worker past requestTimeout gets 504 and the primary kills and replaces the process', async (t) => {
+    const w = await startWorker(t, [groupConfig('app', { requestTimeoutMs: 300 })])
+    const [before] = pids(w.sup, 'app') as [number]
+    assert.deepEqual(await w.get('app', '/hang'), { ok: false, code: 'GH_ERR_GROUP_TIMEOUT', statusCode: 504 })
+    await eventually('the stuck process killed', () => !alive(before))
+    const after = await eventually('the worker reaches the replacement', async () => {
+      const o = await w.get('app', '/pid')
+      return o.ok && pidOf(o) !== before && pidOf(o)
+    })
+    assert.deepEqual(pids(w.sup, 'app'), [after])
+  })
+
+  test('touching the app file reloads the group although no request passes through the primary', async (t) => {
+    const dir = tempDir(t)
+    const marker = join(dir, 'reload-marker')
+    writeFileSync(marker, 'x')
+    const w = await startWorker(t, [groupConfig('app', { processes: 1, reloadOn: [marker] })])
+    const [before] = pids(w.sup, 'app') as [number]
+    const later = new Date(Date.now() + 5_000)
+    utimesSync(marker, later, later)
+    await eventually('the reload event reached the worker', () =>
+      w.events.some((e) => e.type === 'reload' && e.reason === `touched ${marker}`),
+    )
+    const o = await w.get('app', '/pid')
+    assert.notEqual(pidOf(o), before)
+    assert.deepEqual(pids(w.sup, 'app'), [pidOf(o)])
+  })
+
+  test('all processes busy in the worker makes the primary start one more, up to processes.max', async (t) => {
+    const w = await startWorker(t, [groupConfig('app', { processes: 1, maxProcesses: 2, concurrency: 1 })])
+    assert.equal(pids(w.sup, 'app').length, 1)
+    const results = await w.many('app', '/slow?ms=200', 12, 2)
+    assert.ok(results.every((r) => r.ok))
+    await eventually('a second process', () => pids(w.sup, 'app').length === 2)
+    assert.equal(w.sup.status()[0]?.spawned, 1)
+  })
+
+  test('each of N workers sends a process at most ceil(concurrency / N) requests at once; the rest wait, then 503 busy', async (t) => {
+    const w = await startWorker(t, [groupConfig('app', { concurrency: 2, queueTimeoutMs: 300 })], 2)
+    const slow = w.get('app', '/slow?ms=1500')
+    await eventually('the slow request dispatched', () => served(w.sup, 'app') === 1)
+    const refused = await w.get('app', '/pid')
+    assert.deepEqual(refused, { ok: false, code: 'GH_ERR_GROUP_BUSY', statusCode: 503, retryAfter: 1 })
+    assert.equal((await slow).ok, true)
+  })
+
+  test('a group removed by the primary is let go by the worker after its request there is over', async (t) => {
+    const w = await startWorker(t, [groupConfig('keep'), groupConfig('gone')])
+    const [gonePid] = pids(w.sup, 'gone') as [number]
+    const slow = w.get('gone', '/slow?ms=800')
+    await eventually('the slow request dispatched', () => served(w.sup, 'gone') === 1)
+    await w.sup.remove('gone')
+    assert.equal(pidOf(await slow), gonePid)
+    assert.equal(alive(gonePid), false)
+    assert.deepEqual(await w.get('gone', '/pid'), { ok: false, code: 'GH_ERR_OPT_INVALID', statusCode: 500 })
+    assert.equal((await w.get('keep', '/pid')).ok, true)
   })
 })
