@@ -126,7 +126,7 @@ export class GroupHost {
   readonly #onServed = (body: unknown): void => {
     const b = readServedBody(body)
     if (b === undefined) return this.#malformed(Topic.served)
-    for (const c of b.counts) this.#supervisor.notes(c.group)?.served(c.seq, c.count)
+    for (const c of b.counts) this.#supervisor.notes(c.group)?.served(c.seq, c.count, c.busy)
   }
 
   readonly #onDemand = (body: unknown): void => {

@@ -51,7 +51,8 @@ export interface StuckBody extends ProcessBody {
 }
 
 export interface ServedBody {
-  counts: Array<{ group: string; seq: number; count: number }>
+  /** Per process: requests dispatched since the last note, and whether some are still in flight. */
+  counts: Array<{ group: string; seq: number; count: number; busy: boolean }>
 }
 
 type Reader<T> = (body: unknown) => T | undefined
@@ -93,8 +94,9 @@ export const readServedBody: Reader<ServedBody> = (body) => {
   for (const c of counts) {
     const p = readProcessBody(c)
     const count = record(c)?.count
-    if (p === undefined || !isCount(count)) return undefined
-    out.push({ ...p, count })
+    const busy = record(c)?.busy
+    if (p === undefined || !isCount(count) || typeof busy !== 'boolean') return undefined
+    out.push({ ...p, count, busy })
   }
   return { counts: out }
 }

@@ -94,6 +94,13 @@ export class RemoteGroup implements GroupHandle, DispatchHost<RemoteProcess> {
     return Promise.all([...this.#procs.values()].map((p) => p.connecting)).then(() => undefined)
   }
 
+  /** The processes this worker has requests or calls on. */
+  busy(): number[] {
+    const seqs: number[] = []
+    for (const p of this.#procs.values()) if (p.outstanding > 0) seqs.push(p.seq)
+    return seqs
+  }
+
   /** The primary is about to stop process `seq`: resolves once this worker's requests on it are over. */
   async drain(seq: number, timeoutMs: number): Promise<void> {
     const p = this.#procs.get(seq)

@@ -47,6 +47,8 @@ export class RemoteGroups extends EventEmitter<GroupSourceEvents> implements Gro
   readonly #reporter: RemoteReporter
   #version = -1
   #served = new Map<string, Map<number, number>>()
+  /** Processes the last note called busy: the next one says whether they still are. */
+  #busy: Array<{ group: string; seq: number }> = []
   #flushTimer: NodeJS.Timeout | undefined
   #closed = false
 
@@ -154,20 +156,44 @@ export class RemoteGroups extends EventEmitter<GroupSourceEvents> implements Gro
     counts.set(seq, n)
     const soon = maxRequests > 0 ? Math.max(1, Math.floor(maxRequests / 10)) : SERVED_BATCH_MAX
     if (now || n >= Math.min(soon, SERVED_BATCH_MAX)) return this.#flush()
-    if (this.#flushTimer === undefined) {
-      this.#flushTimer = setTimeout(() => this.#flush(), this.#opts.reportIntervalMs)
-      this.#flushTimer.unref()
-    }
+    this.#flushLater()
   }
 
+  #flushLater(): void {
+    if (this.#flushTimer !== undefined || this.#closed) return
+    this.#flushTimer = setTimeout(() => this.#flush(), this.#opts.reportIntervalMs)
+    this.#flushTimer.unref()
+  }
+
+  /**
+   * Sends the counts, with every process this worker has requests on marked busy. While any
+   * is, a note goes every report interval even without new requests, and the first one after
+   * it is done says so: the primary's idle timers (inactivityTimeout, idleTime) run only for
+   * processes no worker called busy since.
+   */
   #flush(): void {
     clearTimeout(this.#flushTimer)
     this.#flushTimer = undefined
-    if (this.#served.size === 0) return
-    const counts: ServedBody['counts'] = []
-    for (const [group, m] of this.#served) for (const [seq, count] of m) counts.push({ group, seq, count })
+    const entries = new Map<string, ServedBody['counts'][number]>()
+    const entry = (group: string, seq: number): ServedBody['counts'][number] => {
+      const key = `${seq} ${group}`
+      let e = entries.get(key)
+      if (e === undefined) entries.set(key, (e = { group, seq, count: 0, busy: false }))
+      return e
+    }
+    for (const [group, m] of this.#served) for (const [seq, count] of m) entry(group, seq).count = count
+    for (const { group, seq } of this.#busy) entry(group, seq)
+    const busy: Array<{ group: string; seq: number }> = []
+    for (const g of [...this.#groups.values(), ...this.#leaving.values()]) {
+      for (const seq of g.busy()) {
+        entry(g.name, seq).busy = true
+        busy.push({ group: g.name, seq })
+      }
+    }
     this.#served = new Map()
-    this.#channel.send(Topic.served, { counts } satisfies ServedBody)
+    this.#busy = busy
+    if (entries.size > 0) this.#channel.send(Topic.served, { counts: [...entries.values()] } satisfies ServedBody)
+    if (busy.length > 0) this.#flushLater()
   }
 
   readonly #onTables = (body: unknown): void => {

@@ -32,8 +32,11 @@ export interface GroupTable {
 
 /** What front workers report to the group that supervises the processes they dispatched to. */
 export interface RemoteDispatchNotes {
-  /** `count` more requests were dispatched to process `seq` (maxRequests, inactivityTimeout, idleTime). */
-  served(seq: number, count: number): void
+  /**
+   * `count` more requests were dispatched to process `seq` (maxRequests), and whether the worker
+   * still has requests on it: a busy process is not idle (inactivityTimeout, idleTime).
+   */
+  served(seq: number, count: number, busy: boolean): void
   /** A request found every process busy: the autoscaler may start one more. */
   demand(): void
   /** A request to process `seq` timed out: the process is killed and replaced. */

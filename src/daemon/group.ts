@@ -317,11 +317,16 @@ export class Group implements GroupHandle, ReloadTarget, RemoteDispatchNotes {
 
   // ── RemoteDispatchNotes: front workers dispatching to these processes ───────────────────────
 
-  served(seq: number, count: number): void {
+  served(seq: number, count: number, busy: boolean): void {
     const p = this.#procs.find((q) => q.seq === seq)
-    if (p === undefined || count <= 0) return
-    this.#assigned(p, count)
-    this.#released(p)
+    if (p === undefined) return
+    if (count > 0) this.#assigned(p, count)
+    // Busy somewhere: the idle timers stay off until a note says the worker is done with it
+    // (workers repeat the note while busy, so one worker's "done" cannot outlast another's work).
+    if (busy) {
+      clearTimeout(p.idleTimer)
+      this.#scaler.busy(p)
+    } else this.#released(p)
   }
 
   demand(): void {

@@ -190,6 +190,19 @@ describe('daemon groups reached from a front worker', { skip: process.platform =
     assert.equal(w.sup.status()[0]?.recycled, 2)
   })
 
+  test('inactivityTimeout spares a process while the worker has a request on it, and restarts it once idle', async (t) => {
+    const w = await startWorker(t, [groupConfig('app', { inactivityTimeoutMs: 1000 })])
+    const recycled = (): number => w.sup.status()[0]?.recycled ?? 0
+    // The process may have idled out while the worker started; from this request on it is in use.
+    const serving = pidOf(await w.get('app', '/pid'))
+    const before = recycled()
+    const slow = await w.get('app', '/slow?ms=3000')
+    assert.equal(pidOf(slow), serving)
+    assert.equal(recycled(), before, 'restarted while the worker was waiting for it')
+    await eventually('restarted once idle', () => recycled() === before + 1)
+    await eventually('the idle process stopped', () => !alive(serving))
+  })
+
   test("the changed event of a group's provider reaches the worker", async (t) => {
     const dir = tempDir(t)
     const users = join(dir, 'users.json')
