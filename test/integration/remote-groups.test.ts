@@ -16,9 +16,11 @@ import { Channel } from '../../src/cluster/channel.js'
 import { GroupHost } from '../../src/cluster/group-host.js'
 import type { Supervisor } from '../../src/daemon/supervisor.js'
 import type { Outcome } from '../fixtures/cluster/remote-groups-child.js'
+import { PYTHON, skipWithoutPython } from '../helpers/python.js'
 import {
   alive,
   eventually,
+  get,
   groupConfig,
   pids,
   PROVIDER,
@@ -29,6 +31,7 @@ import {
 
 const CHILD = fileURLToPath(new URL('../fixtures/cluster/remote-groups-child.ts', import.meta.url))
 const ACCOUNTS = fileURLToPath(new URL('../fixtures/group-providers/accounts.ts', import.meta.url))
+const WSGI_HELLO = fileURLToPath(new URL('../fixtures/wsgi/hello.py', import.meta.url))
 const ctx = { method: 'GET', path: '/', host: 'h', remoteAddress: '127.0.0.1', route: '/', realm: 'r', headers: {} }
 
 interface GroupEvent {
@@ -298,4 +301,29 @@ describe('daemon groups reached from a front worker', { skip: process.platform =
     assert.deepEqual(await w.get('gone', '/pid'), { ok: false, code: 'GH_ERR_OPT_INVALID', statusCode: 500 })
     assert.equal((await w.get('keep', '/pid')).ok, true)
   })
+
+  test(
+    'a WSGI group answers the worker over its own connection while the primary keeps its own',
+    { skip: skipWithoutPython() },
+    async (t) => {
+      const w = await startWorker(t, [
+        groupConfig('py', {
+          kind: 'python',
+          app: WSGI_HELLO,
+          provider: WSGI_HELLO,
+          python: PYTHON,
+          pythonPath: [],
+          threads: 2,
+          concurrency: 2,
+        }),
+      ])
+      const [fromWorker, fromPrimary] = await Promise.all([w.get('py', '/'), get(w.sup.group('py'), '/')])
+      assert.deepEqual(fromWorker, { ok: true, status: 200, text: 'hello -' })
+      assert.equal(fromPrimary.text, 'hello -')
+      const check = (password: string): Promise<unknown> =>
+        w.channel.request('call', { group: 'py', method: 'checkPassword', args: [ctx, 'bench', password] })
+      assert.equal(await check('bench'), true)
+      assert.equal(await check('wrong'), false)
+    },
+  )
 })
