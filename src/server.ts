@@ -20,7 +20,7 @@ import { TrustedProxies } from './proxy/trusted-proxies.js'
 import type { Target } from './proxy/target.js'
 import { ProviderRegistry, type RegistryOptions } from './providers/registry.js'
 import { accessLogger, createLogger, lazyChildLogger, loggerOptions } from './log.js'
-import type { Supervisor } from './daemon/supervisor.js'
+import type { GroupSource } from './daemon/group-source.js'
 import { GroupProvider } from './providers/group-provider.js'
 import { registerSidecar } from './sidecar/forward-auth.js'
 import { loginThrottleFrom, type LoginThrottle } from './auth/throttle.js'
@@ -66,8 +66,11 @@ export interface GatehouseOptions {
   logger?: Logger
   /** Extra targets by group name (daemon groups), provided by the supervisor. */
   groupTargets?: Map<string, Target>
-  /** The daemon groups, when configured: their provider modules join the registry by group name. */
-  supervisor?: Supervisor
+  /**
+   * The daemon groups, when configured: their provider modules join the registry by group name.
+   * The Supervisor running them, or a front worker's RemoteGroups (src/cluster/remote-groups.ts).
+   */
+  supervisor?: GroupSource
   /** Counts requests, auth outcomes and provider call latency (src/metrics). */
   metrics?: GatewayMetrics
   /** The nonce manager of the instance a configuration reload replaces (same digest settings): outstanding nonces stay valid. */
