@@ -9,6 +9,7 @@ import type { Supervisor } from '../daemon/supervisor.js'
 import type { SessionStore } from '../session/index.js'
 import type { Channel } from './channel.js'
 import { StateHost } from './state-host.js'
+import { GroupHost } from './group-host.js'
 
 export interface PrimaryServices {
   start(): Promise<void>
@@ -23,9 +24,10 @@ export interface PrimaryServices {
 
 export async function primaryServices(
   config: Config,
-  _supervisor: Supervisor | undefined,
+  supervisor: Supervisor | undefined,
   log: Logger,
 ): Promise<PrimaryServices> {
+  let groups: GroupHost | undefined
   const state =
     config.state === undefined
       ? new StateHost({
@@ -35,11 +37,18 @@ export async function primaryServices(
         })
       : undefined
   return {
-    async start() {},
-    attach: (channel) => state?.attach(channel) ?? (() => {}),
+    // After the supervisor started: the first tables it sends list running processes.
+    async start() {
+      if (supervisor !== undefined) groups = new GroupHost(supervisor, log)
+    },
+    attach: (channel) => {
+      const undo = [state?.attach(channel), groups?.attach(channel)]
+      return () => undo.forEach((f) => f?.())
+    },
     sessions: state?.sessions,
     state,
     async close() {
+      groups?.close()
       state?.close()
     },
   }

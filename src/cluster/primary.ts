@@ -63,8 +63,8 @@ export async function runPrimary(config: Config, opts: RunOptions = {}): Promise
   let secret = sharedSecret(config)
   let address: string
   try {
-    await services.start()
     await supervisor?.start()
+    await services.start()
     await providers.start()
     address = await pool.start(withSecret(running, secret))
   } catch (err) {

@@ -10,6 +10,8 @@ import { createHash } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { Agent, request as httpRequest } from 'node:http'
 import { Writable } from 'node:stream'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { parseConfig } from '../../src/config.js'
 import { runGateway, type RunningGateway } from '../../src/gateway.js'
 import { createLogger } from '../../src/log.js'
@@ -376,7 +378,10 @@ test('a Digest Authorization accepted by one worker is refused as a replay by th
   )
   for (const replay of answers.slice(1)) assert.match(String(replay.headers['www-authenticate']), /stale=true/)
   assert.equal(up.seen.filter((s) => s.url === '/digest').length, 1, 'the app saw the accepted request only')
-  await until('four access lines', () => w.workerLines.filter((l) => l.msg === 'access' && l.url === '/digest').length >= 5)
+  await until(
+    'four access lines',
+    () => w.workerLines.filter((l) => l.msg === 'access' && l.url === '/digest').length >= 5,
+  )
   const lines = w.workerLines.filter((l) => l.msg === 'access' && l.url === '/digest' && l.refused !== 'no-credentials')
   const acceptedBy = lines.filter((l) => l.status === 200).map((l) => l.pid)
   const refusedBy = new Set(lines.filter((l) => l.status === 401).map((l) => l.pid))
@@ -424,4 +429,60 @@ test('failed logins spread over the workers lock the address out at the configur
     status.lockouts.map((l) => l.address),
     ['127.0.0.1'],
   )
+})
+
+const GROUP_APP = fileURLToPath(new URL('../fixtures/group-providers/app.ts', import.meta.url))
+const GROUP_ACCOUNTS = fileURLToPath(new URL('../fixtures/group-providers/accounts.ts', import.meta.url))
+
+test('both workers reach the one set of daemon processes, and a change the group provider reports empties both caches', async (t) => {
+  const { dir, cleanup } = tempDir()
+  t.after(cleanup)
+  const users = (password: string) => JSON.stringify({ users: { alice: { password } } })
+  writeFile(dir, 'users.json', users('wonderland'))
+  const w = await startWorkers(
+    t,
+    {
+      groups: {
+        accounts: {
+          app: GROUP_APP,
+          provider: GROUP_ACCOUNTS,
+          providerOptions: { usersFile: join(dir, 'users.json'), watch: true },
+          processes: 2,
+          cwd: dir,
+        },
+      },
+      routes: [{ path: '/', group: 'accounts', auth: { scheme: 'basic', realm: 'workers', provider: 'accounts' } }],
+    },
+    dir,
+  )
+  const daemons = w.gw.supervisor!.status()[0]!.processes.map((p) => p.pid)
+  assert.equal(daemons.length, 2, 'the group runs its processes once, not once per worker')
+  const seen = new Set<number>()
+  for (let i = 0; i < 8; i++) {
+    const r = await httpGet(w.port, `/g${i}`, { authorization: basic('alice', 'wonderland') })
+    assert.equal(r.status, 200)
+    const body = JSON.parse(r.text) as { pid: number; user: string }
+    assert.equal(body.user, 'alice')
+    seen.add(body.pid)
+  }
+  assert.ok(
+    [...seen].every((p) => daemons.includes(p)),
+    'every answer came from the supervised processes',
+  )
+  await until('both workers to log', () => accessPids(w.workerLines).size === 2)
+  const refused = await httpGet(w.port, '/bad', { authorization: basic('alice', 'nope') })
+  assert.equal(refused.status, 401)
+
+  writeFile(dir, 'users.json', users('looking-glass'))
+  let refusedInARow = 0
+  await until('the old password refused on both workers', async () => {
+    const r = await httpGet(w.port, '/old', { authorization: basic('alice', 'wonderland') })
+    refusedInARow = r.status === 401 ? refusedInARow + 1 : 0
+    return refusedInARow >= 4
+  })
+  const refusers = new Set(
+    w.workerLines.filter((l) => l.msg === 'access' && l.url === '/old' && l.status === 401).map((l) => l.pid),
+  )
+  assert.equal(refusers.size, 2)
+  assert.equal((await httpGet(w.port, '/new', { authorization: basic('alice', 'looking-glass') })).status, 200)
 })
