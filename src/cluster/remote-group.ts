@@ -37,6 +37,9 @@ export interface RemoteGroupOptions {
   log: Logger
 }
 
+/** A worker asks the primary to look at a group's watched files at most this often (its own poll's interval). */
+const NOTICE_INTERVAL_MS = 100
+
 /** A worker asks the primary to grow a group at most this often (autoscaling starts one process at a time anyway). */
 const DEMAND_INTERVAL_MS = 100
 
@@ -50,6 +53,8 @@ export class RemoteGroup implements GroupHandle, DispatchHost<RemoteProcess> {
   readonly #opts: RemoteGroupOptions
   #open = true
   #demandAt = 0
+  #noticedAt = 0
+  #noticing: Promise<void> | undefined
 
   constructor(table: GroupTable, opts: RemoteGroupOptions) {
     this.name = table.name
@@ -145,9 +150,24 @@ export class RemoteGroup implements GroupHandle, DispatchHost<RemoteProcess> {
     return this.#table.providerMethods
   }
 
-  /** The primary polls the watched files by itself; this asks it to look now (what a request would notice). */
-  async noticeChanges(): Promise<void> {
-    if (this.#open) await this.#opts.reporter.noticeChanges(this.name).catch(() => {})
+  /**
+   * The primary polls the watched files by itself; this asks it to look now (what a request
+   * would notice), as a group in the gatehouse process stats them: at most once per
+   * NOTICE_INTERVAL_MS, callers in between sharing the answer. Asked on every request, it would
+   * cost the primary one message per request.
+   */
+  noticeChanges(): Promise<void> {
+    if (!this.#open) return Promise.resolve()
+    if (this.#noticing !== undefined) return this.#noticing
+    if (Date.now() - this.#noticedAt < NOTICE_INTERVAL_MS) return Promise.resolve()
+    this.#noticing = this.#opts.reporter
+      .noticeChanges(this.name)
+      .catch(() => {})
+      .finally(() => {
+        this.#noticedAt = Date.now()
+        this.#noticing = undefined
+      })
+    return this.#noticing
   }
 
   // ── DispatchHost ─────────────────────────────────────────────────────────────────────────
