@@ -70,6 +70,12 @@ export class ClusterThrottleStore implements ThrottleStore {
     const slot = this.#slots.get(keys)
     if (slot === undefined || keys.length === 0) return this.#local.settle(keys, failed, now)
     this.#slots.delete(keys)
+    if (!failed) {
+      // A success only gives the slot back: nothing to wait for. The pipe delivers in order, so
+      // the primary has it before this worker's next reserve (a joined Digest check's, say).
+      void this.#call<FailureCount[]>(TOPIC.settle, { slot, keys, failed, now })
+      return keys.map(() => ({ failures: 0, lockoutMs: 0 }))
+    }
     const reply = await this.#call<FailureCount[]>(TOPIC.settle, { slot, keys, failed, now })
     // The primary went away mid-attempt: its slot goes back there when the worker is detached; the failure is counted here.
     if (reply === undefined)
