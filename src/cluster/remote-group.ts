@@ -39,6 +39,8 @@ export interface RemoteGroupOptions {
 
 /** A worker asks the primary to grow a group at most this often (autoscaling starts one process at a time anyway). */
 const DEMAND_INTERVAL_MS = 100
+/** A worker asks the primary to look at a group's watched files at most this often (its own check interval by default). */
+const NOTICE_INTERVAL_MS = 100
 
 export class RemoteGroup implements GroupHandle, DispatchHost<RemoteProcess> {
   readonly name: string
@@ -50,6 +52,7 @@ export class RemoteGroup implements GroupHandle, DispatchHost<RemoteProcess> {
   readonly #opts: RemoteGroupOptions
   #open = true
   #demandAt = 0
+  #noticedAt = 0
 
   constructor(table: GroupTable, opts: RemoteGroupOptions) {
     this.name = table.name
@@ -145,9 +148,18 @@ export class RemoteGroup implements GroupHandle, DispatchHost<RemoteProcess> {
     return this.#table.providerMethods
   }
 
-  /** The primary polls the watched files by itself; this asks it to look now (what a request would notice). */
+  /**
+   * The front asks this before every login on a route with this group's provider. The primary
+   * checks the watched files by itself every reloadCheckInterval, so asking it each time would
+   * only add a round trip per request: at most one ask per NOTICE_INTERVAL_MS goes out, and the
+   * request that made it waits for the reload it may start, as the one that noticed does in a
+   * single process.
+   */
   async noticeChanges(): Promise<void> {
-    if (this.#open) await this.#opts.reporter.noticeChanges(this.name).catch(() => {})
+    const now = Date.now()
+    if (!this.#open || now - this.#noticedAt < NOTICE_INTERVAL_MS) return
+    this.#noticedAt = now
+    await this.#opts.reporter.noticeChanges(this.name).catch(() => {})
   }
 
   // ── DispatchHost ─────────────────────────────────────────────────────────────────────────

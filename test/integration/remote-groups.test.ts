@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url'
 import type { GroupConfig } from '../../src/config-types.js'
 import { Channel } from '../../src/cluster/channel.js'
 import { GroupHost } from '../../src/cluster/group-host.js'
-import type { Supervisor } from '../../src/daemon/supervisor.js'
+import type { Supervisor, SupervisorOptions } from '../../src/daemon/supervisor.js'
 import type { Outcome } from '../fixtures/cluster/remote-groups-child.js'
 import { PYTHON, skipWithoutPython } from '../helpers/python.js'
 import {
@@ -51,8 +51,13 @@ interface Worker {
   many(group: string, url: string, count: number, concurrency: number): Promise<Outcome[]>
 }
 
-async function startWorker(t: TestContext, groups: GroupConfig[], workers = 1): Promise<Worker> {
-  const sup = await startSupervisor(t, groups)
+async function startWorker(
+  t: TestContext,
+  groups: GroupConfig[],
+  workers = 1,
+  opts: Partial<SupervisorOptions> = {},
+): Promise<Worker> {
+  const sup = await startSupervisor(t, groups, opts)
   const host = new GroupHost(sup, silent)
   const child = fork(CHILD, [], {
     execArgv: ['--import', 'tsx'],
@@ -270,6 +275,21 @@ describe('daemon groups reached from a front worker', { skip: process.platform =
     const o = await w.get('app', '/pid')
     assert.notEqual(pidOf(o), before)
     assert.deepEqual(pids(w.sup, 'app'), [pidOf(o)])
+  })
+
+  test("the worker's noticeChanges reloads a touched group and resolves once the new processes serve", async (t) => {
+    const dir = tempDir(t)
+    const marker = join(dir, 'reload-marker')
+    writeFileSync(marker, 'x')
+    // The primary's own check comes only once a minute here: the worker's ask is what notices.
+    const w = await startWorker(t, [groupConfig('app', { reloadOn: [marker] })], 1, { reloadCheckIntervalMs: 60_000 })
+    const [before] = pids(w.sup, 'app') as [number]
+    const later = new Date(Date.now() + 5_000)
+    utimesSync(marker, later, later)
+    await w.channel.request('notice-changes', { group: 'app' })
+    assert.equal(w.sup.status()[0]?.lastReload?.reason, `touched ${marker}`)
+    assert.equal(pids(w.sup, 'app').includes(before), false)
+    assert.notEqual(pidOf(await w.get('app', '/pid')), before)
   })
 
   test('all processes busy in the worker makes the primary start one more, up to processes.max', async (t) => {
