@@ -199,13 +199,15 @@ describe('daemon groups reached from a front worker', { skip: process.platform =
   })
 
   test('inactivityTimeout spares a process while the worker has a request on it, and restarts it once idle', async (t) => {
-    const w = await startWorker(t, [groupConfig('app', { inactivityTimeoutMs: 1000 })])
+    const w = await startWorker(t, [groupConfig('app', { inactivityTimeoutMs: 2000 })])
     const recycled = (): number => w.sup.status()[0]?.recycled ?? 0
-    // The process may have idled out while the worker started; from this request on it is in use.
-    const serving = pidOf(await w.get('app', '/pid'))
+    const slow = w.get('app', '/slow?ms=4000')
+    // The process may have idled out while the worker started; from the note of this request on,
+    // the worker calls it busy every 100 ms until the answer is in.
+    await eventually('the slow request reported', () => served(w.sup, 'app') === 1)
+    const serving = pids(w.sup, 'app')[0] as number
     const before = recycled()
-    const slow = await w.get('app', '/slow?ms=3000')
-    assert.equal(pidOf(slow), serving)
+    assert.equal(pidOf(await slow), serving)
     assert.equal(recycled(), before, 'restarted while the worker was waiting for it')
     await eventually('restarted once idle', () => recycled() === before + 1)
     await eventually('the idle process stopped', () => !alive(serving))
