@@ -305,7 +305,7 @@ describe('daemon groups reached from a front worker', { skip: process.platform =
 
   test('each of N workers sends a process at most ceil(concurrency / N) requests at once; the rest wait, then 503 busy', async (t) => {
     const w = await startWorker(t, [groupConfig('app', { concurrency: 2, queueTimeoutMs: 300 })], 2)
-    const slow = w.get('app', '/slow?ms=1500')
+    const slow = w.get('app', '/slow?ms=3000')
     await eventually('the slow request dispatched', () => served(w.sup, 'app') === 1)
     const refused = await w.get('app', '/pid')
     assert.deepEqual(refused, { ok: false, code: 'GH_ERR_GROUP_BUSY', statusCode: 503, retryAfter: 1 })
