@@ -37,11 +37,10 @@ export interface RemoteGroupOptions {
   log: Logger
 }
 
-/** A worker asks the primary to look at a group's watched files at most this often (its own poll's interval). */
-const NOTICE_INTERVAL_MS = 100
-
 /** A worker asks the primary to grow a group at most this often (autoscaling starts one process at a time anyway). */
 const DEMAND_INTERVAL_MS = 100
+/** A worker asks the primary to look at a group's watched files at most this often (its own check interval by default). */
+const NOTICE_INTERVAL_MS = 100
 
 export class RemoteGroup implements GroupHandle, DispatchHost<RemoteProcess> {
   readonly name: string
@@ -54,7 +53,6 @@ export class RemoteGroup implements GroupHandle, DispatchHost<RemoteProcess> {
   #open = true
   #demandAt = 0
   #noticedAt = 0
-  #noticing: Promise<void> | undefined
 
   constructor(table: GroupTable, opts: RemoteGroupOptions) {
     this.name = table.name
@@ -151,23 +149,17 @@ export class RemoteGroup implements GroupHandle, DispatchHost<RemoteProcess> {
   }
 
   /**
-   * The primary polls the watched files by itself; this asks it to look now (what a request
-   * would notice), as a group in the gatehouse process stats them: at most once per
-   * NOTICE_INTERVAL_MS, callers in between sharing the answer. Asked on every request, it would
-   * cost the primary one message per request.
+   * The front asks this before every login on a route with this group's provider. The primary
+   * checks the watched files by itself every reloadCheckInterval, so asking it each time would
+   * only add a round trip per request: at most one ask per NOTICE_INTERVAL_MS goes out, and the
+   * request that made it waits for the reload it may start, as the one that noticed does in a
+   * single process.
    */
-  noticeChanges(): Promise<void> {
-    if (!this.#open) return Promise.resolve()
-    if (this.#noticing !== undefined) return this.#noticing
-    if (Date.now() - this.#noticedAt < NOTICE_INTERVAL_MS) return Promise.resolve()
-    this.#noticing = this.#opts.reporter
-      .noticeChanges(this.name)
-      .catch(() => {})
-      .finally(() => {
-        this.#noticedAt = Date.now()
-        this.#noticing = undefined
-      })
-    return this.#noticing
+  async noticeChanges(): Promise<void> {
+    const now = Date.now()
+    if (!this.#open || now - this.#noticedAt < NOTICE_INTERVAL_MS) return
+    this.#noticedAt = now
+    await this.#opts.reporter.noticeChanges(this.name).catch(() => {})
   }
 
   // ── DispatchHost ─────────────────────────────────────────────────────────────────────────

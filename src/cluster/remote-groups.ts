@@ -37,6 +37,7 @@ export interface RemoteGroupsOptions {
 
 /** Served counts sent at once for a process, at most this many behind (for groups without maxRequests). */
 const SERVED_BATCH_MAX = 64
+const NOTICE_TIMEOUT_MS = 60_000
 
 export class RemoteGroups extends EventEmitter<GroupSourceEvents> implements GroupSource {
   readonly #channel: Channel
@@ -58,18 +59,19 @@ export class RemoteGroups extends EventEmitter<GroupSourceEvents> implements Gro
       throw errors.GH_ERR_OPT_INVALID(`workers must be a positive integer, got ${opts.workers}`)
     this.#channel = channel
     this.#opts = {
-      reportIntervalMs: 100,
-      connectTimeoutMs: 10_000,
-      startTimeoutMs: 10_000,
-      ...opts,
+      workers: opts.workers,
+      reportIntervalMs: opts.reportIntervalMs ?? 100,
+      connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
+      startTimeoutMs: opts.startTimeoutMs ?? 10_000,
       log: opts.log.child({ component: 'remote-groups' }),
     }
     this.#reporter = {
       served: (group, seq, maxRequests, now) => this.#countServed(group, seq, maxRequests, now),
       demand: (group) => channel.send(Topic.demand, { group }),
       stuck: (group, seq, phase) => channel.send(Topic.stuck, { group, seq, phase } satisfies StuckBody),
+      // A reload the check starts may take as long as a generation takes to start.
       noticeChanges: async (group) => {
-        await channel.request(Topic.noticeChanges, { group })
+        await channel.request(Topic.noticeChanges, { group }, NOTICE_TIMEOUT_MS)
       },
     }
     channel.on(Topic.tables, this.#onTables)

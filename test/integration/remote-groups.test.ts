@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url'
 import type { GroupConfig } from '../../src/config-types.js'
 import { Channel } from '../../src/cluster/channel.js'
 import { GroupHost } from '../../src/cluster/group-host.js'
-import type { Supervisor } from '../../src/daemon/supervisor.js'
+import type { Supervisor, SupervisorOptions } from '../../src/daemon/supervisor.js'
 import type { Outcome } from '../fixtures/cluster/remote-groups-child.js'
 import { PYTHON, skipWithoutPython } from '../helpers/python.js'
 import {
@@ -51,8 +51,13 @@ interface Worker {
   many(group: string, url: string, count: number, concurrency: number): Promise<Outcome[]>
 }
 
-async function startWorker(t: TestContext, groups: GroupConfig[], workers = 1): Promise<Worker> {
-  const sup = await startSupervisor(t, groups)
+async function startWorker(
+  t: TestContext,
+  groups: GroupConfig[],
+  workers = 1,
+  opts: Partial<SupervisorOptions> = {},
+): Promise<Worker> {
+  const sup = await startSupervisor(t, groups, opts)
   const host = new GroupHost(sup, silent)
   const child = fork(CHILD, [], {
     execArgv: ['--import', 'tsx'],
@@ -194,13 +199,15 @@ describe('daemon groups reached from a front worker', { skip: process.platform =
   })
 
   test('inactivityTimeout spares a process while the worker has a request on it, and restarts it once idle', async (t) => {
-    const w = await startWorker(t, [groupConfig('app', { inactivityTimeoutMs: 1000 })])
+    const w = await startWorker(t, [groupConfig('app', { inactivityTimeoutMs: 2000 })])
     const recycled = (): number => w.sup.status()[0]?.recycled ?? 0
-    // The process may have idled out while the worker started; from this request on it is in use.
-    const serving = pidOf(await w.get('app', '/pid'))
+    const slow = w.get('app', '/slow?ms=4000')
+    // The process may have idled out while the worker started; from the note of this request on,
+    // the worker calls it busy every 100 ms until the answer is in.
+    await eventually('the slow request reported', () => served(w.sup, 'app') === 1)
+    const serving = pids(w.sup, 'app')[0] as number
     const before = recycled()
-    const slow = await w.get('app', '/slow?ms=3000')
-    assert.equal(pidOf(slow), serving)
+    assert.equal(pidOf(await slow), serving)
     assert.equal(recycled(), before, 'restarted while the worker was waiting for it')
     await eventually('restarted once idle', () => recycled() === before + 1)
     await eventually('the idle process stopped', () => !alive(serving))
@@ -272,6 +279,21 @@ describe('daemon groups reached from a front worker', { skip: process.platform =
     assert.deepEqual(pids(w.sup, 'app'), [pidOf(o)])
   })
 
+  test("the worker's noticeChanges reloads a touched group and resolves once the new processes serve", async (t) => {
+    const dir = tempDir(t)
+    const marker = join(dir, 'reload-marker')
+    writeFileSync(marker, 'x')
+    // The primary's own check comes only once a minute here: the worker's ask is what notices.
+    const w = await startWorker(t, [groupConfig('app', { reloadOn: [marker] })], 1, { reloadCheckIntervalMs: 60_000 })
+    const [before] = pids(w.sup, 'app') as [number]
+    const later = new Date(Date.now() + 5_000)
+    utimesSync(marker, later, later)
+    await w.channel.request('notice-changes', { group: 'app' })
+    assert.equal(w.sup.status()[0]?.lastReload?.reason, `touched ${marker}`)
+    assert.equal(pids(w.sup, 'app').includes(before), false)
+    assert.notEqual(pidOf(await w.get('app', '/pid')), before)
+  })
+
   test('all processes busy in the worker makes the primary start one more, up to processes.max', async (t) => {
     const w = await startWorker(t, [groupConfig('app', { processes: 1, maxProcesses: 2, concurrency: 1 })])
     assert.equal(pids(w.sup, 'app').length, 1)
@@ -283,7 +305,7 @@ describe('daemon groups reached from a front worker', { skip: process.platform =
 
   test('each of N workers sends a process at most ceil(concurrency / N) requests at once; the rest wait, then 503 busy', async (t) => {
     const w = await startWorker(t, [groupConfig('app', { concurrency: 2, queueTimeoutMs: 300 })], 2)
-    const slow = w.get('app', '/slow?ms=1500')
+    const slow = w.get('app', '/slow?ms=3000')
     await eventually('the slow request dispatched', () => served(w.sup, 'app') === 1)
     const refused = await w.get('app', '/pid')
     assert.deepEqual(refused, { ok: false, code: 'GH_ERR_GROUP_BUSY', statusCode: 503, retryAfter: 1 })
