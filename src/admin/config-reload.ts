@@ -15,7 +15,7 @@
  * settings did not change.
  */
 import type { Logger } from 'pino'
-import type { Config, GroupConfig } from '../config-types.js'
+import type { Config, GroupConfig } from '../config/types.js'
 import type { Supervisor } from '../daemon/supervisor.js'
 import type { Gatehouse } from '../server.js'
 import type { NonceManager } from '../auth/nonce.js'

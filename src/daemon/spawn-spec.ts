@@ -8,7 +8,7 @@
 import { fileURLToPath } from 'node:url'
 import { dirname, extname, join } from 'node:path'
 import { errors } from '../errors.js'
-import type { GroupConfig } from '../config-types.js'
+import type { GroupConfig } from '../config/types.js'
 import type { WorkerKind } from '../ipc/protocol.js'
 import { packageRoot } from '../package-root.js'
 

@@ -4,11 +4,11 @@
  * a route-like AuthConfig, a nonce manager and the credential caches.
  */
 import { TrustedProxies } from '../proxy/trusted-proxies.js'
-import { parseThrottle, type RawThrottle } from '../config-hardening.js'
+import { parseThrottle, type RawThrottle } from '../config/hardening.js'
 import { loginThrottleFrom } from '../auth/throttle.js'
 import type { ThrottleGate } from '../auth/throttle-gate.js'
 import { randomBytes } from 'node:crypto'
-import type { AuthConfig, Scheme } from '../config-types.js'
+import type { AuthConfig, Scheme } from '../config/types.js'
 import type { DigestAlgorithmName } from '../auth/digest.js'
 import { CredentialCache } from '../auth/credential-cache.js'
 import { NonceManager } from '../auth/nonce.js'

@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net'
 import { resolve } from 'node:path'
-import type { AdminConfig } from './config-types.js'
+import type { AdminConfig } from './types.js'
 
 export interface RawAdmin {
   host?: string

@@ -5,12 +5,12 @@
  */
 import { isAbsolute, resolve } from 'node:path'
 import { Ajv, type ErrorObject } from 'ajv'
-import { configSchema } from './config-schema.js'
-import { errors } from './errors.js'
-import type { DigestAlgorithmName } from './auth/digest.js'
-import { parseAdmin, type RawAdmin } from './config-admin.js'
-import { parseSession, type RawSession } from './config-session.js'
-import { DEFAULT_STATE_TIMEOUT_MS, parseState, type RawState } from './config-state.js'
+import { configSchema } from './schema.js'
+import { errors } from '../errors.js'
+import type { DigestAlgorithmName } from '../auth/digest.js'
+import { parseAdmin, type RawAdmin } from './admin.js'
+import { parseSession, type RawSession } from './session.js'
+import { DEFAULT_STATE_TIMEOUT_MS, parseState, type RawState } from './state.js'
 import type {
   AuthConfig,
   Config,
@@ -20,14 +20,14 @@ import type {
   RouteConfig,
   Scheme,
   SidecarConfig,
-} from './config-types.js'
-import { parseLimits, parseThrottle, type RawLimits, type RawThrottle } from './config-hardening.js'
-import { durationMs } from './config-duration.js'
-import { DEFAULT_NICE, DEFAULT_SHARE_WHEN_BUSY } from './providers/thread-pool.js'
-import { trustedProxyProblem } from './proxy/trusted-proxies.js'
+} from './types.js'
+import { parseLimits, parseThrottle, type RawLimits, type RawThrottle } from './hardening.js'
+import { durationMs } from './duration.js'
+import { DEFAULT_NICE, DEFAULT_SHARE_WHEN_BUSY } from '../providers/thread-pool.js'
+import { trustedProxyProblem } from '../proxy/trusted-proxies.js'
 
-// Callers read durations through config.ts; config-duration.ts holds the function so that
-// config-hardening.ts can use it without importing config.ts back.
+// Callers read durations through parse.ts; duration.ts holds the function so that
+// hardening.ts can use it without importing parse.ts back.
 export { durationMs }
 
 // verbose: errors carry their schema, whose annotations (x-expected, x-builtin-type) word the messages.

@@ -1,9 +1,9 @@
 /**
  * The `state:` section: where the state several gatehouse instances share lives (throttle
  * counts, Digest nonce counts, cache invalidations). Absent: each instance keeps its own, in
- * process. The schema (config-schema.ts) has already checked the keys and types.
+ * process. The schema (schema.ts) has already checked the keys and types.
  */
-import type { StateConfig } from './config-types.js'
+import type { StateConfig } from './types.js'
 
 export interface RawState {
   redis: string
@@ -15,7 +15,7 @@ export interface RawState {
 export const DEFAULT_STATE_TIMEOUT_MS = 250
 export const DEFAULT_STATE_PREFIX = 'gatehouse:'
 
-/** `timeoutMs`: state.timeout already in milliseconds (config.ts owns duration parsing). */
+/** `timeoutMs`: state.timeout already in milliseconds (parse.ts owns duration parsing). */
 export function parseState(raw: RawState, timeoutMs: number, problems: string[]): StateConfig {
   const redis = raw.redis
   let url: URL | undefined

@@ -114,7 +114,7 @@ const route = {
   },
 }
 
-/** Keys every provider entry takes, whatever its type (parseProvider in config.ts). */
+/** Keys every provider entry takes, whatever its type (parseProvider in parse.ts). */
 const providerCommon = {
   type: {
     description: 'htpasswd, htdigest, sqlite, django, or module',

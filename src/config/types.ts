@@ -1,8 +1,8 @@
 /**
  * The validated configuration, as the rest of gatehouse sees it: every path absolute, every
- * default filled in. `parseConfig` (config.ts) is the only producer.
+ * default filled in. `parseConfig` (parse.ts) is the only producer.
  */
-import type { DigestAlgorithmName } from './auth/digest.js'
+import type { DigestAlgorithmName } from '../auth/digest.js'
 
 export type Scheme = 'basic' | 'digest' | 'form'
 

@@ -1,11 +1,11 @@
 /**
  * The `throttle:` and `limits:` sections of the configuration: defaults filled in, durations in
- * milliseconds. The schema (config-schema.ts) has already checked every key and type.
+ * milliseconds. The schema (schema.ts) has already checked every key and type.
  * Defaults are on the side of a public gateway: throttling on, slowloris timeouts short.
  */
-import type { LimitsConfig, ThrottleConfig, ThrottleRuleConfig } from './config-types.js'
-import { durationMs } from './config-duration.js'
-import { errors } from './errors.js'
+import type { LimitsConfig, ThrottleConfig, ThrottleRuleConfig } from './types.js'
+import { durationMs } from './duration.js'
+import { errors } from '../errors.js'
 
 type Duration = number | string
 

@@ -4,7 +4,7 @@
  * form login cannot be proxy authentication (a proxy cannot serve a login page of its own).
  */
 import { resolve } from 'node:path'
-import type { RouteConfig, SessionConfig } from './config-types.js'
+import type { RouteConfig, SessionConfig } from './types.js'
 
 export interface RawSession {
   loginPath?: string
