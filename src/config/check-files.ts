@@ -10,6 +10,7 @@ import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:
 import { delimiter, isAbsolute, join, resolve } from 'node:path'
 import Database from 'better-sqlite3'
 import type { Config, GroupConfig, ProviderConfig } from './types.js'
+import { DEFAULTS } from './defaults.js'
 import { resolveProviderSpecifier } from '../providers/load-module.js'
 import { parseHtpasswd } from '../../providers/htpasswd/parse.js'
 import { parseHtdigest } from '../../providers/htdigest/parse.js'
@@ -260,7 +261,7 @@ function checkGroup(g: GroupConfig): ConfigProblem[] {
     }
   }
   if (g.kind === 'python') {
-    const python = g.python ?? 'python3'
+    const python = g.python ?? DEFAULTS['groups.NAME.python']
     if (findExecutable(python) === undefined) {
       out.push({
         key: at('python'),

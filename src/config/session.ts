@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path'
 import type { RouteConfig, SessionConfig } from './types.js'
+import { DEFAULTS, defaultMs } from './defaults.js'
 
 export interface RawSession {
   loginPath?: string
@@ -15,8 +16,8 @@ export interface RawSession {
   template?: string
 }
 
-export const DEFAULT_LOGIN_PATH = '/.gatehouse/login'
-export const DEFAULT_LOGOUT_PATH = '/.gatehouse/logout'
+export const DEFAULT_LOGIN_PATH = DEFAULTS['session.loginPath']
+export const DEFAULT_LOGOUT_PATH = DEFAULTS['session.logoutPath']
 
 export function parseSession(
   raw: RawSession | undefined,
@@ -30,10 +31,10 @@ export function parseSession(
   const config: SessionConfig = {
     loginPath: r.loginPath ?? DEFAULT_LOGIN_PATH,
     logoutPath: r.logoutPath ?? DEFAULT_LOGOUT_PATH,
-    cookieName: r.cookie?.name ?? 'gatehouse_session',
+    cookieName: r.cookie?.name ?? DEFAULTS['session.cookie.name'],
     ...(r.cookie?.domain !== undefined ? { cookieDomain: r.cookie.domain } : {}),
-    idleTimeoutMs: durationMs(r.idleTimeout, 30 * 60_000),
-    lifetimeMs: durationMs(r.lifetime, 12 * 3_600_000),
+    idleTimeoutMs: durationMs(r.idleTimeout, defaultMs('session.idleTimeout')),
+    lifetimeMs: durationMs(r.lifetime, defaultMs('session.lifetime')),
     ...(r.template !== undefined ? { template: resolve(baseDir, r.template) } : {}),
   }
   if (config.loginPath === config.logoutPath)

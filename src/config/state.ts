@@ -4,6 +4,7 @@
  * process. The schema (schema.ts) has already checked the keys and types.
  */
 import type { StateConfig } from './types.js'
+import { DEFAULTS, defaultMs } from './defaults.js'
 
 export interface RawState {
   redis: string
@@ -11,9 +12,8 @@ export interface RawState {
   timeout?: number | string
 }
 
-/** Default `state.timeout`: a Redis on the same network answers in well under a millisecond. */
-export const DEFAULT_STATE_TIMEOUT_MS = 250
-export const DEFAULT_STATE_PREFIX = 'gatehouse:'
+export const DEFAULT_STATE_TIMEOUT_MS = defaultMs('state.timeout')
+export const DEFAULT_STATE_PREFIX = DEFAULTS['state.prefix']
 
 /** `timeoutMs`: state.timeout already in milliseconds (parse.ts owns duration parsing). */
 export function parseState(raw: RawState, timeoutMs: number, problems: string[]): StateConfig {
