@@ -5,15 +5,8 @@
 import { isIP } from 'node:net'
 import { resolve } from 'node:path'
 import type { AdminConfig } from './types.js'
+import type { RawAdmin } from './raw-types.js'
 import { DEFAULTS } from './defaults.js'
-
-export interface RawAdmin {
-  host?: string
-  port?: number
-  socket?: string
-  token?: string
-  tokenFile?: string
-}
 
 export const DEFAULT_ADMIN_PORT = DEFAULTS['admin.port']
 

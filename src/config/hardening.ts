@@ -7,37 +7,9 @@ import type { LimitsConfig, ThrottleConfig, ThrottleRuleConfig } from './types.j
 import { durationMs } from './duration.js'
 import { DEFAULTS, defaultMs } from './defaults.js'
 import { errors } from '../errors.js'
+import type { RawLimits, RawThrottle, RawThrottleRule } from './raw-types.js'
 
-type Duration = number | string
-
-export interface RawThrottleRule {
-  maxFailures?: number
-  window?: Duration
-  lockout?: Duration
-}
-
-export interface RawThrottle {
-  enabled?: boolean
-  window?: Duration
-  lockout?: Duration
-  maxLockout?: Duration
-  delay?: Duration
-  maxDelay?: Duration
-  maxEntries?: number
-  perAddress?: false | RawThrottleRule
-  perUser?: false | RawThrottleRule
-}
-
-export interface RawLimits {
-  maxHeaderSize?: number
-  maxHeaderFields?: number
-  headersTimeout?: Duration
-  requestTimeout?: Duration
-  keepAliveTimeout?: Duration
-  maxConnections?: number
-  maxConcurrentStreams?: number
-  bodyLimit?: number
-}
+export type { RawLimits, RawThrottle, RawThrottleRule }
 
 /** The table's throttle defaults, in milliseconds (src/config/defaults.ts). */
 export const THROTTLE_DEFAULTS = {

@@ -7,13 +7,13 @@ import { isAbsolute, resolve } from 'node:path'
 import { Ajv, type ErrorObject } from 'ajv'
 import { configSchema } from './schema.js'
 import { errors } from '../errors.js'
-import type { DigestAlgorithmName } from '../auth/digest.js'
-import { parseAdmin, type RawAdmin } from './admin.js'
-import { parseSession, type RawSession } from './session.js'
-import { parseState, type RawState } from './state.js'
+import { parseAdmin } from './admin.js'
+import { parseSession } from './session.js'
+import { parseState } from './state.js'
 import type {
   AuthConfig,
   Config,
+  DigestAlgorithmName,
   GroupConfig,
   ProviderConfig,
   RequireConfig,
@@ -21,7 +21,8 @@ import type {
   Scheme,
   SidecarConfig,
 } from './types.js'
-import { parseLimits, parseThrottle, type RawLimits, type RawThrottle } from './hardening.js'
+import { parseLimits, parseThrottle } from './hardening.js'
+import type { RawAuth, RawConfig, RawGroup, RawProvider, RawRequire, RawRoute, RawSidecar } from './raw-types.js'
 import { durationMs } from './duration.js'
 import { DEFAULTS, defaultMs } from './defaults.js'
 import { trustedProxyProblem } from '../proxy/trusted-proxies.js'
@@ -478,91 +479,4 @@ function pointerToPath(pointer: string): string {
     .slice(1)
     .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
     .reduce((acc, seg) => (/^[0-9]+$/.test(seg) ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), '')
-}
-
-interface RawConfig {
-  listen?: { host?: string; port?: number; http2?: boolean; tls?: { cert: string; key: string } }
-  providers?: Record<string, RawProvider>
-  groups?: Record<string, RawGroup>
-  routes?: RawRoute[]
-  identityHeaders?: { user?: string; groups?: string; strip?: string[] }
-  trustedProxies?: string[]
-  sidecar?: RawSidecar
-  session?: RawSession
-  digest?: { secret?: string; secretFile?: string; nonceTtl?: number | string }
-  cache?: { ttl?: number | string; maxEntries?: number }
-  throttle?: RawThrottle
-  limits?: RawLimits
-  log?: { level?: string }
-  admin?: RawAdmin
-  state?: RawState
-}
-type RawProvider = {
-  type: string
-  module?: string
-  threads?: number
-  threadsAtStart?: number
-  timeout?: number | string
-  concurrency?: number
-  queueTimeout?: number | string
-  nice?: number
-  shareWhenBusy?: number
-} & Record<string, unknown>
-interface RawGroup {
-  app?: string
-  wsgi?: string
-  python?: string
-  pythonPath?: string[]
-  threads?: number
-  provider?: string
-  providerOptions?: Record<string, unknown>
-  providerTimeout?: number | string
-  providerConcurrency?: number
-  providerQueueTimeout?: number | string
-  processes?: number | { min: number; max: number }
-  idleTime?: number | string
-  concurrency?: number
-  cwd?: string
-  env?: Record<string, string>
-  node?: string
-  execArgv?: string[]
-  user?: string
-  group?: string
-  maxRequests?: number
-  requestTimeout?: number | string
-  gracefulTimeout?: number | string
-  inactivityTimeout?: number | string
-  queueTimeout?: number | string
-  reloadOn?: string[]
-  fileRoots?: string[]
-}
-interface RawSidecar {
-  path: string
-  headers?: { user?: string | string[]; groups?: string | string[] }
-  throttledStatus?: 429 | 403
-  refusedStatus?: 400 | 403
-}
-interface RawRoute {
-  path: string
-  upstream?: string
-  group?: string
-  auth?: RawAuth
-  bodyLimit?: number
-  caseSensitive?: boolean
-}
-type RawRequire = 'valid-user' | { users?: string[]; groups?: string[] }
-interface RawAuth {
-  scheme?: Scheme | Scheme[]
-  realm: string
-  provider: string | string[]
-  require?: RawRequire
-  limitExcept?: { methods: string[]; require: RawRequire }
-  algorithms?: DigestAlgorithmName[]
-  md5?: boolean
-  qop?: Array<'auth' | 'auth-int'>
-  userhash?: boolean
-  proxy?: boolean
-  passAuthorization?: boolean
-  cache?: boolean | { ttl?: number | string }
-  throttle?: boolean
 }

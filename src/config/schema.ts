@@ -13,14 +13,14 @@ const duration = {
     { type: 'number', minimum: 0 },
     { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$' },
   ],
-}
+} as const
 const stringOrList = {
   anyOf: [
     { type: 'string', minLength: 1 },
     { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
   ],
-}
-const headerName = { type: 'string', pattern: '^[A-Za-z0-9-]+$' }
+} as const
+const headerName = { type: 'string', pattern: '^[A-Za-z0-9-]+$' } as const
 
 const requireRule = {
   description:
@@ -37,7 +37,7 @@ const requireRule = {
       },
     },
   ],
-}
+} as const
 
 const auth = {
   type: 'object',
@@ -100,7 +100,7 @@ const auth = {
       type: 'boolean',
     },
   },
-}
+} as const
 
 const route = {
   type: 'object',
@@ -117,7 +117,7 @@ const route = {
       type: 'boolean',
     },
   },
-}
+} as const
 
 /** Keys every provider entry takes, whatever its type (parseProvider in parse.ts). */
 const providerCommon = {
@@ -160,7 +160,7 @@ const providerCommon = {
     exclusiveMinimum: 0,
     maximum: 1,
   },
-}
+} as const
 
 /** The options each built-in provider reads (providers/<type>/index.ts and htpasswd/options.ts), checked as they do. */
 const providerOption = {
@@ -182,7 +182,7 @@ const providerOption = {
     type: 'number',
     minimum: 0,
   },
-}
+} as const
 
 export const builtinProviderOptions: Record<
   'htpasswd' | 'htdigest' | 'sqlite' | 'django',
@@ -234,7 +234,7 @@ const provider = {
     shareWhenBusy: providerCommon.shareWhenBusy,
   },
   allOf: builtinProviderRules,
-}
+} as const
 
 const group = {
   type: 'object',
@@ -321,7 +321,7 @@ const group = {
     reloadOn: { type: 'array', items: { type: 'string', minLength: 1 } },
     fileRoots: { type: 'array', items: { type: 'string', minLength: 1 } },
   },
-}
+} as const
 
 const throttleRule = {
   description: 'false: off; or a limit on failed logins',
@@ -340,7 +340,7 @@ const throttleRule = {
       },
     },
   ],
-}
+} as const
 
 /** Brute-force throttling of failed logins (src/auth/throttle.ts, docs/security.md). */
 const throttle = {
@@ -364,7 +364,7 @@ const throttle = {
     perAddress: throttleRule,
     perUser: throttleRule,
   },
-}
+} as const
 
 /** Limits of the front's HTTP server (src/limits.ts). */
 const limits = {
@@ -404,9 +404,9 @@ const limits = {
       minimum: 0,
     },
   },
-}
+} as const
 
-const headerNames = { anyOf: [headerName, { type: 'array', minItems: 1, items: headerName }] }
+const headerNames = { anyOf: [headerName, { type: 'array', minItems: 1, items: headerName }] } as const
 
 const sidecar = {
   type: 'object',
@@ -436,7 +436,7 @@ const sidecar = {
       enum: [400, 403],
     },
   },
-}
+} as const
 
 /** The admin listener: metrics, health, status page, commands (src/admin, docs/operations.md). */
 const admin = {
@@ -461,7 +461,7 @@ const admin = {
     },
     tokenFile: { type: 'string', minLength: 1 },
   },
-}
+} as const
 
 /** Form login and its sessions (src/session, docs/form-login.md). */
 const session = {
@@ -506,7 +506,7 @@ const session = {
       minLength: 1,
     },
   },
-}
+} as const
 
 /** The state shared between instances (src/state, docs/scaling.md). */
 const state = {
@@ -530,7 +530,7 @@ const state = {
       description: `longest wait for one Redis command before the fallback applies ${defaultNote('state.timeout')}`,
     },
   },
-}
+} as const
 
 export const configSchema = {
   $id: 'https://gatehouse.invalid/config.schema.json',

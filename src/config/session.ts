@@ -5,16 +5,8 @@
  */
 import { resolve } from 'node:path'
 import type { RouteConfig, SessionConfig } from './types.js'
+import type { RawSession } from './raw-types.js'
 import { DEFAULTS, defaultMs } from './defaults.js'
-
-export interface RawSession {
-  loginPath?: string
-  logoutPath?: string
-  cookie?: { name?: string; domain?: string }
-  idleTimeout?: number | string
-  lifetime?: number | string
-  template?: string
-}
 
 export const DEFAULT_LOGIN_PATH = DEFAULTS['session.loginPath']
 export const DEFAULT_LOGOUT_PATH = DEFAULTS['session.logoutPath']

@@ -4,13 +4,8 @@
  * process. The schema (schema.ts) has already checked the keys and types.
  */
 import type { StateConfig } from './types.js'
+import type { RawState } from './raw-types.js'
 import { DEFAULTS, defaultMs } from './defaults.js'
-
-export interface RawState {
-  redis: string
-  prefix?: string
-  timeout?: number | string
-}
 
 export const DEFAULT_STATE_TIMEOUT_MS = defaultMs('state.timeout')
 export const DEFAULT_STATE_PREFIX = DEFAULTS['state.prefix']
