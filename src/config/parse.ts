@@ -25,7 +25,7 @@ import { parseLimits, parseThrottle } from './hardening.js'
 import type { RawAuth, RawConfig, RawGroup, RawProvider, RawRequire, RawRoute, RawSidecar } from './raw-types.js'
 import { durationMs } from './duration.js'
 import { DEFAULTS, defaultMs } from './defaults.js'
-import { trustedProxyProblem } from '../proxy/trusted-proxies.js'
+import { trustedProxyProblem } from './trusted-proxy-entry.js'
 
 // Callers read durations through parse.ts; duration.ts holds the function so that
 // hardening.ts can use it without importing parse.ts back.
