@@ -5,8 +5,10 @@
  * from here, and test/unit/config-docs.test.ts checks that the docs state each value as written.
  * Defaults that are another key's value (`routes[].bodyLimit` is `limits.bodyLimit`) or depend
  * on the machine or the file's place (`groups.NAME.cwd`) are computed where they are applied.
- * A leaf module: it imports nothing, so every layer may read it.
+ * It imports only duration.ts, itself a leaf, so every layer may read it.
  */
+import { durationMs } from './duration.js'
+
 export const DEFAULTS = {
   'listen.host': '127.0.0.1',
   'listen.port': 8080,
@@ -107,14 +109,9 @@ type DurationKey = {
   [K in DefaultKey]: (typeof DEFAULTS)[K] extends `${number}${'ms' | 's' | 'm' | 'h'}` ? K : never
 }[DefaultKey]
 
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const
-
 /** A duration key's default in milliseconds. */
 export function defaultMs(key: DurationKey | 'groups.NAME.inactivityTimeout'): number {
-  const value: string | number = DEFAULTS[key]
-  if (typeof value === 'number') return value * 1000
-  const m = /^([0-9.]+)(ms|s|m|h)$/.exec(value)!
-  return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS]
+  return durationMs(DEFAULTS[key], Number.NaN)
 }
 
 /** A default as docs/configuration.md writes it: `10s`, `[SHA-256, MD5]`, `{}`. */
