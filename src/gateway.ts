@@ -6,7 +6,7 @@
  * (src/single-process-gateway.ts). Each is imported only when it runs: the primary never loads
  * the front's modules.
  */
-import type { Config } from './config-types.js'
+import type { Config } from './config/types.js'
 import type { RunningGateway, RunOptions } from './running-gateway.js'
 
 export type { RunningGateway, RunOptions } from './running-gateway.js'

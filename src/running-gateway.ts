@@ -3,7 +3,7 @@
  * in the gatehouse process (src/gateway.ts) or in front workers (src/cluster/primary.ts).
  */
 import type { Logger } from 'pino'
-import type { Config } from './config-types.js'
+import type { Config } from './config/types.js'
 import type { Gatehouse } from './server.js'
 import type { Supervisor } from './daemon/supervisor.js'
 import type { GatewayMetrics } from './metrics/gateway-metrics.js'

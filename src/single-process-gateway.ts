@@ -5,7 +5,7 @@
  * behind the same listening socket (src/admin/config-reload.ts).
  */
 import type { Logger } from 'pino'
-import type { Config } from './config-types.js'
+import type { Config } from './config/types.js'
 import { createGatehouse, openSharedState, type Gatehouse } from './server.js'
 import { createLogger } from './log.js'
 import { Supervisor } from './daemon/supervisor.js'
@@ -100,7 +100,7 @@ export async function runSingleProcess(config: Config, opts: RunOptions): Promis
     try {
       const next =
         given ??
-        (opts.configFile ? await (await import('./config-file.js')).loadConfigFile(opts.configFile) : undefined)
+        (opts.configFile ? await (await import('./config/load-file.js')).loadConfigFile(opts.configFile) : undefined)
       if (next === undefined) {
         result = {
           ok: false,

@@ -11,7 +11,7 @@ import { NonceManager } from '../../src/auth/nonce.js'
 import type { NonceCounts } from '../../src/auth/nonce-counts.js'
 import { Channel } from '../../src/cluster/channel.js'
 import { ClusterState } from '../../src/cluster/state-client.js'
-import { parseConfig } from '../../src/config.js'
+import { parseConfig } from '../../src/config/parse.js'
 import { createLogger } from '../../src/log.js'
 import { createGatehouse } from '../../src/server.js'
 

@@ -157,8 +157,8 @@ async function main(): Promise<void> {
   const baseDir = fileURLToPath(new URL('..', import.meta.url))
   const root = spec.source ? '../../src/' : '../../dist/src/'
   const { parseConfig } = (await import(
-    new URL(`${root}config.js`, import.meta.url).href
-  )) as typeof import('../../src/config.js')
+    new URL(`${root}config/parse.js`, import.meta.url).href
+  )) as typeof import('../../src/config/parse.js')
   const { runGateway } = (await import(
     new URL(`${root}gateway.js`, import.meta.url).href
   )) as typeof import('../../src/gateway.js')

@@ -16,7 +16,7 @@
  * settings did not change.
  */
 import type { Logger } from 'pino'
-import type { Config, GroupConfig } from '../config-types.js'
+import type { Config, GroupConfig } from '../config/types.js'
 import type { Supervisor } from '../daemon/supervisor.js'
 import type { ReloadResult } from './admin-server.js'
 

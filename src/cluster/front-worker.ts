@@ -7,7 +7,7 @@
  * are the primary's to act on; a worker whose primary is gone stops by itself.
  */
 import type { Logger } from 'pino'
-import type { Config } from '../config-types.js'
+import type { Config } from '../config/types.js'
 import { createGatehouse, type Gatehouse } from '../server.js'
 import { createLogger } from '../log.js'
 import { GatewayMetrics } from '../metrics/gateway-metrics.js'

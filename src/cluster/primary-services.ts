@@ -4,7 +4,7 @@
  * each worker goes itself), the security state they share (StateHost).
  */
 import type { Logger } from 'pino'
-import type { Config } from '../config-types.js'
+import type { Config } from '../config/types.js'
 import type { Supervisor } from '../daemon/supervisor.js'
 import type { SessionStore } from '../session/index.js'
 import type { Channel } from './channel.js'

@@ -7,7 +7,7 @@
  * then a new set of workers that listens before the old one drains) and stops.
  */
 import { randomBytes } from 'node:crypto'
-import type { Config } from '../config-types.js'
+import type { Config } from '../config/types.js'
 import { createLogger } from '../log.js'
 import { Supervisor } from '../daemon/supervisor.js'
 import { GatewayMetrics } from '../metrics/gateway-metrics.js'
@@ -88,7 +88,7 @@ export async function runPrimary(config: Config, opts: RunOptions = {}): Promise
     try {
       const next =
         given ??
-        (opts.configFile ? await (await import('../config-file.js')).loadConfigFile(opts.configFile) : undefined)
+        (opts.configFile ? await (await import('../config/load-file.js')).loadConfigFile(opts.configFile) : undefined)
       if (next === undefined) {
         result = {
           ok: false,

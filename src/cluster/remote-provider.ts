@@ -5,7 +5,7 @@
  * rest) as it would in the worker; the channel's own timeout is only for a primary that does not
  * answer at all.
  */
-import type { ProviderConfig } from '../config-types.js'
+import type { ProviderConfig } from '../config/types.js'
 import type { ManagedProvider } from '../providers/registry.js'
 import type { Channel } from './channel.js'
 import { PROVIDER_METHODS, type HostedMethod, type ProviderCall } from './shared-providers.js'

@@ -7,7 +7,7 @@
  * which empties that provider's cache entries.
  */
 import type { Logger } from 'pino'
-import type { Config } from '../config-types.js'
+import type { Config } from '../config/types.js'
 import { errors } from '../errors.js'
 import { ProviderRegistry, type ManagedProvider } from '../providers/registry.js'
 import type { Channel } from './channel.js'

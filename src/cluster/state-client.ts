@@ -11,7 +11,7 @@
  */
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import type { ThrottleConfig } from '../config-types.js'
+import type { ThrottleConfig } from '../config/types.js'
 import { errors } from '../errors.js'
 import type { NonceCounts } from '../auth/nonce-counts.js'
 import type { SessionStore } from '../session/session-store.js'

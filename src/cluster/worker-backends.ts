@@ -5,7 +5,7 @@
  * is configured: then every worker is an instance of its own on the shared store).
  */
 import type { Logger } from 'pino'
-import type { Config, ProviderConfig } from '../config-types.js'
+import type { Config, ProviderConfig } from '../config/types.js'
 import type { Target } from '../proxy/target.js'
 import type { SessionStore } from '../session/index.js'
 import type { StateBackend } from '../state/state-backend.js'

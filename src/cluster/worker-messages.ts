@@ -5,7 +5,7 @@
  * JSON), `activity` (the status sampler's report), `lockouts`, `flush` ({ user? }), `stop`,
  * and the `log-level` note.
  */
-import type { Config } from '../config-types.js'
+import type { Config } from '../config/types.js'
 
 export interface FrontWorkerInit {
   /** The configuration to serve; its digest secret is the primary's, so nonces and form tokens hold across workers. */

@@ -3,7 +3,7 @@
  * and what it hears back from them: enough for a worker to connect to each process itself and
  * dispatch to it, while supervision (spawn, recycle, reload, autoscale) stays in one place.
  */
-import type { GroupConfig } from '../config-types.js'
+import type { GroupConfig } from '../config/types.js'
 import type { ProviderMethodName } from '../ipc/protocol.js'
 
 export type TableProcessState = 'starting' | 'ready' | 'draining'

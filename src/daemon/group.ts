@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import type { Logger } from 'pino'
-import type { GroupConfig } from '../config-types.js'
+import type { GroupConfig } from '../config/types.js'
 import { errors } from '../errors.js'
 import type { AbortLike } from '../ipc/abort.js'
 import type { ResponseStart } from '../ipc/client.js'

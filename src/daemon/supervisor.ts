@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import type { GroupConfig } from '../config-types.js'
+import type { GroupConfig } from '../config/types.js'
 import { errors } from '../errors.js'
 import { createRuntimeDir, removeRuntimeDir, type RuntimeDir } from '../ipc/socket-path.js'
 import { Group, type GroupHandle, type GroupStatus } from './group.js'

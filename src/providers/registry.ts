@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import type { Config, ProviderConfig } from '../config-types.js'
+import type { Config, ProviderConfig } from '../config/types.js'
 import { errors } from '../errors.js'
 import type { NamedProvider } from '../auth/provider-chain.js'
 import type { Provider, ProviderLog } from './contract.js'

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import type { StateConfig, ThrottleConfig } from '../config-types.js'
+import type { StateConfig, ThrottleConfig } from '../config/types.js'
 import type { FlushEvent, StateBackend, StateBackendEvents, StateCounters, StateEvent } from './state-backend.js'
 import { RedisConnection } from './redis-connection.js'
 import { RedisThrottleStore } from './redis-throttle-store.js'

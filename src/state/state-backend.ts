@@ -5,7 +5,7 @@
  * ClusterState (the front workers of one gatehouse, whose primary process holds the state,
  * src/cluster/state-client.ts). createGatehouse and runGateway see only this interface.
  */
-import type { ThrottleConfig } from '../config-types.js'
+import type { ThrottleConfig } from '../config/types.js'
 import type { NonceCounts } from '../auth/nonce-counts.js'
 import type { ThrottleScope, ThrottleStore } from '../auth/throttle-store.js'
 import type { SessionStore } from '../session/session-store.js'
