@@ -225,6 +225,8 @@ export class GatewayMetrics {
       help: 'Whether the shared state store answers, by store (redis, or primary: the primary of front workers): 1 reachable, 0 not (fallbacks apply)',
       labelNames: ['store'],
       registers,
+      // Summed over front workers (the admin listener's view), 1 must mean every worker reaches it.
+      aggregator: 'min',
       collect(this: Gauge<'store'>) {
         this.reset()
         const s = sources().state?.()

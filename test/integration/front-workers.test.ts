@@ -9,59 +9,14 @@ import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { Agent, request as httpRequest } from 'node:http'
-import { Writable } from 'node:stream'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseConfig } from '../../src/config/parse.js'
-import { runGateway, type RunningGateway } from '../../src/gateway.js'
-import { createLogger } from '../../src/log.js'
 import { tempDir, writeFile } from '../helpers/gateway.js'
+import { accessPids, alive, startWorkers, until } from '../helpers/workers-gateway.js'
 import { startEchoUpstream } from '../helpers/echo-upstream.js'
 import { httpGet } from '../helpers/http-get.js'
-import { clientResponse } from '../helpers/digest-client.js'
-
-interface WorkersGateway {
-  gw: RunningGateway
-  port: number
-  admin: string
-  /** Parsed JSON lines of the workers, with the worker index. */
-  workerLines: Array<Record<string, unknown> & { worker: number }>
-  primaryLogs: string[]
-}
-
-async function startWorkers(
-  t: { after(fn: () => Promise<void> | void): void },
-  raw: Record<string, unknown>,
-  dir: string,
-  configFile?: string,
-): Promise<WorkersGateway> {
-  const primaryLogs: string[] = []
-  const workerLines: WorkersGateway['workerLines'] = []
-  const sink = new Writable({
-    write(chunk, _enc, cb) {
-      primaryLogs.push(String(chunk))
-      cb()
-    },
-  })
-  const config = parseConfig(
-    { listen: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 }, workers: 2, ...raw },
-    { baseDir: dir },
-  )
-  const gw = await runGateway(config, {
-    logger: createLogger('info', sink),
-    signals: false,
-    ...(configFile ? { configFile } : {}),
-    workerOutput: (line, worker) => {
-      try {
-        workerLines.push({ ...(JSON.parse(line) as Record<string, unknown>), worker })
-      } catch {
-        workerLines.push({ msg: line, worker })
-      }
-    },
-  })
-  t.after(() => gw.stop())
-  return { gw, port: Number(new URL(gw.address).port), admin: gw.adminAddress!, workerLines, primaryLogs }
-}
+import { digestAuthorization } from '../helpers/digest-client.js'
 
 function htpasswd(dir: string, user: string, password: string): string {
   const file = `${dir}/users.htpasswd`
@@ -70,27 +25,6 @@ function htpasswd(dir: string, user: string, password: string): string {
 }
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
-
-function accessPids(lines: WorkersGateway['workerLines']): Set<number> {
-  return new Set(lines.filter((l) => l.msg === 'access').map((l) => l.pid as number))
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
-async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
 
 function routes(upstream: string) {
   return {
@@ -352,23 +286,13 @@ test('a Digest Authorization accepted by one worker is refused as a replay by th
   )
   const challenge = await httpGet(w.port, '/digest')
   assert.equal(challenge.status, 401)
-  const header = String(challenge.headers['www-authenticate'])
-  const nonce = /nonce="([^"]+)"/.exec(header)![1]!
-  const opaque = /opaque="([^"]+)"/.exec(header)![1]!
-  const cnonce = 'c0ffee0123456789'
-  const response = clientResponse({
-    algorithm: 'MD5',
+  const authorization = digestAuthorization(String(challenge.headers['www-authenticate']), {
     username: 'dora',
-    realm,
     password: 'dora-pw',
-    method: 'GET',
+    realm,
     uri: '/digest',
-    nonce,
-    qop: 'auth',
     nc: '00000001',
-    cnonce,
   })
-  const authorization = `Digest username="dora", realm="${realm}", nonce="${nonce}", uri="/digest", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}", response="${response}", opaque="${opaque}"`
   // Fresh connections go to the workers in turn: the same header reaches both.
   const answers = []
   for (let i = 0; i < 4; i++) answers.push(await httpGet(w.port, '/digest', { authorization }))

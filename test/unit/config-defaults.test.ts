@@ -104,6 +104,7 @@ const READ: Record<Exclude<DefaultKey, 'groups.NAME.python'>, (c: Config) => unk
   'admin.port': (c) => (c.admin?.kind === 'tcp' ? c.admin.port : undefined),
   'state.prefix': (c) => c.state!.prefix,
   'state.timeout': (c) => c.state!.timeoutMs,
+  workers: (c) => c.workers,
 }
 
 /** The keys whose default is a duration, as the schema types them. */
