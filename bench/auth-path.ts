@@ -13,7 +13,7 @@ import { join } from 'node:path'
 const root: string = process.argv[2] ?? fileURLToPath(new URL('..', import.meta.url))
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the modules of another checkout, untyped by design
 const imp = (p: string): Promise<any> => import(pathToFileURL(`${root}/src/${p}`).href)
-const { parseConfig } = await imp('config.ts')
+const { parseConfig } = await imp('config/parse.ts')
 const { NonceManager } = await imp('auth/nonce.ts')
 const { CredentialCache } = await imp('auth/credential-cache.ts')
 const { makePolicy } = await imp('auth/policy.ts')

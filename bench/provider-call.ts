@@ -79,7 +79,7 @@ const CTX: AuthContext = {
 }
 
 const load = async <T>(name: string): Promise<T> => (await import(gatehouseModule(name, !flags.dist))) as T
-const { parseConfig } = await load<typeof import('../src/config.js')>('config.js')
+const { parseConfig } = await load<typeof import('../src/config/parse.js')>('config/parse.js')
 const { Supervisor: SupervisorClass } = await load<typeof import('../src/daemon/supervisor.js')>('daemon/supervisor.js')
 const { runGateway } = await load<typeof import('../src/gateway.js')>('gateway.js')
 const { GroupProvider: GroupProviderClass } =

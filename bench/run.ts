@@ -5,7 +5,7 @@
  * and the load generator in another (wrk -t1 -cN, else autocannon); all on 127.0.0.1; every
  * process started here is stopped by PID at the end.
  *
- *   npm run bench -- [--seconds 5] [--warmup 1] [--connections 32] [--rounds 1] [--processes 1]
+ *   npm run bench -- [--seconds 5] [--warmup 1] [--connections 32] [--rounds 1] [--processes 1] [--workers 1]
  *                    [--only a,b] [--log-level info] [--profile] [--out bench/results/latest.json]
  *                    [--no-build] [--source] [--no-provider-call] [--share-when-busy 0.25] [--slow-group-concurrency N]
  *                    [--python-threads 15] [--no-peers] [--help]
@@ -24,7 +24,17 @@
  * installed, and are held against gatehouse's rows under the table; --no-peers leaves them out.
  */
 import { execFileSync, spawn } from 'node:child_process'
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -46,6 +56,7 @@ import { formatSummary, summarize, type Window } from './profile-summary.js'
 import { peerPairs, scenarios, type Scenario, type Servers } from './scenarios.js'
 import { processTree, startPeers, stopPeers, type PeerName, type Peers } from './lib/peers.js'
 import type { FrontSpec } from './servers/front.js'
+import { REDIS_SERVER, startRedis } from './lib/redis.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 
@@ -56,6 +67,7 @@ const { values: flags } = parseArgs({
     connections: { type: 'string', default: '32' },
     rounds: { type: 'string', default: '1' },
     processes: { type: 'string', default: '1' },
+    workers: { type: 'string', default: '1' },
     only: { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
     profile: { type: 'boolean', default: false },
@@ -72,7 +84,8 @@ const { values: flags } = parseArgs({
 })
 
 if (flags.help) {
-  process.stdout.write(`npm run bench -- [--seconds 5] [--warmup 1] [--connections 32] [--rounds 1] [--processes 1]
+  process.stdout
+    .write(`npm run bench -- [--seconds 5] [--warmup 1] [--connections 32] [--rounds 1] [--processes 1] [--workers 1]
                     [--only a,b] [--log-level info] [--profile] [--out bench/results/latest.json]
                     [--no-build] [--source] [--no-provider-call] [--share-when-busy 0.25] [--slow-group-concurrency N] [--python-threads 15] [--no-peers]
 scenarios: ${scenarios.map((s) => s.name).join(', ')} (see docs/performance.md)\n`)
@@ -80,7 +93,10 @@ scenarios: ${scenarios.map((s) => s.name).join(', ')} (see docs/performance.md)\
 }
 
 /** wrk takes whole seconds; every numeric flag is checked before anything starts. */
-function wholeNumber(name: 'seconds' | 'warmup' | 'connections' | 'rounds' | 'processes', min: number): number {
+function wholeNumber(
+  name: 'seconds' | 'warmup' | 'connections' | 'rounds' | 'processes' | 'workers',
+  min: number,
+): number {
   const v = Number(flags[name])
   if (!Number.isInteger(v) || v < min) throw new Error(`--${name} must be a whole number ≥ ${min}, got ${flags[name]}`)
   return v
@@ -91,6 +107,9 @@ const warmup = wholeNumber('warmup', 0)
 const connections = wholeNumber('connections', 1)
 const rounds = wholeNumber('rounds', 1)
 const processes = wholeNumber('processes', 1)
+const workers = wholeNumber('workers', 1)
+/** Stops the redis-server of the state.redis row, when it ran. */
+let redisStop: () => Promise<void> = async () => {}
 /** The slow-login provider's shareWhenBusy (default: the shipped default), to compare with 1 (never rest). */
 const shareWhenBusy = flags['share-when-busy'] === undefined ? undefined : Number(flags['share-when-busy'])
 if (shareWhenBusy !== undefined && !(shareWhenBusy > 0 && shareWhenBusy <= 1))
@@ -114,7 +133,29 @@ interface Daemon {
 
 let peers: Peers = { running: {}, missing: [] }
 
-async function startServers(wantedPeers: PeerName[]): Promise<{ servers: Servers; daemons: Daemon[] }> {
+type ExtraFront = 'frontW2' | 'frontW2Redis'
+
+async function startFront(
+  spec: FrontSpec,
+  prof: string[],
+  log: string,
+): Promise<{ url: string; daemons: Daemon[]; fronts: number[] }> {
+  // The front logs like a deployed one: access lines at info, to a file.
+  const logFd = openSync(join(work, log), 'w')
+  const front = await startProcess<{ url: string; daemons: Daemon[]; fronts: number[] }>(
+    [...TSX_ARGS, ...prof],
+    join(HERE, 'servers', 'front.ts'),
+    [JSON.stringify(spec)],
+    { readyStream: 'stderr', prefix: 'BENCH-READY ', stdout: logFd },
+  )
+  closeSync(logFd)
+  return front.ready
+}
+
+async function startServers(
+  wantedPeers: PeerName[],
+  extra: Set<ExtraFront>,
+): Promise<{ servers: Servers; daemons: Daemon[] }> {
   const bare = await startProcess<{ url: string }>(TSX_ARGS, join(HERE, 'servers', 'bare.ts'), [], {
     readyStream: 'stdout',
   })
@@ -135,15 +176,17 @@ async function startServers(wantedPeers: PeerName[]): Promise<{ servers: Servers
     ...(slowGroupConcurrency !== undefined ? { slowGroupConcurrency } : {}),
     ...(pythonThreads !== undefined ? { pythonThreads } : {}),
   }
-  // The front logs like a deployed one: access lines at info, to a file.
-  const logFd = openSync(join(work, 'front.log'), 'w')
-  const front = await startProcess<{ url: string; daemons: Daemon[] }>(
-    [...TSX_ARGS, ...prof],
-    join(HERE, 'servers', 'front.ts'),
-    [JSON.stringify(spec)],
-    { readyStream: 'stderr', prefix: 'BENCH-READY ', stdout: logFd },
-  )
-  closeSync(logFd)
+  const front = await startFront({ ...spec, ...(workers > 1 ? { workers } : {}) }, prof, 'front.log')
+  const frontW2 = extra.has('frontW2') ? await startFront({ ...spec, workers: 2 }, [], 'front-w2.log') : undefined
+  let frontW2Redis: typeof frontW2
+  if (extra.has('frontW2Redis')) {
+    const redis = await startRedis(work)
+    redisStop = async () => {
+      redis.client.disconnect()
+      redis.child.kill('SIGTERM')
+    }
+    frontW2Redis = await startFront({ ...spec, workers: 2, redis: redis.url }, [], 'front-w2-redis.log')
+  }
   const floor = await startProcess<{ url: string; daemonPid: number }>(
     TSX_ARGS,
     join(HERE, 'servers', 'floor.ts'),
@@ -159,8 +202,11 @@ async function startServers(wantedPeers: PeerName[]): Promise<{ servers: Servers
   const pids = {
     bare: bare.pid,
     upstream: upstream.pid,
-    front: front.pid,
-    daemons: front.ready.daemons.map((d) => d.pid),
+    front: front.fronts[0] as number,
+    fronts: front.fronts,
+    frontW2: frontW2?.fronts ?? [],
+    frontW2Redis: frontW2Redis?.fronts ?? [],
+    daemons: front.daemons.map((d) => d.pid),
     floor: floor.pid,
     floorDaemon: floor.ready.daemonPid,
     proxyFloor: proxyFloor.pid,
@@ -170,13 +216,15 @@ async function startServers(wantedPeers: PeerName[]): Promise<{ servers: Servers
     servers: {
       bare: bare.ready.url,
       upstream: upstream.ready.url,
-      front: front.ready.url,
+      front: front.url,
+      ...(frontW2 ? { frontW2: frontW2.url } : {}),
+      ...(frontW2Redis ? { frontW2Redis: frontW2Redis.url } : {}),
       floor: floor.ready.url,
       proxyFloor: proxyFloor.ready.url,
       pids,
       peers: peers.running,
     },
-    daemons: front.ready.daemons,
+    daemons: front.daemons,
   }
 }
 
@@ -191,7 +239,9 @@ async function measure(s: Scenario, servers: Servers): Promise<Measurement> {
   const serverPids =
     s.server === 'peer'
       ? processTree((servers.peers[s.peer as PeerName] as { pid: number }).pid)
-      : [servers.pids[s.server]]
+      : s.server === 'front' || s.server === 'frontW2' || s.server === 'frontW2Redis'
+        ? servers.pids[s.server === 'front' ? 'fronts' : s.server]
+        : [servers.pids[s.server]]
   const serverPid = serverPids[0] as number
   const daemons = s.server === 'front' ? servers.pids.daemons : s.server === 'floor' ? [servers.pids.floorDaemon] : []
   const cpu0 = {
@@ -271,6 +321,10 @@ function providerCall(): Promise<ProviderCall> {
   })
 }
 
+function sumRss(pids: readonly number[]): number {
+  return pids.reduce((n, pid) => n + rssOf(pid), 0)
+}
+
 async function main(): Promise<void> {
   if (!flags.source && !flags['no-build']) {
     process.stderr.write('building dist/ (tsc)…\n')
@@ -295,11 +349,23 @@ async function main(): Promise<void> {
         ),
       ]
   const bareScenario = scenarios.find((s) => s.name === 'bare') as Scenario
-  const { servers, daemons } = await startServers(wantedPeers)
+  const extra = new Set(
+    scenarios
+      .filter((s) => chosen.includes(s.name))
+      .flatMap((s) => (s.server.startsWith('frontW2') ? [s.server as ExtraFront] : [])),
+  )
+  if (extra.has('frontW2Redis') && !existsSync(REDIS_SERVER)) {
+    process.stderr.write(`row left out: group-digest-w2-redis (no ${REDIS_SERVER})\n`)
+    extra.delete('frontW2Redis')
+  }
+  const { servers, daemons } = await startServers(wantedPeers, extra)
   for (const why of peers.missing) process.stderr.write(`peer left out: ${why}\n`)
   const picked = scenarios.filter(
     (s) =>
-      s.name !== 'bare' && chosen.includes(s.name) && (s.peer === undefined || servers.peers[s.peer] !== undefined),
+      s.name !== 'bare' &&
+      chosen.includes(s.name) &&
+      (s.peer === undefined || servers.peers[s.peer] !== undefined) &&
+      (!s.server.startsWith('frontW2') || servers[s.server as ExtraFront] !== undefined),
   )
   const bare: Measurement[] = []
   const runs = new Map<string, Measurement[]>(picked.map((s) => [s.name, []]))
@@ -336,7 +402,10 @@ async function main(): Promise<void> {
   ]
 
   const memory = [
-    { name: 'front', rss: rssOf(servers.pids.front) },
+    { name: workers > 1 ? `front (${workers} workers and their primary)` : 'front', rss: sumRss(servers.pids.fronts) },
+    ...(servers.pids.frontW2.length > 0
+      ? [{ name: 'front, workers: 2 (both and their primary)', rss: sumRss(servers.pids.frontW2) }]
+      : []),
     ...daemons.map((d) => ({ name: `daemon ${d.group} (pid ${d.pid})`, rss: rssOf(d.pid) })),
   ]
   const bareRss = rssOf(servers.pids.bare)
@@ -378,6 +447,7 @@ async function main(): Promise<void> {
 
   stopPeers(peers)
   await stopAll()
+  await redisStop()
   if (flags.profile) for (const p of summarizeProfiles(servers.pids.front, daemons)) process.stdout.write(`\n${p}\n`)
   mkdirSync(dirname(flags.out as string), { recursive: true })
   writeFileSync(
@@ -467,5 +537,6 @@ try {
 } finally {
   stopPeers(peers)
   await stopAll()
+  await redisStop()
   rmSync(work, { recursive: true, force: true })
 }

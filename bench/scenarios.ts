@@ -19,6 +19,9 @@ export interface Servers {
   bare: string
   upstream: string
   front: string
+  /** The same front with `workers: 2` (and its state in the primary), and with `state.redis` too; when their rows run. */
+  frontW2?: string
+  frontW2Redis?: string
   floor: string
   /** node:http + undici to the upstream, nothing else (bench/servers/proxy-floor.ts). */
   proxyFloor: string
@@ -26,6 +29,10 @@ export interface Servers {
     bare: number
     upstream: number
     front: number
+    /** The front's processes: the gatehouse process and, with --workers, its workers. */
+    fronts: number[]
+    frontW2: number[]
+    frontW2Redis: number[]
     daemons: number[]
     floor: number
     floorDaemon: number
@@ -45,7 +52,7 @@ export interface Scenario {
   name: string
   label: string
   /** The process that answers, whose CPU time per request is reported. */
-  server: 'bare' | 'upstream' | 'front' | 'floor' | 'proxyFloor' | 'peer'
+  server: 'bare' | 'upstream' | 'front' | 'frontW2' | 'frontW2Redis' | 'floor' | 'proxyFloor' | 'peer'
   /** For `server: 'peer'`: which one (the row is left out when it is not installed). */
   peer?: PeerName
   /** Another row this one is also compared with (printed after the errors column). */
@@ -143,6 +150,28 @@ export const scenarios: Scenario[] = [
     server: 'front',
     label: "gatehouse → group, Basic (cache hit), node client at Digest's rate",
     run: (c) => digestLoad(front(c, '/group-basic'), c, 'basic', lastDigestRps),
+  },
+  // workers: 2 against workers: 1 (the rows above), and the state in the primary against Redis.
+  {
+    name: 'group-basic-w2',
+    server: 'frontW2',
+    label: 'workers: 2 → daemon group, Basic (cache hit)',
+    alsoAgainst: 'group-basic',
+    run: (c) => runLoad({ ...c, url: new URL('/group-basic', c.servers.frontW2).href, headers: BASIC }),
+  },
+  {
+    name: 'group-digest-w2',
+    server: 'frontW2',
+    label: 'workers: 2 → daemon group, Digest SHA-256, state in the primary',
+    alsoAgainst: 'group-digest',
+    run: (c) => digestLoad(new URL('/group-digest', c.servers.frontW2).href, c),
+  },
+  {
+    name: 'group-digest-w2-redis',
+    server: 'frontW2Redis',
+    label: 'workers: 2 → daemon group, Digest SHA-256, state in Redis',
+    alsoAgainst: 'group-digest-w2',
+    run: (c) => digestLoad(new URL('/group-digest', c.servers.frontW2Redis).href, c),
   },
   // Last: the logins still queued when it ends keep the front's provider threads busy until
   // they drain (withSlowLogins waits for that, so the next run starts on a quiet front).

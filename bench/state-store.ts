@@ -10,7 +10,7 @@
  * µs per request. The ratios are Redis ÷ built-in of the same round; medians over the rounds.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -20,6 +20,7 @@ import { runLoad, type LoadResult } from './lib/load.js'
 import { TSX_ARGS, resolveJson, startProcess, stopAll } from './lib/processes.js'
 import { cpuTimeUs } from './lib/cpu.js'
 import { buildDist } from './lib/build.js'
+import { startRedis } from './lib/redis.js'
 import { DIGEST_SECRET, REALM } from './servers/front.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
@@ -84,33 +85,6 @@ function digestLoad(url: string): Promise<LoadResult> {
       )
     })
   })
-}
-
-async function startRedis(dir: string): Promise<{ child: ChildProcess; client: Redis; url: string }> {
-  const socket = join(dir, 'redis.sock')
-  const child = spawn(
-    '/usr/bin/redis-server',
-    [
-      '--port',
-      '0',
-      '--unixsocket',
-      socket,
-      '--unixsocketperm',
-      '700',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      dir,
-    ],
-    { stdio: 'ignore' },
-  )
-  const client = new Redis({ path: socket, retryStrategy: (n) => (n > 100 ? null : 50) })
-  // Until redis-server has made its socket, connecting fails and is retried.
-  client.on('error', () => {})
-  await client.ping()
-  return { child, client, url: `unix://${socket}` }
 }
 
 /**

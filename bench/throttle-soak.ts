@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Writable } from 'node:stream'
-import { parseConfig } from '../src/config.js'
+import { parseConfig } from '../src/config/parse.js'
 import { runGateway } from '../src/gateway.js'
 import { createLogger } from '../src/log.js'
 

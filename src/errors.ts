@@ -81,6 +81,7 @@ export const errors = {
   GH_ERR_GROUP_FAILED: define('GH_ERR_GROUP_FAILED', 502, 'group %s failed: %s'),
   GH_ERR_IPC_PROTOCOL: define('GH_ERR_IPC_PROTOCOL', 502, 'IPC protocol error: %s'),
   GH_ERR_IPC_CLOSED: define('GH_ERR_IPC_CLOSED', 502, 'IPC channel closed: %s'),
+  GH_ERR_WORKER_START: define('GH_ERR_WORKER_START', 500, 'front worker %d did not start: %s (%s)'),
   GH_ERR_IPC_TIMEOUT: define('GH_ERR_IPC_TIMEOUT', 504, 'IPC request timed out: %s'),
   GH_ERR_FILE_RANGE: define(
     'GH_ERR_FILE_RANGE',

@@ -6,7 +6,7 @@
  */
 import type { Http2SecureServer, ServerHttp2Session } from 'node:http2'
 import type { FastifyInstance } from 'fastify'
-import type { ListenConfig, LimitsConfig } from './config-types.js'
+import type { ListenConfig, LimitsConfig } from './config/types.js'
 import { tlsServerLimitOptions } from './limits.js'
 import type { CertificatePair } from './tls-certificate.js'
 

@@ -4,8 +4,8 @@
  */
 
 // The gateway: configuration, front server, daemon groups.
-export { parseConfig, type ParseOptions } from './config.js'
-export { loadConfigFile } from './config-file.js'
+export { parseConfig, type ParseOptions } from './config/parse.js'
+export { loadConfigFile } from './config/load-file.js'
 export { createGatehouse, type Gatehouse, type GatehouseOptions } from './server.js'
 export { runGateway, type RunningGateway, type RunOptions } from './gateway.js'
 export { Supervisor, type SupervisorOptions, type SupervisorState } from './daemon/supervisor.js'
@@ -18,7 +18,7 @@ export type {
   RouteConfig,
   Scheme,
   SidecarConfig,
-} from './config-types.js'
+} from './config/types.js'
 
 // The library: a Fastify plugin, a @fastify/basic-auth validate function.
 export { gatehouseAuth, type GatehouseAuthOptions } from './library/fastify-plugin.js'

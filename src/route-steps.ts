@@ -13,7 +13,7 @@
  */
 import { Readable } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { AuthConfig, RouteConfig } from './config-types.js'
+import type { AuthConfig, RouteConfig } from './config/types.js'
 import type { AuthPolicy } from './auth/policy.js'
 import { authenticateRequest, sendError } from './auth/fastify-auth.js'
 import { refusalOf, type Refusal } from './auth/refusal.js'

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
-import type { AuthConfig, Config, RouteConfig } from './config-types.js'
+import type { AuthConfig, Config, RouteConfig } from './config/types.js'
 import { errors } from './errors.js'
 import { CredentialCache } from './auth/credential-cache.js'
 import { NonceManager } from './auth/nonce.js'
@@ -18,9 +18,9 @@ import { RouteTable } from './proxy/path-rule.js'
 import { UpstreamTarget } from './proxy/upstream-target.js'
 import { TrustedProxies } from './proxy/trusted-proxies.js'
 import type { Target } from './proxy/target.js'
-import { ProviderRegistry } from './providers/registry.js'
+import { ProviderRegistry, type RegistryOptions } from './providers/registry.js'
 import { accessLogger, createLogger, lazyChildLogger, loggerOptions } from './log.js'
-import type { Supervisor } from './daemon/supervisor.js'
+import type { GroupSource } from './daemon/group-source.js'
 import { GroupProvider } from './providers/group-provider.js'
 import { registerSidecar } from './sidecar/forward-auth.js'
 import { loginThrottleFrom, type LoginThrottle } from './auth/throttle.js'
@@ -31,7 +31,7 @@ import { CertificateReloader, readCertificatePair, type CertificateReload } from
 import type { Server as TlsServer } from 'node:tls'
 import { badRequest, routeSteps, safeUrl, type GatehouseRequest } from './route-steps.js'
 import type { GatewayMetrics } from './metrics/gateway-metrics.js'
-import type { SharedState } from './state/shared-state.js'
+import type { StateBackend } from './state/state-backend.js'
 import { flushCredentialCaches, type CacheFlushResult } from './auth/cache-flush.js'
 import { instrumentProvider } from './metrics/instrument-provider.js'
 import { createSessions, type FormSessions, type SessionStore } from './session/index.js'
@@ -43,8 +43,8 @@ export interface Gatehouse {
   readonly deps: VerifierDeps
   /** Present when a route offers form login: `gatehouse cache flush --user` ends the user's sessions through it. */
   readonly sessionStore: SessionStore | undefined
-  /** The state shared with other instances (`state.redis`); undefined: all state is in process. */
-  readonly state: SharedState | undefined
+  /** The state shared with other instances (`state.redis`) or front workers; undefined: all state is in process. */
+  readonly state: StateBackend | undefined
   /** Empties the credential caches (one user's entries, or all) here and, with `state`, on every other instance. */
   flushCache(user?: string): CacheFlushResult
   /** Starts providers and groups, then listens. Resolves with the bound address. */
@@ -66,19 +66,24 @@ export interface GatehouseOptions {
   logger?: Logger
   /** Extra targets by group name (daemon groups), provided by the supervisor. */
   groupTargets?: Map<string, Target>
-  /** The daemon groups, when configured: their provider modules join the registry by group name. */
-  supervisor?: Supervisor
+  /**
+   * The daemon groups, when configured: their provider modules join the registry by group name.
+   * The Supervisor running them, or a front worker's RemoteGroups (src/cluster/remote-groups.ts).
+   */
+  supervisor?: GroupSource
   /** Counts requests, auth outcomes and provider call latency (src/metrics). */
   metrics?: GatewayMetrics
   /** The nonce manager of the instance a configuration reload replaces (same digest settings): outstanding nonces stay valid. */
   nonces?: NonceManager
+  /** Stands in for each configured provider when its threads run elsewhere (a front worker's, in the primary). */
+  hostedProviders?: RegistryOptions['hosted']
   /** Where sessions live; a configuration reload hands the running one over so sessions survive it. */
   sessionStore?: SessionStore
   /**
    * The shared state, started, when `state:` is configured (the gateway keeps one across
    * reloads). Without it and with `state:`, the instance opens its own and closes it on release.
    */
-  state?: SharedState
+  state?: StateBackend
 }
 
 export async function createGatehouse(config: Config, opts: GatehouseOptions = {}): Promise<Gatehouse> {
@@ -112,7 +117,8 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
   // One matcher (and its memo) for the forwarding headers, the throttle and the sidecar.
   const trusted = new TrustedProxies(config.trustedProxies)
   const ownState = opts.state === undefined && config.state !== undefined
-  const state = opts.state ?? (config.state ? await openSharedState(config.state, log) : undefined)
+  const state: StateBackend | undefined =
+    opts.state ?? (config.state ? await openSharedState(config.state, log) : undefined)
   if (ownState) await state!.start()
   const deps: VerifierDeps = {
     nonces: opts.nonces ?? new NonceManager({ secret, ttlMs: config.digest.nonceTtlMs }),
@@ -123,7 +129,7 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
       ? { throttle: { throttle: createThrottle(config, log, state), trustedProxies: trusted } }
       : {}),
   }
-  const providers = new ProviderRegistry(config, log)
+  const providers = new ProviderRegistry(config, log, opts.hostedProviders ? { hosted: opts.hostedProviders } : {})
   for (const g of Object.values(config.groups)) {
     if (g.provider && opts.supervisor) {
       const limits = {
@@ -370,7 +376,7 @@ function routeLabel(request: FastifyRequest): string {
 }
 
 /** ioredis (about 10 MB once loaded) is loaded only when `state:` is configured. */
-export async function openSharedState(config: NonNullable<Config['state']>, log: Logger): Promise<SharedState> {
+export async function openSharedState(config: NonNullable<Config['state']>, log: Logger): Promise<StateBackend> {
   const { SharedState } = await import('./state/shared-state.js')
   return new SharedState(config, log)
 }
@@ -380,7 +386,7 @@ export async function openSharedState(config: NonNullable<Config['state']>, log:
  * flushed, and entirely after a disconnect (what was said meanwhile is lost). Returns the undo.
  */
 function followSharedState(
-  state: SharedState,
+  state: StateBackend,
   deps: VerifierDeps,
   log: Logger,
   sessions: FormSessions | undefined,
@@ -417,7 +423,7 @@ function followSharedState(
   }
 }
 
-function createThrottle(config: Config, log: Logger, state: SharedState | undefined): LoginThrottle {
+function createThrottle(config: Config, log: Logger, state: StateBackend | undefined): LoginThrottle {
   const t = config.throttle
   const throttle = loginThrottleFrom(t, state?.throttleStore(t))
   throttle.on('lockout', (e) => {

@@ -32,6 +32,10 @@ export interface FrontSpec {
   /** A whole configuration instead of the benchmark's (bench/load.ts), relative to `baseDir`. */
   config?: unknown
   baseDir?: string
+  /** `workers:` of the front (absent: 1, the front in the gatehouse process). */
+  workers?: number
+  /** `state.redis` of the front (absent: the state is the gatehouse's own). */
+  redis?: string
 }
 
 export const REALM = 'Bench'
@@ -138,6 +142,13 @@ export function benchConfig(spec: FrontSpec): unknown {
     ],
     digest: { secret: DIGEST_SECRET },
     log: { level: spec.logLevel },
+    ...(spec.workers !== undefined ? { workers: spec.workers } : {}),
+    // A store in another process answers the throttle asynchronously: every connection is one
+    // client address here, so its in-flight budget must exceed the connections.
+    ...(spec.workers !== undefined || spec.redis !== undefined
+      ? { throttle: { perAddress: { maxFailures: 256 } } }
+      : {}),
+    ...(spec.redis !== undefined ? { state: { redis: spec.redis, prefix: 'gatehouse:bench:' } } : {}),
   }
 }
 
@@ -146,8 +157,8 @@ async function main(): Promise<void> {
   const baseDir = fileURLToPath(new URL('..', import.meta.url))
   const root = spec.source ? '../../src/' : '../../dist/src/'
   const { parseConfig } = (await import(
-    new URL(`${root}config.js`, import.meta.url).href
-  )) as typeof import('../../src/config.js')
+    new URL(`${root}config/parse.js`, import.meta.url).href
+  )) as typeof import('../../src/config/parse.js')
   const { runGateway } = (await import(
     new URL(`${root}gateway.js`, import.meta.url).href
   )) as typeof import('../../src/gateway.js')
@@ -156,7 +167,9 @@ async function main(): Promise<void> {
   const daemons = (gw.supervisor?.status() ?? []).flatMap((g) =>
     g.processes.map((p) => ({ group: g.name, pid: p.pid })),
   )
-  process.stderr.write(`BENCH-READY ${JSON.stringify({ url: gw.address, daemons })}\n`)
+  // With workers, the front is this process and its workers: their CPU is the front's.
+  const fronts = [process.pid, ...gw.workers().map((w) => w.pid)]
+  process.stderr.write(`BENCH-READY ${JSON.stringify({ url: gw.address, daemons, fronts })}\n`)
   process.exit(await gw.untilStopped())
 }
 

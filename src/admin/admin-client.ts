@@ -7,7 +7,7 @@ import { request as httpRequest } from 'node:http'
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { errors } from '../errors.js'
-import type { AdminConfig } from '../config-types.js'
+import type { AdminConfig } from '../config/types.js'
 
 export interface AdminTarget {
   /** For messages: http://host:port or unix:PATH. */
@@ -31,7 +31,7 @@ export async function adminTarget(flags: AdminTargetFlags, env: NodeJS.ProcessEn
   if (flags.admin !== undefined) {
     target = parseAdminFlag(flags.admin)
   } else {
-    const { loadConfigFile } = await import('../config-file.js')
+    const { loadConfigFile } = await import('../config/load-file.js')
     const file = flags.config ?? 'gatehouse.yaml'
     const config = await loadConfigFile(file)
     if (config.admin === undefined)

@@ -15,8 +15,8 @@
 import { readFileSync } from 'node:fs'
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
-import type { AdminConfig } from '../config-types.js'
-import { isLoopback } from '../config-admin.js'
+import type { AdminConfig } from '../config/types.js'
+import { isLoopback } from '../config/admin.js'
 import { errors } from '../errors.js'
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js'
 import type { CacheFlushResult } from '../auth/cache-flush.js'
@@ -36,8 +36,8 @@ export interface ReloadResult {
 
 /** What the admin interface can see and do; the running gateway implements it. */
 export interface AdminControl {
-  readonly metrics: GatewayMetrics
-  status(): StatusReport
+  readonly metrics: Pick<GatewayMetrics, 'contentType' | 'text'>
+  status(): StatusReport | Promise<StatusReport>
   readiness(): { ready: boolean; problems: string[] }
   /** Undefined for an unknown group; false when the new processes failed (the old ones keep serving). */
   restartGroup(name: string): Promise<boolean | undefined>
@@ -103,10 +103,10 @@ export async function startAdmin(config: AdminConfig, control: AdminControl, log
       .header('content-security-policy', STATUS_PAGE_CSP)
       .header('referrer-policy', 'no-referrer')
       .type('text/html; charset=utf-8')
-      .send(statusPage(control.status())),
+      .send(statusPage(await control.status())),
   )
   app.get('/status.json', async (_req, reply) =>
-    reply.type('application/json; charset=utf-8').send(JSON.stringify(control.status())),
+    reply.type('application/json; charset=utf-8').send(JSON.stringify(await control.status())),
   )
   app.post('/groups/:name/restart', async (request: FastifyRequest<{ Params: { name: string } }>, reply) => {
     const ok = await control.restartGroup(request.params.name)

@@ -6,48 +6,40 @@
  *     new settings (a failure keeps the old processes and settings); unchanged groups are
  *     not touched;
  *  2. a new front (routes, providers, credential caches, sidecar) is built and started beside
- *     the old one; if it fails, the old front keeps serving and the groups added are stopped;
+ *     the old one (with front workers: a new set of workers); if it fails, the old front keeps
+ *     serving and the groups added are stopped;
  *  3. new requests go to the new front; the old one finishes its requests, then its providers
  *     close; groups removed are drained and stopped after that.
  *
- * Not applied (reported as needing a restart): listen, admin, limits and state, and adding the first
+ * Not applied (reported as needing a restart): listen, admin, limits, state and workers, and adding the first
  * daemon groups to a gateway started without any. Digest nonces stay valid when the digest
  * settings did not change.
  */
 import type { Logger } from 'pino'
-import type { Config, GroupConfig } from '../config-types.js'
+import type { Config, GroupConfig } from '../config/types.js'
 import type { Supervisor } from '../daemon/supervisor.js'
-import type { Gatehouse } from '../server.js'
-import type { NonceManager } from '../auth/nonce.js'
-import type { FrontSwitch } from './front-switch.js'
 import type { ReloadResult } from './admin-server.js'
-
-export interface LiveFront {
-  config: Config
-  gatehouse: Gatehouse
-}
 
 export interface ReloadDeps {
   log: Logger
   supervisor: Supervisor | undefined
-  front: FrontSwitch
-  /** The front that owns the listening socket: replaced, it is released, never closed. */
-  shell: Gatehouse
-  /** Builds and readies (providers started, not listening) a front for `config`. */
-  build(config: Config, nonces: NonceManager | undefined): Promise<Gatehouse>
-  /** How long a replaced front may take to finish its requests before its providers close anyway. */
-  drainTimeoutMs: number
+  /**
+   * Starts the front (or front workers) for `next` beside the running one and sends new requests
+   * to it; rejects, the running front untouched, if it cannot start. Resolves with the old
+   * front's retirement (its requests finished, its providers closed).
+   */
+  swapFront(next: Config, prev: Config): Promise<{ retired: Promise<void> }>
 }
 
-const RESTART_KEYS = ['listen', 'admin', 'limits', 'state'] as const
+const RESTART_KEYS = ['listen', 'admin', 'limits', 'state', 'workers'] as const
 
+/** Applies `next` over the running `prev`; resolves with the configuration now running and the outcome. */
 export async function applyConfig(
-  current: LiveFront,
+  prev: Config,
   next: Config,
   deps: ReloadDeps,
-): Promise<{ live: LiveFront; result: ReloadResult }> {
+): Promise<{ config: Config; result: ReloadResult }> {
   const { log, supervisor } = deps
-  const prev = current.config
   const restartNeeded = RESTART_KEYS.filter(
     (k) => !same((prev as unknown as Record<string, unknown>)[k], (next as unknown as Record<string, unknown>)[k]),
   ).map((k) => `${k} changed: restart the gateway to apply it`)
@@ -60,7 +52,7 @@ export async function applyConfig(
   const plan = planGroups(prev.groups, next.groups)
   if (supervisor === undefined && plan.added.length > 0) {
     restartNeeded.push('groups added to a gateway started without daemon groups: restart the gateway to start them')
-    return { live: current, result: failed('nothing applied', changes, restartNeeded) }
+    return { config: prev, result: failed('nothing applied', changes, restartNeeded) }
   }
   const started: string[] = []
   try {
@@ -72,7 +64,7 @@ export async function applyConfig(
   } catch (err) {
     await Promise.all(started.map((name) => supervisor!.remove(name)))
     return {
-      live: current,
+      config: prev,
       result: failed(
         `group ${plan.added[started.length]!.name} did not start: ${message(err)}; nothing applied`,
         changes,
@@ -91,29 +83,25 @@ export async function applyConfig(
     }
   }
   const running = runningConfig(prev, next, keptGroups)
+  const ok = groupFailures.length === 0
+  const outcome = (): ReloadResult => ({
+    ok,
+    summary: summarize(ok, changes, groupFailures),
+    changes: [...changes, ...groupFailures],
+    restartNeeded,
+  })
 
   const frontChanged =
     plan.added.length + plan.changed.length + plan.removed.length > 0 || !same(frontPart(prev), frontPart(next))
-  if (!frontChanged) {
-    const ok = groupFailures.length === 0
-    return {
-      live: { config: running, gatehouse: current.gatehouse },
-      result: {
-        ok,
-        summary: summarize(ok, changes, groupFailures),
-        changes: [...changes, ...groupFailures],
-        restartNeeded,
-      },
-    }
-  }
+  if (!frontChanged) return { config: running, result: outcome() }
 
-  let fresh: Gatehouse
+  let retired: Promise<void>
   try {
-    fresh = await deps.build(next, same(prev.digest, next.digest) ? current.gatehouse.deps.nonces : undefined)
+    ;({ retired } = await deps.swapFront(next, prev))
   } catch (err) {
     await Promise.all(started.map((name) => supervisor!.remove(name)))
     return {
-      live: current,
+      config: prev,
       result: failed(
         `the new routes and providers did not start: ${message(err)}; the running ones keep serving`,
         [...changes, ...groupFailures],
@@ -121,20 +109,14 @@ export async function applyConfig(
       ),
     }
   }
-  deps.front.use(fresh, fresh.app.server)
   changes.push('routes and providers rebuilt (credential cache emptied)')
   for (const name of plan.removed) changes.push(`group ${name}: removed (draining)`)
-  void retire(current.gatehouse, plan.removed, deps)
-  const ok = groupFailures.length === 0
-  return {
-    live: { config: running, gatehouse: fresh },
-    result: {
-      ok,
-      summary: summarize(ok, changes, groupFailures),
-      changes: [...changes, ...groupFailures],
-      restartNeeded,
-    },
-  }
+  // Removed groups stop once the old front no longer sends them anything.
+  void retired.then(
+    () => Promise.all(plan.removed.map((name) => supervisor?.remove(name))),
+    (err: unknown) => log.error({ err: message(err) }, 'closing the replaced front failed'),
+  )
+  return { config: running, result: outcome() }
 }
 
 /**
@@ -157,22 +139,6 @@ function runningConfig(prev: Config, next: Config, keptGroups: string[]): Config
     running.groups = groups
   }
   return running as unknown as Config
-}
-
-async function retire(old: Gatehouse, removedGroups: string[], deps: ReloadDeps): Promise<void> {
-  const drained = await deps.front.drained(old, deps.drainTimeoutMs)
-  if (!drained)
-    deps.log.warn(
-      { timeoutMs: deps.drainTimeoutMs },
-      'replaced front still had requests in flight; closing its providers anyway',
-    )
-  try {
-    if (old === deps.shell) await old.release()
-    else await old.close()
-    await Promise.all(removedGroups.map((name) => deps.supervisor?.remove(name)))
-  } catch (err) {
-    deps.log.error({ err: message(err) }, 'closing the replaced front failed')
-  }
 }
 
 interface GroupPlan {

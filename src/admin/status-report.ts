@@ -62,6 +62,15 @@ export interface StatusReport {
   activity?: Activity
   /** Lockouts in force now; null when login throttling is off. */
   lockouts?: Lockout[] | null
+  /** With front workers (`workers:` above 1): each one; rssBytes above is then the primary's and theirs together. */
+  workers?: WorkerReport[]
+}
+
+export interface WorkerReport {
+  index: number
+  pid: number
+  since: string
+  rssBytes: number | null
 }
 
 export interface StatusInputs {

@@ -7,8 +7,10 @@
  */
 import { digestOf } from './one-shot-hash.js'
 import { decodeHeaderOctets, MAX_AUTHORIZATION_LENGTH, parseAuthParams, quoteOctets } from './auth-header.js'
+import type { DigestAlgorithmName } from '../config/types.js'
 
-export type DigestAlgorithmName = 'MD5' | 'MD5-sess' | 'SHA-256' | 'SHA-256-sess' | 'SHA-512-256' | 'SHA-512-256-sess'
+// The names are the configuration's (routes[].auth.algorithms): config sits below auth.
+export type { DigestAlgorithmName }
 export type DigestBaseAlgorithm = 'MD5' | 'SHA-256' | 'SHA-512-256'
 export type DigestQop = 'auth' | 'auth-int'
 

@@ -2,7 +2,7 @@
  * A route's authentication policy, ready for the request path: the provider chain resolved
  * to instances, the header names of its mode (origin or proxy), a stable id for cache keys.
  */
-import type { AuthConfig, RequireConfig } from '../config-types.js'
+import type { AuthConfig, RequireConfig } from '../config/types.js'
 import type { NamedProvider } from './provider-chain.js'
 
 export interface AuthPolicy {

@@ -8,8 +8,7 @@ import { errors } from '../errors.js'
 import { computeHA1 } from './digest.js'
 import { safeEqual } from './compare.js'
 import { RESULT_RULES, describeValue } from '../providers/result-rules.js'
-import type { ProviderMethodName } from '../ipc/protocol.js'
-import type { AuthContext, DigestAlgorithm, Provider } from '../providers/contract.js'
+import type { AuthContext, DigestAlgorithm, Provider, ProviderMethodName } from '../providers/contract.js'
 
 export interface NamedProvider {
   readonly name: string

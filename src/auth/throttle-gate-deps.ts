@@ -2,7 +2,7 @@
  * What the throttle gate needs, as a type of its own: VerifierDeps carries it and throttle-gate.ts
  * calls the verifier, so keeping it in either file would make the two import each other.
  */
-import type { AddressMatcher } from '../proxy/trusted-proxies.js'
+import type { AddressMatcher } from './address-matcher.js'
 import type { LoginThrottle } from './throttle.js'
 
 export interface ThrottleGate {

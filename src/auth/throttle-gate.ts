@@ -7,7 +7,7 @@
  * user): a missing, malformed or stale credential guesses nothing. A credential-cache hit asks
  * no provider and is let through an address lockout (LoginThrottle.checkCached says when).
  */
-import type { AddressMatcher } from '../proxy/trusted-proxies.js'
+import type { AddressMatcher } from './address-matcher.js'
 import type { AuthPolicy } from './policy.js'
 import type { AttemptResult, BeginDecision, ThrottleScope } from './throttle.js'
 import type { CredentialCache } from './credential-cache.js'

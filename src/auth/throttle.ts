@@ -19,7 +19,7 @@
  * because next to cache hits that pass, a refusal tells the client "not the cached password".
  * The trade-offs are written down in docs/security.md.
  */
-import type { ThrottleConfig } from '../config-types.js'
+import type { ThrottleConfig } from '../config/types.js'
 import { EventEmitter } from 'node:events'
 import { isIP } from 'node:net'
 import {

@@ -96,7 +96,7 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
 
 /** The database of the sqlite provider NAME (or the only one) in a configuration file. */
 async function sqliteDatabaseOf(providerName?: string, configPath?: string): Promise<string> {
-  const { loadConfigFile } = await import('../config-file.js')
+  const { loadConfigFile } = await import('../config/load-file.js')
   const config = await loadConfigFile(configPath ?? 'gatehouse.yaml')
   const sqlite = Object.values(config.providers).filter(
     (p) => p.type === 'sqlite' && (providerName === undefined || p.name === providerName),

@@ -4,7 +4,7 @@
  * no such file or directory, open …`) say what the system refused, not which line of the
  * configuration asked for it.
  */
-import type { Config } from '../config-types.js'
+import type { Config } from '../config/types.js'
 import { isGatehouseError } from '../errors.js'
 
 type SystemError = Error & { code?: string; syscall?: string; path?: string; address?: string; port?: number }

@@ -5,7 +5,7 @@
  * `cluster.Worker` (or ChildProcess). Messages that are not ours (Node's own cluster messages,
  * anything without the `gh` mark) are left alone.
  */
-import { errors } from '../errors.js'
+import { errors, GatehouseError } from '../errors.js'
 
 /** What Node's IPC endpoints have in common: process (in a child), ChildProcess, cluster.Worker. */
 export interface IpcEndpoint {
@@ -24,8 +24,8 @@ interface Envelope {
   id?: number
   re?: number
   body?: unknown
-  /** A failed request: the error's code and message. */
-  err?: { code: string; message: string }
+  /** A failed request: the error's code, message and (a GatehouseError's) HTTP status. */
+  err?: { code: string; message: string; statusCode?: number }
 }
 
 export type RequestHandler = (body: unknown) => unknown
@@ -138,7 +138,7 @@ export class Channel {
     if (m.re !== undefined) {
       const p = this.#settle(m.re)
       if (p === undefined) return
-      if (m.err) p.reject(Object.assign(new Error(m.err.message), { code: m.err.code }))
+      if (m.err) p.reject(revive(m.err))
       else p.resolve(m.body)
       return
     }
@@ -157,12 +157,23 @@ export class Channel {
       const reply = await handler(body)
       this.#post({ gh: 1, re: id, body: reply })
     } catch (err) {
-      const e = err as Error & { code?: unknown }
+      const e = err as Error & { code?: unknown; statusCode?: unknown }
       this.#post({
         gh: 1,
         re: id,
-        err: { code: typeof e.code === 'string' ? e.code : 'GH_ERR_INTERNAL', message: String(e.message) },
+        err: {
+          code: typeof e.code === 'string' ? e.code : 'GH_ERR_INTERNAL',
+          message: String(e.message),
+          ...(typeof e.statusCode === 'number' ? { statusCode: e.statusCode } : {}),
+        },
       })
     }
   }
+}
+
+/** A GatehouseError sent back stays one (its code and status decide the answer); anything else is an Error with a code. */
+function revive(err: NonNullable<Envelope['err']>): Error {
+  if (err.code.startsWith('GH_ERR_') && typeof err.statusCode === 'number')
+    return new GatehouseError(err.code, err.statusCode, err.message)
+  return Object.assign(new Error(err.message), { code: err.code })
 }

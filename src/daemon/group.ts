@@ -1,17 +1,20 @@
 /**
- * One daemon process group: N processes of one app, least-outstanding balancing with a
- * per-process concurrency limit, a bounded wait queue, crash respawn with backoff, recycling
- * (maxRequests, inactivityTimeout), stuck-request kills, and rolling reload on touch.
+ * One daemon process group: N processes of one app, crash respawn with backoff, recycling
+ * (maxRequests, inactivityTimeout), stuck-request kills, autoscaling and rolling reload on
+ * touch. Requests go out through a Dispatcher (src/daemon/dispatch.ts); front workers that
+ * dispatch to these processes themselves report back through RemoteDispatchNotes.
  */
 import { randomBytes } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import type { Logger } from 'pino'
-import type { GroupConfig } from '../config-types.js'
-import { errors, type GatehouseError } from '../errors.js'
+import type { GroupConfig } from '../config/types.js'
+import { errors } from '../errors.js'
 import type { AbortLike } from '../ipc/abort.js'
-import { isNotAccepted, type ResponseStart } from '../ipc/client.js'
-import type { GatewayInfo, ProviderMethodName } from '../ipc/protocol.js'
+import type { ResponseStart } from '../ipc/client.js'
+import type { ProviderMethodName } from '../ipc/protocol.js'
 import { socketPath } from '../ipc/socket-path.js'
+import { Dispatcher, type RequestHeadInput, type RetryableError } from './dispatch.js'
+import type { GroupTable, RemoteDispatchNotes, TableProcess } from './group-table.js'
 import { Reloader, type ReloadTarget } from './reload.js'
 import { Autoscaler, scaleLimits } from './autoscale.js'
 import { buildSpawnSpec, type SpawnSpec } from './spawn-spec.js'
@@ -19,16 +22,7 @@ import { TouchWatcher } from './touch-watcher.js'
 import { WorkerProcess, type ExitInfo, type ProcessStatus } from './worker-process.js'
 
 export type { ResponseStart } from '../ipc/client.js'
-
-export interface RequestHeadInput {
-  method: string
-  url: string
-  headers: Record<string, string | string[]>
-  /** The client's address, seen by the app as req.socket.remoteAddress. */
-  remoteAddress?: string
-  /** For WSGI groups: SCRIPT_NAME, REMOTE_USER and the rest of the environ the head lacks. */
-  gateway?: GatewayInfo
-}
+export type { RequestHeadInput, RetryableError } from './dispatch.js'
 
 export interface GroupHandle {
   readonly name: string
@@ -66,9 +60,6 @@ export interface GroupStatus {
   lastReload?: { at: number; reason: string } | null
 }
 
-/** A 503 carries how many seconds the client should wait before retrying. */
-export type RetryableError = GatehouseError & { retryAfter: number }
-
 export interface GroupOptions {
   index: number
   runtimeDir: string
@@ -78,19 +69,16 @@ export interface GroupOptions {
   onReload(reason: string): void
   /** A process's provider module called env.changed(). */
   onChanged(): void
+  /** The process table changed (a process started, became ready, began draining, or ended). */
+  onProcesses?(): void
+  /** Front workers that dispatch to this group's processes stop using one; resolves when their requests on it are over. */
+  drainElsewhere?(seq: number, timeoutMs: number): Promise<void>
 }
 
 const BACKOFF_FIRST_MS = 100
 const BACKOFF_MAX_MS = 5_000
-const MAX_DISPATCH_ATTEMPTS = 3
 
-interface Waiter {
-  resolve(p: WorkerProcess): void
-  reject(err: Error): void
-  timer: NodeJS.Timeout
-}
-
-export class Group implements GroupHandle, ReloadTarget {
+export class Group implements GroupHandle, ReloadTarget, RemoteDispatchNotes {
   #closing: Promise<void> | undefined
   readonly name: string
   /** Replaced by reconfigure() (a configuration reload); read it, do not keep it. */
@@ -100,17 +88,13 @@ export class Group implements GroupHandle, ReloadTarget {
   readonly #retiring = new Set<WorkerProcess>()
   /** A reload's new generation while it starts: not serving yet, and not in #procs. */
   readonly #starting = new Set<WorkerProcess>()
-  #queue: Waiter[] = []
+  readonly #dispatch: Dispatcher<WorkerProcess>
   #generation = 0
   #seq = 0
   #crashes = 0
   #restarts = 0
   #reloads = 0
-  #rr = 0
   #recycled = 0
-  #queueWaits = 0
-  #queueWaitMs = 0
-  #busyRejections = 0
   #lastReload: { at: number; reason: string } | null = null
   readonly #scaler: Autoscaler
   #providerMethods: readonly ProviderMethodName[] | undefined
@@ -129,6 +113,19 @@ export class Group implements GroupHandle, ReloadTarget {
     this.#spec = buildSpawnSpec(config)
     this.#watcher = new TouchWatcher(watchedFiles(config), opts.reloadCheckIntervalMs)
     this.#reloader = new Reloader(this, this.#log)
+    this.#dispatch = new Dispatcher<WorkerProcess>({
+      name: this.name,
+      isOpen: () => this.open,
+      serving: () => this.#procs,
+      draining: () => [...this.#retiring].find((r) => r.state === 'draining'),
+      limits: () => this.config,
+      hasLive: () => this.#procs.some((q) => q.state === 'starting' || q.state === 'ready'),
+      unavailable: () => this.#unavailable(),
+      assigned: (p) => this.#assigned(p, 1),
+      released: (p) => this.#released(p),
+      demand: (allBusy) => this.#scaler.demand(allBusy),
+      stuck: (p, phase) => this.#stuck(p, phase),
+    })
     this.#scaler = new Autoscaler(scaleLimits(config), {
       liveCount: () => this.#procs.filter((p) => p.state === 'starting' || p.state === 'ready').length,
       startingCount: () => this.#procs.filter((p) => p.state === 'starting').length,
@@ -144,6 +141,7 @@ export class Group implements GroupHandle, ReloadTarget {
     this.#procs = await this.spawnGeneration()
     this.#state = 'running'
     for (const p of this.#procs) this.#armIdle(p)
+    this.#changedProcesses()
   }
 
   /**
@@ -174,33 +172,12 @@ export class Group implements GroupHandle, ReloadTarget {
 
   async request(head: RequestHeadInput, body: Readable | null, signal?: AbortLike): Promise<ResponseStart> {
     await this.#noticeTouch()
-    for (let attempt = 1; ; attempt++) {
-      const p = await this.#acquire(signal)
-      try {
-        return await p.connection.request(head, body, {
-          signal,
-          timeoutMs: this.config.requestTimeoutMs,
-          onTimeout: (phase) => this.#stuck(p, phase),
-          onDone: () => this.#release(p, 'request'),
-        })
-      } catch (err) {
-        if (isNotAccepted(err) && attempt < MAX_DISPATCH_ATTEMPTS) continue
-        throw err
-      }
-    }
+    return this.#dispatch.request(head, body, signal)
   }
 
   async call(method: string, args: unknown[], timeoutMs: number): Promise<unknown> {
     await this.#noticeTouch()
-    this.#assertOpen()
-    const p = this.#pick(false) ?? [...this.#retiring].find((r) => r.state === 'draining')
-    if (p === undefined) throw this.#unavailable()
-    p.calls++
-    try {
-      return await p.connection.call(method, args, timeoutMs)
-    } finally {
-      this.#release(p, 'call')
-    }
+    return this.#dispatch.call(method, args, timeoutMs)
   }
 
   providerMethods(): readonly ProviderMethodName[] | undefined {
@@ -223,7 +200,7 @@ export class Group implements GroupHandle, ReloadTarget {
       name: this.name,
       state: this.#state,
       generation: this.#generation,
-      queued: this.#queue.length,
+      queued: this.#dispatch.queued,
       restarts: this.#restarts,
       reloads: this.#reloads,
       processes: [...this.#procs, ...this.#retiring].map((p) => p.status()),
@@ -232,9 +209,9 @@ export class Group implements GroupHandle, ReloadTarget {
       recycled: this.#recycled,
       spawned: this.#scaler.spawned,
       retired: this.#scaler.retired,
-      queueWaits: this.#queueWaits,
-      queueWaitMs: this.#queueWaitMs,
-      busyRejections: this.#busyRejections,
+      queueWaits: this.#dispatch.queueWaits,
+      queueWaitMs: this.#dispatch.queueWaitMs,
+      busyRejections: this.#dispatch.busyRejections,
       lastReload: this.#lastReload,
     }
   }
@@ -256,7 +233,7 @@ export class Group implements GroupHandle, ReloadTarget {
     await Promise.all(
       [...this.#procs, ...this.#retiring].map(async (p) => {
         p.state = 'draining'
-        await p.whenIdle(this.config.gracefulTimeoutMs)
+        await this.#drained(p)
         await p.stop(0)
       }),
     )
@@ -275,10 +252,7 @@ export class Group implements GroupHandle, ReloadTarget {
   #stopAccepting(): void {
     this.#watcher.close()
     this.#scaler.close()
-    for (const w of this.#queue.splice(0)) {
-      clearTimeout(w.timer)
-      w.reject(this.#unavailable())
-    }
+    this.#dispatch.rejectWaiting()
   }
 
   // ── ReloadTarget ─────────────────────────────────────────────────────────────────────────
@@ -320,8 +294,12 @@ export class Group implements GroupHandle, ReloadTarget {
       p.state = p.state === 'dead' ? 'dead' : 'draining'
       this.#retiring.add(p)
     }
-    for (const p of fresh) this.#armIdle(p)
-    this.#pump()
+    for (const p of fresh) {
+      p.generation = this.#generation
+      this.#armIdle(p)
+    }
+    this.#dispatch.pump()
+    this.#changedProcesses()
     this.#opts.onReload(reason)
     return old
   }
@@ -329,11 +307,53 @@ export class Group implements GroupHandle, ReloadTarget {
   async retire(old: WorkerProcess[]): Promise<void> {
     await Promise.all(
       old.map(async (p) => {
-        await p.whenIdle(this.config.gracefulTimeoutMs)
+        await this.#drained(p)
         await p.stop(0)
         this.#retiring.delete(p)
+        this.#changedProcesses()
       }),
     )
+  }
+
+  // ── RemoteDispatchNotes: front workers dispatching to these processes ───────────────────────
+
+  served(seq: number, count: number, busy: boolean): void {
+    const p = this.#procs.find((q) => q.seq === seq)
+    if (p === undefined) return
+    if (count > 0) this.#assigned(p, count)
+    // Busy somewhere: the idle timers stay off until a note says the worker is done with it
+    // (workers repeat the note while busy, so one worker's "done" cannot outlast another's work).
+    if (busy) {
+      clearTimeout(p.idleTimer)
+      this.#scaler.busy(p)
+    } else this.#released(p)
+  }
+
+  demand(): void {
+    if (this.#state === 'running') this.#scaler.demand(true)
+  }
+
+  stuck(seq: number, phase: 'head' | 'body'): void {
+    const p = [...this.#procs, ...this.#retiring].find((q) => q.seq === seq)
+    if (p !== undefined) this.#stuck(p, phase)
+  }
+
+  table(): GroupTable {
+    const entry = (p: WorkerProcess): TableProcess | undefined => {
+      const state = p.state === 'starting' || p.state === 'ready' ? p.state : p.state === 'dead' ? null : 'draining'
+      if (state === null) return undefined
+      return { seq: p.seq, pid: p.pid, socketPath: p.socketPath, state, generation: p.generation }
+    }
+    const providerMethods = this.providerMethods()
+    return {
+      name: this.name,
+      secret: this.#secret.toString('hex'),
+      config: this.config,
+      generation: this.#generation,
+      ...(providerMethods === undefined ? {} : { providerMethods: [...providerMethods] }),
+      retryAfter: this.#retryAfter(),
+      processes: [...this.#procs, ...this.#retiring].flatMap((p) => entry(p) ?? []),
+    }
   }
 
   // ── internals ────────────────────────────────────────────────────────────────────────────
@@ -383,96 +403,30 @@ export class Group implements GroupHandle, ReloadTarget {
     if (!this.open) throw this.#unavailable()
   }
 
-  /** Least outstanding among ready processes below the concurrency limit; ties rotate. */
-  #pick(limit = true): WorkerProcess | undefined {
-    let best: WorkerProcess | undefined
-    const n = this.#procs.length
-    for (let i = 0; i < n; i++) {
-      const p = this.#procs[(this.#rr + i) % n] as WorkerProcess
-      if (p.state !== 'ready' || p.connectionClosed || (limit && p.inflight >= this.config.concurrency)) continue
-      if (best === undefined || p.outstanding < best.outstanding) best = p
-    }
-    this.#rr = (this.#rr + 1) % Math.max(n, 1)
-    return best
-  }
-
-  #acquire(signal?: AbortLike): Promise<WorkerProcess> {
-    this.#assertOpen()
-    const p = this.#pick()
-    this.#scaler.demand(p === undefined || p.outstanding > 0)
-    if (p !== undefined) return Promise.resolve(this.#assign(p))
-    if (!this.#procs.some((q) => q.state === 'starting' || q.state === 'ready'))
-      return Promise.reject(this.#unavailable())
-    const { queueTimeoutMs } = this.config
-    if (queueTimeoutMs <= 0) {
-      this.#busyRejections++
-      return Promise.reject(this.#busy())
-    }
-    const queuedAt = Date.now()
-    this.#queueWaits++
-    return new Promise((resolve, reject) => {
-      const waited = (): void => {
-        this.#queueWaitMs += Date.now() - queuedAt
-      }
-      const w: Waiter = {
-        resolve: (q) => {
-          waited()
-          signal?.removeEventListener('abort', onAbort)
-          resolve(q)
-        },
-        reject: (err) => {
-          waited()
-          signal?.removeEventListener('abort', onAbort)
-          reject(err)
-        },
-        timer: setTimeout(() => {
-          this.#busyRejections++
-          this.#dequeue(w, this.#busy())
-        }, queueTimeoutMs),
-      }
-      const onAbort = (): void => this.#dequeue(w, Object.assign(new Error('request aborted'), { name: 'AbortError' }))
-      signal?.addEventListener('abort', onAbort, { once: true })
-      this.#queue.push(w)
-    })
-  }
-
-  #dequeue(w: Waiter, err: Error): void {
-    const i = this.#queue.indexOf(w)
-    if (i === -1) return
-    this.#queue.splice(i, 1)
-    clearTimeout(w.timer)
-    w.reject(err)
-  }
-
-  #assign(p: WorkerProcess): WorkerProcess {
-    p.inflight++
-    p.served++
+  /** `count` requests went to `p` (here, or from a front worker): maxRequests and the idle timers count them. */
+  #assigned(p: WorkerProcess, count: number): void {
+    p.served += count
     clearTimeout(p.idleTimer)
     this.#scaler.busy(p)
     const { maxRequests } = this.config
     if (maxRequests > 0 && p.served >= maxRequests) this.#recycle(p, 'maxRequests')
-    return p
   }
 
-  #pump(): void {
-    while (this.#queue.length > 0) {
-      const p = this.#pick()
-      if (p === undefined) return
-      const w = this.#queue.shift() as Waiter
-      clearTimeout(w.timer)
-      w.resolve(this.#assign(p))
-    }
-  }
-
-  #release(p: WorkerProcess, kind: 'request' | 'call'): void {
-    if (kind === 'request') p.inflight--
-    else p.calls--
-    p.settled()
+  #released(p: WorkerProcess): void {
     if (p.outstanding === 0) {
       this.#armIdle(p)
       this.#scaler.idle(p)
     }
-    this.#pump()
+  }
+
+  /** Resolves once nobody (here or in a front worker) has work on `p`, or after gracefulTimeout. */
+  async #drained(p: WorkerProcess): Promise<void> {
+    const ms = this.config.gracefulTimeoutMs
+    await Promise.all([p.whenIdle(ms), this.#opts.drainElsewhere?.(p.seq, ms)])
+  }
+
+  #changedProcesses(): void {
+    this.#opts.onProcesses?.()
   }
 
   #armIdle(p: WorkerProcess): void {
@@ -498,6 +452,7 @@ export class Group implements GroupHandle, ReloadTarget {
       this.#recycled++
       this.#spawnInto(this.#generation)
     }
+    this.#changedProcesses()
     void this.retire([p])
   }
 
@@ -512,6 +467,7 @@ export class Group implements GroupHandle, ReloadTarget {
     if (i !== -1) this.#procs.splice(i, 1)
     this.#retiring.delete(p)
     this.#scaler.forget(p)
+    this.#changedProcesses()
     if (i === -1 || info.expected || this.#state !== 'running') return
     this.#restarts++
     const delay = info.stuck ? 0 : Math.min(BACKOFF_FIRST_MS * 2 ** this.#crashes++, BACKOFF_MAX_MS)
@@ -526,13 +482,16 @@ export class Group implements GroupHandle, ReloadTarget {
   #spawnInto(generation: number): void {
     if (this.#state !== 'running' || generation !== this.#generation) return
     const p = this.#newProcess()
+    p.generation = generation
     this.#procs.push(p)
+    this.#changedProcesses()
     p.start().then(
       () => {
         this.#crashes = 0
         this.#armIdle(p)
-        this.#pump()
+        this.#dispatch.pump()
         if (p.outstanding === 0) this.#scaler.idle(p)
+        this.#changedProcesses()
       },
       (err: unknown) => {
         this.#log.error({ err: err instanceof Error ? err.message : String(err) }, 'daemon process failed to start')
@@ -541,14 +500,11 @@ export class Group implements GroupHandle, ReloadTarget {
   }
 
   #unavailable(): RetryableError {
-    const retryAfter = Math.max(1, Math.ceil(Math.min(BACKOFF_FIRST_MS * 2 ** this.#crashes, BACKOFF_MAX_MS) / 1000))
-    return Object.assign(errors.GH_ERR_GROUP_UNAVAILABLE(this.name), { retryAfter })
+    return Object.assign(errors.GH_ERR_GROUP_UNAVAILABLE(this.name), { retryAfter: this.#retryAfter() })
   }
 
-  #busy(): RetryableError {
-    return Object.assign(errors.GH_ERR_GROUP_BUSY(this.name, this.config.queueTimeoutMs), {
-      retryAfter: Math.max(1, Math.ceil(this.config.queueTimeoutMs / 1000)),
-    })
+  #retryAfter(): number {
+    return Math.max(1, Math.ceil(Math.min(BACKOFF_FIRST_MS * 2 ** this.#crashes, BACKOFF_MAX_MS) / 1000))
   }
 }
 

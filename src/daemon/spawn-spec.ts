@@ -8,7 +8,8 @@
 import { fileURLToPath } from 'node:url'
 import { dirname, extname, join } from 'node:path'
 import { errors } from '../errors.js'
-import type { GroupConfig } from '../config-types.js'
+import { DEFAULTS } from '../config/defaults.js'
+import type { GroupConfig } from '../config/types.js'
 import type { WorkerKind } from '../ipc/protocol.js'
 import { packageRoot } from '../package-root.js'
 
@@ -48,7 +49,13 @@ export function buildSpawnSpec(group: GroupConfig, frontEnv: NodeJS.ProcessEnv =
     const env = buildEnv(group, frontEnv)
     // The app's print() and tracebacks reach the front's log line by line, not at exit.
     env.PYTHONUNBUFFERED ??= '1'
-    return { kind: 'python', command: group.python ?? 'python3', args: [pythonWorkerPath()], cwd: group.cwd, env }
+    return {
+      kind: 'python',
+      command: group.python ?? DEFAULTS['groups.NAME.python'],
+      args: [pythonWorkerPath()],
+      cwd: group.cwd,
+      env,
+    }
   }
   const self = fileURLToPath(import.meta.url)
   const entry = join(dirname(self), `worker${extname(self)}`)

@@ -2,14 +2,17 @@
  * Owns every daemon group: starts them, hands out GroupHandles, reloads them (one, or all on
  * SIGHUP), reports status, and stops them — close() drains, destroy() kills; both idempotent.
  * Emits 'reload' (name, reason) after a group switched to new processes, so the front can
- * empty the credential cache of that group's provider.
+ * empty the credential cache of that group's provider, and 'processes' (name) whenever what
+ * front workers need to reach a group changed (src/cluster/group-host.ts sends them tables()).
  */
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import type { GroupConfig } from '../config-types.js'
+import type { GroupConfig } from '../config/types.js'
 import { errors } from '../errors.js'
 import { createRuntimeDir, removeRuntimeDir, type RuntimeDir } from '../ipc/socket-path.js'
 import { Group, type GroupHandle, type GroupStatus } from './group.js'
+import type { GroupSource } from './group-source.js'
+import type { DrainElsewhere, GroupTable, RemoteDispatchNotes } from './group-table.js'
 
 export interface SupervisorOptions {
   groups: GroupConfig[]
@@ -28,9 +31,11 @@ export interface SupervisorEvents {
   reload: [name: string, reason: string]
   /** A group's provider module said its data changed (env.changed()). */
   changed: [name: string]
+  /** A group's process table changed, or the group was added, reconfigured or removed. */
+  processes: [name: string]
 }
 
-export class Supervisor extends EventEmitter<SupervisorEvents> {
+export class Supervisor extends EventEmitter<SupervisorEvents> implements GroupSource {
   #state: SupervisorState = 'idle'
   readonly #groups = new Map<string, Group>()
   readonly #log: Logger
@@ -38,6 +43,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   #runtime: RuntimeDir | null = null
   #closing: Promise<void> | null = null
   #nextIndex = 0
+  #drainElsewhere: DrainElsewhere | undefined
 
   constructor(opts: SupervisorOptions) {
     super()
@@ -48,6 +54,26 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   get state(): SupervisorState {
     return this.#state
+  }
+
+  /** Minimum time between two stat() rounds of a group's watched files. */
+  get reloadCheckIntervalMs(): number {
+    return this.#opts.reloadCheckIntervalMs ?? 100
+  }
+
+  /** Every group's process table, for front workers that dispatch to the processes themselves. */
+  tables(): GroupTable[] {
+    return [...this.#groups.values()].map((g) => g.table())
+  }
+
+  /** Where front workers report what they dispatched to group `name`; undefined for no such group. */
+  notes(name: string): RemoteDispatchNotes | undefined {
+    return this.#groups.get(name)
+  }
+
+  /** Set while front workers dispatch: a process is stopped only after they are done with it. */
+  setDrainElsewhere(fn: DrainElsewhere | undefined): void {
+    this.#drainElsewhere = fn
   }
 
   /** Resolves when every group has all its processes ready; on failure stops what started. */
@@ -100,6 +126,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       throw err
     }
     this.#groups.set(config.name, group)
+    this.emit('processes', config.name)
   }
 
   /** A configuration reload changed a group's settings: rolling reload onto them (false: they failed; the old ones stay). */
@@ -115,6 +142,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const g = this.#groups.get(name)
     if (g === undefined) return
     this.#groups.delete(name)
+    this.emit('processes', name)
     await g.close()
   }
 
@@ -135,7 +163,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   #newGroup(config: GroupConfig): Group {
-    return new Group(config, {
+    const group: Group = new Group(config, {
       index: this.#nextIndex++,
       runtimeDir: (this.#runtime as RuntimeDir).path,
       log: this.#log,
@@ -143,7 +171,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       reloadCheckIntervalMs: this.#opts.reloadCheckIntervalMs ?? 100,
       onReload: (reason) => this.emit('reload', config.name, reason),
       onChanged: () => this.emit('changed', config.name),
+      // Only groups the supervisor holds are told about: one that is being added is announced once started.
+      onProcesses: () => {
+        if (this.#groups.get(config.name) === group) this.emit('processes', config.name)
+      },
+      drainElsewhere: (seq, timeoutMs) => this.#drainElsewhere?.(config.name, seq, timeoutMs) ?? Promise.resolve(),
     })
+    return group
   }
 
   async #shutdown(stop: (g: Group) => Promise<void>): Promise<void> {

@@ -21,6 +21,7 @@ import {
 import { removeSocket } from '../ipc/socket-path.js'
 import { childWith, foreignFields } from '../log.js'
 import { OutputRecords } from './output-records.js'
+import type { DispatchSlot } from './dispatch.js'
 import type { SpawnSpec } from './spawn-spec.js'
 
 export type ProcessState = 'starting' | 'ready' | 'draining' | 'stopping' | 'dead'
@@ -57,8 +58,10 @@ export interface ProcessStatus {
   startedAt: number
 }
 
-export class WorkerProcess {
+export class WorkerProcess implements DispatchSlot {
   readonly seq: number
+  /** The group generation this process serves in (a rolling reload starts the next one). */
+  generation = 0
   readonly startedAt = Date.now()
   state: ProcessState = 'starting'
   /** Requests outstanding (bounded by the group's concurrency). */
@@ -105,6 +108,14 @@ export class WorkerProcess {
     if (this.#conn === null)
       throw errors.GH_ERR_IPC_CLOSED(`group ${this.#opts.group} process ${this.seq} has no connection`)
     return this.#conn
+  }
+
+  get socketPath(): string {
+    return this.#opts.init.socketPath
+  }
+
+  get dispatchable(): boolean {
+    return this.state === 'ready' && !this.connectionClosed
   }
 
   get outstanding(): number {

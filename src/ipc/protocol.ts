@@ -10,6 +10,7 @@
  * (init, ready, failed, changed, log, shutdown); see control-channel.ts. docs/protocol.md is the
  * reference a worker in another language is written from.
  */
+import { PROVIDER_METHODS, type ProviderMethodName } from '../providers/contract.js'
 
 export const PROTOCOL_VERSION = 1
 
@@ -93,15 +94,8 @@ export interface CallRequest {
 
 export type CallResult = { ok: true; value: unknown } | { ok: false; code: string; message: string }
 
-/** The provider methods a CALL may name (the Provider contract); a worker reports which it has. */
-export const PROVIDER_METHODS = [
-  'checkPassword',
-  'getRealmHash',
-  'groupsForUser',
-  'allowAccess',
-  'findUserByHash',
-] as const
-export type ProviderMethodName = (typeof PROVIDER_METHODS)[number]
+// The provider methods a CALL may name are the contract's (a worker reports which it has).
+export { PROVIDER_METHODS, type ProviderMethodName }
 
 /** Encodes a frame header for a payload of `payloadBytes`. */
 export function frameHeader(type: FrameType, id: number, payloadBytes: number): Buffer {

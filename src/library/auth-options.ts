@@ -4,16 +4,17 @@
  * a route-like AuthConfig, a nonce manager and the credential caches.
  */
 import { TrustedProxies } from '../proxy/trusted-proxies.js'
-import { parseThrottle, type RawThrottle } from '../config-hardening.js'
+import { parseThrottle, type RawThrottle } from '../config/hardening.js'
 import { loginThrottleFrom } from '../auth/throttle.js'
 import type { ThrottleGate } from '../auth/throttle-gate.js'
 import { randomBytes } from 'node:crypto'
-import type { AuthConfig, Scheme } from '../config-types.js'
+import type { AuthConfig, Scheme } from '../config/types.js'
 import type { DigestAlgorithmName } from '../auth/digest.js'
 import { CredentialCache } from '../auth/credential-cache.js'
 import { NonceManager } from '../auth/nonce.js'
 import type { Identity, VerifierDeps } from '../auth/verifier.js'
 import { errors } from '../errors.js'
+import { DEFAULTS, defaultMs } from '../config/defaults.js'
 
 export type RequireOption = 'valid-user' | { users?: string[]; groups?: string[] }
 
@@ -147,8 +148,8 @@ export function makeCaches(cache: unknown): {
   if (cache !== undefined && cache !== false && (cache === null || typeof cache !== 'object'))
     throw errors.GH_ERR_OPT_INVALID('cache must be false or { ttlMs?, maxEntries? }')
   const c = (cache || {}) as CacheOptions
-  const ttlMs = positive('cache.ttlMs', c.ttlMs, 300_000)
-  const maxEntries = positive('cache.maxEntries', c.maxEntries, 10_000, true)
+  const ttlMs = positive('cache.ttlMs', c.ttlMs, defaultMs('cache.ttl'))
+  const maxEntries = positive('cache.maxEntries', c.maxEntries, DEFAULTS['cache.maxEntries'], true)
   return {
     enabled: cache !== false,
     identities: new CredentialCache<Identity>({ maxEntries, ttlMs }),
@@ -162,7 +163,7 @@ export function makeNonces(secret: unknown, nonceTtlMs: unknown): NonceManager {
     throw errors.GH_ERR_OPT_INVALID('digestSecret must be a string or Buffer of at least 16 bytes')
   return new NonceManager({
     secret: (secret as string | Buffer | undefined) ?? randomBytes(32),
-    ttlMs: positive('nonceTtlMs', nonceTtlMs, 300_000),
+    ttlMs: positive('nonceTtlMs', nonceTtlMs, defaultMs('digest.nonceTtl')),
   })
 }
 

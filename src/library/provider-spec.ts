@@ -5,11 +5,11 @@
  * worker threads (ThreadProvider) so hashing never stalls the app's event loop. Validated
  * synchronously, naming the option; started and closed with the plugin.
  */
-import { builtinProviderOptions } from '../config-schema.js'
+import { builtinProviderOptions } from '../config/schema.js'
 import { resolve } from 'node:path'
 import { errors } from '../errors.js'
 import type { NamedProvider } from '../auth/provider-chain.js'
-import { builtinProviders } from '../config.js'
+import { builtinProviders } from '../config/parse.js'
 import type { Provider, ProviderLog } from '../providers/contract.js'
 import { ThreadProvider } from '../providers/thread-pool.js'
 

@@ -31,7 +31,7 @@ export interface MetricsSources {
   /** Rest given to each threaded provider's threads so far (thread-pool.ts, shareWhenBusy). */
   providerRests?(): Array<{ provider: string; restedMs: number }>
   /** The shared state store (state.redis), when configured: reachable now, and its fallbacks so far. */
-  state?(): { up: boolean; throttleFallbacks: number; nonceUnavailable: number; resyncs: number }
+  state?(): { store: string; up: boolean; throttleFallbacks: number; nonceUnavailable: number; resyncs: number }
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -130,6 +130,28 @@ export class GatewayMetrics {
     this.#sources = sources
   }
 
+  /** The primary of front workers reports them (registered only there). */
+  addWorkerSources(sources: { workers(): number; crashes(): number }): void {
+    const registers = [this.registry]
+    new Gauge({
+      name: 'gatehouse_front_workers',
+      help: 'Front worker processes running (workers:)',
+      registers,
+      collect(this: Gauge) {
+        this.set(sources.workers())
+      },
+    })
+    new Counter({
+      name: 'gatehouse_front_worker_restarts_total',
+      help: 'Front workers started again after an unexpected exit',
+      registers,
+      collect(this: Counter) {
+        this.reset()
+        this.inc(sources.crashes())
+      },
+    })
+  }
+
   /** `route` is the configured route path (or the framework's route pattern), never the raw URL. */
   request(route: string, status: number, seconds: number): void {
     this.#tally.record(route, status, seconds)
@@ -195,18 +217,20 @@ export class GatewayMetrics {
     })
   }
 
-  /** Only with state.redis: a gateway keeping its state in process has no store to report on. */
+  /** Only with state.redis or front workers: a gateway keeping its state in process has no store to report on. */
   #stateMetrics(registers: Registry[]): void {
     const sources = () => this.#sources
     new Gauge({
       name: 'gatehouse_state_store_up',
-      help: 'Whether the shared state store answers, by store (redis): 1 reachable, 0 not (fallbacks apply)',
+      help: 'Whether the shared state store answers, by store (redis, or primary: the primary of front workers): 1 reachable, 0 not (fallbacks apply)',
       labelNames: ['store'],
       registers,
+      // Summed over front workers (the admin listener's view), 1 must mean every worker reaches it.
+      aggregator: 'min',
       collect(this: Gauge<'store'>) {
         this.reset()
         const s = sources().state?.()
-        if (s !== undefined) this.set({ store: 'redis' }, s.up ? 1 : 0)
+        if (s !== undefined) this.set({ store: s.store }, s.up ? 1 : 0)
       },
     })
     new Counter({
@@ -218,8 +242,8 @@ export class GatewayMetrics {
         this.reset()
         const s = sources().state?.()
         if (s === undefined) return
-        this.inc({ store: 'redis', state: 'throttle' }, s.throttleFallbacks)
-        this.inc({ store: 'redis', state: 'nonce_counts' }, s.nonceUnavailable)
+        this.inc({ store: s.store, state: 'throttle' }, s.throttleFallbacks)
+        this.inc({ store: s.store, state: 'nonce_counts' }, s.nonceUnavailable)
       },
     })
     new Counter({
@@ -230,7 +254,7 @@ export class GatewayMetrics {
       collect(this: Counter<'store'>) {
         this.reset()
         const s = sources().state?.()
-        if (s !== undefined) this.inc({ store: 'redis' }, s.resyncs)
+        if (s !== undefined) this.inc({ store: s.store }, s.resyncs)
       },
     })
   }

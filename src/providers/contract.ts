@@ -8,6 +8,16 @@
  */
 export type DigestAlgorithm = 'MD5' | 'SHA-256' | 'SHA-512-256'
 
+/** The contract's methods by name: what a daemon group's CALL may name and a worker reports having. */
+export const PROVIDER_METHODS = [
+  'checkPassword',
+  'getRealmHash',
+  'groupsForUser',
+  'allowAccess',
+  'findUserByHash',
+] as const
+export type ProviderMethodName = (typeof PROVIDER_METHODS)[number]
+
 export interface AuthContext {
   method: string
   path: string

@@ -13,10 +13,8 @@
  *   group down, process died mid-call → GH_ERR_PROVIDER_UNAVAILABLE 503 (Retry-After)
  * Messages name the provider, the method and the kind of failure, never an argument.
  */
-import type { GroupHandle } from '../daemon/group.js'
 import { errors, isGatehouseError, type GatehouseError } from '../errors.js'
-import type { ProviderMethodName } from '../ipc/protocol.js'
-import type { AuthContext, DigestAlgorithm } from './contract.js'
+import type { AuthContext, DigestAlgorithm, ProviderMethodName } from './contract.js'
 import type { ManagedProvider } from './registry.js'
 import { RESULT_RULES, describeValue } from './result-rules.js'
 
@@ -27,6 +25,18 @@ export interface GroupProviderOptions {
   concurrency: number
   /** How long a call over the cap waits for a slot before GH_ERR_PROVIDER_BUSY (>= 0). */
   queueTimeoutMs: number
+}
+
+/**
+ * The daemon group as the provider sees it: calls, the methods its module has, file changes.
+ * The supervisor's GroupHandle (daemon/group.ts) is one; the provider runtime knows no supervisor.
+ */
+export interface ProviderGroup {
+  call(method: string, args: unknown[], timeoutMs: number): Promise<unknown>
+  /** The methods of the group's provider module as its newest ready process reported them. */
+  providerMethods(): readonly ProviderMethodName[] | undefined
+  /** Reloads now if a watched file changed; never rejects. */
+  noticeChanges(): Promise<void>
 }
 
 type State = 'new' | 'ready' | 'closed'
@@ -42,13 +52,13 @@ const RETRY_AFTER_CRASH_S = 1
 
 export class GroupProvider implements ManagedProvider {
   readonly name: string
-  readonly #handle: GroupHandle
+  readonly #handle: ProviderGroup
   readonly #opts: GroupProviderOptions
   #state: State = 'new'
   #inflight = 0
   readonly #waiters: Waiter[] = []
 
-  constructor(name: string, handle: GroupHandle, opts: GroupProviderOptions) {
+  constructor(name: string, handle: ProviderGroup, opts: GroupProviderOptions) {
     if (!Number.isFinite(opts.callTimeoutMs) || opts.callTimeoutMs <= 0)
       throw errors.GH_ERR_OPT_INVALID(
         `groups.${name}.providerTimeout must be more than 0 ms, got ${opts.callTimeoutMs}`,

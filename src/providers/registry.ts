@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import type { Config } from '../config-types.js'
+import type { Config, ProviderConfig } from '../config/types.js'
 import { errors } from '../errors.js'
 import type { NamedProvider } from '../auth/provider-chain.js'
 import type { Provider, ProviderLog } from './contract.js'
@@ -19,6 +19,14 @@ export interface ManagedProvider extends Provider {
   refresh?(): Promise<void>
 }
 
+export interface RegistryOptions {
+  /**
+   * Where the configuration's providers run when not in this process's threads (a front worker's
+   * providers run in the primary): the provider standing for `p` here.
+   */
+  hosted?(p: ProviderConfig): ManagedProvider & { onChanged(listener: (info: { thread: number }) => void): unknown }
+}
+
 export class ProviderRegistry {
   readonly #entries = new Map<string, NamedProvider & { provider: ManagedProvider }>()
   readonly #events = new EventEmitter()
@@ -27,25 +35,27 @@ export class ProviderRegistry {
   #wrap: ((name: string, provider: ManagedProvider) => ManagedProvider) | undefined
   readonly #wrapped = new WeakMap<ManagedProvider, NamedProvider>()
 
-  constructor(config: Config, log: Logger) {
+  constructor(config: Config, log: Logger, opts: RegistryOptions = {}) {
     this.#config = config
     this.#log = log
     for (const p of Object.values(config.providers)) {
       const plog = log.child({ provider: p.name })
-      const provider = new ThreadProvider({
-        name: p.name,
-        specifier: p.module,
-        options: p.options,
-        baseDir: config.baseDir,
-        threads: p.threads,
-        threadsAtStart: p.threadsAtStart,
-        callTimeoutMs: p.callTimeoutMs,
-        concurrency: p.concurrency,
-        queueTimeoutMs: p.queueTimeoutMs,
-        nice: p.nice,
-        shareWhenBusy: p.shareWhenBusy,
-        log: providerLog(plog),
-      })
+      const provider =
+        opts.hosted?.(p) ??
+        new ThreadProvider({
+          name: p.name,
+          specifier: p.module,
+          options: p.options,
+          baseDir: config.baseDir,
+          threads: p.threads,
+          threadsAtStart: p.threadsAtStart,
+          callTimeoutMs: p.callTimeoutMs,
+          concurrency: p.concurrency,
+          queueTimeoutMs: p.queueTimeoutMs,
+          nice: p.nice,
+          shareWhenBusy: p.shareWhenBusy,
+          log: providerLog(plog),
+        })
       // A built-in re-read its file (or a module said so): cached successes may now be wrong.
       provider.onChanged(({ thread }) => this.dataChanged(p.name, { thread }))
       this.#entries.set(p.name, { name: p.name, provider })

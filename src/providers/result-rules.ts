@@ -3,8 +3,7 @@
  * checked twice: in the daemon (so nothing that cannot cross the socket is sent) and in the
  * front (the trust boundary). Anything else is GH_ERR_PROVIDER_BAD_RESULT, a 500.
  */
-import type { DigestAlgorithm } from './contract.js'
-import type { ProviderMethodName } from '../ipc/protocol.js'
+import type { DigestAlgorithm, ProviderMethodName } from './contract.js'
 
 const HEX_LENGTH: Record<DigestAlgorithm, number> = { MD5: 32, 'SHA-256': 64, 'SHA-512-256': 64 }
 

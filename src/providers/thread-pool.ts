@@ -6,13 +6,13 @@
  * to the least busy live thread, each with a timeout; a thread that dies fails its pending calls
  * with GH_ERR_PROVIDER_UNAVAILABLE and is restarted with backoff. Answers are type-checked before anyone trusts them.
  */
-import { availableParallelism } from 'node:os'
 import { extname } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { pinNativeAddons } from './native-addons.js'
 import { errors, GatehouseError } from '../errors.js'
+import { DEFAULTS, defaultMs } from '../config/defaults.js'
 import type { AuthContext, DigestAlgorithm, Provider, ProviderLog } from './contract.js'
 import type { FromHost, HostData, ProviderMethod, ToHost, WireError } from './thread-host.js'
 import { RESULT_RULES, describeValue } from './result-rules.js'
@@ -23,7 +23,7 @@ export interface ThreadProviderOptions {
   specifier: string
   options: Record<string, unknown>
   baseDir: string
-  /** Most threads, default min(2, available CPUs). */
+  /** Most threads, default 2 (`providers.NAME.threads` in src/config/defaults.ts). */
   threads?: number
   /**
    * Threads started by start(), default 1, at most `threads`; the others start when calls wait
@@ -109,9 +109,9 @@ const MAX_REST_MS = 1000
 /** How long into a rest the front must have been below busy for the rest to end early. */
 const MIN_IDLE_EVIDENCE_MS = 50
 /** See ThreadProviderOptions.shareWhenBusy. */
-export const DEFAULT_SHARE_WHEN_BUSY = 0.25
+export const DEFAULT_SHARE_WHEN_BUSY = DEFAULTS['providers.NAME.shareWhenBusy']
 /** Provider threads run below the front's priority unless told otherwise (see ThreadProviderOptions.nice). */
-export const DEFAULT_NICE = 15
+export const DEFAULT_NICE = DEFAULTS['providers.NAME.nice']
 /**
  * The worker's entry and execArgv. From dist: thread-host.js, with the parent's execArgv.
  * From src under tsx: on Node 20 the inherited `--import tsx` registers tsx's hooks on the main
@@ -187,19 +187,19 @@ export class ThreadProvider implements Provider {
   readonly #changedListeners = new Set<(info: { thread: number }) => void>()
 
   constructor(opts: ThreadProviderOptions) {
-    const threads = opts.threads ?? Math.min(2, availableParallelism())
-    const callTimeoutMs = opts.callTimeoutMs ?? 10_000
+    const threads = opts.threads ?? DEFAULTS['providers.NAME.threads']
+    const callTimeoutMs = opts.callTimeoutMs ?? defaultMs('providers.NAME.timeout')
     if (!Number.isInteger(threads) || threads < 1)
       throw errors.GH_ERR_OPT_INVALID(`threads must be a positive integer, got ${String(threads)}`)
     if (!Number.isFinite(callTimeoutMs) || callTimeoutMs <= 0)
       throw errors.GH_ERR_OPT_INVALID(`callTimeoutMs must be a positive number, got ${String(callTimeoutMs)}`)
-    const concurrency = opts.concurrency ?? 1
+    const concurrency = opts.concurrency ?? DEFAULTS['providers.NAME.concurrency']
     const queueTimeoutMs = opts.queueTimeoutMs ?? callTimeoutMs
     if (!Number.isInteger(concurrency) || concurrency < 1)
       throw errors.GH_ERR_OPT_INVALID(`concurrency must be a positive integer, got ${String(concurrency)}`)
     if (!Number.isFinite(queueTimeoutMs) || queueTimeoutMs <= 0)
       throw errors.GH_ERR_OPT_INVALID(`queueTimeoutMs must be a positive number, got ${String(queueTimeoutMs)}`)
-    const threadsAtStart = opts.threadsAtStart ?? 1
+    const threadsAtStart = opts.threadsAtStart ?? DEFAULTS['providers.NAME.threadsAtStart']
     if (!Number.isInteger(threadsAtStart) || threadsAtStart < 1 || threadsAtStart > threads)
       throw errors.GH_ERR_OPT_INVALID(
         `threadsAtStart must be an integer from 1 to threads (${threads}), got ${String(threadsAtStart)}`,

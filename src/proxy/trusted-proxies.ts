@@ -5,25 +5,12 @@
  * (`::ffff:127.0.0.1`), which is how a peer appears when the front listens on `::`.
  */
 import { BlockList, isIP } from 'node:net'
+import type { AddressMatcher } from '../auth/address-matcher.js'
+import { trustedProxyProblem } from '../config/trusted-proxy-entry.js'
 
-/** What the request path asks of it: the `has` of a Set, so tests may still pass a Set. */
-export interface AddressMatcher {
-  has(address: string): boolean
-}
-
-/** Why `entry` is not an address or a CIDR range, or undefined when it is one. */
-export function trustedProxyProblem(entry: string): string | undefined {
-  const slash = entry.indexOf('/')
-  const address = slash === -1 ? entry : entry.slice(0, slash)
-  const family = isIP(address)
-  if (family === 0) return `expected an IP address or a CIDR range (10.0.0.0/8, fd00::/8), got ${JSON.stringify(entry)}`
-  if (slash === -1) return undefined
-  const bits = entry.slice(slash + 1)
-  const max = family === 4 ? 32 : 128
-  if (!/^\d{1,3}$/.test(bits) || Number(bits) > max)
-    return `the prefix length of ${JSON.stringify(entry)} must be 0 to ${max}`
-  return undefined
-}
+// Both live below the proxy (auth and config must not import it); re-exported for its callers.
+export type { AddressMatcher }
+export { trustedProxyProblem }
 
 /** Addresses remembered with their answer; past this many the memo starts over. */
 const MEMO_MAX = 4096

@@ -5,7 +5,7 @@
  * check (sessionFor), and the hook for provider data changes.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { Config, RouteConfig } from '../config-types.js'
+import type { Config, RouteConfig } from '../config/types.js'
 import type { AuthPolicy } from '../auth/policy.js'
 import type { Identity, VerifierDeps } from '../auth/verifier.js'
 import type { AddressMatcher } from '../proxy/trusted-proxies.js'

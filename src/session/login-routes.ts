@@ -8,7 +8,7 @@
  * All answers carry Cache-Control: no-store.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { RouteConfig } from '../config-types.js'
+import type { RouteConfig } from '../config/types.js'
 import type { AuthPolicy } from '../auth/policy.js'
 import type { Identity, VerifierDeps } from '../auth/verifier.js'
 import { verifyThrottled } from '../auth/throttle-gate.js'

@@ -7,7 +7,7 @@
  * request; here it is once per change).
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
-import type { SessionConfig } from '../config-types.js'
+import type { SessionConfig } from '../config/types.js'
 import type { AddressMatcher } from '../proxy/trusted-proxies.js'
 import type { Identity } from '../auth/verifier.js'
 import { cookieValue, setCookie, type CookieAttributes } from './cookies.js'

@@ -4,7 +4,7 @@
  * (error-page.ts); the caller has set Cache-Control: no-store.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { Config } from '../config-types.js'
+import type { Config } from '../config/types.js'
 import type { AuthResult } from '../auth/fastify-auth.js'
 import { refusalOf, type Refusal } from '../auth/refusal.js'
 import type { Identity } from '../auth/verifier.js'

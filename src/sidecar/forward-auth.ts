@@ -16,7 +16,7 @@
  */
 import type { AddressMatcher } from '../proxy/trusted-proxies.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { AuthConfig, Config, RouteConfig } from '../config-types.js'
+import type { AuthConfig, Config, RouteConfig } from '../config/types.js'
 import { challengeHeaders, sendError, sendThrottled } from '../auth/fastify-auth.js'
 import { makePolicy, type AuthPolicy } from '../auth/policy.js'
 import { allowAccessChain } from '../auth/provider-chain.js'

@@ -10,7 +10,7 @@
  *  - none, form alone, another client: 'unauthorized' (401 without a challenge).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { Config, RouteConfig } from '../config-types.js'
+import type { Config, RouteConfig } from '../config/types.js'
 import { sendError } from '../auth/fastify-auth.js'
 import type { AuthPolicy } from '../auth/policy.js'
 import { authorize, type Identity } from '../auth/verifier.js'

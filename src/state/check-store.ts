@@ -3,8 +3,8 @@
  * within state.timeout (at least a second: a check may wait a little longer than a request).
  */
 import { Redis } from 'ioredis'
-import type { Config } from '../config-types.js'
-import type { ConfigProblem } from '../config-check.js'
+import type { Config } from '../config/types.js'
+import type { ConfigProblem } from '../config/check-files.js'
 import { redisOptions, safeAddress } from './redis-connection.js'
 
 export async function checkStateStore(config: Config): Promise<ConfigProblem[]> {

@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events'
 import { Redis, type RedisOptions } from 'ioredis'
 import type { Logger } from 'pino'
-import type { StateConfig } from '../config-types.js'
+import type { StateConfig } from '../config/types.js'
 
 export interface RedisConnectionEvents {
   /** The command connection became ready again after having been lost. */

@@ -8,37 +8,22 @@
 import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import type { StateConfig, ThrottleConfig } from '../config-types.js'
-import type { ThrottleScope } from '../auth/throttle-store.js'
+import type { StateConfig, ThrottleConfig } from '../config/types.js'
+import type { FlushEvent, StateBackend, StateBackendEvents, StateCounters, StateEvent } from './state-backend.js'
 import { RedisConnection } from './redis-connection.js'
 import { RedisThrottleStore } from './redis-throttle-store.js'
 import { RedisNonceCounts } from './nonce-counts.js'
 import { RedisSessionStore } from './redis-session-store.js'
 
-/** What one instance tells the others. */
-export type StateEvent =
-  | { kind: 'lockout'; scope: ThrottleScope; id: string; until: number }
-  /** Cached answers to drop: one provider's, one user's, or (neither) all. */
-  | { kind: 'flush'; provider?: string; user?: string }
+export type { StateCounters, StateEvent }
 
-export interface StateCounters {
-  /** Throttle operations counted in process because Redis could not answer. */
-  throttleFallbacks: number
-  /** Digest checks answered 503 because Redis could not answer. */
-  nonceUnavailable: number
-  /** Times the local caches were emptied because invalidations may have been missed. */
-  resyncs: number
-}
-
-export interface SharedStateEvents {
-  flush: [Extract<StateEvent, { kind: 'flush' }>]
-  resync: []
-}
+export type SharedStateEvents = StateBackendEvents
 
 /** How long start waits for Redis before the instance starts on its fallbacks. */
 const START_WAIT_MS = 2000
 
-export class SharedState extends EventEmitter<SharedStateEvents> {
+export class SharedState extends EventEmitter<SharedStateEvents> implements StateBackend {
+  readonly kind = 'redis'
   readonly connection: RedisConnection
   readonly counters: StateCounters = { throttleFallbacks: 0, nonceUnavailable: 0, resyncs: 0 }
   readonly #config: StateConfig
@@ -145,7 +130,7 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
     ) {
       this.#throttle?.learnLockout(e.scope, e.id, e.until)
     } else if (e.kind === 'flush') {
-      const flush: Extract<StateEvent, { kind: 'flush' }> = { kind: 'flush' }
+      const flush: FlushEvent = { kind: 'flush' }
       if (typeof e.provider === 'string') flush.provider = e.provider
       if (typeof e.user === 'string') flush.user = e.user
       this.emit('flush', flush)

@@ -49,3 +49,31 @@ export function clientResponse(l: DigestLogin): string {
   if (l.qop === undefined) return h(`${ha1}:${l.nonce}:${h(a2)}`)
   return h(`${ha1}:${l.nonce}:${l.nc}:${l.cnonce}:${l.qop}:${h(a2)}`)
 }
+
+/**
+ * The Authorization header a client sends for `uri` after `challenge` (a WWW-Authenticate value
+ * with nonce and opaque), MD5 or the algorithm given, qop=auth.
+ */
+export function digestAuthorization(
+  challenge: string,
+  login: { username: string; password: string; realm: string; uri: string; nc: string; method?: string },
+  algorithm: ClientAlgorithm = 'MD5',
+): string {
+  const nonce = /nonce="([^"]+)"/.exec(challenge)?.[1]
+  const opaque = /opaque="([^"]+)"/.exec(challenge)?.[1]
+  if (nonce === undefined || opaque === undefined) throw new Error(`not a Digest challenge: ${challenge}`)
+  const cnonce = createHash('sha256').update(`${nonce}:${login.nc}`).digest('hex').slice(0, 16)
+  const response = clientResponse({
+    algorithm,
+    username: login.username,
+    realm: login.realm,
+    password: login.password,
+    method: login.method ?? 'GET',
+    uri: login.uri,
+    nonce,
+    qop: 'auth',
+    nc: login.nc,
+    cnonce,
+  })
+  return `Digest username="${login.username}", realm="${login.realm}", nonce="${nonce}", uri="${login.uri}", algorithm=${algorithm}, qop=auth, nc=${login.nc}, cnonce="${cnonce}", response="${response}", opaque="${opaque}"`
+}

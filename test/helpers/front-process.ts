@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     config: Record<string, unknown>
     baseDir: string
   }
-  const { parseConfig } = await import('../../src/config.js')
+  const { parseConfig } = await import('../../src/config/parse.js')
   const { runGateway } = await import('../../src/gateway.js')
   const gw = await runGateway(parseConfig({ listen: { host: '127.0.0.1', port: 0 }, ...config }, { baseDir }))
   const daemons = (gw.supervisor?.status() ?? []).flatMap((g) =>

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import autocannon from 'autocannon'
 import { MULTI_APP, APPS, eventually } from '../fixtures/apps/harness.js'
 import { startGateway, tempDir, type TestGateway } from '../helpers/gateway.js'
-import { parseConfig } from '../../src/config.js'
+import { parseConfig } from '../../src/config/parse.js'
 import { isGatehouseError } from '../../src/errors.js'
 import type { GroupStatus } from '../../src/daemon/group.js'
 

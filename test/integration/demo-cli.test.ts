@@ -89,7 +89,10 @@ test(
     assert.equal(r.statusCode, 200)
     assert.match(await r.body.text(), /logged in as <b class="user">admin<\/b>/)
 
-    const daemons = childrenOf(child.pid!)
+    // The daemons are the children whose environment names the data dir (DATA_DIR); the CLI may
+    // also have tsx's esbuild service as a child, from loading the example's seed.ts.
+    const withDataDir = new Set(processesWithDataDir(dir))
+    const daemons = childrenOf(child.pid!).filter((pid) => withDataDir.has(pid))
     assert.equal(daemons.length, 4, 'two processes for each of the two groups')
     const tree = new Set(descendantsOf(child.pid!))
     assert.ok(daemons.every((d) => tree.has(d)))

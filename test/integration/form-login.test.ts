@@ -515,7 +515,7 @@ describe('configuration reload', () => {
     const bob = new Jar()
     assert.equal((await login(gw.url, alice, 'alice', 'alice-pw')).status, 303)
     assert.equal((await login(gw.url, bob, 'bob', 'bob-pw')).status, 303)
-    const { parseConfig } = await import('../../src/config.js')
+    const { parseConfig } = await import('../../src/config/parse.js')
     assert.equal((await gw.gw.reload('test', parseConfig(raw('./users.htpasswd'), { baseDir: dir }))).ok, true)
     assert.equal(
       (await send(gw.url, '/app/', { headers: HTML, jar: alice })).status,

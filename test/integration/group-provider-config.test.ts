@@ -1,7 +1,7 @@
 /** The configuration keys of group providers: defaults, and errors that name the key path. */
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { parseConfig } from '../../src/config.js'
+import { parseConfig } from '../../src/config/parse.js'
 import { GroupProvider } from '../../src/providers/group-provider.js'
 import type { GroupHandle } from '../../src/daemon/group.js'
 

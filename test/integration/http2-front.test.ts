@@ -18,7 +18,7 @@ import { startGateway, tempDir, type TestGateway } from '../helpers/gateway.js'
 import { haveOpenssl, makeCertificate } from '../helpers/tls-cert.js'
 import { needs } from '../helpers/required-tool.js'
 import { UserStore } from '../../providers/sqlite/store.js'
-import { parseConfig } from '../../src/config.js'
+import { parseConfig } from '../../src/config/parse.js'
 
 const APP = fileURLToPath(new URL('../fixtures/apps/h2-echo.ts', import.meta.url))
 const BASIC = `Basic ${Buffer.from('tess:h2-pw').toString('base64')}`

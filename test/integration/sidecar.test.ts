@@ -367,7 +367,7 @@ describe('trust and unmatched URIs', () => {
 })
 
 test('a sidecar path that is also a route path is a configuration error naming both keys', async () => {
-  const { parseConfig } = await import('../../src/config.js')
+  const { parseConfig } = await import('../../src/config/parse.js')
   assert.throws(
     () => parseConfig({ sidecar: { path: '/auth/' }, routes: [{ path: '/auth' }] }, { baseDir: '/' }),
     /sidecar\.path: \/auth is also the path of routes\[0\]/,

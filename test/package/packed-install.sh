@@ -70,13 +70,14 @@ files=$(wc -l <"$work/files.txt")
 echo "# $(basename "$tarball"): $(stat -c %s "$tarball") bytes, $files files"
 for f in package.json README.md bin/gatehouse.js dist/src/cli/main.js dist/src/index.js dist/src/index.d.ts \
   dist/src/app-helpers.js dist/providers/sqlite/index.js dist/providers/htpasswd/index.js \
-  types/fastify-request.d.ts examples/tracker-with-django-users/gatehouse.yaml src/daemon/python/gatehouse_worker.py; do
+  types/fastify-request.d.ts examples/tracker-with-django-users/gatehouse.yaml examples/tracker-with-django-users/seed.ts \
+  src/daemon/python/gatehouse_worker.py; do
   grep -qxF "$f" "$work/files.txt" || fail "the tarball holds $f"
 done
 ok 'the tarball holds the CLI, the compiled library and providers, the Python worker, the types and the demo'
-unwanted=$(grep -vxF 'src/daemon/python/gatehouse_worker.py' "$work/files.txt" | grep -E '^(test|bench|src|providers|dist/test|dist/bench)/|\.map$|\.test\.' || true)
-[ -z "$unwanted" ] || fail "the tarball holds no tests, bench, src/ or providers/ sources, or source maps; it has: $(echo "$unwanted" | head -n 5 | tr '\n' ' ')"
-ok 'the tarball holds no tests, bench, src/ or providers/ sources, or source maps'
+unwanted=$(grep -vxF 'src/daemon/python/gatehouse_worker.py' "$work/files.txt" | grep -E '^(test|bench|src|providers|dist/test|dist/bench|dist/examples)/|\.map$|\.test\.' || true)
+[ -z "$unwanted" ] || fail "the tarball holds no tests, bench, src/ or providers/ sources, compiled examples or source maps; it has: $(echo "$unwanted" | head -n 5 | tr '\n' ' ')"
+ok 'the tarball holds no tests, bench, src/ or providers/ sources, compiled examples (dist/examples/) or source maps'
 
 # --- A fresh project that installs it --------------------------------------------------------
 mkdir -p "$project"

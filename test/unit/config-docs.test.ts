@@ -1,8 +1,9 @@
-/** docs/configuration.md cannot drift from the schema parseConfig validates against. */
+/** docs/configuration.md cannot drift from the schema parseConfig validates against, nor from the table of defaults. */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { configSchema } from '../../src/config-schema.js'
+import { configSchema } from '../../src/config/schema.js'
+import { DEFAULTS, formatDefault } from '../../src/config/defaults.js'
 
 type Node = { properties?: Record<string, Node>; additionalProperties?: Node | boolean; items?: Node; anyOf?: Node[] }
 
@@ -36,6 +37,24 @@ test('every key documented in docs/configuration.md exists in the schema', () =>
   assert.ok(documented.length > 40)
   assert.deepEqual(
     documented.filter((p) => !paths.has(p)),
+    [],
+  )
+})
+
+test('docs/configuration.md states every default as the table of defaults has it', () => {
+  const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8')
+  const rows = new Map([...doc.matchAll(/^\| `([^`]+)` \| ([^|]*) \|/gm)].map((m) => [m[1]!, m[2]!.trim()]))
+  const wrong = Object.entries(DEFAULTS)
+    .map(([key, value]) => ({ key, table: `\`${formatDefault(value)}\``, docs: rows.get(key) }))
+    .filter((r) => r.docs !== r.table)
+  assert.deepEqual(wrong, [])
+})
+
+test('every key of the table of defaults is a key of the configuration schema', () => {
+  const paths = new Set(keyPaths(configSchema as unknown as Node, '', []))
+  assert.ok(Object.keys(DEFAULTS).length > 60)
+  assert.deepEqual(
+    Object.keys(DEFAULTS).filter((k) => !paths.has(k)),
     [],
   )
 })

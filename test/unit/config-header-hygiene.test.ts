@@ -6,7 +6,7 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { parseConfig } from '../../src/config.js'
+import { parseConfig } from '../../src/config/parse.js'
 import { STRIPPED_REQUEST_HEADERS, strippedHeaderNames } from '../../src/proxy/forward-headers.js'
 
 const parse = (extra: Record<string, unknown>) =>

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseConfig } from '../../src/config.js'
+import { parseConfig } from '../../src/config/parse.js'
 import { LoginPage } from '../../src/session/login-page.js'
 
 const providers = { office: { type: 'htpasswd', file: './u' } }
@@ -124,7 +124,7 @@ test("a login template must hold the form's placeholders; the error names sessio
 })
 
 test("check-config reports a login template without the form's placeholders under session.template", async (t) => {
-  const { checkConfigFiles } = await import('../../src/config-check.js')
+  const { checkConfigFiles } = await import('../../src/config/check-files.js')
   const dir = mkdtempSync(join(tmpdir(), 'gh-tpl-check-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   writeFileSync(join(dir, 'u'), '')

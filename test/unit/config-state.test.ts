@@ -1,7 +1,7 @@
 /** The `state:` section: defaults, the address forms it takes, and errors naming the key. */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { parseConfig } from '../../src/config.js'
+import { parseConfig } from '../../src/config/parse.js'
 import { redisOptions, safeAddress } from '../../src/state/redis-connection.js'
 
 const routes = [{ path: '/', upstream: 'http://127.0.0.1:9000' }]

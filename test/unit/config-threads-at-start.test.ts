@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
-import { parseConfig } from '../../src/config.js'
+import { parseConfig } from '../../src/config/parse.js'
 import { ThreadProvider } from '../../src/providers/thread-pool.js'
 import { isGatehouseError } from '../../src/errors.js'
 

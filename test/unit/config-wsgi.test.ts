@@ -1,7 +1,7 @@
 /** The configuration of WSGI groups (groups.NAME.wsgi and its keys): defaults, and errors that name the key. */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { parseConfig } from '../../src/config.js'
+import { parseConfig } from '../../src/config/parse.js'
 
 function errorOf(groups: Record<string, unknown>): string {
   try {

@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { parse as parseYaml } from 'yaml'
-import { parseConfig, durationMs } from '../../src/config.js'
+import { parseConfig, durationMs } from '../../src/config/parse.js'
 
 const contract = `
 listen: { host: 127.0.0.1, port: 8080 }

@@ -1,9 +1,9 @@
 /** routes[].auth.limitExcept (Apache's <LimitExcept>): its configuration, and the rule as isAuthorized applies it. */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { parseConfig } from '../../src/config.js'
+import { parseConfig } from '../../src/config/parse.js'
 import { isAuthorized } from '../../src/auth/policy.js'
-import type { AuthConfig } from '../../src/config-types.js'
+import type { AuthConfig } from '../../src/config/types.js'
 
 const providers = { office: { type: 'htpasswd', file: './users' } }
 

@@ -12,7 +12,7 @@ import fc from 'fast-check'
 import FindMyWay from 'find-my-way'
 import { appReadings, appRouters, requestTarget, type LeveledRoute as TestRoute } from '../helpers/path-readings.js'
 import { RouteTable } from '../../src/proxy/path-rule.js'
-import { parseConfig } from '../../src/config.js'
+import { parseConfig } from '../../src/config/parse.js'
 import { recoverOriginalRequest } from '../../src/sidecar/original-request.js'
 import type { AddressMatcher } from '../../src/proxy/trusted-proxies.js'
 

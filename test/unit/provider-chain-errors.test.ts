@@ -10,7 +10,7 @@ import { CredentialCache } from '../../src/auth/credential-cache.js'
 import { NonceManager } from '../../src/auth/nonce.js'
 import { makePolicy } from '../../src/auth/policy.js'
 import { verify, type Identity, type VerifierDeps } from '../../src/auth/verifier.js'
-import type { AuthConfig } from '../../src/config-types.js'
+import type { AuthConfig } from '../../src/config/types.js'
 import { errors } from '../../src/errors.js'
 import type { AuthContext, Provider } from '../../src/providers/contract.js'
 

@@ -18,7 +18,7 @@ import type { AuthContext, Provider, ProviderEnv, ProviderLog } from '../../src/
 import { loadProvider } from '../../src/providers/load-module.js'
 import { ThreadProvider } from '../../src/providers/thread-pool.js'
 import { ProviderRegistry } from '../../src/providers/registry.js'
-import { parseConfig } from '../../src/config.js'
+import { parseConfig } from '../../src/config/parse.js'
 import { createLogger } from '../../src/log.js'
 
 const fixtures = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', 'fixtures', 'providers')

@@ -13,7 +13,7 @@ import { makePolicy } from '../../src/auth/policy.js'
 import { LoginThrottle } from '../../src/auth/throttle.js'
 import { verifyThrottled } from '../../src/auth/throttle-gate.js'
 import { verify, type Identity, type VerifierDeps } from '../../src/auth/verifier.js'
-import type { AuthConfig } from '../../src/config-types.js'
+import type { AuthConfig } from '../../src/config/types.js'
 import type { AuthContext, Provider } from '../../src/providers/contract.js'
 import { accessLogger, createLogger, lazyChildLogger } from '../../src/log.js'
 

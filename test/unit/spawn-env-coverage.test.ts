@@ -6,7 +6,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { buildEnv } from '../../src/daemon/spawn-spec.js'
-import type { GroupConfig } from '../../src/config-types.js'
+import type { GroupConfig } from '../../src/config/types.js'
 
 function group(extra: Partial<GroupConfig>): GroupConfig {
   return { name: 'g', cwd: '/srv/g', env: {}, execArgv: [], ...extra } as GroupConfig

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { SqliteChangeWatch, type SqliteChangeWatchOptions } from '../../src/providers/sqlite-change-watch.js'
 import { djangoAuthFingerprint } from '../../providers/django/sqlite-user-source.js'
-import { parseConfig } from '../../src/config.js'
+import { parseConfig } from '../../src/config/parse.js'
 import { tempDir } from '../helpers/gateway.js'
 
 interface Recorded {

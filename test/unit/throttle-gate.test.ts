@@ -12,7 +12,7 @@ import { makePolicy } from '../../src/auth/policy.js'
 import { LoginThrottle, type LoginThrottleOptions } from '../../src/auth/throttle.js'
 import { verifyThrottled, type ThrottleGate } from '../../src/auth/throttle-gate.js'
 import type { Identity, VerifierDeps } from '../../src/auth/verifier.js'
-import type { AuthConfig } from '../../src/config-types.js'
+import type { AuthConfig } from '../../src/config/types.js'
 import type { AuthContext, Provider } from '../../src/providers/contract.js'
 
 const basic = (user: string, password: string): string =>

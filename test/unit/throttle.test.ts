@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { addressKey, LoginThrottle, type LoginThrottleOptions, type LockoutEvent } from '../../src/auth/throttle.js'
 import { inProcess, type SyncLoginThrottle } from '../helpers/sync-throttle.js'
 import { clientAddress, claimedUser } from '../../src/auth/throttle-gate.js'
-import { parseConfig } from '../../src/config.js'
+import { parseConfig } from '../../src/config/parse.js'
 
 function make(over: Partial<LoginThrottleOptions> = {}): { t: SyncLoginThrottle; clock: { now: number } } {
   const clock = { now: 1_000_000 }

@@ -1,5 +1,5 @@
-import { loadConfigFile } from '../../config-file.js'
-import { checkConfigFiles } from '../../config-check.js'
+import { loadConfigFile } from '../../config/load-file.js'
+import { checkConfigFiles } from '../../config/check-files.js'
 import { parseFlags, type CliIO } from '../flags.js'
 import { isGatehouseError } from '../../errors.js'
 

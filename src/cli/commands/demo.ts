@@ -1,24 +1,21 @@
 /**
  * `gatehouse demo` (npm start): the tracker-with-Django-users demo of
  * examples/tracker-with-django-users in one command. Two daemon groups (tracker, accounts)
- * behind the front; the accounts app's provider checks every tracker login. Creates the data
- * dir (default .demo/ at the package root), the Digest nonce secret once, seeds an admin in
- * group staff and a normal user (new random passwords printed at each start), and runs the
- * gateway from the example's gatehouse.yaml. SIGINT/SIGTERM stop everything.
+ * behind the front; the accounts app's provider checks every tracker login. The example's
+ * seed.ts makes the data dir (default .demo/ at the package root), its secrets, an admin in
+ * group staff and a normal user (new random passwords printed at each start); then the gateway
+ * runs from the example's gatehouse.yaml. SIGINT/SIGTERM stop everything.
  */
-import { mkdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { randomBytes } from 'node:crypto'
+import { pathToFileURL } from 'node:url'
 import type { Logger } from 'pino'
 import { parse as parseYaml } from 'yaml'
-import { parseConfig } from '../../config.js'
-import type { Config } from '../../config-types.js'
+import { parseConfig } from '../../config/parse.js'
+import type { Config } from '../../config/types.js'
 import { isGatehouseError } from '../../errors.js'
 import { runGateway, type RunningGateway } from '../../gateway.js'
 import { packageRoot } from '../../package-root.js'
-import { AccountsDb, realmsFromEnv } from '../../../examples/tracker-with-django-users/accounts/db.js'
-import { TrackerDb } from '../../../examples/tracker-with-django-users/tracker/db.js'
-import { ensureSecretFile } from '../../../examples/tracker-with-django-users/lib/data-dir.js'
 import { parseFlags, type CliIO } from '../flags.js'
 
 export interface DemoOptions {
@@ -32,6 +29,7 @@ export interface DemoOptions {
   signals?: boolean
 }
 
+/** A user seed.ts made, with the password it set (examples/tracker-with-django-users/seed.ts). */
 export interface DemoUser {
   name: string
   password: string
@@ -65,56 +63,25 @@ export function loadDemoConfig(dataDir: string, listen: { host: string; port: nu
   return parseConfig(raw, { baseDir: dir })
 }
 
-/** Creates the data dir and secrets; (re)sets the demo users with fresh random passwords. */
-export async function seedDemo(dataDir: string, realms: string[]): Promise<DemoUser[]> {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
-  ensureSecretFile(join(dataDir, 'digest.secret'))
-  ensureSecretFile(join(dataDir, 'csrf.secret'))
-  const users: DemoUser[] = [
-    { name: 'admin', password: randomBytes(12).toString('base64url'), groups: ['staff'] },
-    { name: 'alice', password: randomBytes(12).toString('base64url'), groups: [] },
-  ]
-  const accounts = AccountsDb.open(join(dataDir, 'accounts.sqlite'), { realms })
-  try {
-    for (const u of users) {
-      if (accounts.get(u.name) === undefined) {
-        await accounts.createUser(u.name, u.password, { groups: u.groups })
-      } else {
-        await accounts.setPassword(u.name, u.password)
-        accounts.setActive(u.name, true)
-        for (const g of u.groups) accounts.addToGroup(u.name, g)
-      }
-    }
-  } finally {
-    accounts.close()
-  }
-  const tracker = TrackerDb.open(join(dataDir, 'tracker.sqlite'))
-  try {
-    if (tracker.page('WikiStart') === undefined) {
-      tracker.savePage(
-        'WikiStart',
-        'Welcome to the tracker.\n\nEvery page and ticket records who wrote it: the user gatehouse authenticated against the accounts app ([[Accounts]] are managed at /accounts/ by group staff).\n\nSee ticket #1.',
-        'admin',
-      )
-      tracker.createTicket(
-        'Try the demo',
-        'Comment on this ticket, then close it. Log in as another user and see who did what.',
-        'admin',
-      )
-    }
-  } finally {
-    tracker.close()
-  }
-  return users
+/** What `gatehouse demo` uses of the example's seed.ts (loaded at run time, see loadSeed). */
+interface DemoSeed {
+  seedDemo(dataDir: string, accountsEnv: Record<string, string>): Promise<DemoUser[]>
+}
+
+/**
+ * The example's own code (seed.ts) is TypeScript shipped beside its apps and run through tsx, as
+ * its daemon groups are: importing it here would compile the example into dist/.
+ */
+async function loadSeed(): Promise<DemoSeed> {
+  const { tsImport } = await import('tsx/esm/api')
+  return (await tsImport(pathToFileURL(join(demoExampleDir(), 'seed.ts')).href, import.meta.url)) as DemoSeed
 }
 
 export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
   const dataDir = resolve(opts.dataDir ?? join(packageRoot(), '.demo'))
   const host = opts.host ?? '127.0.0.1'
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
-  ensureSecretFile(join(dataDir, 'digest.secret'))
   const config = loadDemoConfig(dataDir, { host, port: opts.port ?? 8080 })
-  const users = await seedDemo(dataDir, realmsFromEnv(config.groups.accounts?.env ?? {}))
+  const users = await (await loadSeed()).seedDemo(dataDir, config.groups.accounts?.env ?? {})
   const gateway = await runGateway(config, {
     ...(opts.logger ? { logger: opts.logger } : {}),
     signals: opts.signals ?? true,

@@ -3,11 +3,11 @@
  * providers, listens. SIGTERM/SIGINT stop gracefully (a second one stops at once); SIGHUP
  * re-reads the configuration file and applies it (as `gatehouse reload`).
  */
-import { loadConfigFile } from '../../config-file.js'
+import { loadConfigFile } from '../../config/load-file.js'
 import { runGateway } from '../../gateway.js'
 import { parseFlags, type CliIO } from '../flags.js'
 import { isGatehouseError } from '../../errors.js'
-import type { Config } from '../../config-types.js'
+import type { Config } from '../../config/types.js'
 import { explainStartError } from '../start-errors.js'
 
 export async function startCommand(args: string[], io: CliIO): Promise<number> {

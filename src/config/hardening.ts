@@ -1,64 +1,38 @@
 /**
  * The `throttle:` and `limits:` sections of the configuration: defaults filled in, durations in
- * milliseconds. The schema (config-schema.ts) has already checked every key and type.
+ * milliseconds. The schema (schema.ts) has already checked every key and type.
  * Defaults are on the side of a public gateway: throttling on, slowloris timeouts short.
  */
-import type { LimitsConfig, ThrottleConfig, ThrottleRuleConfig } from './config-types.js'
-import { durationMs } from './config-duration.js'
-import { errors } from './errors.js'
+import type { LimitsConfig, ThrottleConfig, ThrottleRuleConfig } from './types.js'
+import { durationMs } from './duration.js'
+import { DEFAULTS, defaultMs } from './defaults.js'
+import { errors } from '../errors.js'
+import type { RawLimits, RawThrottle, RawThrottleRule } from './raw-types.js'
 
-type Duration = number | string
+export type { RawLimits, RawThrottle, RawThrottleRule }
 
-export interface RawThrottleRule {
-  maxFailures?: number
-  window?: Duration
-  lockout?: Duration
-}
-
-export interface RawThrottle {
-  enabled?: boolean
-  window?: Duration
-  lockout?: Duration
-  maxLockout?: Duration
-  delay?: Duration
-  maxDelay?: Duration
-  maxEntries?: number
-  perAddress?: false | RawThrottleRule
-  perUser?: false | RawThrottleRule
-}
-
-export interface RawLimits {
-  maxHeaderSize?: number
-  maxHeaderFields?: number
-  headersTimeout?: Duration
-  requestTimeout?: Duration
-  keepAliveTimeout?: Duration
-  maxConnections?: number
-  maxConcurrentStreams?: number
-  bodyLimit?: number
-}
-
+/** The table's throttle defaults, in milliseconds (src/config/defaults.ts). */
 export const THROTTLE_DEFAULTS = {
-  windowMs: 10 * 60_000,
-  lockoutMs: 5 * 60_000,
-  maxLockoutMs: 60 * 60_000,
-  delayMs: 100,
-  maxDelayMs: 2_000,
-  maxEntries: 10_000,
-  perAddressFailures: 20,
-  perUserFailures: 50,
+  windowMs: defaultMs('throttle.window'),
+  lockoutMs: defaultMs('throttle.lockout'),
+  maxLockoutMs: defaultMs('throttle.maxLockout'),
+  delayMs: defaultMs('throttle.delay'),
+  maxDelayMs: defaultMs('throttle.maxDelay'),
+  maxEntries: DEFAULTS['throttle.maxEntries'],
+  perAddressFailures: DEFAULTS['throttle.perAddress.maxFailures'],
+  perUserFailures: DEFAULTS['throttle.perUser.maxFailures'],
 } as const
 
+/** The table's limits, in milliseconds (src/config/defaults.ts). */
 export const LIMITS_DEFAULTS: LimitsConfig = {
-  maxHeaderSize: 16 * 1024,
-  maxHeaderFields: 100,
-  headersTimeoutMs: 20_000,
-  requestTimeoutMs: 300_000,
-  keepAliveTimeoutMs: 72_000,
-  maxConnections: 10_000,
-  // nginx's http2_max_concurrent_streams is 128, Node's own default unbounded: with maxConnections this caps requests in flight.
-  maxConcurrentStreams: 100,
-  bodyLimit: 0,
+  maxHeaderSize: DEFAULTS['limits.maxHeaderSize'],
+  maxHeaderFields: DEFAULTS['limits.maxHeaderFields'],
+  headersTimeoutMs: defaultMs('limits.headersTimeout'),
+  requestTimeoutMs: defaultMs('limits.requestTimeout'),
+  keepAliveTimeoutMs: defaultMs('limits.keepAliveTimeout'),
+  maxConnections: DEFAULTS['limits.maxConnections'],
+  maxConcurrentStreams: DEFAULTS['limits.maxConcurrentStreams'],
+  bodyLimit: DEFAULTS['limits.bodyLimit'],
 }
 
 export function parseThrottle(raw: RawThrottle | undefined): ThrottleConfig {
@@ -76,7 +50,7 @@ export function parseThrottle(raw: RawThrottle | undefined): ThrottleConfig {
   const perAddress = rule(t.perAddress, THROTTLE_DEFAULTS.perAddressFailures)
   const perUser = rule(t.perUser, THROTTLE_DEFAULTS.perUserFailures)
   return {
-    enabled: t.enabled !== false,
+    enabled: t.enabled ?? DEFAULTS['throttle.enabled'],
     ...(perAddress ? { perAddress } : {}),
     ...(perUser ? { perUser } : {}),
     maxLockoutMs: Math.max(lockoutMs, durationMs(t.maxLockout, THROTTLE_DEFAULTS.maxLockoutMs)),

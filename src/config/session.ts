@@ -4,19 +4,12 @@
  * form login cannot be proxy authentication (a proxy cannot serve a login page of its own).
  */
 import { resolve } from 'node:path'
-import type { RouteConfig, SessionConfig } from './config-types.js'
+import type { RouteConfig, SessionConfig } from './types.js'
+import type { RawSession } from './raw-types.js'
+import { DEFAULTS, defaultMs } from './defaults.js'
 
-export interface RawSession {
-  loginPath?: string
-  logoutPath?: string
-  cookie?: { name?: string; domain?: string }
-  idleTimeout?: number | string
-  lifetime?: number | string
-  template?: string
-}
-
-export const DEFAULT_LOGIN_PATH = '/.gatehouse/login'
-export const DEFAULT_LOGOUT_PATH = '/.gatehouse/logout'
+export const DEFAULT_LOGIN_PATH = DEFAULTS['session.loginPath']
+export const DEFAULT_LOGOUT_PATH = DEFAULTS['session.logoutPath']
 
 export function parseSession(
   raw: RawSession | undefined,
@@ -30,10 +23,10 @@ export function parseSession(
   const config: SessionConfig = {
     loginPath: r.loginPath ?? DEFAULT_LOGIN_PATH,
     logoutPath: r.logoutPath ?? DEFAULT_LOGOUT_PATH,
-    cookieName: r.cookie?.name ?? 'gatehouse_session',
+    cookieName: r.cookie?.name ?? DEFAULTS['session.cookie.name'],
     ...(r.cookie?.domain !== undefined ? { cookieDomain: r.cookie.domain } : {}),
-    idleTimeoutMs: durationMs(r.idleTimeout, 30 * 60_000),
-    lifetimeMs: durationMs(r.lifetime, 12 * 3_600_000),
+    idleTimeoutMs: durationMs(r.idleTimeout, defaultMs('session.idleTimeout')),
+    lifetimeMs: durationMs(r.lifetime, defaultMs('session.lifetime')),
     ...(r.template !== undefined ? { template: resolve(baseDir, r.template) } : {}),
   }
   if (config.loginPath === config.logoutPath)

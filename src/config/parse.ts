@@ -4,30 +4,32 @@
  * names (routes → providers and groups). Every error names the key path and what was expected.
  */
 import { isAbsolute, resolve } from 'node:path'
+import { availableParallelism } from 'node:os'
 import { Ajv, type ErrorObject } from 'ajv'
-import { configSchema } from './config-schema.js'
-import { errors } from './errors.js'
-import type { DigestAlgorithmName } from './auth/digest.js'
-import { parseAdmin, type RawAdmin } from './config-admin.js'
-import { parseSession, type RawSession } from './config-session.js'
-import { DEFAULT_STATE_TIMEOUT_MS, parseState, type RawState } from './config-state.js'
+import { configSchema } from './schema.js'
+import { errors } from '../errors.js'
+import { parseAdmin } from './admin.js'
+import { parseSession } from './session.js'
+import { parseState } from './state.js'
 import type {
   AuthConfig,
   Config,
+  DigestAlgorithmName,
   GroupConfig,
   ProviderConfig,
   RequireConfig,
   RouteConfig,
   Scheme,
   SidecarConfig,
-} from './config-types.js'
-import { parseLimits, parseThrottle, type RawLimits, type RawThrottle } from './config-hardening.js'
-import { durationMs } from './config-duration.js'
-import { DEFAULT_NICE, DEFAULT_SHARE_WHEN_BUSY } from './providers/thread-pool.js'
-import { trustedProxyProblem } from './proxy/trusted-proxies.js'
+} from './types.js'
+import { parseLimits, parseThrottle } from './hardening.js'
+import type { RawAuth, RawConfig, RawGroup, RawProvider, RawRequire, RawRoute, RawSidecar } from './raw-types.js'
+import { durationMs } from './duration.js'
+import { DEFAULTS, defaultMs } from './defaults.js'
+import { trustedProxyProblem } from './trusted-proxy-entry.js'
 
-// Callers read durations through config.ts; config-duration.ts holds the function so that
-// config-hardening.ts can use it without importing config.ts back.
+// Callers read durations through parse.ts; duration.ts holds the function so that
+// hardening.ts can use it without importing parse.ts back.
 export { durationMs }
 
 // verbose: errors carry their schema, whose annotations (x-expected, x-builtin-type) word the messages.
@@ -123,9 +125,9 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
     seen.add(r.path)
   })
   const identityHeaders = {
-    user: doc.identityHeaders?.user ?? 'X-Remote-User',
-    groups: doc.identityHeaders?.groups ?? 'X-Remote-Groups',
-    strip: doc.identityHeaders?.strip ?? [],
+    user: doc.identityHeaders?.user ?? DEFAULTS['identityHeaders.user'],
+    groups: doc.identityHeaders?.groups ?? DEFAULTS['identityHeaders.groups'],
+    strip: doc.identityHeaders?.strip ?? [...DEFAULTS['identityHeaders.strip']],
   }
   identityHeaders.strip.forEach((name, i) => {
     if (MESSAGE_FRAMING.has(name.toLowerCase()))
@@ -141,7 +143,7 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
   const admin = doc.admin ? parseAdmin(doc.admin, baseDir, problems) : undefined
   const session = parseSession(doc.session, routes, sidecar?.path, baseDir, durationMs, problems)
   const state = doc.state
-    ? parseState(doc.state, durationMs(doc.state.timeout, DEFAULT_STATE_TIMEOUT_MS), problems)
+    ? parseState(doc.state, durationMs(doc.state.timeout, defaultMs('state.timeout')), problems)
     : undefined
   // Browsers speak HTTP/2 only over TLS (ALPN); cleartext h2c would also let a client skip the HTTP/1.1 parser's checks by prior knowledge.
   if (doc.listen?.http2 === true && !doc.listen.tls)
@@ -151,9 +153,9 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
   return {
     baseDir,
     listen: {
-      host: doc.listen?.host ?? '127.0.0.1',
-      port: doc.listen?.port ?? 8080,
-      http2: doc.listen?.http2 === true,
+      host: doc.listen?.host ?? DEFAULTS['listen.host'],
+      port: doc.listen?.port ?? DEFAULTS['listen.port'],
+      http2: doc.listen?.http2 ?? DEFAULTS['listen.http2'],
       ...(doc.listen?.tls
         ? { tls: { cert: at('listen.tls.cert')(doc.listen.tls.cert), key: at('listen.tls.key')(doc.listen.tls.key) } }
         : {}),
@@ -162,18 +164,22 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
     groups,
     routes,
     identityHeaders,
-    trustedProxies: doc.trustedProxies ?? [],
+    trustedProxies: doc.trustedProxies ?? [...DEFAULTS.trustedProxies],
     ...(sidecar ? { sidecar } : {}),
     digest: {
       secret: doc.digest?.secret ?? '',
       ...(doc.digest?.secretFile ? { secretFile: resolve(baseDir, doc.digest.secretFile) } : {}),
-      nonceTtlMs: durationMs(doc.digest?.nonceTtl, 300_000),
+      nonceTtlMs: durationMs(doc.digest?.nonceTtl, defaultMs('digest.nonceTtl')),
     },
     session,
-    cache: { maxEntries: doc.cache?.maxEntries ?? 10_000, ttlMs: durationMs(doc.cache?.ttl, 300_000) },
+    cache: {
+      maxEntries: doc.cache?.maxEntries ?? DEFAULTS['cache.maxEntries'],
+      ttlMs: durationMs(doc.cache?.ttl, defaultMs('cache.ttl')),
+    },
     throttle: parseThrottle(doc.throttle),
     limits: parseLimits(doc.limits),
-    log: { level: doc.log?.level ?? 'info' },
+    log: { level: doc.log?.level ?? DEFAULTS['log.level'] },
+    workers: doc.workers === 'auto' ? availableParallelism() : (doc.workers ?? DEFAULTS['workers']),
     ...(admin ? { admin } : {}),
     ...(state ? { state } : {}),
   }
@@ -191,57 +197,59 @@ function parseProvider(name: string, p: RawProvider, baseDir: string, problems: 
     problems.push(`providers.${name}.file: required for type ${type} (the path of the ${type} file)`)
   if ((type === 'sqlite' || type === 'django') && typeof options.database !== 'string')
     problems.push(`providers.${name}.database: required for type ${type} (the path of the SQLite database)`)
-  if (threadsAtStart !== undefined && threadsAtStart > (threads ?? 2))
-    problems.push(`providers.${name}.threadsAtStart: at most threads (${threads ?? 2}), got ${threadsAtStart}`)
+  const threadCount = threads ?? DEFAULTS['providers.NAME.threads']
+  if (threadsAtStart !== undefined && threadsAtStart > threadCount)
+    problems.push(`providers.${name}.threadsAtStart: at most threads (${threadCount}), got ${threadsAtStart}`)
+  const callTimeoutMs = durationMs(timeout, defaultMs('providers.NAME.timeout'))
   return {
     name,
     type,
     module: type === 'module' ? resolve(baseDir, module ?? '') : type,
     options,
-    threads: threads ?? 2,
-    threadsAtStart: Math.min(threadsAtStart ?? 1, threads ?? 2),
-    callTimeoutMs: durationMs(timeout, 10_000),
-    concurrency: concurrency ?? 1,
-    queueTimeoutMs: durationMs(queueTimeout, durationMs(timeout, 10_000)),
-    nice: nice ?? DEFAULT_NICE,
-    shareWhenBusy: shareWhenBusy ?? DEFAULT_SHARE_WHEN_BUSY,
+    threads: threadCount,
+    threadsAtStart: Math.min(threadsAtStart ?? DEFAULTS['providers.NAME.threadsAtStart'], threadCount),
+    callTimeoutMs,
+    concurrency: concurrency ?? DEFAULTS['providers.NAME.concurrency'],
+    queueTimeoutMs: durationMs(queueTimeout, callTimeoutMs),
+    nice: nice ?? DEFAULTS['providers.NAME.nice'],
+    shareWhenBusy: shareWhenBusy ?? DEFAULTS['providers.NAME.shareWhenBusy'],
   }
 }
 
 function parseGroup(name: string, g: RawGroup, baseDir: string): GroupConfig {
   const cwd = resolve(baseDir, g.cwd ?? '.')
-  const threads = g.threads ?? 15
+  const threads = g.threads ?? DEFAULTS['groups.NAME.threads']
   return {
     name,
     kind: g.wsgi !== undefined ? 'python' : 'node',
     app: resolve(baseDir, g.wsgi ?? g.app ?? '.'),
     // A path (./venv/bin/python) is the config file's; a bare name is looked up on PATH.
     ...(g.python ? { python: g.python.includes('/') ? resolve(baseDir, g.python) : g.python } : {}),
-    pythonPath: (g.pythonPath ?? []).map((d) => resolve(baseDir, d)),
+    pythonPath: (g.pythonPath ?? DEFAULTS['groups.NAME.pythonPath']).map((d) => resolve(baseDir, d)),
     threads,
     ...(g.provider ? { provider: resolve(baseDir, g.provider) } : {}),
-    providerOptions: g.providerOptions ?? {},
-    providerTimeoutMs: durationMs(g.providerTimeout, 10_000),
-    providerConcurrency: g.providerConcurrency ?? 64,
-    providerQueueTimeoutMs: durationMs(g.providerQueueTimeout, 1_000),
-    processes: typeof g.processes === 'object' ? g.processes.min : (g.processes ?? 1),
+    providerOptions: g.providerOptions ?? { ...DEFAULTS['groups.NAME.providerOptions'] },
+    providerTimeoutMs: durationMs(g.providerTimeout, defaultMs('groups.NAME.providerTimeout')),
+    providerConcurrency: g.providerConcurrency ?? DEFAULTS['groups.NAME.providerConcurrency'],
+    providerQueueTimeoutMs: durationMs(g.providerQueueTimeout, defaultMs('groups.NAME.providerQueueTimeout')),
+    processes: typeof g.processes === 'object' ? g.processes.min : (g.processes ?? DEFAULTS['groups.NAME.processes']),
     ...(typeof g.processes === 'object'
-      ? { maxProcesses: g.processes.max, idleTimeMs: durationMs(g.idleTime, 30_000) }
+      ? { maxProcesses: g.processes.max, idleTimeMs: durationMs(g.idleTime, defaultMs('groups.NAME.idleTime')) }
       : {}),
-    concurrency: g.wsgi !== undefined ? threads : (g.concurrency ?? 100),
+    concurrency: g.wsgi !== undefined ? threads : (g.concurrency ?? DEFAULTS['groups.NAME.concurrency']),
     cwd,
-    env: g.env ?? {},
+    env: g.env ?? { ...DEFAULTS['groups.NAME.env'] },
     ...(g.node ? { node: g.node } : {}),
-    execArgv: g.execArgv ?? [],
+    execArgv: g.execArgv ?? [...DEFAULTS['groups.NAME.execArgv']],
     ...(g.user ? { user: g.user } : {}),
     ...(g.group ? { group: g.group } : {}),
-    maxRequests: g.maxRequests ?? 0,
-    requestTimeoutMs: durationMs(g.requestTimeout, 60_000),
-    gracefulTimeoutMs: durationMs(g.gracefulTimeout, 15_000),
-    inactivityTimeoutMs: durationMs(g.inactivityTimeout, 0),
-    queueTimeoutMs: durationMs(g.queueTimeout, 10_000),
-    reloadOn: (g.reloadOn ?? []).map((f) => resolve(baseDir, f)),
-    fileRoots: (g.fileRoots ?? []).map((f) => resolve(baseDir, f)),
+    maxRequests: g.maxRequests ?? DEFAULTS['groups.NAME.maxRequests'],
+    requestTimeoutMs: durationMs(g.requestTimeout, defaultMs('groups.NAME.requestTimeout')),
+    gracefulTimeoutMs: durationMs(g.gracefulTimeout, defaultMs('groups.NAME.gracefulTimeout')),
+    inactivityTimeoutMs: durationMs(g.inactivityTimeout, defaultMs('groups.NAME.inactivityTimeout')),
+    queueTimeoutMs: durationMs(g.queueTimeout, defaultMs('groups.NAME.queueTimeout')),
+    reloadOn: (g.reloadOn ?? DEFAULTS['groups.NAME.reloadOn']).map((f) => resolve(baseDir, f)),
+    fileRoots: (g.fileRoots ?? DEFAULTS['groups.NAME.fileRoots']).map((f) => resolve(baseDir, f)),
   }
 }
 
@@ -309,7 +317,8 @@ function parseAuth(
   groups: Record<string, GroupConfig>,
   problems: string[],
 ): AuthConfig {
-  const scheme: Scheme[] = a.scheme === undefined ? ['basic'] : Array.isArray(a.scheme) ? a.scheme : [a.scheme]
+  const scheme: Scheme[] =
+    a.scheme === undefined ? [DEFAULTS['routes[].auth.scheme']] : Array.isArray(a.scheme) ? a.scheme : [a.scheme]
   const chain = Array.isArray(a.provider) ? a.provider : [a.provider]
   for (const name of chain) {
     const p = providers[name]
@@ -321,8 +330,8 @@ function parseAuth(
       problems.push(`${key}.scheme: provider ${name} (type ${p.type}) has no getRealmHash, so it cannot serve Digest`)
     }
   }
-  let algorithms: DigestAlgorithmName[] = a.algorithms ?? ['SHA-256', 'MD5']
-  if (a.md5 === false) algorithms = algorithms.filter((x) => !x.startsWith('MD5'))
+  let algorithms: DigestAlgorithmName[] = a.algorithms ?? [...DEFAULTS['routes[].auth.algorithms']]
+  if (!(a.md5 ?? DEFAULTS['routes[].auth.md5'])) algorithms = algorithms.filter((x) => !x.startsWith('MD5'))
   if (scheme.includes('digest')) {
     for (const name of chain) {
       const served = builtinProviders[providers[name]?.type ?? '']?.algorithms
@@ -352,17 +361,17 @@ function parseAuth(
     require,
     ...(limitExcept ? { limitExcept } : {}),
     algorithms,
-    qop: a.qop ?? ['auth'],
-    userhash: a.userhash ?? false,
-    proxy: a.proxy ?? false,
-    passAuthorization: a.passAuthorization ?? false,
-    cache: { enabled: a.cache !== false, ttlMs: cacheTtl },
-    throttle: a.throttle !== false,
+    qop: a.qop ?? [...DEFAULTS['routes[].auth.qop']],
+    userhash: a.userhash ?? DEFAULTS['routes[].auth.userhash'],
+    proxy: a.proxy ?? DEFAULTS['routes[].auth.proxy'],
+    passAuthorization: a.passAuthorization ?? DEFAULTS['routes[].auth.passAuthorization'],
+    cache: { enabled: a.cache === undefined ? DEFAULTS['routes[].auth.cache'] : a.cache !== false, ttlMs: cacheTtl },
+    throttle: a.throttle ?? DEFAULTS['routes[].auth.throttle'],
   }
 }
 
 function requireOf(raw: RawRequire | undefined): RequireConfig {
-  return raw === undefined || raw === 'valid-user' ? {} : raw
+  return (raw ?? DEFAULTS['routes[].auth.require']) === 'valid-user' ? {} : (raw as RequireConfig)
 }
 
 /** Apache's `<Limit GET>` covers HEAD too: a HEAD is a GET without the body, so it reads what GET reads. */
@@ -396,8 +405,8 @@ function parseSidecar(
     path,
     userHeaders: list(raw.headers?.user, [identity.user, 'Remote-User']),
     groupsHeaders: list(raw.headers?.groups, [identity.groups, 'Remote-Groups']),
-    throttledStatus: raw.throttledStatus ?? 429,
-    refusedStatus: raw.refusedStatus ?? 400,
+    throttledStatus: raw.throttledStatus ?? DEFAULTS['sidecar.throttledStatus'],
+    refusedStatus: raw.refusedStatus ?? DEFAULTS['sidecar.refusedStatus'],
   }
 }
 
@@ -472,91 +481,4 @@ function pointerToPath(pointer: string): string {
     .slice(1)
     .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
     .reduce((acc, seg) => (/^[0-9]+$/.test(seg) ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), '')
-}
-
-interface RawConfig {
-  listen?: { host?: string; port?: number; http2?: boolean; tls?: { cert: string; key: string } }
-  providers?: Record<string, RawProvider>
-  groups?: Record<string, RawGroup>
-  routes?: RawRoute[]
-  identityHeaders?: { user?: string; groups?: string; strip?: string[] }
-  trustedProxies?: string[]
-  sidecar?: RawSidecar
-  session?: RawSession
-  digest?: { secret?: string; secretFile?: string; nonceTtl?: number | string }
-  cache?: { ttl?: number | string; maxEntries?: number }
-  throttle?: RawThrottle
-  limits?: RawLimits
-  log?: { level?: string }
-  admin?: RawAdmin
-  state?: RawState
-}
-type RawProvider = {
-  type: string
-  module?: string
-  threads?: number
-  threadsAtStart?: number
-  timeout?: number | string
-  concurrency?: number
-  queueTimeout?: number | string
-  nice?: number
-  shareWhenBusy?: number
-} & Record<string, unknown>
-interface RawGroup {
-  app?: string
-  wsgi?: string
-  python?: string
-  pythonPath?: string[]
-  threads?: number
-  provider?: string
-  providerOptions?: Record<string, unknown>
-  providerTimeout?: number | string
-  providerConcurrency?: number
-  providerQueueTimeout?: number | string
-  processes?: number | { min: number; max: number }
-  idleTime?: number | string
-  concurrency?: number
-  cwd?: string
-  env?: Record<string, string>
-  node?: string
-  execArgv?: string[]
-  user?: string
-  group?: string
-  maxRequests?: number
-  requestTimeout?: number | string
-  gracefulTimeout?: number | string
-  inactivityTimeout?: number | string
-  queueTimeout?: number | string
-  reloadOn?: string[]
-  fileRoots?: string[]
-}
-interface RawSidecar {
-  path: string
-  headers?: { user?: string | string[]; groups?: string | string[] }
-  throttledStatus?: 429 | 403
-  refusedStatus?: 400 | 403
-}
-interface RawRoute {
-  path: string
-  upstream?: string
-  group?: string
-  auth?: RawAuth
-  bodyLimit?: number
-  caseSensitive?: boolean
-}
-type RawRequire = 'valid-user' | { users?: string[]; groups?: string[] }
-interface RawAuth {
-  scheme?: Scheme | Scheme[]
-  realm: string
-  provider: string | string[]
-  require?: RawRequire
-  limitExcept?: { methods: string[]; require: RawRequire }
-  algorithms?: DigestAlgorithmName[]
-  md5?: boolean
-  qop?: Array<'auth' | 'auth-int'>
-  userhash?: boolean
-  proxy?: boolean
-  passAuthorization?: boolean
-  cache?: boolean | { ttl?: number | string }
-  throttle?: boolean
 }

@@ -1,21 +1,16 @@
 /**
  * The `state:` section: where the state several gatehouse instances share lives (throttle
  * counts, Digest nonce counts, cache invalidations). Absent: each instance keeps its own, in
- * process. The schema (config-schema.ts) has already checked the keys and types.
+ * process. The schema (schema.ts) has already checked the keys and types.
  */
-import type { StateConfig } from './config-types.js'
+import type { StateConfig } from './types.js'
+import type { RawState } from './raw-types.js'
+import { DEFAULTS, defaultMs } from './defaults.js'
 
-export interface RawState {
-  redis: string
-  prefix?: string
-  timeout?: number | string
-}
+export const DEFAULT_STATE_TIMEOUT_MS = defaultMs('state.timeout')
+export const DEFAULT_STATE_PREFIX = DEFAULTS['state.prefix']
 
-/** Default `state.timeout`: a Redis on the same network answers in well under a millisecond. */
-export const DEFAULT_STATE_TIMEOUT_MS = 250
-export const DEFAULT_STATE_PREFIX = 'gatehouse:'
-
-/** `timeoutMs`: state.timeout already in milliseconds (config.ts owns duration parsing). */
+/** `timeoutMs`: state.timeout already in milliseconds (parse.ts owns duration parsing). */
 export function parseState(raw: RawState, timeoutMs: number, problems: string[]): StateConfig {
   const redis = raw.redis
   let url: URL | undefined

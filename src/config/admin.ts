@@ -4,17 +4,11 @@
  */
 import { isIP } from 'node:net'
 import { resolve } from 'node:path'
-import type { AdminConfig } from './config-types.js'
+import type { AdminConfig } from './types.js'
+import type { RawAdmin } from './raw-types.js'
+import { DEFAULTS } from './defaults.js'
 
-export interface RawAdmin {
-  host?: string
-  port?: number
-  socket?: string
-  token?: string
-  tokenFile?: string
-}
-
-export const DEFAULT_ADMIN_PORT = 9090
+export const DEFAULT_ADMIN_PORT = DEFAULTS['admin.port']
 
 export function parseAdmin(raw: RawAdmin, baseDir: string, problems: string[]): AdminConfig {
   const auth = {
@@ -28,7 +22,7 @@ export function parseAdmin(raw: RawAdmin, baseDir: string, problems: string[]): 
       problems.push('admin.socket: give either socket or host/port, not both')
     return { kind: 'socket', socket: resolve(baseDir, raw.socket), ...auth }
   }
-  const host = raw.host ?? '127.0.0.1'
+  const host = raw.host ?? DEFAULTS['admin.host']
   if (!isLoopback(host) && raw.token === undefined && raw.tokenFile === undefined) {
     problems.push(`admin.host: ${host} is not a loopback address; set admin.token or admin.tokenFile to listen there`)
   }

@@ -1,7 +1,6 @@
 /**
  * Durations in the configuration: seconds as a number, or a string with a unit. A module of its
- * own because both config.ts and config-hardening.ts read durations, and config.ts imports
- * config-hardening.ts.
+ * own because both parse.ts and hardening.ts read durations, and parse.ts imports hardening.ts.
  */
 
 const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }

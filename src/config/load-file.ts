@@ -6,9 +6,9 @@
 import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
-import { parseConfig } from './config.js'
-import { errors } from './errors.js'
-import type { Config } from './config-types.js'
+import { parseConfig } from './parse.js'
+import { errors } from '../errors.js'
+import type { Config } from './types.js'
 
 export async function loadConfigFile(file: string): Promise<Config> {
   const path = resolve(file)

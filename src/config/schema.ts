@@ -2,7 +2,10 @@
  * JSON Schema of the configuration file. The one source of truth for what keys exist:
  * parseConfig validates against it and docs/configuration.md is checked against it.
  * Durations are seconds (number) or strings with a unit: "250ms", "30s", "5m", "1h".
+ * The defaults the descriptions state come from the one table of defaults (defaults.ts).
  */
+import { defaultNote } from './defaults.js'
+
 const duration = {
   description: 'seconds, or a string with a unit: "250ms", "30s", "5m", "1h"',
   'x-expected': 'seconds (a number) or a number with a unit: "250ms", "30s", "5m", "1h"',
@@ -10,14 +13,14 @@ const duration = {
     { type: 'number', minimum: 0 },
     { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$' },
   ],
-}
+} as const
 const stringOrList = {
   anyOf: [
     { type: 'string', minLength: 1 },
     { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
   ],
-}
-const headerName = { type: 'string', pattern: '^[A-Za-z0-9-]+$' }
+} as const
+const headerName = { type: 'string', pattern: '^[A-Za-z0-9-]+$' } as const
 
 const requireRule = {
   description:
@@ -34,7 +37,7 @@ const requireRule = {
       },
     },
   ],
-}
+} as const
 
 const auth = {
   type: 'object',
@@ -71,30 +74,33 @@ const auth = {
       },
     },
     algorithms: {
-      description: 'Digest algorithms offered, in order (default SHA-256, MD5)',
+      description: `Digest algorithms offered, in order ${defaultNote('routes[].auth.algorithms')}`,
       type: 'array',
       minItems: 1,
       uniqueItems: true,
       items: { enum: ['SHA-256', 'SHA-256-sess', 'SHA-512-256', 'SHA-512-256-sess', 'MD5', 'MD5-sess'] },
     },
     md5: {
-      description: 'offer MD5 for Digest (Safari and Python requests only do MD5); default true',
+      description: `offer MD5 for Digest (Safari and Python requests only do MD5) ${defaultNote('routes[].auth.md5')}`,
       type: 'boolean',
     },
     qop: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['auth', 'auth-int'] } },
     userhash: { type: 'boolean' },
     proxy: { description: 'proxy authentication: Proxy-Authorization, Proxy-Authenticate and 407', type: 'boolean' },
     passAuthorization: {
-      description: 'forward the Authorization header to the target (default false)',
+      description: `forward the Authorization header to the target ${defaultNote('routes[].auth.passAuthorization')}`,
       type: 'boolean',
     },
     cache: {
       description: 'credential cache for this route: false, or { ttl }',
       anyOf: [{ type: 'boolean' }, { type: 'object', additionalProperties: false, properties: { ttl: duration } }],
     },
-    throttle: { description: 'false exempts the route from brute-force throttling (default true)', type: 'boolean' },
+    throttle: {
+      description: `false exempts the route from brute-force throttling ${defaultNote('routes[].auth.throttle')}`,
+      type: 'boolean',
+    },
   },
-}
+} as const
 
 const route = {
   type: 'object',
@@ -107,34 +113,33 @@ const route = {
     auth,
     bodyLimit: { description: 'largest request body in bytes (0: no limit)', type: 'integer', minimum: 0 },
     caseSensitive: {
-      description:
-        'the app serving this route matches paths case-sensitively: a path that names another route only once case-folded is not refused (default false)',
+      description: `the app serving this route matches paths case-sensitively: a path that names another route only once case-folded is not refused ${defaultNote('routes[].caseSensitive')}`,
       type: 'boolean',
     },
   },
-}
+} as const
 
-/** Keys every provider entry takes, whatever its type (parseProvider in config.ts). */
+/** Keys every provider entry takes, whatever its type (parseProvider in parse.ts). */
 const providerCommon = {
   type: {
     description: 'htpasswd, htdigest, sqlite, django, or module',
     enum: ['htpasswd', 'htdigest', 'sqlite', 'django', 'module'],
   },
   threads: {
-    description: 'worker threads running this provider (default 2)',
+    description: `worker threads running this provider ${defaultNote('providers.NAME.threads')}`,
     type: 'integer',
     minimum: 1,
     maximum: 64,
   },
   threadsAtStart: {
-    description: 'threads started with the front, at most threads; the others start when logins wait (default 1)',
+    description: `threads started with the front, at most threads; the others start when logins wait ${defaultNote('providers.NAME.threadsAtStart')}`,
     type: 'integer',
     minimum: 1,
     maximum: 64,
   },
-  timeout: { ...duration, description: 'per-call timeout (default 10s)' },
+  timeout: { ...duration, description: `per-call timeout ${defaultNote('providers.NAME.timeout')}` },
   concurrency: {
-    description: 'calls one thread runs at once (default 1: hashes are CPU work, first come first served)',
+    description: `calls one thread runs at once ${defaultNote('providers.NAME.concurrency')}: hashes are CPU work, first come first served`,
     type: 'integer',
     minimum: 1,
     maximum: 1024,
@@ -144,20 +149,18 @@ const providerCommon = {
     description: 'how long a call may wait for a free thread before 503 (default: the timeout)',
   },
   nice: {
-    description:
-      "CPU priority of the provider threads, as nice(1) counts it: 0 = the front's own, 19 = lowest (default 15)",
+    description: `CPU priority of the provider threads, as nice(1) counts it: 0 = the front's own, 19 = lowest ${defaultNote('providers.NAME.nice')}`,
     type: 'integer',
     minimum: 0,
     maximum: 19,
   },
   shareWhenBusy: {
-    description:
-      "while the front's event loop is 80% busy or more, the share of its time each provider thread may work (default 0.25; 1: never rest)",
+    description: `while the front's event loop is 80% busy or more, the share of its time each provider thread may work ${defaultNote('providers.NAME.shareWhenBusy')}; 1: never rest`,
     type: 'number',
     exclusiveMinimum: 0,
     maximum: 1,
   },
-}
+} as const
 
 /** The options each built-in provider reads (providers/<type>/index.ts and htpasswd/options.ts), checked as they do. */
 const providerOption = {
@@ -179,7 +182,7 @@ const providerOption = {
     type: 'number',
     minimum: 0,
   },
-}
+} as const
 
 export const builtinProviderOptions: Record<
   'htpasswd' | 'htdigest' | 'sqlite' | 'django',
@@ -231,7 +234,7 @@ const provider = {
     shareWhenBusy: providerCommon.shareWhenBusy,
   },
   allOf: builtinProviderRules,
-}
+} as const
 
 const group = {
   type: 'object',
@@ -249,7 +252,7 @@ const group = {
       minLength: 1,
     },
     python: {
-      description: "with wsgi: the Python interpreter, e.g. a virtualenv's bin/python (default python3)",
+      description: `with wsgi: the Python interpreter, e.g. a virtualenv's bin/python ${defaultNote('groups.NAME.python')}`,
       type: 'string',
       minLength: 1,
     },
@@ -259,7 +262,7 @@ const group = {
       items: { type: 'string', minLength: 1 },
     },
     threads: {
-      description: "with wsgi: request threads per process (default 15, mod_wsgi's threads)",
+      description: `with wsgi: request threads per process, mod_wsgi's threads ${defaultNote('groups.NAME.threads')}`,
       type: 'integer',
       minimum: 1,
       maximum: 1024,
@@ -268,16 +271,16 @@ const group = {
     providerOptions: { description: "options handed to the provider module's factory", type: 'object' },
     providerTimeout: {
       ...duration,
-      description: 'per provider call (default 10s); past it the request is answered 503',
+      description: `per provider call ${defaultNote('groups.NAME.providerTimeout')}; past it the request is answered 503`,
     },
     providerConcurrency: {
-      description: 'provider calls in flight to the group at once (default 64)',
+      description: `provider calls in flight to the group at once ${defaultNote('groups.NAME.providerConcurrency')}`,
       type: 'integer',
       minimum: 1,
     },
     providerQueueTimeout: {
       ...duration,
-      description: 'how long a call over providerConcurrency may wait before 503 (default 1s)',
+      description: `how long a call over providerConcurrency may wait before 503 ${defaultNote('groups.NAME.providerQueueTimeout')}`,
     },
     processes: {
       description:
@@ -297,9 +300,13 @@ const group = {
     },
     idleTime: {
       ...duration,
-      description: 'with processes: { min, max }, a process above min idle this long is retired (default 30s)',
+      description: `with processes: { min, max }, a process above min idle this long is retired ${defaultNote('groups.NAME.idleTime')}`,
     },
-    concurrency: { description: 'concurrent requests per process (default 100)', type: 'integer', minimum: 1 },
+    concurrency: {
+      description: `concurrent requests per process ${defaultNote('groups.NAME.concurrency')}`,
+      type: 'integer',
+      minimum: 1,
+    },
     cwd: { type: 'string', minLength: 1 },
     env: { type: 'object', additionalProperties: { type: 'string' } },
     node: { type: 'string', minLength: 1 },
@@ -314,7 +321,7 @@ const group = {
     reloadOn: { type: 'array', items: { type: 'string', minLength: 1 } },
     fileRoots: { type: 'array', items: { type: 'string', minLength: 1 } },
   },
-}
+} as const
 
 const throttleRule = {
   description: 'false: off; or a limit on failed logins',
@@ -333,7 +340,7 @@ const throttleRule = {
       },
     },
   ],
-}
+} as const
 
 /** Brute-force throttling of failed logins (src/auth/throttle.ts, docs/security.md). */
 const throttle = {
@@ -357,7 +364,7 @@ const throttle = {
     perAddress: throttleRule,
     perUser: throttleRule,
   },
-}
+} as const
 
 /** Limits of the front's HTTP server (src/limits.ts). */
 const limits = {
@@ -397,9 +404,9 @@ const limits = {
       minimum: 0,
     },
   },
-}
+} as const
 
-const headerNames = { anyOf: [headerName, { type: 'array', minItems: 1, items: headerName }] }
+const headerNames = { anyOf: [headerName, { type: 'array', minItems: 1, items: headerName }] } as const
 
 const sidecar = {
   type: 'object',
@@ -421,17 +428,15 @@ const sidecar = {
       },
     },
     throttledStatus: {
-      description:
-        'status for a client or user locked out by login throttling: 429 (default), or 403 for nginx auth_request, which turns anything but 401/403 into 500',
+      description: `status for a client or user locked out by login throttling ${defaultNote('sidecar.throttledStatus')}, or 403 for nginx auth_request, which turns anything but 401/403 into 500`,
       enum: [429, 403],
     },
     refusedStatus: {
-      description:
-        'status for a sub-request refused as malformed (an original URI the path rule refuses, ambiguous Authorization headers, malformed credentials): 400 (default), or 403 for nginx auth_request, which turns anything but 401/403 into 500',
+      description: `status for a sub-request refused as malformed (an original URI the path rule refuses, ambiguous Authorization headers, malformed credentials) ${defaultNote('sidecar.refusedStatus')}, or 403 for nginx auth_request, which turns anything but 401/403 into 500`,
       enum: [400, 403],
     },
   },
-}
+} as const
 
 /** The admin listener: metrics, health, status page, commands (src/admin, docs/operations.md). */
 const admin = {
@@ -456,7 +461,7 @@ const admin = {
     },
     tokenFile: { type: 'string', minLength: 1 },
   },
-}
+} as const
 
 /** Form login and its sessions (src/session, docs/form-login.md). */
 const session = {
@@ -464,12 +469,12 @@ const session = {
   additionalProperties: false,
   properties: {
     loginPath: {
-      description: 'where the login page is served (default /.gatehouse/login)',
+      description: `where the login page is served ${defaultNote('session.loginPath')}`,
       type: 'string',
       pattern: '^(/[A-Za-z0-9._~-]+)+$',
     },
     logoutPath: {
-      description: 'where logout is served (default /.gatehouse/logout)',
+      description: `where logout is served ${defaultNote('session.logoutPath')}`,
       type: 'string',
       pattern: '^(/[A-Za-z0-9._~-]+)+$',
     },
@@ -478,8 +483,7 @@ const session = {
       additionalProperties: false,
       properties: {
         name: {
-          description:
-            "the session cookie's name (default gatehouse_session); the login form's pre-session cookie is NAME_login",
+          description: `the session cookie's name ${defaultNote('session.cookie.name')}; the login form's pre-session cookie is NAME_login`,
           type: 'string',
           pattern: '^[A-Za-z0-9_-]{1,64}$',
         },
@@ -491,15 +495,18 @@ const session = {
         },
       },
     },
-    idleTimeout: { ...duration, description: 'a session unused this long ends (default 30m)' },
-    lifetime: { ...duration, description: 'a session ends this long after its login, used or not (default 12h)' },
+    idleTimeout: { ...duration, description: `a session unused this long ends ${defaultNote('session.idleTimeout')}` },
+    lifetime: {
+      ...duration,
+      description: `a session ends this long after its login, used or not ${defaultNote('session.lifetime')}`,
+    },
     template: {
       description: 'an HTML file replacing the login page (placeholders in docs/form-login.md)',
       type: 'string',
       minLength: 1,
     },
   },
-}
+} as const
 
 /** The state shared between instances (src/state, docs/scaling.md). */
 const state = {
@@ -513,17 +520,17 @@ const state = {
       minLength: 1,
     },
     prefix: {
-      description: 'prefix of every key and channel, one per deployment (default "gatehouse:")',
+      description: `prefix of every key and channel, one per deployment ${defaultNote('state.prefix')}`,
       type: 'string',
       minLength: 1,
       maxLength: 100,
     },
     timeout: {
       ...duration,
-      description: 'longest wait for one Redis command before the fallback applies (default 250ms)',
+      description: `longest wait for one Redis command before the fallback applies ${defaultNote('state.timeout')}`,
     },
   },
-}
+} as const
 
 export const configSchema = {
   $id: 'https://gatehouse.invalid/config.schema.json',
@@ -588,6 +595,11 @@ export const configSchema = {
     limits,
     admin,
     state,
+    workers: {
+      description:
+        'front processes sharing the listening socket: a number, or auto (one per CPU); 1 runs the front in the gatehouse process itself',
+      anyOf: [{ type: 'integer', minimum: 1, maximum: 256 }, { const: 'auto' }],
+    },
     log: {
       type: 'object',
       additionalProperties: false,

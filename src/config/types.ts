@@ -1,10 +1,11 @@
 /**
  * The validated configuration, as the rest of gatehouse sees it: every path absolute, every
- * default filled in. `parseConfig` (config.ts) is the only producer.
+ * default filled in. `parseConfig` (parse.ts) is the only producer.
  */
-import type { DigestAlgorithmName } from './auth/digest.js'
-
 export type Scheme = 'basic' | 'digest' | 'form'
+
+/** The Digest algorithms a route may offer (RFC 7616 §6.1 and the -sess variants). */
+export type DigestAlgorithmName = 'MD5' | 'MD5-sess' | 'SHA-256' | 'SHA-256-sess' | 'SHA-512-256' | 'SHA-512-256-sess'
 
 export interface ListenConfig {
   host: string
@@ -219,6 +220,8 @@ export interface Config {
   admin?: AdminConfig
   /** Present when the configuration has `state:`: the state shared with other instances lives there. */
   state?: StateConfig
+  /** Front processes (`workers:`, `auto` resolved to the CPU count); 1: the front runs in the gatehouse process. */
+  workers: number
 }
 
 /** Where the state shared between gatehouse instances lives (src/state, docs/scaling.md). */

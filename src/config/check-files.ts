@@ -9,14 +9,15 @@ import { X509Certificate, createPrivateKey } from 'node:crypto'
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs'
 import { delimiter, isAbsolute, join, resolve } from 'node:path'
 import Database from 'better-sqlite3'
-import type { Config, GroupConfig, ProviderConfig } from './config-types.js'
-import { resolveProviderSpecifier } from './providers/load-module.js'
-import { parseHtpasswd } from '../providers/htpasswd/parse.js'
-import { parseHtdigest } from '../providers/htdigest/parse.js'
-import { parseGroupFile } from '../providers/htpasswd/group-file.js'
-import { openSqliteUserSource } from '../providers/django/sqlite-user-source.js'
-import { SCHEMA_VERSION } from '../providers/sqlite/schema.js'
-import { LoginPage } from './session/login-page.js'
+import type { Config, GroupConfig, ProviderConfig } from './types.js'
+import { DEFAULTS } from './defaults.js'
+import { resolveProviderSpecifier } from '../providers/load-module.js'
+import { parseHtpasswd } from '../../providers/htpasswd/parse.js'
+import { parseHtdigest } from '../../providers/htdigest/parse.js'
+import { parseGroupFile } from '../../providers/htpasswd/group-file.js'
+import { openSqliteUserSource } from '../../providers/django/sqlite-user-source.js'
+import { SCHEMA_VERSION } from '../../providers/sqlite/schema.js'
+import { LoginPage } from '../session/login-page.js'
 
 export interface ConfigProblem {
   /** Key path in the configuration file, e.g. `providers.users.file`. */
@@ -260,7 +261,7 @@ function checkGroup(g: GroupConfig): ConfigProblem[] {
     }
   }
   if (g.kind === 'python') {
-    const python = g.python ?? 'python3'
+    const python = g.python ?? DEFAULTS['groups.NAME.python']
     if (findExecutable(python) === undefined) {
       out.push({
         key: at('python'),

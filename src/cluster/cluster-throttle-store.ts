@@ -1,0 +1,150 @@
+/**
+ * A front worker's ThrottleStore when the primary holds the counts (StateHost): reserve, settle
+ * and fail are one request each, so failures spread over the workers lock out at the configured
+ * total. As with Redis (src/state/redis-throttle-store.ts), what a credential-cache hit asks
+ * (lockedFor, isKnownGood) is answered here without a message: the lockouts this worker learned
+ * from its own answers and from the primary's broadcasts, and its own known-good addresses.
+ *
+ * When the primary does not answer (channel closed, or slower than the request timeout),
+ * counting falls back to this worker's own MemoryThrottleStore with the same rules: N workers
+ * then allow at most N times the budget, never more. Each such operation is reported through
+ * onFallback (a metric) and the first of an outage is logged.
+ */
+import type { Logger } from 'pino'
+import {
+  MemoryThrottleStore,
+  type CountedKey,
+  type FailureCount,
+  type ReserveResult,
+  type ThrottleScope,
+  type ThrottleStore,
+} from '../auth/throttle-store.js'
+import { TOPIC, type ReserveReply } from './state-protocol.js'
+
+export interface ClusterThrottleStoreOptions {
+  /** A request to the primary; rejects when it cannot be answered in time. */
+  ask: <T>(topic: string, body: unknown) => Promise<T>
+  maxEntries: number
+  maxLockoutMs: number
+  log: Logger
+  /** One operation counted in process because the primary could not answer. */
+  onFallback: () => void
+}
+
+export class ClusterThrottleStore implements ThrottleStore {
+  readonly #o: ClusterThrottleStoreOptions
+  /** Counts while the primary is away, known-good addresses. */
+  readonly #local: MemoryThrottleStore
+  /** Lockouts learned from the primary, by scope and id: until when (insertion order, bounded). */
+  readonly #locks = new Map<string, number>()
+  /** The slot each reservation made in the primary holds; absent: it was reserved in process. */
+  readonly #slots = new WeakMap<readonly CountedKey[], string>()
+  #degraded = false
+
+  constructor(opts: ClusterThrottleStoreOptions) {
+    this.#o = opts
+    this.#local = new MemoryThrottleStore({ maxEntries: opts.maxEntries, maxLockoutMs: opts.maxLockoutMs })
+  }
+
+  get maxEntries(): number {
+    return this.#o.maxEntries
+  }
+
+  get maxLockoutMs(): number {
+    return this.#o.maxLockoutMs
+  }
+
+  async reserve(keys: readonly CountedKey[], now: number): Promise<ReserveResult> {
+    if (keys.length === 0) return { ok: true }
+    const reply = await this.#call<ReserveReply>(TOPIC.reserve, { keys, now })
+    if (reply === undefined) return this.#local.reserve(keys, now)
+    if (reply.ok) {
+      this.#slots.set(keys, reply.slot)
+      return { ok: true }
+    }
+    if (reply.lockedMs > 0) this.learnLockout(reply.scope, this.#refused(keys, reply.scope), now + reply.lockedMs)
+    return { ok: false, scope: reply.scope, lockedMs: reply.lockedMs }
+  }
+
+  async settle(keys: readonly CountedKey[], failed: boolean, now: number): Promise<FailureCount[]> {
+    const slot = this.#slots.get(keys)
+    if (slot === undefined || keys.length === 0) return this.#local.settle(keys, failed, now)
+    this.#slots.delete(keys)
+    if (!failed) {
+      // A success only gives the slot back: nothing to wait for. The pipe delivers in order, so
+      // the primary has it before this worker's next reserve (a joined Digest check's, say).
+      void this.#call<FailureCount[]>(TOPIC.settle, { slot, keys, failed, now })
+      return keys.map(() => ({ failures: 0, lockoutMs: 0 }))
+    }
+    const reply = await this.#call<FailureCount[]>(TOPIC.settle, { slot, keys, failed, now })
+    // The primary went away mid-attempt: its slot goes back there when the worker is detached; the failure is counted here.
+    if (reply === undefined)
+      return failed ? keys.map((k) => this.#local.fail(k, now)!) : keys.map(() => ({ failures: 0, lockoutMs: 0 }))
+    return keys.map((k, i) => this.#counted(k, now, reply[i] ?? { failures: 0, lockoutMs: 0 }))
+  }
+
+  async fail(key: CountedKey, now: number, credential?: string): Promise<FailureCount | undefined> {
+    const body = credential === undefined ? { key, now } : { key, now, credential }
+    const reply = await this.#call<FailureCount | null>(TOPIC.fail, body)
+    if (reply === undefined) return this.#local.fail(key, now, credential)
+    return reply === null ? undefined : this.#counted(key, now, reply)
+  }
+
+  lockedFor(scope: ThrottleScope, id: string, now: number): number {
+    const name = `${scope}:${id}`
+    const until = this.#locks.get(name)
+    if (until !== undefined && until <= now) this.#locks.delete(name)
+    const shared = until !== undefined && until > now ? until - now : 0
+    return Math.max(shared, this.#local.lockedFor(scope, id, now))
+  }
+
+  addKnownGood(user: string, address: string): void {
+    this.#local.addKnownGood(user, address)
+  }
+
+  isKnownGood(user: string, address: string): boolean {
+    return this.#local.isKnownGood(user, address)
+  }
+
+  get size(): { addresses: number; users: number; knownGood: number } {
+    return this.#local.size
+  }
+
+  /** A lockout the primary answered or broadcast. */
+  learnLockout(scope: ThrottleScope, id: string, until: number): void {
+    const name = `${scope}:${id}`
+    this.#locks.delete(name)
+    this.#locks.set(name, until)
+    if (this.#locks.size > this.#o.maxEntries) this.#locks.delete(this.#locks.keys().next().value as string)
+  }
+
+  #counted(k: CountedKey, now: number, c: FailureCount): FailureCount {
+    // The primary tells the other workers itself.
+    if (c.lockoutMs > 0) this.learnLockout(k.scope, k.id, now + c.lockoutMs)
+    return c
+  }
+
+  /** The id of the first key of `scope`: the one the primary's store refused (it checks in order). */
+  #refused(keys: readonly CountedKey[], scope: ThrottleScope): string {
+    return (keys.find((k) => k.scope === scope) ?? (keys[0] as CountedKey)).id
+  }
+
+  /** The primary's answer, or undefined when it could not give one (then the caller counts in process). */
+  async #call<T>(topic: string, body: unknown): Promise<T | undefined> {
+    try {
+      const reply = await this.#o.ask<T>(topic, body)
+      this.#degraded = false
+      return reply
+    } catch (err) {
+      this.#o.onFallback()
+      if (!this.#degraded) {
+        this.#degraded = true
+        this.#o.log.warn(
+          { err: (err as Error).message },
+          'state in the primary process unavailable: login throttling counts per front worker until it answers',
+        )
+      }
+      return undefined
+    }
+  }
+}
