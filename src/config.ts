@@ -4,8 +4,11 @@
  * names (routes → providers and groups). Every error names the key path and what was expected.
  */
 import { isAbsolute, resolve } from 'node:path'
-import { Ajv, type ErrorObject } from 'ajv'
-import { configSchema } from './config-schema.js'
+import type { ErrorObject } from 'ajv'
+// The schema (config-schema.ts) compiled ahead of time by scripts/config-validator.ts: the front does
+// not load ajv's compiler. verbose: errors carry their schema, whose annotations (x-expected,
+// x-builtin-type) word the messages.
+import { validateConfig as validate } from './config-validate.generated.js'
 import { errors } from './errors.js'
 import type { DigestAlgorithmName } from './auth/digest.js'
 import { parseAdmin, type RawAdmin } from './config-admin.js'
@@ -29,10 +32,6 @@ import { trustedProxyProblem } from './proxy/trusted-proxies.js'
 // Callers read durations through config.ts; config-duration.ts holds the function so that
 // config-hardening.ts can use it without importing config.ts back.
 export { durationMs }
-
-// verbose: errors carry their schema, whose annotations (x-expected, x-builtin-type) word the messages.
-const ajv = new Ajv({ allErrors: true, strict: false, verbose: true })
-const validate = ajv.compile(configSchema)
 
 /** Built-in provider types and whether they can serve Digest (have getRealmHash). */
 export const builtinProviders: Record<string, { digest: boolean; algorithms?: readonly DigestAlgorithmName[] }> = {
