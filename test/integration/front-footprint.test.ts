@@ -39,7 +39,7 @@ function get(port: number, authorization?: string): Promise<number> {
   })
 }
 
-test('a front with one htpasswd provider and an upstream route serves a login without loading ajv, fastify schema compilers or undici beyond its pool', async (t) => {
+test('a front with one htpasswd provider and an upstream route serves a login without loading ajv, fastify schema compilers or undici beyond its pool, and lets the YAML parser go', async (t) => {
   const upstream = await startEchoUpstream()
   t.after(() => upstream.close())
   const { dir, cleanup } = tempDir('gh-footprint-')
@@ -119,6 +119,7 @@ test('a front with one htpasswd provider and an upstream route serves a login wi
     [],
     'ajv beyond its runtime helpers',
   )
+  assert.deepEqual(within('yaml'), [], 'the YAML parser, after the configuration was read')
   assert.deepEqual(within('@fastify/ajv-compiler'), [])
   assert.deepEqual(within('@fastify/fast-json-stringify-compiler'), [])
 })
