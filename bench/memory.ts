@@ -37,9 +37,9 @@ function readMem(pid: number): Mem {
   return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024, threads }
 }
 
-/** RSS of a node process that runs `code` and then idles (after a GC, as the front would be). */
+/** RSS of a node process that runs `code` (awaited) and then idles (after a GC, as the front would be). */
 function nodeRss(code: string): Mem {
-  const script = `${code}; globalThis.gc?.(); setTimeout(() => { process.stdout.write(require('node:fs').readFileSync('/proc/self/status', 'utf8')) }, 300)`
+  const script = `(async () => { ${code} })().then(() => { globalThis.gc?.(); setTimeout(() => { process.stdout.write(require('node:fs').readFileSync('/proc/self/status', 'utf8')) }, 300) })`
   const out = spawnSync(process.execPath, ['--expose-gc', '--input-type=commonjs', '-e', script], {
     cwd: ROOT,
     encoding: 'utf8',
@@ -166,14 +166,13 @@ async function main(): Promise<void> {
       '+ better-sqlite3, bcryptjs',
       "for (const m of ['fastify','pino','prom-client','ajv','yaml','undici','better-sqlite3','bcryptjs']) require(m)",
     ],
-    ['gatehouse imported (dist/src/index.js)', `import(${JSON.stringify(index)}).then(() => {})`],
+    ['gatehouse imported (dist/src/index.js)', `await import(${JSON.stringify(index)})`],
   ]
   const rows: Array<[string, number[], number[]]> = stages.map(([name]) => [name, [], []])
   const fronts = new Map<string, FrontRun[]>()
   try {
     for (let r = 0; r < rounds; r++) {
       stages.forEach(([, code], i) => {
-        // import() is asynchronous: give it the time to settle before the RSS is read.
         const m = nodeRss(code)
         rows[i]?.[1].push(m.rss)
         rows[i]?.[2].push(m.hwm)

@@ -35,6 +35,7 @@ import type { StateBackend } from './state/state-backend.js'
 import { flushCredentialCaches, type CacheFlushResult } from './auth/cache-flush.js'
 import { instrumentProvider } from './metrics/instrument-provider.js'
 import { createSessions, type FormSessions, type SessionStore } from './session/index.js'
+import { lazySchemaController } from './schema-compilers.js'
 
 export interface Gatehouse {
   readonly app: FastifyInstance
@@ -97,6 +98,7 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     requestIdHeader: false,
     // request.log is made on first use (most requests never log through it).
     childLoggerFactory: lazyChildLogger,
+    schemaController: lazySchemaController(),
     ...fastifyLimitOptions(config.limits),
     ...listenerOptions(config.listen, config.limits, pair),
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance

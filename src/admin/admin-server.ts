@@ -24,6 +24,7 @@ import { prepareSocketPath, removeAdminSocket, restrictSocket } from './admin-so
 import type { StatusReport } from './status-report.js'
 import { STATUS_PAGE_CSP, statusPage } from './status-page.js'
 import { adminChallenge, adminCredential, readOnly } from './admin-auth.js'
+import { lazySchemaController } from '../schema-compilers.js'
 
 export interface ReloadResult {
   ok: boolean
@@ -60,6 +61,7 @@ export async function startAdmin(config: AdminConfig, control: AdminControl, log
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
     trustProxy: false,
+    schemaController: lazySchemaController(),
   }) as unknown as FastifyInstance
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_req, _payload, done) => done(null))

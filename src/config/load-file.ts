@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
-import { parse as parseYaml } from 'yaml'
+import { parseYaml } from './yaml-parse.js'
 import { parseConfig } from './parse.js'
 import { errors } from '../errors.js'
 import type { Config } from './types.js'

@@ -5,8 +5,11 @@
  */
 import { isAbsolute, resolve } from 'node:path'
 import { availableParallelism } from 'node:os'
-import { Ajv, type ErrorObject } from 'ajv'
-import { configSchema } from './schema.js'
+import type { ErrorObject } from 'ajv'
+// The schema (schema.ts) compiled ahead of time by scripts/config-validator.ts: the front does
+// not load ajv's compiler. verbose: errors carry their schema, whose annotations (x-expected,
+// x-builtin-type) word the messages.
+import { validateConfig as validate } from './validate.generated.js'
 import { errors } from '../errors.js'
 import { parseAdmin } from './admin.js'
 import { parseSession } from './session.js'
@@ -31,10 +34,6 @@ import { trustedProxyProblem } from './trusted-proxy-entry.js'
 // Callers read durations through parse.ts; duration.ts holds the function so that
 // hardening.ts can use it without importing parse.ts back.
 export { durationMs }
-
-// verbose: errors carry their schema, whose annotations (x-expected, x-builtin-type) word the messages.
-const ajv = new Ajv({ allErrors: true, strict: false, verbose: true })
-const validate = ajv.compile(configSchema)
 
 /** Built-in provider types and whether they can serve Digest (have getRealmHash). */
 export const builtinProviders: Record<string, { digest: boolean; algorithms?: readonly DigestAlgorithmName[] }> = {
