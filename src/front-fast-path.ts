@@ -27,6 +27,7 @@ import type { UpstreamTarget } from './proxy/upstream-target.js'
 import { requestFacts, type FrontRequest, type RequestFacts } from './request-facts.js'
 import { forwardHeaderOptions, handOverVerdict, safeUrl, type RouteStepDeps } from './route-steps.js'
 import { writeRefusal } from './error-page.js'
+import { accessLineWriter } from './log.js'
 import type { GatewayMetrics } from './metrics/gateway-metrics.js'
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void
@@ -107,6 +108,7 @@ type FastRoute = (req: IncomingMessage, res: ServerResponse, facts: RequestFacts
 function fastRoute(d: RouteStepDeps, target: UpstreamTarget, fastify: Handler, o: FastPathOptions): FastRoute {
   const { route } = d
   const fwd = forwardHeaderOptions(d)
+  const accessLine = accessLineWriter(o.access)
   const forward = (
     req: IncomingMessage,
     res: ServerResponse,
@@ -122,18 +124,15 @@ function fastRoute(d: RouteStepDeps, target: UpstreamTarget, fastify: Handler, o
       const ms = performance.now() - start
       const status = res.statusCode
       o.metrics?.request(route.path, status, ms / 1000)
-      o.access.info(
-        {
-          reqId: id,
-          method: facts.method,
-          url: safeUrl(facts.target),
-          status,
-          user: identity?.user ?? '-',
-          remote: facts.remoteAddress,
-          ms: Math.round(ms * 10) / 10,
-        },
-        'access',
-      )
+      accessLine({
+        reqId: id,
+        method: facts.method,
+        url: safeUrl(facts.target),
+        status,
+        user: identity?.user ?? '-',
+        remote: facts.remoteAddress,
+        ms: Math.round(ms * 10) / 10,
+      })
     }
     res.once('finish', onDone)
     res.once('error', onDone)

@@ -333,7 +333,8 @@ function responseHeaders(
     out[name] = value
   }
   const connection = upstream.connection
-  if (connection !== undefined) {
+  // `Connection: keep-alive`, what nearly every upstream sends, names only Keep-Alive, dropped above.
+  if (connection !== undefined && (typeof connection !== 'string' || connection.toLowerCase() !== 'keep-alive')) {
     for (const listed of connectionOptions(connection)) {
       for (const name in out) if (name.toLowerCase() === listed) delete out[name]
     }
