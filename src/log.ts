@@ -2,7 +2,6 @@
  * The pino logger and its conventions. Credentials are redacted at the logger as a second
  * line of defence; the first is that no code path logs headers or passwords at all.
  */
-import { writeSync } from 'node:fs'
 import {
   pino,
   symbols,
@@ -118,76 +117,9 @@ export function childWith(log: Logger, bindings: Bindings): Logger {
 }
 
 export function createLogger(level = 'info', destination?: NodeJS.WritableStream): Logger {
-  return pino(loggerOptions(level), (destination ?? stdoutLines()) as unknown as DestinationStream)
-}
-
-/**
- * Standard output for log lines, written in batches: the lines of the next few milliseconds
- * (under load, the access lines of many requests) leave with one write() instead of one each,
- * the largest single cost of an access line (docs/performance.md). A line waits at most
- * `BATCH_MS`, a batch holds at most `FLUSH_AT` characters, and what is pending is written on exit.
- */
-export class BatchedLines {
-  readonly #fd: number
-  #pending = ''
-  #scheduled = false
-
-  constructor(fd: number) {
-    this.#fd = fd
-  }
-
-  write(line: string): boolean {
-    this.#pending += line
-    if (this.#pending.length >= FLUSH_AT) this.flushSync()
-    else if (!this.#scheduled) {
-      this.#scheduled = true
-      setTimeout(this.#due, BATCH_MS).unref()
-    }
-    return true
-  }
-
-  readonly #due = (): void => {
-    this.#scheduled = false
-    this.flushSync()
-  }
-
-  /** pino's logger.flush(). */
-  flush(cb?: (err?: Error) => void): void {
-    this.flushSync()
-    cb?.()
-  }
-
-  flushSync(): void {
-    if (this.#pending === '') return
-    const bytes = Buffer.from(this.#pending)
-    this.#pending = ''
-    let at = 0
-    while (at < bytes.length) {
-      try {
-        at += writeSync(this.#fd, bytes, at)
-      } catch (err) {
-        // A pipe whose reader is slow: wait for it, as pino's own destination does.
-        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') Atomics.wait(PAUSE, 0, 0, 1)
-        // Nowhere to write (the reader went away): the lines are lost, the gateway goes on.
-        else return
-      }
-    }
-  }
-}
-
-/** One write carries at most about this much: more is written at once, without waiting. */
-const FLUSH_AT = 16 * 1024
-/** The longest a line waits for others to join it. */
-export const BATCH_MS = 10
-const PAUSE = new Int32Array(new SharedArrayBuffer(4))
-let stdout: BatchedLines | undefined
-
-function stdoutLines(): BatchedLines {
-  if (stdout === undefined) {
-    const lines = (stdout = new BatchedLines(process.stdout.fd ?? 1))
-    process.once('exit', () => lines.flushSync())
-  }
-  return stdout
+  return destination
+    ? pino(loggerOptions(level), destination as unknown as DestinationStream)
+    : pino(loggerOptions(level))
 }
 
 /**
