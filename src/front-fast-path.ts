@@ -12,6 +12,10 @@
  * every refusal. A request refused by the auth policy is handed over with the verdict reached
  * here, so it is verified (and counted by the throttle) once, and Fastify's authenticate step
  * sends the refusal page, the challenge and Retry-After as for any request.
+ *
+ * Hooks added to the Fastify app do not see the requests served here: the access line and the
+ * metrics of server.ts's onResponse hook, and the limits of applyServerLimits's onRequest hook,
+ * have their counterparts below. A per-request check added there needs one here too.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { performance } from 'node:perf_hooks'
