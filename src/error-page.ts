@@ -8,7 +8,7 @@
  * target (an app's own 404 or 500) never pass through here.
  */
 import type { FastifyReply } from 'fastify'
-import { STATUS_CODES } from 'node:http'
+import { STATUS_CODES, type ServerResponse } from 'node:http'
 
 /** True when the Accept header asks for text/html (or XHTML) with a non-zero quality; `*∕*` alone does not. */
 export function wantsHtml(accept: string | string[] | undefined): boolean {
@@ -37,6 +37,29 @@ export function sendRefusal(reply: FastifyReply, status: number, text: string): 
       .header('x-content-type-options', 'nosniff')
       .send(errorPage(status, retryAfterSeconds(reply.getHeader('retry-after'))))
   )
+}
+
+/**
+ * sendRefusal for a response no Fastify reply wraps (the front's fast path, front-fast-path.ts):
+ * the same status, fields and body. `accept` is the request's Accept.
+ */
+export function writeRefusal(
+  res: ServerResponse,
+  accept: string | string[] | undefined,
+  status: number,
+  text: string,
+): void {
+  const html = wantsHtml(accept)
+  const body = html ? errorPage(status, retryAfterSeconds(res.getHeader('retry-after'))) : text
+  res.statusCode = status
+  res.setHeader('vary', 'accept')
+  if (html) {
+    res.setHeader('content-type', 'text/html; charset=utf-8')
+    res.setHeader('content-security-policy', CSP)
+    res.setHeader('x-content-type-options', 'nosniff')
+  } else res.setHeader('content-type', 'text/plain; charset=utf-8')
+  res.setHeader('content-length', Buffer.byteLength(body))
+  res.end(body)
 }
 
 const CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"

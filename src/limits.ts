@@ -20,7 +20,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { LimitsConfig } from './config/types.js'
 import { errors } from './errors.js'
 import { sendRefusal } from './error-page.js'
-import { sessionOf } from './request-facts.js'
+import { sessionOf, type FrontRequest } from './request-facts.js'
 
 /** Node checks head and request timeouts on an interval (30 s by default): short timeouts need a short interval. */
 export function checkingIntervalMs(limits: LimitsConfig): number {
@@ -57,9 +57,14 @@ export function hardConnectionCap(maxConnections: number): number {
 /**
  * Applies what can only be set on the created server (headersTimeout, maxHeadersCount) and the
  * per-request checks of the field count and the connection limit (one hook: it runs for every
- * request). Call before listen().
+ * request). Call before listen(). Returns whether a request is one the hook answers (431/503):
+ * the front's fast path leaves those to it.
  */
-export function applyServerLimits(app: FastifyInstance, limits: LimitsConfig, http2 = false): void {
+export function applyServerLimits(
+  app: FastifyInstance,
+  limits: LimitsConfig,
+  http2 = false,
+): (raw: FrontRequest) => boolean {
   const server = app.server as Server
   if (http2) {
     // An HTTP/2 server serves HTTP/1.1 clients with Node's HTTP/1 code, which reads these off the server;
@@ -77,11 +82,13 @@ export function applyServerLimits(app: FastifyInstance, limits: LimitsConfig, ht
   server.maxHeadersCount = limits.maxHeaderFields + 1
   const maxRawHeaders = 2 * limits.maxHeaderFields
   const connections = limits.maxConnections > 0 ? watchConnections(server, limits.maxConnections) : undefined
+  // HTTP/2's pseudo-header fields (:method, :path, :scheme, :authority) are the request line, not fields.
+  const tooManyFields = (raw: FrontRequest, session: ServerHttp2Session | undefined): boolean =>
+    raw.rawHeaders.length - (session === undefined ? 0 : pseudoHeaderEntries(raw.rawHeaders)) > maxRawHeaders
   app.addHook('onRequest', (request, reply, done) => {
     const raw = request.raw
     const session = sessionOf(raw)
-    // HTTP/2's pseudo-header fields (:method, :path, :scheme, :authority) are the request line, not fields.
-    if (raw.rawHeaders.length - (session === undefined ? 0 : pseudoHeaderEntries(raw.rawHeaders)) > maxRawHeaders) {
+    if (tooManyFields(raw, session)) {
       request.log.warn({ maxHeaderFields: limits.maxHeaderFields }, 'request over limits.maxHeaderFields: answered 431')
       sendRefusal(closing(reply), 431, 'Request Header Fields Too Large\n')
       return
@@ -93,6 +100,10 @@ export function applyServerLimits(app: FastifyInstance, limits: LimitsConfig, ht
     )
     sendRefusal(closing(reply.header('retry-after', '1')), 503, 'Service Unavailable\n')
   })
+  return (raw) => {
+    const session = sessionOf(raw)
+    return tooManyFields(raw, session) || (connections !== undefined && connections.over.has(session ?? raw.socket))
+  }
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import {
   pino,
+  symbols,
   type Bindings,
   type ChildLoggerOptions,
   type DestinationStream,
@@ -128,6 +129,35 @@ export function createLogger(level = 'info', destination?: NodeJS.WritableStream
  */
 export function accessLogger(log: Logger): Logger {
   return log.child({}, { redact: { paths: [] } })
+}
+
+/** The fields of an access line, in the order they are written. */
+export interface AccessFields {
+  reqId: string
+  method: string
+  url: string
+  status: number
+  user: string
+  remote: string
+  ms: number
+}
+
+/**
+ * Writes access lines for `access` (an accessLogger) as pino would write
+ * `access.info(fields, 'access')`, byte for byte up to string escaping, without pino's per-call
+ * work (the uniqueKeys hook, the mixin, the generic serializer): the line is a fixed template
+ * whose free-form values (path, user, address) go through JSON.stringify. Nothing is written
+ * when the logger's level leaves out info. For the front's fast path.
+ */
+export function accessLineWriter(access: Logger): (fields: AccessFields) => void {
+  const stream = (access as unknown as Record<symbol, { write(line: string): unknown }>)[symbols.streamSym]!
+  const info = access.levels.values.info!
+  return (f) => {
+    if (!access.isLevelEnabled('info')) return
+    stream.write(
+      `{"level":${info},"time":${Date.now()},"pid":${process.pid},"reqId":${JSON.stringify(f.reqId)},"method":${JSON.stringify(f.method)},"url":${JSON.stringify(f.url)},"status":${f.status},"user":${JSON.stringify(f.user)},"remote":${JSON.stringify(f.remote)},"ms":${f.ms},"msg":"access"}\n`,
+    )
+  }
 }
 
 type LogMethod = (this: Logger, ...args: unknown[]) => void

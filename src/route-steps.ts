@@ -15,7 +15,7 @@ import { Readable } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { AuthConfig, RouteConfig } from './config/types.js'
 import type { AuthPolicy } from './auth/policy.js'
-import { authenticateRequest, sendError } from './auth/fastify-auth.js'
+import { answerVerdict, sendError, verifyRequest, type AuthVerdict } from './auth/fastify-auth.js'
 import { refusalOf, type Refusal } from './auth/refusal.js'
 import type { Identity, VerifierDeps } from './auth/verifier.js'
 import { buildForwardHeaders, type ForwardHeaderOptions } from './proxy/forward-headers.js'
@@ -66,16 +66,40 @@ export interface RouteSteps {
   forward(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply>
 }
 
-export function routeSteps(d: RouteStepDeps): RouteSteps {
-  const { route } = d
-  const fwd: ForwardHeaderOptions = {
+/** The route's header hygiene, for a peer whose X-Forwarded-* are not trusted and for one whose are. */
+export function forwardHeaderOptions(d: RouteStepDeps): {
+  untrusted: ForwardHeaderOptions
+  trusted: ForwardHeaderOptions
+} {
+  const untrusted: ForwardHeaderOptions = {
     reserved: d.reserved,
     userHeader: d.identityHeaders.user.toLowerCase(),
     groupsHeader: d.identityHeaders.groups.toLowerCase(),
-    passAuthorization: route.auth ? route.auth.passAuthorization : true,
+    passAuthorization: d.route.auth ? d.route.auth.passAuthorization : true,
     trustForwarded: false,
   }
-  const fwdTrusted: ForwardHeaderOptions = { ...fwd, trustForwarded: true }
+  return { untrusted, trusted: { ...untrusted, trustForwarded: true } }
+}
+
+/**
+ * A verdict the fast path (front-fast-path.ts) reached on a request it then handed to Fastify:
+ * the authenticate step answers it instead of verifying the request a second time.
+ */
+const verdicts = new WeakMap<object, AuthVerdict>()
+
+export function handOverVerdict(raw: object, verdict: AuthVerdict): void {
+  verdicts.set(raw, verdict)
+}
+
+function takeVerdict(raw: object): AuthVerdict | undefined {
+  const verdict = verdicts.get(raw)
+  if (verdict !== undefined) verdicts.delete(raw)
+  return verdict
+}
+
+export function routeSteps(d: RouteStepDeps): RouteSteps {
+  const { route } = d
+  const { untrusted: fwd, trusted: fwdTrusted } = forwardHeaderOptions(d)
 
   return {
     async checkTarget(request, reply) {
@@ -114,7 +138,8 @@ export function routeSteps(d: RouteStepDeps): RouteSteps {
           return undefined
         }
       }
-      const result = await authenticateRequest(request, reply, policy, d.deps, route.path)
+      const verdict = takeVerdict(request.raw) ?? (await verifyRequest(request.raw, policy, d.deps, route.path))
+      const result = answerVerdict(request, reply, policy, d.deps, verdict)
       d.metrics?.auth(result.identity?.provider ?? auth.provider.join(','), result.outcome, result.reason)
       if (result.identity) r.user = result.identity
       if (result.outcome === 'ok') return undefined

@@ -29,7 +29,8 @@ import { applyServerLimits, fastifyLimitOptions } from './limits.js'
 import { closeSessionsOnClose, listenerOptions } from './front-listener.js'
 import { CertificateReloader, readCertificatePair, type CertificateReload } from './tls-certificate.js'
 import type { Server as TlsServer } from 'node:tls'
-import { badRequest, routeSteps, safeUrl, type GatehouseRequest } from './route-steps.js'
+import { badRequest, routeSteps, safeUrl, type GatehouseRequest, type RouteStepDeps } from './route-steps.js'
+import { installFastPath, requestIds } from './front-fast-path.js'
 import type { GatewayMetrics } from './metrics/gateway-metrics.js'
 import type { StateBackend } from './state/state-backend.js'
 import { flushCredentialCaches, type CacheFlushResult } from './auth/cache-flush.js'
@@ -91,18 +92,21 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
   const log = opts.logger ?? createLogger(config.log.level)
   const tls = config.listen.tls
   const pair = tls ? readCertificatePair(tls) : undefined
+  // One sequence for the requests Fastify serves and those the fast path does.
+  const requestId = requestIds()
   const app = Fastify({
     loggerInstance: log,
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: false,
     requestIdHeader: false,
+    genReqId: requestId,
     // request.log is made on first use (most requests never log through it).
     childLoggerFactory: lazyChildLogger,
     schemaController: lazySchemaController(),
     ...fastifyLimitOptions(config.limits),
     ...listenerOptions(config.listen, config.limits, pair),
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance
-  applyServerLimits(app, config.limits, config.listen.http2)
+  const overLimits = applyServerLimits(app, config.limits, config.listen.http2)
   if (config.listen.http2) closeSessionsOnClose(app)
   // Made once this front listens: a front a configuration reload built only lends its handler.
   let certificates: CertificateReloader | undefined
@@ -226,6 +230,7 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     return sendRefusal(reply, 404, 'Not Found\n')
   })
 
+  const upstreamRoutes: Array<{ deps: RouteStepDeps; target: UpstreamTarget }> = []
   for (const route of config.routes) {
     const target = route.upstream
       ? new UpstreamTarget({ name: route.path, url: route.upstream, log })
@@ -234,7 +239,7 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
         : undefined
     if (target && route.upstream) targets.push(target)
     const bodyLimit = route.bodyLimit ?? config.limits.bodyLimit
-    const steps = routeSteps({
+    const stepDeps: RouteStepDeps = {
       route,
       table,
       target,
@@ -247,7 +252,9 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
       policyOf,
       ...(sessions ? { sessions } : {}),
       ...(metrics ? { metrics } : {}),
-    })
+    }
+    const steps = routeSteps(stepDeps)
+    if (target instanceof UpstreamTarget) upstreamRoutes.push({ deps: stepDeps, target })
     const routeOpts = route.bodyLimit ? { bodyLimit: route.bodyLimit } : {}
     const paths = route.path === '/' ? ['/', '/*'] : [route.path, `${route.path}/`, `${route.path}/*`]
     for (const url of paths) {
@@ -272,6 +279,19 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     ...(metrics
       ? { onAuth: (provider: string, outcome: string, reason?: string) => metrics.auth(provider, outcome, reason) }
       : {}),
+  })
+
+  installFastPath({
+    app,
+    config,
+    table,
+    routes: upstreamRoutes,
+    methods: routedMethods(app),
+    overLimits,
+    access,
+    requestId,
+    log,
+    ...(metrics ? { metrics } : {}),
   })
 
   let closed: Promise<void> | undefined

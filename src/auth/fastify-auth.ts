@@ -11,18 +11,28 @@ import { hashHex } from './digest.js'
 import type { NonceManager } from './nonce.js'
 import type { AuthPolicy } from './policy.js'
 import type { AuthOutcome, AuthRequest, Identity, VerifierDeps } from './verifier.js'
-import { verifyThrottled } from './throttle-gate.js'
+import { verifyThrottled, type GatedOutcome } from './throttle-gate.js'
 import { allowAccessChain } from './provider-chain.js'
 import type { AuthContext, DigestAlgorithm } from '../providers/contract.js'
 import { errors, isGatehouseError } from '../errors.js'
 import { sendRefusal } from '../error-page.js'
-import { authorityOf } from '../request-facts.js'
+import { authorityOf, type FrontRequest } from '../request-facts.js'
 
 export interface AuthResult {
   identity?: Identity
   outcome: AuthOutcome['kind'] | 'denied-host' | 'throttled'
   reason?: string
 }
+
+/**
+ * What the verifier made of a request, before anything is answered: the front's fast path
+ * (front-fast-path.ts) decides on it and hands a request it does not serve itself to Fastify
+ * with its verdict, so a request is verified (and counted by the throttle) once.
+ */
+export type AuthVerdict =
+  | { kind: 'verified'; outcome: GatedOutcome; body: Buffer | undefined }
+  | { kind: 'denied-host' }
+  | { kind: 'access-error'; error: unknown }
 
 export async function authenticateRequest(
   request: FastifyRequest,
@@ -31,22 +41,48 @@ export async function authenticateRequest(
   deps: VerifierDeps,
   route: string,
 ): Promise<AuthResult> {
-  const req = new RequestAuth(request, policy, route)
+  return answerVerdict(request, reply, policy, deps, await verifyRequest(request.raw, policy, deps, route))
+}
+
+/** Runs the policy's host check and the verifier on a request; answers nothing. */
+export async function verifyRequest(
+  raw: FrontRequest,
+  policy: AuthPolicy,
+  deps: VerifierDeps,
+  route: string,
+): Promise<AuthVerdict> {
+  const req = new RequestAuth(raw, policy, route)
   if (hasAllowAccess(policy)) {
     let allowed: boolean
     try {
       allowed = await allowAccessChain(policy.chain, req.ctx)
     } catch (err) {
-      sendError(reply, err)
-      return { outcome: 'error', reason: isGatehouseError(err) ? err.code : 'error' }
+      return { kind: 'access-error', error: err }
     }
-    if (!allowed) {
-      sendRefusal(reply, 403, 'Forbidden\n')
-      return { outcome: 'denied-host' }
-    }
+    if (!allowed) return { kind: 'denied-host' }
   }
   const outcome = await verifyThrottled(policy, req, deps)
-  if (req.body) (request as FastifyRequest & { bufferedBody?: Buffer }).bufferedBody = req.body
+  return { kind: 'verified', outcome, body: req.body }
+}
+
+/** Answers a verdict that refuses the request; an accepting one only sets Authentication-Info. */
+export function answerVerdict(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  policy: AuthPolicy,
+  deps: VerifierDeps,
+  verdict: AuthVerdict,
+): AuthResult {
+  if (verdict.kind === 'access-error') {
+    sendError(reply, verdict.error)
+    return { outcome: 'error', reason: isGatehouseError(verdict.error) ? verdict.error.code : 'error' }
+  }
+  if (verdict.kind === 'denied-host') {
+    sendRefusal(reply, 403, 'Forbidden\n')
+    return { outcome: 'denied-host' }
+  }
+  const outcome = verdict.outcome
+  if (verdict.body) (request as FastifyRequest & { bufferedBody?: Buffer }).bufferedBody = verdict.body
 
   switch (outcome.kind) {
     case 'ok':
@@ -141,35 +177,33 @@ class RequestAuth implements AuthRequest {
   readonly remoteAddress: string
   /** The body, when auth-int had to read it (the target then gets this copy). */
   body: Buffer | undefined
-  readonly #request: FastifyRequest
+  readonly #raw: FrontRequest
   readonly #policy: AuthPolicy
   readonly #route: string
   #ctx: AuthContext | undefined
 
-  constructor(request: FastifyRequest, policy: AuthPolicy, route: string) {
-    const raw = request.raw
+  constructor(raw: FrontRequest, policy: AuthPolicy, route: string) {
     this.method = raw.method ?? 'GET'
     this.url = raw.url ?? '/'
     this.host = authorityOf(raw)
     this.credentials = raw.headers[policy.requestHeader]
     this.remoteAddress = raw.socket.remoteAddress ?? ''
-    this.#request = request
+    this.#raw = raw
     this.#policy = policy
     this.#route = route
   }
 
   get ctx(): AuthContext {
-    return (this.#ctx ??= contextOf(this.#request, this.#policy, this.#route))
+    return (this.#ctx ??= contextOf(this.#raw, this.#policy, this.#route))
   }
 
   async bodyHash(alg: DigestAlgorithm): Promise<string> {
-    this.body ??= await readBody(this.#request)
+    this.body ??= await readBody(this.#raw)
     return hashHex(alg, this.body)
   }
 }
 
-function contextOf(request: FastifyRequest, policy: AuthPolicy, route: string): AuthContext {
-  const raw = request.raw
+function contextOf(raw: FrontRequest, policy: AuthPolicy, route: string): AuthContext {
   const headers: AuthContext['headers'] = {}
   for (const [k, v] of Object.entries(raw.headers)) {
     // HTTP/2 pseudo-header fields are the request line (method, path, host are given apart).
@@ -192,10 +226,10 @@ function contextOf(request: FastifyRequest, policy: AuthPolicy, route: string): 
 const MAX_AUTH_INT_BODY = 1024 * 1024
 
 /** auth-int hashes the whole body before the request can go on, so it is read (bounded) here. */
-async function readBody(request: FastifyRequest): Promise<Buffer> {
+async function readBody(raw: FrontRequest): Promise<Buffer> {
   const chunks: Buffer[] = []
   let size = 0
-  for await (const chunk of request.raw) {
+  for await (const chunk of raw) {
     size += (chunk as Buffer).length
     if (size > MAX_AUTH_INT_BODY) throw errors.GH_ERR_AUTH_BODY_TOO_LARGE(MAX_AUTH_INT_BODY)
     chunks.push(chunk as Buffer)

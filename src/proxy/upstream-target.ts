@@ -16,7 +16,7 @@ import type { Logger } from 'pino'
 import { Pool } from './undici-pool.js'
 import type { Dispatcher } from 'undici'
 import { errors } from '../errors.js'
-import { sendRefusal } from '../error-page.js'
+import { sendRefusal, writeRefusal } from '../error-page.js'
 import { connectionOptions, isHopByHop, isProxyAuth } from './hop-by-hop.js'
 import type { ForwardRequest, Target } from './target.js'
 
@@ -73,39 +73,51 @@ export class UpstreamTarget implements Target {
 
   /** Resolves once the reply is handed over: the upstream head is in, or a 502/504 was sent, or the client left. */
   forward(req: ForwardRequest, reply: FastifyReply): Promise<void> {
-    return new Promise((resolve) => {
-      const exchange = new Exchange(req, reply, resolve, this.#report)
-      this.#pool.dispatch(
-        {
-          method: req.method as Dispatcher.HttpMethod,
-          path: this.#path(req.url),
-          headers: this.#requestHeaders(req),
-          body: req.body === null ? null : shield(req.body, exchange),
-          headersTimeout: this.#headersTimeout,
-          bodyTimeout: this.#bodyTimeout,
-        },
-        exchange,
-      )
-    })
+    return new Promise((resolve) => this.#dispatch(new Exchange(req, reply, reply.raw, resolve, this.#report)))
+  }
+
+  /**
+   * The same exchange written to a bare Node response (the front's fast path): no Fastify reply
+   * to hand over, no fields set before the upstream's, a 502/504 worded as sendRefusal does.
+   */
+  forwardTo(req: ForwardRequest, res: ServerResponse): void {
+    this.#dispatch(new Exchange(req, undefined, res, noop, this.#report))
+  }
+
+  #dispatch(exchange: Exchange): void {
+    const req = exchange.request
+    this.#pool.dispatch(
+      {
+        method: req.method as Dispatcher.HttpMethod,
+        path: this.#path(req.url),
+        headers: this.#requestHeaders(req),
+        body: req.body === null ? null : shield(req.body, exchange),
+        headersTimeout: this.#headersTimeout,
+        bodyTimeout: this.#bodyTimeout,
+      },
+      exchange,
+    )
   }
 
   /** Shared by every exchange of this target (no closures per request). */
   readonly #report: FailureReport = {
-    beforeHead: (reply, err) => this.#fail(reply, err),
+    beforeHead: (exchange, err) => this.#fail(exchange, err),
     afterHead: (reply, err) => {
       const error = errors.GH_ERR_UPSTREAM_FAILED(this.name, describe(err), { cause: err })
-      ;(this.#log ?? reply.log).warn({ err: error, upstream: this.name }, 'upstream response cut short')
+      ;(this.#log ?? reply?.log)?.warn({ err: error, upstream: this.name }, 'upstream response cut short')
     },
   }
 
-  #fail(reply: FastifyReply, err: unknown): void {
+  #fail(exchange: Exchange, err: unknown): void {
+    const reply = exchange.reply
     const timedOut = TIMEOUT_CODES.has((err as { code?: string }).code ?? '')
     const error = timedOut
       ? errors.GH_ERR_UPSTREAM_TIMEOUT(this.name, { cause: err })
       : errors.GH_ERR_UPSTREAM_FAILED(this.name, describe(err), { cause: err })
-    ;(this.#log ?? reply.log).warn({ err: error, upstream: this.name }, 'upstream request failed')
-    const text = error.statusCode === 504 ? 'Gateway Timeout' : 'Bad Gateway'
-    sendRefusal(reply, error.statusCode, `${text}\n`)
+    ;(this.#log ?? reply?.log)?.warn({ err: error, upstream: this.name }, 'upstream request failed')
+    const text = error.statusCode === 504 ? 'Gateway Timeout\n' : 'Bad Gateway\n'
+    if (reply !== undefined) sendRefusal(reply, error.statusCode, text)
+    else writeRefusal(exchange.response, exchange.request.headers.accept, error.statusCode, text)
   }
 
   close(): Promise<void> {
@@ -156,10 +168,12 @@ function withoutListed(flat: string[], listed: ReadonlySet<string>): string[] {
 
 interface FailureReport {
   /** Nothing sent yet: log, then answer 502/504. */
-  beforeHead(reply: FastifyReply, err: unknown): void
+  beforeHead(exchange: Exchange, err: unknown): void
   /** The head is out: only the log can say what happened. */
-  afterHead(reply: FastifyReply, err: unknown): void
+  afterHead(reply: FastifyReply | undefined, err: unknown): void
 }
+
+function noop(): void {}
 
 /**
  * One request's undici handler: maps the upstream response onto the Node response.
@@ -168,7 +182,8 @@ interface FailureReport {
  */
 class Exchange implements Dispatcher.DispatchHandler {
   readonly #req: ForwardRequest
-  readonly #reply: FastifyReply
+  /** Undefined on the fast path: `#res` is then written directly. */
+  readonly #reply: FastifyReply | undefined
   readonly #res: ServerResponse
   readonly #handedOver: () => void
   readonly #report: FailureReport
@@ -181,13 +196,31 @@ class Exchange implements Dispatcher.DispatchHandler {
   #headers: Record<string, string | string[] | number> | undefined
   #onDrain: (() => void) | undefined
 
-  constructor(req: ForwardRequest, reply: FastifyReply, handedOver: () => void, report: FailureReport) {
+  constructor(
+    req: ForwardRequest,
+    reply: FastifyReply | undefined,
+    res: ServerResponse,
+    handedOver: () => void,
+    report: FailureReport,
+  ) {
     this.#req = req
     this.#reply = reply
-    this.#res = reply.raw
+    this.#res = res
     this.#handedOver = handedOver
     this.#report = report
     this.#res.once('close', this.#onClientClose)
+  }
+
+  get request(): ForwardRequest {
+    return this.#req
+  }
+
+  get reply(): FastifyReply | undefined {
+    return this.#reply
+  }
+
+  get response(): ServerResponse {
+    return this.#res
   }
 
   readonly #onClientClose = (): void => {
@@ -209,7 +242,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     if (statusCode < 200) return // 1xx: Node's server speaks for itself (100-continue); others are dropped
     this.#status = statusCode
-    this.#headers = responseHeaders(this.#reply, headers)
+    this.#headers = responseHeaders(this.#reply?.getHeaders(), headers)
     const length = Number(headers['content-length'])
     if (this.#req.method !== 'HEAD' && length > 0 && length <= COLLECT_LIMIT) {
       this.#collected = []
@@ -259,7 +292,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     // Let Node read the rest of the upload so the connection stays usable for the answer.
     const body = this.#req.body
     if (body !== null && !body.readableEnded) body.resume()
-    this.#report.beforeHead(this.#reply, err)
+    this.#report.beforeHead(this, err)
     this.#handedOver()
   }
 
@@ -275,7 +308,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.#failBeforeHead(err)
       return false
     }
-    this.#reply.hijack()
+    this.#reply?.hijack()
     this.#started = true
     return true
   }
@@ -288,7 +321,7 @@ class Exchange implements Dispatcher.DispatchHandler {
  * the same pass, Connection's list in a second only when the upstream sent one.
  */
 function responseHeaders(
-  reply: FastifyReply,
+  own: Record<string, string | string[] | number | undefined> | undefined,
   upstream: IncomingHttpHeaders,
 ): Record<string, string | string[] | number> {
   const out: Record<string, string | string[] | number> = {}
@@ -300,12 +333,13 @@ function responseHeaders(
     out[name] = value
   }
   const connection = upstream.connection
-  if (connection !== undefined) {
+  // `Connection: keep-alive`, what nearly every upstream sends, names only Keep-Alive, dropped above.
+  if (connection !== undefined && (typeof connection !== 'string' || connection.toLowerCase() !== 'keep-alive')) {
     for (const listed of connectionOptions(connection)) {
       for (const name in out) if (name.toLowerCase() === listed) delete out[name]
     }
   }
-  const own = reply.getHeaders()
+  if (own === undefined) return out
   for (const name in own) {
     const value = own[name]
     if (value === undefined) continue
