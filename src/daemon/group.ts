@@ -4,6 +4,7 @@
  * touch. Requests go out through a Dispatcher (src/daemon/dispatch.ts); front workers that
  * dispatch to these processes themselves report back through RemoteDispatchNotes.
  */
+import { Backoff } from '../backoff.js'
 import { randomBytes } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import type { Logger } from 'pino'
@@ -91,7 +92,8 @@ export class Group implements GroupHandle, ReloadTarget, RemoteDispatchNotes {
   readonly #dispatch: Dispatcher<WorkerProcess>
   #generation = 0
   #seq = 0
-  #crashes = 0
+  /** Respawns after unexpected exits: reset once a process starts. */
+  readonly #backoff = new Backoff(BACKOFF_FIRST_MS, BACKOFF_MAX_MS)
   #restarts = 0
   #reloads = 0
   #recycled = 0
@@ -470,7 +472,7 @@ export class Group implements GroupHandle, ReloadTarget, RemoteDispatchNotes {
     this.#changedProcesses()
     if (i === -1 || info.expected || this.#state !== 'running') return
     this.#restarts++
-    const delay = info.stuck ? 0 : Math.min(BACKOFF_FIRST_MS * 2 ** this.#crashes++, BACKOFF_MAX_MS)
+    const delay = info.stuck ? 0 : this.#backoff.next()
     this.#log.warn(
       { pid: p.pid, code: info.code, signal: info.signal, respawnInMs: delay },
       'daemon process exited; respawning',
@@ -487,7 +489,7 @@ export class Group implements GroupHandle, ReloadTarget, RemoteDispatchNotes {
     this.#changedProcesses()
     p.start().then(
       () => {
-        this.#crashes = 0
+        this.#backoff.reset()
         this.#armIdle(p)
         this.#dispatch.pump()
         if (p.outstanding === 0) this.#scaler.idle(p)
@@ -504,7 +506,7 @@ export class Group implements GroupHandle, ReloadTarget, RemoteDispatchNotes {
   }
 
   #retryAfter(): number {
-    return Math.max(1, Math.ceil(Math.min(BACKOFF_FIRST_MS * 2 ** this.#crashes, BACKOFF_MAX_MS) / 1000))
+    return Math.max(1, Math.ceil(this.#backoff.peek() / 1000))
   }
 }
 

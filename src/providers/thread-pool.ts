@@ -6,6 +6,7 @@
  * to the least busy live thread, each with a timeout; a thread that dies fails its pending calls
  * with GH_ERR_PROVIDER_UNAVAILABLE and is restarted with backoff. Answers are type-checked before anyone trusts them.
  */
+import { Backoff } from '../backoff.js'
 import { extname } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
@@ -91,7 +92,8 @@ interface Thread {
   pending: Map<number, Call>
   /** Ids of calls that timed out but still run in the thread: they count as load. */
   abandoned: Set<number>
-  failures: number
+  /** Restarts after the thread exited; reset once it served a call. */
+  backoff: Backoff
   restartTimer: NodeJS.Timeout | undefined
   /** performance.now() until which the thread takes no call (shareWhenBusy); 0: not resting. */
   restUntil: number
@@ -277,7 +279,7 @@ export class ThreadProvider implements Provider {
         state: 'idle',
         pending: new Map(),
         abandoned: new Set(),
-        failures: 0,
+        backoff: new Backoff(RESTART_BASE_MS, RESTART_MAX_MS),
         restartTimer: undefined,
         restUntil: 0,
       })
@@ -348,8 +350,7 @@ export class ThreadProvider implements Provider {
   }
 
   #scheduleRestart(thread: Thread, code: number): void {
-    const delay = Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** thread.failures)
-    thread.failures++
+    const delay = thread.backoff.next()
     this.#opts.log.warn('provider thread exited; restarting', { thread: thread.index, code, delayMs: delay })
     thread.restartTimer = setTimeout(() => {
       thread.restartTimer = undefined
@@ -540,7 +541,7 @@ export class ThreadProvider implements Provider {
       call.reject(errors.GH_ERR_PROVIDER_BAD_RESULT(this.name, describeValue(msg.value), call.method, rule.expected))
       return
     }
-    thread.failures = 0
+    thread.backoff.reset()
     call.resolve(call.method === 'getRealmHash' && typeof msg.value === 'string' ? msg.value.toLowerCase() : msg.value)
   }
 
