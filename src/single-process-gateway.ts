@@ -16,13 +16,14 @@ import { GatewayMetrics } from './metrics/gateway-metrics.js'
 import { LockoutBoard } from './metrics/lockout-board.js'
 import { FrontSwitch } from './admin/front-switch.js'
 import { applyConfig } from './admin/config-reload.js'
-import { startAdmin, type AdminServer, type ReloadResult } from './admin/admin-server.js'
-import { buildStatus, groupsReady, type ConfigReloadReport, type StatusReport } from './admin/status-report.js'
+import { startAdmin, type AdminServer } from './admin/admin-server.js'
+import { buildStatus, groupsReady, type StatusReport } from './admin/status-report.js'
 import { packageVersion } from './package-root.js'
 import type { CacheFlushResult } from './auth/cache-flush.js'
 import { MemorySessionStore, type SessionStore } from './session/index.js'
 import { installSignals } from './gateway-signals.js'
-import { withCertificate, type RunningGateway, type RunOptions } from './running-gateway.js'
+import { logCacheFlush, onHangup, reloads, restartGroup } from './gateway-control.js'
+import type { RunningGateway, RunOptions } from './running-gateway.js'
 
 /** How long a front replaced by a reload may finish its requests before its providers close. */
 const DRAIN_TIMEOUT_MS = 30_000
@@ -76,7 +77,6 @@ export async function runSingleProcess(config: Config, opts: RunOptions): Promis
   const shell = gatehouse
   const front = new FrontSwitch(shell.app.server, shell)
   let live = { config, gatehouse: shell }
-  let lastConfigReload: ConfigReloadReport | null = null
   metrics.setSources({
     cache: () => {
       const { identities, realmHashes } = live.gatehouse.deps
@@ -90,57 +90,34 @@ export async function runSingleProcess(config: Config, opts: RunOptions): Promis
     ...(state ? { state: () => ({ store: state.kind, up: state.up, ...state.counters }) } : {}),
   })
 
-  let reloading: Promise<ReloadResult> = Promise.resolve({ ok: true, summary: '', changes: [], restartNeeded: [] })
-  const reload = (reason: string, given?: Config): Promise<ReloadResult> => {
-    reloading = reloading.then(() => reloadNow(reason, given))
-    return reloading
-  }
-  const reloadNow = async (reason: string, given?: Config): Promise<ReloadResult> => {
-    let result: ReloadResult
-    try {
-      const next =
-        given ??
-        (opts.configFile ? await (await import('./config/load-file.js')).loadConfigFile(opts.configFile) : undefined)
-      if (next === undefined) {
-        result = {
-          ok: false,
-          summary: 'the gateway was not started from a configuration file',
-          changes: [],
-          restartNeeded: [],
-        }
-      } else {
-        const applied = await applyConfig(live.config, next, {
-          log,
-          supervisor,
-          swapFront: async (c, prev) => {
-            const old = live.gatehouse
-            const fresh = await build(c, same(prev.digest, c.digest) ? old.deps.nonces : undefined)
-            try {
-              await fresh.ready()
-            } catch (e) {
-              await fresh.close().catch(() => {})
-              throw e
-            }
-            front.use(fresh, fresh.app.server)
-            live = { config: c, gatehouse: fresh }
-            return { retired: retireFront(old, front, shell, log) }
-          },
-        })
-        live = { config: applied.config, gatehouse: live.gatehouse }
-        result = applied.result
-      }
-    } catch (err) {
-      result = { ok: false, summary: (err as Error).message, changes: [], restartNeeded: [] }
-    }
-    result = withCertificate(result, shell.reloadCertificate(reason))
-    lastConfigReload = { at: new Date().toISOString(), ok: result.ok, summary: result.summary }
-    metrics.configReload(result.ok ? 'ok' : 'failed')
-    log[result.ok ? 'info' : 'error'](
-      { reason, changes: result.changes, restartNeeded: result.restartNeeded },
-      `configuration reload: ${result.summary}`,
-    )
-    return result
-  }
+  const reloader = reloads({
+    log,
+    metrics,
+    configFile: opts.configFile,
+    async apply(next) {
+      const applied = await applyConfig(live.config, next, {
+        log,
+        supervisor,
+        swapFront: async (c, prev) => {
+          const old = live.gatehouse
+          const fresh = await build(c, same(prev.digest, c.digest) ? old.deps.nonces : undefined)
+          try {
+            await fresh.ready()
+          } catch (e) {
+            await fresh.close().catch(() => {})
+            throw e
+          }
+          front.use(fresh, fresh.app.server)
+          live = { config: c, gatehouse: fresh }
+          return { retired: retireFront(old, front, shell, log) }
+        },
+      })
+      live = { config: applied.config, gatehouse: live.gatehouse }
+      return applied.result
+    },
+    certificate: (reason) => shell.reloadCertificate(reason),
+  })
+  const reload = reloader.reload
 
   const status = (): StatusReport =>
     buildStatus({
@@ -149,7 +126,7 @@ export async function runSingleProcess(config: Config, opts: RunOptions): Promis
       listen: address,
       configFile: opts.configFile,
       ready: readiness().ready,
-      lastConfigReload,
+      lastConfigReload: reloader.last(),
       groups: supervisor?.status() ?? [],
       activity: metrics.sampler.report(),
       lockouts: live.gatehouse.deps.throttle ? lockouts.current(live.gatehouse.deps.throttle.throttle) : null,
@@ -186,24 +163,14 @@ export async function runSingleProcess(config: Config, opts: RunOptions): Promis
           metrics,
           status,
           readiness,
-          async restartGroup(name) {
-            if (!supervisor?.status().some((g) => g.name === name)) return undefined
-            return supervisor.reload(name, 'restart command')
-          },
+          restartGroup: restartGroup(supervisor),
           reload,
           async flushCache(user) {
             const result: CacheFlushResult = live.gatehouse.flushCache(user)
             // A user's sessions end with their cached answers (a flush of everything leaves sessions be).
             const store = live.gatehouse.sessionStore
             if (store !== undefined && user !== undefined) result.sessions = await store.deleteByUser(user)
-            log.info(
-              {
-                ...(user !== undefined ? { user } : {}),
-                flushed: result.flushed,
-                ...(result.sessions !== undefined ? { sessionsEnded: result.sessions } : {}),
-              },
-              'credential cache flushed (admin command)',
-            )
+            logCacheFlush(log, user, result)
             return result
           },
           stop: () => void stop(0),
@@ -221,16 +188,12 @@ export async function runSingleProcess(config: Config, opts: RunOptions): Promis
     installSignals(log, {
       stop: () => void stop(0),
       stopping: () => stopping !== undefined,
-      hup() {
-        if (opts.configFile) {
-          log.info('SIGHUP: re-reading the configuration')
-          void reload('SIGHUP')
-          return
-        }
-        log.info('SIGHUP: rolling reload of every daemon group')
-        shell.reloadCertificate('SIGHUP')
-        supervisor?.reloadAll('SIGHUP').catch((err: Error) => log.error({ err: err.message }, 'reload failed'))
-      },
+      hup: onHangup(log, {
+        configFile: opts.configFile,
+        reload,
+        certificate: (reason) => shell.reloadCertificate(reason),
+        supervisor,
+      }),
     })
   return {
     get gatehouse() {

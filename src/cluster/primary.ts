@@ -14,13 +14,14 @@ import { GatewayMetrics } from '../metrics/gateway-metrics.js'
 import type { Activity } from '../metrics/status-sampler.js'
 import type { Lockout } from '../metrics/lockout-board.js'
 import { applyConfig } from '../admin/config-reload.js'
-import type { AdminServer, ReloadResult } from '../admin/admin-server.js'
-import { buildStatus, groupsReady, type ConfigReloadReport, type StatusReport } from '../admin/status-report.js'
+import type { AdminServer } from '../admin/admin-server.js'
+import { buildStatus, groupsReady, type StatusReport } from '../admin/status-report.js'
 import { packageVersion } from '../package-root.js'
 import type { CacheFlushResult } from '../auth/cache-flush.js'
 import type { CertificateReload } from '../tls-certificate.js'
-import { withCertificate, type RunningGateway, type RunOptions } from '../running-gateway.js'
+import type { RunningGateway, RunOptions } from '../running-gateway.js'
 import { installSignals } from '../gateway-signals.js'
+import { logCacheFlush, onHangup, reloads, restartGroup } from '../gateway-control.js'
 import { errors } from '../errors.js'
 import { WorkerPool } from './worker-pool.js'
 import { aggregateMetrics, mergeActivity, mergeLockouts, type MetricsJson } from './merge-reports.js'
@@ -76,76 +77,48 @@ export async function runPrimary(config: Config, opts: RunOptions = {}): Promise
   }
   log.info({ address, workers: config.workers }, 'front workers listening')
 
-  let lastConfigReload: ConfigReloadReport | null = null
-  let reloading: Promise<ReloadResult> = Promise.resolve({ ok: true, summary: '', changes: [], restartNeeded: [] })
-  const reload = (reason: string, given?: Config): Promise<ReloadResult> => {
-    reloading = reloading.then(() => reloadNow(reason, given))
-    return reloading
-  }
-  const reloadNow = async (reason: string, given?: Config): Promise<ReloadResult> => {
-    let result: ReloadResult
-    let swapped = false
-    try {
-      const next =
-        given ??
-        (opts.configFile ? await (await import('../config/load-file.js')).loadConfigFile(opts.configFile) : undefined)
-      if (next === undefined) {
-        result = {
-          ok: false,
-          summary: 'the gateway was not started from a configuration file',
-          changes: [],
-          restartNeeded: [],
-        }
-      } else {
-        const applied = await applyConfig(running, next, {
-          log,
-          supervisor,
-          swapFront: async (c, prev) => {
-            // A new set of workers, on the same Digest secret when the digest settings did not change.
-            const nextSecret = JSON.stringify(prev.digest) === JSON.stringify(c.digest) ? secret : sharedSecret(c)
-            // What needs a restart (listen, limits, state) stays as the workers started: the
-            // primary's listening handle is keyed by the address they first asked for.
-            const { state: _state, ...rest } = c
-            const kept: Config = {
-              ...rest,
-              listen: prev.listen,
-              limits: prev.limits,
-              ...(prev.state ? { state: prev.state } : {}),
-            }
-            const old = providers
-            const fresh = new SharedProviders(kept, log)
-            try {
-              await fresh.start()
-              providers = fresh
-              await pool.replaceAll(withSecret(kept, nextSecret))
-            } catch (err) {
-              providers = old
-              await fresh.close()
-              throw err
-            }
-            // The old workers are gone (replaceAll waited for them): nothing asks the old providers any more.
-            await old.close()
-            swapped = true
-            secret = nextSecret
-            return { retired: Promise.resolve() }
-          },
-        })
-        if (applied.config.log.level !== running.log.level) pool.broadcast('log-level', applied.config.log.level)
-        running = applied.config
-        result = applied.result
-      }
-    } catch (err) {
-      result = { ok: false, summary: (err as Error).message, changes: [], restartNeeded: [] }
-    }
+  let swapped = false
+  const reloader = reloads({
+    log,
+    metrics,
+    configFile: opts.configFile,
+    async apply(next) {
+      swapped = false
+      const applied = await applyConfig(running, next, {
+        log,
+        supervisor,
+        swapFront: async (c, prev) => {
+          // A new set of workers, on the same Digest secret when the digest settings did not change.
+          const nextSecret = JSON.stringify(prev.digest) === JSON.stringify(c.digest) ? secret : sharedSecret(c)
+          await replaceWorkers(keptForRestart(c, prev), nextSecret)
+          swapped = true
+          secret = nextSecret
+          return { retired: Promise.resolve() }
+        },
+      })
+      if (applied.config.log.level !== running.log.level) pool.broadcast('log-level', applied.config.log.level)
+      running = applied.config
+      return applied.result
+    },
     // New workers read the certificate as they start; the ones kept are asked to re-read it.
-    if (!swapped) result = withCertificate(result, await certificateReload(pool, reason))
-    lastConfigReload = { at: new Date().toISOString(), ok: result.ok, summary: result.summary }
-    metrics.configReload(result.ok ? 'ok' : 'failed')
-    log[result.ok ? 'info' : 'error'](
-      { reason, changes: result.changes, restartNeeded: result.restartNeeded },
-      `configuration reload: ${result.summary}`,
-    )
-    return result
+    certificate: (reason) => (swapped ? undefined : certificateReload(pool, reason)),
+  })
+  const reload = reloader.reload
+  /** New providers, then new workers on them; the old ones stop once the new set serves. */
+  const replaceWorkers = async (c: Config, nextSecret: string): Promise<void> => {
+    const old = providers
+    const fresh = new SharedProviders(c, log)
+    try {
+      await fresh.start()
+      providers = fresh
+      await pool.replaceAll(withSecret(c, nextSecret))
+    } catch (err) {
+      providers = old
+      await fresh.close()
+      throw err
+    }
+    // The old workers are gone (replaceAll waited for them): nothing asks the old providers any more.
+    await old.close()
   }
 
   const readiness = () => {
@@ -167,7 +140,7 @@ export async function runPrimary(config: Config, opts: RunOptions = {}): Promise
       listen: address,
       configFile: opts.configFile,
       ready: readiness().ready,
-      lastConfigReload,
+      lastConfigReload: reloader.last(),
       groups: supervisor?.status() ?? [],
       activity: mergeActivity(activities),
       lockouts: mergeLockouts(lockouts),
@@ -219,10 +192,7 @@ export async function runPrimary(config: Config, opts: RunOptions = {}): Promise
           },
           status,
           readiness,
-          async restartGroup(name) {
-            if (!supervisor?.status().some((g) => g.name === name)) return undefined
-            return supervisor.reload(name, 'restart command')
-          },
+          restartGroup: restartGroup(supervisor),
           reload,
           async flushCache(user) {
             const answers = await pool.ask<CacheFlushResult>('flush', user !== undefined ? { user } : {})
@@ -234,14 +204,7 @@ export async function runPrimary(config: Config, opts: RunOptions = {}): Promise
             }
             if (user !== undefined && services.sessions !== undefined)
               result.sessions = await services.sessions.deleteByUser(user)
-            log.info(
-              {
-                ...(user !== undefined ? { user } : {}),
-                flushed: result.flushed,
-                ...(result.sessions !== undefined ? { sessionsEnded: result.sessions } : {}),
-              },
-              'credential cache flushed (admin command)',
-            )
+            logCacheFlush(log, user, result)
             return result
           },
           stop: () => void stop(0),
@@ -259,16 +222,12 @@ export async function runPrimary(config: Config, opts: RunOptions = {}): Promise
     installSignals(log, {
       stop: () => void stop(0),
       stopping: () => stopping !== undefined,
-      hup() {
-        if (opts.configFile) {
-          log.info('SIGHUP: re-reading the configuration')
-          void reload('SIGHUP')
-          return
-        }
-        log.info('SIGHUP: rolling reload of every daemon group')
-        void certificateReload(pool, 'SIGHUP')
-        supervisor?.reloadAll('SIGHUP').catch((err: Error) => log.error({ err: err.message }, 'reload failed'))
-      },
+      hup: onHangup(log, {
+        configFile: opts.configFile,
+        reload,
+        certificate: (reason) => certificateReload(pool, reason),
+        supervisor,
+      }),
     })
 
   return {
@@ -287,6 +246,15 @@ export async function runPrimary(config: Config, opts: RunOptions = {}): Promise
     stop: () => stop(0),
     untilStopped: () => stopped,
   }
+}
+
+/**
+ * What needs a restart (listen, limits, state) stays as the workers started: the primary's
+ * listening handle is keyed by the address they first asked for.
+ */
+function keptForRestart(c: Config, prev: Config): Config {
+  const { state: _state, ...rest } = c
+  return { ...rest, listen: prev.listen, limits: prev.limits, ...(prev.state ? { state: prev.state } : {}) }
 }
 
 /**

@@ -8,7 +8,8 @@
 import type { ProviderConfig } from '../config/types.js'
 import type { ManagedProvider } from '../providers/registry.js'
 import type { Channel } from './channel.js'
-import { PROVIDER_METHODS, type HostedMethod, type ProviderCall } from './shared-providers.js'
+import { PROVIDER_METHODS } from '../providers/contract.js'
+import type { HostedMethod, ProviderCall } from './shared-providers.js'
 
 /** Beyond the call's own timeout and queue wait: the time the answer may take to come back. */
 const CHANNEL_MARGIN_MS = 2000

@@ -10,16 +10,10 @@ import type { Logger } from 'pino'
 import type { Config } from '../config/types.js'
 import { errors } from '../errors.js'
 import { ProviderRegistry, type ManagedProvider } from '../providers/registry.js'
+import { PROVIDER_METHODS, type ProviderMethodName } from '../providers/contract.js'
 import type { Channel } from './channel.js'
 
-export const PROVIDER_METHODS = [
-  'checkPassword',
-  'getRealmHash',
-  'groupsForUser',
-  'allowAccess',
-  'findUserByHash',
-] as const
-export type HostedMethod = (typeof PROVIDER_METHODS)[number]
+export type HostedMethod = ProviderMethodName
 
 export interface ProviderCall {
   provider: string

@@ -37,6 +37,7 @@ const TOP = [
   'src/single-process-gateway.ts',
   'src/running-gateway.ts',
   'src/gateway-signals.ts',
+  'src/gateway-control.ts',
   'src/cluster/',
   'src/route-steps.ts',
   'src/admin/',
