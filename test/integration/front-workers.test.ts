@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { parseConfig } from '../../src/config/parse.js'
 import { tempDir, writeFile } from '../helpers/gateway.js'
 import { accessPids, alive, startWorkers, until } from '../helpers/workers-gateway.js'
-import { startEchoUpstream } from '../helpers/echo-upstream.js'
+import { startEchoUpstream, type EchoUpstream } from '../helpers/echo-upstream.js'
 import { httpGet } from '../helpers/http-get.js'
 import { digestAuthorization } from '../helpers/digest-client.js'
 
@@ -26,6 +26,20 @@ function htpasswd(dir: string, user: string, password: string): string {
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
 
+/** A private directory with alice in an htpasswd file and an echo upstream, both gone after the test. */
+async function aliceAndUpstream(t: { after(fn: () => unknown): void }): Promise<{
+  dir: string
+  file: string
+  up: EchoUpstream
+}> {
+  const { dir, cleanup } = tempDir()
+  t.after(cleanup)
+  const file = htpasswd(dir, 'alice', 'wonderland')
+  const up = await startEchoUpstream()
+  t.after(() => up.close())
+  return { dir, file, up }
+}
+
 function routes(upstream: string) {
   return {
     providers: { users: { type: 'htpasswd', file: 'users.htpasswd' } },
@@ -34,11 +48,7 @@ function routes(upstream: string) {
 }
 
 test('workers: 2 answers from two processes other than the primary, and the admin listener sums them', async (t) => {
-  const { dir, cleanup } = tempDir()
-  t.after(cleanup)
-  htpasswd(dir, 'alice', 'wonderland')
-  const up = await startEchoUpstream()
-  t.after(() => up.close())
+  const { dir, up } = await aliceAndUpstream(t)
   const w = await startWorkers(t, routes(up.url), dir)
 
   const pids = w.gw.workers().map((x) => x.pid)
@@ -73,11 +83,7 @@ test('workers: 2 answers from two processes other than the primary, and the admi
 })
 
 test('a worker that dies is replaced while the other keeps its open connections', async (t) => {
-  const { dir, cleanup } = tempDir()
-  t.after(cleanup)
-  htpasswd(dir, 'alice', 'wonderland')
-  const up = await startEchoUpstream()
-  t.after(() => up.close())
+  const { dir, up } = await aliceAndUpstream(t)
   const w = await startWorkers(t, routes(up.url), dir)
   const agent = new Agent({ keepAlive: true, maxSockets: 1 })
   t.after(() => agent.destroy())
@@ -119,11 +125,7 @@ test('a worker that dies is replaced while the other keeps its open connections'
 })
 
 test('a configuration reload starts new workers on the new routes before the old ones leave', async (t) => {
-  const { dir, cleanup } = tempDir()
-  t.after(cleanup)
-  htpasswd(dir, 'alice', 'wonderland')
-  const up = await startEchoUpstream()
-  t.after(() => up.close())
+  const { dir, up } = await aliceAndUpstream(t)
   const file = writeFile(dir, 'gatehouse.json', '{}')
   const w = await startWorkers(t, routes(up.url), dir, file)
   const before = w.gw.workers().map((x) => x.pid)
@@ -162,11 +164,7 @@ test('a configuration reload starts new workers on the new routes before the old
 })
 
 test('a reload whose new workers cannot start keeps the running ones', async (t) => {
-  const { dir, cleanup } = tempDir()
-  t.after(cleanup)
-  htpasswd(dir, 'alice', 'wonderland')
-  const up = await startEchoUpstream()
-  t.after(() => up.close())
+  const { dir, up } = await aliceAndUpstream(t)
   const w = await startWorkers(t, routes(up.url), dir)
   const before = w.gw.workers().map((x) => x.pid)
   // A provider module that throws when it loads: the new workers fail at start.
@@ -236,11 +234,7 @@ test('workers: auto runs one front per CPU; workers outside 1..256 is a configur
 })
 
 test('a password changed in the htpasswd file ends the cached logins on every worker', async (t) => {
-  const { dir, cleanup } = tempDir()
-  t.after(cleanup)
-  const file = htpasswd(dir, 'alice', 'wonderland')
-  const up = await startEchoUpstream()
-  t.after(() => up.close())
+  const { dir, file, up } = await aliceAndUpstream(t)
   const w = await startWorkers(t, routes(up.url), dir)
   // Fresh connections go to the workers in turn: both cache the login.
   for (let i = 0; i < 4; i++)
@@ -317,11 +311,7 @@ test('a Digest Authorization accepted by one worker is refused as a replay by th
 })
 
 test('failed logins spread over the workers lock the address out at the configured total, on every worker', async (t) => {
-  const { dir, cleanup } = tempDir()
-  t.after(cleanup)
-  htpasswd(dir, 'alice', 'wonderland')
-  const up = await startEchoUpstream()
-  t.after(() => up.close())
+  const { dir, up } = await aliceAndUpstream(t)
   const w = await startWorkers(
     t,
     { ...routes(up.url), throttle: { perAddress: { maxFailures: 4, lockout: '60s' }, perUser: false } },
