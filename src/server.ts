@@ -94,30 +94,13 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
   const pair = tls ? readCertificatePair(tls) : undefined
   // One sequence for the requests Fastify serves and those the fast path does.
   const requestId = requestIds()
-  const app = Fastify({
-    loggerInstance: log,
-    logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: false,
-    requestIdHeader: false,
-    genReqId: requestId,
-    // request.log is made on first use (most requests never log through it).
-    childLoggerFactory: lazyChildLogger,
-    schemaController: lazySchemaController(),
-    ...fastifyLimitOptions(config.limits),
-    ...listenerOptions(config.listen, config.limits, pair),
-  } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance
-  const overLimits = applyServerLimits(app, config.limits, config.listen.http2)
-  if (config.listen.http2) closeSessionsOnClose(app)
+  const { app, overLimits } = frontApp(config, log, requestId, pair)
   // Made once this front listens: a front a configuration reload built only lends its handler.
   let certificates: CertificateReloader | undefined
   app.addHook('onClose', (_app, done) => {
     certificates?.close()
     done()
   })
-
-  // Bodies stay raw streams: the target reads them, nothing here buffers or parses them.
-  app.removeAllContentTypeParsers()
-  app.addContentTypeParser('*', (_req, _payload, done) => done(null))
 
   const secret = digestSecret(config, log)
   // One matcher (and its memo) for the forwarding headers, the throttle and the sidecar.
@@ -135,20 +118,8 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
       ? { throttle: { throttle: createThrottle(config, log, state), trustedProxies: trusted } }
       : {}),
   }
-  const providers = new ProviderRegistry(config, log, opts.hostedProviders ? { hosted: opts.hostedProviders } : {})
-  for (const g of Object.values(config.groups)) {
-    if (g.provider && opts.supervisor) {
-      const limits = {
-        callTimeoutMs: g.providerTimeoutMs,
-        concurrency: g.providerConcurrency,
-        queueTimeoutMs: g.providerQueueTimeoutMs,
-      }
-      providers.register(g.name, new GroupProvider(g.name, opts.supervisor.group(g.name), limits))
-    }
-  }
   const metrics = opts.metrics
-  if (metrics)
-    providers.instrument((name, p) => instrumentProvider(name, p, (...args) => metrics.providerCall(...args)))
+  const providers = providerRegistry(config, log, opts)
   const onGroupReload = (name: string): void => providers.notifyReload(name)
   const onGroupChanged = (name: string): void => providers.dataChanged(name)
   opts.supervisor?.on('reload', onGroupReload)
@@ -163,39 +134,8 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     ...(config.sidecar ? [...config.sidecar.userHeaders, ...config.sidecar.groupsHeaders] : []),
   ])
 
-  // The route label, set by the gatehouse route handlers; other requests (404, sidecar) fall back to the route pattern.
-  app.decorateRequest('gatehouseRoute', '')
-  app.decorateRequest('gatehouseRefusal', null)
-  app.decorateRequest('gatehouseFacts', null)
   const access = accessLogger(log)
-  app.addHook('onResponse', (request, reply, done) => {
-    const r = request as GatehouseRequest
-    const ms = reply.elapsedTime
-    const status = reply.statusCode
-    const raw = request.raw
-    metrics?.request(r.gatehouseRoute || routeLabel(request), status, ms / 1000)
-    const refused = r.gatehouseRefusal
-    const refusal =
-      refused === null
-        ? {}
-        : refused.user === undefined
-          ? { refused: refused.reason }
-          : { refused: refused.reason, attemptedUser: refused.user }
-    access.info(
-      {
-        reqId: request.id,
-        method: raw.method,
-        url: safeUrl(raw.url),
-        status,
-        user: r.user?.user ?? '-',
-        ...refusal,
-        remote: raw.socket.remoteAddress,
-        ms: Math.round(ms * 10) / 10,
-      },
-      'access',
-    )
-    done()
-  })
+  recordResponses(app, access, metrics)
 
   // Apache and nginx proxy any method; without these, WebDAV/CalDAV clients got 404 from Fastify's router.
   for (const method of EXTENSION_METHODS) {
@@ -488,3 +428,88 @@ function digestSecret(config: Config, log: Logger): string | Buffer {
 }
 
 export { loggerOptions }
+
+/**
+ * The access line and the request metrics of every request Fastify answers (the fast path
+ * writes its own, the same). The route label is set by the route steps; other requests (404,
+ * the sidecar) fall back to the route pattern.
+ */
+function recordResponses(app: FastifyInstance, access: Logger, metrics: GatewayMetrics | undefined): void {
+  app.decorateRequest('gatehouseRoute', '')
+  app.decorateRequest('gatehouseRefusal', null)
+  app.decorateRequest('gatehouseFacts', null)
+  app.addHook('onResponse', (request, reply, done) => {
+    const r = request as GatehouseRequest
+    const ms = reply.elapsedTime
+    const status = reply.statusCode
+    const raw = request.raw
+    metrics?.request(r.gatehouseRoute || routeLabel(request), status, ms / 1000)
+    const refused = r.gatehouseRefusal
+    const refusal =
+      refused === null
+        ? {}
+        : refused.user === undefined
+          ? { refused: refused.reason }
+          : { refused: refused.reason, attemptedUser: refused.user }
+    access.info(
+      {
+        reqId: request.id,
+        method: raw.method,
+        url: safeUrl(raw.url),
+        status,
+        user: r.user?.user ?? '-',
+        ...refusal,
+        remote: raw.socket.remoteAddress,
+        ms: Math.round(ms * 10) / 10,
+      },
+      'access',
+    )
+    done()
+  })
+}
+
+/** The configuration's providers, and each daemon group's provider module under the group's name; timed when metrics are on. */
+function providerRegistry(config: Config, log: Logger, opts: GatehouseOptions): ProviderRegistry {
+  const providers = new ProviderRegistry(config, log, opts.hostedProviders ? { hosted: opts.hostedProviders } : {})
+  for (const g of Object.values(config.groups)) {
+    if (g.provider && opts.supervisor) {
+      const limits = {
+        callTimeoutMs: g.providerTimeoutMs,
+        concurrency: g.providerConcurrency,
+        queueTimeoutMs: g.providerQueueTimeoutMs,
+      }
+      providers.register(g.name, new GroupProvider(g.name, opts.supervisor.group(g.name), limits))
+    }
+  }
+  const metrics = opts.metrics
+  if (metrics)
+    providers.instrument((name, p) => instrumentProvider(name, p, (...args) => metrics.providerCall(...args)))
+  return providers
+}
+
+/** The front's Fastify instance: its listener (TLS, HTTP/2), limits, and bodies left as raw streams. */
+function frontApp(
+  config: Config,
+  log: Logger,
+  requestId: () => string,
+  pair: ReturnType<typeof readCertificatePair> | undefined,
+): { app: FastifyInstance; overLimits: ReturnType<typeof applyServerLimits> } {
+  const app = Fastify({
+    loggerInstance: log,
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: false,
+    requestIdHeader: false,
+    genReqId: requestId,
+    // request.log is made on first use (most requests never log through it).
+    childLoggerFactory: lazyChildLogger,
+    schemaController: lazySchemaController(),
+    ...fastifyLimitOptions(config.limits),
+    ...listenerOptions(config.listen, config.limits, pair),
+  } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance
+  const overLimits = applyServerLimits(app, config.limits, config.listen.http2)
+  if (config.listen.http2) closeSessionsOnClose(app)
+  // Bodies stay raw streams: the target reads them, nothing here buffers or parses them.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', (_req, _payload, done) => done(null))
+  return { app, overLimits }
+}

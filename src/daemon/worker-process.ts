@@ -146,9 +146,12 @@ export class WorkerProcess implements DispatchSlot {
     this.#pipeOutput(child.stdout, 'stdout')
     this.#pipeOutput(child.stderr, 'stderr')
     child.once('exit', (code, signal) => this.#onChildExit(code, signal))
-    child.on('error', (err) =>
-      this.#log.error({ pid: this.pid, seq: this.seq, err: err.message }, 'daemon process error'),
-    )
+    child.on('error', (err) => {
+      this.#log.error({ pid: this.pid, seq: this.seq, err: err.message }, 'daemon process error')
+      // A child that could not be spawned (ENOENT, EAGAIN under a process limit) emits 'error'
+      // and never 'exit': it is dead all the same, or stopping it would wait forever.
+      if (child.pid === undefined && this.state !== 'dead') this.#onChildExit(null, null)
+    })
     try {
       await this.#waitReady(child, startTimeoutMs)
       this.#conn = await WorkerConnection.connect(group, this.#opts.init.socketPath, this.#opts.secret, startTimeoutMs)
@@ -243,14 +246,20 @@ export class WorkerProcess implements DispatchSlot {
       const onExit = (code: number | null, signal: string | null): void => {
         finish(errors.GH_ERR_GROUP_FAILED(group, `process exited before ready (code ${code}, signal ${signal})`))
       }
+      const onSpawnError = (err: Error): void => {
+        if (child.pid === undefined)
+          finish(errors.GH_ERR_GROUP_FAILED(group, `process could not be started: ${err.message}`))
+      }
       const finish = (err?: Error): void => {
         clearTimeout(timer)
         this.#route = () => {}
         child.off('exit', onExit)
+        child.off('error', onSpawnError)
         if (err) reject(err)
         else resolve()
       }
       child.once('exit', onExit)
+      child.once('error', onSpawnError)
       this.#control?.send({
         type: 'init',
         v: PROTOCOL_VERSION,

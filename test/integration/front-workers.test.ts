@@ -31,13 +31,14 @@ async function aliceAndUpstream(t: { after(fn: () => unknown): void }): Promise<
   dir: string
   file: string
   up: EchoUpstream
+  /** Removes the directory: register it after the gateway's stop (hooks run in order), or a daemon may lose its files while it runs. */
+  cleanup: () => void
 }> {
   const { dir, cleanup } = tempDir()
-  t.after(cleanup)
   const file = htpasswd(dir, 'alice', 'wonderland')
   const up = await startEchoUpstream()
   t.after(() => up.close())
-  return { dir, file, up }
+  return { dir, file, up, cleanup }
 }
 
 function routes(upstream: string) {
@@ -48,8 +49,10 @@ function routes(upstream: string) {
 }
 
 test('workers: 2 answers from two processes other than the primary, and the admin listener sums them', async (t) => {
-  const { dir, up } = await aliceAndUpstream(t)
+  const { dir, up, cleanup } = await aliceAndUpstream(t)
   const w = await startWorkers(t, routes(up.url), dir)
+  // After the gateway's stop (hooks run in order): its daemons and providers read files there.
+  t.after(cleanup)
 
   const pids = w.gw.workers().map((x) => x.pid)
   assert.equal(pids.length, 2)
@@ -83,8 +86,10 @@ test('workers: 2 answers from two processes other than the primary, and the admi
 })
 
 test('a worker that dies is replaced while the other keeps its open connections', async (t) => {
-  const { dir, up } = await aliceAndUpstream(t)
+  const { dir, up, cleanup } = await aliceAndUpstream(t)
   const w = await startWorkers(t, routes(up.url), dir)
+  // After the gateway's stop (hooks run in order): its daemons and providers read files there.
+  t.after(cleanup)
   const agent = new Agent({ keepAlive: true, maxSockets: 1 })
   t.after(() => agent.destroy())
   const get = (path: string) =>
@@ -125,9 +130,11 @@ test('a worker that dies is replaced while the other keeps its open connections'
 })
 
 test('a configuration reload starts new workers on the new routes before the old ones leave', async (t) => {
-  const { dir, up } = await aliceAndUpstream(t)
+  const { dir, up, cleanup } = await aliceAndUpstream(t)
   const file = writeFile(dir, 'gatehouse.json', '{}')
   const w = await startWorkers(t, routes(up.url), dir, file)
+  // After the gateway's stop (hooks run in order): its daemons and providers read files there.
+  t.after(cleanup)
   const before = w.gw.workers().map((x) => x.pid)
 
   // The file a reload re-reads: the realm changes, which the 401 challenge shows.
@@ -164,8 +171,10 @@ test('a configuration reload starts new workers on the new routes before the old
 })
 
 test('a reload whose new workers cannot start keeps the running ones', async (t) => {
-  const { dir, up } = await aliceAndUpstream(t)
+  const { dir, up, cleanup } = await aliceAndUpstream(t)
   const w = await startWorkers(t, routes(up.url), dir)
+  // After the gateway's stop (hooks run in order): its daemons and providers read files there.
+  t.after(cleanup)
   const before = w.gw.workers().map((x) => x.pid)
   // A provider module that throws when it loads: the new workers fail at start.
   writeFile(dir, 'broken.mjs', "throw new Error('this provider does not load')\n")
@@ -192,7 +201,6 @@ test('a reload whose new workers cannot start keeps the running ones', async (t)
 
 test('a graceful stop lets a request in flight finish, then every worker exits', async (t) => {
   const { dir, cleanup } = tempDir()
-  t.after(cleanup)
   htpasswd(dir, 'alice', 'wonderland')
   const { createServer } = await import('node:http')
   let arrived!: () => void
@@ -205,6 +213,8 @@ test('a graceful stop lets a request in flight finish, then every worker exits',
   t.after(() => new Promise<void>((r) => slow.close(() => r())))
   const port = (slow.address() as { port: number }).port
   const w = await startWorkers(t, routes(`http://127.0.0.1:${port}`), dir)
+  // After the gateway's stop (hooks run in order): its daemons and providers read files there.
+  t.after(cleanup)
   const pids = w.gw.workers().map((x) => x.pid)
   const inflight = httpGet(w.port, '/slow', { authorization: basic('alice', 'wonderland') })
   await arrival
@@ -234,8 +244,10 @@ test('workers: auto runs one front per CPU; workers outside 1..256 is a configur
 })
 
 test('a password changed in the htpasswd file ends the cached logins on every worker', async (t) => {
-  const { dir, file, up } = await aliceAndUpstream(t)
+  const { dir, file, up, cleanup } = await aliceAndUpstream(t)
   const w = await startWorkers(t, routes(up.url), dir)
+  // After the gateway's stop (hooks run in order): its daemons and providers read files there.
+  t.after(cleanup)
   // Fresh connections go to the workers in turn: both cache the login.
   for (let i = 0; i < 4; i++)
     assert.equal((await httpGet(w.port, `/cached/${i}`, { authorization: basic('alice', 'wonderland') })).status, 200)
@@ -264,7 +276,6 @@ test('a password changed in the htpasswd file ends the cached logins on every wo
 
 test('a Digest Authorization accepted by one worker is refused as a replay by the other, which the app never sees', async (t) => {
   const { dir, cleanup } = tempDir()
-  t.after(cleanup)
   const realm = 'workers'
   const ha1 = createHash('md5').update(`dora:${realm}:dora-pw`).digest('hex')
   writeFile(dir, 'users.htdigest', `dora:${realm}:${ha1}\n`)
@@ -278,6 +289,8 @@ test('a Digest Authorization accepted by one worker is refused as a replay by th
     },
     dir,
   )
+  // After the gateway's stop (hooks run in order): its daemons and providers read files there.
+  t.after(cleanup)
   const challenge = await httpGet(w.port, '/digest')
   assert.equal(challenge.status, 401)
   const authorization = digestAuthorization(String(challenge.headers['www-authenticate']), {
@@ -311,12 +324,14 @@ test('a Digest Authorization accepted by one worker is refused as a replay by th
 })
 
 test('failed logins spread over the workers lock the address out at the configured total, on every worker', async (t) => {
-  const { dir, up } = await aliceAndUpstream(t)
+  const { dir, up, cleanup } = await aliceAndUpstream(t)
   const w = await startWorkers(
     t,
     { ...routes(up.url), throttle: { perAddress: { maxFailures: 4, lockout: '60s' }, perUser: false } },
     dir,
   )
+  // After the gateway's stop (hooks run in order): its daemons and providers read files there.
+  t.after(cleanup)
   for (let i = 0; i < 4; i++) {
     const r = await httpGet(w.port, '/guess', { authorization: basic('alice', `guess-${i}`) })
     assert.equal(r.status, 401, `guess ${i}`)
@@ -350,7 +365,6 @@ const GROUP_ACCOUNTS = fileURLToPath(new URL('../fixtures/group-providers/accoun
 
 test('both workers reach the one set of daemon processes, and a change the group provider reports empties both caches', async (t) => {
   const { dir, cleanup } = tempDir()
-  t.after(cleanup)
   const users = (password: string) => JSON.stringify({ users: { alice: { password } } })
   writeFile(dir, 'users.json', users('wonderland'))
   const w = await startWorkers(
@@ -369,6 +383,8 @@ test('both workers reach the one set of daemon processes, and a change the group
     },
     dir,
   )
+  // After the gateway's stop (hooks run in order): its daemons and providers read files there.
+  t.after(cleanup)
   const daemons = w.gw.supervisor!.status()[0]!.processes.map((p) => p.pid)
   assert.equal(daemons.length, 2, 'the group runs its processes once, not once per worker')
   const seen = new Set<number>()

@@ -22,7 +22,6 @@ test(
   { skip },
   async (t) => {
     const { dir, cleanup } = tempDir('gh-workers-redis-')
-    t.after(cleanup)
     const redis = await startRedis(dir)
     t.after(() => redis.stop())
     const ha1 = createHash('md5').update(`dora:${REALM}:dora-pw`).digest('hex')
@@ -38,6 +37,8 @@ test(
       },
       dir,
     )
+    // After the gateway's stop (hooks run in order): its daemons and providers read files there.
+    t.after(cleanup)
     const login = async (nc: string) => {
       const challenge = await httpGet(w.port, '/digest')
       assert.equal(challenge.status, 401)
