@@ -11,7 +11,7 @@ import { errors, type GatehouseError } from '../errors.js'
 import type { AbortLike } from '../ipc/abort.js'
 import { isNotAccepted, type ResponseStart, type WorkerConnection } from '../ipc/client.js'
 import type { GatewayInfo } from '../ipc/protocol.js'
-import { WaitQueue } from './wait-queue.js'
+import { WaitQueue } from '../wait-queue.js'
 
 export interface RequestHeadInput {
   method: string

@@ -17,6 +17,7 @@ import { errors, isGatehouseError, type GatehouseError } from '../errors.js'
 import type { AuthContext, DigestAlgorithm, ProviderMethodName } from './contract.js'
 import type { ManagedProvider } from './registry.js'
 import { RESULT_RULES, describeValue } from './result-rules.js'
+import { WaitQueue } from '../wait-queue.js'
 
 export interface GroupProviderOptions {
   /** Per call, from sending it to its answer (> 0). groups.NAME.providerTimeout. */
@@ -41,12 +42,6 @@ export interface ProviderGroup {
 
 type State = 'new' | 'ready' | 'closed'
 
-interface Waiter {
-  resolve(): void
-  reject(err: Error): void
-  timer: NodeJS.Timeout
-}
-
 /** Seconds a client should wait after the process serving a call died under it (it is respawned at once). */
 const RETRY_AFTER_CRASH_S = 1
 
@@ -56,7 +51,8 @@ export class GroupProvider implements ManagedProvider {
   readonly #opts: GroupProviderOptions
   #state: State = 'new'
   #inflight = 0
-  readonly #waiters: Waiter[] = []
+  /** Calls over the concurrency cap, waiting for a slot: release() hands its slot to the first. */
+  readonly #waiters = new WaitQueue<true>()
 
   constructor(name: string, handle: ProviderGroup, opts: GroupProviderOptions) {
     if (!Number.isFinite(opts.callTimeoutMs) || opts.callTimeoutMs <= 0)
@@ -131,10 +127,7 @@ export class GroupProvider implements ManagedProvider {
   /** Fails waiting calls; calls in flight finish or fail with the group. Idempotent. */
   close(): void {
     this.#state = 'closed'
-    for (const w of this.#waiters.splice(0)) {
-      clearTimeout(w.timer)
-      w.reject(errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, 'the gateway is closing'))
-    }
+    this.#waiters.rejectAll(() => errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, 'the gateway is closing'))
   }
 
   readonly #checkPassword = (ctx: AuthContext, user: string, password: string) =>
@@ -175,36 +168,24 @@ export class GroupProvider implements ManagedProvider {
   }
 
   /** undefined: a slot was free and is now taken; else a wait for one (rejects with GH_ERR_PROVIDER_BUSY). */
-  #acquire(): Promise<void> | undefined {
+  #acquire(): Promise<unknown> | undefined {
     if (this.#state === 'closed')
       return Promise.reject(errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, 'the gateway is closing'))
-    if (this.#inflight < this.#opts.concurrency) {
-      this.#inflight++
-      return undefined
-    }
-    return new Promise<void>((resolve, reject) => {
-      const w: Waiter = {
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          const i = this.#waiters.indexOf(w)
-          if (i !== -1) this.#waiters.splice(i, 1)
-          reject(this.#busy())
-        }, this.#opts.queueTimeoutMs),
-      }
-      this.#waiters.push(w)
-    })
+    if (this.#takeSlot()) return undefined
+    return this.#waiters.wait({ timeoutMs: this.#opts.queueTimeoutMs, onTimeout: () => this.#busy() })
   }
 
-  /** Hands the slot to the longest waiter, or frees it. */
+  /** Frees the slot and hands it to the longest waiter, if any. */
   #release(): void {
-    const next = this.#waiters.shift()
-    if (next === undefined) {
-      this.#inflight--
-      return
-    }
-    clearTimeout(next.timer)
-    next.resolve()
+    this.#inflight--
+    this.#waiters.serve(() => this.#takeSlot())
+  }
+
+  /** Takes a slot if one is free. */
+  #takeSlot(): true | undefined {
+    if (this.#inflight >= this.#opts.concurrency) return undefined
+    this.#inflight++
+    return true
   }
 
   #busy(): GatehouseError {

@@ -87,6 +87,12 @@ const RULES: Rule[] = [
     why: 'nothing below the composition root imports it',
   },
   {
+    layer: 'shared leaves',
+    files: (f) => f === 'src/backoff.ts' || f === 'src/wait-queue.ts',
+    allows: () => false,
+    why: 'the daemon supervision and the provider runtime both use them, so they import nothing',
+  },
+  {
     layer: 'the package',
     files: under('src/'),
     allows: none('examples/', 'test/', 'bench/'),
@@ -151,6 +157,7 @@ test('the rules refuse each crossing the layers once had', () => {
     { from: 'src/auth/provider-chain.ts', to: 'src/ipc/protocol.ts' },
     { from: 'src/config/parse.ts', to: 'src/providers/thread-pool.ts' },
     { from: 'src/providers/group-provider.ts', to: 'src/daemon/group.ts' },
+    { from: 'src/wait-queue.ts', to: 'src/ipc/abort.ts' },
     { from: 'src/config/parse.ts', to: 'src/proxy/trusted-proxies.ts' },
     { from: 'src/ipc/client.ts', to: 'src/daemon/supervisor.ts' },
     { from: 'src/cli/commands/demo.ts', to: 'examples/tracker-with-django-users/accounts/db.ts' },

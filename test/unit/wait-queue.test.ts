@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Cancellation } from '../../src/ipc/abort.js'
-import { WaitQueue } from '../../src/daemon/wait-queue.js'
+import { WaitQueue } from '../../src/wait-queue.js'
 
 const timeout = (): Error => Object.assign(new Error('waited too long'), { code: 'TIMEOUT' })
 

@@ -1,15 +1,27 @@
 /**
  * A bounded first-in, first-out line of callers waiting for something (a free process, a free
  * thread, a call slot). Each waiter leaves it in one of three ways: it is served a value, its
- * timeout passes, or its abort signal fires. Nothing here knows what is waited for.
+ * timeout passes, or its abort signal fires. Nothing here knows what is waited for, and it imports
+ * nothing: the daemon's dispatch and the provider runtime, which may not import each other's
+ * layers, both use it.
  */
-import type { AbortLike } from '../ipc/abort.js'
+
+/**
+ * As much of an abort signal as a waiter needs. AbortSignal satisfies it, and so does the wire's
+ * cheaper `Cancellation` (src/ipc/abort.ts).
+ */
+export interface WaitSignal {
+  readonly aborted: boolean
+  readonly reason: unknown
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void
+  removeEventListener(type: 'abort', listener: () => void): void
+}
 
 export interface WaitOptions {
   /** Rejects with `onTimeout()` after this long in line. */
   timeoutMs: number
   onTimeout: () => Error
-  signal?: AbortLike
+  signal?: WaitSignal
 }
 
 interface Waiter<T> {
@@ -62,7 +74,7 @@ export class WaitQueue<T> {
         timer: setTimeout(() => this.#drop(w, opts.onTimeout()), opts.timeoutMs),
         queuedAt: Date.now(),
       }
-      const onAbort = (): void => this.#drop(w, abortError(signal as AbortLike))
+      const onAbort = (): void => this.#drop(w, abortError(signal as WaitSignal))
       signal?.addEventListener('abort', onAbort, { once: true })
       this.waits++
       this.#line.push(w)
@@ -103,7 +115,7 @@ export class WaitQueue<T> {
   }
 }
 
-function abortError(signal: AbortLike): Error {
+function abortError(signal: WaitSignal): Error {
   const reason: unknown = signal.reason
   return reason instanceof Error ? reason : Object.assign(new Error('request aborted'), { name: 'AbortError' })
 }
