@@ -160,6 +160,13 @@ export const scenarios: Scenario[] = [
     run: (c) => runLoad({ ...c, url: new URL('/group-basic', c.servers.frontW2).href, headers: BASIC }),
   },
   {
+    name: 'upstream-basic-w2',
+    server: 'frontW2',
+    label: 'workers: 2 → upstream, Basic (cache hit)',
+    alsoAgainst: 'upstream-basic',
+    run: (c) => runLoad({ ...c, url: new URL('/up', c.servers.frontW2).href, headers: BASIC }),
+  },
+  {
     name: 'group-digest-w2',
     server: 'frontW2',
     label: 'workers: 2 → daemon group, Digest SHA-256, state in the primary',
@@ -250,6 +257,11 @@ export const scenarios: Scenario[] = [
  */
 export const peerPairs: Array<{ ours: string; theirs: string; what: string }> = [
   { ours: 'upstream-basic', theirs: 'peer-caddy-basic', what: 'Basic in front of an HTTP upstream, cached check' },
+  {
+    ours: 'upstream-basic-w2',
+    theirs: 'peer-caddy-basic',
+    what: 'the same, workers: 2 (Caddy uses every CPU too)',
+  },
   { ours: 'py-hello', theirs: 'peer-apache-hello', what: 'WSGI hello, no auth' },
   {
     ours: 'py-basic',
