@@ -10,6 +10,7 @@
  * then allow at most N times the budget, never more. Each such operation is reported through
  * onFallback (a metric) and the first of an outage is logged.
  */
+import { LearnedLockouts } from '../state/learned-lockouts.js'
 import type { Logger } from 'pino'
 import {
   MemoryThrottleStore,
@@ -36,7 +37,7 @@ export class ClusterThrottleStore implements ThrottleStore {
   /** Counts while the primary is away, known-good addresses. */
   readonly #local: MemoryThrottleStore
   /** Lockouts learned from the primary, by scope and id: until when (insertion order, bounded). */
-  readonly #locks = new Map<string, number>()
+  readonly #locks: LearnedLockouts
   /** The slot each reservation made in the primary holds; absent: it was reserved in process. */
   readonly #slots = new WeakMap<readonly CountedKey[], string>()
   #degraded = false
@@ -44,6 +45,7 @@ export class ClusterThrottleStore implements ThrottleStore {
   constructor(opts: ClusterThrottleStoreOptions) {
     this.#o = opts
     this.#local = new MemoryThrottleStore({ maxEntries: opts.maxEntries, maxLockoutMs: opts.maxLockoutMs })
+    this.#locks = new LearnedLockouts(opts.maxEntries)
   }
 
   get maxEntries(): number {
@@ -91,11 +93,7 @@ export class ClusterThrottleStore implements ThrottleStore {
   }
 
   lockedFor(scope: ThrottleScope, id: string, now: number): number {
-    const name = `${scope}:${id}`
-    const until = this.#locks.get(name)
-    if (until !== undefined && until <= now) this.#locks.delete(name)
-    const shared = until !== undefined && until > now ? until - now : 0
-    return Math.max(shared, this.#local.lockedFor(scope, id, now))
+    return Math.max(this.#locks.lockedFor(scope, id, now), this.#local.lockedFor(scope, id, now))
   }
 
   addKnownGood(user: string, address: string): void {
@@ -112,10 +110,7 @@ export class ClusterThrottleStore implements ThrottleStore {
 
   /** A lockout the primary answered or broadcast. */
   learnLockout(scope: ThrottleScope, id: string, until: number): void {
-    const name = `${scope}:${id}`
-    this.#locks.delete(name)
-    this.#locks.set(name, until)
-    if (this.#locks.size > this.#o.maxEntries) this.#locks.delete(this.#locks.keys().next().value as string)
+    this.#locks.learn(scope, id, until)
   }
 
   #counted(k: CountedKey, now: number, c: FailureCount): FailureCount {

@@ -12,6 +12,7 @@
  * so N instances allow at most N times the configured budget until Redis is back. Each such
  * operation is reported through onFallback (a metric) and the first of an outage is logged.
  */
+import { LearnedLockouts } from './learned-lockouts.js'
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import {
@@ -53,7 +54,7 @@ export class RedisThrottleStore implements ThrottleStore {
   /** Counts while Redis is away, known-good addresses, and lockouts started during an outage. */
   readonly #local: MemoryThrottleStore
   /** Lockouts learned from Redis, by scope and id: until when (insertion order, bounded). */
-  readonly #locks = new Map<string, number>()
+  readonly #locks: LearnedLockouts
   /** The slot id each reservation made in Redis holds; absent: it was reserved in process. */
   readonly #slots = new WeakMap<readonly CountedKey[], string>()
   #degraded = false
@@ -61,6 +62,7 @@ export class RedisThrottleStore implements ThrottleStore {
   constructor(opts: RedisThrottleStoreOptions) {
     this.#o = opts
     this.#local = new MemoryThrottleStore({ maxEntries: opts.maxEntries, maxLockoutMs: opts.maxLockoutMs })
+    this.#locks = new LearnedLockouts(opts.maxEntries)
     const client = opts.connection.client
     client.defineCommand('ghThrottleReserve', { lua: RESERVE })
     client.defineCommand('ghThrottleSettle', { lua: SETTLE })
@@ -123,11 +125,7 @@ export class RedisThrottleStore implements ThrottleStore {
   }
 
   lockedFor(scope: ThrottleScope, id: string, now: number): number {
-    const name = `${scope}:${id}`
-    const until = this.#locks.get(name)
-    if (until !== undefined && until <= now) this.#locks.delete(name)
-    const shared = until !== undefined && until > now ? until - now : 0
-    return Math.max(shared, this.#local.lockedFor(scope, id, now))
+    return Math.max(this.#locks.lockedFor(scope, id, now), this.#local.lockedFor(scope, id, now))
   }
 
   addKnownGood(user: string, address: string): void {
@@ -152,10 +150,7 @@ export class RedisThrottleStore implements ThrottleStore {
 
   /** A lockout another instance announced, or this one was told of by Redis. */
   learnLockout(scope: ThrottleScope, id: string, until: number): void {
-    const name = `${scope}:${id}`
-    this.#locks.delete(name)
-    this.#locks.set(name, until)
-    if (this.#locks.size > this.#o.maxEntries) this.#locks.delete(this.#locks.keys().next().value as string)
+    this.#locks.learn(scope, id, until)
   }
 
   #counted(k: CountedKey, now: number, c: FailureCount): FailureCount {
