@@ -160,7 +160,8 @@ test('a worker whose data connection the daemon process closed connects to it ag
   const cutServed = w.workerLines.filter(
     (l) => l.msg === 'access' && String(l.url).startsWith('/pid/after-') && l.pid === cut,
   )
-  assert.ok(cutServed.length >= 12, 'the worker that lost its connection served its clients')
+  // The /drop client's connection stays on that worker (its answer was whole); the one that got the 502 may not.
+  assert.ok(cutServed.length >= 6, 'the worker that lost its connection served its clients')
   assert.ok(
     cutServed.every((l) => l.status === 200),
     'none of its requests failed',
