@@ -5,23 +5,30 @@
  * process table whenever it changes, forwards the Supervisor's reload and changed events, and
  * applies what workers report: requests served (maxRequests, inactivityTimeout, idleTime),
  * demand (autoscale), stuck requests (kill the process), and asks to notice touched files.
- * Before a process is stopped, every worker is asked to drain it.
+ * Before a process is stopped, every worker is asked to drain it. What only the dispatching
+ * side knows (requests in flight and waiting) is asked of the workers when status() is called.
  */
 import type { Logger } from 'pino'
+import type { GroupStatus } from '../daemon/group.js'
 import type { Supervisor } from '../daemon/supervisor.js'
 import { errors } from '../errors.js'
 import type { Channel } from './channel.js'
 import {
   Topic,
   readGroupBody,
+  readLoadBody,
   readServedBody,
   readStuckBody,
   type DrainBody,
+  type LoadBody,
   type TablesBody,
 } from './group-messages.js'
+import { addLoads } from './group-loads.js'
 
 /** A drain request waits for the worker's requests up to the group's gracefulTimeout, and this much longer for the reply. */
 const DRAIN_REPLY_SLACK_MS = 1_000
+/** A worker that does not say what it has in flight within this is left out of the status (as the admin's other asks do). */
+const LOAD_REPLY_MS = 2_000
 
 export class GroupHost {
   readonly #supervisor: Supervisor
@@ -56,6 +63,31 @@ export class GroupHost {
     channel.send(Topic.tables, this.#tables())
     this.#startPolling()
     return () => this.#detach(channel)
+  }
+
+  /**
+   * The Supervisor's status with what every worker has in flight and waiting added: asked now,
+   * one message per worker, so a request costs nothing more and the numbers are those of this
+   * moment (a status page or a scrape).
+   */
+  async status(): Promise<GroupStatus[]> {
+    const answers = await Promise.all(
+      [...this.#channels].map((c) =>
+        c.request(Topic.load, undefined, LOAD_REPLY_MS).then(
+          (body): LoadBody | undefined => readLoadBody(body) ?? this.#malformed(Topic.load),
+          (err: Error & { code?: string }): undefined => {
+            // Gone, or still starting (no groups yet, so nothing in flight): only silence is worth a line.
+            if (!c.closed && err.code !== 'GH_ERR_IPC_PROTOCOL')
+              this.#log.warn({ err: err.message }, 'a front worker did not say what it has in flight')
+            return undefined
+          },
+        ),
+      ),
+    )
+    return addLoads(
+      this.#supervisor.status(),
+      answers.filter((a): a is LoadBody => a !== undefined),
+    )
   }
 
   close(): void {
@@ -141,7 +173,7 @@ export class GroupHost {
     this.#supervisor.notes(b.group)?.stuck(b.seq, b.phase)
   }
 
-  #malformed(topic: string): void {
+  #malformed(topic: string): undefined {
     this.#log.warn({ topic, code: 'GH_ERR_IPC_PROTOCOL' }, 'malformed message from a front worker: ignored')
   }
 }

@@ -20,6 +20,8 @@ export const Topic = {
   stuck: 'groups.stuck',
   /** worker → primary request: reload now if a watched file changed; replies when done. */
   noticeChanges: 'groups.notice-changes',
+  /** primary → worker request (a status page or a scrape): what the worker has in flight and waiting, LoadBody. */
+  load: 'groups.load',
 } as const
 
 export interface TablesBody {
@@ -53,6 +55,23 @@ export interface StuckBody extends ProcessBody {
 export interface ServedBody {
   /** Per process: requests dispatched since the last note, and whether some are still in flight. */
   counts: Array<{ group: string; seq: number; count: number; busy: boolean }>
+}
+
+/** One group's dispatch as one worker sees it: the numbers only the dispatching side knows. */
+export interface GroupLoad {
+  group: string
+  /** Requests waiting for a free process now. */
+  queued: number
+  /** Since the worker started: requests that waited, their total wait, and those answered 503 after queueTimeout. */
+  queueWaits: number
+  queueWaitMs: number
+  busyRejections: number
+  /** Requests in flight now, per process. */
+  inflight: Array<{ seq: number; count: number }>
+}
+
+export interface LoadBody {
+  groups: GroupLoad[]
 }
 
 type Reader<T> = (body: unknown) => T | undefined
@@ -99,6 +118,41 @@ export const readServedBody: Reader<ServedBody> = (body) => {
     out.push({ ...p, count, busy })
   }
   return { counts: out }
+}
+
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0
+
+export const readLoadBody: Reader<LoadBody> = (body) => {
+  const groups = record(body)?.groups
+  if (!Array.isArray(groups)) return undefined
+  const out: GroupLoad[] = []
+  for (const g of groups) {
+    const r = record(g)
+    if (
+      typeof r?.group !== 'string' ||
+      !isCount(r.queued) ||
+      !isCount(r.queueWaits) ||
+      !isNumber(r.queueWaitMs) ||
+      !isCount(r.busyRejections) ||
+      !Array.isArray(r.inflight)
+    )
+      return undefined
+    const inflight: GroupLoad['inflight'] = []
+    for (const i of r.inflight) {
+      const q = record(i)
+      if (!isCount(q?.seq) || !isCount(q.count)) return undefined
+      inflight.push({ seq: q.seq, count: q.count })
+    }
+    out.push({
+      group: r.group,
+      queued: r.queued,
+      queueWaits: r.queueWaits,
+      queueWaitMs: r.queueWaitMs,
+      busyRejections: r.busyRejections,
+      inflight,
+    })
+  }
+  return { groups: out }
 }
 
 export const readReloadBody: Reader<ReloadBody> = (body) => {

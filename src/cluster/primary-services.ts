@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino'
 import type { Config } from '../config/types.js'
+import type { GroupStatus } from '../daemon/group.js'
 import type { Supervisor } from '../daemon/supervisor.js'
 import type { SessionStore } from '../session/index.js'
 import type { Channel } from './channel.js'
@@ -15,6 +16,8 @@ export interface PrimaryServices {
   start(): Promise<void>
   /** Hooks the services onto a new worker's channel; returns the undo. */
   attach(channel: Channel): () => void
+  /** The daemon groups' status with what the workers have in flight and waiting, asked of them now. */
+  groupStatus(): Promise<GroupStatus[]>
   /** The sessions the workers share, when the primary holds them (not with `state:`). */
   readonly sessions: SessionStore | undefined
   /** The state the primary holds for the workers; undefined with `state:`. */
@@ -45,6 +48,7 @@ export async function primaryServices(
       const undo = [state?.attach(channel), groups?.attach(channel)]
       return () => undo.forEach((f) => f?.())
     },
+    groupStatus: async () => (groups !== undefined ? groups.status() : (supervisor?.status() ?? [])),
     sessions: state?.sessions,
     state,
     async close() {

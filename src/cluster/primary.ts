@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto'
 import type { Config } from '../config/types.js'
 import { createLogger } from '../log.js'
 import { Supervisor } from '../daemon/supervisor.js'
+import type { GroupStatus } from '../daemon/group.js'
 import { GatewayMetrics } from '../metrics/gateway-metrics.js'
 import type { Activity } from '../metrics/status-sampler.js'
 import type { Lockout } from '../metrics/lockout-board.js'
@@ -42,9 +43,11 @@ export async function runPrimary(config: Config, opts: RunOptions = {}): Promise
   // The providers' threads, once for every worker; a reload that rebuilds the fronts gets new ones.
   let providers = new SharedProviders(config, log)
   const metrics = new GatewayMetrics()
+  // The workers dispatch: what is in flight and waiting is asked of them at each scrape.
+  let scrapedGroups: GroupStatus[] | undefined
   metrics.setSources({
     cache: () => undefined,
-    groups: () => supervisor?.status() ?? [],
+    groups: () => scrapedGroups ?? supervisor?.status() ?? [],
     providerRests: () => providers.registry.rests(),
   })
   const pool = new WorkerPool({
@@ -129,10 +132,11 @@ export async function runPrimary(config: Config, opts: RunOptions = {}): Promise
     return { ready: r.problems.length === 0 && r.ready, problems: r.problems }
   }
   const status = async (): Promise<StatusReport> => {
-    const [activities, lockouts, memory] = await Promise.all([
+    const [activities, lockouts, memory, groups] = await Promise.all([
       pool.ask<Activity>('activity'),
       pool.ask<Lockout[] | null>('lockouts'),
       pool.ask<{ pid: number; rssBytes: number }>('memory'),
+      services.groupStatus(),
     ])
     const report = buildStatus({
       version: packageVersion(),
@@ -141,7 +145,7 @@ export async function runPrimary(config: Config, opts: RunOptions = {}): Promise
       configFile: opts.configFile,
       ready: readiness().ready,
       lastConfigReload: reloader.last(),
-      groups: supervisor?.status() ?? [],
+      groups,
       activity: mergeActivity(activities),
       lockouts: mergeLockouts(lockouts),
     })
@@ -184,11 +188,11 @@ export async function runPrimary(config: Config, opts: RunOptions = {}): Promise
         {
           metrics: {
             contentType: metrics.contentType,
-            text: async () =>
-              aggregateMetrics([
-                await metrics.registry.getMetricsAsJSON(),
-                ...(await pool.ask<MetricsJson>('metrics')),
-              ]),
+            text: async () => {
+              const [groups, perWorker] = await Promise.all([services.groupStatus(), pool.ask<MetricsJson>('metrics')])
+              scrapedGroups = groups
+              return aggregateMetrics([await metrics.registry.getMetricsAsJSON(), ...perWorker])
+            },
           },
           status,
           readiness,

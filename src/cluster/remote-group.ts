@@ -19,6 +19,7 @@ import {
 } from '../daemon/dispatch.js'
 import type { GroupHandle } from '../daemon/group.js'
 import type { GroupTable } from '../daemon/group-table.js'
+import type { GroupLoad } from './group-messages.js'
 import { RemoteProcess } from './remote-process.js'
 
 export interface RemoteReporter {
@@ -77,7 +78,7 @@ export class RemoteGroup implements GroupHandle, DispatchHost<RemoteProcess> {
     const listed = new Map(table.processes.map((p) => [p.seq, p]))
     for (const [seq, p] of this.#procs) {
       const entry = listed.get(seq)
-      // A process this worker could not reach (or lost) while the table still lists it: try afresh below.
+      // A connection closed while its process drained, and the table lists the process ready again: start afresh below.
       if (entry === undefined || (p.state === 'closed' && entry.state === 'ready')) {
         this.#procs.delete(seq)
         void p.release()
@@ -85,12 +86,17 @@ export class RemoteGroup implements GroupHandle, DispatchHost<RemoteProcess> {
     }
     for (const entry of table.processes) {
       if (entry.state !== 'ready' || this.#procs.has(entry.seq)) continue
-      const p = new RemoteProcess(this.name, entry.seq, entry.socketPath)
-      this.#procs.set(entry.seq, p)
-      void p.connect(this.#secret, this.#opts.connectTimeoutMs, this.#opts.log).then(() => {
-        this.#refresh()
-        this.#dispatch.pump()
+      const p = new RemoteProcess(this.name, entry.seq, entry.socketPath, {
+        secret: this.#secret,
+        connectTimeoutMs: this.#opts.connectTimeoutMs,
+        log: this.#opts.log,
+        onChange: () => {
+          this.#refresh()
+          this.#dispatch.pump()
+        },
       })
+      this.#procs.set(entry.seq, p)
+      void p.connect()
     }
     this.#refresh()
     this.#dispatch.pump()
@@ -102,6 +108,20 @@ export class RemoteGroup implements GroupHandle, DispatchHost<RemoteProcess> {
     const seqs: number[] = []
     for (const p of this.#procs.values()) if (p.outstanding > 0) seqs.push(p.seq)
     return seqs
+  }
+
+  /** What this worker has in flight and waiting in this group: the primary's status adds every worker's. */
+  load(): GroupLoad {
+    const inflight: GroupLoad['inflight'] = []
+    for (const p of this.#procs.values()) if (p.inflight > 0) inflight.push({ seq: p.seq, count: p.inflight })
+    return {
+      group: this.name,
+      queued: this.#dispatch.queued,
+      queueWaits: this.#dispatch.queueWaits,
+      queueWaitMs: this.#dispatch.queueWaitMs,
+      busyRejections: this.#dispatch.busyRejections,
+      inflight,
+    }
   }
 
   /** The primary is about to stop process `seq`: resolves once this worker's requests on it are over. */

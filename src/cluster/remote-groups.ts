@@ -4,7 +4,7 @@
  * through the primary. Satisfies GroupSource like the Supervisor does, so createGatehouse takes
  * either. What the primary needs for supervision goes back over the Channel: served counts in
  * batches (one note per report interval, sooner for a group near maxRequests), demand, stuck
- * requests.
+ * requests; and, when the primary asks (a status page, a scrape), what is in flight and waiting.
  */
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
@@ -17,6 +17,7 @@ import {
   readDrainBody,
   readReloadBody,
   readTablesBody,
+  type LoadBody,
   type ServedBody,
   type StuckBody,
   type TablesBody,
@@ -83,6 +84,9 @@ export class RemoteGroups extends EventEmitter<GroupSourceEvents> implements Gro
       await (this.#groups.get(b.group) ?? this.#leaving.get(b.group))?.drain(b.seq, b.timeoutMs)
       return null
     })
+    channel.handle(Topic.load, (): LoadBody => ({
+      groups: [...this.#groups.values(), ...this.#leaving.values()].map((g) => g.load()),
+    }))
   }
 
   /** Resolves once the primary's tables are applied and the connections to ready processes are up. */

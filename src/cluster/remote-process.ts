@@ -1,18 +1,37 @@
 /**
  * A front worker's own data connection to one daemon process that the primary supervises: the
- * dispatcher's counters for it, and waiting for its requests to be over before it is let go.
+ * dispatcher's counters for it, connecting (and connecting again while the process is meant to
+ * serve), and waiting for its requests to be over before it is let go.
  */
 import type { Logger } from 'pino'
+import { Backoff } from '../backoff.js'
 import { errors } from '../errors.js'
 import { WorkerConnection } from '../ipc/client.js'
 import type { DispatchSlot } from '../daemon/dispatch.js'
 
-/** connecting: HELLO under way; draining: no new work, connection kept for what is in flight; closed: gone. */
+/**
+ * connecting: no proven connection (HELLO under way, or waiting to try again); ready: takes
+ * work; draining: no new work, connection kept for what is in flight; closed: gone.
+ */
 export type RemoteProcessState = 'connecting' | 'ready' | 'draining' | 'closed'
 
-/** Connection attempts to a process the table calls ready, before waiting for the next table. */
+export interface RemoteProcessOptions {
+  /** The group's secret, which a data connection's HELLO proves. */
+  secret: Buffer
+  /** A HELLO must be answered within this. */
+  connectTimeoutMs: number
+  log: Logger
+  /** Told whenever the process starts or stops taking work by itself (connected, connection lost). */
+  onChange(): void
+}
+
+/** Failed attempts after which `connecting` settles and a warning is logged (the attempts go on). */
 const CONNECT_ATTEMPTS = 5
-const CONNECT_RETRY_MS = 200
+/** Delays between attempts: the shared backoff, from this up to that. */
+const RETRY_FIRST_MS = 100
+const RETRY_MAX_MS = 5_000
+/** A connection that stayed up this long was a good one: after it closes, the next attempt is immediate. */
+const STABLE_MS = RETRY_MAX_MS
 /** The longest setTimeout delay. */
 const MAX_TIMER_MS = 2 ** 31 - 1
 
@@ -26,14 +45,21 @@ export class RemoteProcess implements DispatchSlot {
   /** Requests this worker sent it (its own share of maxRequests). */
   dispatched = 0
   #conn: WorkerConnection | null = null
+  #connectedAt = 0
   #idleWaiters: Array<() => void> = []
+  readonly #opts: RemoteProcessOptions
+  readonly #backoff = new Backoff(RETRY_FIRST_MS, RETRY_MAX_MS)
+  /** Ends the wait before the next attempt (the process stopped taking work meanwhile). */
+  #wake: (() => void) | undefined
 
-  constructor(group: string, seq: number, socketPath: string) {
+  constructor(group: string, seq: number, socketPath: string, opts: RemoteProcessOptions) {
     this.group = group
     this.seq = seq
     this.socketPath = socketPath
+    this.#opts = opts
   }
 
+  /** Ready, over a connection that proved the secret and is still open both ways. */
   get dispatchable(): boolean {
     return this.state === 'ready' && this.#conn !== null && !this.#conn.closed
   }
@@ -52,37 +78,106 @@ export class RemoteProcess implements DispatchSlot {
     return this.#conn
   }
 
-  /** The connection attempt under way (or done): the same promise for every caller. */
+  /**
+   * Settles once connected, or after CONNECT_ATTEMPTS failed attempts (the attempts go on), or
+   * when the process stopped taking work: the same promise for every caller.
+   */
   connecting: Promise<void> = Promise.resolve()
 
-  /** Starts connecting (see #connect); `connecting` settles when it is done either way. */
-  connect(secret: Buffer, timeoutMs: number, log: Logger): Promise<void> {
-    this.connecting = this.#connect(secret, timeoutMs, log)
+  /** Starts connecting; attempts go on with backoff until one succeeds or the process stops taking work. */
+  connect(): Promise<void> {
+    this.connecting = this.#connect(0)
     return this.connecting
   }
 
-  /** Connects and proves the secret; retries a few times (the socket may be a moment behind the table). */
-  async #connect(secret: Buffer, timeoutMs: number, log: Logger): Promise<void> {
-    for (let attempt = 1; this.state === 'connecting'; attempt++) {
-      try {
-        const conn = await WorkerConnection.connect(this.group, this.socketPath, secret, timeoutMs)
-        if (this.state !== 'connecting') return conn.destroy()
-        this.#conn = conn
-        conn.onClose(() => this.#closed())
-        this.state = 'ready'
-        return
-      } catch (err) {
-        if (attempt >= CONNECT_ATTEMPTS || this.state !== 'connecting') {
-          log.warn(
-            { group: this.group, seq: this.seq, err: err instanceof Error ? err.message : String(err) },
-            'cannot connect to a daemon process; waiting for the next process table',
+  /**
+   * The socket may be a moment behind the table, and a live process must not be given up on
+   * while the table lists it ready: other workers still use it, and this one would serve with
+   * less until the next table. Only stopTaking() (the table drains or drops it) or destroy()
+   * ends the attempts.
+   */
+  #connect(delayMs: number): Promise<void> {
+    return new Promise<void>((settle) => {
+      const attempt = async (failures: number, delay: number): Promise<void> => {
+        if (delay > 0) await this.#sleep(delay)
+        if (this.state !== 'connecting') return settle()
+        try {
+          const conn = await WorkerConnection.connect(
+            this.group,
+            this.socketPath,
+            this.#opts.secret,
+            this.#opts.connectTimeoutMs,
           )
-          this.state = 'closed'
-          return
+          if (this.state !== 'connecting') {
+            conn.destroy()
+            return settle()
+          }
+          this.#up(conn, failures)
+          settle()
+        } catch (err) {
+          if (this.state !== 'connecting') return settle()
+          if (failures + 1 === CONNECT_ATTEMPTS) {
+            this.#opts.log.warn(
+              { group: this.group, seq: this.seq, err: err instanceof Error ? err.message : String(err) },
+              'cannot connect to a daemon process; trying again with backoff while the process table lists it ready',
+            )
+            settle()
+          }
+          void attempt(failures + 1, this.#backoff.next())
         }
-        await new Promise((r) => setTimeout(r, CONNECT_RETRY_MS))
       }
+      void attempt(0, delayMs)
+    })
+  }
+
+  #up(conn: WorkerConnection, failures: number): void {
+    this.#conn = conn
+    this.#connectedAt = Date.now()
+    this.state = 'ready'
+    conn.onClose(() => this.#lost(conn))
+    if (failures >= CONNECT_ATTEMPTS)
+      this.#opts.log.info({ group: this.group, seq: this.seq }, 'connected to the daemon process after all')
+    this.#opts.onChange()
+  }
+
+  /**
+   * The data connection closed. Its streams already failed (and settled through the
+   * dispatcher). A process that was taking work and is still listed gets a new connection: at
+   * once after a connection that served a while, else after the backoff's next delay (a process
+   * that drops every connection is not hammered). If it died instead, the attempts fail until
+   * the next table drops it.
+   */
+  #lost(conn: WorkerConnection): void {
+    if (conn !== this.#conn) return
+    this.#conn = null
+    if (this.state === 'ready') {
+      this.state = 'connecting'
+      const stable = Date.now() - this.#connectedAt >= STABLE_MS
+      if (stable) this.#backoff.reset()
+      this.#opts.log.info(
+        { group: this.group, seq: this.seq },
+        'data connection to a daemon process closed; reconnecting',
+      )
+      this.connecting = this.#connect(stable ? 0 : this.#backoff.next())
+      this.#opts.onChange()
+      return
     }
+    this.state = 'closed'
+    const waiters = this.#idleWaiters
+    this.#idleWaiters = []
+    for (const w of waiters) w()
+  }
+
+  /** Waits `ms`, or less if the process stops taking work meanwhile (#wakeUp). */
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.#wakeUp(), ms)
+      timer.unref()
+      this.#wake = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
   }
 
   settled(): void {
@@ -95,6 +190,7 @@ export class RemoteProcess implements DispatchSlot {
   /** Takes no new work (the connection stays for what is in flight). */
   stopTaking(): void {
     if (this.state === 'connecting' || this.state === 'ready') this.state = 'draining'
+    this.#wakeUp()
   }
 
   /** Takes no new work; resolves once its requests here are over, or after timeoutMs. */
@@ -124,15 +220,14 @@ export class RemoteProcess implements DispatchSlot {
 
   destroy(): void {
     this.state = 'closed'
+    this.#wakeUp()
     this.#conn?.destroy()
     this.settled()
   }
 
-  #closed(): void {
-    this.state = 'closed'
-    // Streams on the connection already failed (and settled through the dispatcher); waiters go too.
-    const waiters = this.#idleWaiters
-    this.#idleWaiters = []
-    for (const w of waiters) w()
+  #wakeUp(): void {
+    const wake = this.#wake
+    this.#wake = undefined
+    wake?.()
   }
 }

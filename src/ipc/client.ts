@@ -156,6 +156,9 @@ export class WorkerConnection {
         FRONT_MAX_BATCH,
       )
       socket.once('connect', () => fs.send(Frame.HELLO, 0, secret))
+      // The daemon ended its side: nothing sent from now on could be answered. Closing at once
+      // makes the connection count as closed before a request is written to its half.
+      socket.once('end', () => socket.destroy())
     })
   }
 
