@@ -160,18 +160,7 @@ export function routeSteps(d: RouteStepDeps): RouteSteps {
         facts,
         identity,
       )
-      const buffered = r.bufferedBody
-      const body = buffered
-        ? Readable.from([buffered])
-        : !facts.hasBody
-          ? null
-          : d.bodyLimit > 0
-            ? limitBody(raw, d.bodyLimit, () => tooLarge(reply))
-            : raw
-      if (buffered) {
-        delete headers['transfer-encoding']
-        headers['content-length'] = String(buffered.length)
-      }
+      const body = forwardBody(r, reply, headers, facts.hasBody, d.bodyLimit)
       try {
         const gateway = target.kind === 'group' ? gatewayInfo(route.path, raw, headers, identity) : undefined
         await target.forward(
@@ -184,6 +173,27 @@ export function routeSteps(d: RouteStepDeps): RouteSteps {
       return reply
     },
   }
+}
+
+/**
+ * The body the target reads: one an earlier step buffered (its length stated, no longer
+ * chunked), the client's stream under the route's body limit, or none.
+ */
+function forwardBody(
+  r: GatehouseRequest,
+  reply: FastifyReply,
+  headers: Record<string, string | string[]>,
+  hasBody: boolean,
+  bodyLimit: number,
+): Readable | null {
+  const buffered = r.bufferedBody
+  if (buffered) {
+    delete headers['transfer-encoding']
+    headers['content-length'] = String(buffered.length)
+    return Readable.from([buffered])
+  }
+  if (!hasBody) return null
+  return bodyLimit > 0 ? limitBody(r.raw, bodyLimit, () => tooLarge(reply)) : r.raw
 }
 
 export function badRequest(reply: FastifyReply, reason: string): FastifyReply {

@@ -15,7 +15,6 @@ import type { Identity, VerifierDeps } from './auth/verifier.js'
 import { makePolicy, type AuthPolicy } from './auth/policy.js'
 import { strippedHeaderNames } from './proxy/forward-headers.js'
 import { RouteTable } from './proxy/path-rule.js'
-import { UpstreamTarget } from './proxy/upstream-target.js'
 import { TrustedProxies } from './proxy/trusted-proxies.js'
 import type { Target } from './proxy/target.js'
 import { ProviderRegistry, type RegistryOptions } from './providers/registry.js'
@@ -24,12 +23,19 @@ import type { GroupSource } from './daemon/group-source.js'
 import { GroupProvider } from './providers/group-provider.js'
 import { registerSidecar } from './sidecar/forward-auth.js'
 import { loginThrottleFrom, type LoginThrottle } from './auth/throttle.js'
-import { sendRefusal } from './error-page.js'
 import { applyServerLimits, fastifyLimitOptions } from './limits.js'
 import { closeSessionsOnClose, listenerOptions } from './front-listener.js'
 import { CertificateReloader, readCertificatePair, type CertificateReload } from './tls-certificate.js'
 import type { Server as TlsServer } from 'node:tls'
-import { badRequest, routeSteps, safeUrl, type GatehouseRequest, type RouteStepDeps } from './route-steps.js'
+import { safeUrl, type GatehouseRequest } from './route-steps.js'
+import {
+  addExtensionMethods,
+  EXTENSION_METHODS,
+  registerRoutes,
+  routedMethods,
+  setNotFound,
+  type SharedStepDeps,
+} from './front-routes.js'
 import { installFastPath, requestIds } from './front-fast-path.js'
 import type { GatewayMetrics } from './metrics/gateway-metrics.js'
 import type { StateBackend } from './state/state-backend.js'
@@ -95,61 +101,23 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
   // One sequence for the requests Fastify serves and those the fast path does.
   const requestId = requestIds()
   const { app, overLimits } = frontApp(config, log, requestId, pair)
-  // Made once this front listens: a front a configuration reload built only lends its handler.
-  let certificates: CertificateReloader | undefined
-  app.addHook('onClose', (_app, done) => {
-    certificates?.close()
-    done()
-  })
-
   const secret = digestSecret(config, log)
   // One matcher (and its memo) for the forwarding headers, the throttle and the sidecar.
   const trusted = new TrustedProxies(config.trustedProxies)
-  const ownState = opts.state === undefined && config.state !== undefined
-  const state: StateBackend | undefined =
-    opts.state ?? (config.state ? await openSharedState(config.state, log) : undefined)
-  if (ownState) await state!.start()
-  const deps: VerifierDeps = {
-    nonces: opts.nonces ?? new NonceManager({ secret, ttlMs: config.digest.nonceTtlMs }),
-    ...(state ? { nonceCounts: state.nonceCounts(config.digest.nonceTtlMs) } : {}),
-    identities: new CredentialCache<Identity>({ maxEntries: config.cache.maxEntries, ttlMs: config.cache.ttlMs }),
-    realmHashes: new CredentialCache<string>({ maxEntries: config.cache.maxEntries, ttlMs: config.cache.ttlMs }),
-    ...(config.throttle.enabled
-      ? { throttle: { throttle: createThrottle(config, log, state), trustedProxies: trusted } }
-      : {}),
-  }
+  const { state, ownState } = await frontState(config, opts.state, log)
+  const deps = verifierDeps(config, { nonces: opts.nonces, secret, state, trusted, log })
   const metrics = opts.metrics
   const providers = providerRegistry(config, log, opts)
-  const onGroupReload = (name: string): void => providers.notifyReload(name)
-  const onGroupChanged = (name: string): void => providers.dataChanged(name)
-  opts.supervisor?.on('reload', onGroupReload)
-  opts.supervisor?.on('changed', onGroupChanged)
-  const targets: Target[] = []
-  // Every name an identity may travel in here, the sidecar's included: a client's copy never reaches a target.
-  const { user, groups, strip } = config.identityHeaders
-  const reserved = strippedHeaderNames([
-    user,
-    groups,
-    ...strip,
-    ...(config.sidecar ? [...config.sidecar.userHeaders, ...config.sidecar.groupsHeaders] : []),
-  ])
-
+  const unfollowGroups = followGroups(opts.supervisor, providers)
   const access = accessLogger(log)
   recordResponses(app, access, metrics)
-
-  // Apache and nginx proxy any method; without these, WebDAV/CalDAV clients got 404 from Fastify's router.
-  for (const method of EXTENSION_METHODS) {
-    if (!app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: true })
-  }
-
+  addExtensionMethods(app)
   // The router finds a handler; the shared path rule decides whether the request may have it.
   const table = new RouteTable(config.routes)
-  const policies = new Map<RouteConfig, AuthPolicy>()
-  const policyOf = (route: RouteConfig & { auth: AuthConfig }): AuthPolicy => {
-    let p = policies.get(route)
-    if (p === undefined) policies.set(route, (p = makePolicy(route.auth, providers.chain(route.auth.provider))))
-    return p
-  }
+  const policyOf = policyCache(providers)
+  const onAuth = metrics
+    ? { onAuth: (provider: string, outcome: string, reason?: string) => metrics.auth(provider, outcome, reason) }
+    : {}
   const sessions = createSessions(app, {
     config,
     secret,
@@ -159,68 +127,23 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     policyOf,
     store: opts.sessionStore,
     refresh: (p) => providers.refresh(p.chain),
-    ...(metrics
-      ? { onAuth: (provider: string, outcome: string, reason?: string) => metrics.auth(provider, outcome, reason) }
-      : {}),
+    ...onAuth,
   })
   const stateListeners = state ? followSharedState(state, deps, log, sessions) : undefined
-  app.setNotFoundHandler((request, reply) => {
-    const decision = table.decide(request.raw.url ?? '/')
-    if (!decision.ok) return badRequest(reply, decision.reason)
-    return sendRefusal(reply, 404, 'Not Found\n')
-  })
-
-  const upstreamRoutes: Array<{ deps: RouteStepDeps; target: UpstreamTarget }> = []
-  for (const route of config.routes) {
-    const target = route.upstream
-      ? new UpstreamTarget({ name: route.path, url: route.upstream, log })
-      : route.group
-        ? opts.groupTargets?.get(route.group)
-        : undefined
-    if (target && route.upstream) targets.push(target)
-    const bodyLimit = route.bodyLimit ?? config.limits.bodyLimit
-    const stepDeps: RouteStepDeps = {
-      route,
-      table,
-      target,
-      providers,
-      deps,
-      trusted,
-      reserved,
-      identityHeaders: config.identityHeaders,
-      bodyLimit,
-      policyOf,
-      ...(sessions ? { sessions } : {}),
-      ...(metrics ? { metrics } : {}),
-    }
-    const steps = routeSteps(stepDeps)
-    if (target instanceof UpstreamTarget) upstreamRoutes.push({ deps: stepDeps, target })
-    const routeOpts = route.bodyLimit ? { bodyLimit: route.bodyLimit } : {}
-    const paths = route.path === '/' ? ['/', '/*'] : [route.path, `${route.path}/`, `${route.path}/*`]
-    for (const url of paths) {
-      app.route({
-        method: routedMethods(app),
-        url,
-        preValidation: steps.checkTarget,
-        preHandler: steps.authenticate,
-        handler: steps.forward,
-        config: { gatehouseRoute: route.path } as object,
-        ...routeOpts,
-      })
-    }
-  }
-
-  registerSidecar(app, {
-    config,
+  setNotFound(app, table)
+  const shared: SharedStepDeps = {
+    table,
     providers,
     deps,
     trusted,
+    reserved: reservedHeaders(config),
+    identityHeaders: config.identityHeaders,
+    policyOf,
     ...(sessions ? { sessions } : {}),
-    ...(metrics
-      ? { onAuth: (provider: string, outcome: string, reason?: string) => metrics.auth(provider, outcome, reason) }
-      : {}),
-  })
-
+    ...(metrics ? { metrics } : {}),
+  }
+  const { targets, upstreamRoutes } = registerRoutes(app, config, shared, opts.groupTargets, log)
+  registerSidecar(app, { config, providers, deps, trusted, ...(sessions ? { sessions } : {}), ...onAuth })
   installFastPath({
     app,
     config,
@@ -233,7 +156,47 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     log,
     ...(metrics ? { metrics } : {}),
   })
+  return frontHandle({
+    app,
+    config,
+    providers,
+    deps,
+    sessions,
+    state,
+    log,
+    pair,
+    async releaseParts() {
+      unfollowGroups()
+      stateListeners?.()
+      await Promise.allSettled(targets.map((t) => t.close()))
+      await providers.close()
+      if (ownState) await state!.close()
+    },
+  })
+}
 
+interface FrontParts {
+  app: FastifyInstance
+  config: Config
+  providers: ProviderRegistry
+  deps: VerifierDeps
+  sessions: FormSessions | undefined
+  state: StateBackend | undefined
+  log: Logger
+  pair: ReturnType<typeof readCertificatePair> | undefined
+  /** Stops following groups and shared state, closes the targets and providers (once). */
+  releaseParts(): Promise<void>
+}
+
+/** The front's lifecycle over its parts: ready once, release once, close once; listen, then watch the certificate. */
+function frontHandle(p: FrontParts): Gatehouse {
+  const { app, config, providers, deps, sessions, state, log } = p
+  // Made once this front listens: a front a configuration reload built only lends its handler.
+  let certificates: CertificateReloader | undefined
+  app.addHook('onClose', (_app, done) => {
+    certificates?.close()
+    done()
+  })
   let closed: Promise<void> | undefined
   let released: Promise<void> | undefined
   let readied: Promise<void> | undefined
@@ -250,17 +213,7 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     })()
     return readied
   }
-  const release = (): Promise<void> => {
-    released ??= (async () => {
-      opts.supervisor?.off('reload', onGroupReload)
-      opts.supervisor?.off('changed', onGroupChanged)
-      stateListeners?.()
-      await Promise.allSettled(targets.map((t) => t.close()))
-      await providers.close()
-      if (ownState) await state!.close()
-    })()
-    return released
-  }
+  const release = (): Promise<void> => (released ??= p.releaseParts())
   return {
     app,
     config,
@@ -278,8 +231,9 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
     async listen() {
       await ready()
       const address = await app.listen({ host: config.listen.host, port: config.listen.port })
-      if (tls && pair) {
-        certificates = new CertificateReloader(app.server as unknown as TlsServer, tls, log, { initial: pair })
+      const tls = config.listen.tls
+      if (tls && p.pair) {
+        certificates = new CertificateReloader(app.server as unknown as TlsServer, tls, log, { initial: p.pair })
         certificates.watch()
       }
       return address
@@ -297,39 +251,75 @@ export async function createGatehouse(config: Config, opts: GatehouseOptions = {
   }
 }
 
-/**
- * Methods beyond Fastify's defaults that the front routes like any other: WebDAV (RFC 4918),
- * DeltaV (RFC 3253), ACL (RFC 3744), SEARCH (RFC 5323), bindings (RFC 5842), CalDAV (RFC 4791).
- * All may carry a body, which streams to the target untouched. CONNECT is absent: Node hands it
- * to the 'connect' event, never to the router.
- */
-export const EXTENSION_METHODS = [
-  'PROPFIND',
-  'PROPPATCH',
-  'MKCOL',
-  'COPY',
-  'MOVE',
-  'LOCK',
-  'UNLOCK',
-  'REPORT',
-  'CHECKOUT',
-  'MERGE',
-  'MKACTIVITY',
-  'ACL',
-  'SEARCH',
-  'BIND',
-  'UNBIND',
-  'REBIND',
-  'MKCALENDAR',
-] as const
-
-/**
- * Every method the router knows but TRACE: a TRACE echoes the request, credentials and cookies
- * included, back to the page that sent it (cross-site tracing); nginx refuses it too.
- */
-function routedMethods(app: FastifyInstance): string[] {
-  return app.supportedMethods.filter((m) => m !== 'TRACE')
+/** The shared state given by the gateway, or one of this front's own (started here, closed on release). */
+async function frontState(
+  config: Config,
+  given: StateBackend | undefined,
+  log: Logger,
+): Promise<{ state: StateBackend | undefined; ownState: boolean }> {
+  if (given !== undefined || config.state === undefined) return { state: given, ownState: false }
+  const state = await openSharedState(config.state, log)
+  await state.start()
+  return { state, ownState: true }
 }
+
+/** The nonces, the credential caches and the login throttle the verifiers share. */
+function verifierDeps(
+  config: Config,
+  o: {
+    nonces: NonceManager | undefined
+    secret: string | Buffer
+    state: StateBackend | undefined
+    trusted: TrustedProxies
+    log: Logger
+  },
+): VerifierDeps {
+  const { state } = o
+  return {
+    nonces: o.nonces ?? new NonceManager({ secret: o.secret, ttlMs: config.digest.nonceTtlMs }),
+    ...(state ? { nonceCounts: state.nonceCounts(config.digest.nonceTtlMs) } : {}),
+    identities: new CredentialCache<Identity>({ maxEntries: config.cache.maxEntries, ttlMs: config.cache.ttlMs }),
+    realmHashes: new CredentialCache<string>({ maxEntries: config.cache.maxEntries, ttlMs: config.cache.ttlMs }),
+    ...(config.throttle.enabled
+      ? { throttle: { throttle: createThrottle(config, o.log, state), trustedProxies: o.trusted } }
+      : {}),
+  }
+}
+
+/** A daemon group's reload or data change reaches its provider in the registry. Returns the undo. */
+function followGroups(supervisor: GroupSource | undefined, providers: ProviderRegistry): () => void {
+  const onGroupReload = (name: string): void => providers.notifyReload(name)
+  const onGroupChanged = (name: string): void => providers.dataChanged(name)
+  supervisor?.on('reload', onGroupReload)
+  supervisor?.on('changed', onGroupChanged)
+  return () => {
+    supervisor?.off('reload', onGroupReload)
+    supervisor?.off('changed', onGroupChanged)
+  }
+}
+
+/** Every name an identity may travel in here, the sidecar's included: a client's copy never reaches a target. */
+function reservedHeaders(config: Config): ReadonlySet<string> {
+  const { user, groups, strip } = config.identityHeaders
+  return strippedHeaderNames([
+    user,
+    groups,
+    ...strip,
+    ...(config.sidecar ? [...config.sidecar.userHeaders, ...config.sidecar.groupsHeaders] : []),
+  ])
+}
+
+/** One policy per route, made on first use and shared by the route steps and the form-login routes. */
+function policyCache(providers: ProviderRegistry): (route: RouteConfig & { auth: AuthConfig }) => AuthPolicy {
+  const policies = new Map<RouteConfig, AuthPolicy>()
+  return (route) => {
+    let p = policies.get(route)
+    if (p === undefined) policies.set(route, (p = makePolicy(route.auth, providers.chain(route.auth.provider))))
+    return p
+  }
+}
+
+export { EXTENSION_METHODS }
 
 /** The metrics label of a request no gatehouse route handled: its route's label or pattern. */
 function routeLabel(request: FastifyRequest): string {

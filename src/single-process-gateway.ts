@@ -8,7 +8,7 @@ import type { Logger } from 'pino'
 import type { Config } from './config/types.js'
 import { createGatehouse, openSharedState, type Gatehouse } from './server.js'
 import { createLogger } from './log.js'
-import { Supervisor } from './daemon/supervisor.js'
+import type { Supervisor } from './daemon/supervisor.js'
 import { GroupTarget } from './proxy/group-target.js'
 import type { Target } from './proxy/target.js'
 import type { NonceManager } from './auth/nonce.js'
@@ -16,13 +16,19 @@ import { GatewayMetrics } from './metrics/gateway-metrics.js'
 import { LockoutBoard } from './metrics/lockout-board.js'
 import { FrontSwitch } from './admin/front-switch.js'
 import { applyConfig } from './admin/config-reload.js'
-import { startAdmin, type AdminServer } from './admin/admin-server.js'
-import { buildStatus, groupsReady, type StatusReport } from './admin/status-report.js'
-import { packageVersion } from './package-root.js'
+import type { ReloadResult } from './admin/admin-server.js'
+import type { StatusReport } from './admin/status-report.js'
 import type { CacheFlushResult } from './auth/cache-flush.js'
 import { MemorySessionStore, type SessionStore } from './session/index.js'
-import { installSignals } from './gateway-signals.js'
-import { logCacheFlush, onHangup, reloads, restartGroup } from './gateway-control.js'
+import type { StateBackend } from './state/state-backend.js'
+import {
+  GatewayLifecycle,
+  gatewayStatus,
+  groupSupervisor,
+  logCacheFlush,
+  reloads,
+  restartGroup,
+} from './gateway-control.js'
 import type { RunningGateway, RunOptions } from './running-gateway.js'
 
 /** How long a front replaced by a reload may finish its requests before its providers close. */
@@ -32,17 +38,79 @@ const DRAIN_TIMEOUT_MS = 30_000
 export async function runSingleProcess(config: Config, opts: RunOptions): Promise<RunningGateway> {
   const log = opts.logger ?? createLogger(config.log.level)
   const startedAt = Date.now()
-  const groups = Object.values(config.groups)
-  const supervisor =
-    groups.length > 0 ? new Supervisor({ groups, log: log.child({ component: 'supervisor' }) }) : undefined
+  const supervisor = groupSupervisor(config, log)
   const metrics = new GatewayMetrics()
   const lockouts = new LockoutBoard()
   // One connection to the shared state for the gateway's life: a reload keeps it (state: needs a restart).
   const state = config.state ? await openSharedState(config.state, log.child({ component: 'state' })) : undefined
+  const build = frontBuilder({ log, supervisor, metrics, lockouts, state })
+  const { shell, address } = await startFront(config, build, supervisor, state)
+  const front = new FrontSwitch(shell.app.server, shell)
+  const live: Live = { config, gatehouse: shell }
+  metrics.setSources(metricSources(live, supervisor, state))
+  const reloader = reloads({
+    log,
+    metrics,
+    configFile: opts.configFile,
+    apply: (next) => applyToFront(live, next, { log, supervisor, build, front, shell }),
+    certificate: (reason) => shell.reloadCertificate(reason),
+  })
+  const reload = reloader.reload
+  const life = new GatewayLifecycle(log, 'draining connections', async () => {
+    const current = live.gatehouse
+    // The shell owns the socket: its close waits for every connection; a newer front only stops taking requests.
+    await Promise.all([shell.app.close(), current !== shell ? current.app.close() : undefined])
+    await Promise.all([shell.release(), current.release()])
+    await supervisor?.close()
+    await state?.close()
+  })
+  const readiness = () => life.readiness(supervisor)
+  const facts = { startedAt, address, configFile: opts.configFile, readiness, reloads: reloader, supervisor }
+  const status = (): StatusReport => {
+    const throttle = live.gatehouse.deps.throttle?.throttle
+    return gatewayStatus(facts, metrics.sampler.report(), throttle ? lockouts.current(throttle) : null)
+  }
+  await life.startAdmin(config.admin, {
+    metrics,
+    status,
+    readiness,
+    restartGroup: restartGroup(supervisor),
+    reload,
+    flushCache: (user) => flushFront(live.gatehouse, user, log),
+  })
+  life.installSignals(opts, { reload, certificate: (reason) => shell.reloadCertificate(reason), supervisor })
+  return life.running({
+    gatehouse: () => live.gatehouse,
+    supervisor,
+    address,
+    metrics,
+    status,
+    workers: () => [],
+    reload,
+  })
+}
+
+/** The front serving now and the configuration it was built from; a reload replaces both. */
+interface Live {
+  config: Config
+  gatehouse: Gatehouse
+}
+
+type BuildFront = (cfg: Config, nonces?: NonceManager) => Promise<Gatehouse>
+
+/** Builds a front on the gateway's lasting parts: supervisor, metrics, lockout board, state and sessions. */
+function frontBuilder(o: {
+  log: Logger
+  supervisor: Supervisor | undefined
+  metrics: GatewayMetrics
+  lockouts: LockoutBoard
+  state: StateBackend | undefined
+}): BuildFront {
+  const { log, supervisor, state } = o
   // One store for the gateway's life: sessions survive a configuration reload. With shared state
   // they live in Redis, so every instance accepts them and a logout anywhere ends them everywhere.
   const sessionStore: SessionStore = state ? state.sessionStore() : new MemorySessionStore()
-  const build = async (cfg: Config, nonces?: NonceManager): Promise<Gatehouse> => {
+  return async (cfg, nonces) => {
     const groupTargets = new Map<string, Target>()
     for (const g of Object.values(cfg.groups))
       groupTargets.set(
@@ -53,31 +121,44 @@ export async function runSingleProcess(config: Config, opts: RunOptions): Promis
       logger: log,
       groupTargets,
       supervisor,
-      metrics,
+      metrics: o.metrics,
       sessionStore,
       ...(nonces ? { nonces } : {}),
       ...(state ? { state } : {}),
     })
-    lockouts.watch(built.deps.throttle?.throttle)
+    o.lockouts.watch(built.deps.throttle?.throttle)
     return built
   }
+}
+
+/** Starts the state, the groups and the first front; what started is closed again if a later step fails. */
+async function startFront(
+  config: Config,
+  build: BuildFront,
+  supervisor: Supervisor | undefined,
+  state: StateBackend | undefined,
+): Promise<{ shell: Gatehouse; address: string }> {
   let gatehouse: Gatehouse | undefined
-  let address: string
   try {
     await state?.start()
     await supervisor?.start()
     gatehouse = await build(config)
-    address = await gatehouse.listen()
+    return { shell: gatehouse, address: await gatehouse.listen() }
   } catch (err) {
     await gatehouse?.close().catch(() => {})
     await supervisor?.close().catch(() => {})
     await state?.close()
     throw err
   }
-  const shell = gatehouse
-  const front = new FrontSwitch(shell.app.server, shell)
-  let live = { config, gatehouse: shell }
-  metrics.setSources({
+}
+
+/** The metrics read off the live front: its caches and providers, the groups and the shared state. */
+function metricSources(
+  live: Live,
+  supervisor: Supervisor | undefined,
+  state: StateBackend | undefined,
+): Parameters<GatewayMetrics['setSources']>[0] {
+  return {
     cache: () => {
       const { identities, realmHashes } = live.gatehouse.deps
       return {
@@ -88,129 +169,47 @@ export async function runSingleProcess(config: Config, opts: RunOptions): Promis
     groups: () => supervisor?.status() ?? [],
     providerRests: () => live.gatehouse.providers.rests(),
     ...(state ? { state: () => ({ store: state.kind, up: state.up, ...state.counters }) } : {}),
+  }
+}
+
+/**
+ * Applies a configuration; when the front must change, a fresh one (on the same nonces when the
+ * digest settings did not change) takes the socket once ready, and the replaced one retires.
+ */
+async function applyToFront(
+  live: Live,
+  next: Config,
+  o: { log: Logger; supervisor: Supervisor | undefined; build: BuildFront; front: FrontSwitch; shell: Gatehouse },
+): Promise<ReloadResult> {
+  const applied = await applyConfig(live.config, next, {
+    log: o.log,
+    supervisor: o.supervisor,
+    swapFront: async (c, prev) => {
+      const old = live.gatehouse
+      const fresh = await o.build(c, same(prev.digest, c.digest) ? old.deps.nonces : undefined)
+      try {
+        await fresh.ready()
+      } catch (e) {
+        await fresh.close().catch(() => {})
+        throw e
+      }
+      o.front.use(fresh, fresh.app.server)
+      live.config = c
+      live.gatehouse = fresh
+      return { retired: retireFront(old, o.front, o.shell, o.log) }
+    },
   })
+  live.config = applied.config
+  return applied.result
+}
 
-  const reloader = reloads({
-    log,
-    metrics,
-    configFile: opts.configFile,
-    async apply(next) {
-      const applied = await applyConfig(live.config, next, {
-        log,
-        supervisor,
-        swapFront: async (c, prev) => {
-          const old = live.gatehouse
-          const fresh = await build(c, same(prev.digest, c.digest) ? old.deps.nonces : undefined)
-          try {
-            await fresh.ready()
-          } catch (e) {
-            await fresh.close().catch(() => {})
-            throw e
-          }
-          front.use(fresh, fresh.app.server)
-          live = { config: c, gatehouse: fresh }
-          return { retired: retireFront(old, front, shell, log) }
-        },
-      })
-      live = { config: applied.config, gatehouse: live.gatehouse }
-      return applied.result
-    },
-    certificate: (reason) => shell.reloadCertificate(reason),
-  })
-  const reload = reloader.reload
-
-  const status = (): StatusReport =>
-    buildStatus({
-      version: packageVersion(),
-      startedAt,
-      listen: address,
-      configFile: opts.configFile,
-      ready: readiness().ready,
-      lastConfigReload: reloader.last(),
-      groups: supervisor?.status() ?? [],
-      activity: metrics.sampler.report(),
-      lockouts: live.gatehouse.deps.throttle ? lockouts.current(live.gatehouse.deps.throttle.throttle) : null,
-    })
-  const readiness = () =>
-    stopping ? { ready: false, problems: ['stopping'] } : groupsReady(supervisor?.status() ?? [])
-
-  let resolveStopped!: (code: number) => void
-  const stopped = new Promise<number>((r) => (resolveStopped = r))
-  let stopping: Promise<void> | undefined
-  let admin: AdminServer | undefined
-  const stop = (code = 0) => {
-    stopping ??= (async () => {
-      log.info('stopping: draining connections')
-      const current = live.gatehouse
-      // The shell owns the socket: its close waits for every connection; a newer front only stops taking requests.
-      await Promise.all([shell.app.close(), current !== shell ? current.app.close() : undefined])
-      await Promise.all([shell.release(), current.release()])
-      await supervisor?.close()
-      await state?.close()
-      // Last, so `gatehouse stop` (which waits for the admin interface to go) returns once all is down.
-      await admin?.close().catch(() => {})
-      log.info('stopped')
-      resolveStopped(code)
-    })()
-    return stopping
-  }
-
-  try {
-    if (config.admin) {
-      admin = await startAdmin(
-        config.admin,
-        {
-          metrics,
-          status,
-          readiness,
-          restartGroup: restartGroup(supervisor),
-          reload,
-          async flushCache(user) {
-            const result: CacheFlushResult = live.gatehouse.flushCache(user)
-            // A user's sessions end with their cached answers (a flush of everything leaves sessions be).
-            const store = live.gatehouse.sessionStore
-            if (store !== undefined && user !== undefined) result.sessions = await store.deleteByUser(user)
-            logCacheFlush(log, user, result)
-            return result
-          },
-          stop: () => void stop(0),
-        },
-        log,
-      )
-      log.info({ address: admin.address }, 'admin listener ready')
-    }
-  } catch (err) {
-    await stop(1)
-    throw err
-  }
-
-  if (opts.signals !== false)
-    installSignals(log, {
-      stop: () => void stop(0),
-      stopping: () => stopping !== undefined,
-      hup: onHangup(log, {
-        configFile: opts.configFile,
-        reload,
-        certificate: (reason) => shell.reloadCertificate(reason),
-        supervisor,
-      }),
-    })
-  return {
-    get gatehouse() {
-      return live.gatehouse
-    },
-    supervisor,
-    address,
-    metrics,
-    get adminAddress() {
-      return admin?.address
-    },
-    status,
-    workers: () => [],
-    reload,
-    stop: () => stop(0),
-    untilStopped: () => stopped,
-  }
+/** The admin cache flush: a user's sessions end with their cached answers (a flush of everything leaves sessions be). */
+async function flushFront(gatehouse: Gatehouse, user: string | undefined, log: Logger): Promise<CacheFlushResult> {
+  const result: CacheFlushResult = gatehouse.flushCache(user)
+  const store = gatehouse.sessionStore
+  if (store !== undefined && user !== undefined) result.sessions = await store.deleteByUser(user)
+  logCacheFlush(log, user, result)
+  return result
 }
 
 /** Once the replaced front has no request in flight (or after DRAIN_TIMEOUT_MS), its providers close. */

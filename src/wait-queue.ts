@@ -1,7 +1,9 @@
 /**
  * A bounded first-in, first-out line of callers waiting for something (a free process, a free
  * thread, a call slot). Each waiter leaves it in one of three ways: it is served a value, its
- * timeout passes, or its abort signal fires. Nothing here knows what is waited for, and it imports
+ * timeout passes, or its abort signal fires. A value is handed over synchronously: the waiter's
+ * `served` runs inside the serve() call of whoever freed it, so nobody arriving later can take
+ * it first, and a waiter that left by timeout or abort is out of the line and never handed one. Nothing here knows what is waited for, and it imports
  * nothing: the daemon's dispatch and the provider runtime, which may not import each other's
  * layers, both use it.
  */
@@ -24,9 +26,14 @@ export interface WaitOptions {
   signal?: WaitSignal
 }
 
-interface Waiter<T> {
-  resolve(value: T): void
-  reject(err: Error): void
+/** How a waiter leaves the line: exactly one of these runs, once. */
+export interface WaitOutcome<T> {
+  /** Runs inside serve(): the value is the waiter's from this moment on. */
+  served(value: T): void
+  failed(err: Error): void
+}
+
+interface Waiter<T> extends WaitOutcome<T> {
   timer: NodeJS.Timeout
   queuedAt: number
 }
@@ -54,36 +61,44 @@ export class WaitQueue<T> {
 
   /** Joins the line; resolves with what serve() hands over. A full line rejects at once with `onTimeout()`. */
   wait(opts: WaitOptions): Promise<T> {
-    if (this.full) return Promise.reject(opts.onTimeout())
+    return new Promise<T>((resolve, reject) => this.join(opts, { served: resolve, failed: reject }))
+  }
+
+  /**
+   * Joins the line with callbacks instead of a promise, for a caller that must use the value in
+   * the tick it is handed over (a call sent to the thread whose slot it got). A full line or an
+   * aborted signal fails at once, before join returns.
+   */
+  join(opts: WaitOptions, outcome: WaitOutcome<T>): void {
+    if (this.full) return outcome.failed(opts.onTimeout())
     const { signal } = opts
-    if (signal?.aborted) return Promise.reject(abortError(signal))
-    return new Promise<T>((resolve, reject) => {
-      const leave = (): void => {
-        this.waitedMs += Date.now() - w.queuedAt
-        signal?.removeEventListener('abort', onAbort)
-      }
-      const w: Waiter<T> = {
-        resolve: (value) => {
-          leave()
-          resolve(value)
-        },
-        reject: (err) => {
-          leave()
-          reject(err)
-        },
-        timer: setTimeout(() => this.#drop(w, opts.onTimeout()), opts.timeoutMs),
-        queuedAt: Date.now(),
-      }
-      const onAbort = (): void => this.#drop(w, abortError(signal as WaitSignal))
-      signal?.addEventListener('abort', onAbort, { once: true })
-      this.waits++
-      this.#line.push(w)
-    })
+    if (signal?.aborted) return outcome.failed(abortError(signal))
+    const leave = (): void => {
+      this.waitedMs += Date.now() - w.queuedAt
+      signal?.removeEventListener('abort', onAbort)
+    }
+    const w: Waiter<T> = {
+      served: (value) => {
+        leave()
+        outcome.served(value)
+      },
+      failed: (err) => {
+        leave()
+        outcome.failed(err)
+      },
+      timer: setTimeout(() => this.#drop(w, opts.onTimeout()), opts.timeoutMs),
+      queuedAt: Date.now(),
+    }
+    const onAbort = (): void => this.#drop(w, abortError(signal as WaitSignal))
+    signal?.addEventListener('abort', onAbort, { once: true })
+    this.waits++
+    this.#line.push(w)
   }
 
   /**
    * Serves waiters in order while `next()` has something for them (it is asked only while
-   * someone waits, so it may take the thing it returns). Returns how many were served.
+   * someone waits, so it may take the thing it returns; each waiter's `served` runs before
+   * `next()` is asked again). Returns how many were served.
    */
   serve(next: () => T | undefined): number {
     let served = 0
@@ -92,7 +107,7 @@ export class WaitQueue<T> {
       if (value === undefined) break
       const w = this.#line.shift() as Waiter<T>
       clearTimeout(w.timer)
-      w.resolve(value)
+      w.served(value)
       served++
     }
     return served
@@ -102,7 +117,7 @@ export class WaitQueue<T> {
   rejectAll(err: () => Error): void {
     for (const w of this.#line.splice(0)) {
       clearTimeout(w.timer)
-      w.reject(err())
+      w.failed(err())
     }
   }
 
@@ -111,7 +126,7 @@ export class WaitQueue<T> {
     if (i === -1) return
     this.#line.splice(i, 1)
     clearTimeout(w.timer)
-    w.reject(err)
+    w.failed(err)
   }
 }
 

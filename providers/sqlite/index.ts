@@ -44,32 +44,12 @@ export default async function createSqliteProvider(
       throw busyToUnavailable(err, env.name, path, busyTimeoutMs, env.log)
     }
   }
-  let store: UserStore
-  try {
+  let store = openStore(env, path, busyTimeoutMs)
+  const watch = watchStore(env, path, intervalMs, store, () => {
+    const old = store
     store = UserStore.open(path, { busyTimeoutMs })
-  } catch (err) {
-    throw errors.GH_ERR_PROVIDER_LOAD(env.name, (err as Error).message, { cause: err })
-  }
-  let watch: SqliteChangeWatch
-  try {
-    watch = SqliteChangeWatch.open({
-      path,
-      intervalMs,
-      log: env.log,
-      // Every write to the store changes logins (passwords, active, groups, HA1s): any commit counts.
-      onReplaced: () => {
-        const old = store
-        store = UserStore.open(path, { busyTimeoutMs })
-        old.close()
-      },
-      onChange: () => env.changed?.(),
-    })
-  } catch (err) {
-    store.close()
-    throw errors.GH_ERR_PROVIDER_LOAD(env.name, `cannot watch ${path} for changes: ${(err as Error).message}`, {
-      cause: err,
-    })
-  }
+    old.close()
+  })
   await primeDummy({ like: store.sampleHash() })
 
   return {
@@ -115,4 +95,37 @@ export default async function createSqliteProvider(
       store.close()
     },
   } satisfies Provider
+}
+
+function openStore(env: ProviderEnv, path: string, busyTimeoutMs: number): UserStore {
+  try {
+    return UserStore.open(path, { busyTimeoutMs })
+  } catch (err) {
+    throw errors.GH_ERR_PROVIDER_LOAD(env.name, (err as Error).message, { cause: err })
+  }
+}
+
+/** Watches the database; a watch that cannot start closes the store it was for and fails the load. */
+function watchStore(
+  env: ProviderEnv,
+  path: string,
+  intervalMs: number,
+  store: UserStore,
+  onReplaced: () => void,
+): SqliteChangeWatch {
+  try {
+    return SqliteChangeWatch.open({
+      path,
+      intervalMs,
+      log: env.log,
+      onReplaced,
+      // Every write to the store changes logins (passwords, active, groups, HA1s): any commit counts.
+      onChange: () => env.changed?.(),
+    })
+  } catch (err) {
+    store.close()
+    throw errors.GH_ERR_PROVIDER_LOAD(env.name, `cannot watch ${path} for changes: ${(err as Error).message}`, {
+      cause: err,
+    })
+  }
 }

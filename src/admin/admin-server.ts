@@ -68,7 +68,43 @@ export async function startAdmin(config: AdminConfig, control: AdminControl, log
   const where = config.kind === 'socket' ? `unix:${config.socket}` : `${config.host}:${config.port}`
   let allowedHosts: Set<string> | undefined
 
+  guardAdmin(app, token, () => allowedHosts)
+  adminRoutes(app, control)
+  await listenAdmin(app, config, where)
+  let address: string
+  if (config.kind === 'socket') {
+    address = `unix:${config.socket}`
+  } else {
+    const port = (app.server.address() as { port: number }).port
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host
+    address = `http://${host}:${port}`
+    if (token === undefined) allowedHosts = loopbackHosts(config.host, port)
+    if (token === undefined)
+      app.log.warn(
+        { address },
+        'admin listener without a token: any local user can use it (set admin.token, or use admin.socket)',
+      )
+  }
+  let closing: Promise<void> | undefined
+  return {
+    address,
+    close() {
+      closing ??= (async () => {
+        await app.close()
+        if (config.kind === 'socket') removeAdminSocket(config.socket)
+      })()
+      return closing
+    },
+  }
+}
+
+/**
+ * Every request: the Host check of a listener without a token, then the token (Bearer, or Basic
+ * for a browser's read-only requests), then no command from a web page (an Origin header).
+ */
+function guardAdmin(app: FastifyInstance, token: Buffer | undefined, allowed: () => Set<string> | undefined): void {
   app.addHook('onRequest', async (request, reply) => {
+    const allowedHosts = allowed()
     reply.header('cache-control', 'no-store').header('x-content-type-options', 'nosniff')
     if (allowedHosts !== undefined && !allowedHosts.has((request.headers.host ?? '').toLowerCase())) {
       return reply.code(421).type('text/plain; charset=utf-8').send('Misdirected Request: not this host\n')
@@ -93,7 +129,10 @@ export async function startAdmin(config: AdminConfig, control: AdminControl, log
     }
     return undefined
   })
+}
 
+/** The pages (health, readiness, metrics, status) and the commands (restart, reload, flush, stop). */
+function adminRoutes(app: FastifyInstance, control: AdminControl): void {
   app.get('/healthz', async (_req, reply) => text(reply, 200, 'ok\n'))
   app.get('/readyz', async (_req, reply) => {
     const r = control.readiness()
@@ -137,7 +176,10 @@ export async function startAdmin(config: AdminConfig, control: AdminControl, log
     reply.raw.once('finish', () => control.stop())
     return json(reply, 202, { stopping: true })
   })
+}
 
+/** Listens on the socket (made private) or the TCP address; a failure closes the app and names the address. */
+async function listenAdmin(app: FastifyInstance, config: AdminConfig, where: string): Promise<void> {
   try {
     if (config.kind === 'socket') {
       await prepareSocketPath(config.socket)
@@ -149,31 +191,6 @@ export async function startAdmin(config: AdminConfig, control: AdminControl, log
   } catch (err) {
     await app.close().catch(() => {})
     throw errors.GH_ERR_ADMIN_LISTEN(where, (err as Error).message, { cause: err })
-  }
-  let address: string
-  if (config.kind === 'socket') {
-    address = `unix:${config.socket}`
-  } else {
-    const port = (app.server.address() as { port: number }).port
-    const host = config.host.includes(':') ? `[${config.host}]` : config.host
-    address = `http://${host}:${port}`
-    if (token === undefined) allowedHosts = loopbackHosts(config.host, port)
-    if (token === undefined)
-      app.log.warn(
-        { address },
-        'admin listener without a token: any local user can use it (set admin.token, or use admin.socket)',
-      )
-  }
-  let closing: Promise<void> | undefined
-  return {
-    address,
-    close() {
-      closing ??= (async () => {
-        await app.close()
-        if (config.kind === 'socket') removeAdminSocket(config.socket)
-      })()
-      return closing
-    },
   }
 }
 

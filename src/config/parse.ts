@@ -79,42 +79,7 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
   for (const [name, g] of Object.entries(doc.groups ?? {})) {
     if (name in providers) problems.push(`groups.${name}: the name is also used under providers; names must be unique`)
     groups[name] = parseGroup(name, g, baseDir)
-    if ((g.app === undefined) === (g.wsgi === undefined))
-      problems.push(`groups.${name}: give exactly one of app (a Node app) or wsgi (a Python WSGI file)`)
-    if (g.wsgi === undefined) {
-      for (const key of ['python', 'pythonPath', 'threads'] as const) {
-        if (g[key] !== undefined) problems.push(`groups.${name}.${key}: only with wsgi`)
-      }
-    } else {
-      for (const key of ['node', 'execArgv'] as const) {
-        if (g[key] !== undefined) problems.push(`groups.${name}.${key}: only with app (a Node app), not with wsgi`)
-      }
-      if (g.providerOptions !== undefined)
-        problems.push(`groups.${name}.providerOptions: only with app (a mod_wsgi auth script takes no options)`)
-      if (g.concurrency !== undefined)
-        problems.push(`groups.${name}.concurrency: with wsgi, set threads (each thread serves one request at a time)`)
-    }
-    if (typeof g.processes === 'object' && g.processes.max < g.processes.min)
-      problems.push(
-        `groups.${name}.processes.max: expected at least processes.min (${g.processes.min}), got ${g.processes.max}`,
-      )
-    if (g.idleTime !== undefined && typeof g.processes !== 'object')
-      problems.push(`groups.${name}.idleTime: only with processes: { min, max }`)
-    if (groups[name]!.idleTimeMs !== undefined && groups[name]!.idleTimeMs! <= 0)
-      problems.push(`groups.${name}.idleTime: expected more than 0`)
-    if (
-      !g.provider &&
-      (g.providerOptions ||
-        g.providerTimeout !== undefined ||
-        g.providerConcurrency !== undefined ||
-        g.providerQueueTimeout !== undefined)
-    ) {
-      problems.push(
-        `groups.${name}.provider: required when the group has provider options (providerOptions, providerTimeout, providerConcurrency, providerQueueTimeout)`,
-      )
-    }
-    if (groups[name]!.providerTimeoutMs <= 0)
-      problems.push(`groups.${name}.providerTimeout: expected more than 0 (a call must not wait forever)`)
+    checkGroup(name, g, groups[name], problems)
   }
   const routes = (doc.routes ?? []).map((r, i) => parseRoute(r, `routes[${i}]`, providers, groups, problems))
   checkCaseDistinct(routes, problems)
@@ -123,21 +88,7 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
     if (seen.has(r.path)) problems.push(`routes[${i}].path: ${r.path} is already used by an earlier route`)
     seen.add(r.path)
   })
-  const identityHeaders = {
-    user: doc.identityHeaders?.user ?? DEFAULTS['identityHeaders.user'],
-    groups: doc.identityHeaders?.groups ?? DEFAULTS['identityHeaders.groups'],
-    strip: doc.identityHeaders?.strip ?? [...DEFAULTS['identityHeaders.strip']],
-  }
-  identityHeaders.strip.forEach((name, i) => {
-    if (MESSAGE_FRAMING.has(name.toLowerCase()))
-      problems.push(
-        `identityHeaders.strip[${i}]: ${name} frames or routes the message itself; stripping it would break every request`,
-      )
-    if (name.toLowerCase() === 'authorization')
-      problems.push(
-        `identityHeaders.strip[${i}]: use a route's auth.passAuthorization: false to keep Authorization from the target`,
-      )
-  })
+  const identityHeaders = parseIdentityHeaders(doc.identityHeaders, problems)
   const sidecar = doc.sidecar ? parseSidecar(doc.sidecar, routes, identityHeaders, problems) : undefined
   const admin = doc.admin ? parseAdmin(doc.admin, baseDir, problems) : undefined
   const session = parseSession(doc.session, routes, sidecar?.path, baseDir, durationMs, problems)
@@ -182,6 +133,66 @@ export function parseConfig(raw: unknown, { baseDir }: ParseOptions): Config {
     ...(admin ? { admin } : {}),
     ...(state ? { state } : {}),
   }
+}
+
+/** What the schema cannot say of a daemon group: keys that go with app or wsgi only, and ranges between keys. */
+function checkGroup(name: string, g: RawGroup, parsed: GroupConfig, problems: string[]): void {
+  if ((g.app === undefined) === (g.wsgi === undefined))
+    problems.push(`groups.${name}: give exactly one of app (a Node app) or wsgi (a Python WSGI file)`)
+  if (g.wsgi === undefined) {
+    for (const key of ['python', 'pythonPath', 'threads'] as const) {
+      if (g[key] !== undefined) problems.push(`groups.${name}.${key}: only with wsgi`)
+    }
+  } else {
+    for (const key of ['node', 'execArgv'] as const) {
+      if (g[key] !== undefined) problems.push(`groups.${name}.${key}: only with app (a Node app), not with wsgi`)
+    }
+    if (g.providerOptions !== undefined)
+      problems.push(`groups.${name}.providerOptions: only with app (a mod_wsgi auth script takes no options)`)
+    if (g.concurrency !== undefined)
+      problems.push(`groups.${name}.concurrency: with wsgi, set threads (each thread serves one request at a time)`)
+  }
+  if (typeof g.processes === 'object' && g.processes.max < g.processes.min)
+    problems.push(
+      `groups.${name}.processes.max: expected at least processes.min (${g.processes.min}), got ${g.processes.max}`,
+    )
+  if (g.idleTime !== undefined && typeof g.processes !== 'object')
+    problems.push(`groups.${name}.idleTime: only with processes: { min, max }`)
+  if (parsed.idleTimeMs !== undefined && parsed.idleTimeMs <= 0)
+    problems.push(`groups.${name}.idleTime: expected more than 0`)
+  if (
+    !g.provider &&
+    (g.providerOptions ||
+      g.providerTimeout !== undefined ||
+      g.providerConcurrency !== undefined ||
+      g.providerQueueTimeout !== undefined)
+  ) {
+    problems.push(
+      `groups.${name}.provider: required when the group has provider options (providerOptions, providerTimeout, providerConcurrency, providerQueueTimeout)`,
+    )
+  }
+  if (parsed.providerTimeoutMs <= 0)
+    problems.push(`groups.${name}.providerTimeout: expected more than 0 (a call must not wait forever)`)
+}
+
+/** The identity headers with their defaults; a stripped name may not be one that frames the message or Authorization. */
+function parseIdentityHeaders(raw: RawConfig['identityHeaders'], problems: string[]): Config['identityHeaders'] {
+  const identityHeaders = {
+    user: raw?.user ?? DEFAULTS['identityHeaders.user'],
+    groups: raw?.groups ?? DEFAULTS['identityHeaders.groups'],
+    strip: raw?.strip ?? [...DEFAULTS['identityHeaders.strip']],
+  }
+  identityHeaders.strip.forEach((name, i) => {
+    if (MESSAGE_FRAMING.has(name.toLowerCase()))
+      problems.push(
+        `identityHeaders.strip[${i}]: ${name} frames or routes the message itself; stripping it would break every request`,
+      )
+    if (name.toLowerCase() === 'authorization')
+      problems.push(
+        `identityHeaders.strip[${i}]: use a route's auth.passAuthorization: false to keep Authorization from the target`,
+      )
+  })
+  return identityHeaders
 }
 
 function parseProvider(name: string, p: RawProvider, baseDir: string, problems: string[]): ProviderConfig {

@@ -294,65 +294,73 @@ export class GatewayMetrics {
           for (const g of sources().groups()) this.inc({ group: g.name }, pick(g))
         },
       })
-    gauge(
-      'gatehouse_group_processes_up',
-      'Ready daemon processes per group',
-      (g) => g.processes.filter((p) => p.state === 'ready').length,
-    )
-    gauge(
-      'gatehouse_group_processes_busy',
-      'Ready daemon processes with at least one request in flight',
-      (g) => g.processes.filter((p) => p.state === 'ready' && p.inflight > 0).length,
-    )
-    gauge(
-      'gatehouse_group_processes_min',
-      'Configured minimum processes (processes.min, or processes)',
-      (g) => g.min ?? g.processes.length,
-    )
-    gauge(
-      'gatehouse_group_processes_max',
-      'Configured maximum processes (processes.max, or processes)',
-      (g) => g.max ?? g.processes.length,
-    )
-    gauge('gatehouse_group_requests_in_flight', 'Requests in flight to the group', (g) =>
-      g.processes.reduce((n, p) => n + p.inflight, 0),
-    )
-    gauge('gatehouse_group_queued_requests', 'Requests waiting for a free process', (g) => g.queued)
-    counter('gatehouse_group_restarts_total', 'Daemon processes respawned after an unexpected exit', (g) => g.restarts)
-    counter(
-      'gatehouse_group_reloads_total',
-      'Rolling reloads of the group (touch, restart command, configuration change)',
-      (g) => g.reloads,
-    )
-    counter(
-      'gatehouse_group_recycled_total',
-      'Processes replaced after maxRequests or inactivityTimeout',
-      (g) => g.recycled ?? 0,
-    )
-    counter(
-      'gatehouse_group_spawned_total',
-      'Processes started above the minimum because every process was busy',
-      (g) => g.spawned ?? 0,
-    )
-    counter(
-      'gatehouse_group_retired_total',
-      'Processes above the minimum stopped after idleTime without work',
-      (g) => g.retired ?? 0,
-    )
-    counter(
-      'gatehouse_group_queue_waits_total',
-      'Requests that had to wait for a free process',
-      (g) => g.queueWaits ?? 0,
-    )
-    counter(
-      'gatehouse_group_queue_wait_seconds_total',
-      'Total time requests spent waiting for a free process',
-      (g) => (g.queueWaitMs ?? 0) / 1000,
-    )
-    counter(
-      'gatehouse_group_busy_total',
-      'Requests answered 503 because they waited longer than queueTimeout',
-      (g) => g.busyRejections ?? 0,
-    )
+    for (const [name, help, pick] of GROUP_GAUGES) gauge(name, help, pick)
+    for (const [name, help, pick] of GROUP_COUNTERS) counter(name, help, pick)
   }
 }
+
+/** Per-group gauges: name, help, and the value read off the group's status. */
+const GROUP_GAUGES: ReadonlyArray<readonly [string, string, (g: GroupStatus) => number]> = [
+  [
+    'gatehouse_group_processes_up',
+    'Ready daemon processes per group',
+    (g) => g.processes.filter((p) => p.state === 'ready').length,
+  ],
+  [
+    'gatehouse_group_processes_busy',
+    'Ready daemon processes with at least one request in flight',
+    (g) => g.processes.filter((p) => p.state === 'ready' && p.inflight > 0).length,
+  ],
+  [
+    'gatehouse_group_processes_min',
+    'Configured minimum processes (processes.min, or processes)',
+    (g) => g.min ?? g.processes.length,
+  ],
+  [
+    'gatehouse_group_processes_max',
+    'Configured maximum processes (processes.max, or processes)',
+    (g) => g.max ?? g.processes.length,
+  ],
+  [
+    'gatehouse_group_requests_in_flight',
+    'Requests in flight to the group',
+    (g) => g.processes.reduce((n, p) => n + p.inflight, 0),
+  ],
+  ['gatehouse_group_queued_requests', 'Requests waiting for a free process', (g) => g.queued],
+]
+
+/** Totals the group keeps, exposed as counters (they only grow while the group lives). */
+const GROUP_COUNTERS: ReadonlyArray<readonly [string, string, (g: GroupStatus) => number]> = [
+  ['gatehouse_group_restarts_total', 'Daemon processes respawned after an unexpected exit', (g) => g.restarts],
+  [
+    'gatehouse_group_reloads_total',
+    'Rolling reloads of the group (touch, restart command, configuration change)',
+    (g) => g.reloads,
+  ],
+  [
+    'gatehouse_group_recycled_total',
+    'Processes replaced after maxRequests or inactivityTimeout',
+    (g) => g.recycled ?? 0,
+  ],
+  [
+    'gatehouse_group_spawned_total',
+    'Processes started above the minimum because every process was busy',
+    (g) => g.spawned ?? 0,
+  ],
+  [
+    'gatehouse_group_retired_total',
+    'Processes above the minimum stopped after idleTime without work',
+    (g) => g.retired ?? 0,
+  ],
+  ['gatehouse_group_queue_waits_total', 'Requests that had to wait for a free process', (g) => g.queueWaits ?? 0],
+  [
+    'gatehouse_group_queue_wait_seconds_total',
+    'Total time requests spent waiting for a free process',
+    (g) => (g.queueWaitMs ?? 0) / 1000,
+  ],
+  [
+    'gatehouse_group_busy_total',
+    'Requests answered 503 because they waited longer than queueTimeout',
+    (g) => g.busyRejections ?? 0,
+  ],
+]

@@ -7,6 +7,7 @@
  * with GH_ERR_PROVIDER_UNAVAILABLE and is restarted with backoff. Answers are type-checked before anyone trusts them.
  */
 import { Backoff } from '../backoff.js'
+import { WaitQueue } from '../wait-queue.js'
 import { extname } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
@@ -62,13 +63,12 @@ export interface ThreadProviderOptions {
   log: ProviderLog
 }
 
+/** A call on its way to a thread: sent at once when a slot is free, else when one is handed over. */
 interface Queued {
   method: ProviderMethod
   args: unknown[]
   resolve: (value: unknown) => void
   reject: (err: Error) => void
-  queuedAt: number
-  timer: NodeJS.Timeout | undefined
 }
 
 /** 'idle': a slot whose thread has not been needed yet. */
@@ -176,7 +176,8 @@ export class ThreadProvider implements Provider {
   readonly #opts: Required<ThreadProviderOptions>
   /** shareWhenBusy below 1: threads report their CPU, calls carry a load mark, threads may rest. */
   readonly #paced: boolean
-  readonly #queue: Queued[] = []
+  /** Calls waiting for a thread's slot; a freed slot is handed over (and the call sent) in the tick it frees. */
+  readonly #queue = new WaitQueue<Thread>()
   readonly #threads: Thread[] = []
   #state: PoolState = 'new'
   #methods = new Set<ProviderMethod>()
@@ -410,16 +411,17 @@ export class ThreadProvider implements Provider {
     if (!this.#threads.some((t) => t.state !== 'dead'))
       return Promise.reject(errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, 'no live thread'))
     return new Promise((resolve, reject) => {
-      const q: Queued = { method, args, resolve, reject, queuedAt: Date.now(), timer: undefined }
-      this.#queue.push(q)
+      const q: Queued = { method, args, resolve, reject }
+      const queuedAt = Date.now()
+      this.#queue.join(
+        {
+          timeoutMs: this.#opts.queueTimeoutMs,
+          onTimeout: () => errors.GH_ERR_PROVIDER_BUSY(this.name, this.#inflight(), Date.now() - queuedAt),
+        },
+        // #drain hands over only a thread that has a worker.
+        { served: (thread) => this.#send(thread, thread.worker as Worker, q), failed: reject },
+      )
       this.#drain()
-      if (this.#queue.includes(q)) {
-        q.timer = setTimeout(() => {
-          const i = this.#queue.indexOf(q)
-          if (i !== -1) this.#queue.splice(i, 1)
-          q.reject(errors.GH_ERR_PROVIDER_BUSY(this.name, this.#inflight(), Date.now() - q.queuedAt))
-        }, this.#opts.queueTimeoutMs)
-      }
     })
   }
 
@@ -427,20 +429,22 @@ export class ThreadProvider implements Provider {
     return this.#threads.reduce((n, t) => n + t.pending.size, 0)
   }
 
-  /** Hands queued calls to threads with a free slot, oldest first. */
+  /**
+   * Hands queued calls to threads with a free slot, oldest first; each is sent before the next
+   * slot is looked for, so a thread never takes more than `concurrency` calls.
+   */
   #drain(): void {
-    while (this.#queue.length > 0) {
+    let blocked: 'no thread' | 'no slot' | undefined
+    this.#queue.serve(() => {
       const thread = this.#pick()
       // Calls past their timeout do not hold a slot (they may never end); ABANDONED_LIMIT of them replace the thread.
-      if (thread?.worker === undefined || thread.pending.size >= this.#opts.concurrency) {
-        if (thread === undefined) this.#afterRest()
-        this.#grow()
-        return
-      }
-      const q = this.#queue.shift() as Queued
-      clearTimeout(q.timer)
-      this.#send(thread, thread.worker, q)
-    }
+      if (thread?.worker !== undefined && thread.pending.size < this.#opts.concurrency) return thread
+      blocked = thread === undefined ? 'no thread' : 'no slot'
+      return undefined
+    })
+    if (blocked === undefined) return
+    if (blocked === 'no thread') this.#afterRest()
+    this.#grow()
   }
 
   /**
@@ -565,10 +569,7 @@ export class ThreadProvider implements Provider {
   async #close(): Promise<void> {
     this.#state = 'closing'
     clearTimeout(this.#restTimer)
-    for (const q of this.#queue.splice(0)) {
-      clearTimeout(q.timer)
-      q.reject(errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, 'it is closing'))
-    }
+    this.#queue.rejectAll(() => errors.GH_ERR_PROVIDER_UNAVAILABLE(this.name, 'it is closing'))
     await Promise.all(this.#threads.map((t) => this.#stop(t)))
     this.#state = 'closed'
   }

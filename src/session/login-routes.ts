@@ -46,36 +46,14 @@ type LoggedRequest = FastifyRequest & { user?: Identity; gatehouseRoute: string;
 
 export function registerLoginRoutes(app: FastifyInstance, o: LoginRoutesOptions): void {
   const { sessions, table } = o
-  const { loginPath, logoutPath } = sessions.config
+  const { loginPath } = sessions.config
   const forms = new Set(o.formRoutes)
   const isForm = (r: RouteConfig): boolean => forms.has(r)
   const fallback = o.formRoutes[0]!.path
   const returnOf = (value: string | null | undefined): string => safeReturnPath(value, table, isForm) ?? fallback
 
-  const showLogin = (
-    request: FastifyRequest,
-    reply: FastifyReply,
-    status: number,
-    returnTo: string,
-    error: string,
-  ): FastifyReply => {
-    const raw = request.raw
-    let pre = cookieValue(raw.headers.cookie, sessions.preCookieName)
-    if (pre === undefined || !isSessionId(pre)) {
-      pre = CsrfTokens.preSession()
-      reply.header('set-cookie', sessions.preCookie(pre, raw))
-    }
-    const route = table.decide(returnTo).ok ? (table.decide(returnTo) as { route?: RouteConfig }).route : undefined
-    const html = o.page.render({
-      action: loginPath,
-      csrf: sessions.csrf.token('login', pre),
-      returnTo,
-      realm: route?.auth?.realm ?? '',
-      error,
-      logoutAction: logoutPath,
-    })
-    return page(reply, status, html)
-  }
+  const showLogin = (request: FastifyRequest, reply: FastifyReply, status: number, returnTo: string, error: string) =>
+    showLoginPage(o, { request, reply, status, returnTo, error })
 
   app.get(loginPath, async (request, reply) => {
     forceNoStore(reply.raw)
@@ -119,48 +97,118 @@ export function registerLoginRoutes(app: FastifyInstance, o: LoginRoutesOptions)
       formAuthRequest(raw, route.path, policy, credentials, returnTo),
       o.deps,
     )
-    const result: AuthResult =
-      outcome.kind === 'ok' || outcome.kind === 'forbidden'
-        ? { outcome: outcome.kind, identity: outcome.identity }
-        : outcome.kind === 'challenge'
-          ? { outcome: 'challenge', reason: outcome.reason }
-          : outcome.kind === 'throttled'
-            ? { outcome: 'throttled', reason: outcome.scope }
-            : outcome.kind === 'error'
-              ? { outcome: 'error', reason: outcome.error.code }
-              : { outcome: 'bad-request', reason: outcome.reason }
+    const result = authResultOf(outcome)
     o.onAuth?.(result.identity?.provider ?? route.auth!.provider.join(','), result.outcome, result.reason)
     r.gatehouseRefusal = refusalOf(result, credentials) ?? null
-    switch (outcome.kind) {
-      case 'ok': {
-        r.user = outcome.identity
-        let id: string
-        try {
-          id = await sessions.start(outcome.identity, user, password, policy.cacheId, sessions.idOf(raw.headers))
-        } catch (err) {
-          // The store (Redis) could not keep the session: no cookie, a 503 with Retry-After.
-          sendError(reply, err)
-          return reply
-        }
-        reply.header('set-cookie', [sessions.sessionCookie(id, raw), sessions.clearPreCookie(raw)])
-        return reply.code(303).header('location', returnTo).type('text/plain; charset=utf-8').send('See Other\n')
-      }
-      case 'forbidden':
-        r.user = outcome.identity
-        return sendRefusal(reply, 403, 'Forbidden\n')
-      case 'challenge':
-        return showLogin(request, reply, 401, returnTo, WRONG)
-      case 'bad-request':
-        return showLogin(request, reply, 400, returnTo, WRONG)
-      case 'throttled':
-        sendThrottled(reply, outcome.retryAfterS)
-        return reply
-      case 'error':
-        sendError(reply, outcome.error)
-        return reply
-    }
+    return answerLogin(outcome, {
+      request: r,
+      reply,
+      sessions,
+      user,
+      password,
+      policy,
+      returnTo,
+      showLogin: (status) => showLogin(request, reply, status, returnTo, WRONG),
+    })
   })
 
+  registerLogoutRoutes(app, sessions)
+}
+
+/** The login form (status 200, or 400/401 with the error), with a CSRF token bound to the pre-session cookie. */
+function showLoginPage(
+  o: LoginRoutesOptions,
+  a: { request: FastifyRequest; reply: FastifyReply; status: number; returnTo: string; error: string },
+): FastifyReply {
+  const { sessions, table } = o
+  const { request, reply, status, returnTo, error } = a
+  const { loginPath, logoutPath } = sessions.config
+  const raw = request.raw
+  let pre = cookieValue(raw.headers.cookie, sessions.preCookieName)
+  if (pre === undefined || !isSessionId(pre)) {
+    pre = CsrfTokens.preSession()
+    reply.header('set-cookie', sessions.preCookie(pre, raw))
+  }
+  const route = table.decide(returnTo).ok ? (table.decide(returnTo) as { route?: RouteConfig }).route : undefined
+  const html = o.page.render({
+    action: loginPath,
+    csrf: sessions.csrf.token('login', pre),
+    returnTo,
+    realm: route?.auth?.realm ?? '',
+    error,
+    logoutAction: logoutPath,
+  })
+  return page(reply, status, html)
+}
+
+type LoginOutcome = Awaited<ReturnType<typeof verifyThrottled>>
+
+/** The verifier's outcome as the metrics and the access log count it. */
+function authResultOf(outcome: LoginOutcome): AuthResult {
+  switch (outcome.kind) {
+    case 'ok':
+    case 'forbidden':
+      return { outcome: outcome.kind, identity: outcome.identity }
+    case 'challenge':
+      return { outcome: 'challenge', reason: outcome.reason }
+    case 'throttled':
+      return { outcome: 'throttled', reason: outcome.scope }
+    case 'error':
+      return { outcome: 'error', reason: outcome.error.code }
+    default:
+      return { outcome: 'bad-request', reason: outcome.reason }
+  }
+}
+
+/** A login's answer: a session and a 303 back, a 403, the form again with the error, or a 429/5xx. */
+async function answerLogin(
+  outcome: LoginOutcome,
+  a: {
+    request: LoggedRequest
+    reply: FastifyReply
+    sessions: Sessions
+    user: string
+    password: string
+    policy: AuthPolicy
+    returnTo: string
+    showLogin: (status: number) => FastifyReply
+  },
+): Promise<FastifyReply> {
+  const { request: r, reply, sessions } = a
+  const raw = r.raw
+  switch (outcome.kind) {
+    case 'ok': {
+      r.user = outcome.identity
+      let id: string
+      try {
+        id = await sessions.start(outcome.identity, a.user, a.password, a.policy.cacheId, sessions.idOf(raw.headers))
+      } catch (err) {
+        // The store (Redis) could not keep the session: no cookie, a 503 with Retry-After.
+        sendError(reply, err)
+        return reply
+      }
+      reply.header('set-cookie', [sessions.sessionCookie(id, raw), sessions.clearPreCookie(raw)])
+      return reply.code(303).header('location', a.returnTo).type('text/plain; charset=utf-8').send('See Other\n')
+    }
+    case 'forbidden':
+      r.user = outcome.identity
+      return sendRefusal(reply, 403, 'Forbidden\n')
+    case 'challenge':
+      return a.showLogin(401)
+    case 'bad-request':
+      return a.showLogin(400)
+    case 'throttled':
+      sendThrottled(reply, outcome.retryAfterS)
+      return reply
+    case 'error':
+      sendError(reply, outcome.error)
+      return reply
+  }
+}
+
+/** GET logout asks to confirm (a link or a prefetch never logs anyone out); POST logout ends the session. */
+function registerLogoutRoutes(app: FastifyInstance, sessions: Sessions): void {
+  const { loginPath, logoutPath } = sessions.config
   app.get(logoutPath, async (request, reply) => {
     forceNoStore(reply.raw)
     ;(request as LoggedRequest).gatehouseRoute = logoutPath

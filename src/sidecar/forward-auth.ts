@@ -120,18 +120,8 @@ async function decide(
   sessions?: FormSessions,
 ): Promise<FastifyReply> {
   const ctx = contextOf(request, original, route, policy, sessions?.cookieNames)
-  if (policy.chain.some((p) => p.provider.allowAccess)) {
-    try {
-      if (!(await allowAccessChain(policy.chain, ctx))) {
-        noteRefusal(request, { outcome: 'denied-host' }, undefined)
-        return forbidden(reply)
-      }
-    } catch (err) {
-      noteRefusal(request, { outcome: 'error', reason: 'allow-access' }, undefined)
-      sendError(reply, err)
-      return reply
-    }
-  }
+  const denied = await checkAllowAccess(request, reply, policy, ctx)
+  if (denied !== undefined) return denied
   if (sessions?.forRoute(route)) {
     const answered = await answerSession(request, reply, original, route, policy, sidecar, sessions)
     if (answered !== undefined) return answered
@@ -191,6 +181,25 @@ async function decide(
       }
       sendThrottled(reply, outcome.retryAfterS)
       return reply
+  }
+}
+
+/** The chain's allowAccess (host-based access, mod_wsgi's): undefined when the host may go on to authenticate. */
+async function checkAllowAccess(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  policy: AuthPolicy,
+  ctx: AuthContext,
+): Promise<FastifyReply | undefined> {
+  if (!policy.chain.some((p) => p.provider.allowAccess)) return undefined
+  try {
+    if (await allowAccessChain(policy.chain, ctx)) return undefined
+    noteRefusal(request, { outcome: 'denied-host' }, undefined)
+    return forbidden(reply)
+  } catch (err) {
+    noteRefusal(request, { outcome: 'error', reason: 'allow-access' }, undefined)
+    sendError(reply, err)
+    return reply
   }
 }
 

@@ -83,38 +83,10 @@ export function recoverOriginalRequest(req: SidecarRequest, opts: RecoverOptions
     methods.push(['path-prefix', req.method])
   }
   if (trusted) {
-    for (const name of SINGLE) {
-      if (countHeader(req.rawHeaders, name) > 1) return fail('conflict', `${name} appears more than once`)
-    }
-    const h = (name: string): string | undefined => {
-      const v = req.headers[name]
-      return typeof v === 'string' ? v.trim() : undefined
-    }
-    const originalUrl = h('x-original-url')
-    if (originalUrl !== undefined) {
-      const u = parseAbsolute(originalUrl)
-      if (!u) return fail('malformed', 'X-Original-URL is not an absolute http(s) URL')
-      uris.push(['x-original-url', u.uri])
-      host = u.host
-      proto = u.proto
-    }
-    for (const name of ['x-original-uri', 'x-forwarded-uri']) {
-      const v = h(name)
-      if (v !== undefined) uris.push([name, v])
-    }
-    for (const name of ['x-original-method', 'x-forwarded-method']) {
-      const v = h(name)
-      if (v !== undefined) methods.push([name, v.toUpperCase()])
-    }
-    const agreed = agree(host, h('x-forwarded-host'))
-    if (agreed === null) return fail('conflict', 'X-Forwarded-Host and X-Original-URL disagree')
-    host = agreed
-    const fp = h('x-forwarded-proto')?.toLowerCase()
-    if (fp !== undefined) {
-      if (fp !== 'http' && fp !== 'https') return fail('malformed', 'X-Forwarded-Proto is neither http nor https')
-      if (proto !== undefined && proto !== fp) return fail('conflict', 'X-Forwarded-Proto and X-Original-URL disagree')
-      proto = fp
-    }
+    const forwarded = readForwardingHeaders(req, uris, methods)
+    if (!forwarded.ok) return forwarded
+    host = forwarded.host
+    proto = forwarded.proto
   }
 
   if (uris.length === 0) {
@@ -156,7 +128,55 @@ export function recoverOriginalRequest(req: SidecarRequest, opts: RecoverOptions
   }
 }
 
-function fail(reason: RecoverFailure, detail: string): RecoverResult {
+type Forwarded = { ok: true; host: string | undefined; proto: 'http' | 'https' | undefined }
+
+/**
+ * A trusted proxy's headers: each original URI and method it names joins `uris` and `methods`;
+ * the host and scheme it names are returned. A header given twice, or two that disagree, fail.
+ */
+function readForwardingHeaders(
+  req: SidecarRequest,
+  uris: Array<[string, string]>,
+  methods: Array<[string, string]>,
+): Forwarded | Extract<RecoverResult, { ok: false }> {
+  let host: string | undefined
+  let proto: 'http' | 'https' | undefined
+  for (const name of SINGLE) {
+    if (countHeader(req.rawHeaders, name) > 1) return fail('conflict', `${name} appears more than once`)
+  }
+  const h = (name: string): string | undefined => {
+    const v = req.headers[name]
+    return typeof v === 'string' ? v.trim() : undefined
+  }
+  const originalUrl = h('x-original-url')
+  if (originalUrl !== undefined) {
+    const u = parseAbsolute(originalUrl)
+    if (!u) return fail('malformed', 'X-Original-URL is not an absolute http(s) URL')
+    uris.push(['x-original-url', u.uri])
+    host = u.host
+    proto = u.proto
+  }
+  for (const name of ['x-original-uri', 'x-forwarded-uri']) {
+    const v = h(name)
+    if (v !== undefined) uris.push([name, v])
+  }
+  for (const name of ['x-original-method', 'x-forwarded-method']) {
+    const v = h(name)
+    if (v !== undefined) methods.push([name, v.toUpperCase()])
+  }
+  const agreed = agree(host, h('x-forwarded-host'))
+  if (agreed === null) return fail('conflict', 'X-Forwarded-Host and X-Original-URL disagree')
+  host = agreed
+  const fp = h('x-forwarded-proto')?.toLowerCase()
+  if (fp !== undefined) {
+    if (fp !== 'http' && fp !== 'https') return fail('malformed', 'X-Forwarded-Proto is neither http nor https')
+    if (proto !== undefined && proto !== fp) return fail('conflict', 'X-Forwarded-Proto and X-Original-URL disagree')
+    proto = fp
+  }
+  return { ok: true, host, proto }
+}
+
+function fail(reason: RecoverFailure, detail: string): Extract<RecoverResult, { ok: false }> {
   return { ok: false, reason, detail }
 }
 

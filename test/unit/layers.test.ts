@@ -40,6 +40,7 @@ const TOP = [
   'src/gateway-control.ts',
   'src/cluster/',
   'src/route-steps.ts',
+  'src/front-routes.ts',
   'src/admin/',
 ]
 

@@ -7,19 +7,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { loadProvider, resolveProviderSpecifier } from '../../src/providers/load-module.js'
 import type { AuthContext, ProviderEnv } from '../../src/providers/contract.js'
 import { isGatehouseError } from '../../src/errors.js'
+import { testContext } from '../helpers/auth-context.js'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 const repo = resolve(here, '..', '..')
 const fixtures = resolve(repo, 'test', 'fixtures', 'providers')
-const ctx: AuthContext = {
-  method: 'GET',
-  path: '/',
-  host: 'localhost',
-  remoteAddress: '127.0.0.1',
-  route: '/',
-  realm: 'R',
-  headers: {},
-}
+const ctx = testContext
 const logged: string[] = []
 const env = (baseDir: string): ProviderEnv => ({
   baseDir,

@@ -5,18 +5,10 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ThreadProvider, type ThreadProviderOptions } from '../../src/providers/thread-pool.js'
-import type { AuthContext } from '../../src/providers/contract.js'
+import { testContext } from '../helpers/auth-context.js'
 
 const fixtures = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', 'fixtures', 'providers')
-const ctx: AuthContext = {
-  method: 'GET',
-  path: '/',
-  host: 'localhost',
-  remoteAddress: '127.0.0.1',
-  route: '/',
-  realm: 'R',
-  headers: {},
-}
+const ctx = testContext
 type Line = { level: string; msg: string; fields?: Record<string, unknown> }
 
 async function heldPool(

@@ -10,19 +10,11 @@ import { fileURLToPath } from 'node:url'
 import bcrypt from 'bcryptjs'
 import { UserStore } from '../../providers/sqlite/store.js'
 import { ThreadProvider, type ThreadProviderOptions } from '../../src/providers/thread-pool.js'
-import type { AuthContext } from '../../src/providers/contract.js'
 import { isGatehouseError, type ErrorCode } from '../../src/errors.js'
+import { testContext } from '../helpers/auth-context.js'
 
 const fixtures = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', 'fixtures', 'providers')
-const ctx: AuthContext = {
-  method: 'GET',
-  path: '/',
-  host: 'localhost',
-  remoteAddress: '127.0.0.1',
-  route: '/',
-  realm: 'R',
-  headers: {},
-}
+const ctx = testContext
 type Line = { level: string; msg: string; fields?: Record<string, unknown> }
 
 async function pool(
