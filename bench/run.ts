@@ -40,10 +40,10 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { buildDist } from './lib/build.js'
-import { cpuTimeUs, machineTicks, totalCpuUs } from './lib/cpu.js'
+import { TICK_US, contextSwitches, cpuTimeUs, machineTicks, totalCpuUs } from './lib/cpu.js'
 import { loadTool } from './lib/load.js'
 import { TSX_ARGS, resolveJson, rssOf, startProcess, stopAll } from './lib/processes.js'
-import { formatTable, median, type Measurement, type Row } from './lib/report.js'
+import { formatPerProcess, formatTable, median, type Measurement, type Row } from './lib/report.js'
 import {
   formatBudget,
   formatNotes,
@@ -53,7 +53,7 @@ import {
   type ProviderCall,
 } from './lib/targets.js'
 import { formatSummary, summarize, type Window } from './profile-summary.js'
-import { peerPairs, scenarios, type Scenario, type Servers } from './scenarios.js'
+import { peerPairs, scalePairs, scenarios, type Scenario, type Servers } from './scenarios.js'
 import { processTree, startPeers, stopPeers, type PeerName, type Peers } from './lib/peers.js'
 import type { FrontSpec } from './servers/front.js'
 import { REDIS_SERVER, startRedis } from './lib/redis.js'
@@ -134,6 +134,19 @@ interface Daemon {
 let peers: Peers = { running: {}, missing: [] }
 
 type ExtraFront = 'frontW2' | 'frontW2Redis'
+type BareCluster = 'bareW1' | 'bareW2'
+const isBareCluster = (server: string): server is BareCluster => server === 'bareW1' || server === 'bareW2'
+
+/** Bare Fastify under node:cluster with `workers` workers (bench/servers/bare-cluster.ts). */
+async function startBareCluster(workers: number): Promise<{ url: string; pids: number[] }> {
+  const c = await startProcess<{ url: string; pids: number[] }>(
+    TSX_ARGS,
+    join(HERE, 'servers', 'bare-cluster.ts'),
+    [String(workers)],
+    { readyStream: 'stdout' },
+  )
+  return c.ready
+}
 
 async function startFront(
   spec: FrontSpec,
@@ -155,6 +168,7 @@ async function startFront(
 async function startServers(
   wantedPeers: PeerName[],
   extra: Set<ExtraFront>,
+  clusters: Set<BareCluster>,
 ): Promise<{ servers: Servers; daemons: Daemon[] }> {
   const bare = await startProcess<{ url: string }>(TSX_ARGS, join(HERE, 'servers', 'bare.ts'), [], {
     readyStream: 'stdout',
@@ -187,6 +201,8 @@ async function startServers(
     }
     frontW2Redis = await startFront({ ...spec, workers: 2, redis: redis.url }, [], 'front-w2-redis.log')
   }
+  const bareW1 = clusters.has('bareW1') ? await startBareCluster(1) : undefined
+  const bareW2 = clusters.has('bareW2') ? await startBareCluster(2) : undefined
   const floor = await startProcess<{ url: string; daemonPid: number }>(
     TSX_ARGS,
     join(HERE, 'servers', 'floor.ts'),
@@ -206,6 +222,10 @@ async function startServers(
     fronts: front.fronts,
     frontW2: frontW2?.fronts ?? [],
     frontW2Redis: frontW2Redis?.fronts ?? [],
+    frontW2Daemons: frontW2?.daemons.map((d) => d.pid) ?? [],
+    frontW2RedisDaemons: frontW2Redis?.daemons.map((d) => d.pid) ?? [],
+    bareW1: bareW1?.pids ?? [],
+    bareW2: bareW2?.pids ?? [],
     daemons: front.daemons.map((d) => d.pid),
     floor: floor.pid,
     floorDaemon: floor.ready.daemonPid,
@@ -219,6 +239,8 @@ async function startServers(
       front: front.url,
       ...(frontW2 ? { frontW2: frontW2.url } : {}),
       ...(frontW2Redis ? { frontW2Redis: frontW2Redis.url } : {}),
+      ...(bareW1 ? { bareW1: bareW1.url } : {}),
+      ...(bareW2 ? { bareW2: bareW2.url } : {}),
       floor: floor.ready.url,
       proxyFloor: proxyFloor.ready.url,
       pids,
@@ -239,13 +261,26 @@ async function measure(s: Scenario, servers: Servers): Promise<Measurement> {
   const serverPids =
     s.server === 'peer'
       ? processTree((servers.peers[s.peer as PeerName] as { pid: number }).pid)
-      : s.server === 'front' || s.server === 'frontW2' || s.server === 'frontW2Redis'
+      : s.server === 'front' || s.server === 'frontW2' || s.server === 'frontW2Redis' || isBareCluster(s.server)
         ? servers.pids[s.server === 'front' ? 'fronts' : s.server]
         : [servers.pids[s.server]]
   const serverPid = serverPids[0] as number
-  const daemons = s.server === 'front' ? servers.pids.daemons : s.server === 'floor' ? [servers.pids.floorDaemon] : []
+  // Each front supervises daemon groups of its own.
+  const daemons =
+    s.server === 'front'
+      ? servers.pids.daemons
+      : s.server === 'frontW2'
+        ? servers.pids.frontW2Daemons
+        : s.server === 'frontW2Redis'
+          ? servers.pids.frontW2RedisDaemons
+          : s.server === 'floor'
+            ? [servers.pids.floorDaemon]
+            : []
+  const split = s.server.startsWith('front') || isBareCluster(s.server)
   const cpu0 = {
     server: totalCpuUs(serverPids),
+    each: serverPids.map((pid) => cpuTimeUs(pid)),
+    switches: serverPids.map((pid) => contextSwitches(pid)),
     main: cpuTimeUs(serverPid, true),
     daemons: totalCpuUs(daemons),
     machine: machineTicks(),
@@ -263,6 +298,19 @@ async function measure(s: Scenario, servers: Servers): Promise<Measurement> {
     mainUsPerReq: s.server === 'peer' ? Number.NaN : (cpuTimeUs(serverPid, true) - cpu0.main) / requests,
     busy: (machine.busy - cpu0.machine.busy) / Math.max(machine.total - cpu0.machine.total, 1),
     ...(daemons.length > 0 ? { daemonUsPerReq: (totalCpuUs(daemons) - cpu0.daemons) / requests } : {}),
+    ...(split
+      ? {
+          perProcess: serverPids.map((pid, i) => ({
+            usPerReq: (cpuTimeUs(pid) - (cpu0.each[i] as number)) / requests,
+            switchesPerReq: (contextSwitches(pid) - (cpu0.switches[i] as number)) / requests,
+          })),
+          otherUsPerReq:
+            ((machine.busy - cpu0.machine.busy) * TICK_US -
+              (totalCpuUs(serverPids) - cpu0.server) -
+              (totalCpuUs(daemons) - cpu0.daemons)) /
+            requests,
+        }
+      : {}),
   }
 }
 
@@ -283,6 +331,7 @@ function summarizeRuns(s: Scenario, runs: Measurement[], bareByRound: number[], 
     p99ms: opt(runs.map((m) => m.result.p99ms)),
     errors: runs.reduce((a, m) => a + m.result.non2xx + m.result.errors, 0),
     rounds: runs.map((m, i) => ({ rps: m.result.rps, ratio: ratios[i] as number })),
+    ...perProcessOf(runs),
     notes: runs.flatMap((m) => (m.result.note ? [m.result.note] : [])),
     ...(also
       ? {
@@ -292,6 +341,19 @@ function summarizeRuns(s: Scenario, runs: Measurement[], bareByRound: number[], 
           },
         }
       : {}),
+  }
+}
+
+/** Medians over rounds of each process's figures (rows whose runs all split them). */
+function perProcessOf(runs: Measurement[]): Pick<Row, 'perProcess' | 'otherUsPerReq'> {
+  const first = runs[0]?.perProcess
+  if (first === undefined || runs.some((m) => m.perProcess?.length !== first.length)) return {}
+  return {
+    perProcess: first.map((_, i) => ({
+      usPerReq: median(runs.map((m) => (m.perProcess?.[i]?.usPerReq as number) ?? 0)),
+      switchesPerReq: median(runs.map((m) => (m.perProcess?.[i]?.switchesPerReq as number) ?? 0)),
+    })),
+    otherUsPerReq: median(runs.map((m) => m.otherUsPerReq ?? 0)),
   }
 }
 
@@ -358,14 +420,18 @@ async function main(): Promise<void> {
     process.stderr.write(`row left out: group-digest-w2-redis (no ${REDIS_SERVER})\n`)
     extra.delete('frontW2Redis')
   }
-  const { servers, daemons } = await startServers(wantedPeers, extra)
+  const clusters = new Set(
+    scenarios.filter((s) => chosen.includes(s.name) && isBareCluster(s.server)).map((s) => s.server as BareCluster),
+  )
+  const { servers, daemons } = await startServers(wantedPeers, extra, clusters)
   for (const why of peers.missing) process.stderr.write(`peer left out: ${why}\n`)
   const picked = scenarios.filter(
     (s) =>
       s.name !== 'bare' &&
       chosen.includes(s.name) &&
       (s.peer === undefined || servers.peers[s.peer] !== undefined) &&
-      (!s.server.startsWith('frontW2') || servers[s.server as ExtraFront] !== undefined),
+      (!s.server.startsWith('frontW2') || servers[s.server as ExtraFront] !== undefined) &&
+      (!isBareCluster(s.server) || servers[s.server] !== undefined),
   )
   const bare: Measurement[] = []
   const runs = new Map<string, Measurement[]>(picked.map((s) => [s.name, []]))
@@ -438,6 +504,10 @@ async function main(): Promise<void> {
   process.stdout.write(formatTable(rows, memory, bareRss) + '\n')
   const against = formatPeerPairs(rows)
   if (against) process.stdout.write(`\n${against}\n`)
+  const scaling = formatScalePairs(rows)
+  if (scaling) process.stdout.write(`\n${scaling}\n`)
+  const perProcess = formatPerProcess(rows)
+  if (perProcess) process.stdout.write(`\n${perProcess}\n`)
   const notes = formatNotes(rows)
   if (notes) process.stdout.write(`\n${notes}\n`)
   if (rtt) process.stdout.write(`\n${formatProviderCall(rtt, bareRow.rps)}\n`)
@@ -467,6 +537,21 @@ async function main(): Promise<void> {
     ) + '\n',
   )
   process.stdout.write(`\nwritten: ${flags.out}\n`)
+}
+
+/** workers: 2 ÷ workers: 1 for each pair whose two rows ran (medians of requests/s and of CPU µs per request). */
+function formatScalePairs(rows: Row[]): string {
+  const byName = new Map(rows.map((r) => [r.name, r]))
+  const lines: string[] = []
+  for (const p of scalePairs) {
+    const w2 = byName.get(p.w2)
+    const w1 = byName.get(p.w1)
+    if (w2 === undefined || w1 === undefined) continue
+    lines.push(
+      `  ${p.what.padEnd(58)} ${(w2.rps / w1.rps).toFixed(2).padStart(5)}× req/s, ${(w2.serverUsPerReq / w1.serverUsPerReq).toFixed(2)}× CPU µs/req  (${p.w2} ÷ ${p.w1})`,
+    )
+  }
+  return lines.length > 0 ? `workers: 2 ÷ workers: 1 (same run):\n${lines.join('\n')}` : ''
 }
 
 /** gatehouse ÷ peer, for each pair whose two rows ran (medians of their requests/s). */

@@ -22,6 +22,9 @@ export interface Servers {
   /** The same front with `workers: 2` (and its state in the primary), and with `state.redis` too; when their rows run. */
   frontW2?: string
   frontW2Redis?: string
+  /** Bare Fastify under node:cluster with 1 and 2 workers (bench/servers/bare-cluster.ts); when their rows run. */
+  bareW1?: string
+  bareW2?: string
   floor: string
   /** node:http + undici to the upstream, nothing else (bench/servers/proxy-floor.ts). */
   proxyFloor: string
@@ -33,6 +36,12 @@ export interface Servers {
     fronts: number[]
     frontW2: number[]
     frontW2Redis: number[]
+    /** The daemon processes of the workers: 2 fronts (each supervises its own groups). */
+    frontW2Daemons: number[]
+    frontW2RedisDaemons: number[]
+    /** The bare cluster's primary, then its workers. */
+    bareW1: number[]
+    bareW2: number[]
     daemons: number[]
     floor: number
     floorDaemon: number
@@ -52,7 +61,8 @@ export interface Scenario {
   name: string
   label: string
   /** The process that answers, whose CPU time per request is reported. */
-  server: 'bare' | 'upstream' | 'front' | 'frontW2' | 'frontW2Redis' | 'floor' | 'proxyFloor' | 'peer'
+  server:
+    'bare' | 'upstream' | 'front' | 'frontW2' | 'frontW2Redis' | 'bareW1' | 'bareW2' | 'floor' | 'proxyFloor' | 'peer'
   /** For `server: 'peer'`: which one (the row is left out when it is not installed). */
   peer?: PeerName
   /** Another row this one is also compared with (printed after the errors column). */
@@ -150,6 +160,20 @@ export const scenarios: Scenario[] = [
     server: 'front',
     label: "gatehouse → group, Basic (cache hit), node client at Digest's rate",
     run: (c) => digestLoad(front(c, '/group-basic'), c, 'basic', lastDigestRps),
+  },
+  // The ceiling of workers: 2 against workers: 1 on this machine, same run: bare Fastify under node:cluster.
+  {
+    name: 'bare-w1',
+    server: 'bareW1',
+    label: 'bare Fastify hello, node:cluster, 1 worker',
+    run: (c) => runLoad({ ...c, url: c.servers.bareW1 as string }),
+  },
+  {
+    name: 'bare-w2',
+    server: 'bareW2',
+    label: 'bare Fastify hello, node:cluster, 2 workers',
+    alsoAgainst: 'bare-w1',
+    run: (c) => runLoad({ ...c, url: c.servers.bareW2 as string }),
   },
   // workers: 2 against workers: 1 (the rows above), and the state in the primary against Redis.
   {
@@ -279,6 +303,17 @@ export const peerPairs: Array<{ ours: string; theirs: string; what: string }> = 
     theirs: 'peer-apache-basic',
     what: 'Node group hello, Basic cache hit vs Apache with the script',
   },
+]
+
+/**
+ * `workers: 2` ÷ `workers: 1`, printed under the table when both rows of a pair ran: gatehouse's
+ * scaling next to bare Fastify's under node:cluster in the same run (the ceiling here).
+ */
+export const scalePairs: Array<{ w2: string; w1: string; what: string }> = [
+  { w2: 'bare-w2', w1: 'bare-w1', what: 'bare Fastify hello under node:cluster (the ceiling)' },
+  { w2: 'group-basic-w2', w1: 'group-basic', what: 'gatehouse → daemon group, Basic (cache hit)' },
+  { w2: 'upstream-basic-w2', w1: 'upstream-basic', what: 'gatehouse → upstream, Basic (cache hit)' },
+  { w2: 'group-digest-w2', w1: 'group-digest', what: 'gatehouse → daemon group, Digest, state in the primary' },
 ]
 
 /** Digest needs a client computing each request: bench/lib/digest-client.ts, in its own process. */

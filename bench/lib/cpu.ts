@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs'
 
-const TICK_US = 10_000
+export const TICK_US = 10_000
 
 /** User + system CPU time of `pid` (`thread`: of its main thread only) in microseconds (0 when it is gone). */
 export function cpuTimeUs(pid: number, thread = false): number {
@@ -33,5 +33,16 @@ export function machineTicks(): { busy: number; total: number } {
     return { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0), total }
   } catch {
     return { busy: 0, total: 0 }
+  }
+}
+
+/** Voluntary + involuntary context switches of `pid`'s main thread so far (0 when it is gone). */
+export function contextSwitches(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const count = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0)
+    return count('voluntary_ctxt_switches') + count('nonvoluntary_ctxt_switches')
+  } catch {
+    return 0
   }
 }

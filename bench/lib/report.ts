@@ -11,6 +11,13 @@ export interface Measurement {
   mainUsPerReq: number
   /** Share of the machine's CPU time that was busy during the run (0..1). */
   busy: number
+  /**
+   * Rows answered by several processes (a primary and its workers): each one's CPU µs and its
+   * main thread's context switches per request, in the order of the server's pids.
+   */
+  perProcess?: Array<{ usPerReq: number; switchesPerReq: number }>
+  /** Busy CPU µs per request of the whole machine outside the server and daemons: the load generator and the rest. */
+  otherUsPerReq?: number
 }
 
 export interface Row {
@@ -31,6 +38,9 @@ export interface Row {
   also?: { name: string; ratio: number }
   /** Notes of the runs (LoadResult.note), printed under the table. */
   notes?: string[]
+  /** Medians over rounds of Measurement.perProcess and otherUsPerReq. */
+  perProcess?: Array<{ usPerReq: number; switchesPerReq: number }>
+  otherUsPerReq?: number
 }
 
 export function median(values: number[]): number {
@@ -61,4 +71,28 @@ export function formatTable(rows: Row[], memory: Array<{ name: string; rss: numb
     lines.push(`  ${m.name.padEnd(30)} ${(m.rss / 1024 / 1024).toFixed(1).padStart(7)} MB${ratio}`)
   }
   return lines.join('\n')
+}
+
+/**
+ * Where the CPU of the front and cluster rows goes, per request: each process (with workers,
+ * the first is the primary), the daemons, and the rest of the machine (the load
+ * generator above all); with each process's main-thread context switches per request.
+ */
+export function formatPerProcess(rows: Row[]): string {
+  const lines: string[] = []
+  for (const r of rows) {
+    if (r.perProcess === undefined) continue
+    const procs = r.perProcess
+      .map(
+        (p, i) =>
+          `${r.perProcess?.length === 1 ? 'process' : i === 0 ? 'primary' : `w${i}`} ${p.usPerReq.toFixed(1)} (${p.switchesPerReq.toFixed(2)} cs)`,
+      )
+      .join(', ')
+    const daemons = r.daemonUsPerReq !== undefined ? `, daemons ${r.daemonUsPerReq.toFixed(1)}` : ''
+    const other = r.otherUsPerReq !== undefined ? `, rest of the machine ${r.otherUsPerReq.toFixed(1)}` : ''
+    lines.push(`  ${r.name.padEnd(22)} ${procs}${daemons}${other}`)
+  }
+  return lines.length > 0
+    ? `CPU µs per request by process (cs: main-thread context switches per request):\n${lines.join('\n')}`
+    : ''
 }

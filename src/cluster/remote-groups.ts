@@ -36,8 +36,6 @@ export interface RemoteGroupsOptions {
   startTimeoutMs?: number
 }
 
-/** Served counts sent at once for a process, at most this many behind (for groups without maxRequests). */
-const SERVED_BATCH_MAX = 64
 const NOTICE_TIMEOUT_MS = 60_000
 
 export class RemoteGroups extends EventEmitter<GroupSourceEvents> implements GroupSource {
@@ -160,8 +158,8 @@ export class RemoteGroups extends EventEmitter<GroupSourceEvents> implements Gro
     if (counts === undefined) this.#served.set(group, (counts = new Map()))
     const n = (counts.get(seq) ?? 0) + 1
     counts.set(seq, n)
-    const soon = maxRequests > 0 ? Math.max(1, Math.floor(maxRequests / 10)) : SERVED_BATCH_MAX
-    if (now || n >= Math.min(soon, SERVED_BATCH_MAX)) return this.#flush()
+    // Without maxRequests nothing in the primary needs a count sooner than the interval (it wakes the primary).
+    if (now || (maxRequests > 0 && n >= Math.max(1, Math.floor(maxRequests / 10)))) return this.#flush()
     this.#flushLater()
   }
 
