@@ -93,6 +93,10 @@ export class ClusterState extends EventEmitter<StateBackendEvents> implements St
       maxLockoutMs: t.maxLockoutMs,
       log: this.#log,
       onFallback: () => this.counters.throttleFallbacks++,
+      nonceUnavailable: (why, cause) => {
+        this.counters.nonceUnavailable++
+        return this.#unavailable(why, cause)
+      },
     })
     return this.#throttle
   }
