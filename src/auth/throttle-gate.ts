@@ -183,7 +183,7 @@ async function admitJudged(
     : (u: NonceUse) => deps.nonces.useCount(u.nonce, u.nc)
   let decision: JudgedDecision
   try {
-    const deciding = gate.throttle.admit(user, address, attempt, useNonce, shared !== undefined)
+    const deciding = gate.throttle.admit(user, address, attempt, useNonce, shared?.withThrottle === true)
     decision = deciding instanceof Promise ? await deciding : deciding
   } catch (err) {
     return failedOutcome(err)

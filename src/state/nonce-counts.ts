@@ -55,6 +55,8 @@ export function nonceCountKey(
 }
 
 export class RedisNonceCounts implements NonceCounts {
+  /** RedisThrottleStore.admit uses the same keys. */
+  readonly withThrottle = true
   readonly #o: RedisNonceCountsOptions
   readonly #script: Script
 
