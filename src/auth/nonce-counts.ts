@@ -9,4 +9,9 @@ export interface NonceCounts {
    * for a replay. May throw (a GatehouseError with a 5xx status) when the check cannot be made.
    */
   use(nonce: string, nc: string | undefined): boolean | Promise<boolean>
+  /**
+   * True when these counts live with the throttle's store (the same primary or Redis), whose
+   * `admit` then uses them in the same step as the admission; otherwise they are used apart.
+   */
+  readonly withThrottle?: boolean
 }

@@ -9,11 +9,19 @@
  */
 import type { AddressMatcher } from './address-matcher.js'
 import type { AuthPolicy } from './policy.js'
-import type { AttemptResult, BeginDecision, ThrottleScope } from './throttle.js'
+import type {
+  AttemptResult,
+  BeginDecision,
+  JudgedAttempt,
+  JudgedDecision,
+  NonceUse,
+  ThrottleScope,
+} from './throttle.js'
 import type { CredentialCache } from './credential-cache.js'
 import {
   authorize,
   basicKey,
+  failedOutcome,
   methodOf,
   cachedBasic,
   cachedBasicKey,
@@ -27,6 +35,7 @@ import {
 } from './verifier.js'
 import type { AuthContext } from '../providers/contract.js'
 import type { ThrottleGate } from './throttle-gate-deps.js'
+import { judgeCachedDigest, type DigestJudgment } from './digest-cached.js'
 
 export type { ThrottleGate }
 
@@ -68,6 +77,17 @@ export async function verifyThrottled(
     const parsed = parseCredentials(credentials)
     const claimed = claimedUserOf(parsed)
     const user = claimed === undefined ? undefined : `${scope}\0${claimed}`
+    if (parsed?.scheme === 'digest' && policy.config.scheme.includes('digest')) {
+      // A Digest request that needs no provider is judged here and admitted in one step: it is
+      // not checked one after the other with the user's other requests (see admitJudged).
+      let judged: DigestJudgment | undefined
+      try {
+        judged = await judgeCachedDigest(policy, req, parsed.creds, deps)
+      } catch (err) {
+        return failedOutcome(err)
+      }
+      if (judged !== undefined) return admitJudged(gate, req, user, address, judged, deps)
+    }
     const key = parsed?.scheme === 'basic' ? cachedBasicKey(policy, credentials, deps) : undefined
     // Identical headers in flight share one check on a route without the cache too: otherwise a
     // client's parallel requests (32 connections, one password) would fill the in-flight limit
@@ -140,9 +160,52 @@ export async function verifyThrottled(
 }
 
 /**
- * Parallel Digest requests of one user carry different responses but ask the provider the same
- * thing (the realm hash): they are checked one after the other, so a client's many connections
- * after a restart take one slot of the in-flight limit, not one each (which got them 429).
+ * A Digest request judged without a provider (digest-cached.ts): one step of the throttle's store
+ * admits it or refuses it (429), counts a wrong response as a failure, and for a matching one
+ * uses the nonce count, so that a shared store is asked once. It takes no in-flight slot for any
+ * time: the judgment is already made, and admitting and counting it are one atomic step, so
+ * parallel wrong responses cannot outrun the count (each is counted, or refused, before its
+ * answer leaves). That is why these requests need not be checked one after the other.
+ */
+async function admitJudged(
+  gate: ThrottleGate,
+  req: AuthRequest,
+  user: string | undefined,
+  address: string,
+  judged: DigestJudgment,
+  deps: VerifierDeps,
+): Promise<GatedOutcome> {
+  const attempt: JudgedAttempt =
+    judged.kind === 'matched' ? { failed: false, nonce: judged.nonce } : { failed: judged.failed }
+  const shared = deps.nonceCounts
+  const useNonce = shared
+    ? (u: NonceUse) => shared.use(u.nonce, u.nc)
+    : (u: NonceUse) => deps.nonces.useCount(u.nonce, u.nc)
+  let decision: JudgedDecision
+  try {
+    const deciding = gate.throttle.admit(user, address, attempt, useNonce, shared?.withThrottle === true)
+    decision = deciding instanceof Promise ? await deciding : deciding
+  } catch (err) {
+    return failedOutcome(err)
+  }
+  if (decision.locked) return throttled(gate, req, decision.scope, decision.retryAfterS)
+  let outcome: AuthOutcome
+  try {
+    outcome = judged.kind === 'matched' ? await judged.finish(decision.fresh === true) : judged.outcome
+  } catch (err) {
+    outcome = failedOutcome(err)
+  }
+  if (user !== undefined && (outcome.kind === 'ok' || outcome.kind === 'forbidden'))
+    gate.throttle.recordSuccess(user, address)
+  if (decision.effect.delayMs > 0) await (gate.sleep ?? defaultSleep)(decision.effect.delayMs)
+  return outcome
+}
+
+/**
+ * Parallel Digest requests of one user whose HA1 is not cached carry different responses but ask
+ * the provider the same thing (the realm hash): they are checked one after the other, so a
+ * client's many connections after a restart take one slot of the in-flight limit, not one each
+ * (which got them 429). Once the first has cached the HA1, the others are judged without it.
  */
 function digestJoinKey(scope: string, parsed: ParsedCredentials | undefined): string | undefined {
   if (parsed?.scheme !== 'digest' || parsed.creds === undefined) return undefined

@@ -36,6 +36,25 @@ export interface FailureCount {
 /** A value now, or later from a shared store. */
 export type Awaitable<T> = T | Promise<T>
 
+/** The Digest nonce count a matching response uses, in the same step as its admission. */
+export interface NonceUse {
+  nonce: string
+  nc: string | undefined
+}
+
+/**
+ * An attempt judged before the store is asked (a Digest response checked against a cached HA1):
+ * `failed` for a wrong response; `nonce` for a matching one, whose nonce count is used only
+ * when the attempt is admitted.
+ */
+export type JudgedAttempt = { failed: boolean; nonce?: undefined } | { failed: false; nonce: NonceUse }
+
+/**
+ * admit's answer: refused as reserve refuses, or admitted with what the failure counted per key
+ * (zeros when nothing was counted) and, when a nonce count was asked, whether it was fresh.
+ */
+export type AdmitResult = Exclude<ReserveResult, { ok: true }> | { ok: true; counts: FailureCount[]; fresh?: boolean }
+
 export interface ThrottleStore {
   /**
    * All or nothing: refuses when a key is locked out, or when its failures in the window plus
@@ -50,6 +69,14 @@ export interface ThrottleStore {
    * credentials refused again test nothing new. Undefined when not counted for that reason.
    */
   fail(key: CountedKey, now: number, credential?: string): Awaitable<FailureCount | undefined>
+  /**
+   * reserve, then settle at once with the attempt's result, and for a matching Digest response
+   * the nonce count: one atomic step, so one round trip to a shared store. Implemented by the
+   * stores that share a backend with the Digest nonce counts (the primary's, Redis); throws a
+   * 503 GatehouseError when the nonce count cannot be checked (after counting in process what
+   * the throttle needs, as reserve and settle do when the store is away).
+   */
+  admit?(keys: readonly CountedKey[], now: number, judged: JudgedAttempt): Promise<AdmitResult>
   /** Milliseconds left of a key's lockout; 0 when it is not locked out. */
   lockedFor(scope: ThrottleScope, id: string, now: number): number
   addKnownGood(user: string, address: string): void
@@ -154,6 +181,16 @@ export class MemoryThrottleStore implements ThrottleStore {
       if (failed) return this.#count(k, now)
       return { failures: c?.failures.length ?? 0, lockoutMs: 0 }
     })
+  }
+
+  /**
+   * An attempt judged before it was admitted: reserve and settle in one step (the slot is held
+   * for no time), so a judged failure is refused by a lockout or a budget held by attempts in
+   * flight exactly as one that asked a provider would be. The nonce count is the caller's.
+   */
+  admitJudged(keys: readonly CountedKey[], failed: boolean, now: number): AdmitResult {
+    const r = this.reserve(keys, now)
+    return r.ok ? { ok: true, counts: this.settle(keys, failed, now) } : r
   }
 
   fail(key: CountedKey, now: number, credential?: string): FailureCount | undefined {

@@ -25,16 +25,19 @@ import { isIP } from 'node:net'
 import {
   KNOWN_ADDRESSES,
   MemoryThrottleStore,
+  type AdmitResult,
   type Awaitable,
   type CountedKey,
   type FailureCount,
+  type JudgedAttempt,
+  type NonceUse,
   type ThrottleRule,
   type ThrottleScope,
   type ThrottleStore,
 } from './throttle-store.js'
 
 export { KNOWN_ADDRESSES }
-export type { Awaitable, ThrottleRule, ThrottleScope, ThrottleStore }
+export type { Awaitable, JudgedAttempt, NonceUse, ThrottleRule, ThrottleScope, ThrottleStore }
 
 export interface LoginThrottleOptions {
   perAddress?: ThrottleRule
@@ -63,6 +66,11 @@ export interface Attempt {
 
 export type BeginDecision =
   { locked: false; attempt: Attempt } | { locked: true; scope: ThrottleScope; retryAfterS: number }
+
+/** admit's decision: refused (429), or admitted and settled, with whether the nonce count was fresh when one was asked. */
+export type JudgedDecision =
+  | { locked: true; scope: ThrottleScope; retryAfterS: number }
+  | { locked: false; effect: FailureEffect; fresh?: boolean }
 
 /** How an attempt ended, as the throttle counts it: only a provider's "no" is a failure. */
 export type AttemptResult = 'success' | 'failure' | 'neutral'
@@ -187,6 +195,56 @@ export class LoginThrottle extends EventEmitter<LoginThrottleEvents> {
       if (result === 'success' && attempt.user !== undefined) this.recordSuccess(attempt.user, attempt.address)
       if (result !== 'failure') return { delayMs: 0 }
       return this.#effect(attempt.user, attempt.address, attempt.keys, counts)
+    })
+  }
+
+  /**
+   * A login judged before the store is asked (a Digest response checked against a cached HA1):
+   * admitted or refused exactly as begin() would, and settled in the same step, so that a judged
+   * guess is counted before its answer leaves, whatever runs in parallel. A store that shares a
+   * backend with the nonce counts (`sharedNonces`) does it all in one round trip, the nonce count
+   * included; otherwise `useNonce` counts the nonce between the admission and the settling.
+   */
+  admit(
+    user: string | undefined,
+    address: string,
+    judged: JudgedAttempt,
+    useNonce: (use: NonceUse) => Awaitable<boolean>,
+    sharedNonces: boolean,
+  ): Awaitable<JudgedDecision> {
+    const now = this.#opts.now()
+    const addr = addressKey(address)
+    const keys = this.#keys(user, addr)
+    const store = this.#store
+    const decide = (r: AdmitResult): JudgedDecision => {
+      if (!r.ok)
+        return r.lockedMs > 0
+          ? locked(r.scope, r.lockedMs)
+          : { locked: true, scope: r.scope, retryAfterS: IN_FLIGHT_RETRY_S }
+      const effect = judged.failed ? this.#effect(user, addr, keys, r.counts) : { delayMs: 0 }
+      return r.fresh === undefined ? { locked: false, effect } : { locked: false, effect, fresh: r.fresh }
+    }
+    if (store.admit !== undefined && (sharedNonces || judged.nonce === undefined))
+      return store.admit(keys, now, judged).then(decide)
+    return after(store.reserve(keys, now), (r): Awaitable<JudgedDecision> => {
+      if (!r.ok) return decide(r)
+      const settled = (fresh?: boolean) =>
+        after(store.settle(keys, judged.failed, now), (counts) =>
+          decide(fresh === undefined ? { ok: true, counts } : { ok: true, counts, fresh }),
+        )
+      if (judged.nonce === undefined) return settled()
+      // The slot goes back whatever the nonce count does (a shared one may throw: 503).
+      const giveBack = (err: unknown) =>
+        after(store.settle(keys, false, now), (): JudgedDecision => {
+          throw err
+        })
+      let fresh: Awaitable<boolean>
+      try {
+        fresh = useNonce(judged.nonce)
+      } catch (err) {
+        return giveBack(err)
+      }
+      return fresh instanceof Promise ? fresh.then(settled, giveBack) : settled(fresh)
     })
   }
 

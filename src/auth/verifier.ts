@@ -142,16 +142,21 @@ export async function verify(
       return await verifyDigest(policy, req, creds.creds, deps)
     return challenge('scheme')
   } catch (err) {
-    return {
-      kind: 'error',
-      error: isGatehouseError(err)
-        ? err
-        : errors.GH_ERR_PROVIDER_FAILED('chain', (err as Error)?.name ?? 'error', { cause: err }),
-    }
+    return failedOutcome(err)
   }
 }
 
-function challenge(reason: DenyReason, stale = false, user?: string): AuthOutcome {
+/** What a check that threw answers: a GatehouseError as it is (its status), anything else a provider failure (5xx). */
+export function failedOutcome(err: unknown): AuthOutcome {
+  return {
+    kind: 'error',
+    error: isGatehouseError(err)
+      ? err
+      : errors.GH_ERR_PROVIDER_FAILED('chain', (err as Error)?.name ?? 'error', { cause: err }),
+  }
+}
+
+export function challenge(reason: DenyReason, stale = false, user?: string): AuthOutcome {
   return user === undefined ? { kind: 'challenge', reason, stale } : { kind: 'challenge', reason, stale, user }
 }
 
@@ -197,6 +202,42 @@ async function verifyDigest(
   deps: VerifierDeps,
 ): Promise<AuthOutcome> {
   if (!creds) return { kind: 'bad-request', reason: 'malformed Digest credentials' }
+  const nonceState = digestPrelude(policy, req, creds, deps)
+  if (typeof nonceState !== 'string') return nonceState
+  const cfg = policy.config
+  if (creds.usernameIsHashed && !cfg.userhash) return challenge('bad-password')
+
+  const base = baseAlgorithm(creds.algorithm)
+  const user = creds.usernameIsHashed
+    ? await findUserByHashChain(policy.chain, req.ctx, creds.username, cfg.realm, base)
+    : creds.username
+  if (user === undefined) return challenge('unknown-user')
+  const found = await realmHash(policy, req, user, base, deps)
+  // Unknown users cost the same as wrong passwords: compute against a throwaway HA1.
+  const ha1 = found?.ha1 ?? '0'.repeat(base === 'MD5' ? 32 : 64)
+  const { match, bodyHash } = await digestMatches(req, creds, ha1)
+  if (!found) return challenge('unknown-user', false, user)
+  if (!match) return challenge('bad-password', false, user)
+  found.remember?.()
+  // The password was right; only the nonce is old or used: stale=true makes the client retry silently.
+  if (nonceState === 'stale') return challenge('stale', true, user)
+  const fresh = deps.nonceCounts
+    ? await deps.nonceCounts.use(creds.nonce, creds.nc)
+    : deps.nonces.useCount(creds.nonce, creds.nc)
+  if (!fresh) return challenge('replay', true, user)
+  return digestSuccess(policy, req, creds, { user, provider: found.provider, ha1, bodyHash }, deps)
+}
+
+/**
+ * The checks of a Digest request that need no user: realm, algorithm, qop, the uri, opaque and
+ * the nonce's MAC. A refusal, or the nonce's state ('valid' or 'stale').
+ */
+export function digestPrelude(
+  policy: AuthPolicy,
+  req: AuthRequest,
+  creds: DigestCredentials,
+  deps: VerifierDeps,
+): AuthOutcome | 'valid' | 'stale' {
   const cfg = policy.config
   if (creds.realm !== cfg.realm) return challenge('realm')
   if (!cfg.algorithms.includes(creds.algorithm)) return challenge('algorithm')
@@ -208,18 +249,17 @@ async function verifyDigest(
   if (creds.opaque === undefined || !safeEqualPublicLength(creds.opaque, deps.nonces.opaque(cfg.realm)))
     return challenge('invalid-nonce')
   const nonceState = deps.nonces.check(creds.nonce, cfg.realm)
-  if (nonceState === 'invalid') return challenge('invalid-nonce')
-  if (creds.usernameIsHashed && !cfg.userhash) return challenge('bad-password')
+  return nonceState === 'invalid' ? challenge('invalid-nonce') : nonceState
+}
 
-  const base = baseAlgorithm(creds.algorithm)
-  const user = creds.usernameIsHashed
-    ? await findUserByHashChain(policy.chain, req.ctx, creds.username, cfg.realm, base)
-    : creds.username
-  if (user === undefined) return challenge('unknown-user')
-  const found = await realmHash(policy, req, user, base, deps)
-  // Unknown users cost the same as wrong passwords: compute against a throwaway HA1.
-  const ha1 = found?.ha1 ?? '0'.repeat(base === 'MD5' ? 32 : 64)
-  const bodyHash = creds.qop === 'auth-int' && req.bodyHash ? await req.bodyHash(base) : undefined
+/** Whether the client's response is the one `ha1` gives (in constant time), and H(entity-body) for auth-int. */
+export async function digestMatches(
+  req: AuthRequest,
+  creds: DigestCredentials,
+  ha1: string,
+): Promise<{ match: boolean; bodyHash: string | undefined }> {
+  const bodyHash =
+    creds.qop === 'auth-int' && req.bodyHash ? await req.bodyHash(baseAlgorithm(creds.algorithm)) : undefined
   const expected = computeResponse({
     algorithm: creds.algorithm,
     ha1,
@@ -232,31 +272,31 @@ async function verifyDigest(
     bodyHash,
   })
   // Both are hex of the algorithm's length (parseDigest checked the client's): no length to hide.
-  const match = safeEqualPublicLength(expected, creds.response.toLowerCase())
-  if (!found) return challenge('unknown-user', false, user)
-  if (!match) return challenge('bad-password', false, user)
-  found.remember?.()
-  // The password was right; only the nonce is old or used: stale=true makes the client retry silently.
-  if (nonceState === 'stale') return challenge('stale', true, user)
-  const fresh = deps.nonceCounts
-    ? await deps.nonceCounts.use(creds.nonce, creds.nc)
-    : deps.nonces.useCount(creds.nonce, creds.nc)
-  if (!fresh) return challenge('replay', true, user)
+  return { match: safeEqualPublicLength(expected, creds.response.toLowerCase()), bodyHash }
+}
 
-  const identity = await digestIdentity(policy, req, user, found.provider, deps)
+/** A Digest response that matched with a fresh nonce count: the identity, `require`, and Authentication-Info. */
+export async function digestSuccess(
+  policy: AuthPolicy,
+  req: AuthRequest,
+  creds: DigestCredentials,
+  matched: { user: string; provider: NamedProvider; ha1: string; bodyHash: string | undefined },
+  deps: VerifierDeps,
+): Promise<AuthOutcome> {
+  const identity = await digestIdentity(policy, req, matched.user, matched.provider, deps)
   const outcome = authorize(policy, identity, methodOf(req))
   if (outcome.kind !== 'ok') return outcome
   return {
     ...outcome,
     authInfo: authenticationInfo({
       algorithm: creds.algorithm,
-      ha1,
+      ha1: matched.ha1,
       uri: creds.uri,
       nonce: creds.nonce,
       cnonce: creds.cnonce,
       nc: creds.nc,
       qop: creds.qop,
-      bodyHash,
+      bodyHash: matched.bodyHash,
     }),
   }
 }

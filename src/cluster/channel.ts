@@ -26,7 +26,12 @@ interface Envelope {
   body?: unknown
   /** A failed request: the error's code, message and (a GatehouseError's) HTTP status. */
   err?: { code: string; message: string; statusCode?: number }
+  /** Replies sent in one message: those answered in one turn of the event loop. */
+  b?: Envelope[]
 }
+
+/** The send callback: it keeps a send to a process that just exited from throwing later (ERR_IPC_CHANNEL_CLOSED). */
+const ignoreSendError = (): void => {}
 
 export type RequestHandler = (body: unknown) => unknown
 export type NoteListener = (body: unknown) => void
@@ -47,6 +52,9 @@ export class Channel {
   readonly #pending = new Map<number, Pending>()
   #nextId = 1
   #closed = false
+  /** Replies waiting for the end of this turn, to go as one message (one write, one wake-up of the asker). */
+  #replies: Envelope[] = []
+  #flushScheduled = false
 
   constructor(endpoint: IpcEndpoint) {
     this.#endpoint = endpoint
@@ -115,11 +123,29 @@ export class Channel {
   #post(message: Envelope): boolean {
     if (this.#closed || this.#endpoint.send === undefined) return false
     try {
-      // The callback keeps a send to a process that just exited from throwing later (ERR_IPC_CHANNEL_CLOSED).
-      return this.#endpoint.send(message, undefined, undefined, () => {})
+      return this.#endpoint.send(message, undefined, undefined, ignoreSendError)
     } catch {
       return false
     }
+  }
+
+  /**
+   * Replies are held until the answers of this turn are made (the requests a read of the pipe
+   * brought are handled one after the other before any microtask), then go as one message.
+   */
+  #reply(message: Envelope): void {
+    this.#replies.push(message)
+    if (this.#flushScheduled) return
+    this.#flushScheduled = true
+    queueMicrotask(this.#flushReplies)
+  }
+
+  readonly #flushReplies = (): void => {
+    this.#flushScheduled = false
+    const batch = this.#replies
+    this.#replies = []
+    if (batch.length === 1) this.#post(batch[0] as Envelope)
+    else if (batch.length > 1) this.#post({ gh: 1, b: batch })
   }
 
   #settle(id: number): Pending | undefined {
@@ -135,6 +161,10 @@ export class Channel {
   readonly #onMessage = (raw: unknown): void => {
     if (raw === null || typeof raw !== 'object' || (raw as Envelope).gh !== 1) return
     const m = raw as Envelope
+    if (Array.isArray(m.b)) {
+      for (const one of m.b) if (one !== null && typeof one === 'object' && one.re !== undefined) this.#onMessage(one)
+      return
+    }
     if (m.re !== undefined) {
       const p = this.#settle(m.re)
       if (p === undefined) return
@@ -144,30 +174,42 @@ export class Channel {
     }
     if (typeof m.t !== 'string') return
     if (m.id !== undefined) {
-      void this.#answer(m.t, m.id, m.body)
+      this.#answer(m.t, m.id, m.body)
       return
     }
     for (const l of this.#listeners.get(m.t) ?? []) l(m.body)
   }
 
-  async #answer(topic: string, id: number, body: unknown): Promise<void> {
+  /** A handler that answers at once replies without a promise; either way the reply joins this turn's batch. */
+  #answer(topic: string, id: number, body: unknown): void {
     const handler = this.#handlers.get(topic)
+    let reply: unknown
     try {
       if (handler === undefined) throw errors.GH_ERR_IPC_PROTOCOL(`no handler for ${topic}`)
-      const reply = await handler(body)
-      this.#post({ gh: 1, re: id, body: reply })
+      reply = handler(body)
     } catch (err) {
-      const e = err as Error & { code?: unknown; statusCode?: unknown }
-      this.#post({
-        gh: 1,
-        re: id,
-        err: {
-          code: typeof e.code === 'string' ? e.code : 'GH_ERR_INTERNAL',
-          message: String(e.message),
-          ...(typeof e.statusCode === 'number' ? { statusCode: e.statusCode } : {}),
-        },
-      })
+      this.#reply(failure(id, err))
+      return
     }
+    if (reply instanceof Promise)
+      reply.then(
+        (v: unknown) => this.#reply({ gh: 1, re: id, body: v }),
+        (err: unknown) => this.#reply(failure(id, err)),
+      )
+    else this.#reply({ gh: 1, re: id, body: reply })
+  }
+}
+
+function failure(id: number, err: unknown): Envelope {
+  const e = err as Error & { code?: unknown; statusCode?: unknown }
+  return {
+    gh: 1,
+    re: id,
+    err: {
+      code: typeof e?.code === 'string' ? e.code : 'GH_ERR_INTERNAL',
+      message: String(e?.message),
+      ...(typeof e?.statusCode === 'number' ? { statusCode: e.statusCode } : {}),
+    },
   }
 }
 

@@ -14,13 +14,15 @@ import { LearnedLockouts } from '../state/learned-lockouts.js'
 import type { Logger } from 'pino'
 import {
   MemoryThrottleStore,
+  type AdmitResult,
   type CountedKey,
+  type JudgedAttempt,
   type FailureCount,
   type ReserveResult,
   type ThrottleScope,
   type ThrottleStore,
 } from '../auth/throttle-store.js'
-import { TOPIC, type ReserveReply } from './state-protocol.js'
+import { TOPIC, type AdmitBody, type AdmitReply, type ReserveReply } from './state-protocol.js'
 
 export interface ClusterThrottleStoreOptions {
   /** A request to the primary; rejects when it cannot be answered in time. */
@@ -30,6 +32,8 @@ export interface ClusterThrottleStoreOptions {
   log: Logger
   /** One operation counted in process because the primary could not answer. */
   onFallback: () => void
+  /** The error (503) of a Digest nonce count the primary could not check; counted by the caller. */
+  nonceUnavailable: (why: string, cause: unknown) => Error
 }
 
 export class ClusterThrottleStore implements ThrottleStore {
@@ -85,6 +89,28 @@ export class ClusterThrottleStore implements ThrottleStore {
     return keys.map((k, i) => this.#counted(k, now, reply[i] ?? { failures: 0, lockoutMs: 0 }))
   }
 
+  async admit(keys: readonly CountedKey[], now: number, judged: JudgedAttempt): Promise<AdmitResult> {
+    const body: AdmitBody = { keys: keys as CountedKey[], now, failed: judged.failed }
+    if (judged.nonce !== undefined) {
+      body.nonce = judged.nonce.nonce
+      if (judged.nonce.nc !== undefined) body.nc = judged.nonce.nc
+    }
+    let why: unknown
+    const reply = await this.#call<AdmitReply>(TOPIC.admit, body, (err) => (why = err))
+    if (reply === undefined) {
+      // Counted here as reserve and settle would be; a nonce count no one can check fails closed.
+      const local = this.#local.admitJudged(keys, judged.failed, now)
+      if (!local.ok || judged.nonce === undefined) return local
+      throw this.#o.nonceUnavailable((why as Error)?.message ?? 'no answer', why)
+    }
+    if (!reply.ok) {
+      if (reply.lockedMs > 0) this.learnLockout(reply.scope, this.#refused(keys, reply.scope), now + reply.lockedMs)
+      return { ok: false, scope: reply.scope, lockedMs: reply.lockedMs }
+    }
+    const counts = keys.map((k, i) => this.#counted(k, now, reply.counts?.[i] ?? { failures: 0, lockoutMs: 0 }))
+    return reply.fresh === undefined ? { ok: true, counts } : { ok: true, counts, fresh: reply.fresh === true }
+  }
+
   async fail(key: CountedKey, now: number, credential?: string): Promise<FailureCount | undefined> {
     const body = credential === undefined ? { key, now } : { key, now, credential }
     const reply = await this.#call<FailureCount | null>(TOPIC.fail, body)
@@ -125,12 +151,13 @@ export class ClusterThrottleStore implements ThrottleStore {
   }
 
   /** The primary's answer, or undefined when it could not give one (then the caller counts in process). */
-  async #call<T>(topic: string, body: unknown): Promise<T | undefined> {
+  async #call<T>(topic: string, body: unknown, onError?: (err: unknown) => void): Promise<T | undefined> {
     try {
       const reply = await this.#o.ask<T>(topic, body)
       this.#degraded = false
       return reply
     } catch (err) {
+      onError?.(err)
       this.#o.onFallback()
       if (!this.#degraded) {
         this.#degraded = true

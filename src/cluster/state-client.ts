@@ -93,6 +93,10 @@ export class ClusterState extends EventEmitter<StateBackendEvents> implements St
       maxLockoutMs: t.maxLockoutMs,
       log: this.#log,
       onFallback: () => this.counters.throttleFallbacks++,
+      nonceUnavailable: (why, cause) => {
+        this.counters.nonceUnavailable++
+        return this.#unavailable(why, cause)
+      },
     })
     return this.#throttle
   }
@@ -100,6 +104,8 @@ export class ClusterState extends EventEmitter<StateBackendEvents> implements St
   /** The primary's windows last digest.nonceTtl as configured there: the worker's own ttl is not sent. */
   nonceCounts(_nonceTtlMs: number): NonceCounts {
     return {
+      // ClusterThrottleStore.admit asks the primary, which holds these windows.
+      withThrottle: true,
       use: async (nonce, nc) => {
         if (typeof nonce !== 'string' || !nonceRE.test(nonce)) return false
         if (nc !== undefined && (typeof nc !== 'string' || !ncRE.test(nc) || parseInt(nc, 16) === 0)) return false

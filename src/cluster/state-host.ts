@@ -28,6 +28,7 @@ import {
   sessionRecord,
   text,
   time,
+  type AdmitReply,
   type ReserveReply,
 } from './state-protocol.js'
 
@@ -112,6 +113,10 @@ export class StateHost {
     channel.handle(
       TOPIC.fail,
       serve((b) => this.#fail(me, b)),
+    )
+    channel.handle(
+      TOPIC.admit,
+      serve((b) => this.#admit(me, b)),
     )
     channel.handle(
       TOPIC.nonce,
@@ -211,6 +216,24 @@ export class StateHost {
     if (count === undefined) return null
     this.#announce(key, now, count, me)
     return count
+  }
+
+  /** A judged Digest attempt in one step: what reserve, settle and the nonce count would do one after the other. */
+  #admit(me: Attachment, body: unknown): AdmitReply {
+    if (!isObjectBody(body)) throw new TypeError('admit: no body')
+    const keys = countedKeys(body.keys)
+    const now = time(body.now)
+    const failed = body.failed === true
+    const nonce = body.nonce === undefined ? undefined : text(body.nonce, 'nonce', 64)
+    const nc = body.nc === undefined ? undefined : text(body.nc, 'nc', 16)
+    this.#expireSlots()
+    const r = this.throttle.admitJudged(keys, failed, now)
+    if (!r.ok) return r
+    if (failed) {
+      keys.forEach((k, i) => this.#announce(k, now, r.counts[i] as FailureCount, me))
+      return { ok: true, counts: r.counts }
+    }
+    return nonce === undefined ? { ok: true } : { ok: true, fresh: this.#nonces.useCount(nonce, nc) }
   }
 
   #useNonce(body: unknown): boolean {

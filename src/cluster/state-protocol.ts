@@ -14,6 +14,8 @@ export const TOPIC = {
   reserve: 'state.reserve',
   settle: 'state.settle',
   fail: 'state.fail',
+  /** A judged Digest attempt: admission, its failure or its nonce count, in one request. */
+  admit: 'state.admit',
   nonce: 'state.nonce',
   session: 'state.session',
   /** A note, both ways: a worker's event to the host, the host's rebroadcast to the other workers. */
@@ -39,6 +41,19 @@ export interface FailBody {
   now: number
   credential?: string
 }
+
+/** `nonce` (and `nc`) only for a matching response, whose nonce count is used once admitted. */
+export interface AdmitBody {
+  keys: CountedKey[]
+  now: number
+  failed: boolean
+  nonce?: string
+  nc?: string
+}
+/** Refused as reserve is; admitted: the failure's counts (only for a failure) and the nonce count's freshness (only when asked). */
+export type AdmitReply =
+  | { ok: false; scope: CountedKey['scope']; lockedMs: number }
+  | { ok: true; counts?: Array<{ failures: number; lockoutMs: number }>; fresh?: boolean }
 
 export interface NonceBody {
   nonce: string

@@ -33,7 +33,30 @@ export interface RedisNonceCountsOptions {
   onUnavailable: () => void
 }
 
+/** How long a nonce's counts are kept in Redis: as long as the nonce is fresh, and its skew. */
+export function nonceCountTtl(nonceTtlMs: number): number {
+  return nonceTtlMs + SKEW_MS
+}
+
+/**
+ * The Redis key of a nonce's counts and the count to use (0: RFC 2069 mode, one use per nonce);
+ * undefined for a malformed nonce or nc, or nc 0 (refused without asking).
+ */
+export function nonceCountKey(
+  prefix: string,
+  nonce: string,
+  nc: string | undefined,
+): { key: string; count: number } | undefined {
+  if (typeof nonce !== 'string' || !nonceRE.test(nonce)) return undefined
+  if (nc === undefined) return { key: `${prefix}nonce0:${nonce}`, count: 0 }
+  if (typeof nc !== 'string' || !ncRE.test(nc)) return undefined
+  const count = parseInt(nc, 16)
+  return count === 0 ? undefined : { key: `${prefix}nonce:${nonce}`, count }
+}
+
 export class RedisNonceCounts implements NonceCounts {
+  /** RedisThrottleStore.admit uses the same keys. */
+  readonly withThrottle = true
   readonly #o: RedisNonceCountsOptions
   readonly #script: Script
 
@@ -46,20 +69,15 @@ export class RedisNonceCounts implements NonceCounts {
   }
 
   async use(nonce: string, nc: string | undefined): Promise<boolean> {
-    if (typeof nonce !== 'string' || !nonceRE.test(nonce)) return false
-    let count = 0
-    if (nc !== undefined) {
-      if (typeof nc !== 'string' || !ncRE.test(nc)) return false
-      count = parseInt(nc, 16)
-      if (count === 0) return false
-    }
-    const ttl = this.#o.nonceTtlMs + SKEW_MS
+    const use = nonceCountKey(this.#o.prefix, nonce, nc)
+    if (use === undefined) return false
+    const ttl = nonceCountTtl(this.#o.nonceTtlMs)
     const client = this.#o.connection.client
     if (!this.#o.connection.up) throw this.#unavailable('not connected')
     try {
       // RFC 2069 mode (no nc): one use per nonce.
-      if (count === 0) return (await client.set(`${this.#o.prefix}nonce0:${nonce}`, '1', 'PX', ttl, 'NX')) === 'OK'
-      return (await this.#script(1, `${this.#o.prefix}nonce:${nonce}`, count, NONCE_WINDOW, ttl)) === 1
+      if (use.count === 0) return (await client.set(use.key, '1', 'PX', ttl, 'NX')) === 'OK'
+      return (await this.#script(1, use.key, use.count, NONCE_WINDOW, ttl)) === 1
     } catch (err) {
       throw this.#unavailable((err as Error).message, err)
     }

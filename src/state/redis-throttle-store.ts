@@ -17,14 +17,17 @@ import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import {
   MemoryThrottleStore,
+  type AdmitResult,
   type CountedKey,
+  type JudgedAttempt,
   type FailureCount,
   type ReserveResult,
   type ThrottleScope,
   type ThrottleStore,
 } from '../auth/throttle-store.js'
 import type { RedisConnection } from './redis-connection.js'
-import { FAIL, RESERVE, SETTLE } from './throttle-scripts.js'
+import { ADMIT, FAIL, RESERVE, SETTLE } from './throttle-scripts.js'
+import { NONCE_WINDOW, nonceCountKey } from './nonce-counts.js'
 
 /** How long an in-flight slot holds when its attempt is never settled (its instance died): past any provider timeout. */
 export const SLOT_TTL_MS = 120_000
@@ -34,6 +37,7 @@ interface ThrottleCommands {
   ghThrottleReserve: Script
   ghThrottleSettle: Script
   ghThrottleFail: Script
+  ghThrottleAdmit: Script
 }
 
 export interface RedisThrottleStoreOptions {
@@ -46,6 +50,10 @@ export interface RedisThrottleStoreOptions {
   announce: (scope: ThrottleScope, id: string, until: number) => void
   /** One operation counted in process because Redis could not answer. */
   onFallback: () => void
+  /** How long a Digest nonce's counts are kept (as RedisNonceCounts keeps them). */
+  nonceCountTtlMs: () => number
+  /** The error (503) of a Digest nonce count Redis could not check; counted by the caller. */
+  nonceUnavailable: (why: string, cause?: unknown) => Error
 }
 
 export class RedisThrottleStore implements ThrottleStore {
@@ -67,6 +75,7 @@ export class RedisThrottleStore implements ThrottleStore {
     client.defineCommand('ghThrottleReserve', { lua: RESERVE })
     client.defineCommand('ghThrottleSettle', { lua: SETTLE })
     client.defineCommand('ghThrottleFail', { lua: FAIL })
+    client.defineCommand('ghThrottleAdmit', { lua: ADMIT })
     this.#redis = client as unknown as ThrottleCommands
   }
 
@@ -105,6 +114,44 @@ export class RedisThrottleStore implements ThrottleStore {
     return keys.map((k, i) =>
       this.#counted(k, now, { failures: flat[2 * i] as number, lockoutMs: flat[2 * i + 1] as number }),
     )
+  }
+
+  async admit(keys: readonly CountedKey[], now: number, judged: JudgedAttempt): Promise<AdmitResult> {
+    const use =
+      judged.nonce === undefined ? undefined : nonceCountKey(this.#o.prefix, judged.nonce.nonce, judged.nonce.nc)
+    const args: Array<string | number> = [now, judged.failed ? 1 : 0, this.#o.maxLockoutMs, keys.length]
+    for (const k of keys) args.push(k.rule.maxFailures, k.rule.windowMs, k.rule.lockoutMs, this.#ttl(k))
+    const names = this.#keyPairs(keys)
+    if (use !== undefined) {
+      names.push(use.key)
+      args.push(use.count, NONCE_WINDOW, this.#o.nonceCountTtlMs())
+    }
+    let why = 'not connected'
+    const reply = await this.#call(
+      () => this.#redis.ghThrottleAdmit(names.length, ...names, ...args),
+      (err) => (why = (err as Error).message),
+    )
+    if (reply === undefined) {
+      // Counted here as reserve and settle would be; a nonce count no one can check fails closed.
+      const local = this.#local.admitJudged(keys, judged.failed, now)
+      if (!local.ok || judged.nonce === undefined) return local
+      throw this.#o.nonceUnavailable(why)
+    }
+    const flat = reply as number[]
+    if (flat[0] !== 1) {
+      const k = keys[(flat[1] as number) - 1] as CountedKey
+      const lockedMs = flat[2] as number
+      if (lockedMs > 0) this.learnLockout(k.scope, k.id, now + lockedMs)
+      return { ok: false, scope: k.scope, lockedMs }
+    }
+    const counts = keys.map((k, i) =>
+      judged.failed
+        ? this.#counted(k, now, { failures: flat[2 + 2 * i] as number, lockoutMs: flat[3 + 2 * i] as number })
+        : { failures: 0, lockoutMs: 0 },
+    )
+    // A nonce too malformed to name a key is refused as a replay would be.
+    if (judged.nonce === undefined) return { ok: true, counts }
+    return { ok: true, counts, fresh: flat[1] === 1 }
   }
 
   async fail(key: CountedKey, now: number, credential?: string): Promise<FailureCount | undefined> {
@@ -162,13 +209,14 @@ export class RedisThrottleStore implements ThrottleStore {
   }
 
   /** The script's answer, or undefined when Redis could not give one (then the caller counts in process). */
-  async #call(run: () => Promise<unknown>): Promise<unknown> {
+  async #call(run: () => Promise<unknown>, onError?: (err: unknown) => void): Promise<unknown> {
     if (this.#o.connection.up) {
       try {
         const reply = await run()
         this.#degraded = false
         return reply
       } catch (err) {
+        onError?.(err)
         return this.#fallback((err as Error).message)
       }
     }

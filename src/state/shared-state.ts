@@ -12,7 +12,9 @@ import type { StateConfig, ThrottleConfig } from '../config/types.js'
 import type { FlushEvent, StateBackend, StateBackendEvents, StateCounters, StateEvent } from './state-backend.js'
 import { RedisConnection } from './redis-connection.js'
 import { RedisThrottleStore } from './redis-throttle-store.js'
-import { RedisNonceCounts } from './nonce-counts.js'
+import { RedisNonceCounts, nonceCountTtl } from './nonce-counts.js'
+import { errors } from '../errors.js'
+import { defaultMs } from '../config/defaults.js'
 import { RedisSessionStore } from './redis-session-store.js'
 
 export type { StateCounters, StateEvent }
@@ -31,6 +33,8 @@ export class SharedState extends EventEmitter<SharedStateEvents> implements Stat
   readonly #instance = randomUUID()
   readonly #channel: string
   #throttle: RedisThrottleStore | undefined
+  /** digest.nonceTtl as nonceCounts() was given it (the default until then). */
+  #nonceTtlMs = defaultMs('digest.nonceTtl')
 
   constructor(config: StateConfig, log: Logger) {
     super()
@@ -79,11 +83,22 @@ export class SharedState extends EventEmitter<SharedStateEvents> implements Stat
       log: this.#log,
       announce: (scope, id, until) => this.publish({ kind: 'lockout', scope, id, until }),
       onFallback: () => this.counters.throttleFallbacks++,
+      nonceCountTtlMs: () => nonceCountTtl(this.#nonceTtlMs),
+      nonceUnavailable: (why, cause) => {
+        this.counters.nonceUnavailable++
+        const err =
+          cause === undefined
+            ? errors.GH_ERR_STATE_UNAVAILABLE(this.connection.address, why)
+            : errors.GH_ERR_STATE_UNAVAILABLE(this.connection.address, why, { cause })
+        // Reconnection is retried at most every 2 s: a client may come back that soon.
+        return Object.assign(err, { retryAfter: 2 })
+      },
     })
     return this.#throttle
   }
 
   nonceCounts(nonceTtlMs: number): RedisNonceCounts {
+    this.#nonceTtlMs = nonceTtlMs
     return new RedisNonceCounts({
       connection: this.connection,
       prefix: this.#config.prefix,

@@ -114,6 +114,67 @@ return count(h, tonumber(ARGV[1]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumbe
 `
 
 /**
+ * A judged Digest attempt in one step: RESERVE's checks, then SETTLE's failure, or for a matching
+ * response NONCE_COUNT (or, without nc, one use of the nonce). No slot is taken: the attempt is
+ * already judged, so admitting it and counting it are one atomic step.
+ * KEYS: hash1, inflight1, hash2, inflight2…, then the nonce's key when a nonce count is asked.
+ * ARGV: now, failed (1/0), maxLockout, number of counted keys, then per key maxFailures, window,
+ * lockout, ttl, then nc as a number (0: none), window size, nonce ttl.
+ * Returns {0, index of the refusing key, ms of lockout left (0: busy)}, or
+ * {1, fresh (1/0, -1 when no nonce was asked), failures1, lockoutMs1, …} (counts only for a failure).
+ */
+export const ADMIT = `${helpers}
+local now = tonumber(ARGV[1])
+local failed = ARGV[2] == '1'
+local maxLock = tonumber(ARGV[3])
+local n = tonumber(ARGV[4])
+for i = 1, n do
+  local lu = tonumber(redis.call('HGET', KEYS[2 * i - 1], 'l') or '0')
+  if lu > now then return {0, i, lu - now} end
+end
+for i = 1, n do
+  local base = 4 + 4 * (i - 1)
+  redis.call('ZREMRANGEBYSCORE', KEYS[2 * i], '-inf', now)
+  local inFlight = redis.call('ZCARD', KEYS[2 * i])
+  if #window(KEYS[2 * i - 1], now, tonumber(ARGV[base + 2])) + inFlight >= tonumber(ARGV[base + 1]) then
+    return {0, i, 0}
+  end
+end
+local out = {1, -1}
+if failed then
+  for i = 1, n do
+    local base = 4 + 4 * (i - 1)
+    local r = count(KEYS[2 * i - 1], now, tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2]),
+      tonumber(ARGV[base + 3]), maxLock, tonumber(ARGV[base + 4]))
+    out[#out + 1] = r[1]
+    out[#out + 1] = r[2]
+  end
+  return out
+end
+if #KEYS > 2 * n then
+  local key = KEYS[2 * n + 1]
+  local at = 4 + 4 * n
+  local c = tonumber(ARGV[at + 1])
+  local w = tonumber(ARGV[at + 2])
+  local ttl = ARGV[at + 3]
+  if c == 0 then
+    out[2] = redis.call('SET', key, '1', 'PX', ttl, 'NX') and 1 or 0
+    return out
+  end
+  local top = redis.call('ZREVRANGE', key, 0, 0, 'WITHSCORES')
+  local highest = 0
+  if top[2] then highest = tonumber(top[2]) end
+  out[2] = 0
+  if c > highest - w and redis.call('ZADD', key, 'NX', c, c) == 1 then
+    if c > highest then redis.call('ZREMRANGEBYSCORE', key, '-inf', c - w) end
+    redis.call('PEXPIRE', key, ttl)
+    out[2] = 1
+  end
+end
+return out
+`
+
+/**
  * KEYS: the nonce's count set.  ARGV: nc (a number, at least 1), window size, ttl.
  * 1: accepted (first use of that count, not below the window); 0: a replay or too old.
  * The set holds the counts used within the window below the highest (IPsec's anti-replay
