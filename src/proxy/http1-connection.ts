@@ -233,6 +233,11 @@ export class Http1Connection {
   #finish(exchange: Http1Exchange, reusable: boolean): void {
     this.#exchange = undefined
     this.#phase = 'none'
+    // The last read may have filled the client's socket: the next exchange starts unpaused.
+    if (this.#paused) {
+      this.#paused = false
+      this.#socket.resume()
+    }
     if (reusable) {
       this.#reused = true
       this.#owner.released(this)

@@ -2,8 +2,9 @@
  * One fast-path request through the upstream HTTP/1.1 client (http1-pool.ts): writes the
  * parsed upstream response to the bare Node response the way UpstreamTarget's undici handler
  * does. Hop-by-hop fields (and Proxy-Authenticate) are dropped; a response with a declared
- * length up to 64 KiB is collected and sent with one write, a longer or chunked one streamed
- * with backpressure (the upstream connection is paused while the client's socket is full).
+ * length up to 64 KiB, or any response complete within the read that brought its head, is
+ * collected and sent with one write; a longer one is streamed with backpressure (the upstream
+ * connection is paused while the client's socket is full).
  * Before the head is written a failure is the caller's 502/504; after it the client connection
  * is cut, since the status is gone. A client that goes away aborts the upstream request, which
  * closes the upstream connection.
@@ -59,11 +60,18 @@ export class UpstreamHttp1Exchange implements Http1Handler {
     if (this.#done) return
     this.#status = head.status
     this.#headers = responseFields(head.headers)
-    if (head.contentLength > 0 && head.contentLength <= COLLECT_LIMIT) {
-      this.#collected = []
-      return
-    }
-    this.#writeHead()
+    this.#collected = []
+    // A longer or open-ended body streams, but its head waits for the rest of this read: a
+    // framing error in the same packet (a bad first chunk size) is still a clean 502.
+    if (head.contentLength < 0 || head.contentLength > COLLECT_LIMIT) queueMicrotask(this.#startStreaming)
+  }
+
+  readonly #startStreaming = (): void => {
+    const held = this.#collected
+    if (this.#done || held === undefined) return
+    this.#collected = undefined
+    if (!this.#writeHead()) return
+    for (const chunk of held) this.onBody(chunk)
   }
 
   onBody(chunk: Buffer): void {
