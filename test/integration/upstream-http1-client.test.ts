@@ -210,15 +210,22 @@ describe('a hostile upstream: each refusal is a 502, and the next request gets i
     })
   }
 
-  test("a second response written after the first one is never read as the next request's", async (t) => {
+  test("a second response written after the first one is never read as the next request's: that upstream connection is closed", async (t) => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 })
     t.after(() => agent.destroy())
+    let conn = 0
+    const onRequest = (path: string, c: number): void => {
+      if (path === '/h/extra') conn = c
+    }
+    raw.events.on('request', onRequest)
+    t.after(() => raw.events.off('request', onRequest))
     const first = await get(frontPort, agent, '/h/extra')
     assert.equal(first.status, 200)
     assert.equal(first.body, 'first')
     const next = await get(frontPort, agent, '/h/next')
     assert.equal(next.via, first.via)
-    assert.match(next.body, /^own answer to \/h\/next/)
+    assert.match(next.body, /^own answer to \/h\/next on connection (\d+)$/)
+    assert.notEqual(Number(/(\d+)$/.exec(next.body)?.[1]), conn, 'a fresh upstream connection')
   })
 
   test('bytes arriving on an idle upstream connection close it before any request can read them', async (t) => {
