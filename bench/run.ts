@@ -199,6 +199,12 @@ async function startServers(
     [upstream.ready.url],
     { readyStream: 'stdout' },
   )
+  const proxyFloorRaw = await startProcess<{ url: string }>(
+    TSX_ARGS,
+    join(HERE, 'servers', 'proxy-floor-raw.ts'),
+    [upstream.ready.url],
+    { readyStream: 'stdout' },
+  )
   const pids = {
     bare: bare.pid,
     upstream: upstream.pid,
@@ -210,6 +216,7 @@ async function startServers(
     floor: floor.pid,
     floorDaemon: floor.ready.daemonPid,
     proxyFloor: proxyFloor.pid,
+    proxyFloorRaw: proxyFloorRaw.pid,
   }
   peers = await startPeers(upstream.ready.url, wantedPeers)
   return {
@@ -221,6 +228,7 @@ async function startServers(
       ...(frontW2Redis ? { frontW2Redis: frontW2Redis.url } : {}),
       floor: floor.ready.url,
       proxyFloor: proxyFloor.ready.url,
+      proxyFloorRaw: proxyFloorRaw.ready.url,
       pids,
       peers: peers.running,
     },
