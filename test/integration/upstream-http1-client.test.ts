@@ -91,6 +91,7 @@ async function startRawUpstream(): Promise<RawUpstream> {
     const conn = ++up.connections
     sockets.add(socket)
     let buffered = ''
+    let served = 0
     socket.on('data', (d: Buffer) => {
       buffered += d.toString('latin1')
       for (let end = buffered.indexOf('\r\n\r\n'); end >= 0; end = buffered.indexOf('\r\n\r\n')) {
@@ -98,8 +99,11 @@ async function startRawUpstream(): Promise<RawUpstream> {
         buffered = buffered.slice(end + 4)
         const path = head.split(' ')[1] ?? ''
         events.emit('request', path, conn, head)
+        served++
         const answer = HOSTILE[path]
-        if (typeof answer === 'function') answer(socket, path)
+        // As an upstream that closed the connection while it was idle: gone when the request comes.
+        if (path.startsWith('/h/drop-if-reused') && served > 1) socket.destroy()
+        else if (typeof answer === 'function') answer(socket, path)
         else socket.write(answer ?? OK(path, conn), 'latin1')
       }
     })
@@ -242,6 +246,49 @@ describe('a hostile upstream: each refusal is a 502, and the next request gets i
     while (!raw.closedConnections.has(conn)) await once(raw.events, 'closed')
     const next = await get(frontPort, agent, '/h/next')
     assert.match(next.body, /^own answer to \/h\/next/)
+  })
+
+  test('a reused upstream connection found closed before any byte of the response: a GET goes once more on a fresh connection', async (t) => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+    t.after(() => agent.destroy())
+    const warm = await get(frontPort, agent, '/h/warm')
+    const warmConn = Number(/(\d+)$/.exec(warm.body)?.[1])
+    const seen: number[] = []
+    const onRequest = (path: string, conn: number): void => {
+      if (path === '/h/drop-if-reused') seen.push(conn)
+    }
+    raw.events.on('request', onRequest)
+    t.after(() => raw.events.off('request', onRequest))
+    const r = await get(frontPort, agent, '/h/drop-if-reused')
+    assert.equal(r.status, 200)
+    assert.equal(seen[0], warmConn, 'first sent on the reused connection')
+    assert.equal(seen.length, 2, 'sent twice')
+    assert.equal(r.body, `own answer to /h/drop-if-reused on connection ${seen[1]}`)
+  })
+
+  test('a POST is not sent twice: the closed reused connection is a 502', async (t) => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+    t.after(() => agent.destroy())
+    await get(frontPort, agent, '/h/warm')
+    let sent = 0
+    const onRequest = (path: string): void => {
+      if (path === '/h/drop-if-reused-post') sent++
+    }
+    raw.events.on('request', onRequest)
+    t.after(() => raw.events.off('request', onRequest))
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port: frontPort, path: '/h/drop-if-reused-post', method: 'POST', agent },
+        (res) => {
+          res.resume()
+          res.on('end', () => resolve(res.statusCode ?? 0))
+        },
+      )
+      req.on('error', reject)
+      req.end()
+    })
+    assert.equal(status, 502)
+    assert.equal(sent, 1)
   })
 
   test('interim 103 Early Hints is skipped; the final response is the answer', async (t) => {
