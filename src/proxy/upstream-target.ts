@@ -186,7 +186,10 @@ export class UpstreamTarget implements Target {
    */
   #requestHeaders(req: ForwardRequest): string[] {
     const headers = req.headers
-    const flat: string[] = []
+    // Host first, as undici and Node's client write it: an upstream that keeps only its first N
+    // fields (Node's maxHeadersCount) and requires Host (Node's default) still finds it.
+    const clientHost = headers.host
+    const flat: string[] = ['host', this.#preserveHost && typeof clientHost === 'string' ? clientHost : this.#host]
     let connection: string[] | undefined
     for (const name in headers) {
       const value = headers[name]
@@ -197,18 +200,15 @@ export class UpstreamTarget implements Target {
       if (typeof value === 'string') flat.push(name, value)
       else for (const v of value) flat.push(name, String(v))
     }
-    const kept = connection === undefined ? flat : withoutListed(flat, connectionOptions(connection))
-    const clientHost = headers.host
-    kept.push('host', this.#preserveHost && typeof clientHost === 'string' ? clientHost : this.#host)
-    return kept
+    return connection === undefined ? flat : withoutListed(flat, connectionOptions(connection))
   }
 }
 
-/** A flat field list without the names Connection listed. */
+/** A flat field list without the names Connection listed; the Host in front is ours and stays. */
 function withoutListed(flat: string[], listed: ReadonlySet<string>): string[] {
   if (listed.size === 0) return flat
-  const out: string[] = []
-  for (let i = 0; i < flat.length; i += 2) {
+  const out: string[] = [flat[0] as string, flat[1] as string]
+  for (let i = 2; i < flat.length; i += 2) {
     if (!listed.has((flat[i] as string).toLowerCase())) out.push(flat[i] as string, flat[i + 1] as string)
   }
   return out
