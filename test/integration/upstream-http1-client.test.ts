@@ -200,9 +200,13 @@ describe('a hostile upstream: each refusal is a 502, and the next request gets i
       }
       raw.events.on('request', onRequest)
       t.after(() => raw.events.off('request', onRequest))
+      const logged = logs.length
       const bad = await get(frontPort, agent, `/h/${name}`)
       assert.equal(bad.status, 502)
       assert.equal(bad.body, 'Bad Gateway\n')
+      assert.equal(bad.headers['content-type'], 'text/plain; charset=utf-8')
+      const failure = logs.slice(logged).find((l) => l.includes('upstream request failed'))
+      assert.ok(failure?.includes('"code":"GH_ERR_UPSTREAM_FAILED"'), 'logged as GH_ERR_UPSTREAM_FAILED')
       assert.ok(badConn > 0, 'the upstream saw the request')
       if (!raw.closedConnections.has(badConn)) await once(raw.events, 'closed')
       assert.ok(raw.closedConnections.has(badConn), 'the front closed the upstream connection')
