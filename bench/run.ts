@@ -215,6 +215,12 @@ async function startServers(
     [upstream.ready.url],
     { readyStream: 'stdout' },
   )
+  const proxyFloorRaw = await startProcess<{ url: string }>(
+    TSX_ARGS,
+    join(HERE, 'servers', 'proxy-floor-raw.ts'),
+    [upstream.ready.url],
+    { readyStream: 'stdout' },
+  )
   const pids = {
     bare: bare.pid,
     upstream: upstream.pid,
@@ -230,6 +236,7 @@ async function startServers(
     floor: floor.pid,
     floorDaemon: floor.ready.daemonPid,
     proxyFloor: proxyFloor.pid,
+    proxyFloorRaw: proxyFloorRaw.pid,
   }
   peers = await startPeers(upstream.ready.url, wantedPeers)
   return {
@@ -243,6 +250,7 @@ async function startServers(
       ...(bareW2 ? { bareW2: bareW2.url } : {}),
       floor: floor.ready.url,
       proxyFloor: proxyFloor.ready.url,
+      proxyFloorRaw: proxyFloorRaw.ready.url,
       pids,
       peers: peers.running,
     },

@@ -28,6 +28,8 @@ export interface Servers {
   floor: string
   /** node:http + undici to the upstream, nothing else (bench/servers/proxy-floor.ts). */
   proxyFloor: string
+  /** node:http + gatehouse's HTTP/1.1 client to the upstream, nothing else (bench/servers/proxy-floor-raw.ts). */
+  proxyFloorRaw: string
   pids: {
     bare: number
     upstream: number
@@ -46,6 +48,7 @@ export interface Servers {
     floor: number
     floorDaemon: number
     proxyFloor: number
+    proxyFloorRaw: number
   }
   /** The peers that started in this run. */
   peers: Partial<Record<PeerName, Peer>>
@@ -62,7 +65,17 @@ export interface Scenario {
   label: string
   /** The process that answers, whose CPU time per request is reported. */
   server:
-    'bare' | 'upstream' | 'front' | 'frontW2' | 'frontW2Redis' | 'bareW1' | 'bareW2' | 'floor' | 'proxyFloor' | 'peer'
+    | 'bare'
+    | 'upstream'
+    | 'front'
+    | 'frontW2'
+    | 'frontW2Redis'
+    | 'bareW1'
+    | 'bareW2'
+    | 'floor'
+    | 'proxyFloor'
+    | 'proxyFloorRaw'
+    | 'peer'
   /** For `server: 'peer'`: which one (the row is left out when it is not installed). */
   peer?: PeerName
   /** Another row this one is also compared with (printed after the errors column). */
@@ -104,6 +117,14 @@ export const scenarios: Scenario[] = [
     label: 'proxy floor: node:http → undici → upstream, nothing else',
     alsoAgainst: 'upstream-direct',
     run: (c) => runLoad({ ...c, url: c.servers.proxyFloor }),
+  },
+  // The same with the upstream client the front's fast path uses: the ceiling of upstream-basic.
+  {
+    name: 'upstream-floor-raw',
+    server: 'proxyFloorRaw',
+    label: 'proxy floor: node:http → gatehouse HTTP/1.1 client → upstream',
+    alsoAgainst: 'upstream-direct',
+    run: (c) => runLoad({ ...c, url: c.servers.proxyFloorRaw }),
   },
   // What any front + daemon design costs here (bench/servers/floor.ts): the ceiling of the group rows.
   {

@@ -10,7 +10,7 @@
  */
 import { PassThrough } from 'node:stream'
 import type { Readable } from 'node:stream'
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http'
+import { maxHeaderSize, type IncomingHttpHeaders, type ServerResponse } from 'node:http'
 import type { FastifyReply } from 'fastify'
 import type { Logger } from 'pino'
 import { Pool } from './undici-pool.js'
@@ -19,6 +19,9 @@ import { errors } from '../errors.js'
 import { sendRefusal, writeRefusal } from '../error-page.js'
 import { connectionOptions, isHopByHop, isProxyAuth } from './hop-by-hop.js'
 import type { ForwardRequest, Target } from './target.js'
+import { Http1Pool } from './http1-pool.js'
+import { requestHead } from './http1-request-head.js'
+import { UpstreamHttp1Exchange, type ExchangeFailure } from './upstream-http1-exchange.js'
 
 export interface UpstreamTargetOptions {
   name: string
@@ -37,7 +40,15 @@ export interface UpstreamTargetOptions {
 
 /** Request fields undici owns or refuses (Expect is answered by Node's server already). */
 const NOT_FORWARDED = new Set(['host', 'expect'])
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT'])
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UPSTREAM_HEADERS_TIMEOUT',
+  'UPSTREAM_CONNECT_TIMEOUT',
+])
+/** undici's defaults, which the HTTP/1.1 client keeps: connect timeout, idle keep-alive time. */
+const CONNECT_TIMEOUT_MS = 10_000
+const KEEP_ALIVE_MS = 4_000
 /** Responses with a declared length up to this are collected and written once. */
 const COLLECT_LIMIT = 64 * 1024
 
@@ -45,6 +56,8 @@ export class UpstreamTarget implements Target {
   readonly kind = 'upstream' as const
   readonly name: string
   readonly #pool: Pool
+  /** The fast path's client for a plain-http origin; TLS origins stay with undici. */
+  readonly #http1: Http1Pool | undefined
   readonly #host: string
   readonly #prefix: string
   readonly #preserveHost: boolean
@@ -69,6 +82,20 @@ export class UpstreamTarget implements Target {
       headersTimeout: this.#headersTimeout,
       bodyTimeout: this.#bodyTimeout,
     })
+    this.#http1 =
+      url.protocol === 'http:'
+        ? new Http1Pool({
+            host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+            port: url.port === '' ? 80 : Number(url.port),
+            connections: positiveInt(opts.name, 'connections', opts.connections, 64),
+            connectTimeoutMs: CONNECT_TIMEOUT_MS,
+            headersTimeoutMs: this.#headersTimeout,
+            bodyTimeoutMs: this.#bodyTimeout,
+            keepAliveMs: KEEP_ALIVE_MS,
+            // The same limit undici and Node's server apply: --max-http-header-size.
+            maxHeadBytes: maxHeaderSize,
+          })
+        : undefined
   }
 
   /** Resolves once the reply is handed over: the upstream head is in, or a 502/504 was sent, or the client left. */
@@ -81,7 +108,24 @@ export class UpstreamTarget implements Target {
    * to hand over, no fields set before the upstream's, a 502/504 worded as sendRefusal does.
    */
   forwardTo(req: ForwardRequest, res: ServerResponse): void {
-    this.#dispatch(new Exchange(req, undefined, res, noop, this.#report))
+    if (this.#http1 === undefined || req.body !== null) {
+      this.#dispatch(new Exchange(req, undefined, res, noop, this.#report))
+      return
+    }
+    const exchange = new UpstreamHttp1Exchange(res, req.headers.accept, this.#http1Failure)
+    let head: string
+    try {
+      head = requestHead(req.method, this.#path(req.url), this.#requestHeaders(req))
+    } catch (err) {
+      exchange.onError(err as Error)
+      return
+    }
+    exchange.attach(this.#http1.request(req.method, head, exchange))
+  }
+
+  readonly #http1Failure: ExchangeFailure = {
+    beforeHead: (res, accept, err) => this.#fail(undefined, res, accept, err),
+    afterHead: (err) => this.#report.afterHead(undefined, err),
   }
 
   #dispatch(exchange: Exchange): void {
@@ -101,15 +145,19 @@ export class UpstreamTarget implements Target {
 
   /** Shared by every exchange of this target (no closures per request). */
   readonly #report: FailureReport = {
-    beforeHead: (exchange, err) => this.#fail(exchange, err),
+    beforeHead: (exchange, err) => this.#fail(exchange.reply, exchange.response, exchange.request.headers.accept, err),
     afterHead: (reply, err) => {
       const error = errors.GH_ERR_UPSTREAM_FAILED(this.name, describe(err), { cause: err })
       ;(this.#log ?? reply?.log)?.warn({ err: error, upstream: this.name }, 'upstream response cut short')
     },
   }
 
-  #fail(exchange: Exchange, err: unknown): void {
-    const reply = exchange.reply
+  #fail(
+    reply: FastifyReply | undefined,
+    res: ServerResponse,
+    accept: string | string[] | undefined,
+    err: unknown,
+  ): void {
     const timedOut = TIMEOUT_CODES.has((err as { code?: string }).code ?? '')
     const error = timedOut
       ? errors.GH_ERR_UPSTREAM_TIMEOUT(this.name, { cause: err })
@@ -117,11 +165,11 @@ export class UpstreamTarget implements Target {
     ;(this.#log ?? reply?.log)?.warn({ err: error, upstream: this.name }, 'upstream request failed')
     const text = error.statusCode === 504 ? 'Gateway Timeout\n' : 'Bad Gateway\n'
     if (reply !== undefined) sendRefusal(reply, error.statusCode, text)
-    else writeRefusal(exchange.response, exchange.request.headers.accept, error.statusCode, text)
+    else writeRefusal(res, accept, error.statusCode, text)
   }
 
   close(): Promise<void> {
-    this.#closing ??= this.#pool.close()
+    this.#closing ??= Promise.all([this.#pool.close(), this.#http1?.close()]).then(noop)
     return this.#closing
   }
 
@@ -138,7 +186,10 @@ export class UpstreamTarget implements Target {
    */
   #requestHeaders(req: ForwardRequest): string[] {
     const headers = req.headers
-    const flat: string[] = []
+    // Host first, as undici and Node's client write it: an upstream that keeps only its first N
+    // fields (Node's maxHeadersCount) and requires Host (Node's default) still finds it.
+    const clientHost = headers.host
+    const flat: string[] = ['host', this.#preserveHost && typeof clientHost === 'string' ? clientHost : this.#host]
     let connection: string[] | undefined
     for (const name in headers) {
       const value = headers[name]
@@ -149,18 +200,15 @@ export class UpstreamTarget implements Target {
       if (typeof value === 'string') flat.push(name, value)
       else for (const v of value) flat.push(name, String(v))
     }
-    const kept = connection === undefined ? flat : withoutListed(flat, connectionOptions(connection))
-    const clientHost = headers.host
-    kept.push('host', this.#preserveHost && typeof clientHost === 'string' ? clientHost : this.#host)
-    return kept
+    return connection === undefined ? flat : withoutListed(flat, connectionOptions(connection))
   }
 }
 
-/** A flat field list without the names Connection listed. */
+/** A flat field list without the names Connection listed; the Host in front is ours and stays. */
 function withoutListed(flat: string[], listed: ReadonlySet<string>): string[] {
   if (listed.size === 0) return flat
-  const out: string[] = []
-  for (let i = 0; i < flat.length; i += 2) {
+  const out: string[] = [flat[0] as string, flat[1] as string]
+  for (let i = 2; i < flat.length; i += 2) {
     if (!listed.has((flat[i] as string).toLowerCase())) out.push(flat[i] as string, flat[i + 1] as string)
   }
   return out
