@@ -7,6 +7,16 @@
  *
  *   node --import tsx bench/memory.ts [--no-build] [--rounds N]
  *
+ * With `--workers`, the same gatehouse with `workers: 1`, `2` and `4` instead, after 12 logins:
+ * each process's RSS and anonymous pages, the machine's memory (anonymous pages summed, each
+ * file's pages such as the node binary's counted once) and summed RSS, and the ratio of each
+ * to `workers: 1` (docs/scaling.md, Memory).
+ *
+ *   node --import tsx bench/memory.ts --workers [--no-build] [--rounds N] [--settle S]
+ *
+ * `--settle S` reads the processes again after S seconds without requests: V8's memory reducer
+ * gives back young-generation and heap slack some 10–40 s after a process falls idle.
+ *
  * RSS moves by a few MB between runs (GC timing); each figure is the median of the rounds.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
@@ -19,6 +29,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import bcrypt from 'bcryptjs'
 import { buildDist } from './lib/build.js'
+import { childPids, machineMemory, processMemory, type ProcessMemory } from './lib/proc-memory.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const USER = 'alice'
@@ -87,13 +98,19 @@ interface FrontRun {
   busy: Mem
 }
 
-async function runFront(dir: string, upstreamPort: number, threads: number | undefined): Promise<FrontRun> {
+async function startGatehouse(
+  dir: string,
+  upstreamPort: number,
+  name: string,
+  provider: string,
+  extra: string[],
+): Promise<{ child: ChildProcess; port: number; stop: () => Promise<void> }> {
   const port = await freePort()
-  const config = join(dir, `gatehouse-${threads ?? 'default'}.yaml`)
-  const provider = `{ type: htpasswd, file: ./users.htpasswd${threads === undefined ? '' : `, threads: ${threads}`} }`
+  const config = join(dir, `gatehouse-${name}.yaml`)
   await writeFile(
     config,
     [
+      ...extra,
       `listen: { host: 127.0.0.1, port: ${port} }`,
       `providers:`,
       `  office: ${provider}`,
@@ -114,6 +131,12 @@ async function runFront(dir: string, upstreamPort: number, threads: number | und
   )
   let stderr = ''
   child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()))
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+    await new Promise((r) =>
+      child.exitCode !== null || child.signalCode !== null ? r(undefined) : child.once('exit', r),
+    )
+  }
   try {
     const deadline = Date.now() + 20_000
     for (;;) {
@@ -123,6 +146,17 @@ async function runFront(dir: string, upstreamPort: number, threads: number | und
       if (Date.now() > deadline) throw new Error(`gatehouse did not listen: ${stderr}`)
       await sleep(50)
     }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  return { child, port, stop }
+}
+
+async function runFront(dir: string, upstreamPort: number, threads: number | undefined): Promise<FrontRun> {
+  const provider = `{ type: htpasswd, file: ./users.htpasswd${threads === undefined ? '' : `, threads: ${threads}`} }`
+  const { child, port, stop } = await startGatehouse(dir, upstreamPort, `threads-${threads ?? 'default'}`, provider, [])
+  try {
     await sleep(500)
     const pid = child.pid as number
     const listen = readMem(pid)
@@ -136,9 +170,96 @@ async function runFront(dir: string, upstreamPort: number, threads: number | und
     await sleep(500)
     return { listen, login, busy: readMem(pid) }
   } finally {
-    child.kill('SIGTERM')
-    await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)))
+    await stop()
   }
+}
+
+interface WorkersReading {
+  primary: ProcessMemory
+  workers: ProcessMemory[]
+  total: number
+  rssSum: number
+  shared: number
+}
+
+interface WorkersRun {
+  busy: WorkersReading
+  settled: WorkersReading | undefined
+}
+
+function readWorkers(pid: number, n: number): WorkersReading {
+  // With workers: 1 the front is the gatehouse process; otherwise its node children are the workers.
+  const workerPids = n === 1 ? [] : childPids(pid)
+  if (n > 1 && workerPids.length !== n) throw new Error(`expected ${n} workers, found ${workerPids.join(' ')}`)
+  const primary = processMemory(pid)
+  const workers = workerPids.map(processMemory)
+  return { primary, workers, ...machineMemory([primary, ...workers]) }
+}
+
+/**
+ * `workers: n` after 12 logins one after the other, each on a connection of its own so that the
+ * workers share them (each worker's first asks the provider, the others hit its cache).
+ */
+async function runWorkers(dir: string, upstreamPort: number, n: number, settleS: number): Promise<WorkersRun> {
+  const { child, port, stop } = await startGatehouse(
+    dir,
+    upstreamPort,
+    `workers-${n}`,
+    '{ type: htpasswd, file: ./users.htpasswd }',
+    [`workers: ${n}`],
+  )
+  try {
+    for (let i = 0; i < 12; i++) {
+      const status = await get(port, basic(USER, PASSWORD))
+      if (status !== 200) throw new Error(`login ${i + 1} answered ${status}`)
+    }
+    await sleep(1000)
+    const pid = child.pid as number
+    const busy = readWorkers(pid, n)
+    if (settleS <= 0) return { busy, settled: undefined }
+    await sleep(settleS * 1000)
+    return { busy, settled: readWorkers(pid, n) }
+  } finally {
+    await stop()
+  }
+}
+
+async function workersMain(dir: string, upstreamPort: number, rounds: number, settleS: number): Promise<void> {
+  const runs = new Map<number, WorkersRun[]>()
+  for (let r = 0; r < rounds; r++)
+    for (const n of [1, 2, 4]) {
+      const list = runs.get(n) ?? []
+      list.push(await runWorkers(dir, upstreamPort, n, settleS))
+      runs.set(n, list)
+    }
+  const report = (title: string, pick: (r: WorkersRun) => WorkersReading | undefined): void => {
+    const readings = new Map([...runs].map(([n, list]) => [n, list.flatMap((r) => pick(r) ?? [])]))
+    const one = readings.get(1) ?? []
+    if (one.length === 0) return
+    const base = median(one.map((r) => r.total))
+    const baseRss = median(one.map((r) => r.rssSum))
+    process.stdout.write(
+      `${title} (median of ${rounds} round(s)); own = anonymous pages, memory = own summed + file pages counted once\n`,
+    )
+    for (const [n, list] of readings) {
+      const total = median(list.map((r) => r.total))
+      const rssSum = median(list.map((r) => r.rssSum))
+      const workerOwn = list.flatMap((r) => r.workers.map((w) => w.anonymous))
+      const workerRss = list.flatMap((r) => r.workers.map((w) => w.rss))
+      process.stdout.write(
+        `  workers: ${n}  memory ${mb(total)} (${(total / base).toFixed(2)}x)  RSS summed ${mb(rssSum)} (${(rssSum / baseRss).toFixed(2)}x)  file pages ${mb(median(list.map((r) => r.shared)))}\n`,
+      )
+      process.stdout.write(
+        `    ${n === 1 ? 'front      ' : 'primary    '}  own ${mb(median(list.map((r) => r.primary.anonymous)))}  RSS ${mb(median(list.map((r) => r.primary.rss)))}\n`,
+      )
+      if (workerOwn.length > 0)
+        process.stdout.write(
+          `    each worker  own ${mb(median(workerOwn))} (${mb(Math.min(...workerOwn))} to ${mb(Math.max(...workerOwn))})  RSS ${mb(median(workerRss))}\n`,
+        )
+    }
+  }
+  report('memory with front workers, 1 s after 12 logins', (r) => r.busy)
+  report(`the same after ${settleS} s without requests`, (r) => r.settled)
 }
 
 const median = (xs: number[]): number => {
@@ -156,6 +277,16 @@ async function main(): Promise<void> {
   const upstream: Server = createServer((_req, res) => res.end('hello\n'))
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r))
   const upstreamPort = (upstream.address() as { port: number }).port
+  if (args.includes('--workers')) {
+    try {
+      const settle = args.includes('--settle') ? Number(args[args.indexOf('--settle') + 1]) : 0
+      await workersMain(dir, upstreamPort, rounds, settle)
+    } finally {
+      upstream.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+    return
+  }
   const index = join(ROOT, 'dist', 'src', 'index.js')
   const stages: Array<[string, string]> = [
     ['node, nothing imported', ''],
