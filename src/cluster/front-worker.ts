@@ -14,13 +14,18 @@ import { GatewayMetrics } from '../metrics/gateway-metrics.js'
 import { LockoutBoard } from '../metrics/lockout-board.js'
 import { Channel } from './channel.js'
 import { workerBackends, type WorkerBackends } from './worker-backends.js'
+import { FreshConnections, stopTakingConnections } from './worker-drain.js'
 import type { FrontWorkerInit, FrontWorkerStarted } from './worker-messages.js'
+
+/** How long a stopping worker waits for the primary to answer its drain barrier. */
+const DRAIN_BARRIER_MS = 2000
 
 export async function runFrontWorker(): Promise<void> {
   const channel = new Channel(process)
   let log: Logger | undefined
   let front: Gatehouse | undefined
   let backends: WorkerBackends | undefined
+  let fresh: FreshConnections | undefined
   const metrics = new GatewayMetrics()
   const lockouts = new LockoutBoard()
   let stopping: Promise<void> | undefined
@@ -28,6 +33,10 @@ export async function runFrontWorker(): Promise<void> {
   const stop = (code: number): Promise<void> => {
     stopping ??= (async () => {
       try {
+        if (front !== undefined && fresh !== undefined)
+          await stopTakingConnections(front.app.server, fresh, () =>
+            channel.request('drain', undefined, DRAIN_BARRIER_MS),
+          )
         await front?.close()
         await backends?.close()
       } catch (err) {
@@ -57,22 +66,8 @@ export async function runFrontWorker(): Promise<void> {
       hostedProviders: backends.hostedProviders,
     })
     lockouts.watch(front.deps.throttle?.throttle)
-    metrics.setSources({
-      cache: () => {
-        const { identities, realmHashes } = front!.deps
-        return {
-          identities: { hits: identities.hits, misses: identities.misses, size: identities.size },
-          realmHashes: { hits: realmHashes.hits, misses: realmHashes.misses, size: realmHashes.size },
-        }
-      },
-      // Groups are the primary's to report: a worker adding them would count each process N times.
-      groups: () => [],
-      providerRests: () => front!.providers.rests(),
-      state: () => {
-        const s = backends!.state
-        return { store: s.kind, up: s.up, ...s.counters }
-      },
-    })
+    reportWorkerSources(metrics, front, backends)
+    fresh = new FreshConnections(front.app.server)
     const address = await front.listen()
     return { address, pid: process.pid }
   })
@@ -102,4 +97,24 @@ export async function runFrontWorker(): Promise<void> {
   // Ctrl-C reaches the whole process group; the primary decides how the workers stop.
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => {})
   channel.send('ready')
+}
+
+/** What this worker's metrics read: its caches, provider rests and state store (groups are the primary's). */
+function reportWorkerSources(metrics: GatewayMetrics, front: Gatehouse, backends: WorkerBackends): void {
+  metrics.setSources({
+    cache: () => {
+      const { identities, realmHashes } = front.deps
+      return {
+        identities: { hits: identities.hits, misses: identities.misses, size: identities.size },
+        realmHashes: { hits: realmHashes.hits, misses: realmHashes.misses, size: realmHashes.size },
+      }
+    },
+    // Groups are the primary's to report: a worker adding them would count each process N times.
+    groups: () => [],
+    providerRests: () => front.providers.rests(),
+    state: () => {
+      const s = backends.state
+      return { store: s.kind, up: s.up, ...s.counters }
+    },
+  })
 }

@@ -148,6 +148,8 @@ export class WorkerPool {
         if (stream) createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => output(line, index))
     }
     const channel = new Channel(worker)
+    // A stopping worker's barrier (src/cluster/worker-drain.ts): answered after its listener's close, which came first on the pipe.
+    channel.handle('drain', () => true)
     const exited = new Promise<never>((_, reject) => {
       worker.once('exit', (code, signal) =>
         reject(
