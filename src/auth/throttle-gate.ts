@@ -36,6 +36,7 @@ import {
 import type { AuthContext } from '../providers/contract.js'
 import type { ThrottleGate } from './throttle-gate-deps.js'
 import { judgeCachedDigest, type DigestJudgment } from './digest-cached.js'
+import type { DigestCredentials } from './digest.js'
 
 export type { ThrottleGate }
 
@@ -52,6 +53,44 @@ const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => set
  */
 const checking = new WeakMap<CredentialCache<Identity>, Map<string, Promise<AuthOutcome>>>()
 
+/** A Basic header the cache answers: the lockout still applies, and the success is recorded. */
+function cachedBasicOutcome(
+  policy: AuthPolicy,
+  req: AuthRequest,
+  gate: ThrottleGate,
+  user: string,
+  address: string,
+  identity: Identity,
+): GatedOutcome {
+  const decision = gate.throttle.checkCached(user, address)
+  if (decision.locked) return throttled(gate, req, decision.scope, decision.retryAfterS)
+  gate.throttle.recordSuccess(user, address)
+  return authorize(policy, identity, methodOf(req))
+}
+
+/**
+ * A Digest request that needs no provider is judged here and admitted in one step: it is not
+ * checked one after the other with the user's other requests (see admitJudged). Undefined when
+ * it needs the provider.
+ */
+async function cachedDigestOutcome(
+  policy: AuthPolicy,
+  req: AuthRequest,
+  creds: DigestCredentials | undefined,
+  deps: VerifierDeps & { throttle?: ThrottleGate },
+  gate: ThrottleGate,
+  user: string | undefined,
+  address: string,
+): Promise<GatedOutcome | undefined> {
+  let judged: DigestJudgment | undefined
+  try {
+    judged = await judgeCachedDigest(policy, req, creds, deps)
+  } catch (err) {
+    return failedOutcome(err)
+  }
+  return judged === undefined ? undefined : admitJudged(gate, req, user, address, judged, deps)
+}
+
 export async function verifyThrottled(
   policy: AuthPolicy,
   req: AuthRequest,
@@ -67,26 +106,13 @@ export async function verifyThrottled(
     // One look at the header: a cache hit needs no parsing (the entry knows the user it claimed),
     // a miss is parsed here once and the verifier reuses the parse.
     const hit = cachedBasic(policy, credentials, deps)
-    if (hit !== undefined) {
-      const user = `${scope}\0${hit.user}`
-      const decision = gate.throttle.checkCached(user, address)
-      if (decision.locked) return throttled(gate, req, decision.scope, decision.retryAfterS)
-      gate.throttle.recordSuccess(user, address)
-      return authorize(policy, hit.identity, methodOf(req))
-    }
+    if (hit !== undefined) return cachedBasicOutcome(policy, req, gate, `${scope}\0${hit.user}`, address, hit.identity)
     const parsed = parseCredentials(credentials)
     const claimed = claimedUserOf(parsed)
     const user = claimed === undefined ? undefined : `${scope}\0${claimed}`
     if (parsed?.scheme === 'digest' && policy.config.scheme.includes('digest')) {
-      // A Digest request that needs no provider is judged here and admitted in one step: it is
-      // not checked one after the other with the user's other requests (see admitJudged).
-      let judged: DigestJudgment | undefined
-      try {
-        judged = await judgeCachedDigest(policy, req, parsed.creds, deps)
-      } catch (err) {
-        return failedOutcome(err)
-      }
-      if (judged !== undefined) return admitJudged(gate, req, user, address, judged, deps)
+      const admitted = await cachedDigestOutcome(policy, req, parsed.creds, deps, gate, user, address)
+      if (admitted !== undefined) return admitted
     }
     const key = parsed?.scheme === 'basic' ? cachedBasicKey(policy, credentials, deps) : undefined
     // Identical headers in flight share one check on a route without the cache too: otherwise a
