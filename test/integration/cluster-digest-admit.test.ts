@@ -11,17 +11,14 @@
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { fork, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
-import { Channel } from '../../src/cluster/channel.js'
 import { StateHost } from '../../src/cluster/state-host.js'
 import { createLogger } from '../../src/log.js'
 import { clientResponse } from '../helpers/digest-client.js'
 import { startEchoUpstream, type EchoUpstream } from '../helpers/echo-upstream.js'
 import { tempDir, writeFile } from '../helpers/gateway.js'
+import { startStateFront, type StateFront } from '../helpers/state-front.js'
 
-const FRONT = fileURLToPath(new URL('../fixtures/cluster/state-front.ts', import.meta.url))
 const REALM = 'Office'
 const MAX_FAILURES = 5
 const CLIENT_TIMEOUT_MS = 10_000
@@ -30,67 +27,13 @@ const SECRET = 'a-shared-digest-secret-of-enough-length'
 
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`, 'utf8').toString('base64')}`
 
-interface Front {
-  url: string
-  control: string
-  proc: ChildProcess
-  channel: Channel
-  /** State messages this worker sent the primary, by topic. */
-  sent: Map<string, number>
-}
+type Front = StateFront
 
 interface Answer {
   status: number
   challenge: string | null
   retryAfter: string | null
   info: string | null
-}
-
-async function startFront(
-  host: StateHost,
-  config: Record<string, unknown>,
-  baseDir: string,
-  stops: Array<() => Promise<void>>,
-): Promise<Front> {
-  const proc = fork(FRONT, [JSON.stringify({ config, baseDir, timeoutMs: STATE_TIMEOUT_MS })], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  })
-  const sent = new Map<string, number>()
-  proc.on('message', (m: unknown) => {
-    const topic = (m as { t?: unknown } | null)?.t
-    if (typeof topic === 'string' && topic.startsWith('state.')) sent.set(topic, (sent.get(topic) ?? 0) + 1)
-  })
-  const channel = new Channel(proc)
-  const detach = host.attach(channel)
-  let out = ''
-  let err = ''
-  proc.stderr?.on('data', (c: Buffer) => (err += c.toString()))
-  stops.push(async () => {
-    detach()
-    channel.close()
-    if (proc.exitCode !== null || proc.signalCode !== null) return
-    const exited = new Promise((r) => proc.once('exit', r))
-    proc.kill('SIGTERM')
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000)
-    await exited
-    clearTimeout(timer)
-  })
-  const ready = await new Promise<{ url: string; control: string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`front not ready: ${err}`)), 30_000)
-    proc.stdout?.on('data', (c: Buffer) => {
-      out += c.toString()
-      const line = out.split('\n').find((l) => l.startsWith('STATE-FRONT '))
-      if (line === undefined) return
-      clearTimeout(timer)
-      resolve(JSON.parse(line.slice('STATE-FRONT '.length)) as { url: string; control: string })
-    })
-    proc.once('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`front exited with ${code}: ${err}`))
-    })
-  })
-  return { ...ready, proc, channel, sent }
 }
 
 describe('Digest with a cached HA1 on front workers: one message to the primary per request', () => {
@@ -128,7 +71,10 @@ describe('Digest with a cached HA1 on front workers: one message to the primary 
       throttle: { maxEntries: 1000, maxLockoutMs: 3_600_000 },
       nonceTtlMs: 300_000,
     })
-    ;[a, b] = await Promise.all([startFront(host, config, t.dir, stops), startFront(host, config, t.dir, stops)])
+    ;[a, b] = await Promise.all([
+      startStateFront(host, { config, baseDir: t.dir, timeoutMs: STATE_TIMEOUT_MS }, stops),
+      startStateFront(host, { config, baseDir: t.dir, timeoutMs: STATE_TIMEOUT_MS }, stops),
+    ])
     // Each front caches dora's HA1 with one login of its own (that one asks the provider).
     for (const front of [a, b])
       assert.equal((await get(front, '/digest', '192.0.2.100', await digestHeader(front, '192.0.2.100'))).status, 200)

@@ -11,18 +11,15 @@
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { fork, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
-import { Channel } from '../../src/cluster/channel.js'
 import { StateHost } from '../../src/cluster/state-host.js'
 import { createLogger } from '../../src/log.js'
 import { clientResponse } from '../helpers/digest-client.js'
 import { startEchoUpstream, type EchoUpstream } from '../helpers/echo-upstream.js'
 import { form, hiddenField, HTML, Jar, login, send } from '../helpers/form-client.js'
 import { tempDir, writeFile } from '../helpers/gateway.js'
+import { startStateFront, type StateFront } from '../helpers/state-front.js'
 
-const FRONT = fileURLToPath(new URL('../fixtures/cluster/state-front.ts', import.meta.url))
 const REALM = 'Office'
 /** Failures per address before the lockout (throttle.perAddress.maxFailures). */
 const MAX_FAILURES = 6
@@ -34,15 +31,7 @@ const SECRET = 'a-shared-digest-secret-of-enough-length'
 
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`, 'utf8').toString('base64')}`
 
-interface Front {
-  url: string
-  control: string
-  proc: ChildProcess
-  channel: Channel
-  detach: () => void
-  /** What the worker logged (stderr). */
-  log(): string
-}
+type Front = StateFront
 
 interface Answer {
   status: number
@@ -55,48 +44,6 @@ interface WorkerState {
   counters: { throttleFallbacks: number; nonceUnavailable: number; resyncs: number }
   identities: { size: number; hits: number; misses: number }
   metrics: string
-}
-
-async function startFront(
-  host: StateHost,
-  config: Record<string, unknown>,
-  baseDir: string,
-  stops: Array<() => Promise<void>>,
-): Promise<Front> {
-  const proc = fork(FRONT, [JSON.stringify({ config, baseDir, timeoutMs: STATE_TIMEOUT_MS })], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  })
-  const channel = new Channel(proc)
-  const detach = host.attach(channel)
-  let out = ''
-  let err = ''
-  proc.stderr?.on('data', (c: Buffer) => (err += c.toString()))
-  stops.push(async () => {
-    detach()
-    channel.close()
-    if (proc.exitCode !== null || proc.signalCode !== null) return
-    const exited = new Promise((r) => proc.once('exit', r))
-    proc.kill('SIGTERM')
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000)
-    await exited
-    clearTimeout(timer)
-  })
-  const ready = await new Promise<{ url: string; control: string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`front not ready: ${err}`)), 30_000)
-    proc.stdout?.on('data', (c: Buffer) => {
-      out += c.toString()
-      const line = out.split('\n').find((l) => l.startsWith('STATE-FRONT '))
-      if (line === undefined) return
-      clearTimeout(timer)
-      resolve(JSON.parse(line.slice('STATE-FRONT '.length)) as { url: string; control: string })
-    })
-    proc.once('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`front exited with ${code}: ${err}`))
-    })
-  })
-  return { ...ready, proc, channel, detach, log: () => err }
 }
 
 describe('two front workers sharing their state through the primary', () => {
@@ -136,7 +83,10 @@ describe('two front workers sharing their state through the primary', () => {
       throttle: { maxEntries: 1000, maxLockoutMs: 3_600_000 },
       nonceTtlMs: 300_000,
     })
-    ;[a, b] = await Promise.all([startFront(host, config, t.dir, stops), startFront(host, config, t.dir, stops)])
+    ;[a, b] = await Promise.all([
+      startStateFront(host, { config, baseDir: t.dir, timeoutMs: STATE_TIMEOUT_MS }, stops),
+      startStateFront(host, { config, baseDir: t.dir, timeoutMs: STATE_TIMEOUT_MS }, stops),
+    ])
   })
 
   after(async () => {
