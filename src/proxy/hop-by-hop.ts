@@ -90,3 +90,13 @@ function mergeValues(a: HeaderValue, b: HeaderValue): HeaderValue {
   const right = Array.isArray(b) ? b : [String(b)]
   return [...left, ...right]
 }
+
+/** A flat field list ([name, value, …]) without the names Connection listed; the entries before `from` stay. */
+export function withoutListed(flat: string[], listed: ReadonlySet<string>, from = 0): string[] {
+  if (listed.size === 0) return flat
+  const out = flat.slice(0, from)
+  for (let i = from; i < flat.length; i += 2) {
+    if (!listed.has((flat[i] as string).toLowerCase())) out.push(flat[i] as string, flat[i + 1] as string)
+  }
+  return out
+}

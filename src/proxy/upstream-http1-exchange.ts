@@ -13,7 +13,7 @@ import type { ServerResponse } from 'node:http'
 import type { Http1Handler } from './http1-connection.js'
 import type { Http1Request } from './http1-pool.js'
 import type { ResponseHead } from './http1-response-parser.js'
-import { connectionOptions, isHopByHop, isProxyAuth } from './hop-by-hop.js'
+import { connectionOptions, isHopByHop, isProxyAuth, withoutListed } from './hop-by-hop.js'
 
 /** Responses with a declared length up to this are collected and written once. */
 const COLLECT_LIMIT = 64 * 1024
@@ -151,10 +151,5 @@ function responseFields(flat: readonly string[]): string[] {
   const listed = connectionOptions(connection)
   listed.delete('keep-alive')
   listed.delete('close')
-  if (listed.size === 0) return out
-  const kept: string[] = []
-  for (let i = 0; i < out.length; i += 2) {
-    if (!listed.has((out[i] as string).toLowerCase())) kept.push(out[i] as string, out[i + 1] as string)
-  }
-  return kept
+  return withoutListed(out, listed)
 }

@@ -17,7 +17,7 @@ import { Pool } from './undici-pool.js'
 import type { Dispatcher } from 'undici'
 import { errors } from '../errors.js'
 import { sendRefusal, writeRefusal } from '../error-page.js'
-import { connectionOptions, isHopByHop, isProxyAuth } from './hop-by-hop.js'
+import { connectionOptions, isHopByHop, isProxyAuth, withoutListed } from './hop-by-hop.js'
 import type { ForwardRequest, Target } from './target.js'
 import { Http1Pool } from './http1-pool.js'
 import { requestHead } from './http1-request-head.js'
@@ -200,18 +200,9 @@ export class UpstreamTarget implements Target {
       if (typeof value === 'string') flat.push(name, value)
       else for (const v of value) flat.push(name, String(v))
     }
-    return connection === undefined ? flat : withoutListed(flat, connectionOptions(connection))
+    // The Host in front is ours and stays.
+    return connection === undefined ? flat : withoutListed(flat, connectionOptions(connection), 2)
   }
-}
-
-/** A flat field list without the names Connection listed; the Host in front is ours and stays. */
-function withoutListed(flat: string[], listed: ReadonlySet<string>): string[] {
-  if (listed.size === 0) return flat
-  const out: string[] = [flat[0] as string, flat[1] as string]
-  for (let i = 2; i < flat.length; i += 2) {
-    if (!listed.has((flat[i] as string).toLowerCase())) out.push(flat[i] as string, flat[i + 1] as string)
-  }
-  return out
 }
 
 interface FailureReport {
